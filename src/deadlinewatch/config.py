@@ -1,0 +1,652 @@
+"""The configuration, declared once: every key of CONTRACT.md with its type, default and help.
+
+`load(path)` validates the whole file and reports every problem at once, each naming the file, the key path,
+the bad value and what would be right. `starter_config()` renders the same declarations as the commented file
+that `deadlinewatch init` writes and that `config/deadlinewatch.example.toml` is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import stat
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+from deadlinewatch.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "/etc/deadlinewatch/deadlinewatch.toml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SERVER_SECTIONS = ("caldav", "imap", "smtp")
+
+
+class Secret:
+    """A password that never shows itself in logs, reprs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+# --- value checkers: each returns the converted value or raises ValueError("what is expected") ----------
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"a whole number from {lo} to {hi}")
+        return v
+
+    return check
+
+
+def _prob(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
+        raise ValueError("a probability between 0 and 1, e.g. 0.6")
+    return float(v)
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError("one of " + ", ".join(f'"{c}"' for c in choices))
+        return str(v)
+
+    return check
+
+
+def _timezone(v: Any) -> str:
+    if v == "":
+        return ""
+    try:
+        zoneinfo.ZoneInfo(_str(v))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError('an IANA time zone such as "Europe/Istanbul"') from None
+    return str(v)
+
+
+def _email(v: Any) -> str:
+    s = _str(v)
+    name, addr = parseaddr(s)
+    if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
+        raise ValueError('an email address such as "pm@studio.example"')
+    return s
+
+
+def _optional_email(v: Any) -> str:
+    return "" if v == "" else _email(v)
+
+
+def _email_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list):
+        raise ValueError('a list of email addresses, e.g. ["alice@studio.example"]')
+    return tuple(_email(x) for x in v)
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError('a list of strings, e.g. ["milestone"]')
+    return tuple(v)
+
+
+def _weekdays(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) and x.lower() in WEEKDAYS for x in v):
+        raise ValueError('a non-empty list of weekdays from "mon" … "sun"')
+    return tuple(x.lower() for x in v)
+
+
+def _dates(v: Any) -> tuple[dt.date, ...]:
+    if not isinstance(v, list):
+        raise ValueError('a list of ISO dates, e.g. ["2026-12-31"]')
+    out = []
+    for x in v:
+        if isinstance(x, dt.date) and not isinstance(x, dt.datetime):
+            out.append(x)
+        elif isinstance(x, str):
+            try:
+                out.append(dt.date.fromisoformat(x))
+            except ValueError:
+                raise ValueError('a list of ISO dates, e.g. ["2026-12-31"]') from None
+        else:
+            raise ValueError('a list of ISO dates, e.g. ["2026-12-31"]')
+    return tuple(out)
+
+
+def _holidays(v: Any) -> str:
+    s = _str(v)
+    if s == "":
+        return s
+    import holidays as holidays_lib  # imported here: only validation and the work calendar need it
+
+    country, _, subdiv = s.partition("-")
+    try:
+        holidays_lib.country_holidays(country, subdiv=subdiv or None, years=2026)
+    except (NotImplementedError, KeyError):
+        raise ValueError('a country code such as "TR" or "US-CA", or "" for none') from None
+    return s
+
+
+_WEEKLY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _weekly(v: Any) -> str:
+    s = _str(v).strip().lower()
+    if s and not _WEEKLY.match(s):
+        raise ValueError('a weekday and time such as "mon 09:00", or "" to turn it off')
+    return s
+
+
+def _listen(v: Any) -> str:
+    s = _str(v)
+    if s and not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", s):
+        raise ValueError('host:port such as "127.0.0.1:9464", or "" to turn it off')
+    return s
+
+
+def _url(v: Any) -> str:
+    s = _str(v)
+    if not re.match(r"^https?://[^/\s]+", s):
+        raise ValueError('an http:// or https:// URL such as "https://dav.example.com/"')
+    return s
+
+
+def _host(v: Any) -> str:
+    s = _str(v)
+    if not s or any(c.isspace() for c in s):
+        raise ValueError('a host name such as "imap.example.com"')
+    return s
+
+
+def _project_id(v: Any) -> str:
+    s = _str(v)
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", s):
+        raise ValueError('a short id of letters, digits, ".", "_" or "-", e.g. "acme-web"')
+    return s
+
+
+def _language(v: Any) -> str:
+    s = _str(v)
+    if not re.match(r"^[a-z]{2,3}(_[A-Z]{2})?$", s):
+        raise ValueError('a language code such as "en", "tr" or "bn"')
+    return s
+
+
+# --- the declarations --------------------------------------------------------------------------------------
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    check: Callable[[Any], Any]
+    default: Any
+    help: str
+    example: Any = None  # what `init` writes when it differs from the default
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def _password_keys(section: str) -> list[Key]:
+    return [
+        Key("password_file", _str, "", "file holding the password (e.g. a systemd credential)",
+            f"/run/credentials/deadlinewatch.service/{section}"),
+        Key("password_env", _str, "", "or: name of an environment variable holding the password"),
+        Key("password", _str, "", "or: the password itself (refused unless the file is readable by its owner only)"),
+    ]
+
+
+SCHEMA: dict[str, list[Key]] = {
+    "daemon": [
+        Key("state_dir", _str, "", "SQLite state; default $STATE_DIRECTORY, else ./state", "/var/lib/deadlinewatch"),
+        Key("timezone", _timezone, "", "the team's zone (IANA); default: the system's", "Europe/Istanbul"),
+        Key("poll_seconds", _int(10, 86400), 300, "calendar re-sync; mailbox poll when IDLE is unavailable"),
+        Key("log_level", _choice("debug", "info", "warning", "error"), "info", "debug | info | warning | error"),
+    ],
+    "caldav": [
+        Key("url", _url, REQUIRED, "server, principal or calendar-home URL", "https://dav.example.com/"),
+        Key("username", _str, "", "login name; empty for a server without authentication", "pm"),
+        *_password_keys("caldav"),
+        Key("verify_tls", _bool, True, "check the server's TLS certificate"),
+        Key("timeout_seconds", _int(1, 600), 30, "give up on one CalDAV request after this long"),
+    ],
+    "imap": [
+        Key("host", _host, REQUIRED, "IMAP server", "imap.example.com"),
+        Key("port", _int(1, 65535), 993, "IMAP port"),
+        Key("security", _choice("tls", "starttls", "none"), "tls", '"tls" | "starttls" | "none" (loopback only)'),
+        Key("username", _str, REQUIRED, "login name", "progress@studio.example"),
+        *_password_keys("imap"),
+        Key("address", _email, REQUIRED, "the inbox's own address (notes are sent here; archive copies too)",
+            "progress@studio.example"),
+        Key("folder", _str, "INBOX", "where progress notes arrive"),
+        Key("processed_folder", _str, "deadlinewatch/processed",
+            'accepted notes go here; "/" is translated to the server\'s hierarchy separator'),
+        Key("rejected_folder", _str, "deadlinewatch/rejected", "notes that could not be accepted go here"),
+        Key("sent_folder", _str, "deadlinewatch/sent",
+            "archive: every message sent is also Bcc'd to `address` and filed here"),
+        Key("require_authentication", _bool, True,
+            "accept notes only with DKIM/DMARC pass in Authentication-Results"),
+        Key("authserv_id", _str, "", "whose Authentication-Results headers to trust (required when true)",
+            "mx.studio.example"),
+        Key("timeout_seconds", _int(1, 600), 30, "give up on one IMAP command after this long"),
+    ],
+    "smtp": [
+        Key("host", _host, REQUIRED, "SMTP submission server", "smtp.example.com"),
+        Key("port", _int(1, 65535), 587, "SMTP port"),
+        Key("security", _choice("tls", "starttls", "none"), "starttls", '"tls" | "starttls" | "none" (loopback only)'),
+        Key("username", _str, "", "login name; empty to send without AUTH", "pm@studio.example"),
+        *_password_keys("smtp"),
+        Key("from", _email, REQUIRED, "sender of every message; also the ORGANIZER of calendar data",
+            "Studio PM <pm@studio.example>"),
+        Key("timeout_seconds", _int(1, 600), 60, "give up on one SMTP exchange after this long"),
+    ],
+    "team": [
+        Key("members", _email_list, REQUIRED, "the only accepted senders of progress notes",
+            ["alice@studio.example", "bob@studio.example"]),
+        Key("manager", _email, REQUIRED, "copied on every client notice; approves when approval = \"manager\"",
+            "pm@studio.example"),
+        Key("language", _language, "en", "language of replies and nudges to the team"),
+    ],
+    "policy": [
+        Key("approval", _choice("auto", "manager", "shadow"), "auto",
+            '"auto": send at once | "manager": hold until approved | "shadow": to the manager only'),
+        Key("working_days", _weekdays, ("mon", "tue", "wed", "thu", "fri"), "the team's working weekdays"),
+        Key("holidays", _holidays, "", 'country (or "US-CA"-style subdivision) for public holidays; "" for none',
+            "TR"),
+        Key("closed", _dates, (), "extra closure days", ["2026-12-31"]),
+        Key("weekly_update", _weekly, "mon 09:00", 'client check-in, in the client\'s zone; "" turns it off'),
+        Key("warn_probability", _prob, 0.6, "warn the client when P(miss) reaches this"),
+        Key("renotify_slip_days", _int(0, 365), 3,
+            "a second notice only if the promised date moves later by more than this"),
+        Key("stale_after_days", _int(1, 365), 4,
+            "working days without a note on a milestone in progress before the team is nudged"),
+        Key("approval_hours", _int(1, 24 * 30), 24,
+            "a held notice goes out undecided after this long, or 1 working day before the deadline"),
+    ],
+    "letters": [
+        Key("template_dir", _str, "", "optional folder of templates overriding the built-in ones, per language"),
+    ],
+    "metrics": [
+        Key("listen", _listen, "", 'e.g. "127.0.0.1:9464" for a Prometheus endpoint; "" turns it off'),
+    ],
+}
+
+OFFER_KEYS = [
+    Key("min_slip_days", _int(0, 3650), REQUIRED, "this rung applies from a slip of this many working days", 1),
+    Key("text", _str, REQUIRED, "the offer as the client reads it",
+        "We will not charge for the extra review round."),
+]
+
+CLIENT_KEYS = [
+    Key("name", _str, REQUIRED, "the client's name, as the letters address them", "Jane Doe"),
+    Key("email", _email, REQUIRED, "the client's address", "jane@acme.example"),
+    Key("cc", _email_list, (), "also copied on every client message", []),
+    Key("language", _language, "en", "language of the client's letters (en, tr, bn, or a template folder)"),
+    Key("timezone", _timezone, "", "the client's zone (IANA); default: daemon.timezone", "Europe/London"),
+]
+
+PROJECT_KEYS = [
+    Key("id", _project_id, REQUIRED, "short id; progress-note subjects carry it as [id]", "acme-web"),
+    Key("name", _str, REQUIRED, "the project's name as the client knows it", "ACME website relaunch"),
+    Key("calendar", _str, REQUIRED, "calendar display name, path or URL on the CalDAV server", "acme-web"),
+    Key("categories", _str_list, (), "if set, only entries with one of these CATEGORIES are milestones", []),
+    Key("context", _str, "", "what the client is counting on",
+        "your annual shareholder meeting on 12 December"),
+    Key("client_calendar", _str, "", "optional calendar kept as the client-facing copy of the timeline"),
+    Key("approval", _choice("", "auto", "manager", "shadow"), "", "per-project override of policy.approval"),
+    Key("weekly_update", _weekly, None, "per-project override of policy.weekly_update"),
+    Key("manager", _optional_email, "", "per-project override of team.manager"),
+]
+
+
+# --- the loaded configuration, as frozen values ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerAccount:
+    username: str
+    password: Secret | None
+
+
+@dataclass(frozen=True)
+class Offer:
+    min_slip_days: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    email: str
+    cc: tuple[str, ...]
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    calendar: str
+    categories: tuple[str, ...]
+    client: Client
+    context: str
+    client_calendar: str
+    approval: str
+    weekly_update: str
+    manager: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    daemon: Mapping[str, Any]
+    caldav: Mapping[str, Any]
+    imap: Mapping[str, Any]
+    smtp: Mapping[str, Any]
+    team: Mapping[str, Any]
+    policy: Mapping[str, Any]
+    letters: Mapping[str, Any]
+    metrics: Mapping[str, Any]
+    offers: tuple[Offer, ...]
+    projects: tuple[Project, ...]
+    accounts: Mapping[str, ServerAccount] = field(default_factory=dict)
+
+    @property
+    def timezone(self) -> str:
+        return str(self.daemon["timezone"])
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.daemon["state_dir"])
+
+    def project(self, project_id: str) -> Project:
+        for p in self.projects:
+            if p.id == project_id:
+                return p
+        raise KeyError(project_id)
+
+
+def system_timezone() -> str:
+    """The system's IANA zone, from $TZ or /etc/localtime; UTC when it cannot be told."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            zoneinfo.ZoneInfo(tz)
+            return tz
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        marker = "/zoneinfo/"
+        if marker in target:
+            name = target.split(marker, 1)[1]
+            zoneinfo.ZoneInfo(name)
+            return name
+    except (OSError, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    return "UTC"
+
+
+def _read_section(table: Any, keys: list[Key], where: str, problems: list[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        problems.append(f"[{where}] must be a table, not {table!r}")
+        return {}
+    known = {k.name for k in keys}
+    for name in table:
+        if name not in known:
+            close = ", ".join(sorted(known))
+            problems.append(f"{where}.{name}: unknown key (known keys: {close})")
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key.name not in table:
+            if key.required:
+                problems.append(f"{where}.{key.name}: missing; expected {key.help}")
+            values[key.name] = None if key.required else key.default
+            continue
+        raw = table[key.name]
+        try:
+            values[key.name] = key.check(raw)
+        except ValueError as e:
+            problems.append(f"{where}.{key.name} = {_show(key.name, raw)}: expected {e}")
+            values[key.name] = None if key.required else key.default
+    return values
+
+
+def _show(name: str, raw: Any) -> str:
+    if name == "password":
+        return "'***'"
+    if isinstance(raw, str):
+        return '"' + raw + '"'
+    return repr(raw)
+
+
+def _resolve_password(
+    section: str, values: dict[str, Any], path: Path, env: Mapping[str, str], problems: list[str]
+) -> Secret | None:
+    if values.get("password_file"):
+        try:
+            return Secret(Path(values["password_file"]).read_text(encoding="utf-8").rstrip("\r\n"))
+        except OSError as e:
+            problems.append(f"{section}.password_file = \"{values['password_file']}\": cannot read it ({e.strerror})")
+            return None
+    if values.get("password_env"):
+        name = values["password_env"]
+        if name not in env:
+            problems.append(f"{section}.password_env = \"{name}\": the environment has no variable {name}")
+            return None
+        return Secret(env[name])
+    if values.get("password"):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = 0
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(
+                f"{section}.password: an inline password is refused while {path} is readable by others "
+                f"(mode {stat.filemode(mode)}); run `chmod 600 {path}` or use password_file / password_env"
+            )
+            return None
+        return Secret(values["password"])
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / section).is_file():
+        return Secret((Path(cred_dir) / section).read_text(encoding="utf-8").rstrip("\r\n"))
+    return None
+
+
+def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the whole file; raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "no such file; write a starter one with `deadlinewatch init --out PATH`, or point --config / "
+            "$DEADLINEWATCH_CONFIG at yours", path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the file: {e}", path) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", path) from None
+    return from_dict(doc, path, env)
+
+
+def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
+    problems: list[str] = []
+    allowed = {*SCHEMA, "offers", "projects"}
+    for name in doc:
+        if name not in allowed:
+            problems.append(f"[{name}]: unknown section (known: {', '.join(sorted(allowed))})")
+    sections = {name: _read_section(doc.get(name, {}), keys, name, problems) for name, keys in SCHEMA.items()}
+
+    daemon = sections["daemon"]
+    if not daemon["state_dir"]:
+        daemon["state_dir"] = env.get("STATE_DIRECTORY", "").split(":")[0] or str(Path("state").resolve())
+    if not daemon["timezone"]:
+        daemon["timezone"] = system_timezone()
+
+    accounts: dict[str, ServerAccount] = {}
+    for section in SERVER_SECTIONS:
+        values = sections[section]
+        password = _resolve_password(section, values, path, env, problems)
+        if values.get("username") and password is None and not any(
+            values.get(k) for k in ("password_file", "password_env", "password")
+        ):
+            problems.append(
+                f"{section}.username is set but no password was found: set {section}.password_file, "
+                f"{section}.password_env, or provide $CREDENTIALS_DIRECTORY/{section}"
+            )
+        accounts[section] = ServerAccount(values.get("username") or "", password)
+        for k in ("password", "password_file", "password_env"):
+            values.pop(k, None)
+        if section in ("imap", "smtp") and values.get("security") == "none" and values.get("host") not in (
+            None, "127.0.0.1", "localhost", "::1"
+        ):
+            problems.append(
+                f"{section}.security = \"none\": plain connections are allowed to loopback only "
+                f"(host is \"{values['host']}\"); use \"tls\" or \"starttls\""
+            )
+
+    imap = sections["imap"]
+    if imap["require_authentication"] and not imap["authserv_id"]:
+        problems.append(
+            'imap.authserv_id: required while imap.require_authentication = true (the host name your mail '
+            'server writes in Authentication-Results, e.g. "mx.studio.example")'
+        )
+
+    offers_raw = doc.get("offers", [])
+    offers: list[Offer] = []
+    if not isinstance(offers_raw, list):
+        problems.append("[[offers]] must be an array of tables")
+        offers_raw = []
+    for i, item in enumerate(offers_raw):
+        v = _read_section(item, OFFER_KEYS, f"offers[{i}]", problems)
+        if v.get("min_slip_days") is not None and v.get("text") is not None:
+            offers.append(Offer(v["min_slip_days"], v["text"]))
+
+    projects_raw = doc.get("projects", [])
+    projects: list[Project] = []
+    if not isinstance(projects_raw, list) or not projects_raw:
+        problems.append("[[projects]]: at least one project is needed (id, name, calendar, client)")
+        projects_raw = projects_raw if isinstance(projects_raw, list) else []
+    seen: set[str] = set()
+    for i, item in enumerate(projects_raw):
+        where = f"projects[{i}]"
+        client_raw = item.get("client") if isinstance(item, dict) else None
+        item = {k: v for k, v in item.items() if k != "client"} if isinstance(item, dict) else item
+        v = _read_section(item, PROJECT_KEYS, where, problems)
+        if client_raw is None:
+            problems.append(f"{where}.client: missing; expected {{ name = ..., email = ..., language = ... }}")
+            continue
+        c = _read_section(client_raw, CLIENT_KEYS, f"{where}.client", problems)
+        if v["id"] is not None:
+            if v["id"].lower() in seen:
+                problems.append(f"{where}.id = \"{v['id']}\": another project already has this id")
+            seen.add(v["id"].lower())
+        if None in (v["id"], v["name"], v["calendar"], c["name"], c["email"]):
+            continue
+        projects.append(Project(
+            id=v["id"], name=v["name"], calendar=v["calendar"], categories=v["categories"],
+            client=Client(c["name"], c["email"], c["cc"], c["language"], c["timezone"] or daemon["timezone"]),
+            context=v["context"], client_calendar=v["client_calendar"],
+            approval=v["approval"] or sections["policy"]["approval"],
+            weekly_update=sections["policy"]["weekly_update"] if v["weekly_update"] is None else v["weekly_update"],
+            manager=v["manager"] or sections["team"]["manager"] or "",
+        ))
+
+    if problems:
+        raise ConfigError(problems, path)
+    return Config(
+        path=str(path), offers=tuple(sorted(offers, key=lambda o: o.min_slip_days)), projects=tuple(projects),
+        accounts=accounts, **sections,
+    )
+
+
+# --- the starter file ------------------------------------------------------------------------------------
+
+
+def _toml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml(x.isoformat() if isinstance(x, dt.date) else x) for x in v) + "]"
+    raise TypeError(v)
+
+
+def _key_lines(keys: list[Key], skip: tuple[str, ...] = ()) -> list[str]:
+    lines = []
+    for key in keys:
+        if key.name in skip:
+            continue
+        value = key.example if key.example is not None else key.default
+        if value is REQUIRED or value is None:
+            continue
+        text = f"{key.name} = {_toml(value)}"
+        note = ("(required) " if key.required else "") + key.help
+        if key.name in ("password_env", "password"):
+            lines.append(f"# {text:<45} # {note}")
+        else:
+            lines.append(f"{text:<47} # {note}")
+    return lines
+
+
+def starter_config() -> str:
+    """The commented config `deadlinewatch init` writes: every key, with its help."""
+    out = [
+        "# deadlinewatch configuration. Every key is listed with its help; see README.md for the details.",
+        "# Fill in the servers, the team and at least one project, then run `deadlinewatch check-config --connect`.",
+        "",
+    ]
+    for name, keys in SCHEMA.items():
+        out.append(f"[{name}]")
+        out.extend(_key_lines(keys))
+        out.append("")
+    out.append("# damage-minimisation ladder: the rung with the largest min_slip_days <= slip (in working days)")
+    out.append("[[offers]]")
+    out.extend(_key_lines(OFFER_KEYS))
+    out += ["[[offers]]", "min_slip_days = 10", 'text = "We will take 10% off this milestone\'s invoice."', ""]
+    out.append("[[projects]]")
+    out.extend(_key_lines(PROJECT_KEYS))
+    client = ", ".join(f"{k.name} = {_toml(k.example if k.example is not None else k.default)}" for k in CLIENT_KEYS)
+    out.append(f"client = {{ {client} }}")
+    out.append("# client keys: " + "; ".join(f"{k.name}: {k.help}" for k in CLIENT_KEYS))
+    out.append("")
+    return "\n".join(out)

@@ -1,0 +1,81 @@
+"""The readable text of an email: the plain part (or the HTML one as text), without quotes or signature."""
+
+from __future__ import annotations
+
+import html
+import re
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+from mailparser_reply import EmailReplyParser
+
+
+class _TextOfHtml(HTMLParser):
+    """HTML to lines of text: block elements break lines, scripts and styles vanish."""
+
+    BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._quote = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        if tag == "blockquote":
+            self._quote += 1  # quoted replies in HTML mail: not part of this note
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(self._skip - 1, 0)
+        if tag == "blockquote":
+            self._quote = max(self._quote - 1, 0)
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and not self._quote:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(markup)
+    parser.close()
+    text = html.unescape("".join(parser.parts)).replace("\xa0", " ")
+    return "\n".join(line.strip() for line in re.split(r"\n", text)).strip()
+
+
+def _decoded(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeDecodeError):
+        # an unknown or lying charset: keep what can be read rather than drop the note
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload)
+    return content if isinstance(content, str) else ""
+
+
+def body_text(msg: EmailMessage) -> str:
+    """The newest text the sender wrote: attachments ignored, HTML-only mail read as text."""
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    text = _decoded(part)  # type: ignore[arg-type]
+    if part.get_content_subtype() == "html":
+        text = html_to_text(text)
+    return strip_reply(text)
+
+
+def strip_reply(text: str) -> str:
+    """Drop quoted replies and the signature (mail-parser-reply knows the usual mail programs' markers)."""
+    text = text.replace("\r\n", "\n")
+    message = EmailReplyParser(languages=["en"]).read(text=text)
+    if not message.replies:
+        return text.strip()
+    newest = message.replies[0].body or ""
+    return "\n".join(line for line in newest.splitlines() if not line.lstrip().startswith(">")).strip()

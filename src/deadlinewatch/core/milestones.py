@@ -1,0 +1,144 @@
+"""Calendar entries as milestones (CONTRACT.md "Milestones (from CalDAV)").
+
+The deadline of an entry:
+  * VTODO: DUE, else DTSTART + DURATION;
+  * VEVENT: DTEND, else DTSTART + DURATION, else DTSTART;
+  * a DATE-TIME is taken as is (floating times in the team's zone); a DATE means a day in the client's zone:
+    a DUE or a lone DTSTART date means the end of that day, an all-day DTEND is exclusive (RFC 5545), so it
+    is 00:00 of that date, i.e. the end of the event's last day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from icalendar import Calendar, Component
+
+from deadlinewatch.core.model import Milestone
+from deadlinewatch.errors import CalendarEntryError
+
+
+@dataclass(frozen=True)
+class EntryProblem:
+    """A calendar entry that could not be read; reported and skipped, the others still sync."""
+
+    href: str
+    uid: str
+    reason: str
+
+
+def _as_datetime(value: dt.date | dt.datetime, team_tz: dt.tzinfo) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=team_tz)
+    raise TypeError(value)
+
+
+def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+
+
+def _prop(comp: Component, name: str) -> dt.date | dt.datetime | dt.timedelta | None:
+    value = comp.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list):  # a property given twice: the first counts
+        value = value[0]
+    return value.dt  # type: ignore[no-any-return]
+
+
+def deadline_of(comp: Component, client_tz: dt.tzinfo, team_tz: dt.tzinfo) -> dt.datetime:
+    start = _prop(comp, "DTSTART")
+    duration = _prop(comp, "DURATION")
+    if start is not None and not isinstance(start, dt.date):
+        raise CalendarEntryError(f"DTSTART is not a date: {start!r}")
+    if comp.name == "VTODO":
+        due = _prop(comp, "DUE")
+        if isinstance(due, dt.datetime):
+            return _as_datetime(due, team_tz)
+        if isinstance(due, dt.date):
+            return _midnight(due + dt.timedelta(days=1), client_tz)
+        if start is not None and isinstance(duration, dt.timedelta):
+            if isinstance(start, dt.datetime):
+                return _as_datetime(start, team_tz) + duration
+            return _midnight(start + duration, client_tz)
+        raise CalendarEntryError("a VTODO needs DUE, or DTSTART with DURATION, to have a deadline")
+    end = _prop(comp, "DTEND")
+    if isinstance(end, dt.datetime):
+        return _as_datetime(end, team_tz)
+    if isinstance(end, dt.date):
+        return _midnight(end, client_tz)  # all-day DTEND is exclusive
+    if start is None:
+        raise CalendarEntryError("a VEVENT needs DTSTART (and DTEND or DURATION) to have a deadline")
+    if isinstance(duration, dt.timedelta):
+        if isinstance(start, dt.datetime):
+            return _as_datetime(start, team_tz) + duration
+        return _midnight(start + duration, client_tz)
+    if isinstance(start, dt.datetime):
+        return _as_datetime(start, team_tz)
+    return _midnight(start + dt.timedelta(days=1), client_tz)
+
+
+def state_of(comp: Component) -> str:
+    status = str(comp.get("STATUS", "")).upper()
+    if status == "CANCELLED":
+        return "cancelled"
+    if status == "COMPLETED" or comp.get("COMPLETED") is not None:
+        return "done"
+    try:
+        if int(comp.get("PERCENT-COMPLETE", 0)) >= 100:
+            return "done"
+    except (TypeError, ValueError):
+        pass
+    return "open"
+
+
+def milestones_from_ics(
+    ics: str | bytes,
+    project: str,
+    categories: Sequence[str],
+    client_tz: str,
+    team_tz: str,
+    href: str = "",
+) -> tuple[list[Milestone], list[EntryProblem]]:
+    """Every VTODO and VEVENT of one calendar object as a milestone, or a problem naming the entry."""
+    ctz, ttz = zoneinfo.ZoneInfo(client_tz), zoneinfo.ZoneInfo(team_tz)
+    try:
+        cal = Calendar.from_ical(ics)
+    except ValueError as e:
+        return [], [EntryProblem(href, "", f"not valid iCalendar: {e}")]
+    wanted = {c.casefold() for c in categories}
+    out: list[Milestone] = []
+    problems: list[EntryProblem] = []
+    for comp in cal.walk():
+        if comp.name not in ("VTODO", "VEVENT") or comp.get("RECURRENCE-ID") is not None:
+            continue
+        uid = str(comp.get("UID", "")).strip()
+        try:
+            if not uid:
+                raise CalendarEntryError("it has no UID")
+            if wanted:
+                cats = {str(c).casefold() for c in comp.categories}
+                if not cats & wanted:
+                    continue
+            deadline = deadline_of(comp, ctz, ttz)
+            start = _prop(comp, "DTSTART")
+            percent = comp.get("PERCENT-COMPLETE")
+            out.append(Milestone(
+                project=project,
+                uid=uid,
+                name=str(comp.get("SUMMARY", "")).strip() or uid,
+                deadline=deadline,
+                kind=comp.name,
+                state=state_of(comp),
+                private=str(comp.get("CLASS", "PUBLIC")).upper() in ("PRIVATE", "CONFIDENTIAL"),
+                sequence=int(comp.get("SEQUENCE", 0) or 0),
+                percent=int(percent) if percent is not None else None,
+                start=(_as_datetime(start, ttz) if isinstance(start, dt.datetime)
+                       else _midnight(start, ctz) if isinstance(start, dt.date) else None),
+            ))
+        except (CalendarEntryError, ValueError, TypeError) as e:
+            problems.append(EntryProblem(href, uid, str(e)))
+    return out, problems

@@ -1,0 +1,101 @@
+"""Plain values the core works on. A milestone is a calendar entry the client is promised a date for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One VTODO or VEVENT of a project's calendar, keyed by (project, uid).
+
+    `deadline` is an aware datetime: the moment by which the work must be done (CONTRACT.md "Milestones").
+    `private` entries (CLASS:PRIVATE/CONFIDENTIAL) are forecast for the team but never shown to the client.
+    """
+
+    project: str
+    uid: str
+    name: str
+    deadline: dt.datetime
+    kind: str = "VTODO"
+    state: str = "open"  # open | done | cancelled
+    private: bool = False
+    sequence: int = 0
+    percent: int | None = None
+    start: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class NoteBlock:
+    """One `Milestone:` block of a progress note, resolved to a milestone of the store."""
+
+    uid: str
+    name: str
+    done: int | None = None
+    remaining_days: float | None = None
+    eta: dt.date | None = None
+    cause: str = ""
+    plan: str = ""
+    blocked: bool = False
+    matched_by: str = ""  # how the name was matched, said back to the sender
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one note said about one milestone, at the note's time."""
+
+    project: str
+    uid: str
+    at: dt.datetime
+    done: int | None = None
+    remaining_days: float | None = None
+    eta: dt.date | None = None
+    cause: str = ""
+    plan: str = ""
+    blocked: bool = False
+    sender: str = ""
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When a milestone will be done, as far as the evidence tells.
+
+    P50 is the date the work is as likely done before as after; P80 the date it is done by four times in five
+    (the date we promise a client). `p_miss` is the probability of finishing after `target`: the deadline, or
+    once the client was warned, the date we promised.
+    """
+
+    project: str
+    uid: str
+    p50: dt.date | None
+    p80: dt.date | None
+    p_miss: float | None
+    reason: str
+    target: dt.date | None = None
+    eta: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One client-visible line of the timeline: old date → new date."""
+
+    uid: str
+    name: str
+    old: dt.date
+    new: dt.date
+    status: str  # "on track" | "moved" | "done" | …
+    sequence: int
+
+
+@dataclass(frozen=True)
+class NoticeDecision:
+    """The policy's decision that a client must hear about a milestone now."""
+
+    project: str
+    uid: str
+    kind: str  # notice | update | delivered
+    promised: dt.date | None
+    slip_days: int
+    reason: str
+    moved: tuple[str, ...] = field(default_factory=tuple)

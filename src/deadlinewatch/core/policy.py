@@ -1,0 +1,78 @@
+"""When the client must hear from us (CONTRACT.md "The client notice").
+
+A warning goes out as soon as the miss probability reaches `warn_probability` — before the deadline, never
+after it passed unannounced. Once warned, the milestone is judged against the date we promised: a promise
+about to be broken is a new miss, but a second notice goes out only when the promised date moves later by
+more than `renotify_slip_days` working days (no flip-flopping). A warned milestone that is delivered gets a
+short "delivered" note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision
+from deadlinewatch.core.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class Promise:
+    """What the client was last told about a milestone."""
+
+    promised: dt.date | None  # None: never warned
+    delivered_sent: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    warn_probability: float = 0.6
+    renotify_slip_days: int = 3
+
+
+def promised_date(forecast: Forecast) -> dt.date | None:
+    """The date we promise: the forecast's P80, or the team's ETA when that is later."""
+    if forecast.p80 is None:
+        return forecast.eta
+    if forecast.eta is not None and forecast.eta > forecast.p80:
+        return forecast.eta
+    return forecast.p80
+
+
+def decide(
+    milestone: Milestone,
+    forecast: Forecast | None,
+    promise: Promise,
+    policy: Policy,
+    cal: WorkCalendar,
+    deadline_day: dt.date,
+) -> NoticeDecision | None:
+    if milestone.state == "done":
+        if promise.promised is not None and not promise.delivered_sent:
+            return NoticeDecision(milestone.project, milestone.uid, "delivered", None, 0, "delivered")
+        return None
+    if milestone.state != "open" or forecast is None or forecast.p_miss is None:
+        return None
+    if forecast.p_miss < policy.warn_probability:
+        return None
+    new = promised_date(forecast)
+    if new is None:
+        # a passed date without any estimate: promise the next working day rather than nothing
+        new = cal.add(max(deadline_day, forecast.target or deadline_day), 1)
+    new = max(new, cal.add(deadline_day, 1))
+    slip = max(cal.count(deadline_day, new), 0)
+    if promise.promised is None:
+        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
+    if cal.count(promise.promised, new) > policy.renotify_slip_days:
+        return NoticeDecision(milestone.project, milestone.uid, "update", new, slip, forecast.reason)
+    return None
+
+
+def pick_offer(offers: Sequence[tuple[int, str]], slip_days: int) -> str | None:
+    """The rung with the largest min_slip_days <= slip; none when no rung applies."""
+    best: tuple[int, str] | None = None
+    for min_slip, text in offers:
+        if min_slip <= slip_days and (best is None or min_slip >= best[0]):
+            best = (min_slip, text)
+    return best[1] if best else None

@@ -1,0 +1,65 @@
+"""Working-day arithmetic: the team's weekdays minus public holidays and closures.
+
+Every `*_days` figure in deadlinewatch counts these days. "N working days after D" never counts D itself:
+a note sent on Monday saying "Remaining: 4 days" means done by the end of Friday.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import holidays as holidays_lib
+
+WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    working_weekdays: frozenset[int] = frozenset(range(5))
+    holidays: str = ""  # "TR", "US-CA", or ""
+    closed: frozenset[dt.date] = frozenset()
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, Any]) -> WorkCalendar:
+        """From the `[policy]` section: working_days, holidays, closed."""
+        return cls(
+            working_weekdays=frozenset(WEEKDAY_INDEX[d] for d in policy["working_days"]),
+            holidays=policy["holidays"] or "",
+            closed=frozenset(policy["closed"]),
+        )
+
+    @cached_property
+    def _public(self) -> holidays_lib.HolidayBase | None:
+        if not self.holidays:
+            return None
+        country, _, subdiv = self.holidays.partition("-")
+        return holidays_lib.country_holidays(country, subdiv=subdiv or None)
+
+    def is_working(self, day: dt.date) -> bool:
+        if day.weekday() not in self.working_weekdays or day in self.closed:
+            return False
+        return not (self._public is not None and day in self._public)
+
+    def add(self, day: dt.date, n: int) -> dt.date:
+        """The n-th working day after `day` (n = 0: `day` itself)."""
+        while n > 0:
+            day += dt.timedelta(days=1)
+            if self.is_working(day):
+                n -= 1
+        return day
+
+    def count(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end]; negative when end is before start."""
+        if end < start:
+            return -self.count(end, start)
+        n, day = 0, start
+        # a simple walk: spans here are weeks or months, and holidays make closed forms fragile
+        while day < end:
+            day += dt.timedelta(days=1)
+            if self.is_working(day):
+                n += 1
+        return n

@@ -247,12 +247,12 @@ def parse_note(
                 known = "; ".join(sorted({c.name for c in candidates})) or "none"
                 hint = f"known milestones{' in ' + project if project else ''}: {known}"
             problems.append(f'{where}: no milestone is called "{name}"; {hint}')
-            continue
-        if ref.uid in seen:
+        elif ref.uid in seen:
             problems.append(f'{where}: "{ref.name}" has two blocks in this note; merge them into one')
-            continue
-        seen.add(ref.uid)
-        projects_seen.add(ref.project)
+            ref = None
+        else:
+            seen.add(ref.uid)
+            projects_seen.add(ref.project)
         values: dict[str, object] = {}
         if len(fields) == 1:
             problems.append(f'{where}: say at least one of Done, Remaining, ETA or Blocked')
@@ -270,6 +270,8 @@ def parse_note(
                     values[key] = value.strip()
             except ValueError as e:
                 problems.append(f"line {lineno}: {e}")
+        if ref is None:
+            continue
         blocks.append(NoteBlock(uid=ref.uid, name=ref.name, matched_by=how, **values))  # type: ignore[arg-type]
 
     if len(projects_seen) > 1:

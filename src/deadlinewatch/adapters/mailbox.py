@@ -1,0 +1,245 @@
+"""IMAP, through imapclient (synchronous and not thread-safe: each connection is used by one thread at a time).
+
+Commands run on one connection per pass; `IdleWatcher` keeps a second connection in IDLE on its own thread and
+wakes the daemon through the event loop when mail arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from deadlinewatch.config import ServerAccount
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    raw: bytes
+    arrived: dt.datetime  # INTERNALDATE, aware
+
+
+class Mailbox(Protocol):
+    def fetch(self, folder: str) -> list[Fetched]: ...
+
+    def move(self, uid: int, source: str, target: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int
+    security: str
+    account: ServerAccount
+    timeout: int = 30
+
+
+def connect(settings: ImapSettings) -> imapclient.IMAPClient:
+    """Log in, or raise LoginRefused (EX_CONFIG) / ServerError (EX_UNAVAILABLE)."""
+    try:
+        client = imapclient.IMAPClient(
+            settings.host, port=settings.port, ssl=settings.security == "tls",
+            ssl_context=ssl.create_default_context() if settings.security != "none" else None,
+            timeout=settings.timeout,
+        )
+        if settings.security == "starttls":
+            client.starttls(ssl.create_default_context())
+    except (OSError, IMAPClientError) as e:
+        raise ServerError("imap", f"{settings.host}:{settings.port}: {e}") from None
+    try:
+        client.login(settings.account.username, settings.account.password.reveal() if settings.account.password else "")
+    except LoginError:
+        _quiet_logout(client)
+        raise LoginRefused(
+            f'imap.username / password: {settings.host} refused the login for "{settings.account.username}"'
+        ) from None
+    except (OSError, IMAPClientError) as e:
+        raise ServerError("imap", f"{settings.host}:{settings.port}: {e}") from None
+    return client
+
+
+def _quiet_logout(client: imapclient.IMAPClient) -> None:
+    try:
+        client.logout()
+    except (OSError, IMAPClientError):
+        try:
+            client.shutdown()
+        except OSError:
+            pass
+
+
+class ImapMailbox:
+    """One command connection; folder names in the config use "/", translated to the server's separator."""
+
+    def __init__(self, settings: ImapSettings) -> None:
+        self.settings = settings
+        self._client: imapclient.IMAPClient | None = None
+        self._separator = "/"
+        self._known_folders: set[str] = set()
+
+    def _c(self) -> imapclient.IMAPClient:
+        if self._client is None:
+            self._client = connect(self.settings)
+            ns = self._client.namespace()
+            if ns.personal and ns.personal[0][1]:
+                sep = ns.personal[0][1]
+                self._separator = sep.decode() if isinstance(sep, bytes) else sep
+        return self._client
+
+    def _wrap(self, what: Callable[[imapclient.IMAPClient], object]) -> object:
+        try:
+            return what(self._c())
+        except (OSError, IMAPClientError, socket.timeout) as e:
+            self.close()
+            raise ServerError("imap", f"{self.settings.host}:{self.settings.port}: {e}") from None
+
+    def folder(self, name: str) -> str:
+        return name.replace("/", self._separator) if self._separator != "/" else name
+
+    def check(self) -> str:
+        self._c()
+        return f"logged in to {self.settings.host} as {self.settings.account.username}"
+
+    def fetch(self, folder: str) -> list[Fetched]:
+        def run(c: imapclient.IMAPClient) -> list[Fetched]:
+            try:
+                c.select_folder(self.folder(folder))
+            except IMAPClientError as e:
+                raise ConfigError(f'imap.folder = "{folder}": the server cannot open it ({e})') from None
+            uids = c.search(["NOT", "DELETED"])
+            out: list[Fetched] = []
+            for chunk in range(0, len(uids), 200):
+                data = c.fetch(uids[chunk:chunk + 200], ["RFC822", "INTERNALDATE"])
+                for uid in uids[chunk:chunk + 200]:
+                    item = data.get(uid)
+                    if not item or b"RFC822" not in item:
+                        continue
+                    arrived = item.get(b"INTERNALDATE")
+                    if isinstance(arrived, dt.datetime) and arrived.tzinfo is None:
+                        arrived = arrived.astimezone()  # imapclient gives local naive time by default
+                    out.append(Fetched(uid, item[b"RFC822"], arrived or dt.datetime.now(dt.UTC)))
+            return out
+
+        return self._wrap(run)  # type: ignore[return-value]
+
+    def _ensure(self, c: imapclient.IMAPClient, folder: str) -> None:
+        if folder in self._known_folders:
+            return
+        if not c.folder_exists(folder):
+            c.create_folder(folder)
+            try:
+                c.subscribe_folder(folder)
+            except IMAPClientError:
+                pass  # some servers refuse subscriptions; the folder is still there
+        self._known_folders.add(folder)
+
+    def move(self, uid: int, source: str, target: str) -> None:
+        def run(c: imapclient.IMAPClient) -> None:
+            dest = self.folder(target)
+            self._ensure(c, dest)
+            c.select_folder(self.folder(source))
+            if c.has_capability("MOVE"):
+                c.move([uid], dest)
+            else:
+                c.copy([uid], dest)
+                c.add_flags([uid], [imapclient.DELETED])
+                if c.has_capability("UIDPLUS"):
+                    c.uid_expunge([uid])  # never a plain EXPUNGE: it would remove others' deleted mail too
+                else:
+                    log.warning("imap: %s has neither MOVE nor UIDPLUS; message %s stays flagged \\Deleted in %s",
+                                self.settings.host, uid, source)
+
+        self._wrap(run)
+
+    def append(self, folder: str, raw: bytes, when: dt.datetime | None = None) -> None:
+        def run(c: imapclient.IMAPClient) -> None:
+            dest = self.folder(folder)
+            self._ensure(c, dest)
+            c.append(dest, raw, msg_time=when)
+
+        self._wrap(run)
+
+    def close(self) -> None:
+        if self._client is not None:
+            _quiet_logout(self._client)
+            self._client = None
+
+
+class IdleWatcher:
+    """A second connection in IDLE on its own thread; calls `wake` on the loop when the folder changes.
+
+    Falls back to doing nothing (the daemon polls every poll_seconds) when the server lacks IDLE. IDLE is
+    renewed every 9 minutes (RFC 2177 asks for less than 29); a dead connection is replaced with back-off.
+    """
+
+    RENEW_SECONDS = 9 * 60
+
+    def __init__(self, settings: ImapSettings, folder: str, loop: asyncio.AbstractEventLoop,
+                 wake: Callable[[], None]) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.loop = loop
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="imap-idle", daemon=True)
+        self.available = True
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            client = None
+            try:
+                client = connect(self.settings)
+                if not client.has_capability("IDLE"):
+                    log.info("imap: %s has no IDLE; polling every poll_seconds instead", self.settings.host)
+                    self.available = False
+                    return
+                ns = client.namespace()
+                sep = ns.personal[0][1] if ns.personal else "/"
+                sep = sep.decode() if isinstance(sep, bytes) else (sep or "/")
+                client.select_folder(self.folder.replace("/", sep), readonly=True)
+                backoff = 1.0
+                self.loop.call_soon_threadsafe(self.wake)  # catch up on what arrived while we were away
+                while not self._stop.is_set():
+                    client.idle()
+                    started = dt.datetime.now(dt.UTC)
+                    news = False
+                    while not self._stop.is_set():
+                        responses = client.idle_check(timeout=1)
+                        if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+                            news = True
+                            break
+                        if (dt.datetime.now(dt.UTC) - started).total_seconds() > self.RENEW_SECONDS:
+                            break
+                    # idle_done raises when the server closed the socket: idle_check alone never notices
+                    client.idle_done()
+                    if news:
+                        self.loop.call_soon_threadsafe(self.wake)
+            except (LoginRefused, ServerError, OSError, IMAPClientError) as e:
+                log.warning("imap: IDLE connection lost (%s); reconnecting in %.0f s", e, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 300)
+            finally:
+                if client is not None:
+                    _quiet_logout(client)

@@ -1,0 +1,91 @@
+"""SMTP, through aiosmtplib. A send is never blindly repeated: the outbox records the attempt first."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiosmtplib
+
+from deadlinewatch.config import ServerAccount
+from deadlinewatch.errors import LoginRefused, ServerError
+
+
+class PermanentFailure(Exception):
+    """The server refused this message for good (5xx): it is marked failed, not retried."""
+
+
+class Mailer(Protocol):
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> None: ...
+
+    async def check(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str
+    account: ServerAccount
+    timeout: int = 60
+
+
+class SmtpMailer:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.s = settings
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.s
+        return aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, timeout=s.timeout,
+            use_tls=s.security == "tls", start_tls=s.security == "starttls" if s.security != "none" else False,
+            tls_context=ssl.create_default_context() if s.security != "none" else None,
+        )
+
+    async def _session(self) -> aiosmtplib.SMTP:
+        client = self._client()
+        try:
+            await client.connect()
+            if self.s.account.username:
+                await client.login(self.s.account.username,
+                                   self.s.account.password.reveal() if self.s.account.password else "")
+        except aiosmtplib.SMTPAuthenticationError:
+            client.close()
+            raise LoginRefused(
+                f'smtp.username / password: {self.s.host} refused the login for "{self.s.account.username}"'
+            ) from None
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as e:
+            client.close()
+            raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None
+        return client
+
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> None:
+        client = await self._session()
+        try:
+            errors, _ = await client.sendmail(mail_from, list(recipients), message)
+            if errors:
+                refused = ", ".join(f"{addr} ({err[0]} {err[1]})" for addr, err in errors.items())
+                raise PermanentFailure(f"some recipients were refused: {refused}")
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            raise PermanentFailure(f"all recipients were refused: {e}") from None
+        except aiosmtplib.SMTPResponseException as e:
+            if 500 <= e.code < 600:
+                raise PermanentFailure(f"{e.code} {e.message}") from None
+            raise ServerError("smtp", f"{self.s.host}: temporary failure {e.code} {e.message}") from None
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None
+        finally:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    async def check(self) -> str:
+        client = await self._session()
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+        return f"connected to {self.s.host}:{self.s.port}" + (" and logged in" if self.s.account.username else "")

@@ -1,0 +1,441 @@
+"""The state: one SQLite file in `daemon.state_dir`, versioned by `PRAGMA user_version` with migrations.
+
+WAL with synchronous=FULL, and every change is one explicit `BEGIN IMMEDIATE` transaction, so a crash leaves
+either all of a step or none of it. Every stage reads its input here and writes its output here; a restart
+resumes where the last committed step left off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deadlinewatch.core.model import Forecast, Milestone, Report
+from deadlinewatch.errors import StateError
+
+# Each entry moves the schema from version i to i + 1. Never edit a released entry: append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE milestones (
+        project TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+        deadline TEXT NOT NULL, state TEXT NOT NULL, private INTEGER NOT NULL, sequence INTEGER NOT NULL,
+        percent INTEGER, start TEXT, href TEXT NOT NULL, synced_at TEXT NOT NULL,
+        PRIMARY KEY (project, uid)
+    );
+    -- every message taken from the inbox, decided once; `moved` says whether the IMAP move happened
+    CREATE TABLE messages (
+        message_key TEXT PRIMARY KEY, message_id TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL,
+        received_at TEXT NOT NULL, outcome TEXT NOT NULL, target_folder TEXT NOT NULL, project TEXT,
+        problems TEXT NOT NULL, raw BLOB NOT NULL, body TEXT NOT NULL, decided_at TEXT NOT NULL,
+        moved INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL REFERENCES messages(message_key),
+        project TEXT NOT NULL, uid TEXT NOT NULL, at TEXT NOT NULL, done INTEGER, remaining_days REAL,
+        eta TEXT, cause TEXT NOT NULL, plan TEXT NOT NULL, blocked INTEGER NOT NULL, sender TEXT NOT NULL
+    );
+    CREATE INDEX reports_by_milestone ON reports (project, uid, at);
+    CREATE TABLE forecasts (
+        project TEXT NOT NULL, uid TEXT NOT NULL, computed_at TEXT NOT NULL, p50 TEXT, p80 TEXT, p_miss REAL,
+        reason TEXT NOT NULL, target TEXT, PRIMARY KEY (project, uid)
+    );
+    -- what the client's calendar shows for each milestone: the SEQUENCE only ever grows
+    CREATE TABLE client_dates (
+        project TEXT NOT NULL, uid TEXT NOT NULL, sequence INTEGER NOT NULL, shown_date TEXT,
+        promised TEXT, delivered_sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (project, uid)
+    );
+    -- the outbox: a message is composed and recorded here before any attempt to send it
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, audience TEXT NOT NULL, project TEXT, uid TEXT,
+        token TEXT NOT NULL UNIQUE, message_id TEXT NOT NULL UNIQUE, mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL, message BLOB NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, sent TEXT, last_error TEXT,
+        promised TEXT, decided_by TEXT
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, id);
+    CREATE TABLE passes (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
+                         ok INTEGER NOT NULL, summary TEXT NOT NULL);
+    CREATE TABLE servers (name TEXT PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL,
+                          checked_at TEXT NOT NULL);
+    """,
+]
+
+CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, split by SQLite's own tokenizer (executescript would COMMIT early)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"unfinished statement in a migration: {buffer.strip()[:80]}")
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str
+    audience: str
+    project: str | None
+    uid: str | None
+    token: str
+    message_id: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    message: bytes
+    state: str
+    attempts: int
+    created: dt.datetime
+    sent: dt.datetime | None
+    last_error: str | None
+    promised: dt.date | None
+
+
+@dataclass(frozen=True)
+class ClientDate:
+    sequence: int
+    shown_date: dt.date | None
+    promised: dt.date | None
+    delivered_sent: bool
+
+
+class StateLock:
+    """One writer at a time: `run` holds this for its life, `once` for its pass."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "deadlinewatch.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateError(
+                f"{self.path.parent} is in use by another deadlinewatch (a running daemon?); "
+                "stop it first, or use its control commands (status, approve, reject, preview)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def held_by_other(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except (sqlite3.Error, OSError) as e:
+            raise StateError(f"cannot open the state database {path}: {e}") from None
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        return cls(state_dir / "deadlinewatch.sqlite3")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StateError(
+                f"{self.path} has schema version {version}, newer than this deadlinewatch knows "
+                f"({len(MIGRATIONS)}); upgrade deadlinewatch"
+            )
+        for i in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[i]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {i + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- milestones -----------------------------------------------------------------------------------
+
+    def replace_milestones(self, project: str, items: Sequence[tuple[Milestone, str]], now: dt.datetime,
+                           keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Store a full listing of a project's calendar; entries gone from it are marked cancelled.
+
+        `keep`: UIDs of entries present but unreadable this time; they keep their last good state.
+        Returns the UIDs that disappeared.
+        """
+        with self.transaction() as db:
+            before = {r["uid"] for r in db.execute(
+                "SELECT uid FROM milestones WHERE project = ? AND state != 'cancelled'", (project,))}
+            for m, href in items:
+                db.execute(
+                    "INSERT INTO milestones VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET "
+                    "name=excluded.name, kind=excluded.kind, deadline=excluded.deadline, state=excluded.state, "
+                    "private=excluded.private, sequence=excluded.sequence, percent=excluded.percent, "
+                    "start=excluded.start, href=excluded.href, synced_at=excluded.synced_at",
+                    (m.project, m.uid, m.name, m.kind, m.deadline.isoformat(), m.state, int(m.private), m.sequence,
+                     m.percent, _iso(m.start), href, now.isoformat()),
+                )
+            gone = before - {m.uid for m, _ in items} - set(keep)
+            for uid in gone:
+                db.execute("UPDATE milestones SET state = 'cancelled', synced_at = ? WHERE project = ? AND uid = ?",
+                           (now.isoformat(), project, uid))
+        return sorted(gone)
+
+    def milestones(self, project: str | None = None) -> list[Milestone]:
+        sql = "SELECT * FROM milestones" + (" WHERE project = ?" if project else "") + " ORDER BY deadline, name"
+        rows = self.db.execute(sql, (project,) if project else ()).fetchall()
+        return [
+            Milestone(project=r["project"], uid=r["uid"], name=r["name"],
+                      deadline=dt.datetime.fromisoformat(r["deadline"]), kind=r["kind"], state=r["state"],
+                      private=bool(r["private"]), sequence=r["sequence"], percent=r["percent"],
+                      start=_datetime(r["start"]))
+            for r in rows
+        ]
+
+    # --- inbox ----------------------------------------------------------------------------------------
+
+    def message_decision(self, message_key: str) -> tuple[str, int] | None:
+        """(target folder, moved) of a message already decided, or None."""
+        row = self.db.execute("SELECT target_folder, moved FROM messages WHERE message_key = ?",
+                              (message_key,)).fetchone()
+        return (row["target_folder"], row["moved"]) if row else None
+
+    def record_message(
+        self,
+        *,
+        message_key: str,
+        message_id: str,
+        sender: str,
+        subject: str,
+        received_at: dt.datetime,
+        outcome: str,
+        target_folder: str,
+        project: str | None,
+        problems: Sequence[str],
+        raw: bytes,
+        body: str,
+        reports: Sequence[Report],
+        now: dt.datetime,
+        outgoing: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """A decided message, its reports and the messages it causes (the reply), in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO messages (message_key, message_id, sender, subject, received_at, outcome, target_folder,"
+                " project, problems, raw, body, decided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (message_key, message_id, sender, subject, received_at.isoformat(), outcome, target_folder, project,
+                 json.dumps(list(problems), ensure_ascii=False), raw, body, now.isoformat()),
+            )
+            for r in reports:
+                db.execute(
+                    "INSERT INTO reports (message_key, project, uid, at, done, remaining_days, eta, cause, plan,"
+                    " blocked, sender) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (message_key, r.project, r.uid, r.at.isoformat(), r.done, r.remaining_days, _iso(r.eta),
+                     r.cause, r.plan, int(r.blocked), r.sender),
+                )
+            for item in outgoing:
+                self._enqueue(db, **item)
+
+    def mark_moved(self, message_key: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE messages SET moved = 1 WHERE message_key = ?", (message_key,))
+
+    def reports(self, project: str, uid: str, before: dt.datetime | None = None) -> list[Report]:
+        rows = self.db.execute("SELECT * FROM reports WHERE project = ? AND uid = ? ORDER BY at, id",
+                               (project, uid)).fetchall()
+        out = [
+            Report(project=r["project"], uid=r["uid"], at=dt.datetime.fromisoformat(r["at"]), done=r["done"],
+                   remaining_days=r["remaining_days"], eta=_date(r["eta"]), cause=r["cause"], plan=r["plan"],
+                   blocked=bool(r["blocked"]), sender=r["sender"])
+            for r in rows
+        ]
+        return [r for r in out if before is None or r.at <= before]
+
+    def note_count(self) -> dict[str, int]:
+        return {r["outcome"]: r["n"] for r in
+                self.db.execute("SELECT outcome, COUNT(*) AS n FROM messages GROUP BY outcome")}
+
+    # --- forecasts and client dates -----------------------------------------------------------------------
+
+    def save_forecast(self, f: Forecast, now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO forecasts VALUES (?,?,?,?,?,?,?,?)",
+                (f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target)),
+            )
+
+    def forecast(self, project: str, uid: str) -> Forecast | None:
+        r = self.db.execute("SELECT * FROM forecasts WHERE project = ? AND uid = ?", (project, uid)).fetchone()
+        if r is None:
+            return None
+        return Forecast(r["project"], r["uid"], _date(r["p50"]), _date(r["p80"]), r["p_miss"], r["reason"],
+                        _date(r["target"]))
+
+    def client_date(self, project: str, uid: str) -> ClientDate | None:
+        r = self.db.execute("SELECT * FROM client_dates WHERE project = ? AND uid = ?", (project, uid)).fetchone()
+        if r is None:
+            return None
+        return ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]))
+
+    def client_dates(self, project: str) -> dict[str, ClientDate]:
+        return {
+            r["uid"]: ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]))
+            for r in self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
+        }
+
+    def enqueue_client_message(
+        self, *, project: str, uid: str, sequence: int, shown_date: dt.date | None, promised: dt.date | None,
+        delivered: bool, message: dict[str, Any],
+    ) -> int:
+        """Record a client message and what it tells the client's calendar, together."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO client_dates (project, uid, sequence, shown_date, promised, delivered_sent)"
+                " VALUES (?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET"
+                " sequence = MAX(client_dates.sequence, excluded.sequence),"
+                " shown_date = COALESCE(excluded.shown_date, client_dates.shown_date),"
+                " promised = COALESCE(excluded.promised, client_dates.promised),"
+                " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent)",
+                (project, uid, sequence, _iso(shown_date), _iso(promised), int(delivered)),
+            )
+            return self._enqueue(db, **message)
+
+    # --- outbox ---------------------------------------------------------------------------------------
+
+    def _enqueue(
+        self, db: sqlite3.Connection, *, kind: str, audience: str, project: str | None, uid: str | None,
+        token: str, message_id: str, mail_from: str, recipients: Sequence[str], message: bytes, state: str,
+        created: dt.datetime, promised: dt.date | None = None,
+    ) -> int:
+        cur = db.execute(
+            "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
+            " state, created, promised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (kind, audience, project, uid, token, message_id, mail_from, json.dumps(list(recipients)), message,
+             state, created.isoformat(), _iso(promised)),
+        )
+        return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+        return OutboxItem(
+            id=r["id"], kind=r["kind"], audience=r["audience"], project=r["project"], uid=r["uid"], token=r["token"],
+            message_id=r["message_id"], mail_from=r["mail_from"], recipients=tuple(json.loads(r["recipients"])),
+            message=bytes(r["message"]), state=r["state"], attempts=r["attempts"],
+            created=dt.datetime.fromisoformat(r["created"]), sent=_datetime(r["sent"]), last_error=r["last_error"],
+            promised=_date(r["promised"]),
+        )
+
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
+        sql, args = "SELECT * FROM outbox WHERE 1=1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        if audience:
+            sql += " AND audience = ?"
+            args.append(audience)
+        return [self._outbox_item(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def outbox_item(self, notice_id: int) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE id = ?", (notice_id,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def is_our_message_id(self, message_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)).fetchone() is not None
+
+    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        for mid in message_ids:
+            r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'", (mid,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        return None
+
+    def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
+                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None
+                         ) -> bool:
+        """Move a message to `state`; with `expect`, only from one of those states. True when it moved."""
+        with self.transaction() as db:
+            sql = "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error)"
+            args: list[Any] = [state, error]
+            if attempt:
+                sql += ", attempts = attempts + 1"
+            if state == "sent":
+                sql += ", sent = ?"
+                args.append(now.isoformat())
+            if decided_by:
+                sql += ", decided_by = ?"
+                args.append(decided_by)
+            sql += " WHERE id = ?"
+            args.append(notice_id)
+            if expect:
+                sql += f" AND state IN ({','.join('?' * len(expect))})"
+                args += list(expect)
+            return db.execute(sql, args).rowcount == 1
+
+    # --- passes and servers ---------------------------------------------------------------------------------
+
+    def record_pass(self, started: dt.datetime, finished: dt.datetime, ok: bool, summary: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO passes (started, finished, ok, summary) VALUES (?,?,?,?)",
+                       (started.isoformat(), finished.isoformat(), int(ok), summary))
+
+    def last_pass(self) -> dict[str, Any] | None:
+        r = self.db.execute("SELECT * FROM passes ORDER BY id DESC LIMIT 1").fetchone()
+        return dict(r) if r else None
+
+    def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO servers VALUES (?,?,?,?)", (name, int(ok), detail, now.isoformat()))
+
+    def servers(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: {"ok": bool(r["ok"]), "detail": r["detail"]} for r in self.db.execute("SELECT * FROM servers")}

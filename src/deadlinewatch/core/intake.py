@@ -1,0 +1,177 @@
+"""Deciding what a message in the inbox is (CONTRACT.md "Progress notes" and "Other mail").
+
+Pure: the executor fetches the bytes, this module says what the message is and where it goes, the
+executor records the decision and only then moves the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import getaddresses, parsedate_to_datetime
+
+from deadlinewatch.core.message_text import body_text
+from deadlinewatch.core.notes import ParsedNote
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_header(value: str) -> str:
+    """A header value from mail, safe to reuse in an outgoing header: no control characters, one line."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message as fetched: parsed once, with the facts every rule needs."""
+
+    message_key: str  # Message-ID, or a digest of the bytes for mail without one
+    message_id: str
+    sender: str  # bare From address, lower case
+    subject: str
+    references: tuple[str, ...]
+    at: dt.datetime  # the note's time: arrival, or the Date header when earlier by less than 24 hours
+    msg: EmailMessage
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        return body_text(self.msg)
+
+
+def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:
+    msg = message_from_bytes(raw, policy=default_policy)
+    assert isinstance(msg, EmailMessage)
+    try:
+        message_id = clean_header(str(msg.get("Message-ID", "") or ""))
+    except (ValueError, TypeError, IndexError):
+        message_id = ""
+    key = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    try:
+        pairs = getaddresses([str(v) for v in msg.get_all("From", [])])
+    except (ValueError, TypeError, IndexError):
+        pairs = []
+    sender = pairs[0][1].lower() if pairs else ""
+    try:
+        subject = clean_header(str(msg.get("Subject", "") or ""))
+    except (ValueError, TypeError, IndexError):
+        subject = ""
+    refs: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        try:
+            refs += re.findall(r"<[^<>\s]+>", str(msg.get(name, "") or ""))
+        except (ValueError, TypeError, IndexError):
+            pass
+    at = arrived
+    try:
+        date = parsedate_to_datetime(str(msg.get("Date", "")))
+        if date.tzinfo is not None and dt.timedelta(0) <= arrived - date < dt.timedelta(hours=24):
+            at = date
+    except (ValueError, TypeError, IndexError):
+        pass
+    return Incoming(key, message_id, sender, subject, tuple(refs), at, msg, raw)
+
+
+def is_automatic(msg: EmailMessage, sender: str) -> str:
+    """Why this message must never be answered (RFC 3834: auto-replies, lists, bounces), or ""."""
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    if str(msg.get("Precedence", "")).strip().lower() in ("bulk", "list", "junk", "auto_reply"):
+        return "Precedence: " + str(msg.get("Precedence")).strip()
+    for header in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
+        if msg.get(header) is not None:
+            return f"{header} header"
+    if msg.get_content_type() == "multipart/report" or sender.split("@")[0] in ("mailer-daemon", "postmaster"):
+        return "a delivery report (bounce)"
+    if str(msg.get("Return-Path", "")).strip() == "<>":
+        return "empty Return-Path (a bounce)"
+    return ""
+
+
+def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
+    """"" when our own server's Authentication-Results show DKIM or DMARC pass aligned with From; else why not.
+
+    Only headers whose authserv-id is ours count: anyone can write such a header (RFC 8601, section 5).
+    """
+    domain = sender.rpartition("@")[2].lower()
+    if not domain:
+        return "the From header has no address"
+    ours = []
+    for value in msg.get_all("Authentication-Results", []):
+        text = " ".join(str(value).split()).lower()
+        head = text.split(";", 1)[0].split()  # authserv-id, then an optional version
+        if head and head[0] == authserv_id.lower():
+            ours.append(text)
+    if not ours:
+        return f"no Authentication-Results header from {authserv_id}"
+    for text in ours:
+        for m in re.finditer(r"\bdmarc=pass\b[^;]*?header\.from=([\w.\-]+)", text):
+            if _aligned(m.group(1), domain):
+                return ""
+        for m in re.finditer(r"\bdkim=pass\b[^;]*?header\.d=([\w.\-]+)", text):
+            if _aligned(m.group(1), domain):
+                return ""
+    return f"{authserv_id} reports no DKIM or DMARC pass for {domain}"
+
+
+def _aligned(d: str, domain: str) -> bool:
+    d = d.lower().strip(".")
+    return d == domain or domain.endswith("." + d) or d.endswith("." + domain)
+
+
+@dataclass(frozen=True)
+class Rules:
+    members: frozenset[str]
+    manager: str
+    clients: frozenset[str]
+    require_authentication: bool
+    authserv_id: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a message is: its outcome, the folder it goes to, and whether its sender gets an answer."""
+
+    outcome: str  # archive | accepted | rejected | ignored | forwarded
+    folder: str  # sent | processed | rejected
+    reason: str
+    reply: bool = False
+    note: ParsedNote | None = None
+
+
+def classify(
+    incoming: Incoming,
+    rules: Rules,
+    is_ours: bool,
+    answers_notice: bool,
+    parse: Callable[[Incoming], ParsedNote],
+) -> Verdict:
+    """Decide one message. `parse(incoming) -> ParsedNote` is called only for a trusted team member's mail."""
+    if is_ours:
+        return Verdict("archive", "sent", "our own archive copy")
+    automatic = is_automatic(incoming.msg, incoming.sender)
+    if automatic:
+        return Verdict("ignored", "rejected", f"automatic mail ({automatic}); never answered")
+    if incoming.sender in rules.clients and answers_notice:
+        return Verdict("forwarded", "processed", "a client's reply to a notice; forwarded to the manager")
+    if incoming.sender not in rules.members:
+        return Verdict("rejected", "rejected", f"{incoming.sender or 'no sender'} is not in team.members; not answered")
+    if rules.require_authentication:
+        why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
+        if why:
+            return Verdict("rejected", "rejected", f"not authenticated: {why}; not answered")
+    note = parse(incoming)
+    if note.ok:
+        return Verdict("accepted", "processed", "a progress note", reply=True, note=note)
+    return Verdict("rejected", "rejected", "a note that could not be understood", reply=True, note=note)
+
+
+def references_any(incoming: Incoming, message_ids: Sequence[str]) -> bool:
+    return any(r in message_ids for r in incoming.references)

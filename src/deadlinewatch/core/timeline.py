@@ -1,0 +1,77 @@
+"""Calendar data for the client (CONTRACT.md "Calendar data").
+
+Clients ignore emailed VTODOs and Outlook imports a multi-event file as new copies, so the entry that moves a
+milestone in place is an iMIP REQUEST with exactly one VEVENT: all-day on the promised date, the milestone's
+UID, a SEQUENCE that only grows, ORGANIZER = our sender (only the organizer's updates are applied). The whole
+timeline rides along as `timeline.ics` (METHOD:PUBLISH) for people who want to import it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from email.utils import parseaddr
+
+from icalendar import Calendar, Event, vCalAddress
+
+from deadlinewatch.core.model import TimelineRow
+
+PRODID = "-//deadlinewatch//deadlinewatch 0.1//EN"
+
+
+def _calendar(method: str) -> Calendar:
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    cal.add("CALSCALE", "GREGORIAN")
+    cal.add("METHOD", method)
+    return cal
+
+
+def _address(mail: str, name: str = "") -> vCalAddress:
+    display, addr = parseaddr(mail)
+    address = vCalAddress(f"mailto:{addr}")
+    if name or display:
+        address.params["CN"] = name or display
+    return address
+
+
+def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str, attendee: tuple[str, str],
+           description: str) -> Event:
+    ev = Event()
+    ev.add("UID", row.uid)
+    ev.add("SEQUENCE", row.sequence)
+    ev.add("DTSTAMP", stamp.astimezone(dt.UTC))
+    ev.add("DTSTART", row.new)  # a date: all-day in whatever zone the client's calendar is in
+    ev.add("DTEND", row.new + dt.timedelta(days=1))  # exclusive, RFC 5545
+    ev.add("SUMMARY", f"{project_name}: {row.name}")
+    ev.add("TRANSP", "TRANSPARENT")  # a due date, not a meeting: it must not block the client's day
+    ev.add("STATUS", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
+    if description:
+        ev.add("DESCRIPTION", description)
+    ev.add("ORGANIZER", _address(organizer))
+    att = _address(attendee[1], attendee[0])
+    att.params["RSVP"] = "FALSE"
+    att.params["ROLE"] = "REQ-PARTICIPANT"
+    att.params["PARTSTAT"] = "NEEDS-ACTION"
+    ev.add("ATTENDEE", att)
+    return ev
+
+
+def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
+            attendee: tuple[str, str], description: str = "", method: str = "REQUEST") -> bytes:
+    """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT."""
+    cal = _calendar(method)
+    cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
+    return cal.to_ical()
+
+
+def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str,
+            attendee: tuple[str, str]) -> bytes:
+    """`timeline.ics`: every client-visible milestone, same UIDs and SEQUENCEs, METHOD:PUBLISH."""
+    cal = _calendar("PUBLISH")
+    cal.add("X-WR-CALNAME", project_name)
+    for row in rows:
+        cal.add_component(_event(row, project_name, stamp, organizer, attendee, ""))
+    cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE
+    return cal.to_ical()

@@ -1,0 +1,326 @@
+"""Real servers on 127.0.0.1 for the demo and the tests: Radicale, Xandikos, pymap, Dovecot, an SMTP sink.
+
+Ports are found by binding port 0; readiness is a protocol answer (an HTTP reply, an IMAP `* OK`), never a
+sleep. Every server is stopped by `stop()`, also when its start failed half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+MKCALENDAR = """<?xml version="1.0" encoding="utf-8"?>
+<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
+<D:displayname>{name}</D:displayname>
+<C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="VTODO"/></C:supported-calendar-component-set>
+</D:prop></D:set></C:mkcalendar>"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None, log: Path | None,
+          timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            detail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with code {proc.returncode} while starting:\n{detail}")
+        if check():
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+def _http_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        req = urllib.request.Request(url, method="OPTIONS")
+        try:
+            urllib.request.urlopen(req, timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer means the server is up
+        except OSError:
+            return False
+        return True
+
+    return check
+
+
+def _imap_ready(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                return s.recv(64).startswith(b"* OK")
+        except OSError:
+            return False
+
+    return check
+
+
+@dataclass
+class _Process:
+    directory: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def _spawn(self, argv: list[str], log_name: str) -> Path:
+        log = self.directory / log_name
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return log
+
+
+@dataclass
+class CalDAVServer(_Process):
+    """Radicale (with htpasswd users) or Xandikos (no authentication over plain HTTP)."""
+
+    kind: str = "radicale"
+    users: dict[str, str] = field(default_factory=lambda: {"pm": "pmpw"})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def calendar_url(self, calendar_id: str, user: str = "pm") -> str:
+        if self.kind == "radicale":
+            return f"{self.url}{user}/{calendar_id}/"
+        return f"{self.url}user/calendars/{calendar_id}/"
+
+    def start(self) -> CalDAVServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        if self.kind == "radicale":
+            (self.directory / "users").write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
+            conf = self.directory / "radicale.conf"
+            conf.write_text(
+                f"[server]\nhosts = 127.0.0.1:{self.port}\ndelay_on_error = 0\n"
+                f"[auth]\ntype = htpasswd\nhtpasswd_filename = {self.directory}/users\n"
+                "htpasswd_encryption = plain\ndelay = 0\n"
+                "[rights]\ntype = owner_only\n"
+                f"[storage]\nfilesystem_folder = {self.directory}/collections\n"
+                "[web]\ntype = none\n[logging]\nlevel = warning\n"
+            )
+            argv = [sys.executable, "-m", "radicale", "-C", str(conf)]
+        else:
+            argv = [sys.executable, "-m", "xandikos", "serve", "-d", str(self.directory / "data"), "--state-dir",
+                    str(self.directory / "state"), "--defaults", "--listen-address", "127.0.0.1",
+                    "-p", str(self.port)]
+        log = self._spawn(argv, f"{self.kind}.log")
+        _wait(_http_ready(self.url), self.kind, self.proc, log)
+        return self
+
+    def _request(self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                 user: str = "pm") -> int:
+        import base64
+
+        req = urllib.request.Request(url, data=body or None, method=method, headers=headers or {})
+        password = self.users.get(user, "x")
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            if e.code >= 400:
+                raise RuntimeError(f"{method} {url}: HTTP {e.code} {e.read()[:300]!r}") from None
+            return int(e.code)
+
+    def make_calendar(self, calendar_id: str, name: str | None = None, user: str = "pm") -> str:
+        url = self.calendar_url(calendar_id, user)
+        body = MKCALENDAR.format(name=name or calendar_id).encode()
+        self._request("MKCALENDAR", url, body, {"Content-Type": "application/xml; charset=utf-8"}, user)
+        return url
+
+    def put(self, calendar_url: str, uid: str, ics: str, user: str = "pm") -> None:
+        self._request("PUT", f"{calendar_url}{uid}.ics", ics.encode(),
+                      {"Content-Type": "text/calendar; charset=utf-8"}, user)
+
+    def delete(self, calendar_url: str, uid: str, user: str = "pm") -> None:
+        self._request("DELETE", f"{calendar_url}{uid}.ics", user=user)
+
+
+@dataclass
+class PymapServer(_Process):
+    """pymap's in-memory server: one user, IDLE in ~45 ms. For the demo."""
+
+    user: str = "progress"
+    password: str = "progresspw"
+
+    def start(self) -> PymapServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        exe = shutil.which("pymap") or str(Path(sys.executable).with_name("pymap"))
+        log = self._spawn([exe, "--host", "127.0.0.1", "--port", str(self.port), "--no-tls", "dict",
+                           "--demo-user", self.user, "--demo-password", self.password], "pymap.log")
+        _wait(_imap_ready(self.port), "pymap", self.proc, log)
+        return self
+
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVECOT_CONF = """instance_name = dovecot-{port}
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
+{mail_ids}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/users
+  default_fields = home={d}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+{chroot}}}
+{extra_services}
+"""
+
+
+def dovecot_available() -> bool:
+    return os.path.exists(DOVECOT)
+
+
+@dataclass
+class DovecotServer(_Process):
+    users: dict[str, str] = field(default_factory=lambda: {"progress": "progresspw"})
+
+    @property
+    def conf(self) -> Path:
+        return self.directory / "dovecot.conf"
+
+    def start(self) -> DovecotServer:
+        # the folder must be traversable by Dovecot's unprivileged users (pytest's tmp_path is 0700)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for p in [self.directory, *self.directory.parents]:
+            if p == Path("/") or p == Path("/tmp"):
+                break
+            with contextlib.suppress(PermissionError):
+                p.chmod(p.stat().st_mode | 0o055)
+        self.port = free_port()
+        (self.directory / "mail").mkdir(exist_ok=True)
+        (self.directory / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+        if os.geteuid() == 0:
+            os.chown(self.directory / "mail", 65534, 65534)
+            values = dict(internal_user="dovecot", internal_group="dovecot", login_user="dovenull",
+                          mail_ids="mail_uid = 65534\nmail_gid = 65534", chroot="", extra_services="")
+        else:
+            import pwd
+
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            values = dict(internal_user=me, internal_group=me, login_user=me, mail_ids="",
+                          chroot="  chroot =\n",
+                          extra_services="service anvil {\n  chroot =\n}\nservice stats {\n  chroot =\n}\n")
+        self.conf.write_text(DOVECOT_CONF.format(port=self.port, d=self.directory, **values))
+        log = self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
+        _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
+        return self
+
+    def save(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
+        subprocess.run(["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", folder], input=raw, check=True,
+                       capture_output=True)
+
+
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1: keeps every message; mail for `local_address` is handed to `deliver`.
+
+    With `tls_context` it requires STARTTLS; with `users` it requires AUTH.
+    """
+
+    def __init__(self, users: dict[str, str] | None = None, tls_context: Any = None,
+                 local_address: str = "", deliver: Callable[[bytes], None] | None = None) -> None:
+        self.users = users or {}
+        self.tls_context = tls_context
+        self.local_address = local_address.lower()
+        self.deliver = deliver
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.lock = threading.Lock()
+        self.port = 0
+        self.controller: Any = None
+        self.refuse: str = ""  # set to a reply like "550 no" to refuse the next messages
+
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                if sink.refuse:
+                    return sink.refuse
+                raw = envelope.original_content or envelope.content
+                with sink.lock:
+                    sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(raw)))
+                if sink.deliver and sink.local_address in (r.lower() for r in envelope.rcpt_tos):
+                    sink.deliver(bytes(raw))
+                return "250 OK"
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+            if isinstance(auth_data, LoginPassword):
+                ok = sink.users.get(auth_data.login.decode()) == auth_data.password.decode()
+                return AuthResult(success=ok, handled=False)
+            return AuthResult(success=False, handled=False)
+
+        self.port = free_port()  # aiosmtpd 1.4 cannot take port 0: it connects to it to check readiness
+        kwargs: dict[str, Any] = dict(hostname="127.0.0.1", port=self.port)
+        if self.users:
+            kwargs.update(authenticator=authenticator, auth_required=True,
+                          auth_require_tls=self.tls_context is not None)
+        if self.tls_context is not None:
+            kwargs.update(tls_context=self.tls_context, require_starttls=True)
+        self.controller = Controller(Handler(), **kwargs)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def parsed(self) -> list[EmailMessage]:
+        with self.lock:
+            return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]  # type: ignore[misc]

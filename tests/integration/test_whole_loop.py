@@ -1,0 +1,179 @@
+"""`deadlinewatch once` across real CalDAV (Radicale and Xandikos), Dovecot and an SMTP server with STARTTLS+AUTH."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import imapclient
+import pytest
+from icalendar import Calendar
+
+from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
+from tests.conftest import write_config
+
+pytestmark = pytest.mark.integration
+
+DESIGN = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VTODO
+UID:design-1
+DTSTAMP:20261101T000000Z
+SUMMARY:Design mockups
+DUE;VALUE=DATE:20261204
+SEQUENCE:2
+END:VTODO
+END:VCALENDAR
+"""
+LAUNCH = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:launch-1
+DTSTAMP:20261101T000000Z
+SUMMARY:Launch
+DTSTART;VALUE=DATE:20261210
+DTEND;VALUE=DATE:20261211
+END:VEVENT
+END:VCALENDAR
+"""
+SECRET = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VTODO
+UID:internal-1
+DTSTAMP:20261101T000000Z
+SUMMARY:Internal security review
+DUE:20261203T170000
+CLASS:PRIVATE
+END:VTODO
+END:VCALENDAR
+"""
+
+NOTE = """From: Alice <alice@studio.example>
+To: progress@studio.example
+Subject: [acme-web] progress
+Date: Mon, 30 Nov 2026 08:30:00 +0000
+Message-ID: <note-1@studio.example>
+Content-Type: text/plain; charset=utf-8
+
+Milestone: design mockups
+Done: 20%
+Remaining: 10 days
+Cause: the brand assets arrived a week late
+Plan: a second designer joins on Monday; we review the mockups daily
+
+--
+Alice
+"""
+STRANGER = """From: Mallory <mallory@evil.example>
+To: progress@studio.example
+Subject: [acme-web] progress
+Date: Mon, 30 Nov 2026 08:31:00 +0000
+Message-ID: <evil-1@evil.example>
+
+Milestone: Launch
+Done: 0%
+Remaining: 40 days
+"""
+BROKEN = """From: bob@studio.example
+To: progress@studio.example
+Subject: [acme-web] status
+Date: Mon, 30 Nov 2026 08:32:00 +0000
+Message-ID: <note-2@studio.example>
+
+Milestone: Lunch menu
+Done: lots
+"""
+
+
+def _once(config: Path, now: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now", now, "once"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _folder(dovecot: DovecotServer, folder: str) -> list[EmailMessage]:
+    with imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        if not c.folder_exists(folder):
+            return []
+        c.select_folder(folder, readonly=True)
+        uids = c.search()
+        data = c.fetch(uids, ["RFC822"]) if uids else {}
+        return [message_from_bytes(data[u][b"RFC822"], policy=default_policy) for u in uids]  # type: ignore[misc]
+
+
+def _calendar_parts(msg: EmailMessage) -> tuple[EmailMessage, EmailMessage]:
+    parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    request = next(p for p in parts if p.get_param("method") == "REQUEST")
+    publish = next(p for p in parts if p.get_filename() == "timeline.ics")
+    return request, publish  # type: ignore[return-value]
+
+
+def test_once_warns_the_client_answers_the_team_and_files_every_message(
+    caldav_server: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    user = "pm" if caldav_server.kind == "radicale" else "user"
+    cal = caldav_server.make_calendar("acme-web", "acme-web")
+    for uid, ics in (("design-1", DESIGN), ("launch-1", LAUNCH), ("internal-1", SECRET)):
+        caldav_server.put(cal, uid, ics)
+    for raw in (NOTE, STRANGER, BROKEN):
+        dovecot.save("progress", raw.encode())
+    config = write_config(tmp_path / "dw.toml", caldav_url=caldav_server.url, caldav_user=user,
+                          imap_port=dovecot.port, smtp_port=smtp_tls.port)
+
+    first = _once(config, "2026-11-30T12:00")
+    assert first.returncode == 0, first.stderr
+
+    sent = smtp_tls.parsed()
+    notices = [m for m in sent if m["To"] and "jane@acme.example" in m["To"]]
+    assert len(notices) == 1, [m["Subject"] for m in sent]
+    notice = notices[0]
+    assert "pm@studio.example" in notice["Cc"]
+    assert "Design mockups" in notice["Subject"]
+    text = notice.get_body(("plain",)).get_content()
+    # the five parts, in order
+    order = [text.index(s) for s in ("I am sorry", "shareholder meeting", "brand assets arrived",
+                                     "Our plan", "second designer", "not charge", "The updated timeline")]
+    assert order == sorted(order)
+    assert "Internal security review" not in text  # private milestones never reach the client
+    request, publish = _calendar_parts(notice)
+    req = Calendar.from_ical(request.get_content())
+    assert req["METHOD"] == "REQUEST"
+    [event] = req.walk("VEVENT")
+    assert str(event["UID"]) == "design-1" and int(event["SEQUENCE"]) == 3  # raised above the calendar's 2
+    assert "jane@acme.example" in str(event["ATTENDEE"]) and "pm@studio.example" in str(event["ORGANIZER"])
+    assert event["DTSTART"].dt > dt.date(2026, 12, 4)  # the new date is after the deadline
+    timeline = Calendar.from_ical(publish.get_content())
+    assert timeline["METHOD"] == "PUBLISH"
+    assert {str(e["UID"]) for e in timeline.walk("VEVENT")} == {"design-1", "launch-1"}
+    # an all-day event's DTEND is exclusive: the launch is due on 10 December, not 11
+    launch = next(e for e in timeline.walk("VEVENT") if str(e["UID"]) == "launch-1")
+    assert launch["DTSTART"].dt == dt.date(2026, 12, 10)
+
+    replies = [m for m in sent if m["To"] and "alice@studio.example" in m["To"]]
+    assert len(replies) == 1 and replies[0]["In-Reply-To"] == "<note-1@studio.example>"
+    assert replies[0]["Auto-Submitted"] == "auto-replied"
+    assert "Design mockups" in replies[0].get_content()
+    bob = [m for m in sent if m["To"] and "bob@studio.example" in m["To"]]
+    assert len(bob) == 1 and "Lunch menu" in bob[0].get_content() and "lots" in bob[0].get_content()
+    assert not [m for m in sent if m["To"] and "mallory" in m["To"]]  # strangers are never answered
+
+    assert [m["Message-ID"] for m in _folder(dovecot, "deadlinewatch/processed")] == ["<note-1@studio.example>"]
+    rejected = {m["Message-ID"] for m in _folder(dovecot, "deadlinewatch/rejected")}
+    assert rejected == {"<evil-1@evil.example>", "<note-2@studio.example>"}
+
+    # a second pass: nothing new is sent; our archive copies are filed in the sent folder
+    count = len(smtp_tls.messages)
+    second = _once(config, "2026-11-30T12:05")
+    assert second.returncode == 0, second.stderr
+    assert len(smtp_tls.messages) == count
+    archived = {m["Message-ID"] for m in _folder(dovecot, "deadlinewatch/sent")}
+    assert notice["Message-ID"] in archived
+    assert _folder(dovecot, "INBOX") == []

@@ -436,10 +436,13 @@ def evaluate(svc: Services, report: PassReport) -> None:
                 shown_date=decision.promised, promised=decision.promised,
                 delivered=decision.kind == "delivered", message=message,
             )
-            days_left = (m.deadline - now).total_seconds() / 86400
-            report.event("%s: %s #%d for \"%s\" (%s): promised %s, %.1f days before the deadline",
-                         project.id, decision.kind, notice_id, m.name, decision.reason,
-                         decision.promised.isoformat() if decision.promised else "-", days_left)
+            if decision.kind == "delivered":
+                report.event("%s: \"%s\" is done; delivered note #%d to the client", project.id, m.name, notice_id)
+            else:
+                days_left = (m.deadline - now).total_seconds() / 86400
+                report.event("%s: %s #%d to the client for \"%s\", %.1f days before its deadline: promised %s "
+                             "(%s)", project.id, decision.kind, notice_id, m.name, days_left,
+                             decision.promised.isoformat() if decision.promised else "-", decision.reason)
 
 
 # --- stage 4: outbox -----------------------------------------------------------------------------------------

@@ -73,6 +73,15 @@ def connect(settings: ImapSettings) -> imapclient.IMAPClient:
     return client
 
 
+def separator(client: imapclient.IMAPClient) -> str:
+    """The server's hierarchy separator: `LIST "" ""` answers it on every server (RFC 3501 6.3.8)."""
+    listing = client.list_folders(directory="", pattern="")
+    sep = listing[0][1] if listing else None
+    if isinstance(sep, bytes):
+        sep = sep.decode()
+    return sep or "/"
+
+
 def _quiet_logout(client: imapclient.IMAPClient) -> None:
     try:
         client.logout()
@@ -95,10 +104,7 @@ class ImapMailbox:
     def _c(self) -> imapclient.IMAPClient:
         if self._client is None:
             self._client = connect(self.settings)
-            ns = self._client.namespace()
-            if ns.personal and ns.personal[0][1]:
-                sep = ns.personal[0][1]
-                self._separator = sep.decode() if isinstance(sep, bytes) else sep
+            self._separator = separator(self._client)
         return self._client
 
     def _wrap(self, what: Callable[[imapclient.IMAPClient], object]) -> object:
@@ -215,10 +221,7 @@ class IdleWatcher:
                     log.info("imap: %s has no IDLE; polling every poll_seconds instead", self.settings.host)
                     self.available = False
                     return
-                ns = client.namespace()
-                sep = ns.personal[0][1] if ns.personal else "/"
-                sep = sep.decode() if isinstance(sep, bytes) else (sep or "/")
-                client.select_folder(self.folder.replace("/", sep), readonly=True)
+                client.select_folder(self.folder.replace("/", separator(client)), readonly=True)
                 backoff = 1.0
                 self.loop.call_soon_threadsafe(self.wake)  # catch up on what arrived while we were away
                 while not self._stop.is_set():

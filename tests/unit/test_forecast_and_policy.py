@@ -1,0 +1,103 @@
+"""Forecasts from notes, and when the client must hear about them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from deadlinewatch.core.forecast import forecast, last_work_day
+from deadlinewatch.core.model import Forecast, Milestone, Report
+from deadlinewatch.core.policy import Policy, Promise, decide, pick_offer, promised_date
+from deadlinewatch.core.workdays import WorkCalendar
+
+TZ = zoneinfo.ZoneInfo("Europe/Istanbul")
+CAL = WorkCalendar(holidays="TR")
+M = Milestone("p", "m", "Design", dt.datetime(2026, 12, 5, 0, 0, tzinfo=TZ))  # end of Fri 4 Dec
+MON = dt.datetime(2026, 11, 30, 10, tzinfo=TZ)
+
+
+def report(at: dt.datetime, **kw: object) -> Report:
+    return Report("p", "m", at, **kw)  # type: ignore[arg-type]
+
+
+def test_a_deadline_at_midnight_belongs_to_the_day_before() -> None:
+    assert last_work_day(M.deadline, TZ) == dt.date(2026, 12, 4)
+
+
+def test_without_notes_there_is_no_forecast_until_the_date_passes() -> None:
+    assert forecast(M, [], MON, CAL, TZ).p_miss is None
+    late = forecast(M, [], dt.datetime(2026, 12, 7, 9, tzinfo=TZ), CAL, TZ)
+    assert late.p_miss == 1.0
+
+
+def test_stated_remaining_time_past_the_deadline_means_a_likely_miss() -> None:
+    f = forecast(M, [report(MON, done=20, remaining_days=9)], MON, CAL, TZ)
+    assert f.p_miss is not None and f.p_miss > 0.8
+    assert f.p50 is not None and f.p80 is not None and f.p50 <= f.p80
+    assert f.p50 > dt.date(2026, 12, 4)
+    assert "stated 9 working days left" in f.reason
+
+
+def test_work_well_within_the_deadline_is_on_track() -> None:
+    f = forecast(M, [report(MON, done=80, remaining_days=1)], MON, CAL, TZ)
+    assert f.p_miss is not None and f.p_miss < 0.2
+
+
+def test_the_percent_pace_is_a_signal_of_its_own() -> None:
+    slow = [report(MON - dt.timedelta(days=7), done=10), report(MON, done=15)]
+    f = forecast(M, slow, MON, CAL, TZ)
+    assert f.p_miss is not None and f.p_miss > 0.9 and "10% → 15%" in f.reason
+
+
+def test_blocked_widens_the_spread() -> None:
+    calm = forecast(M, [report(MON, remaining_days=3)], MON, CAL, TZ)
+    blocked = forecast(M, [report(MON, remaining_days=3, blocked=True)], MON, CAL, TZ)
+    assert blocked.p80 is not None and calm.p80 is not None and blocked.p80 >= calm.p80
+    assert (blocked.p_miss or 0) > (calm.p_miss or 0)
+
+
+def test_working_days_skip_weekends_and_public_holidays() -> None:
+    assert CAL.add(dt.date(2026, 12, 4), 1) == dt.date(2026, 12, 7)  # Friday → Monday
+    assert CAL.count(dt.date(2026, 12, 4), dt.date(2026, 12, 11)) == 5
+    assert not CAL.is_working(dt.date(2026, 10, 29))  # Republic Day in Turkey
+    closed = WorkCalendar(closed=frozenset({dt.date(2026, 12, 31)}))
+    assert closed.add(dt.date(2026, 12, 30), 1) == dt.date(2027, 1, 1)
+
+
+def f(p_miss: float, p80: dt.date, eta: dt.date | None = None) -> Forecast:
+    return Forecast("p", "m", p80, p80, p_miss, "why", dt.date(2026, 12, 4), eta)
+
+
+DEADLINE = dt.date(2026, 12, 4)
+POLICY = Policy(warn_probability=0.6, renotify_slip_days=3)
+
+
+def test_the_first_warning_promises_p80_or_a_later_eta() -> None:
+    d = decide(M, f(0.7, dt.date(2026, 12, 9)), Promise(None), POLICY, CAL, DEADLINE)
+    assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 9) and d.slip_days == 3
+    assert promised_date(f(0.7, dt.date(2026, 12, 9), eta=dt.date(2026, 12, 14))) == dt.date(2026, 12, 14)
+
+
+def test_below_the_threshold_nothing_is_sent() -> None:
+    assert decide(M, f(0.5, dt.date(2026, 12, 9)), Promise(None), POLICY, CAL, DEADLINE) is None
+
+
+def test_a_second_notice_only_when_the_promise_slips_more_than_renotify_days() -> None:
+    warned = Promise(dt.date(2026, 12, 9))
+    assert decide(M, f(0.9, dt.date(2026, 12, 14)), warned, POLICY, CAL, DEADLINE) is None  # 3 days: not more
+    d = decide(M, f(0.9, dt.date(2026, 12, 15)), warned, POLICY, CAL, DEADLINE)
+    assert d is not None and d.kind == "update"
+
+
+def test_a_warned_milestone_that_is_done_gets_one_delivered_note() -> None:
+    done = Milestone(**{**M.__dict__, "state": "done"})
+    assert decide(done, None, Promise(dt.date(2026, 12, 9)), POLICY, CAL, DEADLINE).kind == "delivered"  # type: ignore[union-attr]
+    assert decide(done, None, Promise(dt.date(2026, 12, 9), delivered_sent=True), POLICY, CAL, DEADLINE) is None
+    assert decide(done, None, Promise(None), POLICY, CAL, DEADLINE) is None
+
+
+def test_the_offer_is_the_rung_with_the_largest_threshold_reached() -> None:
+    ladder = [(1, "free review"), (10, "10% off")]
+    assert pick_offer(ladder, 0) is None
+    assert pick_offer(ladder, 3) == "free review"
+    assert pick_offer(ladder, 12) == "10% off"

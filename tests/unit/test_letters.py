@@ -1,0 +1,112 @@
+"""The client notice: five parts in order, in the client's language, with calendar data that moves entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+
+from deadlinewatch.core.letters import Letters, NoticeLetter, Recipient, format_day
+from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.errors import ConfigError
+
+ROWS = (TimelineRow("design-1", "Design mockups", dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 3),
+        TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "on track", 0))
+
+
+def letter(language: str = "en", **kw: object) -> NoticeLetter:
+    values: dict[str, object] = dict(
+        kind="notice", project_name="ACME web", client=Recipient("Jane Doe", "jane@acme.example", language,
+                                                                 "Europe/London"),
+        sender="Studio PM <pm@studio.example>", manager="pm@studio.example", cc=("cto@acme.example",),
+        milestone=ROWS[0], deadline=dt.date(2026, 12, 4), promised=dt.date(2026, 12, 10), slip_days=4,
+        context="your annual shareholder meeting", cause="the brand assets arrived late",
+        plan="a second designer joins on Monday", offer="We will not charge for the extra review round.",
+        rows=ROWS, composed_at=dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC), message_id="<n1@studio.example>",
+        token="tok1")
+    values.update(kw)
+    return NoticeLetter(**values)  # type: ignore[arg-type]
+
+
+def test_the_notice_has_its_five_parts_in_order() -> None:
+    msg = Letters().notice(letter())
+    text = msg.get_body(("plain",)).get_content()
+    marks = ["I am sorry", "Friday, December 4, 2026", "shareholder meeting", "brand assets arrived late",
+             "Our plan", "Thursday, December 10, 2026", "second designer", "not charge", "Design mockups  Dec 4"]
+    positions = [text.index(m) for m in marks]
+    assert positions == sorted(positions)
+    assert msg["To"] == "Jane Doe <jane@acme.example>"
+    assert msg["Cc"] == "pm@studio.example, cto@acme.example"
+    assert msg["Message-ID"] == "<n1@studio.example>"
+
+
+def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_a_follow_up() -> None:
+    text = Letters().notice(letter(cause="", plan="", offer=None)).get_body(("plain",)).get_content()
+    assert "We know what caused" not in text and "follow up within two working days" in text
+    assert "make up for" not in text
+
+
+def test_the_calendar_part_moves_one_entry_in_place() -> None:
+    msg = Letters().notice(letter())
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative = next(p for p in msg.walk() if p.get_content_type() == "multipart/alternative")
+    types = [p.get_content_type() for p in alternative.iter_parts()]
+    assert types == ["text/plain", "text/html", "text/calendar"]
+    request = list(alternative.iter_parts())[2]
+    assert request.get_param("method") == "REQUEST" and request.get_content_charset() == "utf-8"
+    cal = Calendar.from_ical(request.get_content())
+    assert cal["METHOD"] == "REQUEST"
+    [event] = cal.walk("VEVENT")
+    assert str(event["UID"]) == "design-1" and event["SEQUENCE"] == 3
+    assert event["DTSTART"].dt == dt.date(2026, 12, 10) and event["TRANSP"] == "TRANSPARENT"
+    assert str(event["ORGANIZER"]) == "mailto:pm@studio.example"
+    assert event["ATTENDEE"].params["RSVP"] == "FALSE"
+    assert event["DTSTAMP"].dt == dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
+
+
+def test_timeline_ics_publishes_every_client_visible_milestone() -> None:
+    msg = Letters().notice(letter())
+    attachment = next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
+    cal = Calendar.from_ical(attachment.get_content())
+    assert cal["METHOD"] == "PUBLISH"
+    assert [(str(e["UID"]), e["SEQUENCE"]) for e in cal.walk("VEVENT")] == [("design-1", 3), ("launch-1", 0)]
+
+
+def test_client_text_is_escaped_in_html() -> None:
+    html = Letters().notice(letter(cause="<script>alert(1)</script>")).get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),
+                                                 ("bn", ["প্রিয়", "৪ ডিসেম্বর, ২০২৬", "দুঃখিত"])])
+def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: str, words: list[str]) -> None:
+    text = Letters().notice(letter(language)).get_body(("plain",)).get_content()
+    for w in words:
+        assert w in text
+
+
+def test_dates_use_the_locales_own_digits() -> None:
+    assert format_day(dt.date(2026, 12, 3), "tr") == "3 Aralık 2026 Perşembe"
+    assert format_day(dt.date(2026, 12, 3), "bn") == "বৃহস্পতিবার, ৩ ডিসেম্বর, ২০২৬"
+
+
+def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "notice.txt.j2").write_text("Dear {{ client_nmae }}\n")
+    with pytest.raises(Exception, match="client_nmae"):
+        Letters(str(tmp_path)).notice(letter())
+
+
+def test_a_language_without_templates_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match='projects\\[0\\].client.language = "de"'):
+        Letters().check_language("de", "projects[0].client.language")
+
+
+def test_the_message_survives_a_round_trip_through_bytes() -> None:
+    raw = Letters().notice(letter("bn")).as_bytes()
+    again = message_from_bytes(raw, policy=default_policy)
+    assert "দেরি হবে" in str(again["Subject"])

@@ -1,0 +1,76 @@
+"""Deadlines exactly as CONTRACT.md defines them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from deadlinewatch.core.milestones import milestones_from_ics
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
+
+
+def one(body: str, categories: tuple[str, ...] = ()):
+    ics = f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\n{body}\nEND:VCALENDAR\n"
+    found, problems = milestones_from_ics(ics, "p", categories, "Europe/London", "Europe/Istanbul", "x.ics")
+    return found, problems
+
+
+def test_a_one_day_all_day_event_is_due_at_the_end_of_that_day() -> None:
+    [m], _ = one("BEGIN:VEVENT\nUID:e\nSUMMARY:Launch\nDTSTART;VALUE=DATE:20261210\nDTEND;VALUE=DATE:20261211\n"
+                 "END:VEVENT")
+    assert m.deadline == dt.datetime(2026, 12, 11, 0, 0, tzinfo=LONDON)  # DTEND is exclusive
+
+
+def test_an_all_day_event_without_dtend_is_due_at_the_end_of_its_day() -> None:
+    [m], _ = one("BEGIN:VEVENT\nUID:e\nSUMMARY:x\nDTSTART;VALUE=DATE:20261210\nEND:VEVENT")
+    assert m.deadline == dt.datetime(2026, 12, 11, 0, 0, tzinfo=LONDON)
+
+
+def test_a_todo_due_date_is_the_end_of_that_day_in_the_clients_zone() -> None:
+    [m], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDUE;VALUE=DATE:20261204\nEND:VTODO")
+    assert m.deadline == dt.datetime(2026, 12, 5, 0, 0, tzinfo=LONDON)
+
+
+def test_a_due_time_is_taken_as_is_and_floating_times_are_the_teams() -> None:
+    [m], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDUE:20261204T170000Z\nEND:VTODO")
+    assert m.deadline == dt.datetime(2026, 12, 4, 17, tzinfo=dt.UTC)
+    [f], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDUE:20261204T170000\nEND:VTODO")
+    assert f.deadline == dt.datetime(2026, 12, 4, 17, tzinfo=ISTANBUL)
+
+
+def test_dtstart_plus_duration_when_there_is_no_due_or_dtend() -> None:
+    [t], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDTSTART:20261201T090000Z\nDURATION:P2DT8H\nEND:VTODO")
+    assert t.deadline == dt.datetime(2026, 12, 3, 17, tzinfo=dt.UTC)
+    [e], _ = one("BEGIN:VEVENT\nUID:e\nSUMMARY:x\nDTSTART;TZID=Europe/Istanbul:20261201T090000\nDURATION:PT2H\n"
+                 "END:VEVENT")
+    assert e.deadline == dt.datetime(2026, 12, 1, 11, tzinfo=ISTANBUL)
+
+
+def test_status_closes_or_cancels_and_class_hides_from_the_client() -> None:
+    found, _ = one("BEGIN:VTODO\nUID:a\nSUMMARY:a\nDUE:20261204T170000Z\nSTATUS:COMPLETED\nEND:VTODO\n"
+                   "BEGIN:VTODO\nUID:b\nSUMMARY:b\nDUE:20261204T170000Z\nPERCENT-COMPLETE:100\nEND:VTODO\n"
+                   "BEGIN:VTODO\nUID:c\nSUMMARY:c\nDUE:20261204T170000Z\nSTATUS:CANCELLED\nEND:VTODO\n"
+                   "BEGIN:VTODO\nUID:d\nSUMMARY:d\nDUE:20261204T170000Z\nCLASS:CONFIDENTIAL\nEND:VTODO")
+    assert [(m.uid, m.state, m.private) for m in found] == [
+        ("a", "done", False), ("b", "done", False), ("c", "cancelled", False), ("d", "open", True)]
+
+
+def test_categories_filter_which_entries_are_milestones() -> None:
+    found, _ = one("BEGIN:VEVENT\nUID:m\nSUMMARY:Kick-off meeting\nDTSTART:20261201T090000Z\nCATEGORIES:meeting\n"
+                   "END:VEVENT\nBEGIN:VTODO\nUID:t\nSUMMARY:x\nDUE:20261204T170000Z\nCATEGORIES:Milestone,web\n"
+                   "END:VTODO", categories=("milestone",))
+    assert [m.uid for m in found] == ["t"]
+
+
+def test_a_broken_entry_is_reported_with_its_uid_and_the_others_still_read() -> None:
+    found, problems = one("BEGIN:VTODO\nUID:nodate\nSUMMARY:x\nEND:VTODO\n"
+                          "BEGIN:VTODO\nUID:ok\nSUMMARY:y\nDUE:20261204T170000Z\nEND:VTODO")
+    assert [m.uid for m in found] == ["ok"]
+    assert problems[0].uid == "nodate" and "DUE" in problems[0].reason
+
+
+def test_garbage_is_a_problem_not_a_crash() -> None:
+    found, problems = milestones_from_ics("this is not a calendar", "p", (), "UTC", "UTC", "bad.ics")
+    assert found == [] and problems and problems[0].href == "bad.ics"

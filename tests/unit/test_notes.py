@@ -1,0 +1,125 @@
+"""The note format of CONTRACT.md: forgiving in what it reads, exact in what it refuses."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deadlinewatch.core.notes import MilestoneRef, parse_duration, parse_eta, parse_note, parse_percent
+
+REFS = [
+    MilestoneRef("acme-web", "design-1", "Design mockups"),
+    MilestoneRef("acme-web", "content-1", "Content migration"),
+    MilestoneRef("acme-web", "tr-1", "Tasarım Çalışması"),
+    MilestoneRef("beta", "b-1", "Launch"),
+    MilestoneRef("gamma", "g-1", "Launch"),
+]
+IDS = ["acme-web", "beta", "gamma"]
+TODAY = dt.date(2026, 11, 30)
+
+
+def parse(text: str, subject: str = "[acme-web] progress"):
+    return parse_note(subject, text, REFS, IDS, TODAY)
+
+
+def test_the_contract_example_is_read_whole() -> None:
+    note = parse("Milestone: Design mockups\nDone: 60%\nRemaining: 4 days\n"
+                 "Cause: the brand assets arrived a week late\n"
+                 "Plan: a second designer joins on Monday; we review the mockups daily\n\n"
+                 "Milestone: Content migration\nDone: 100%\n")
+    assert note.ok and note.project == "acme-web"
+    design, content = note.blocks
+    assert (design.uid, design.done, design.remaining_days) == ("design-1", 60, 4)
+    assert design.cause == "the brand assets arrived a week late"
+    assert design.plan.startswith("a second designer") and design.plan.endswith("daily")
+    assert (content.uid, content.done) == ("content-1", 100)
+
+
+@pytest.mark.parametrize("text", ["60%", "60 %", "%60", "৬০%", "60"])
+def test_percentages_in_every_usual_spelling(text: str) -> None:
+    assert parse_percent(text) == 60
+
+
+@pytest.mark.parametrize(("text", "days"), [("4 days", 4), ("3d", 3), ("1 week", 5), ("2 weeks", 10),
+                                            ("4 gün", 4), ("২ দিন", 2), ("1 hafta", 5), ("1.5 days", 1.5)])
+def test_durations_count_working_days(text: str, days: float) -> None:
+    assert parse_duration(text) == days
+
+
+def test_a_week_is_the_teams_working_week() -> None:
+    assert parse_duration("1 week", week_length=6) == 6
+
+
+def test_an_ambiguous_numeric_date_is_refused_not_guessed() -> None:
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_eta("03/04", TODAY)
+
+
+@pytest.mark.parametrize(("text", "date"), [("2026-12-03", dt.date(2026, 12, 3)),
+                                            ("3 December", dt.date(2026, 12, 3)),
+                                            ("December 3, 2026", dt.date(2026, 12, 3)),
+                                            ("3 Aralık 2026", dt.date(2026, 12, 3)),
+                                            ("25/12/2026", dt.date(2026, 12, 25))])
+def test_dates_with_month_names_or_unambiguous_numbers(text: str, date: dt.date) -> None:
+    assert parse_eta(text, TODAY) == date
+
+
+def test_turkish_keys_and_accent_blind_names() -> None:
+    note = parse("Aşama: tasarim   calismasi\nTamamlanan: %40\nKalan: 3 gün\nNeden: müşteri geç onayladı\n")
+    assert note.ok
+    [block] = note.blocks
+    assert (block.uid, block.done, block.remaining_days, block.cause) == ("tr-1", 40, 3, "müşteri geç onayladı")
+
+
+def test_bengali_keys() -> None:
+    note = parse("মাইলফলক: Design mockups\nসম্পন্ন: ৫০%\nবাকি: ৩ দিন\n")
+    assert note.ok and note.blocks[0].done == 50 and note.blocks[0].remaining_days == 3
+
+
+def test_a_small_typo_is_forgiven_and_said_back() -> None:
+    note = parse("Milestone: Desing mockups\nDone: 30%\n")
+    assert note.ok and note.blocks[0].uid == "design-1"
+    assert "Design mockups" in note.blocks[0].matched_by
+
+
+def test_the_uid_names_a_milestone_too() -> None:
+    assert parse("Milestone: content-1\nDone: 10%\n").blocks[0].uid == "content-1"
+
+
+def test_a_note_is_taken_whole_or_not_at_all_and_every_problem_is_listed() -> None:
+    note = parse("Milestone: Design mockups\nDone: 60%\n\nMilestone: Lunch\nDone: lots\nETA: 03/04\nColour: red\n")
+    assert not note.ok and note.blocks == ()
+    text = "\n".join(note.problems)
+    assert 'no milestone is called "Lunch"' in text and "Design mockups" in text  # lists the known names
+    assert '"lots" is not a percentage' in text
+    assert "ambiguous" in text
+    assert 'unknown key "Colour"' in text
+
+
+def test_project_comes_from_the_first_matching_subject_token_in_any_case() -> None:
+    note = parse("Milestone: Launch\nDone: 10%\n", subject="Re: [ticket 7] [BETA] weekly")
+    assert note.ok and note.project == "beta" and note.blocks[0].uid == "b-1"
+
+
+def test_without_a_project_a_name_shared_by_projects_is_refused() -> None:
+    note = parse("Milestone: Launch\nDone: 10%\n", subject="progress")
+    assert not note.ok and "put the project id in the subject" in note.problems[0]
+
+
+def test_a_block_needs_something_to_report() -> None:
+    note = parse("Milestone: Design mockups\n")
+    assert not note.ok and "at least one of" in note.problems[0]
+
+
+def test_a_key_before_any_milestone_is_a_problem() -> None:
+    assert not parse("Done: 50%\nMilestone: Design mockups\nDone: 60%\n").ok
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))
+def test_no_text_makes_the_parser_crash(text: str) -> None:
+    note = parse(text)
+    assert note.ok or note.problems

@@ -372,6 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
+        parse_now(args.now, "UTC")  # a bad --now is a usage error for every command, before any work
         if args.command not in ("once", "run", "demo"):
             setup_logging("warning", args.debug)
         return int(COMMANDS[args.command](args))

@@ -1,0 +1,86 @@
+"""The command line: exit codes and messages of CONTRACT.md, against real servers where a server is involved."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink, free_port
+from tests.conftest import write_config
+
+pytestmark = pytest.mark.integration
+
+
+def dw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "deadlinewatch", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_init_writes_an_owner_only_starter_config_and_never_overwrites(tmp_path: Path) -> None:
+    out = tmp_path / "etc" / "dw.toml"
+    first = dw("init", "--out", str(out))
+    assert first.returncode == 0 and "check-config --connect" in first.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "[[projects]]" in out.read_text()
+    again = dw("init", "--out", str(out))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_a_bad_config_exits_78_with_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "dw.toml"
+    path.write_text('[daemon]\npoll_seconds = "often"\n')
+    result = dw("--config", str(path), "check-config")
+    assert result.returncode == 78
+    assert 'daemon.poll_seconds = "often": expected a whole number' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_from_the_environment_variable(tmp_path: Path) -> None:
+    result = dw("check-config", env={"DEADLINEWATCH_CONFIG": str(tmp_path / "missing.toml")})
+    assert result.returncode == 78 and "missing.toml" in result.stderr and "deadlinewatch init" in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert dw("frobnicate").returncode == 2
+    assert dw("--now", "yesterday-ish", "init", "--out", "-").returncode == 2
+
+
+def test_once_exits_69_when_servers_are_unreachable_and_keeps_what_it_could(tmp_path: Path) -> None:
+    closed = free_port()
+    config = write_config(tmp_path / "dw.toml", caldav_url=f"http://127.0.0.1:{closed}/", caldav_user="pm",
+                          imap_port=closed, smtp_port=closed, smtp_security="none", smtp_user="")
+    result = dw("--config", str(config), "once")
+    assert result.returncode == 69, result.stderr
+    assert "caldav unavailable" in result.stderr and "imap unavailable" in result.stderr
+    status = json.loads(dw("--config", str(config), "status", "--json").stdout)
+    assert status["servers"]["caldav"]["ok"] is False and status["last_pass"] is not None
+
+
+def test_a_refused_login_exits_78(radicale: CalDAVServer, tmp_path: Path) -> None:
+    closed = free_port()
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=closed,
+                          smtp_port=closed, smtp_security="none", smtp_user="")
+    (tmp_path / "caldav.pw").write_text("wrong\n")
+    result = dw("--config", str(config), "once")
+    assert result.returncode == 78, result.stderr
+    assert "refused the login" in result.stderr and "wrong" not in result.stderr
+
+
+def test_check_config_connect_logs_in_to_each_server(
+    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
+                          imap_port=dovecot.port, smtp_port=smtp_tls.port)
+    result = dw("--config", str(config), "check-config", "--connect")
+    assert result.returncode == 0, result.stderr
+    assert "caldav: logged in" in result.stdout and "imap: logged in" in result.stdout
+    assert "smtp: connected" in result.stdout and "logged in" in result.stdout.splitlines()[-1]
+    (tmp_path / "smtp.pw").write_text("wrong\n")
+    refused = dw("--config", str(config), "check-config", "--connect")
+    assert refused.returncode == 78 and "smtp.username / password" in refused.stderr

@@ -1,0 +1,70 @@
+"""`deadlinewatch run`: a pass on every IDLE wake-up, SIGHUP reloads (or refuses), SIGTERM ends it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
+from tests.conftest import write_config
+from tests.integration.test_whole_loop import DESIGN, LAUNCH, NOTE
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(
+    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    cal = radicale.make_calendar("acme-web")
+    radicale.put(cal, "design-1", DESIGN)
+    radicale.put(cal, "launch-1", LAUNCH)
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
+                          imap_port=dovecot.port, smtp_port=smtp_tls.port)
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
+                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
+        # a second daemon, or a `once`, refuses to run beside it
+        once = subprocess.run([sys.executable, "-m", "deadlinewatch", "--config", str(config), "once"],
+                              capture_output=True, text=True, timeout=60)
+        assert once.returncode == 1 and "in use by another deadlinewatch" in once.stderr
+
+        time.sleep(0.5)  # let the first pass finish, so the note below arrives while the daemon IDLEs
+        started = time.monotonic()
+        dovecot.save("progress", NOTE.encode())
+        wait_for(lambda: any("alice@studio.example" in r for _, rs, _ in smtp_tls.messages for r in rs), 15,
+                 "the reply to alice")
+        assert time.monotonic() - started < 10  # IDLE, not the 30 s poll
+        wait_for(lambda: any("jane@acme.example" in rs for _, rs, _ in smtp_tls.messages), 15, "the notice")
+
+        config.write_text(config.read_text().replace("[policy]", "[policy]\nwarn_probability = 5"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in (tmp_path / "daemon.log").read_text(), 15, "the refused reload")
+        assert proc.poll() is None
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert "deadlinewatch stopped" in (tmp_path / "daemon.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()

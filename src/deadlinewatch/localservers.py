@@ -173,7 +173,8 @@ class PymapServer(_Process):
     def start(self) -> PymapServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        exe = shutil.which("pymap") or str(Path(sys.executable).with_name("pymap"))
+        beside = Path(sys.executable).with_name("pymap")  # the one installed with this Python first
+        exe = str(beside) if beside.exists() else shutil.which("pymap") or "pymap"
         log = self._spawn([exe, "--host", "127.0.0.1", "--port", str(self.port), "--no-tls", "dict",
                            "--demo-user", self.user, "--demo-password", self.password], "pymap.log")
         _wait(_imap_ready(self.port), "pymap", self.proc, log)

@@ -1,0 +1,211 @@
+"""Replaying project histories through the daemon's own forecaster and policy (CONTRACT.md "Replay file").
+
+Every report of every milestone is walked in time order. A milestone's completion date is never shown to the
+forecaster: it only scores. deadlinewatch is scored side by side with four baselines:
+  * always           — alarm at the first report;
+  * deadline_passed  — alarm on the deadline itself, when the work is not done by then (lead 0);
+  * team_admits_slip — alarm at the first report whose ETA is after the deadline;
+  * linear_burnup    — alarm when percent done, extrapolated linearly from the start, ends after the deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from deadlinewatch.core.forecast import forecast
+from deadlinewatch.core.model import Milestone, Report
+from deadlinewatch.core.policy import Policy, Promise, decide
+from deadlinewatch.core.workdays import WorkCalendar
+
+HEADER = ("milestone", "deadline", "started_on", "reported_on", "percent_done", "remaining_days", "eta",
+          "completed_on")
+METHODS = ("deadlinewatch", "always", "deadline_passed", "team_admits_slip", "linear_burnup")
+UTC = dt.UTC
+
+
+class ReplayFormatError(ValueError):
+    """A row of the replay file that cannot be read; names the line and the column."""
+
+
+@dataclass(frozen=True)
+class Row:
+    project: str
+    milestone: str
+    deadline: dt.date
+    started_on: dt.date | None
+    reported_on: dt.date
+    percent_done: float | None
+    remaining_days: float | None
+    eta: dt.date | None
+    completed_on: dt.date
+
+
+def _date(value: str, line: int, column: str, required: bool) -> dt.date | None:
+    value = value.strip()
+    if not value:
+        if required:
+            raise ReplayFormatError(f"line {line}: {column} is empty; it is required (an ISO date)")
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ReplayFormatError(f'line {line}: {column} = "{value}" is not an ISO date (YYYY-MM-DD)') from None
+
+
+def _number(value: str, line: int, column: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ReplayFormatError(f'line {line}: {column} = "{value}" is not a number') from None
+
+
+def read_rows(records: Iterable[dict[str, str]], fieldnames: Sequence[str]) -> list[Row]:
+    missing = [c for c in HEADER if c not in fieldnames]
+    if missing:
+        raise ReplayFormatError(f"the header lacks {', '.join(missing)}; expected {','.join(HEADER)}"
+                                " (and optionally project)")
+    rows = []
+    for line, rec in enumerate(records, start=2):
+        name = (rec.get("milestone") or "").strip()
+        if not name:
+            raise ReplayFormatError(f"line {line}: milestone is empty; it is required")
+        rows.append(Row(
+            project=(rec.get("project") or "").strip() or name,
+            milestone=name,
+            deadline=_date(rec["deadline"], line, "deadline", True),  # type: ignore[arg-type]
+            started_on=_date(rec["started_on"] or "", line, "started_on", False),
+            reported_on=_date(rec["reported_on"], line, "reported_on", True),  # type: ignore[arg-type]
+            percent_done=_number(rec["percent_done"] or "", line, "percent_done"),
+            remaining_days=_number(rec["remaining_days"] or "", line, "remaining_days"),
+            eta=_date(rec["eta"] or "", line, "eta", False),
+            completed_on=_date(rec["completed_on"], line, "completed_on", True),  # type: ignore[arg-type]
+        ))
+    return rows
+
+
+@dataclass
+class Track:
+    """One method's alarm history for one milestone: when it first alarmed, its state after each report."""
+
+    first_alarm: dt.date | None = None
+    states: list[tuple[float, bool]] = field(default_factory=list)  # (P(miss) or 0/1, alarm) per report
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    project: str
+    milestone: str
+    reported_on: dt.date
+    p_miss: float | None
+    p50: dt.date | None
+    p80: dt.date | None
+    alarm: bool
+
+
+@dataclass
+class Result:
+    milestones: int
+    misses: int
+    methods: dict[str, dict[str, float | int | None]]
+    trace: list[TraceRow]
+
+
+def _linear_alarm(row: Row, first_report: dt.date) -> bool | None:
+    if row.percent_done is None:
+        return None
+    start = row.started_on or first_report
+    elapsed = (row.reported_on - start).days
+    if row.percent_done >= 100:
+        return False
+    if elapsed <= 0 or row.percent_done <= 0:
+        return row.reported_on > row.deadline
+    finish = row.reported_on + dt.timedelta(days=(100 - row.percent_done) * elapsed / row.percent_done)
+    return finish > row.deadline
+
+
+def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar) -> Result:
+    by_key: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        by_key.setdefault((r.project, r.milestone), []).append(r)
+    walk = sorted(rows, key=lambda r: (r.reported_on, r.project, r.milestone))
+    tracks = {m: {k: Track() for k in by_key} for m in METHODS}
+    history: dict[tuple[str, str], list[Report]] = {k: [] for k in by_key}
+    promised: dict[tuple[str, str], dt.date | None] = {k: None for k in by_key}
+    first_report = {k: min(r.reported_on for r in v) for k, v in by_key.items()}
+    trace: list[TraceRow] = []
+    for r in walk:
+        key = (r.project, r.milestone)
+        at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
+        history[key].append(Report(r.project, r.milestone, at,
+                                   done=round(r.percent_done) if r.percent_done is not None else None,
+                                   remaining_days=r.remaining_days, eta=r.eta))
+        m = Milestone(r.project, r.milestone, r.milestone,
+                      dt.datetime.combine(r.deadline + dt.timedelta(days=1), dt.time(0), tzinfo=UTC))
+        target = promised[key] or r.deadline
+        f = forecast(m, history[key], at, cal, UTC, target=target)
+        decision = decide(m, f, Promise(promised[key]), policy, cal, r.deadline)
+        if decision is not None and decision.kind in ("notice", "update"):
+            promised[key] = decision.promised
+        alarm = promised[key] is not None
+        dw = tracks["deadlinewatch"][key]
+        if alarm and dw.first_alarm is None:
+            dw.first_alarm = r.reported_on
+        dw.states.append((f.p_miss if f.p_miss is not None else 0.0, alarm))
+        trace.append(TraceRow(r.project, r.milestone, r.reported_on, f.p_miss, f.p50, f.p80, alarm))
+
+        baselines = {
+            "always": True,
+            "deadline_passed": r.reported_on >= r.deadline,
+            "team_admits_slip": r.eta is not None and r.eta > r.deadline,
+            "linear_burnup": _linear_alarm(r, first_report[key]),
+        }
+        for name, fired in baselines.items():
+            t = tracks[name][key]
+            if fired is None:
+                continue
+            if fired and t.first_alarm is None:
+                t.first_alarm = r.reported_on
+            on = t.first_alarm is not None
+            t.states.append((1.0 if on else 0.0, on))
+    # "deadline passed" alarms on the deadline itself when the work is not done by then, report or not
+    for key, rs in by_key.items():
+        t = tracks["deadline_passed"][key]
+        if rs[0].completed_on > rs[0].deadline and (t.first_alarm is None or t.first_alarm > rs[0].deadline):
+            t.first_alarm = rs[0].deadline
+
+    outcome = {k: v[0].completed_on > v[0].deadline for k, v in by_key.items()}
+    deadline = {k: v[0].deadline for k, v in by_key.items()}
+    methods: dict[str, dict[str, float | int | None]] = {}
+    for name in METHODS:
+        scored = {k: t for k, t in tracks[name].items() if name != "linear_burnup" or t.states}
+        if not scored:
+            methods[name] = dict(alarmed=None, precision=None, recall=None, false_alarm_rate=None,
+                                 median_lead_days=None, brier=None)
+            continue
+        alarmed = {k for k, t in scored.items() if t.first_alarm is not None and t.first_alarm <= deadline[k]}
+        missed = {k for k in scored if outcome[k]}
+        on_time = set(scored) - missed
+        caught = alarmed & missed
+        leads = [(deadline[k] - scored[k].first_alarm).days for k in caught]  # type: ignore[operator]
+        briers = [(p - (1.0 if outcome[k] else 0.0)) ** 2 for k, t in scored.items() for p, _ in t.states]
+        methods[name] = dict(
+            alarmed=len(alarmed),
+            precision=round(len(caught) / len(alarmed), 4) if alarmed else None,
+            recall=round(len(caught) / len(missed), 4) if missed else None,
+            false_alarm_rate=round(len(alarmed & on_time) / len(on_time), 4) if on_time else None,
+            median_lead_days=statistics.median(leads) if leads else None,
+            brier=round(statistics.fmean(briers), 4) if briers else None,
+        )
+    completed = {(r.project, r.milestone): r.completed_on for r in rows}
+    with_p80 = [t for t in trace if t.p80 is not None]
+    methods["deadlinewatch"]["p80_coverage"] = (
+        round(sum(t.p80 >= completed[(t.project, t.milestone)] for t in with_p80) / len(with_p80), 4)  # type: ignore[operator]
+        if with_p80 else None
+    )
+    return Result(len(by_key), sum(outcome.values()), methods, trace)

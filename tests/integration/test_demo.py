@@ -1,0 +1,41 @@
+"""`deadlinewatch demo`: no config, its own servers, a story, and a client email a mail program shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_demo_tells_the_story_and_leaves_the_client_email(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "deadlinewatch", "--now", "2026-11-23", "demo", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    story = result.stdout
+    assert "note from alice@studio.example accepted" in story
+    assert "rejected, sender told why" in story  # bob's malformed note
+    assert "notice #" in story and "days before its deadline" in story
+    assert "delivered note" in story
+
+    notice = message_from_bytes((out / "client-01-notice.eml").read_bytes(), policy=default_policy)
+    assert notice["To"] == "Jane Doe <jane@acme.example>" and "pm@studio.example" in notice["Cc"]
+    assert "Design mockups will be late" in notice["Subject"]
+    assert notice.get_body(("html",)) is not None and notice.get_body(("plain",)) is not None
+    timeline = Calendar.from_ical((out / "client-01-timeline.ics").read_bytes())
+    uids = {str(e["UID"]) for e in timeline.walk("VEVENT")}
+    assert uids == {"demo-design", "demo-content", "demo-frontend", "demo-launch"}
+    request = Calendar.from_ical((out / "client-01-request.ics").read_bytes())
+    assert [str(e["UID"]) for e in request.walk("VEVENT")] == ["demo-design"]
+    assert (out / "client-02-delivered.eml").exists()
+    # the demo leaves no servers behind: its temporary folder is gone
+    assert "Starting local servers in" in story
+    folder = story.split("Starting local servers in ", 1)[1].split(" ")[0]
+    assert not Path(folder).exists()

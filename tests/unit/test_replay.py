@@ -1,0 +1,72 @@
+"""Replay scores, computed by hand on a tiny history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.core.policy import Policy
+from deadlinewatch.core.replay import ReplayFormatError, read_rows, replay
+from deadlinewatch.core.workdays import WorkCalendar
+
+CSV = """milestone,deadline,started_on,reported_on,percent_done,remaining_days,eta,completed_on
+late,2026-03-20,2026-03-02,2026-03-02,10,20,,2026-04-03
+late,2026-03-20,2026-03-02,2026-03-09,20,18,,2026-04-03
+fine,2026-03-20,2026-03-02,2026-03-02,10,8,,2026-03-13
+fine,2026-03-20,2026-03-02,2026-03-09,60,3,,2026-03-13
+admits,2026-03-20,,2026-03-02,,,2026-03-20,2026-03-27
+admits,2026-03-20,,2026-03-16,,,2026-03-27,2026-03-27
+"""
+
+
+def rows(text: str = CSV):
+    reader = csv.DictReader(io.StringIO(text))
+    return read_rows(reader, reader.fieldnames or [])
+
+
+def test_scores_against_hand_computed_outcomes() -> None:
+    result = replay(rows(), Policy(0.6, 3), WorkCalendar())
+    assert (result.milestones, result.misses) == (3, 2)
+    dw = result.methods["deadlinewatch"]
+    assert dw["alarmed"] == 2 and dw["precision"] == 1.0 and dw["recall"] == 1.0 and dw["false_alarm_rate"] == 0.0
+    # "late" is caught at its first report (18 days before the deadline), "admits" when the ETA moved (4 days)
+    assert dw["median_lead_days"] == 11
+    always = result.methods["always"]
+    assert always["alarmed"] == 3 and always["false_alarm_rate"] == 1.0 and always["median_lead_days"] == 18
+    passed = result.methods["deadline_passed"]
+    assert passed["recall"] == 1.0 and passed["median_lead_days"] == 0
+    admits = result.methods["team_admits_slip"]
+    assert admits["alarmed"] == 1 and admits["recall"] == 0.5 and admits["median_lead_days"] == 4
+    burnup = result.methods["linear_burnup"]
+    assert burnup["alarmed"] == 1 and burnup["precision"] == 1.0  # only "late" and "fine" have percentages
+    assert [t.alarm for t in result.trace if t.milestone == "late"] == [True, True]
+
+
+def test_the_trace_lets_anyone_recompute_the_alarms(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(CSV)
+    trace = tmp_path / "trace.csv"
+    out = subprocess.run([sys.executable, "-m", "deadlinewatch", "replay", str(path), "--json", "--trace",
+                          str(trace)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    scores = json.loads(out.stdout)
+    assert scores["methods"]["deadlinewatch"]["alarmed"] == 2
+    assert set(scores["methods"]) == {"deadlinewatch", "always", "deadline_passed", "team_admits_slip",
+                                      "linear_burnup"}
+    lines = trace.read_text().splitlines()
+    assert lines[0] == "milestone,reported_on,p_miss,p50,p80,alarm" and len(lines) == 7
+    alarmed = {line.split(",")[0] for line in lines[1:] if line.endswith("true")}
+    assert alarmed == {"late", "admits"}
+
+
+def test_a_bad_row_names_its_line_and_column() -> None:
+    with pytest.raises(ReplayFormatError, match='line 3: percent_done = "lots"'):
+        rows(CSV.splitlines()[0] + "\n" + CSV.splitlines()[1] + "\nx,2026-03-20,,2026-03-02,lots,,,2026-03-20\n")
+    with pytest.raises(ReplayFormatError, match="completed_on is empty"):
+        rows(CSV.splitlines()[0] + "\nx,2026-03-20,,2026-03-02,,,,\n")

@@ -20,8 +20,15 @@ from typing import Any
 from deadlinewatch import __version__, wiring
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, SystemClock
-from deadlinewatch.adapters.store import CLIENT_KINDS, StateLock, Store
-from deadlinewatch.errors import EX_UNAVAILABLE, EX_USAGE, DeadlinewatchError, LoginRefused, ServerError, UsageError
+from deadlinewatch.adapters.store import StateLock, Store
+from deadlinewatch.errors import (
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    DeadlinewatchError,
+    LoginRefused,
+    ServerError,
+    UsageError,
+)
 
 log = logging.getLogger("deadlinewatch")
 

@@ -97,7 +97,7 @@ def _timezone(v: Any) -> str:
 
 def _email(v: Any) -> str:
     s = _str(v)
-    name, addr = parseaddr(s)
+    _, addr = parseaddr(s)
     if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
         raise ValueError('an email address such as "pm@studio.example"')
     return s

@@ -105,14 +105,14 @@ def _server_failed(svc: Services, report: PassReport, server: str, e: ServerErro
 
 
 async def sync_calendars(svc: Services, report: PassReport) -> None:
-    for project in svc.config.projects:
+    for i, project in enumerate(svc.config.projects):
         try:
             entries = await asyncio.to_thread(svc.calendar.entries, project.calendar)
         except (ServerError, LoginRefused) as e:
             _server_failed(svc, report, "caldav", e)
             return
         except ConfigError as e:
-            report.problem(f"project {project.id}: {e}")
+            report.problem(f'projects[{i}].calendar = "{project.calendar}" (project {project.id}): {e}')
             continue
         items: list[tuple[Milestone, str]] = []
         keep: set[str] = set()

@@ -142,10 +142,7 @@ def _say(text: str = "") -> None:
 def main(out: Path, now_text: str | None = None) -> int:
     tz = zoneinfo.ZoneInfo(TEAM_TZ)
     cal = WorkCalendar()
-    if now_text:
-        start_day = dt.date.fromisoformat(now_text[:10])
-    else:
-        start_day = dt.datetime.now(tz).date()
+    start_day = dt.date.fromisoformat(now_text[:10]) if now_text else dt.datetime.now(tz).date()
     start_day = cal.add(start_day - dt.timedelta(days=1), 1)  # the first working day from then on
     directory = Path(tempfile.mkdtemp(prefix="deadlinewatch-demo-"))
     servers: list[CalDAVServer | PymapServer | SmtpSink] = []
@@ -197,7 +194,7 @@ def main(out: Path, now_text: str | None = None) -> int:
                 clock.at = at + dt.timedelta(minutes=5)
                 report = asyncio.run(run_pass(svc))
                 lines = [e for e in report.events if not e.startswith("acme-web: new milestone")]
-                if lines or hour == 9 and day == 0:
+                if lines or (hour == 9 and day == 0):
                     _say(f"\n{clock.at:%a %d %b %H:%M}")
                 for line in lines:
                     _say("  " + line)
@@ -234,5 +231,6 @@ def _write_out(out: Path, smtp: SmtpSink, client: str) -> None:
             if part.get_content_type() != "text/calendar":
                 continue
             name = "timeline" if part.get_filename() == "timeline.ics" else "request"
-            (out / f"client-{n:02d}-{name}.ics").write_bytes(part.get_payload(decode=True) or b"")
+            payload = part.get_payload(decode=True)
+            (out / f"client-{n:02d}-{name}.ics").write_bytes(payload if isinstance(payload, bytes) else b"")
         _say(f"  wrote {out / f'client-{n:02d}-{kind}.eml'}: {msg['Subject']}")

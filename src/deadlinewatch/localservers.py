@@ -256,7 +256,7 @@ class DovecotServer(_Process):
                           chroot="  chroot =\n",
                           extra_services="service anvil {\n  chroot =\n}\nservice stats {\n  chroot =\n}\n")
         self.conf.write_text(DOVECOT_CONF.format(port=self.port, d=self.directory, **values))
-        log = self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
+        self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
         _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
         return self
 
@@ -324,4 +324,4 @@ class SmtpSink:
 
     def parsed(self) -> list[EmailMessage]:
         with self.lock:
-            return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]  # type: ignore[misc]
+            return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]  # type: ignore[misc,unused-ignore]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -102,7 +103,7 @@ def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: P
 
 
 def test_a_language_without_templates_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match='projects\\[0\\].client.language = "de"'):
+    with pytest.raises(ConfigError, match=re.escape('projects[0].client.language = "de"')):
         Letters().check_language("de", "projects[0].client.language")
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import urljoin
 
-import caldav
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.lib import error as caldav_error
 
 from deadlinewatch.config import ServerAccount
@@ -45,10 +46,10 @@ class CalDAVCalendar:
         self.timeout = timeout
         self._local = threading.local()
 
-    def _client(self) -> caldav.DAVClient:
+    def _client(self) -> DAVClient:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = caldav.DAVClient(
+            client = DAVClient(
                 url=self.url,
                 username=self.account.username or None,
                 password=self.account.password.reveal() if self.account.password else None,
@@ -59,7 +60,7 @@ class CalDAVCalendar:
             self._local.client = client
         return client
 
-    def _call(self, what: Callable[[caldav.DAVClient], T]) -> T:
+    def _call(self, what: Callable[[DAVClient], T]) -> T:
         try:
             return what(self._client())
         except caldav_error.AuthorizationError as e:
@@ -72,31 +73,31 @@ class CalDAVCalendar:
             self._local.client = None  # start over with a fresh connection next time
             raise ServerError("caldav", f"{self.url}: {_short(e)}") from None
 
-    def _find(self, client: caldav.DAVClient, ref: str) -> caldav.Calendar:
+    def _find(self, client: DAVClient, ref: str) -> Calendar:
         if ref.startswith(("http://", "https://")):
             return client.calendar(url=ref)
         if ref.startswith("/"):
             return client.calendar(url=urljoin(self.url, ref))
-        calendars = client.get_principal().get_calendars()
+        # the synchronous client returns lists; the coroutine half of caldav's union types is the async client's
+        calendars = cast(list[Calendar], client.get_principal().get_calendars())
         for cal in calendars:
             name = cal.get_display_name()
             last = str(cal.url).rstrip("/").rsplit("/", 1)[-1]
             if ref in (name, last):
                 return cal
         known = ", ".join(sorted(f'"{c.get_display_name() or c.url}"' for c in calendars)) or "none"
-        raise ConfigError(f'projects[].calendar = "{ref}": no calendar with that name or path at {self.url}; '
-                          f"calendars there: {known}")
+        raise ConfigError(f'no calendar with the name or path "{ref}" at {self.url}; calendars there: {known}')
 
     def entries(self, calendar: str) -> list[CalendarEntry]:
-        def fetch(client: caldav.DAVClient) -> list[CalendarEntry]:
+        def fetch(client: DAVClient) -> list[CalendarEntry]:
             cal = self._find(client, calendar)
-            objects = cal.get_objects_by_sync_token(load_objects=True)
+            objects = cast(Iterable[Any], cal.get_objects_by_sync_token(load_objects=True))
             return [CalendarEntry(str(o.url), o.data) for o in objects if o.data]
 
         return self._call(fetch)
 
     def check(self) -> str:
-        def login(client: caldav.DAVClient) -> str:
+        def login(client: DAVClient) -> str:
             principal = client.get_principal()
             return f"logged in at {principal.url}"
 

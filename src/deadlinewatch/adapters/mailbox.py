@@ -7,9 +7,9 @@ wakes the daemon through the event loop when mail arrives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -86,10 +86,8 @@ def _quiet_logout(client: imapclient.IMAPClient) -> None:
     try:
         client.logout()
     except (OSError, IMAPClientError):
-        try:
+        with contextlib.suppress(OSError):
             client.shutdown()
-        except OSError:
-            pass
 
 
 class ImapMailbox:
@@ -110,7 +108,7 @@ class ImapMailbox:
     def _wrap(self, what: Callable[[imapclient.IMAPClient], object]) -> object:
         try:
             return what(self._c())
-        except (OSError, IMAPClientError, socket.timeout) as e:
+        except (TimeoutError, OSError, IMAPClientError) as e:
             self.close()
             raise ServerError("imap", f"{self.settings.host}:{self.settings.port}: {e}") from None
 
@@ -148,10 +146,8 @@ class ImapMailbox:
             return
         if not c.folder_exists(folder):
             c.create_folder(folder)
-            try:
+            with contextlib.suppress(IMAPClientError):  # some servers refuse subscriptions; the folder is there
                 c.subscribe_folder(folder)
-            except IMAPClientError:
-                pass  # some servers refuse subscriptions; the folder is still there
         self._known_folders.add(folder)
 
     def move(self, uid: int, source: str, target: str) -> None:

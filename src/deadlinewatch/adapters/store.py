@@ -438,4 +438,5 @@ class Store:
             db.execute("INSERT OR REPLACE INTO servers VALUES (?,?,?,?)", (name, int(ok), detail, now.isoformat()))
 
     def servers(self) -> dict[str, dict[str, Any]]:
-        return {r["name"]: {"ok": bool(r["ok"]), "detail": r["detail"]} for r in self.db.execute("SELECT * FROM servers")}
+        rows = self.db.execute("SELECT * FROM servers")
+        return {r["name"]: {"ok": bool(r["ok"]), "detail": r["detail"]} for r in rows}

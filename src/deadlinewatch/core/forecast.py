@@ -137,9 +137,7 @@ def forecast(
         return cal.add(base, max(math.ceil(days - 0.5), elapsed, 0))
 
     allowed = cal.count(base, target)
-    if allowed <= elapsed and today > target:
-        p_miss = 1.0
-    elif allowed <= 0:
+    if (allowed <= elapsed and today > target) or allowed <= 0:
         p_miss = 1.0
     else:
         p_miss = min(max((1 - cdf(allowed + 0.5)) / max(1 - done_by_now, 1e-9), 0.0), 1.0)

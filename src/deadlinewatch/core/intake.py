@@ -6,6 +6,7 @@ executor records the decision and only then moves the message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -64,10 +65,8 @@ def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:
         subject = ""
     refs: list[str] = []
     for name in ("In-Reply-To", "References"):
-        try:
+        with contextlib.suppress(ValueError, TypeError, IndexError):
             refs += re.findall(r"<[^<>\s]+>", str(msg.get(name, "") or ""))
-        except (ValueError, TypeError, IndexError):
-            pass
     at = arrived
     try:
         date = parsedate_to_datetime(str(msg.get("Date", "")))

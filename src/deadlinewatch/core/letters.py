@@ -8,12 +8,12 @@ Dates are formatted with Babel in the reader's locale and zone.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, getaddresses, parseaddr
-import unicodedata
 from pathlib import Path
 
 import jinja2

@@ -6,6 +6,7 @@ import html
 import re
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from typing import ClassVar
 
 from mailparser_reply import EmailReplyParser
 
@@ -13,7 +14,7 @@ from mailparser_reply import EmailReplyParser
 class _TextOfHtml(HTMLParser):
     """HTML to lines of text: block elements break lines, scripts and styles vanish."""
 
-    BREAKS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
+    BREAKS: ClassVar[set[str]] = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -46,7 +46,7 @@ def _prop(comp: Component, name: str) -> dt.date | dt.datetime | dt.timedelta | 
         return None
     if isinstance(value, list):  # a property given twice: the first counts
         value = value[0]
-    return value.dt  # type: ignore[no-any-return]
+    return value.dt
 
 
 def deadline_of(comp: Component, client_tz: dt.tzinfo, team_tz: dt.tzinfo) -> dt.datetime:
@@ -120,7 +120,7 @@ def milestones_from_ics(
             if not uid:
                 raise CalendarEntryError("it has no UID")
             if wanted:
-                cats = {str(c).casefold() for c in comp.categories}
+                cats = {str(c).casefold() for c in comp.categories}  # type: ignore[attr-defined]
                 if not cats & wanted:
                     continue
             deadline = deadline_of(comp, ctz, ttz)

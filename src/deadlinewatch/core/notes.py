@@ -219,7 +219,8 @@ def parse_note(
             problems.append(f'line {lineno}: "{m.group(1)}:" comes before any "Milestone:" line')
             continue
         elif key in current:
-            problems.append(f'line {lineno}: "{m.group(1)}:" appears twice in the block for "{current["milestone"][1]}"')
+            block_name = current["milestone"][1]
+            problems.append(f'line {lineno}: "{m.group(1)}:" appears twice in the block for "{block_name}"')
         else:
             current[key] = (lineno, value)
         last_key = key

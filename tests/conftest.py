@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import ssl
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,36 +18,29 @@ from deadlinewatch.localservers import (
     DovecotServer,
     SmtpSink,
     dovecot_available,
+    write_local_config,
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def _caldav(kind: str, tmp_path: Path) -> Iterator[CalDAVServer]:
+    server = CalDAVServer(tmp_path / kind, kind=kind)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def radicale(tmp_path: Path) -> Iterator[CalDAVServer]:
-    server = CalDAVServer(tmp_path / "radicale", kind="radicale")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def xandikos(tmp_path: Path) -> Iterator[CalDAVServer]:
-    server = CalDAVServer(tmp_path / "xandikos", kind="xandikos")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    yield from _caldav("radicale", tmp_path)
 
 
 @pytest.fixture(params=["radicale", "xandikos"])
 def caldav_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CalDAVServer]:
-    server = CalDAVServer(tmp_path / request.param, kind=request.param)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    """The same test against both CalDAV implementations."""
+    yield from _caldav(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -92,66 +87,42 @@ def smtp_tls(trusted_ca: object, dovecot: DovecotServer) -> Iterator[SmtpSink]:
         sink.stop()
 
 
-NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
-
-
 def write_config(path: Path, *, caldav_url: str, caldav_user: str, imap_port: int, smtp_port: int,
                  smtp_security: str = "starttls", smtp_user: str = "pm@studio.example", approval: str = "auto",
                  extra: str = "") -> Path:
-    (path.parent / "caldav.pw").write_text("pmpw\n")
-    (path.parent / "imap.pw").write_text("progresspw\n")
-    (path.parent / "smtp.pw").write_text("smtppw\n")
-    smtp_auth = f'username = "{smtp_user}"\npassword_file = "{path.parent}/smtp.pw"' if smtp_user else ""
-    path.write_text(f"""
-[daemon]
-state_dir = "{path.parent}/state"
-timezone = "Europe/Istanbul"
-poll_seconds = 30
-log_level = "info"
+    """The tests' config: SMTP with STARTTLS and AUTH unless told otherwise."""
+    return write_local_config(path, caldav_url=caldav_url, caldav_user=caldav_user, imap_port=imap_port,
+                              smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user,
+                              approval=approval, extra=extra)
 
-[caldav]
-url = "{caldav_url}"
-username = "{caldav_user}"
-password_file = "{path.parent}/caldav.pw"
 
-[imap]
-host = "127.0.0.1"
-port = {imap_port}
-security = "none"
-username = "progress"
-password_file = "{path.parent}/imap.pw"
-address = "progress@studio.example"
-require_authentication = false
+def deadlinewatch(*args: str, config: Path | None = None, now: str | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, in a process of its own."""
+    argv = [sys.executable, "-m", "deadlinewatch"]
+    argv += ["--config", str(config)] if config else []
+    argv += ["--now", now] if now else []
+    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
 
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "{smtp_security}"
-{smtp_auth}
-from = "Studio PM <pm@studio.example>"
 
-[team]
-members = ["alice@studio.example", "bob@studio.example"]
-manager = "pm@studio.example"
+@dataclass
+class Studio:
+    """A studio on local servers: the acme-web calendar with two milestones, an inbox, an SMTP server."""
 
-[policy]
-approval = "{approval}"
-holidays = "TR"
+    config: Path
+    caldav: CalDAVServer
+    dovecot: DovecotServer
+    smtp: SmtpSink
 
-[[offers]]
-min_slip_days = 1
-text = "We will not charge for the extra review round."
 
-[[offers]]
-min_slip_days = 10
-text = "We will take 10% off this milestone's invoice."
+@pytest.fixture
+def studio(radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path) -> Studio:
+    from tests.samples import DESIGN, LAUNCH
 
-[[projects]]
-id = "acme-web"
-name = "ACME website relaunch"
-calendar = "acme-web"
-client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London" }}
-context = "your annual shareholder meeting on 12 December"
-{extra}
-""")
-    return path
+    cal = radicale.make_calendar("acme-web")
+    radicale.put(cal, "design-1", DESIGN)
+    radicale.put(cal, "launch-1", LAUNCH)
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
+                          imap_port=dovecot.port, smtp_port=smtp_tls.port)
+    return Studio(config, radicale, dovecot, smtp_tls)

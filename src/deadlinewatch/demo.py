@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import shutil
 import tempfile
-import textwrap
 import zoneinfo
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -28,7 +27,7 @@ from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.cycle import run_pass
-from deadlinewatch.localservers import CalDAVServer, PymapServer, SmtpSink
+from deadlinewatch.localservers import CalDAVServer, PymapServer, SmtpSink, write_local_config
 
 TEAM_TZ = "Europe/Istanbul"
 INBOX = "progress@studio.example"
@@ -90,49 +89,9 @@ def _note(sender: str, body: str, at: dt.datetime) -> bytes:
 
 
 def _config(directory: Path, caldav: CalDAVServer, imap: PymapServer, smtp: SmtpSink) -> Path:
-    (directory / "caldav.pw").write_text("pmpw\n")
-    (directory / "imap.pw").write_text(imap.password + "\n")
-    path = directory / "deadlinewatch.toml"
-    path.write_text(textwrap.dedent(f"""\
-        [daemon]
-        state_dir = "{directory / 'state'}"
-        timezone = "{TEAM_TZ}"
-        [caldav]
-        url = "{caldav.url}"
-        username = "pm"
-        password_file = "{directory / 'caldav.pw'}"
-        [imap]
-        host = "127.0.0.1"
-        port = {imap.port}
-        security = "none"
-        username = "{imap.user}"
-        password_file = "{directory / 'imap.pw'}"
-        address = "{INBOX}"
-        require_authentication = false   # loopback servers add no Authentication-Results
-        [smtp]
-        host = "127.0.0.1"
-        port = {smtp.port}
-        security = "none"
-        from = "Studio PM <pm@studio.example>"
-        [team]
-        members = ["alice@studio.example", "bob@studio.example"]
-        manager = "pm@studio.example"
-        [policy]
-        holidays = ""
-        [[offers]]
-        min_slip_days = 1
-        text = "We will not charge for the extra review round."
-        [[offers]]
-        min_slip_days = 10
-        text = "We will take 10% off this milestone's invoice."
-        [[projects]]
-        id = "acme-web"
-        name = "ACME website relaunch"
-        calendar = "acme-web"
-        context = "your annual shareholder meeting"
-        client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London" }}
-        """))
-    return path
+    return write_local_config(directory / "deadlinewatch.toml", caldav_url=caldav.url, imap_port=imap.port,
+                              imap_user=imap.user, imap_password=imap.password, smtp_port=smtp.port,
+                              holidays="", context="your annual shareholder meeting")
 
 
 def _say(text: str = "") -> None:

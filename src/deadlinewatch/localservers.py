@@ -325,3 +325,73 @@ class SmtpSink:
     def parsed(self) -> list[EmailMessage]:
         with self.lock:
             return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]  # type: ignore[misc,unused-ignore]
+
+
+def write_local_config(
+    path: Path, *, caldav_url: str, imap_port: int, smtp_port: int, caldav_user: str = "pm",
+    caldav_password: str = "pmpw", imap_user: str = "progress", imap_password: str = "progresspw",
+    smtp_security: str = "none", smtp_user: str = "", smtp_password: str = "smtppw", approval: str = "auto",
+    holidays: str = "TR", context: str = "your annual shareholder meeting on 12 December", extra: str = "",
+) -> Path:
+    """A config for a studio whose servers run here on 127.0.0.1: one project, acme-web, for Jane Doe.
+
+    Passwords go in files beside it. Loopback servers add no Authentication-Results, so
+    require_authentication is off, as it must never be on a real server.
+    """
+    folder = path.parent
+    (folder / "caldav.pw").write_text(caldav_password + "\n")
+    (folder / "imap.pw").write_text(imap_password + "\n")
+    (folder / "smtp.pw").write_text(smtp_password + "\n")
+    smtp_auth = f'username = "{smtp_user}"\npassword_file = "{folder}/smtp.pw"' if smtp_user else ""
+    path.write_text(f"""\
+[daemon]
+state_dir = "{folder}/state"
+timezone = "Europe/Istanbul"
+poll_seconds = 30
+
+[caldav]
+url = "{caldav_url}"
+username = "{caldav_user}"
+password_file = "{folder}/caldav.pw"
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+username = "{imap_user}"
+password_file = "{folder}/imap.pw"
+address = "progress@studio.example"
+require_authentication = false
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "{smtp_security}"
+{smtp_auth}
+from = "Studio PM <pm@studio.example>"
+
+[team]
+members = ["alice@studio.example", "bob@studio.example"]
+manager = "pm@studio.example"
+
+[policy]
+approval = "{approval}"
+holidays = "{holidays}"
+
+[[offers]]
+min_slip_days = 1
+text = "We will not charge for the extra review round."
+
+[[offers]]
+min_slip_days = 10
+text = "We will take 10% off this milestone's invoice."
+
+[[projects]]
+id = "acme-web"
+name = "ACME website relaunch"
+calendar = "acme-web"
+client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London" }}
+context = "{context}"
+{extra}
+""")
+    return path

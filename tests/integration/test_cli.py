@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink, free_port
-from tests.conftest import write_config
+from tests.conftest import deadlinewatch, write_config
 
 pytestmark = pytest.mark.integration
 
 
 def dw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deadlinewatch", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+    return deadlinewatch(*args, env=env)
 
 
 def test_init_writes_an_owner_only_starter_config_and_never_overwrites(tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
-from tests.conftest import write_config
-from tests.integration.test_whole_loop import DESIGN, LAUNCH, NOTE
+from tests.conftest import Studio, deadlinewatch
+from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +27,8 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(
-    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
-) -> None:
-    cal = radicale.make_calendar("acme-web")
-    radicale.put(cal, "design-1", DESIGN)
-    radicale.put(cal, "launch-1", LAUNCH)
-    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
-                          imap_port=dovecot.port, smtp_port=smtp_tls.port)
+def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(studio: Studio, tmp_path: Path) -> None:
+    config, dovecot, smtp_tls = studio.config, studio.dovecot, studio.smtp
     log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
                              "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
@@ -43,8 +36,7 @@ def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(
     try:
         wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
         # a second daemon, or a `once`, refuses to run beside it
-        once = subprocess.run([sys.executable, "-m", "deadlinewatch", "--config", str(config), "once"],
-                              capture_output=True, text=True, timeout=60)
+        once = deadlinewatch("once", config=config)
         assert once.returncode == 1 and "in use by another deadlinewatch" in once.stderr
 
         time.sleep(0.5)  # let the first pass finish, so the note below arrives while the daemon IDLEs

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
-from tests.conftest import write_config
-from tests.integration.test_whole_loop import DESIGN, LAUNCH, NOTE
+from tests.conftest import Studio, deadlinewatch
+from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
 
 
 def dw(config: Path, *args: str, now: str = "2026-11-30T12:00") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now", now, *args],
-                          capture_output=True, text=True, timeout=120)
+    return deadlinewatch(*args, config=config, now=now)
 
 
-def test_held_notices_wait_for_the_manager_and_status_shows_everything(
-    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
-) -> None:
-    cal = radicale.make_calendar("acme-web")
-    radicale.put(cal, "design-1", DESIGN)
-    radicale.put(cal, "launch-1", LAUNCH)
-    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
-                          imap_port=dovecot.port, smtp_port=smtp_tls.port, approval="manager")
+def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: Studio) -> None:
+    config, dovecot, smtp_tls = studio.config, studio.dovecot, studio.smtp
+    config.write_text(config.read_text().replace('approval = "auto"', 'approval = "manager"'))
 
     before = dw(config, "preview", "Launch")
     assert before.returncode == 1 and "run `deadlinewatch once` first" in before.stderr

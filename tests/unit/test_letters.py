@@ -77,6 +77,13 @@ def test_timeline_ics_publishes_every_client_visible_milestone() -> None:
     assert [(str(e["UID"]), e["SEQUENCE"]) for e in cal.walk("VEVENT")] == [("design-1", 3), ("launch-1", 0)]
 
 
+def test_sentences_keep_their_spaces_in_html() -> None:
+    from deadlinewatch.core.message_text import html_to_text
+
+    html = Letters().notice(letter()).get_body(("html",)).get_content()
+    assert "your plans. We know what caused the delay" in " ".join(html_to_text(html).split())
+
+
 def test_client_text_is_escaped_in_html() -> None:
     html = Letters().notice(letter(cause="<script>alert(1)</script>")).get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -117,7 +117,7 @@ class Letters:
 
         values = dict(
             kind=letter.kind, project=letter.project_name, client_name=letter.client.name,
-            milestone=letter.milestone.name, deadline=day(letter.deadline),
+            milestone=letter.milestone.name, milestone_uid=letter.milestone.uid, deadline=day(letter.deadline),
             promised=day(letter.promised) if letter.promised else "", slip_days=letter.slip_days,
             context=letter.context, cause=letter.cause, plan=letter.plan, offer=letter.offer or "",
             rows=letter.rows, day=day, sender_name=parseaddr(letter.sender)[0] or parseaddr(letter.sender)[1],

@@ -212,7 +212,7 @@ def _open_store_readonly(config: config_mod.Config) -> Store:
 
 
 def status_data(config: config_mod.Config, store: Store) -> dict[str, Any]:
-    from deadlinewatch.cycle import effective_state
+    from deadlinewatch.services import effective_state
 
     last = store.last_pass()
     servers = store.servers()
@@ -299,32 +299,37 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
     from deadlinewatch.core.model import NoticeDecision
-    from deadlinewatch.cycle import Services, compose_notice, effective_state, forecast_milestone
+    from deadlinewatch.services import forecast_milestone
+    from deadlinewatch.stages.clients import plan_notice, view
 
     config = config_mod.load(config_path(args))
     store = _open_store_readonly(config)
     try:
         project_id, uid = resolve_milestone(store, args.milestone)
         clock = make_clock(args, config.timezone, ticking=False)
-        svc = Services(config, store, None, None, None, clock, wiring.letters(config))  # type: ignore[arg-type]
-        m = next(x for x in store.milestones(project_id) if x.uid == uid)
+        svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
+        pv = view(svc, config.project(project_id))
+        m = next(x for x in pv.milestones if x.uid == uid)
         now = clock.now()
-        reports = store.reports(project_id, uid)
-        cd = store.client_date(project_id, uid)
-        f = forecast_milestone(svc, m, reports, cd, now)
-        effective = type(m)(**{**m.__dict__, "state": effective_state(m, reports)})
+        cd = pv.dates.get(uid)
+        f = forecast_milestone(svc, m, pv.reports.get(uid, []), cd, now)
+        effective = type(m)(**{**m.__dict__, "state": pv.state(m)})
         promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
         deadline_day = last_work_day(m.deadline, svc.team_tz)
         decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day)
         if decision is None or m.private:
-            print("policy would not send now" + (" (private milestone: never shown to the client)"
-                                                  if m.private else f" ({f.reason if f else 'closed'})"))
-            promised = policy.promised_date(f) if f else None
-            decision = NoticeDecision(project_id, uid, "notice", max(promised or deadline_day, deadline_day),
-                                      max(svc.workdays.count(deadline_day, promised or deadline_day), 0),
-                                      f.reason if f else "")
-        message, _ = compose_notice(svc, config.project(project_id), m, decision, now)
-        sys.stdout.write(message["message"].decode("utf-8", errors="replace"))  # type: ignore[attr-defined]
+            why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
+            print(f"policy would not send now ({why}); this is what a notice would say:\n")
+            promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
+            decision = NoticeDecision(project_id, uid, "notice", promised,
+                                      max(svc.workdays.count(deadline_day, promised), 0), f.reason if f else "")
+        plan = plan_notice(svc, pv, m, decision, now)
+        for i, message in enumerate(plan.messages):
+            if i:
+                print(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n")
+            raw = message["message"]
+            assert isinstance(raw, bytes)
+            sys.stdout.write(raw.decode("utf-8", errors="replace"))
     finally:
         store.close()
     return 0
@@ -342,8 +347,7 @@ def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
         if item is None or item.audience != "client":
             raise DeadlinewatchError(f"no notice #{notice_id}")
         clock = make_clock(args, config.timezone, ticking=False)
-        target = "pending" if approve else "rejected"
-        if not store.set_outbox_state(notice_id, target, now=clock.now(), expect=("held",), decided_by="cli"):
+        if not store.decide(notice_id, approve, now=clock.now(), decided_by="cli"):
             raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     finally:
         store.close()

@@ -175,6 +175,7 @@ def main(out: Path, now_text: str | None = None) -> int:
 
 
 def _write_out(out: Path, smtp: SmtpSink, client: str) -> None:
+    """Every message the client received, as .eml, and its calendar parts as .ics, numbered in order."""
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("*.eml")) + list(out.glob("*.ics")):
         old.unlink()
@@ -184,12 +185,12 @@ def _write_out(out: Path, smtp: SmtpSink, client: str) -> None:
         if client not in rcpts:
             continue
         n += 1
-        kind = "delivered" if "delivered" in str(msg["Subject"]) else "notice"
+        kind = str(msg.get("X-Deadlinewatch-Kind", "message"))
         (out / f"client-{n:02d}-{kind}.eml").write_bytes(raw)
         for part in msg.walk():
             if part.get_content_type() != "text/calendar":
                 continue
-            name = "timeline" if part.get_filename() == "timeline.ics" else "request"
+            name = "timeline" if part.get_filename() == "timeline.ics" else str(part.get_param("method")).lower()
             payload = part.get_payload(decode=True)
-            (out / f"client-{n:02d}-{name}.ics").write_bytes(payload if isinstance(payload, bytes) else b"")
-        _say(f"  wrote {out / f'client-{n:02d}-{kind}.eml'}: {msg['Subject']}")
+            (out / f"client-{n:02d}-{kind}-{name}.ics").write_bytes(payload if isinstance(payload, bytes) else b"")
+        _say(f"  wrote {out / f'client-{n:02d}-{kind}.eml'}: {str(msg['Subject']).strip()}")

@@ -9,7 +9,7 @@ from deadlinewatch.adapters.mailer import SmtpMailer, SmtpSettings
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.config import Config
 from deadlinewatch.core.letters import Letters
-from deadlinewatch.cycle import Services
+from deadlinewatch.services import Services
 
 
 def imap_settings(config: Config) -> ImapSettings:
@@ -30,7 +30,7 @@ def caldav_calendar(config: Config) -> CalDAVCalendar:
 def letters(config: Config) -> Letters:
     """The letters, with every configured language checked to have its templates."""
     result = Letters(config.letters["template_dir"])
-    result.check_language(config.team["language"], "team.language")
+    result.check_language(config.team["language"], "team.language", team=True)
     for i, p in enumerate(config.projects):
         result.check_language(p.client.language, f"projects[{i}].client.language")
     return result

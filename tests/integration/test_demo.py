@@ -22,19 +22,25 @@ def test_the_demo_tells_the_story_and_leaves_the_client_email(tmp_path: Path) ->
     story = result.stdout
     assert "note from alice@studio.example accepted" in story
     assert "rejected, sender told why" in story  # bob's malformed note
-    assert "notice #" in story and "days before its deadline" in story
-    assert "delivered note" in story
+    assert "introduction — #1" in story
+    assert 'notice for "Design mockups"' in story and "days before its deadline" in story
+    assert 'delivered note for "Design mockups"' in story and "weekly check-in" in story
 
-    notice = message_from_bytes((out / "client-01-notice.eml").read_bytes(), policy=default_policy)
+    intro_file = out / "client-01-intro.eml"
+    intro = message_from_bytes(intro_file.read_bytes(), policy=default_policy)
+    assert intro["To"] == "Jane Doe <jane@acme.example>" and "timeline" in str(intro["Subject"])
+    notice_file = sorted(out.glob("client-*-notice.eml"))[0]
+    notice = message_from_bytes(notice_file.read_bytes(), policy=default_policy)
     assert notice["To"] == "Jane Doe <jane@acme.example>" and "pm@studio.example" in notice["Cc"]
-    assert "Design mockups will be late" in notice["Subject"]
+    assert "Design mockups will be late" in str(notice["Subject"])
     assert notice.get_body(("html",)) is not None and notice.get_body(("plain",)) is not None
-    timeline = Calendar.from_ical((out / "client-01-timeline.ics").read_bytes())
+    stem = notice_file.name.removesuffix(".eml")
+    timeline = Calendar.from_ical((out / f"{stem}-timeline.ics").read_bytes())
     uids = {str(e["UID"]) for e in timeline.walk("VEVENT")}
     assert uids == {"demo-design", "demo-content", "demo-frontend", "demo-launch"}
-    request = Calendar.from_ical((out / "client-01-request.ics").read_bytes())
+    request = Calendar.from_ical((out / f"{stem}-request.ics").read_bytes())
     assert [str(e["UID"]) for e in request.walk("VEVENT")] == ["demo-design"]
-    assert (out / "client-02-delivered.eml").exists()
+    assert sorted(out.glob("client-*-delivered.eml")) and sorted(out.glob("client-*-weekly.eml"))
     # the demo leaves no servers behind: its temporary folder is gone
     assert "Starting local servers in" in story
     folder = story.split("Starting local servers in ", 1)[1].split(" ")[0]

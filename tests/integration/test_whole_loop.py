@@ -57,7 +57,11 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     assert first.returncode == 0, first.stderr
 
     sent = smtp_tls.parsed()
-    notices = [m for m in sent if m["To"] and "jane@acme.example" in m["To"]]
+    to_client = [m for m in sent if m["To"] and "jane@acme.example" in m["To"]]
+    # the first message introduces the client-visible milestones, one calendar entry each
+    intros = [m for m in to_client if m["X-Deadlinewatch-Kind"] == "intro"]
+    assert len(intros) == 2 and "Internal security review" not in "".join(m.as_string() for m in intros)
+    notices = [m for m in to_client if m["X-Deadlinewatch-Kind"] == "notice"]
     assert len(notices) == 1, [m["Subject"] for m in sent]
     notice = notices[0]
     assert "pm@studio.example" in notice["Cc"]

@@ -101,3 +101,44 @@ def test_the_offer_is_the_rung_with_the_largest_threshold_reached() -> None:
     assert pick_offer(ladder, 0) is None
     assert pick_offer(ladder, 3) == "free review"
     assert pick_offer(ladder, 12) == "10% off"
+
+
+def test_the_weekly_slot_is_the_latest_check_in_time_in_the_clients_zone() -> None:
+    from deadlinewatch.core.policy import weekly_slot
+
+    london = zoneinfo.ZoneInfo("Europe/London")
+    tuesday = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    assert weekly_slot(tuesday, "mon 09:00", london) == dt.datetime(2026, 11, 30, 9, tzinfo=london)
+    early_monday = dt.datetime(2026, 11, 30, 8, 59, tzinfo=london)
+    assert weekly_slot(early_monday, "mon 09:00", london) == dt.datetime(2026, 11, 23, 9, tzinfo=london)
+    assert weekly_slot(tuesday, "", london) is None
+
+
+def test_a_held_notice_goes_out_after_the_approval_hours_or_a_working_day_before_the_deadline() -> None:
+    from deadlinewatch.core.policy import hold_expiry
+
+    created = dt.datetime(2026, 11, 30, 10, tzinfo=TZ)
+    when, why = hold_expiry(created, 24, dt.date(2026, 12, 11), CAL, TZ)
+    assert when == created + dt.timedelta(hours=24) and "24 hours" in why
+    # due Monday 7 December: one working day before is Friday 4 December, earlier than 48 hours after Thursday
+    thursday = dt.datetime(2026, 12, 3, 10, tzinfo=TZ)
+    when, why = hold_expiry(thursday, 48, dt.date(2026, 12, 7), CAL, TZ)
+    assert when == dt.datetime(2026, 12, 4, 0, tzinfo=TZ) and "one working day away" in why
+
+
+def test_dependants_move_by_what_the_slip_eats_of_their_slack() -> None:
+    from deadlinewatch.core.dependencies import find_cycles, shifted
+
+    design = Milestone("p", "a", "Design", dt.datetime(2026, 12, 5, tzinfo=TZ), successors=(("b", 0), ("c", 2)))
+    build = Milestone("p", "b", "Build", dt.datetime(2026, 12, 12, tzinfo=TZ), successors=(("d", 0),))
+    review = Milestone("p", "c", "Review", dt.datetime(2026, 12, 31, tzinfo=TZ),
+                       start=dt.datetime(2026, 12, 21, tzinfo=TZ))
+    launch = Milestone("p", "d", "Launch", dt.datetime(2026, 12, 19, tzinfo=TZ))
+    ms = {m.uid: m for m in (design, build, review, launch)}
+    current = {"a": dt.date(2026, 12, 4), "b": dt.date(2026, 12, 11), "c": dt.date(2026, 12, 30),
+               "d": dt.date(2026, 12, 18)}
+    moved = shifted(ms, "a", dt.date(2026, 12, 9), current, CAL, TZ)  # design slips 3 working days
+    assert moved == {"b": dt.date(2026, 12, 16), "d": dt.date(2026, 12, 23)}  # the review has slack: it stays
+    assert find_cycles(ms) == []
+    looped = {**ms, "d": Milestone(**{**launch.__dict__, "successors": (("a", 0),)})}
+    assert find_cycles(looped) and "a" not in shifted(looped, "a", dt.date(2026, 12, 9), current, CAL, TZ)

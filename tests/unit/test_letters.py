@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from deadlinewatch.core.letters import Letters, NoticeLetter, Recipient, format_day
+from deadlinewatch.core.letters import ClientEnvelope, Letters, NoticeLetter, Progress, Recipient, format_day
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
@@ -19,16 +19,22 @@ ROWS = (TimelineRow("design-1", "Design mockups", dt.date(2026, 12, 4), dt.date(
         TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "on track", 0))
 
 
-def letter(language: str = "en", **kw: object) -> NoticeLetter:
+def envelope(language: str = "en", kind: str = "notice", **kw: object) -> ClientEnvelope:
     values: dict[str, object] = dict(
-        kind="notice", project_name="ACME web", client=Recipient("Jane Doe", "jane@acme.example", language,
-                                                                 "Europe/London"),
+        project_name="ACME web", client=Recipient("Jane Doe", "jane@acme.example", language, "Europe/London"),
         sender="Studio PM <pm@studio.example>", manager="pm@studio.example", cc=("cto@acme.example",),
-        milestone=ROWS[0], deadline=dt.date(2026, 12, 4), promised=dt.date(2026, 12, 10), slip_days=4,
-        context="your annual shareholder meeting", cause="the brand assets arrived late",
-        plan="a second designer joins on Monday", offer="We will not charge for the extra review round.",
-        rows=ROWS, composed_at=dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC), message_id="<n1@studio.example>",
-        token="tok1")
+        composed_at=dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC), message_id="<n1@studio.example>", token="tok1",
+        kind=kind)
+    values.update(kw)
+    return ClientEnvelope(**values)  # type: ignore[arg-type]
+
+
+def letter(language: str = "en", env: ClientEnvelope | None = None, **kw: object) -> NoticeLetter:
+    values: dict[str, object] = dict(
+        envelope=env or envelope(language), milestone=ROWS[0], deadline=dt.date(2026, 12, 4),
+        promised=dt.date(2026, 12, 10), slip_days=4, context="your annual shareholder meeting",
+        cause="the brand assets arrived late", plan="a second designer joins on Monday",
+        offer="We will not charge for the extra review round.", rows=ROWS)
     values.update(kw)
     return NoticeLetter(**values)  # type: ignore[arg-type]
 
@@ -112,6 +118,67 @@ def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: P
 def test_a_language_without_templates_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=re.escape('projects[0].client.language = "de"')):
         Letters().check_language("de", "projects[0].client.language")
+
+
+def test_a_second_notice_says_so_and_names_the_dependants_it_moves() -> None:
+    moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1),)
+    text = Letters().notice(letter(again=True, moved=moved)).get_body(("plain",)).get_content()
+    assert "write again" in text and "these dates move too: Launch → Tuesday, December 22, 2026" in text
+
+
+def test_no_header_can_be_injected_from_calendar_or_config_text() -> None:
+    evil = TimelineRow("design-1", "Mockups\r\nBcc: victim@example.com", dt.date(2026, 12, 4),
+                       dt.date(2026, 12, 10), "moved", 3)
+    env = envelope(client=Recipient("Jane\r\nBcc: x@evil.example", "jane@acme.example", "en", "Europe/London"),
+                   project_name="ACME\nX-Evil: 1")
+    msg = Letters().notice(letter(env=env, milestone=evil, rows=(evil,)))
+    raw = msg.as_bytes()
+    assert b"\nBcc:" not in raw and b"\nX-Evil:" not in raw
+    assert msg["Bcc"] is None and "\n" not in str(msg["Subject"]) and "\n" not in str(msg["To"])
+    long_name = TimelineRow("d", "x" * 5000, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 1)
+    assert len(str(Letters().notice(letter(milestone=long_name, rows=(long_name,)))["Subject"])) <= 300
+
+
+def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "notice.txt.j2").write_text("{{ day.__globals__ }}")
+    with pytest.raises(Exception, match=r"unsafe|__globals__"):
+        Letters(str(tmp_path)).notice(letter())
+
+
+def test_the_intro_requests_one_entry_and_publishes_the_timeline() -> None:
+    msg = Letters().intro(envelope(kind="intro"), ROWS, ROWS[0], "your shareholder meeting")
+    assert msg["X-Deadlinewatch-Kind"] == "intro" and "timeline" in str(msg["Subject"])
+    request = next(p for p in msg.walk() if p.get_param("method") == "REQUEST")
+    assert [str(e["UID"]) for e in Calendar.from_ical(request.get_content()).walk("VEVENT")] == ["design-1"]
+    assert msg.get_body(("html",)) is not None
+
+
+def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
+    row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "cancelled", 2)
+    msg = Letters().calendar(envelope(kind="cancel"), row, cancel=True)
+    part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
+    assert part.get_param("method") == "CANCEL"
+    cal = Calendar.from_ical(part.get_content())
+    assert cal["METHOD"] == "CANCEL" and cal.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
+    assert "cancelled" in str(msg["Subject"])
+
+
+@pytest.mark.parametrize("language", ["en", "tr", "bn"])
+def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> None:
+    progress = [Progress(ROWS[0], 20, 60, 2), Progress(ROWS[1], None, None, 0)]
+    msg = Letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30))
+    text = msg.get_body(("plain",)).get_content()
+    assert "60" in text and "Design mockups" in text
+    assert next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
+    if language == "en":
+        assert "20% → 60% done" in text and "Launch: not started yet" in text and "Next up" in text
+
+
+def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
+    msg = Letters().notice(letter(env=envelope(shadow=True)))
+    assert msg["To"] == "pm@studio.example" and msg["Cc"] is None
+    assert str(msg["Subject"]).startswith("[shadow: would go to jane@acme.example]")
 
 
 def test_the_message_survives_a_round_trip_through_bytes() -> None:

@@ -37,6 +37,8 @@ class Mailbox(Protocol):
 
     def move(self, uid: int, source: str, target: str) -> None: ...
 
+    def contains(self, message_id: str, folders: list[str]) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -167,6 +169,20 @@ class ImapMailbox:
                                 self.settings.host, uid, source)
 
         self._wrap(run)
+
+    def contains(self, message_id: str, folders: list[str]) -> bool:
+        """Is a message with this Message-ID in any of these folders? (How a crashed send is reconciled.)"""
+        def run(c: imapclient.IMAPClient) -> bool:
+            for folder in folders:
+                name = self.folder(folder)
+                if not c.folder_exists(name):
+                    continue
+                c.select_folder(name, readonly=True)
+                if c.search(["HEADER", "Message-ID", message_id]):
+                    return True
+            return False
+
+        return bool(self._wrap(run))
 
     def append(self, folder: str, raw: bytes, when: dt.datetime | None = None) -> None:
         def run(c: imapclient.IMAPClient) -> None:

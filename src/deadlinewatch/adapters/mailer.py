@@ -13,12 +13,10 @@ from deadlinewatch.config import ServerAccount
 from deadlinewatch.errors import LoginRefused, ServerError
 
 
-class PermanentFailure(Exception):
-    """The server refused this message for good (5xx): it is marked failed, not retried."""
-
-
 class Mailer(Protocol):
-    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> None: ...
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
+        """Send; returns the recipients the server refused (address → reason) when others were accepted."""
+        ...
 
     async def check(self) -> str: ...
 
@@ -61,18 +59,18 @@ class SmtpMailer:
             raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None
         return client
 
-    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> None:
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
         client = await self._session()
         try:
+            # aiosmtplib reports recipients refused beside accepted ones in its result; it does not raise
             errors, _ = await client.sendmail(mail_from, list(recipients), message)
-            if errors:
-                refused = ", ".join(f"{addr} ({err[0]} {err[1]})" for addr, err in errors.items())
-                raise PermanentFailure(f"some recipients were refused: {refused}")
+            return {addr: f"{err.code} {err.message}" if hasattr(err, "code") else str(err)
+                    for addr, err in errors.items()}
         except aiosmtplib.SMTPRecipientsRefused as e:
-            raise PermanentFailure(f"all recipients were refused: {e}") from None
+            return {r.recipient: f"{r.code} {r.message}" for r in e.recipients}
         except aiosmtplib.SMTPResponseException as e:
             if 500 <= e.code < 600:
-                raise PermanentFailure(f"{e.code} {e.message}") from None
+                return {addr: f"{e.code} {e.message}" for addr in recipients}
             raise ServerError("smtp", f"{self.s.host}: temporary failure {e.code} {e.message}") from None
         except (aiosmtplib.SMTPException, OSError) as e:
             raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None

@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +68,17 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+MIGRATIONS.append(
+    """
+    -- finish-to-start links read from RELATED-TO (JSON list of [successor uid, gap days])
+    ALTER TABLE milestones ADD COLUMN successors TEXT NOT NULL DEFAULT '[]';
+    -- retries of temporary SMTP failures back off; a draft to the manager points at its held notice
+    ALTER TABLE outbox ADD COLUMN next_attempt TEXT;
+    ALTER TABLE outbox ADD COLUMN parent INTEGER;
+    ALTER TABLE client_dates ADD COLUMN cancelled_sent INTEGER NOT NULL DEFAULT 0;
+    """
+)
+
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
 
@@ -113,14 +124,19 @@ class OutboxItem:
     sent: dt.datetime | None
     last_error: str | None
     promised: dt.date | None
+    parent: int | None = None
+    next_attempt: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
 class ClientDate:
+    """What the client's calendar shows of a milestone; SEQUENCE only ever grows."""
+
     sequence: int
     shown_date: dt.date | None
     promised: dt.date | None
     delivered_sent: bool
+    cancelled_sent: bool = False
 
 
 class StateLock:
@@ -219,12 +235,15 @@ class Store:
                 "SELECT uid FROM milestones WHERE project = ? AND state != 'cancelled'", (project,))}
             for m, href in items:
                 db.execute(
-                    "INSERT INTO milestones VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET "
+                    "INSERT INTO milestones (project, uid, name, kind, deadline, state, private, sequence, percent,"
+                    " start, href, synced_at, successors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT (project, uid) DO UPDATE SET "
                     "name=excluded.name, kind=excluded.kind, deadline=excluded.deadline, state=excluded.state, "
                     "private=excluded.private, sequence=excluded.sequence, percent=excluded.percent, "
-                    "start=excluded.start, href=excluded.href, synced_at=excluded.synced_at",
+                    "start=excluded.start, href=excluded.href, synced_at=excluded.synced_at, "
+                    "successors=excluded.successors",
                     (m.project, m.uid, m.name, m.kind, m.deadline.isoformat(), m.state, int(m.private), m.sequence,
-                     m.percent, _iso(m.start), href, now.isoformat()),
+                     m.percent, _iso(m.start), href, now.isoformat(), json.dumps([list(s) for s in m.successors])),
                 )
             gone = before - {m.uid for m, _ in items} - set(keep)
             for uid in gone:
@@ -239,7 +258,8 @@ class Store:
             Milestone(project=r["project"], uid=r["uid"], name=r["name"],
                       deadline=dt.datetime.fromisoformat(r["deadline"]), kind=r["kind"], state=r["state"],
                       private=bool(r["private"]), sequence=r["sequence"], percent=r["percent"],
-                      start=_datetime(r["start"]))
+                      start=_datetime(r["start"]),
+                      successors=tuple((uid, gap) for uid, gap in json.loads(r["successors"])))
             for r in rows
         ]
 
@@ -287,6 +307,14 @@ class Store:
             for item in outgoing:
                 self._enqueue(db, **item)
 
+    def record_outgoing(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Messages to the team or the manager, caused by something other than an incoming message."""
+        with self.transaction() as db:
+            for item in messages:
+                if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (item["message_id"],)).fetchone():
+                    continue  # the same note was recorded before (ids are deterministic)
+                self._enqueue(db, **item)
+
     def mark_moved(self, message_key: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE messages SET moved = 1 WHERE message_key = ?", (message_key,))
@@ -324,45 +352,97 @@ class Store:
 
     def client_date(self, project: str, uid: str) -> ClientDate | None:
         r = self.db.execute("SELECT * FROM client_dates WHERE project = ? AND uid = ?", (project, uid)).fetchone()
-        if r is None:
-            return None
-        return ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]))
+        return self._client_date(r) if r else None
+
+    @staticmethod
+    def _client_date(r: sqlite3.Row) -> ClientDate:
+        return ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]),
+                          bool(r["cancelled_sent"]))
 
     def client_dates(self, project: str) -> dict[str, ClientDate]:
-        return {
-            r["uid"]: ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]))
-            for r in self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
-        }
+        rows = self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
+        return {r["uid"]: self._client_date(r) for r in rows}
 
-    def enqueue_client_message(
-        self, *, project: str, uid: str, sequence: int, shown_date: dt.date | None, promised: dt.date | None,
-        delivered: bool, message: dict[str, Any],
+    def enqueue_client_group(
+        self, messages: Sequence[dict[str, Any]], dates: Sequence[dict[str, Any]],
+        draft: Callable[[int], dict[str, Any]] | None = None,
     ) -> int:
-        """Record a client message and what it tells the client's calendar, together."""
+        """Client messages decided together, what they tell the client's calendar, and (when held) the draft to
+        the manager — one transaction. The first message is the primary; the others point at it. Returns its id."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO client_dates (project, uid, sequence, shown_date, promised, delivered_sent)"
-                " VALUES (?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET"
-                " sequence = MAX(client_dates.sequence, excluded.sequence),"
-                " shown_date = COALESCE(excluded.shown_date, client_dates.shown_date),"
-                " promised = COALESCE(excluded.promised, client_dates.promised),"
-                " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent)",
-                (project, uid, sequence, _iso(shown_date), _iso(promised), int(delivered)),
-            )
-            return self._enqueue(db, **message)
+            primary = 0
+            for i, message in enumerate(messages):
+                row = self._enqueue(db, **message, parent=primary if i else None)
+                primary = primary or row
+            for d in dates:
+                db.execute(
+                    "INSERT INTO client_dates (project, uid, sequence, shown_date, promised, delivered_sent,"
+                    " cancelled_sent) VALUES (?,?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET"
+                    " sequence = MAX(client_dates.sequence, excluded.sequence),"
+                    " shown_date = COALESCE(excluded.shown_date, client_dates.shown_date),"
+                    " promised = COALESCE(excluded.promised, client_dates.promised),"
+                    " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent),"
+                    " cancelled_sent = MAX(client_dates.cancelled_sent, excluded.cancelled_sent)",
+                    (d["project"], d["uid"], d["sequence"], _iso(d.get("shown_date")), _iso(d.get("promised")),
+                     int(d.get("delivered", False)), int(d.get("cancelled", False))),
+                )
+            if draft is not None:
+                self._enqueue(db, **draft(primary), parent=primary)
+            return primary
+
+    def has_client_messages(self, project: str) -> bool:
+        return self.first_client_message(project) is not None
+
+    def first_client_message(self, project: str) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",
+                            (project,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def client_message(self, message_id: str) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'",
+                            (message_id,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
+        """The held (or once held) primary client message a manager's mail answers: by the token in its
+        subject, or by the draft it replies to."""
+        if token:
+            r = self.db.execute("SELECT * FROM outbox WHERE token = ? AND audience = 'client' AND parent IS NULL",
+                                (token,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        for mid in references:
+            r = self.db.execute("SELECT p.* FROM outbox d JOIN outbox p ON p.id = d.parent"
+                                " WHERE d.message_id = ? AND d.kind = 'manager-draft'", (mid,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        return None
+
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
+               released: bool = False) -> bool:
+        """A held client message and the ones sent with it: pending (approved, or released undecided) or
+        rejected. False when it is not held."""
+        state = "pending" if approve else "rejected"
+        with self.transaction() as db:
+            moved = db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE id = ? AND state = 'held'",
+                               (state, decided_by, notice_id)).rowcount
+            if moved:
+                db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE parent = ? AND audience = 'client'"
+                           " AND state = 'held'", (state, decided_by, notice_id))
+        return bool(moved)
 
     # --- outbox ---------------------------------------------------------------------------------------
 
     def _enqueue(
         self, db: sqlite3.Connection, *, kind: str, audience: str, project: str | None, uid: str | None,
         token: str, message_id: str, mail_from: str, recipients: Sequence[str], message: bytes, state: str,
-        created: dt.datetime, promised: dt.date | None = None,
+        created: dt.datetime, promised: dt.date | None = None, parent: int | None = None,
     ) -> int:
         cur = db.execute(
             "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
-            " state, created, promised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " state, created, promised, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (kind, audience, project, uid, token, message_id, mail_from, json.dumps(list(recipients)), message,
-             state, created.isoformat(), _iso(promised)),
+             state, created.isoformat(), _iso(promised), parent),
         )
         return int(cur.lastrowid or 0)
 
@@ -373,7 +453,7 @@ class Store:
             message_id=r["message_id"], mail_from=r["mail_from"], recipients=tuple(json.loads(r["recipients"])),
             message=bytes(r["message"]), state=r["state"], attempts=r["attempts"],
             created=dt.datetime.fromisoformat(r["created"]), sent=_datetime(r["sent"]), last_error=r["last_error"],
-            promised=_date(r["promised"]),
+            promised=_date(r["promised"]), parent=r["parent"], next_attempt=_datetime(r["next_attempt"]),
         )
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
@@ -401,8 +481,8 @@ class Store:
         return None
 
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
-                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None
-                         ) -> bool:
+                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
+                         next_attempt: dt.datetime | None = None) -> bool:
         """Move a message to `state`; with `expect`, only from one of those states. True when it moved."""
         with self.transaction() as db:
             sql = "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error)"
@@ -415,6 +495,8 @@ class Store:
             if decided_by:
                 sql += ", decided_by = ?"
                 args.append(decided_by)
+            sql += ", next_attempt = ?"
+            args.append(_iso(next_attempt))
             sql += " WHERE id = ?"
             args.append(notice_id)
             if expect:

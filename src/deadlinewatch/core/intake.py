@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -128,37 +128,83 @@ def _aligned(d: str, domain: str) -> bool:
 @dataclass(frozen=True)
 class Rules:
     members: frozenset[str]
-    manager: str
+    managers: frozenset[str]  # team.manager and every project's manager: they decide held notices
     clients: frozenset[str]
     require_authentication: bool
     authserv_id: str
 
 
 @dataclass(frozen=True)
+class Context:
+    """What the store knows about a message's references: the executor looks it up, `classify` decides."""
+
+    is_ours: bool = False  # its Message-ID is one of ours: an archive copy
+    answers_notice: bool = False  # it replies to a client message of ours
+    decides: str = ""  # the token of a held notice whose draft it answers
+    bounced: tuple[str, ...] = ()  # Message-IDs of our client messages a bounce reports
+
+
+APPROVE = {"approve", "approved", "yes", "ok", "send", "onay", "onayla", "onaylıyorum", "evet", "gönder",
+           "অনুমোদন", "হ্যাঁ", "পাঠান"}
+REJECT = {"reject", "rejected", "no", "drop", "reddet", "ret", "hayır", "gönderme", "প্রত্যাখ্যান", "না", "বাদ"}
+TOKEN = re.compile(r"\[dw:([0-9a-f]{6,32})\]")
+OUR_IDS = re.compile(rb"<dw\.[A-Za-z]+\.[0-9a-f]+@[^<>\s]+>")
+
+
+def decision_word(text: str) -> str:
+    """"approve" or "reject" from the first word the manager wrote, or "" when it is neither."""
+    for line in text.splitlines():
+        words = re.findall(r"\w+", line.casefold())
+        if words:
+            if words[0] in APPROVE:
+                return "approve"
+            if words[0] in REJECT:
+                return "reject"
+            return ""
+    return ""
+
+
+def our_ids_in(raw: bytes) -> tuple[str, ...]:
+    """Our Message-IDs anywhere in a message: a bounce quotes the headers of what it returns."""
+    return tuple(dict.fromkeys(m.decode("ascii", "replace") for m in OUR_IDS.findall(raw)))
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What a message is: its outcome, the folder it goes to, and whether its sender gets an answer."""
 
-    outcome: str  # archive | accepted | rejected | ignored | forwarded
+    outcome: str  # archive | accepted | rejected | ignored | forwarded | decision | bounce
     folder: str  # sent | processed | rejected
     reason: str
     reply: bool = False
     note: ParsedNote | None = None
+    decision: str = ""  # approve | reject, for outcome "decision"
 
 
 def classify(
     incoming: Incoming,
     rules: Rules,
-    is_ours: bool,
-    answers_notice: bool,
+    context: Context,
     parse: Callable[[Incoming], ParsedNote],
 ) -> Verdict:
     """Decide one message. `parse(incoming) -> ParsedNote` is called only for a trusted team member's mail."""
-    if is_ours:
+    if context.is_ours:
         return Verdict("archive", "sent", "our own archive copy")
     automatic = is_automatic(incoming.msg, incoming.sender)
     if automatic:
+        if context.bounced:
+            return Verdict("bounce", "processed", f"a bounce of {', '.join(context.bounced)}")
         return Verdict("ignored", "rejected", f"automatic mail ({automatic}); never answered")
-    if incoming.sender in rules.clients and answers_notice:
+    if incoming.sender in rules.managers and context.decides:
+        if rules.require_authentication:
+            why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
+            if why:
+                return Verdict("rejected", "rejected", f"a decision that is not authenticated: {why}; not answered")
+        word = decision_word(incoming.text)
+        if not word:
+            return Verdict("rejected", "rejected", "a reply to a draft that says neither approve nor reject")
+        return Verdict("decision", "processed", f"the manager's decision: {word}", decision=word)
+    if incoming.sender in rules.clients and context.answers_notice:
         return Verdict("forwarded", "processed", "a client's reply to a notice; forwarded to the manager")
     if incoming.sender not in rules.members:
         return Verdict("rejected", "rejected", f"{incoming.sender or 'no sender'} is not in team.members; not answered")
@@ -170,7 +216,3 @@ def classify(
     if note.ok:
         return Verdict("accepted", "processed", "a progress note", reply=True, note=note)
     return Verdict("rejected", "rejected", "a note that could not be understood", reply=True, note=note)
-
-
-def references_any(incoming: Incoming, message_ids: Sequence[str]) -> bool:
-    return any(r in message_ids for r in incoming.references)

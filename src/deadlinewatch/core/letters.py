@@ -2,18 +2,29 @@
 
 Templates live in `templates/<language>/`; adding a language is adding a folder. A template's top-level
 `{% set subject = ... %}` is the subject line; a missing variable is an error, never a blank in a client letter.
-Dates are formatted with Babel in the reader's locale and zone.
+Dates are formatted with Babel in the reader's locale, with the locale's own digits.
+
+Client messages, by kind (CONTRACT.md):
+  intro      the first message of a project: the timeline, a REQUEST for the first milestone (the others get
+             their own one-UID `update` messages with it);
+  notice     apology + replan: five parts, a REQUEST moving the milestone, `timeline.ics`;
+  update     a short calendar update of one milestone (dependants moved by a slip, intro entries);
+  cancel     METHOD:CANCEL for a milestone the client has seen;
+  delivered  a warned milestone is done;
+  weekly     the check-in: progress since last week, what is next, the timeline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 import jinja2
@@ -25,6 +36,21 @@ from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
 BUILTIN = Path(__file__).resolve().parent.parent / "templates"
+CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
+                    "weekly.html.j2", "calendar.txt.j2")
+TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2")
+MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
+    """Text from a calendar, a note or the config, made safe for a header: one line, no control characters.
+
+    Python before 3.11.10 can be made to fold a newline into a header (CVE-2024-6923); nothing that reaches a
+    header here keeps one.
+    """
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -36,15 +62,26 @@ class Recipient:
 
 
 @dataclass(frozen=True)
-class NoticeLetter:
-    """Everything a client letter says, as plain data."""
+class ClientEnvelope:
+    """Who a client message is from and to, and how it is marked."""
 
-    kind: str  # notice | update | delivered
     project_name: str
     client: Recipient
     sender: str
     manager: str
     cc: tuple[str, ...]
+    composed_at: dt.datetime  # also DTSTAMP: a retried message is byte-identical
+    message_id: str
+    token: str
+    kind: str
+    shadow: bool = False  # approval = "shadow": goes to the manager only, marked as what the client would get
+
+
+@dataclass(frozen=True)
+class NoticeLetter:
+    """Everything an apology + replan (or a delivered note) says, as plain data."""
+
+    envelope: ClientEnvelope
     milestone: TimelineRow
     deadline: dt.date
     promised: dt.date | None
@@ -54,11 +91,18 @@ class NoticeLetter:
     plan: str
     offer: str | None
     rows: tuple[TimelineRow, ...]
-    composed_at: dt.datetime
-    message_id: str
-    token: str
-    shadow: bool = False  # approval = "shadow": goes to the manager only, marked as such
-    extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    again: bool = False  # a second notice for the same milestone: the promise slipped
+    moved: tuple[TimelineRow, ...] = field(default_factory=tuple)  # dependants moved with it
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One milestone's week, for the weekly check-in."""
+
+    row: TimelineRow
+    before: int | None  # percent done a week ago
+    now: int | None
+    notes: int  # notes received this week
 
 
 @dataclass(frozen=True)
@@ -72,113 +116,7 @@ class BlockSummary:
     asks_cause_plan: bool
 
 
-class Letters:
-    def __init__(self, template_dir: str = "") -> None:
-        loaders: list[jinja2.BaseLoader] = []
-        if template_dir:
-            loaders.append(jinja2.FileSystemLoader(template_dir))
-        loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
-        self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(loaders),
-            undefined=jinja2.StrictUndefined,
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-
-    def check_language(self, language: str, where: str) -> None:
-        """Refuse a language without templates, naming the key that chose it."""
-        try:
-            Locale.parse(language)
-        except (UnknownLocaleError, ValueError):
-            raise ConfigError(f'{where} = "{language}": Babel knows no such locale') from None
-        for name in ("notice.txt.j2", "notice.html.j2", "reply.txt.j2"):
-            try:
-                self.env.get_template(f"{language}/{name}")
-            except jinja2.TemplateNotFound:
-                raise ConfigError(
-                    f'{where} = "{language}": no template {language}/{name}, built in or in letters.template_dir; '
-                    f"built-in languages: {', '.join(sorted(p.name for p in BUILTIN.iterdir() if p.is_dir()))}"
-                ) from None
-            except jinja2.TemplateSyntaxError as e:
-                raise ConfigError(f"template {language}/{name}, line {e.lineno}: {e.message}") from None
-
-    def _render(self, name: str, **values: object) -> tuple[str, str]:
-        template = self.env.get_template(name)
-        module = template.make_module(values)
-        return str(getattr(module, "subject", "")).strip(), str(module)
-
-    def notice(self, letter: NoticeLetter) -> EmailMessage:
-        lang = letter.client.language
-
-        def day(d: dt.date, fmt: str = "full") -> str:
-            return format_day(d, lang, fmt)
-
-        values = dict(
-            kind=letter.kind, project=letter.project_name, client_name=letter.client.name,
-            milestone=letter.milestone.name, milestone_uid=letter.milestone.uid, deadline=day(letter.deadline),
-            promised=day(letter.promised) if letter.promised else "", slip_days=letter.slip_days,
-            context=letter.context, cause=letter.cause, plan=letter.plan, offer=letter.offer or "",
-            rows=letter.rows, day=day, sender_name=parseaddr(letter.sender)[0] or parseaddr(letter.sender)[1],
-            shadow=letter.shadow, client_email=letter.client.email,
-        )
-        subject, text = self._render(f"{lang}/notice.txt.j2", **values)
-        _, html = self._render(f"{lang}/notice.html.j2", **values)
-        msg = _envelope(letter.sender, subject, letter.composed_at, letter.message_id)
-        if letter.shadow:
-            msg["To"] = letter.manager
-            msg["Subject"] = f"[shadow: would go to {letter.client.email}] {subject}"
-        else:
-            msg["To"] = _format(letter.client.name, letter.client.email)
-            msg["Cc"] = ", ".join([letter.manager, *letter.cc])
-        msg["X-Deadlinewatch-Notice"] = letter.token
-        for k, v in letter.extra_headers:
-            msg[k] = v
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
-        attendee = (letter.client.name, letter.client.email)
-        if letter.kind != "delivered" and letter.promised is not None:
-            description = f"{letter.project_name}: {letter.milestone.name} — {day(letter.promised)}"
-            request = timeline.request(letter.milestone, letter.project_name, letter.composed_at, letter.sender,
-                                       attendee, description)
-            msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": "REQUEST"})
-        publish = timeline.publish(letter.rows, letter.project_name, letter.composed_at, letter.sender, attendee)
-        msg.add_attachment(publish.decode("utf-8"), subtype="calendar", filename="timeline.ics",
-                           params={"method": "PUBLISH"})
-        return msg
-
-    def reply(
-        self,
-        *,
-        language: str,
-        sender: str,
-        to: str,
-        original_subject: str,
-        original_message_id: str,
-        references: str,
-        composed_at: dt.datetime,
-        message_id: str,
-        accepted: bool,
-        project_name: str,
-        blocks: Sequence[BlockSummary] = (),
-        problems: Sequence[str] = (),
-        example: str = "",
-    ) -> EmailMessage:
-        """The answer to a team member's note: what was understood, or every problem with an example."""
-        subject, text = self._render(
-            f"{language}/reply.txt.j2", accepted=accepted, project=project_name, blocks=blocks,
-            problems=problems, example=example, original_subject=original_subject,
-        )
-        msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
-        msg["To"] = to
-        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
-        if original_message_id:
-            msg["In-Reply-To"] = original_message_id
-            msg["References"] = " ".join(x for x in (references, original_message_id) if x)
-        msg.set_content(text)
-        return msg
-
+# --- dates ---------------------------------------------------------------------------------------------------
 
 # CLDR numbering systems whose digits Babel leaves Latin: the Unicode name of their digit zero
 _DIGIT_ZERO = {"beng": "BENGALI", "deva": "DEVANAGARI", "arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC",
@@ -196,11 +134,196 @@ def format_day(day: dt.date, language: str, fmt: str = "full") -> str:
     return text
 
 
+# --- the composer ----------------------------------------------------------------------------------------------
+
+
+class Letters:
+    def __init__(self, template_dir: str = "") -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if template_dir:
+            loaders.append(jinja2.FileSystemLoader(template_dir))
+        loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
+        # a SandboxedEnvironment: templates from a user's folder cannot reach Python internals
+        from jinja2.sandbox import SandboxedEnvironment
+
+        self.env = SandboxedEnvironment(
+            loader=jinja2.ChoiceLoader(loaders),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def check_language(self, language: str, where: str, team: bool = False) -> None:
+        """Refuse a language without templates, naming the key that chose it."""
+        try:
+            Locale.parse(language)
+        except (UnknownLocaleError, ValueError):
+            raise ConfigError(f'{where} = "{language}": Babel knows no such locale') from None
+        for name in TEAM_TEMPLATES if team else CLIENT_TEMPLATES:
+            try:
+                self.env.get_template(f"{language}/{name}")
+            except jinja2.TemplateNotFound:
+                built_in = ", ".join(sorted(p.name for p in BUILTIN.iterdir() if p.is_dir()))
+                raise ConfigError(
+                    f'{where} = "{language}": no template {language}/{name}, built in or in letters.template_dir; '
+                    f"built-in languages: {built_in}"
+                ) from None
+            except jinja2.TemplateSyntaxError as e:
+                raise ConfigError(f"template {language}/{name}, line {e.lineno}: {e.message}") from None
+
+    def _render(self, name: str, **values: object) -> tuple[str, str]:
+        template = self.env.get_template(name)
+        module = template.make_module(values)
+        return safe_text(str(getattr(module, "subject", ""))), str(module)
+
+    @staticmethod
+    def _day(language: str) -> Callable[..., str]:
+        def day(d: dt.date, fmt: str = "full") -> str:
+            return format_day(d, language, fmt)
+
+        return day
+
+    def _common(self, env: ClientEnvelope) -> dict[str, object]:
+        return dict(project=safe_text(env.project_name), client_name=safe_text(env.client.name),
+                    client_email=env.client.email,
+                    sender_name=parseaddr(env.sender)[0] or parseaddr(env.sender)[1], shadow=env.shadow,
+                    day=self._day(env.client.language), kind=env.kind)
+
+    def _client_message(self, env: ClientEnvelope, subject: str, text: str, html: str | None,
+                        request: bytes | None, method: str, publish: bytes | None) -> EmailMessage:
+        msg = _envelope(env.sender, subject, env.composed_at, env.message_id)
+        if env.shadow:
+            msg.replace_header("Subject", safe_text(f"[shadow: would go to {env.client.email}] {subject}"))
+            msg["To"] = env.manager
+        else:
+            msg["To"] = _format(env.client.name, env.client.email)
+            msg["Cc"] = ", ".join([env.manager, *env.cc])
+        msg["X-Deadlinewatch-Notice"] = env.token
+        msg["X-Deadlinewatch-Kind"] = env.kind
+        msg.set_content(text)
+        if html is not None:
+            msg.add_alternative(html, subtype="html")
+        if request is not None:
+            # inside multipart/alternative, so mail programs show the calendar card (Gmail does only for this)
+            if html is None:
+                msg.make_alternative()
+            msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method})
+        if publish is not None:
+            msg.add_attachment(publish.decode("utf-8"), subtype="calendar", filename="timeline.ics",
+                               params={"method": "PUBLISH"})
+        return msg
+
+    def notice(self, letter: NoticeLetter) -> EmailMessage:
+        letter = replace(letter, milestone=_clean(letter.milestone), rows=tuple(map(_clean, letter.rows)),
+                         moved=tuple(map(_clean, letter.moved)))
+        env = letter.envelope
+        day = self._day(env.client.language)
+        values = dict(
+            self._common(env), milestone=letter.milestone.name, milestone_uid=letter.milestone.uid,
+            deadline=day(letter.deadline), promised=day(letter.promised) if letter.promised else "",
+            slip_days=letter.slip_days, context=letter.context, cause=letter.cause, plan=letter.plan,
+            offer=letter.offer or "", rows=letter.rows, again=letter.again, moved=letter.moved,
+        )
+        subject, text = self._render(f"{env.client.language}/notice.txt.j2", **values)
+        _, html = self._render(f"{env.client.language}/notice.html.j2", **values)
+        attendee = (env.client.name, env.client.email)
+        request = None
+        if env.kind == "notice" and letter.promised is not None:
+            description = f"{env.project_name}: {letter.milestone.name} — {day(letter.promised)}"
+            request = timeline.request(letter.milestone, env.project_name, env.composed_at, env.sender, attendee,
+                                       description)
+        publish = timeline.publish(letter.rows, env.project_name, env.composed_at, env.sender, attendee)
+        return self._client_message(env, subject, text, html, request, "REQUEST", publish)
+
+    def intro(self, env: ClientEnvelope, rows: Sequence[TimelineRow], first: TimelineRow, context: str
+              ) -> EmailMessage:
+        rows, first = tuple(map(_clean, rows)), _clean(first)
+        values = dict(self._common(env), rows=rows, first=first.name, first_uid=first.uid, context=context)
+        subject, text = self._render(f"{env.client.language}/intro.txt.j2", **values)
+        _, html = self._render(f"{env.client.language}/intro.html.j2", **values)
+        attendee = (env.client.name, env.client.email)
+        request = timeline.request(first, env.project_name, env.composed_at, env.sender, attendee)
+        publish = timeline.publish(rows, env.project_name, env.composed_at, env.sender, attendee)
+        return self._client_message(env, subject, text, html, request, "REQUEST", publish)
+
+    def calendar(self, env: ClientEnvelope, row: TimelineRow, cancel: bool = False, cause: str = "") -> EmailMessage:
+        """A one-UID calendar message: a moved dependant, an introduced entry, or a cancellation."""
+        row = _clean(row)
+        values = dict(self._common(env), milestone=row.name, old=row.old, new=row.new, cancel=cancel, cause=cause)
+        subject, text = self._render(f"{env.client.language}/calendar.txt.j2", **values)
+        method = "CANCEL" if cancel else "REQUEST"
+        attendee = (env.client.name, env.client.email)
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, attendee, method=method)
+        return self._client_message(env, subject, text, None, request, method, None)
+
+    def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
+               upcoming: Sequence[TimelineRow], week_start: dt.date) -> EmailMessage:
+        rows, upcoming = tuple(map(_clean, rows)), tuple(map(_clean, upcoming))
+        progress = [replace(p, row=_clean(p.row)) for p in progress]
+        values = dict(self._common(env), rows=rows, progress=progress, upcoming=upcoming,
+                      week_start=self._day(env.client.language)(week_start))
+        subject, text = self._render(f"{env.client.language}/weekly.txt.j2", **values)
+        _, html = self._render(f"{env.client.language}/weekly.html.j2", **values)
+        attendee = (env.client.name, env.client.email)
+        publish = timeline.publish(rows, env.project_name, env.composed_at, env.sender, attendee)
+        return self._client_message(env, subject, text, html, None, "PUBLISH", publish)
+
+    # --- the team's messages --------------------------------------------------------------------------------
+
+    def reply(
+        self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
+        references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
+        blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example: str = "",
+    ) -> EmailMessage:
+        """The answer to a team member's note: what was understood, or every problem with an example."""
+        subject, text = self._render(
+            f"{language}/reply.txt.j2", accepted=accepted, project=project_name, blocks=blocks,
+            problems=problems, example=example, original_subject=safe_text(original_subject),
+        )
+        msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
+        msg["To"] = to
+        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
+        if original_message_id:
+            msg["In-Reply-To"] = original_message_id
+            msg["References"] = " ".join(x for x in (references, original_message_id) if x)
+        msg.set_content(text)
+        return msg
+
+    def manager(
+        self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, what: str,
+        notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
+        detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "",
+    ) -> EmailMessage:
+        """A message to the manager: a draft to approve, or news of a notice (released, failed, decided)."""
+        subject, text = self._render(
+            f"{language}/manager.txt.j2", what=what, notice_id=notice_id, token=token, project=project_name,
+            milestone=milestone, client=client, reason=reason, detail=detail,
+        )
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = to
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Notice"] = token
+        if in_reply_to:
+            msg["In-Reply-To"] = in_reply_to
+            msg["References"] = in_reply_to
+        msg.set_content(text)
+        if draft is not None:
+            msg.add_attachment(draft, disposition="inline")
+        return msg
+
+
+def _clean(row: TimelineRow) -> TimelineRow:
+    """A milestone's name as one line of bounded length, wherever it appears."""
+    return replace(row, name=safe_text(row.name))
+
+
 def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.datetime, message_id: str
             ) -> EmailMessage:
     """A client's reply to a notice, passed on to the manager whole (as an attached message)."""
-    subject = " ".join(str(original.get("Subject", "")).split())
-    who = " ".join(str(original.get("From", "")).split())
+    subject = safe_text(str(original.get("Subject", "")))
+    who = safe_text(str(original.get("From", "")))
     msg = _envelope(sender, f"Fwd: client reply: {subject}", composed_at, message_id)
     msg["To"] = to
     msg["Auto-Submitted"] = "auto-generated"
@@ -210,21 +333,13 @@ def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.dat
 
 
 def _format(name: str, email: str) -> str:
-    from email.headerregistry import Address
-
-    return str(Address(display_name=name, addr_spec=email))
+    return str(Address(display_name=safe_text(name, 100), addr_spec=email))
 
 
 def _envelope(sender: str, subject: str, at: dt.datetime, message_id: str) -> EmailMessage:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
-    msg["Subject"] = " ".join(subject.split())
+    msg["Subject"] = safe_text(subject, 300)
     msg["Date"] = format_datetime(at.astimezone(dt.UTC))
     msg["Message-ID"] = message_id
     return msg
-
-
-def addresses(msg: EmailMessage, *fields: str) -> list[str]:
-    """The bare addresses in the given header fields."""
-    pairs = getaddresses([str(v) for f in fields for v in msg.get_all(f, [])])
-    return [addr for _, addr in pairs if addr]

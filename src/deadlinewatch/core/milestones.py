@@ -15,7 +15,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from icalendar import Calendar, Component
+from icalendar import Calendar, Component, vDuration
 
 from deadlinewatch.core.model import Milestone
 from deadlinewatch.errors import CalendarEntryError
@@ -81,6 +81,25 @@ def deadline_of(comp: Component, client_tz: dt.tzinfo, team_tz: dt.tzinfo) -> dt
     return _midnight(start + dt.timedelta(days=1), client_tz)
 
 
+def successors_of(comp: Component) -> tuple[tuple[str, int], ...]:
+    """RFC 9253 finish-to-start links on a predecessor: the successors' UIDs and the GAP, in whole days."""
+    related = comp.get("RELATED-TO")
+    if related is None:
+        return ()
+    out = []
+    for value in related if isinstance(related, list) else [related]:
+        if str(value.params.get("RELTYPE", "PARENT")).upper() != "FINISHTOSTART":
+            continue
+        gap = 0
+        if "GAP" in value.params:
+            try:
+                gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)
+            except ValueError:
+                raise CalendarEntryError(f'RELATED-TO GAP "{value.params["GAP"]}" is not a duration') from None
+        out.append((str(value).strip(), gap))
+    return tuple(out)
+
+
 def state_of(comp: Component) -> str:
     status = str(comp.get("STATUS", "")).upper()
     if status == "CANCELLED":
@@ -138,6 +157,7 @@ def milestones_from_ics(
                 percent=int(percent) if percent is not None else None,
                 start=(_as_datetime(start, ttz) if isinstance(start, dt.datetime)
                        else _midnight(start, ctz) if isinstance(start, dt.date) else None),
+                successors=successors_of(comp),
             ))
         except (CalendarEntryError, ValueError, TypeError) as e:
             problems.append(EntryProblem(href, uid, str(e)))

@@ -24,6 +24,8 @@ class Milestone:
     sequence: int = 0
     percent: int | None = None
     start: dt.datetime | None = None
+    # RELATED-TO;RELTYPE=FINISHTOSTART on this (the predecessor): (successor UID, GAP in working days)
+    successors: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

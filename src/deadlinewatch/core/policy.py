@@ -76,3 +76,35 @@ def pick_offer(offers: Sequence[tuple[int, str]], slip_days: int) -> str | None:
         if min_slip <= slip_days and (best is None or min_slip >= best[0]):
             best = (min_slip, text)
     return best[1] if best else None
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekly_slot(now: dt.datetime, spec: str, tz: dt.tzinfo) -> dt.datetime | None:
+    """The most recent weekly check-in time at or before `now` ("mon 09:00" in the client's zone), or None
+    when the check-in is turned off ("")."""
+    if not spec:
+        return None
+    day, _, hhmm = spec.partition(" ")
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    local = now.astimezone(tz)
+    date = local.date() - dt.timedelta(days=(local.weekday() - WEEKDAYS.index(day)) % 7)
+    slot = dt.datetime.combine(date, dt.time(hour, minute), tzinfo=tz)
+    return slot - dt.timedelta(days=7) if slot > local else slot
+
+
+def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date | None, cal: WorkCalendar,
+                tz: dt.tzinfo) -> tuple[dt.datetime, str]:
+    """When a held client message goes out undecided, and why: after `approval_hours`, or at the start of the
+    working day before the deadline, whichever comes first — a late apology is worse than an unreviewed one."""
+    by_hours = created + dt.timedelta(hours=approval_hours)
+    if deadline_day is None:
+        return by_hours, f"{approval_hours} hours passed without a decision"
+    day_before = deadline_day - dt.timedelta(days=1)
+    while not cal.is_working(day_before) and day_before > deadline_day - dt.timedelta(days=30):
+        day_before -= dt.timedelta(days=1)
+    before_deadline = dt.datetime.combine(day_before, dt.time(0), tzinfo=tz)
+    if before_deadline < by_hours:
+        return before_deadline, f"the deadline ({deadline_day.isoformat()}) is one working day away"
+    return by_hours, f"{approval_hours} hours passed without a decision"

@@ -19,6 +19,11 @@ from deadlinewatch.core.model import TimelineRow
 PRODID = "-//deadlinewatch//deadlinewatch 0.1//EN"
 
 
+def _one_line(text: str) -> str:
+    """Names from calendars and configs as one line: a raw newline would break the content line."""
+    return " ".join(text.split())
+
+
 def _calendar(method: str) -> Calendar:
     cal = Calendar()
     cal.add("PRODID", PRODID)
@@ -44,7 +49,7 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     ev.add("DTSTAMP", stamp.astimezone(dt.UTC))
     ev.add("DTSTART", row.new)  # a date: all-day in whatever zone the client's calendar is in
     ev.add("DTEND", row.new + dt.timedelta(days=1))  # exclusive, RFC 5545
-    ev.add("SUMMARY", f"{project_name}: {row.name}")
+    ev.add("SUMMARY", _one_line(f"{project_name}: {row.name}"))
     ev.add("TRANSP", "TRANSPARENT")  # a due date, not a meeting: it must not block the client's day
     ev.add("STATUS", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
     if description:
@@ -70,7 +75,7 @@ def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, 
             attendee: tuple[str, str]) -> bytes:
     """`timeline.ics`: every client-visible milestone, same UIDs and SEQUENCEs, METHOD:PUBLISH."""
     cal = _calendar("PUBLISH")
-    cal.add("X-WR-CALNAME", project_name)
+    cal.add("X-WR-CALNAME", _one_line(project_name))
     for row in rows:
         cal.add_component(_event(row, project_name, stamp, organizer, attendee, ""))
     cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE

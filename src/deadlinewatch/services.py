@@ -1,0 +1,141 @@
+"""What one pass works with: the adapters and the config (`Services`), what it reports (`PassReport`), and the
+small rules every stage shares (message ids, a milestone's effective state, its forecast)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+from deadlinewatch.adapters.calendar import CalendarSource
+from deadlinewatch.adapters.clock import Clock
+from deadlinewatch.adapters.mailbox import Mailbox
+from deadlinewatch.adapters.mailer import Mailer
+from deadlinewatch.adapters.store import ClientDate, Store
+from deadlinewatch.config import Config
+from deadlinewatch.core import policy
+from deadlinewatch.core.forecast import forecast, last_work_day
+from deadlinewatch.core.letters import Letters
+from deadlinewatch.core.model import Forecast, Milestone, Report
+from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.errors import LoginRefused, ServerError
+
+log = logging.getLogger("deadlinewatch.cycle")
+
+
+@dataclass
+class Services:
+    """The adapters one pass works through, and the configuration it obeys."""
+
+    config: Config
+    store: Store
+    calendar: CalendarSource
+    mailbox: Callable[[], Mailbox]
+    mailer: Mailer
+    clock: Clock
+    letters: Letters
+
+    @property
+    def team_tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.config.timezone)
+
+    @property
+    def workdays(self) -> WorkCalendar:
+        return WorkCalendar.from_policy(self.config.policy)
+
+    @property
+    def policy(self) -> policy.Policy:
+        p = self.config.policy
+        return policy.Policy(p["warn_probability"], p["renotify_slip_days"])
+
+    @property
+    def sender(self) -> str:
+        return str(self.config.smtp["from"])
+
+    @property
+    def envelope_from(self) -> str:
+        return bare(self.sender)
+
+
+@dataclass
+class PassReport:
+    """What a pass did, for the story (demo), the log and the exit code (`once`)."""
+
+    events: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+
+    def event(self, text: str, *args: object) -> None:
+        message = text % args if args else text
+        log.info("%s", message)
+        self.events.append(message)
+
+    def problem(self, text: str) -> None:
+        log.warning("%s", text)
+        self.problems.append(text)
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{len(self.events)} events", f"{len(self.sent)} sent"]
+        if self.unavailable:
+            parts.append("unavailable: " + ", ".join(sorted(self.unavailable)))
+        if self.refused:
+            parts.append("login refused: " + ", ".join(self.refused))
+        if self.problems:
+            parts.append(f"{len(self.problems)} problems")
+        return "; ".join(parts)
+
+
+def server_failed(svc: Services, report: PassReport, server: str, e: ServerError | LoginRefused) -> None:
+    svc.store.set_server(server, False, str(e), svc.clock.now())
+    if isinstance(e, LoginRefused):
+        report.refused.append(server)
+        report.problem(f"{server}: {e}")
+    else:
+        report.unavailable[server] = e.detail
+        report.problem(f"{server} unavailable: {e.detail}")
+
+
+def bare(address: str) -> str:
+    return parseaddr(address)[1]
+
+
+def message_id(svc: Services, kind: str, *identity: object) -> tuple[str, str]:
+    """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same id,
+    so the outbox's uniqueness refuses a duplicate even across a crash."""
+    digest = hashlib.sha256("\0".join([kind, *map(str, identity)]).encode()).hexdigest()
+    domain = bare(svc.sender).rpartition("@")[2] or "deadlinewatch.invalid"
+    return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
+
+
+def outgoing(svc: Services, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
+             recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
+             state: str = "pending", promised: dt.date | None = None) -> dict[str, object]:
+    """An outbox row. Every message is also Bcc'd to the inbox: the archive copy filed in sent_folder."""
+    return dict(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
+                mail_from=svc.envelope_from, recipients=[*recipients, svc.config.imap["address"]],
+                message=message, state=state, created=now, promised=promised)
+
+
+def effective_state(m: Milestone, reports: Sequence[Report]) -> str:
+    """Open, done or cancelled: a note saying Done: 100% closes a milestone as the calendar would."""
+    if m.state != "open":
+        return m.state
+    latest_done = next((r.done for r in reversed(reports) if r.done is not None), None)
+    return "done" if latest_done == 100 else "open"
+
+
+def forecast_milestone(svc: Services, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
+                       now: dt.datetime) -> Forecast | None:
+    """The forecast against the deadline, or — once the client was warned — against the date we promised."""
+    if effective_state(m, reports) != "open":
+        return None
+    deadline_day = last_work_day(m.deadline, svc.team_tz)
+    target = cd.promised if cd is not None and cd.promised is not None else deadline_day
+    return forecast(m, reports, now, svc.workdays, svc.team_tz, target=target)

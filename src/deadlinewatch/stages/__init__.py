@@ -1,0 +1,1 @@
+"""The four stages of a pass, in order: calendar_sync → inbox → clients → outbox."""

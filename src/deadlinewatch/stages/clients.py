@@ -1,0 +1,302 @@
+"""Stage 3: what each client must hear now — the forecasts, then the messages the policy decides.
+
+In this order per project: cancellations of milestones the client has seen; the introduction (the first message
+a client gets for a project); apology + replan notices with the dependants they move, and delivered notes;
+the weekly check-in. Each decision is recorded in the outbox together with what it tells the client's calendar
+(SEQUENCE, shown date, promise), in one transaction; under `approval = "manager"` it is held with a draft to the
+manager.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from deadlinewatch.adapters.store import ClientDate
+from deadlinewatch.config import Project
+from deadlinewatch.core import dependencies, policy
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
+from deadlinewatch.core.model import Milestone, NoticeDecision, Report, TimelineRow
+from deadlinewatch.services import (
+    PassReport,
+    Services,
+    bare,
+    effective_state,
+    forecast_milestone,
+    message_id,
+    outgoing,
+)
+from deadlinewatch.stages.inbox import manager_message
+
+
+@dataclass
+class ProjectView:
+    """A project as the client knows it: milestones, their reports, the calendar dates the client has."""
+
+    project: Project
+    milestones: list[Milestone]
+    reports: dict[str, list[Report]]
+    dates: dict[str, ClientDate]
+
+    @property
+    def client_tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.project.client.timezone)
+
+    def state(self, m: Milestone) -> str:
+        return effective_state(m, self.reports.get(m.uid, []))
+
+    def visible(self) -> list[Milestone]:
+        """Milestones the client may see: not private, not cancelled."""
+        return [m for m in self.milestones if not m.private and m.state != "cancelled"]
+
+    def sequence(self, m: Milestone) -> int:
+        cd = self.dates.get(m.uid)
+        return max(cd.sequence if cd else 0, m.sequence)
+
+    def shown(self, m: Milestone) -> dt.date:
+        cd = self.dates.get(m.uid)
+        return cd.shown_date if cd and cd.shown_date else last_work_day(m.deadline, self.client_tz)
+
+    def rows(self, override: Mapping[str, tuple[dt.date, int]] | None = None) -> tuple[TimelineRow, ...]:
+        """The client-visible timeline: old date → new date, with each entry's SEQUENCE."""
+        override = override or {}
+        out = []
+        for m in self.visible():
+            old = last_work_day(m.deadline, self.client_tz)
+            new, seq = override.get(m.uid, (self.shown(m), self.sequence(m)))
+            status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"
+            out.append(TimelineRow(m.uid, m.name, old, new, status, seq))
+        return tuple(out)
+
+
+def view(svc: Services, project: Project) -> ProjectView:
+    milestones = svc.store.milestones(project.id)
+    reports = {m.uid: svc.store.reports(project.id, m.uid) for m in milestones}
+    return ProjectView(project, milestones, reports, svc.store.client_dates(project.id))
+
+
+@dataclass(frozen=True)
+class HeldRef:
+    """A held client message, as the draft to the manager names it."""
+
+    id: int
+    kind: str
+    project: str | None
+    uid: str | None
+    token: str
+
+
+@dataclass
+class Plan:
+    """Client messages decided together: the first is the primary, the rest ride with it."""
+
+    messages: list[dict[str, object]] = field(default_factory=list)
+    dates: list[dict[str, object]] = field(default_factory=list)
+    reason: str = ""
+
+
+def _envelope(svc: Services, project: Project, kind: str, identity: Sequence[object], now: dt.datetime
+              ) -> ClientEnvelope:
+    token, msg_id = message_id(svc, kind, project.id, *identity)
+    c = project.client
+    return ClientEnvelope(project_name=project.name, client=Recipient(c.name, c.email, c.language, c.timezone),
+                          sender=svc.sender, manager=project.manager, cc=c.cc, composed_at=now, message_id=msg_id,
+                          token=token, kind=kind, shadow=project.approval == "shadow")
+
+
+def _add(svc: Services, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
+         uid: str | None = None, promised: dt.date | None = None) -> None:
+    to = [bare(project.manager)] if env.shadow else [project.client.email, bare(project.manager), *project.client.cc]
+    state = "held" if project.approval == "manager" else "pending"
+    plan.messages.append(outgoing(svc, kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
+                                  message=message, recipients=to, now=now, project=project.id, uid=uid,
+                                  state=state, promised=promised))
+
+
+# --- the plans -----------------------------------------------------------------------------------------------
+
+
+def plan_intro(svc: Services, pv: ProjectView, now: dt.datetime) -> Plan | None:
+    """The first message a client gets: the timeline, and a REQUEST for each milestone (one UID a message)."""
+    open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
+    if not open_visible:
+        return None
+    project = pv.project
+    rows = pv.rows()
+    by_uid = {r.uid: r for r in rows}
+    first, *others = [by_uid[m.uid] for m in open_visible]
+    plan = Plan(reason=f"introducing {len(rows)} milestones")
+    env = _envelope(svc, project, "intro", [], now)
+    _add(svc, plan, project, env, svc.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
+    for row in others:
+        env = _envelope(svc, project, "intro", [row.uid], now)
+        _add(svc, plan, project, env, svc.letters.calendar(env, row).as_bytes(), now, row.uid)
+    plan.dates = [dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new)
+                  for r in (first, *others)]
+    return plan
+
+
+def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime) -> Plan:
+    """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves."""
+    project, cal = pv.project, svc.workdays
+    tz = pv.client_tz
+    cd = pv.dates.get(m.uid)
+    override: dict[str, tuple[dt.date, int]] = {}
+    moved: dict[str, dt.date] = {}
+    if decision.kind == "delivered":
+        sequence = pv.sequence(m)
+        override[m.uid] = (pv.shown(m), sequence)
+    else:
+        assert decision.promised is not None
+        sequence = pv.sequence(m) + 1
+        override[m.uid] = (decision.promised, sequence)
+        by_uid = {x.uid: x for x in pv.milestones if pv.state(x) == "open" or x.uid == m.uid}
+        current = {x.uid: pv.shown(x) for x in pv.milestones}
+        moved = dependencies.shifted(by_uid, m.uid, decision.promised, current, cal, tz)
+        for uid, new in moved.items():
+            dep = by_uid[uid]
+            if not dep.private:
+                override[uid] = (new, pv.sequence(dep) + 1)
+    rows = pv.rows(override)
+    row = next(r for r in rows if r.uid == m.uid)
+    history = pv.reports.get(m.uid, [])
+    offers = [(o.min_slip_days, o.text) for o in svc.config.offers]
+    identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
+    env = _envelope(svc, project, decision.kind, identity, now)
+    moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
+    letter = NoticeLetter(
+        envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
+        slip_days=decision.slip_days,
+        context=project.context, cause=next((r.cause for r in reversed(history) if r.cause), ""),
+        plan=next((r.plan for r in reversed(history) if r.plan), ""),
+        offer=policy.pick_offer(offers, decision.slip_days) if decision.kind != "delivered" else None,
+        rows=rows, again=cd is not None and cd.promised is not None and decision.kind == "notice", moved=moved_rows,
+    )
+    plan = Plan(reason=decision.reason)
+    _add(svc, plan, project, env, svc.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
+    if decision.kind == "delivered":
+        plan.dates.append(dict(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
+        return plan
+    plan.dates.append(dict(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
+                           promised=decision.promised))
+    for r in moved_rows:
+        dep_env = _envelope(svc, project, "update", [r.uid, r.sequence], now)
+        _add(svc, plan, project, dep_env, svc.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
+        plan.dates.append(dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new))
+    return plan
+
+
+def plan_cancel(svc: Services, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+    """METHOD:CANCEL for a milestone the client has seen."""
+    tz = pv.client_tz
+    sequence = pv.sequence(m) + 1
+    row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence)
+    env = _envelope(svc, pv.project, "cancel", [m.uid], now)
+    plan = Plan(reason="cancelled in the calendar")
+    _add(svc, plan, pv.project, env, svc.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
+    plan.dates.append(dict(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
+    return plan
+
+
+def plan_weekly(svc: Services, pv: ProjectView, now: dt.datetime, since: dt.datetime) -> Plan | None:
+    """The check-in, at the project's weekly_update time in the client's zone, once a week."""
+    slot = policy.weekly_slot(now, pv.project.weekly_update, pv.client_tz)
+    if slot is None or slot <= since:
+        return None
+    open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
+    if not open_visible:
+        return None  # nothing open: no check-in to send
+    env = _envelope(svc, pv.project, "weekly", [slot.date().isoformat()], now)
+    if svc.store.is_our_message_id(env.message_id):
+        return None
+    rows = pv.rows()
+    week_ago = slot - dt.timedelta(days=7)
+    progress = []
+    for row in rows:
+        history = pv.reports.get(row.uid, [])
+        before = next((r.done for r in reversed(history) if r.done is not None and r.at <= week_ago), None)
+        now_done = 100 if row.status == "done" else next((r.done for r in reversed(history) if r.done is not None),
+                                                          None)
+        progress.append(Progress(row, before, now_done, sum(1 for r in history if r.at > week_ago)))
+    horizon = slot.date() + dt.timedelta(days=14)
+    upcoming = sorted((r for r in rows if r.status != "done" and r.new <= horizon), key=lambda r: r.new)[:3]
+    plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}")
+    message = svc.letters.weekly(env, rows, progress, upcoming, slot.date())
+    _add(svc, plan, pv.project, env, message.as_bytes(), now)
+    return plan
+
+
+# --- the stage -------------------------------------------------------------------------------------------------
+
+
+def _record(svc: Services, pv: ProjectView, plan: Plan, report: PassReport, what: str) -> int:
+    project = pv.project
+    draft = None
+    if project.approval == "manager":
+        first = plan.messages[0]
+
+        def draft(primary: int) -> dict[str, object]:
+            uid = first["uid"]
+            ref = HeldRef(primary, str(first["kind"]), project.id, str(uid) if uid else None, str(first["token"]))
+            extra = (f"{len(plan.messages) - 1} calendar update(s) go out with it."
+                     if len(plan.messages) > 1 else "")
+            message = first["message"]
+            assert isinstance(message, bytes)
+            return manager_message(svc, ref, "draft", plan.reason, svc.clock.now(), detail=extra, draft=message)
+
+    notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, draft)
+    state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(project.approval,
+                                                                                             "queued")
+    report.event("%s: %s — #%d, %s; %s", project.id, what, notice_id, state, plan.reason)
+    return notice_id
+
+
+def evaluate(svc: Services, report: PassReport) -> None:
+    now = svc.clock.now()
+    for project in svc.config.projects:
+        pv = view(svc, project)
+        for m in pv.milestones:
+            cd = pv.dates.get(m.uid)
+            if m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
+                _record(svc, pv, plan_cancel(svc, pv, m, now), report, f"cancellation of \"{m.name}\"")
+        if not svc.store.has_client_messages(project.id):
+            intro = plan_intro(svc, pv, now)
+            if intro is not None:
+                _record(svc, pv, intro, report, "introduction")
+                pv = view(svc, project)
+        for m in pv.milestones:
+            if m.state == "cancelled":
+                continue
+            reports = pv.reports.get(m.uid, [])
+            cd = pv.dates.get(m.uid)
+            f = forecast_milestone(svc, m, reports, cd, now)
+            if f is not None:
+                svc.store.save_forecast(f, now)
+            effective = Milestone(**{**m.__dict__, "state": pv.state(m)})
+            promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
+            decision = policy.decide(effective, f, promise, svc.policy, svc.workdays,
+                                     last_work_day(m.deadline, svc.team_tz))
+            if decision is None:
+                continue
+            if m.private:
+                if decision.kind != "delivered":
+                    report.event("%s: private milestone \"%s\" is at risk (%s); the client is not told",
+                                 project.id, m.name, decision.reason)
+                continue
+            plan = plan_notice(svc, pv, m, decision, now)
+            if decision.kind == "delivered":
+                _record(svc, pv, plan, report, f"delivered note for \"{m.name}\"")
+            else:
+                days_left = (m.deadline - now).total_seconds() / 86400
+                _record(svc, pv, plan, report, f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, "
+                                               f"promising {decision.promised}")
+            pv = view(svc, project)  # the next decision sees the dates this one gave the client
+        first = svc.store.first_client_message(project.id)
+        if first is not None:
+            # the first check-in comes at least two days after the introduction, not hours after it
+            weekly = plan_weekly(svc, pv, now, since=first.created + dt.timedelta(days=2))
+            if weekly is not None:
+                _record(svc, pv, weekly, report, "weekly check-in")

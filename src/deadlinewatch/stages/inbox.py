@@ -1,0 +1,271 @@
+"""Stage 2: the inbox. Each message is decided once, recorded with what it causes, and only then moved."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import Protocol
+
+from deadlinewatch.core import intake, notes
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.letters import BlockSummary, forward
+from deadlinewatch.core.model import Report
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.services import (
+    PassReport,
+    Services,
+    bare,
+    forecast_milestone,
+    message_id,
+    outgoing,
+    server_failed,
+)
+
+
+class NoticeRef(Protocol):
+    """What a note to the manager needs to know of the client message it is about (an OutboxItem has it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def uid(self) -> str | None: ...
+    @property
+    def token(self) -> str: ...
+
+
+PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
+
+
+def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
+    refs = [notes.MilestoneRef(m.project, m.uid, m.name) for m in svc.store.milestones() if m.state != "cancelled"]
+    ids = [p.id for p in svc.config.projects]
+    week = len(svc.config.policy["working_days"])
+
+    def parse(incoming: intake.Incoming) -> notes.ParsedNote:
+        today = incoming.at.astimezone(svc.team_tz).date()
+        return notes.parse_note(incoming.subject, incoming.text, refs, ids, today, week)
+
+    return parse
+
+
+def _rules(svc: Services) -> intake.Rules:
+    c = svc.config
+    return intake.Rules(
+        members=frozenset(bare(m).lower() for m in c.team["members"]),
+        managers=frozenset(bare(x).lower() for x in [c.team["manager"], *(p.manager for p in c.projects)]),
+        clients=frozenset(p.client.email.lower() for p in c.projects),
+        require_authentication=c.imap["require_authentication"],
+        authserv_id=c.imap["authserv_id"],
+    )
+
+
+def _context(svc: Services, incoming: intake.Incoming) -> intake.Context:
+    store = svc.store
+    token_match = intake.TOKEN.search(incoming.subject)
+    held = store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references)
+    automatic = bool(intake.is_automatic(incoming.msg, incoming.sender))
+    bounced = tuple(m for m in intake.our_ids_in(incoming.raw) if store.client_message(m)) if automatic else ()
+    return intake.Context(
+        is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
+        answers_notice=store.notice_by_message_ids(incoming.references) is not None,
+        decides=held.token if held else "",
+        bounced=bounced,
+    )
+
+
+def _said(block: notes.NoteBlock) -> str:
+    parts = []
+    if block.done is not None:
+        parts.append(f"{block.done}% done")
+    if block.remaining_days is not None:
+        parts.append(f"{block.remaining_days:g} working days left")
+    if block.eta is not None:
+        parts.append(f"ETA {block.eta.isoformat()}")
+    if block.blocked:
+        parts.append("blocked")
+    if block.cause:
+        parts.append(f"cause: {block.cause}")
+    if block.plan:
+        parts.append(f"plan: {block.plan}")
+    return ", ".join(parts) or "noted"
+
+
+def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, reports: list[Report],
+           now: dt.datetime) -> dict[str, object]:
+    note = verdict.note
+    assert note is not None
+    blocks: list[BlockSummary] = []
+    project_name = ""
+    if note.ok:
+        project_name = svc.config.project(note.project).name if note.project else ""
+        by_uid = {m.uid: m for m in svc.store.milestones(note.project)}
+        for block in note.blocks:
+            m = by_uid[block.uid]
+            history = svc.store.reports(m.project, m.uid) + [r for r in reports if r.uid == m.uid]
+            f = forecast_milestone(svc, m, history, svc.store.client_date(m.project, m.uid), now)
+            deadline_day = last_work_day(m.deadline, svc.team_tz)
+            at_risk = False
+            if f is None:
+                words = "closed — done"
+            else:
+                words = f.reason
+                if f.p50 is not None:
+                    late = svc.workdays.count(deadline_day, f.p50)
+                    words += (f"; {late} working days after the deadline ({deadline_day.isoformat()})" if late > 0
+                              else f"; on time for the deadline ({deadline_day.isoformat()})")
+                at_risk = f.p_miss is not None and f.p_miss >= svc.policy.warn_probability
+                if at_risk:
+                    words += ("; private milestone: the client is not told" if m.private
+                              else "; a client notice will go out")
+            told = any(r.cause for r in history) and any(r.plan for r in history)
+            blocks.append(BlockSummary(block.name, block.matched_by, _said(block), words,
+                                       at_risk and not m.private and not told))
+    token, msg_id = message_id(svc, "reply", incoming.message_key)
+    msg = svc.letters.reply(
+        language=svc.config.team["language"], sender=svc.sender, to=incoming.sender,
+        original_subject=incoming.subject, original_message_id=incoming.message_id,
+        references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
+        project_name=project_name, blocks=blocks, problems=note.problems, example=notes.EXAMPLE,
+    )
+    return outgoing(svc, kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                    recipients=[incoming.sender], now=now, project=note.project)
+
+
+def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> dict[str, object]:
+    notice = svc.store.notice_by_message_ids(incoming.references)
+    manager = svc.config.project(notice.project).manager if notice and notice.project else svc.config.team["manager"]
+    token, msg_id = message_id(svc, "forward", incoming.message_key)
+    msg = forward(sender=svc.sender, to=manager, original=incoming.msg, composed_at=now, message_id=msg_id)
+    return outgoing(svc, kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                    recipients=[bare(manager)], now=now)
+
+
+def manager_message(svc: Services, notice: NoticeRef, what: str, reason: str, now: dt.datetime,
+                    detail: str = "", draft: bytes | None = None, in_reply_to: str = "") -> dict[str, object]:
+    """A note to the project's manager about a client message: its draft, or what became of it."""
+    project = svc.config.project(notice.project) if notice.project else None
+    manager = project.manager if project else svc.config.team["manager"]
+    names = {m.uid: m.name for m in svc.store.milestones(notice.project)} if notice.project else {}
+    attached = message_from_bytes(draft, policy=default_policy) if draft is not None else None
+    token, msg_id = message_id(svc, f"manager-{what}", notice.id, notice.token, reason)
+    msg = svc.letters.manager(
+        language=svc.config.team["language"], sender=svc.sender, to=manager, composed_at=now, message_id=msg_id,
+        what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
+        milestone=names.get(notice.uid or "", notice.kind), client=project.client.email if project else "",
+        reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
+        in_reply_to=in_reply_to,
+    )
+    return outgoing(svc, kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id,
+                    message=msg.as_bytes(), recipients=[bare(manager)], now=now, project=notice.project)
+
+
+def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, now: dt.datetime,
+            report: PassReport) -> list[dict[str, object]]:
+    token = intake.TOKEN.search(incoming.subject)
+    held = svc.store.notice_for_decision(token.group(1) if token else "", incoming.references)
+    assert held is not None
+    approve = verdict.decision == "approve"
+    if svc.store.decide(held.id, approve, now=now, decided_by=incoming.sender):
+        words = "approved: it goes out now" if approve else "rejected: it will not be sent"
+        report.event("manager %s notice #%d by email", "approved" if approve else "rejected", held.id)
+    else:
+        words = f"already {held.state}; nothing changed"
+    return [manager_message(svc, held, "decided", words, now, in_reply_to=incoming.message_id)]
+
+
+def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, report: PassReport,
+            text: str) -> list[dict[str, object]]:
+    out = []
+    for mid in verdict_ids:
+        item = svc.store.client_message(mid)
+        if item is None or item.state == "failed":
+            continue
+        svc.store.set_outbox_state(item.id, "failed", now=now, error="bounced: " + text[:300])
+        report.problem(f"message #{item.id} ({item.kind}) to the client bounced")
+        out.append(manager_message(svc, item, "failed", "the client's mail server returned it", now,
+                                   detail=text[:1500]))
+    return out
+
+
+async def read_inbox(svc: Services, report: PassReport) -> None:
+    imap = svc.config.imap
+    folders = {"sent": imap["sent_folder"], "processed": imap["processed_folder"], "rejected": imap["rejected_folder"]}
+    mailbox = svc.mailbox()
+    try:
+        fetched = await asyncio.to_thread(mailbox.fetch, imap["folder"])
+        parse, rules = _parse_for(svc), _rules(svc)
+        for item in fetched:
+            incoming = intake.read_message(item.raw, item.arrived)
+            prior = svc.store.message_decision(incoming.message_key)
+            if prior is not None:
+                # decided (and committed) before; the move did not happen, or it is a copy: just file it
+                await asyncio.to_thread(mailbox.move, item.uid, imap["folder"], prior[0])
+                svc.store.mark_moved(incoming.message_key)
+                continue
+            now = svc.clock.now()
+            context = intake.Context()
+            try:
+                context = _context(svc, incoming)
+                verdict = intake.classify(incoming, rules, context, parse)
+            except PARSE_ERRORS as e:
+                # a message so broken the email library chokes on it: kept and filed, never a crashed pass
+                verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__}: {e})")
+            reports: list[Report] = []
+            messages: list[dict[str, object]] = []
+            if verdict.note is not None and verdict.note.ok:
+                reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
+                                  b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
+            if verdict.reply:
+                messages.append(_reply(svc, incoming, verdict, reports, now))
+            if verdict.outcome == "forwarded":
+                messages.append(_forward(svc, incoming, now))
+            if verdict.outcome == "decision":
+                messages += _decide(svc, incoming, verdict, now, report)
+            text = _safe_text(incoming)
+            if verdict.outcome == "bounce":
+                messages += _bounce(svc, context.bounced, now, report, text)
+            target = folders[verdict.folder]
+            svc.store.record_message(
+                message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
+                subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
+                project=verdict.note.project if verdict.note else None,
+                problems=list(verdict.note.problems) if verdict.note else [verdict.reason],
+                raw=b"" if verdict.outcome == "archive" else incoming.raw,
+                body="" if verdict.outcome == "archive" else text, reports=reports, now=now, outgoing=messages,
+            )
+            _tell(report, incoming, verdict)
+            await asyncio.to_thread(mailbox.move, item.uid, imap["folder"], target)
+            svc.store.mark_moved(incoming.message_key)
+        svc.store.set_server("imap", True, f"{len(fetched)} messages read", svc.clock.now())
+    except (ServerError, LoginRefused) as e:
+        server_failed(svc, report, "imap", e)
+    except ConfigError as e:
+        report.problem(str(e))
+    finally:
+        await asyncio.to_thread(mailbox.close)
+
+
+def _safe_text(incoming: intake.Incoming) -> str:
+    try:
+        return incoming.text
+    except PARSE_ERRORS:
+        return ""
+
+
+def _tell(report: PassReport, incoming: intake.Incoming, verdict: intake.Verdict) -> None:
+    who = incoming.sender or "(no sender)"
+    if verdict.outcome == "accepted" and verdict.note:
+        names = ", ".join(b.name for b in verdict.note.blocks)
+        report.event("note from %s accepted (%s): %s", who, verdict.note.project, names)
+    elif verdict.outcome == "rejected" and verdict.note:
+        report.event("note from %s rejected, sender told why: %s", who, "; ".join(verdict.note.problems))
+    elif verdict.outcome not in ("archive", "decision"):
+        report.event("message from %s (%s): %s", who, incoming.subject or "no subject", verdict.reason)

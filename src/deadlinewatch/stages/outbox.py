@@ -1,0 +1,110 @@
+"""Stage 4: the outbox. A message is recorded before any attempt, marked `sending` before the SMTP exchange and
+`sent` after it; a send is never blindly repeated.
+
+* A message left in `sending` by a crash is looked for in the mailbox first (every message is Bcc'd to the
+  inbox): found, it was sent; not found, it goes again with the same bytes and Message-ID.
+* Temporary failures (4xx, connection loss, timeouts) back off: 1, 2, 4 … minutes, at most an hour.
+* Permanent failures (5xx) are kept with the reason, and the manager hears of them; so do refused recipients.
+* Held messages (approval = "manager") go out undecided when `approval_hours` passed, or one working day before
+  the deadline, whichever is first, with a note to the manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.core import policy
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.services import PassReport, Services, bare, server_failed
+from deadlinewatch.stages.inbox import manager_message
+
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def release_holds(svc: Services, report: PassReport) -> None:
+    now = svc.clock.now()
+    deadlines = {(m.project, m.uid): m.deadline for m in svc.store.milestones()}
+    for item in svc.store.outbox(states=("held",), audience="client"):
+        if item.parent is not None:
+            continue  # it goes with its primary
+        deadline = deadlines.get((item.project or "", item.uid or ""))
+        deadline_day = last_work_day(deadline, svc.team_tz) if deadline else None
+        when, why = policy.hold_expiry(item.created, svc.config.policy["approval_hours"], deadline_day,
+                                       svc.workdays, svc.team_tz)
+        if now < when:
+            continue
+        if svc.store.decide(item.id, True, now=now, decided_by="timeout"):
+            svc.store.record_outgoing([manager_message(svc, item, "released", why, now)])
+            report.event("held message #%d released undecided: %s", item.id, why)
+
+
+async def _reconcile(svc: Services, item: OutboxItem) -> bool:
+    """Was a message left in `sending` by a crash delivered? Its archive copy in the mailbox says so."""
+    imap = svc.config.imap
+    mailbox = svc.mailbox()
+    try:
+        return await asyncio.to_thread(mailbox.contains, item.message_id, [imap["folder"], imap["sent_folder"]])
+    except (ServerError, LoginRefused, ConfigError):
+        return False  # cannot tell: sending again risks a duplicate with the same Message-ID, the documented window
+    finally:
+        await asyncio.to_thread(mailbox.close)
+
+
+async def send_outbox(svc: Services, report: PassReport) -> None:
+    release_holds(svc, report)
+    now = svc.clock.now()
+    for item in svc.store.outbox(states=("pending", "sending")):
+        if item.next_attempt is not None and item.next_attempt > now:
+            continue
+        if item.state == "sending" and await _reconcile(svc, item):
+            svc.store.set_outbox_state(item.id, "sent", now=now, expect=("sending",))
+            report.event("message #%d (%s) was sent before a restart: its archive copy is in the mailbox",
+                         item.id, item.kind)
+            continue
+        if not svc.store.set_outbox_state(item.id, "sending", now=now, attempt=True, expect=("pending", "sending")):
+            continue
+        try:
+            refused = await svc.mailer.send(item.mail_from, item.recipients, item.message)
+        except ServerError as e:
+            # not sent: pending again, with a back-off; the next attempt sends the same bytes
+            svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e),
+                                       next_attempt=svc.clock.now() + backoff(item.attempts + 1))
+            server_failed(svc, report, "smtp", e)
+            return
+        except LoginRefused as e:
+            svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e))
+            server_failed(svc, report, "smtp", e)
+            return
+        _settle(svc, report, item, refused)
+    svc.store.set_server("smtp", True, "outbox delivered", svc.clock.now())
+
+
+def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
+    """Record the outcome of one SMTP exchange, recipient by recipient."""
+    now = svc.clock.now()
+    essential = {a.lower() for a in item.recipients[:1]}  # the client (or, in shadow mode, the manager)
+    lost = {a.lower(): why for a, why in refused.items()}
+    if len(lost) == len(item.recipients) or essential & set(lost):
+        reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
+        svc.store.set_outbox_state(item.id, "failed", now=now, error=reason)
+        report.problem(f"message #{item.id} ({item.kind}) refused by the SMTP server: {reason}")
+        if item.audience == "client":
+            svc.store.record_outgoing([manager_message(svc, item, "failed", reason, now)])
+        return
+    svc.store.set_outbox_state(item.id, "sent", now=now, error="; ".join(f"{a}: {w}" for a, w in refused.items())
+                               or None)
+    report.sent.append(item.id)
+    report.event("sent #%d (%s) to %s", item.id, item.kind, ", ".join(item.recipients))
+    if lost and item.audience == "client":
+        others = ", ".join(sorted(lost))
+        report.problem(f"message #{item.id}: these recipients were refused: {others}")
+        if bare(svc.config.team["manager"]).lower() not in lost:
+            svc.store.record_outgoing([manager_message(svc, item, "failed", f"refused for {others}", now,
+                                                       detail="The client's own copy was delivered.")])

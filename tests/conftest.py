@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,12 +92,10 @@ def smtp_tls(trusted_ca: object, dovecot: DovecotServer) -> Iterator[SmtpSink]:
 
 
 def write_config(path: Path, *, caldav_url: str, caldav_user: str, imap_port: int, smtp_port: int,
-                 smtp_security: str = "starttls", smtp_user: str = "pm@studio.example", approval: str = "auto",
-                 extra: str = "") -> Path:
+                 smtp_security: str = "starttls", smtp_user: str = "pm@studio.example", **more: Any) -> Path:
     """The tests' config: SMTP with STARTTLS and AUTH unless told otherwise."""
     return write_local_config(path, caldav_url=caldav_url, caldav_user=caldav_user, imap_port=imap_port,
-                              smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user,
-                              approval=approval, extra=extra)
+                              smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user, **more)
 
 
 def deadlinewatch(*args: str, config: Path | None = None, now: str | None = None,
@@ -126,3 +128,32 @@ def studio(radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, t
     config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
                           imap_port=dovecot.port, smtp_port=smtp_tls.port)
     return Studio(config, radicale, dovecot, smtp_tls)
+
+
+@pytest.fixture(scope="session")
+def icaljs() -> Callable[[bytes | str], dict[str, Any]]:
+    """ical.js, the iCalendar parser inside Thunderbird, run by node: an independent check of our calendars."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        if IN_CI:
+            pytest.fail("node and npm are needed under CI=true to validate calendars with ical.js")
+        pytest.skip("node/npm not installed: the ical.js validation is skipped")
+    folder = Path(sys.prefix) / "deadlinewatch-test-node"
+    if not (folder / "node_modules" / "ical.js").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
+                        "ical.js@2"], check=True, capture_output=True, timeout=300)
+    script = Path(__file__).with_name("icaljs_check.js")
+
+    def check(ics: bytes | str) -> dict[str, Any]:
+        data = ics.encode() if isinstance(ics, str) else ics
+        result = subprocess.run([node, str(script)], input=data, capture_output=True, timeout=60,
+                                env={**os.environ, "NODE_PATH": str(folder / "node_modules")})
+        assert result.returncode == 0, f"ical.js refused the calendar: {result.stderr.decode()[-1500:]}"
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    return check
+
+
+def calendar_parts(msg: EmailMessage) -> list[EmailMessage]:
+    return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # type: ignore[misc]

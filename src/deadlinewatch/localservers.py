@@ -7,6 +7,7 @@ sleep. Every server is stopped by `stop()`, also when its start failed half-way.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -281,7 +282,8 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.port = 0
         self.controller: Any = None
-        self.refuse: str = ""  # set to a reply like "550 no" to refuse the next messages
+        self.refuse: str = ""  # set to a reply like "451 later" to refuse the next messages
+        self.refuse_rcpt: set[str] = set()  # recipients answered "550 no such user"
 
     def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
@@ -290,6 +292,13 @@ class SmtpSink:
         sink = self
 
         class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                                  rcpt_options: list[str]) -> str:
+                if address.lower() in sink.refuse_rcpt:
+                    return "550 5.1.1 no such user"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 if sink.refuse:
                     return sink.refuse
@@ -332,6 +341,7 @@ def write_local_config(
     caldav_password: str = "pmpw", imap_user: str = "progress", imap_password: str = "progresspw",
     smtp_security: str = "none", smtp_user: str = "", smtp_password: str = "smtppw", approval: str = "auto",
     holidays: str = "TR", context: str = "your annual shareholder meeting on 12 December", extra: str = "",
+    policy: str = "", client_cc: tuple[str, ...] = (),
 ) -> Path:
     """A config for a studio whose servers run here on 127.0.0.1: one project, acme-web, for Jane Doe.
 
@@ -377,6 +387,7 @@ manager = "pm@studio.example"
 [policy]
 approval = "{approval}"
 holidays = "{holidays}"
+{policy}
 
 [[offers]]
 min_slip_days = 1
@@ -390,7 +401,8 @@ text = "We will take 10% off this milestone's invoice."
 id = "acme-web"
 name = "ACME website relaunch"
 calendar = "acme-web"
-client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London" }}
+client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London", \
+cc = {json.dumps(list(client_cc))} }}
 context = "{context}"
 {extra}
 """)

@@ -86,7 +86,7 @@ def test_a_second_notice_only_when_the_promise_slips_more_than_renotify_days() -
     warned = Promise(dt.date(2026, 12, 9))
     assert decide(M, f(0.9, dt.date(2026, 12, 14)), warned, POLICY, CAL, DEADLINE) is None  # 3 days: not more
     d = decide(M, f(0.9, dt.date(2026, 12, 15)), warned, POLICY, CAL, DEADLINE)
-    assert d is not None and d.kind == "update"
+    assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 15)
 
 
 def test_a_warned_milestone_that_is_done_gets_one_delivered_note() -> None:

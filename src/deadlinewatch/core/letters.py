@@ -17,6 +17,7 @@ Client messages, by kind (CONTRACT.md):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -213,7 +214,7 @@ class Letters:
         if publish is not None:
             msg.add_attachment(publish.decode("utf-8"), subtype="calendar", filename="timeline.ics",
                                params={"method": "PUBLISH"})
-        return msg
+        return _fixed_boundaries(msg)
 
     def notice(self, letter: NoticeLetter) -> EmailMessage:
         letter = replace(letter, milestone=_clean(letter.milestone), rows=tuple(map(_clean, letter.rows)),
@@ -285,6 +286,7 @@ class Letters:
         msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
         msg["To"] = to
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
+        msg["X-Deadlinewatch-Kind"] = "reply"
         if original_message_id:
             msg["In-Reply-To"] = original_message_id
             msg["References"] = " ".join(x for x in (references, original_message_id) if x)
@@ -305,13 +307,22 @@ class Letters:
         msg["To"] = to
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Notice"] = token
+        msg["X-Deadlinewatch-Kind"] = f"manager-{what}"
         if in_reply_to:
             msg["In-Reply-To"] = in_reply_to
             msg["References"] = in_reply_to
         msg.set_content(text)
         if draft is not None:
             msg.add_attachment(draft, disposition="inline")
-        return msg
+        return _fixed_boundaries(msg)
+
+
+def _fixed_boundaries(msg: EmailMessage) -> EmailMessage:
+    """MIME boundaries derived from the Message-ID: the same message always composes to the same bytes."""
+    seed = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:20]
+    for i, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        part.set_boundary(f"=_dw_{seed}_{i}")
+    return msg
 
 
 def _clean(row: TimelineRow) -> TimelineRow:
@@ -327,9 +338,10 @@ def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.dat
     msg = _envelope(sender, f"Fwd: client reply: {subject}", composed_at, message_id)
     msg["To"] = to
     msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Deadlinewatch-Kind"] = "forward"
     msg.set_content(f"{who} answered a deadlinewatch notice. Their message is attached; reply to them directly.\n")
     msg.add_attachment(original, disposition="inline")
-    return msg
+    return _fixed_boundaries(msg)
 
 
 def _format(name: str, email: str) -> str:

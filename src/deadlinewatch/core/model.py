@@ -96,7 +96,7 @@ class NoticeDecision:
 
     project: str
     uid: str
-    kind: str  # notice | update | delivered
+    kind: str  # notice | delivered
     promised: dt.date | None
     slip_days: int
     reason: str

@@ -65,7 +65,8 @@ def decide(
     if promise.promised is None:
         return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
     if cal.count(promise.promised, new) > policy.renotify_slip_days:
-        return NoticeDecision(milestone.project, milestone.uid, "update", new, slip, forecast.reason)
+        # a broken promise is a new miss: a second apology, with the new date
+        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
     return None
 
 

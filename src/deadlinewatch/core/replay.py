@@ -150,7 +150,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar) -> Result:
         target = promised[key] or r.deadline
         f = forecast(m, history[key], at, cal, UTC, target=target)
         decision = decide(m, f, Promise(promised[key]), policy, cal, r.deadline)
-        if decision is not None and decision.kind in ("notice", "update"):
+        if decision is not None and decision.kind == "notice":
             promised[key] = decision.promised
         alarm = promised[key] is not None
         dw = tracks["deadlinewatch"][key]

@@ -159,12 +159,22 @@ def manager_message(svc: Services, notice: NoticeRef, what: str, reason: str, no
     msg = svc.letters.manager(
         language=svc.config.team["language"], sender=svc.sender, to=manager, composed_at=now, message_id=msg_id,
         what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
-        milestone=names.get(notice.uid or "", notice.kind), client=project.client.email if project else "",
+        milestone=_subject_of(notice, names), client=project.client.email if project else "",
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
         in_reply_to=in_reply_to,
     )
     return outgoing(svc, kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id,
                     message=msg.as_bytes(), recipients=[bare(manager)], now=now, project=notice.project)
+
+
+def _subject_of(notice: NoticeRef, names: dict[str, str]) -> str:
+    """What a client message is about, in the manager's words."""
+    if notice.kind == "intro":
+        return "introduction of the timeline"
+    if notice.kind == "weekly":
+        return "weekly check-in"
+    name = names.get(notice.uid or "", notice.uid or "")
+    return {"cancel": f"cancellation of {name}", "delivered": f"{name} delivered"}.get(notice.kind, name)
 
 
 def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, now: dt.datetime,

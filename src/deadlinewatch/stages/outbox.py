@@ -60,9 +60,22 @@ async def _reconcile(svc: Services, item: OutboxItem) -> bool:
 async def send_outbox(svc: Services, report: PassReport) -> None:
     release_holds(svc, report)
     now = svc.clock.now()
-    for item in svc.store.outbox(states=("pending", "sending")):
-        if item.next_attempt is not None and item.next_attempt > now:
-            continue
+    tried: set[int] = set()
+    while True:
+        # sending can queue news for the manager (a refused recipient): those go in the same pass
+        due = [i for i in svc.store.outbox(states=("pending", "sending")) if i.id not in tried
+               and (i.next_attempt is None or i.next_attempt <= now)]
+        if not due:
+            break
+        tried.update(i.id for i in due)
+        if not await _send_all(svc, report, due, now):
+            return
+    svc.store.set_server("smtp", True, "outbox delivered", svc.clock.now())
+
+
+async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:
+    """Send these in order; False when the server is unavailable (the rest wait for the next pass)."""
+    for item in items:
         if item.state == "sending" and await _reconcile(svc, item):
             svc.store.set_outbox_state(item.id, "sent", now=now, expect=("sending",))
             report.event("message #%d (%s) was sent before a restart: its archive copy is in the mailbox",
@@ -77,13 +90,13 @@ async def send_outbox(svc: Services, report: PassReport) -> None:
             svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e),
                                        next_attempt=svc.clock.now() + backoff(item.attempts + 1))
             server_failed(svc, report, "smtp", e)
-            return
+            return False
         except LoginRefused as e:
             svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e))
             server_failed(svc, report, "smtp", e)
-            return
+            return False
         _settle(svc, report, item, refused)
-    svc.store.set_server("smtp", True, "outbox delivered", svc.clock.now())
+    return True
 
 
 def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:

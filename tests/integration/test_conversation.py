@@ -1,0 +1,251 @@
+"""The client conversation on real servers: calendar data that lands, approval by email and by command,
+every outbox transition (a crash between `sending` and `sent` included), bounces, cancellations, dependants,
+the weekly check-in."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import imapclient
+import pytest
+from icalendar import Calendar
+
+from tests.conftest import Studio, calendar_parts, deadlinewatch, write_config
+from tests.integration.test_whole_loop import _folder
+from tests.samples import NOTE
+
+pytestmark = pytest.mark.integration
+
+LATER_NOTE = NOTE.replace("note-1@", "note-9@").replace("Done: 20%\nRemaining: 10 days",
+                                                        "Done: 25%\nRemaining: 30 days")
+
+
+def once(studio: Studio, now: str) -> None:
+    result = deadlinewatch("once", config=studio.config, now=now)
+    assert result.returncode == 0, result.stderr
+
+
+def sent(studio: Studio, kind: str | None = None, to: str = "jane@acme.example") -> list[EmailMessage]:
+    return [m for m in studio.smtp.parsed()
+            if to in str(m.get("To", "")) and (kind is None or m["X-Deadlinewatch-Kind"] == kind)]
+
+
+def configure(studio: Studio, **more: Any) -> None:
+    write_config(studio.config, caldav_url=studio.caldav.url, caldav_user="pm", imap_port=studio.dovecot.port,
+                 smtp_port=studio.smtp.port, **more)
+
+
+def status(studio: Studio) -> dict[str, Any]:
+    return json.loads(deadlinewatch("status", "--json", config=studio.config).stdout)  # type: ignore[no-any-return]
+
+
+def test_every_calendar_parses_in_both_parsers_uids_stay_and_sequence_grows(
+    studio: Studio, icaljs: Callable[[bytes | str], dict[str, Any]]
+) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    studio.dovecot.save("progress", LATER_NOTE.encode())
+    once(studio, "2026-12-01T12:00")
+    design_sequences = []
+    for msg in sent(studio):
+        for part in calendar_parts(msg):
+            ics = part.get_content()
+            ours = Calendar.from_ical(ics)
+            theirs = icaljs(ics)
+            assert theirs["method"] == str(ours["METHOD"]) == part.get_param("method")
+            assert theirs["missingTimezones"] == []
+            assert [e["uid"] for e in theirs["events"]] == [str(e["UID"]) for e in ours.walk("VEVENT")]
+            assert all(e["allDay"] for e in theirs["events"])
+            if part.get_param("method") == "REQUEST":
+                [event] = theirs["events"]  # one UID a message
+                assert event["organizer"] == "mailto:pm@studio.example"
+                assert event["attendees"] == ["mailto:jane@acme.example"]
+                if event["uid"] == "design-1":
+                    design_sequences.append(event["sequence"])
+    # introduced with the calendar's SEQUENCE 2, then every date change raises it
+    assert design_sequences == [2, 3, 4]
+    notices = sent(studio, "notice")
+    assert len(notices) == 2 and "needs more time" in str(notices[1]["Subject"])
+
+
+def test_approval_by_email_and_by_command(studio: Studio) -> None:
+    configure(studio, approval="manager")
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    assert sent(studio) == []
+    drafts = sent(studio, "manager-draft", to="pm@studio.example")
+    assert len(drafts) == 2  # the introduction and the notice, each held with its draft
+    draft = next(d for d in drafts if "Design mockups" in str(d["Subject"]))
+    attached = next(p for p in draft.walk() if p.get_content_type() == "message/rfc822")
+    assert "will be late" in attached.get_content().as_string()
+    token = str(draft["Subject"]).rsplit("[dw:", 1)[1].rstrip("]")
+
+    answer = EmailMessage()
+    answer["From"] = "Studio PM <pm@studio.example>"
+    answer["To"] = "progress@studio.example"
+    answer["Subject"] = f"Re: {draft['Subject']}"
+    answer["Message-ID"] = make_msgid(domain="studio.example")
+    answer["In-Reply-To"] = draft["Message-ID"]
+    answer.set_content("Approve.\n\nOn Mon, someone wrote:\n> A client message is waiting\n")
+    studio.dovecot.save("progress", answer.as_bytes())
+    once(studio, "2026-11-30T12:30")
+    [notice] = sent(studio, "notice")
+    assert token and "Design mockups will be late" in str(notice["Subject"])
+    decided = sent(studio, "manager-decided", to="pm@studio.example")
+    assert decided and "approved" in decided[0].get_content()
+
+    intro = next(n for n in status(studio)["notices"] if n["kind"] == "intro" and n["state"] == "held")
+    assert deadlinewatch("reject", str(intro["id"]), config=studio.config).returncode == 0
+    once(studio, "2026-11-30T12:40")
+    assert sent(studio, "intro") == []
+    assert {n["state"] for n in status(studio)["notices"] if n["kind"] == "intro"} == {"rejected"}
+
+
+def test_a_held_notice_goes_out_undecided_after_approval_hours(studio: Studio) -> None:
+    configure(studio, approval="manager", policy="approval_hours = 1")
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    assert sent(studio) == []
+    once(studio, "2026-11-30T13:01")
+    assert len(sent(studio, "notice")) == 1
+    released = sent(studio, "manager-released", to="pm@studio.example")
+    assert released and "1 hours passed without a decision" in released[0].get_content()
+
+
+def _set_state(studio: Studio, kind: str, state: str) -> str:
+    db = sqlite3.connect(studio.config.parent / "state" / "deadlinewatch.sqlite3")
+    with db:
+        (message_id,) = db.execute("SELECT message_id FROM outbox WHERE kind = ?", (kind,)).fetchone()
+        db.execute("UPDATE outbox SET state = ? WHERE kind = ?", (state, kind))
+    db.close()
+    return str(message_id)
+
+
+def test_a_crash_between_sending_and_sent_is_reconciled_by_the_archive_copy(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    before = len(studio.smtp.messages)
+    # as if the daemon died after the SMTP exchange but before recording it: the archive copy is in the inbox
+    message_id = _set_state(studio, "notice", "sending")
+    once(studio, "2026-11-30T12:10")
+    assert len(studio.smtp.messages) == before  # found in the mailbox: not sent again
+    assert next(n for n in status(studio)["notices"] if n["kind"] == "notice")["state"] == "sent"
+
+    # and when the archive copy is nowhere (the crash came before the server took it), it goes again, the same
+    with imapclient.IMAPClient("127.0.0.1", port=studio.dovecot.port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        for folder in ("INBOX", "deadlinewatch/sent"):
+            c.select_folder(folder)
+            c.delete_messages(c.search(["HEADER", "Message-ID", message_id]))
+            c.expunge()
+    first = next(raw for _, _, raw in studio.smtp.messages if message_id.encode() in raw.split(b"\r\n\r\n")[0])
+    _set_state(studio, "notice", "sending")
+    once(studio, "2026-11-30T12:20")
+    again = [raw for _, _, raw in studio.smtp.messages if message_id.encode() in raw.split(b"\r\n\r\n")[0]]
+    assert len(again) == 2 and again[1] == first  # byte-identical: same Message-ID, same DTSTAMP
+
+
+def test_refused_recipients_are_handled_one_by_one(studio: Studio) -> None:
+    configure(studio, client_cc=("cto@acme.example",))
+    studio.smtp.refuse_rcpt = {"cto@acme.example"}
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    notice = next(n for n in status(studio)["notices"] if n["kind"] == "notice")
+    assert notice["state"] == "sent"  # the client got it
+    alerts = sent(studio, "manager-failed", to="pm@studio.example")
+    assert alerts and "cto@acme.example" in alerts[0].get_content()
+
+    studio.smtp.refuse_rcpt = {"jane@acme.example"}
+    studio.dovecot.save("progress", LATER_NOTE.encode())
+    once(studio, "2026-12-01T12:00")
+    second = [n for n in status(studio)["notices"] if n["kind"] == "notice"][-1]
+    assert second["state"] == "failed"  # the client's own address refused: the notice did not arrive
+
+
+def test_a_bounced_notice_is_marked_failed_and_the_manager_told(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    [notice] = sent(studio, "notice")
+    bounce = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>\r\nTo: pm@studio.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@mx.acme.example>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\n<jane@acme.example>: mailbox unavailable\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.acme.example\r\n\r\n"
+        "Final-Recipient: rfc822; jane@acme.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {notice['Message-ID']}\r\n"
+        "Subject: late\r\n--b--\r\n"
+    )
+    studio.dovecot.save("progress", bounce.encode())
+    once(studio, "2026-11-30T12:30")
+    state = next(n for n in status(studio)["notices"] if n["kind"] == "notice")["state"]
+    assert state == "failed"
+    alerts = sent(studio, "manager-failed", to="pm@studio.example")
+    assert alerts and "returned it" in alerts[0].get_content()
+    assert [m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/processed")][-1] == \
+        "<bounce-1@mx.acme.example>"
+
+
+def test_a_cancelled_milestone_the_client_has_seen_is_cancelled_in_their_calendar(studio: Studio) -> None:
+    once(studio, "2026-11-30T12:00")
+    assert len(sent(studio, "intro")) == 2
+    studio.caldav.delete(studio.caldav.calendar_url("acme-web"), "launch-1")
+    once(studio, "2026-11-30T12:10")
+    [cancel] = sent(studio, "cancel")
+    [part] = calendar_parts(cancel)
+    cal = Calendar.from_ical(part.get_content())
+    [event] = cal.walk("VEVENT")
+    assert part.get_param("method") == "CANCEL" == str(cal["METHOD"])
+    assert str(event["UID"]) == "launch-1" and event["SEQUENCE"] == 1 and str(event["STATUS"]) == "CANCELLED"
+    once(studio, "2026-11-30T12:20")
+    assert len(sent(studio, "cancel")) == 1
+
+
+def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studio) -> None:
+    from tests.samples import DESIGN
+
+    linked = DESIGN.replace("SEQUENCE:2\n", "SEQUENCE:2\nRELATED-TO;RELTYPE=FINISHTOSTART:launch-1\n")
+    studio.caldav.put(studio.caldav.calendar_url("acme-web"), "design-1", linked)
+    studio.dovecot.save("progress", NOTE.replace("Remaining: 10 days", "Remaining: 20 days").encode())
+    once(studio, "2026-11-30T12:00")
+    [notice] = sent(studio, "notice")
+    assert "Later work builds on it, so these dates move too: Launch" in notice.get_body(("plain",)).get_content()
+    [update] = sent(studio, "update")
+    [event] = Calendar.from_ical(calendar_parts(update)[0].get_content()).walk("VEVENT")
+    assert str(event["UID"]) == "launch-1" and event["SEQUENCE"] == 1
+    assert event["DTSTART"].dt.isoformat() > "2026-12-10"  # moved later than its deadline
+    timeline = Calendar.from_ical(next(p for p in notice.walk() if p.get_filename() == "timeline.ics").get_content())
+    launch = next(e for e in timeline.walk("VEVENT") if str(e["UID"]) == "launch-1")
+    assert launch["DTSTART"].dt == event["DTSTART"].dt
+
+
+def test_the_weekly_check_in_goes_once_a_week_at_the_clients_time(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-26T12:00")  # Thursday: the introduction
+    once(studio, "2026-11-30T08:00+00:00")  # Monday, before 09:00 in London
+    assert sent(studio, "weekly") == []
+    once(studio, "2026-11-30T09:30+00:00")
+    [weekly] = sent(studio, "weekly")
+    text = weekly.get_body(("plain",)).get_content()
+    assert "Design mockups: 20% done" in text and "Launch: not started yet" in text
+    assert next(p for p in weekly.walk() if p.get_filename() == "timeline.ics")
+    once(studio, "2026-12-01T09:30+00:00")
+    assert len(sent(studio, "weekly")) == 1
+
+
+def test_preview_prints_what_would_be_sent_and_sends_nothing(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    configure(studio, approval="manager")
+    once(studio, "2026-11-30T12:00")
+    count = len(studio.smtp.messages)
+    out = deadlinewatch("preview", "acme-web/design-1", config=studio.config, now="2026-11-30T12:05")
+    assert out.returncode == 0 and "X-Deadlinewatch-Kind: notice" in out.stdout
+    assert len(studio.smtp.messages) == count
+    assert Path(studio.config.parent / "state").exists()

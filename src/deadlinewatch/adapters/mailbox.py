@@ -26,6 +26,36 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Listed:
+    uid: int
+    message_id: str  # "" when the message has none
+
+
+@dataclass(frozen=True)
+class Scan:
+    uidvalidity: int
+    items: list[Listed]
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _message_id(header: bytes) -> str:
+    """The Message-ID from a fetched header block, cleaned as `core.intake.read_message` cleans it."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default as default_policy
+
+    from deadlinewatch.core.intake import clean_header
+
+    try:
+        value = BytesHeaderParser(policy=default_policy).parsebytes(header).get("Message-ID", "")
+        return clean_header(str(value or ""))
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return ""
+
+
+@dataclass(frozen=True)
 class Fetched:
     uid: int
     raw: bytes
@@ -33,9 +63,11 @@ class Fetched:
 
 
 class Mailbox(Protocol):
-    def fetch(self, folder: str) -> list[Fetched]: ...
+    def scan(self, folder: str) -> Scan: ...
 
-    def move(self, uid: int, source: str, target: str) -> None: ...
+    def fetch(self, folder: str, uids: list[int] | None = None) -> list[Fetched]: ...
+
+    def move(self, uids: list[int], source: str, target: str) -> None: ...
 
     def contains(self, message_id: str, folders: list[str]) -> bool: ...
 
@@ -121,24 +153,44 @@ class ImapMailbox:
         self._c()
         return f"logged in to {self.settings.host} as {self.settings.account.username}"
 
-    def fetch(self, folder: str) -> list[Fetched]:
-        def run(c: imapclient.IMAPClient) -> list[Fetched]:
-            try:
-                c.select_folder(self.folder(folder))
-            except IMAPClientError as e:
-                raise ConfigError(f'imap.folder = "{folder}": the server cannot open it ({e})') from None
+    def _select(self, c: imapclient.IMAPClient, folder: str, readonly: bool = False) -> dict[bytes, object]:
+        try:
+            return c.select_folder(self.folder(folder), readonly=readonly)
+        except IMAPClientError as e:
+            raise ConfigError(f'imap.folder = "{folder}": the server cannot open it ({e})') from None
+
+    def scan(self, folder: str) -> Scan:
+        """What is in the folder, cheaply: UIDVALIDITY, and each message's UID and Message-ID header only."""
+        def run(c: imapclient.IMAPClient) -> Scan:
+            info = self._select(c, folder)
+            validity = int(info.get(b"UIDVALIDITY", 0) or 0)  # type: ignore[call-overload]
             uids = c.search(["NOT", "DELETED"])
+            items: list[Listed] = []
+            for chunk in _chunks(uids, 500):
+                data = c.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+                for uid in chunk:
+                    header = next((v for k, v in data.get(uid, {}).items() if k.startswith(b"BODY[HEADER")), b"")
+                    items.append(Listed(uid, _message_id(header if isinstance(header, bytes) else b"")))
+            return Scan(validity, items)
+
+        return self._wrap(run)  # type: ignore[return-value]
+
+    def fetch(self, folder: str, uids: list[int] | None = None) -> list[Fetched]:
+        """Whole messages (without setting \\Seen), by UID; every message in the folder when uids is None."""
+        def run(c: imapclient.IMAPClient) -> list[Fetched]:
+            self._select(c, folder)
+            wanted = c.search(["NOT", "DELETED"]) if uids is None else uids
             out: list[Fetched] = []
-            for chunk in range(0, len(uids), 200):
-                data = c.fetch(uids[chunk:chunk + 200], ["RFC822", "INTERNALDATE"])
-                for uid in uids[chunk:chunk + 200]:
+            for chunk in _chunks(wanted, 200):
+                data = c.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+                for uid in chunk:
                     item = data.get(uid)
-                    if not item or b"RFC822" not in item:
-                        continue
+                    if not item or b"BODY[]" not in item:
+                        continue  # gone meanwhile (moved by someone else): nothing to do
                     arrived = item.get(b"INTERNALDATE")
                     if isinstance(arrived, dt.datetime) and arrived.tzinfo is None:
                         arrived = arrived.astimezone()  # imapclient gives local naive time by default
-                    out.append(Fetched(uid, item[b"RFC822"], arrived or dt.datetime.now(dt.UTC)))
+                    out.append(Fetched(uid, item[b"BODY[]"], arrived or dt.datetime.now(dt.UTC)))
             return out
 
         return self._wrap(run)  # type: ignore[return-value]
@@ -152,23 +204,26 @@ class ImapMailbox:
                 c.subscribe_folder(folder)
         self._known_folders.add(folder)
 
-    def move(self, uid: int, source: str, target: str) -> None:
+    def move(self, uids: list[int], source: str, target: str) -> None:
+        """Move messages by UID: MOVE (RFC 6851), else COPY + \\Deleted + UID EXPUNGE of exactly these."""
         def run(c: imapclient.IMAPClient) -> None:
             dest = self.folder(target)
             self._ensure(c, dest)
             c.select_folder(self.folder(source))
-            if c.has_capability("MOVE"):
-                c.move([uid], dest)
-            else:
-                c.copy([uid], dest)
-                c.add_flags([uid], [imapclient.DELETED])
+            for chunk in _chunks(uids, 500):
+                if c.has_capability("MOVE"):
+                    c.move(chunk, dest)
+                    continue
+                c.copy(chunk, dest)
+                c.add_flags(chunk, [imapclient.DELETED])
                 if c.has_capability("UIDPLUS"):
-                    c.uid_expunge([uid])  # never a plain EXPUNGE: it would remove others' deleted mail too
+                    c.uid_expunge(chunk)  # never a plain EXPUNGE: it would remove others' deleted mail too
                 else:
-                    log.warning("imap: %s has neither MOVE nor UIDPLUS; message %s stays flagged \\Deleted in %s",
-                                self.settings.host, uid, source)
+                    log.warning("imap: %s has neither MOVE nor UIDPLUS; %d messages stay flagged \\Deleted in %s",
+                                self.settings.host, len(chunk), source)
 
-        self._wrap(run)
+        if uids:
+            self._wrap(run)
 
     def contains(self, message_id: str, folders: list[str]) -> bool:
         """Is a message with this Message-ID in any of these folders? (How a crashed send is reconciled.)"""

@@ -79,6 +79,18 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    """
+    -- a message that made its processing fail: after MAX_ATTEMPTS it is filed as rejected (no poison stalls)
+    CREATE TABLE message_failures (message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL);
+    -- each folder's UIDVALIDITY as last seen: a change is logged (Message-IDs keep the rescan harmless)
+    CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL);
+    -- the one nudge per silence: (project, uid, the latest note's time it was about)
+    CREATE TABLE nudges (project TEXT NOT NULL, uid TEXT NOT NULL, silent_since TEXT NOT NULL,
+                         PRIMARY KEY (project, uid, silent_since));
+    """
+)
+
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
 
@@ -265,12 +277,6 @@ class Store:
 
     # --- inbox ----------------------------------------------------------------------------------------
 
-    def message_decision(self, message_key: str) -> tuple[str, int] | None:
-        """(target folder, moved) of a message already decided, or None."""
-        row = self.db.execute("SELECT target_folder, moved FROM messages WHERE message_key = ?",
-                              (message_key,)).fetchone()
-        return (row["target_folder"], row["moved"]) if row else None
-
     def record_message(
         self,
         *,
@@ -315,9 +321,40 @@ class Store:
                     continue  # the same note was recorded before (ids are deterministic)
                 self._enqueue(db, **item)
 
-    def mark_moved(self, message_key: str) -> None:
+    def mark_moved(self, message_keys: Sequence[str]) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE messages SET moved = 1 WHERE message_key = ?", (message_key,))
+            db.executemany("UPDATE messages SET moved = 1 WHERE message_key = ?", [(k,) for k in message_keys])
+
+    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
+        """message key → target folder, for those of these messages already decided."""
+        out: dict[str, str] = {}
+        for i in range(0, len(message_keys), 500):
+            chunk = list(message_keys[i:i + 500])
+            rows = self.db.execute(f"SELECT message_key, target_folder FROM messages WHERE message_key IN "
+                                   f"({','.join('?' * len(chunk))})", chunk)
+            out.update({r["message_key"]: r["target_folder"] for r in rows})
+        return out
+
+    def record_failure(self, message_key: str, error: str) -> int:
+        """Count one failed attempt at a message; returns the attempts so far."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO message_failures VALUES (?, 1, ?) ON CONFLICT (message_key) DO UPDATE SET"
+                       " attempts = attempts + 1, last_error = excluded.last_error", (message_key, error))
+            return int(db.execute("SELECT attempts FROM message_failures WHERE message_key = ?",
+                                  (message_key,)).fetchone()[0])
+
+    def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None:
+        """Record a folder's UIDVALIDITY; returns the one seen before, if any."""
+        with self.transaction() as db:
+            row = db.execute("SELECT uidvalidity FROM folders WHERE name = ?", (folder,)).fetchone()
+            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, uidvalidity))
+        return int(row[0]) if row else None
+
+    def nudge_once(self, project: str, uid: str, silent_since: dt.datetime) -> bool:
+        """True the first time a given silence is nudged, False ever after."""
+        with self.transaction() as db:
+            return db.execute("INSERT OR IGNORE INTO nudges VALUES (?, ?, ?)",
+                              (project, uid, silent_since.isoformat())).rowcount == 1
 
     def reports(self, project: str, uid: str, before: dt.datetime | None = None) -> list[Report]:
         rows = self.db.execute("SELECT * FROM reports WHERE project = ? AND uid = ? ORDER BY at, id",

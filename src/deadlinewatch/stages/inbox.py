@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -41,6 +42,7 @@ class NoticeRef(Protocol):
     def token(self) -> str: ...
 
 
+log = logging.getLogger(__name__)
 PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
 
 
@@ -205,56 +207,107 @@ def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, repor
     return out
 
 
+MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as rejected: no poison stalls the inbox
+
+
+def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, parse: Callable[..., notes.ParsedNote],
+                rules: intake.Rules, folders: dict[str, str]) -> str:
+    """Decide one message and record it with everything it causes, in one transaction. Returns its folder."""
+    now = svc.clock.now()
+    context = intake.Context()
+    try:
+        context = _context(svc, incoming)
+        verdict = intake.classify(incoming, rules, context, parse)
+    except PARSE_ERRORS as e:
+        # a message so broken the email library chokes on it: kept and filed, never a crashed pass
+        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__}: {e})")
+    reports: list[Report] = []
+    messages: list[dict[str, object]] = []
+    if verdict.note is not None and verdict.note.ok:
+        reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
+                          b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
+    if verdict.reply:
+        messages.append(_reply(svc, incoming, verdict, reports, now))
+    if verdict.outcome == "forwarded":
+        messages.append(_forward(svc, incoming, now))
+    if verdict.outcome == "decision":
+        messages += _decide(svc, incoming, verdict, now, report)
+    text = "" if verdict.outcome == "archive" else _safe_text(incoming)
+    if verdict.outcome == "bounce":
+        messages += _bounce(svc, context.bounced, now, report, text)
+    target = folders[verdict.folder]
+    svc.store.record_message(
+        message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
+        subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
+        project=verdict.note.project if verdict.note else None,
+        problems=list(verdict.note.problems) if verdict.note else [verdict.reason],
+        raw=b"" if verdict.outcome == "archive" else incoming.raw, body=text, reports=reports, now=now,
+        outgoing=messages,
+    )
+    _tell(report, incoming, verdict)
+    return target
+
+
+def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error: str, folders: dict[str, str]
+             ) -> str:
+    svc.store.record_message(
+        message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
+        subject=incoming.subject, received_at=incoming.at, outcome="rejected", target_folder=folders["rejected"],
+        project=None, problems=[f"could not be processed after {MAX_ATTEMPTS} tries: {error}"], raw=incoming.raw,
+        body="", reports=[], now=svc.clock.now(),
+    )
+    report.problem(f"message {incoming.message_key} from {incoming.sender or '(no sender)'} could not be processed "
+                   f"after {MAX_ATTEMPTS} tries ({error}); filed in {folders['rejected']}")
+    return folders["rejected"]
+
+
 async def read_inbox(svc: Services, report: PassReport) -> None:
+    """Scan the inbox cheaply (UID and Message-ID), fetch only what was never decided, decide each message in a
+    transaction of its own, then move everything in batches — only ever after the store committed it."""
     imap = svc.config.imap
+    source = imap["folder"]
     folders = {"sent": imap["sent_folder"], "processed": imap["processed_folder"], "rejected": imap["rejected_folder"]}
     mailbox = svc.mailbox()
     try:
-        fetched = await asyncio.to_thread(mailbox.fetch, imap["folder"])
+        scan = await asyncio.to_thread(mailbox.scan, source)
+        before = svc.store.swap_uidvalidity(source, scan.uidvalidity)
+        if before is not None and before != scan.uidvalidity:
+            report.event("imap: UIDVALIDITY of %s changed (%d → %d): rescanning; Message-IDs keep anything from being "
+                         "processed twice", source, before, scan.uidvalidity)
+        decided = svc.store.message_decisions([i.message_id for i in scan.items if i.message_id])
+        moves: dict[str, list[tuple[int, str]]] = {}
+        unknown = []
+        for listed in scan.items:
+            if listed.message_id in decided:
+                # decided (and committed) before: the move did not happen, or it is a re-delivery: just file it
+                moves.setdefault(decided[listed.message_id], []).append((listed.uid, listed.message_id))
+            else:
+                unknown.append(listed.uid)
+        fetched = await asyncio.to_thread(mailbox.fetch, source, unknown) if unknown else []
         parse, rules = _parse_for(svc), _rules(svc)
         for item in fetched:
             incoming = intake.read_message(item.raw, item.arrived)
-            prior = svc.store.message_decision(incoming.message_key)
-            if prior is not None:
-                # decided (and committed) before; the move did not happen, or it is a copy: just file it
-                await asyncio.to_thread(mailbox.move, item.uid, imap["folder"], prior[0])
-                svc.store.mark_moved(incoming.message_key)
+            if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
+                moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))
                 continue
-            now = svc.clock.now()
-            context = intake.Context()
             try:
-                context = _context(svc, incoming)
-                verdict = intake.classify(incoming, rules, context, parse)
-            except PARSE_ERRORS as e:
-                # a message so broken the email library chokes on it: kept and filed, never a crashed pass
-                verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__}: {e})")
-            reports: list[Report] = []
-            messages: list[dict[str, object]] = []
-            if verdict.note is not None and verdict.note.ok:
-                reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
-                                  b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
-            if verdict.reply:
-                messages.append(_reply(svc, incoming, verdict, reports, now))
-            if verdict.outcome == "forwarded":
-                messages.append(_forward(svc, incoming, now))
-            if verdict.outcome == "decision":
-                messages += _decide(svc, incoming, verdict, now, report)
-            text = _safe_text(incoming)
-            if verdict.outcome == "bounce":
-                messages += _bounce(svc, context.bounced, now, report, text)
-            target = folders[verdict.folder]
-            svc.store.record_message(
-                message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
-                subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
-                project=verdict.note.project if verdict.note else None,
-                problems=list(verdict.note.problems) if verdict.note else [verdict.reason],
-                raw=b"" if verdict.outcome == "archive" else incoming.raw,
-                body="" if verdict.outcome == "archive" else text, reports=reports, now=now, outgoing=messages,
-            )
-            _tell(report, incoming, verdict)
-            await asyncio.to_thread(mailbox.move, item.uid, imap["folder"], target)
-            svc.store.mark_moved(incoming.message_key)
-        svc.store.set_server("imap", True, f"{len(fetched)} messages read", svc.clock.now())
+                target = _decide_one(svc, report, incoming, parse, rules, folders)
+            except (ServerError, LoginRefused, ConfigError):
+                raise
+            except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
+                log.exception("imap: processing message %s failed", incoming.message_key)
+                error = f"{type(e).__name__}: {e}"
+                if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
+                    report.problem(f"message {incoming.message_key} could not be processed ({error}); "
+                                   "it stays in the inbox and is tried again")
+                    continue
+                target = _give_up(svc, report, incoming, error, folders)
+            decided[incoming.message_key] = target
+            moves.setdefault(target, []).append((item.uid, incoming.message_key))
+        for target, entries in moves.items():
+            await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
+            svc.store.mark_moved([key for _, key in entries])
+        svc.store.set_server("imap", True, f"{len(scan.items)} messages read", svc.clock.now())
     except (ServerError, LoginRefused) as e:
         server_failed(svc, report, "imap", e)
     except ConfigError as e:

@@ -12,6 +12,7 @@ from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.clients import evaluate
 from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
+from deadlinewatch.stages.team import nudge_silent
 
 __all__ = ["PassReport", "Services", "run_pass"]
 
@@ -23,6 +24,7 @@ async def run_pass(svc: Services) -> PassReport:
     await sync_calendars(svc, report)
     await read_inbox(svc, report)
     evaluate(svc, report)
+    nudge_silent(svc, report)
     await send_outbox(svc, report)
     ok = not report.unavailable and not report.refused
     svc.store.record_pass(started, svc.clock.now(), ok, report.summary)

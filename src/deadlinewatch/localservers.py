@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -84,7 +85,9 @@ class _Process:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            # the server and every child it forked (Dovecot's login and imap processes): a session of their own
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=10)
         self.proc = None
@@ -92,7 +95,8 @@ class _Process:
     def _spawn(self, argv: list[str], log_name: str) -> Path:
         log = self.directory / log_name
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         return log
 
 
@@ -260,6 +264,27 @@ class DovecotServer(_Process):
         self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
         _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
         return self
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, keeping the mail (a server restart, as seen by clients)."""
+        self.stop()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Dovecot binds it
+                    s.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
+        _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
+
+    def doveadm(self, *args: str) -> str:
+        return subprocess.run(["doveadm", "-c", str(self.conf), *args], check=True, capture_output=True,
+                              text=True).stdout
 
     def save(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         subprocess.run(["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", folder], input=raw, check=True,

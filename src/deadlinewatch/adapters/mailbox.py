@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -295,11 +296,18 @@ class IdleWatcher:
                     client.idle()
                     started = dt.datetime.now(dt.UTC)
                     news = False
+                    empty_wakeups = 0
                     while not self._stop.is_set():
+                        waited = time.monotonic()
                         responses = client.idle_check(timeout=1)
                         if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
                             news = True
                             break
+                        # a closed socket is readable at once and yields nothing: idle_check returns [] forever
+                        # without raising, so an immediate empty return, again and again, means the server is gone
+                        empty_wakeups = empty_wakeups + 1 if not responses and time.monotonic() - waited < 0.5 else 0
+                        if empty_wakeups >= 3:
+                            raise ConnectionResetError("the server closed the IDLE connection")
                         if (dt.datetime.now(dt.UTC) - started).total_seconds() > self.RENEW_SECONDS:
                             break
                     # idle_done raises when the server closed the socket: idle_check alone never notices

@@ -85,9 +85,6 @@ MIGRATIONS.append(
     CREATE TABLE message_failures (message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL);
     -- each folder's UIDVALIDITY as last seen: a change is logged (Message-IDs keep the rescan harmless)
     CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL);
-    -- the one nudge per silence: (project, uid, the latest note's time it was about)
-    CREATE TABLE nudges (project TEXT NOT NULL, uid TEXT NOT NULL, silent_since TEXT NOT NULL,
-                         PRIMARY KEY (project, uid, silent_since));
     """
 )
 
@@ -349,12 +346,6 @@ class Store:
             row = db.execute("SELECT uidvalidity FROM folders WHERE name = ?", (folder,)).fetchone()
             db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, uidvalidity))
         return int(row[0]) if row else None
-
-    def nudge_once(self, project: str, uid: str, silent_since: dt.datetime) -> bool:
-        """True the first time a given silence is nudged, False ever after."""
-        with self.transaction() as db:
-            return db.execute("INSERT OR IGNORE INTO nudges VALUES (?, ?, ?)",
-                              (project, uid, silent_since.isoformat())).rowcount == 1
 
     def reports(self, project: str, uid: str, before: dt.datetime | None = None) -> list[Report]:
         rows = self.db.execute("SELECT * FROM reports WHERE project = ? AND uid = ? ORDER BY at, id",

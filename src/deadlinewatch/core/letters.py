@@ -39,7 +39,7 @@ from deadlinewatch.errors import ConfigError
 BUILTIN = Path(__file__).resolve().parent.parent / "templates"
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
-TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2")
+TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2")
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
@@ -290,6 +290,23 @@ class Letters:
         if original_message_id:
             msg["In-Reply-To"] = original_message_id
             msg["References"] = " ".join(x for x in (references, original_message_id) if x)
+        msg.set_content(text)
+        return msg
+
+    def nudge(self, *, language: str, sender: str, to: str, reply_to: str, composed_at: dt.datetime,
+              message_id: str, project_id: str, project_name: str, milestone: str, since: dt.date, days: int,
+              forecast: str) -> EmailMessage:
+        """A friendly reminder to the team: a milestone in progress has had no note for a while."""
+        subject, text = self._render(
+            f"{language}/nudge.txt.j2", project_id=project_id, project=safe_text(project_name),
+            milestone=safe_text(milestone), since=format_day(since, language, "medium"), days=days,
+            forecast=forecast,
+        )
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = to
+        msg["Reply-To"] = reply_to  # an answer is a progress note: it goes straight to the inbox
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Kind"] = "nudge"
         msg.set_content(text)
         return msg
 

@@ -72,9 +72,21 @@ def body_text(msg: EmailMessage) -> str:
     return strip_reply(text)
 
 
+# mail-parser-reply knows English and a dozen European languages, not Turkish or Bengali: their mail programs'
+# attribution lines ("… tarihinde … şunu yazdı:", "… লিখেছেন:") and original-message separators end the note here
+_OTHER_QUOTE_HEADERS = re.compile(
+    r"^\s*(.+\b(tarihinde|yazdı)\b.*:|.+লিখেছেন\s*:|-{2,}\s*(orijinal mesaj|özgün ileti|মূল বার্তা)\s*-{2,})\s*$",
+    re.IGNORECASE,
+)
+
+
 def strip_reply(text: str) -> str:
     """Drop quoted replies and the signature (mail-parser-reply knows the usual mail programs' markers)."""
     text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    cut = next((i for i, line in enumerate(lines) if _OTHER_QUOTE_HEADERS.match(line)), None)
+    if cut is not None:
+        text = "\n".join(lines[:cut])
     message = EmailReplyParser(languages=["en"]).read(text=text)
     if not message.replies:
         return text.strip()

@@ -1,0 +1,39 @@
+"""Nudging the team: silence is information. A milestone in progress with no note for `stale_after_days`
+working days gets one friendly reminder to whoever reported on it last — once per silence, not every day."""
+
+from __future__ import annotations
+
+from deadlinewatch.services import PassReport, Services, bare, effective_state, message_id, outgoing
+
+
+def nudge_silent(svc: Services, report: PassReport) -> None:
+    now = svc.clock.now()
+    today = now.astimezone(svc.team_tz).date()
+    stale_after = svc.config.policy["stale_after_days"]
+    members = {bare(m).lower() for m in svc.config.team["members"]}
+    for project in svc.config.projects:
+        for m in svc.store.milestones(project.id):
+            reports = svc.store.reports(project.id, m.uid)
+            if not reports or effective_state(m, reports) != "open":
+                continue  # not started (no note yet), or closed
+            latest = reports[-1]
+            since = latest.at.astimezone(svc.team_tz).date()
+            silent = svc.workdays.count(since, today)
+            if silent < stale_after:
+                continue
+            # one nudge per silence: its id is made of the latest note's time, and the outbox refuses a twin
+            token, msg_id = message_id(svc, "nudge", project.id, m.uid, latest.at.isoformat())
+            if svc.store.is_our_message_id(msg_id):
+                continue
+            to = latest.sender if latest.sender in members else bare(project.manager)
+            forecast = svc.store.forecast(project.id, m.uid)
+            msg = svc.letters.nudge(
+                language=svc.config.team["language"], sender=svc.sender, to=to,
+                reply_to=svc.config.imap["address"], composed_at=now, message_id=msg_id, project_id=project.id,
+                project_name=project.name, milestone=m.name, since=since, days=silent,
+                forecast=forecast.reason if forecast else "no forecast yet",
+            )
+            svc.store.record_outgoing([outgoing(svc, kind="nudge", audience="team", token=token, msg_id=msg_id,
+                                                message=msg.as_bytes(), recipients=[to], now=now,
+                                                project=project.id, uid=m.uid)])
+            report.event("%s: nudged %s about \"%s\" (no note for %d working days)", project.id, to, m.name, silent)

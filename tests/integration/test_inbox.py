@@ -1,0 +1,225 @@
+"""The inbox against Dovecot: push wake-ups that survive a server restart, the MOVE fallback, UIDVALIDITY,
+poison messages, a corpus of malformed and exotic mail, spoofed senders, auto-replies, and silence."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import zoneinfo
+from pathlib import Path
+
+import imapclient
+import pytest
+
+from deadlinewatch import config as config_mod
+from deadlinewatch import wiring
+from deadlinewatch.adapters.clock import FixedClock
+from deadlinewatch.adapters.mailbox import ImapMailbox
+from deadlinewatch.adapters.store import Store
+from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.cycle import run_pass
+from deadlinewatch.localservers import DovecotServer
+from tests.conftest import Studio, deadlinewatch, write_config
+from tests.integration.test_daemon import wait_for
+from tests.integration.test_whole_loop import _folder
+from tests.samples import NOTE
+
+pytestmark = pytest.mark.integration
+
+
+def note(message_id: str, body: str, sender: str = "Alice <alice@studio.example>", headers: str = "",
+         content_type: str = "text/plain; charset=utf-8", encoding: str = "8bit") -> bytes:
+    return (f"From: {sender}\r\nTo: progress@studio.example\r\nSubject: [acme-web] progress\r\n"
+            f"Date: Mon, 30 Nov 2026 08:30:00 +0000\r\nMessage-ID: <{message_id}>\r\n{headers}"
+            f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+            ).encode() + (body.encode("utf-8") if isinstance(body, str) else body)
+
+
+def replies_to(studio: Studio, who: str) -> list[str]:
+    return [m.get_content() for m in studio.smtp.parsed()
+            if who in str(m.get("To", "")) and m["X-Deadlinewatch-Kind"] == "reply"]
+
+
+def test_idle_wakes_the_daemon_again_after_dovecot_restarts(studio: Studio, tmp_path: Path) -> None:
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(studio.config), "--now",
+                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
+        time.sleep(1)
+        studio.dovecot.restart()  # the IDLE connection dies under the daemon
+        started = time.monotonic()
+        studio.dovecot.save("progress", NOTE.encode())
+        wait_for(lambda: bool(replies_to(studio, "alice@studio.example")), 20, "the reply after the restart")
+        assert time.monotonic() - started < 15  # reconnected and IDLE again: well before the 30 s poll
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        log.close()
+
+
+def test_without_move_a_copy_delete_and_uid_expunge_touch_only_our_message(dovecot: DovecotServer) -> None:
+    for i in range(3):
+        dovecot.save("progress", note(f"m{i}@x", "hello"))
+    with imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        c.select_folder("INBOX")
+        uids = c.search()
+        c.add_flags([uids[2]], [imapclient.DELETED])  # someone else's deleted mail, not to be expunged by us
+    config = config_mod.Config(path="", daemon={}, caldav={}, imap={"host": "127.0.0.1", "port": dovecot.port,
+                                                                     "security": "none", "timeout_seconds": 30},
+                               smtp={}, team={}, policy={}, letters={}, metrics={}, offers=(), projects=(),
+                               accounts={"imap": config_mod.ServerAccount("progress",
+                                                                          config_mod.Secret("progresspw"))})
+    mailbox = ImapMailbox(wiring.imap_settings(config))
+    client = mailbox._c()
+    real = client.has_capability
+    client.has_capability = lambda cap: False if cap.upper() == "MOVE" else real(cap)  # type: ignore[method-assign]
+    mailbox.move([uids[0]], "INBOX", "deadlinewatch/processed")
+    mailbox.close()
+    with imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        c.select_folder("INBOX")
+        assert c.search() == uids[1:]  # ours is gone; the other deleted message is still there
+        c.select_folder("deadlinewatch/processed")
+        assert len(c.search()) == 1
+
+
+def test_a_uidvalidity_change_rescans_without_doing_anything_twice(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    replies = len(replies_to(studio, "alice@studio.example"))
+    studio.dovecot.save("progress", NOTE.encode())  # the same note delivered again
+    studio.dovecot.doveadm("mailbox", "update", "-u", "progress", "--uid-validity", "4242", "INBOX")
+    result = deadlinewatch("once", config=studio.config, now="2026-11-30T12:05")
+    assert result.returncode == 0
+    assert "UIDVALIDITY of INBOX changed" in result.stdout
+    assert len(replies_to(studio, "alice@studio.example")) == replies  # not answered twice
+    assert [m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/processed")].count(
+        "<note-1@studio.example>") == 2
+
+
+def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deadlinewatch.stages import inbox
+
+    real = inbox._decide_one
+
+    def choke(svc, report, incoming, *args):  # type: ignore[no-untyped-def]
+        if incoming.message_id == "<poison@x>":
+            raise RuntimeError("a bug this message trips")
+        return real(svc, report, incoming, *args)
+
+    monkeypatch.setattr(inbox, "_decide_one", choke)
+    studio.dovecot.save("progress", note("poison@x", "Milestone: Launch\nDone: 5%\n"))
+    studio.dovecot.save("progress", NOTE.encode())
+    config = config_mod.load(studio.config)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(config_mod.dt.datetime(2026, 11, 30, 9, tzinfo=config_mod.dt.UTC)))
+    try:
+        for attempt in range(1, 4):
+            report = asyncio.run(run_pass(svc))
+            inbox_ids = {m["Message-ID"] for m in _folder(studio.dovecot, "INBOX")}
+            if attempt < 3:
+                assert "<poison@x>" in inbox_ids and any("tried again" in p for p in report.problems)
+        assert "<poison@x>" not in inbox_ids
+        assert "<poison@x>" in {m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/rejected")}
+        assert any("after 3 tries" in p for p in report.problems)
+        assert replies_to(studio, "alice@studio.example")  # the good note went through on the first pass
+    finally:
+        store.close()
+
+
+def _corpus() -> list[bytes]:
+    ours = [
+        note("html@x", "<html><body><p>Milestone: Design mockups</p><p>Done: 30%<br>Remaining: 6 days</p>"
+                       "<blockquote>Milestone: Launch<br>Done: 99%</blockquote></body></html>",
+             content_type="text/html; charset=utf-8"),
+        note("b64@x", base64.encodebytes("Milestone: Design mockups\nDone: 35%\nCause: café\n".encode("latin-1")),
+             content_type="text/plain; charset=iso-8859-1", encoding="base64"),
+        note("tr-quote@x", "Milestone: Design mockups\nDone: 40%\n\n30 Kas 2026 Pzt, 10:00 tarihinde Bob şunu yazdı:\n"
+                           "Milestone: Launch\nDone: 90%\n"),
+        note("attach@x", "--b\r\nContent-Type: text/plain\r\n\r\nMilestone: Design mockups\r\nDone: 45%\r\n--b\r\n"
+                         "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=x.pdf\r\n"
+                         "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n",
+             content_type='multipart/mixed; boundary="b"'),
+        note("empty@x", ""),
+        note("nobody@x", "Milestone: Design mockups\nDone: 1%\n", sender=""),
+        note("ooo@x", "I am out of office", headers="Auto-Submitted: auto-replied\r\n"),
+        note("huge@x", "x", headers="X-Long: " + "y" * 20000 + "\r\n"),
+        note("badcharset@x", b"Milestone: Design mockups\nDone: 50% \xff\xfe\n",
+             content_type="text/plain; charset=no-such-charset"),
+        note("badmime@x", b"\x00\x01 not mime", content_type='multipart/alternative; boundary="never"'),
+        b"this is not an email at all\r\n\r\n\x00\xff",
+    ]
+    data = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    cpython = [p.read_bytes() for p in sorted(data.glob("msg_*.txt"))] if data.is_dir() else []
+    return ours + cpython
+
+
+def test_a_corpus_of_malformed_and_exotic_mail_is_filed_without_a_crash(studio: Studio) -> None:
+    corpus = _corpus()
+    for raw in corpus:
+        studio.dovecot.save("progress", raw)
+    result = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    left = [m for m in _folder(studio.dovecot, "INBOX") if not str(m["Message-ID"] or "").startswith("<dw.")]
+    assert left == []  # every message decided and filed
+    filed = len(_folder(studio.dovecot, "deadlinewatch/processed")) + len(_folder(studio.dovecot,
+                                                                                 "deadlinewatch/rejected"))
+    assert filed >= len(corpus) - 1  # messages without a Message-ID and identical bytes count once
+    status = deadlinewatch("status", "--json", config=studio.config).stdout
+    assert '"done_percent": 50' in status or '"done_percent": 45' in status
+    replies = replies_to(studio, "alice@studio.example")
+    assert len(replies) >= 5
+    assert not replies_to(studio, "mallory") and not any("out of office" in r for r in replies)
+
+
+def test_spoofed_members_are_quarantined_and_authenticated_ones_heard(studio: Studio) -> None:
+    write_config(studio.config, caldav_url=studio.caldav.url, caldav_user="pm", imap_port=studio.dovecot.port,
+                 smtp_port=studio.smtp.port)
+    text = studio.config.read_text().replace("require_authentication = false",
+                                             'require_authentication = true\nauthserv_id = "mx.studio.example"')
+    studio.config.write_text(text)
+    forged = note("forged@x", "Milestone: Design mockups\nDone: 99%\n",
+                  headers="Authentication-Results: mx.evil.example; dkim=pass header.d=studio.example\r\n")
+    genuine = note("genuine@x", "Milestone: Design mockups\nDone: 30%\n",
+                   headers="Authentication-Results: mx.studio.example; dkim=pass header.d=studio.example;"
+                           " dmarc=pass header.from=studio.example\r\n")
+    studio.dovecot.save("progress", forged)
+    studio.dovecot.save("progress", genuine)
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert [m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/rejected")] == ["<forged@x>"]
+    assert len(replies_to(studio, "alice@studio.example")) == 1  # only the genuine one is answered
+
+
+def test_silence_earns_one_friendly_nudge(studio: Studio) -> None:
+    # the note's time is its arrival (Dovecot refuses an arrival in the future), so the days count from today
+    studio.dovecot.save("progress", NOTE.encode())
+    cal = WorkCalendar(holidays="TR")
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Istanbul")).date()
+
+    def on(working_days: int) -> str:
+        return f"{cal.add(today, working_days).isoformat()}T23:00"
+
+    assert deadlinewatch("once", config=studio.config, now=on(0)).returncode == 0
+    assert deadlinewatch("once", config=studio.config, now=on(3)).returncode == 0
+    nudges = [m for m in studio.smtp.parsed() if m["X-Deadlinewatch-Kind"] == "nudge"]
+    assert nudges == []  # three working days: not yet
+    assert deadlinewatch("once", config=studio.config, now=on(4)).returncode == 0
+    assert deadlinewatch("once", config=studio.config, now=on(6)).returncode == 0
+    nudges = [m for m in studio.smtp.parsed() if m["X-Deadlinewatch-Kind"] == "nudge"]
+    assert len(nudges) == 1
+    assert nudges[0]["To"] == "alice@studio.example" and nudges[0]["Reply-To"] == "progress@studio.example"
+    assert "[acme-web]" in str(nudges[0]["Subject"]) and "Milestone: Design mockups" in nudges[0].get_content()

@@ -86,11 +86,11 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     launch = next(e for e in timeline.walk("VEVENT") if str(e["UID"]) == "launch-1")
     assert launch["DTSTART"].dt == dt.date(2026, 12, 10)
 
-    replies = [m for m in sent if m["To"] and "alice@studio.example" in m["To"]]
+    replies = [m for m in sent if "alice@studio.example" in str(m["To"]) and m["X-Deadlinewatch-Kind"] == "reply"]
     assert len(replies) == 1 and replies[0]["In-Reply-To"] == "<note-1@studio.example>"
     assert replies[0]["Auto-Submitted"] == "auto-replied"
     assert "Design mockups" in replies[0].get_content()
-    bob = [m for m in sent if m["To"] and "bob@studio.example" in m["To"]]
+    bob = [m for m in sent if "bob@studio.example" in str(m["To"]) and m["X-Deadlinewatch-Kind"] == "reply"]
     assert len(bob) == 1 and "Lunch menu" in bob[0].get_content() and "lots" in bob[0].get_content()
     assert not [m for m in sent if m["To"] and "mallory" in m["To"]]  # strangers are never answered
 

@@ -265,6 +265,19 @@ class DovecotServer(_Process):
         _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
         return self
 
+    def seed(self, user: str, messages: list[bytes]) -> None:
+        """Write messages straight into the user's Maildir — before start(): 10,000 in about a second, where
+        delivering them one by one takes minutes."""
+        maildir = self.directory / "mail" / user / "Maildir"
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        stamp = int(time.time())
+        for i, raw in enumerate(messages):
+            (maildir / "new" / f"{stamp}.M{i}P{os.getpid()}.seed").write_bytes(raw)
+        if os.geteuid() == 0:
+            for path in [self.directory / "mail", *(self.directory / "mail").rglob("*")]:
+                os.chown(path, 65534, 65534)
+
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the mail (a server restart, as seen by clients)."""
         self.stop()

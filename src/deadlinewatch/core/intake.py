@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -40,10 +40,14 @@ class Incoming:
     at: dt.datetime  # the note's time: arrival, or the Date header when earlier by less than 24 hours
     msg: EmailMessage
     raw: bytes
+    _text: list[str] = field(default_factory=list, repr=False, compare=False)  # computed once, on first use
 
     @property
     def text(self) -> str:
-        return body_text(self.msg)
+        """The newest text the sender wrote (quotes, signature and markup gone)."""
+        if not self._text:
+            self._text.append(body_text(self.msg))
+        return self._text[0]
 
 
 def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:

@@ -1,0 +1,184 @@
+"""Intake benchmark: how fast deadlinewatch takes progress notes in, beside what the IMAP server itself costs.
+
+1. Ingest: N notes (default 10,000) seeded into Dovecot's Maildir; the time of deadlinewatch's inbox stage
+   (scan, fetch, parse, decide, record with the reply queued, move) beside a bare imapclient FETCH
+   BODY.PEEK[] of the same messages in batches of 500, measured in the same run.
+2. Reaction: the daemon idling; a note is APPENDed; the time until its reply reaches the SMTP server — median
+   of R rounds, beside Dovecot's own IDLE floor (an IDLE client seeing EXISTS after an APPEND), same run.
+
+Run: python bench/intake.py [--notes 10000] [--rounds 15]. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+import imapclient
+
+from deadlinewatch import config as config_mod
+from deadlinewatch import wiring
+from deadlinewatch.adapters.clock import FixedClock
+from deadlinewatch.adapters.store import Store
+from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink, write_local_config
+from deadlinewatch.services import PassReport
+from deadlinewatch.stages.calendar_sync import sync_calendars
+from deadlinewatch.stages.inbox import read_inbox
+
+MILESTONES = 20
+
+
+def milestone_ics(i: int) -> str:
+    due = dt.date(2027, 3, 1) + dt.timedelta(days=i)
+    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:bench\r\nBEGIN:VTODO\r\nUID:m{i}\r\n"
+            f"DTSTAMP:20260101T000000Z\r\nSUMMARY:Milestone {i}\r\nDUE;VALUE=DATE:{due:%Y%m%d}\r\n"
+            "END:VTODO\r\nEND:VCALENDAR\r\n")
+
+
+def note(i: int, when: dt.datetime) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@studio.example>" if i % 2 else "Bob <bob@studio.example>"
+    msg["To"] = "progress@studio.example"
+    msg["Subject"] = "[acme-web] progress"
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = make_msgid(idstring=f"bench{i}", domain="studio.example")
+    msg.set_content(f"Milestone: Milestone {i % MILESTONES}\nDone: {i % 100}%\nRemaining: {1 + i % 9} days\n"
+                    "Cause: the review took longer\nPlan: pairing on it tomorrow\n\n-- \nA. Person\n")
+    return msg.as_bytes()
+
+
+def bare_fetch(port: int) -> float:
+    started = time.perf_counter()
+    with imapclient.IMAPClient("127.0.0.1", port=port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        c.select_folder("INBOX", readonly=True)
+        uids = c.search()
+        for i in range(0, len(uids), 500):
+            c.fetch(uids[i:i + 500], ["BODY.PEEK[]"])
+    return time.perf_counter() - started
+
+
+def ingest(config_path: Path) -> tuple[float, int]:
+    config = config_mod.load(config_path)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(dt.datetime.now(dt.UTC)))
+    report = PassReport()
+    asyncio.run(sync_calendars(svc, report))
+    started = time.perf_counter()
+    asyncio.run(read_inbox(svc, report))
+    elapsed = time.perf_counter() - started
+    accepted = store.note_count().get("accepted", 0)
+    store.close()
+    return elapsed, accepted
+
+
+def idle_floor(port: int, rounds: int, dovecot: DovecotServer) -> list[float]:
+    delays = []
+    with imapclient.IMAPClient("127.0.0.1", port=port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        c.select_folder("INBOX", readonly=True)
+        for i in range(rounds):
+            c.idle()
+            started = time.perf_counter()
+            dovecot.save("progress", note(10_000_000 + i, dt.datetime.now(dt.UTC)))
+            while not any(r[1] == b"EXISTS" for r in c.idle_check(timeout=5) if len(r) > 1):
+                pass
+            delays.append(time.perf_counter() - started)
+            c.idle_done()
+    return delays
+
+
+def reaction(config_path: Path, dovecot: DovecotServer, sink: SmtpSink, rounds: int, folder: Path) -> list[float]:
+    log = open(folder / "daemon.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config_path), "run"],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    delays = []
+    try:
+        deadline = time.monotonic() + 60
+        while "deadlinewatch running" not in (folder / "daemon.log").read_text():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not start")
+            time.sleep(0.05)
+        # the first pass answers the notes ingested above: wait until the outbox is quiet
+        count, quiet_since = -1, time.monotonic()
+        while time.monotonic() - quiet_since < 2:
+            if len(sink.messages) != count:
+                count, quiet_since = len(sink.messages), time.monotonic()
+            time.sleep(0.1)
+        for i in range(rounds):
+            before = len(sink.messages)
+            raw = note(20_000_000 + i, dt.datetime.now(dt.UTC))
+            wanted = str(message_from_bytes(raw)["Message-ID"]).encode()
+            started = time.perf_counter()
+            dovecot.save("progress", raw)
+            deadline = time.monotonic() + 30
+            while not any(wanted in m[2] and b"auto-replied" in m[2] for m in sink.messages[before:]):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no reply within 30 s")
+                time.sleep(0.005)
+            delays.append(time.perf_counter() - started)
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notes", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="dw-bench-intake-"))
+    folder.chmod(0o755)
+    caldav = CalDAVServer(folder / "radicale", kind="radicale")
+    dovecot = DovecotServer(folder / "dovecot")
+    sink = SmtpSink(local_address="progress@studio.example")
+    try:
+        now = dt.datetime.now(dt.UTC)
+        started = time.perf_counter()
+        dovecot.seed("progress", [note(i, now) for i in range(args.notes)])
+        print(f"seeded {args.notes} notes into Maildir in {time.perf_counter() - started:.2f} s")
+        dovecot.start()
+        caldav.start()
+        sink.start()
+        cal = caldav.make_calendar("acme-web")
+        for i in range(MILESTONES):
+            caldav.put(cal, f"m{i}", milestone_ics(i))
+        config_path = write_local_config(folder / "dw.toml", caldav_url=caldav.url, imap_port=dovecot.port,
+                                         smtp_port=sink.port, holidays="")
+
+        baseline = min(bare_fetch(dovecot.port) for _ in range(3))
+        elapsed, accepted = ingest(config_path)
+        print(f"\ningest of {args.notes} notes ({accepted} accepted, each recorded with its reply queued, all moved)")
+        print(f"  bare imapclient FETCH BODY.PEEK[] (best of 3): {baseline:8.2f} s")
+        print(f"  deadlinewatch inbox stage:                  {elapsed:8.2f} s   ratio {elapsed / baseline:6.1f}x"
+              f"   ({elapsed / args.notes * 1000:.2f} ms a note; goal: within 2x)")
+
+        floor = idle_floor(dovecot.port, args.rounds, dovecot)
+        delays = reaction(config_path, dovecot, sink, args.rounds, folder)
+        f50, d50 = statistics.median(floor), statistics.median(delays)
+        print(f"\nreaction, APPEND → the sender's reply accepted by SMTP, daemon idling ({args.rounds} rounds)")
+        print(f"  Dovecot IDLE floor (APPEND → EXISTS), median: {f50:6.3f} s")
+        print(f"  deadlinewatch, median:                       {d50:6.3f} s   above the floor by {d50 - f50:.3f} s"
+              "   (goal: within 0.3 s)")
+    finally:
+        sink.stop()
+        caldav.stop()
+        dovecot.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -13,8 +13,9 @@ ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
 
 def one(body: str, categories: tuple[str, ...] = ()):
     ics = f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\n{body}\nEND:VCALENDAR\n"
-    found, problems = milestones_from_ics(ics, "p", categories, "Europe/London", "Europe/Istanbul", "x.ics")
-    return found, problems
+    result = milestones_from_ics(ics, "p", categories, "Europe/London", "Europe/Istanbul", "x.ics",
+                                 dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    return result.milestones, result.problems
 
 
 def test_a_one_day_all_day_event_is_due_at_the_end_of_that_day() -> None:
@@ -72,5 +73,34 @@ def test_a_broken_entry_is_reported_with_its_uid_and_the_others_still_read() -> 
 
 
 def test_garbage_is_a_problem_not_a_crash() -> None:
-    found, problems = milestones_from_ics("this is not a calendar", "p", (), "UTC", "UTC", "bad.ics")
-    assert found == [] and problems and problems[0].href == "bad.ics"
+    result = milestones_from_ics("this is not a calendar", "p", (), "UTC", "UTC", "bad.ics")
+    assert result.milestones == [] and result.problems and result.problems[0].href == "bad.ics"
+
+
+def test_windows_zone_names_and_custom_vtimezones() -> None:
+    [m], _ = one("BEGIN:VEVENT\nUID:w\nSUMMARY:x\nDTSTART;TZID=W. Europe Standard Time:20261210T100000\n"
+                 "DTEND;TZID=W. Europe Standard Time:20261210T110000\nEND:VEVENT")
+    assert m.deadline == dt.datetime(2026, 12, 10, 10, tzinfo=dt.UTC)
+    custom = ("BEGIN:VTIMEZONE\nTZID:Studio Time\nBEGIN:STANDARD\nDTSTART:19700101T000000\nTZOFFSETFROM:+0500\n"
+              "TZOFFSETTO:+0500\nTZNAME:ST\nEND:STANDARD\nEND:VTIMEZONE\n"
+              "BEGIN:VTODO\nUID:c\nSUMMARY:x\nDUE;TZID=Studio Time:20261210T170000\nEND:VTODO")
+    [c], _ = one(custom)
+    assert c.deadline.astimezone(dt.UTC) == dt.datetime(2026, 12, 10, 12, tzinfo=dt.UTC)
+
+
+def test_a_recurring_milestone_takes_its_next_occurrence_with_a_note() -> None:
+    ics = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:r\nSUMMARY:Monthly report\n"
+           "DTSTART;VALUE=DATE:20260105\nDUE;VALUE=DATE:20260110\nRRULE:FREQ=MONTHLY\nEND:VTODO\nEND:VCALENDAR\n")
+    result = milestones_from_ics(ics, "p", (), "Europe/London", "Europe/Istanbul", "r.ics",
+                                 dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    [m] = result.milestones
+    assert m.deadline == dt.datetime(2026, 12, 11, 0, 0, tzinfo=LONDON)  # the December occurrence, due 10 Dec
+    assert result.recurring and "next occurrence" in result.notes[0].reason
+
+
+def test_projects_copied_from_one_template_keep_their_own_milestones() -> None:
+    ics = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:same\nSUMMARY:x\nDUE:20261204T170000Z\n" \
+          "END:VTODO\nEND:VCALENDAR\n"
+    a = milestones_from_ics(ics, "alpha", (), "UTC", "UTC").milestones[0]
+    b = milestones_from_ics(ics, "beta", (), "UTC", "UTC").milestones[0]
+    assert (a.project, a.uid) != (b.project, b.uid)

@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +85,22 @@ MIGRATIONS.append(
     CREATE TABLE message_failures (message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL);
     -- each folder's UIDVALIDITY as last seen: a change is logged (Message-IDs keep the rescan harmless)
     CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL);
+    """
+)
+
+MIGRATIONS.append(
+    """
+    -- each project's calendar: its resolved URL and the RFC 6578 sync token to ask with next time
+    CREATE TABLE calendars (project TEXT PRIMARY KEY, ref TEXT NOT NULL, url TEXT NOT NULL, sync_token TEXT,
+                            fingerprint TEXT NOT NULL DEFAULT '');
+    -- every entry as last fetched: a change of config re-reads milestones from here, not from the server
+    CREATE TABLE calendar_entries (project TEXT NOT NULL, href TEXT NOT NULL, etag TEXT NOT NULL,
+                                   ics TEXT NOT NULL, recurring INTEGER NOT NULL DEFAULT 0,
+                                   PRIMARY KEY (project, href));
+    -- the client-facing calendar copy: what we last wrote for each milestone, and its ETag
+    CREATE TABLE client_calendar (project TEXT NOT NULL, uid TEXT NOT NULL, url TEXT NOT NULL, etag TEXT,
+                                  sequence INTEGER NOT NULL, date TEXT NOT NULL, status TEXT NOT NULL,
+                                  PRIMARY KEY (project, uid));
     """
 )
 
@@ -232,33 +248,75 @@ class Store:
 
     # --- milestones -----------------------------------------------------------------------------------
 
-    def replace_milestones(self, project: str, items: Sequence[tuple[Milestone, str]], now: dt.datetime,
-                           keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
-        """Store a full listing of a project's calendar; entries gone from it are marked cancelled.
+    # --- calendar sync state ----------------------------------------------------------------------------------
 
-        `keep`: UIDs of entries present but unreadable this time; they keep their last good state.
-        Returns the UIDs that disappeared.
-        """
+    def calendar_state(self, project: str) -> dict[str, Any] | None:
+        r = self.db.execute("SELECT * FROM calendars WHERE project = ?", (project,)).fetchone()
+        return dict(r) if r else None
+
+    def entry_etags(self, project: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT href, etag FROM calendar_entries WHERE project = ?", (project,))
+        return {r["href"]: r["etag"] for r in rows}
+
+    def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]:
+        sql = "SELECT href, ics FROM calendar_entries WHERE project = ?" + (" AND recurring = 1" if recurring_only
+                                                                            else "")
+        return [(r["href"], r["ics"]) for r in self.db.execute(sql, (project,))]
+
+    def apply_calendar(
+        self, project: str, *, ref: str, url: str, token: str | None, fingerprint: str,
+        entries: Sequence[tuple[str, str, str, bool]], parsed: Mapping[str, Sequence[Milestone]],
+        deleted: Sequence[str], kept: set[str], now: dt.datetime,
+    ) -> list[str]:
+        """One calendar's changes in one transaction: the entries (href, etag, ics, recurring) as fetched, the
+        milestones parsed from each changed href, and the hrefs gone. Milestones that vanished from an entry or
+        whose entry is gone are marked cancelled — except for `kept` hrefs (unreadable this time: they keep
+        their last good state). Returns the UIDs that went away."""
+        gone: list[str] = []
         with self.transaction() as db:
-            before = {r["uid"] for r in db.execute(
-                "SELECT uid FROM milestones WHERE project = ? AND state != 'cancelled'", (project,))}
-            for m, href in items:
-                db.execute(
-                    "INSERT INTO milestones (project, uid, name, kind, deadline, state, private, sequence, percent,"
-                    " start, href, synced_at, successors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT (project, uid) DO UPDATE SET "
-                    "name=excluded.name, kind=excluded.kind, deadline=excluded.deadline, state=excluded.state, "
-                    "private=excluded.private, sequence=excluded.sequence, percent=excluded.percent, "
-                    "start=excluded.start, href=excluded.href, synced_at=excluded.synced_at, "
-                    "successors=excluded.successors",
-                    (m.project, m.uid, m.name, m.kind, m.deadline.isoformat(), m.state, int(m.private), m.sequence,
-                     m.percent, _iso(m.start), href, now.isoformat(), json.dumps([list(s) for s in m.successors])),
-                )
-            gone = before - {m.uid for m, _ in items} - set(keep)
-            for uid in gone:
-                db.execute("UPDATE milestones SET state = 'cancelled', synced_at = ? WHERE project = ? AND uid = ?",
-                           (now.isoformat(), project, uid))
-        return sorted(gone)
+            db.execute("INSERT OR REPLACE INTO calendars (project, ref, url, sync_token, fingerprint)"
+                       " VALUES (?,?,?,?,?)", (project, ref, url, token, fingerprint))
+            db.executemany("INSERT OR REPLACE INTO calendar_entries VALUES (?,?,?,?,?)",
+                           [(project, h, e, ics, int(rec)) for h, e, ics, rec in entries])
+            db.executemany("DELETE FROM calendar_entries WHERE project = ? AND href = ?",
+                           [(project, h) for h in deleted])
+            for href in [*parsed, *deleted]:
+                if href in kept:
+                    continue
+                now_uids = {m.uid for m in parsed.get(href, ())}
+                for r in db.execute("SELECT uid FROM milestones WHERE project = ? AND href = ? AND state != "
+                                    "'cancelled'", (project, href)).fetchall():
+                    if r["uid"] not in now_uids:
+                        gone.append(r["uid"])
+                        db.execute("UPDATE milestones SET state = 'cancelled', synced_at = ? WHERE project = ?"
+                                   " AND uid = ?", (now.isoformat(), project, r["uid"]))
+            for href, milestones in parsed.items():
+                for m in milestones:
+                    self._upsert_milestone(db, m, href, now)
+        return gone
+
+    def _upsert_milestone(self, db: sqlite3.Connection, m: Milestone, href: str, now: dt.datetime) -> None:
+        db.execute(
+            "INSERT INTO milestones (project, uid, name, kind, deadline, state, private, sequence, percent,"
+            " start, href, synced_at, successors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (project, uid) DO UPDATE SET "
+            "name=excluded.name, kind=excluded.kind, deadline=excluded.deadline, state=excluded.state, "
+            "private=excluded.private, sequence=excluded.sequence, percent=excluded.percent, "
+            "start=excluded.start, href=excluded.href, synced_at=excluded.synced_at, "
+            "successors=excluded.successors",
+            (m.project, m.uid, m.name, m.kind, m.deadline.isoformat(), m.state, int(m.private), m.sequence,
+             m.percent, _iso(m.start), href, now.isoformat(), json.dumps([list(s) for s in m.successors])),
+        )
+
+    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None:
+        r = self.db.execute("SELECT * FROM client_calendar WHERE project = ? AND uid = ?", (project, uid)).fetchone()
+        return dict(r) if r else None
+
+    def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
+                                   date: dt.date, status: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO client_calendar VALUES (?,?,?,?,?,?,?)",
+                       (project, uid, url, etag, sequence, date.isoformat(), status))
 
     def milestones(self, project: str | None = None) -> list[Milestone]:
         sql = "SELECT * FROM milestones" + (" WHERE project = ?" if project else "") + " ORDER BY deadline, name"

@@ -114,6 +114,32 @@ def state_of(comp: Component) -> str:
     return "open"
 
 
+@dataclass
+class Parsed:
+    """What one calendar object holds: milestones, entries that could not be read, and notes worth a warning."""
+
+    milestones: list[Milestone]
+    problems: list[EntryProblem]
+    notes: list[EntryProblem]
+    recurring: bool = False
+
+
+def next_occurrence(comp: Component, now: dt.datetime, team_tz: dt.tzinfo) -> dt.timedelta | None:
+    """How far the first occurrence at or after `now` lies from DTSTART, for an entry with an RRULE."""
+    from dateutil.rrule import rrulestr  # comes with icalendar
+
+    start = _prop(comp, "DTSTART")
+    if not isinstance(start, dt.date):
+        raise CalendarEntryError("an RRULE needs a DTSTART")
+    anchor = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time(0))
+    if anchor.tzinfo is None:
+        anchor = anchor.replace(tzinfo=team_tz)
+    rule = comp.get("RRULE")
+    rule_text = (rule[0] if isinstance(rule, list) else rule).to_ical().decode()
+    occurrence = rrulestr(rule_text, dtstart=anchor).after(now - dt.timedelta(seconds=1), inc=True)
+    return None if occurrence is None else occurrence - anchor
+
+
 def milestones_from_ics(
     ics: str | bytes,
     project: str,
@@ -121,16 +147,23 @@ def milestones_from_ics(
     client_tz: str,
     team_tz: str,
     href: str = "",
-) -> tuple[list[Milestone], list[EntryProblem]]:
-    """Every VTODO and VEVENT of one calendar object as a milestone, or a problem naming the entry."""
+    now: dt.datetime | None = None,
+) -> Parsed:
+    """Every VTODO and VEVENT of one calendar object as a milestone, or a problem naming the entry.
+
+    A recurring entry is unusual for a milestone: its next occurrence (at or after `now`) counts, with a note.
+    """
     ctz, ttz = zoneinfo.ZoneInfo(client_tz), zoneinfo.ZoneInfo(team_tz)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         cal = Calendar.from_ical(ics)
     except ValueError as e:
-        return [], [EntryProblem(href, "", f"not valid iCalendar: {e}")]
+        return Parsed([], [EntryProblem(href, "", f"not valid iCalendar: {e}")], [])
     wanted = {c.casefold() for c in categories}
     out: list[Milestone] = []
     problems: list[EntryProblem] = []
+    notes: list[EntryProblem] = []
+    recurring = False
     for comp in cal.walk():
         if comp.name not in ("VTODO", "VEVENT") or comp.get("RECURRENCE-ID") is not None:
             continue
@@ -144,6 +177,16 @@ def milestones_from_ics(
                     continue
             deadline = deadline_of(comp, ctz, ttz)
             start = _prop(comp, "DTSTART")
+            if comp.get("RRULE") is not None:
+                recurring = True
+                shift = next_occurrence(comp, now, ttz)
+                if shift is None:
+                    raise CalendarEntryError("its RRULE has no occurrence left")
+                deadline += shift
+                if isinstance(start, dt.date):
+                    start = start + shift if isinstance(start, dt.datetime) else start + dt.timedelta(days=shift.days)
+                notes.append(EntryProblem(href, uid, "a recurring milestone: its next occurrence counts "
+                                                      f"(due {deadline.astimezone(ttz):%Y-%m-%d %H:%M})"))
             percent = comp.get("PERCENT-COMPLETE")
             out.append(Milestone(
                 project=project,
@@ -159,6 +202,7 @@ def milestones_from_ics(
                        else _midnight(start, ctz) if isinstance(start, dt.date) else None),
                 successors=successors_of(comp),
             ))
-        except (CalendarEntryError, ValueError, TypeError) as e:
-            problems.append(EntryProblem(href, uid, str(e)))
-    return out, problems
+        except (CalendarEntryError, ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+            # icalendar raises unexpected types on some broken entries: each is contained to its entry
+            problems.append(EntryProblem(href, uid, str(e) or type(e).__name__))
+    return Parsed(out, problems, notes, recurring)

@@ -1,53 +1,104 @@
-"""Stage 1: each project's calendar, as milestones in the store."""
+"""Stage 1: each project's calendar, as milestones in the store — only what changed since the last pass.
+
+The calendar's URL, its sync token and every entry (with its ETag and text) are kept in the store, so an
+unchanged calendar costs one request, and a change of config (categories, zones) re-reads the milestones from
+the stored entries instead of the server. A broken calendar or entry is reported and skipped while the others
+sync; an unreadable entry keeps its milestone's last good state instead of looking deleted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import logging
 
+from deadlinewatch.adapters.calendar import CalendarEntry, Changes
+from deadlinewatch.config import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import Milestone
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 
+log = logging.getLogger(__name__)
+
 
 def _when(moment: dt.datetime, tz: dt.tzinfo) -> str:
     return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
 
 
+def fingerprint(svc: Services, project: Project) -> str:
+    """What turning entries into milestones depends on, besides the entries: a change re-reads them all."""
+    parts = [",".join(sorted(project.categories)), project.client.timezone, svc.config.timezone]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 async def sync_calendars(svc: Services, report: PassReport) -> None:
     for i, project in enumerate(svc.config.projects):
+        state = svc.store.calendar_state(project.id)
+        if state is not None and state["ref"] != project.calendar:
+            state = None  # the project points at another calendar now: start over
+        known = svc.store.entry_etags(project.id) if state else {}
         try:
-            entries = await asyncio.to_thread(svc.calendar.entries, project.calendar)
+            changes = await asyncio.to_thread(svc.calendar.changes, project.calendar,
+                                              state["url"] if state else None,
+                                              state["sync_token"] if state else None, known)
         except (ServerError, LoginRefused) as e:
             server_failed(svc, report, "caldav", e)
             return
         except ConfigError as e:
             report.problem(f'projects[{i}].calendar = "{project.calendar}" (project {project.id}): {e}')
             continue
-        items: list[tuple[Milestone, str]] = []
-        keep: set[str] = set()
-        for entry in entries:
-            found, problems = milestones_from_ics(entry.ics, project.id, project.categories,
-                                                  project.client.timezone, svc.config.timezone, entry.href)
-            items += [(m, entry.href) for m in found]
-            for p in problems:
-                keep.add(p.uid)
-                report.problem(f"project {project.id}, calendar \"{project.calendar}\", entry {p.uid or p.href}: "
+        if changes.note:
+            log.info("caldav: %s (project %s): %s", changes.url, project.id, changes.note)
+        _apply(svc, report, project, changes, state["fingerprint"] if state else "")
+    svc.store.set_server("caldav", True, "synced", svc.clock.now())
+
+
+def _apply(svc: Services, report: PassReport, project: Project, changes: Changes, old_print: str) -> None:
+    now = svc.clock.now()
+    new_print = fingerprint(svc, project)
+    entries: list[CalendarEntry] = list(changes.changed)
+    reparse: list[tuple[str, str]] = svc.store.entries(project.id, recurring_only=old_print == new_print)
+    fresh = {e.href for e in entries}
+    parsed: dict[str, list[Milestone]] = {}
+    stored: list[tuple[str, str, str, bool]] = []
+    kept: set[str] = set()
+    # what changed on the server, then what must be read again: recurring entries (their next occurrence
+    # moves on) or, after a change of config, every stored entry
+    todo = [(e.href, e.ics, e.etag, True) for e in entries]
+    todo += [(href, ics, "", False) for href, ics in reparse if href not in fresh and href not in changes.deleted]
+    for href, ics, etag, changed in todo:
+        result = milestones_from_ics(ics, project.id, project.categories, project.client.timezone,
+                                     svc.config.timezone, href, now)
+        parsed[href] = result.milestones
+        if changed:
+            stored.append((href, etag, ics, result.recurring))
+            for note in result.notes:
+                report.event("project %s, entry %s: %s", project.id, note.uid or href, note.reason)
+        for p in result.problems:
+            if p.uid or not result.milestones:
+                kept.add(href)
+            if changed:  # said once, when the entry changes, not on every pass
+                report.problem(f"project {project.id}, calendar \"{project.calendar}\", entry {p.uid or href}: "
                                f"{p.reason}; skipped")
-        before = {m.uid: m for m in svc.store.milestones(project.id)}
-        gone = svc.store.replace_milestones(project.id, items, svc.clock.now(), keep=keep)
-        for m, _ in items:
+    before = {m.uid: m for m in svc.store.milestones(project.id)}
+    gone = svc.store.apply_calendar(project.id, ref=project.calendar, url=changes.url, token=changes.token,
+                                    fingerprint=new_print, entries=stored, parsed=parsed,
+                                    deleted=changes.deleted, kept=kept, now=now)
+    for href in parsed:
+        for m in parsed[href]:
             old = before.get(m.uid)
             if old is None:
                 report.event("%s: new milestone \"%s\", due %s", project.id, m.name, _when(m.deadline, svc.team_tz))
             elif old.deadline != m.deadline or old.state != m.state:
                 report.event("%s: milestone \"%s\" changed: due %s, %s", project.id, m.name,
                              _when(m.deadline, svc.team_tz), m.state)
-        for uid in gone:
-            report.event("%s: milestone %s is gone from the calendar", project.id, uid)
-        for cycle in find_cycles({m.uid: m for m, _ in items}):
+    for uid in gone:
+        report.event("%s: milestone %s is gone from the calendar", project.id, uid)
+    if changes.changed or changes.deleted:
+        current = {m.uid: m for m in svc.store.milestones(project.id) if m.state != "cancelled"}
+        for cycle in find_cycles(current):
             report.problem(f"project {project.id}: the calendar's finish-to-start links form a cycle "
                            f"({' → '.join(cycle)}); dependants along it are not moved")
-    svc.store.set_server("caldav", True, "synced", svc.clock.now())

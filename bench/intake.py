@@ -168,7 +168,11 @@ def main() -> None:
               f"   ({elapsed / args.notes * 1000:.2f} ms a note; goal: within 2x)")
 
         floor = idle_floor(dovecot.port, args.rounds, dovecot)
-        delays = reaction(config_path, dovecot, sink, args.rounds, folder)
+        # the daemon gets a state of its own: it reacts to new notes, not to the backlog answered above
+        (folder / "daemon").mkdir()
+        daemon_config = write_local_config(folder / "daemon" / "dw.toml", caldav_url=caldav.url,
+                                           imap_port=dovecot.port, smtp_port=sink.port, holidays="")
+        delays = reaction(daemon_config, dovecot, sink, args.rounds, folder)
         f50, d50 = statistics.median(floor), statistics.median(delays)
         print(f"\nreaction, APPEND → the sender's reply accepted by SMTP, daemon idling ({args.rounds} rounds)")
         print(f"  Dovecot IDLE floor (APPEND → EXISTS), median: {f50:6.3f} s")

@@ -157,3 +157,91 @@ def icaljs() -> Callable[[bytes | str], dict[str, Any]]:
 
 def calendar_parts(msg: EmailMessage) -> list[EmailMessage]:
     return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # type: ignore[misc]
+
+
+class NoSyncProxy:
+    """Radicale behind a proxy that refuses sync-collection REPORTs, as servers without RFC 6578 do (403
+    DAV:supported-report): the fallback path, on a real server."""
+
+    def __init__(self, upstream: CalDAVServer) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        proxy = self
+        self.upstream = upstream
+        self.requests: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append(self.command)
+                if self.command == "REPORT" and b"sync-collection" in body:
+                    reply = b'<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = do_MKCALENDAR = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Dav:
+    """A CalDAV server for the contract suite, as the daemon sees it (url, user) and as the test writes to it."""
+
+    kind: str
+    url: str
+    user: str
+    server: CalDAVServer
+    proxy: NoSyncProxy | None = None
+
+
+@pytest.fixture(params=["radicale", "xandikos", "radicale-without-sync"])
+def dav(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dav]:
+    kind = "xandikos" if request.param == "xandikos" else "radicale"
+    server = CalDAVServer(tmp_path / kind, kind=kind)
+    proxy = None
+    try:
+        server.start()
+        user = "pm" if kind == "radicale" else "user"
+        if request.param == "radicale-without-sync":
+            proxy = NoSyncProxy(server)
+            yield Dav(request.param, proxy.url, user, server, proxy)
+        else:
+            yield Dav(request.param, server.url, user, server)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        server.stop()

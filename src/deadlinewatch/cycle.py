@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
+from deadlinewatch.stages.client_calendar import update_client_calendars
 from deadlinewatch.stages.clients import evaluate
 from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
@@ -26,6 +27,7 @@ async def run_pass(svc: Services) -> PassReport:
     evaluate(svc, report)
     nudge_silent(svc, report)
     await send_outbox(svc, report)
+    await update_client_calendars(svc, report)
     ok = not report.unavailable and not report.refused
     svc.store.record_pass(started, svc.clock.now(), ok, report.summary)
     return report

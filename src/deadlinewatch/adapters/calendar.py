@@ -57,7 +57,7 @@ class Changes:
     """What changed in one calendar, and what it cost to find out."""
 
     url: str
-    token: str | None  # the token to ask with next time; None when the server has no sync-collection
+    token: str | None  # the token to ask with next time; "" when the server has no sync-collection
     full: bool  # everything was listed: a known entry neither changed nor unchanged is gone
     changed: list[CalendarEntry] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -123,6 +123,9 @@ class CalDAVCalendar:
 
     # --- finding the calendar ----------------------------------------------------------------------------
 
+    def resolve_url(self, ref: str) -> str:
+        return self._call(lambda client: self.resolve(client, ref))
+
     def resolve(self, client: DAVClient, ref: str) -> str:
         """The URL of the calendar a project's `calendar` names: a URL, a path, a display name or an id."""
         if ref.startswith(("http://", "https://")):
@@ -141,12 +144,14 @@ class CalDAVCalendar:
     # --- what changed -----------------------------------------------------------------------------------------
 
     def changes(self, ref: str, url: str | None, token: str | None, etags: Mapping[str, str]) -> Changes:
+        """What changed since `token` (None: never synced; "": the server has no sync-collection)."""
         def run(client: DAVClient) -> Changes:
             requests = 0
             target = url
             if target is None:
                 target = self.resolve(client, ref)
-                requests += 3  # principal, calendar home, calendar listing
+                if not ref.startswith(("/", "http://", "https://")):
+                    requests += 3  # principal, calendar home, calendar listing
             note = ""
             if token:
                 try:
@@ -159,13 +164,16 @@ class CalDAVCalendar:
                 except NoSync:
                     requests += 1
             try:
+                if token == "":
+                    raise NoSync()  # known from an earlier pass: go straight to the ETag listing
                 result = self._sync(client, target, "")
                 result.requests += requests
                 result.full, result.note = True, note
             except NoSync:
                 result = self._listing(client, target, etags)
-                result.requests += requests + 1
-                result.note = note or "the server has no sync-collection: comparing ETags"
+                tried = token != ""  # a sync REPORT without a token was refused just now
+                result.requests += requests + (1 if tried else 0)
+                result.note = note or ("the server has no sync-collection: comparing ETags" if tried else "")
             known = set(etags)
             listed = {e.href for e in result.changed}
             result.unchanged = [e.href for e in result.changed if etags.get(e.href) == e.etag]
@@ -236,7 +244,7 @@ class CalDAVCalendar:
         for href, status, etag, _ in _responses(response.tree):
             if status == 200 and href != _path(url) and not href.endswith("/"):
                 listed[href] = etag
-        result = Changes(url=url, token=None, full=True, requests=1)
+        result = Changes(url=url, token="", full=True, requests=1)
         result.changed = [CalendarEntry(h, e, "") for h, e in listed.items()]  # texts of the changed ones: _load
         return result
 

@@ -104,6 +104,10 @@ MIGRATIONS.append(
     """
 )
 
+# the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
+# cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
+RECENT_REPORTS = 200
+
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
 
@@ -405,16 +409,16 @@ class Store:
             db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, uidvalidity))
         return int(row[0]) if row else None
 
-    def reports(self, project: str, uid: str, before: dt.datetime | None = None) -> list[Report]:
-        rows = self.db.execute("SELECT * FROM reports WHERE project = ? AND uid = ? ORDER BY at, id",
-                               (project, uid)).fetchall()
-        out = [
+    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
+        """A milestone's latest `recent` reports, oldest first."""
+        rows = self.db.execute("SELECT * FROM (SELECT * FROM reports WHERE project = ? AND uid = ?"
+                               " ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id", (project, uid, recent))
+        return [
             Report(project=r["project"], uid=r["uid"], at=dt.datetime.fromisoformat(r["at"]), done=r["done"],
                    remaining_days=r["remaining_days"], eta=_date(r["eta"]), cause=r["cause"], plan=r["plan"],
                    blocked=bool(r["blocked"]), sender=r["sender"])
             for r in rows
         ]
-        return [r for r in out if before is None or r.at <= before]
 
     def note_count(self) -> dict[str, int]:
         return {r["outcome"]: r["n"] for r in

@@ -80,3 +80,30 @@ def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, 
         cal.add_component(_event(row, project_name, stamp, organizer, attendee, ""))
     cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE
     return cal.to_ical()
+
+
+def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str, attendee: tuple[str, str],
+           description: str) -> bytes:
+    """One milestone as an entry of the client-facing calendar: like the emailed one, without METHOD (a stored
+    calendar object must not carry one, RFC 4791 4.1)."""
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
+    return cal.to_ical()
+
+
+def merged(theirs: str, ours: bytes) -> bytes:
+    """Our date, SEQUENCE, status and description laid over the entry as someone else left it: their alarms,
+    notes and other edits stay."""
+    mine = Calendar.from_ical(ours).walk("VEVENT")[0]
+    cal = Calendar.from_ical(theirs)
+    events = cal.walk("VEVENT")
+    if not events:
+        return ours
+    for name in ("DTSTART", "DTEND", "SEQUENCE", "DTSTAMP", "DESCRIPTION", "STATUS", "SUMMARY"):
+        if name in events[0]:
+            del events[0][name]
+        if name in mine:
+            events[0].add(name, mine.decoded(name))
+    return cal.to_ical()

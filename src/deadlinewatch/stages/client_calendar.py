@@ -1,0 +1,78 @@
+"""Stage 5: the client-facing calendar (optional per project `client_calendar`): one all-day VEVENT per
+client-visible milestone, with the date and SEQUENCE the client was sent and the latest status.
+
+Updates carry `If-Match` with the ETag we last saw. When someone changed the entry meanwhile (412), it is read
+again and our date, SEQUENCE and status are laid over their version, so their edits (alarms, notes) survive.
+The source calendar is never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from deadlinewatch.adapters.calendar import CalDAVCalendar
+from deadlinewatch.config import Project
+from deadlinewatch.core import timeline
+from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.services import PassReport, Services, server_failed
+from deadlinewatch.stages.clients import view
+
+
+def _description(row: TimelineRow) -> str:
+    if row.status == "moved":
+        return f"Status: moved from {row.old.isoformat()} to {row.new.isoformat()}"
+    return f"Status: {row.status}"
+
+
+async def update_client_calendars(svc: Services, report: PassReport) -> None:
+    calendar = svc.calendar
+    if not isinstance(calendar, CalDAVCalendar):
+        return
+    for project in svc.config.projects:
+        if not project.client_calendar:
+            continue
+        try:
+            await _update(svc, calendar, project, report)
+        except (ServerError, LoginRefused) as e:
+            server_failed(svc, report, "caldav", e)
+            return
+        except ConfigError as e:
+            report.problem(f'project {project.id}: client_calendar = "{project.client_calendar}": {e}')
+
+
+async def _update(svc: Services, calendar: CalDAVCalendar, project: Project, report: PassReport) -> None:
+    pv = view(svc, project)
+    rows = list(pv.rows())
+    seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]
+    for m in seen_cancelled:
+        cd = pv.dates[m.uid]
+        rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled", cd.sequence))
+    base: str | None = None
+    for row in rows:
+        written = svc.store.client_calendar_entry(project.id, row.uid)
+        description = _description(row)
+        if written and (written["sequence"], written["date"], written["status"]) == \
+                (row.sequence, row.new.isoformat(), description):
+            continue
+        if base is None:
+            base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
+        url = written["url"] if written else f"{base}{quote(row.uid, safe='')}.ics"
+        ours = timeline.stored(row, project.name, svc.clock.now(), svc.sender,
+                               (project.client.name, project.client.email), description)
+        etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written["etag"] if written else None)
+        if etag is None:
+            # someone edited (or created) it meanwhile: read their version and lay our facts over it
+            current = await asyncio.to_thread(calendar.get, url)
+            if current is None:
+                etag = await asyncio.to_thread(calendar.put, url, ours.decode(), None)
+            else:
+                etag = await asyncio.to_thread(calendar.put, url, timeline.merged(current[0], ours).decode(),
+                                               current[1] or None)
+            if etag is None:
+                report.problem(f"project {project.id}: {url} keeps changing under us; trying again next pass")
+                continue
+            report.event("%s: client calendar entry for \"%s\" had been edited; merged", project.id, row.name)
+        svc.store.save_client_calendar_entry(project.id, row.uid, url, etag, row.sequence, row.new, description)
+        report.event("%s: client calendar: \"%s\" on %s (SEQUENCE %d)", project.id, row.name, row.new, row.sequence)

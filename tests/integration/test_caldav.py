@@ -1,0 +1,152 @@
+"""The CalDAV contract suite: the same tests against Radicale, Xandikos and a server without sync-collection.
+
+Incremental sync that costs one request when nothing changed, changes and deletions noticed, an expired token
+recovered from, moves between calendars, calendars made by another client, and the client-facing copy written
+without clobbering a person's edit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import caldav
+import pytest
+from icalendar import Calendar
+
+from deadlinewatch.adapters.calendar import CalDAVCalendar
+from deadlinewatch.config import Secret, ServerAccount
+from deadlinewatch.localservers import DovecotServer, SmtpSink
+from tests.conftest import Dav, deadlinewatch, write_config
+from tests.samples import DESIGN, LAUNCH, NOTE
+
+pytestmark = pytest.mark.integration
+
+
+def adapter(dav: Dav) -> CalDAVCalendar:
+    return CalDAVCalendar(dav.url, ServerAccount(dav.user, Secret("pmpw")), timeout=30)
+
+
+def seeded(dav: Dav, name: str = "acme-web") -> str:
+    cal = dav.server.make_calendar(name, name)
+    dav.server.put(cal, "design-1", DESIGN)
+    dav.server.put(cal, "launch-1", LAUNCH)
+    return cal
+
+
+def test_an_unchanged_calendar_costs_one_request(dav: Dav) -> None:
+    seeded(dav)
+    source = adapter(dav)
+    first = source.changes("acme-web", None, None, {})
+    assert sorted(e.href.rsplit("/", 1)[1] for e in first.changed) == ["design-1.ics", "launch-1.ics"]
+    assert all("BEGIN:VCALENDAR" in e.ics for e in first.changed)
+    etags = {e.href: e.etag for e in first.changed}
+    again = source.changes("acme-web", first.url, first.token, etags)
+    assert (again.changed, again.deleted, again.requests) == ([], [], 1)
+    assert (first.token == "") == (dav.kind == "radicale-without-sync")
+
+
+def test_changes_and_deletions_are_noticed(dav: Dav) -> None:
+    cal = seeded(dav)
+    source = adapter(dav)
+    first = source.changes("acme-web", None, None, {})
+    etags = {e.href: e.etag for e in first.changed}
+    dav.server.put(cal, "design-1", DESIGN.replace("20261204", "20261211"))
+    dav.server.delete(cal, "launch-1")
+    later = source.changes("acme-web", first.url, first.token, etags)
+    assert [e.href.rsplit("/", 1)[1] for e in later.changed] == ["design-1.ics"]
+    assert "20261211" in later.changed[0].ics
+    assert [h.rsplit("/", 1)[1] for h in later.deleted] == ["launch-1.ics"]
+    assert later.requests <= 2  # the change itself, and its text where the listing does not carry it
+
+
+def test_an_expired_token_means_one_full_listing_said_once(dav: Dav) -> None:
+    seeded(dav)
+    source = adapter(dav)
+    first = source.changes("acme-web", None, None, {})
+    etags = {e.href: e.etag for e in first.changed}
+    recovered = source.changes("acme-web", first.url, "http://radicale.org/ns/sync/expired", etags)
+    assert recovered.changed == [] and sorted(recovered.unchanged) == sorted(etags)
+    assert recovered.note and recovered.token != "http://radicale.org/ns/sync/expired"
+
+
+def test_calendars_made_by_another_client_are_read(dav: Dav) -> None:
+    client = caldav.DAVClient(url=dav.url, username=dav.user, password="pmpw", enable_rfc6764=False)
+    made = client.get_principal().make_calendar(name="Made elsewhere", cal_id="elsewhere")
+    made.add_todo(DESIGN.replace("design-1", "other-1"))
+    changes = adapter(dav).changes("Made elsewhere", None, None, {})
+    [entry] = changes.changed
+    assert "UID:other-1" in entry.ics and changes.url.rstrip("/").endswith("elsewhere")
+
+
+def _config(dav: Dav, dovecot: DovecotServer, smtp: SmtpSink, tmp_path: Path, extra: str = "") -> Path:
+    return write_config(tmp_path / "dw.toml", caldav_url=dav.url, caldav_user=dav.user, imap_port=dovecot.port,
+                        smtp_port=smtp.port, extra=extra)
+
+
+def _status(config: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(deadlinewatch("status", "--json", config=config).stdout)  # type: ignore[no-any-return]
+
+
+def test_a_milestone_moved_to_another_projects_calendar_follows(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    cal = seeded(dav)
+    other = dav.server.make_calendar("beta-web", "beta-web")
+    extra = ('[[projects]]\nid = "beta"\nname = "Beta"\ncalendar = "beta-web"\n'
+             'client = { name = "Bo", email = "bo@beta.example" }\n')
+    config = _config(dav, dovecot, smtp_tls, tmp_path, extra)
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    dav.server.delete(cal, "launch-1")
+    dav.server.put(other, "launch-1", LAUNCH)
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:05")
+    assert result.returncode == 0, result.stderr
+    where = {(m["project"], m["uid"]) for m in _status(config)["milestones"]}
+    assert ("beta", "launch-1") in where and ("acme-web", "launch-1") not in where
+
+
+def test_the_client_calendar_copy_follows_the_promises_and_keeps_a_persons_edit(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    source = seeded(dav)
+    dav.server.make_calendar("acme-client", "acme-client")
+    config = _config(dav, dovecot, smtp_tls, tmp_path)
+    config.write_text(config.read_text().replace('calendar = "acme-web"',
+                                                 'calendar = "acme-web"\nclient_calendar = "acme-client"'))
+    source_etags = {e.href: e.etag for e in adapter(dav).changes("acme-web", None, None, {}).changed}
+    dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    copy = adapter(dav).changes("acme-client", None, None, {})
+    entries = {Calendar.from_ical(e.ics).walk("VEVENT")[0]["UID"]: e for e in copy.changed}
+    assert set(entries) == {"design-1", "launch-1"}
+    design = Calendar.from_ical(entries["design-1"].ics).walk("VEVENT")[0]
+    assert design["SEQUENCE"] == 3 and "moved" in str(design["DESCRIPTION"])
+    assert "METHOD" not in Calendar.from_ical(entries["design-1"].ics)
+
+    # a person adds a location to the entry; then the promise slips again
+    edited = entries["design-1"].ics.replace("END:VEVENT", "LOCATION:Board room\r\nEND:VEVENT")
+    href = entries["design-1"].href
+    dav.server._request("PUT", dav.server.url.rstrip("/") + href, edited.encode(),
+                        {"Content-Type": "text/calendar; charset=utf-8"})
+    later = NOTE.replace("note-1@", "note-2@").replace("Remaining: 10 days", "Remaining: 30 days")
+    dovecot.save("progress", later.encode())
+    result = deadlinewatch("once", config=config, now="2026-12-01T12:00")
+    assert result.returncode == 0, result.stderr
+    assert "had been edited; merged" in result.stdout
+    got = adapter(dav).changes("acme-client", None, None, {})
+    design = next(Calendar.from_ical(e.ics).walk("VEVENT")[0] for e in got.changed if e.href == href)
+    assert design["SEQUENCE"] == 4 and str(design["LOCATION"]) == "Board room"
+    # the source calendar was never written
+    assert {e.href: e.etag for e in adapter(dav).changes("acme-web", None, None, {}).changed} == source_etags
+    assert source
+
+
+def test_bench_runs_small(tmp_path: Path) -> None:
+    """bench/caldav_sync.py end to end at a tiny size, so the benchmark itself cannot rot."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "caldav_sync.py"
+    result = subprocess.run([sys.executable, str(bench), "--sizes", "20"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unchanged re-sync" in result.stdout and "radicale" in result.stdout and "xandikos" in result.stdout

@@ -52,6 +52,10 @@ class ServerError(DeadlinewatchError):
         super().__init__(f"{server}: {detail}")
 
 
+class CollectionError(DeadlinewatchError):
+    """One calendar answered with an error while the server is up: it is reported and skipped, the others sync."""
+
+
 class CalendarEntryError(DeadlinewatchError):
     """One calendar entry cannot be read as a milestone; it is skipped and reported."""
 

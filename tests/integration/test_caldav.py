@@ -150,3 +150,17 @@ def test_bench_runs_small(tmp_path: Path) -> None:
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "unchanged re-sync" in result.stdout and "radicale" in result.stdout and "xandikos" in result.stdout
+
+
+def test_one_broken_calendar_is_reported_and_the_others_sync(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    seeded(dav)
+    missing = "/pm/nowhere/" if dav.user == "pm" else "/user/calendars/nowhere/"
+    extra = (f'[[projects]]\nid = "ghost"\nname = "Ghost"\ncalendar = "{missing}"\n'
+             'client = { name = "Gus", email = "gus@ghost.example" }\n')
+    config = _config(dav, dovecot, smtp_tls, tmp_path, extra)
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:00")
+    assert result.returncode == 0, result.stderr
+    assert 'projects[1].calendar = "' + missing + '" (project ghost)' in result.stderr
+    assert {m["uid"] for m in _status(config)["milestones"]} == {"design-1", "launch-1"}

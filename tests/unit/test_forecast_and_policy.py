@@ -142,3 +142,17 @@ def test_dependants_move_by_what_the_slip_eats_of_their_slack() -> None:
     assert find_cycles(ms) == []
     looped = {**ms, "d": Milestone(**{**launch.__dict__, "successors": (("a", 0),)})}
     assert find_cycles(looped) and "a" not in shifted(looped, "a", dt.date(2026, 12, 9), current, CAL, TZ)
+
+
+def test_a_dependants_forecast_waits_for_its_predecessor() -> None:
+    from deadlinewatch.core.dependencies import waits_for
+
+    design = Milestone("p", "a", "Design", dt.datetime(2026, 12, 5, tzinfo=TZ), successors=(("b", 0),))
+    build = Milestone("p", "b", "Build", dt.datetime(2026, 12, 12, tzinfo=TZ))
+    ms = {"a": design, "b": build}
+    late = Forecast("p", "a", dt.date(2026, 12, 9), dt.date(2026, 12, 11), 0.9, "slow", dt.date(2026, 12, 4))
+    pushed = waits_for(build, None, {"a": late}, ms, CAL, TZ)
+    assert pushed is not None and pushed.p80 == dt.date(2026, 12, 18) and pushed.p_miss == 0.9
+    assert "waits for Design" in pushed.reason
+    on_time = Forecast("p", "a", dt.date(2026, 12, 4), dt.date(2026, 12, 4), 0.1, "fine", dt.date(2026, 12, 4))
+    assert waits_for(build, None, {"a": on_time}, ms, CAL, TZ) is None

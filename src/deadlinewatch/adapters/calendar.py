@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
@@ -27,7 +28,7 @@ from caldav.davclient import DAVClient
 from caldav.lib import error as caldav_error
 
 from deadlinewatch.config import ServerAccount
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,7 +43,12 @@ ETAGS_PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
 MULTIGET = """<?xml version="1.0" encoding="utf-8"?>
 <C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
 <D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>"""
+QUERY_ALL = """<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter>
+</C:calendar-query>"""
 XML = {"Content-Type": "application/xml; charset=utf-8"}
+MULTIGET_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,22 @@ class CalDAVCalendar:
             self._local.client = client
         return client
 
+    RETRIES = (0.5, 1.0)  # back-off before the second and third attempt of a read or an idempotent PUT
+
     def _call(self, what: Callable[[DAVClient], T]) -> T:
+        """Run a read (or an If-Match PUT, which is idempotent) against the server, retrying connection failures
+        and 5xx answers with back-off; a login refused or a calendar's own error is never retried."""
+        for pause in (*self.RETRIES, None):
+            try:
+                return self._once(what)
+            except ServerError:
+                if pause is None:
+                    raise
+                log.debug("caldav: %s failed; trying again in %.1f s", self.url, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _once(self, what: Callable[[DAVClient], T]) -> T:
         try:
             return what(self._client())
         except caldav_error.AuthorizationError as e:
@@ -116,8 +137,10 @@ class CalDAVCalendar:
                 raise LoginRefused(
                     f"caldav.username / password: the server at {self.url} refused the login "
                     f"for \"{self.account.username}\"") from None
-            raise ServerError("caldav", f"{self.url}: access denied ({e})") from None
-        except (OSError, caldav_error.DAVError) as e:
+            raise CollectionError(f"access denied ({_short(e)})") from None
+        except caldav_error.DAVError as e:
+            raise CollectionError(_short(e)) from None  # the server answered: this calendar has a problem
+        except OSError as e:
             self._local.client = None  # start over with a fresh connection next time
             raise ServerError("caldav", f"{self.url}: {_short(e)}") from None
 
@@ -189,15 +212,22 @@ class CalDAVCalendar:
         missing = [e.href for e in result.changed if not e.ics]
         if not missing:
             return result
-        loaded = {e.href: e for e in self._multiget(client, result.url, missing, result)}
+        if len(missing) > MULTIGET_BATCH:
+            # many at once (a first sync): one calendar-query for everything beats a multiget per 500 entries
+            query = self._report(client, result.url, QUERY_ALL)
+            result.requests += 1
+            loaded = {h: CalendarEntry(h, e, d) for h, s, e, d in _responses(query.tree) if s == 200 and d}
+        else:
+            loaded = {e.href: e for e in self._multiget(client, result.url, missing, result)}
         result.changed = [loaded.get(e.href, e) if not e.ics else e for e in result.changed]
         result.changed = [e for e in result.changed if e.ics]  # gone between the listing and the fetch
         return result
 
     def _multiget(self, client: DAVClient, url: str, hrefs: list[str], result: Changes) -> list[CalendarEntry]:
         out = []
-        for i in range(0, len(hrefs), 500):
-            body = MULTIGET.format(hrefs="".join(f"<D:href>{escape(h)}</D:href>" for h in hrefs[i:i + 500]))
+        for i in range(0, len(hrefs), MULTIGET_BATCH):
+            batch = hrefs[i:i + MULTIGET_BATCH]
+            body = MULTIGET.format(hrefs="".join(f"<D:href>{escape(h)}</D:href>" for h in batch))
             got = self._report(client, url, body)
             result.requests += 1
             out += [CalendarEntry(h, e, d) for h, s, e, d in _responses(got.tree) if s == 200 and d is not None]
@@ -215,10 +245,14 @@ class CalDAVCalendar:
         raw = response.raw if isinstance(response.raw, str) else (response.raw or b"").decode("utf-8", "replace")
         if response.status in (412, 403) and "valid-sync-token" in raw:
             raise TokenExpired()  # Xandikos answers 412, Radicale 403
-        if response.status in (400, 403, 404, 405, 415, 501) or response.status >= 500:
+        if response.status == 404:
+            raise CollectionError(f"{url}: no such calendar on the server (404)")
+        if response.status in (400, 403, 405, 415, 501) or response.status >= 500:
             if "sync-collection" in body:
                 raise NoSync()
-            raise ServerError("caldav", f"{url}: REPORT answered {response.status}")
+            if response.status >= 500:
+                raise ServerError("caldav", f"{url}: REPORT answered {response.status}")
+            raise CollectionError(f"{url}: REPORT answered {response.status}")
         return response
 
     def _sync(self, client: DAVClient, url: str, token: str) -> Changes:
@@ -240,6 +274,11 @@ class CalDAVCalendar:
 
     def _listing(self, client: DAVClient, url: str, etags: Mapping[str, str]) -> Changes:
         response = client.request(url, "PROPFIND", ETAGS_PROPFIND, {**XML, "Depth": "1"})
+        if response.status == 404:
+            raise CollectionError(f"{url}: no such calendar on the server (404)")
+        if response.status >= 300:
+            raise (ServerError("caldav", f"{url}: PROPFIND answered {response.status}") if response.status >= 500
+                   else CollectionError(f"{url}: PROPFIND answered {response.status}"))
         listed: dict[str, str] = {}
         for href, status, etag, _ in _responses(response.tree):
             if status == 200 and href != _path(url) and not href.endswith("/"):
@@ -259,8 +298,10 @@ class CalDAVCalendar:
             response = client.request(url, "PUT", ics, headers)
             if response.status == 412:
                 return None
-            if response.status >= 300:
+            if response.status >= 500:
                 raise ServerError("caldav", f"{url}: PUT answered {response.status}")
+            if response.status >= 300:
+                raise CollectionError(f"{url}: PUT answered {response.status}")
             new = response.headers.get("ETag") if response.headers else None
             if not new:  # not every server returns the ETag of a PUT: ask for it
                 head = client.request(url, "PROPFIND", ETAGS_PROPFIND, {**XML, "Depth": "0"})
@@ -275,8 +316,10 @@ class CalDAVCalendar:
             response = client.request(url, "GET")
             if response.status == 404:
                 return None
-            if response.status >= 300:
+            if response.status >= 500:
                 raise ServerError("caldav", f"{url}: GET answered {response.status}")
+            if response.status >= 300:
+                raise CollectionError(f"{url}: GET answered {response.status}")
             raw = response.raw if isinstance(response.raw, bytes) else str(response.raw).encode()
             return raw.decode("utf-8", "replace"), str((response.headers or {}).get("ETag", ""))
 

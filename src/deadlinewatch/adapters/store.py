@@ -258,6 +258,16 @@ class Store:
         r = self.db.execute("SELECT * FROM calendars WHERE project = ?", (project,)).fetchone()
         return dict(r) if r else None
 
+    def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO calendars (project, ref, url, sync_token, fingerprint)"
+                       " VALUES (?,?,?,?,?)", (project, ref, url, token, fingerprint))
+
+    def forget_calendar(self, project: str) -> None:
+        """Drop a calendar's URL and sync token (its entries stay, to be compared by ETag)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM calendars WHERE project = ?", (project,))
+
     def entry_etags(self, project: str) -> dict[str, str]:
         rows = self.db.execute("SELECT href, etag FROM calendar_entries WHERE project = ?", (project,))
         return {r["href"]: r["etag"] for r in rows}
@@ -277,9 +287,8 @@ class Store:
         whose entry is gone are marked cancelled — except for `kept` hrefs (unreadable this time: they keep
         their last good state). Returns the UIDs that went away."""
         gone: list[str] = []
+        self.save_calendar_token(project, ref, url, token, fingerprint)
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO calendars (project, ref, url, sync_token, fingerprint)"
-                       " VALUES (?,?,?,?,?)", (project, ref, url, token, fingerprint))
             db.executemany("INSERT OR REPLACE INTO calendar_entries VALUES (?,?,?,?,?)",
                            [(project, h, e, ics, int(rec)) for h, e, ics, rec in entries])
             db.executemany("DELETE FROM calendar_entries WHERE project = ? AND href = ?",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from deadlinewatch.core.model import Milestone
+from deadlinewatch.core.model import Forecast, Milestone
 from deadlinewatch.core.workdays import WorkCalendar
 
 
@@ -75,3 +75,42 @@ def shifted(
                 visiting.add(succ_uid)
                 frontier.append((succ_uid, candidate))
     return out
+
+
+def waits_for(
+    m: Milestone,
+    own: Forecast | None,
+    forecasts: Mapping[str, Forecast],
+    milestones: Mapping[str, Milestone],
+    cal: WorkCalendar,
+    tz: dt.tzinfo,
+) -> Forecast | None:
+    """A milestone's forecast, pushed later by its predecessors' forecasts: it cannot be done before the work it
+    builds on allows. When a predecessor's slip eats this one's slack, its miss probability is at least theirs."""
+    from deadlinewatch.core.forecast import last_work_day
+
+    current = {x.uid: last_work_day(x.deadline, tz) for x in milestones.values()}
+    p50, p80 = (own.p50, own.p80) if own else (None, None)
+    p_miss = own.p_miss if own else None
+    target = own.target if own and own.target else last_work_day(m.deadline, tz)
+    reasons = []
+    for pred in milestones.values():
+        if m.uid not in {s for s, _ in pred.successors}:
+            continue
+        pf = forecasts.get(pred.uid)
+        if pf is None or pf.p80 is None:
+            continue
+        late80 = shifted(milestones, pred.uid, pf.p80, current, cal, tz).get(m.uid)
+        late50 = shifted(milestones, pred.uid, pf.p50, current, cal, tz).get(m.uid) if pf.p50 else None
+        if late80 is None or (p80 is not None and late80 <= p80):
+            continue
+        p80 = late80
+        p50 = max(p50, late50) if p50 and late50 else late50 or p50
+        if late80 > target and pf.p_miss is not None:
+            p_miss = max(p_miss or 0.0, pf.p_miss)
+        reasons.append(f"waits for {pred.name} (its P80 {pf.p80.isoformat()})")
+    if not reasons:
+        return own
+    words = "; ".join(reasons)
+    reason = f"{own.reason}; {words}" if own else f"{words} → P80 {p80.isoformat() if p80 else '-'}"
+    return Forecast(m.project, m.uid, p50, p80, p_miss, reason, target, own.eta if own else None)

@@ -12,13 +12,14 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterator, Mapping
 
 from deadlinewatch.adapters.calendar import CalendarEntry, Changes
 from deadlinewatch.config import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import Milestone
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
         state = svc.store.calendar_state(project.id)
         if state is not None and state["ref"] != project.calendar:
             state = None  # the project points at another calendar now: start over
-        known = svc.store.entry_etags(project.id) if state else {}
+        known = _StoredEtags(svc, project.id)
         try:
             changes = await asyncio.to_thread(svc.calendar.changes, project.calendar,
                                               state["url"] if state else None,
@@ -47,8 +48,10 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
         except (ServerError, LoginRefused) as e:
             server_failed(svc, report, "caldav", e)
             return
-        except ConfigError as e:
-            report.problem(f'projects[{i}].calendar = "{project.calendar}" (project {project.id}): {e}')
+        except (ConfigError, CollectionError) as e:
+            report.problem(f'projects[{i}].calendar = "{project.calendar}" (project {project.id}): {e}; '
+                           "skipped this pass")
+            svc.store.forget_calendar(project.id)  # find it again next pass: it may have moved
             continue
         if changes.note:
             log.info("caldav: %s (project %s): %s", changes.url, project.id, changes.note)
@@ -56,11 +59,37 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
     svc.store.set_server("caldav", True, "synced", svc.clock.now())
 
 
+class _StoredEtags(Mapping[str, str]):
+    """The stored ETags, read only if the listing needs them: an incremental sync never does."""
+
+    def __init__(self, svc: Services, project: str) -> None:
+        self._load = lambda: svc.store.entry_etags(project)
+        self._etags: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._etags is None:
+            self._etags = self._load()
+        return self._etags
+
+    def __getitem__(self, href: str) -> str:
+        return self._all()[href]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def _apply(svc: Services, report: PassReport, project: Project, changes: Changes, old_print: str) -> None:
     now = svc.clock.now()
     new_print = fingerprint(svc, project)
     entries: list[CalendarEntry] = list(changes.changed)
     reparse: list[tuple[str, str]] = svc.store.entries(project.id, recurring_only=old_print == new_print)
+    if not entries and not changes.deleted and not reparse:
+        # nothing changed: remember the new token, nothing else to read or write
+        svc.store.save_calendar_token(project.id, project.calendar, changes.url, changes.token, new_print)
+        return
     fresh = {e.href for e in entries}
     parsed: dict[str, list[Milestone]] = {}
     stored: list[tuple[str, str, str, bool]] = []
@@ -87,12 +116,17 @@ def _apply(svc: Services, report: PassReport, project: Project, changes: Changes
     gone = svc.store.apply_calendar(project.id, ref=project.calendar, url=changes.url, token=changes.token,
                                     fingerprint=new_print, entries=stored, parsed=parsed,
                                     deleted=changes.deleted, kept=kept, now=now)
+    new = [m for ms in parsed.values() for m in ms if m.uid not in before]
+    if len(new) > 20:  # a first sync of a big calendar: one line, not thousands
+        report.event("%s: %d new milestones, the first due %s", project.id, len(new),
+                     _when(min(m.deadline for m in new), svc.team_tz))
+    else:
+        for m in new:
+            report.event("%s: new milestone \"%s\", due %s", project.id, m.name, _when(m.deadline, svc.team_tz))
     for href in parsed:
         for m in parsed[href]:
             old = before.get(m.uid)
-            if old is None:
-                report.event("%s: new milestone \"%s\", due %s", project.id, m.name, _when(m.deadline, svc.team_tz))
-            elif old.deadline != m.deadline or old.state != m.state:
+            if old is not None and (old.deadline != m.deadline or old.state != m.state):
                 report.event("%s: milestone \"%s\" changed: due %s, %s", project.id, m.name,
                              _when(m.deadline, svc.team_tz), m.state)
     for uid in gone:

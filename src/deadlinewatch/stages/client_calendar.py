@@ -15,7 +15,7 @@ from deadlinewatch.adapters.calendar import CalDAVCalendar
 from deadlinewatch.config import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.model import TimelineRow
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.clients import view
 
@@ -38,7 +38,7 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
         except (ServerError, LoginRefused) as e:
             server_failed(svc, report, "caldav", e)
             return
-        except ConfigError as e:
+        except (ConfigError, CollectionError) as e:
             report.problem(f'project {project.id}: client_calendar = "{project.client_calendar}": {e}')
 
 

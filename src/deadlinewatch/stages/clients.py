@@ -19,7 +19,7 @@ from deadlinewatch.config import Project
 from deadlinewatch.core import dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.model import Milestone, NoticeDecision, Report, TimelineRow
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, Report, TimelineRow
 from deadlinewatch.services import (
     PassReport,
     Services,
@@ -185,7 +185,8 @@ def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDe
     for r in moved_rows:
         dep_env = _envelope(svc, project, "update", [r.uid, r.sequence], now)
         _add(svc, plan, project, dep_env, svc.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
-        plan.dates.append(dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new))
+        # the dependant's new date is a promise too: it is judged against it from now on
+        plan.dates.append(dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new, promised=r.new))
     return plan
 
 
@@ -267,13 +268,18 @@ def evaluate(svc: Services, report: PassReport) -> None:
             if intro is not None:
                 _record(svc, pv, intro, report, "introduction")
                 pv = view(svc, project)
-        for m in pv.milestones:
+        forecasts: dict[str, Forecast] = {}
+        for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
             if m.state == "cancelled":
                 continue
             reports = pv.reports.get(m.uid, [])
             cd = pv.dates.get(m.uid)
             f = forecast_milestone(svc, m, reports, cd, now)
+            if pv.state(m) == "open":
+                open_ones = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
+                f = dependencies.waits_for(m, f, forecasts, open_ones, svc.workdays, svc.team_tz)
             if f is not None:
+                forecasts[m.uid] = f
                 svc.store.save_forecast(f, now)
             effective = Milestone(**{**m.__dict__, "state": pv.state(m)})
             promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)

@@ -245,14 +245,9 @@ class CalDAVCalendar:
         raw = response.raw if isinstance(response.raw, str) else (response.raw or b"").decode("utf-8", "replace")
         if response.status in (412, 403) and "valid-sync-token" in raw:
             raise TokenExpired()  # Xandikos answers 412, Radicale 403
-        if response.status == 404:
-            raise CollectionError(f"{url}: no such calendar on the server (404)")
-        if response.status in (400, 403, 405, 415, 501) or response.status >= 500:
-            if "sync-collection" in body:
-                raise NoSync()
-            if response.status >= 500:
-                raise ServerError("caldav", f"{url}: REPORT answered {response.status}")
-            raise CollectionError(f"{url}: REPORT answered {response.status}")
+        if response.status in (400, 403, 405, 415, 501, 503) and "sync-collection" in body:
+            raise NoSync()
+        _check(response, url, "REPORT")
         return response
 
     def _sync(self, client: DAVClient, url: str, token: str) -> Changes:
@@ -274,11 +269,7 @@ class CalDAVCalendar:
 
     def _listing(self, client: DAVClient, url: str, etags: Mapping[str, str]) -> Changes:
         response = client.request(url, "PROPFIND", ETAGS_PROPFIND, {**XML, "Depth": "1"})
-        if response.status == 404:
-            raise CollectionError(f"{url}: no such calendar on the server (404)")
-        if response.status >= 300:
-            raise (ServerError("caldav", f"{url}: PROPFIND answered {response.status}") if response.status >= 500
-                   else CollectionError(f"{url}: PROPFIND answered {response.status}"))
+        _check(response, url, "PROPFIND")
         listed: dict[str, str] = {}
         for href, status, etag, _ in _responses(response.tree):
             if status == 200 and href != _path(url) and not href.endswith("/"):
@@ -298,10 +289,7 @@ class CalDAVCalendar:
             response = client.request(url, "PUT", ics, headers)
             if response.status == 412:
                 return None
-            if response.status >= 500:
-                raise ServerError("caldav", f"{url}: PUT answered {response.status}")
-            if response.status >= 300:
-                raise CollectionError(f"{url}: PUT answered {response.status}")
+            _check(response, url, "PUT")
             new = response.headers.get("ETag") if response.headers else None
             if not new:  # not every server returns the ETag of a PUT: ask for it
                 head = client.request(url, "PROPFIND", ETAGS_PROPFIND, {**XML, "Depth": "0"})
@@ -316,10 +304,7 @@ class CalDAVCalendar:
             response = client.request(url, "GET")
             if response.status == 404:
                 return None
-            if response.status >= 500:
-                raise ServerError("caldav", f"{url}: GET answered {response.status}")
-            if response.status >= 300:
-                raise CollectionError(f"{url}: GET answered {response.status}")
+            _check(response, url, "GET")
             raw = response.raw if isinstance(response.raw, bytes) else str(response.raw).encode()
             return raw.decode("utf-8", "replace"), str((response.headers or {}).get("ETag", ""))
 
@@ -357,6 +342,16 @@ def _responses(tree: Any) -> list[tuple[str, int, str, str | None]]:
                 data = data_el.text
         out.append((href, status or 200, etag, data))
     return out
+
+
+def _check(response: Any, url: str, method: str) -> None:
+    """An error answer: the server's trouble (5xx, retried) or this calendar's (reported, skipped)."""
+    if response.status == 404:
+        raise CollectionError(f"{url}: no such calendar or entry on the server (404 to {method})")
+    if response.status >= 500:
+        raise ServerError("caldav", f"{url}: {method} answered {response.status}")
+    if response.status >= 300:
+        raise CollectionError(f"{url}: {method} answered {response.status}")
 
 
 def _status(element: Any) -> int:

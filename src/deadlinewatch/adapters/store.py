@@ -615,6 +615,10 @@ class Store:
         return dict(r) if r else None
 
     def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None:
+        """A server's health; written only when it changes (a pass must not cost an fsync per server)."""
+        row = self.db.execute("SELECT ok, detail FROM servers WHERE name = ?", (name,)).fetchone()
+        if row is not None and (bool(row["ok"]), row["detail"]) == (ok, detail):
+            return
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO servers VALUES (?,?,?,?)", (name, int(ok), detail, now.isoformat()))
 

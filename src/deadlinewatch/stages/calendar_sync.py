@@ -55,7 +55,7 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
             continue
         if changes.note:
             log.info("caldav: %s (project %s): %s", changes.url, project.id, changes.note)
-        _apply(svc, report, project, changes, state["fingerprint"] if state else "")
+        _apply(svc, report, project, changes, state)
     svc.store.set_server("caldav", True, "synced", svc.clock.now())
 
 
@@ -81,14 +81,17 @@ class _StoredEtags(Mapping[str, str]):
         return len(self._all())
 
 
-def _apply(svc: Services, report: PassReport, project: Project, changes: Changes, old_print: str) -> None:
+def _apply(svc: Services, report: PassReport, project: Project, changes: Changes,
+           state: dict[str, object] | None) -> None:
     now = svc.clock.now()
     new_print = fingerprint(svc, project)
+    old_print = state["fingerprint"] if state else ""
     entries: list[CalendarEntry] = list(changes.changed)
     reparse: list[tuple[str, str]] = svc.store.entries(project.id, recurring_only=old_print == new_print)
     if not entries and not changes.deleted and not reparse:
-        # nothing changed: remember the new token, nothing else to read or write
-        svc.store.save_calendar_token(project.id, project.calendar, changes.url, changes.token, new_print)
+        # nothing changed: remember a new token if there is one, nothing else to read or write
+        if state is None or (state["url"], state["sync_token"]) != (changes.url, changes.token):
+            svc.store.save_calendar_token(project.id, project.calendar, changes.url, changes.token, new_print)
         return
     fresh = {e.href for e in entries}
     parsed: dict[str, list[Milestone]] = {}

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import json
 import logging
 import os
 import sys
 import traceback
-import zoneinfo
 from collections.abc import Sequence
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 from deadlinewatch import __version__, wiring
 from deadlinewatch import config as config_mod
-from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, SystemClock
+from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import StateLock, Store
 from deadlinewatch.errors import (
     EX_UNAVAILABLE,
@@ -80,22 +75,6 @@ def setup_logging(level: str, debug: bool) -> None:
 
 def config_path(args: argparse.Namespace) -> str:
     return args.config or os.environ.get("DEADLINEWATCH_CONFIG") or config_mod.DEFAULT_CONFIG_PATH
-
-
-def parse_now(text: str | None, timezone: str) -> dt.datetime | None:
-    """`--now`: ISO 8601; without an offset it is in `timezone`; a bare date means 00:00."""
-    if text is None:
-        return None
-    try:
-        if len(text) == 10:
-            moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0))
-        else:
-            moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f'--now "{text}": expected an ISO 8601 date or time, e.g. 2026-12-01T09:00') from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return moment
 
 
 def make_clock(args: argparse.Namespace, timezone: str, ticking: bool) -> Clock:
@@ -205,154 +184,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store_readonly(config: config_mod.Config) -> Store:
+def _open_store(config: config_mod.Config) -> Store:
     if not (config.state_dir / "deadlinewatch.sqlite3").exists():
         raise DeadlinewatchError(f"no state in {config.state_dir} yet: run `deadlinewatch once` first")
     return Store.open(config.state_dir)
 
 
-def status_data(config: config_mod.Config, store: Store) -> dict[str, Any]:
-    from deadlinewatch.services import effective_state
+def _manage(args: argparse.Namespace, command: str, **params: Any) -> int:
+    """status, preview, approve, reject: through the running daemon's control socket when there is one (it is
+    the one writer), else on the store directly."""
+    from deadlinewatch import control, manage
 
-    last = store.last_pass()
-    servers = store.servers()
-    data: dict[str, Any] = {
-        "last_pass": last["finished"] if last else None,
-        "servers": {name: servers.get(name, {"ok": False, "detail": "not contacted yet"})
-                    for name in ("caldav", "imap", "smtp")},
-        "milestones": [],
-        "notices": [],
-    }
-    for m in store.milestones():
-        reports = store.reports(m.project, m.uid)
-        state = effective_state(m, reports)
-        if state == "cancelled":
-            continue
-        f = store.forecast(m.project, m.uid) if state == "open" else None
-        cd = store.client_date(m.project, m.uid)
-        latest = reports[-1] if reports else None
-        data["milestones"].append({
-            "project": m.project, "uid": m.uid, "name": m.name, "deadline": m.deadline.isoformat(),
-            "state": state, "done_percent": next((r.done for r in reversed(reports) if r.done is not None), m.percent),
-            "last_note": latest.at.isoformat() if latest else None,
-            "p50": f.p50.isoformat() if f and f.p50 else None, "p80": f.p80.isoformat() if f and f.p80 else None,
-            "p_miss": f.p_miss if f else None, "reason": f.reason if f else ("done" if state == "done" else None),
-            "promised": cd.promised.isoformat() if cd and cd.promised else None,
-        })
-    for item in store.outbox(audience="client"):
-        to = message_from_bytes(item.message, policy=default_policy).get("To", "")
-        data["notices"].append({
-            "id": item.id, "project": item.project, "uid": item.uid, "kind": item.kind, "state": item.state,
-            "to": str(to), "created": item.created.isoformat(), "sent": item.sent.isoformat() if item.sent else None,
-        })
-    return data
+    config = config_mod.load(config_path(args))
+    params["now"] = args.now
+    answer = control.ask(config, {"command": command, **params})
+    if answer is None:
+        store = _open_store(config)
+        try:
+            answer = manage.handle(config, store, {"command": command, **params})
+        finally:
+            store.close()
+    if answer.get("stdout"):
+        sys.stdout.write(answer["stdout"])
+    if answer.get("error"):
+        print(f"deadlinewatch: {answer['error']}", file=sys.stderr)
+    return int(answer.get("exit", 1))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = config_mod.load(config_path(args))
-    store = _open_store_readonly(config)
-    try:
-        data = status_data(config, store)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
-        return 0
-    print(f"last pass: {data['last_pass'] or 'never'}")
-    for name, s in data["servers"].items():
-        print(f"  {name:<7} {'ok  ' if s['ok'] else 'DOWN'}  {s['detail']}")
-    print("milestones:")
-    for m in data["milestones"]:
-        risk = f"P(miss) {m['p_miss']:.0%}" if m["p_miss"] is not None else "no forecast"
-        print(f"  {m['project']}/{m['name']}: due {m['deadline'][:16]}, {m['state']}, "
-              f"{m['done_percent'] if m['done_percent'] is not None else '?'}% — P50 {m['p50'] or '-'}, "
-              f"P80 {m['p80'] or '-'}, {risk}" + (f", promised {m['promised']}" if m["promised"] else ""))
-        if m["reason"]:
-            print(f"      {m['reason']}")
-    print("notices:")
-    for n in data["notices"]:
-        print(f"  #{n['id']} {n['kind']:<9} {n['state']:<8} {n['project']}/{n['uid']} to {n['to']} "
-              f"created {n['created'][:16]}" + (f", sent {n['sent'][:16]}" if n["sent"] else ""))
-    return 0
-
-
-def resolve_milestone(store: Store, ref: str) -> tuple[str, str]:
-    """MILESTONE: a UID, PROJECT/UID, PROJECT/name, or a name unique across projects."""
-    from deadlinewatch.core.notes import fold
-
-    ms = [m for m in store.milestones() if m.state != "cancelled"]
-    project, _, rest = ref.partition("/")
-    candidates = [m for m in ms if m.uid == ref]
-    if not candidates and rest:
-        candidates = [m for m in ms if m.project == project and (m.uid == rest or fold(m.name) == fold(rest))]
-    if not candidates:
-        candidates = [m for m in ms if fold(m.name) == fold(ref)]
-    if len(candidates) == 1:
-        return candidates[0].project, candidates[0].uid
-    if not candidates:
-        raise UsageError(f'no milestone "{ref}"; use a UID, PROJECT/UID, PROJECT/name or a unique name')
-    listed = "\n".join(f"  {m.project}/{m.uid} ({m.name})" for m in candidates)
-    raise UsageError(f'"{ref}" is ambiguous; it could be:\n{listed}')
+    return _manage(args, "status", json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from deadlinewatch.core import policy
-    from deadlinewatch.core.forecast import last_work_day
-    from deadlinewatch.core.model import NoticeDecision
-    from deadlinewatch.services import forecast_milestone
-    from deadlinewatch.stages.clients import plan_notice, view
-
-    config = config_mod.load(config_path(args))
-    store = _open_store_readonly(config)
-    try:
-        project_id, uid = resolve_milestone(store, args.milestone)
-        clock = make_clock(args, config.timezone, ticking=False)
-        svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
-        pv = view(svc, config.project(project_id))
-        m = next(x for x in pv.milestones if x.uid == uid)
-        now = clock.now()
-        cd = pv.dates.get(uid)
-        f = forecast_milestone(svc, m, pv.reports.get(uid, []), cd, now)
-        effective = type(m)(**{**m.__dict__, "state": pv.state(m)})
-        promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
-        deadline_day = last_work_day(m.deadline, svc.team_tz)
-        decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day)
-        if decision is None or m.private:
-            why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
-            print(f"policy would not send now ({why}); this is what a notice would say:\n")
-            promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
-            decision = NoticeDecision(project_id, uid, "notice", promised,
-                                      max(svc.workdays.count(deadline_day, promised), 0), f.reason if f else "")
-        plan = plan_notice(svc, pv, m, decision, now)
-        for i, message in enumerate(plan.messages):
-            if i:
-                print(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n")
-            raw = message["message"]
-            assert isinstance(raw, bytes)
-            sys.stdout.write(raw.decode("utf-8", errors="replace"))
-    finally:
-        store.close()
-    return 0
+    return _manage(args, "preview", milestone=args.milestone)
 
 
 def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
-    config = config_mod.load(config_path(args))
-    store = _open_store_readonly(config)
-    try:
-        try:
-            notice_id = int(args.notice_id)
-        except ValueError:
-            raise DeadlinewatchError(f'"{args.notice_id}" is not a notice id (a number, see `status`)') from None
-        item = store.outbox_item(notice_id)
-        if item is None or item.audience != "client":
-            raise DeadlinewatchError(f"no notice #{notice_id}")
-        clock = make_clock(args, config.timezone, ticking=False)
-        if not store.decide(notice_id, approve, now=clock.now(), decided_by="cli"):
-            raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
-    finally:
-        store.close()
-    print(f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}")
-    return 0
+    return _manage(args, "approve" if approve else "reject", notice_id=args.notice_id)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

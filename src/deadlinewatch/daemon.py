@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable
 
 from deadlinewatch import config as config_mod
-from deadlinewatch import wiring
+from deadlinewatch import control, manage, wiring
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import IdleWatcher
 from deadlinewatch.adapters.store import StateLock, Store
@@ -59,6 +59,15 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     svc = wiring.services(config, store, clock)
     watcher = _watch(svc, loop, wake)
+
+    def on_command(request: dict[str, object]) -> dict[str, object]:
+        answer = manage.handle(svc.config, store, request)
+        if request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
+            wake.set()  # the decision goes out now, not at the next poll
+        return answer
+
+    control_path = control.daemon_socket(config)
+    control_server = await control.serve(control_path, on_command)
     sd_notify("READY=1\nSTATUS=started")
     log.info("deadlinewatch running: %d projects, state in %s", len(config.projects), config.state_dir)
     try:
@@ -100,6 +109,8 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
                 task.cancel()
     finally:
         sd_notify("STOPPING=1")
+        control_server.close()
+        control_path.unlink(missing_ok=True)
         watcher.stop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,3 +61,35 @@ def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(studio: Stud
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) -> None:
+    config = studio.config
+    config.write_text(config.read_text().replace('approval = "auto"', 'approval = "manager"'))
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
+                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
+        assert (config.parent / "state" / "control.sock").is_socket()
+        studio.dovecot.save("progress", NOTE.encode())
+        wait_for(lambda: '"state": "held"' in deadlinewatch("status", "--json", config=config).stdout and
+                 '"kind": "notice"' in deadlinewatch("status", "--json", config=config).stdout, 20, "a held notice")
+        status = json.loads(deadlinewatch("status", "--json", config=config).stdout)
+        notice = next(n for n in status["notices"] if n["kind"] == "notice")
+        preview = deadlinewatch("preview", "acme-web/Design mockups", config=config)
+        assert preview.returncode == 0 and "X-Deadlinewatch-Kind: notice" in preview.stdout
+        assert deadlinewatch("approve", "12345", config=config).returncode == 1
+        started = time.monotonic()
+        approved = deadlinewatch("approve", str(notice["id"]), config=config)
+        assert approved.returncode == 0, approved.stderr
+        # the daemon acts on the decision at once: no waiting for the 30 s poll
+        wait_for(lambda: any("jane@acme.example" in rs for _, rs, _ in studio.smtp.messages), 10, "the notice")
+        assert time.monotonic() - started < 10
+        assert deadlinewatch("reject", str(notice["id"]), config=config).returncode == 1  # already decided
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        log.close()
+    assert not (config.parent / "state" / "control.sock").exists()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from typing import Protocol
+
+from deadlinewatch.errors import UsageError
 
 
 class Clock(Protocol):
@@ -35,3 +38,19 @@ class FixedClock:
 
     def now(self) -> dt.datetime:
         return self.at
+
+
+def parse_now(text: str | None, timezone: str) -> dt.datetime | None:
+    """`--now`: ISO 8601; without an offset it is in `timezone`; a bare date means 00:00."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0))
+        else:
+            moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f'--now "{text}": expected an ISO 8601 date or time, e.g. 2026-12-01T09:00') from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return moment

@@ -1,0 +1,168 @@
+"""The manager's commands — status, preview, approve, reject — as one function over a config and a store.
+
+The CLI runs them on the store directly when no daemon is running; a running daemon runs them for the CLI
+over its control socket (`control.py`), so nothing ever writes around the one writer.
+A request is a dict: {"command": ..., "now": ISO or None, ...}; the answer {"exit": int, "stdout": str,
+"error": str}.
+"""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes
+from email.policy import default as default_policy
+from typing import Any
+
+from deadlinewatch import config as config_mod
+from deadlinewatch import wiring
+from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
+from deadlinewatch.adapters.store import Store
+from deadlinewatch.errors import DeadlinewatchError, UsageError
+
+
+def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        command = request.get("command")
+        if command == "status":
+            data = status_data(store)
+            return {"exit": 0, "stdout": json.dumps(data, indent=2, ensure_ascii=False) + "\n" if request.get("json")
+                    else render_status(data)}
+        if command == "preview":
+            return {"exit": 0, "stdout": preview(config, store, str(request.get("milestone", "")), request.get("now"))}
+        if command in ("approve", "reject"):
+            return {"exit": 0, "stdout": decide(store, str(request.get("notice_id", "")), command == "approve",
+                                                config, request.get("now"))}
+        raise DeadlinewatchError(f"unknown command {command!r}")
+    except DeadlinewatchError as e:
+        return {"exit": e.exit_code, "error": str(e)}
+
+
+def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClock:
+    moment = parse_now(now, config.timezone)
+    return FixedClock(moment) if moment else SystemClock()
+
+
+def status_data(store: Store) -> dict[str, Any]:
+    """The shape of `status --json` (CONTRACT.md)."""
+    from deadlinewatch.services import effective_state
+
+    last = store.last_pass()
+    servers = store.servers()
+    data: dict[str, Any] = {
+        "last_pass": last["finished"] if last else None,
+        "servers": {name: servers.get(name, {"ok": False, "detail": "not contacted yet"})
+                    for name in ("caldav", "imap", "smtp")},
+        "milestones": [],
+        "notices": [],
+    }
+    for m in store.milestones():
+        reports = store.reports(m.project, m.uid)
+        state = effective_state(m, reports)
+        if state == "cancelled":
+            continue
+        f = store.forecast(m.project, m.uid) if state == "open" else None
+        cd = store.client_date(m.project, m.uid)
+        latest = reports[-1] if reports else None
+        data["milestones"].append({
+            "project": m.project, "uid": m.uid, "name": m.name, "deadline": m.deadline.isoformat(),
+            "state": state, "done_percent": next((r.done for r in reversed(reports) if r.done is not None), m.percent),
+            "last_note": latest.at.isoformat() if latest else None,
+            "p50": f.p50.isoformat() if f and f.p50 else None, "p80": f.p80.isoformat() if f and f.p80 else None,
+            "p_miss": f.p_miss if f else None, "reason": f.reason if f else ("done" if state == "done" else None),
+            "promised": cd.promised.isoformat() if cd and cd.promised else None,
+        })
+    for item in store.outbox(audience="client"):
+        to = message_from_bytes(item.message, policy=default_policy).get("To", "")
+        data["notices"].append({
+            "id": item.id, "project": item.project, "uid": item.uid, "kind": item.kind, "state": item.state,
+            "to": str(to), "created": item.created.isoformat(), "sent": item.sent.isoformat() if item.sent else None,
+        })
+    return data
+
+
+def render_status(data: dict[str, Any]) -> str:
+    lines = [f"last pass: {data['last_pass'] or 'never'}"]
+    for name, s in data["servers"].items():
+        lines.append(f"  {name:<7} {'ok  ' if s['ok'] else 'DOWN'}  {s['detail']}")
+    lines.append("milestones:")
+    for m in data["milestones"]:
+        risk = f"P(miss) {m['p_miss']:.0%}" if m["p_miss"] is not None else "no forecast"
+        lines.append(f"  {m['project']}/{m['name']}: due {m['deadline'][:16]}, {m['state']}, "
+                     f"{m['done_percent'] if m['done_percent'] is not None else '?'}% — P50 {m['p50'] or '-'}, "
+                     f"P80 {m['p80'] or '-'}, {risk}" + (f", promised {m['promised']}" if m["promised"] else ""))
+        if m["reason"]:
+            lines.append(f"      {m['reason']}")
+    lines.append("notices:")
+    for n in data["notices"]:
+        lines.append(f"  #{n['id']} {n['kind']:<9} {n['state']:<8} {n['project']}/{n['uid']} to {n['to']} "
+                     f"created {n['created'][:16]}" + (f", sent {n['sent'][:16]}" if n["sent"] else ""))
+    return "\n".join(lines) + "\n"
+
+
+def resolve_milestone(store: Store, ref: str) -> tuple[str, str]:
+    """MILESTONE: a UID, PROJECT/UID, PROJECT/name, or a name unique across projects."""
+    from deadlinewatch.core.notes import fold
+
+    ms = [m for m in store.milestones() if m.state != "cancelled"]
+    project, _, rest = ref.partition("/")
+    candidates = [m for m in ms if m.uid == ref]
+    if not candidates and rest:
+        candidates = [m for m in ms if m.project == project and (m.uid == rest or fold(m.name) == fold(rest))]
+    if not candidates:
+        candidates = [m for m in ms if fold(m.name) == fold(ref)]
+    if len(candidates) == 1:
+        return candidates[0].project, candidates[0].uid
+    if not candidates:
+        raise UsageError(f'no milestone "{ref}"; use a UID, PROJECT/UID, PROJECT/name or a unique name')
+    listed = "\n".join(f"  {m.project}/{m.uid} ({m.name})" for m in candidates)
+    raise UsageError(f'"{ref}" is ambiguous; it could be:\n{listed}')
+
+
+def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | None) -> str:
+    """Exactly what would be sent for a milestone now; sends and writes nothing."""
+    from deadlinewatch.core import policy
+    from deadlinewatch.core.forecast import last_work_day
+    from deadlinewatch.core.model import NoticeDecision
+    from deadlinewatch.services import forecast_milestone
+    from deadlinewatch.stages.clients import plan_notice, view
+
+    project_id, uid = resolve_milestone(store, ref)
+    clock = _clock(config, now_text)
+    svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
+    pv = view(svc, config.project(project_id))
+    m = next(x for x in pv.milestones if x.uid == uid)
+    now = clock.now()
+    cd = pv.dates.get(uid)
+    f = forecast_milestone(svc, m, pv.reports.get(uid, []), cd, now)
+    effective = type(m)(**{**m.__dict__, "state": pv.state(m)})
+    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
+    deadline_day = last_work_day(m.deadline, svc.team_tz)
+    decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day)
+    out = []
+    if decision is None or m.private:
+        why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
+        out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
+        promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
+        decision = NoticeDecision(project_id, uid, "notice", promised,
+                                  max(svc.workdays.count(deadline_day, promised), 0), f.reason if f else "")
+    plan = plan_notice(svc, pv, m, decision, now)
+    for i, message in enumerate(plan.messages):
+        if i:
+            out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")
+        raw = message["message"]
+        assert isinstance(raw, bytes)
+        out.append(raw.decode("utf-8", errors="replace"))
+    return "".join(out)
+
+
+def decide(store: Store, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None) -> str:
+    try:
+        notice_id = int(notice_ref)
+    except ValueError:
+        raise DeadlinewatchError(f'"{notice_ref}" is not a notice id (a number, see `status`)') from None
+    item = store.outbox_item(notice_id)
+    if item is None or item.audience != "client":
+        raise DeadlinewatchError(f"no notice #{notice_id}")
+    if not store.decide(notice_id, approve, now=_clock(config, now_text).now(), decided_by="cli"):
+        raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
+    return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"

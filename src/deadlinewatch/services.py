@@ -38,6 +38,8 @@ class Services:
     mailer: Mailer
     clock: Clock
     letters: Letters
+    # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
+    tick: Callable[[], None] = field(default=lambda: None)
 
     @property
     def team_tz(self) -> zoneinfo.ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -93,3 +94,49 @@ def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) 
         proc.wait(timeout=15)
         log.close()
     assert not (config.parent / "state" / "control.sock").exists()
+
+
+def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_passes(
+    studio: Studio, tmp_path: Path
+) -> None:
+    import socket as socketlib
+    import urllib.request
+
+    from deadlinewatch.localservers import free_port
+
+    notify = tmp_path / "notify.sock"
+    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM)
+    listener.bind(str(notify))
+    listener.settimeout(0.2)
+    port = free_port()
+    config = studio.config
+    text = config.read_text().replace("[policy]", f'[metrics]\nlisten = "127.0.0.1:{port}"\n\n[policy]')
+    config.write_text(text)
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
+                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": str(notify),
+                                 "WATCHDOG_USEC": "2000000"})
+    messages: list[str] = []
+
+    def heard(what: str) -> bool:
+        with contextlib.suppress(TimeoutError):
+            messages.append(listener.recv(4096).decode())
+        return any(what in m for m in messages)
+
+    try:
+        wait_for(lambda: heard("READY=1"), 30, "READY=1")
+        wait_for(lambda: heard("STATUS=ok"), 30, "a STATUS line after the first pass")
+        wait_for(lambda: heard("WATCHDOG=1"), 10, "the watchdog")
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert "deadlinewatch_passes_total 1.0" in page or "deadlinewatch_passes_total 2.0" in page
+        assert "deadlinewatch_pass_seconds_bucket" in page and "deadlinewatch_milestones_at_risk" in page
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        wait_for(lambda: heard("STOPPING=1"), 5, "STOPPING=1")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        listener.close()

@@ -37,6 +37,7 @@ def fingerprint(svc: Services, project: Project) -> str:
 
 async def sync_calendars(svc: Services, report: PassReport) -> None:
     for i, project in enumerate(svc.config.projects):
+        svc.tick()
         state = svc.store.calendar_state(project.id)
         if state is not None and state["ref"] != project.calendar:
             state = None  # the project points at another calendar now: start over

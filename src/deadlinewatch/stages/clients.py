@@ -270,6 +270,7 @@ def evaluate(svc: Services, report: PassReport) -> None:
                 pv = view(svc, project)
         forecasts: dict[str, Forecast] = {}
         for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
+            svc.tick()
             if m.state == "cancelled":
                 continue
             reports = pv.reports.get(m.uid, [])

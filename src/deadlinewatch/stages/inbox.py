@@ -286,6 +286,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         fetched = await asyncio.to_thread(mailbox.fetch, source, unknown) if unknown else []
         parse, rules = _parse_for(svc), _rules(svc)
         for item in fetched:
+            svc.tick()
             incoming = intake.read_message(item.raw, item.arrived)
             if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
                 moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))

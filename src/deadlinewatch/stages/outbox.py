@@ -76,6 +76,7 @@ async def send_outbox(svc: Services, report: PassReport) -> None:
 async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:
     """Send these in order; False when the server is unavailable (the rest wait for the next pass)."""
     for item in items:
+        svc.tick()
         if item.state == "sending" and await _reconcile(svc, item):
             svc.store.set_outbox_state(item.id, "sent", now=now, expect=("sending",))
             report.event("message #%d (%s) was sent before a restart: its archive copy is in the mailbox",

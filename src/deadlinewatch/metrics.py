@@ -1,0 +1,53 @@
+"""The Prometheus endpoint (`[metrics] listen = "127.0.0.1:9464"`): what a pass did, counted.
+
+deadlinewatch_passes_total, deadlinewatch_pass_seconds, deadlinewatch_notes_total{outcome},
+deadlinewatch_messages_sent_total{audience}, deadlinewatch_messages_failed_total, deadlinewatch_milestones_at_risk,
+deadlinewatch_server_errors_total{server}.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from deadlinewatch.adapters.store import Store
+from deadlinewatch.services import PassReport
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.passes = Counter("deadlinewatch_passes", "passes run", registry=r)
+        self.duration = Histogram("deadlinewatch_pass_seconds", "how long a pass took", registry=r,
+                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        self.notes = Counter("deadlinewatch_notes", "messages taken from the inbox, by outcome", ["outcome"],
+                             registry=r)
+        self.sent = Counter("deadlinewatch_messages_sent", "messages sent, by audience", ["audience"], registry=r)
+        self.failed = Counter("deadlinewatch_messages_failed", "messages refused for good", registry=r)
+        self.at_risk = Gauge("deadlinewatch_milestones_at_risk", "open milestones forecast to miss", registry=r)
+        self.server_errors = Counter("deadlinewatch_server_errors", "passes a server was unavailable or refused",
+                                     ["server"], registry=r)
+        self._seen_notes: dict[str, int] = {}
+
+    def serve(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
+
+    def record(self, report: PassReport, seconds: float, store: Store, warn_probability: float) -> None:
+        self.passes.inc()
+        self.duration.observe(seconds)
+        for server in [*report.unavailable, *report.refused]:
+            self.server_errors.labels(server).inc()
+        counts = store.note_count()
+        for outcome, n in counts.items():
+            grown = n - self._seen_notes.get(outcome, n if not self._seen_notes else 0)
+            if grown > 0:
+                self.notes.labels(outcome).inc(grown)
+        self._seen_notes = counts
+        for item_id in report.sent:
+            item = store.outbox_item(item_id)
+            if item is not None:
+                self.sent.labels(item.audience).inc()
+        self.failed.inc(sum(1 for p in report.problems if "refused by the SMTP server" in p))
+        forecasts = [store.forecast(m.project, m.uid) for m in store.milestones() if m.state == "open"]
+        self.at_risk.set(sum(1 for f in forecasts if f and f.p_miss is not None and f.p_miss >= warn_probability))

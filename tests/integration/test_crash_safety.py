@@ -62,7 +62,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
     log = tmp_path / "daemon.log"
     per_round = NOTES // KILLS
     sent = 0
-    for kill in range(KILLS):
+    for _ in range(KILLS):
         proc = start(studio.config, log)
         for _ in range(per_round):
             studio.dovecot.save("progress", note(sent))

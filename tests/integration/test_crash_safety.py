@@ -64,7 +64,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
     sent = 0
     for _ in range(KILLS):
         proc = start(studio.config, log)
-        for _ in range(per_round):
+        for _note in range(per_round):
             studio.dovecot.save("progress", note(sent))
             sent += 1
         time.sleep(rng.uniform(0.3, 2.5))  # somewhere in intake, evaluation or the outbox

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Callable
 from email import message_from_bytes
@@ -248,6 +249,17 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, pa
     return target
 
 
+def _read(raw: bytes, arrived: dt.datetime) -> intake.Incoming:
+    """The message as parsed; bytes the email library cannot even split into headers and body still become a
+    message (keyed by their digest) that the rules file as rejected."""
+    try:
+        return intake.read_message(raw, arrived)
+    except PARSE_ERRORS:
+        log.warning("imap: a message could not be parsed at all; it is kept and filed as rejected")
+        return intake.Incoming("sha256:" + hashlib.sha256(raw).hexdigest(), "", "", "", (), arrived, EmailMessage(),
+                               raw)
+
+
 def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error: str, folders: dict[str, str]
              ) -> str:
     svc.store.record_message(
@@ -287,7 +299,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         parse, rules = _parse_for(svc), _rules(svc)
         for item in fetched:
             svc.tick()
-            incoming = intake.read_message(item.raw, item.arrived)
+            incoming = _read(item.raw, item.arrived)
             if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
                 moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))
                 continue

@@ -46,9 +46,11 @@ class ServerError(DeadlinewatchError):
 
     exit_code = EX_UNAVAILABLE
 
-    def __init__(self, server: str, detail: str) -> None:
+    def __init__(self, server: str, detail: str, maybe_done: bool = False) -> None:
         self.server = server
         self.detail = detail
+        # the connection broke after the request went out: it may have taken effect (an SMTP send past DATA)
+        self.maybe_done = maybe_done
         super().__init__(f"{server}: {detail}")
 
 

@@ -73,7 +73,8 @@ class SmtpMailer:
                 return {addr: f"{e.code} {e.message}" for addr in recipients}
             raise ServerError("smtp", f"{self.s.host}: temporary failure {e.code} {e.message}") from None
         except (aiosmtplib.SMTPException, OSError) as e:
-            raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None
+            # lost mid-exchange: the server may have taken the message before the connection broke
+            raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}", maybe_done=True) from None
         finally:
             try:
                 await client.quit()

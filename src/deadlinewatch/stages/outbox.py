@@ -87,9 +87,10 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
         try:
             refused = await svc.mailer.send(item.mail_from, item.recipients, item.message)
         except ServerError as e:
-            # not sent: pending again, with a back-off; the next attempt sends the same bytes
-            svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e),
-                                       next_attempt=svc.clock.now() + backoff(item.attempts + 1))
+            # not sent (pending again), or perhaps sent (still `sending`: the next attempt first looks for its
+            # archive copy); either way with a back-off, and the next attempt sends the same bytes
+            svc.store.set_outbox_state(item.id, "sending" if e.maybe_done else "pending", now=svc.clock.now(),
+                                       error=str(e), next_attempt=svc.clock.now() + backoff(item.attempts + 1))
             server_failed(svc, report, "smtp", e)
             return False
         except LoginRefused as e:

@@ -1,0 +1,90 @@
+"""Faults between the daemon and its servers, through a misbehaving proxy: it stays up, backs off, recovers, and
+loses nothing — and a send cut after the DATA terminator is not sent again."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
+from tests.conftest import deadlinewatch, write_config
+from tests.faultproxy import FaultProxy
+from tests.integration.test_daemon import wait_for
+from tests.samples import DESIGN, LAUNCH, NOTE
+
+pytestmark = pytest.mark.integration
+
+
+def _calendar(radicale: CalDAVServer) -> None:
+    cal = radicale.make_calendar("acme-web")
+    radicale.put(cal, "design-1", DESIGN)
+    radicale.put(cal, "launch-1", LAUNCH)
+
+
+def test_a_send_cut_after_data_is_reconciled_not_repeated(
+    radicale: CalDAVServer, dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    _calendar(radicale)
+    sink = SmtpSink(local_address="progress@studio.example", deliver=lambda raw: dovecot.save("progress", raw))
+    sink.start()
+    proxy = FaultProxy(sink.port).start()
+    try:
+        config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm",
+                              imap_port=dovecot.port, smtp_port=proxy.port, smtp_security="none", smtp_user="")
+        dovecot.save("progress", NOTE.encode())
+        proxy.mode = "cut-after-data"
+        first = deadlinewatch("once", config=config, now="2026-11-30T12:00")
+        assert first.returncode == 69 and proxy.cuts == 1
+        # after the back-off: the cut message's archive copy is in the mailbox, so it counts as sent
+        later = (dt.datetime(2026, 11, 30, 12, 5)).isoformat()
+        second = deadlinewatch("once", config=config, now=later)
+        assert second.returncode == 0, second.stderr
+        assert "was sent before a restart" in second.stdout
+        ids = collections.Counter(raw.split(b"Message-ID: ", 1)[1].split(b"\r\n", 1)[0]
+                                  for _, _, raw in sink.messages)
+        assert ids and max(ids.values()) == 1  # nothing went twice
+        status = deadlinewatch("status", "--json", config=config).stdout
+        assert '"state": "sending"' not in status and '"state": "pending"' not in status
+    finally:
+        proxy.stop()
+        sink.stop()
+
+
+def test_the_daemon_outlives_an_imap_black_hole_and_recovers(
+    radicale: CalDAVServer, dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    _calendar(radicale)
+    sink = SmtpSink().start()
+    proxy = FaultProxy(dovecot.port).start()
+    proxy.mode = "blackhole"
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
+    proc = None
+    try:
+        config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=proxy.port,
+                              smtp_port=sink.port, smtp_security="none", smtp_user="")
+        config.write_text(config.read_text().replace('address = "progress@studio.example"',
+                                                     'address = "progress@studio.example"\ntimeout_seconds = 2')
+                          .replace("poll_seconds = 30", "poll_seconds = 10"))
+        proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
+                                 "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        wait_for(lambda: "imap unavailable" in (tmp_path / "daemon.log").read_text(), 40, "IMAP to time out")
+        assert proc.poll() is None  # degraded, not dead
+        dovecot.save("progress", NOTE.encode())
+        proxy.mode = "pass"
+        wait_for(lambda: any("alice@studio.example" in rs for _, rs, _ in sink.messages), 40, "recovery")
+        assert proc.poll() is None
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+        log.close()
+        proxy.stop()
+        sink.stop()

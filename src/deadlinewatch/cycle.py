@@ -21,6 +21,7 @@ __all__ = ["PassReport", "Services", "run_pass"]
 async def run_pass(svc: Services) -> PassReport:
     """One full pass; returns what happened. Never raises for a server problem: the report says it."""
     report = PassReport()
+    svc.spread = None  # the team's bias is learned afresh each pass: milestones may have closed since
     started = svc.clock.now()
     await sync_calendars(svc, report)
     await read_inbox(svc, report)

@@ -18,7 +18,7 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import ClientDate, Store
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import forecast, last_work_day
+from deadlinewatch.core.forecast import Closed, Spread, first_estimate, forecast, last_work_day, learn
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
@@ -40,6 +40,7 @@ class Services:
     letters: Letters
     # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
     tick: Callable[[], None] = field(default=lambda: None)
+    spread: Spread | None = None  # the team's learned bias, computed once per pass (see team_spread)
 
     @property
     def team_tz(self) -> zoneinfo.ZoneInfo:
@@ -140,4 +141,22 @@ def forecast_milestone(svc: Services, m: Milestone, reports: Sequence[Report], c
         return None
     deadline_day = last_work_day(m.deadline, svc.team_tz)
     target = cd.promised if cd is not None and cd.promised is not None else deadline_day
-    return forecast(m, reports, now, svc.workdays, svc.team_tz, target=target)
+    return forecast(m, reports, now, svc.workdays, svc.team_tz, target=target, spread=team_spread(svc))
+
+
+def team_spread(svc: Services) -> Spread:
+    """The team's estimation bias and spread, learned from every milestone it closed with a note saying so
+    (what it first estimated against what it took), once per pass."""
+    if svc.spread is not None:
+        return svc.spread
+    closed = []
+    for m in svc.store.milestones():
+        reports = svc.store.reports(m.project, m.uid)
+        done = next((r for r in reports if r.done == 100), None)
+        first = first_estimate(reports, svc.workdays, svc.team_tz)
+        if done is None or first is None:
+            continue
+        took = svc.workdays.count(first[0], done.at.astimezone(svc.team_tz).date())
+        closed.append(Closed(first[1], max(took, 0.5)))
+    svc.spread = learn(closed)
+    return svc.spread

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import pytest
+
 from deadlinewatch.core.forecast import forecast, last_work_day
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide, pick_offer, promised_date
@@ -156,3 +158,16 @@ def test_a_dependants_forecast_waits_for_its_predecessor() -> None:
     assert "waits for Design" in pushed.reason
     on_time = Forecast("p", "a", dt.date(2026, 12, 4), dt.date(2026, 12, 4), 0.1, "fine", dt.date(2026, 12, 4))
     assert waits_for(build, None, {"a": on_time}, ms, CAL, TZ) is None
+
+
+def test_the_team_bias_starts_at_the_reference_prior_and_learns_from_closed_milestones() -> None:
+    from deadlinewatch.core.forecast import Closed, Prior, learn
+
+    assert learn([]).bias == pytest.approx(Prior().ratio)
+    slow = learn([Closed(5, 10)] * 30)
+    assert slow.bias == pytest.approx(2.0, rel=0.05)
+    honest = learn([Closed(5, 5)] * 30)
+    assert honest.bias == pytest.approx(1.0, rel=0.05) and honest.remaining < slow.remaining + 1
+    f = forecast(M, [report(MON, remaining_days=3)], MON, CAL, TZ, spread=slow)
+    assert f"this team's work has taken {slow.bias:.1f}x its estimates" in f.reason and slow.bias > 1.8
+    assert f.p50 is not None and f.p50 > CAL.add(MON.date(), 3)

@@ -35,8 +35,9 @@ def test_scores_against_hand_computed_outcomes() -> None:
     assert (result.milestones, result.misses) == (3, 2)
     dw = result.methods["deadlinewatch"]
     assert dw["alarmed"] == 2 and dw["precision"] == 1.0 and dw["recall"] == 1.0 and dw["false_alarm_rate"] == 0.0
-    # "late" is caught at its first report (18 days before the deadline), "admits" when the ETA moved (4 days)
-    assert dw["median_lead_days"] == 11
+    # both are caught at their first report, 18 days ahead: "admits" gives the deadline as its ETA, but teams'
+    # estimates run long (the reference prior) and the evidence says so before the team does (4 days ahead)
+    assert dw["median_lead_days"] == 18
     always = result.methods["always"]
     assert always["alarmed"] == 3 and always["false_alarm_rate"] == 1.0 and always["median_lead_days"] == 18
     passed = result.methods["deadline_passed"]

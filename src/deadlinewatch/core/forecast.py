@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from deadlinewatch.core.model import Forecast, Milestone, Report
@@ -40,6 +40,53 @@ class Spread:
 
 
 DEFAULT_SPREAD = Spread()
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A milestone the team closed: what it expected at its first estimate, and what it took, in working days."""
+
+    estimated: float
+    actual: float
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Where a team's bias starts before any milestone closed: a reference class.
+
+    Teams' remaining-time estimates run long: on real project histories the actual durations ran about 1.8x the
+    estimates at the median, log-normally spread (Little, IEEE Software 2006); task-level data sits near 1.0 with
+    a wide spread. `weight` is how many closed milestones the prior counts as.
+    """
+
+    ratio: float = 1.4
+    sigma: float = 0.5
+    weight: float = 3.0
+
+
+DEFAULT_PRIOR = Prior()
+
+
+def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD) -> Spread:
+    """This team's bias (actual / estimated, a log-normal median) and spread, from its closed milestones, shrunk
+    toward the prior: a couple of closures move it a little, many move it to what the team really does."""
+    logs = [math.log(c.actual / c.estimated) for c in closed if c.estimated > 0 and c.actual > 0]
+    n = len(logs)
+    mu = (prior.weight * math.log(prior.ratio) + sum(logs)) / (prior.weight + n)
+    spread2 = (prior.weight * prior.sigma**2 + sum((x - mu) ** 2 for x in logs)) / (prior.weight + n)
+    sigma = max(math.sqrt(spread2), base.floor)
+    return replace(base, bias=math.exp(mu), remaining=sigma, eta=sigma)
+
+
+def first_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> tuple[dt.date, float] | None:
+    """The day of a milestone's first estimate and the working days it expected from then."""
+    for r in sorted(reports, key=lambda r: r.at):
+        day = r.at.astimezone(tz).date()
+        if r.remaining_days is not None and r.remaining_days > 0:
+            return day, r.remaining_days
+        if r.eta is not None and cal.count(day, r.eta) > 0:
+            return day, cal.count(day, r.eta)
+    return None
 
 
 def last_work_day(deadline: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -100,7 +147,7 @@ def forecast(
                           f"stated {_days(stated.remaining_days or 0)} left"))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
-        estimates.append((max(cal.count(base, eta), 0.5), spread.eta, f"team's ETA {eta.isoformat()}"))
+        estimates.append((max(cal.count(base, eta), 0.5) * spread.bias, spread.eta, f"team's ETA {eta.isoformat()}"))
     pace = _pace_estimate(reports, cal, tz)
     if pace is not None:
         estimates.append((pace[0] * spread.bias, spread.pace, f"{pace[1]}, at that pace {_days(pace[0])} left"))
@@ -115,6 +162,8 @@ def forecast(
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
     sigma = max(math.sqrt(1 / sum(weights)), spread.floor)
     words = [w for _, _, w in estimates]
+    if abs(spread.bias - 1) >= 0.05:
+        words.append(f"this team's work has taken {spread.bias:.1f}x its estimates")
     if latest.blocked:
         sigma += spread.blocked
         mu += math.log(1.2)

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.core.forecast import forecast
+from deadlinewatch.core.forecast import DEFAULT_PRIOR, Closed, Prior, first_estimate, forecast, learn
 from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide
 from deadlinewatch.core.workdays import WorkCalendar
@@ -129,7 +129,7 @@ def _linear_alarm(row: Row, first_report: dt.date) -> bool | None:
     return finish > row.deadline
 
 
-def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar) -> Result:
+def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior = DEFAULT_PRIOR) -> Result:
     by_key: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         by_key.setdefault((r.project, r.milestone), []).append(r)
@@ -139,17 +139,29 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar) -> Result:
     promised: dict[tuple[str, str], dt.date | None] = {k: None for k in by_key}
     first_report = {k: min(r.reported_on for r in v) for k, v in by_key.items()}
     trace: list[TraceRow] = []
+    # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
+    closures = sorted((v[0].completed_on, k) for k, v in by_key.items())
+    closed: list[Closed] = []
+    spread = learn(closed, prior)
     for r in walk:
         key = (r.project, r.milestone)
+        while closures and closures[0][0] <= r.reported_on:
+            done_on, done_key = closures.pop(0)
+            first = first_estimate(history[done_key], cal, UTC)
+            if first is not None:
+                closed.append(Closed(first[1], max(cal.count(first[0], done_on), 0.5)))
+                spread = learn(closed, prior)
         at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
         history[key].append(Report(r.project, r.milestone, at,
                                    done=round(r.percent_done) if r.percent_done is not None else None,
                                    remaining_days=r.remaining_days, eta=r.eta))
         m = Milestone(r.project, r.milestone, r.milestone,
                       dt.datetime.combine(r.deadline + dt.timedelta(days=1), dt.time(0), tzinfo=UTC))
-        target = promised[key] or r.deadline
-        f = forecast(m, history[key], at, cal, UTC, target=target)
-        decision = decide(m, f, Promise(promised[key]), policy, cal, r.deadline)
+        # the score is about the deadline; the policy, once it warned, judges the date it promised (as the daemon)
+        f = forecast(m, history[key], at, cal, UTC, target=r.deadline, spread=spread)
+        judged = f if promised[key] is None else forecast(m, history[key], at, cal, UTC, target=promised[key],
+                                                          spread=spread)
+        decision = decide(m, judged, Promise(promised[key]), policy, cal, r.deadline)
         if decision is not None and decision.kind == "notice":
             promised[key] = decision.promised
         alarm = promised[key] is not None

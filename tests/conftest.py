@@ -245,3 +245,11 @@ def dav(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dav]:
         if proxy is not None:
             proxy.stop()
         server.stop()
+
+
+def start_daemon(config: Path, log: Path, now: str = "2026-11-30T12:00", **env: str) -> subprocess.Popen[bytes]:
+    """`deadlinewatch run` in a process of its own, its output appended to `log`."""
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now", now, "run"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **env})

@@ -15,14 +15,12 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Studio, deadlinewatch
+from tests.conftest import Studio, deadlinewatch, start_daemon
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_whole_loop import _folder
 
@@ -47,13 +45,6 @@ def note(n: int) -> bytes:
             f"Plan: pairing on it\r\n").encode()
 
 
-def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")  # noqa: SIM115 - the child owns it; closed when the test ends
-    return subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
-                             "2026-11-30T12:00", "run"], stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Studio, tmp_path: Path) -> None:
     rng = random.Random(20261123)
     cal = studio.caldav.calendar_url("acme-web")
@@ -63,7 +54,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
     per_round = NOTES // KILLS
     sent = 0
     for _ in range(KILLS):
-        proc = start(studio.config, log)
+        proc = start_daemon(studio.config, log)
         for _note in range(per_round):
             studio.dovecot.save("progress", note(sent))
             sent += 1
@@ -71,7 +62,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     # the last life: runs until every note is in and the outbox is empty
-    proc = start(studio.config, log)
+    proc = start_daemon(studio.config, log)
     state = studio.config.parent / "state" / "deadlinewatch.sqlite3"
 
     def settled() -> bool:

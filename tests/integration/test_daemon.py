@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Studio, deadlinewatch
+from tests.conftest import Studio, deadlinewatch, start_daemon
 from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
@@ -31,10 +28,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(studio: Studio, tmp_path: Path) -> None:
     config, dovecot, smtp_tls = studio.config, studio.dovecot, studio.smtp
-    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
-                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
         # a second daemon, or a `once`, refuses to run beside it
@@ -61,16 +55,12 @@ def test_the_daemon_answers_a_note_within_seconds_and_stops_cleanly(studio: Stud
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) -> None:
     config = studio.config
     config.write_text(config.read_text().replace('approval = "auto"', 'approval = "manager"'))
-    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
-                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = start_daemon(config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
         assert (config.parent / "state" / "control.sock").is_socket()
@@ -92,7 +82,6 @@ def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
-        log.close()
     assert not (config.parent / "state" / "control.sock").exists()
 
 
@@ -112,11 +101,7 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
     config = studio.config
     text = config.read_text().replace("[policy]", f'[metrics]\nlisten = "127.0.0.1:{port}"\n\n[policy]')
     config.write_text(text)
-    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
-                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": str(notify),
-                                 "WATCHDOG_USEC": "2000000"})
+    proc = start_daemon(config, tmp_path / "daemon.log", NOTIFY_SOCKET=str(notify), WATCHDOG_USEC="2000000")
     messages: list[str] = []
 
     def heard(what: str) -> bool:
@@ -138,5 +123,4 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()
         listener.close()

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
-from tests.conftest import deadlinewatch, write_config
+from tests.conftest import deadlinewatch, start_daemon, write_config
 from tests.faultproxy import FaultProxy
 from tests.integration.test_daemon import wait_for
 from tests.samples import DESIGN, LAUNCH, NOTE
@@ -64,7 +61,6 @@ def test_the_daemon_outlives_an_imap_black_hole_and_recovers(
     sink = SmtpSink().start()
     proxy = FaultProxy(dovecot.port).start()
     proxy.mode = "blackhole"
-    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
     proc = None
     try:
         config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=proxy.port,
@@ -72,9 +68,7 @@ def test_the_daemon_outlives_an_imap_black_hole_and_recovers(
         config.write_text(config.read_text().replace('address = "progress@studio.example"',
                                                      'address = "progress@studio.example"\ntimeout_seconds = 2')
                           .replace("poll_seconds = 30", "poll_seconds = 10"))
-        proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
-                                 "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = start_daemon(config, tmp_path / "daemon.log")
         wait_for(lambda: "imap unavailable" in (tmp_path / "daemon.log").read_text(), 40, "IMAP to time out")
         assert proc.poll() is None  # degraded, not dead
         dovecot.save("progress", NOTE.encode())
@@ -85,6 +79,5 @@ def test_the_daemon_outlives_an_imap_black_hole_and_recovers(
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=15)
-        log.close()
         proxy.stop()
         sink.stop()

@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import sysconfig
 import time
 import zoneinfo
@@ -26,7 +23,7 @@ from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.cycle import run_pass
 from deadlinewatch.localservers import DovecotServer
-from tests.conftest import Studio, deadlinewatch, write_config
+from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_whole_loop import _folder
 from tests.samples import NOTE
@@ -48,10 +45,7 @@ def replies_to(studio: Studio, who: str) -> list[str]:
 
 
 def test_idle_wakes_the_daemon_again_after_dovecot_restarts(studio: Studio, tmp_path: Path) -> None:
-    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(studio.config), "--now",
-                             "2026-11-30T12:00", "run"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = start_daemon(studio.config, tmp_path / "daemon.log")
     try:
         wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
         time.sleep(1)
@@ -64,7 +58,6 @@ def test_idle_wakes_the_daemon_again_after_dovecot_restarts(studio: Studio, tmp_
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
-        log.close()
 
 
 def test_without_move_a_copy_delete_and_uid_expunge_touch_only_our_message(dovecot: DovecotServer) -> None:

@@ -10,6 +10,7 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import cached_property
 
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.clock import Clock
@@ -46,7 +47,7 @@ class Services:
     def team_tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.config.timezone)
 
-    @property
+    @cached_property
     def workdays(self) -> WorkCalendar:
         return WorkCalendar.from_policy(self.config.policy)
 
@@ -150,8 +151,8 @@ def team_spread(svc: Services) -> Spread:
     if svc.spread is not None:
         return svc.spread
     closed = []
-    for m in svc.store.milestones():
-        reports = svc.store.reports(m.project, m.uid)
+    for project, uid in svc.store.closed_by_note():
+        reports = svc.store.reports(project, uid)
         done = next((r for r in reports if r.done == 100), None)
         first = first_estimate(reports, svc.workdays, svc.team_tz)
         if done is None or first is None:

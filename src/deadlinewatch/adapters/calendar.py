@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
 
-from caldav.collection import Calendar
-from caldav.davclient import DAVClient
-from caldav.lib import error as caldav_error
+if TYPE_CHECKING:  # caldav (with niquests) takes 0.4 s to import: not on the way to READY, only when first used
+    from caldav.collection import Calendar
+    from caldav.davclient import DAVClient
 
 from deadlinewatch.config import ServerAccount
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
@@ -103,6 +103,8 @@ class CalDAVCalendar:
     def _client(self) -> DAVClient:
         client = getattr(self._local, "client", None)
         if client is None:
+            from caldav.davclient import DAVClient
+
             client = DAVClient(
                 url=self.url,
                 username=self.account.username or None,
@@ -130,6 +132,8 @@ class CalDAVCalendar:
         raise AssertionError("unreachable")
 
     def _once(self, what: Callable[[DAVClient], T]) -> T:
+        from caldav.lib import error as caldav_error
+
         try:
             return what(self._client())
         except caldav_error.AuthorizationError as e:
@@ -156,7 +160,7 @@ class CalDAVCalendar:
         if ref.startswith("/"):
             return urljoin(self.url, ref if ref.endswith("/") else ref + "/")
         # the synchronous client returns lists; the coroutine half of caldav's union types is the async client's
-        calendars = cast(list[Calendar], client.get_principal().get_calendars())
+        calendars = cast("list[Calendar]", client.get_principal().get_calendars())
         for cal in calendars:
             last = str(cal.url).rstrip("/").rsplit("/", 1)[-1]
             if ref in (cal.get_display_name(), last):
@@ -234,6 +238,8 @@ class CalDAVCalendar:
         return out
 
     def _report(self, client: DAVClient, url: str, body: str, depth: str = "1") -> Any:
+        from caldav.lib import error as caldav_error
+
         try:
             response = client.request(url, "REPORT", body, {**XML, "Depth": depth})
         except caldav_error.AuthorizationError as e:

@@ -418,16 +418,27 @@ class Store:
             db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, uidvalidity))
         return int(row[0]) if row else None
 
+    def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]:
+        """Every milestone's latest `recent` reports in a project, oldest first: one query for the project."""
+        rows = self.db.execute(
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY at DESC, id DESC) AS n"
+            " FROM reports WHERE project = ?) WHERE n <= ? ORDER BY uid, at, id", (project, recent))
+        out: dict[str, list[Report]] = {}
+        for r in rows:
+            out.setdefault(r["uid"], []).append(self._report(r))
+        return out
+
+    @staticmethod
+    def _report(r: sqlite3.Row) -> Report:
+        return Report(project=r["project"], uid=r["uid"], at=dt.datetime.fromisoformat(r["at"]), done=r["done"],
+                      remaining_days=r["remaining_days"], eta=_date(r["eta"]), cause=r["cause"], plan=r["plan"],
+                      blocked=bool(r["blocked"]), sender=r["sender"])
+
     def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
         """A milestone's latest `recent` reports, oldest first."""
         rows = self.db.execute("SELECT * FROM (SELECT * FROM reports WHERE project = ? AND uid = ?"
                                " ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id", (project, uid, recent))
-        return [
-            Report(project=r["project"], uid=r["uid"], at=dt.datetime.fromisoformat(r["at"]), done=r["done"],
-                   remaining_days=r["remaining_days"], eta=_date(r["eta"]), cause=r["cause"], plan=r["plan"],
-                   blocked=bool(r["blocked"]), sender=r["sender"])
-            for r in rows
-        ]
+        return [self._report(r) for r in rows]
 
     def note_count(self) -> dict[str, int]:
         return {r["outcome"]: r["n"] for r in
@@ -435,12 +446,19 @@ class Store:
 
     # --- forecasts and client dates -----------------------------------------------------------------------
 
-    def save_forecast(self, f: Forecast, now: dt.datetime) -> None:
+    def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None:
+        """A pass's forecasts, in one transaction (one fsync, not one per milestone)."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO forecasts VALUES (?,?,?,?,?,?,?,?)",
-                (f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target)),
+                [(f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target))
+                 for f in forecasts],
             )
+
+    def closed_by_note(self) -> list[tuple[str, str]]:
+        """(project, uid) of every milestone a note declared done."""
+        return [(r["project"], r["uid"]) for r in
+                self.db.execute("SELECT DISTINCT project, uid FROM reports WHERE done = 100")]
 
     def forecast(self, project: str, uid: str) -> Forecast | None:
         r = self.db.execute("SELECT * FROM forecasts WHERE project = ? AND uid = ?", (project, uid)).fetchone()

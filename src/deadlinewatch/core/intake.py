@@ -6,7 +6,6 @@ executor records the decision and only then moves the message.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -50,50 +49,75 @@ class Incoming:
         return self._text[0]
 
 
+# the email library raises all of these on some malformed headers ("From: :;0" gives AttributeError)
+HEADER_ERRORS = (ValueError, TypeError, IndexError, AttributeError, LookupError, UnicodeError)
+
+
+def header(msg: EmailMessage, name: str) -> str:
+    """One header as text, "" when it is absent or so malformed the email library chokes on it."""
+    try:
+        value = msg.get(name)
+        return "" if value is None else str(value)
+    except HEADER_ERRORS:
+        return _raw_header(msg, name)
+
+
+def _raw_header(msg: EmailMessage, name: str) -> str:
+    """The unparsed text of a header, as the message carries it."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return ""
+
+
+def headers(msg: EmailMessage, name: str) -> list[str]:
+    try:
+        return [str(v) for v in msg.get_all(name, [])]
+    except HEADER_ERRORS:
+        return [str(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+
+
 def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:
     msg = message_from_bytes(raw, policy=default_policy)
     assert isinstance(msg, EmailMessage)
-    try:
-        message_id = clean_header(str(msg.get("Message-ID", "") or ""))
-    except (ValueError, TypeError, IndexError):
-        message_id = ""
+    message_id = clean_header(header(msg, "Message-ID"))
     key = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
-        pairs = getaddresses([str(v) for v in msg.get_all("From", [])])
-    except (ValueError, TypeError, IndexError):
+        pairs = getaddresses(headers(msg, "From"))
+    except HEADER_ERRORS:
         pairs = []
     sender = pairs[0][1].lower() if pairs else ""
-    try:
-        subject = clean_header(str(msg.get("Subject", "") or ""))
-    except (ValueError, TypeError, IndexError):
-        subject = ""
+    subject = clean_header(header(msg, "Subject"))
     refs: list[str] = []
     for name in ("In-Reply-To", "References"):
-        with contextlib.suppress(ValueError, TypeError, IndexError):
-            refs += re.findall(r"<[^<>\s]+>", str(msg.get(name, "") or ""))
+        refs += re.findall(r"<[^<>\s]+>", header(msg, name))
     at = arrived
     try:
-        date = parsedate_to_datetime(str(msg.get("Date", "")))
+        date = parsedate_to_datetime(header(msg, "Date"))
         if date.tzinfo is not None and dt.timedelta(0) <= arrived - date < dt.timedelta(hours=24):
             at = date
-    except (ValueError, TypeError, IndexError):
+    except HEADER_ERRORS:
         pass
     return Incoming(key, message_id, sender, subject, tuple(refs), at, msg, raw)
 
 
 def is_automatic(msg: EmailMessage, sender: str) -> str:
     """Why this message must never be answered (RFC 3834: auto-replies, lists, bounces), or ""."""
-    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    auto = (header(msg, "Auto-Submitted") or "no").strip().lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    if str(msg.get("Precedence", "")).strip().lower() in ("bulk", "list", "junk", "auto_reply"):
-        return "Precedence: " + str(msg.get("Precedence")).strip()
-    for header in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
-        if msg.get(header) is not None:
-            return f"{header} header"
-    if msg.get_content_type() == "multipart/report" or sender.split("@")[0] in ("mailer-daemon", "postmaster"):
+    if header(msg, "Precedence").strip().lower() in ("bulk", "list", "junk", "auto_reply"):
+        return "Precedence: " + header(msg, "Precedence").strip()
+    for name in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
+        if _raw_header(msg, name):
+            return f"{name} header"
+    try:
+        report = msg.get_content_type() == "multipart/report"
+    except HEADER_ERRORS:
+        report = False
+    if report or sender.split("@")[0] in ("mailer-daemon", "postmaster"):
         return "a delivery report (bounce)"
-    if str(msg.get("Return-Path", "")).strip() == "<>":
+    if header(msg, "Return-Path").strip() == "<>":
         return "empty Return-Path (a bounce)"
     return ""
 
@@ -107,7 +131,7 @@ def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
     if not domain:
         return "the From header has no address"
     ours = []
-    for value in msg.get_all("Authentication-Results", []):
+    for value in headers(msg, "Authentication-Results"):
         text = " ".join(str(value).split()).lower()
         head = text.split(";", 1)[0].split()  # authserv-id, then an optional version
         if head and head[0] == authserv_id.lower():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import holidays as holidays_lib
@@ -52,6 +52,7 @@ class WorkCalendar:
                 n -= 1
         return day
 
+    @lru_cache(maxsize=65536)  # noqa: B019 - calendars are few, frozen and hashable; the cache is the point
     def count(self, start: dt.date, end: dt.date) -> int:
         """Working days in (start, end]; negative when end is before start."""
         if end < start:

@@ -74,7 +74,7 @@ class ProjectView:
 
 def view(svc: Services, project: Project) -> ProjectView:
     milestones = svc.store.milestones(project.id)
-    reports = {m.uid: svc.store.reports(project.id, m.uid) for m in milestones}
+    reports = svc.store.reports_by_milestone(project.id)
     return ProjectView(project, milestones, reports, svc.store.client_dates(project.id))
 
 
@@ -257,6 +257,7 @@ def _record(svc: Services, pv: ProjectView, plan: Plan, report: PassReport, what
 
 def evaluate(svc: Services, report: PassReport) -> None:
     now = svc.clock.now()
+    everything: list[Forecast] = []
     for project in svc.config.projects:
         pv = view(svc, project)
         for m in pv.milestones:
@@ -269,6 +270,8 @@ def evaluate(svc: Services, report: PassReport) -> None:
                 _record(svc, pv, intro, report, "introduction")
                 pv = view(svc, project)
         forecasts: dict[str, Forecast] = {}
+        linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
+        followers = {s for x in linked.values() for s, _ in x.successors}
         for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
             svc.tick()
             if m.state == "cancelled":
@@ -276,12 +279,10 @@ def evaluate(svc: Services, report: PassReport) -> None:
             reports = pv.reports.get(m.uid, [])
             cd = pv.dates.get(m.uid)
             f = forecast_milestone(svc, m, reports, cd, now)
-            if pv.state(m) == "open":
-                open_ones = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
-                f = dependencies.waits_for(m, f, forecasts, open_ones, svc.workdays, svc.team_tz)
+            if m.uid in followers and pv.state(m) == "open":
+                f = dependencies.waits_for(m, f, forecasts, linked, svc.workdays, svc.team_tz)
             if f is not None:
                 forecasts[m.uid] = f
-                svc.store.save_forecast(f, now)
             effective = Milestone(**{**m.__dict__, "state": pv.state(m)})
             promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
             decision = policy.decide(effective, f, promise, svc.policy, svc.workdays,
@@ -301,9 +302,11 @@ def evaluate(svc: Services, report: PassReport) -> None:
                 _record(svc, pv, plan, report, f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, "
                                                f"promising {decision.promised}")
             pv = view(svc, project)  # the next decision sees the dates this one gave the client
+        everything += forecasts.values()
         first = svc.store.first_client_message(project.id)
         if first is not None:
             # the first check-in comes at least two days after the introduction, not hours after it
             weekly = plan_weekly(svc, pv, now, since=first.created + dt.timedelta(days=2))
             if weekly is not None:
                 _record(svc, pv, weekly, report, "weekly check-in")
+    svc.store.save_forecasts(everything, now)  # one transaction for the pass's forecasts

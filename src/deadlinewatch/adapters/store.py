@@ -195,16 +195,6 @@ class StateLock:
             os.close(self._fd)
             self._fd = None
 
-    def held_by_other(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
-
 
 class Store:
     def __init__(self, path: Path) -> None:

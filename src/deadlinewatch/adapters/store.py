@@ -107,6 +107,13 @@ MIGRATIONS.append(
 # the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
 # cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
 RECENT_REPORTS = 200
+_REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender"
+
+
+def _report(r: Sequence[Any]) -> Report:
+    """A row of `_REPORT_COLUMNS`, by position: evaluation reads every open milestone's notes each pass."""
+    return Report(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], r[4], _date(r[5]), r[6], r[7], bool(r[8]),
+                  r[9])
 
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
@@ -409,26 +416,24 @@ class Store:
         return int(row[0]) if row else None
 
     def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]:
-        """Every milestone's latest `recent` reports in a project, oldest first: one query for the project."""
-        rows = self.db.execute(
-            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY at DESC, id DESC) AS n"
-            " FROM reports WHERE project = ?) WHERE n <= ? ORDER BY uid, at, id", (project, recent))
+        """Every milestone's latest `recent` reports in a project, oldest first: one query for the project, read
+        in the order of the (project, uid, at) index (a window function to keep the latest costs 2.5x more)."""
+        rows = self.db.execute(f"SELECT {_REPORT_COLUMNS} FROM reports WHERE project = ? ORDER BY uid, at, id",
+                               (project,))
         out: dict[str, list[Report]] = {}
         for r in rows:
-            out.setdefault(r["uid"], []).append(self._report(r))
+            out.setdefault(r[1], []).append(_report(r))
+        for uid, reports in out.items():
+            if len(reports) > recent:
+                out[uid] = reports[-recent:]
         return out
-
-    @staticmethod
-    def _report(r: sqlite3.Row) -> Report:
-        return Report(project=r["project"], uid=r["uid"], at=dt.datetime.fromisoformat(r["at"]), done=r["done"],
-                      remaining_days=r["remaining_days"], eta=_date(r["eta"]), cause=r["cause"], plan=r["plan"],
-                      blocked=bool(r["blocked"]), sender=r["sender"])
 
     def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
         """A milestone's latest `recent` reports, oldest first."""
-        rows = self.db.execute("SELECT * FROM (SELECT * FROM reports WHERE project = ? AND uid = ?"
-                               " ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id", (project, uid, recent))
-        return [self._report(r) for r in rows]
+        rows = self.db.execute(f"SELECT * FROM (SELECT {_REPORT_COLUMNS}, id FROM reports WHERE project = ?"
+                               " AND uid = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id",
+                               (project, uid, recent))
+        return [_report(r) for r in rows]
 
     def note_count(self) -> dict[str, int]:
         return {r["outcome"]: r["n"] for r in

@@ -103,8 +103,11 @@ def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) 
     last = with_pct[-1]
     last_day = last.at.astimezone(tz).date()
     # the pace over the last three weeks of notes, so old spurts do not mask a stall
-    window = [r for r in with_pct if cal.count(r.at.astimezone(tz).date(), last_day) <= 15]
-    first = window[0] if len(window) >= 2 else with_pct[-2]
+    first = with_pct[-2]
+    for r in reversed(with_pct[:-2]):  # newest first: stop at the first note older than the window
+        if cal.count(r.at.astimezone(tz).date(), last_day) > 15:
+            break
+        first = r
     days = cal.count(first.at.astimezone(tz).date(), last_day)
     gained = (last.done or 0) - (first.done or 0)
     if days <= 0:

@@ -16,6 +16,7 @@ class FaultProxy:
         self.mode = "pass"
         self.latency = 0.0
         self.cuts = 0  # how many exchanges were cut after DATA
+        self.active = 0  # connections being relayed now (a test can act mid-exchange)
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._ready = threading.Event()
@@ -81,4 +82,8 @@ class FaultProxy:
             with contextlib.suppress(ConnectionError, OSError):
                 writer.close()
 
-        await asyncio.gather(pipe(client_r, server_w, True), pipe(server_r, client_w, False))
+        self.active += 1
+        try:
+            await asyncio.gather(pipe(client_r, server_w, True), pipe(server_r, client_w, False))
+        finally:
+            self.active -= 1

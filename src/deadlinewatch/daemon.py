@@ -1,7 +1,9 @@
-"""The daemon: a pass on every IMAP IDLE wake-up and every poll_seconds, until SIGTERM/SIGINT.
+"""The daemon: supervision of the workers (workers.py), until SIGTERM/SIGINT.
 
-SIGHUP re-reads the configuration; an invalid new one is refused and the old one kept. Shutdown is an event
-passed in (`run(..., stop)`); the signal handlers only set it.
+READY=1 goes to systemd once the config and the store are open — servers that are down at boot do not get the
+service killed; STATUS= says what is degraded; WATCHDOG=1 only while every worker makes progress. SIGHUP re-reads
+the configuration; an invalid new one is refused and the old one kept. Shutdown is an event passed in
+(`run(..., stop)`); the signal handlers only set it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,16 +22,14 @@ from deadlinewatch import control, manage, wiring
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import IdleWatcher
 from deadlinewatch.adapters.store import StateLock, Store
-from deadlinewatch.cycle import Services, run_pass
 from deadlinewatch.errors import ConfigError
+from deadlinewatch.services import PassReport
+from deadlinewatch.workers import Crew
 
 if TYPE_CHECKING:
     from deadlinewatch.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-STOP_GRACE_SECONDS = 8.0  # systemd's TimeoutStopSec is 10 s: finish the step in flight within this
-
 
 def sd_notify(message: str) -> None:
     """Tell systemd (Type=notify) how we are; a no-op outside systemd."""
@@ -52,89 +51,48 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     lock.acquire()
     store = Store.open(config.state_dir)
     loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
     reload = asyncio.Event()
-
-    def on_hup() -> None:
-        reload.set()
-        wake.set()
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    svc = wiring.services(config, store, clock)
-    watcher = _watch(svc, loop, wake)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    metrics = _metrics(config)
+    crew = Crew(wiring.services(config, store, clock), stop,
+                on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds))
+    watcher = _watch(crew, loop)
 
     def on_command(request: dict[str, object]) -> dict[str, object]:
-        answer = manage.handle(svc.config, store, request)
+        answer = manage.handle(crew.svc.config, store, request)
         if request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
-            wake.set()  # the decision goes out now, not at the next poll
+            crew.wake("evaluator", "outbox")  # the decision goes out now, not at the next poll
         return answer
 
     control_path = control.daemon_socket(config)
     control_server = await control.serve(control_path, on_command)
-    metrics = _metrics(config)
-    heartbeat = Heartbeat()
-    svc.tick = heartbeat.beat
     sd_notify("READY=1\nSTATUS=started")
     log.info("deadlinewatch running: %d projects, state in %s", len(config.projects), config.state_dir)
 
-    async def passes() -> None:
-        nonlocal svc, watcher
+    async def reloader() -> None:
+        nonlocal watcher
         while not stop.is_set():
-            heartbeat.beat()
-            if reload.is_set():
-                reload.clear()
-                try:
-                    new = load(config_path)
-                    svc = wiring.services(new, store, clock)
-                    svc.tick = heartbeat.beat
-                except ConfigError as e:
-                    log.error("reload refused, keeping the running configuration: %s", e)
-                else:
-                    watcher.stop()
-                    watcher = _watch(svc, loop, wake)
-                    log.info("configuration reloaded from %s", config_path)
-            wake.clear()
-            started = time.monotonic()
-            pass_task = asyncio.create_task(run_pass(svc))
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({pass_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if not pass_task.done():
-                # finish the step in flight if it is quick; every step commits on its own, so abandoning is safe
-                await asyncio.wait({pass_task}, timeout=STOP_GRACE_SECONDS)
-                pass_task.cancel()
-            stopper.cancel()
-            if pass_task.done() and not pass_task.cancelled():
-                exc = pass_task.exception()
-                if exc is not None:
-                    log.error("pass failed: %s", exc, exc_info=exc)
-                    sd_notify(f"STATUS=degraded: {exc}")
-                else:
-                    report = pass_task.result()
-                    poll = svc.config.daemon["poll_seconds"]
-                    down = sorted({*report.unavailable, *report.refused})
-                    sd_notify("STATUS=" + (f"degraded: {', '.join(down)} unavailable, retrying in {poll} s" if down
-                                           else f"ok: {report.summary}"))
-                    if metrics is not None:
-                        metrics.record(report, time.monotonic() - started, store,
-                                       svc.config.policy["warn_probability"])
+            await _first(stop, reload)
             if stop.is_set():
-                break
-            # waiting is progress too: the heartbeat goes on while the loop waits for mail or the next poll
-            deadline = time.monotonic() + svc.config.daemon["poll_seconds"]
-            while not stop.is_set() and not wake.is_set() and time.monotonic() < deadline:
-                heartbeat.beat()
-                waiters = {asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())}
-                _, pending = await asyncio.wait(waiters, timeout=min(5.0, max(deadline - time.monotonic(), 0)),
-                                                return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
+                return
+            reload.clear()
+            try:
+                crew.svc = wiring.services(load(config_path), store, clock)
+            except ConfigError as e:
+                log.error("reload refused, keeping the running configuration: %s", e)
+                continue
+            watcher.stop()
+            watcher = _watch(crew, loop)
+            log.info("configuration reloaded from %s", config_path)
+            crew.wake(*crew.workers)  # the weekly one too: the check-in times may have changed
 
     try:
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(passes())
-            tasks.create_task(_watchdog(heartbeat, stop))
+            tasks.create_task(crew.run())
+            tasks.create_task(reloader())
+            tasks.create_task(_watchdog(crew, stop))
     finally:
         sd_notify("STOPPING=1")
         control_server.close()
@@ -147,25 +105,31 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
         log.info("deadlinewatch stopped")
 
 
-class Heartbeat:
-    """The main loop's proof of life: beaten at every step and while it waits, read by the watchdog."""
-
-    def __init__(self) -> None:
-        self.last = time.monotonic()
-
-    def beat(self) -> None:
-        self.last = time.monotonic()
+def _after_run(crew: Crew, metrics: Metrics | None, name: str, report: PassReport, seconds: float) -> None:
+    sd_notify(f"STATUS={crew.status()}")
+    if metrics is not None:
+        metrics.record(name, report, seconds, crew.svc.store, crew.svc.config.policy["warn_probability"])
 
 
-async def _watchdog(heartbeat: Heartbeat, stop: asyncio.Event) -> None:
-    """WATCHDOG=1 at half of systemd's WatchdogSec, only while the main loop shows progress: a stuck pass stops
-    the pings and systemd restarts the service."""
+async def _first(*events: asyncio.Event) -> None:
+    """Until any of these events is set."""
+    waiters = {asyncio.create_task(e.wait()) for e in events}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _watchdog(crew: Crew, stop: asyncio.Event) -> None:
+    """WATCHDOG=1 at half of systemd's WatchdogSec, only while every worker shows progress: a stuck stage stops
+    the pings and systemd restarts the service. A worker waiting for a server that is down is not stuck."""
     usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
     if usec <= 0 or int(os.environ.get("WATCHDOG_PID", str(os.getpid())) or os.getpid()) != os.getpid():
         return
     interval = usec / 1e6
     while not stop.is_set():
-        if time.monotonic() - heartbeat.last < interval:
+        if crew.alive(within=interval):
             sd_notify("WATCHDOG=1")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval / 2)
@@ -186,7 +150,8 @@ def _metrics(config: config_mod.Config) -> Metrics | None:
     return metrics
 
 
-def _watch(svc: Services, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> IdleWatcher:
-    watcher = IdleWatcher(wiring.imap_settings(svc.config), svc.config.imap["folder"], loop, wake.set)
+def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:
+    config = crew.svc.config
+    watcher = IdleWatcher(wiring.imap_settings(config), config.imap["folder"], loop, lambda: crew.wake("inbox"))
     watcher.start()
     return watcher

@@ -92,6 +92,21 @@ class _Process:
                 self.proc.wait(timeout=10)
         self.proc = None
 
+    def _stop_until_port_free(self) -> None:
+        """Stop, and wait until the port can be bound again: a restart keeps its port, as a real one does."""
+        self.stop()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind it
+                    s.bind(("127.0.0.1", self.port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _spawn(self, argv: list[str], log_name: str) -> Path:
         log = self.directory / log_name
         with open(log, "wb") as out:
@@ -119,6 +134,14 @@ class CalDAVServer(_Process):
     def start(self) -> CalDAVServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        return self._launch()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, keeping the calendars (a server restart, as clients see it)."""
+        self._stop_until_port_free()
+        self._launch()
+
+    def _launch(self) -> CalDAVServer:
         if self.kind == "radicale":
             (self.directory / "users").write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
             conf = self.directory / "radicale.conf"
@@ -280,18 +303,7 @@ class DovecotServer(_Process):
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the mail (a server restart, as seen by clients)."""
-        self.stop()
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.socket() as s:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Dovecot binds it
-                    s.bind(("127.0.0.1", self.port))
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self._stop_until_port_free()
         self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
         _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
 

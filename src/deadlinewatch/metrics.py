@@ -1,8 +1,8 @@
 """The Prometheus endpoint (`[metrics] listen = "127.0.0.1:9464"`): what a pass did, counted.
 
-deadlinewatch_passes_total, deadlinewatch_pass_seconds, deadlinewatch_notes_total{outcome},
-deadlinewatch_messages_sent_total{audience}, deadlinewatch_messages_failed_total, deadlinewatch_milestones_at_risk,
-deadlinewatch_server_errors_total{server}.
+deadlinewatch_passes_total, deadlinewatch_pass_seconds, deadlinewatch_stage_seconds{stage},
+deadlinewatch_notes_total{outcome}, deadlinewatch_messages_sent_total{audience},
+deadlinewatch_messages_failed_total, deadlinewatch_milestones_at_risk, deadlinewatch_server_errors_total{server}.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.passes = Counter("deadlinewatch_passes", "passes run", registry=r)
-        self.duration = Histogram("deadlinewatch_pass_seconds", "how long a pass took", registry=r,
-                                  buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        buckets = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+        self.duration = Histogram("deadlinewatch_pass_seconds", "how long an evaluation pass took", registry=r,
+                                  buckets=buckets)
+        self.stage_duration = Histogram("deadlinewatch_stage_seconds", "how long a worker's run took", ["stage"],
+                                        registry=r, buckets=buckets)
         self.notes = Counter("deadlinewatch_notes", "messages taken from the inbox, by outcome", ["outcome"],
                              registry=r)
         self.sent = Counter("deadlinewatch_messages_sent", "messages sent, by audience", ["audience"], registry=r)
@@ -33,21 +36,25 @@ class Metrics:
         host, _, port = listen.rpartition(":")
         start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
 
-    def record(self, report: PassReport, seconds: float, store: Store, warn_probability: float) -> None:
-        self.passes.inc()
-        self.duration.observe(seconds)
+    def record(self, stage: str, report: PassReport, seconds: float, store: Store, warn_probability: float) -> None:
+        """One run of a worker (workers.py). A pass is one run of the evaluator; what was read and sent is
+        counted from whichever worker did it."""
+        self.stage_duration.labels(stage).observe(seconds)
         for server in [*report.unavailable, *report.refused]:
             self.server_errors.labels(server).inc()
-        counts = store.note_count()
-        for outcome, n in counts.items():
-            grown = n - self._seen_notes.get(outcome, n if not self._seen_notes else 0)
-            if grown > 0:
-                self.notes.labels(outcome).inc(grown)
-        self._seen_notes = counts
         for item_id in report.sent:
             item = store.outbox_item(item_id)
             if item is not None:
                 self.sent.labels(item.audience).inc()
         self.failed.inc(sum(1 for p in report.problems if "refused by the SMTP server" in p))
-        forecasts = [store.forecast(m.project, m.uid) for m in store.milestones() if m.state == "open"]
-        self.at_risk.set(sum(1 for f in forecasts if f and f.p_miss is not None and f.p_miss >= warn_probability))
+        if stage == "inbox":
+            counts = store.note_count()
+            for outcome, n in counts.items():
+                grown = n - self._seen_notes.get(outcome, n if not self._seen_notes else 0)
+                if grown > 0:
+                    self.notes.labels(outcome).inc(grown)
+            self._seen_notes = counts
+        if stage == "evaluator":
+            self.passes.inc()
+            self.duration.observe(seconds)
+            self.at_risk.set(store.at_risk(warn_probability))

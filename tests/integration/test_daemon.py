@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -113,9 +114,18 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
         wait_for(lambda: heard("READY=1"), 30, "READY=1")
         wait_for(lambda: heard("STATUS=ok"), 30, "a STATUS line after the first pass")
         wait_for(lambda: heard("WATCHDOG=1"), 10, "the watchdog")
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-        assert "deadlinewatch_passes_total 1.0" in page or "deadlinewatch_passes_total 2.0" in page
-        assert "deadlinewatch_pass_seconds_bucket" in page and "deadlinewatch_milestones_at_risk" in page
+
+        def page() -> str:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+
+        # one task per stage, each timed (the inbox's first run waits for the first calendar sync)
+        stages = [f'deadlinewatch_stage_seconds_count{{stage="{s}"}}' for s in ("inbox", "calendar", "evaluator",
+                                                                               "outbox")]
+        wait_for(lambda: all(s in page() for s in stages), 30, "a run of every worker in the metrics")
+        text = page()
+        passes = re.search(r"^deadlinewatch_passes_total (\S+)$", text, re.M)
+        assert passes is not None and float(passes.group(1)) >= 1
+        assert "deadlinewatch_pass_seconds_bucket" in text and "deadlinewatch_milestones_at_risk" in text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         wait_for(lambda: heard("STOPPING=1"), 5, "STOPPING=1")

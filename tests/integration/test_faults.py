@@ -81,3 +81,57 @@ def test_the_daemon_outlives_an_imap_black_hole_and_recovers(
             proc.wait(timeout=15)
         proxy.stop()
         sink.stop()
+
+
+CONTENT_QA = DESIGN.replace("design-1", "qa-1").replace("Design mockups", "Content QA").replace("20261204",
+                                                                                               "20261209")
+
+
+def test_a_slow_resetting_or_restarting_caldav_server_delays_no_reply_and_loses_no_milestone(
+    radicale: CalDAVServer, dovecot: DovecotServer, tmp_path: Path
+) -> None:
+    _calendar(radicale)
+    sink = SmtpSink().start()
+    proxy = FaultProxy(radicale.port).start()
+    proxy.mode, proxy.latency = "latency", 0.2  # every chunk of every answer 0.2 s late
+    proc = None
+    log = tmp_path / "daemon.log"
+    try:
+        config = write_config(tmp_path / "dw.toml", caldav_url=f"http://127.0.0.1:{proxy.port}/", caldav_user="pm",
+                              imap_port=dovecot.port, smtp_port=sink.port, smtp_security="none", smtp_user="")
+        config.write_text(config.read_text().replace('password_file = "' + str(tmp_path) + '/caldav.pw"',
+                                                     f'password_file = "{tmp_path}/caldav.pw"\ntimeout_seconds = 3')
+                          .replace("poll_seconds = 30", "poll_seconds = 10"))
+        proc = start_daemon(config, log)
+
+        def client_heard() -> bool:
+            return any("jane@acme.example" in rs for _, rs, _ in sink.messages)
+
+        wait_for(client_heard, 40, "the introduction, synced through a slow server")
+
+        # a server that resets every connection: CalDAV is degraded, the team's notes are answered all the same
+        proxy.mode = "reset"
+        wait_for(lambda: "caldav unavailable" in log.read_text(), 30, "CalDAV to be reported unavailable")
+        dovecot.save("progress", NOTE.encode())
+        wait_for(lambda: any("alice@studio.example" in rs for _, rs, _ in sink.messages), 15,
+                 "the reply to alice while CalDAV is down")
+        assert proc.poll() is None
+
+        # a restart in the middle of a sync: the request in flight dies with the server; the next sync reads all
+        radicale.put(radicale.calendar_url("acme-web"), "qa-1", CONTENT_QA)
+        proxy.mode, proxy.latency = "latency", 1.0
+        wait_for(lambda: proxy.active > 0, 30, "a sync in flight")
+        radicale.restart()
+        proxy.mode = "pass"
+
+        def synced() -> bool:
+            status = deadlinewatch("status", "--json", config=config)
+            return status.returncode == 0 and '"Content QA"' in status.stdout
+        wait_for(synced, 40, "the milestone added meanwhile, synced after the restart")
+        assert proc.poll() is None
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        proxy.stop()
+        sink.stop()

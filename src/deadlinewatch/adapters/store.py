@@ -7,13 +7,13 @@ resumes where the last committed step left off.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +237,7 @@ class Store:
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {i + 1}")
 
-    @contextmanager
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -266,8 +266,12 @@ class Store:
             db.execute("DELETE FROM calendars WHERE project = ?", (project,))
 
     def entry_etags(self, project: str) -> dict[str, str]:
-        rows = self.db.execute("SELECT href, etag FROM calendar_entries WHERE project = ?", (project,))
-        return {r["href"]: r["etag"] for r in rows}
+        """A calendar's stored ETags. Asked from the CalDAV worker thread in the middle of a listing, so it reads
+        through a connection of its own: the daemon's other stages keep using the main one on the event loop."""
+        with contextlib.closing(sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
+                                                  timeout=30)) as db:
+            rows = db.execute("SELECT href, etag FROM calendar_entries WHERE project = ?", (project,))
+            return dict(rows.fetchall())
 
     def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]:
         sql = "SELECT href, ics FROM calendar_entries WHERE project = ?" + (" AND recurring = 1" if recurring_only
@@ -461,6 +465,12 @@ class Store:
             return None
         return Forecast(r["project"], r["uid"], _date(r["p50"]), _date(r["p80"]), r["p_miss"], r["reason"],
                         _date(r["target"]))
+
+    def at_risk(self, warn_probability: float) -> int:
+        """Open milestones whose latest forecast reaches the warning threshold."""
+        return int(self.db.execute(
+            "SELECT COUNT(*) FROM forecasts f JOIN milestones m USING (project, uid)"
+            " WHERE m.state = 'open' AND f.p_miss >= ?", (warn_probability,)).fetchone()[0])
 
     def client_date(self, project: str, uid: str) -> ClientDate | None:
         r = self.db.execute("SELECT * FROM client_dates WHERE project = ? AND uid = ?", (project, uid)).fetchone()

@@ -1,0 +1,227 @@
+"""The daemon's workers: one task per stage, each woken by what concerns it.
+
+  inbox      IMAP IDLE says there is new mail (and every poll_seconds, for servers without IDLE): read the
+             notes, decide, queue the replies; then wakes the evaluator.
+  calendar   every poll_seconds: sync the milestones from CalDAV; then wakes the evaluator.
+  evaluator  after either of those, a manager's decision, a weekly check-in slot, or every poll_seconds (a
+             forecast grows more certain as days pass without a note): forecasts, the policy's client messages,
+             the team's nudges; records the pass; then wakes the outbox.
+  outbox     after the evaluator, a manager's decision, every poll_seconds and when a retry falls due: sends,
+             then keeps the client calendars.
+  weekly     sleeps until the next project's check-in slot, then wakes the evaluator.
+
+So a note that tips a milestone waits for no calendar sync, and a slow CalDAV server delays no reply. A worker's
+failure is contained: logged with its traceback, said in STATUS, and the worker tries again after a back-off
+while the others go on. The store is touched only from the event loop (the stages' blocking I/O runs in threads),
+and every stage step commits on its own, so workers interleave safely at their awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from deadlinewatch.core import policy
+from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.calendar_sync import sync_calendars
+from deadlinewatch.stages.client_calendar import update_client_calendars
+from deadlinewatch.stages.clients import evaluate
+from deadlinewatch.stages.inbox import read_inbox
+from deadlinewatch.stages.outbox import send_outbox
+from deadlinewatch.stages.team import nudge_silent
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 8.0  # systemd's TimeoutStopSec is 10 s: finish the step in flight within this
+BEAT_SECONDS = 5.0  # a waiting worker proves it is alive this often
+MAX_RETRY_SECONDS = 300.0  # a failed worker tries again after 1, 2, 4 … seconds, at most this
+
+
+class Heartbeat:
+    """A worker's proof of life: beaten at every step and while it waits, read by the watchdog."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        self.last = time.monotonic()
+
+
+@dataclass
+class Worker:
+    name: str
+    run: Callable[[Services, PassReport], Coroutine[Any, Any, None]]
+    wakes: tuple[str, ...] = ()
+    after: str | None = None  # its first run waits for that worker's first run
+    due: asyncio.Event = field(default_factory=asyncio.Event)
+    ran: asyncio.Event = field(default_factory=asyncio.Event)  # set once its first run ended, well or not
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    last: PassReport | None = None  # what its latest run did
+    error: str | None = None  # why its latest run failed, if it did
+    failures: int = 0
+
+
+class Crew:
+    """The workers and what they share: the current Services (swapped on reload) and the stop event."""
+
+    def __init__(self, svc: Services, stop: asyncio.Event,
+                 on_run: Callable[[str, PassReport, float], None] = lambda name, report, seconds: None) -> None:
+        self.svc = svc
+        self.stop = stop
+        self.on_run = on_run
+        self.workers = {w.name: w for w in (
+            # notes name milestones: the first reading of the inbox waits for the first calendar sync
+            Worker("inbox", read_inbox, wakes=("evaluator",), after="calendar"),
+            Worker("calendar", sync_calendars, wakes=("evaluator",)),
+            Worker("evaluator", self._evaluate, wakes=("outbox",)),
+            Worker("outbox", self._deliver),
+            Worker("weekly", self._weekly, wakes=("evaluator",)),
+        )}
+
+    def wake(self, *names: str) -> None:
+        """Ask these workers to run now."""
+        for name in names:
+            self.workers[name].due.set()
+
+    async def run(self) -> None:
+        """Every worker in a TaskGroup until `stop`; all but the weekly one (which waits for its slot) run at
+        once."""
+        self.wake(*(name for name in self.workers if name != "weekly"))
+        async with asyncio.TaskGroup() as group:
+            for worker in self.workers.values():
+                group.create_task(self._loop(worker), name=f"deadlinewatch-{worker.name}")
+
+    def alive(self, within: float) -> bool:
+        """Has every worker shown progress in the last `within` seconds? A stuck one stops the watchdog's pings."""
+        now = time.monotonic()
+        return all(now - w.heartbeat.last < within for w in self.workers.values())
+
+    def status(self) -> str:
+        """systemd's one-line STATUS: what is degraded and when it is retried, else how the last pass went."""
+        down: dict[str, str] = {}
+        for w in self.workers.values():
+            if w.error is not None:
+                down[f"{w.name} worker"] = f"failed ({w.error}), retrying in {self._retry(w):.0f} s"
+            elif w.last is not None:
+                for server in sorted({*w.last.unavailable, *w.last.refused}):
+                    down[server] = ("login refused" if server in w.last.refused else "unavailable") + \
+                                   f", retrying in {self.svc.config.daemon['poll_seconds']} s"
+        if down:
+            return "degraded: " + "; ".join(f"{what} {detail}" for what, detail in sorted(down.items()))
+        evaluator = self.workers["evaluator"].last
+        return "ok: " + (evaluator.summary if evaluator is not None else "starting")
+
+    # --- one worker ------------------------------------------------------------------------------------------
+
+    async def _loop(self, w: Worker) -> None:
+        if w.after is not None:
+            first = self.workers[w.after].ran
+            while not self.stop.is_set() and not first.is_set():
+                w.heartbeat.beat()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(first.wait(), timeout=BEAT_SECONDS)
+        while not self.stop.is_set():
+            await self._wait(w, self._retry(w) if w.error is not None else self._idle_seconds(w))
+            if self.stop.is_set():
+                return
+            w.due.clear()
+            # a copy per run: its own heartbeat, and the team's bias learned afresh (milestones may have closed)
+            svc = dataclasses.replace(self.svc, tick=w.heartbeat.beat, spread=None)
+            report = PassReport()
+            started = time.monotonic()
+            task = asyncio.create_task(w.run(svc, report))
+            if not await self._finish(task):
+                return
+            w.ran.set()
+            exc = task.exception()
+            if exc is not None:  # contained: this worker backs off, the others go on
+                w.failures += 1
+                w.error = f"{type(exc).__name__}: {exc}"
+                log.error("%s worker failed, retrying in %.0f s: %s", w.name, self._retry(w), exc, exc_info=exc)
+            else:
+                w.failures, w.error, w.last = 0, None, report
+                log.debug("%s worker: %s (%.3f s)", w.name, report.summary, time.monotonic() - started)
+                self.on_run(w.name, report, time.monotonic() - started)
+                self.wake(*w.wakes)
+
+    async def _finish(self, task: asyncio.Task[None]) -> bool:
+        """Wait for a run; on stop, give the step in flight STOP_GRACE_SECONDS, then abandon it (each step
+        commits on its own, so abandoning is safe). True when the run ended by itself."""
+        stopper = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+        finally:
+            stopper.cancel()
+        if task.done():
+            return True
+        task.cancel()
+        return False
+
+    async def _wait(self, w: Worker, seconds: float) -> None:
+        """Until the worker is due, `seconds` pass, or stop; beating meanwhile (waiting is progress too)."""
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while not self.stop.is_set() and not w.due.is_set() and time.monotonic() < deadline:
+            w.heartbeat.beat()
+            waiters = {asyncio.create_task(self.stop.wait()), asyncio.create_task(w.due.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=min(BEAT_SECONDS, max(deadline - time.monotonic(), 0)),
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+        w.heartbeat.beat()
+
+    def _retry(self, w: Worker) -> float:
+        return float(min(2 ** max(w.failures - 1, 0), MAX_RETRY_SECONDS))
+
+    def _idle_seconds(self, w: Worker) -> float:
+        poll = float(self.svc.config.daemon["poll_seconds"])
+        if w.name == "weekly":
+            return self._until_next_check_in()
+        if w.name == "outbox":
+            return min(poll, self._until_next_retry())
+        return poll
+
+    def _until_next_retry(self) -> float:
+        now = self.svc.clock.now()
+        waiting = [i.next_attempt for i in self.svc.store.outbox(states=("pending", "sending"))
+                   if i.next_attempt is not None]
+        return max((min(waiting) - now).total_seconds(), 0.0) if waiting else float("inf")
+
+    def _until_next_check_in(self) -> float:
+        now = self.svc.clock.now()
+        slots = []
+        for project in self.svc.config.projects:
+            last = policy.weekly_slot(now, project.weekly_update, zoneinfo.ZoneInfo(project.client.timezone))
+            if last is not None:
+                slots.append(last + dt.timedelta(days=7))
+        # one second past the slot, so that the evaluator sees it as passed
+        return (min(slots) - now).total_seconds() + 1 if slots else float("inf")
+
+    # --- the runs that are more than one stage -------------------------------------------------------------
+
+    async def _evaluate(self, svc: Services, report: PassReport) -> None:
+        started = svc.clock.now()
+        evaluate(svc, report)
+        nudge_silent(svc, report)
+        down = sorted({s for w in self.workers.values() if w.last is not None
+                       for s in (*w.last.unavailable, *w.last.refused)})
+        summary = report.summary + (f"; unavailable: {', '.join(down)}" if down else "")
+        svc.store.record_pass(started, svc.clock.now(), not down, summary)
+
+    @staticmethod
+    async def _deliver(svc: Services, report: PassReport) -> None:
+        await send_outbox(svc, report)
+        await update_client_calendars(svc, report)
+
+    @staticmethod
+    async def _weekly(svc: Services, report: PassReport) -> None:
+        """Nothing of its own to do: its wake-up at a check-in slot is the point (it wakes the evaluator)."""

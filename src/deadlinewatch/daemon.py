@@ -18,16 +18,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from deadlinewatch import config as config_mod
-from deadlinewatch import control, manage, wiring
+from deadlinewatch import control
 from deadlinewatch.adapters.clock import Clock
-from deadlinewatch.adapters.mailbox import IdleWatcher
 from deadlinewatch.adapters.store import StateLock, Store
 from deadlinewatch.errors import ConfigError
-from deadlinewatch.services import PassReport
-from deadlinewatch.workers import Crew
 
 if TYPE_CHECKING:
+    from deadlinewatch.adapters.mailbox import IdleWatcher
     from deadlinewatch.metrics import Metrics
+    from deadlinewatch.services import PassReport
+    from deadlinewatch.workers import Crew
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +56,26 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     metrics = _metrics(config)
-    crew = Crew(wiring.services(config, store, clock), stop,
-                on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds))
-    watcher = _watch(crew, loop)
+    crew: Crew | None = None  # built right after READY: importing the adapters and letters costs most of a start
 
     def on_command(request: dict[str, object]) -> dict[str, object]:
-        answer = manage.handle(crew.svc.config, store, request)
-        if request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
+        from deadlinewatch import manage
+
+        answer = manage.handle(crew.svc.config if crew is not None else config, store, request)
+        if crew is not None and request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
             crew.wake("evaluator", "outbox")  # the decision goes out now, not at the next poll
         return answer
 
     control_path = control.daemon_socket(config)
     control_server = await control.serve(control_path, on_command)
+    # ready: the config is valid, the store open, commands are answered; servers that are down do not hold it up
     sd_notify("READY=1\nSTATUS=started")
+    from deadlinewatch import wiring
+    from deadlinewatch.workers import Crew
+
+    crew = Crew(wiring.services(config, store, clock), stop,
+                on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds))
+    watcher = _watch(crew, loop)
     log.info("deadlinewatch running: %d projects, state in %s", len(config.projects), config.state_dir)
 
     async def reloader() -> None:
@@ -105,7 +112,8 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
         log.info("deadlinewatch stopped")
 
 
-def _after_run(crew: Crew, metrics: Metrics | None, name: str, report: PassReport, seconds: float) -> None:
+def _after_run(crew: Crew | None, metrics: Metrics | None, name: str, report: PassReport, seconds: float) -> None:
+    assert crew is not None  # a worker ran: the crew exists
     sd_notify(f"STATUS={crew.status()}")
     if metrics is not None:
         metrics.record(name, report, seconds, crew.svc.store, crew.svc.config.policy["warn_probability"])
@@ -151,6 +159,9 @@ def _metrics(config: config_mod.Config) -> Metrics | None:
 
 
 def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:
+    from deadlinewatch import wiring
+    from deadlinewatch.adapters.mailbox import IdleWatcher
+
     config = crew.svc.config
     watcher = IdleWatcher(wiring.imap_settings(config), config.imap["folder"], loop, lambda: crew.wake("inbox"))
     watcher.start()

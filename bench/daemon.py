@@ -1,9 +1,9 @@
 """Daemon benchmark: evaluation at scale, start-up to READY, and memory.
 
 1. Evaluation: a state with P projects / M milestones / N stored notes (default 1,000 / 10,000 / 100,000,
-   written straight into the store); the time of one evaluation stage (forecasts, policy, nothing to send),
-   beside the time to merely read the same milestones and notes back from SQLite (the floor any evaluation
-   pays), same run. Goal: under 1 s.
+   written straight into the store); the time of the first evaluation stage (forecasts, policy, nothing to
+   send; it reads every note) and of later ones with no new note, beside the time to merely read the same
+   milestones and notes back from SQLite (the floor any first evaluation pays), same run. Goal: under 1 s.
 2. Start-up: `deadlinewatch run` until it tells systemd READY=1 (its servers down: READY must not wait for
    them), beside `python -c pass` with the same interpreter.
 3. Memory: the resident set of the process after the evaluation at that size.
@@ -62,7 +62,7 @@ def seed(store: Store, projects: int, milestones: int, notes: int) -> None:
     for p in range(projects):
         items = []
         for i in range(per_project):
-            deadline = NOW + dt.timedelta(days=10 + i * 3)
+            deadline = NOW + dt.timedelta(days=30 + i * 3)
             items.append(Milestone(f"p{p}", f"m{i}", f"Milestone {i}", deadline))
         store.apply_calendar(f"p{p}", ref=f"p{p}", url=f"http://x/p{p}/", token="t", fingerprint="",
                              entries=[], parsed={f"/p{p}/m{i}.ics": [m] for i, m in enumerate(items)},
@@ -70,7 +70,8 @@ def seed(store: Store, projects: int, milestones: int, notes: int) -> None:
         for i in range(per_project):
             for n in range(per_milestone):
                 at = NOW - dt.timedelta(days=per_milestone - n)
-                rows.append(Report(f"p{p}", f"m{i}", at, done=min(10 * n, 90), remaining_days=5 + n % 3,
+                # a team on track: steady progress, a remaining time that shrinks as the days pass
+                rows.append(Report(f"p{p}", f"m{i}", at, done=min(5 * n, 90), remaining_days=per_milestone - n + 5,
                                    sender="alice@studio.example"))
     with store.transaction() as db:
         db.executemany("INSERT INTO messages (message_key, message_id, sender, subject, received_at, outcome,"
@@ -131,18 +132,23 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f} s")
     svc = wiring.services(config, store, FixedClock(NOW))
     floor = min(read_floor(store) for _ in range(3))
-    times = []
-    for _ in range(3):
+    times, queued = [], 0
+    for _ in range(4):
         started = time.perf_counter()
-        evaluate(svc, PassReport())
+        report = PassReport()
+        evaluate(svc, report)
         times.append(time.perf_counter() - started)
+        queued += len(report.events)
         svc.spread = None
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     store.close()
-    print(f"\nevaluation ({args.milestones} milestones, {args.notes} notes), median of 3")
+    print(f"\nevaluation ({args.milestones} milestones, {args.notes} notes; {queued} client messages queued)")
     print(f"  reading the milestones and notes back from SQLite: {floor:7.3f} s")
-    print(f"  deadlinewatch evaluation stage:                    {statistics.median(times):7.3f} s"
-          f"   ratio {statistics.median(times) / floor:5.1f}x   (goal: under 1 s)")
+    print(f"  deadlinewatch evaluation, first pass (reads all):  {times[0]:7.3f} s"
+          f"   ratio {times[0] / floor:5.1f}x   (goal: under 1 s)")
+    steady = statistics.median(times[1:])
+    print(f"  deadlinewatch evaluation, a pass with no new note: {steady:7.3f} s"
+          f"   ratio {steady / floor:5.1f}x   (median of 3; the notes read before are kept)")
     print(f"  resident memory after it: {rss_mb:.0f} MB (goal: under 150 MB)")
     ready, bare = startup(config_path)
     print("\nstart-up to READY=1, servers down (median of 5)")

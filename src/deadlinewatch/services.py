@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from functools import cached_property
@@ -19,13 +19,14 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import ClientDate, Store
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import Closed, Spread, first_estimate, forecast, last_work_day, learn
+from deadlinewatch.core.forecast import Closed, Spread, forecast, last_work_day, learn
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import LoginRefused, ServerError
 
 log = logging.getLogger("deadlinewatch.cycle")
+FORECASTS_KEPT = 100_000
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Services:
     # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
     tick: Callable[[], None] = field(default=lambda: None)
     spread: Spread | None = None  # the team's learned bias, computed once per pass (see team_spread)
+    # forecasts computed before, shared by the daemon's runs (see forecast_milestone)
+    forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
 
     @property
     def team_tz(self) -> zoneinfo.ZoneInfo:
@@ -140,24 +143,38 @@ def forecast_milestone(svc: Services, m: Milestone, reports: Sequence[Report], c
     """The forecast against the deadline, or — once the client was warned — against the date we promised."""
     if effective_state(m, reports) != "open":
         return None
-    deadline_day = last_work_day(m.deadline, svc.team_tz)
+    tz = svc.team_tz
+    deadline_day = last_work_day(m.deadline, tz)
     target = cd.promised if cd is not None and cd.promised is not None else deadline_day
-    return forecast(m, reports, now, svc.workdays, svc.team_tz, target=target, spread=team_spread(svc))
+    spread = team_spread(svc)
+    # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
+    # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
+    key = (m, len(reports), reports[-1] if reports else None, now.astimezone(tz).date(), target, spread)
+    known = svc.forecasts.get(key)
+    if known is None:
+        if len(svc.forecasts) > FORECASTS_KEPT:
+            svc.forecasts.clear()
+        known = svc.forecasts[key] = forecast(m, reports, now, svc.workdays, tz, target=target, spread=spread)
+    return known
 
 
 def team_spread(svc: Services) -> Spread:
-    """The team's estimation bias and spread, learned from every milestone it closed with a note saying so
-    (what it first estimated against what it took), once per pass."""
+    """The team's estimation bias and spread, once per pass: learned from every milestone with a first
+    estimate — what it expected against what it took when a note declared it done, and, while it is open, "more
+    than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out)."""
     if svc.spread is not None:
         return svc.spread
-    closed = []
-    for project, uid in svc.store.closed_by_note():
-        reports = svc.store.reports(project, uid)
-        done = next((r for r in reports if r.done == 100), None)
-        first = first_estimate(reports, svc.workdays, svc.team_tz)
-        if done is None or first is None:
+    today = svc.clock.now().astimezone(svc.team_tz).date()
+    cal, closed = svc.workdays, []
+    for t in svc.store.track_record():
+        day = t.estimated_at.astimezone(svc.team_tz).date()
+        estimated = t.remaining_days if t.remaining_days is not None and t.remaining_days > 0 else (
+            cal.count(day, t.eta) if t.eta is not None else 0)
+        if estimated <= 0:
             continue
-        took = svc.workdays.count(first[0], done.at.astimezone(svc.team_tz).date())
-        closed.append(Closed(first[1], max(took, 0.5)))
+        if t.done_at is not None:
+            closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(svc.team_tz).date()), 0.5)))
+        elif t.state == "open":
+            closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
     svc.spread = learn(closed)
     return svc.spread

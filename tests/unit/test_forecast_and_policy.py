@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 
 import pytest
@@ -164,10 +165,46 @@ def test_the_team_bias_starts_at_the_reference_prior_and_learns_from_closed_mile
     from deadlinewatch.core.forecast import Closed, Prior, learn
 
     assert learn([]).bias == pytest.approx(Prior().ratio)
-    slow = learn([Closed(5, 10)] * 30)
+    slow = learn([Closed(5, 10)] * 60)
     assert slow.bias == pytest.approx(2.0, rel=0.05)
-    honest = learn([Closed(5, 5)] * 30)
+    honest = learn([Closed(5, 5)] * 60)
     assert honest.bias == pytest.approx(1.0, rel=0.05) and honest.remaining < slow.remaining + 1
+    assert 1.0 < learn([Closed(5, 5)] * 3).bias < Prior().ratio  # a few closures move it a little
     f = forecast(M, [report(MON, remaining_days=3)], MON, CAL, TZ, spread=slow)
     assert f"this team's work has taken {slow.bias:.1f}x its estimates" in f.reason and slow.bias > 1.8
     assert f.p50 is not None and f.p50 > CAL.add(MON.date(), 3)
+
+
+def test_open_milestones_that_outlived_their_estimate_raise_the_learned_bias() -> None:
+    """Learning only from closed milestones learns from the quick ones (survivorship): the open ones that are
+    already past their estimate say "it takes longer than this", and count as such (right-censored)."""
+    from deadlinewatch.core.forecast import Closed, learn
+
+    quick = [Closed(10, 8)] * 10
+    overdue = [Closed(10, 25, finished=False)] * 10
+    young = [Closed(10, 2, finished=False)] * 10
+    assert learn(quick + overdue).bias > learn(quick).bias * 1.5
+    # half of them took more than 2.5x: the fitted spread puts a fifth or more beyond it
+    both = learn(quick + overdue)
+    assert both.bias * math.exp(0.8416 * both.remaining) > 2.5
+    # open milestones that are young say little: nearly what the closed ones say alone
+    assert learn(quick + young).bias == pytest.approx(learn(quick).bias, rel=0.1)
+
+
+def test_a_single_noisy_remaining_statement_is_averaged_with_the_ones_before_it() -> None:
+    steady = [report(MON - dt.timedelta(days=d), remaining_days=10 + d * 0.8) for d in (8, 6, 4, 2)]
+    outlier = report(MON, remaining_days=30)
+    alone = forecast(M, [outlier], MON, CAL, TZ)
+    smoothed = forecast(M, [*steady, outlier], MON, CAL, TZ)
+    assert alone.p50 is not None and smoothed.p50 is not None and smoothed.p50 < alone.p50
+    assert "statements before" in smoothed.reason
+
+
+def test_scattered_percent_reports_do_not_pass_for_a_stall() -> None:
+    """Percent reports that jump up and down (judged by eye) give a pace too uncertain to tip a milestone; the
+    same reports, steady, give a firm one."""
+    days = [MON - dt.timedelta(days=d) for d in (7, 6, 5, 4, 3, 0)]
+    noisy = [report(day, done=p) for day, p in zip(days, (30, 10, 35, 15, 40, 20), strict=True)]
+    steady = [report(day, done=p) for day, p in zip(days, (10, 14, 18, 22, 26, 38), strict=True)]
+    f_noisy, f_steady = forecast(M, noisy, MON, CAL, TZ), forecast(M, steady, MON, CAL, TZ)
+    assert "no clear progress" in f_noisy.reason and "no clear progress" not in f_steady.reason

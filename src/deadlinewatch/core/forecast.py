@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
@@ -44,10 +45,13 @@ DEFAULT_SPREAD = Spread()
 
 @dataclass(frozen=True)
 class Closed:
-    """A milestone the team closed: what it expected at its first estimate, and what it took, in working days."""
+    """A milestone's first estimate against what it took, in working days. `finished` False: still open after
+    `actual` days, so it will take longer — a right-censored observation. Leaving those out would learn the bias
+    from the milestones that closed early, the quick ones, and promise too soon (survivorship)."""
 
     estimated: float
     actual: float
+    finished: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,22 +63,46 @@ class Prior:
     a wide spread. `weight` is how many closed milestones the prior counts as.
     """
 
-    ratio: float = 1.4
+    ratio: float = 1.8
     sigma: float = 0.5
     weight: float = 3.0
 
 
 DEFAULT_PRIOR = Prior()
+_EM_ROUNDS = 50
 
 
 def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD) -> Spread:
-    """This team's bias (actual / estimated, a log-normal median) and spread, from its closed milestones, shrunk
-    toward the prior: a couple of closures move it a little, many move it to what the team really does."""
-    logs = [math.log(c.actual / c.estimated) for c in closed if c.estimated > 0 and c.actual > 0]
-    n = len(logs)
-    mu = (prior.weight * math.log(prior.ratio) + sum(logs)) / (prior.weight + n)
-    spread2 = (prior.weight * prior.sigma**2 + sum((x - mu) ** 2 for x in logs)) / (prior.weight + n)
-    sigma = max(math.sqrt(spread2), base.floor)
+    """This team's bias (actual / estimated, a log-normal median) and spread, from its milestones, shrunk toward
+    the prior: a couple of closures move it a little, many move it to what the team really does.
+
+    The maximum a-posteriori fit of a log-normal to finished milestones (exact) and open ones (right-censored:
+    "more than this"), by expectation-maximisation; the prior counts as `prior.weight` milestones drawn from it.
+    """
+    done = [math.log(c.actual / c.estimated) for c in closed if c.finished and c.estimated > 0 and c.actual > 0]
+    # open milestones come in thousands but with few distinct ratios: each distinct one once, with its count
+    censored = Counter(round(math.log(c.actual / c.estimated), 3) for c in closed
+                       if not c.finished and c.estimated > 0 and c.actual > 0)
+    w, mu0, var0 = prior.weight, math.log(prior.ratio), prior.sigma**2
+    n = w + len(done) + sum(censored.values())
+    mu, var = mu0, var0
+    for _ in range(_EM_ROUNDS if censored else 1):
+        sd = math.sqrt(var)
+        # E-step: a censored log-ratio c is "some x > c": its expected value and spread under the current fit
+        moments = []
+        for c, count in censored.items():
+            a = (c - mu) / sd
+            tail = max(1 - _STD.cdf(a), 1e-12)
+            lam = _STD.pdf(a) / tail
+            moments.append((count, mu + sd * lam, var * (1 + a * lam - lam * lam)))
+        new_mu = (w * mu0 + sum(done) + sum(k * m for k, m, _ in moments)) / n
+        new_var = (w * (var0 + (mu0 - new_mu) ** 2) + sum((x - new_mu) ** 2 for x in done)
+                   + sum(k * (v + (m - new_mu) ** 2) for k, m, v in moments)) / n
+        converged = abs(new_mu - mu) < 1e-6 and abs(new_var - var) < 1e-6
+        mu, var = new_mu, max(new_var, 1e-6)
+        if converged:
+            break
+    sigma = max(math.sqrt(var), base.floor)
     return replace(base, bias=math.exp(mu), remaining=sigma, eta=sigma)
 
 
@@ -95,29 +123,77 @@ def last_work_day(deadline: dt.datetime, tz: dt.tzinfo) -> dt.date:
     return (local - dt.timedelta(microseconds=1)).date()
 
 
-def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> tuple[float, str] | None:
-    """Working days left at the recent pace, from the percent-complete history."""
+# percent-complete reports are rounded and judged by eye: a report is taken to be this many points off when too
+# few reports are at hand to measure the scatter
+PERCENT_NOISE = 5.0
+PACE_WINDOW = 15  # working days: the pace over the last three weeks of notes, so old spurts do not mask a stall
+
+
+def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo, base_sigma: float
+                   ) -> tuple[float, float, str] | None:
+    """Working days left at the recent pace, its log-spread, and the words for it.
+
+    The pace is the least-squares slope of percent against working days over the window. Its spread grows with
+    the scatter of the reports around that line (measured when there are three or more, else PERCENT_NOISE) and
+    shrinks with the span of days they cover: two reports two days apart say little; ten over three weeks say
+    much. A stall (no gain over the window) says "not soon", with a wide spread.
+    """
     with_pct = [r for r in reports if r.done is not None]
     if len(with_pct) < 2:
         return None
     last = with_pct[-1]
     last_day = last.at.astimezone(tz).date()
-    # the pace over the last three weeks of notes, so old spurts do not mask a stall
-    first = with_pct[-2]
-    for r in reversed(with_pct[:-2]):  # newest first: stop at the first note older than the window
-        if cal.count(r.at.astimezone(tz).date(), last_day) > 15:
+    points: list[tuple[int, float]] = []  # (working days before the latest note, percent), newest first
+    for r in reversed(with_pct):  # stop at the first note older than the window (the two latest always count)
+        ago = cal.count(r.at.astimezone(tz).date(), last_day)
+        if ago > PACE_WINDOW and len(points) >= 2:
             break
+        points.append((-ago, float(r.done or 0)))
         first = r
-    days = cal.count(first.at.astimezone(tz).date(), last_day)
-    gained = (last.done or 0) - (first.done or 0)
-    if days <= 0:
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    days = -points[-1][0]
+    if sxx <= 0 or days <= 0:
         return None
-    if gained <= 0:
-        # no progress over the window: the pace says "not soon"; count it as twice the window per 10 points
-        left = max(100 - (last.done or 0), 1) / 10 * 2 * days
-        return left, f"{first.done}% → {last.done}% in {days} working days (no progress)"
-    left = (100 - (last.done or 0)) * days / gained
-    return max(left, 0.5), f"{first.done}% → {last.done}% in {days} working days"
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
+    scatter = PERCENT_NOISE
+    if n >= 3:
+        ssr = sum((y - (my + slope * (x - mx))) ** 2 for x, y in points)
+        scatter = max(math.sqrt(ssr / (n - 2)), PERCENT_NOISE / 2)
+    to_go = max(100 - (last.done or 0), 1)
+    error = scatter / math.sqrt(sxx)  # the standard error of the slope
+    words = f"{first.done}% → {last.done}% in {days} working days"
+    if slope < error:
+        # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At most about this fast",
+        # with a wide spread, so that noisy reports alone never tip a milestone
+        return max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), 2.0), words + " (no clear progress)"
+    relative = math.hypot(error / slope, scatter / to_go)
+    return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), 2.0), words
+
+
+STATED_RECENCY = 0.6  # each older `Remaining:` statement counts this much of the next newer one
+STATED_KEPT = 5
+
+
+def _stated_remaining(reports: Sequence[Report], base: dt.date, cal: WorkCalendar, tz: dt.tzinfo
+                      ) -> tuple[float, str] | None:
+    """Working days left after `base` by the team's recent `Remaining:` statements: each brought forward to
+    `base` (4 days said two working days ago is 2 now), averaged in log space with the newest weighing most. One
+    statement can be off by half either way; a few in a row hold the signal and not the noise."""
+    said = [r for r in reports if r.remaining_days is not None][-STATED_KEPT:]
+    if not said:
+        return None
+    logs, weights = [], []
+    for age, r in enumerate(reversed(said)):
+        left = (r.remaining_days or 0) - cal.count(r.at.astimezone(tz).date(), base)
+        logs.append(math.log(max(left, 0.5)))
+        weights.append(STATED_RECENCY**age)
+    left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
+    words = f"stated {_days(said[-1].remaining_days or 0)} left"
+    if len(said) > 1:
+        words += f" (with the {len(said) - 1} statements before: {_days(left)})"
+    return left, words
 
 
 def forecast(
@@ -142,18 +218,15 @@ def forecast(
     latest = reports[-1]
     base = latest.at.astimezone(tz).date()
     estimates: list[tuple[float, float, str]] = []  # (working days after base, sigma, words)
-    stated = next((r for r in reversed(reports) if r.remaining_days is not None), None)
+    stated = _stated_remaining(reports, base, cal, tz)
     if stated is not None:
-        stated_base = stated.at.astimezone(tz).date()
-        left = (stated.remaining_days or 0) - cal.count(stated_base, base)
-        estimates.append((max(left, 0.5) * spread.bias, spread.remaining,
-                          f"stated {_days(stated.remaining_days or 0)} left"))
+        estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
         estimates.append((max(cal.count(base, eta), 0.5) * spread.bias, spread.eta, f"team's ETA {eta.isoformat()}"))
-    pace = _pace_estimate(reports, cal, tz)
+    pace = _pace_estimate(reports, cal, tz, spread.pace)
     if pace is not None:
-        estimates.append((pace[0] * spread.bias, spread.pace, f"{pace[1]}, at that pace {_days(pace[0])} left"))
+        estimates.append((pace[0] * spread.bias, pace[1], f"{pace[2]}, at that pace {_days(pace[0])} left"))
     if not estimates:
         if today > target:
             return Forecast(milestone.project, milestone.uid, None, None, 1.0,

@@ -142,19 +142,29 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
     closures = sorted((v[0].completed_on, k) for k, v in by_key.items())
     closed: list[Closed] = []
-    spread = learn(closed, prior)
+    firsts: dict[tuple[str, str], tuple[dt.date, float]] = {}  # open milestones with a first estimate
+    finished: set[tuple[str, str]] = set()
+    spread, learned_on = learn(closed, prior), None
     for r in walk:
         key = (r.project, r.milestone)
         while closures and closures[0][0] <= r.reported_on:
             done_on, done_key = closures.pop(0)
-            first = first_estimate(history[done_key], cal, UTC)
+            finished.add(done_key)
+            first = firsts.pop(done_key, None)
             if first is not None:
                 closed.append(Closed(first[1], max(cal.count(first[0], done_on), 0.5)))
-                spread = learn(closed, prior)
+                learned_on = None
+        if learned_on != r.reported_on:  # once a day, as the daemon once a pass: open milestones age
+            still_open = [Closed(est, cal.count(day, r.reported_on), finished=False) for day, est in firsts.values()]
+            spread, learned_on = learn(closed + still_open, prior), r.reported_on
         at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
         history[key].append(Report(r.project, r.milestone, at,
                                    done=round(r.percent_done) if r.percent_done is not None else None,
                                    remaining_days=r.remaining_days, eta=r.eta))
+        if key not in firsts and key not in finished:
+            first = first_estimate(history[key], cal, UTC)
+            if first is not None:
+                firsts[key] = first
         m = Milestone(r.project, r.milestone, r.milestone,
                       dt.datetime.combine(r.deadline + dt.timedelta(days=1), dt.time(0), tzinfo=UTC))
         # the score is about the deadline; the policy, once it warned, judges the date it promised (as the daemon)

@@ -32,6 +32,14 @@ class WorkCalendar:
             closed=frozenset(policy["closed"]),
         )
 
+    def __hash__(self) -> int:
+        # the working-day caches key on the calendar: hash its fields once, not on every lookup
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.working_weekdays, self.holidays, self.closed))
+
     @cached_property
     def _public(self) -> holidays_lib.HolidayBase | None:
         if not self.holidays:
@@ -44,6 +52,7 @@ class WorkCalendar:
             return False
         return not (self._public is not None and day in self._public)
 
+    @lru_cache(maxsize=65536)  # noqa: B019 - as count(): every forecast asks for its P50 and P80 days
     def add(self, day: dt.date, n: int) -> dt.date:
         """The n-th working day after `day` (n = 0: `day` itself)."""
         while n > 0:

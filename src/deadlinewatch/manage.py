@@ -137,7 +137,8 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     effective = type(m)(**{**m.__dict__, "state": pv.state(m)})
     promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
     deadline_day = last_work_day(m.deadline, svc.team_tz)
-    decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day)
+    decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day,
+                             today=now.astimezone(svc.team_tz).date())
     out = []
     if decision is None or m.private:
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"

@@ -92,6 +92,18 @@ def test_a_second_notice_only_when_the_promise_slips_more_than_renotify_days() -
     assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 15)
 
 
+def test_a_promise_about_to_be_broken_is_announced_whatever_the_slip() -> None:
+    """Nothing slips unannounced: a promise (Wed 9 Dec) forecast to be missed by two working days is only a
+    wobble a week ahead, and a new miss the day before."""
+    warned = Promise(dt.date(2026, 12, 9))
+    later = f(0.9, dt.date(2026, 12, 11))
+    assert decide(M, later, warned, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 2)) is None
+    d = decide(M, later, warned, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 8))
+    assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 11)
+    kept = f(0.2, dt.date(2026, 12, 9))  # forecast to keep it: nothing to say
+    assert decide(M, kept, warned, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 8)) is None
+
+
 def test_a_warned_milestone_that_is_done_gets_one_delivered_note() -> None:
     done = Milestone(**{**M.__dict__, "state": "done"})
     assert decide(done, None, Promise(dt.date(2026, 12, 9)), POLICY, CAL, DEADLINE).kind == "delivered"  # type: ignore[union-attr]

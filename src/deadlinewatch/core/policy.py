@@ -1,10 +1,11 @@
 """When the client must hear from us (CONTRACT.md "The client notice").
 
 A warning goes out as soon as the miss probability reaches `warn_probability` — before the deadline, never
-after it passed unannounced. Once warned, the milestone is judged against the date we promised: a promise
-about to be broken is a new miss, but a second notice goes out only when the promised date moves later by
-more than `renotify_slip_days` working days (no flip-flopping). A warned milestone that is delivered gets a
-short "delivered" note.
+after it passed unannounced. Once warned, the milestone is judged against the date we promised: a second
+notice goes out when the promised date moves later by more than `renotify_slip_days` working days (no
+flip-flopping on the forecast's wobbles), or, by any amount, when the promise is about to be broken (its day is
+at most one working day away and the work is forecast to miss it) — nothing slips unannounced. A warned
+milestone that is delivered gets a short "delivered" note.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def decide(
     policy: Policy,
     cal: WorkCalendar,
     deadline_day: dt.date,
+    today: dt.date | None = None,
 ) -> NoticeDecision | None:
+    """The notice the client must get now, if any. `today` (the team's date) lets a promise about to be broken
+    be announced whatever the size of the slip: the next working day is the last chance to say so before it
+    passes."""
     if milestone.state == "done":
         if promise.promised is not None and not promise.delivered_sent:
             return NoticeDecision(milestone.project, milestone.uid, "delivered", None, 0, "delivered")
@@ -64,8 +69,11 @@ def decide(
     slip = max(cal.count(deadline_day, new), 0)
     if promise.promised is None:
         return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
-    if cal.count(promise.promised, new) > policy.renotify_slip_days:
-        # a broken promise is a new miss: a second apology, with the new date
+    moved = cal.count(promise.promised, new)
+    about_to_break = today is not None and moved > 0 and cal.count(today, promise.promised) <= 1
+    if moved > policy.renotify_slip_days or about_to_break:
+        # a broken promise is a new miss: a second apology, with the new date — small wobbles of the forecast
+        # do not make one, but a promise is never let pass unannounced
         return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
     return None
 

@@ -171,7 +171,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
         f = forecast(m, history[key], at, cal, UTC, target=r.deadline, spread=spread)
         judged = f if promised[key] is None else forecast(m, history[key], at, cal, UTC, target=promised[key],
                                                           spread=spread)
-        decision = decide(m, judged, Promise(promised[key]), policy, cal, r.deadline)
+        decision = decide(m, judged, Promise(promised[key]), policy, cal, r.deadline, today=r.reported_on)
         if decision is not None and decision.kind == "notice":
             promised[key] = decision.promised
         alarm = promised[key] is not None

@@ -286,7 +286,7 @@ def evaluate(svc: Services, report: PassReport) -> None:
             effective = Milestone(**{**m.__dict__, "state": pv.state(m)})
             promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
             decision = policy.decide(effective, f, promise, svc.policy, svc.workdays,
-                                     last_work_day(m.deadline, svc.team_tz))
+                                     last_work_day(m.deadline, svc.team_tz), today=now.astimezone(svc.team_tz).date())
             if decision is None:
                 continue
             if m.private:

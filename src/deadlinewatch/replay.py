@@ -53,6 +53,7 @@ def main(path: Path, policy: Mapping[str, Any] | None, as_json: bool = False, tr
         cells = []
         for c in columns:
             v = figures.get(c)
-            cells.append("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+            digits = 4 if c == "brier" else 3  # Brier scores of good forecasts differ in the third decimal
+            cells.append("-" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v))
         out.write(f"{name:<18}" + "".join(f"{c:>18}" for c in cells) + "\n")
     return 0

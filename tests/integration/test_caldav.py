@@ -130,7 +130,7 @@ def test_the_client_calendar_copy_follows_the_promises_and_keeps_a_persons_edit(
     href = entries["design-1"].href
     dav.server._request("PUT", dav.server.url.rstrip("/") + href, edited.encode(),
                         {"Content-Type": "text/calendar; charset=utf-8"})
-    later = NOTE.replace("note-1@", "note-2@").replace("Remaining: 10 days", "Remaining: 30 days")
+    later = NOTE.replace("note-1@", "note-2@").replace("Remaining: 10 days", "Remaining: 60 days")
     dovecot.save("progress", later.encode())
     result = deadlinewatch("once", config=config, now="2026-12-01T12:00")
     assert result.returncode == 0, result.stderr

@@ -23,7 +23,7 @@ from tests.samples import NOTE
 pytestmark = pytest.mark.integration
 
 LATER_NOTE = NOTE.replace("note-1@", "note-9@").replace("Done: 20%\nRemaining: 10 days",
-                                                        "Done: 25%\nRemaining: 30 days")
+                                                        "Done: 25%\nRemaining: 60 days")
 
 
 def once(studio: Studio, now: str) -> None:

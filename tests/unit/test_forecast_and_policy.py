@@ -209,7 +209,7 @@ def test_a_single_noisy_remaining_statement_is_averaged_with_the_ones_before_it(
     alone = forecast(M, [outlier], MON, CAL, TZ)
     smoothed = forecast(M, [*steady, outlier], MON, CAL, TZ)
     assert alone.p50 is not None and smoothed.p50 is not None and smoothed.p50 < alone.p50
-    assert "statements before" in smoothed.reason
+    assert "the 4 statements before" in smoothed.reason
 
 
 def test_scattered_percent_reports_do_not_pass_for_a_stall() -> None:

@@ -192,7 +192,8 @@ def _stated_remaining(reports: Sequence[Report], base: dt.date, cal: WorkCalenda
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
     words = f"stated {_days(said[-1].remaining_days or 0)} left"
     if len(said) > 1:
-        words += f" (with the {len(said) - 1} statements before: {_days(left)})"
+        before = "the statement" if len(said) == 2 else f"the {len(said) - 1} statements"
+        words += f" (with {before} before: {_days(left)})"
     return left, words
 
 

@@ -108,12 +108,52 @@ class TraceRow:
     alarm: bool
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One milestone as the scores see it: whether it missed, its deadline, each method's alarm history, and for
+    each of deadlinewatch's reports whether its P80 date covered the completion (None: no P80)."""
+
+    missed: bool
+    deadline: dt.date
+    tracks: dict[str, Track]
+    p80_covered: tuple[bool | None, ...]
+
+
 @dataclass
 class Result:
     milestones: int
     misses: int
     methods: dict[str, dict[str, float | int | None]]
     trace: list[TraceRow]
+    outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+
+
+def score(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | int | None]]:
+    """CONTRACT.md's scores over these milestones (a list: a bootstrap resample may hold one twice)."""
+    methods: dict[str, dict[str, float | int | None]] = {}
+    for name in METHODS:
+        scored = [o for o in outcomes if name != "linear_burnup" or o.tracks[name].states]
+        if not scored:
+            methods[name] = dict(alarmed=None, precision=None, recall=None, false_alarm_rate=None,
+                                 median_lead_days=None, brier=None)
+            continue
+        alarmed = [o for o in scored if (a := o.tracks[name].first_alarm) is not None and a <= o.deadline]
+        caught = [o for o in alarmed if o.missed]
+        missed = sum(o.missed for o in scored)
+        on_time = len(scored) - missed
+        leads = [(o.deadline - o.tracks[name].first_alarm).days for o in caught]  # type: ignore[operator]
+        briers = [(p - (1.0 if o.missed else 0.0)) ** 2 for o in scored for p, _ in o.tracks[name].states]
+        methods[name] = dict(
+            alarmed=len(alarmed),
+            precision=round(len(caught) / len(alarmed), 4) if alarmed else None,
+            recall=round(len(caught) / missed, 4) if missed else None,
+            false_alarm_rate=round((len(alarmed) - len(caught)) / on_time, 4) if on_time else None,
+            median_lead_days=statistics.median(leads) if leads else None,
+            brier=round(statistics.fmean(briers), 4) if briers else None,
+        )
+    covered = [c for o in outcomes for c in o.p80_covered if c is not None]
+    methods["deadlinewatch"]["p80_coverage"] = round(sum(covered) / len(covered), 4) if covered else None
+    return methods
 
 
 def _linear_alarm(row: Row, first_report: dt.date) -> bool | None:
@@ -201,33 +241,11 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
         if rs[0].completed_on > rs[0].deadline and (t.first_alarm is None or t.first_alarm > rs[0].deadline):
             t.first_alarm = rs[0].deadline
 
-    outcome = {k: v[0].completed_on > v[0].deadline for k, v in by_key.items()}
-    deadline = {k: v[0].deadline for k, v in by_key.items()}
-    methods: dict[str, dict[str, float | int | None]] = {}
-    for name in METHODS:
-        scored = {k: t for k, t in tracks[name].items() if name != "linear_burnup" or t.states}
-        if not scored:
-            methods[name] = dict(alarmed=None, precision=None, recall=None, false_alarm_rate=None,
-                                 median_lead_days=None, brier=None)
-            continue
-        alarmed = {k for k, t in scored.items() if t.first_alarm is not None and t.first_alarm <= deadline[k]}
-        missed = {k for k in scored if outcome[k]}
-        on_time = set(scored) - missed
-        caught = alarmed & missed
-        leads = [(deadline[k] - scored[k].first_alarm).days for k in caught]  # type: ignore[operator]
-        briers = [(p - (1.0 if outcome[k] else 0.0)) ** 2 for k, t in scored.items() for p, _ in t.states]
-        methods[name] = dict(
-            alarmed=len(alarmed),
-            precision=round(len(caught) / len(alarmed), 4) if alarmed else None,
-            recall=round(len(caught) / len(missed), 4) if missed else None,
-            false_alarm_rate=round(len(alarmed & on_time) / len(on_time), 4) if on_time else None,
-            median_lead_days=statistics.median(leads) if leads else None,
-            brier=round(statistics.fmean(briers), 4) if briers else None,
-        )
-    completed = {(r.project, r.milestone): r.completed_on for r in rows}
-    with_p80 = [t for t in trace if t.p80 is not None]
-    methods["deadlinewatch"]["p80_coverage"] = (
-        round(sum(t.p80 >= completed[(t.project, t.milestone)] for t in with_p80) / len(with_p80), 4)  # type: ignore[operator]
-        if with_p80 else None
-    )
-    return Result(len(by_key), sum(outcome.values()), methods, trace)
+    covered: dict[tuple[str, str], list[bool | None]] = {k: [] for k in by_key}
+    for row in trace:
+        done_on = by_key[(row.project, row.milestone)][0].completed_on
+        covered[(row.project, row.milestone)].append(None if row.p80 is None else row.p80 >= done_on)
+    outcomes = {k: Outcome(v[0].completed_on > v[0].deadline, v[0].deadline, {m: tracks[m][k] for m in METHODS},
+                           tuple(covered[k])) for k, v in by_key.items()}
+    return Result(len(by_key), sum(o.missed for o in outcomes.values()), score(list(outcomes.values())), trace,
+                  outcomes)

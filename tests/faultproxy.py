@@ -66,7 +66,7 @@ class FaultProxy:
                     data = await reader.read(65536)
                     if not data or (cut.is_set() and not from_client):
                         break  # after the cut, nothing the server says reaches the client
-                    if self.latency:
+                    if self.mode == "latency" and self.latency:  # read live: a fault can clear mid-connection
                         await asyncio.sleep(self.latency)
                     window, tail = tail + data, (tail + data)[-4:]
                     terminator = from_client and self.mode == "cut-after-data" and b"\r\n.\r\n" in window

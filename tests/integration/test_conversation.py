@@ -249,3 +249,15 @@ def test_preview_prints_what_would_be_sent_and_sends_nothing(studio: Studio) -> 
     assert out.returncode == 0 and "X-Deadlinewatch-Kind: notice" in out.stdout
     assert len(studio.smtp.messages) == count
     assert Path(studio.config.parent / "state").exists()
+
+
+def test_the_managers_copy_of_a_notice_says_why_in_the_words_status_uses(studio: Studio) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    once(studio, "2026-11-30T12:00")
+    [notice] = sent(studio, "notice")
+    assert "pm@studio.example" in str(notice["Cc"])  # the manager sees what the client sees …
+    [why] = sent(studio, "manager-explained", to="pm@studio.example")
+    design = next(m for m in status(studio)["milestones"] if m["uid"] == "design-1")
+    # … and, apart, why it went now: the forecast's own explanation, as `status` shows it
+    assert design["reason"] and design["reason"] in " ".join(why.get_content().split())
+    assert "this team's work has taken" in design["reason"] and str(notice["Subject"]) != str(why["Subject"])

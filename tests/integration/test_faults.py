@@ -127,7 +127,7 @@ def test_a_slow_resetting_or_restarting_caldav_server_delays_no_reply_and_loses_
         def synced() -> bool:
             status = deadlinewatch("status", "--json", config=config)
             return status.returncode == 0 and '"Content QA"' in status.stdout
-        wait_for(synced, 40, "the milestone added meanwhile, synced after the restart")
+        wait_for(synced, 60, "the milestone added meanwhile, synced after the restart")
         assert proc.poll() is None
     finally:
         if proc is not None:

@@ -518,10 +518,11 @@ class Store:
 
     def enqueue_client_group(
         self, messages: Sequence[dict[str, Any]], dates: Sequence[dict[str, Any]],
-        draft: Callable[[int], dict[str, Any]] | None = None,
+        to_manager: Callable[[int], dict[str, Any]] | None = None,
     ) -> int:
-        """Client messages decided together, what they tell the client's calendar, and (when held) the draft to
-        the manager — one transaction. The first message is the primary; the others point at it. Returns its id."""
+        """Client messages decided together, what they tell the client's calendar, and the manager's message
+        about them (the draft when held, the why of a notice) — one transaction. The first message is the
+        primary; the others point at it. Returns its id."""
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
@@ -539,8 +540,8 @@ class Store:
                     (d["project"], d["uid"], d["sequence"], _iso(d.get("shown_date")), _iso(d.get("promised")),
                      int(d.get("delivered", False)), int(d.get("cancelled", False))),
                 )
-            if draft is not None:
-                self._enqueue(db, **draft(primary), parent=primary)
+            if to_manager is not None:
+                self._enqueue(db, **to_manager(primary), parent=primary)
             return primary
 
     def has_client_messages(self, project: str) -> bool:

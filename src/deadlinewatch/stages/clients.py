@@ -235,20 +235,23 @@ def plan_weekly(svc: Services, pv: ProjectView, now: dt.datetime, since: dt.date
 
 def _record(svc: Services, pv: ProjectView, plan: Plan, report: PassReport, what: str) -> int:
     project = pv.project
-    draft = None
-    if project.approval == "manager":
-        first = plan.messages[0]
+    first = plan.messages[0]
+    to_manager = None
+    if project.approval == "manager" or first["kind"] == "notice":
+        # held: the draft, to approve; sent (auto, shadow): the manager's copy of a notice says why it went
 
-        def draft(primary: int) -> dict[str, object]:
+        def to_manager(primary: int) -> dict[str, object]:
             uid = first["uid"]
             ref = HeldRef(primary, str(first["kind"]), project.id, str(uid) if uid else None, str(first["token"]))
+            if project.approval != "manager":
+                return manager_message(svc, ref, "explained", plan.reason, svc.clock.now())
             extra = (f"{len(plan.messages) - 1} calendar update(s) go out with it."
                      if len(plan.messages) > 1 else "")
             message = first["message"]
             assert isinstance(message, bytes)
             return manager_message(svc, ref, "draft", plan.reason, svc.clock.now(), detail=extra, draft=message)
 
-    notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, draft)
+    notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, to_manager)
     state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(project.approval,
                                                                                              "queued")
     report.event("%s: %s — #%d, %s; %s", project.id, what, notice_id, state, plan.reason)

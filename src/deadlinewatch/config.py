@@ -287,8 +287,7 @@ SCHEMA: dict[str, list[Key]] = {
             "TR"),
         Key("closed", _dates, (), "extra closure days", ["2026-12-31"]),
         Key("weekly_update", _weekly, "mon 09:00", 'client check-in, in the client\'s zone; "" turns it off'),
-        # tuned by replay (bench/FORECAST.md): the lowest threshold with precision >= 0.85 and recall >= 0.9 on
-        # simulated teams at every noise level
+        # tuned by replay (bench/FORECAST.md): the best mean F1 over Little's real projects and simulated teams
         Key("warn_probability", _prob, 0.9, "warn the client when P(miss) reaches this (tuned by replay)"),
         Key("renotify_slip_days", _int(0, 365), 3,
             "a second notice only if the promised date moves later by more than this"),

@@ -220,3 +220,14 @@ def test_scattered_percent_reports_do_not_pass_for_a_stall() -> None:
     steady = [report(day, done=p) for day, p in zip(days, (10, 14, 18, 22, 26, 38), strict=True)]
     f_noisy, f_steady = forecast(M, noisy, MON, CAL, TZ), forecast(M, steady, MON, CAL, TZ)
     assert "no clear progress" in f_noisy.reason and "no clear progress" not in f_steady.reason
+
+
+def test_a_drastic_revision_of_the_remaining_time_is_news_not_noise() -> None:
+    now_much_more = report(MON, remaining_days=200)
+    said_ten_days = report(MON - dt.timedelta(days=3), remaining_days=10)  # 9 left today, had it held
+    f = forecast(M, [said_ten_days, now_much_more], MON, CAL, TZ)
+    assert "revised from 9 working days" in f.reason and f.p_miss is not None and f.p_miss > 0.99
+    # a statement whose time ran out ("1 day", three days ago) was wrong: it does not soften the news either
+    said_one_day = report(MON - dt.timedelta(days=3), remaining_days=1)
+    g = forecast(M, [said_one_day, now_much_more], MON, CAL, TZ)
+    assert g.p50 == f.p50 and "statement" not in g.reason

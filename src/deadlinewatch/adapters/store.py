@@ -217,6 +217,7 @@ class TrackRecord:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._savepoints = 0
         # project's reports by milestone, as of the newest report id then (see reports_by_milestone)
         self._reports_cache: dict[tuple[str, int], tuple[int, dict[str, list[Report]]]] = {}
         try:
@@ -252,6 +253,19 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One explicit transaction; inside a `batch()`, a savepoint: this step fails alone, the batch goes on."""
+        if self.db.in_transaction:
+            self._savepoints += 1
+            name = f"step{self._savepoints}"
+            self.db.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                raise
+            self.db.execute(f"RELEASE {name}")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -259,6 +273,13 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many steps, one commit (one fsync): the inbox decides a few hundred messages at a time. Only for code
+        that does not await inside it — another task's transaction must never land in the middle of a batch."""
+        with self.transaction():
+            yield
 
     # --- milestones -----------------------------------------------------------------------------------
 

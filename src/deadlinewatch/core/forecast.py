@@ -174,27 +174,38 @@ def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo, 
 
 STATED_RECENCY = 0.6  # each older `Remaining:` statement counts this much of the next newer one
 STATED_KEPT = 5
+REVISION_SIGMAS = 4.0
+REVISION_DAYS = 5  # and by a week at least: near the end, half a day against two is a big ratio and no news
 
 
-def _stated_remaining(reports: Sequence[Report], base: dt.date, cal: WorkCalendar, tz: dt.tzinfo
+def _stated_remaining(reports: Sequence[Report], base: dt.date, cal: WorkCalendar, tz: dt.tzinfo, sigma: float
                       ) -> tuple[float, str] | None:
     """Working days left after `base` by the team's recent `Remaining:` statements: each brought forward to
     `base` (4 days said two working days ago is 2 now), averaged in log space with the newest weighing most. One
-    statement can be off by half either way; a few in a row hold the signal and not the noise."""
+    statement can be off by half either way; a few in a row hold the signal and not the noise. A statement that
+    departs from the ones before by more than REVISION_SIGMAS spreads (`sigma`) and REVISION_DAYS is a revision
+    and stands alone."""
     said = [r for r in reports if r.remaining_days is not None][-STATED_KEPT:]
     if not said:
         return None
-    logs, weights = [], []
+    latest = said[-1]
+    logs, weights = [], []  # newest first
     for age, r in enumerate(reversed(said)):
         left = (r.remaining_days or 0) - cal.count(r.at.astimezone(tz).date(), base)
+        if age and left <= 0:
+            continue  # a statement whose time ran out says only that it was wrong (the team's bias learns that)
         logs.append(math.log(max(left, 0.5)))
         weights.append(STATED_RECENCY**age)
+    stated = f"stated {_days(latest.remaining_days or 0)} left"
+    if len(logs) == 1:
+        return math.exp(logs[0]), stated
+    older = sum(w * x for w, x in zip(weights[1:], logs[1:], strict=True)) / sum(weights[1:])
+    if abs(logs[0] - older) > REVISION_SIGMAS * sigma and abs(math.exp(logs[0]) - math.exp(older)) >= REVISION_DAYS:
+        # far beyond what one statement's error explains: the team learned something (a revision, not noise)
+        return math.exp(logs[0]), f"{stated} (revised from {_days(math.exp(older))})"
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
-    words = f"stated {_days(said[-1].remaining_days or 0)} left"
-    if len(said) > 1:
-        before = "the statement" if len(said) == 2 else f"the {len(said) - 1} statements"
-        words += f" (with {before} before: {_days(left)})"
-    return left, words
+    before = "the statement" if len(logs) == 2 else f"the {len(logs) - 1} statements"
+    return left, f"{stated} (with {before} before: {_days(left)})"
 
 
 def forecast(
@@ -219,7 +230,7 @@ def forecast(
     latest = reports[-1]
     base = latest.at.astimezone(tz).date()
     estimates: list[tuple[float, float, str]] = []  # (working days after base, sigma, words)
-    stated = _stated_remaining(reports, base, cal, tz)
+    stated = _stated_remaining(reports, base, cal, tz, spread.remaining)
     if stated is not None:
         estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)

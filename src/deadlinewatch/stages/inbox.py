@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
+from deadlinewatch.adapters.mailbox import Fetched
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
@@ -209,6 +210,7 @@ def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, repor
 
 
 MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as rejected: no poison stalls the inbox
+BATCH = 200  # messages decided per commit: one fsync for many, while a crash loses little work (none is filed)
 
 
 def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, parse: Callable[..., notes.ParsedNote],
@@ -297,26 +299,11 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
                 unknown.append(listed.uid)
         fetched = await asyncio.to_thread(mailbox.fetch, source, unknown) if unknown else []
         parse, rules = _parse_for(svc), _rules(svc)
-        for item in fetched:
-            svc.tick()
-            incoming = _read(item.raw, item.arrived)
-            if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
-                moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))
-                continue
-            try:
-                target = _decide_one(svc, report, incoming, parse, rules, folders)
-            except (ServerError, LoginRefused, ConfigError):
-                raise
-            except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
-                log.exception("imap: processing message %s failed", incoming.message_key)
-                error = f"{type(e).__name__}: {e}"
-                if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
-                    report.problem(f"message {incoming.message_key} could not be processed ({error}); "
-                                   "it stays in the inbox and is tried again")
-                    continue
-                target = _give_up(svc, report, incoming, error, folders)
-            decided[incoming.message_key] = target
-            moves.setdefault(target, []).append((item.uid, incoming.message_key))
+        for start in range(0, len(fetched), BATCH):
+            # each message in a savepoint of its own, a batch of them in one commit: nothing awaits in here
+            with svc.store.batch():
+                for item in fetched[start:start + BATCH]:
+                    _take(svc, report, item, decided, moves, parse, rules, folders)
         for target, entries in moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
             svc.store.mark_moved([key for _, key in entries])
@@ -327,6 +314,31 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         report.problem(str(e))
     finally:
         await asyncio.to_thread(mailbox.close)
+
+
+def _take(svc: Services, report: PassReport, item: Fetched, decided: dict[str, str],
+          moves: dict[str, list[tuple[int, str]]], parse: Callable[..., notes.ParsedNote], rules: intake.Rules,
+          folders: dict[str, str]) -> None:
+    """Decide one fetched message (or count a failure at it) and note where it goes."""
+    svc.tick()
+    incoming = _read(item.raw, item.arrived)
+    if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
+        moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))
+        return
+    try:
+        target = _decide_one(svc, report, incoming, parse, rules, folders)
+    except (ServerError, LoginRefused, ConfigError):
+        raise
+    except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
+        log.exception("imap: processing message %s failed", incoming.message_key)
+        error = f"{type(e).__name__}: {e}"
+        if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
+            report.problem(f"message {incoming.message_key} could not be processed ({error}); "
+                           "it stays in the inbox and is tried again")
+            return
+        target = _give_up(svc, report, incoming, error, folders)
+    decided[incoming.message_key] = target
+    moves.setdefault(target, []).append((item.uid, incoming.message_key))
 
 
 def _safe_text(incoming: intake.Incoming) -> str:

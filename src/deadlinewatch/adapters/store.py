@@ -218,6 +218,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._savepoints = 0
+        self._milestones_cache: dict[str | None, list[Milestone]] = {}  # see milestones()
         # project's reports by milestone, as of the newest report id then (see reports_by_milestone)
         self._reports_cache: dict[tuple[str, int], tuple[int, dict[str, list[Report]]]] = {}
         try:
@@ -336,6 +337,7 @@ class Store:
                                     "'cancelled'", (project, href)).fetchall():
                     if r["uid"] not in now_uids:
                         gone.append(r["uid"])
+                        self._milestones_cache.clear()
                         db.execute("UPDATE milestones SET state = 'cancelled', synced_at = ? WHERE project = ?"
                                    " AND uid = ?", (now.isoformat(), project, r["uid"]))
             for href, milestones in parsed.items():
@@ -344,6 +346,7 @@ class Store:
         return gone
 
     def _upsert_milestone(self, db: sqlite3.Connection, m: Milestone, href: str, now: dt.datetime) -> None:
+        self._milestones_cache.clear()
         db.execute(
             "INSERT INTO milestones (project, uid, name, kind, deadline, state, private, sequence, percent,"
             " start, href, synced_at, successors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -367,8 +370,20 @@ class Store:
                        (project, uid, url, etag, sequence, date.isoformat(), status))
 
     def milestones(self, project: str | None = None) -> list[Milestone]:
+        """A project's milestones (all, without one), in deadline order. Kept between calendar changes: the inbox
+        asks for them with every note it answers (never cached from inside a transaction, which may roll back)."""
+        cached = self._milestones_cache.get(project)
+        if cached is not None:
+            return list(cached)
         sql = "SELECT * FROM milestones" + (" WHERE project = ?" if project else "") + " ORDER BY deadline, name"
         rows = self.db.execute(sql, (project,) if project else ()).fetchall()
+        found = self._milestones_from(rows)
+        if not self.db.in_transaction:
+            self._milestones_cache[project] = found
+        return list(found)
+
+    @staticmethod
+    def _milestones_from(rows: Sequence[sqlite3.Row]) -> list[Milestone]:
         return [
             Milestone(project=r["project"], uid=r["uid"], name=r["name"],
                       deadline=dt.datetime.fromisoformat(r["deadline"]), kind=r["kind"], state=r["state"],

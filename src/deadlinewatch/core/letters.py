@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from deadlinewatch.core import timeline
+from deadlinewatch.core.mailpolicy import WRITE
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
@@ -366,7 +366,7 @@ def _format(name: str, email: str) -> str:
 
 
 def _envelope(sender: str, subject: str, at: dt.datetime, message_id: str) -> EmailMessage:
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=WRITE)
     msg["From"] = sender
     msg["Subject"] = safe_text(subject, 300)
     msg["Date"] = format_datetime(at.astimezone(dt.UTC))

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from deadlinewatch.core.model import NoteBlock
 
@@ -42,6 +43,7 @@ Cause: the brand assets arrived a week late
 Plan: a second designer joins on Monday"""
 
 
+@lru_cache(maxsize=8192)  # milestone names are folded for every note that is matched against them
 def fold(text: str) -> str:
     """Casefold, drop Latin accents, collapse spaces: "  Tasarım  Çalışması " → "tasarim calismasi"."""
     text = text.replace("ı", "i").replace("İ", "I")

@@ -6,13 +6,15 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
 from deadlinewatch.adapters.mailbox import Fetched
+from deadlinewatch.adapters.store import RECENT_REPORTS
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
@@ -103,7 +105,7 @@ def _said(block: notes.NoteBlock) -> str:
 
 
 def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, reports: list[Report],
-           now: dt.datetime) -> dict[str, object]:
+           now: dt.datetime, history: Callable[[str, str], list[Report]]) -> dict[str, object]:
     note = verdict.note
     assert note is not None
     blocks: list[BlockSummary] = []
@@ -113,8 +115,8 @@ def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, re
         by_uid = {m.uid: m for m in svc.store.milestones(note.project)}
         for block in note.blocks:
             m = by_uid[block.uid]
-            history = svc.store.reports(m.project, m.uid) + [r for r in reports if r.uid == m.uid]
-            f = forecast_milestone(svc, m, history, svc.store.client_date(m.project, m.uid), now)
+            notes_so_far = history(m.project, m.uid) + [r for r in reports if r.uid == m.uid]
+            f = forecast_milestone(svc, m, notes_so_far, svc.store.client_date(m.project, m.uid), now)
             deadline_day = last_work_day(m.deadline, svc.team_tz)
             at_risk = False
             if f is None:
@@ -129,7 +131,7 @@ def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, re
                 if at_risk:
                     words += ("; private milestone: the client is not told" if m.private
                               else "; a client notice will go out")
-            told = any(r.cause for r in history) and any(r.plan for r in history)
+            told = any(r.cause for r in notes_so_far) and any(r.plan for r in notes_so_far)
             blocks.append(BlockSummary(block.name, block.matched_by, _said(block), words,
                                        at_risk and not m.private and not told))
     token, msg_id = message_id(svc, "reply", incoming.message_key)
@@ -213,14 +215,13 @@ MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as reje
 BATCH = 200  # messages decided per commit: one fsync for many, while a crash loses little work (none is filed)
 
 
-def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, parse: Callable[..., notes.ParsedNote],
-                rules: intake.Rules, folders: dict[str, str]) -> str:
+def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, reading: Reading) -> str:
     """Decide one message and record it with everything it causes, in one transaction. Returns its folder."""
     now = svc.clock.now()
     context = intake.Context()
     try:
         context = _context(svc, incoming)
-        verdict = intake.classify(incoming, rules, context, parse)
+        verdict = intake.classify(incoming, reading.rules, context, reading.parse)
     except PARSE_ERRORS as e:
         # a message so broken the email library chokes on it: kept and filed, never a crashed pass
         verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__}: {e})")
@@ -230,7 +231,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, pa
         reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
                           b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
     if verdict.reply:
-        messages.append(_reply(svc, incoming, verdict, reports, now))
+        messages.append(_reply(svc, incoming, verdict, reports, now, reading.history))
     if verdict.outcome == "forwarded":
         messages.append(_forward(svc, incoming, now))
     if verdict.outcome == "decision":
@@ -238,7 +239,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, pa
     text = "" if verdict.outcome == "archive" else _safe_text(incoming)
     if verdict.outcome == "bounce":
         messages += _bounce(svc, context.bounced, now, report, text)
-    target = folders[verdict.folder]
+    target = reading.folders[verdict.folder]
     svc.store.record_message(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
@@ -247,6 +248,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, pa
         raw=b"" if verdict.outcome == "archive" else incoming.raw, body=text, reports=reports, now=now,
         outgoing=messages,
     )
+    reading.recorded(reports)
     _tell(report, incoming, verdict)
     return target
 
@@ -289,22 +291,21 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
             report.event("imap: UIDVALIDITY of %s changed (%d → %d): rescanning; Message-IDs keep anything from being "
                          "processed twice", source, before, scan.uidvalidity)
         decided = svc.store.message_decisions([i.message_id for i in scan.items if i.message_id])
-        moves: dict[str, list[tuple[int, str]]] = {}
+        reading = Reading(svc, _parse_for(svc), _rules(svc), folders, decided)
         unknown = []
         for listed in scan.items:
             if listed.message_id in decided:
                 # decided (and committed) before: the move did not happen, or it is a re-delivery: just file it
-                moves.setdefault(decided[listed.message_id], []).append((listed.uid, listed.message_id))
+                reading.file(decided[listed.message_id], listed.uid, listed.message_id)
             else:
                 unknown.append(listed.uid)
         fetched = await asyncio.to_thread(mailbox.fetch, source, unknown) if unknown else []
-        parse, rules = _parse_for(svc), _rules(svc)
         for start in range(0, len(fetched), BATCH):
             # each message in a savepoint of its own, a batch of them in one commit: nothing awaits in here
             with svc.store.batch():
                 for item in fetched[start:start + BATCH]:
-                    _take(svc, report, item, decided, moves, parse, rules, folders)
-        for target, entries in moves.items():
+                    _take(svc, report, item, reading)
+        for target, entries in reading.moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
             svc.store.mark_moved([key for _, key in entries])
         svc.store.set_server("imap", True, f"{len(scan.items)} messages read", svc.clock.now())
@@ -316,17 +317,47 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         await asyncio.to_thread(mailbox.close)
 
 
-def _take(svc: Services, report: PassReport, item: Fetched, decided: dict[str, str],
-          moves: dict[str, list[tuple[int, str]]], parse: Callable[..., notes.ParsedNote], rules: intake.Rules,
-          folders: dict[str, str]) -> None:
+@dataclass
+class Reading:
+    """One reading of the inbox: how it decides, what it decided, where each message goes, and each milestone's
+    notes so far — read from the store once, then kept as notes are recorded (a reply forecasts from them)."""
+
+    svc: Services
+    parse: Callable[[intake.Incoming], notes.ParsedNote]
+    rules: intake.Rules
+    folders: dict[str, str]
+    decided: dict[str, str]
+    moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    notes: dict[tuple[str, str], list[Report]] = field(default_factory=dict)
+
+    def file(self, target: str, uid: int, message_key: str) -> None:
+        self.moves.setdefault(target, []).append((uid, message_key))
+
+    def history(self, project: str, uid: str) -> list[Report]:
+        key = (project, uid)
+        if key not in self.notes:
+            self.notes[key] = self.svc.store.reports(project, uid)
+        return self.notes[key]
+
+    def recorded(self, reports: Sequence[Report]) -> None:
+        for r in reports:
+            kept = self.notes.get((r.project, r.uid))
+            if kept is not None:
+                kept.append(r)
+                if len(kept) > 2 * RECENT_REPORTS:  # as the store would give them: the latest, oldest first
+                    kept.sort(key=lambda x: x.at)
+                    del kept[:-RECENT_REPORTS]
+
+
+def _take(svc: Services, report: PassReport, item: Fetched, reading: Reading) -> None:
     """Decide one fetched message (or count a failure at it) and note where it goes."""
     svc.tick()
     incoming = _read(item.raw, item.arrived)
-    if incoming.message_key in decided:  # two copies of one message in the inbox, or no Message-ID
-        moves.setdefault(decided[incoming.message_key], []).append((item.uid, incoming.message_key))
+    if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
+        reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
         return
     try:
-        target = _decide_one(svc, report, incoming, parse, rules, folders)
+        target = _decide_one(svc, report, incoming, reading)
     except (ServerError, LoginRefused, ConfigError):
         raise
     except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
@@ -336,9 +367,9 @@ def _take(svc: Services, report: PassReport, item: Fetched, decided: dict[str, s
             report.problem(f"message {incoming.message_key} could not be processed ({error}); "
                            "it stays in the inbox and is tried again")
             return
-        target = _give_up(svc, report, incoming, error, folders)
-    decided[incoming.message_key] = target
-    moves.setdefault(target, []).append((item.uid, incoming.message_key))
+        target = _give_up(svc, report, incoming, error, reading.folders)
+    reading.decided[incoming.message_key] = target
+    reading.file(target, item.uid, incoming.message_key)
 
 
 def _safe_text(incoming: intake.Incoming) -> str:

@@ -46,7 +46,7 @@ class Services:
     # forecasts computed before, shared by the daemon's runs (see forecast_milestone)
     forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def team_tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.config.timezone)
 

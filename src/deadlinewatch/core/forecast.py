@@ -129,7 +129,7 @@ PERCENT_NOISE = 5.0
 PACE_WINDOW = 15  # working days: the pace over the last three weeks of notes, so old spurts do not mask a stall
 
 
-def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo, base_sigma: float
+def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, base_sigma: float
                    ) -> tuple[float, float, str] | None:
     """Working days left at the recent pace, its log-spread, and the words for it.
 
@@ -138,14 +138,13 @@ def _pace_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo, 
     shrinks with the span of days they cover: two reports two days apart say little; ten over three weeks say
     much. A stall (no gain over the window) says "not soon", with a wide spread.
     """
-    with_pct = [r for r in reports if r.done is not None]
+    with_pct = [(day, r) for day, r in dated if r.done is not None]
     if len(with_pct) < 2:
         return None
-    last = with_pct[-1]
-    last_day = last.at.astimezone(tz).date()
+    last_day, last = with_pct[-1]
     points: list[tuple[int, float]] = []  # (working days before the latest note, percent), newest first
-    for r in reversed(with_pct):  # stop at the first note older than the window (the two latest always count)
-        ago = cal.count(r.at.astimezone(tz).date(), last_day)
+    for day, r in reversed(with_pct):  # stop at the first note older than the window (the two latest always count)
+        ago = cal.count(day, last_day)
         if ago > PACE_WINDOW and len(points) >= 2:
             break
         points.append((-ago, float(r.done or 0)))
@@ -178,20 +177,20 @@ REVISION_SIGMAS = 4.0
 REVISION_DAYS = 5  # and by a week at least: near the end, half a day against two is a big ratio and no news
 
 
-def _stated_remaining(reports: Sequence[Report], base: dt.date, cal: WorkCalendar, tz: dt.tzinfo, sigma: float
+def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, cal: WorkCalendar, sigma: float
                       ) -> tuple[float, str] | None:
     """Working days left after `base` by the team's recent `Remaining:` statements: each brought forward to
     `base` (4 days said two working days ago is 2 now), averaged in log space with the newest weighing most. One
     statement can be off by half either way; a few in a row hold the signal and not the noise. A statement that
     departs from the ones before by more than REVISION_SIGMAS spreads (`sigma`) and REVISION_DAYS is a revision
     and stands alone."""
-    said = [r for r in reports if r.remaining_days is not None][-STATED_KEPT:]
+    said = [(day, r) for day, r in dated if r.remaining_days is not None][-STATED_KEPT:]
     if not said:
         return None
-    latest = said[-1]
+    latest = said[-1][1]
     logs, weights = [], []  # newest first
-    for age, r in enumerate(reversed(said)):
-        left = (r.remaining_days or 0) - cal.count(r.at.astimezone(tz).date(), base)
+    for age, (day, r) in enumerate(reversed(said)):
+        left = (r.remaining_days or 0) - cal.count(day, base)
         if age and left <= 0:
             continue  # a statement whose time ran out says only that it was wrong (the team's bias learns that)
         logs.append(math.log(max(left, 0.5)))
@@ -227,16 +226,16 @@ def forecast(
                             "the date passed without a note saying Done: 100%", target)
         return Forecast(milestone.project, milestone.uid, None, None, None, "no progress notes yet", target)
 
-    latest = reports[-1]
-    base = latest.at.astimezone(tz).date()
+    dated = [(r.at.astimezone(tz).date(), r) for r in reports]  # each note's day in the team's zone
+    base, latest = dated[-1]
     estimates: list[tuple[float, float, str]] = []  # (working days after base, sigma, words)
-    stated = _stated_remaining(reports, base, cal, tz, spread.remaining)
+    stated = _stated_remaining(dated, base, cal, spread.remaining)
     if stated is not None:
         estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
         estimates.append((max(cal.count(base, eta), 0.5) * spread.bias, spread.eta, f"team's ETA {eta.isoformat()}"))
-    pace = _pace_estimate(reports, cal, tz, spread.pace)
+    pace = _pace_estimate(dated, cal, spread.pace)
     if pace is not None:
         estimates.append((pace[0] * spread.bias, pace[1], f"{pace[2]}, at that pace {_days(pace[0])} left"))
     if not estimates:

@@ -580,9 +580,6 @@ class Store:
                 self._enqueue(db, **to_manager(primary), parent=primary)
             return primary
 
-    def has_client_messages(self, project: str) -> bool:
-        return self.first_client_message(project) is not None
-
     def first_client_message(self, project: str) -> OutboxItem | None:
         r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",
                             (project,)).fetchone()

@@ -267,11 +267,13 @@ def evaluate(svc: Services, report: PassReport) -> None:
             cd = pv.dates.get(m.uid)
             if m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
                 _record(svc, pv, plan_cancel(svc, pv, m, now), report, f"cancellation of \"{m.name}\"")
-        if not svc.store.has_client_messages(project.id):
+        first = svc.store.first_client_message(project.id)
+        if first is None:
             intro = plan_intro(svc, pv, now)
             if intro is not None:
                 _record(svc, pv, intro, report, "introduction")
                 pv = view(svc, project)
+                first = svc.store.first_client_message(project.id)
         forecasts: dict[str, Forecast] = {}
         linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
         followers = {s for x in linked.values() for s, _ in x.successors}
@@ -306,7 +308,6 @@ def evaluate(svc: Services, report: PassReport) -> None:
                                                f"promising {decision.promised}")
             pv = view(svc, project)  # the next decision sees the dates this one gave the client
         everything += forecasts.values()
-        first = svc.store.first_client_message(project.id)
         if first is not None:
             # the first check-in comes at least two days after the introduction, not hours after it
             weekly = plan_weekly(svc, pv, now, since=first.created + dt.timedelta(days=2))

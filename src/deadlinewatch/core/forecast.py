@@ -1,13 +1,15 @@
 """Forecasting a milestone's completion from the team's progress notes.
 
-The model, kept simple here and made rigorous by the forecasting issue: every note yields up to three
-estimates of the working days still needed after the note's day —
-  * the stated `Remaining:` time,
-  * the team's `ETA:`,
-  * the percent-complete pace (points gained per working day over the recent notes);
-each is read as the median of a log-normal spread, and they are combined in log space weighted by their
-precision. `Blocked: yes` and silence widen the spread. The probability of a miss is the chance that the work
-needs more working days than are left before the target date, given that it was not done by today.
+The notes give up to three estimates of the working days still needed after the latest note's day —
+  * the team's recent `Remaining:` statements, brought forward and averaged (a drastic revision stands alone),
+  * the team's latest `ETA:`,
+  * the percent-complete pace (a least-squares slope over the last three weeks of notes);
+each is the median of a log-normal spread, times the team's bias (actual / estimated, learned from its own
+milestones, closed and still open, from Little's reference prior), and they are combined in log space weighted
+by their precision. `Blocked: yes` and silence widen the spread. The probability of a miss is the chance that
+the work needs more working days than are left before the target date, given that it was not done by today.
+P50 is the date the work is as likely done before as after; P80 the date it is done by four times in five.
+The evaluation on real and simulated projects is bench/FORECAST.md.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ manager.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping, Sequence
@@ -288,7 +289,8 @@ def evaluate(svc: Services, report: PassReport) -> None:
                 f = dependencies.waits_for(m, f, forecasts, linked, svc.workdays, svc.team_tz)
             if f is not None:
                 forecasts[m.uid] = f
-            effective = Milestone(**{**m.__dict__, "state": pv.state(m)})
+            state = pv.state(m)
+            effective = m if state == m.state else dataclasses.replace(m, state=state)
             promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
             decision = policy.decide(effective, f, promise, svc.policy, svc.workdays,
                                      last_work_day(m.deadline, svc.team_tz), today=now.astimezone(svc.team_tz).date())

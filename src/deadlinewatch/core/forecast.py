@@ -152,15 +152,17 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
         points.append((-ago, float(r.done or 0)))
         first = r
     n = len(points)
-    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
+    sx = sy = sxy = sxx_raw = syy = 0.0
+    for x, y in points:  # the least-squares sums in one sweep: every open milestone is forecast each pass
+        sx, sy, sxy, sxx_raw, syy = sx + x, sy + y, sxy + x * y, sxx_raw + x * x, syy + y * y
+    sxx, sxy, syy = sxx_raw - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
     days = -points[-1][0]
     if sxx <= 0 or days <= 0:
         return None
-    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
+    slope = sxy / sxx
     scatter = PERCENT_NOISE
     if n >= 3:
-        ssr = sum((y - (my + slope * (x - mx))) ** 2 for x, y in points)
+        ssr = max(syy - slope * sxy, 0.0)  # the residual sum of squares
         scatter = max(math.sqrt(ssr / (n - 2)), PERCENT_NOISE / 2)
     to_go = max(100 - (last.done or 0), 1)
     error = scatter / math.sqrt(sxx)  # the standard error of the slope

@@ -19,7 +19,7 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import ClientDate, Store
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import Closed, Spread, forecast, last_work_day, learn
+from deadlinewatch.core.forecast import Closed, Spread, estimated_days, forecast, last_work_day, learn
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
@@ -168,8 +168,7 @@ def team_spread(svc: Services) -> Spread:
     cal, closed = svc.workdays, []
     for t in svc.store.track_record():
         day = t.estimated_at.astimezone(svc.team_tz).date()
-        estimated = t.remaining_days if t.remaining_days is not None and t.remaining_days > 0 else (
-            cal.count(day, t.eta) if t.eta is not None else 0)
+        estimated = estimated_days(day, t.remaining_days, t.eta, cal)
         if estimated <= 0:
             continue
         if t.done_at is not None:

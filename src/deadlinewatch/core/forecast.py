@@ -108,14 +108,19 @@ def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread =
     return replace(base, bias=math.exp(mu), remaining=sigma, eta=sigma)
 
 
+def estimated_days(day: dt.date, remaining_days: float | None, eta: dt.date | None, cal: WorkCalendar) -> float:
+    """The working days a note expected from its day on: its `Remaining:`, else its `ETA:`; 0 when neither."""
+    if remaining_days is not None and remaining_days > 0:
+        return remaining_days
+    return max(cal.count(day, eta), 0) if eta is not None else 0
+
+
 def first_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> tuple[dt.date, float] | None:
     """The day of a milestone's first estimate and the working days it expected from then."""
     for r in sorted(reports, key=lambda r: r.at):
         day = r.at.astimezone(tz).date()
-        if r.remaining_days is not None and r.remaining_days > 0:
-            return day, r.remaining_days
-        if r.eta is not None and cal.count(day, r.eta) > 0:
-            return day, cal.count(day, r.eta)
+        if (days := estimated_days(day, r.remaining_days, r.eta, cal)) > 0:
+            return day, days
     return None
 
 

@@ -19,7 +19,15 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import ClientDate, Store
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import Closed, Spread, estimated_days, forecast, last_work_day, learn
+from deadlinewatch.core.forecast import (
+    Closed,
+    Spread,
+    estimated_days,
+    forecast,
+    last_work_day,
+    learn,
+    plan_record,
+)
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
@@ -164,8 +172,18 @@ def team_spread(svc: Services) -> Spread:
     than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out)."""
     if svc.spread is not None:
         return svc.spread
-    today = svc.clock.now().astimezone(svc.team_tz).date()
-    cal, closed = svc.workdays, []
+    tz = svc.team_tz
+    today = svc.clock.now().astimezone(tz).date()
+    cal, closed, plans = svc.workdays, [], []
+    done_at = svc.store.done_at()
+    for m in svc.store.milestones():  # the plans: DTSTART to deadline, against what it took or has taken so far
+        done = done_at.get((m.project, m.uid))
+        if m.start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
+            continue
+        plan = plan_record(m.start.astimezone(tz).date(), last_work_day(m.deadline, tz),
+                           done.astimezone(tz).date() if done else None, today, cal)
+        if plan is not None:
+            plans.append(plan)
     for t in svc.store.track_record():
         day = t.estimated_at.astimezone(svc.team_tz).date()
         estimated = estimated_days(day, t.remaining_days, t.eta, cal)
@@ -175,5 +193,5 @@ def team_spread(svc: Services) -> Spread:
             closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(svc.team_tz).date()), 0.5)))
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    svc.spread = learn(closed)
+    svc.spread = learn(closed, plans=plans)
     return svc.spread

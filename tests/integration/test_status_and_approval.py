@@ -57,3 +57,36 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     after = json.loads(dw(config, "status", "--json").stdout)
     [sent] = [n for n in after["notices"] if n["id"] == notice["id"]]
     assert sent["state"] == "sent" and sent["sent"] is not None
+
+
+def _todo(uid: str, name: str, start: str, due: str) -> str:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:{name}\r\n"
+            f"DTSTART;VALUE=DATE:{start}\r\nDUE;VALUE=DATE:{due}\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+
+
+def _note(n: int, date: str, body: str) -> bytes:
+    return (f"From: Alice <alice@studio.example>\r\nTo: progress@studio.example\r\n"
+            f"Subject: [acme-web] progress\r\nDate: {date}\r\nMessage-ID: <plan-{n}@studio.example>\r\n\r\n"
+            f"{body}\r\n").encode()
+
+
+def test_the_daemon_learns_how_the_teams_plans_run_from_the_calendar(studio: Studio) -> None:
+    """VTODOs with a DTSTART carry the team's plan. Two that were planned for a week took three: the plan of
+    the next one is read as about 3x too short — and `status` says so, in the reason."""
+    cal = studio.caldav.calendar_url("acme-web")
+    studio.caldav.put(cal, "wire-1", _todo("wire-1", "Wireframes", "20261005", "20261009"))
+    studio.caldav.put(cal, "copy-1", _todo("copy-1", "Site copy", "20261005", "20261009"))
+    studio.caldav.put(cal, "seo-1", _todo("seo-1", "SEO audit", "20261123", "20261211"))
+    config = studio.config
+    assert dw(config, "once", now="2026-10-05T09:00").returncode == 0  # the calendar is read
+    for n, name in enumerate(("Wireframes", "Site copy")):
+        studio.dovecot.save("progress", _note(n, "Fri, 23 Oct 2026 16:00:00 +0000", f"Milestone: {name}\nDone: 100%"))
+    studio.dovecot.save("progress", _note(2, "Mon, 30 Nov 2026 08:00:00 +0000", "Milestone: SEO audit\nDone: 25%"))
+    assert dw(config, "once").returncode == 0
+    status = json.loads(dw(config, "status", "--json").stdout)
+    seo = next(m for m in status["milestones"] if m["uid"] == "seo-1")
+    assert "planned 15 working days from 2026-11-23" in seo["reason"], seo["reason"]
+    learned = float(seo["reason"].split("this team's plans have taken ")[1].split("x")[0])
+    assert learned > 2.0  # the prior's 1.8x moved toward the 3x these two took
+    assert seo["p_miss"] > 0.5 and seo["p80"] > "2026-12-11"

@@ -231,3 +231,57 @@ def test_a_drastic_revision_of_the_remaining_time_is_news_not_noise() -> None:
     said_one_day = report(MON - dt.timedelta(days=3), remaining_days=1)
     g = forecast(M, [said_one_day, now_much_more], MON, CAL, TZ)
     assert g.p50 == f.p50 and "statement" not in g.reason
+
+
+def test_the_plan_from_the_calendar_is_a_signal_of_its_own() -> None:
+    """A milestone with a start (DTSTART) carries the team's plan: start to deadline, times how its plans have
+    run. A single wild statement no longer decides alone; the plan counts for less as its time runs out."""
+    from deadlinewatch.core.forecast import Spread
+
+    planned = Milestone("p", "m", "Design", dt.datetime(2026, 12, 26, tzinfo=TZ),
+                        start=dt.datetime(2026, 11, 30, tzinfo=TZ))  # 20 working days (TR: none off)
+    team = Spread(bias=1.4, remaining=0.6, eta=0.6, plan_bias=1.0, plan_sigma=0.3)
+    wild = [report(MON, remaining_days=45)]
+    without = forecast(M.__class__("p", "m", "Design", planned.deadline), wild, MON, CAL, TZ, spread=team)
+    with_plan = forecast(planned, wild, MON, CAL, TZ, spread=team)
+    assert "planned 20 working days from 2026-11-30" in with_plan.reason
+    assert "plans have taken" not in with_plan.reason  # this team's plans run true
+    assert with_plan.p_miss is not None and without.p_miss is not None
+    assert without.p_miss > 0.9 > with_plan.p_miss
+    # late in the plan, with the notes saying "soon", the plan pulls little: most of its spread lies ahead
+    late = dt.datetime(2026, 12, 22, 10, tzinfo=TZ)
+    near = forecast(planned, [report(late, done=95, remaining_days=1)], late, CAL, TZ, spread=team)
+    assert near.p_miss is not None and near.p_miss < 0.2
+    # a team whose plans ran 2x: the same plan now says "late"
+    slow_plans = forecast(planned, [report(MON, remaining_days=15)], MON, CAL, TZ,
+                          spread=Spread(bias=1.0, remaining=0.4, eta=0.4, plan_bias=2.0, plan_sigma=0.3))
+    assert "this team's plans have taken 2.0x" in slow_plans.reason and (slow_plans.p_miss or 0) > 0.6
+
+
+def test_a_plan_restated_as_the_first_estimate_is_counted_once() -> None:
+    """An ETA of the deadline itself (or a Remaining that ends there) is the plan, said again: not a second,
+    independent witness that would double the forecast's confidence. A VEVENT's DTSTART is the event itself
+    (the launch day), not the start of the work: no plan."""
+    planned = Milestone("p", "m", "Design", M.deadline, start=dt.datetime(2026, 11, 23, tzinfo=TZ))
+    restated = forecast(planned, [report(MON, eta=dt.date(2026, 12, 4))], MON, CAL, TZ)
+    assert "planned" not in restated.reason and "team's ETA 2026-12-04" in restated.reason
+    own = forecast(planned, [report(MON, eta=dt.date(2026, 12, 2))], MON, CAL, TZ)
+    assert "planned 10 working days from 2026-11-23" in own.reason
+    event = Milestone("p", "m", "Launch", M.deadline, kind="VEVENT", start=dt.datetime(2026, 11, 23, tzinfo=TZ))
+    assert "planned" not in forecast(event, [report(MON, eta=dt.date(2026, 12, 2))], MON, CAL, TZ).reason
+
+
+def test_plans_are_learned_from_closed_and_open_milestones() -> None:
+    from deadlinewatch.core.forecast import learn, plan_record
+
+    start = dt.date(2026, 11, 2)  # a Monday; 10 working days to Fri 13 Nov
+    deadline = dt.date(2026, 11, 13)
+    done = plan_record(start, deadline, dt.date(2026, 11, 27), dt.date(2026, 12, 1), CAL)
+    assert done is not None and done.finished and (done.estimated, done.actual) == (10, 20)
+    running = plan_record(start, deadline, None, dt.date(2026, 11, 27), CAL)
+    assert running is not None and not running.finished and running.actual == 20
+    assert plan_record(start, deadline, None, dt.date(2026, 11, 1), CAL) is None  # not started: says nothing
+    assert plan_record(deadline, start, None, deadline, CAL) is None  # no working day planned
+    twice = learn([], plans=[done] * 40)
+    assert twice.plan_bias == pytest.approx(2.0, rel=0.05) and twice.bias == pytest.approx(1.8)
+    assert learn([], plans=[done] * 20 + [running] * 20).plan_bias > twice.plan_bias

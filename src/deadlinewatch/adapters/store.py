@@ -520,11 +520,15 @@ class Store:
         firsts = self.db.execute(
             "SELECT project, uid, MIN(at), remaining_days, eta FROM reports"
             " WHERE remaining_days > 0 OR eta IS NOT NULL GROUP BY project, uid").fetchall()
-        done = {(r[0], r[1]): dt.datetime.fromisoformat(r[2]) for r in self.db.execute(
-            "SELECT project, uid, MIN(at) FROM reports WHERE done = 100 GROUP BY project, uid")}
+        done = self.done_at()
         states = {(r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
         return [TrackRecord(dt.datetime.fromisoformat(r[2]), r[3], _date(r[4]), done.get((r[0], r[1])),
                             states.get((r[0], r[1]), "cancelled")) for r in firsts]
+
+    def done_at(self) -> dict[tuple[str, str], dt.datetime]:
+        """When a note first declared each milestone done (Done: 100%), by (project, uid)."""
+        return {(r[0], r[1]): dt.datetime.fromisoformat(r[2]) for r in self.db.execute(
+            "SELECT project, uid, MIN(at) FROM reports WHERE done = 100 GROUP BY project, uid")}
 
     def forecast(self, project: str, uid: str) -> Forecast | None:
         r = self.db.execute("SELECT * FROM forecasts WHERE project = ? AND uid = ?", (project, uid)).fetchone()

@@ -5,9 +5,12 @@ The notes give up to three estimates of the working days still needed after the 
   * the team's latest `ETA:`,
   * the percent-complete pace (a least-squares slope over the last three weeks of notes);
 each is the median of a log-normal spread, times the team's bias (actual / estimated, learned from its own
-milestones, closed and still open, from Little's reference prior), and they are combined in log space weighted
-by their precision. `Blocked: yes` and silence widen the spread. The probability of a miss is the chance that
-the work needs more working days than are left before the target date, given that it was not done by today.
+milestones, closed and still open, from Little's reference prior). The calendar gives a fourth when the
+milestone is a VTODO with a start (DTSTART): the plan, start to deadline, times how this team's plans have
+run, given that the work was not done by the latest note — unless a note restated the plan as its own first
+estimate (then it is that estimate, counted once). They are combined in log space weighted by their
+precision. `Blocked: yes` and silence widen the spread. The probability of a miss is the chance that the work
+needs more working days than are left before the target date, given that it was not done by today.
 P50 is the date the work is as likely done before as after; P80 the date it is done by four times in five.
 The evaluation on real and simulated projects is bench/FORECAST.md.
 """
@@ -40,6 +43,8 @@ class Spread:
     per_silent_day: float = 0.05  # added per working day since the latest note beyond `stale_after`
     stale_after: int = 4
     bias: float = 1.0  # actual / estimated for this team; learned from closed milestones later
+    plan_bias: float = 1.0  # actual / planned length (DTSTART to deadline), learned likewise
+    plan_sigma: float = 0.5
 
 
 DEFAULT_SPREAD = Spread()
@@ -74,16 +79,16 @@ DEFAULT_PRIOR = Prior()
 _EM_ROUNDS = 50
 
 
-def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD) -> Spread:
-    """This team's bias (actual / estimated, a log-normal median) and spread, from its milestones, shrunk toward
-    the prior: a couple of closures move it a little, many move it to what the team really does.
+def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR) -> tuple[float, float]:
+    """The median ratio (actual / estimated) and log-spread of a team's records, shrunk toward the prior: a
+    couple of closures move it a little, many move it to what the team really does.
 
     The maximum a-posteriori fit of a log-normal to finished milestones (exact) and open ones (right-censored:
     "more than this"), by expectation-maximisation; the prior counts as `prior.weight` milestones drawn from it.
     """
-    done = [math.log(c.actual / c.estimated) for c in closed if c.finished and c.estimated > 0 and c.actual > 0]
+    done = [math.log(c.actual / c.estimated) for c in records if c.finished and c.estimated > 0 and c.actual > 0]
     # open milestones come in thousands but with few distinct ratios: each distinct one once, with its count
-    censored = Counter(round(math.log(c.actual / c.estimated), 3) for c in closed
+    censored = Counter(round(math.log(c.actual / c.estimated), 3) for c in records
                        if not c.finished and c.estimated > 0 and c.actual > 0)
     w, mu0, var0 = prior.weight, math.log(prior.ratio), prior.sigma**2
     n = w + len(done) + sum(censored.values())
@@ -104,8 +109,37 @@ def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread =
         mu, var = new_mu, max(new_var, 1e-6)
         if converged:
             break
-    sigma = max(math.sqrt(var), base.floor)
-    return replace(base, bias=math.exp(mu), remaining=sigma, eta=sigma)
+    return math.exp(mu), math.sqrt(var)
+
+
+def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD,
+          plans: Sequence[Closed] = ()) -> Spread:
+    """This team's spread: the bias of its first estimates (`closed`) and of its plans (`plans`: DTSTART to
+    deadline against start to done), each fitted from the same reference prior (Little's ratios are of plans to
+    actuals)."""
+    bias, sigma = fit(closed, prior)
+    plan_bias, plan_sigma = fit(plans, prior)
+    sigma = max(sigma, base.floor)
+    return replace(base, bias=bias, remaining=sigma, eta=sigma, plan_bias=plan_bias,
+                   plan_sigma=max(plan_sigma, base.floor))
+
+
+def plan_record(start: dt.date, deadline_day: dt.date, done_on: dt.date | None, today: dt.date,
+                cal: WorkCalendar) -> Closed | None:
+    """A milestone's plan against what it took, for `learn(plans=...)`: done on `done_on`, or (None) still open
+    today. None when there is no plan to learn from (no working day planned, not started yet)."""
+    planned = _worked(start, deadline_day, cal)
+    if planned <= 0:
+        return None
+    if done_on is not None:
+        return Closed(planned, max(_worked(start, done_on, cal), 0.5))
+    taken = _worked(start, today, cal)
+    return Closed(planned, taken, finished=False) if taken > 0 else None
+
+
+def _worked(start: dt.date, day: dt.date, cal: WorkCalendar) -> int:
+    """Working days from `start` to `day`, both counted: a milestone that starts on Monday is worked on Monday."""
+    return cal.count(start - dt.timedelta(days=1), day)
 
 
 def estimated_days(day: dt.date, remaining_days: float | None, eta: dt.date | None, cal: WorkCalendar) -> float:
@@ -117,8 +151,11 @@ def estimated_days(day: dt.date, remaining_days: float | None, eta: dt.date | No
 
 def first_estimate(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> tuple[dt.date, float] | None:
     """The day of a milestone's first estimate and the working days it expected from then."""
-    for r in sorted(reports, key=lambda r: r.at):
-        day = r.at.astimezone(tz).date()
+    return _first_estimate([(r.at.astimezone(tz).date(), r) for r in sorted(reports, key=lambda r: r.at)], cal)
+
+
+def _first_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar) -> tuple[dt.date, float] | None:
+    for day, r in dated:
         if (days := estimated_days(day, r.remaining_days, r.eta, cal)) > 0:
             return day, days
     return None
@@ -178,6 +215,36 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
         return max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), 2.0), words + " (no clear progress)"
     relative = math.hypot(error / slope, scatter / to_go)
     return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), 2.0), words
+
+
+def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[dt.date, Report]],
+                   cal: WorkCalendar, spread: Spread) -> tuple[float, float, str] | None:
+    """Working days left after the latest note by the plan — its length times how this team's plans have run,
+    given that the work was not done by the latest note — its log-spread, and the words for it.
+
+    None when there is no plan (the deadline not after the start), or when the team's first estimate restated
+    it (an ETA of the deadline, a `Remaining:` that ends there): then the plan is that estimate, already counted.
+    """
+    planned = _worked(start, deadline_day, cal)
+    if planned <= 0:
+        return None
+    first = _first_estimate(dated, cal)
+    if first is not None and abs(first[1] - cal.count(first[0], deadline_day)) <= 1:
+        return None
+    base = dated[-1][0]
+    elapsed = max(_worked(start, base, cal), 0)
+    length = NormalDist(math.log(planned * spread.plan_bias), spread.plan_sigma)  # of the whole work, in log days
+    gone = length.cdf(math.log(elapsed + 0.5)) if elapsed > 0 else 0.0
+
+    def left(q: float) -> float:  # the q-quantile of the days left, given that it takes longer than `elapsed`
+        return max(math.exp(length.inv_cdf(min(gone + q * (1 - gone), 1 - 1e-9))) - elapsed, 0.5)
+
+    # a log-normal of the days left with the same median and the same central 68%
+    sigma = max((math.log(left(_STD.cdf(1))) - math.log(left(_STD.cdf(-1)))) / 2, spread.plan_sigma)
+    words = f"planned {_days(planned)} from {start.isoformat()}"
+    if abs(spread.plan_bias - 1) >= 0.05:
+        words += f", and this team's plans have taken {spread.plan_bias:.1f}x"
+    return left(0.5), sigma, words
 
 
 STATED_RECENCY = 0.6  # each older `Remaining:` statement counts this much of the next newer one
@@ -244,6 +311,11 @@ def forecast(
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
         estimates.append((max(cal.count(base, eta), 0.5) * spread.bias, spread.eta, f"team's ETA {eta.isoformat()}"))
+    if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
+        plan = _plan_estimate(milestone.start.astimezone(tz).date(), last_work_day(milestone.deadline, tz), dated,
+                              cal, spread)
+        if plan is not None:
+            estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)
     if pace is not None:
         estimates.append((pace[0] * spread.bias, pace[1], f"{pace[2]}, at that pace {_days(pace[0])} left"))

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.core.forecast import DEFAULT_PRIOR, Closed, Prior, first_estimate, forecast, learn
+from deadlinewatch.core.forecast import DEFAULT_PRIOR, Closed, Prior, first_estimate, forecast, learn, plan_record
 from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide
 from deadlinewatch.core.workdays import WorkCalendar
@@ -184,29 +184,43 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     closed: list[Closed] = []
     firsts: dict[tuple[str, str], tuple[dt.date, float]] = {}  # open milestones with a first estimate
     finished: set[tuple[str, str]] = set()
+    # the plans (started_on to deadline) of the milestones seen so far: closed ones and open ones, to learn from
+    plans: list[Closed] = []
+    planned_open: dict[tuple[str, str], dt.date] = {}  # seen, not closed, with a start
     spread, learned_on = learn(closed, prior), None
     for r in walk:
         key = (r.project, r.milestone)
         while closures and closures[0][0] <= r.reported_on:
             done_on, done_key = closures.pop(0)
             finished.add(done_key)
+            start = planned_open.pop(done_key, None)
+            if start and (plan := plan_record(start, by_key[done_key][0].deadline, done_on, done_on, cal)):
+                plans.append(plan)
+                learned_on = None
             first = firsts.pop(done_key, None)
             if first is not None:
                 closed.append(Closed(first[1], max(cal.count(first[0], done_on), 0.5)))
                 learned_on = None
         if learned_on != r.reported_on:  # once a day, as the daemon once a pass: open milestones age
             still_open = [Closed(est, cal.count(day, r.reported_on), finished=False) for day, est in firsts.values()]
-            spread, learned_on = learn(closed + still_open, prior), r.reported_on
+            open_plans = [p for k, start in planned_open.items()
+                          if (p := plan_record(start, by_key[k][0].deadline, None, r.reported_on, cal)) is not None]
+            spread = learn(closed + still_open, prior, plans=plans + open_plans)
+            learned_on = r.reported_on
         at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
         history[key].append(Report(r.project, r.milestone, at,
                                    done=round(r.percent_done) if r.percent_done is not None else None,
                                    remaining_days=r.remaining_days, eta=r.eta))
+        if r.started_on is not None and key not in finished and key not in planned_open:
+            planned_open[key] = r.started_on
+            learned_on = None
         if key not in firsts and key not in finished:
             first = first_estimate(history[key], cal, UTC)
             if first is not None:
                 firsts[key] = first
         m = Milestone(r.project, r.milestone, r.milestone,
-                      dt.datetime.combine(r.deadline + dt.timedelta(days=1), dt.time(0), tzinfo=UTC))
+                      dt.datetime.combine(r.deadline + dt.timedelta(days=1), dt.time(0), tzinfo=UTC),
+                      start=dt.datetime.combine(r.started_on, dt.time(0), tzinfo=UTC) if r.started_on else None)
         # the score is about the deadline; the policy, once it warned, judges the date it promised (as the daemon)
         f = forecast(m, history[key], at, cal, UTC, target=r.deadline, spread=spread)
         judged = f if promised[key] is None else forecast(m, history[key], at, cal, UTC, target=promised[key],

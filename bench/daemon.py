@@ -63,7 +63,9 @@ def seed(store: Store, projects: int, milestones: int, notes: int) -> None:
         items = []
         for i in range(per_project):
             deadline = NOW + dt.timedelta(days=30 + i * 3)
-            items.append(Milestone(f"p{p}", f"m{i}", f"Milestone {i}", deadline))
+            # a VTODO with a DTSTART (its plan) as most are: the forecast's plan signal is part of what is measured
+            items.append(Milestone(f"p{p}", f"m{i}", f"Milestone {i}", deadline,
+                                   start=NOW - dt.timedelta(days=per_milestone + 1)))
         store.apply_calendar(f"p{p}", ref=f"p{p}", url=f"http://x/p{p}/", token="t", fingerprint="",
                              entries=[], parsed={f"/p{p}/m{i}.ics": [m] for i, m in enumerate(items)},
                              deleted=[], kept=set(), now=NOW)

@@ -53,6 +53,8 @@ class Services:
     spread: Spread | None = None  # the team's learned bias, computed once per pass (see team_spread)
     # forecasts computed before, shared by the daemon's runs (see forecast_milestone)
     forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
+    # the team's spread last learned, by what it was learned from (see team_spread)
+    learned: dict[Hashable, Spread] = field(default_factory=dict)
 
     @cached_property
     def team_tz(self) -> zoneinfo.ZoneInfo:
@@ -174,6 +176,10 @@ def team_spread(svc: Services) -> Spread:
         return svc.spread
     tz = svc.team_tz
     today = svc.clock.now().astimezone(tz).date()
+    key = (today, svc.store.version(), svc.workdays, svc.config.timezone)
+    if (known := svc.learned.get(key)) is not None:  # no note, no calendar change, same day: the same spread
+        svc.spread = known
+        return known
     cal, closed, plans = svc.workdays, [], []
     done_at = svc.store.done_at()
     for m in svc.store.milestones():  # the plans: DTSTART to deadline, against what it took or has taken so far
@@ -184,7 +190,7 @@ def team_spread(svc: Services) -> Spread:
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)
-    for t in svc.store.track_record():
+    for t in svc.store.track_record(done_at):
         day = t.estimated_at.astimezone(svc.team_tz).date()
         estimated = estimated_days(day, t.remaining_days, t.eta, cal)
         if estimated <= 0:
@@ -194,4 +200,6 @@ def team_spread(svc: Services) -> Spread:
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
     svc.spread = learn(closed, plans=plans)
+    svc.learned.clear()
+    svc.learned[key] = svc.spread
     return svc.spread

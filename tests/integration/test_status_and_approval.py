@@ -90,3 +90,34 @@ def test_the_daemon_learns_how_the_teams_plans_run_from_the_calendar(studio: Stu
     learned = float(seo["reason"].split("this team's plans have taken ")[1].split("x")[0])
     assert learned > 2.0  # the prior's 1.8x moved toward the 3x these two took
     assert seo["p_miss"] > 0.5 and seo["p80"] > "2026-12-11"
+
+
+def test_the_daemon_relearns_the_plans_bias_when_a_note_closes_a_milestone_the_same_day(studio: Studio) -> None:
+    """The learned spread is kept between passes while nothing it was learned from changed — and only then."""
+    import asyncio
+    import datetime as dt
+
+    from deadlinewatch import config as config_mod
+    from deadlinewatch import wiring
+    from deadlinewatch.adapters.clock import FixedClock
+    from deadlinewatch.adapters.store import Store
+    from deadlinewatch.cycle import run_pass
+
+    cal = studio.caldav.calendar_url("acme-web")
+    studio.caldav.put(cal, "wire-1", _todo("wire-1", "Wireframes", "20261005", "20261009"))
+    config = config_mod.load(studio.config)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
+    try:
+        asyncio.run(run_pass(svc))
+        before = svc.spread
+        asyncio.run(run_pass(svc))
+        assert svc.spread is before  # nothing changed: not learned again
+        done = _note(9, "Mon, 30 Nov 2026 08:00:00 +0000", "Milestone: Wireframes\nDone: 100%")
+        studio.dovecot.save("progress", done)
+        asyncio.run(run_pass(svc))
+        assert before is not None and svc.spread is not None
+        # open, it said "more than 41 working days for a plan of 5"; done, it says "exactly 41": less than that
+        assert svc.spread.plan_bias != before.plan_bias
+    finally:
+        store.close()

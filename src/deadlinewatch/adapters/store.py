@@ -219,6 +219,7 @@ class Store:
         self.path = path
         self._savepoints = 0
         self._milestones_cache: dict[str | None, list[Milestone]] = {}  # see milestones()
+        self._milestones_written = 0  # counts the writes to milestones: see version()
         # project's reports by milestone, as of the newest report id then (see reports_by_milestone)
         self._reports_cache: dict[tuple[str, int], tuple[int, dict[str, list[Report]]]] = {}
         try:
@@ -337,7 +338,7 @@ class Store:
                                     "'cancelled'", (project, href)).fetchall():
                     if r["uid"] not in now_uids:
                         gone.append(r["uid"])
-                        self._milestones_cache.clear()
+                        self._milestones_changed()
                         db.execute("UPDATE milestones SET state = 'cancelled', synced_at = ? WHERE project = ?"
                                    " AND uid = ?", (now.isoformat(), project, r["uid"]))
             for href, milestones in parsed.items():
@@ -345,8 +346,17 @@ class Store:
                     self._upsert_milestone(db, m, href, now)
         return gone
 
-    def _upsert_milestone(self, db: sqlite3.Connection, m: Milestone, href: str, now: dt.datetime) -> None:
+    def _milestones_changed(self) -> None:
         self._milestones_cache.clear()
+        self._milestones_written += 1
+
+    def version(self) -> tuple[int, int]:
+        """Changes when the milestones or the reports do (reports are only ever added): what was learned from
+        them before still holds while it is the same."""
+        return self.db.execute("SELECT MAX(id) FROM reports").fetchone()[0] or 0, self._milestones_written
+
+    def _upsert_milestone(self, db: sqlite3.Connection, m: Milestone, href: str, now: dt.datetime) -> None:
+        self._milestones_changed()
         db.execute(
             "INSERT INTO milestones (project, uid, name, kind, deadline, state, private, sequence, percent,"
             " start, href, synced_at, successors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -513,14 +523,15 @@ class Store:
                  for f in forecasts],
             )
 
-    def track_record(self) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
         """Every milestone's first estimate (the first note with a remaining time or an ETA) and, where a note
         declared it done, when: what the team's bias is learned from. Two grouped reads of the reports index
-        (SQLite takes a bare column from the row of the MIN), not one query per milestone."""
+        (SQLite takes a bare column from the row of the MIN), not one query per milestone. `done`: done_at(),
+        when the caller has it already."""
         firsts = self.db.execute(
             "SELECT project, uid, MIN(at), remaining_days, eta FROM reports"
             " WHERE remaining_days > 0 OR eta IS NOT NULL GROUP BY project, uid").fetchall()
-        done = self.done_at()
+        done = self.done_at() if done is None else done
         states = {(r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
         return [TrackRecord(dt.datetime.fromisoformat(r[2]), r[3], _date(r[4]), done.get((r[0], r[1])),
                             states.get((r[0], r[1]), "cancelled")) for r in firsts]

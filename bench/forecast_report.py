@@ -245,10 +245,10 @@ NOTES = """\
   too, and precision stays near the base rate where the team's own admissions score 1.0, with far less lead.
   The commitments file is alike: the commitments that were kept are mostly short last ones, announced like the
   rest.
-- **Lead against precision is a dial, and the sweep shows it.** On the commitments, 0.85 gives more than
-  1.5 × the team's lead and less precision everywhere (the simulated noisy team falls below 0.85); 0.95 gives
-  the real commitments less lead than the team's own admissions. The default is the best balance by the rule
-  above; the targets it misses are marked in each section.
+- **Lead against precision is a dial, and the sweep shows it.** A lower threshold buys lead with precision
+  everywhere (at 0.85 the simulated noisy team falls below 0.85); 0.95 gives the real commitments less lead
+  than the team's own admissions. The default is the best balance by the rule above; the targets it misses
+  are marked in each section.
 - **Brier and P80** are where the forecast itself shows: below every baseline on both real files (the "always"
   alarm included, which on this data is hard to beat), with P80 dates — the dates the notices promise — kept
   about four times in five.
@@ -266,6 +266,13 @@ NOTES = """\
   0.116 → 0.120), most of it in the first months, while the plans' learned bias is still near Little's 1.8 and
   this simulated team plans true. On Little's files the plan *is* the first estimate (the first ETA is the
   deadline): it is counted once, and their figures are unchanged.
+- **Dates are rounded.** On the commitments, the log-spread of actual ÷ committed is 1.1 for commitments
+  under a month and 0.3–0.4 for those over three: teams' dates are a few days off whatever their horizon
+  (month ends abound). A horizon term, learned per team by likelihood on its finished milestones (τ = 3
+  working days here; none on the first estimates and none or little on the simulator, whose errors are
+  ratios), makes long commitments surer and short ones less so: the commitments' median lead went from
+  87 to 102 days at the same threshold, precision 0.931 → 0.913, recall 0.912 → 0.927, Brier unchanged
+  (0.0900 → 0.0904); the simulated noisy team's precision 0.852 → 0.878.
 """
 
 

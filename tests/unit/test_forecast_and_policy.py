@@ -285,3 +285,27 @@ def test_plans_are_learned_from_closed_and_open_milestones() -> None:
     twice = learn([], plans=[done] * 40)
     assert twice.plan_bias == pytest.approx(2.0, rel=0.05) and twice.bias == pytest.approx(1.8)
     assert learn([], plans=[done] * 20 + [running] * 20).plan_bias > twice.plan_bias
+
+
+def test_a_horizon_term_is_learned_when_errors_run_in_days_not_in_ratios() -> None:
+    """Dates are rounded (to a week's, a month's end): a few days either way whatever the horizon. Such a team's
+    near dates are less sure than its far ones. The term is chosen by likelihood among a grid, from the
+    milestones that finished (their errors are known exactly); none until some did, none for a team whose
+    errors are ratios."""
+    import random
+
+    from deadlinewatch.core.forecast import Closed, Spread, learn
+
+    rnd = random.Random(5)
+    lengths = [rnd.randint(3, 120) for _ in range(300)]
+    in_days = learn([Closed(e, max(1.5 * e + rnd.gauss(0, 6), 0.5)) for e in lengths])
+    in_ratios = learn([Closed(e, 1.5 * e * math.exp(rnd.gauss(0, 0.3))) for e in lengths])
+    assert in_days.tau >= 3 and in_ratios.tau == 0
+    assert in_days.bias == pytest.approx(1.5, rel=0.1) and in_ratios.bias == pytest.approx(1.5, rel=0.1)
+    assert learn([Closed(e, 3 * e, finished=False) for e in lengths]).tau == 0  # nothing finished yet
+    # the same ETA, one working day before the deadline: a team whose dates run a week either way is less sure
+    near = [report(MON, eta=dt.date(2026, 12, 3))]
+    sure = forecast(M, near, MON, CAL, TZ, spread=Spread(bias=1.0, eta=0.3))
+    unsure = forecast(M, near, MON, CAL, TZ, spread=Spread(bias=1.0, eta=0.3, tau=5))
+    assert sure.p_miss is not None and unsure.p_miss is not None and unsure.p_miss > sure.p_miss + 0.1
+    assert unsure.p80 is not None and sure.p80 is not None and unsure.p80 > sure.p80

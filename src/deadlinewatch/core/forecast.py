@@ -9,7 +9,9 @@ milestones, closed and still open, from Little's reference prior). The calendar 
 milestone is a VTODO with a start (DTSTART): the plan, start to deadline, times how this team's plans have
 run, given that the work was not done by the latest note — unless a note restated the plan as its own first
 estimate (then it is that estimate, counted once). They are combined in log space weighted by their
-precision. `Blocked: yes` and silence widen the spread. The probability of a miss is the chance that the work
+precision. A date (an ETA, a plan's deadline) is off by a few days whatever its horizon — dates are rounded
+to a week's or a month's end — so its spread grows as it nears, by a horizon term learned per team.
+`Blocked: yes` and silence widen the spread. The probability of a miss is the chance that the work
 needs more working days than are left before the target date, given that it was not done by today.
 P50 is the date the work is as likely done before as after; P80 the date it is done by four times in five.
 The evaluation on real and simulated projects is bench/FORECAST.md.
@@ -45,6 +47,10 @@ class Spread:
     bias: float = 1.0  # actual / estimated for this team; learned from closed milestones later
     plan_bias: float = 1.0  # actual / planned length (DTSTART to deadline), learned likewise
     plan_sigma: float = 0.5
+    # working days either way that a date is off whatever its horizon (dates are rounded to a week's or a month's
+    # end): an ETA's or a plan's log-spread is hypot(sigma, tau / days), so a near date says less than a far one
+    tau: float = 0.0
+    plan_tau: float = 0.0
 
 
 DEFAULT_SPREAD = Spread()
@@ -79,49 +85,111 @@ DEFAULT_PRIOR = Prior()
 _EM_ROUNDS = 50
 
 
-def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR) -> tuple[float, float]:
-    """The median ratio (actual / estimated) and log-spread of a team's records, shrunk toward the prior: a
-    couple of closures move it a little, many move it to what the team really does.
+@dataclass(frozen=True)
+class Fit:
+    ratio: float  # the median of actual / estimated
+    sigma: float  # the log-spread beyond what the horizon explains
+    tau: float  # working days either way, whatever the horizon (see Spread.tau)
+    loglik: float  # of the records (not the prior) under this fit: how the horizon term is chosen
 
-    The maximum a-posteriori fit of a log-normal to finished milestones (exact) and open ones (right-censored:
-    "more than this"), by expectation-maximisation; the prior counts as `prior.weight` milestones drawn from it.
+
+WIDEST = 2.0  # a log-spread this wide already says "any time from a fifth to five times as long"
+TAU_GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0)  # working days: none, a day, ..., a month's rounding
+
+
+def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, taus: Sequence[float] = TAU_GRID,
+        start: tuple[float, float] | None = None) -> Fit:
+    """The median ratio (actual / estimated) and log-spread of a team's records, shrunk toward the prior: a
+    couple of closures move it a little, many move it to what the team really does — and the horizon term
+    `tau` among `taus` under which the finished records are likeliest (none, until some finished).
+
+    For that tau, the maximum a-posteriori fit of a log-normal to finished milestones (exact) and open ones
+    (right-censored: "more than this"), each with its own variance sigma² + (tau / estimated)², by
+    expectation-maximisation; the prior counts as `prior.weight` milestones drawn from it. `start`: the ratio
+    and spread of a fit of nearly the same records (yesterday's), where the iterations start: fewer of them.
     """
-    done = [math.log(c.actual / c.estimated) for c in records if c.finished and c.estimated > 0 and c.actual > 0]
-    # open milestones come in thousands but with few distinct ratios: each distinct one once, with its count
-    censored = Counter(round(math.log(c.actual / c.estimated), 3) for c in records
-                       if not c.finished and c.estimated > 0 and c.actual > 0)
+    # the horizon term is chosen on the finished milestones, whose errors are known exactly (and cheaply: no
+    # censoring to iterate over); the open ones then refine the ratio and spread for it
+    finished = [r for r in records if r.finished]
+    best: Fit | None = None
+    for tau in taus if finished else ():
+        found = _fit(finished, prior, tau)
+        if best is None or found.loglik > best.loglik + 1e-9:
+            best = found
+    return _fit(records, prior, best.tau if best else 0.0, start)
+
+
+def _fit(records: Sequence[Closed], prior: Prior, tau: float, start: tuple[float, float] | None = None) -> Fit:
+    # finished records enter the sums only by their count, sum and sum of squares, per horizon variance; open
+    # ones (thousands, with few distinct ratios) once per distinct ratio and horizon, with their count
+    done: dict[float, list[float]] = {}  # horizon variance -> [count, sum of x, sum of x²]
+    censored: Counter[tuple[float, float]] = Counter()
+    for record in records:
+        if record.estimated <= 0 or record.actual <= 0:
+            continue
+        x, ex = math.log(record.actual / record.estimated), round((tau / record.estimated) ** 2, 2)
+        if record.finished:
+            sums = done.setdefault(ex, [0.0, 0.0, 0.0])
+            sums[0], sums[1], sums[2] = sums[0] + 1, sums[1] + x, sums[2] + x * x
+        else:
+            censored[(round(x, 2), ex)] += 1
     w, mu0, var0 = prior.weight, math.log(prior.ratio), prior.sigma**2
-    n = w + len(done) + sum(censored.values())
-    mu, var = mu0, var0
-    for _ in range(_EM_ROUNDS if censored else 1):
-        sd = math.sqrt(var)
+    n = w + sum(k for k, _, _ in done.values()) + sum(censored.values())
+    mu, var = (math.log(start[0]), start[1] ** 2) if start else (mu0, var0)
+    for _ in range(_EM_ROUNDS if censored or len(done) > 1 or start else 1):
         # E-step: a censored log-ratio c is "some x > c": its expected value and spread under the current fit
         moments = []
-        for c, count in censored.items():
+        for (c, ex), count in censored.items():
+            sd = math.sqrt(var + ex)
             a = (c - mu) / sd
-            tail = max(1 - _STD.cdf(a), 1e-12)
-            lam = _STD.pdf(a) / tail
-            moments.append((count, mu + sd * lam, var * (1 + a * lam - lam * lam)))
-        new_mu = (w * mu0 + sum(done) + sum(k * m for k, m, _ in moments)) / n
-        new_var = (w * (var0 + (mu0 - new_mu) ** 2) + sum((x - new_mu) ** 2 for x in done)
-                   + sum(k * (v + (m - new_mu) ** 2) for k, m, v in moments)) / n
-        converged = abs(new_mu - mu) < 1e-6 and abs(new_var - var) < 1e-6
-        mu, var = new_mu, max(new_var, 1e-6)
+            lam = _pdf(a) / max(_tail(a), 1e-12)
+            moments.append((count, mu + sd * lam, (var + ex) * (1 + a * lam - lam * lam), ex))
+        # M-step: the mean weighted by each record's precision; the spread net of the horizon's share
+        weight = w / var + sum(k / (var + ex) for ex, (k, _, _) in done.items()) \
+            + sum(k / (var + ex) for k, _, _, ex in moments)
+        new_mu = (w * mu0 / var + sum(sx / (var + ex) for ex, (_, sx, _) in done.items())
+                  + sum(k * m / (var + ex) for k, m, _, ex in moments)) / weight
+        new_var = (w * (var0 + (mu0 - new_mu) ** 2)
+                   + sum(max(sxx - 2 * new_mu * sx + k * new_mu * new_mu - k * ex, 0.0)
+                         for ex, (k, sx, sxx) in done.items())
+                   + sum(k * max(v + (m - new_mu) ** 2 - ex, 0.0) for k, m, v, ex in moments)) / n
+        converged = abs(new_mu - mu) < 1e-4 and abs(new_var - var) < 1e-4
+        mu, var = new_mu, max(new_var, 1e-4)
         if converged:
             break
-    return math.exp(mu), math.sqrt(var)
+    loglik = 0.0
+    for ex, (k, sx, sxx) in done.items():
+        v = var + ex
+        loglik -= 0.5 * k * math.log(2 * math.pi * v) + (sxx - 2 * mu * sx + k * mu * mu) / (2 * v)
+    for (c, ex), count in censored.items():
+        loglik += count * math.log(max(_tail((c - mu) / math.sqrt(var + ex)), 1e-300))
+    return Fit(math.exp(mu), math.sqrt(var), tau, loglik)
+
+
+def _pdf(a: float) -> float:
+    return math.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+
+
+def _tail(a: float) -> float:
+    """P(Z > a) for a standard normal Z."""
+    return 0.5 * math.erfc(a / math.sqrt(2))
+
+
+def widen(sigma: float, days: float, tau: float) -> float:
+    """The log-spread of a date `days` working days ahead: a day's rounding matters more to a near date."""
+    return min(math.hypot(sigma, tau / max(days, 0.5)), max(sigma, WIDEST)) if tau else sigma
 
 
 def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD,
-          plans: Sequence[Closed] = ()) -> Spread:
+          plans: Sequence[Closed] = (), previous: Spread | None = None) -> Spread:
     """This team's spread: the bias of its first estimates (`closed`) and of its plans (`plans`: DTSTART to
     deadline against start to done), each fitted from the same reference prior (Little's ratios are of plans to
-    actuals)."""
-    bias, sigma = fit(closed, prior)
-    plan_bias, plan_sigma = fit(plans, prior)
-    sigma = max(sigma, base.floor)
-    return replace(base, bias=bias, remaining=sigma, eta=sigma, plan_bias=plan_bias,
-                   plan_sigma=max(plan_sigma, base.floor))
+    actuals). `previous`: what was learned from nearly the same records, to start from."""
+    estimates = fit(closed, prior, start=(previous.bias, previous.remaining) if previous else None)
+    planned = fit(plans, prior, start=(previous.plan_bias, previous.plan_sigma) if previous else None)
+    sigma = max(estimates.sigma, base.floor)
+    return replace(base, bias=estimates.ratio, remaining=sigma, eta=sigma, tau=estimates.tau,
+                   plan_bias=planned.ratio, plan_sigma=max(planned.sigma, base.floor), plan_tau=planned.tau)
 
 
 def plan_record(start: dt.date, deadline_day: dt.date, done_on: dt.date | None, today: dt.date,
@@ -212,9 +280,9 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
     if slope < error:
         # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At most about this fast",
         # with a wide spread, so that noisy reports alone never tip a milestone
-        return max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), 2.0), words + " (no clear progress)"
+        return max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), WIDEST), words + " (no clear progress)"
     relative = math.hypot(error / slope, scatter / to_go)
-    return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), 2.0), words
+    return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), WIDEST), words
 
 
 def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[dt.date, Report]],
@@ -233,7 +301,8 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
         return None
     base = dated[-1][0]
     elapsed = max(_worked(start, base, cal), 0)
-    length = NormalDist(math.log(planned * spread.plan_bias), spread.plan_sigma)  # of the whole work, in log days
+    # of the whole work, in log days
+    length = NormalDist(math.log(planned * spread.plan_bias), widen(spread.plan_sigma, planned, spread.plan_tau))
     gone = length.cdf(math.log(elapsed + 0.5)) if elapsed > 0 else 0.0
 
     def left(q: float) -> float:  # the q-quantile of the days left, given that it takes longer than `elapsed`
@@ -310,7 +379,8 @@ def forecast(
         estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
-        estimates.append((max(cal.count(base, eta), 0.5) * spread.bias, spread.eta, f"team's ETA {eta.isoformat()}"))
+        ahead = max(cal.count(base, eta), 0.5)
+        estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau), f"team's ETA {eta.isoformat()}"))
     if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
         plan = _plan_estimate(milestone.start.astimezone(tz).date(), last_work_day(milestone.deadline, tz), dated,
                               cal, spread)

@@ -205,7 +205,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
             still_open = [Closed(est, cal.count(day, r.reported_on), finished=False) for day, est in firsts.values()]
             open_plans = [p for k, start in planned_open.items()
                           if (p := plan_record(start, by_key[k][0].deadline, None, r.reported_on, cal)) is not None]
-            spread = learn(closed + still_open, prior, plans=plans + open_plans)
+            spread = learn(closed + still_open, prior, plans=plans + open_plans, previous=spread)
             learned_on = r.reported_on
         at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
         history[key].append(Report(r.project, r.milestone, at,

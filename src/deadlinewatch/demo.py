@@ -66,13 +66,13 @@ NOTES = (
 )
 
 
-def _ics(m: Milestone, due: dt.date) -> str:
+def _ics(m: Milestone, start: dt.date, due: dt.date) -> str:
     stamp = "20260101T000000Z"
     if m.kind == "VEVENT":
         when = (f"DTSTART;VALUE=DATE:{due:%Y%m%d}\r\n"
                 f"DTEND;VALUE=DATE:{due + dt.timedelta(days=1):%Y%m%d}\r\n")  # all-day: DTEND is exclusive
-    else:
-        when = f"DUE;VALUE=DATE:{due:%Y%m%d}\r\n"
+    else:  # the work starts with the demo: DTSTART to DUE is its plan
+        when = f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDUE;VALUE=DATE:{due:%Y%m%d}\r\n"
     return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//deadlinewatch demo//EN\r\nBEGIN:{m.kind}\r\n"
             f"UID:{m.uid}\r\nDTSTAMP:{stamp}\r\nSUMMARY:{m.name}\r\n{when}END:{m.kind}\r\nEND:VCALENDAR\r\n")
 
@@ -130,7 +130,7 @@ def main(out: Path, now_text: str | None = None) -> int:
         _say("\nThe project calendar \"acme-web\" (ACME website relaunch, client Jane Doe):")
         for m in MILESTONES:
             due = cal.add(start_day, m.due_after)
-            caldav.put(calendar_url, m.uid, _ics(m, due))
+            caldav.put(calendar_url, m.uid, _ics(m, start_day, due))
             _say(f"  {m.name:<18} due {due:%a %d %b %Y}")
         path = _config(directory, caldav, imap, smtp)
         config = config_mod.load(path)

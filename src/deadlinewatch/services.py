@@ -199,7 +199,7 @@ def team_spread(svc: Services) -> Spread:
             closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(svc.team_tz).date()), 0.5)))
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    svc.spread = learn(closed, plans=plans)
+    svc.spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None))  # a warm start
     svc.learned.clear()
     svc.learned[key] = svc.spread
     return svc.spread

@@ -77,3 +77,35 @@ def test_calendar_bytes_of_any_kind(raw: bytes) -> None:
     if not raw.strip():
         return
     assert result.problems or b"BEGIN:VCALENDAR" in raw.upper()  # garbage is a problem with a reason
+
+
+# the forecast's arithmetic, on any history a team could write and any spread a team's record could teach
+day = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2027, 12, 31))
+report = st.builds(
+    lambda d, hour, done, remaining, eta, blocked: (d, hour, done, remaining, eta, blocked),
+    day, st.integers(0, 23), st.none() | st.integers(0, 100),
+    st.none() | st.floats(0, 2000, allow_nan=False), st.none() | day, st.booleans())
+closed = st.builds(lambda e, a, f: (e, a, f), st.floats(0, 500, allow_nan=False), st.floats(0, 5000, allow_nan=False),
+                   st.booleans())
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(report, max_size=12), day, st.none() | day, st.sampled_from(["VTODO", "VEVENT"]), day,
+       st.lists(closed, max_size=30), st.lists(closed, max_size=30))
+def test_any_history_gets_a_sane_forecast(  # type: ignore[no-untyped-def]
+        reports, deadline, start, kind, today, records, plans) -> None:
+    from deadlinewatch.core.forecast import Closed, forecast, learn
+    from deadlinewatch.core.model import Milestone, Report
+    from deadlinewatch.core.workdays import WorkCalendar
+
+    utc = dt.UTC
+    spread = learn([Closed(*r) for r in records], plans=[Closed(*p) for p in plans])
+    m = Milestone("p", "m", "Design", dt.datetime.combine(deadline, dt.time(0), tzinfo=utc), kind=kind,
+                  start=dt.datetime.combine(start, dt.time(0), tzinfo=utc) if start else None)
+    notes = [Report("p", "m", dt.datetime.combine(d, dt.time(h), tzinfo=utc), done=done, remaining_days=rem,
+                    eta=eta, blocked=blocked) for d, h, done, rem, eta, blocked in reports]
+    now = max([n.at for n in notes] + [dt.datetime.combine(today, dt.time(12), tzinfo=utc)])
+    f = forecast(m, notes, now, WorkCalendar(), utc, spread=spread)
+    assert f.p_miss is None or 0.0 <= f.p_miss <= 1.0
+    assert (f.p50 is None) == (f.p80 is None) and (f.p50 is None or f.p50 <= f.p80)
+    assert f.reason

@@ -125,9 +125,11 @@ def _fit(records: Sequence[Closed], prior: Prior, tau: float, start: tuple[float
     done: dict[float, list[float]] = {}  # horizon variance -> [count, sum of x, sum of x²]
     censored: Counter[tuple[float, float]] = Counter()
     for record in records:
-        if record.estimated <= 0 or record.actual <= 0:
-            continue
-        x, ex = math.log(record.actual / record.estimated), round((tau / record.estimated) ** 2, 2)
+        if not (record.estimated > 0 and record.actual > 0):
+            continue  # nothing to learn from: no estimate, or nothing taken
+        # half a working day is as fine as estimates and records go (and keeps the ratios finite)
+        estimated, actual = max(record.estimated, 0.5), max(record.actual, 0.5)
+        x, ex = math.log(actual / estimated), round((tau / estimated) ** 2, 2)
         if record.finished:
             sums = done.setdefault(ex, [0.0, 0.0, 0.0])
             sums[0], sums[1], sums[2] = sums[0] + 1, sums[1] + x, sums[2] + x * x
@@ -316,6 +318,7 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
     return left(0.5), sigma, words
 
 
+HORIZON = 2600  # working days (ten years): a forecast further out says only "not in any plan's lifetime"
 STATED_RECENCY = 0.6  # each older `Remaining:` statement counts this much of the next newer one
 STATED_KEPT = 5
 REVISION_SIGMAS = 4.0
@@ -420,7 +423,7 @@ def forecast(
     # the work was not done by today: condition the spread on that
     def quantile(q: float) -> dt.date:
         p = done_by_now + q * (1 - done_by_now)
-        days = math.exp(dist.inv_cdf(min(max(p, 1e-9), 1 - 1e-9)))
+        days = min(math.exp(dist.inv_cdf(min(max(p, 1e-9), 1 - 1e-9))), HORIZON)
         return cal.add(base, max(math.ceil(days - 0.5), elapsed, 0))
 
     allowed = cal.count(base, target)

@@ -81,12 +81,9 @@ def test_calendar_bytes_of_any_kind(raw: bytes) -> None:
 
 # the forecast's arithmetic, on any history a team could write and any spread a team's record could teach
 day = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2027, 12, 31))
-report = st.builds(
-    lambda d, hour, done, remaining, eta, blocked: (d, hour, done, remaining, eta, blocked),
-    day, st.integers(0, 23), st.none() | st.integers(0, 100),
-    st.none() | st.floats(0, 2000, allow_nan=False), st.none() | day, st.booleans())
-closed = st.builds(lambda e, a, f: (e, a, f), st.floats(0, 500, allow_nan=False), st.floats(0, 5000, allow_nan=False),
-                   st.booleans())
+report = st.tuples(day, st.integers(0, 23), st.none() | st.integers(0, 100),
+                   st.none() | st.floats(0, 2000, allow_nan=False), st.none() | day, st.booleans())
+closed = st.tuples(st.floats(0, 500, allow_nan=False), st.floats(0, 5000, allow_nan=False), st.booleans())
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

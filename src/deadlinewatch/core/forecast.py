@@ -97,11 +97,10 @@ WIDEST = 2.0  # a log-spread this wide already says "any time from a fifth to fi
 TAU_GRID = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0)  # working days: none, a day, ..., a month's rounding
 
 
-def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, taus: Sequence[float] = TAU_GRID,
-        start: tuple[float, float] | None = None) -> Fit:
+def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, start: tuple[float, float] | None = None) -> Fit:
     """The median ratio (actual / estimated) and log-spread of a team's records, shrunk toward the prior: a
     couple of closures move it a little, many move it to what the team really does — and the horizon term
-    `tau` among `taus` under which the finished records are likeliest (none, until some finished).
+    `tau` of TAU_GRID under which the finished records are likeliest (none, until some finished).
 
     For that tau, the maximum a-posteriori fit of a log-normal to finished milestones (exact) and open ones
     (right-censored: "more than this"), each with its own variance sigma² + (tau / estimated)², by
@@ -112,7 +111,7 @@ def fit(records: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, taus: Sequence[
     # censoring to iterate over); the open ones then refine the ratio and spread for it
     finished = [r for r in records if r.finished]
     best: Fit | None = None
-    for tau in taus if finished else ():
+    for tau in TAU_GRID if finished else ():
         found = _fit(finished, prior, tau)
         if best is None or found.loglik > best.loglik + 1e-9:
             best = found

@@ -261,6 +261,10 @@ SCHEMA: dict[str, list[Key]] = {
         Key("authserv_id", _str, "", "whose Authentication-Results headers to trust (required when true)",
             "mx.studio.example"),
         Key("timeout_seconds", _int(1, 600), 30, "give up on one IMAP command after this long"),
+        Key("max_message_bytes", _int(10_000, 100_000_000), 5_000_000,
+            "a larger message is never read whole: a member is told, anyone else's is filed unread"),
+        Key("keep_mail_days", _int(1, 36500), 90,
+            "the text of notes kept in the state this many days (mail that is not a note is never kept)"),
     ],
     "smtp": [
         Key("host", _host, REQUIRED, "SMTP submission server", "smtp.example.com"),

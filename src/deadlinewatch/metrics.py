@@ -2,7 +2,8 @@
 
 deadlinewatch_passes_total, deadlinewatch_pass_seconds, deadlinewatch_stage_seconds{stage},
 deadlinewatch_notes_total{outcome}, deadlinewatch_messages_sent_total{audience},
-deadlinewatch_messages_failed_total, deadlinewatch_milestones_at_risk, deadlinewatch_server_errors_total{server}.
+deadlinewatch_messages_failed_total, deadlinewatch_milestones_at_risk, deadlinewatch_server_errors_total{server},
+deadlinewatch_inbox_failing (messages waiting in the inbox after a failed attempt: an inbox not keeping up).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Metrics:
         self.at_risk = Gauge("deadlinewatch_milestones_at_risk", "open milestones forecast to miss", registry=r)
         self.server_errors = Counter("deadlinewatch_server_errors", "passes a server was unavailable or refused",
                                      ["server"], registry=r)
+        self.inbox_failing = Gauge("deadlinewatch_inbox_failing", "messages left in the inbox after a failed attempt",
+                                   registry=r)
         self._seen_notes: dict[str, int] = {}
 
     def serve(self, listen: str) -> None:
@@ -54,6 +57,7 @@ class Metrics:
                 if grown > 0:
                     self.notes.labels(outcome).inc(grown)
             self._seen_notes = counts
+            self.inbox_failing.set(len(store.failing_messages()))
         if stage == "evaluator":
             self.passes.inc()
             self.duration.observe(seconds)

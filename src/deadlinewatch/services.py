@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import zoneinfo
 from collections.abc import Callable, Hashable, Sequence
@@ -87,6 +88,7 @@ class PassReport:
     unavailable: dict[str, str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
+    lagging: dict[str, str] = field(default_factory=dict)  # a stage that runs but does not keep up, and why
 
     def event(self, text: str, *args: object) -> None:
         message = text % args if args else text
@@ -125,8 +127,9 @@ def bare(address: str) -> str:
 
 def message_id(svc: Services, kind: str, *identity: object) -> tuple[str, str]:
     """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same id,
-    so the outbox's uniqueness refuses a duplicate even across a crash."""
-    digest = hashlib.sha256("\0".join([kind, *map(str, identity)]).encode()).hexdigest()
+    so the outbox's uniqueness refuses a duplicate even across a crash. Keyed with the state's secret (HMAC):
+    nobody outside can compute the id of a notice to forge its bounce, nor a token to forge a decision."""
+    digest = hmac.new(svc.store.key, "\0".join([kind, *map(str, identity)]).encode(), hashlib.sha256).hexdigest()
     domain = bare(svc.sender).rpartition("@")[2] or "deadlinewatch.invalid"
     return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
 

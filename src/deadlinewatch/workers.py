@@ -114,6 +114,8 @@ class Crew:
                 for server in sorted({*w.last.unavailable, *w.last.refused}):
                     down[server] = ("login refused" if server in w.last.refused else "unavailable") + \
                                    f", retrying in {self.svc.config.daemon['poll_seconds']} s"
+                for stage, why in w.last.lagging.items():
+                    down[stage] = f"not keeping up: {why}"
         if down:
             return "degraded: " + "; ".join(f"{what} {detail}" for what, detail in sorted(down.items()))
         evaluator = self.workers["evaluator"].last

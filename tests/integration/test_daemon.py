@@ -126,6 +126,7 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
         passes = re.search(r"^deadlinewatch_passes_total (\S+)$", text, re.M)
         assert passes is not None and float(passes.group(1)) >= 1
         assert "deadlinewatch_pass_seconds_bucket" in text and "deadlinewatch_milestones_at_risk" in text
+        assert re.search(r"^deadlinewatch_inbox_failing 0\.0$", text, re.M)  # an inbox that keeps up
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         wait_for(lambda: heard("STOPPING=1"), 5, "STOPPING=1")

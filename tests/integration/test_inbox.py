@@ -39,6 +39,20 @@ def note(message_id: str, body: str, sender: str = "Alice <alice@studio.example>
             ).encode() + (body.encode("utf-8") if isinstance(body, str) else body)
 
 
+def choke_on(monkeypatch: pytest.MonkeyPatch, message_id: str) -> None:
+    """Deciding this message fails, as a bug it trips would make it."""
+    from deadlinewatch.stages import inbox
+
+    real = inbox._decide_one
+
+    def choke(svc, report, incoming, *args):  # type: ignore[no-untyped-def]
+        if incoming.message_id == message_id:
+            raise RuntimeError("a bug this message trips")
+        return real(svc, report, incoming, *args)
+
+    monkeypatch.setattr(inbox, "_decide_one", choke)
+
+
 def replies_to(studio: Studio, who: str) -> list[str]:
     return [m.get_content() for m in studio.smtp.parsed()
             if who in str(m.get("To", "")) and m["X-Deadlinewatch-Kind"] == "reply"]
@@ -104,16 +118,7 @@ def test_a_uidvalidity_change_rescans_without_doing_anything_twice(studio: Studi
 def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
     studio: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deadlinewatch.stages import inbox
-
-    real = inbox._decide_one
-
-    def choke(svc, report, incoming, *args):  # type: ignore[no-untyped-def]
-        if incoming.message_id == "<poison@x>":
-            raise RuntimeError("a bug this message trips")
-        return real(svc, report, incoming, *args)
-
-    monkeypatch.setattr(inbox, "_decide_one", choke)
+    choke_on(monkeypatch, "<poison@x>")
     studio.dovecot.save("progress", note("poison@x", "Milestone: Launch\nDone: 5%\n"))
     studio.dovecot.save("progress", NOTE.encode())
     config = config_mod.load(studio.config)

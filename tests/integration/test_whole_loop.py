@@ -23,7 +23,8 @@ def _once(config: Path, now: str) -> subprocess.CompletedProcess[str]:
     return deadlinewatch("once", config=config, now=now)
 
 
-def _folder(dovecot: DovecotServer, folder: str) -> list[EmailMessage]:
+def raw_folder(dovecot: DovecotServer, folder: str) -> list[bytes]:
+    """A folder's messages as bytes, in UID order (mail with 8-bit headers too)."""
     with imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as c:
         c.login("progress", "progresspw")
         if not c.folder_exists(folder):
@@ -31,7 +32,11 @@ def _folder(dovecot: DovecotServer, folder: str) -> list[EmailMessage]:
         c.select_folder(folder, readonly=True)
         uids = c.search()
         data = c.fetch(uids, ["RFC822"]) if uids else {}
-        return [message_from_bytes(data[u][b"RFC822"], policy=default_policy) for u in uids]  # type: ignore[misc]
+        return [data[u][b"RFC822"] for u in uids]
+
+
+def _folder(dovecot: DovecotServer, folder: str) -> list[EmailMessage]:
+    return [message_from_bytes(raw, policy=default_policy) for raw in raw_folder(dovecot, folder)]  # type: ignore[misc]
 
 
 def _calendar_parts(msg: EmailMessage) -> tuple[EmailMessage, EmailMessage]:

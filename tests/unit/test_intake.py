@@ -14,8 +14,8 @@ from deadlinewatch.core.intake import (
     clean_header,
     decision_word,
     is_automatic,
-    our_ids_in,
     read_message,
+    returned_ids,
 )
 from deadlinewatch.core.notes import ParsedNote
 
@@ -114,11 +114,122 @@ def test_decision_words(text: str, word: str) -> None:
     assert decision_word(text) == word
 
 
-def test_a_bounce_of_a_client_message_is_recognised_by_our_message_id() -> None:
-    raw = mail("From: MAILER-DAEMON@mx.acme.example\nContent-Type: multipart/report; report-type=delivery-status;"
-               " boundary=b", "--b\n\nno such user\n--b\nContent-Type: text/rfc822-headers\n\n"
-               "Message-ID: <dw.notice.0123abcd@studio.example>\n--b--\n")
-    assert our_ids_in(raw) == ("<dw.notice.0123abcd@studio.example>",)
-    m = read_message(raw, ARRIVED)
-    verdict = classify(m, RULES, Context(bounced=our_ids_in(raw)), never)
+DSN = ("From: MAILER-DAEMON@mx.studio.example\nReturn-Path: <>\nAuto-Submitted: auto-replied\n"
+       "Content-Type: multipart/report; report-type=delivery-status; boundary=b",
+       "--b\n\nno such user\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.studio.example\n\n"
+       "Final-Recipient: rfc822; jane@acme.example\nAction: failed\nStatus: 5.1.1\n--b\n"
+       "Content-Type: text/rfc822-headers\n\nMessage-ID: <dw.notice.0123abcd@studio.example>\n--b--\n")
+
+
+def test_a_bounce_is_a_delivery_status_notification_naming_our_message_in_its_returned_headers() -> None:
+    m = read_message(mail(*DSN), ARRIVED)
+    assert returned_ids(m.msg) == ("<dw.notice.0123abcd@studio.example>",)
+    verdict = classify(m, RULES, Context(bounced=returned_ids(m.msg)), never)
     assert verdict.outcome == "bounce" and not verdict.reply
+
+
+@pytest.mark.parametrize("forgery", [
+    # an ordinary message that only quotes the id: not a DSN
+    ("From: MAILER-DAEMON@evil.example\nAuto-Submitted: auto-replied",
+     "Undelivered: <dw.notice.0123abcd@studio.example>"),
+    # a DSN sent with a return path of its own: DSNs are sent with MAIL FROM:<>
+    (DSN[0].replace("Return-Path: <>", "Return-Path: <mallory@evil.example>"), DSN[1]),
+    # a DSN whose recipients were all delivered
+    (DSN[0], DSN[1].replace("Action: failed", "Action: delivered")),
+    # the id only in the human-readable part
+    (DSN[0], DSN[1].replace("no such user", "about <dw.notice.0123abcd@studio.example>").replace(
+        "Message-ID: <dw.notice.0123abcd@studio.example>", "Message-ID: <other@x>")),
+])
+def test_nothing_but_a_real_dsn_can_silence_a_notice(forgery: tuple[str, str]) -> None:
+    m = read_message(mail(*forgery), ARRIVED)
+    assert "<dw.notice.0123abcd@studio.example>" not in returned_ids(m.msg)
+
+
+BYPASS = ("Authentication-Results: mx.studio.example; dkim=none; spf=pass (… x.dmarc=pass.header.from=studio.example"
+          "@evil.example …) smtp.mailfrom=x.dmarc=pass.header.from=studio.example@evil.example; dmarc=fail "
+          "header.from=studio.example")
+REAL_FAIL = ("Authentication-Results: mx.studio.example; dkim=fail header.d=studio.example; dmarc=fail "
+             "header.from=studio.example")
+FORGED_PASS = "Authentication-Results: mx.studio.example; dkim=pass header.d=studio.example"
+
+
+@pytest.mark.parametrize("headers", [
+    BYPASS,  # results hidden in a comment and a property value are not results
+    f"{REAL_FAIL}\n{FORGED_PASS}",  # a forged pass below our server's real fail
+    f"{FORGED_PASS}\n{REAL_FAIL}",  # … or above it
+    "Authentication-Results: mx.studio.example; dkim=pass reason=\"dmarc=pass header.from=studio.example\" "
+    "header.d=evil.example",  # a pass inside a quoted string
+    "Authentication-Results: mx.studio.example.evil.example; dkim=pass header.d=studio.example",
+    "Authentication-Results: mx.studio.example; dkim=pass header.d=studio.example.evil.example",
+])
+def test_forged_authentication_results_never_pass(headers: str) -> None:
+    m = read_message(mail(f"From: alice@studio.example\n{headers}"), ARRIVED)
+    assert authenticated(m.msg, m.sender, "mx.studio.example") != ""
+    assert classify(m, RULES, Context(), never).outcome == "rejected"
+
+
+@pytest.mark.parametrize("headers", [
+    "Authentication-Results: (our mx) mx.studio.example; dkim=pass header.d=studio.example",
+    "Authentication-Results: mx.studio.example 1; dkim=pass (good signature) header.d=studio.example header.s=s1"
+    " header.b=AbC1; dmarc=pass (p=reject dis=none) header.from=studio.example",
+    "Authentication-Results: mx.studio.example;\n dmarc=pass (p=none; ünïcode comment) header.from=studio.example",
+    "Authentication-Results: mx.studio.example; dkim=pass header.i=@studio.example",
+    "Authentication-Results: mx.studio.example; dkim=pass header.d=studio.example\n"
+    "Authentication-Results: mx.google.com; dkim=fail header.d=studio.example",  # someone else's: not counted
+])
+def test_our_servers_real_pass_is_heard(headers: str) -> None:
+    m = read_message(mail(f"From: alice@studio.example\n{headers}"), ARRIVED)
+    assert authenticated(m.msg, m.sender, "mx.studio.example") == ""
+
+
+@pytest.mark.parametrize("sender", ["аlice@studio.example",  # Cyrillic а
+                                    "alice@STUDİO.example", "\u212alice@studio.example", "alice@studio.example\u200b"])
+def test_lookalike_senders_are_not_members(sender: str) -> None:
+    raw = f"From: {sender}\r\nMessage-ID: <l@x>\r\n\r\nMilestone: x\r\nDone: 1%\r\n".encode()
+    m = read_message(raw, ARRIVED)
+    verdict = classify(m, RULES, Context(), never)
+    assert (verdict.outcome, verdict.reply) == ("rejected", False)
+    m.sender.encode("utf-8")  # storable
+
+
+def test_eight_bit_headers_become_storable_text() -> None:
+    raw = (b"From: \xc3\xa9ve <\xc3\xa9ve@studio.example>\r\nMessage-ID: <\xc3\xa9@evil.example>\r\n"
+           b"Subject: \xff\xfe caf\xc3\xa9\r\nReferences: <ok@x> <\xc3\xa9@x>\r\n\r\nhello \xff\r\n")
+    m = read_message(raw, ARRIVED)
+    for value in (m.message_key, m.message_id, m.sender, m.subject, m.text, *m.references):
+        value.encode("utf-8")  # no surrogate escapes left: SQLite stores it, an encoder writes it
+    assert m.message_id == "<é@evil.example>" and m.sender == "éve@studio.example"
+    assert m.references == ("<ok@x>",)  # an 8-bit id is never written back into our headers
+
+
+def test_references_pass_through_verbatim_or_not_at_all() -> None:
+    long = "<" + "a" * 3000 + "@x>"
+    m = read_message(mail(f"From: alice@studio.example\nIn-Reply-To: {long}\nReferences: <a@x> <b@x> {long}"),
+                     ARRIVED)
+    assert m.references == ("<a@x>", "<b@x>")
+
+
+def test_mime_nested_past_what_the_parser_can_recurse_is_an_unreadable_note_the_member_hears_of() -> None:
+    depth = 1000
+    body = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth))
+    raw = (f"From: alice@studio.example\nMessage-ID: <deep@x>\n{PASS}\nMIME-Version: 1.0\n{body}"
+           "Content-Type: text/plain\n\nMilestone: x\nDone: 5%\n").replace("\n", "\r\n").encode()
+    m = read_message(raw, ARRIVED)
+    assert m.unreadable and m.message_id == "<deep@x>" and m.text == ""
+    verdict = classify(m, RULES, Context(), never)
+    assert (verdict.outcome, verdict.reply) == ("rejected", True)
+    assert verdict.note is not None and "could not be read" in verdict.note.problems[0]
+
+
+@pytest.mark.parametrize("headers", [
+    "From: alice@studio.example\nFrom: mallory@evil.example",  # two From headers: which one was signed?
+    "From: mallory@evil.example\nFrom: alice@studio.example",
+    "From: alice@studio.example, mallory@evil.example",
+    'From: "alice@studio.example" <mallory@evil.example>',  # the display name is not the address
+    "From: alice@studio.example <mallory@evil.example>",
+    "From: Alice <mallory@evil.example> (alice@studio.example)",
+])
+def test_what_held_sender_tricks_are_not_members(headers: str) -> None:
+    m = read_message(mail(f"{headers}\n{PASS}"), ARRIVED)
+    assert m.sender != "alice@studio.example"
+    assert classify(m, RULES, Context(), never).outcome == "rejected"

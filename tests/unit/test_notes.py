@@ -123,3 +123,13 @@ def test_a_key_before_any_milestone_is_a_problem() -> None:
 def test_no_text_makes_the_parser_crash(text: str) -> None:
     note = parse(text)
     assert note.ok or note.problems
+
+
+def test_a_note_of_too_many_blocks_or_problems_is_answered_briefly() -> None:
+    refs = [MilestoneRef("p", f"u{i}", f"Step {i}") for i in range(200)]
+    many = "".join(f"Milestone: Step {i}\nDone: 10%\n\n" for i in range(150))
+    parsed = parse_note("[p] progress", many, refs, ["p"], dt.date(2026, 11, 30))
+    assert parsed.problems == ("line 301: a note has at most 100 milestone blocks; send the rest in another note",)
+    wrong = "".join(f"Milestone: Nothing {i}\nDone: 10%\n\n" for i in range(60))
+    parsed = parse_note("[p] progress", wrong, refs, ["p"], dt.date(2026, 11, 30))
+    assert len(parsed.problems) == 20 and parsed.problems[-1] == "… and 41 more problems"

@@ -43,30 +43,25 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
 
 
 def _message_id(header: bytes) -> str:
-    """The Message-ID from a fetched header block, cleaned as `core.intake.read_message` cleans it."""
-    from email.parser import BytesHeaderParser
-    from email.policy import default as default_policy
+    """The Message-ID from a fetched header block, read exactly as `core.intake.read_message` reads it."""
+    from deadlinewatch.core.intake import headers_of, message_id_of
 
-    from deadlinewatch.core.intake import clean_header
-
-    try:
-        value = BytesHeaderParser(policy=default_policy).parsebytes(header).get("Message-ID", "")
-        return clean_header(str(value or ""))
-    except (ValueError, TypeError, IndexError, AttributeError):
-        return ""
+    return message_id_of(headers_of(header))
 
 
 @dataclass(frozen=True)
 class Fetched:
     uid: int
-    raw: bytes
+    raw: bytes  # the whole message; only its header when it is larger than the fetch's limit
     arrived: dt.datetime  # INTERNALDATE, aware
+    size: int = 0  # RFC822.SIZE
+    truncated: bool = False  # larger than the limit: `raw` is the header alone
 
 
 class Mailbox(Protocol):
     def scan(self, folder: str) -> Scan: ...
 
-    def fetch(self, folder: str, uids: list[int] | None = None) -> list[Fetched]: ...
+    def fetch(self, folder: str, uids: list[int] | None = None, max_bytes: int = 0) -> list[Fetched]: ...
 
     def move(self, uids: list[int], source: str, target: str) -> None: ...
 
@@ -176,22 +171,31 @@ class ImapMailbox:
 
         return self._wrap(run)  # type: ignore[return-value]
 
-    def fetch(self, folder: str, uids: list[int] | None = None) -> list[Fetched]:
-        """Whole messages (without setting \\Seen), by UID; every message in the folder when uids is None."""
+    def fetch(self, folder: str, uids: list[int] | None = None, max_bytes: int = 0) -> list[Fetched]:
+        """Whole messages (without setting \\Seen), by UID; every message in the folder when uids is None. A
+        message larger than `max_bytes` (when set) comes as its header alone, marked truncated: it is never
+        read whole."""
         def run(c: imapclient.IMAPClient) -> list[Fetched]:
             self._select(c, folder)
             wanted = c.search(["NOT", "DELETED"]) if uids is None else uids
             out: list[Fetched] = []
             for chunk in _chunks(wanted, 200):
-                data = c.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+                sizes = {uid: int(v.get(b"RFC822.SIZE", 0)) for uid, v in c.fetch(chunk, ["RFC822.SIZE"]).items()}
+                large = {uid for uid, size in sizes.items() if max_bytes and size > max_bytes}
+                data = dict(c.fetch([u for u in chunk if u in sizes and u not in large],
+                                    ["BODY.PEEK[]", "INTERNALDATE"])) if len(large) < len(sizes) else {}
+                if large:
+                    data.update(c.fetch(sorted(large), ["BODY.PEEK[HEADER]", "INTERNALDATE"]))
                 for uid in chunk:
                     item = data.get(uid)
-                    if not item or b"BODY[]" not in item:
+                    body = item and (item.get(b"BODY[]") if uid not in large else item.get(b"BODY[HEADER]"))
+                    if not item or not isinstance(body, bytes):
                         continue  # gone meanwhile (moved by someone else): nothing to do
                     arrived = item.get(b"INTERNALDATE")
                     if isinstance(arrived, dt.datetime) and arrived.tzinfo is None:
                         arrived = arrived.astimezone()  # imapclient gives local naive time by default
-                    out.append(Fetched(uid, item[b"BODY[]"], arrived or dt.datetime.now(dt.UTC)))
+                    out.append(Fetched(uid, body, arrived or dt.datetime.now(dt.UTC), sizes.get(uid, len(body)),
+                                       uid in large))
             return out
 
         return self._wrap(run)  # type: ignore[return-value]

@@ -12,7 +12,9 @@ import datetime as dt
 import fcntl
 import json
 import os
+import secrets
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +106,15 @@ MIGRATIONS.append(
     """
 )
 
+MIGRATIONS.append(
+    """
+    -- the key that makes our Message-IDs and [dw:…] tokens impossible for anyone else to compute (HMAC)
+    CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    -- the text of old mail is pruned after imap.keep_mail_days
+    CREATE INDEX messages_by_decided ON messages (decided_at);
+    """
+)
+
 # the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
 # cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
 RECENT_REPORTS = 200
@@ -140,6 +151,19 @@ def _date(value: str | None) -> dt.date | None:
 
 def _datetime(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def _private(path: Path) -> None:
+    """The state folder 0700 and the database 0600, whatever the umask: every mail taken in is in it. A folder or
+    file left readable by an older version is tightened (when it is ours to change)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for target, mode in [(path.parent, 0o700), *((path.with_name(path.name + s), 0o600) for s in ("", "-wal", "-shm"))]:
+        if target == path:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(target.stat().st_mode) & ~mode:
+                os.chmod(target, mode)
 
 
 @dataclass(frozen=True)
@@ -223,15 +247,25 @@ class Store:
         # project's reports by milestone, as of the newest report id then (see reports_by_milestone)
         self._reports_cache: dict[tuple[str, int], tuple[int, dict[str, list[Report]]]] = {}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private(path)
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
+            self.key = self._key()
         except (sqlite3.Error, OSError) as e:
             raise StateError(f"cannot open the state database {path}: {e}") from None
+
+    def _key(self) -> bytes:
+        """The state's secret key, made once (os.urandom) and never shown."""
+        row = self.db.execute("SELECT value FROM keys WHERE name = 'ids'").fetchone()
+        if row is None:
+            with self.transaction() as db:
+                db.execute("INSERT OR IGNORE INTO keys VALUES ('ids', ?)", (secrets.token_bytes(32),))
+            row = self.db.execute("SELECT value FROM keys WHERE name = 'ids'").fetchone()
+        return bytes(row[0])
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
@@ -296,6 +330,22 @@ class Store:
             db.execute("INSERT OR REPLACE INTO calendars (project, ref, url, sync_token, fingerprint)"
                        " VALUES (?,?,?,?,?)", (project, ref, url, token, fingerprint))
 
+    def follow_server(self, server: str) -> bool:
+        """The CalDAV account (caldav.url and username) the stored calendar URLs, sync tokens and client-calendar
+        entries belong to. When the config names another, they are all forgotten in one transaction: credentials
+        go only to the configured server, never to a URL remembered from the old one. The entries' texts stay
+        (compared by ETag, they are read again from the new server). True when state was forgotten."""
+        row = self.db.execute("SELECT value FROM keys WHERE name = 'caldav-server'").fetchone()
+        if row is not None and bytes(row[0]).decode() == server:
+            return False
+        # no account recorded (a state from before it was): its URLs are of unknown origin, so they go too
+        had = self.db.execute("SELECT 1 FROM calendars UNION ALL SELECT 1 FROM client_calendar LIMIT 1").fetchone()
+        with self.transaction() as db:
+            db.execute("DELETE FROM calendars")
+            db.execute("DELETE FROM client_calendar")
+            db.execute("INSERT OR REPLACE INTO keys VALUES ('caldav-server', ?)", (server.encode(),))
+        return had is not None
+
     def forget_calendar(self, project: str) -> None:
         """Drop a calendar's URL and sync token (its entries stay, to be compared by ETag)."""
         with self.transaction() as db:
@@ -322,10 +372,12 @@ class Store:
         """One calendar's changes in one transaction: the entries (href, etag, ics, recurring) as fetched, the
         milestones parsed from each changed href, and the hrefs gone. Milestones that vanished from an entry or
         whose entry is gone are marked cancelled — except for `kept` hrefs (unreadable this time: they keep
-        their last good state). Returns the UIDs that went away."""
+        their last good state). The sync token is part of the same transaction: a token saved without the
+        entries it stands for would hide those changes from every later incremental sync. Returns the UIDs that
+        went away."""
         gone: list[str] = []
-        self.save_calendar_token(project, ref, url, token, fingerprint)
         with self.transaction() as db:
+            self.save_calendar_token(project, ref, url, token, fingerprint)
             db.executemany("INSERT OR REPLACE INTO calendar_entries VALUES (?,?,?,?,?)",
                            [(project, h, e, ics, int(rec)) for h, e, ics, rec in entries])
             db.executemany("DELETE FROM calendar_entries WHERE project = ? AND href = ?",
@@ -344,7 +396,8 @@ class Store:
             for href, milestones in parsed.items():
                 for m in milestones:
                     self._upsert_milestone(db, m, href, now)
-        return gone
+        moved = {m.uid for ms in parsed.values() for m in ms}  # an entry that only changed its href is not gone
+        return [uid for uid in gone if uid not in moved]
 
     def _milestones_changed(self) -> None:
         self._milestones_cache.clear()
@@ -440,6 +493,32 @@ class Store:
                 )
             for item in outgoing:
                 self._enqueue(db, **item)
+            db.execute("DELETE FROM message_failures WHERE message_key = ?", (message_key,))
+
+    def prune_mail(self, before: dt.datetime) -> int:
+        """Forget the text of mail decided before `before` (imap.keep_mail_days): the decision and the notes'
+        figures stay. Returns how many messages lost their text."""
+        with self.transaction() as db:
+            return int(db.execute("UPDATE messages SET raw = x'', body = '' WHERE decided_at < ?"
+                                  " AND (length(raw) > 0 OR length(body) > 0)", (before.isoformat(),)).rowcount)
+
+    def failing_messages(self) -> list[tuple[str, int, str]]:
+        """Messages still in the inbox after failed attempts: (message key, attempts, last error)."""
+        return [(r[0], r[1], r[2]) for r in self.db.execute(
+            "SELECT f.message_key, f.attempts, f.last_error FROM message_failures f"
+            " LEFT JOIN messages m USING (message_key) WHERE m.message_key IS NULL ORDER BY f.message_key")]
+
+    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
+        """Was a message of this kind (about this milestone) recorded since then? How a weekly check-in or a
+        nudge knows it was done for this slot or this silence."""
+        sql = "SELECT created FROM outbox WHERE kind = ? AND project = ?"
+        args: list[Any] = [kind, project]
+        if uid is not None:
+            sql += " AND uid = ?"
+            args.append(uid)
+        # times are stored with the offset they were made in: compared as times, not as text
+        return any(dt.datetime.fromisoformat(r[0]) >= since for r in self.db.execute(sql + " ORDER BY id DESC"
+                                                                                       " LIMIT 20", args))
 
     def record_outgoing(self, messages: Sequence[dict[str, Any]]) -> None:
         """Messages to the team or the manager, caused by something other than an incoming message."""

@@ -2,10 +2,16 @@
 
 Pure: the executor fetches the bytes, this module says what the message is and where it goes, the
 executor records the decision and only then moves the message.
+
+The inbox is open to the whole internet, so nothing read here may raise out of `read_message` or `classify`:
+8-bit header bytes become text (the email library keeps them as surrogate escapes, which SQLite cannot store and
+no encoder can write), MIME nested beyond what the parser can recurse into becomes an unreadable message with a
+reason, and every header value is one line of bounded text before anyone looks at it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
@@ -13,18 +19,50 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+import authres
+
 from deadlinewatch.core.mailpolicy import READ
-from deadlinewatch.core.message_text import body_text
+from deadlinewatch.core.message_text import MAX_TEXT, body_text
 from deadlinewatch.core.notes import ParsedNote
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# a msg-id we pass on in In-Reply-To/References: printable ASCII, no brackets or spaces inside, and short enough
+# that the header never needs an encoded-word (RFC 5322 3.6.4; a longer or 8-bit one is dropped, not re-encoded)
+_MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")
+MAX_REFERENCES = 10  # the newest ids of a thread are enough to find what a message answers
 
 
-def clean_header(value: str) -> str:
-    """A header value from mail, safe to reuse in an outgoing header: no control characters, one line."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+def text_of(value: str) -> str:
+    """Text from a header or body as the parser left it: raw 8-bit bytes (kept as surrogate escapes) read as the
+    UTF-8 they almost always are, anything undecodable as U+FFFD. The result can be stored and encoded."""
+    with contextlib.suppress(UnicodeError):  # a surrogate no byte produced (a broken encoded-word): replaced below
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def clean_header(value: str, limit: int = 2000) -> str:
+    """A header value from mail, safe to store and reuse: text, no control characters, one line, bounded."""
+    text = " ".join(_CONTROL.sub(" ", text_of(value)).split())
+    return text if len(text) <= limit else text[:limit]
+
+
+def ascii_lower(address: str) -> str:
+    """An address folded for comparison with team.members: only ASCII letters change case. str.lower() would make
+    the Kelvin sign a "k" and "İ" an "i" with a dot, and a lookalike must never turn into a member's address."""
+    return address.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def passable_ids(values: list[str]) -> tuple[str, ...]:
+    """The msg-ids of In-Reply-To/References that can be written back verbatim (see _MSG_ID), newest last."""
+    found = [m for v in values for m in re.findall(r"<[^<>\s]*>", v) if _MSG_ID.fullmatch(m)]
+    return tuple(dict.fromkeys(found))[-MAX_REFERENCES:]
 
 
 @dataclass(frozen=True)
@@ -33,19 +71,34 @@ class Incoming:
 
     message_key: str  # Message-ID, or a digest of the bytes for mail without one
     message_id: str
-    sender: str  # bare From address, lower case
+    sender: str  # bare From address, ASCII letters in lower case
     subject: str
     references: tuple[str, ...]
     at: dt.datetime  # the note's time: arrival, or the Date header when earlier by less than 24 hours
     msg: EmailMessage
     raw: bytes
-    _text: list[str] = field(default_factory=list, repr=False, compare=False)  # computed once, on first use
+    # why the body cannot be read (too large to fetch, MIME nested too deep, …): the message is decided on its
+    # headers alone, and a member is told this reason
+    unreadable: str = ""
+    _text: list[tuple[str, bool]] = field(default_factory=list, repr=False, compare=False)  # read once, when asked
 
     @property
     def text(self) -> str:
-        """The newest text the sender wrote (quotes, signature and markup gone)."""
+        """The newest text the sender wrote (quotes, signature and markup gone); "" when the body is unreadable."""
+        return self._read()[0]
+
+    @property
+    def too_long(self) -> bool:
+        """The newest text runs past MAX_TEXT characters: not a note, and never read whole."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[str, bool]:
         if not self._text:
-            self._text.append(body_text(self.msg))
+            try:
+                text, long = ("", False) if self.unreadable else body_text(self.msg)
+                self._text.append((text_of(text), long))
+            except (RecursionError, *HEADER_ERRORS):
+                self._text.append(("", False))
         return self._text[0]
 
 
@@ -59,7 +112,7 @@ def header(msg: EmailMessage, name: str) -> str:
     reads (the Subject); tokens, addresses and ids are read raw."""
     try:
         value = msg.get(name)
-        return "" if value is None else str(value)
+        return "" if value is None else text_of(str(value))
     except HEADER_ERRORS:
         return raw_header(msg, name)
 
@@ -72,23 +125,55 @@ def raw_header(msg: EmailMessage, name: str) -> str:
 
 def raw_headers(msg: EmailMessage, name: str) -> list[str]:
     name = name.lower()
-    return [" ".join(str(v).split()) for k, v in msg.raw_items() if k.lower() == name]
+    return [text_of(" ".join(str(v).split())) for k, v in msg.raw_items() if k.lower() == name]
 
 
-def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:
-    msg = message_from_bytes(raw, policy=READ)
-    assert isinstance(msg, EmailMessage)
-    message_id = clean_header(raw_header(msg, "Message-ID"))
+def headers_of(raw: bytes) -> EmailMessage:
+    """A message's header alone, parsed as `read_message` parses it (the body is never looked at)."""
+    try:
+        parsed = BytesParser(policy=READ).parsebytes(raw, headersonly=True)
+        return parsed if isinstance(parsed, EmailMessage) else EmailMessage()
+    except (RecursionError, *HEADER_ERRORS):
+        return EmailMessage()
+
+
+def message_id_of(msg: EmailMessage) -> str:
+    """The Message-ID as a message carries it, cleaned: the key under which it is decided. The inbox's cheap
+    listing (adapters/mailbox.py) reads it with this same function, so the two always agree."""
+    return clean_header(raw_header(msg, "Message-ID"), limit=1000)
+
+
+_MULTIPART = re.compile(rb"^content-type:[ \t]*multipart/", re.IGNORECASE | re.MULTILINE)
+MAX_MULTIPARTS = 100  # multipart parts read; real mail has a handful, and the parser recurses once per level
+
+
+def read_message(raw: bytes, arrived: dt.datetime, too_large: str = "") -> Incoming:
+    """The message as parsed. Never raises: bytes the email library cannot parse (MIME nested deeper than it can
+    recurse, …) are read for their headers alone and marked unreadable with the reason. `too_large`: the
+    reason when only the headers were fetched."""
+    unreadable = too_large
+    if not unreadable and len(_MULTIPART.findall(raw, 0, 8_000_000)) > MAX_MULTIPARTS:
+        unreadable = f"it has more than {MAX_MULTIPARTS} multipart MIME parts"
+    msg: EmailMessage | None = None
+    if not unreadable:
+        try:
+            parsed = message_from_bytes(raw, policy=READ)
+            msg = parsed if isinstance(parsed, EmailMessage) else None
+        except (RecursionError, *HEADER_ERRORS) as e:
+            unreadable = f"the email library could not parse it ({type(e).__name__})"
+    if msg is None:
+        msg = headers_of(raw)
+        unreadable = unreadable or "it could not be parsed"
+    message_id = message_id_of(msg)
     key = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
     try:
         pairs = getaddresses(raw_headers(msg, "From"))
     except HEADER_ERRORS:
         pairs = []
-    sender = pairs[0][1].lower() if pairs else ""
-    subject = clean_header(header(msg, "Subject"))
-    refs: list[str] = []
-    for name in ("In-Reply-To", "References"):
-        refs += re.findall(r"<[^<>\s]+>", raw_header(msg, name))
+    # exactly one From with one address (RFC 5322 3.6): with two, which one did DKIM sign? Neither is heard
+    sender = ascii_lower(clean_header(pairs[0][1], limit=320)) if len(pairs) == 1 else ""
+    subject = clean_header(header(msg, "Subject"), limit=1000)
+    refs = passable_ids(raw_headers(msg, "In-Reply-To") + raw_headers(msg, "References"))
     at = arrived
     try:
         date = parsedate_to_datetime(raw_header(msg, "Date"))
@@ -96,14 +181,14 @@ def read_message(raw: bytes, arrived: dt.datetime) -> Incoming:
             at = date
     except HEADER_ERRORS:
         pass
-    return Incoming(key, message_id, sender, subject, tuple(refs), at, msg, raw)
+    return Incoming(key, message_id, sender, subject, refs, at, msg, raw, unreadable)
 
 
 def is_automatic(msg: EmailMessage, sender: str) -> str:
     """Why this message must never be answered (RFC 3834: auto-replies, lists, bounces), or ""."""
     auto = (raw_header(msg, "Auto-Submitted") or "no").strip().lower()
     if auto and auto != "no":
-        return f"Auto-Submitted: {auto}"
+        return f"Auto-Submitted: {auto[:60]}"
     if raw_header(msg, "Precedence").strip().lower() in ("bulk", "list", "junk", "auto_reply"):
         return "Precedence: " + raw_header(msg, "Precedence").strip()
     for name in ("List-Id", "List-Unsubscribe", "X-Auto-Response-Suppress", "X-Autoreply", "X-Autorespond"):
@@ -120,35 +205,105 @@ def is_automatic(msg: EmailMessage, sender: str) -> str:
     return ""
 
 
+# --- authentication (RFC 8601) ------------------------------------------------------------------------------
+
+
+def _authserv_id(value: str) -> str:
+    """The authserv-id a header claims: its first token, after any leading comments (RFC 8601 2.2: CFWS first)."""
+    text = value
+    for _ in range(5):  # comments nest; a few levels are plenty for a header's head
+        text = re.sub(r"\([^()]*\)", " ", text)
+    return text.split(";", 1)[0].strip().split(" ", 1)[0].lower()
+
+
+def _results(value: str) -> list[tuple[str, str, dict[str, str]]] | None:
+    """(method, result, {ptype.property: value}) of one header, parsed by RFC 8601 (comments and quoted strings
+    are never results); None when it is not valid. Non-ASCII, legal only inside comments and values, becomes "?"
+    first: the parser knows only ASCII."""
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse_value(value.encode("ascii", "replace").decode())
+    except (authres.AuthResError, ValueError, IndexError, TypeError, AttributeError):
+        return None
+    return [(str(r.method).lower(), str(r.result).lower(),
+             {f"{p.type}.{p.name}".lower(): str(p.value).lower() for p in r.properties}) for r in parsed.results]
+
+
+def _passes(results: list[tuple[str, str, dict[str, str]]], domain: str) -> bool:
+    """DMARC pass for the From domain, or a DKIM pass whose signing domain is aligned with it."""
+    for method, result, props in results:
+        if result != "pass":
+            continue
+        if method == "dmarc" and props.get("header.from", "").strip(".") == domain:
+            return True
+        if method == "dkim":
+            signer = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
+            if signer and _aligned(signer, domain):
+                return True
+    return False
+
+
 def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
     """"" when our own server's Authentication-Results show DKIM or DMARC pass aligned with From; else why not.
 
-    Only headers whose authserv-id is ours count: anyone can write such a header (RFC 8601, section 5).
+    Only headers whose authserv-id is ours count: anyone can write such a header (RFC 8601, section 5). Our
+    server adds its header on top of what the sender wrote, so the topmost one with our authserv-id is ours; a
+    well-run server also strips forged copies. When more than one claims our id, one is forged and every one of
+    them must pass: neither a forged pass below our real fail nor one above it can win.
     """
     domain = sender.rpartition("@")[2].lower()
     if not domain:
         return "the From header has no address"
-    ours = []
-    for value in raw_headers(msg, "Authentication-Results"):
-        text = " ".join(str(value).split()).lower()
-        head = text.split(";", 1)[0].split()  # authserv-id, then an optional version
-        if head and head[0] == authserv_id.lower():
-            ours.append(text)
+    ours = [v for v in raw_headers(msg, "Authentication-Results") if _authserv_id(v) == authserv_id.lower()]
     if not ours:
         return f"no Authentication-Results header from {authserv_id}"
-    for text in ours:
-        for m in re.finditer(r"\bdmarc=pass\b[^;]*?header\.from=([\w.\-]+)", text):
-            if _aligned(m.group(1), domain):
-                return ""
-        for m in re.finditer(r"\bdkim=pass\b[^;]*?header\.d=([\w.\-]+)", text):
-            if _aligned(m.group(1), domain):
-                return ""
-    return f"{authserv_id} reports no DKIM or DMARC pass for {domain}"
+    for i, value in enumerate(ours):
+        results = _results(value)
+        if results is None:
+            return f"the Authentication-Results header from {authserv_id} cannot be read (RFC 8601)"
+        if not _passes(results, domain):
+            if i == 0:
+                return f"{authserv_id} reports no DKIM or DMARC pass for {domain}"
+            return (f"{len(ours)} Authentication-Results headers claim to be from {authserv_id} and they disagree "
+                    "(one is forged)")
+    return ""
 
 
 def _aligned(d: str, domain: str) -> bool:
     d = d.lower().strip(".")
     return d == domain or domain.endswith("." + d) or d.endswith("." + domain)
+
+
+# --- delivery status notifications (RFC 3464) -----------------------------------------------------------------
+
+
+def returned_ids(msg: EmailMessage) -> tuple[str, ...]:
+    """The Message-IDs of the messages a delivery status notification says could not be delivered: only from a
+    real DSN (multipart/report; report-type=delivery-status, sent with a null return path), only when one of its
+    recipients' Action is "failed", and only from the returned message's own headers — never from anywhere in
+    the text, which anyone can write."""
+    try:
+        if msg.get_content_type() != "multipart/report" or \
+                str(msg.get_param("report-type", "")).lower() != "delivery-status":
+            return ()
+        return_path = raw_header(msg, "Return-Path").strip()
+        if return_path and return_path != "<>":
+            return ()  # a DSN is sent with MAIL FROM:<> (RFC 3464 2.1, RFC 5321 4.5.5)
+        failed, ids = False, []
+        for part in msg.iter_parts():
+            kind = part.get_content_type()
+            if kind in ("message/delivery-status", "message/global-delivery-status"):
+                text = part.as_string() if not part.is_multipart() else "\n".join(
+                    p.as_string() for p in part.iter_parts())
+                failed = failed or bool(re.search(r"(?im)^action:\s*failed\b", text))
+            elif kind in ("text/rfc822-headers", "message/rfc822", "message/global-headers"):
+                payload = part.get_payload(decode=True)
+                returned = part.get_payload(0) if part.is_multipart() else headers_of(
+                    payload if isinstance(payload, bytes) else b"")
+                if isinstance(returned, EmailMessage):
+                    ids += [m for m in passable_ids(raw_headers(returned, "Message-ID"))]
+        return tuple(dict.fromkeys(ids)) if failed else ()
+    except (RecursionError, *HEADER_ERRORS):
+        return ()
 
 
 @dataclass(frozen=True)
@@ -174,7 +329,6 @@ APPROVE = {"approve", "approved", "yes", "ok", "send", "onay", "onayla", "onayl�
            "অনুমোদন", "হ্যাঁ", "পাঠান"}
 REJECT = {"reject", "rejected", "no", "drop", "reddet", "ret", "hayır", "gönderme", "প্রত্যাখ্যান", "না", "বাদ"}
 TOKEN = re.compile(r"\[dw:([0-9a-f]{6,32})\]")
-OUR_IDS = re.compile(rb"<dw\.[A-Za-z]+\.[0-9a-f]+@[^<>\s]+>")
 
 
 def decision_word(text: str) -> str:
@@ -188,11 +342,6 @@ def decision_word(text: str) -> str:
                 return "reject"
             return ""
     return ""
-
-
-def our_ids_in(raw: bytes) -> tuple[str, ...]:
-    """Our Message-IDs anywhere in a message: a bounce quotes the headers of what it returns."""
-    return tuple(dict.fromkeys(m.decode("ascii", "replace") for m in OUR_IDS.findall(raw)))
 
 
 @dataclass(frozen=True)
@@ -238,6 +387,11 @@ def classify(
         why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
         if why:
             return Verdict("rejected", "rejected", f"not authenticated: {why}; not answered")
+    if incoming.unreadable or incoming.too_long:
+        why = incoming.unreadable or f"its text is longer than {MAX_TEXT:,} characters"
+        problem = f"this message could not be read: {why}; send the note again as plain text"
+        return Verdict("rejected", "rejected", f"a note that could not be read ({why})", reply=True,
+                       note=ParsedNote(None, (), (problem,)))
     note = parse(incoming)
     if note.ok:
         return Verdict("accepted", "processed", "a progress note", reply=True, note=note)

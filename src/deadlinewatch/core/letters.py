@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -32,7 +32,9 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from deadlinewatch.core import timeline
+from deadlinewatch.core.intake import passable_ids, text_of
 from deadlinewatch.core.mailpolicy import WRITE
+from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
@@ -41,17 +43,46 @@ CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.ht
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2")
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_HEADER_PARSER = HeaderRegistry()
 
 
 def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
-    """Text from a calendar, a note or the config, made safe for a header: one line, no control characters.
+    """Text from a calendar, a note, a mail or the config, made safe for a header we write: one line, no control
+    characters, and nothing the email library would decode into something else when the header is set.
 
-    Python before 3.11.10 can be made to fold a newline into a header (CVE-2024-6923); nothing that reaches a
-    header here keeps one.
+    Setting a header decodes any RFC 2047 encoded-word in the value, so "=?utf-8?q?=0D=0ABcc:_x?=" would become a
+    line break, and Python before 3.11.10 writes it out raw (CVE-2024-6923). So the text is decoded as the
+    library would decode it, stripped of controls, and again, until decoding changes nothing.
     """
-    text = " ".join(_CONTROL.sub(" ", value).split())
+    text = _one_line(value)
+    for _ in range(5):
+        decoded = _one_line(_decoded_words(text))
+        if decoded == text:
+            break
+        text = decoded
+    else:  # still decoding after five rounds: whatever is left is not allowed to look like an encoded-word
+        text = text.replace("=?", "= ?")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _one_line(value: str) -> str:
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def _decoded_words(text: str) -> str:
+    if "=?" not in text:
+        return text
+    try:
+        return str(_HEADER_PARSER("subject", text))
+    except (ValueError, TypeError, IndexError, AttributeError, LookupError, UnicodeError):
+        return text.replace("=?", "= ?")
+
+
+def _msg_ids(*values: str) -> str:
+    """msg-ids we write back in In-Reply-To/References: only those that pass verbatim (see intake.passable_ids)."""
+    return " ".join(passable_ids(list(values)))
 
 
 @dataclass(frozen=True)
@@ -287,9 +318,9 @@ class Letters:
         msg["To"] = to
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
         msg["X-Deadlinewatch-Kind"] = "reply"
-        if original_message_id:
-            msg["In-Reply-To"] = original_message_id
-            msg["References"] = " ".join(x for x in (references, original_message_id) if x)
+        if _msg_ids(original_message_id):
+            msg["In-Reply-To"] = _msg_ids(original_message_id)
+            msg["References"] = _msg_ids(references, original_message_id)
         msg.set_content(text)
         return msg
 
@@ -325,9 +356,8 @@ class Letters:
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Notice"] = token
         msg["X-Deadlinewatch-Kind"] = f"manager-{what}"
-        if in_reply_to:
-            msg["In-Reply-To"] = in_reply_to
-            msg["References"] = in_reply_to
+        if _msg_ids(in_reply_to):
+            msg["In-Reply-To"] = msg["References"] = _msg_ids(in_reply_to)
         msg.set_content(text)
         if draft is not None:
             msg.add_attachment(draft, disposition="inline")
@@ -349,16 +379,47 @@ def _clean(row: TimelineRow) -> TimelineRow:
 
 def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.datetime, message_id: str
             ) -> EmailMessage:
-    """A client's reply to a notice, passed on to the manager whole (as an attached message)."""
-    subject = safe_text(str(original.get("Subject", "")))
-    who = safe_text(str(original.get("From", "")))
+    """A client's reply to a notice, passed on to the manager: its headers and text, rewritten by us.
+
+    Not the original bytes: anything in them (a header that decodes to a line break, a part that ends the
+    attachment early) would reach the manager as if we had written it. Its attachments are named, not copied; the
+    message itself is in the inbox's processed folder.
+    """
+    subject = _header(original, "Subject")
+    copy = EmailMessage(policy=WRITE)
+    for name in ("From", "To", "Cc", "Date", "Subject"):
+        value = _header(original, name)
+        if value:
+            copy[name if name != "From" else "X-Original-From"] = value  # text, not an address to reply to
+    names = [safe_text(str(p.get_filename() or p.get_content_type()), 100) for p in _attachments(original)]
+    text = full_text(original)
+    if names:
+        text += "\n\n[attachments not forwarded: " + ", ".join(names) + "]\n"
+    copy.set_content(text)
     msg = _envelope(sender, f"Fwd: client reply: {subject}", composed_at, message_id)
     msg["To"] = to
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Deadlinewatch-Kind"] = "forward"
+    who = _header(original, "From") or "The client"
     msg.set_content(f"{who} answered a deadlinewatch notice. Their message is attached; reply to them directly.\n")
-    msg.add_attachment(original, disposition="inline")
+    msg.add_attachment(copy, disposition="inline")
     return _fixed_boundaries(msg)
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    """A header of mail from outside, as safe text ("" when absent or unreadable)."""
+    try:
+        value = msg.get(name)
+    except (ValueError, TypeError, IndexError, AttributeError, LookupError, UnicodeError):
+        value = None
+    return safe_text(text_of(str(value)), 300) if value is not None else ""
+
+
+def _attachments(msg: EmailMessage) -> list[EmailMessage]:
+    try:
+        return list(msg.iter_attachments())
+    except (RecursionError, ValueError, TypeError, AttributeError, LookupError):
+        return []
 
 
 def _format(name: str, email: str) -> str:

@@ -61,15 +61,28 @@ def _decoded(part: EmailMessage) -> str:
     return content if isinstance(content, str) else ""
 
 
-def body_text(msg: EmailMessage) -> str:
-    """The newest text the sender wrote: attachments ignored, HTML-only mail read as text."""
+def full_text(msg: EmailMessage) -> str:
+    """The text of a message, quotes and all: attachments ignored, HTML-only mail read as text."""
     part = msg.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
     text = _decoded(part)  # type: ignore[arg-type]
-    if part.get_content_subtype() == "html":
-        text = html_to_text(text)
-    return strip_reply(text)
+    return html_to_text(text) if part.get_content_subtype() == "html" else text
+
+
+MAX_TEXT = 200_000  # characters of a message's text read for a note: a note is a few hundred; quotes may be more
+
+
+def body_text(msg: EmailMessage) -> tuple[str, bool]:
+    """The newest text the sender wrote (attachments ignored, HTML-only mail read as text), and whether that text
+    runs past MAX_TEXT. Only the first MAX_TEXT characters are read: what follows is the quoted thread of a long
+    reply, or a note too long to be one."""
+    text = full_text(msg)
+    if len(text) <= MAX_TEXT:
+        return strip_reply(text), False
+    cut = text[:MAX_TEXT].rsplit("\n", 1)[0]
+    newest = strip_reply(cut)
+    return newest, len(newest) > MAX_TEXT // 2  # no quote began early: the sender's own text is that long
 
 
 # mail-parser-reply knows English and a dozen European languages, not Turkish or Bengali: their mail programs'

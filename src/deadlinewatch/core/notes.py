@@ -60,6 +60,10 @@ _KEY_INDEX = {fold(alias): key for key, aliases in KEY_ALIASES.items() for alias
 _LINE = re.compile(r"^\s*([^:：]{1,40}?)\s*[:：]\s*(.*?)\s*$")
 
 
+MAX_BLOCKS = 100  # milestone blocks in one note: a project's worth, never a flood (the reply answers each)
+MAX_PROBLEMS = 20  # problems listed in a reply; the rest are counted
+
+
 @dataclass(frozen=True)
 class MilestoneRef:
     """What the parser needs to know of a milestone to resolve a `Milestone:` line."""
@@ -215,6 +219,9 @@ def parse_note(
         assert m is not None
         value = m.group(2)
         if key == "milestone":
+            if len(raw_blocks) == MAX_BLOCKS:
+                return ParsedNote(project, (), (f"line {lineno}: a note has at most {MAX_BLOCKS} milestone blocks; "
+                                                "send the rest in another note",))
             current = {"milestone": (lineno, value)}
             raw_blocks.append((lineno, current))
         elif current is None:
@@ -282,4 +289,6 @@ def parse_note(
                         "with the project id in the subject")
     if project is None and len(projects_seen) == 1:
         project = projects_seen.pop()
+    if len(problems) > MAX_PROBLEMS:  # the reply lists them: a few to fix first, not pages
+        problems[MAX_PROBLEMS - 1:] = [f"… and {len(problems) - MAX_PROBLEMS + 1} more problems"]
     return ParsedNote(project, tuple(blocks) if not problems else (), tuple(problems))

@@ -17,6 +17,7 @@ from deadlinewatch.core import timeline
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
+from deadlinewatch.stages.calendar_sync import follow_server
 from deadlinewatch.stages.clients import view
 
 
@@ -30,6 +31,7 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
     calendar = svc.calendar
     if not isinstance(calendar, CalDAVCalendar):
         return
+    follow_server(svc, report)
     for project in svc.config.projects:
         if not project.client_calendar:
             continue

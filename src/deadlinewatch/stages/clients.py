@@ -211,9 +211,9 @@ def plan_weekly(svc: Services, pv: ProjectView, now: dt.datetime, since: dt.date
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None  # nothing open: no check-in to send
+    if svc.store.sent_since("weekly", pv.project.id, slot):
+        return None  # this slot's check-in is recorded already
     env = _envelope(svc, pv.project, "weekly", [slot.date().isoformat()], now)
-    if svc.store.is_our_message_id(env.message_id):
-        return None
     rows = pv.rows()
     week_ago = slot - dt.timedelta(days=7)
     progress = []

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -19,6 +20,7 @@ from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
 from deadlinewatch.core.model import Report
+from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import (
     PassReport,
@@ -65,9 +67,9 @@ def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
 def _rules(svc: Services) -> intake.Rules:
     c = svc.config
     return intake.Rules(
-        members=frozenset(bare(m).lower() for m in c.team["members"]),
-        managers=frozenset(bare(x).lower() for x in [c.team["manager"], *(p.manager for p in c.projects)]),
-        clients=frozenset(p.client.email.lower() for p in c.projects),
+        members=frozenset(intake.ascii_lower(bare(m)) for m in c.team["members"]),
+        managers=frozenset(intake.ascii_lower(bare(x)) for x in [c.team["manager"], *(p.manager for p in c.projects)]),
+        clients=frozenset(intake.ascii_lower(p.client.email) for p in c.projects),
         require_authentication=c.imap["require_authentication"],
         authserv_id=c.imap["authserv_id"],
     )
@@ -78,7 +80,10 @@ def _context(svc: Services, incoming: intake.Incoming) -> intake.Context:
     token_match = intake.TOKEN.search(incoming.subject)
     held = store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references)
     automatic = bool(intake.is_automatic(incoming.msg, incoming.sender))
-    bounced = tuple(m for m in intake.our_ids_in(incoming.raw) if store.client_message(m)) if automatic else ()
+    # a bounce counts only as a delivery status notification of a client message that was sent (its Message-ID is
+    # keyed: nobody outside can name one), never as any mail that quotes an id
+    bounced = tuple(m for m in intake.returned_ids(incoming.msg)
+                    if (item := store.client_message(m)) is not None and item.state == "sent") if automatic else ()
     return intake.Context(
         is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
         answers_notice=store.notice_by_message_ids(incoming.references) is not None,
@@ -221,10 +226,10 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
     context = intake.Context()
     try:
         context = _context(svc, incoming)
-        verdict = intake.classify(incoming, reading.rules, context, reading.parse)
-    except PARSE_ERRORS as e:
+        verdict = intake.classify(incoming, reading.rules, context, reading.parsed)
+    except (RecursionError, *PARSE_ERRORS) as e:
         # a message so broken the email library chokes on it: kept and filed, never a crashed pass
-        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__}: {e})")
+        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
     reports: list[Report] = []
     messages: list[dict[str, object]] = []
     if verdict.note is not None and verdict.note.ok:
@@ -236,16 +241,16 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
         messages.append(_forward(svc, incoming, now))
     if verdict.outcome == "decision":
         messages += _decide(svc, incoming, verdict, now, report)
-    text = "" if verdict.outcome == "archive" else _safe_text(incoming)
     if verdict.outcome == "bounce":
-        messages += _bounce(svc, context.bounced, now, report, text)
+        messages += _bounce(svc, context.bounced, now, report, incoming.text)
     target = reading.folders[verdict.folder]
+    note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
     svc.store.record_message(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
         project=verdict.note.project if verdict.note else None,
         problems=list(verdict.note.problems) if verdict.note else [verdict.reason],
-        raw=b"" if verdict.outcome == "archive" else incoming.raw, body=text, reports=reports, now=now,
+        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=reports, now=now,
         outgoing=messages,
     )
     reading.recorded(reports)
@@ -253,23 +258,41 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
     return target
 
 
-def _read(raw: bytes, arrived: dt.datetime) -> intake.Incoming:
-    """The message as parsed; bytes the email library cannot even split into headers and body still become a
-    message (keyed by their digest) that the rules file as rejected."""
-    try:
-        return intake.read_message(raw, arrived)
-    except PARSE_ERRORS:
-        log.warning("imap: a message could not be parsed at all; it is kept and filed as rejected")
-        return intake.Incoming("sha256:" + hashlib.sha256(raw).hexdigest(), "", "", "", (), arrived, EmailMessage(),
-                               raw)
+def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], notes.ParsedNote], rules: intake.Rules,
+             limit: int) -> list[tuple[Fetched, intake.Incoming, notes.ParsedNote | None]]:
+    """Off the event loop (in a thread): each message parsed, and a member's text read and note understood — the
+    costly part of taking mail in, which must never hold the daemon's loop. Contained: whatever bytes a message
+    holds, it comes back as an Incoming (unreadable, with the reason, at worst)."""
+    out: list[tuple[Fetched, intake.Incoming, notes.ParsedNote | None]] = []
+    readers = rules.members | rules.managers
+    for item in fetched:
+        too_large = (f"it is {item.size / 1e6:.1f} MB, and mail is read up to {limit / 1e6:.1f} MB "
+                     "(imap.max_message_bytes)") if item.truncated else ""
+        note = None
+        try:
+            incoming = intake.read_message(item.raw, item.arrived, too_large)
+            if incoming.sender in readers and not incoming.unreadable:  # a stranger's mail is filed unread
+                _ = incoming.text
+                if incoming.sender in rules.members:
+                    note = parse(incoming)
+        except Exception as e:  # contained: one message's bytes must never stop the others (decided below)
+            log.warning("imap: message UID %d could not be read (%s); it is filed as rejected", item.uid,
+                        type(e).__name__)
+            incoming = intake.Incoming("sha256:" + hashlib.sha256(item.raw).hexdigest(), "", "", "", (), item.arrived,
+                                       EmailMessage(), item.raw, f"it could not be read ({type(e).__name__})")
+        out.append((item, incoming, note))
+    return out
 
 
 def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error: str, folders: dict[str, str]
              ) -> str:
+    known = svc.store.message_decisions([incoming.message_key])
+    if known:  # decided before after all (its move failed): it goes where it was sent then
+        return known[incoming.message_key]
     svc.store.record_message(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome="rejected", target_folder=folders["rejected"],
-        project=None, problems=[f"could not be processed after {MAX_ATTEMPTS} tries: {error}"], raw=incoming.raw,
+        project=None, problems=[f"could not be processed after {MAX_ATTEMPTS} tries: {error}"], raw=b"",
         body="", reports=[], now=svc.clock.now(),
     )
     report.problem(f"message {incoming.message_key} from {incoming.sender or '(no sender)'} could not be processed "
@@ -277,9 +300,15 @@ def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error
     return folders["rejected"]
 
 
+# failures that are not one message's doing: the reading stops (what it decided is kept and filed) and the next
+# one starts over, rather than counting them against each message
+SYSTEMIC = (ServerError, LoginRefused, ConfigError, sqlite3.OperationalError)
+
+
 async def read_inbox(svc: Services, report: PassReport) -> None:
-    """Scan the inbox cheaply (UID and Message-ID), fetch only what was never decided, decide each message in a
-    transaction of its own, then move everything in batches — only ever after the store committed it."""
+    """Scan the inbox cheaply (UID and Message-ID), fetch only what was never decided, parse it off the loop,
+    decide each message in a savepoint of its own, then move everything in batches — only ever after the store
+    committed it. Whatever a message holds, it is decided, recorded and filed alone."""
     imap = svc.config.imap
     source = imap["folder"]
     folders = {"sent": imap["sent_folder"], "processed": imap["processed_folder"], "rejected": imap["rejected_folder"]}
@@ -299,22 +328,57 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
                 reading.file(decided[listed.message_id], listed.uid, listed.message_id)
             else:
                 unknown.append(listed.uid)
-        fetched = await asyncio.to_thread(mailbox.fetch, source, unknown) if unknown else []
+        fetched = await asyncio.to_thread(mailbox.fetch, source, unknown, imap["max_message_bytes"]) if unknown else []
+        halted: Exception | None = None
         for start in range(0, len(fetched), BATCH):
+            prepared = await asyncio.to_thread(_prepare, fetched[start:start + BATCH], reading.parse, reading.rules,
+                                               imap["max_message_bytes"])
+            # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
+            # failed) is only filed again
+            reading.decided.update(svc.store.message_decisions(
+                [i.message_key for _, i, _ in prepared if i.message_key not in reading.decided]))
             # each message in a savepoint of its own, a batch of them in one commit: nothing awaits in here
             with svc.store.batch():
-                for item in fetched[start:start + BATCH]:
-                    _take(svc, report, item, reading)
+                for item, incoming, note in prepared:
+                    if note is not None:
+                        reading.understood[incoming.message_key] = note
+                    try:
+                        _take(svc, report, item, incoming, reading)
+                    except SYSTEMIC as e:
+                        halted = e
+                        break
+            if halted is not None:
+                break
         for target, entries in reading.moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
             svc.store.mark_moved([key for _, key in entries])
-        svc.store.set_server("imap", True, f"{len(scan.items)} messages read", svc.clock.now())
+        if isinstance(halted, sqlite3.OperationalError):
+            report.problem(f"imap: the state database refused a write ({halted}); the rest of the inbox waits for "
+                           "the next reading")
+        elif halted is not None:
+            raise halted
+        _health(svc, report, len(scan.items))
+        svc.store.prune_mail(svc.clock.now() - dt.timedelta(days=imap["keep_mail_days"]))
     except (ServerError, LoginRefused) as e:
         server_failed(svc, report, "imap", e)
     except ConfigError as e:
         report.problem(str(e))
     finally:
         await asyncio.to_thread(mailbox.close)
+
+
+def _health(svc: Services, report: PassReport, listed: int) -> None:
+    """The inbox's line in `status` (and systemd's STATUS): reachable and keeping up, or how many messages keep
+    failing — "imap ok" must never hide an inbox that does not move."""
+    failing = svc.store.failing_messages()
+    if failing:
+        key, attempts, error = failing[0]
+        why = (f"{len(failing)} message(s) failed and are tried again (first: {key[:80]}, {attempts} of "
+               f"{MAX_ATTEMPTS} tries, {error[:200]})")
+        report.lagging["inbox"] = why
+        svc.store.set_server("imap", False, f"reachable, but not keeping up: {why}", svc.clock.now())
+    else:
+        svc.store.set_server("imap", True, f"{listed} messages read", svc.clock.now())
 
 
 @dataclass
@@ -329,6 +393,12 @@ class Reading:
     decided: dict[str, str]
     moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     notes: dict[tuple[str, str], list[Report]] = field(default_factory=dict)
+    understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
+
+    def parsed(self, incoming: intake.Incoming) -> ParsedNote:
+        """A member's note as understood off the loop (parsed here only if it was not)."""
+        known = self.understood.pop(incoming.message_key, None)
+        return known if known is not None else self.parse(incoming)
 
     def file(self, target: str, uid: int, message_key: str) -> None:
         self.moves.setdefault(target, []).append((uid, message_key))
@@ -349,34 +419,47 @@ class Reading:
                     del kept[:-RECENT_REPORTS]
 
 
-def _take(svc: Services, report: PassReport, item: Fetched, reading: Reading) -> None:
-    """Decide one fetched message (or count a failure at it) and note where it goes."""
+def _take(svc: Services, report: PassReport, item: Fetched, incoming: intake.Incoming, reading: Reading) -> None:
+    """Decide one message (or count a failure at it) and note where it goes. Only SYSTEMIC errors leave here."""
     svc.tick()
-    incoming = _read(item.raw, item.arrived)
     if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
         reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
         return
     try:
-        target = _decide_one(svc, report, incoming, reading)
-    except (ServerError, LoginRefused, ConfigError):
+        with svc.store.transaction():  # a savepoint: the message and everything it causes, or none of it
+            target = _decide_one(svc, report, incoming, reading)
+    except SYSTEMIC:
         raise
     except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
-        log.exception("imap: processing message %s failed", incoming.message_key)
-        error = f"{type(e).__name__}: {e}"
-        if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
-            report.problem(f"message {incoming.message_key} could not be processed ({error}); "
-                           "it stays in the inbox and is tried again")
+        failed = _failed(svc, report, item, incoming, e, reading)
+        if failed is None:
             return
-        target = _give_up(svc, report, incoming, error, reading.folders)
+        target = failed
     reading.decided[incoming.message_key] = target
     reading.file(target, item.uid, incoming.message_key)
 
 
-def _safe_text(incoming: intake.Incoming) -> str:
+def _failed(svc: Services, report: PassReport, item: Fetched, incoming: intake.Incoming, e: Exception,
+            reading: Reading) -> str | None:
+    """Count a failed attempt at a message: None while it is tried again, else the folder it is filed in. A message
+    that cannot even be recorded is moved aside by UID: nothing may stall the inbox."""
+    error = f"{type(e).__name__}: {str(e)[:300]}"
+    log.warning("imap: processing message %s failed: %s", incoming.message_key[:200], error,
+                exc_info=log.isEnabledFor(logging.DEBUG))
     try:
-        return incoming.text
-    except PARSE_ERRORS:
-        return ""
+        with svc.store.transaction():
+            if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
+                report.problem(f"message {incoming.message_key[:200]} could not be processed ({error}); "
+                               "it stays in the inbox and is tried again")
+                return None
+            return _give_up(svc, report, incoming, error, reading.folders)
+    except SYSTEMIC:
+        raise
+    except Exception as again:  # the store cannot take even its failure: file it by UID, with a line in the log
+        log.error("imap: message UID %d (%s) cannot even be recorded (%s: %s); moved to %s unrecorded", item.uid,
+                  incoming.message_key[:200], type(again).__name__, str(again)[:300], reading.folders["rejected"])
+        report.problem(f"message UID {item.uid} could not be recorded; moved to {reading.folders['rejected']}")
+        return reading.folders["rejected"]
 
 
 def _tell(report: PassReport, incoming: intake.Incoming, verdict: intake.Verdict) -> None:

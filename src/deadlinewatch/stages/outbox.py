@@ -40,8 +40,11 @@ def release_holds(svc: Services, report: PassReport) -> None:
                                        svc.workdays, svc.team_tz)
         if now < when:
             continue
-        if svc.store.decide(item.id, True, now=now, decided_by="timeout"):
-            svc.store.record_outgoing([manager_message(svc, item, "released", why, now)])
+        with svc.store.transaction():  # released and the manager's note of it, or neither
+            released = svc.store.decide(item.id, True, now=now, decided_by="timeout")
+            if released:
+                svc.store.record_outgoing([manager_message(svc, item, "released", why, now)])
+        if released:
             report.event("held message #%d released undecided: %s", item.id, why)
 
 
@@ -106,20 +109,23 @@ def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[s
     now = svc.clock.now()
     essential = {a.lower() for a in item.recipients[:1]}  # the client (or, in shadow mode, the manager)
     lost = {a.lower(): why for a, why in refused.items()}
+    # the outcome and the manager's note about it in one transaction: a crash between them would lose the note
     if len(lost) == len(item.recipients) or essential & set(lost):
         reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
-        svc.store.set_outbox_state(item.id, "failed", now=now, error=reason)
+        with svc.store.transaction():
+            svc.store.set_outbox_state(item.id, "failed", now=now, error=reason)
+            if item.audience == "client":
+                svc.store.record_outgoing([manager_message(svc, item, "failed", reason, now)])
         report.problem(f"message #{item.id} ({item.kind}) refused by the SMTP server: {reason}")
-        if item.audience == "client":
-            svc.store.record_outgoing([manager_message(svc, item, "failed", reason, now)])
         return
-    svc.store.set_outbox_state(item.id, "sent", now=now, error="; ".join(f"{a}: {w}" for a, w in refused.items())
-                               or None)
+    others = ", ".join(sorted(lost))
+    with svc.store.transaction():
+        svc.store.set_outbox_state(item.id, "sent", now=now,
+                                   error="; ".join(f"{a}: {w}" for a, w in refused.items()) or None)
+        if lost and item.audience == "client" and bare(svc.config.team["manager"]).lower() not in lost:
+            svc.store.record_outgoing([manager_message(svc, item, "failed", f"refused for {others}", now,
+                                                       detail="The client's own copy was delivered.")])
     report.sent.append(item.id)
     report.event("sent #%d (%s) to %s", item.id, item.kind, ", ".join(item.recipients))
     if lost and item.audience == "client":
-        others = ", ".join(sorted(lost))
         report.problem(f"message #{item.id}: these recipients were refused: {others}")
-        if bare(svc.config.team["manager"]).lower() not in lost:
-            svc.store.record_outgoing([manager_message(svc, item, "failed", f"refused for {others}", now,
-                                                       detail="The client's own copy was delivered.")])

@@ -21,10 +21,11 @@ def nudge_silent(svc: Services, report: PassReport) -> None:
             silent = svc.workdays.count(since, today)
             if silent < stale_after:
                 continue
-            # one nudge per silence: its id is made of the latest note's time, and the outbox refuses a twin
-            token, msg_id = message_id(svc, "nudge", project.id, m.uid, latest.at.isoformat())
-            if svc.store.is_our_message_id(msg_id):
+            # one nudge per silence: none since the latest note (its id, made of that note's time, also makes the
+            # outbox refuse a twin)
+            if svc.store.sent_since("nudge", project.id, latest.at, uid=m.uid):
                 continue
+            token, msg_id = message_id(svc, "nudge", project.id, m.uid, latest.at.isoformat())
             to = latest.sender if latest.sender in members else bare(project.manager)
             forecast = svc.store.forecast(project.id, m.uid)
             msg = svc.letters.nudge(

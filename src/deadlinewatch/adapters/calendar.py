@@ -73,9 +73,27 @@ class Changes:
 
 
 class CalendarSource(Protocol):
-    def changes(self, ref: str, url: str | None, token: str | None, etags: Mapping[str, str]) -> Changes: ...
+    """The calendar port: what the stages need of a CalDAV account (blocking calls: run them in a thread)."""
 
-    def check(self) -> str: ...
+    def changes(self, ref: str, url: str | None, token: str | None, etags: Mapping[str, str]) -> Changes:
+        """What changed in the calendar `ref` names since `token` (see CalDAVCalendar.changes)."""
+        ...
+
+    def resolve_url(self, ref: str) -> str:
+        """The URL of the calendar a project's `calendar` or `client_calendar` names."""
+        ...
+
+    def get(self, url: str) -> tuple[str, str] | None:
+        """An entry's text and ETag, or None when it is gone."""
+        ...
+
+    def put(self, url: str, ics: str, etag: str | None) -> str | None:
+        """Create (etag None) or update (If-Match) an entry; its new ETag, or None when someone changed it."""
+        ...
+
+    def check(self) -> str:
+        """Log in; what a person reads in `check-config --connect`."""
+        ...
 
 
 class TokenExpired(Exception):

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -23,8 +24,20 @@ from typing import Any
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.errors import StateError
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, from version i to i + 1: what it is for, in a few words, and its SQL."""
+
+    what: str
+    sql: str
+
+
 # Each entry moves the schema from version i to i + 1. Never edit a released entry: append a new one.
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[Migration] = [Migration(
+    "milestones, inbox messages, notes, forecasts, client dates, the outbox, passes and servers",
     """
     CREATE TABLE milestones (
         project TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
@@ -67,10 +80,10 @@ MIGRATIONS: list[str] = [
                          ok INTEGER NOT NULL, summary TEXT NOT NULL);
     CREATE TABLE servers (name TEXT PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL,
                           checked_at TEXT NOT NULL);
-    """,
-]
+    """)]
 
-MIGRATIONS.append(
+MIGRATIONS.append(Migration(
+    "finish-to-start links, SMTP back-off, drafts pointing at their notice, cancellations sent",
     """
     -- finish-to-start links read from RELATED-TO (JSON list of [successor uid, gap days])
     ALTER TABLE milestones ADD COLUMN successors TEXT NOT NULL DEFAULT '[]';
@@ -78,19 +91,19 @@ MIGRATIONS.append(
     ALTER TABLE outbox ADD COLUMN next_attempt TEXT;
     ALTER TABLE outbox ADD COLUMN parent INTEGER;
     ALTER TABLE client_dates ADD COLUMN cancelled_sent INTEGER NOT NULL DEFAULT 0;
-    """
-)
+    """))
 
-MIGRATIONS.append(
+MIGRATIONS.append(Migration(
+    "failed attempts at a message, each folder's UIDVALIDITY",
     """
     -- a message that made its processing fail: after MAX_ATTEMPTS it is filed as rejected (no poison stalls)
     CREATE TABLE message_failures (message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL);
     -- each folder's UIDVALIDITY as last seen: a change is logged (Message-IDs keep the rescan harmless)
     CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL);
-    """
-)
+    """))
 
-MIGRATIONS.append(
+MIGRATIONS.append(Migration(
+    "calendar sync state, entries as fetched, the client-facing calendar copy",
     """
     -- each project's calendar: its resolved URL and the RFC 6578 sync token to ask with next time
     CREATE TABLE calendars (project TEXT PRIMARY KEY, ref TEXT NOT NULL, url TEXT NOT NULL, sync_token TEXT,
@@ -103,17 +116,16 @@ MIGRATIONS.append(
     CREATE TABLE client_calendar (project TEXT NOT NULL, uid TEXT NOT NULL, url TEXT NOT NULL, etag TEXT,
                                   sequence INTEGER NOT NULL, date TEXT NOT NULL, status TEXT NOT NULL,
                                   PRIMARY KEY (project, uid));
-    """
-)
+    """))
 
-MIGRATIONS.append(
+MIGRATIONS.append(Migration(
+    "the key of our ids and the CalDAV account, old mail found by date",
     """
     -- the key that makes our Message-IDs and [dw:…] tokens impossible for anyone else to compute (HMAC)
     CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);
     -- the text of old mail is pruned after imap.keep_mail_days
     CREATE INDEX messages_by_decided ON messages (decided_at);
-    """
-)
+    """))
 
 # the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
 # cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
@@ -283,9 +295,10 @@ class Store:
             )
         for i in range(version, len(MIGRATIONS)):
             with self.transaction():
-                for statement in _statements(MIGRATIONS[i]):
+                for statement in _statements(MIGRATIONS[i].sql):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {i + 1}")
+            log.info("state: schema v%d → v%d: %s", i, i + 1, MIGRATIONS[i].what)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

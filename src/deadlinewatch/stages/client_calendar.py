@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote
 
-from deadlinewatch.adapters.calendar import CalDAVCalendar
+from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.config import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.model import TimelineRow
@@ -29,8 +29,6 @@ def _description(row: TimelineRow) -> str:
 
 async def update_client_calendars(svc: Services, report: PassReport) -> None:
     calendar = svc.calendar
-    if not isinstance(calendar, CalDAVCalendar):
-        return
     follow_server(svc, report)
     for project in svc.config.projects:
         if not project.client_calendar:
@@ -44,7 +42,7 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
             report.problem(f'project {project.id}: client_calendar = "{project.client_calendar}": {e}')
 
 
-async def _update(svc: Services, calendar: CalDAVCalendar, project: Project, report: PassReport) -> None:
+async def _update(svc: Services, calendar: CalendarSource, project: Project, report: PassReport) -> None:
     pv = view(svc, project)
     rows = list(pv.rows())
     seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]

@@ -153,7 +153,7 @@ def _imap_check(config: config_mod.Config) -> str:
 
 def cmd_once(args: argparse.Namespace) -> int:
     from deadlinewatch import wiring
-    from deadlinewatch.cycle import run_pass
+    from deadlinewatch.pipeline import run_pass
 
     config = config_mod.load(config_path(args))
     setup_logging(config.daemon["log_level"], args.debug)

@@ -34,7 +34,7 @@ from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import LoginRefused, ServerError
 
-log = logging.getLogger("deadlinewatch.cycle")
+log = logging.getLogger("deadlinewatch.pipeline")  # the events of a pass, one line each
 FORECASTS_KEPT = 100_000
 
 

@@ -30,13 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deadlinewatch.core import policy
+from deadlinewatch.pipeline import STEP, record_pass
 from deadlinewatch.services import PassReport, Services
-from deadlinewatch.stages.calendar_sync import sync_calendars
-from deadlinewatch.stages.client_calendar import update_client_calendars
-from deadlinewatch.stages.clients import evaluate
-from deadlinewatch.stages.inbox import read_inbox
-from deadlinewatch.stages.outbox import send_outbox
-from deadlinewatch.stages.team import nudge_silent
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +74,10 @@ class Crew:
         self.on_run = on_run
         self.workers = {w.name: w for w in (
             # notes name milestones: the first reading of the inbox waits for the first calendar sync
-            Worker("inbox", read_inbox, wakes=("evaluator",), after="calendar"),
-            Worker("calendar", sync_calendars, wakes=("evaluator",)),
+            Worker("inbox", STEP["inbox"].run, wakes=("evaluator",), after="calendar"),
+            Worker("calendar", STEP["calendar"].run, wakes=("evaluator",)),
             Worker("evaluator", self._evaluate, wakes=("outbox",)),
-            Worker("outbox", self._deliver),
+            Worker("outbox", STEP["outbox"].run),
             Worker("weekly", self._weekly, wakes=("evaluator",)),
         )}
 
@@ -211,18 +206,11 @@ class Crew:
     # --- the runs that are more than one stage -------------------------------------------------------------
 
     async def _evaluate(self, svc: Services, report: PassReport) -> None:
+        """The pipeline's evaluation, recorded as a pass that names the servers other workers found down."""
         started = svc.clock.now()
-        evaluate(svc, report)
-        nudge_silent(svc, report)
-        down = sorted({s for w in self.workers.values() if w.last is not None
-                       for s in (*w.last.unavailable, *w.last.refused)})
-        summary = report.summary + (f"; unavailable: {', '.join(down)}" if down else "")
-        svc.store.record_pass(started, svc.clock.now(), not down, summary)
-
-    @staticmethod
-    async def _deliver(svc: Services, report: PassReport) -> None:
-        await send_outbox(svc, report)
-        await update_client_calendars(svc, report)
+        await STEP["evaluator"].run(svc, report)
+        record_pass(svc, started, report, down=(s for w in self.workers.values() if w.last is not None
+                                                for s in (*w.last.unavailable, *w.last.refused)))
 
     @staticmethod
     async def _weekly(svc: Services, report: PassReport) -> None:

@@ -17,8 +17,8 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
-from deadlinewatch.cycle import run_pass
 from deadlinewatch.errors import ServerError
+from deadlinewatch.pipeline import run_pass
 from tests.conftest import Studio, deadlinewatch
 from tests.integration.test_inbox import choke_on, note, replies_to
 from tests.integration.test_whole_loop import raw_folder

@@ -101,7 +101,7 @@ def test_the_daemon_relearns_the_plans_bias_when_a_note_closes_a_milestone_the_s
     from deadlinewatch import wiring
     from deadlinewatch.adapters.clock import FixedClock
     from deadlinewatch.adapters.store import Store
-    from deadlinewatch.cycle import run_pass
+    from deadlinewatch.pipeline import run_pass
 
     cal = studio.caldav.calendar_url("acme-web")
     studio.caldav.put(cal, "wire-1", _todo("wire-1", "Wireframes", "20261005", "20261009"))

@@ -13,7 +13,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
-from deadlinewatch.cycle import run_pass
+from deadlinewatch.pipeline import run_pass
 from deadlinewatch.services import Services
 from deadlinewatch.stages import outbox
 from tests.conftest import Studio

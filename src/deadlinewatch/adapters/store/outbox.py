@@ -1,0 +1,222 @@
+"""The outbox (every message, recorded before any attempt to send it) and what the client's calendar shows of
+each milestone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
+
+CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str
+    audience: str
+    project: str | None
+    uid: str | None
+    token: str
+    message_id: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    message: bytes
+    state: str
+    attempts: int
+    created: dt.datetime
+    sent: dt.datetime | None
+    last_error: str | None
+    promised: dt.date | None
+    parent: int | None = None
+    next_attempt: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClientDate:
+    """What the client's calendar shows of a milestone; SEQUENCE only ever grows."""
+
+    sequence: int
+    shown_date: dt.date | None
+    promised: dt.date | None
+    delivered_sent: bool
+    cancelled_sent: bool = False
+
+
+class Outbox(Database):
+    """The outbox and the client dates."""
+
+    def client_date(self, project: str, uid: str) -> ClientDate | None:
+        r = self.db.execute("SELECT * FROM client_dates WHERE project = ? AND uid = ?", (project, uid)).fetchone()
+        return self._client_date(r) if r else None
+
+    @staticmethod
+    def _client_date(r: sqlite3.Row) -> ClientDate:
+        return ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]),
+                          bool(r["cancelled_sent"]))
+
+    def client_dates(self, project: str) -> dict[str, ClientDate]:
+        rows = self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
+        return {r["uid"]: self._client_date(r) for r in rows}
+
+    def enqueue_client_group(
+        self, messages: Sequence[dict[str, Any]], dates: Sequence[dict[str, Any]],
+        to_manager: Callable[[int], dict[str, Any]] | None = None,
+    ) -> int:
+        """Client messages decided together, what they tell the client's calendar, and the manager's message
+        about them (the draft when held, the why of a notice) — one transaction. The first message is the
+        primary; the others point at it. Returns its id."""
+        with self.transaction() as db:
+            primary = 0
+            for i, message in enumerate(messages):
+                row = self._enqueue(db, **message, parent=primary if i else None)
+                primary = primary or row
+            for d in dates:
+                db.execute(
+                    "INSERT INTO client_dates (project, uid, sequence, shown_date, promised, delivered_sent,"
+                    " cancelled_sent) VALUES (?,?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET"
+                    " sequence = MAX(client_dates.sequence, excluded.sequence),"
+                    " shown_date = COALESCE(excluded.shown_date, client_dates.shown_date),"
+                    " promised = COALESCE(excluded.promised, client_dates.promised),"
+                    " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent),"
+                    " cancelled_sent = MAX(client_dates.cancelled_sent, excluded.cancelled_sent)",
+                    (d["project"], d["uid"], d["sequence"], _iso(d.get("shown_date")), _iso(d.get("promised")),
+                     int(d.get("delivered", False)), int(d.get("cancelled", False))),
+                )
+            if to_manager is not None:
+                self._enqueue(db, **to_manager(primary), parent=primary)
+            return primary
+
+    def first_client_message(self, project: str) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",
+                            (project,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def client_message(self, message_id: str) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'",
+                            (message_id,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
+        """The held (or once held) primary client message a manager's mail answers: by the token in its
+        subject, or by the draft it replies to."""
+        if token:
+            r = self.db.execute("SELECT * FROM outbox WHERE token = ? AND audience = 'client' AND parent IS NULL",
+                                (token,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        for mid in references:
+            r = self.db.execute("SELECT p.* FROM outbox d JOIN outbox p ON p.id = d.parent"
+                                " WHERE d.message_id = ? AND d.kind = 'manager-draft'", (mid,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        return None
+
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
+               released: bool = False) -> bool:
+        """A held client message and the ones sent with it: pending (approved, or released undecided) or
+        rejected. False when it is not held."""
+        state = "pending" if approve else "rejected"
+        with self.transaction() as db:
+            moved = db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE id = ? AND state = 'held'",
+                               (state, decided_by, notice_id)).rowcount
+            if moved:
+                db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE parent = ? AND audience = 'client'"
+                           " AND state = 'held'", (state, decided_by, notice_id))
+        return bool(moved)
+
+    def _enqueue(
+        self, db: sqlite3.Connection, *, kind: str, audience: str, project: str | None, uid: str | None,
+        token: str, message_id: str, mail_from: str, recipients: Sequence[str], message: bytes, state: str,
+        created: dt.datetime, promised: dt.date | None = None, parent: int | None = None,
+    ) -> int:
+        cur = db.execute(
+            "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
+            " state, created, promised, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (kind, audience, project, uid, token, message_id, mail_from, json.dumps(list(recipients)), message,
+             state, created.isoformat(), _iso(promised), parent),
+        )
+        return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _outbox_item(r: sqlite3.Row) -> OutboxItem:
+        return OutboxItem(
+            id=r["id"], kind=r["kind"], audience=r["audience"], project=r["project"], uid=r["uid"], token=r["token"],
+            message_id=r["message_id"], mail_from=r["mail_from"], recipients=tuple(json.loads(r["recipients"])),
+            message=bytes(r["message"]), state=r["state"], attempts=r["attempts"],
+            created=dt.datetime.fromisoformat(r["created"]), sent=_datetime(r["sent"]), last_error=r["last_error"],
+            promised=_date(r["promised"]), parent=r["parent"], next_attempt=_datetime(r["next_attempt"]),
+        )
+
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
+        sql, args = "SELECT * FROM outbox WHERE 1=1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += list(states)
+        if audience:
+            sql += " AND audience = ?"
+            args.append(audience)
+        return [self._outbox_item(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def outbox_item(self, notice_id: int) -> OutboxItem | None:
+        r = self.db.execute("SELECT * FROM outbox WHERE id = ?", (notice_id,)).fetchone()
+        return self._outbox_item(r) if r else None
+
+    def is_our_message_id(self, message_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)).fetchone() is not None
+
+    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        for mid in message_ids:
+            r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'", (mid,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        return None
+
+    def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
+                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
+                         next_attempt: dt.datetime | None = None) -> bool:
+        """Move a message to `state`; with `expect`, only from one of those states. True when it moved."""
+        with self.transaction() as db:
+            sql = "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error)"
+            args: list[Any] = [state, error]
+            if attempt:
+                sql += ", attempts = attempts + 1"
+            if state == "sent":
+                sql += ", sent = ?"
+                args.append(now.isoformat())
+            if decided_by:
+                sql += ", decided_by = ?"
+                args.append(decided_by)
+            sql += ", next_attempt = ?"
+            args.append(_iso(next_attempt))
+            sql += " WHERE id = ?"
+            args.append(notice_id)
+            if expect:
+                sql += f" AND state IN ({','.join('?' * len(expect))})"
+                args += list(expect)
+            return db.execute(sql, args).rowcount == 1
+
+    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
+        """Was a message of this kind (about this milestone) recorded since then? How a weekly check-in or a
+        nudge knows it was done for this slot or this silence."""
+        sql = "SELECT created FROM outbox WHERE kind = ? AND project = ?"
+        args: list[Any] = [kind, project]
+        if uid is not None:
+            sql += " AND uid = ?"
+            args.append(uid)
+        # times are stored with the offset they were made in: compared as times, not as text
+        return any(dt.datetime.fromisoformat(r[0]) >= since for r in self.db.execute(sql + " ORDER BY id DESC"
+                                                                                       " LIMIT 20", args))
+
+    def record_outgoing(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Messages to the team or the manager, caused by something other than an incoming message."""
+        with self.transaction() as db:
+            for item in messages:
+                if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (item["message_id"],)).fetchone():
+                    continue  # the same note was recorded before (ids are deterministic)
+                self._enqueue(db, **item)

@@ -1,0 +1,106 @@
+"""The state's schema: every migration, named, in order. `PRAGMA user_version` says how many have run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, from version i to i + 1: what it is for, in a few words, and its SQL."""
+
+    what: str
+    sql: str
+
+
+# Each entry moves the schema from version i to i + 1. Never edit a released entry: append a new one.
+MIGRATIONS: list[Migration] = [Migration(
+    "milestones, inbox messages, notes, forecasts, client dates, the outbox, passes and servers",
+    """
+    CREATE TABLE milestones (
+        project TEXT NOT NULL, uid TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+        deadline TEXT NOT NULL, state TEXT NOT NULL, private INTEGER NOT NULL, sequence INTEGER NOT NULL,
+        percent INTEGER, start TEXT, href TEXT NOT NULL, synced_at TEXT NOT NULL,
+        PRIMARY KEY (project, uid)
+    );
+    -- every message taken from the inbox, decided once; `moved` says whether the IMAP move happened
+    CREATE TABLE messages (
+        message_key TEXT PRIMARY KEY, message_id TEXT NOT NULL, sender TEXT NOT NULL, subject TEXT NOT NULL,
+        received_at TEXT NOT NULL, outcome TEXT NOT NULL, target_folder TEXT NOT NULL, project TEXT,
+        problems TEXT NOT NULL, raw BLOB NOT NULL, body TEXT NOT NULL, decided_at TEXT NOT NULL,
+        moved INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL REFERENCES messages(message_key),
+        project TEXT NOT NULL, uid TEXT NOT NULL, at TEXT NOT NULL, done INTEGER, remaining_days REAL,
+        eta TEXT, cause TEXT NOT NULL, plan TEXT NOT NULL, blocked INTEGER NOT NULL, sender TEXT NOT NULL
+    );
+    CREATE INDEX reports_by_milestone ON reports (project, uid, at);
+    CREATE TABLE forecasts (
+        project TEXT NOT NULL, uid TEXT NOT NULL, computed_at TEXT NOT NULL, p50 TEXT, p80 TEXT, p_miss REAL,
+        reason TEXT NOT NULL, target TEXT, PRIMARY KEY (project, uid)
+    );
+    -- what the client's calendar shows for each milestone: the SEQUENCE only ever grows
+    CREATE TABLE client_dates (
+        project TEXT NOT NULL, uid TEXT NOT NULL, sequence INTEGER NOT NULL, shown_date TEXT,
+        promised TEXT, delivered_sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (project, uid)
+    );
+    -- the outbox: a message is composed and recorded here before any attempt to send it
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, audience TEXT NOT NULL, project TEXT, uid TEXT,
+        token TEXT NOT NULL UNIQUE, message_id TEXT NOT NULL UNIQUE, mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL, message BLOB NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, sent TEXT, last_error TEXT,
+        promised TEXT, decided_by TEXT
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, id);
+    CREATE TABLE passes (id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
+                         ok INTEGER NOT NULL, summary TEXT NOT NULL);
+    CREATE TABLE servers (name TEXT PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL,
+                          checked_at TEXT NOT NULL);
+    """)]
+
+MIGRATIONS.append(Migration(
+    "finish-to-start links, SMTP back-off, drafts pointing at their notice, cancellations sent",
+    """
+    -- finish-to-start links read from RELATED-TO (JSON list of [successor uid, gap days])
+    ALTER TABLE milestones ADD COLUMN successors TEXT NOT NULL DEFAULT '[]';
+    -- retries of temporary SMTP failures back off; a draft to the manager points at its held notice
+    ALTER TABLE outbox ADD COLUMN next_attempt TEXT;
+    ALTER TABLE outbox ADD COLUMN parent INTEGER;
+    ALTER TABLE client_dates ADD COLUMN cancelled_sent INTEGER NOT NULL DEFAULT 0;
+    """))
+
+MIGRATIONS.append(Migration(
+    "failed attempts at a message, each folder's UIDVALIDITY",
+    """
+    -- a message that made its processing fail: after MAX_ATTEMPTS it is filed as rejected (no poison stalls)
+    CREATE TABLE message_failures (message_key TEXT PRIMARY KEY, attempts INTEGER NOT NULL, last_error TEXT NOT NULL);
+    -- each folder's UIDVALIDITY as last seen: a change is logged (Message-IDs keep the rescan harmless)
+    CREATE TABLE folders (name TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL);
+    """))
+
+MIGRATIONS.append(Migration(
+    "calendar sync state, entries as fetched, the client-facing calendar copy",
+    """
+    -- each project's calendar: its resolved URL and the RFC 6578 sync token to ask with next time
+    CREATE TABLE calendars (project TEXT PRIMARY KEY, ref TEXT NOT NULL, url TEXT NOT NULL, sync_token TEXT,
+                            fingerprint TEXT NOT NULL DEFAULT '');
+    -- every entry as last fetched: a change of config re-reads milestones from here, not from the server
+    CREATE TABLE calendar_entries (project TEXT NOT NULL, href TEXT NOT NULL, etag TEXT NOT NULL,
+                                   ics TEXT NOT NULL, recurring INTEGER NOT NULL DEFAULT 0,
+                                   PRIMARY KEY (project, href));
+    -- the client-facing calendar copy: what we last wrote for each milestone, and its ETag
+    CREATE TABLE client_calendar (project TEXT NOT NULL, uid TEXT NOT NULL, url TEXT NOT NULL, etag TEXT,
+                                  sequence INTEGER NOT NULL, date TEXT NOT NULL, status TEXT NOT NULL,
+                                  PRIMARY KEY (project, uid));
+    """))
+
+MIGRATIONS.append(Migration(
+    "the key of our ids and the CalDAV account, old mail found by date",
+    """
+    -- the key that makes our Message-IDs and [dw:…] tokens impossible for anyone else to compute (HMAC)
+    CREATE TABLE keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+    -- the text of old mail is pruned after imap.keep_mail_days
+    CREATE INDEX messages_by_decided ON messages (decided_at);
+    """))

@@ -1,0 +1,69 @@
+"""The pass, in one order: calendar sync → inbox → evaluation (what the clients and the team must hear) →
+delivery (the outbox, then the client calendars). `once` and the demo run the steps in this order; the daemon's
+workers (workers.py) run the same steps and decide only *when* each one runs.
+
+Each step reads from the store and writes its outcome there before anything else happens, so a pass
+interrupted anywhere resumes on the next one. A server that is down stops its own step, not the pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.calendar_sync import sync_calendars
+from deadlinewatch.stages.client_calendar import update_client_calendars
+from deadlinewatch.stages.clients import evaluate
+from deadlinewatch.stages.inbox import read_inbox
+from deadlinewatch.stages.outbox import send_outbox
+from deadlinewatch.stages.team import nudge_silent
+
+__all__ = ["STEPS", "PassReport", "Services", "Step", "record_pass", "run_pass"]
+
+
+async def evaluate_all(svc: Services, report: PassReport) -> None:
+    """Forecasts, the policy's client messages, the team's nudges: everything decided from the store alone."""
+    evaluate(svc, report)
+    nudge_silent(svc, report)
+
+
+async def deliver(svc: Services, report: PassReport) -> None:
+    """The outbox, then the client-facing calendars (which show what was sent)."""
+    await send_outbox(svc, report)
+    await update_client_calendars(svc, report)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Services, PassReport], Coroutine[Any, Any, None]]
+
+
+STEPS = (
+    Step("calendar", sync_calendars),
+    Step("inbox", read_inbox),  # after the calendar: notes name its milestones
+    Step("evaluator", evaluate_all),
+    Step("outbox", deliver),
+)
+STEP = {s.name: s for s in STEPS}
+
+
+def record_pass(svc: Services, started: Any, report: PassReport, down: Iterable[str] = ()) -> None:
+    """A pass (an evaluation) in the store, for `status`: ok unless a server was unavailable or refused us."""
+    down = sorted({*down, *report.unavailable, *report.refused})
+    summary = report.summary + (f"; unavailable: {', '.join(down)}" if down and not report.unavailable else "")
+    svc.store.record_pass(started, svc.clock.now(), not down, summary)
+
+
+async def run_pass(svc: Services) -> PassReport:
+    """One full pass, every step in order; returns what happened. Never raises for a server problem: the report
+    says it."""
+    report = PassReport()
+    svc.spread = None  # the team's bias is learned afresh each pass: milestones may have closed since
+    started = svc.clock.now()
+    for step in STEPS:
+        await step.run(svc, report)
+    record_pass(svc, started, report)
+    return report

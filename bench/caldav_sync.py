@@ -30,7 +30,7 @@ from deadlinewatch.adapters.calendar import SYNC_REPORT, CalDAVCalendar, Changes
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.localservers import CalDAVServer, write_local_config
+from deadlinewatch.demo.servers import CalDAVServer, write_local_config
 from deadlinewatch.services import PassReport
 from deadlinewatch.stages.calendar_sync import sync_calendars
 

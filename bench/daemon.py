@@ -30,9 +30,9 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.model import Milestone, Report
-from deadlinewatch.localservers import free_port
+from deadlinewatch.demo.servers import free_port
 from deadlinewatch.services import PassReport
-from deadlinewatch.stages.clients import evaluate
+from deadlinewatch.stages.evaluation import evaluate
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
 

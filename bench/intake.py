@@ -35,7 +35,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink, write_local_config
+from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink, write_local_config
 from deadlinewatch.services import PassReport
 from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.inbox import read_inbox

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from deadlinewatch.localservers import (
+from deadlinewatch.demo.servers import (
     CalDAVServer,
     DovecotServer,
     SmtpSink,

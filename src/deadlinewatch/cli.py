@@ -230,10 +230,10 @@ def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deadlinewatch import demo
+    from deadlinewatch.demo import story
 
     setup_logging("warning", args.debug)
-    return demo.main(Path(args.out), args.now)
+    return story.main(Path(args.out), args.now)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

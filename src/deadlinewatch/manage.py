@@ -44,7 +44,7 @@ def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClo
 
 def status_data(store: Store) -> dict[str, Any]:
     """The shape of `status --json` (CONTRACT.md)."""
-    from deadlinewatch.services import effective_state
+    from deadlinewatch.core.milestones import effective_state
 
     last = store.last_pass()
     servers = store.servers()
@@ -123,8 +123,9 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
     from deadlinewatch.core.model import NoticeDecision
-    from deadlinewatch.services import forecast_milestone
-    from deadlinewatch.stages.clients import plan_notice, view
+    from deadlinewatch.stages.evaluation import plan_notice
+    from deadlinewatch.stages.forecasts import forecast_milestone
+    from deadlinewatch.stages.project_view import view
 
     project_id, uid = resolve_milestone(store, ref)
     clock = _clock(config, now_text)

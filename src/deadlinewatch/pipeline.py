@@ -15,7 +15,7 @@ from typing import Any
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.client_calendar import update_client_calendars
-from deadlinewatch.stages.clients import evaluate
+from deadlinewatch.stages.evaluation import evaluate
 from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
 from deadlinewatch.stages.team import nudge_silent

@@ -18,7 +18,7 @@ from icalendar import Calendar
 
 from deadlinewatch.adapters.calendar import CalDAVCalendar
 from deadlinewatch.config import Secret, ServerAccount
-from deadlinewatch.localservers import DovecotServer, SmtpSink
+from deadlinewatch.demo.servers import DovecotServer, SmtpSink
 from tests.conftest import Dav, deadlinewatch, write_config
 from tests.samples import DESIGN, LAUNCH, NOTE
 

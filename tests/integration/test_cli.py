@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink, free_port
+from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink, free_port
 from tests.conftest import deadlinewatch, write_config
 
 pytestmark = pytest.mark.integration

@@ -92,7 +92,7 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
     import socket as socketlib
     import urllib.request
 
-    from deadlinewatch.localservers import free_port
+    from deadlinewatch.demo.servers import free_port
 
     notify = tmp_path / "notify.sock"
     listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
+from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink
 from tests.conftest import deadlinewatch, start_daemon, write_config
 from tests.faultproxy import FaultProxy
 from tests.integration.test_daemon import wait_for

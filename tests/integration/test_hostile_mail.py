@@ -264,7 +264,7 @@ def test_a_changed_caldav_url_sends_the_credentials_only_to_the_new_server(studi
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from deadlinewatch.localservers import CalDAVServer
+    from deadlinewatch.demo.servers import CalDAVServer
     from tests.conftest import write_config
     from tests.samples import DESIGN, LAUNCH
 

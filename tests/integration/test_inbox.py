@@ -21,7 +21,7 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
-from deadlinewatch.localservers import DovecotServer
+from deadlinewatch.demo.servers import DovecotServer
 from deadlinewatch.pipeline import run_pass
 from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
 from tests.integration.test_daemon import wait_for

@@ -13,7 +13,7 @@ import imapclient
 import pytest
 from icalendar import Calendar
 
-from deadlinewatch.localservers import CalDAVServer, DovecotServer, SmtpSink
+from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink
 from tests.conftest import deadlinewatch, write_config
 from tests.samples import BROKEN, DESIGN, LAUNCH, NOTE, SECRET, STRANGER
 

@@ -24,7 +24,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import authres
 
-from deadlinewatch.core.mailpolicy import READ
+from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
 from deadlinewatch.core.notes import ParsedNote
 

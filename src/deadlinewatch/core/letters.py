@@ -32,8 +32,8 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from deadlinewatch.core import timeline
+from deadlinewatch.core.header_cache import WRITE
 from deadlinewatch.core.intake import passable_ids, text_of
-from deadlinewatch.core.mailpolicy import WRITE
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError

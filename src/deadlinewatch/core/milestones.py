@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from icalendar import Calendar, Component, vDuration
 
-from deadlinewatch.core.model import Milestone
+from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.errors import CalendarEntryError
 
 
@@ -206,3 +206,11 @@ def milestones_from_ics(
             # icalendar raises unexpected types on some broken entries: each is contained to its entry
             problems.append(EntryProblem(href, uid, str(e) or type(e).__name__))
     return Parsed(out, problems, notes, recurring)
+
+
+def effective_state(m: Milestone, reports: Sequence[Report]) -> str:
+    """Open, done or cancelled: a note saying Done: 100% closes a milestone as the calendar would."""
+    if m.state != "open":
+        return m.state
+    latest_done = next((r.done for r in reversed(reports) if r.done is not None), None)
+    return "done" if latest_done == 100 else "open"

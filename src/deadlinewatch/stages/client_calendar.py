@@ -18,7 +18,7 @@ from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
-from deadlinewatch.stages.clients import view
+from deadlinewatch.stages.project_view import view
 
 
 def _description(row: TimelineRow) -> str:

@@ -19,7 +19,7 @@ from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, bare, server_failed
-from deadlinewatch.stages.inbox import manager_message
+from deadlinewatch.stages.manager_mail import manager_message
 
 MAX_BACKOFF = dt.timedelta(hours=1)
 

@@ -3,7 +3,8 @@ working days gets one friendly reminder to whoever reported on it last — once 
 
 from __future__ import annotations
 
-from deadlinewatch.services import PassReport, Services, bare, effective_state, message_id, outgoing
+from deadlinewatch.core.milestones import effective_state
+from deadlinewatch.services import PassReport, Services, bare, message_id, outgoing
 
 
 def nudge_silent(svc: Services, report: PassReport) -> None:

@@ -11,72 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store import ClientDate
 from deadlinewatch.config import Project
 from deadlinewatch.core import dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, Report, TimelineRow
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, TimelineRow
 from deadlinewatch.services import (
     PassReport,
     Services,
     bare,
-    effective_state,
-    forecast_milestone,
     message_id,
     outgoing,
 )
-from deadlinewatch.stages.inbox import manager_message
-
-
-@dataclass
-class ProjectView:
-    """A project as the client knows it: milestones, their reports, the calendar dates the client has."""
-
-    project: Project
-    milestones: list[Milestone]
-    reports: dict[str, list[Report]]
-    dates: dict[str, ClientDate]
-
-    @property
-    def client_tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.project.client.timezone)
-
-    def state(self, m: Milestone) -> str:
-        return effective_state(m, self.reports.get(m.uid, []))
-
-    def visible(self) -> list[Milestone]:
-        """Milestones the client may see: not private, not cancelled."""
-        return [m for m in self.milestones if not m.private and m.state != "cancelled"]
-
-    def sequence(self, m: Milestone) -> int:
-        cd = self.dates.get(m.uid)
-        return max(cd.sequence if cd else 0, m.sequence)
-
-    def shown(self, m: Milestone) -> dt.date:
-        cd = self.dates.get(m.uid)
-        return cd.shown_date if cd and cd.shown_date else last_work_day(m.deadline, self.client_tz)
-
-    def rows(self, override: Mapping[str, tuple[dt.date, int]] | None = None) -> tuple[TimelineRow, ...]:
-        """The client-visible timeline: old date → new date, with each entry's SEQUENCE."""
-        override = override or {}
-        out = []
-        for m in self.visible():
-            old = last_work_day(m.deadline, self.client_tz)
-            new, seq = override.get(m.uid, (self.shown(m), self.sequence(m)))
-            status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"
-            out.append(TimelineRow(m.uid, m.name, old, new, status, seq))
-        return tuple(out)
-
-
-def view(svc: Services, project: Project) -> ProjectView:
-    milestones = svc.store.milestones(project.id)
-    reports = svc.store.reports_by_milestone(project.id)
-    return ProjectView(project, milestones, reports, svc.store.client_dates(project.id))
+from deadlinewatch.stages.forecasts import forecast_milestone
+from deadlinewatch.stages.manager_mail import manager_message
+from deadlinewatch.stages.project_view import ProjectView, view
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
-from deadlinewatch.localservers import CalDAVServer, PymapServer, SmtpSink, write_local_config
+from deadlinewatch.demo.servers import CalDAVServer, PymapServer, SmtpSink, write_local_config
 from deadlinewatch.pipeline import run_pass
 
 TEAM_TZ = "Europe/Istanbul"

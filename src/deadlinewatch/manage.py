@@ -151,9 +151,7 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     for i, message in enumerate(plan.messages):
         if i:
             out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")
-        raw = message["message"]
-        assert isinstance(raw, bytes)
-        out.append(raw.decode("utf-8", errors="replace"))
+        out.append(message.message.decode("utf-8", errors="replace"))
     return "".join(out)
 
 

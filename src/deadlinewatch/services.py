@@ -24,7 +24,7 @@ from deadlinewatch.core.forecast import (
     Spread,
 )
 from deadlinewatch.core.letters import Letters
-from deadlinewatch.core.model import Forecast
+from deadlinewatch.core.model import Forecast, QueueMail
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import LoginRefused, ServerError
 
@@ -129,8 +129,8 @@ def message_id(svc: Services, kind: str, *identity: object) -> tuple[str, str]:
 
 def outgoing(svc: Services, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
              recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
-             state: str = "pending", promised: dt.date | None = None) -> dict[str, object]:
-    """An outbox row. Every message is also Bcc'd to the inbox: the archive copy filed in sent_folder."""
-    return dict(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
-                mail_from=svc.envelope_from, recipients=[*recipients, svc.config.imap["address"]],
-                message=message, state=state, created=now, promised=promised)
+             state: str = "pending", promised: dt.date | None = None) -> QueueMail:
+    """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in sent_folder."""
+    return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
+                     mail_from=svc.envelope_from, recipients=(*recipients, svc.config.imap["address"]),
+                     message=message, state=state, created=now, promised=promised)

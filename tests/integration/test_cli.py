@@ -81,3 +81,27 @@ def test_check_config_connect_logs_in_to_each_server(
     (tmp_path / "smtp.pw").write_text("wrong\n")
     refused = dw("--config", str(config), "check-config", "--connect")
     assert refused.returncode == 78 and "smtp.username / password" in refused.stderr
+
+
+def test_an_ambiguous_milestone_exits_2_and_lists_the_candidates(tmp_path: Path) -> None:
+    from tests.samples import DESIGN, LAUNCH
+
+    radicale = CalDAVServer(tmp_path / "radicale", kind="radicale").start()
+    try:
+        for calendar in ("acme-web", "acme-app"):  # two projects copied from one template: the same names
+            url = radicale.make_calendar(calendar)
+            radicale.put(url, "design-1", DESIGN)
+            radicale.put(url, "launch-1", LAUNCH)
+        second = ('[[projects]]\nid = "acme-app"\nname = "ACME app"\ncalendar = "acme-app"\n'
+                  'client = { name = "Jane Doe", email = "jane@acme.example", language = "en", '
+                  'timezone = "Europe/London" }\n')
+        config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=free_port(),
+                              smtp_port=free_port(), extra=second)
+        deadlinewatch("once", config=config, now="2026-11-30T12:00")  # IMAP and SMTP are down: the calendar syncs
+        ambiguous = deadlinewatch("preview", "Design mockups", config=config, now="2026-11-30T12:00")
+        assert ambiguous.returncode == 2
+        assert "acme-web/design-1" in ambiguous.stderr and "acme-app/design-1" in ambiguous.stderr
+        one = deadlinewatch("preview", "acme-app/Design mockups", config=config, now="2026-11-30T12:00")
+        assert one.returncode == 0, one.stderr
+    finally:
+        radicale.stop()

@@ -101,3 +101,38 @@ class NoticeDecision:
     slip_days: int
     reason: str
     moved: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --- actions: what a step decided, as data; the store carries them out in one transaction ----------------------
+
+
+@dataclass(frozen=True)
+class QueueMail:
+    """Record a message in the outbox, before any attempt to send it (its bytes never change after)."""
+
+    kind: str  # intro | notice | update | cancel | delivered | weekly | reply | forward | nudge | manager-…
+    audience: str  # client | team
+    token: str
+    message_id: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    message: bytes
+    created: dt.datetime
+    state: str = "pending"  # or "held" (approval = "manager")
+    project: str | None = None
+    uid: str | None = None
+    promised: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ShowDate:
+    """Record what the client's calendar now shows of a milestone: its SEQUENCE only ever grows."""
+
+    project: str
+    uid: str
+    sequence: int
+    shown_date: dt.date | None = None
+    promised: dt.date | None = None
+    delivered: bool = False
+    cancelled: bool = False
+

@@ -18,7 +18,7 @@ from deadlinewatch.config import Project
 from deadlinewatch.core import dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, TimelineRow
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, ShowDate, TimelineRow
 from deadlinewatch.services import (
     PassReport,
     Services,
@@ -46,8 +46,8 @@ class HeldRef:
 class Plan:
     """Client messages decided together: the first is the primary, the rest ride with it."""
 
-    messages: list[dict[str, object]] = field(default_factory=list)
-    dates: list[dict[str, object]] = field(default_factory=list)
+    messages: list[QueueMail] = field(default_factory=list)
+    dates: list[ShowDate] = field(default_factory=list)
     reason: str = ""
 
 
@@ -87,7 +87,7 @@ def plan_intro(svc: Services, pv: ProjectView, now: dt.datetime) -> Plan | None:
     for row in others:
         env = _envelope(svc, project, "intro", [row.uid], now)
         _add(svc, plan, project, env, svc.letters.calendar(env, row).as_bytes(), now, row.uid)
-    plan.dates = [dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new)
+    plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new)
                   for r in (first, *others)]
     return plan
 
@@ -131,15 +131,15 @@ def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDe
     plan = Plan(reason=decision.reason)
     _add(svc, plan, project, env, svc.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
     if decision.kind == "delivered":
-        plan.dates.append(dict(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
+        plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
         return plan
-    plan.dates.append(dict(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
+    plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
                            promised=decision.promised))
     for r in moved_rows:
         dep_env = _envelope(svc, project, "update", [r.uid, r.sequence], now)
         _add(svc, plan, project, dep_env, svc.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
-        plan.dates.append(dict(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new, promised=r.new))
+        plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new))
     return plan
 
 
@@ -151,7 +151,7 @@ def plan_cancel(svc: Services, pv: ProjectView, m: Milestone, now: dt.datetime) 
     env = _envelope(svc, pv.project, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar")
     _add(svc, plan, pv.project, env, svc.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
-    plan.dates.append(dict(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
+    plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
     return plan
 
 
@@ -190,19 +190,16 @@ def _record(svc: Services, pv: ProjectView, plan: Plan, report: PassReport, what
     project = pv.project
     first = plan.messages[0]
     to_manager = None
-    if project.approval == "manager" or first["kind"] == "notice":
+    if project.approval == "manager" or first.kind == "notice":
         # held: the draft, to approve; sent (auto, shadow): the manager's copy of a notice says why it went
 
-        def to_manager(primary: int) -> dict[str, object]:
-            uid = first["uid"]
-            ref = HeldRef(primary, str(first["kind"]), project.id, str(uid) if uid else None, str(first["token"]))
+        def to_manager(primary: int) -> QueueMail:
+            ref = HeldRef(primary, first.kind, project.id, first.uid, first.token)
             if project.approval != "manager":
                 return manager_message(svc, ref, "explained", plan.reason, svc.clock.now())
             extra = (f"{len(plan.messages) - 1} calendar update(s) go out with it."
                      if len(plan.messages) > 1 else "")
-            message = first["message"]
-            assert isinstance(message, bytes)
-            return manager_message(svc, ref, "draft", plan.reason, svc.clock.now(), detail=extra, draft=message)
+            return manager_message(svc, ref, "draft", plan.reason, svc.clock.now(), detail=extra, draft=first.message)
 
     notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, to_manager)
     state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(project.approval,

@@ -16,7 +16,7 @@ from deadlinewatch.adapters.store import RECENT_REPORTS
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
-from deadlinewatch.core.model import Report
+from deadlinewatch.core.model import QueueMail, Report
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import (
@@ -92,7 +92,7 @@ def _said(block: notes.NoteBlock) -> str:
 
 
 def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, reports: list[Report],
-           now: dt.datetime, history: Callable[[str, str], list[Report]]) -> dict[str, object]:
+           now: dt.datetime, history: Callable[[str, str], list[Report]]) -> QueueMail:
     note = verdict.note
     assert note is not None
     blocks: list[BlockSummary] = []
@@ -132,7 +132,7 @@ def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, re
                     recipients=[incoming.sender], now=now, project=note.project)
 
 
-def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> dict[str, object]:
+def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> QueueMail:
     notice = svc.store.notice_by_message_ids(incoming.references)
     manager = svc.config.project(notice.project).manager if notice and notice.project else svc.config.team["manager"]
     token, msg_id = message_id(svc, "forward", incoming.message_key)
@@ -142,7 +142,7 @@ def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> dict
 
 
 def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, now: dt.datetime,
-            report: PassReport) -> list[dict[str, object]]:
+            report: PassReport) -> list[QueueMail]:
     token = intake.TOKEN.search(incoming.subject)
     held = svc.store.notice_for_decision(token.group(1) if token else "", incoming.references)
     assert held is not None
@@ -156,7 +156,7 @@ def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, n
 
 
 def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, report: PassReport,
-            text: str) -> list[dict[str, object]]:
+            text: str) -> list[QueueMail]:
     out = []
     for mid in verdict_ids:
         item = svc.store.client_message(mid)
@@ -184,7 +184,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
         # a message so broken the email library chokes on it: kept and filed, never a crashed pass
         verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
     reports: list[Report] = []
-    messages: list[dict[str, object]] = []
+    messages: list[QueueMail] = []
     if verdict.note is not None and verdict.note.ok:
         reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
                           b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]

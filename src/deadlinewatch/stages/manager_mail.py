@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
+from deadlinewatch.core.model import QueueMail
 from deadlinewatch.services import Services, bare, message_id, outgoing
 
 
@@ -28,7 +29,7 @@ class NoticeRef(Protocol):
 
 
 def manager_message(svc: Services, notice: NoticeRef, what: str, reason: str, now: dt.datetime,
-                    detail: str = "", draft: bytes | None = None, in_reply_to: str = "") -> dict[str, object]:
+                    detail: str = "", draft: bytes | None = None, in_reply_to: str = "") -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = svc.config.project(notice.project) if notice.project else None
     manager = project.manager if project else svc.config.team["manager"]

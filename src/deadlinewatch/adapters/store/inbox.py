@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from deadlinewatch.adapters.store.database import _iso
 from deadlinewatch.adapters.store.outbox import Outbox
-from deadlinewatch.core.model import Report
+from deadlinewatch.core.model import QueueMail, Report
 
 
 class Inbox(Outbox):  # a message is recorded with the messages it causes, in one transaction
@@ -32,7 +31,7 @@ class Inbox(Outbox):  # a message is recorded with the messages it causes, in on
         body: str,
         reports: Sequence[Report],
         now: dt.datetime,
-        outgoing: Sequence[dict[str, Any]] = (),
+        outgoing: Sequence[QueueMail] = (),
     ) -> None:
         """A decided message, its reports and the messages it causes (the reply), in one transaction."""
         with self.transaction() as db:
@@ -50,7 +49,7 @@ class Inbox(Outbox):  # a message is recorded with the messages it causes, in on
                      r.cause, r.plan, int(r.blocked), r.sender),
                 )
             for item in outgoing:
-                self._enqueue(db, **item)
+                self._enqueue(db, item)
             db.execute("DELETE FROM message_failures WHERE message_key = ?", (message_key,))
 
     def prune_mail(self, before: dt.datetime) -> int:

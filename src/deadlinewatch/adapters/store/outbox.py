@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
+from deadlinewatch.core.model import QueueMail, ShowDate
 
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
@@ -65,8 +66,8 @@ class Outbox(Database):
         return {r["uid"]: self._client_date(r) for r in rows}
 
     def enqueue_client_group(
-        self, messages: Sequence[dict[str, Any]], dates: Sequence[dict[str, Any]],
-        to_manager: Callable[[int], dict[str, Any]] | None = None,
+        self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
+        to_manager: Callable[[int], QueueMail] | None = None,
     ) -> int:
         """Client messages decided together, what they tell the client's calendar, and the manager's message
         about them (the draft when held, the why of a notice) — one transaction. The first message is the
@@ -74,7 +75,7 @@ class Outbox(Database):
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
-                row = self._enqueue(db, **message, parent=primary if i else None)
+                row = self._enqueue(db, message, parent=primary if i else None)
                 primary = primary or row
             for d in dates:
                 db.execute(
@@ -85,11 +86,11 @@ class Outbox(Database):
                     " promised = COALESCE(excluded.promised, client_dates.promised),"
                     " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent),"
                     " cancelled_sent = MAX(client_dates.cancelled_sent, excluded.cancelled_sent)",
-                    (d["project"], d["uid"], d["sequence"], _iso(d.get("shown_date")), _iso(d.get("promised")),
-                     int(d.get("delivered", False)), int(d.get("cancelled", False))),
+                    (d.project, d.uid, d.sequence, _iso(d.shown_date), _iso(d.promised), int(d.delivered),
+                     int(d.cancelled)),
                 )
             if to_manager is not None:
-                self._enqueue(db, **to_manager(primary), parent=primary)
+                self._enqueue(db, to_manager(primary), parent=primary)
             return primary
 
     def first_client_message(self, project: str) -> OutboxItem | None:
@@ -130,16 +131,13 @@ class Outbox(Database):
                            " AND state = 'held'", (state, decided_by, notice_id))
         return bool(moved)
 
-    def _enqueue(
-        self, db: sqlite3.Connection, *, kind: str, audience: str, project: str | None, uid: str | None,
-        token: str, message_id: str, mail_from: str, recipients: Sequence[str], message: bytes, state: str,
-        created: dt.datetime, promised: dt.date | None = None, parent: int | None = None,
-    ) -> int:
+    def _enqueue(self, db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) -> int:
         cur = db.execute(
             "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
             " state, created, promised, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (kind, audience, project, uid, token, message_id, mail_from, json.dumps(list(recipients)), message,
-             state, created.isoformat(), _iso(promised), parent),
+            (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
+             json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
+             _iso(mail.promised), parent),
         )
         return int(cur.lastrowid or 0)
 
@@ -213,10 +211,10 @@ class Outbox(Database):
         return any(dt.datetime.fromisoformat(r[0]) >= since for r in self.db.execute(sql + " ORDER BY id DESC"
                                                                                        " LIMIT 20", args))
 
-    def record_outgoing(self, messages: Sequence[dict[str, Any]]) -> None:
+    def record_outgoing(self, messages: Sequence[QueueMail]) -> None:
         """Messages to the team or the manager, caused by something other than an incoming message."""
         with self.transaction() as db:
-            for item in messages:
-                if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (item["message_id"],)).fetchone():
+            for mail in messages:
+                if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (mail.message_id,)).fetchone():
                     continue  # the same note was recorded before (ids are deterministic)
-                self._enqueue(db, **item)
+                self._enqueue(db, mail)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import datetime as dt
 import http.client
 import json
 import statistics
@@ -84,7 +85,7 @@ def parse_all(data: bytes) -> float:
     started = time.perf_counter()
     tree = ElementTree.fromstring(data)
     for el in tree.iter("{urn:ietf:params:xml:ns:caldav}calendar-data"):
-        milestones_from_ics(el.text or "", "p", (), "UTC", "UTC")
+        milestones_from_ics(el.text or "", "p", (), "UTC", "UTC", "", dt.datetime.now(dt.UTC))
     return time.perf_counter() - started
 
 

@@ -9,7 +9,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from deadlinewatch.core.letters import BUILTIN, ClientEnvelope, Letters, NoticeLetter, Recipient
+from deadlinewatch.adapters.templates import builtin_languages, letters
+from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.model import TimelineRow
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
@@ -42,13 +43,13 @@ def sample(language: str) -> bytes:
     letter = NoticeLetter(envelope=env, milestone=rows[0], deadline=dt.date(2026, 12, 2),
                           promised=dt.date(2026, 12, 10), slip_days=6, context=context, cause=cause, plan=plan,
                           offer=offer, rows=rows)
-    return Letters().notice(letter).as_bytes()
+    return letters().notice(letter).as_bytes()
 
 
 def write(out: Path = OUT) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for language in sorted(p.name for p in BUILTIN.iterdir() if p.is_dir()):
+    for language in builtin_languages():
         raw = sample(language)
         from email import message_from_bytes
         from email.policy import default

@@ -19,31 +19,12 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/deadlinewatch/deadlinewatch.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SERVER_SECTIONS = ("caldav", "imap", "smtp")
-
-
-class Secret:
-    """A password that never shows itself in logs, reprs or error messages."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 # --- value checkers: each returns the converted value or raises ValueError("what is expected") ----------
@@ -337,12 +318,6 @@ PROJECT_KEYS = [
 
 
 # --- the loaded configuration, as frozen values ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServerAccount:
-    username: str
-    password: Secret | None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deadlinewatch.adapters import templates
 from deadlinewatch.adapters.calendar import CalDAVCalendar
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
@@ -29,7 +30,7 @@ def caldav_calendar(config: Config) -> CalDAVCalendar:
 
 def letters(config: Config) -> Letters:
     """The letters, with every configured language checked to have its templates."""
-    result = Letters(config.letters["template_dir"])
+    result = templates.letters(config.letters["template_dir"])
     result.check_language(config.team["language"], "team.language", team=True)
     for i, p in enumerate(config.projects):
         result.check_language(p.client.language, f"projects[{i}].client.language")

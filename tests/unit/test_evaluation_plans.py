@@ -12,7 +12,7 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
-from deadlinewatch.core.letters import Letters
+from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import QueueMail, Report, ShowDate
 from deadlinewatch.demo.servers import write_local_config
@@ -42,7 +42,7 @@ def svc(tmp_path: Path) -> Any:
     store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
                          fingerprint="f", entries=entries, parsed=parsed, deleted=[], kept=set(), now=NOW)
     yield Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
-                   Letters())
+                   letters())
     store.close()
 
 

@@ -10,7 +10,8 @@ from email.policy import default as default_policy
 
 import pytest
 
-from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, Letters, Progress, Recipient, forward
+from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, Progress, Recipient, forward
 from deadlinewatch.core.model import TimelineRow
 from tests.unit.test_letters import letter
 
@@ -33,7 +34,7 @@ def _env(kind: str, name: str) -> ClientEnvelope:
 
 
 def _letters(name: str) -> dict[str, EmailMessage]:
-    letters = Letters()
+    composer = letters()
     row = TimelineRow("u1", name, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 2)
     notice = letter(env=_env("notice", name), milestone=row, rows=(row,), cause=name, plan=name)
     client_reply = message_from_bytes(
@@ -41,25 +42,25 @@ def _letters(name: str) -> dict[str, EmailMessage]:
          ).encode("utf-8", "surrogateescape"), policy=default_policy)
     assert isinstance(client_reply, EmailMessage)
     return {
-        "notice": letters.notice(notice),
-        "delivered": letters.notice(letter(env=_env("delivered", name), milestone=row, rows=(row,))),
-        "intro": letters.intro(_env("intro", name), (row,), row, name),
-        "update": letters.calendar(_env("update", name), row),
-        "cancel": letters.calendar(_env("cancel", name), row, cancel=True),
-        "weekly": letters.weekly(_env("weekly", name), (row,), [Progress(row, 10, 20, 1)], (row,),
+        "notice": composer.notice(notice),
+        "delivered": composer.notice(letter(env=_env("delivered", name), milestone=row, rows=(row,))),
+        "intro": composer.intro(_env("intro", name), (row,), row, name),
+        "update": composer.calendar(_env("update", name), row),
+        "cancel": composer.calendar(_env("cancel", name), row, cancel=True),
+        "weekly": composer.weekly(_env("weekly", name), (row,), [Progress(row, 10, 20, 1)], (row,),
                                  dt.date(2026, 11, 30)),
-        "reply": letters.reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
+        "reply": composer.reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                                original_subject=name, original_message_id="<m1@studio.example>", references="",
                                composed_at=AT, message_id="<r1@studio.example>", accepted=True, project_name=name,
                                blocks=[BlockSummary(name, "name", name, name, True)]),
-        "nudge": letters.nudge(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
+        "nudge": composer.nudge(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                                reply_to="progress@studio.example", composed_at=AT, message_id="<u1@studio.example>",
                                project_id="acme", project_name=name, milestone=name, since=dt.date(2026, 11, 20),
                                days=5, forecast=name),
-        "manager": letters.manager(language="en", sender="PM <pm@studio.example>", to="pm@studio.example",
+        "manager": composer.manager(language="en", sender="PM <pm@studio.example>", to="pm@studio.example",
                                    composed_at=AT, message_id="<g1@studio.example>", what="draft", notice_id=1,
                                    token="tok1", project_name=name, milestone=name, client="jane@acme.example",
-                                   reason=name, detail=name, draft=letters.notice(notice)),
+                                   reason=name, detail=name, draft=composer.notice(notice)),
         "forward": forward(sender="PM <pm@studio.example>", to="pm@studio.example", original=client_reply,
                            composed_at=AT, message_id="<f1@studio.example>"),
     }
@@ -99,12 +100,12 @@ def test_the_forward_carries_the_clients_text_not_their_bytes() -> None:
 def test_long_and_eight_bit_message_ids_are_dropped_not_encoded() -> None:
     long = "<" + "a" * 3000 + "@x>"
     for original in (long, "<é@evil.example>"):
-        msg = Letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
+        msg = letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                               original_subject="s", original_message_id=original, references=f"<ok@x> {original}",
                               composed_at=AT, message_id="<r1@studio.example>", accepted=False, project_name="",
                               problems=["x"], example="")
         assert msg["In-Reply-To"] is None and msg["References"] is None
-    msg = Letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
+    msg = letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                           original_subject="s", original_message_id="<m1@x>", references=f"<ok@x> {long}",
                           composed_at=AT, message_id="<r1@studio.example>", accepted=False, project_name="",
                           problems=["x"], example="")
@@ -113,7 +114,7 @@ def test_long_and_eight_bit_message_ids_are_dropped_not_encoded() -> None:
 
 def test_what_held_free_text_is_escaped_in_html_literal_in_text_and_never_a_template() -> None:
     cause = "<script>alert(1)</script> {{ config }} {% raw %} \x00\x1b[31m " + "y" * 20_000
-    msg = Letters().notice(letter(cause=cause, plan="{{ 7 * 7 }}"))
+    msg = letters().notice(letter(cause=cause, plan="{{ 7 * 7 }}"))
     raw = msg.as_bytes()
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 2.1.1: lines are folded
     html = msg.get_body(("html",)).get_content()

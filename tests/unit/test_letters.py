@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from deadlinewatch.core.letters import ClientEnvelope, Letters, NoticeLetter, Progress, Recipient, format_day
+from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient, format_day
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
@@ -40,7 +41,7 @@ def letter(language: str = "en", env: ClientEnvelope | None = None, **kw: object
 
 
 def test_the_notice_has_its_five_parts_in_order() -> None:
-    msg = Letters().notice(letter())
+    msg = letters().notice(letter())
     text = msg.get_body(("plain",)).get_content()
     marks = ["I am sorry", "Friday, December 4, 2026", "shareholder meeting", "brand assets arrived late",
              "Our plan", "Thursday, December 10, 2026", "second designer", "not charge", "Design mockups  Dec 4"]
@@ -52,13 +53,13 @@ def test_the_notice_has_its_five_parts_in_order() -> None:
 
 
 def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_a_follow_up() -> None:
-    text = Letters().notice(letter(cause="", plan="", offer=None)).get_body(("plain",)).get_content()
+    text = letters().notice(letter(cause="", plan="", offer=None)).get_body(("plain",)).get_content()
     assert "We know what caused" not in text and "follow up within two working days" in text
     assert "make up for" not in text
 
 
 def test_the_calendar_part_moves_one_entry_in_place() -> None:
-    msg = Letters().notice(letter())
+    msg = letters().notice(letter())
     assert msg.get_content_type() == "multipart/mixed"
     alternative = next(p for p in msg.walk() if p.get_content_type() == "multipart/alternative")
     types = [p.get_content_type() for p in alternative.iter_parts()]
@@ -76,7 +77,7 @@ def test_the_calendar_part_moves_one_entry_in_place() -> None:
 
 
 def test_timeline_ics_publishes_every_client_visible_milestone() -> None:
-    msg = Letters().notice(letter())
+    msg = letters().notice(letter())
     attachment = next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
     cal = Calendar.from_ical(attachment.get_content())
     assert cal["METHOD"] == "PUBLISH"
@@ -86,19 +87,19 @@ def test_timeline_ics_publishes_every_client_visible_milestone() -> None:
 def test_sentences_keep_their_spaces_in_html() -> None:
     from deadlinewatch.core.message_text import html_to_text
 
-    html = Letters().notice(letter()).get_body(("html",)).get_content()
+    html = letters().notice(letter()).get_body(("html",)).get_content()
     assert "your plans. We know what caused the delay" in " ".join(html_to_text(html).split())
 
 
 def test_client_text_is_escaped_in_html() -> None:
-    html = Letters().notice(letter(cause="<script>alert(1)</script>")).get_body(("html",)).get_content()
+    html = letters().notice(letter(cause="<script>alert(1)</script>")).get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
 @pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),
                                                  ("bn", ["প্রিয়", "৪ ডিসেম্বর, ২০২৬", "দুঃখিত"])])
 def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: str, words: list[str]) -> None:
-    text = Letters().notice(letter(language)).get_body(("plain",)).get_content()
+    text = letters().notice(letter(language)).get_body(("plain",)).get_content()
     for w in words:
         assert w in text
 
@@ -112,17 +113,17 @@ def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: P
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "notice.txt.j2").write_text("Dear {{ client_nmae }}\n")
     with pytest.raises(Exception, match="client_nmae"):
-        Letters(str(tmp_path)).notice(letter())
+        letters(str(tmp_path)).notice(letter())
 
 
 def test_a_language_without_templates_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=re.escape('projects[0].client.language = "de"')):
-        Letters().check_language("de", "projects[0].client.language")
+        letters().check_language("de", "projects[0].client.language")
 
 
 def test_a_second_notice_says_so_and_names_the_dependants_it_moves() -> None:
     moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1),)
-    text = Letters().notice(letter(again=True, moved=moved)).get_body(("plain",)).get_content()
+    text = letters().notice(letter(again=True, moved=moved)).get_body(("plain",)).get_content()
     assert "write again" in text and "these dates move too: Launch → Tuesday, December 22, 2026" in text
 
 
@@ -131,23 +132,23 @@ def test_no_header_can_be_injected_from_calendar_or_config_text() -> None:
                        dt.date(2026, 12, 10), "moved", 3)
     env = envelope(client=Recipient("Jane\r\nBcc: x@evil.example", "jane@acme.example", "en", "Europe/London"),
                    project_name="ACME\nX-Evil: 1")
-    msg = Letters().notice(letter(env=env, milestone=evil, rows=(evil,)))
+    msg = letters().notice(letter(env=env, milestone=evil, rows=(evil,)))
     raw = msg.as_bytes()
     assert b"\nBcc:" not in raw and b"\nX-Evil:" not in raw
     assert msg["Bcc"] is None and "\n" not in str(msg["Subject"]) and "\n" not in str(msg["To"])
     long_name = TimelineRow("d", "x" * 5000, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 1)
-    assert len(str(Letters().notice(letter(milestone=long_name, rows=(long_name,)))["Subject"])) <= 300
+    assert len(str(letters().notice(letter(milestone=long_name, rows=(long_name,)))["Subject"])) <= 300
 
 
 def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "notice.txt.j2").write_text("{{ day.__globals__ }}")
     with pytest.raises(Exception, match=r"unsafe|__globals__"):
-        Letters(str(tmp_path)).notice(letter())
+        letters(str(tmp_path)).notice(letter())
 
 
 def test_the_intro_requests_one_entry_and_publishes_the_timeline() -> None:
-    msg = Letters().intro(envelope(kind="intro"), ROWS, ROWS[0], "your shareholder meeting")
+    msg = letters().intro(envelope(kind="intro"), ROWS, ROWS[0], "your shareholder meeting")
     assert msg["X-Deadlinewatch-Kind"] == "intro" and "timeline" in str(msg["Subject"])
     request = next(p for p in msg.walk() if p.get_param("method") == "REQUEST")
     assert [str(e["UID"]) for e in Calendar.from_ical(request.get_content()).walk("VEVENT")] == ["design-1"]
@@ -156,7 +157,7 @@ def test_the_intro_requests_one_entry_and_publishes_the_timeline() -> None:
 
 def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
     row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "cancelled", 2)
-    msg = Letters().calendar(envelope(kind="cancel"), row, cancel=True)
+    msg = letters().calendar(envelope(kind="cancel"), row, cancel=True)
     part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"
     cal = Calendar.from_ical(part.get_content())
@@ -167,7 +168,7 @@ def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
 def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> None:
     progress = [Progress(ROWS[0], 20, 60, 2), Progress(ROWS[1], None, None, 0)]
-    msg = Letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30))
+    msg = letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30))
     text = msg.get_body(("plain",)).get_content()
     assert "60" in text and "Design mockups" in text
     assert next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
@@ -176,12 +177,12 @@ def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> N
 
 
 def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
-    msg = Letters().notice(letter(env=envelope(shadow=True)))
+    msg = letters().notice(letter(env=envelope(shadow=True)))
     assert msg["To"] == "pm@studio.example" and msg["Cc"] is None
     assert str(msg["Subject"]).startswith("[shadow: would go to jane@acme.example]")
 
 
 def test_the_message_survives_a_round_trip_through_bytes() -> None:
-    raw = Letters().notice(letter("bn")).as_bytes()
+    raw = letters().notice(letter("bn")).as_bytes()
     again = message_from_bytes(raw, policy=default_policy)
     assert "দেরি হবে" in str(again["Subject"])

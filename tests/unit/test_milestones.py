@@ -9,6 +9,7 @@ from deadlinewatch.core.milestones import milestones_from_ics
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
+NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 
 
 def one(body: str, categories: tuple[str, ...] = ()):
@@ -73,7 +74,7 @@ def test_a_broken_entry_is_reported_with_its_uid_and_the_others_still_read() -> 
 
 
 def test_garbage_is_a_problem_not_a_crash() -> None:
-    result = milestones_from_ics("this is not a calendar", "p", (), "UTC", "UTC", "bad.ics")
+    result = milestones_from_ics("this is not a calendar", "p", (), "UTC", "UTC", "bad.ics", NOW)
     assert result.milestones == [] and result.problems and result.problems[0].href == "bad.ics"
 
 
@@ -101,6 +102,6 @@ def test_a_recurring_milestone_takes_its_next_occurrence_with_a_note() -> None:
 def test_projects_copied_from_one_template_keep_their_own_milestones() -> None:
     ics = "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:same\nSUMMARY:x\nDUE:20261204T170000Z\n" \
           "END:VTODO\nEND:VCALENDAR\n"
-    a = milestones_from_ics(ics, "alpha", (), "UTC", "UTC").milestones[0]
-    b = milestones_from_ics(ics, "beta", (), "UTC", "UTC").milestones[0]
+    a = milestones_from_ics(ics, "alpha", (), "UTC", "UTC", "a.ics", NOW).milestones[0]
+    b = milestones_from_ics(ics, "beta", (), "UTC", "UTC", "a.ics", NOW).milestones[0]
     assert (a.project, a.uid) != (b.project, b.uid)

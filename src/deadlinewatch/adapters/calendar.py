@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # caldav (with niquests) takes 0.4 s to import: not on the wa
     from caldav.collection import Calendar
     from caldav.davclient import DAVClient
 
-from deadlinewatch.config import ServerAccount
+from deadlinewatch.credentials import ServerAccount
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 
 log = logging.getLogger(__name__)

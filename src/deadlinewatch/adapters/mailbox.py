@@ -20,7 +20,7 @@ from typing import Protocol
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from deadlinewatch.config import ServerAccount
+from deadlinewatch.credentials import ServerAccount
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 
 log = logging.getLogger(__name__)

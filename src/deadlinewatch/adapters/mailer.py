@@ -9,7 +9,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from deadlinewatch.config import ServerAccount
+from deadlinewatch.credentials import ServerAccount
 from deadlinewatch.errors import LoginRefused, ServerError
 
 

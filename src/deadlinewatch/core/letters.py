@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from pathlib import Path
 
 import jinja2
 from babel import Locale, UnknownLocaleError
@@ -38,7 +37,6 @@ from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
-BUILTIN = Path(__file__).resolve().parent.parent / "templates"
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2")
@@ -170,16 +168,16 @@ def format_day(day: dt.date, language: str, fmt: str = "full") -> str:
 
 
 class Letters:
-    def __init__(self, template_dir: str = "") -> None:
-        loaders: list[jinja2.BaseLoader] = []
-        if template_dir:
-            loaders.append(jinja2.FileSystemLoader(template_dir))
-        loaders.append(jinja2.FileSystemLoader(str(BUILTIN)))
+    """The composer. Its templates come through `loader` (adapters/templates.py reads them); `builtin` names the
+    languages shipped, for the message that refuses another."""
+
+    def __init__(self, loader: jinja2.BaseLoader, builtin: Sequence[str] = ()) -> None:
+        self.builtin = tuple(builtin)
         # a SandboxedEnvironment: templates from a user's folder cannot reach Python internals
         from jinja2.sandbox import SandboxedEnvironment
 
         self.env = SandboxedEnvironment(
-            loader=jinja2.ChoiceLoader(loaders),
+            loader=loader,
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
             trim_blocks=True,
@@ -197,7 +195,7 @@ class Letters:
             try:
                 self.env.get_template(f"{language}/{name}")
             except jinja2.TemplateNotFound:
-                built_in = ", ".join(sorted(p.name for p in BUILTIN.iterdir() if p.is_dir()))
+                built_in = ", ".join(self.builtin)
                 raise ConfigError(
                     f'{where} = "{language}": no template {language}/{name}, built in or in letters.template_dir; '
                     f"built-in languages: {built_in}"

@@ -146,15 +146,14 @@ def milestones_from_ics(
     categories: Sequence[str],
     client_tz: str,
     team_tz: str,
-    href: str = "",
-    now: dt.datetime | None = None,
+    href: str,
+    now: dt.datetime,
 ) -> Parsed:
     """Every VTODO and VEVENT of one calendar object as a milestone, or a problem naming the entry.
 
     A recurring entry is unusual for a milestone: its next occurrence (at or after `now`) counts, with a note.
     """
     ctz, ttz = zoneinfo.ZoneInfo(client_tz), zoneinfo.ZoneInfo(team_tz)
-    now = now or dt.datetime.now(dt.UTC)
     try:
         cal = Calendar.from_ical(ics)
     except ValueError as e:

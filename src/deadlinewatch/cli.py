@@ -8,9 +8,9 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from deadlinewatch import __version__
 from deadlinewatch import config as config_mod
@@ -31,7 +31,7 @@ log = logging.getLogger("deadlinewatch")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}\n{self.format_usage().strip()}")
 
 
@@ -122,7 +122,7 @@ async def _connect_all(config: config_mod.Config) -> int:
     from deadlinewatch import wiring
     from deadlinewatch.adapters.mailer import SmtpMailer
 
-    checks = {
+    checks: dict[str, Callable[[], Awaitable[str]]] = {
         "caldav": lambda: asyncio.to_thread(wiring.caldav_calendar(config).check),
         "imap": lambda: asyncio.to_thread(_imap_check, config),
         "smtp": lambda: SmtpMailer(wiring.smtp_settings(config)).check(),

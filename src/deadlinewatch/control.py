@@ -51,7 +51,8 @@ def ask(config: config_mod.Config, request: dict[str, Any], timeout: float = 60)
                     if not chunk:
                         break
                     data += chunk
-            return json.loads(data)
+            answer: dict[str, Any] = json.loads(data)
+            return answer
         except (ConnectionRefusedError, FileNotFoundError):
             continue  # a socket left behind by a daemon that is gone
     return None

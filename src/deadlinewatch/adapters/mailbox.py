@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -24,6 +24,7 @@ from deadlinewatch.credentials import ServerAccount
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class ImapMailbox:
             self._separator = separator(self._client)
         return self._client
 
-    def _wrap(self, what: Callable[[imapclient.IMAPClient], object]) -> object:
+    def _wrap(self, what: Callable[[imapclient.IMAPClient], T]) -> T:
         try:
             return what(self._c())
         except (TimeoutError, OSError, IMAPClientError) as e:
@@ -151,7 +152,8 @@ class ImapMailbox:
 
     def _select(self, c: imapclient.IMAPClient, folder: str, readonly: bool = False) -> dict[bytes, object]:
         try:
-            return c.select_folder(self.folder(folder), readonly=readonly)
+            info: dict[bytes, object] = c.select_folder(self.folder(folder), readonly=readonly)
+            return info
         except IMAPClientError as e:
             raise ConfigError(f'imap.folder = "{folder}": the server cannot open it ({e})') from None
 
@@ -159,7 +161,8 @@ class ImapMailbox:
         """What is in the folder, cheaply: UIDVALIDITY, and each message's UID and Message-ID header only."""
         def run(c: imapclient.IMAPClient) -> Scan:
             info = self._select(c, folder)
-            validity = int(info.get(b"UIDVALIDITY", 0) or 0)  # type: ignore[call-overload]
+            raw_validity = info.get(b"UIDVALIDITY", 0)
+            validity = int(raw_validity) if isinstance(raw_validity, int | str | bytes) else 0
             uids = c.search(["NOT", "DELETED"])
             items: list[Listed] = []
             for chunk in _chunks(uids, 500):
@@ -169,7 +172,7 @@ class ImapMailbox:
                     items.append(Listed(uid, _message_id(header if isinstance(header, bytes) else b"")))
             return Scan(validity, items)
 
-        return self._wrap(run)  # type: ignore[return-value]
+        return self._wrap(run)
 
     def fetch(self, folder: str, uids: list[int] | None = None, max_bytes: int = 0) -> list[Fetched]:
         """Whole messages (without setting \\Seen), by UID; every message in the folder when uids is None. A
@@ -198,7 +201,7 @@ class ImapMailbox:
                                        uid in large))
             return out
 
-        return self._wrap(run)  # type: ignore[return-value]
+        return self._wrap(run)
 
     def _ensure(self, c: imapclient.IMAPClient, folder: str) -> None:
         if folder in self._known_folders:

@@ -49,7 +49,8 @@ def _folding_once(base: type[BaseHeader]) -> type[BaseHeader]:
     def fold(self: BaseHeader, *, policy: Any) -> str:
         memo = self.__dict__.get("_folded")
         if memo is not None and memo[0] is policy:
-            return memo[1]
+            known: str = memo[1]
+            return known
         folded = base.fold(self, policy=policy)
         self.__dict__["_folded"] = (policy, folded)
         return folded

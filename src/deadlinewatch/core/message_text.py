@@ -64,9 +64,9 @@ def _decoded(part: EmailMessage) -> str:
 def full_text(msg: EmailMessage) -> str:
     """The text of a message, quotes and all: attachments ignored, HTML-only mail read as text."""
     part = msg.get_body(preferencelist=("plain", "html"))
-    if part is None:
+    if not isinstance(part, EmailMessage):  # none (or, with another policy, a legacy Message)
         return ""
-    text = _decoded(part)  # type: ignore[arg-type]
+    text = _decoded(part)
     return html_to_text(text) if part.get_content_subtype() == "html" else text
 
 

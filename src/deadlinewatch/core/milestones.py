@@ -46,7 +46,8 @@ def _prop(comp: Component, name: str) -> dt.date | dt.datetime | dt.timedelta | 
         return None
     if isinstance(value, list):  # a property given twice: the first counts
         value = value[0]
-    return value.dt
+    when: dt.date | dt.datetime | dt.timedelta = value.dt  # icalendar's vDDDTypes.dt is not annotated
+    return when
 
 
 def deadline_of(comp: Component, client_tz: dt.tzinfo, team_tz: dt.tzinfo) -> dt.datetime:
@@ -93,7 +94,8 @@ def successors_of(comp: Component) -> tuple[tuple[str, int], ...]:
         gap = 0
         if "GAP" in value.params:
             try:
-                gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)
+                # icalendar's vDuration.from_ical has no annotations
+                gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)  # type: ignore[no-untyped-call]
             except ValueError:
                 raise CalendarEntryError(f'RELATED-TO GAP "{value.params["GAP"]}" is not a duration') from None
         out.append((str(value).strip(), gap))
@@ -171,6 +173,7 @@ def milestones_from_ics(
             if not uid:
                 raise CalendarEntryError("it has no UID")
             if wanted:
+                # icalendar 7 gives Event and Todo a `categories` property; the Component type does not declare it
                 cats = {str(c).casefold() for c in comp.categories}  # type: ignore[attr-defined]
                 if not cats & wanted:
                     continue

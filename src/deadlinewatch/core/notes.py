@@ -11,7 +11,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from deadlinewatch.core.model import NoteBlock
@@ -150,7 +150,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     )
     if parsed is None:
         raise ValueError(f'"{value}" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"')
-    return parsed.date()
+    day: dt.date = parsed.date()  # dateparser is untyped
+    return day
 
 
 def parse_blocked(value: str) -> bool:
@@ -263,26 +264,28 @@ def parse_note(
         else:
             seen.add(ref.uid)
             projects_seen.add(ref.project)
-        values: dict[str, object] = {}
+        block = NoteBlock(uid=ref.uid if ref else "", name=ref.name if ref else name, matched_by=how)
         if len(fields) == 1:
             problems.append(f'{where}: say at least one of Done, Remaining, ETA or Blocked')
         for key, (lineno, value) in fields.items():
             try:
                 if key == "done":
-                    values["done"] = parse_percent(value)
+                    block = replace(block, done=parse_percent(value))
                 elif key == "remaining":
-                    values["remaining_days"] = parse_duration(value, week_length)
+                    block = replace(block, remaining_days=parse_duration(value, week_length))
                 elif key == "eta":
-                    values["eta"] = parse_eta(value, today)
+                    block = replace(block, eta=parse_eta(value, today))
                 elif key == "blocked":
-                    values["blocked"] = parse_blocked(value)
-                elif key in ("cause", "plan"):
-                    values[key] = value.strip()
+                    block = replace(block, blocked=parse_blocked(value))
+                elif key == "cause":
+                    block = replace(block, cause=value.strip())
+                elif key == "plan":
+                    block = replace(block, plan=value.strip())
             except ValueError as e:
                 problems.append(f"line {lineno}: {e}")
         if ref is None:
             continue
-        blocks.append(NoteBlock(uid=ref.uid, name=ref.name, matched_by=how, **values))  # type: ignore[arg-type]
+        blocks.append(block)
 
     if len(projects_seen) > 1:
         problems.append("the note mixes milestones of several projects; send one note per project, "

@@ -43,11 +43,16 @@ class Row:
     completed_on: dt.date
 
 
-def _date(value: str, line: int, column: str, required: bool) -> dt.date | None:
+def _required_date(value: str, line: int, column: str) -> dt.date:
+    day = _date(value, line, column)
+    if day is None:
+        raise ReplayFormatError(f"line {line}: {column} is empty; it is required (an ISO date)")
+    return day
+
+
+def _date(value: str, line: int, column: str) -> dt.date | None:
     value = value.strip()
     if not value:
-        if required:
-            raise ReplayFormatError(f"line {line}: {column} is empty; it is required (an ISO date)")
         return None
     try:
         return dt.date.fromisoformat(value)
@@ -78,13 +83,13 @@ def read_rows(records: Iterable[dict[str, str]], fieldnames: Sequence[str]) -> l
         rows.append(Row(
             project=(rec.get("project") or "").strip() or name,
             milestone=name,
-            deadline=_date(rec["deadline"], line, "deadline", True),  # type: ignore[arg-type]
-            started_on=_date(rec["started_on"] or "", line, "started_on", False),
-            reported_on=_date(rec["reported_on"], line, "reported_on", True),  # type: ignore[arg-type]
+            deadline=_required_date(rec["deadline"], line, "deadline"),
+            started_on=_date(rec["started_on"] or "", line, "started_on"),
+            reported_on=_required_date(rec["reported_on"], line, "reported_on"),
             percent_done=_number(rec["percent_done"] or "", line, "percent_done"),
             remaining_days=_number(rec["remaining_days"] or "", line, "remaining_days"),
-            eta=_date(rec["eta"] or "", line, "eta", False),
-            completed_on=_date(rec["completed_on"], line, "completed_on", True),  # type: ignore[arg-type]
+            eta=_date(rec["eta"] or "", line, "eta"),
+            completed_on=_required_date(rec["completed_on"], line, "completed_on"),
         ))
     return rows
 
@@ -137,11 +142,12 @@ def score(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | int | None
             methods[name] = dict(alarmed=None, precision=None, recall=None, false_alarm_rate=None,
                                  median_lead_days=None, brier=None)
             continue
-        alarmed = [o for o in scored if (a := o.tracks[name].first_alarm) is not None and a <= o.deadline]
+        first = {id(o): a for o in scored if (a := o.tracks[name].first_alarm) is not None and a <= o.deadline}
+        alarmed = [o for o in scored if id(o) in first]
         caught = [o for o in alarmed if o.missed]
         missed = sum(o.missed for o in scored)
         on_time = len(scored) - missed
-        leads = [(o.deadline - o.tracks[name].first_alarm).days for o in caught]  # type: ignore[operator]
+        leads = [(o.deadline - first[id(o)]).days for o in caught]
         briers = [(p - (1.0 if o.missed else 0.0)) ** 2 for o in scored for p, _ in o.tracks[name].states]
         methods[name] = dict(
             alarmed=len(alarmed),

@@ -68,7 +68,7 @@ def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: 
     """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT."""
     cal = _calendar(method)
     cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
-    return cal.to_ical()
+    return _bytes(cal)
 
 
 def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str,
@@ -79,7 +79,7 @@ def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, 
     for row in rows:
         cal.add_component(_event(row, project_name, stamp, organizer, attendee, ""))
     cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE
-    return cal.to_ical()
+    return _bytes(cal)
 
 
 def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str, attendee: tuple[str, str],
@@ -90,7 +90,7 @@ def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
     cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
-    return cal.to_ical()
+    return _bytes(cal)
 
 
 def merged(theirs: str, ours: bytes) -> bytes:
@@ -106,4 +106,9 @@ def merged(theirs: str, ours: bytes) -> bytes:
             del events[0][name]
         if name in mine:
             events[0].add(name, mine.decoded(name))
-    return cal.to_ical()
+    return _bytes(cal)
+
+
+def _bytes(cal: Calendar) -> bytes:
+    data: bytes = cal.to_ical()  # icalendar's to_ical is not annotated
+    return data

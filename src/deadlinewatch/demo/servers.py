@@ -383,7 +383,8 @@ class SmtpSink:
 
     def parsed(self) -> list[EmailMessage]:
         with self.lock:
-            return [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]  # type: ignore[misc,unused-ignore]
+            parsed = [message_from_bytes(raw, policy=default_policy) for _, _, raw in self.messages]
+            return [m for m in parsed if isinstance(m, EmailMessage)]
 
 
 def write_local_config(

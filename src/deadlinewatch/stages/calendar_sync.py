@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from deadlinewatch.adapters.calendar import CalendarEntry, Changes
 from deadlinewatch.config import Project
@@ -76,7 +76,7 @@ class _StoredEtags(Mapping[str, str]):
     """The stored ETags, read only if the listing needs them: an incremental sync never does."""
 
     def __init__(self, svc: Services, project: str) -> None:
-        self._load = lambda: svc.store.entry_etags(project)
+        self._load: Callable[[], dict[str, str]] = lambda: svc.store.entry_etags(project)
         self._etags: dict[str, str] | None = None
 
     def _all(self) -> dict[str, str]:

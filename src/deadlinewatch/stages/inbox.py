@@ -16,7 +16,7 @@ from deadlinewatch.adapters.store import RECENT_REPORTS
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
-from deadlinewatch.core.model import QueueMail, Report
+from deadlinewatch.core.model import NoteBlock, QueueMail, Report
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import (
@@ -74,7 +74,7 @@ def _context(svc: Services, incoming: intake.Incoming) -> intake.Context:
     )
 
 
-def _said(block: notes.NoteBlock) -> str:
+def _said(block: NoteBlock) -> str:
     parts = []
     if block.done is not None:
         parts.append(f"{block.done}% done")

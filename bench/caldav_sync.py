@@ -102,7 +102,7 @@ def stages(config_path: Path, state: Path) -> list[tuple[float, int]]:
     config = config_mod.load(config_path)
     store = Store.open(state)
     svc = wiring.services(config, store, FixedClock(config_mod.dt.datetime.now(config_mod.dt.UTC)))
-    counting = Counting(config.caldav["url"], config.accounts["caldav"], timeout=600)
+    counting = Counting(config.caldav.url, config.accounts["caldav"], timeout=600)
     svc.calendar = counting
 
     async def twice() -> list[tuple[float, int]]:

@@ -23,10 +23,10 @@ from typing import Any
 
 import simulate  # the sibling script: `python bench/forecast_report.py` puts bench/ on the path
 
+from deadlinewatch.config import default_policy
 from deadlinewatch.core.policy import Policy
 from deadlinewatch.core.replay import HEADER, METHODS, Outcome, Result, Row, read_rows, replay, score
 from deadlinewatch.core.workdays import WorkCalendar
-from deadlinewatch.replay import DEFAULT_POLICY
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "forecast"
@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     sets = datasets(args.data, args.seed)
-    warn, renotify = DEFAULT_POLICY["warn_probability"], DEFAULT_POLICY["renotify_slip_days"]
+    warn, renotify = default_policy().warn_probability, default_policy().renotify_slip_days
     results = {name: replay(rows, Policy(warn, renotify), CAL) for name, rows in sets.items()}
     sweep = {w: {name: replay(rows, Policy(w, renotify), CAL) for name, rows in sets.items()} for w in SWEEP}
 

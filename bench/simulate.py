@@ -136,12 +136,13 @@ def main() -> None:
                         help="the policy's threshold (default: deadlinewatch's own default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from deadlinewatch.replay import DEFAULT_POLICY
+    from deadlinewatch.config import default_policy
 
     out = args.out or Path(tempfile.mkdtemp(prefix="dw-simulate-"))
     out.mkdir(parents=True, exist_ok=True)
-    warn = args.warn_probability if args.warn_probability is not None else DEFAULT_POLICY["warn_probability"]
-    policy = Policy(warn, DEFAULT_POLICY["renotify_slip_days"])
+    defaults = default_policy()
+    warn = args.warn_probability if args.warn_probability is not None else defaults.warn_probability
+    policy = Policy(warn, defaults.renotify_slip_days)
     cal = WorkCalendar()
     results = {n.name: run(n, args.milestones, args.seed, out, policy, cal) for n in LEVELS}
     if args.json:

@@ -112,7 +112,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from deadlinewatch import wiring
     config = config_mod.load(config_path(args))
     wiring.letters(config)
-    print(f"{config.path}: valid ({len(config.projects)} projects, {len(config.team['members'])} team members)")
+    print(f"{config.path}: valid ({len(config.projects)} projects, {len(config.team.members)} team members)")
     if not args.connect:
         return 0
     return asyncio.run(_connect_all(config))
@@ -156,7 +156,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     from deadlinewatch.pipeline import run_pass
 
     config = config_mod.load(config_path(args))
-    setup_logging(config.daemon["log_level"], args.debug)
+    setup_logging(config.daemon.log_level, args.debug)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     lock = StateLock(config.state_dir)
     lock.acquire()
@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = config_path(args)
     config = config_mod.load(path)
-    setup_logging(config.daemon["log_level"], args.debug)
+    setup_logging(config.daemon.log_level, args.debug)
 
     async def main() -> None:
         await daemon.run(path, make_clock(args, config.timezone, ticking=True), asyncio.Event())

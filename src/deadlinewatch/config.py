@@ -8,16 +8,17 @@ that `deadlinewatch init` writes and that `config/deadlinewatch.example.toml` is
 from __future__ import annotations
 
 import datetime as dt
+import keyword
 import os
 import re
 import stat
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.errors import ConfigError
@@ -25,6 +26,7 @@ from deadlinewatch.errors import ConfigError
 DEFAULT_CONFIG_PATH = "/etc/deadlinewatch/deadlinewatch.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SERVER_SECTIONS = ("caldav", "imap", "smtp")
+T = TypeVar("T")
 
 
 # --- value checkers: each returns the converted value or raises ValueError("what is expected") ----------
@@ -349,28 +351,129 @@ class Project:
     manager: str
 
 
+# --- the sections as typed values: one field per key of SCHEMA (tests/unit/test_config.py holds them equal) -----
+
+
+@dataclass(frozen=True)
+class DaemonSection:
+    state_dir: str
+    timezone: str
+    poll_seconds: int
+    log_level: str
+
+
+@dataclass(frozen=True)
+class CaldavSection:
+    url: str
+    username: str
+    verify_tls: bool
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class ImapSection:
+    host: str
+    port: int
+    security: str
+    username: str
+    address: str
+    folder: str
+    processed_folder: str
+    rejected_folder: str
+    sent_folder: str
+    require_authentication: bool
+    authserv_id: str
+    timeout_seconds: int
+    max_message_bytes: int
+    keep_mail_days: int
+
+
+@dataclass(frozen=True)
+class SmtpSection:
+    host: str
+    port: int
+    security: str
+    username: str
+    from_: str  # the key `from`
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class TeamSection:
+    members: tuple[str, ...]
+    manager: str
+    language: str
+
+
+@dataclass(frozen=True)
+class PolicySection:
+    approval: str
+    working_days: tuple[str, ...]
+    holidays: str
+    closed: tuple[dt.date, ...]
+    weekly_update: str
+    warn_probability: float
+    renotify_slip_days: int
+    stale_after_days: int
+    approval_hours: int
+
+
+@dataclass(frozen=True)
+class LettersSection:
+    template_dir: str
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    listen: str
+
+
+SECTION_TYPES: dict[str, type[Any]] = {
+    "daemon": DaemonSection, "caldav": CaldavSection, "imap": ImapSection, "smtp": SmtpSection,
+    "team": TeamSection, "policy": PolicySection, "letters": LettersSection, "metrics": MetricsSection,
+}
+SECRET_KEYS = ("password", "password_file", "password_env")  # read into Config.accounts, never kept in a section
+
+
+def field_name(key: str) -> str:
+    """The attribute of a section for a key of the file (a Python keyword gets a trailing underscore)."""
+    return key + "_" if keyword.iskeyword(key) else key
+
+
+def typed_section(cls: type[T], values: Mapping[str, Any]) -> T:
+    """A section's validated values as its typed object (lists become tuples: the sections are frozen)."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # every SECTION_TYPES entry is a dataclass
+    kept = {field_name(k): tuple(v) if isinstance(v, list) else v for k, v in values.items() if k not in SECRET_KEYS}
+    return cls(**{k: v for k, v in kept.items() if k in names})
+
+
+def default_policy() -> PolicySection:
+    """[policy] as the defaults declare it: what `replay` uses without a config file."""
+    return typed_section(PolicySection, {k.name: k.default for k in SCHEMA["policy"]})
+
+
 @dataclass(frozen=True)
 class Config:
     path: str
-    daemon: Mapping[str, Any]
-    caldav: Mapping[str, Any]
-    imap: Mapping[str, Any]
-    smtp: Mapping[str, Any]
-    team: Mapping[str, Any]
-    policy: Mapping[str, Any]
-    letters: Mapping[str, Any]
-    metrics: Mapping[str, Any]
+    daemon: DaemonSection
+    caldav: CaldavSection
+    imap: ImapSection
+    smtp: SmtpSection
+    team: TeamSection
+    policy: PolicySection
+    letters: LettersSection
+    metrics: MetricsSection
     offers: tuple[Offer, ...]
     projects: tuple[Project, ...]
     accounts: Mapping[str, ServerAccount] = field(default_factory=dict)
 
     @property
     def timezone(self) -> str:
-        return str(self.daemon["timezone"])
+        return self.daemon.timezone
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.daemon["state_dir"])
+        return Path(self.daemon.state_dir)
 
     def project(self, project_id: str) -> Project:
         for p in self.projects:
@@ -572,7 +675,7 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
         raise ConfigError(problems, path)
     return Config(
         path=str(path), offers=tuple(sorted(offers, key=lambda o: o.min_slip_days)), projects=tuple(projects),
-        accounts=accounts, **sections,
+        accounts=accounts, **{name: typed_section(SECTION_TYPES[name], values) for name, values in sections.items()},
     )
 
 

@@ -116,7 +116,7 @@ def _after_run(crew: Crew | None, metrics: Metrics | None, name: str, report: Pa
     assert crew is not None  # a worker ran: the crew exists
     sd_notify(f"STATUS={crew.status()}")
     if metrics is not None:
-        metrics.record(name, report, seconds, crew.svc.store, crew.svc.config.policy["warn_probability"])
+        metrics.record(name, report, seconds, crew.svc.store, crew.svc.config.policy.warn_probability)
 
 
 async def _first(*events: asyncio.Event) -> None:
@@ -144,7 +144,7 @@ async def _watchdog(crew: Crew, stop: asyncio.Event) -> None:
 
 
 def _metrics(config: config_mod.Config) -> Metrics | None:
-    listen = config.metrics["listen"]
+    listen = config.metrics.listen
     if not listen:
         return None
     from deadlinewatch.metrics import Metrics
@@ -163,6 +163,6 @@ def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:
     from deadlinewatch.adapters.mailbox import IdleWatcher
 
     config = crew.svc.config
-    watcher = IdleWatcher(wiring.imap_settings(config), config.imap["folder"], loop, lambda: crew.wake("inbox"))
+    watcher = IdleWatcher(wiring.imap_settings(config), config.imap.folder, loop, lambda: crew.wake("inbox"))
     watcher.start()
     return watcher

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.core.policy import Policy
@@ -15,11 +13,10 @@ from deadlinewatch.core.replay import METHODS, ReplayFormatError, read_rows, rep
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import DeadlinewatchError
 
-DEFAULT_POLICY = {k.name: k.default for k in config_mod.SCHEMA["policy"]}
 
-
-def main(path: Path, policy: Mapping[str, Any] | None, as_json: bool = False, trace: str | None = None) -> int:
-    policy = policy or DEFAULT_POLICY
+def main(path: Path, policy: config_mod.PolicySection | None, as_json: bool = False, trace: str | None = None
+         ) -> int:
+    policy = policy or config_mod.default_policy()
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -30,8 +27,8 @@ def main(path: Path, policy: Mapping[str, Any] | None, as_json: bool = False, tr
         raise DeadlinewatchError(f"{path}: {e}") from None
     if not rows:
         raise DeadlinewatchError(f"{path}: no reports in the file")
-    result = replay(rows, Policy(policy["warn_probability"], policy["renotify_slip_days"]),
-                    WorkCalendar.from_policy(policy))
+    result = replay(rows, Policy(policy.warn_probability, policy.renotify_slip_days),
+                    WorkCalendar.from_policy(policy.working_days, policy.holidays, policy.closed))
     if trace:
         with open(trace, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)

@@ -56,16 +56,17 @@ class Services:
 
     @cached_property
     def workdays(self) -> WorkCalendar:
-        return WorkCalendar.from_policy(self.config.policy)
+        p = self.config.policy
+        return WorkCalendar.from_policy(p.working_days, p.holidays, p.closed)
 
     @property
     def policy(self) -> policy.Policy:
         p = self.config.policy
-        return policy.Policy(p["warn_probability"], p["renotify_slip_days"])
+        return policy.Policy(p.warn_probability, p.renotify_slip_days)
 
     @property
     def sender(self) -> str:
-        return str(self.config.smtp["from"])
+        return str(self.config.smtp.from_)
 
     @property
     def envelope_from(self) -> str:
@@ -132,5 +133,5 @@ def outgoing(svc: Services, *, kind: str, audience: str, token: str, msg_id: str
              state: str = "pending", promised: dt.date | None = None) -> QueueMail:
     """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in sent_folder."""
     return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
-                     mail_from=svc.envelope_from, recipients=(*recipients, svc.config.imap["address"]),
+                     mail_from=svc.envelope_from, recipients=(*recipients, svc.config.imap.address),
                      message=message, state=state, created=now, promised=promised)

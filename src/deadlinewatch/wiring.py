@@ -15,23 +15,23 @@ from deadlinewatch.services import Services
 
 def imap_settings(config: Config) -> ImapSettings:
     i = config.imap
-    return ImapSettings(i["host"], i["port"], i["security"], config.accounts["imap"], i["timeout_seconds"])
+    return ImapSettings(i.host, i.port, i.security, config.accounts["imap"], i.timeout_seconds)
 
 
 def smtp_settings(config: Config) -> SmtpSettings:
     s = config.smtp
-    return SmtpSettings(s["host"], s["port"], s["security"], config.accounts["smtp"], s["timeout_seconds"])
+    return SmtpSettings(s.host, s.port, s.security, config.accounts["smtp"], s.timeout_seconds)
 
 
 def caldav_calendar(config: Config) -> CalDAVCalendar:
     c = config.caldav
-    return CalDAVCalendar(c["url"], config.accounts["caldav"], c["verify_tls"], c["timeout_seconds"])
+    return CalDAVCalendar(c.url, config.accounts["caldav"], c.verify_tls, c.timeout_seconds)
 
 
 def letters(config: Config) -> Letters:
     """The letters, with every configured language checked to have its templates."""
-    result = templates.letters(config.letters["template_dir"])
-    result.check_language(config.team["language"], "team.language", team=True)
+    result = templates.letters(config.letters.template_dir)
+    result.check_language(config.team.language, "team.language", team=True)
     for i, p in enumerate(config.projects):
         result.check_language(p.client.language, f"projects[{i}].client.language")
     return result

@@ -108,7 +108,7 @@ class Crew:
             elif w.last is not None:
                 for server in sorted({*w.last.unavailable, *w.last.refused}):
                     down[server] = ("login refused" if server in w.last.refused else "unavailable") + \
-                                   f", retrying in {self.svc.config.daemon['poll_seconds']} s"
+                                   f", retrying in {self.svc.config.daemon.poll_seconds} s"
                 for stage, why in w.last.lagging.items():
                     down[stage] = f"not keeping up: {why}"
         if down:
@@ -180,7 +180,7 @@ class Crew:
         return float(min(2 ** max(w.failures - 1, 0), MAX_RETRY_SECONDS))
 
     def _idle_seconds(self, w: Worker) -> float:
-        poll = float(self.svc.config.daemon["poll_seconds"])
+        poll = float(self.svc.config.daemon.poll_seconds)
         if w.name == "weekly":
             return self._until_next_check_in()
         if w.name == "outbox":

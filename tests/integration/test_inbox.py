@@ -18,7 +18,7 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
-from deadlinewatch.adapters.mailbox import ImapMailbox
+from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.demo.servers import DovecotServer
@@ -82,12 +82,9 @@ def test_without_move_a_copy_delete_and_uid_expunge_touch_only_our_message(dovec
         c.select_folder("INBOX")
         uids = c.search()
         c.add_flags([uids[2]], [imapclient.DELETED])  # someone else's deleted mail, not to be expunged by us
-    config = config_mod.Config(path="", daemon={}, caldav={}, imap={"host": "127.0.0.1", "port": dovecot.port,
-                                                                     "security": "none", "timeout_seconds": 30},
-                               smtp={}, team={}, policy={}, letters={}, metrics={}, offers=(), projects=(),
-                               accounts={"imap": config_mod.ServerAccount("progress",
-                                                                          config_mod.Secret("progresspw"))})
-    mailbox = ImapMailbox(wiring.imap_settings(config))
+    settings = ImapSettings("127.0.0.1", dovecot.port, "none",
+                            config_mod.ServerAccount("progress", config_mod.Secret("progresspw")), 30)
+    mailbox = ImapMailbox(settings)
     client = mailbox._c()
     real = client.has_capability
     client.has_capability = lambda cap: False if cap.upper() == "MOVE" else real(cap)  # type: ignore[method-assign]

@@ -150,7 +150,7 @@ def test_plain_connections_only_to_loopback(tmp_path: Path) -> None:
 def test_defaults_fill_what_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load(minimal(tmp_path), env={"IMAP_PW": "x", "STATE_DIRECTORY": "/var/lib/dw"})
     assert config.state_dir == Path("/var/lib/dw")
-    assert config.policy["warn_probability"] == 0.9 and config.imap["folder"] == "INBOX"
+    assert config.policy.warn_probability == 0.9 and config.imap.folder == "INBOX"
     assert config.projects[0].client.timezone == config.timezone
     assert config.projects[0].approval == "auto" and config.projects[0].manager == "pm@studio.example"
 
@@ -166,3 +166,14 @@ def test_system_timezone_is_a_real_zone() -> None:
     import zoneinfo
 
     assert zoneinfo.ZoneInfo(config_mod.system_timezone()).key
+
+
+def test_each_section_has_exactly_the_keys_the_schema_declares() -> None:
+    from dataclasses import fields
+
+    from deadlinewatch.config import SECRET_KEYS, SECTION_TYPES, field_name
+
+    assert set(SECTION_TYPES) == set(SCHEMA)
+    for name, keys in SCHEMA.items():
+        declared = {field_name(k.name) for k in keys if k.name not in SECRET_KEYS}
+        assert {f.name for f in fields(SECTION_TYPES[name])} == declared, name

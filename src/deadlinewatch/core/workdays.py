@@ -7,10 +7,9 @@ a note sent on Monday saying "Remaining: 4 days" means done by the end of Friday
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
 
 import holidays as holidays_lib
 
@@ -24,12 +23,12 @@ class WorkCalendar:
     closed: frozenset[dt.date] = frozenset()
 
     @classmethod
-    def from_policy(cls, policy: Mapping[str, Any]) -> WorkCalendar:
-        """From the `[policy]` section: working_days, holidays, closed."""
+    def from_policy(cls, working_days: Iterable[str], holidays: str, closed: Iterable[dt.date]) -> WorkCalendar:
+        """From the `[policy]` keys working_days, holidays and closed."""
         return cls(
-            working_weekdays=frozenset(WEEKDAY_INDEX[d] for d in policy["working_days"]),
-            holidays=policy["holidays"] or "",
-            closed=frozenset(policy["closed"]),
+            working_weekdays=frozenset(WEEKDAY_INDEX[d] for d in working_days),
+            holidays=holidays or "",
+            closed=frozenset(closed),
         )
 
     def __hash__(self) -> int:

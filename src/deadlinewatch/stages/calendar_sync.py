@@ -37,13 +37,13 @@ def fingerprint(svc: Services, project: Project) -> str:
 
 def server_identity(svc: Services) -> str:
     """Which CalDAV account the stored calendar state belongs to (never the password)."""
-    return f"{svc.config.caldav['url']}\0{svc.config.caldav.get('username', '')}"
+    return f"{svc.config.caldav.url}\0{svc.config.caldav.username}"
 
 
 def follow_server(svc: Services, report: PassReport) -> None:
     if svc.store.follow_server(server_identity(svc)):
         report.event("caldav: the calendars are found and listed anew on %s (caldav.url or caldav.username "
-                     "changed); nothing remembered from another server is asked again", svc.config.caldav["url"])
+                     "changed); nothing remembered from another server is asked again", svc.config.caldav.url)
 
 
 async def sync_calendars(svc: Services, report: PassReport) -> None:

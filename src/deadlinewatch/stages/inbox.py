@@ -37,7 +37,7 @@ PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError
 def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
     refs = [notes.MilestoneRef(m.project, m.uid, m.name) for m in svc.store.milestones() if m.state != "cancelled"]
     ids = [p.id for p in svc.config.projects]
-    week = len(svc.config.policy["working_days"])
+    week = len(svc.config.policy.working_days)
 
     def parse(incoming: intake.Incoming) -> notes.ParsedNote:
         today = incoming.at.astimezone(svc.team_tz).date()
@@ -49,11 +49,11 @@ def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
 def _rules(svc: Services) -> intake.Rules:
     c = svc.config
     return intake.Rules(
-        members=frozenset(intake.ascii_lower(bare(m)) for m in c.team["members"]),
-        managers=frozenset(intake.ascii_lower(bare(x)) for x in [c.team["manager"], *(p.manager for p in c.projects)]),
+        members=frozenset(intake.ascii_lower(bare(m)) for m in c.team.members),
+        managers=frozenset(intake.ascii_lower(bare(x)) for x in [c.team.manager, *(p.manager for p in c.projects)]),
         clients=frozenset(intake.ascii_lower(p.client.email) for p in c.projects),
-        require_authentication=c.imap["require_authentication"],
-        authserv_id=c.imap["authserv_id"],
+        require_authentication=c.imap.require_authentication,
+        authserv_id=c.imap.authserv_id,
     )
 
 
@@ -123,7 +123,7 @@ def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, re
                                        at_risk and not m.private and not told))
     token, msg_id = message_id(svc, "reply", incoming.message_key)
     msg = svc.letters.reply(
-        language=svc.config.team["language"], sender=svc.sender, to=incoming.sender,
+        language=svc.config.team.language, sender=svc.sender, to=incoming.sender,
         original_subject=incoming.subject, original_message_id=incoming.message_id,
         references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
         project_name=project_name, blocks=blocks, problems=note.problems, example=notes.EXAMPLE,
@@ -134,7 +134,7 @@ def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, re
 
 def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> QueueMail:
     notice = svc.store.notice_by_message_ids(incoming.references)
-    manager = svc.config.project(notice.project).manager if notice and notice.project else svc.config.team["manager"]
+    manager = svc.config.project(notice.project).manager if notice and notice.project else svc.config.team.manager
     token, msg_id = message_id(svc, "forward", incoming.message_key)
     msg = forward(sender=svc.sender, to=manager, original=incoming.msg, composed_at=now, message_id=msg_id)
     return outgoing(svc, kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
@@ -263,8 +263,8 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
     decide each message in a savepoint of its own, then move everything in batches — only ever after the store
     committed it. Whatever a message holds, it is decided, recorded and filed alone."""
     imap = svc.config.imap
-    source = imap["folder"]
-    folders = {"sent": imap["sent_folder"], "processed": imap["processed_folder"], "rejected": imap["rejected_folder"]}
+    source = imap.folder
+    folders = {"sent": imap.sent_folder, "processed": imap.processed_folder, "rejected": imap.rejected_folder}
     mailbox = svc.mailbox()
     try:
         scan = await asyncio.to_thread(mailbox.scan, source)
@@ -281,11 +281,11 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
                 reading.file(decided[listed.message_id], listed.uid, listed.message_id)
             else:
                 unknown.append(listed.uid)
-        fetched = await asyncio.to_thread(mailbox.fetch, source, unknown, imap["max_message_bytes"]) if unknown else []
+        fetched = await asyncio.to_thread(mailbox.fetch, source, unknown, imap.max_message_bytes) if unknown else []
         halted: Exception | None = None
         for start in range(0, len(fetched), BATCH):
             prepared = await asyncio.to_thread(_prepare, fetched[start:start + BATCH], reading.parse, reading.rules,
-                                               imap["max_message_bytes"])
+                                               imap.max_message_bytes)
             # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
             # failed) is only filed again
             reading.decided.update(svc.store.message_decisions(
@@ -311,7 +311,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         elif halted is not None:
             raise halted
         _health(svc, report, len(scan.items))
-        svc.store.prune_mail(svc.clock.now() - dt.timedelta(days=imap["keep_mail_days"]))
+        svc.store.prune_mail(svc.clock.now() - dt.timedelta(days=imap.keep_mail_days))
     except (ServerError, LoginRefused) as e:
         server_failed(svc, report, "imap", e)
     except ConfigError as e:

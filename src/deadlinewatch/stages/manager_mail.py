@@ -32,12 +32,12 @@ def manager_message(svc: Services, notice: NoticeRef, what: str, reason: str, no
                     detail: str = "", draft: bytes | None = None, in_reply_to: str = "") -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = svc.config.project(notice.project) if notice.project else None
-    manager = project.manager if project else svc.config.team["manager"]
+    manager = project.manager if project else svc.config.team.manager
     names = {m.uid: m.name for m in svc.store.milestones(notice.project)} if notice.project else {}
     attached = message_from_bytes(draft, policy=default_policy) if draft is not None else None
     token, msg_id = message_id(svc, f"manager-{what}", notice.id, notice.token, reason)
     msg = svc.letters.manager(
-        language=svc.config.team["language"], sender=svc.sender, to=manager, composed_at=now, message_id=msg_id,
+        language=svc.config.team.language, sender=svc.sender, to=manager, composed_at=now, message_id=msg_id,
         what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
         milestone=_subject_of(notice, names), client=project.client.email if project else "",
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,

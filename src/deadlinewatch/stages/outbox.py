@@ -36,7 +36,7 @@ def release_holds(svc: Services, report: PassReport) -> None:
             continue  # it goes with its primary
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = last_work_day(deadline, svc.team_tz) if deadline else None
-        when, why = policy.hold_expiry(item.created, svc.config.policy["approval_hours"], deadline_day,
+        when, why = policy.hold_expiry(item.created, svc.config.policy.approval_hours, deadline_day,
                                        svc.workdays, svc.team_tz)
         if now < when:
             continue
@@ -53,7 +53,7 @@ async def _reconcile(svc: Services, item: OutboxItem) -> bool:
     imap = svc.config.imap
     mailbox = svc.mailbox()
     try:
-        return await asyncio.to_thread(mailbox.contains, item.message_id, [imap["folder"], imap["sent_folder"]])
+        return await asyncio.to_thread(mailbox.contains, item.message_id, [imap.folder, imap.sent_folder])
     except (ServerError, LoginRefused, ConfigError):
         return False  # cannot tell: sending again risks a duplicate with the same Message-ID, the documented window
     finally:
@@ -122,7 +122,7 @@ def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[s
     with svc.store.transaction():
         svc.store.set_outbox_state(item.id, "sent", now=now,
                                    error="; ".join(f"{a}: {w}" for a, w in refused.items()) or None)
-        if lost and item.audience == "client" and bare(svc.config.team["manager"]).lower() not in lost:
+        if lost and item.audience == "client" and bare(svc.config.team.manager).lower() not in lost:
             svc.store.record_outgoing([manager_message(svc, item, "failed", f"refused for {others}", now,
                                                        detail="The client's own copy was delivered.")])
     report.sent.append(item.id)

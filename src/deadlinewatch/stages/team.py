@@ -10,8 +10,8 @@ from deadlinewatch.services import PassReport, Services, bare, message_id, outgo
 def nudge_silent(svc: Services, report: PassReport) -> None:
     now = svc.clock.now()
     today = now.astimezone(svc.team_tz).date()
-    stale_after = svc.config.policy["stale_after_days"]
-    members = {bare(m).lower() for m in svc.config.team["members"]}
+    stale_after = svc.config.policy.stale_after_days
+    members = {bare(m).lower() for m in svc.config.team.members}
     for project in svc.config.projects:
         for m in svc.store.milestones(project.id):
             reports = svc.store.reports(project.id, m.uid)
@@ -30,8 +30,8 @@ def nudge_silent(svc: Services, report: PassReport) -> None:
             to = latest.sender if latest.sender in members else bare(project.manager)
             forecast = svc.store.forecast(project.id, m.uid)
             msg = svc.letters.nudge(
-                language=svc.config.team["language"], sender=svc.sender, to=to,
-                reply_to=svc.config.imap["address"], composed_at=now, message_id=msg_id, project_id=project.id,
+                language=svc.config.team.language, sender=svc.sender, to=to,
+                reply_to=svc.config.imap.address, composed_at=now, message_id=msg_id, project_id=project.id,
                 project_name=project.name, milestone=m.name, since=since, days=silent,
                 forecast=forecast.reason if forecast else "no forecast yet",
             )

@@ -136,3 +136,45 @@ class ShowDate:
     delivered: bool = False
     cancelled: bool = False
 
+
+@dataclass(frozen=True)
+class DecideHeld:
+    """Approve (pending) or reject a held client message and the ones that go with it."""
+
+    notice_id: int
+    approve: bool
+    decided_by: str  # the manager's address, "cli", "timeout"
+
+
+@dataclass(frozen=True)
+class SetOutboxState:
+    """Move a message of the outbox to a state (failed after a bounce or a refusal, sent), with the reason."""
+
+    outbox_id: int
+    state: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    """A message taken from the inbox, decided: the decision, the notes it carries, the messages it causes."""
+
+    message_key: str
+    message_id: str
+    sender: str
+    subject: str
+    received_at: dt.datetime
+    outcome: str
+    target_folder: str
+    project: str | None
+    problems: tuple[str, ...]
+    raw: bytes
+    body: str
+    reports: tuple[Report, ...] = ()
+    outgoing: tuple[QueueMail, ...] = ()
+
+
+# what a step decides; the store carries a decision's actions out in one transaction (Store.carry_out). A ShowDate
+# goes only with the client messages that show it (Store.enqueue_client_group)
+Action = QueueMail | DecideHeld | SetOutboxState | RecordMessage
+

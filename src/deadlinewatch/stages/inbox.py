@@ -16,7 +16,7 @@ from deadlinewatch.adapters.store import RECENT_REPORTS
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
-from deadlinewatch.core.model import NoteBlock, QueueMail, Report
+from deadlinewatch.core.model import Action, DecideHeld, NoteBlock, QueueMail, RecordMessage, Report, SetOutboxState
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import (
@@ -142,30 +142,33 @@ def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> Queu
 
 
 def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, now: dt.datetime,
-            report: PassReport) -> list[QueueMail]:
+            report: PassReport) -> list[Action]:
+    """The manager's approve/reject by mail: the decision, and the answer saying what became of it."""
     token = intake.TOKEN.search(incoming.subject)
     held = svc.store.notice_for_decision(token.group(1) if token else "", incoming.references)
     assert held is not None
     approve = verdict.decision == "approve"
-    if svc.store.decide(held.id, approve, now=now, decided_by=incoming.sender):
-        words = "approved: it goes out now" if approve else "rejected: it will not be sent"
-        report.event("manager %s notice #%d by email", "approved" if approve else "rejected", held.id)
-    else:
-        words = f"already {held.state}; nothing changed"
-    return [manager_message(svc, held, "decided", words, now, in_reply_to=incoming.message_id)]
+    if held.state != "held":
+        return [manager_message(svc, held, "decided", f"already {held.state}; nothing changed", now,
+                                in_reply_to=incoming.message_id)]
+    words = "approved: it goes out now" if approve else "rejected: it will not be sent"
+    report.event("manager %s notice #%d by email", "approved" if approve else "rejected", held.id)
+    return [DecideHeld(held.id, approve, incoming.sender),
+            manager_message(svc, held, "decided", words, now, in_reply_to=incoming.message_id)]
 
 
 def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, report: PassReport,
-            text: str) -> list[QueueMail]:
-    out = []
+            text: str) -> list[Action]:
+    """A client message returned by the client's server: failed, and the manager told."""
+    out: list[Action] = []
     for mid in verdict_ids:
         item = svc.store.client_message(mid)
         if item is None or item.state == "failed":
             continue
-        svc.store.set_outbox_state(item.id, "failed", now=now, error="bounced: " + text[:300])
         report.problem(f"message #{item.id} ({item.kind}) to the client bounced")
-        out.append(manager_message(svc, item, "failed", "the client's mail server returned it", now,
-                                   detail=text[:1500]))
+        out += [SetOutboxState(item.id, "failed", "bounced: " + text[:300]),
+                manager_message(svc, item, "failed", "the client's mail server returned it", now,
+                                detail=text[:1500])]
     return out
 
 
@@ -185,6 +188,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
         verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
     reports: list[Report] = []
     messages: list[QueueMail] = []
+    actions: list[Action] = []
     if verdict.note is not None and verdict.note.ok:
         reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
                           b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
@@ -193,19 +197,20 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
     if verdict.outcome == "forwarded":
         messages.append(_forward(svc, incoming, now))
     if verdict.outcome == "decision":
-        messages += _decide(svc, incoming, verdict, now, report)
+        actions += _decide(svc, incoming, verdict, now, report)
     if verdict.outcome == "bounce":
-        messages += _bounce(svc, context.bounced, now, report, incoming.text)
+        actions += _bounce(svc, context.bounced, now, report, incoming.text)
     target = reading.folders[verdict.folder]
     note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
-    svc.store.record_message(
+    actions.append(RecordMessage(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
         project=verdict.note.project if verdict.note else None,
-        problems=list(verdict.note.problems) if verdict.note else [verdict.reason],
-        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=reports, now=now,
-        outgoing=messages,
-    )
+        problems=verdict.note.problems if verdict.note else (verdict.reason,),
+        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(reports),
+        outgoing=tuple(messages),
+    ))
+    svc.store.carry_out(actions, now)
     reading.recorded(reports)
     _tell(report, incoming, verdict)
     return target

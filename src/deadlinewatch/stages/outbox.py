@@ -17,6 +17,7 @@ import datetime as dt
 from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.model import Action, DecideHeld, SetOutboxState
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, bare, server_failed
 from deadlinewatch.stages.manager_mail import manager_message
@@ -40,12 +41,10 @@ def release_holds(svc: Services, report: PassReport) -> None:
                                        svc.workdays, svc.team_tz)
         if now < when:
             continue
-        with svc.store.transaction():  # released and the manager's note of it, or neither
-            released = svc.store.decide(item.id, True, now=now, decided_by="timeout")
-            if released:
-                svc.store.record_outgoing([manager_message(svc, item, "released", why, now)])
-        if released:
-            report.event("held message #%d released undecided: %s", item.id, why)
+        # released and the manager's note of it, or neither
+        svc.store.carry_out([DecideHeld(item.id, True, "timeout"), manager_message(svc, item, "released", why, now)],
+                            now)
+        report.event("held message #%d released undecided: %s", item.id, why)
 
 
 async def _reconcile(svc: Services, item: OutboxItem) -> bool:
@@ -112,19 +111,18 @@ def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[s
     # the outcome and the manager's note about it in one transaction: a crash between them would lose the note
     if len(lost) == len(item.recipients) or essential & set(lost):
         reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
-        with svc.store.transaction():
-            svc.store.set_outbox_state(item.id, "failed", now=now, error=reason)
-            if item.audience == "client":
-                svc.store.record_outgoing([manager_message(svc, item, "failed", reason, now)])
+        failed: list[Action] = [SetOutboxState(item.id, "failed", reason)]
+        if item.audience == "client":
+            failed.append(manager_message(svc, item, "failed", reason, now))
+        svc.store.carry_out(failed, now)
         report.problem(f"message #{item.id} ({item.kind}) refused by the SMTP server: {reason}")
         return
     others = ", ".join(sorted(lost))
-    with svc.store.transaction():
-        svc.store.set_outbox_state(item.id, "sent", now=now,
-                                   error="; ".join(f"{a}: {w}" for a, w in refused.items()) or None)
-        if lost and item.audience == "client" and bare(svc.config.team.manager).lower() not in lost:
-            svc.store.record_outgoing([manager_message(svc, item, "failed", f"refused for {others}", now,
-                                                       detail="The client's own copy was delivered.")])
+    sent: list[Action] = [SetOutboxState(item.id, "sent", "; ".join(f"{a}: {w}" for a, w in refused.items()) or None)]
+    if lost and item.audience == "client" and bare(svc.config.team.manager).lower() not in lost:
+        sent.append(manager_message(svc, item, "failed", f"refused for {others}", now,
+                                    detail="The client's own copy was delivered."))
+    svc.store.carry_out(sent, now)
     report.sent.append(item.id)
     report.event("sent #%d (%s) to %s", item.id, item.kind, ", ".join(item.recipients))
     if lost and item.audience == "client":

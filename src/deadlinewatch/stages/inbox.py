@@ -384,8 +384,7 @@ def _take(svc: Services, report: PassReport, item: Fetched, incoming: intake.Inc
         reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
         return
     try:
-        with svc.store.transaction():  # a savepoint: the message and everything it causes, or none of it
-            target = _decide_one(svc, report, incoming, reading)
+        target = _decide_one(svc, report, incoming, reading)  # its actions are carried out all or none
     except SYSTEMIC:
         raise
     except Exception as e:  # contained: one message must never stop the others, nor crash the daemon

@@ -54,10 +54,14 @@ class Inbox(Outbox):  # a message is recorded with the messages it causes, in on
 
     def prune_mail(self, before: dt.datetime) -> int:
         """Forget the text of mail decided before `before` (imap.keep_mail_days): the decision and the notes'
-        figures stay. Returns how many messages lost their text."""
+        figures stay. Once a day is enough (the first reading of each day); returns how many lost their text."""
+        if self._pruned_for == before.date():
+            return 0
         with self.transaction() as db:
-            return int(db.execute("UPDATE messages SET raw = x'', body = '' WHERE decided_at < ?"
-                                  " AND (length(raw) > 0 OR length(body) > 0)", (before.isoformat(),)).rowcount)
+            pruned = int(db.execute("UPDATE messages SET raw = x'', body = '' WHERE decided_at < ?"
+                                    " AND (length(raw) > 0 OR length(body) > 0)", (before.isoformat(),)).rowcount)
+        self._pruned_for = before.date()
+        return pruned
 
     def failing_messages(self) -> list[tuple[str, int, str]]:
         """Messages still in the inbox after failed attempts: (message key, attempts, last error)."""

@@ -1,5 +1,5 @@
-"""What one pass works with: the adapters and the config (`Services`), what it reports (`PassReport`), and the
-small rules every stage shares (message ids, a milestone's effective state, its forecast)."""
+"""What one step of a pass works with: the adapters and the config (`Services`), what it reports
+(`PassReport`), and how a message for the outbox is made (its keyed id, its row)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import (
-    Spread,
-)
+from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, QueueMail
 from deadlinewatch.core.workdays import WorkCalendar

@@ -8,6 +8,7 @@ interrupted anywhere resumes on the next one. A server that is down stops its ow
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +51,7 @@ STEPS = (
 STEP = {s.name: s for s in STEPS}
 
 
-def record_pass(svc: Services, started: Any, report: PassReport, down: Iterable[str] = ()) -> None:
+def record_pass(svc: Services, started: dt.datetime, report: PassReport, down: Iterable[str] = ()) -> None:
     """A pass (an evaluation) in the store, for `status`: ok unless a server was unavailable or refused us."""
     down = sorted({*down, *report.unavailable, *report.refused})
     summary = report.summary + (f"; unavailable: {', '.join(down)}" if down and not report.unavailable else "")

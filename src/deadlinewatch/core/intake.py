@@ -28,7 +28,8 @@ from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
 from deadlinewatch.core.notes import ParsedNote
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # a msg-id we pass on in In-Reply-To/References: printable ASCII, no brackets or spaces inside, and short enough
 # that the header never needs an encoded-word (RFC 5322 3.6.4; a longer or 8-bit one is dropped, not re-encoded)
@@ -44,9 +45,14 @@ def text_of(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value)
 
 
+def one_line(value: str) -> str:
+    """Text as one line: control characters and line breaks become spaces, runs of spaces one."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
 def clean_header(value: str, limit: int = 2000) -> str:
     """A header value from mail, safe to store and reuse: text, no control characters, one line, bounded."""
-    text = " ".join(_CONTROL.sub(" ", text_of(value)).split())
+    text = one_line(text_of(value))
     return text if len(text) <= limit else text[:limit]
 
 
@@ -288,7 +294,7 @@ def returned_ids(msg: EmailMessage) -> tuple[str, ...]:
         return_path = raw_header(msg, "Return-Path").strip()
         if return_path and return_path != "<>":
             return ()  # a DSN is sent with MAIL FROM:<> (RFC 3464 2.1, RFC 5321 4.5.5)
-        failed, ids = False, []
+        failed, ids = False, list[str]()
         for part in msg.iter_parts():
             kind = part.get_content_type()
             if kind in ("message/delivery-status", "message/global-delivery-status"):
@@ -300,7 +306,7 @@ def returned_ids(msg: EmailMessage) -> tuple[str, ...]:
                 returned = part.get_payload(0) if part.is_multipart() else headers_of(
                     payload if isinstance(payload, bytes) else b"")
                 if isinstance(returned, EmailMessage):
-                    ids += [m for m in passable_ids(raw_headers(returned, "Message-ID"))]
+                    ids += passable_ids(raw_headers(returned, "Message-ID"))
         return tuple(dict.fromkeys(ids)) if failed else ()
     except (RecursionError, *HEADER_ERRORS):
         return ()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,7 @@ from babel.dates import format_date
 
 from deadlinewatch.core import timeline
 from deadlinewatch.core.header_cache import WRITE
-from deadlinewatch.core.intake import passable_ids, text_of
+from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_ids
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
@@ -41,8 +40,6 @@ CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.ht
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2")
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
-# C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _HEADER_PARSER = HeaderRegistry()
 
 
@@ -54,9 +51,9 @@ def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     line break, and Python before 3.11.10 writes it out raw (CVE-2024-6923). So the text is decoded as the
     library would decode it, stripped of controls, and again, until decoding changes nothing.
     """
-    text = _one_line(value)
+    text = one_line(value)
     for _ in range(5):
-        decoded = _one_line(_decoded_words(text))
+        decoded = one_line(_decoded_words(text))
         if decoded == text:
             break
         text = decoded
@@ -65,16 +62,12 @@ def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _one_line(value: str) -> str:
-    return " ".join(_CONTROL.sub(" ", value).split())
-
-
 def _decoded_words(text: str) -> str:
     if "=?" not in text:
         return text
     try:
         return str(_HEADER_PARSER("subject", text))
-    except (ValueError, TypeError, IndexError, AttributeError, LookupError, UnicodeError):
+    except HEADER_ERRORS:
         return text.replace("=?", "= ?")
 
 
@@ -405,18 +398,14 @@ def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.dat
 
 
 def _header(msg: EmailMessage, name: str) -> str:
-    """A header of mail from outside, as safe text ("" when absent or unreadable)."""
-    try:
-        value = msg.get(name)
-    except (ValueError, TypeError, IndexError, AttributeError, LookupError, UnicodeError):
-        value = None
-    return safe_text(text_of(str(value)), 300) if value is not None else ""
+    """A header of mail from outside, as safe text ("" when absent)."""
+    return safe_text(header(msg, name), 300)
 
 
 def _attachments(msg: EmailMessage) -> list[EmailMessage]:
     try:
         return list(msg.iter_attachments())
-    except (RecursionError, ValueError, TypeError, AttributeError, LookupError):
+    except (RecursionError, *HEADER_ERRORS):
         return []
 
 

@@ -3,6 +3,7 @@ working days gets one friendly reminder to whoever reported on it last — once 
 
 from __future__ import annotations
 
+from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.services import PassReport, Services, bare, message_id, outgoing
 
@@ -11,7 +12,7 @@ def nudge_silent(svc: Services, report: PassReport) -> None:
     now = svc.clock.now()
     today = now.astimezone(svc.team_tz).date()
     stale_after = svc.config.policy.stale_after_days
-    members = {bare(m).lower() for m in svc.config.team.members}
+    members = {ascii_lower(bare(m)) for m in svc.config.team.members}  # as the inbox compares senders
     for project in svc.config.projects:
         for m in svc.store.milestones(project.id):
             reports = svc.store.reports(project.id, m.uid)

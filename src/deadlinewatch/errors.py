@@ -64,3 +64,7 @@ class CalendarEntryError(DeadlinewatchError):
 
 class StateError(DeadlinewatchError):
     """The state directory is unusable or held by another process."""
+
+
+class StateConflict(StateError):
+    """A change the state refuses: it would record the same message (key, token or Message-ID) twice."""

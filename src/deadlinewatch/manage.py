@@ -123,31 +123,28 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
     from deadlinewatch.core.model import NoticeDecision
-    from deadlinewatch.stages.evaluation import plan_notice
-    from deadlinewatch.stages.forecasts import forecast_milestone
+    from deadlinewatch.stages.evaluation import decide_milestone, plan_notice
+    from deadlinewatch.stages.forecasts import forecaster
     from deadlinewatch.stages.project_view import view
 
     project_id, uid = resolve_milestone(store, ref)
     clock = _clock(config, now_text)
     svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
-    pv = view(svc, config.project(project_id))
+    c = svc.composer
+    pv = view(store, config.project(project_id))
     m = next(x for x in pv.milestones if x.uid == uid)
     now = clock.now()
-    cd = pv.dates.get(uid)
-    f = forecast_milestone(svc, m, pv.reports.get(uid, []), cd, now)
-    effective = type(m)(**{**m.__dict__, "state": pv.state(m)})
-    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
-    deadline_day = last_work_day(m.deadline, svc.team_tz)
-    decision = policy.decide(effective, f, promise, svc.policy, svc.workdays, deadline_day,
-                             today=now.astimezone(svc.team_tz).date())
+    f = forecaster(svc)(m, pv.reports.get(uid, []), pv.dates.get(uid), now)
+    decision = decide_milestone(c, pv, m, f, now)
+    deadline_day = last_work_day(m.deadline, c.team_tz)
     out = []
     if decision is None or m.private:
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
         promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
         decision = NoticeDecision(project_id, uid, "notice", promised,
-                                  max(svc.workdays.count(deadline_day, promised), 0), f.reason if f else "")
-    plan = plan_notice(svc, pv, m, decision, now)
+                                  max(c.workdays.count(deadline_day, promised), 0), f.reason if f else "")
+    plan = plan_notice(c, pv, m, decision, now)
     for i, message in enumerate(plan.messages):
         if i:
             out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.services import PassReport
 
 
@@ -39,7 +39,7 @@ class Metrics:
         host, _, port = listen.rpartition(":")
         start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry)
 
-    def record(self, stage: str, report: PassReport, seconds: float, store: Store, warn_probability: float) -> None:
+    def record(self, stage: str, report: PassReport, seconds: float, store: StorePort, warn_probability: float) -> None:
         """One run of a worker (workers.py). A pass is one run of the evaluator; what was read and sent is
         counted from whichever worker did it."""
         self.stage_duration.labels(stage).observe(seconds)

@@ -62,7 +62,6 @@ async def run_pass(svc: Services) -> PassReport:
     """One full pass, every step in order; returns what happened. Never raises for a server problem: the report
     says it."""
     report = PassReport()
-    svc.spread = None  # the team's bias is learned afresh each pass: milestones may have closed since
     started = svc.clock.now()
     for step in STEPS:
         await step.run(svc, report)

@@ -1,5 +1,5 @@
-"""What one step of a pass works with: the adapters and the config (`Services`), what it reports
-(`PassReport`), and how a message for the outbox is made (its keyed id, its row)."""
+"""What one step of a pass works with: the adapters and the config (`Services`), what deciding needs and nothing
+more (`Composer`: the config, the letters, the key of our ids), and what a step reports (`PassReport`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import Mailbox
 from deadlinewatch.adapters.mailer import Mailer
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import Spread
@@ -29,24 +29,14 @@ from deadlinewatch.errors import LoginRefused, ServerError
 log = logging.getLogger("deadlinewatch.pipeline")  # the events of a pass, one line each
 
 
-@dataclass
-class Services:
-    """The adapters one pass works through, and the configuration it obeys."""
+@dataclass(frozen=True)
+class Composer:
+    """What deciding and composing a message needs, and nothing that reaches outside: the config, the letters,
+    the key of our ids. A decision made with it alone is a pure function of plain data."""
 
     config: Config
-    store: Store
-    calendar: CalendarSource
-    mailbox: Callable[[], Mailbox]
-    mailer: Mailer
-    clock: Clock
     letters: Letters
-    # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
-    tick: Callable[[], None] = field(default=lambda: None)
-    spread: Spread | None = None  # the team's learned bias, computed once per pass (see team_spread)
-    # forecasts computed before, shared by the daemon's runs (see forecast_milestone)
-    forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
-    # the team's spread last learned, by what it was learned from (see team_spread)
-    learned: dict[Hashable, Spread] = field(default_factory=dict)
+    key: bytes  # the state's secret: our Message-IDs and tokens are HMACs with it
 
     @cached_property
     def team_tz(self) -> zoneinfo.ZoneInfo:
@@ -69,6 +59,47 @@ class Services:
     @property
     def envelope_from(self) -> str:
         return bare(self.sender)
+
+    def message_id(self, kind: str, *identity: object) -> tuple[str, str]:
+        """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same
+        id, so the outbox's uniqueness refuses a duplicate even across a crash. Keyed with the state's secret
+        (HMAC): nobody outside can compute the id of a notice to forge its bounce, nor a token to forge a
+        decision."""
+        digest = hmac.new(self.key, "\0".join([kind, *map(str, identity)]).encode(), hashlib.sha256).hexdigest()
+        domain = bare(self.sender).rpartition("@")[2] or "deadlinewatch.invalid"
+        return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
+
+    def outgoing(self, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
+                 recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
+                 state: str = "pending", promised: dt.date | None = None) -> QueueMail:
+        """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in
+        sent_folder."""
+        return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
+                         mail_from=self.envelope_from, recipients=(*recipients, self.config.imap.address),
+                         message=message, state=state, created=now, promised=promised)
+
+
+@dataclass
+class Services:
+    """The adapters one pass works through, and the configuration it obeys."""
+
+    config: Config
+    store: StorePort
+    calendar: CalendarSource
+    mailbox: Callable[[], Mailbox]
+    mailer: Mailer
+    clock: Clock
+    letters: Letters
+    # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
+    tick: Callable[[], None] = field(default=lambda: None)
+    # forecasts computed before, shared by the daemon's runs (see Forecaster)
+    forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
+    # the team's spread last learned, by what it was learned from (see team_spread)
+    learned: dict[Hashable, Spread] = field(default_factory=dict)
+
+    @cached_property
+    def composer(self) -> Composer:
+        return Composer(self.config, self.letters, self.store.key)
 
 
 @dataclass
@@ -115,21 +146,3 @@ def server_failed(svc: Services, report: PassReport, server: str, e: ServerError
 
 def bare(address: str) -> str:
     return parseaddr(address)[1]
-
-
-def message_id(svc: Services, kind: str, *identity: object) -> tuple[str, str]:
-    """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same id,
-    so the outbox's uniqueness refuses a duplicate even across a crash. Keyed with the state's secret (HMAC):
-    nobody outside can compute the id of a notice to forge its bounce, nor a token to forge a decision."""
-    digest = hmac.new(svc.store.key, "\0".join([kind, *map(str, identity)]).encode(), hashlib.sha256).hexdigest()
-    domain = bare(svc.sender).rpartition("@")[2] or "deadlinewatch.invalid"
-    return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
-
-
-def outgoing(svc: Services, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
-             recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
-             state: str = "pending", promised: dt.date | None = None) -> QueueMail:
-    """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in sent_folder."""
-    return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
-                     mail_from=svc.envelope_from, recipients=(*recipients, svc.config.imap.address),
-                     message=message, state=state, created=now, promised=promised)

@@ -130,8 +130,8 @@ class Crew:
             if self.stop.is_set():
                 return
             w.due.clear()
-            # a copy per run: its own heartbeat, and the team's bias learned afresh (milestones may have closed)
-            svc = dataclasses.replace(self.svc, tick=w.heartbeat.beat, spread=None)
+            # a copy per run, with its own heartbeat
+            svc = dataclasses.replace(self.svc, tick=w.heartbeat.beat)
             report = PassReport()
             started = time.monotonic()
             task = asyncio.create_task(w.run(svc, report))

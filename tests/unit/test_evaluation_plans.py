@@ -1,5 +1,6 @@
-"""The evaluation's decisions, asserted on the actions it returns — no server: the store is a file, the calendar,
-mailbox and mailer are never touched (each raises if it is)."""
+"""The evaluation's decisions, asserted on what it returns — no server and no store: a project as its client knows
+it is built from plain data, `decide_project` is a pure function of it. The last test runs the whole stage over
+the in-memory store (tests/memory_store.py), with every outside server untouchable."""
 
 from __future__ import annotations
 
@@ -11,18 +12,21 @@ import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
-from deadlinewatch.adapters.store import Store
 from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import QueueMail, Report, ShowDate
+from deadlinewatch.core.model import ClientDate, QueueMail, Report, ShowDate
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Services
-from deadlinewatch.stages.evaluation import plan_intro, plan_notice
-from deadlinewatch.stages.forecasts import forecast_milestone
-from deadlinewatch.stages.project_view import view
+from deadlinewatch.services import Composer, PassReport, Services
+from deadlinewatch.stages.evaluation import Snapshot, decide_project, evaluate
+from deadlinewatch.stages.forecasts import Forecaster
+from deadlinewatch.stages.project_view import ProjectView
+from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
 
-NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)  # a Monday
+SLIPPING = Report("acme-web", "design-1", NOW, 20, 15.0, None, "the assets came late", "a second designer", False,
+                  "alice@studio.example")
 
 
 class Untouchable:
@@ -30,46 +34,130 @@ class Untouchable:
         raise AssertionError(f"a decision must not reach an outside server ({name})")
 
 
-@pytest.fixture
-def svc(tmp_path: Path) -> Any:
-    path = write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9, smtp_port=9)
-    config = config_mod.load(path)
-    store = Store.open(config.state_dir)
-    entries, parsed = [], {}
-    for href, ics in (("/design-1.ics", DESIGN), ("/launch-1.ics", LAUNCH)):
-        entries.append((href, "etag", ics, False))
-        parsed[href] = milestones_from_ics(ics, "acme-web", (), "Europe/London", config.timezone, href, NOW).milestones
+def _config(tmp_path: Path, approval: str = "auto") -> config_mod.Config:
+    return config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
+                                              smtp_port=9, approval=approval))
+
+
+def _composer(tmp_path: Path, approval: str = "auto") -> Composer:
+    return Composer(_config(tmp_path, approval), letters(), b"k" * 32)
+
+
+def _milestones(c: Composer) -> dict[str, list[Any]]:
+    return {href: milestones_from_ics(ics, "acme-web", (), "Europe/London", c.config.timezone, href, NOW).milestones
+            for href, ics in (("/design-1.ics", DESIGN), ("/launch-1.ics", LAUNCH))}
+
+
+def _snapshot(c: Composer, *, reports: dict[str, list[Report]] | None = None,
+              dates: dict[str, ClientDate] | None = None, first_sent: dt.datetime | None = None,
+              weekly_slot: dt.datetime | None = None) -> Snapshot:
+    ms = sorted((m for ms in _milestones(c).values() for m in ms), key=lambda m: m.deadline)
+    return Snapshot(ProjectView(c.config.projects[0], ms, reports or {}, dates or {}), first_sent, weekly_slot)
+
+
+def _forecaster(c: Composer) -> Forecaster:
+    return Forecaster(c.workdays, c.team_tz, Spread())
+
+
+def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    decided = decide_project(c, _snapshot(c), _forecaster(c), NOW)
+    [intro] = decided.plans
+    assert intro.what == "introduction" and intro.manager is None  # auto: no draft to approve
+    assert [(m.kind, m.uid) for m in intro.messages] == [("intro", "design-1"), ("intro", "launch-1")]
+    assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in intro.messages)
+    assert intro.messages[0].recipients[0] == "jane@acme.example"
+    assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4)),
+                           ShowDate("acme-web", "launch-1", 0, shown_date=dt.date(2026, 12, 10))]
+    assert {f.uid for f in decided.forecasts} == {"design-1", "launch-1"}
+
+
+def test_a_slipping_milestone_gets_a_notice_whose_sequence_follows_what_was_just_shown(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    shown = {"design-1": ClientDate(4, dt.date(2026, 12, 4), None, False)}  # the client's calendar has SEQUENCE 4
+    decided = decide_project(c, _snapshot(c, reports={"design-1": [SLIPPING]}, dates=shown,
+                                          first_sent=NOW - dt.timedelta(days=1)), _forecaster(c), NOW)
+    [notice] = decided.plans
+    assert notice.what.startswith('notice for "Design mockups"')
+    [mail] = notice.messages
+    [date] = notice.dates
+    assert mail.kind == "notice" and date.sequence == 5 and date.shown_date == date.promised == mail.promised
+    assert date.promised is not None and date.promised > dt.date(2026, 12, 4)
+    # the manager hears why a notice went, once the notice has its number
+    assert notice.manager is not None and notice.manager(17).kind == "manager-explained"
+
+
+def test_a_notice_decided_with_the_introduction_sees_the_dates_it_showed(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    intro, notice = decide_project(c, _snapshot(c, reports={"design-1": [SLIPPING]}), _forecaster(c), NOW).plans
+    assert [d.sequence for d in intro.dates if d.uid == "design-1"] == [2]
+    assert [d.sequence for d in notice.dates if d.uid == "design-1"] == [3]
+
+
+def test_a_dependant_moved_by_a_notice_is_judged_against_its_new_date_in_the_same_pass(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]}, first_sent=NOW - dt.timedelta(days=1))
+    linked = [m if m.uid != "design-1" else type(m)(**{**m.__dict__, "successors": (("launch-1", 0),)})
+              for m in snap.view.milestones]
+    view = ProjectView(snap.view.project, linked, snap.view.reports, {})
+    [notice] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
+    assert [(m.kind, m.uid) for m in notice.messages] == [("notice", "design-1"), ("update", "launch-1")]
+    [moved] = [d for d in notice.dates if d.uid == "launch-1"]
+    assert moved.sequence == 1 and moved.promised is not None and moved.promised > dt.date(2026, 12, 10)
+
+
+def test_under_manager_approval_every_message_is_held_with_a_draft_naming_it(tmp_path: Path) -> None:
+    c = _composer(tmp_path, approval="manager")
+    [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
+    assert {m.state for m in intro.messages} == {"held"}
+    assert intro.manager is not None
+    draft = intro.manager(42)
+    assert draft.kind == "manager-draft" and draft.recipients[0] == "pm@studio.example"
+    assert b"approve 42" in draft.message
+
+
+def test_the_weekly_check_in_waits_two_days_after_the_introduction(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    slot = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    early = decide_project(c, _snapshot(c, first_sent=slot - dt.timedelta(days=1), weekly_slot=slot),
+                           _forecaster(c), NOW)
+    assert early.plans == []
+    due = decide_project(c, _snapshot(c, first_sent=slot - dt.timedelta(days=5), weekly_slot=slot),
+                         _forecaster(c), NOW)
+    assert [p.what for p in due.plans] == ["weekly check-in"]
+    assert due.plans[0].messages[0].kind == "weekly"
+
+
+def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    snap = _snapshot(c, dates={"launch-1": ClientDate(3, dt.date(2026, 12, 10), None, False)},
+                     first_sent=NOW - dt.timedelta(days=1))
+    launch = next(m for m in snap.view.milestones if m.uid == "launch-1")
+    gone = ProjectView(snap.view.project, [m if m is not launch else type(m)(**{**m.__dict__, "state": "cancelled"})
+                                           for m in snap.view.milestones], {}, snap.view.dates)
+    [cancel] = decide_project(c, Snapshot(gone, snap.first_sent, None), _forecaster(c), NOW).plans
+    assert cancel.what == 'cancellation of "Launch"'
+    assert cancel.dates == [ShowDate("acme-web", "launch-1", 4, cancelled=True)]
+
+
+@pytest.mark.parametrize("approval", ["auto", "manager"])
+def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path: Path, approval: str) -> None:
+    config = _config(tmp_path, approval)
+    store = MemoryStore()
+    c = Composer(config, letters(), store.key)
+    parsed = _milestones(c)
     store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
-                         fingerprint="f", entries=entries, parsed=parsed, deleted=[], kept=set(), now=NOW)
-    yield Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+                         fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
+                         kept=set(), now=NOW)
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
                    letters())
-    store.close()
-
-
-def test_the_introduction_is_one_letter_and_one_request_per_other_milestone(svc: Services) -> None:
-    plan = plan_intro(svc, view(svc, svc.config.projects[0]), NOW)
-    assert plan is not None
-    assert [(m.kind, m.uid) for m in plan.messages] == [("intro", "design-1"), ("intro", "launch-1")]
-    assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in plan.messages)
-    assert plan.messages[0].recipients[0] == "jane@acme.example"
-    assert plan.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4)),
-                          ShowDate("acme-web", "launch-1", 0, shown_date=dt.date(2026, 12, 10))]
-
-
-def test_a_notice_raises_the_sequence_and_promises_the_new_date(svc: Services) -> None:
-    from deadlinewatch.core import policy
-
-    note = Report("acme-web", "design-1", NOW, 20, 15.0, None, "the assets came late", "a second designer",
-                  False, "alice@studio.example")
-    pv = view(svc, svc.config.projects[0])
-    m = next(x for x in pv.milestones if x.uid == "design-1")
-    f = forecast_milestone(svc, m, [note], None, NOW)
-    assert f is not None and f.p_miss is not None and f.p_miss > 0.9
-    decision = policy.decide(m, f, policy.Promise(None, False), svc.policy, svc.workdays, dt.date(2026, 12, 4),
-                             today=NOW.date())
-    assert decision is not None and decision.kind == "notice"
-    plan = plan_notice(svc, pv, m, decision, NOW)
-    [notice] = plan.messages
-    assert notice.kind == "notice" and notice.promised == decision.promised
-    [shown] = plan.dates
-    assert shown.sequence == 3 and shown.shown_date == decision.promised == shown.promised
+    evaluate(svc, report := PassReport())
+    assert len(report.events) == 1 and "introduction" in report.events[0]
+    clients = store.outbox(audience="client")
+    assert [i.kind for i in clients] == ["intro", "intro"]
+    assert {i.state for i in clients} == {"held" if approval == "manager" else "pending"}
+    assert [i.kind for i in store.outbox(audience="team")] == (["manager-draft"] if approval == "manager" else [])
+    assert store.client_date("acme-web", "design-1") == ClientDate(2, dt.date(2026, 12, 4), None, False)
+    assert store.forecast("acme-web", "design-1") is not None
+    evaluate(svc, again := PassReport())  # the same time, nothing new: nothing more to say
+    assert again.events == [] and len(store.outbox()) == len(clients) + (approval == "manager")

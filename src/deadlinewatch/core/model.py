@@ -103,6 +103,41 @@ class NoticeDecision:
     moved: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class ShowDate:
+    """Record what the client's calendar now shows of a milestone: its SEQUENCE only ever grows."""
+
+    project: str
+    uid: str
+    sequence: int
+    shown_date: dt.date | None = None
+    promised: dt.date | None = None
+    delivered: bool = False
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class ClientDate:
+    """What the client's calendar shows of a milestone; SEQUENCE only ever grows."""
+
+    sequence: int
+    shown_date: dt.date | None
+    promised: dt.date | None
+    delivered_sent: bool
+    cancelled_sent: bool = False
+
+    @staticmethod
+    def after(before: ClientDate | None, show: ShowDate) -> ClientDate:
+        """What the calendar shows once `show` reaches it: the SEQUENCE never goes back, a date or promise left
+        out stays as it was, and a delivered or cancelled message once sent stays sent. (The one place this rule
+        is written: every store and the evaluation's own view go through it.)"""
+        if before is None:
+            return ClientDate(show.sequence, show.shown_date, show.promised, show.delivered, show.cancelled)
+        return ClientDate(max(before.sequence, show.sequence), show.shown_date or before.shown_date,
+                          show.promised or before.promised, before.delivered_sent or show.delivered,
+                          before.cancelled_sent or show.cancelled)
+
+
 # --- actions: what a step decided, as data; the store carries them out in one transaction ----------------------
 
 
@@ -122,19 +157,6 @@ class QueueMail:
     project: str | None = None
     uid: str | None = None
     promised: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class ShowDate:
-    """Record what the client's calendar now shows of a milestone: its SEQUENCE only ever grows."""
-
-    project: str
-    uid: str
-    sequence: int
-    shown_date: dt.date | None = None
-    promised: dt.date | None = None
-    delivered: bool = False
-    cancelled: bool = False
 
 
 @dataclass(frozen=True)

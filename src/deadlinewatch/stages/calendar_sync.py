@@ -135,16 +135,17 @@ def _apply(svc: Services, report: PassReport, project: Project, changes: Changes
     new = [m for ms in parsed.values() for m in ms if m.uid not in before]
     if len(new) > 20:  # a first sync of a big calendar: one line, not thousands
         report.event("%s: %d new milestones, the first due %s", project.id, len(new),
-                     _when(min(m.deadline for m in new), svc.team_tz))
+                     _when(min(m.deadline for m in new), svc.composer.team_tz))
     else:
         for m in new:
-            report.event("%s: new milestone \"%s\", due %s", project.id, m.name, _when(m.deadline, svc.team_tz))
+            report.event("%s: new milestone \"%s\", due %s", project.id, m.name,
+                         _when(m.deadline, svc.composer.team_tz))
     for href in parsed:
         for m in parsed[href]:
             old = before.get(m.uid)
             if old is not None and (old.deadline != m.deadline or old.state != m.state):
                 report.event("%s: milestone \"%s\" changed: due %s, %s", project.id, m.name,
-                             _when(m.deadline, svc.team_tz), m.state)
+                             _when(m.deadline, svc.composer.team_tz), m.state)
     for uid in gone:
         report.event("%s: milestone %s is gone from the calendar", project.id, uid)
     if changes.changed or changes.deleted:

@@ -43,7 +43,7 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
 
 
 async def _update(svc: Services, calendar: CalendarSource, project: Project, report: PassReport) -> None:
-    pv = view(svc, project)
+    pv = view(svc.store, project)
     rows = list(pv.rows())
     seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]
     for m in seen_cancelled:
@@ -59,7 +59,7 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
         if base is None:
             base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
         url = written["url"] if written else f"{base}{quote(row.uid, safe='')}.ics"
-        ours = timeline.stored(row, project.name, svc.clock.now(), svc.sender,
+        ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender,
                                (project.client.name, project.client.email), description)
         etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written["etag"] if written else None)
         if etag is None:

@@ -1,5 +1,11 @@
 """Stage 3: what each client must hear now — the forecasts, then the messages the policy decides.
 
+Each project in three moves: `snapshot` reads what the decision needs from the store (the project as its client
+knows it, when the first message went, whether this week's check-in is recorded); `decide_project` is a pure
+function of that snapshot, the forecaster and the time, and returns the forecasts and the client messages to
+record (`Plan`s, each with the dates it shows and the manager's copy); `evaluate` records each plan in one
+transaction and the pass's forecasts in another.
+
 In this order per project: cancellations of milestones the client has seen; the introduction (the first message
 a client gets for a project); apology + replan notices with the dependants they move, and delivered notes;
 the weekly check-in. Each decision is recorded in the outbox together with what it tells the client's calendar
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.config import Project
@@ -19,15 +25,9 @@ from deadlinewatch.core import dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, ShowDate, TimelineRow
-from deadlinewatch.services import (
-    PassReport,
-    Services,
-    bare,
-    message_id,
-    outgoing,
-)
-from deadlinewatch.stages.forecasts import forecast_milestone
-from deadlinewatch.stages.manager_mail import manager_message
+from deadlinewatch.services import Composer, PassReport, Services, bare
+from deadlinewatch.stages.forecasts import ForecastFn, forecaster
+from deadlinewatch.stages.manager_mail import compose_manager_message
 from deadlinewatch.stages.project_view import ProjectView, view
 
 
@@ -44,27 +44,31 @@ class HeldRef:
 
 @dataclass
 class Plan:
-    """Client messages decided together: the first is the primary, the rest ride with it."""
+    """Client messages decided together: the first is the primary, the rest ride with it; the dates they show
+    the client, and the manager's copy (made with the primary's id once it is recorded)."""
 
     messages: list[QueueMail] = field(default_factory=list)
     dates: list[ShowDate] = field(default_factory=list)
     reason: str = ""
+    what: str = ""  # what it is, for the pass's events
+    manager: Callable[[int], QueueMail] | None = None
 
 
-def _envelope(svc: Services, project: Project, kind: str, identity: Sequence[object], now: dt.datetime
+def _envelope(c: Composer, project: Project, kind: str, identity: Sequence[object], now: dt.datetime
               ) -> ClientEnvelope:
-    token, msg_id = message_id(svc, kind, project.id, *identity)
-    c = project.client
-    return ClientEnvelope(project_name=project.name, client=Recipient(c.name, c.email, c.language, c.timezone),
-                          sender=svc.sender, manager=project.manager, cc=c.cc, composed_at=now, message_id=msg_id,
-                          token=token, kind=kind, shadow=project.approval == "shadow")
+    token, msg_id = c.message_id(kind, project.id, *identity)
+    client = project.client
+    return ClientEnvelope(project_name=project.name,
+                          client=Recipient(client.name, client.email, client.language, client.timezone),
+                          sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
+                          message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow")
 
 
-def _add(svc: Services, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
+def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
          uid: str | None = None, promised: dt.date | None = None) -> None:
     to = [bare(project.manager)] if env.shadow else [project.client.email, bare(project.manager), *project.client.cc]
     state = "held" if project.approval == "manager" else "pending"
-    plan.messages.append(outgoing(svc, kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
+    plan.messages.append(c.outgoing(kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
                                   message=message, recipients=to, now=now, project=project.id, uid=uid,
                                   state=state, promised=promised))
 
@@ -72,7 +76,7 @@ def _add(svc: Services, plan: Plan, project: Project, env: ClientEnvelope, messa
 # --- the plans -----------------------------------------------------------------------------------------------
 
 
-def plan_intro(svc: Services, pv: ProjectView, now: dt.datetime) -> Plan | None:
+def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
     """The first message a client gets: the timeline, and a REQUEST for each milestone (one UID a message)."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
@@ -82,19 +86,19 @@ def plan_intro(svc: Services, pv: ProjectView, now: dt.datetime) -> Plan | None:
     by_uid = {r.uid: r for r in rows}
     first, *others = [by_uid[m.uid] for m in open_visible]
     plan = Plan(reason=f"introducing {len(rows)} milestones")
-    env = _envelope(svc, project, "intro", [], now)
-    _add(svc, plan, project, env, svc.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
+    env = _envelope(c, project, "intro", [], now)
+    _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
     for row in others:
-        env = _envelope(svc, project, "intro", [row.uid], now)
-        _add(svc, plan, project, env, svc.letters.calendar(env, row).as_bytes(), now, row.uid)
+        env = _envelope(c, project, "intro", [row.uid], now)
+        _add(c, plan, project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
     plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new)
                   for r in (first, *others)]
     return plan
 
 
-def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime) -> Plan:
+def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime) -> Plan:
     """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves."""
-    project, cal = pv.project, svc.workdays
+    project, cal = pv.project, c.workdays
     tz = pv.client_tz
     cd = pv.dates.get(m.uid)
     override: dict[str, tuple[dt.date, int]] = {}
@@ -116,9 +120,9 @@ def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDe
     rows = pv.rows(override)
     row = next(r for r in rows if r.uid == m.uid)
     history = pv.reports.get(m.uid, [])
-    offers = [(o.min_slip_days, o.text) for o in svc.config.offers]
+    offers = [(o.min_slip_days, o.text) for o in c.config.offers]
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
-    env = _envelope(svc, project, decision.kind, identity, now)
+    env = _envelope(c, project, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
     letter = NoticeLetter(
         envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
@@ -129,43 +133,38 @@ def plan_notice(svc: Services, pv: ProjectView, m: Milestone, decision: NoticeDe
         rows=rows, again=cd is not None and cd.promised is not None and decision.kind == "notice", moved=moved_rows,
     )
     plan = Plan(reason=decision.reason)
-    _add(svc, plan, project, env, svc.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
+    _add(c, plan, project, env, c.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
     if decision.kind == "delivered":
         plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
         return plan
     plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
                            promised=decision.promised))
     for r in moved_rows:
-        dep_env = _envelope(svc, project, "update", [r.uid, r.sequence], now)
-        _add(svc, plan, project, dep_env, svc.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
+        dep_env = _envelope(c, project, "update", [r.uid, r.sequence], now)
+        _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new))
     return plan
 
 
-def plan_cancel(svc: Services, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
     """METHOD:CANCEL for a milestone the client has seen."""
     tz = pv.client_tz
     sequence = pv.sequence(m) + 1
     row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence)
-    env = _envelope(svc, pv.project, "cancel", [m.uid], now)
+    env = _envelope(c, pv.project, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar")
-    _add(svc, plan, pv.project, env, svc.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
+    _add(c, plan, pv.project, env, c.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
     return plan
 
 
-def plan_weekly(svc: Services, pv: ProjectView, now: dt.datetime, since: dt.datetime) -> Plan | None:
-    """The check-in, at the project's weekly_update time in the client's zone, once a week."""
-    slot = policy.weekly_slot(now, pv.project.weekly_update, pv.client_tz)
-    if slot is None or slot <= since:
-        return None
+def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetime) -> Plan | None:
+    """The check-in of the week whose slot (weekly_update, in the client's zone) has come."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None  # nothing open: no check-in to send
-    if svc.store.sent_since("weekly", pv.project.id, slot):
-        return None  # this slot's check-in is recorded already
-    env = _envelope(svc, pv.project, "weekly", [slot.date().isoformat()], now)
+    env = _envelope(c, pv.project, "weekly", [slot.date().isoformat()], now)
     rows = pv.rows()
     week_ago = slot - dt.timedelta(days=7)
     progress = []
@@ -178,90 +177,138 @@ def plan_weekly(svc: Services, pv: ProjectView, now: dt.datetime, since: dt.date
     horizon = slot.date() + dt.timedelta(days=14)
     upcoming = sorted((r for r in rows if r.status != "done" and r.new <= horizon), key=lambda r: r.new)[:3]
     plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}")
-    message = svc.letters.weekly(env, rows, progress, upcoming, slot.date())
-    _add(svc, plan, pv.project, env, message.as_bytes(), now)
+    message = c.letters.weekly(env, rows, progress, upcoming, slot.date())
+    _add(c, plan, pv.project, env, message.as_bytes(), now)
     return plan
 
 
-# --- the stage -------------------------------------------------------------------------------------------------
+# --- deciding: pure -------------------------------------------------------------------------------------------
 
 
-def _record(svc: Services, pv: ProjectView, plan: Plan, report: PassReport, what: str) -> int:
-    project = pv.project
-    first = plan.messages[0]
-    to_manager = None
-    if project.approval == "manager" or first.kind == "notice":
-        # held: the draft, to approve; sent (auto, shadow): the manager's copy of a notice says why it went
+@dataclass(frozen=True)
+class Snapshot:
+    """What deciding about a project reads from the store, read once before it."""
 
-        def to_manager(primary: int) -> QueueMail:
-            ref = HeldRef(primary, first.kind, project.id, first.uid, first.token)
-            if project.approval != "manager":
-                return manager_message(svc, ref, "explained", plan.reason, svc.clock.now())
-            extra = (f"{len(plan.messages) - 1} calendar update(s) go out with it."
-                     if len(plan.messages) > 1 else "")
-            return manager_message(svc, ref, "draft", plan.reason, svc.clock.now(), detail=extra, draft=first.message)
+    view: ProjectView
+    first_sent: dt.datetime | None  # when the project's first client message was recorded
+    weekly_slot: dt.datetime | None  # this week's check-in time, when it has come and is not yet recorded
 
-    notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, to_manager)
-    state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(project.approval,
-                                                                                             "queued")
-    report.event("%s: %s — #%d, %s; %s", project.id, what, notice_id, state, plan.reason)
-    return notice_id
+
+@dataclass
+class Decision:
+    """What a project's evaluation decided: the forecasts, the client messages, what the team should know."""
+
+    forecasts: list[Forecast] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+def decide_milestone(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, now: dt.datetime
+                     ) -> NoticeDecision | None:
+    """The policy on one milestone as the client knows it: must they hear about it now?"""
+    state = pv.state(m)
+    effective = m if state == m.state else dataclasses.replace(m, state=state)
+    cd = pv.dates.get(m.uid)
+    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
+    return policy.decide(effective, f, promise, c.policy, c.workdays, last_work_day(m.deadline, c.team_tz),
+                         today=now.astimezone(c.team_tz).date())
+
+
+def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.datetime,
+                   tick: Callable[[], None] = lambda: None) -> Decision:
+    """Every decision about a project, in order; each sees the dates the ones before it gave the client."""
+    pv, project, out = snap.view, snap.view.project, Decision()
+
+    def add(plan: Plan, what: str) -> None:
+        nonlocal pv
+        plan.what = what
+        plan.manager = _manager_copy(c, pv, plan, now)
+        out.plans.append(plan)
+        pv = pv.after(plan.dates)
+
+    for m in pv.milestones:
+        cd = pv.dates.get(m.uid)
+        if m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
+            add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
+    first_sent = snap.first_sent
+    if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
+        add(intro, "introduction")
+        first_sent = now
+    forecasts: dict[str, Forecast] = {}
+    linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
+    followers = {s for x in linked.values() for s, _ in x.successors}
+    for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
+        tick()
+        if m.state == "cancelled":
+            continue
+        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+        if m.uid in followers and pv.state(m) == "open":
+            f = dependencies.waits_for(m, f, forecasts, linked, c.workdays, c.team_tz)
+        if f is not None:
+            forecasts[m.uid] = f
+        decision = decide_milestone(c, pv, m, f, now)
+        if decision is None:
+            continue
+        if m.private:
+            if decision.kind != "delivered":
+                out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
+                                  "the client is not told")
+            continue
+        if decision.kind == "delivered":
+            what = f"delivered note for \"{m.name}\""
+        else:
+            days_left = (m.deadline - now).total_seconds() / 86400
+            what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {decision.promised}"
+        add(plan_notice(c, pv, m, decision, now), what)
+    out.forecasts = list(forecasts.values())
+    # the first check-in comes at least two days after the introduction, not hours after it
+    if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + dt.timedelta(days=2)
+            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now)) is not None):
+        add(weekly, "weekly check-in")
+    return out
+
+
+def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime) -> Callable[[int], QueueMail] | None:
+    """The manager's message about a plan, made once the primary's id is known: the draft to approve when held,
+    the why of a notice that goes out on its own."""
+    project, first = pv.project, plan.messages[0]
+    if project.approval != "manager" and first.kind != "notice":
+        return None
+    names = {m.uid: m.name for m in pv.milestones}
+
+    def to_manager(primary: int) -> QueueMail:
+        ref = HeldRef(primary, first.kind, project.id, first.uid, first.token)
+        if project.approval != "manager":
+            return compose_manager_message(c, ref, names, "explained", plan.reason, now)
+        extra = f"{len(plan.messages) - 1} calendar update(s) go out with it." if len(plan.messages) > 1 else ""
+        return compose_manager_message(c, ref, names, "draft", plan.reason, now, detail=extra, draft=first.message)
+
+    return to_manager
+
+
+# --- the stage: read, decide, record ---------------------------------------------------------------------------
+
+
+def snapshot(svc: Services, project: Project, now: dt.datetime) -> Snapshot:
+    pv = view(svc.store, project)
+    first = svc.store.first_client_message(project.id)
+    slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
+    due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
+    return Snapshot(pv, first.created if first else None, slot if due else None)
 
 
 def evaluate(svc: Services, report: PassReport) -> None:
     now = svc.clock.now()
+    forecast = forecaster(svc)
     everything: list[Forecast] = []
     for project in svc.config.projects:
-        pv = view(svc, project)
-        for m in pv.milestones:
-            cd = pv.dates.get(m.uid)
-            if m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
-                _record(svc, pv, plan_cancel(svc, pv, m, now), report, f"cancellation of \"{m.name}\"")
-        first = svc.store.first_client_message(project.id)
-        if first is None:
-            intro = plan_intro(svc, pv, now)
-            if intro is not None:
-                _record(svc, pv, intro, report, "introduction")
-                pv = view(svc, project)
-                first = svc.store.first_client_message(project.id)
-        forecasts: dict[str, Forecast] = {}
-        linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
-        followers = {s for x in linked.values() for s, _ in x.successors}
-        for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
-            svc.tick()
-            if m.state == "cancelled":
-                continue
-            reports = pv.reports.get(m.uid, [])
-            cd = pv.dates.get(m.uid)
-            f = forecast_milestone(svc, m, reports, cd, now)
-            if m.uid in followers and pv.state(m) == "open":
-                f = dependencies.waits_for(m, f, forecasts, linked, svc.workdays, svc.team_tz)
-            if f is not None:
-                forecasts[m.uid] = f
-            state = pv.state(m)
-            effective = m if state == m.state else dataclasses.replace(m, state=state)
-            promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
-            decision = policy.decide(effective, f, promise, svc.policy, svc.workdays,
-                                     last_work_day(m.deadline, svc.team_tz), today=now.astimezone(svc.team_tz).date())
-            if decision is None:
-                continue
-            if m.private:
-                if decision.kind != "delivered":
-                    report.event("%s: private milestone \"%s\" is at risk (%s); the client is not told",
-                                 project.id, m.name, decision.reason)
-                continue
-            plan = plan_notice(svc, pv, m, decision, now)
-            if decision.kind == "delivered":
-                _record(svc, pv, plan, report, f"delivered note for \"{m.name}\"")
-            else:
-                days_left = (m.deadline - now).total_seconds() / 86400
-                _record(svc, pv, plan, report, f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, "
-                                               f"promising {decision.promised}")
-            pv = view(svc, project)  # the next decision sees the dates this one gave the client
-        everything += forecasts.values()
-        if first is not None:
-            # the first check-in comes at least two days after the introduction, not hours after it
-            weekly = plan_weekly(svc, pv, now, since=first.created + dt.timedelta(days=2))
-            if weekly is not None:
-                _record(svc, pv, weekly, report, "weekly check-in")
+        decided = decide_project(svc.composer, snapshot(svc, project, now), forecast, now, svc.tick)
+        for plan in decided.plans:
+            notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, plan.manager)
+            state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(
+                project.approval, "queued")
+            report.event("%s: %s — #%d, %s; %s", project.id, plan.what, notice_id, state, plan.reason)
+        for event in decided.events:
+            report.event("%s", event)
+        everything += decided.forecasts
     svc.store.save_forecasts(everything, now)  # one transaction for the pass's forecasts

@@ -4,9 +4,10 @@ the calendar or the day changed) and each forecast (reused while nothing it depe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import zoneinfo
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store import ClientDate
 from deadlinewatch.core.forecast import (
     Closed,
     Spread,
@@ -17,45 +18,61 @@ from deadlinewatch.core.forecast import (
     plan_record,
 )
 from deadlinewatch.core.milestones import effective_state
-from deadlinewatch.core.model import Forecast, Milestone, Report
+from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
+from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.services import Services
 
 FORECASTS_KEPT = 100_000
 
+# a milestone's forecast from its notes and what its client was promised, at a time (a Forecaster is one)
+ForecastFn = Callable[[Milestone, Sequence[Report], ClientDate | None, dt.datetime], Forecast | None]
 
-def forecast_milestone(svc: Services, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
-                       now: dt.datetime) -> Forecast | None:
-    """The forecast against the deadline, or — once the client was warned — against the date we promised."""
-    if effective_state(m, reports) != "open":
-        return None
-    tz = svc.team_tz
-    deadline_day = last_work_day(m.deadline, tz)
-    target = cd.promised if cd is not None and cd.promised is not None else deadline_day
-    spread = team_spread(svc)
-    # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
-    # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
-    key = (m, len(reports), reports[-1] if reports else None, now.astimezone(tz).date(), target, spread)
-    known = svc.forecasts.get(key)
-    if known is None:
-        if len(svc.forecasts) > FORECASTS_KEPT:
-            svc.forecasts.clear()
-        known = svc.forecasts[key] = forecast(m, reports, now, svc.workdays, tz, target=target, spread=spread)
-    return known
+
+@dataclass(frozen=True)
+class Forecaster:
+    """Each milestone's forecast, given the team's spread learned for this pass: a pure function of its inputs,
+    remembered in `known` (shared across the daemon's passes) while none of them changes."""
+
+    workdays: WorkCalendar
+    tz: zoneinfo.ZoneInfo
+    spread: Spread
+    known: dict[Hashable, Forecast] = field(default_factory=dict)
+
+    def __call__(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
+                 now: dt.datetime) -> Forecast | None:
+        """The forecast against the deadline, or — once the client was warned — against the date we promised."""
+        if effective_state(m, reports) != "open":
+            return None
+        target = cd.promised if cd is not None and cd.promised is not None else last_work_day(m.deadline, self.tz)
+        # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
+        # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
+        key = (m, len(reports), reports[-1] if reports else None, now.astimezone(self.tz).date(), target,
+               self.spread)
+        found = self.known.get(key)
+        if found is None:
+            if len(self.known) > FORECASTS_KEPT:
+                self.known.clear()
+            found = self.known[key] = forecast(m, reports, now, self.workdays, self.tz, target=target,
+                                               spread=self.spread)
+        return found
+
+
+def forecaster(svc: Services) -> Forecaster:
+    """A forecaster with the team's spread as the store has it now (read here, once: forecasting then reads
+    nothing). The evaluation takes one per pass, the inbox one per reading."""
+    return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc), svc.forecasts)
 
 
 def team_spread(svc: Services) -> Spread:
-    """The team's estimation bias and spread, once per pass: learned from every milestone with a first
+    """The team's estimation bias and spread as the store has it now: learned from every milestone with a first
     estimate — what it expected against what it took when a note declared it done, and, while it is open, "more
     than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out)."""
-    if svc.spread is not None:
-        return svc.spread
-    tz = svc.team_tz
+    tz = svc.composer.team_tz
     today = svc.clock.now().astimezone(tz).date()
-    key = (today, svc.store.version(), svc.workdays, svc.config.timezone)
+    key = (today, svc.store.version(), svc.composer.workdays, svc.config.timezone)
     if (known := svc.learned.get(key)) is not None:  # no note, no calendar change, same day: the same spread
-        svc.spread = known
         return known
-    cal, closed, plans = svc.workdays, [], []
+    cal, closed, plans = svc.composer.workdays, [], []
     done_at = svc.store.done_at()
     for m in svc.store.milestones():  # the plans: DTSTART to deadline, against what it took or has taken so far
         done = done_at.get((m.project, m.uid))
@@ -66,15 +83,15 @@ def team_spread(svc: Services) -> Spread:
         if plan is not None:
             plans.append(plan)
     for t in svc.store.track_record(done_at):
-        day = t.estimated_at.astimezone(svc.team_tz).date()
+        day = t.estimated_at.astimezone(tz).date()
         estimated = estimated_days(day, t.remaining_days, t.eta, cal)
         if estimated <= 0:
             continue
         if t.done_at is not None:
-            closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(svc.team_tz).date()), 0.5)))
+            closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(tz).date()), 0.5)))
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    svc.spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None))  # a warm start
+    spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None))  # a warm start
     svc.learned.clear()
-    svc.learned[key] = svc.spread
-    return svc.spread
+    svc.learned[key] = spread
+    return spread

@@ -1,4 +1,9 @@
-"""Stage 2: the inbox. Each message is decided once, recorded with what it causes, and only then moved."""
+"""Stage 2: the inbox. Each message is decided once, recorded with what it causes, and only then moved.
+
+One message in three moves: `look_up` reads what deciding it needs from the state (the notice it answers or
+decides, the messages it bounces, the note's milestones and their notes so far); `decide_message` is a pure
+function of the message and that lookup, returning the actions (the answer, the manager's decision, a bounce,
+its record); the store carries them out in one transaction, and only then is the message moved."""
 
 from __future__ import annotations
 
@@ -7,28 +12,33 @@ import datetime as dt
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from deadlinewatch.adapters.mailbox import Fetched
-from deadlinewatch.adapters.store import RECENT_REPORTS
+from deadlinewatch.adapters.store import RECENT_REPORTS, OutboxItem
+from deadlinewatch.config import Config
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, forward
-from deadlinewatch.core.model import Action, DecideHeld, NoteBlock, QueueMail, RecordMessage, Report, SetOutboxState
+from deadlinewatch.core.model import (
+    Action,
+    ClientDate,
+    DecideHeld,
+    Forecast,
+    Milestone,
+    NoteBlock,
+    QueueMail,
+    RecordMessage,
+    Report,
+    SetOutboxState,
+)
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
-from deadlinewatch.services import (
-    PassReport,
-    Services,
-    bare,
-    message_id,
-    outgoing,
-    server_failed,
-)
-from deadlinewatch.stages.forecasts import forecast_milestone
-from deadlinewatch.stages.manager_mail import manager_message
+from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
+from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, forecaster
+from deadlinewatch.stages.manager_mail import compose_manager_message
 
 log = logging.getLogger(__name__)
 PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
@@ -40,37 +50,20 @@ def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
     week = len(svc.config.policy.working_days)
 
     def parse(incoming: intake.Incoming) -> notes.ParsedNote:
-        today = incoming.at.astimezone(svc.team_tz).date()
+        today = incoming.at.astimezone(svc.composer.team_tz).date()
         return notes.parse_note(incoming.subject, incoming.text, refs, ids, today, week)
 
     return parse
 
 
-def _rules(svc: Services) -> intake.Rules:
-    c = svc.config
+def rules_of(c: Config) -> intake.Rules:
+    """Who is who for the inbox: the team, the managers, the clients (as the inbox compares addresses)."""
     return intake.Rules(
         members=frozenset(intake.ascii_lower(bare(m)) for m in c.team.members),
         managers=frozenset(intake.ascii_lower(bare(x)) for x in [c.team.manager, *(p.manager for p in c.projects)]),
         clients=frozenset(intake.ascii_lower(p.client.email) for p in c.projects),
         require_authentication=c.imap.require_authentication,
         authserv_id=c.imap.authserv_id,
-    )
-
-
-def _context(svc: Services, incoming: intake.Incoming) -> intake.Context:
-    store = svc.store
-    token_match = intake.TOKEN.search(incoming.subject)
-    held = store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references)
-    automatic = bool(intake.is_automatic(incoming.msg, incoming.sender))
-    # a bounce counts only as a delivery status notification of a client message that was sent (its Message-ID is
-    # keyed: nobody outside can name one), never as any mail that quotes an id
-    bounced = tuple(m for m in intake.returned_ids(incoming.msg)
-                    if (item := store.client_message(m)) is not None and item.state == "sent") if automatic else ()
-    return intake.Context(
-        is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
-        answers_notice=store.notice_by_message_ids(incoming.references) is not None,
-        decides=held.token if held else "",
-        bounced=bounced,
     )
 
 
@@ -91,85 +84,185 @@ def _said(block: NoteBlock) -> str:
     return ", ".join(parts) or "noted"
 
 
-def _reply(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, reports: list[Report],
-           now: dt.datetime, history: Callable[[str, str], list[Report]]) -> QueueMail:
+# --- deciding one message: pure -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What deciding one message reads from the state, read just before it: the message before may have changed
+    it (a second approval of a notice sees the first one's outcome)."""
+
+    is_ours: bool = False  # its Message-ID is one of ours: an archive copy
+    held: OutboxItem | None = None  # the held (or once held) notice a manager's mail answers
+    answered: OutboxItem | None = None  # the client message a client's mail replies to
+    bounced: tuple[OutboxItem, ...] = ()  # sent client messages a delivery status notification returns
+    note: ParsedNote | None = None  # a member's note, as understood
+    milestones: Mapping[str, Sequence[Milestone]] = field(default_factory=dict)  # by project, those concerned
+    history: Mapping[str, Sequence[Report]] = field(default_factory=dict)  # the note's milestones' notes so far
+    dates: Mapping[str, ClientDate] = field(default_factory=dict)  # what the note's client's calendar shows
+
+    def names(self, project: str | None) -> dict[str, str]:
+        return {m.uid: m.name for m in self.milestones.get(project or "", ())}
+
+
+@dataclass
+class MessageDecision:
+    """What became of one message: the actions to carry out in one transaction (its record last), the folder it
+    goes to, the notes it carries, and what the pass reports of it."""
+
+    verdict: intake.Verdict
+    target: str
+    actions: list[Action] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folders: Mapping[str, str],
+                   incoming: intake.Incoming, lookup: Lookup, now: dt.datetime) -> MessageDecision:
+    """One message: what it is, the answer it gets, what it decides, and its record. A pure function of the
+    message and what was looked up for it."""
+    context = intake.Context(is_ours=lookup.is_ours, answers_notice=lookup.answered is not None,
+                             decides=lookup.held.token if lookup.held else "",
+                             bounced=tuple(i.message_id for i in lookup.bounced))
+    try:
+        verdict = intake.classify(incoming, rules, context, lambda _: _understood(lookup))
+    except (RecursionError, *PARSE_ERRORS) as e:
+        # a message so broken the email library chokes on it: kept and filed, never a crashed pass
+        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
+    out = MessageDecision(verdict, folders[verdict.folder])
+    if verdict.note is not None and verdict.note.ok:
+        out.reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
+                              b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
+    messages: list[QueueMail] = []
+    if verdict.reply:
+        messages.append(_reply(c, forecast, incoming, verdict, out.reports, lookup, now))
+    if verdict.outcome == "forwarded":
+        messages.append(_forward(c, incoming, lookup.answered, now))
+    if verdict.outcome == "decision":
+        _decide(c, incoming, verdict, lookup, now, out)
+    if verdict.outcome == "bounce":
+        _bounce(c, lookup, now, incoming.text, out)
+    note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
+    out.actions.append(RecordMessage(
+        message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
+        subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=out.target,
+        project=verdict.note.project if verdict.note else None,
+        problems=verdict.note.problems if verdict.note else (verdict.reason,),
+        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(out.reports),
+        outgoing=tuple(messages),
+    ))
+    return out
+
+
+def _understood(lookup: Lookup) -> ParsedNote:
+    if lookup.note is None:  # looked up for every member's readable mail: classify asks for no other
+        raise LookupError("the note was not read before deciding")
+    return lookup.note
+
+
+def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict: intake.Verdict,
+           reports: Sequence[Report], lookup: Lookup, now: dt.datetime) -> QueueMail:
     note = verdict.note
     assert note is not None
     blocks: list[BlockSummary] = []
     project_name = ""
     if note.ok:
-        project_name = svc.config.project(note.project).name if note.project else ""
-        by_uid = {m.uid: m for m in svc.store.milestones(note.project)}
+        project_name = c.config.project(note.project).name if note.project else ""
+        by_uid = {m.uid: m for m in lookup.milestones.get(note.project or "", ())}
         for block in note.blocks:
             m = by_uid[block.uid]
-            notes_so_far = history(m.project, m.uid) + [r for r in reports if r.uid == m.uid]
-            f = forecast_milestone(svc, m, notes_so_far, svc.store.client_date(m.project, m.uid), now)
-            deadline_day = last_work_day(m.deadline, svc.team_tz)
+            notes_so_far = [*lookup.history.get(m.uid, ()), *(r for r in reports if r.uid == m.uid)]
+            f = forecast(m, notes_so_far, lookup.dates.get(m.uid), now)
+            deadline_day = last_work_day(m.deadline, c.team_tz)
             at_risk = False
             if f is None:
                 words = "closed — done"
             else:
                 words = f.reason
                 if f.p50 is not None:
-                    late = svc.workdays.count(deadline_day, f.p50)
+                    late = c.workdays.count(deadline_day, f.p50)
                     words += (f"; {late} working days after the deadline ({deadline_day.isoformat()})" if late > 0
                               else f"; on time for the deadline ({deadline_day.isoformat()})")
-                at_risk = f.p_miss is not None and f.p_miss >= svc.policy.warn_probability
+                at_risk = f.p_miss is not None and f.p_miss >= c.policy.warn_probability
                 if at_risk:
                     words += ("; private milestone: the client is not told" if m.private
                               else "; a client notice will go out")
             told = any(r.cause for r in notes_so_far) and any(r.plan for r in notes_so_far)
             blocks.append(BlockSummary(block.name, block.matched_by, _said(block), words,
                                        at_risk and not m.private and not told))
-    token, msg_id = message_id(svc, "reply", incoming.message_key)
-    msg = svc.letters.reply(
-        language=svc.config.team.language, sender=svc.sender, to=incoming.sender,
+    token, msg_id = c.message_id("reply", incoming.message_key)
+    msg = c.letters.reply(
+        language=c.config.team.language, sender=c.sender, to=incoming.sender,
         original_subject=incoming.subject, original_message_id=incoming.message_id,
         references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
         project_name=project_name, blocks=blocks, problems=note.problems, example=notes.EXAMPLE,
     )
-    return outgoing(svc, kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
-                    recipients=[incoming.sender], now=now, project=note.project)
+    return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                      recipients=[incoming.sender], now=now, project=note.project)
 
 
-def _forward(svc: Services, incoming: intake.Incoming, now: dt.datetime) -> QueueMail:
-    notice = svc.store.notice_by_message_ids(incoming.references)
-    manager = svc.config.project(notice.project).manager if notice and notice.project else svc.config.team.manager
-    token, msg_id = message_id(svc, "forward", incoming.message_key)
-    msg = forward(sender=svc.sender, to=manager, original=incoming.msg, composed_at=now, message_id=msg_id)
-    return outgoing(svc, kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
-                    recipients=[bare(manager)], now=now)
+def _forward(c: Composer, incoming: intake.Incoming, notice: OutboxItem | None, now: dt.datetime) -> QueueMail:
+    manager = c.config.project(notice.project).manager if notice and notice.project else c.config.team.manager
+    token, msg_id = c.message_id("forward", incoming.message_key)
+    msg = forward(sender=c.sender, to=manager, original=incoming.msg, composed_at=now, message_id=msg_id)
+    return c.outgoing(kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                      recipients=[bare(manager)], now=now)
 
 
-def _decide(svc: Services, incoming: intake.Incoming, verdict: intake.Verdict, now: dt.datetime,
-            report: PassReport) -> list[Action]:
+def _decide(c: Composer, incoming: intake.Incoming, verdict: intake.Verdict, lookup: Lookup, now: dt.datetime,
+            out: MessageDecision) -> None:
     """The manager's approve/reject by mail: the decision, and the answer saying what became of it."""
-    token = intake.TOKEN.search(incoming.subject)
-    held = svc.store.notice_for_decision(token.group(1) if token else "", incoming.references)
+    held = lookup.held
     assert held is not None
-    approve = verdict.decision == "approve"
+    names = lookup.names(held.project)
     if held.state != "held":
-        return [manager_message(svc, held, "decided", f"already {held.state}; nothing changed", now,
-                                in_reply_to=incoming.message_id)]
+        out.actions.append(compose_manager_message(c, held, names, "decided", f"already {held.state}; nothing "
+                                                   "changed", now, in_reply_to=incoming.message_id))
+        return
+    approve = verdict.decision == "approve"
     words = "approved: it goes out now" if approve else "rejected: it will not be sent"
-    report.event("manager %s notice #%d by email", "approved" if approve else "rejected", held.id)
-    return [DecideHeld(held.id, approve, incoming.sender),
-            manager_message(svc, held, "decided", words, now, in_reply_to=incoming.message_id)]
+    out.events.append(f"manager {'approved' if approve else 'rejected'} notice #{held.id} by email")
+    out.actions += [DecideHeld(held.id, approve, incoming.sender),
+                    compose_manager_message(c, held, names, "decided", words, now, in_reply_to=incoming.message_id)]
 
 
-def _bounce(svc: Services, verdict_ids: tuple[str, ...], now: dt.datetime, report: PassReport,
-            text: str) -> list[Action]:
-    """A client message returned by the client's server: failed, and the manager told."""
-    out: list[Action] = []
-    for mid in verdict_ids:
-        item = svc.store.client_message(mid)
-        if item is None or item.state == "failed":
+def _bounce(c: Composer, lookup: Lookup, now: dt.datetime, text: str, out: MessageDecision) -> None:
+    """Client messages returned by the client's server: failed, and the manager told."""
+    for item in lookup.bounced:
+        if item.state == "failed":
             continue
-        report.problem(f"message #{item.id} ({item.kind}) to the client bounced")
-        out += [SetOutboxState(item.id, "failed", "bounced: " + text[:300]),
-                manager_message(svc, item, "failed", "the client's mail server returned it", now,
-                                detail=text[:1500])]
-    return out
+        out.problems.append(f"message #{item.id} ({item.kind}) to the client bounced")
+        out.actions += [SetOutboxState(item.id, "failed", "bounced: " + text[:300]),
+                        compose_manager_message(c, item, lookup.names(item.project), "failed",
+                                                "the client's mail server returned it", now, detail=text[:1500])]
+
+
+# --- reading the inbox: look up, decide, carry out, file ----------------------------------------------------------
+
+
+def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Lookup:
+    """What deciding this message needs from the state."""
+    store = svc.store
+    token_match = intake.TOKEN.search(incoming.subject)
+    held = store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references)
+    # a bounce counts only as a delivery status notification of a client message that was sent (its Message-ID is
+    # keyed: nobody outside can name one), never as any mail that quotes an id
+    bounced = tuple(item for m in intake.returned_ids(incoming.msg)
+                    if (item := store.client_message(m)) is not None and item.state == "sent"
+                    ) if intake.is_automatic(incoming.msg, incoming.sender) else ()
+    note = None
+    if incoming.sender in reading.rules.members and not incoming.unreadable and not incoming.too_long:
+        note = reading.parsed(incoming)
+    project = note.project if note is not None and note.ok else None
+    concerned = {p for p in (project, held.project if held else None, *(i.project for i in bounced)) if p}
+    return Lookup(
+        is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
+        held=held, answered=store.notice_by_message_ids(incoming.references), bounced=bounced, note=note,
+        milestones={p: store.milestones(p) for p in concerned},
+        history={b.uid: reading.history(project, b.uid) for b in note.blocks} if note and project else {},
+        dates=store.client_dates(project) if project else {},
+    )
 
 
 MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as rejected: no poison stalls the inbox
@@ -179,41 +272,19 @@ BATCH = 200  # messages decided per commit: one fsync for many, while a crash lo
 def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, reading: Reading) -> str:
     """Decide one message and record it with everything it causes, in one transaction. Returns its folder."""
     now = svc.clock.now()
-    context = intake.Context()
     try:
-        context = _context(svc, incoming)
-        verdict = intake.classify(incoming, reading.rules, context, reading.parsed)
-    except (RecursionError, *PARSE_ERRORS) as e:
-        # a message so broken the email library chokes on it: kept and filed, never a crashed pass
-        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
-    reports: list[Report] = []
-    messages: list[QueueMail] = []
-    actions: list[Action] = []
-    if verdict.note is not None and verdict.note.ok:
-        reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
-                          b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
-    if verdict.reply:
-        messages.append(_reply(svc, incoming, verdict, reports, now, reading.history))
-    if verdict.outcome == "forwarded":
-        messages.append(_forward(svc, incoming, now))
-    if verdict.outcome == "decision":
-        actions += _decide(svc, incoming, verdict, now, report)
-    if verdict.outcome == "bounce":
-        actions += _bounce(svc, context.bounced, now, report, incoming.text)
-    target = reading.folders[verdict.folder]
-    note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
-    actions.append(RecordMessage(
-        message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
-        subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=target,
-        project=verdict.note.project if verdict.note else None,
-        problems=verdict.note.problems if verdict.note else (verdict.reason,),
-        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(reports),
-        outgoing=tuple(messages),
-    ))
-    svc.store.carry_out(actions, now)
-    reading.recorded(reports)
-    _tell(report, incoming, verdict)
-    return target
+        lookup = look_up(svc, incoming, reading)
+    except (RecursionError, *PARSE_ERRORS):
+        lookup = Lookup()  # a message too broken to look up: decided as unreadable below
+    decided = decide_message(svc.composer, reading.forecast, reading.rules, reading.folders, incoming, lookup, now)
+    svc.store.carry_out(decided.actions, now)
+    reading.recorded(decided.reports)
+    for event in decided.events:
+        report.event("%s", event)
+    for problem in decided.problems:
+        report.problem(problem)
+    _tell(report, incoming, decided.verdict)
+    return decided.target
 
 
 def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], notes.ParsedNote], rules: intake.Rules,
@@ -278,7 +349,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
             report.event("imap: UIDVALIDITY of %s changed (%d → %d): rescanning; Message-IDs keep anything from being "
                          "processed twice", source, before, scan.uidvalidity)
         decided = svc.store.message_decisions([i.message_id for i in scan.items if i.message_id])
-        reading = Reading(svc, _parse_for(svc), _rules(svc), folders, decided)
+        reading = Reading(svc, _parse_for(svc), rules_of(svc.config), folders, decided)
         unknown = []
         for listed in scan.items:
             if listed.message_id in decided:
@@ -352,6 +423,13 @@ class Reading:
     moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     notes: dict[tuple[str, str], list[Report]] = field(default_factory=dict)
     understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
+    forecaster: Forecaster | None = None  # made when a reply first needs a forecast: one spread per reading
+
+    def forecast(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
+                 now: dt.datetime) -> Forecast | None:
+        if self.forecaster is None:
+            self.forecaster = forecaster(self.svc)
+        return self.forecaster(m, reports, cd, now)
 
     def parsed(self, incoming: intake.Incoming) -> ParsedNote:
         """A member's note as understood off the loop (parsed here only if it was not)."""

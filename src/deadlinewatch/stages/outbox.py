@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.model import Action, DecideHeld, SetOutboxState
+from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
-from deadlinewatch.services import PassReport, Services, bare, server_failed
-from deadlinewatch.stages.manager_mail import manager_message
+from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
+from deadlinewatch.stages.manager_mail import compose_manager_message, names_of
 
 MAX_BACKOFF = dt.timedelta(hours=1)
 
@@ -29,22 +31,42 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def release_holds(svc: Services, report: PassReport) -> None:
-    now = svc.clock.now()
-    deadlines = {(m.project, m.uid): m.deadline for m in svc.store.milestones()}
-    for item in svc.store.outbox(states=("held",), audience="client"):
+@dataclass(frozen=True)
+class Release:
+    """A held client message whose time has come: released undecided, with the manager's note of it."""
+
+    id: int
+    why: str
+    actions: tuple[Action, ...]
+
+
+def decide_release(c: Composer, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
+                   now: dt.datetime) -> list[Release]:
+    """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
+    deadline, whichever is first. Each is released with the manager's note of it, or neither is."""
+    deadlines = {(m.project, m.uid): m.deadline for m in milestones}
+    out = []
+    for item in held:
         if item.parent is not None:
             continue  # it goes with its primary
         deadline = deadlines.get((item.project or "", item.uid or ""))
-        deadline_day = last_work_day(deadline, svc.team_tz) if deadline else None
-        when, why = policy.hold_expiry(item.created, svc.config.policy.approval_hours, deadline_day,
-                                       svc.workdays, svc.team_tz)
+        deadline_day = last_work_day(deadline, c.team_tz) if deadline else None
+        when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
+                                       c.team_tz)
         if now < when:
             continue
-        # released and the manager's note of it, or neither
-        svc.store.carry_out([DecideHeld(item.id, True, "timeout"), manager_message(svc, item, "released", why, now)],
-                            now)
-        report.event("held message #%d released undecided: %s", item.id, why)
+        names = {m.uid: m.name for m in milestones if m.project == item.project}
+        out.append(Release(item.id, why, (DecideHeld(item.id, True, "timeout"),
+                                          compose_manager_message(c, item, names, "released", why, now))))
+    return out
+
+
+def release_holds(svc: Services, report: PassReport) -> None:
+    now = svc.clock.now()
+    held = svc.store.outbox(states=("held",), audience="client")
+    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now):
+        svc.store.carry_out(release.actions, now)
+        report.event("held message #%d released undecided: %s", release.id, release.why)
 
 
 async def _reconcile(svc: Services, item: OutboxItem) -> bool:
@@ -103,27 +125,48 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
     return True
 
 
-def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
-    """Record the outcome of one SMTP exchange, recipient by recipient."""
-    now = svc.clock.now()
-    essential = {a.lower() for a in item.recipients[:1]}  # the client (or, in shadow mode, the manager)
+@dataclass
+class Settled:
+    """What one SMTP exchange comes to: the actions (its state, the manager's note), and what the pass says."""
+
+    actions: list[Action]
+    sent: bool
+    events: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def settle(c: Composer, item: OutboxItem, refused: Mapping[str, str], names: Mapping[str, str],
+           now: dt.datetime) -> Settled:
+    """The outcome of one SMTP exchange, recipient by recipient: failed when the client (or, in shadow mode, the
+    manager) or everyone was refused, else sent; the manager hears of a client message that failed or reached
+    only some of its recipients. The state and the note go together: a crash between them would lose the note."""
+    essential = {a.lower() for a in item.recipients[:1]}
     lost = {a.lower(): why for a, why in refused.items()}
-    # the outcome and the manager's note about it in one transaction: a crash between them would lose the note
     if len(lost) == len(item.recipients) or essential & set(lost):
         reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
         failed: list[Action] = [SetOutboxState(item.id, "failed", reason)]
         if item.audience == "client":
-            failed.append(manager_message(svc, item, "failed", reason, now))
-        svc.store.carry_out(failed, now)
-        report.problem(f"message #{item.id} ({item.kind}) refused by the SMTP server: {reason}")
-        return
+            failed.append(compose_manager_message(c, item, names, "failed", reason, now))
+        return Settled(failed, False, problems=[f"message #{item.id} ({item.kind}) refused by the SMTP server: "
+                                                f"{reason}"])
     others = ", ".join(sorted(lost))
-    sent: list[Action] = [SetOutboxState(item.id, "sent", "; ".join(f"{a}: {w}" for a, w in refused.items()) or None)]
-    if lost and item.audience == "client" and bare(svc.config.team.manager).lower() not in lost:
-        sent.append(manager_message(svc, item, "failed", f"refused for {others}", now,
-                                    detail="The client's own copy was delivered."))
-    svc.store.carry_out(sent, now)
-    report.sent.append(item.id)
-    report.event("sent #%d (%s) to %s", item.id, item.kind, ", ".join(item.recipients))
+    done = Settled([SetOutboxState(item.id, "sent", "; ".join(f"{a}: {w}" for a, w in refused.items()) or None)],
+                   True, events=[f"sent #{item.id} ({item.kind}) to {', '.join(item.recipients)}"])
     if lost and item.audience == "client":
-        report.problem(f"message #{item.id}: these recipients were refused: {others}")
+        if bare(c.config.team.manager).lower() not in lost:
+            done.actions.append(compose_manager_message(c, item, names, "failed", f"refused for {others}", now,
+                                                        detail="The client's own copy was delivered."))
+        done.problems.append(f"message #{item.id}: these recipients were refused: {others}")
+    return done
+
+
+def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
+    now = svc.clock.now()
+    settled = settle(svc.composer, item, refused, names_of(svc.store, item.project), now)
+    svc.store.carry_out(settled.actions, now)
+    if settled.sent:
+        report.sent.append(item.id)
+    for event in settled.events:
+        report.event("%s", event)
+    for problem in settled.problems:
+        report.problem(problem)

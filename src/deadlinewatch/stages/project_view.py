@@ -3,20 +3,20 @@ shows — what every client letter and the client-facing calendar are made from.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from deadlinewatch.adapters.store import ClientDate
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Project
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.milestones import effective_state
-from deadlinewatch.core.model import Milestone, Report, TimelineRow
-from deadlinewatch.services import Services
+from deadlinewatch.core.model import ClientDate, Milestone, Report, ShowDate, TimelineRow
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProjectView:
     """A project as the client knows it: milestones, their reports, the calendar dates the client has."""
 
@@ -56,7 +56,15 @@ class ProjectView:
         return tuple(out)
 
 
-def view(svc: Services, project: Project) -> ProjectView:
-    milestones = svc.store.milestones(project.id)
-    reports = svc.store.reports_by_milestone(project.id)
-    return ProjectView(project, milestones, reports, svc.store.client_dates(project.id))
+    def after(self, shown: Sequence[ShowDate]) -> ProjectView:
+        """The project once these dates reach the client's calendar (as the store will record them)."""
+        dates = dict(self.dates)
+        for d in shown:
+            dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
+        return dataclasses.replace(self, dates=dates)
+
+
+def view(store: StorePort, project: Project) -> ProjectView:
+    """A project as its client knows it, read from the store."""
+    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
+                       store.client_dates(project.id))

@@ -21,7 +21,7 @@ from typing import Self
 
 from deadlinewatch.adapters.store.schema import MIGRATIONS
 from deadlinewatch.core.model import Milestone, Report
-from deadlinewatch.errors import StateError
+from deadlinewatch.errors import StateConflict, StateError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
     if buffer.strip():
         raise ValueError(f"unfinished statement in a migration: {buffer.strip()[:80]}")
+
+
+def _refused(e: BaseException) -> None:
+    """A uniqueness the schema keeps is the port's StateConflict (what the in-memory store raises too)."""
+    if isinstance(e, sqlite3.IntegrityError):
+        raise StateConflict(f"the state refuses a duplicate: {e}") from e
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -153,17 +159,19 @@ class Database:
             self.db.execute(f"SAVEPOINT {name}")
             try:
                 yield self.db
-            except BaseException:
+            except BaseException as e:
                 self.db.execute(f"ROLLBACK TO {name}")
                 self.db.execute(f"RELEASE {name}")
+                _refused(e)
                 raise
             self.db.execute(f"RELEASE {name}")
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-        except BaseException:
+        except BaseException as e:
             self.db.execute("ROLLBACK")
+            _refused(e)
             raise
         self.db.execute("COMMIT")
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date
+from deadlinewatch.adapters.store.port import RECENT_REPORTS, TrackRecord
 from deadlinewatch.core.model import Report
 
-# the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
-# cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
-RECENT_REPORTS = 200
 _REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender"
 
 
@@ -20,17 +17,6 @@ def _report(r: Sequence[Any]) -> Report:
     """A row of `_REPORT_COLUMNS`, by position: evaluation reads every open milestone's notes each pass."""
     return Report(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], r[4], _date(r[5]), r[6], r[7], bool(r[8]),
                   r[9])
-
-
-@dataclass(frozen=True)
-class TrackRecord:
-    """A milestone's first estimate and how it went: done by a note at `done_at`, or still `state`."""
-
-    estimated_at: dt.datetime
-    remaining_days: float | None
-    eta: dt.date | None
-    done_at: dt.datetime | None
-    state: str
 
 
 class Notes(Database):

@@ -7,46 +7,11 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.core.model import QueueMail, ShowDate
-
-CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    kind: str
-    audience: str
-    project: str | None
-    uid: str | None
-    token: str
-    message_id: str
-    mail_from: str
-    recipients: tuple[str, ...]
-    message: bytes
-    state: str
-    attempts: int
-    created: dt.datetime
-    sent: dt.datetime | None
-    last_error: str | None
-    promised: dt.date | None
-    parent: int | None = None
-    next_attempt: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class ClientDate:
-    """What the client's calendar shows of a milestone; SEQUENCE only ever grows."""
-
-    sequence: int
-    shown_date: dt.date | None
-    promised: dt.date | None
-    delivered_sent: bool
-    cancelled_sent: bool = False
+from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
 class Outbox(Database):
@@ -78,17 +43,11 @@ class Outbox(Database):
                 row = self._enqueue(db, message, parent=primary if i else None)
                 primary = primary or row
             for d in dates:
-                db.execute(
-                    "INSERT INTO client_dates (project, uid, sequence, shown_date, promised, delivered_sent,"
-                    " cancelled_sent) VALUES (?,?,?,?,?,?,?) ON CONFLICT (project, uid) DO UPDATE SET"
-                    " sequence = MAX(client_dates.sequence, excluded.sequence),"
-                    " shown_date = COALESCE(excluded.shown_date, client_dates.shown_date),"
-                    " promised = COALESCE(excluded.promised, client_dates.promised),"
-                    " delivered_sent = MAX(client_dates.delivered_sent, excluded.delivered_sent),"
-                    " cancelled_sent = MAX(client_dates.cancelled_sent, excluded.cancelled_sent)",
-                    (d.project, d.uid, d.sequence, _iso(d.shown_date), _iso(d.promised), int(d.delivered),
-                     int(d.cancelled)),
-                )
+                shown = ClientDate.after(self.client_date(d.project, d.uid), d)
+                db.execute("INSERT OR REPLACE INTO client_dates (project, uid, sequence, shown_date, promised,"
+                           " delivered_sent, cancelled_sent) VALUES (?,?,?,?,?,?,?)",
+                           (d.project, d.uid, shown.sequence, _iso(shown.shown_date), _iso(shown.promised),
+                            int(shown.delivered_sent), int(shown.cancelled_sent)))
             if to_manager is not None:
                 self._enqueue(db, to_manager(primary), parent=primary)
             return primary

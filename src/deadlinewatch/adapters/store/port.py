@@ -1,0 +1,185 @@
+"""The Store port: what the pipeline asks of the state, part by part. `Store` (SQLite) is the daemon's; the tests
+run one contract suite against it and against an in-memory fake (tests/memory_store.py), so a rule the pipeline
+relies on (a moved entry is not gone, SEQUENCE only grows, a held group is decided once) is written down once, as
+a test, and kept by both.
+
+Every method that changes something is one transaction; `transaction()` nests (a savepoint inside another), and
+`carry_out` runs a decision's actions inside one: all of them happen or none does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol, assert_never
+
+from deadlinewatch.core.model import (
+    Action,
+    ClientDate,
+    DecideHeld,
+    Forecast,
+    Milestone,
+    QueueMail,
+    RecordMessage,
+    Report,
+    SetOutboxState,
+    ShowDate,
+)
+
+CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
+
+# the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
+# cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
+RECENT_REPORTS = 200
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A message of the outbox as recorded: its bytes never change, its state moves."""
+
+    id: int
+    kind: str
+    audience: str
+    project: str | None
+    uid: str | None
+    token: str
+    message_id: str
+    mail_from: str
+    recipients: tuple[str, ...]
+    message: bytes
+    state: str
+    attempts: int
+    created: dt.datetime
+    sent: dt.datetime | None
+    last_error: str | None
+    promised: dt.date | None
+    parent: int | None = None
+    next_attempt: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """A milestone's first estimate and how it went: done by a note at `done_at`, or still `state`."""
+
+    estimated_at: dt.datetime
+    remaining_days: float | None
+    eta: dt.date | None
+    done_at: dt.datetime | None
+    state: str
+
+
+class CalendarState(Protocol):
+    """Calendar sync state, the entries as fetched, the milestones parsed from them, the client-facing copy."""
+
+    def calendar_state(self, project: str) -> dict[str, Any] | None: ...
+    def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None: ...
+    def follow_server(self, server: str) -> bool: ...
+    def forget_calendar(self, project: str) -> None: ...
+    def entry_etags(self, project: str) -> dict[str, str]: ...
+    def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]: ...
+    def apply_calendar(
+        self, project: str, *, ref: str, url: str, token: str | None, fingerprint: str,
+        entries: Sequence[tuple[str, str, str, bool]], parsed: Mapping[str, Sequence[Milestone]],
+        deleted: Sequence[str], kept: set[str], now: dt.datetime,
+    ) -> list[str]: ...
+    def version(self) -> tuple[int, int]: ...
+    def milestones(self, project: str | None = None) -> list[Milestone]: ...
+    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None: ...
+    def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
+                                   date: dt.date, status: str) -> None: ...
+
+
+class OutboxState(Protocol):
+    """The outbox (every message, recorded before any attempt to send it) and the client dates."""
+
+    def client_date(self, project: str, uid: str) -> ClientDate | None: ...
+    def client_dates(self, project: str) -> dict[str, ClientDate]: ...
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
+                             to_manager: Callable[[int], QueueMail] | None = None) -> int: ...
+    def first_client_message(self, project: str) -> OutboxItem | None: ...
+    def client_message(self, message_id: str) -> OutboxItem | None: ...
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None: ...
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
+               released: bool = False) -> bool: ...
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]: ...
+    def outbox_item(self, notice_id: int) -> OutboxItem | None: ...
+    def is_our_message_id(self, message_id: str) -> bool: ...
+    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None: ...
+    def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
+                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
+                         next_attempt: dt.datetime | None = None) -> bool: ...
+    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool: ...
+    def record_outgoing(self, messages: Sequence[QueueMail]) -> None: ...
+
+
+class InboxState(Protocol):
+    """Every message taken from the inbox, decided once, with what it caused; failures; folders' UIDVALIDITY."""
+
+    def record_message(
+        self, *, message_key: str, message_id: str, sender: str, subject: str, received_at: dt.datetime,
+        outcome: str, target_folder: str, project: str | None, problems: Sequence[str], raw: bytes, body: str,
+        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (),
+    ) -> None: ...
+    def prune_mail(self, before: dt.datetime) -> int: ...
+    def failing_messages(self) -> list[tuple[str, int, str]]: ...
+    def mark_moved(self, message_keys: Sequence[str]) -> None: ...
+    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]: ...
+    def record_failure(self, message_key: str, error: str) -> int: ...
+    def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None: ...
+    def note_count(self) -> dict[str, int]: ...
+
+
+class NoteState(Protocol):
+    """Progress notes read back per milestone, and the track record the team's bias is learned from."""
+
+    def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]: ...
+    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]: ...
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]: ...
+    def done_at(self) -> dict[tuple[str, str], dt.datetime]: ...
+
+
+class ForecastState(Protocol):
+    """Each open milestone's latest forecast."""
+
+    def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None: ...
+    def forecast(self, project: str, uid: str) -> Forecast | None: ...
+    def at_risk(self, warn_probability: float) -> int: ...
+
+
+class HealthState(Protocol):
+    """The passes run and each server's health."""
+
+    def record_pass(self, started: dt.datetime, finished: dt.datetime, ok: bool, summary: str) -> None: ...
+    def last_pass(self) -> dict[str, Any] | None: ...
+    def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None: ...
+    def servers(self) -> dict[str, dict[str, Any]]: ...
+
+
+class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, Protocol):
+    """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once."""
+
+    key: bytes
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]: ...
+    def batch(self) -> contextlib.AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+
+    def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> None:
+        """A decision's actions, in order, in one transaction: all of them happen or none does. (Written here
+        once: a store that names the port as its base inherits it.)"""
+        with self.transaction():
+            for action in actions:
+                match action:
+                    case RecordMessage():
+                        self.record_message(**{f.name: getattr(action, f.name) for f in fields(action)}, now=now)
+                    case QueueMail():
+                        self.record_outgoing([action])
+                    case DecideHeld(notice_id, approve, decided_by):
+                        self.decide(notice_id, approve, now=now, decided_by=decided_by)
+                    case SetOutboxState(outbox_id, state, error):
+                        self.set_outbox_state(outbox_id, state, now=now, error=error)
+                    case _:
+                        assert_never(action)
+

@@ -1,0 +1,371 @@
+"""An in-memory Store: the Store port kept in dicts, for tests of a stage that need no SQLite file.
+
+It keeps the same rules as the SQLite store on purpose — tests/unit/test_store_contract.py runs one suite against
+both, so neither can drift. A transaction copies the state on entry and puts it back on an error: all or none, as
+SQLite's savepoints do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deadlinewatch.adapters.store.port import (
+    RECENT_REPORTS,
+    OutboxItem,
+    StorePort,
+    TrackRecord,
+)
+from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, ShowDate
+from deadlinewatch.errors import StateConflict
+
+
+@dataclass
+class _Message:
+    target_folder: str
+    outcome: str
+    decided_at: dt.datetime
+    raw: bytes
+    body: str
+    moved: bool = False
+
+
+@dataclass
+class _State:
+    server: str | None = None
+    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[tuple[str, str], tuple[str, str, bool]] = field(default_factory=dict)  # → etag, ics, recurring
+    milestones: dict[tuple[str, str], tuple[Milestone, str]] = field(default_factory=dict)  # → milestone, href
+    milestones_written: int = 0
+    client_calendar: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
+    outbox: dict[int, OutboxItem] = field(default_factory=dict)
+    decided_by: dict[int, str] = field(default_factory=dict)
+    messages: dict[str, _Message] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    folders: dict[str, int] = field(default_factory=dict)
+    forecasts: dict[tuple[str, str], Forecast] = field(default_factory=dict)
+    passes: list[dict[str, Any]] = field(default_factory=list)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pruned_for: dt.date | None = None
+
+
+class MemoryStore(StorePort):
+    """The Store port in memory."""
+
+    def __init__(self) -> None:
+        self.key = secrets.token_bytes(32)
+        self.s = _State()
+
+    # --- transactions ------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        saved = copy.deepcopy(self.s)
+        try:
+            yield
+        except BaseException:
+            self.s = saved
+            raise
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return self.transaction()
+
+    def close(self) -> None:
+        pass
+
+    # --- calendars ---------------------------------------------------------------------------------------------
+
+    def calendar_state(self, project: str) -> dict[str, Any] | None:
+        state = self.s.calendars.get(project)
+        return dict(state) if state else None
+
+    def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None:
+        self.s.calendars[project] = {"project": project, "ref": ref, "url": url, "sync_token": token,
+                                     "fingerprint": fingerprint}
+
+    def follow_server(self, server: str) -> bool:
+        if self.s.server == server:
+            return False
+        had = bool(self.s.calendars or self.s.client_calendar)
+        self.s.calendars.clear()
+        self.s.client_calendar.clear()
+        self.s.server = server
+        return had
+
+    def forget_calendar(self, project: str) -> None:
+        self.s.calendars.pop(project, None)
+
+    def entry_etags(self, project: str) -> dict[str, str]:
+        return {h: e[0] for (p, h), e in self.s.entries.items() if p == project}
+
+    def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]:
+        return [(h, e[1]) for (p, h), e in self.s.entries.items() if p == project and (e[2] or not recurring_only)]
+
+    def apply_calendar(
+        self, project: str, *, ref: str, url: str, token: str | None, fingerprint: str,
+        entries: Sequence[tuple[str, str, str, bool]], parsed: Mapping[str, Sequence[Milestone]],
+        deleted: Sequence[str], kept: set[str], now: dt.datetime,
+    ) -> list[str]:
+        gone: list[str] = []
+        with self.transaction():
+            self.save_calendar_token(project, ref, url, token, fingerprint)
+            for href, etag, ics, recurring in entries:
+                self.s.entries[(project, href)] = (etag, ics, recurring)
+            for href in deleted:
+                self.s.entries.pop((project, href), None)
+            for href in [*parsed, *deleted]:
+                if href in kept:
+                    continue
+                now_uids = {m.uid for m in parsed.get(href, ())}
+                for (p, uid), (m, at) in list(self.s.milestones.items()):
+                    if p == project and at == href and m.state != "cancelled" and uid not in now_uids:
+                        gone.append(uid)
+                        self.s.milestones[(p, uid)] = (dataclasses.replace(m, state="cancelled"), at)
+                        self.s.milestones_written += 1
+            for href, milestones in parsed.items():
+                for m in milestones:
+                    self.s.milestones[(m.project, m.uid)] = (m, href)
+                    self.s.milestones_written += 1
+        moved = {m.uid for ms in parsed.values() for m in ms}
+        return [uid for uid in gone if uid not in moved]
+
+    def version(self) -> tuple[int, int]:
+        return len(self.s.reports), self.s.milestones_written
+
+    def milestones(self, project: str | None = None) -> list[Milestone]:
+        found = [m for (p, _), (m, _) in self.s.milestones.items() if project is None or p == project]
+        return sorted(found, key=lambda m: (m.deadline.isoformat(), m.name))
+
+    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None:
+        entry = self.s.client_calendar.get((project, uid))
+        return dict(entry) if entry else None
+
+    def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
+                                   date: dt.date, status: str) -> None:
+        self.s.client_calendar[(project, uid)] = {"project": project, "uid": uid, "url": url, "etag": etag,
+                                                  "sequence": sequence, "date": date.isoformat(), "status": status}
+
+    # --- the outbox and the client dates -------------------------------------------------------------------------
+
+    def client_date(self, project: str, uid: str) -> ClientDate | None:
+        return self.s.client_dates.get((project, uid))
+
+    def client_dates(self, project: str) -> dict[str, ClientDate]:
+        return {uid: d for (p, uid), d in self.s.client_dates.items() if p == project}
+
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
+                             to_manager: Callable[[int], QueueMail] | None = None) -> int:
+        with self.transaction():
+            primary = 0
+            for i, message in enumerate(messages):
+                row = self._enqueue(message, parent=primary if i else None)
+                primary = primary or row
+            for d in dates:
+                key = (d.project, d.uid)
+                self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
+            if to_manager is not None:
+                self._enqueue(to_manager(primary), parent=primary)
+            return primary
+
+    def _enqueue(self, mail: QueueMail, parent: int | None = None) -> int:
+        if any(i.message_id == mail.message_id or i.token == mail.token for i in self.s.outbox.values()):
+            raise StateConflict(f"the outbox holds {mail.message_id} already")
+        new = max(self.s.outbox, default=0) + 1
+        self.s.outbox[new] = OutboxItem(
+            id=new, kind=mail.kind, audience=mail.audience, project=mail.project, uid=mail.uid, token=mail.token,
+            message_id=mail.message_id, mail_from=mail.mail_from, recipients=tuple(mail.recipients),
+            message=mail.message, state=mail.state, attempts=0, created=mail.created, sent=None, last_error=None,
+            promised=mail.promised, parent=parent)
+        return new
+
+    def _items(self, keep: Callable[[OutboxItem], bool]) -> list[OutboxItem]:
+        return [i for _, i in sorted(self.s.outbox.items()) if keep(i)]
+
+    def first_client_message(self, project: str) -> OutboxItem | None:
+        return next(iter(self._items(lambda i: i.project == project and i.audience == "client")), None)
+
+    def client_message(self, message_id: str) -> OutboxItem | None:
+        return next(iter(self._items(lambda i: i.message_id == message_id and i.audience == "client")), None)
+
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
+        if token:
+            found = self._items(lambda i: i.token == token and i.audience == "client" and i.parent is None)
+            if found:
+                return found[0]
+        drafts = {i.message_id: i.parent for i in self.s.outbox.values() if i.kind == "manager-draft"}
+        for mid in references:
+            parent = drafts.get(mid)
+            if parent in self.s.outbox:
+                return self.s.outbox[parent]
+        return None
+
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
+               released: bool = False) -> bool:
+        item = self.s.outbox.get(notice_id)
+        if item is None or item.state != "held":
+            return False
+        state = "pending" if approve else "rejected"
+        with self.transaction():
+            for i in [item, *self._items(lambda i: i.parent == notice_id and i.audience == "client"
+                                         and i.state == "held")]:
+                self.s.outbox[i.id] = dataclasses.replace(i, state=state)
+                self.s.decided_by[i.id] = decided_by
+        return True
+
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
+        return self._items(lambda i: (not states or i.state in states) and (not audience or i.audience == audience))
+
+    def outbox_item(self, notice_id: int) -> OutboxItem | None:
+        return self.s.outbox.get(notice_id)
+
+    def is_our_message_id(self, message_id: str) -> bool:
+        return any(i.message_id == message_id for i in self.s.outbox.values())
+
+    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        for mid in message_ids:
+            found = self.client_message(mid)
+            if found:
+                return found
+        return None
+
+    def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
+                         attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
+                         next_attempt: dt.datetime | None = None) -> bool:
+        item = self.s.outbox.get(notice_id)
+        if item is None or (expect and item.state not in expect):
+            return False
+        self.s.outbox[notice_id] = dataclasses.replace(
+            item, state=state, last_error=error if error is not None else item.last_error,
+            attempts=item.attempts + attempt, sent=now if state == "sent" else item.sent, next_attempt=next_attempt)
+        if decided_by:
+            self.s.decided_by[notice_id] = decided_by
+        return True
+
+    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
+        found = self._items(lambda i: i.kind == kind and i.project == project and (uid is None or i.uid == uid))
+        return any(i.created >= since for i in found[-20:])
+
+    def record_outgoing(self, messages: Sequence[QueueMail]) -> None:
+        with self.transaction():
+            for mail in messages:
+                if not self.is_our_message_id(mail.message_id):
+                    self._enqueue(mail)
+
+    # --- the inbox ---------------------------------------------------------------------------------------------
+
+    def record_message(
+        self, *, message_key: str, message_id: str, sender: str, subject: str, received_at: dt.datetime,
+        outcome: str, target_folder: str, project: str | None, problems: Sequence[str], raw: bytes, body: str,
+        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (),
+    ) -> None:
+        with self.transaction():
+            if message_key in self.s.messages:
+                raise StateConflict(f"the message {message_key} is recorded already")
+            self.s.messages[message_key] = _Message(target_folder, outcome, now, raw, body)
+            self.s.reports += reports
+            for item in outgoing:
+                self._enqueue(item)
+            self.s.failures.pop(message_key, None)
+
+    def prune_mail(self, before: dt.datetime) -> int:
+        if self.s.pruned_for == before.date():
+            return 0
+        pruned = 0
+        for m in self.s.messages.values():
+            if m.decided_at < before and (m.raw or m.body):
+                m.raw, m.body = b"", ""
+                pruned += 1
+        self.s.pruned_for = before.date()
+        return pruned
+
+    def failing_messages(self) -> list[tuple[str, int, str]]:
+        return [(k, n, error) for k, (n, error) in sorted(self.s.failures.items()) if k not in self.s.messages]
+
+    def mark_moved(self, message_keys: Sequence[str]) -> None:
+        for key in message_keys:
+            if key in self.s.messages:
+                self.s.messages[key].moved = True
+
+    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
+        return {k: self.s.messages[k].target_folder for k in message_keys if k in self.s.messages}
+
+    def record_failure(self, message_key: str, error: str) -> int:
+        attempts = self.s.failures.get(message_key, (0, ""))[0] + 1
+        self.s.failures[message_key] = (attempts, error)
+        return attempts
+
+    def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None:
+        before = self.s.folders.get(folder)
+        self.s.folders[folder] = uidvalidity
+        return before
+
+    def note_count(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for m in self.s.messages.values():
+            counts[m.outcome] = counts.get(m.outcome, 0) + 1
+        return counts
+
+    # --- notes -------------------------------------------------------------------------------------------------
+
+    def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]:
+        out: dict[str, list[Report]] = {}
+        for r in sorted((r for r in self.s.reports if r.project == project), key=lambda r: (r.uid, r.at)):
+            out.setdefault(r.uid, []).append(r)
+        return {uid: reports[-recent:] for uid, reports in out.items()}
+
+    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
+        return self.reports_by_milestone(project, recent).get(uid, [])
+
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+        firsts: dict[tuple[str, str], Report] = {}
+        for r in self.s.reports:
+            if ((r.remaining_days or 0) > 0 or r.eta is not None) and (
+                    (r.project, r.uid) not in firsts or r.at < firsts[(r.project, r.uid)].at):
+                firsts[(r.project, r.uid)] = r
+        done = self.done_at() if done is None else done
+        states = {k: m.state for k, (m, _) in self.s.milestones.items()}
+        return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"))
+                for k, r in firsts.items()]
+
+    def done_at(self) -> dict[tuple[str, str], dt.datetime]:
+        out: dict[tuple[str, str], dt.datetime] = {}
+        for r in self.s.reports:
+            if r.done == 100 and ((r.project, r.uid) not in out or r.at < out[(r.project, r.uid)]):
+                out[(r.project, r.uid)] = r.at
+        return out
+
+    # --- forecasts ---------------------------------------------------------------------------------------------
+
+    def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None:
+        self.s.forecasts.update({(f.project, f.uid): f for f in forecasts})
+
+    def forecast(self, project: str, uid: str) -> Forecast | None:
+        return self.s.forecasts.get((project, uid))
+
+    def at_risk(self, warn_probability: float) -> int:
+        states = {k: m.state for k, (m, _) in self.s.milestones.items()}
+        return sum(1 for k, f in self.s.forecasts.items() if states.get(k) == "open" and f.p_miss is not None
+                   and f.p_miss >= warn_probability)
+
+    # --- health ------------------------------------------------------------------------------------------------
+
+    def record_pass(self, started: dt.datetime, finished: dt.datetime, ok: bool, summary: str) -> None:
+        self.s.passes.append({"id": len(self.s.passes) + 1, "started": started.isoformat(),
+                              "finished": finished.isoformat(), "ok": int(ok), "summary": summary})
+
+    def last_pass(self) -> dict[str, Any] | None:
+        return dict(self.s.passes[-1]) if self.s.passes else None
+
+    def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None:
+        self.s.servers[name] = {"ok": ok, "detail": detail}
+
+    def servers(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self.s.servers.items()}

@@ -1,0 +1,114 @@
+"""What the inbox decides about one message, asserted on the actions it returns: `decide_message` is a pure function
+of the message and what was looked up for it — no Dovecot, no store."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch import config as config_mod
+from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core import intake, notes
+from deadlinewatch.core.forecast import Spread
+from deadlinewatch.core.milestones import milestones_from_ics
+from deadlinewatch.core.model import DecideHeld, QueueMail, RecordMessage, SetOutboxState
+from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.services import Composer
+from deadlinewatch.stages.forecasts import Forecaster
+from deadlinewatch.stages.inbox import Lookup, MessageDecision, decide_message, rules_of
+from tests.samples import DESIGN, NOTE, STRANGER
+
+NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+FOLDERS = {"sent": "Sent", "processed": "dw/processed", "rejected": "dw/rejected"}
+
+
+@pytest.fixture
+def c(tmp_path: Path) -> Composer:
+    path = write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9, smtp_port=9,
+                              approval="manager")
+    return Composer(config_mod.load(path), letters(), b"k" * 32)
+
+
+def decide(c: Composer, raw: str | bytes, lookup: Lookup) -> MessageDecision:
+    incoming = intake.read_message(raw.encode() if isinstance(raw, str) else raw, NOW)
+    return decide_message(c, Forecaster(c.workdays, c.team_tz, Spread()), rules_of(c.config), FOLDERS, incoming,
+                          lookup, NOW)
+
+
+def held(state: str = "held") -> OutboxItem:
+    return OutboxItem(id=7, kind="notice", audience="client", project="acme-web", uid="design-1", token="abc123def0",
+                      message_id="<dw.notice.1@studio.example>", mail_from="pm@studio.example",
+                      recipients=("jane@acme.example",), message=b"", state=state, attempts=0, created=NOW,
+                      sent=None, last_error=None, promised=None)
+
+
+def test_a_members_note_is_recorded_with_its_notes_and_answered_in_one_decision(c: Composer) -> None:
+    [design] = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                   NOW).milestones
+    refs = [notes.MilestoneRef("acme-web", "design-1", "Design mockups")]
+    incoming = intake.read_message(NOTE.encode(), NOW)
+    note = notes.parse_note(incoming.subject, incoming.text, refs, ["acme-web"], NOW.date(), 5)
+    decided = decide(c, NOTE, Lookup(note=note, milestones={"acme-web": [design]}))
+    assert decided.verdict.outcome == "accepted" and decided.target == "dw/processed"
+    [record] = decided.actions
+    assert isinstance(record, RecordMessage) and record.message_key == "<note-1@studio.example>"
+    assert [(r.uid, r.done, r.remaining_days) for r in record.reports] == [("design-1", 20, 10.0)]
+    [reply] = record.outgoing
+    assert reply.kind == "reply" and reply.recipients[0] == "alice@studio.example"
+    text = message_from_bytes(reply.message, policy=default_policy).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Design mockups" in text and "20% done" in text
+
+
+def test_a_stranger_is_filed_unanswered_and_keeps_nothing(c: Composer) -> None:
+    decided = decide(c, STRANGER, Lookup())
+    [record] = decided.actions
+    assert decided.target == "dw/rejected" and isinstance(record, RecordMessage)
+    assert record.outgoing == () and record.raw == b"" and record.body == "" and record.reports == ()
+
+
+def test_our_own_archive_copy_goes_to_the_sent_folder(c: Composer) -> None:
+    decided = decide(c, NOTE, Lookup(is_ours=True))
+    assert (decided.verdict.outcome, decided.target) == ("archive", "Sent")
+
+
+def _approval(word: str) -> str:
+    return (f"From: pm@studio.example\nTo: progress@studio.example\nSubject: Re: [dw:abc123def0] draft\n"
+            f"Message-ID: <pm-1@studio.example>\nDate: Mon, 30 Nov 2026 08:40:00 +0000\n\n{word}\n")
+
+
+def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: Composer) -> None:
+    decided = decide(c, _approval("approve"), Lookup(held=held()))
+    decision, answer, record = decided.actions
+    assert decision == DecideHeld(7, True, "pm@studio.example")
+    assert isinstance(answer, QueueMail) and answer.kind == "manager-decided"
+    assert isinstance(record, RecordMessage) and record.outcome == "decision"
+    assert decided.events == ["manager approved notice #7 by email"]
+
+
+def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Composer) -> None:
+    decided = decide(c, _approval("reject"), Lookup(held=held("pending")))
+    answer, _record = decided.actions
+    assert isinstance(answer, QueueMail) and b"already pending" in answer.message
+    assert not any(isinstance(a, DecideHeld) for a in decided.actions) and decided.events == []
+
+
+def test_a_bounce_fails_the_returned_message_once_and_tells_the_manager(c: Composer) -> None:
+    dsn = ("From: MAILER-DAEMON@acme.example\nTo: pm@studio.example\nSubject: Undelivered\n"
+           "Message-ID: <dsn-1@acme.example>\nAuto-Submitted: auto-replied\n"
+           "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+           "--b\nContent-Type: text/plain\n\nno such user\n--b--\n")
+    sent = dataclasses.replace(held("sent"), kind="notice")
+    decided = decide(c, dsn, Lookup(bounced=(sent,)))
+    failed, tell, record = decided.actions
+    assert isinstance(failed, SetOutboxState) and (failed.outbox_id, failed.state) == (7, "failed")
+    assert isinstance(tell, QueueMail) and tell.kind == "manager-failed"
+    assert isinstance(record, RecordMessage) and record.outcome == "bounce"
+    assert decided.problems == ["message #7 (notice) to the client bounced"]
+    already = decide(c, dsn, Lookup(bounced=(dataclasses.replace(sent, state="failed"),)))
+    assert [type(a) for a in already.actions] == [RecordMessage]

@@ -1,0 +1,81 @@
+"""What the outbox decides, asserted on the actions it returns: which held messages go out undecided, and what an
+SMTP exchange's outcome comes to — no SMTP server, no store."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch import config as config_mod
+from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core.milestones import milestones_from_ics
+from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
+from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.services import Composer
+from deadlinewatch.stages.outbox import decide_release, settle
+from tests.samples import DESIGN
+
+CREATED = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)  # a Monday; design-1 is due Friday 4 December
+
+
+@pytest.fixture
+def c(tmp_path: Path) -> Composer:
+    path = write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9, smtp_port=9,
+                              approval="manager")
+    return Composer(config_mod.load(path), letters(), b"k" * 32)
+
+
+def item(state: str = "held", parent: int | None = None, uid: str = "design-1") -> OutboxItem:
+    return OutboxItem(id=3, kind="notice", audience="client", project="acme-web", uid=uid, token="t0k3n",
+                      message_id="<dw.notice.3@studio.example>", mail_from="pm@studio.example",
+                      recipients=("jane@acme.example", "pm@studio.example", "progress@studio.example"), message=b"",
+                      state=state, attempts=1, created=CREATED, sent=None, last_error=None, promised=None,
+                      parent=parent)
+
+
+def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers_note(c: Composer) -> None:
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    hours = c.config.policy.approval_hours
+    assert decide_release(c, [item()], design, CREATED + dt.timedelta(hours=hours - 1)) == []
+    [release] = decide_release(c, [item(), item(parent=3)], design, CREATED + dt.timedelta(hours=hours))
+    decided, note = release.actions
+    assert decided == DecideHeld(3, True, "timeout") and release.id == 3
+    assert isinstance(note, QueueMail) and note.kind == "manager-released" and b"Design mockups" in note.message
+
+
+def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Composer) -> None:
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    # the last working day before the deadline starts at midnight in the team's zone (Istanbul, UTC+3)
+    young = dataclasses.replace(item(), created=dt.datetime(2026, 12, 3, 18, tzinfo=dt.UTC))
+    assert decide_release(c, [young], design, dt.datetime(2026, 12, 3, 20, 59, tzinfo=dt.UTC)) == []
+    [release] = decide_release(c, [young], design, dt.datetime(2026, 12, 3, 21, tzinfo=dt.UTC))
+    assert "is one working day away" in release.why
+
+
+def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Composer) -> None:
+    settled = settle(c, item("sending"), {}, {"design-1": "Design mockups"}, CREATED)
+    assert settled.sent and settled.actions == [SetOutboxState(3, "sent", None)] and settled.problems == []
+
+
+def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Composer) -> None:
+    settled = settle(c, item("sending"), {"jane@acme.example": "550 no such user"}, {"design-1": "Design mockups"},
+                     CREATED)
+    failed, note = settled.actions
+    assert not settled.sent and failed == SetOutboxState(3, "failed", "jane@acme.example: 550 no such user")
+    assert isinstance(note, QueueMail) and note.kind == "manager-failed"
+    assert settled.problems == ["message #3 (notice) refused by the SMTP server: jane@acme.example: 550 no such user"]
+
+
+def test_a_refused_copy_is_sent_for_the_client_and_told_to_the_manager(c: Composer) -> None:
+    settled = settle(c, item("sending"), {"progress@studio.example": "552 full"}, {}, CREATED)
+    sent, note = settled.actions
+    assert settled.sent and sent == SetOutboxState(3, "sent", "progress@studio.example: 552 full")
+    assert isinstance(note, QueueMail) and b"delivered" in note.message
+    refused_manager = settle(c, item("sending"), {"pm@studio.example": "550"}, {}, CREATED)
+    assert [type(a) for a in refused_manager.actions] == [SetOutboxState]  # no note to an address that refuses

@@ -204,8 +204,9 @@ class Key:
 
 def _password_keys(section: str) -> list[Key]:
     return [
-        Key("password_file", _str, "", "file holding the password (e.g. a systemd credential)",
-            f"/run/credentials/deadlinewatch.service/{section}"),
+        Key("password_file", _str, "", "file holding the password; without any of these three, "
+            f"$CREDENTIALS_DIRECTORY/{section} (systemd's LoadCredential={section}:…)",
+            f"/etc/deadlinewatch/{section}.pw"),
         Key("password_env", _str, "", "or: name of an environment variable holding the password"),
         Key("password", _str, "", "or: the password itself (refused unless the file is readable by its owner only)"),
     ]
@@ -704,7 +705,7 @@ def _key_lines(keys: list[Key], skip: tuple[str, ...] = ()) -> list[str]:
             continue
         text = f"{key.name} = {_toml(value)}"
         note = ("(required) " if key.required else "") + key.help
-        if key.name in ("password_env", "password"):
+        if key.name in ("password_file", "password_env", "password"):
             lines.append(f"# {text:<45} # {note}")
         else:
             lines.append(f"{text:<47} # {note}")

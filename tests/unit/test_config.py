@@ -38,13 +38,12 @@ def test_the_example_config_is_the_starter_config() -> None:
     assert (ROOT / "config" / "deadlinewatch.example.toml").read_text() == starter_config()
 
 
-def test_the_starter_config_loads_once_its_password_files_exist(tmp_path: Path) -> None:
-    text = starter_config().replace("/run/credentials/deadlinewatch.service/", f"{tmp_path}/")
+def test_the_starter_config_loads_with_the_passwords_as_systemd_credentials(tmp_path: Path) -> None:
     for name in ("caldav", "imap", "smtp"):
         (tmp_path / name).write_text("secret\n")
     path = tmp_path / "dw.toml"
-    path.write_text(text)
-    config = load(path, env={})
+    path.write_text(starter_config())
+    config = load(path, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert config.projects[0].id == "acme-web"
     assert config.accounts["imap"].password is not None and config.accounts["imap"].password.reveal() == "secret"
     assert [o.min_slip_days for o in config.offers] == [1, 10]

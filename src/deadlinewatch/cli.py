@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trace")
     s = sub.add_parser("demo", help="the whole loop on local servers it starts itself")
     s.add_argument("--out", default="demo-out")
+    s = sub.add_parser("login", help='OAuth 2.0 sign-in (device authorization) for a server with auth = "oauth2"')
+    s.add_argument("server", choices=("imap", "smtp", "caldav"))
+    s.add_argument("--print", action="store_true", dest="print_token",
+                   help="write the refresh token to stdout (for LoadCredential=) instead of the state directory")
     return p
 
 
@@ -115,7 +119,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{config.path}: valid ({len(config.projects)} projects, {len(config.team.members)} team members)")
     if not args.connect:
         return 0
-    return asyncio.run(_connect_all(config))
+    return asyncio.run(_connect_all(wiring.signed_in(config)))
 
 
 async def _connect_all(config: config_mod.Config) -> int:
@@ -246,10 +250,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay.main(Path(args.file), policy_section, as_json=args.json, trace=args.trace)
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    """The device authorization grant for one server account; its refresh token kept (or printed)."""
+    from deadlinewatch import wiring
+    from deadlinewatch.adapters.oauth import device_login
+
+    config = config_mod.load(config_path(args))
+    account = config.accounts[args.server]
+    if account.oauth is None:
+        raise UsageError(f'{args.server}.auth is "password": set {args.server}.auth = "oauth2" and its '
+                         f"{args.server}.oauth2 table first")
+    token = device_login(args.server, account.oauth, lambda text: print(text, file=sys.stderr, flush=True))
+    refresh = str(token.get("refresh_token") or "")
+    if not refresh:
+        raise LoginRefused(f"{args.server}: the provider gave no refresh token (ask for offline access: "
+                           f"{args.server}.oauth2.scopes)")
+    if args.print_token:
+        print(refresh)
+        print(f"signed in; put the line above in the file LoadCredential={args.server}-refresh-token:… names",
+              file=sys.stderr)
+        return 0
+    store = wiring.refresh_tokens(config, args.server)
+    store.write(refresh)
+    print(f"signed in {args.server} as {account.username}; the refresh token is in {store.path} (mode 0600)")
+    return 0
+
+
 COMMANDS = {
     "init": cmd_init, "check-config": cmd_check_config, "once": cmd_once, "run": cmd_run, "status": cmd_status,
     "preview": cmd_preview, "approve": lambda a: cmd_decide(a, True), "reject": lambda a: cmd_decide(a, False),
-    "demo": cmd_demo, "replay": cmd_replay,
+    "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login,
 }
 
 

@@ -20,7 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deadlinewatch.credentials import Secret, ServerAccount
+from deadlinewatch.credentials import OAuthClient, Secret, ServerAccount
 from deadlinewatch.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/deadlinewatch/deadlinewatch.toml"
@@ -204,6 +204,9 @@ class Key:
 
 def _password_keys(section: str) -> list[Key]:
     return [
+        Key("auth", _choice("password", "oauth2"), "password",
+            '"password" | "oauth2" (XOAUTH2/OAUTHBEARER, then the [SECTION.oauth2] table; Gmail and Microsoft 365 '
+            'accept nothing else)'.replace("SECTION", section)),
         Key("password_file", _str, "", "file holding the password; without any of these three, "
             f"$CREDENTIALS_DIRECTORY/{section} (systemd's LoadCredential={section}:…)",
             f"/etc/deadlinewatch/{section}.pw"),
@@ -298,6 +301,68 @@ OFFER_KEYS = [
         "We will not charge for the extra review round."),
 ]
 
+OAUTH2_KEYS = [
+    Key("provider", _choice("google", "microsoft", "generic"), REQUIRED,
+        '"google" | "microsoft" fill in the endpoints and scopes; "generic" takes them from this table', "google"),
+    Key("client_id", _str, REQUIRED, "the OAuth client (application) id you registered", "1234.apps.example"),
+    Key("client_secret_file", _str, "", "file holding the client secret, for providers that issue one"),
+    Key("tenant", _str, "organizations", "Microsoft: the directory (tenant) id or domain"),
+    Key("device_authorization_url", _str, "", "generic: the RFC 8628 device authorization endpoint"),
+    Key("token_url", _str, "", "generic: the token endpoint"),
+    Key("scopes", _str_list, (), "generic: the scopes to ask for (a provider's are filled in)"),
+    Key("refresh_token_file", _str, "",
+        "a refresh token kept outside the state directory (else $CREDENTIALS_DIRECTORY/SECTION-refresh-token)"),
+]
+
+# the providers' endpoints and scopes (README, "OAuth 2.0", cites their documentation)
+GOOGLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "imap": ("https://mail.google.com/",), "smtp": ("https://mail.google.com/",),
+    "caldav": ("https://www.googleapis.com/auth/calendar",),
+}
+MICROSOFT_SCOPES: dict[str, tuple[str, ...]] = {
+    "imap": ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"),
+    "smtp": ("https://outlook.office.com/SMTP.Send", "offline_access"),
+}
+GOOGLE_CALDAV_URL = "https://apidata.googleusercontent.com/caldav/v2/"
+
+
+def _oauth_client(section: str, table: Any, problems: list[str]) -> OAuthClient | None:
+    """A server section's `oauth2` table as the client it signs in with, the provider's endpoints filled in."""
+    where = f"{section}.oauth2"
+    if table is None:
+        problems.append(f'{section}.auth = "oauth2": needs {where} = {{ provider = "google" | "microsoft" | '
+                        f'"generic", client_id = "..." }}')
+        return None
+    v = _read_section(table, OAUTH2_KEYS, where, problems)
+    if v.get("provider") is None or v.get("client_id") is None:
+        return None
+    secret = None
+    if v["client_secret_file"]:
+        try:
+            secret = Secret(Path(v["client_secret_file"]).read_text(encoding="utf-8").strip())
+        except OSError as e:
+            problems.append(f'{where}.client_secret_file = "{v["client_secret_file"]}": cannot read it ({e.strerror})')
+    provider = v["provider"]
+    if provider == "google":
+        device, token = "https://oauth2.googleapis.com/device/code", "https://oauth2.googleapis.com/token"
+        scopes = GOOGLE_SCOPES[section]
+    elif provider == "microsoft":
+        if section not in MICROSOFT_SCOPES:
+            problems.append(f'{where}.provider = "microsoft": Microsoft 365 offers no CalDAV; use its IMAP and SMTP '
+                            "with a CalDAV server of your own, or \"generic\"")
+            return None
+        base = f"https://login.microsoftonline.com/{v['tenant']}/oauth2/v2.0"
+        device, token, scopes = f"{base}/devicecode", f"{base}/token", MICROSOFT_SCOPES[section]
+    else:
+        device, token, scopes = v["device_authorization_url"], v["token_url"], tuple(v["scopes"])
+        for name, value in (("device_authorization_url", device), ("token_url", token)):
+            if not re.match(r"^https?://[^/\s]+", value or ""):
+                problems.append(f'{where}.{name}: required for provider = "generic" (an https:// URL)')
+        if not scopes:
+            problems.append(f'{where}.scopes: required for provider = "generic", e.g. ["imap"]')
+    return OAuthClient(provider, v["client_id"], secret, device, token, tuple(scopes), v["refresh_token_file"])
+
+
 CLIENT_KEYS = [
     Key("name", _str, REQUIRED, "the client's name, as the letters address them", "Jane Doe"),
     Key("email", _email, REQUIRED, "the client's address", "jane@acme.example"),
@@ -367,6 +432,7 @@ class DaemonSection:
 class CaldavSection:
     url: str
     username: str
+    auth: str
     verify_tls: bool
     timeout_seconds: int
 
@@ -377,6 +443,7 @@ class ImapSection:
     port: int
     security: str
     username: str
+    auth: str
     address: str
     folder: str
     processed_folder: str
@@ -395,6 +462,7 @@ class SmtpSection:
     port: int
     security: str
     username: str
+    auth: str
     from_: str  # the key `from`
     timeout_seconds: int
 
@@ -595,7 +663,10 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
     for name in doc:
         if name not in allowed:
             problems.append(f"[{name}]: unknown section (known: {', '.join(sorted(allowed))})")
-    sections = {name: _read_section(doc.get(name, {}), keys, name, problems) for name, keys in SCHEMA.items()}
+    oauth_tables = {name: doc[name].get("oauth2") for name in SERVER_SECTIONS if isinstance(doc.get(name), dict)}
+    sections = {name: _read_section({k: v for k, v in doc[name].items() if k != "oauth2"}
+                                    if name in oauth_tables else doc.get(name, {}), keys, name, problems)
+                for name, keys in SCHEMA.items()}
 
     daemon = sections["daemon"]
     if not daemon["state_dir"]:
@@ -606,15 +677,22 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
     accounts: dict[str, ServerAccount] = {}
     for section in SERVER_SECTIONS:
         values = sections[section]
-        password = _resolve_password(section, values, path, env, problems)
-        if values.get("username") and password is None and not any(
+        oauth = None
+        if values.get("auth") == "oauth2":
+            oauth = _oauth_client(section, oauth_tables.get(section), problems)
+            if not values.get("username"):
+                problems.append(f'{section}.username: required with auth = "oauth2" (the account that signs in)')
+        elif oauth_tables.get(section) is not None:
+            problems.append(f'{section}.oauth2: set, but {section}.auth is "password"; set {section}.auth = "oauth2"')
+        password = _resolve_password(section, values, path, env, problems) if oauth is None else None
+        if oauth is None and values.get("username") and password is None and not any(
             values.get(k) for k in ("password_file", "password_env", "password")
         ):
             problems.append(
                 f"{section}.username is set but no password was found: set {section}.password_file, "
                 f"{section}.password_env, or provide $CREDENTIALS_DIRECTORY/{section}"
             )
-        accounts[section] = ServerAccount(values.get("username") or "", password)
+        accounts[section] = ServerAccount(values.get("username") or "", password, oauth)
         for k in ("password", "password_file", "password_env"):
             values.pop(k, None)
         if section in ("imap", "smtp") and values.get("security") == "none" and values.get("host") not in (
@@ -722,6 +800,9 @@ def starter_config() -> str:
     for name, keys in SCHEMA.items():
         out.append(f"[{name}]")
         out.extend(_key_lines(keys))
+        if name in SERVER_SECTIONS:
+            out.append('# oauth2 = { provider = "google", client_id = "..." }   # with auth = "oauth2"; keys: '
+                       + "; ".join(f"{k.name}: {k.help}" for k in OAUTH2_KEYS).replace("SECTION", name))
         out.append("")
     out.append("# damage-minimisation ladder: the rung with the largest min_slip_days <= slip (in working days)")
     out.append("[[offers]]")

@@ -1,10 +1,12 @@
-"""A server account's login, as the adapters need it: the name, and a password that never shows itself.
+"""A server account's login, as the adapters need it: the name, and a password that never shows itself — or,
+for `auth = "oauth2"`, the OAuth client it signs in with and a source of fresh access tokens.
 
 Kept apart from config.py so that the adapters (adapters/) depend on this small value, not on the configuration.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -29,6 +31,22 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class OAuthClient:
+    """Where and as whom a server account signs in with OAuth 2.0 (the provider's endpoints filled in)."""
+
+    provider: str  # google | microsoft | generic
+    client_id: str
+    client_secret: Secret | None
+    device_authorization_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    refresh_token_file: str = ""  # a refresh token kept outside the state (e.g. a systemd credential)
+
+
+@dataclass(frozen=True)
 class ServerAccount:
     username: str
     password: Secret | None
+    oauth: OAuthClient | None = None
+    # for OAuth: a fresh access token on every call (refreshed before it expires); set by wiring.py
+    token: Callable[[], Secret] | None = None

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 from deadlinewatch.adapters import templates
 from deadlinewatch.adapters.calendar import CalDAVCalendar
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
 from deadlinewatch.adapters.mailer import SmtpMailer, SmtpSettings
+from deadlinewatch.adapters.oauth import RefreshTokens, TokenSource
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.config import Config
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.services import Services
+
+
+def refresh_tokens(config: Config, section: str) -> RefreshTokens:
+    oauth = config.accounts[section].oauth
+    return RefreshTokens(config.state_dir, section, oauth.refresh_token_file if oauth else "",
+                         os.environ.get("CREDENTIALS_DIRECTORY"))
+
+
+def signed_in(config: Config) -> Config:
+    """The config with each OAuth account given its source of access tokens (one per account, shared by every
+    connection made with this config: a token is renewed once, not per connection)."""
+    accounts = {name: a if a.oauth is None or a.token is not None else
+                dataclasses.replace(a, token=TokenSource(name, a.oauth, refresh_tokens(config, name)))
+                for name, a in config.accounts.items()}
+    return dataclasses.replace(config, accounts=accounts)
 
 
 def imap_settings(config: Config) -> ImapSettings:
@@ -38,6 +57,7 @@ def letters(config: Config) -> Letters:
 
 
 def services(config: Config, store: Store, clock: Clock) -> Services:
+    config = signed_in(config)
     settings = imap_settings(config)
     return Services(
         config=config,

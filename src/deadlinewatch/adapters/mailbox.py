@@ -92,16 +92,31 @@ def connect(settings: ImapSettings) -> imapclient.IMAPClient:
             client.starttls(ssl.create_default_context())
     except (OSError, IMAPClientError) as e:
         raise ServerError("imap", f"{settings.host}:{settings.port}: {e}") from None
+    account = settings.account
     try:
-        client.login(settings.account.username, settings.account.password.reveal() if settings.account.password else "")
+        if account.token is not None:
+            _bearer_login(client, account.username, account.token().reveal())
+        else:
+            client.login(account.username, account.password.reveal() if account.password else "")
     except LoginError:
         _quiet_logout(client)
-        raise LoginRefused(
-            f'imap.username / password: {settings.host} refused the login for "{settings.account.username}"'
-        ) from None
+        what = "the OAuth access token" if account.token is not None else "the login"
+        raise LoginRefused(f'imap.username / {"auth" if account.token else "password"}: {settings.host} refused '
+                           f'{what} for "{account.username}"') from None
+    except (LoginRefused, ServerError):
+        _quiet_logout(client)
+        raise
     except (OSError, IMAPClientError) as e:
         raise ServerError("imap", f"{settings.host}:{settings.port}: {e}") from None
     return client
+
+
+def _bearer_login(client: imapclient.IMAPClient, user: str, token: str) -> None:
+    """SASL XOAUTH2 (Gmail, Microsoft 365), or OAUTHBEARER (RFC 7628) where only that is offered."""
+    if not client.has_capability("AUTH=XOAUTH2") and client.has_capability("AUTH=OAUTHBEARER"):
+        client.oauthbearer_login(user, token)
+    else:
+        client.oauth2_login(user, token)
 
 
 def separator(client: imapclient.IMAPClient) -> str:

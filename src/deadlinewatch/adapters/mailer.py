@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +16,23 @@ from deadlinewatch.errors import LoginRefused, ServerError
 
 
 class Mailer(Protocol):
+    @staticmethod
+    async def _bearer_login(client: aiosmtplib.SMTP, user: str, token: str) -> None:
+        """SASL XOAUTH2 (Gmail, Microsoft 365; aiosmtplib's own), or OAUTHBEARER (RFC 7628) where only that is
+        offered. A refused token is answered with a 334 error challenge, an empty line, then 535."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        mechanisms = {m.upper() for m in client.server_auth_methods}
+        if "XOAUTH2" in mechanisms or "OAUTHBEARER" not in mechanisms:
+            await client.auth_xoauth2(user, token)
+            return
+        text = f"n,a={user},\x01auth=Bearer {token}\x01\x01"
+        answer = await client.execute_command(b"AUTH", b"OAUTHBEARER", base64.b64encode(text.encode()))
+        if answer.code == 334:
+            answer = await client.execute_command(b"")
+        if answer.code != 235:
+            raise aiosmtplib.SMTPAuthenticationError(answer.code, answer.message)
+
     async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
         """Send; returns the recipients the server refused (address → reason) when others were accepted."""
         ...
@@ -44,20 +63,42 @@ class SmtpMailer:
 
     async def _session(self) -> aiosmtplib.SMTP:
         client = self._client()
+        account = self.s.account
         try:
             await client.connect()
-            if self.s.account.username:
-                await client.login(self.s.account.username,
-                                   self.s.account.password.reveal() if self.s.account.password else "")
+            if account.token is not None:
+                await self._bearer_login(client, account.username, (await asyncio.to_thread(account.token)).reveal())
+            elif account.username:
+                await client.login(account.username, account.password.reveal() if account.password else "")
         except aiosmtplib.SMTPAuthenticationError:
             client.close()
-            raise LoginRefused(
-                f'smtp.username / password: {self.s.host} refused the login for "{self.s.account.username}"'
-            ) from None
+            what = "the OAuth access token" if account.token is not None else "the login"
+            raise LoginRefused(f'smtp.username / {"auth" if account.token else "password"}: {self.s.host} refused '
+                               f'{what} for "{account.username}"') from None
+        except (LoginRefused, ServerError):
+            client.close()
+            raise
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as e:
             client.close()
             raise ServerError("smtp", f"{self.s.host}:{self.s.port}: {e}") from None
         return client
+
+    @staticmethod
+    async def _bearer_login(client: aiosmtplib.SMTP, user: str, token: str) -> None:
+        """SASL XOAUTH2 (Gmail, Microsoft 365; aiosmtplib's own), or OAUTHBEARER (RFC 7628) where only that is
+        offered. A refused token is answered with a 334 error challenge, an empty line, then 535."""
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        mechanisms = {m.upper() for m in client.server_auth_methods}
+        if "XOAUTH2" in mechanisms or "OAUTHBEARER" not in mechanisms:
+            await client.auth_xoauth2(user, token)
+            return
+        text = f"n,a={user},\x01auth=Bearer {token}\x01\x01"
+        answer = await client.execute_command(b"AUTH", b"OAUTHBEARER", base64.b64encode(text.encode()))
+        if answer.code == 334:
+            answer = await client.execute_command(b"")
+        if answer.code != 235:
+            raise aiosmtplib.SMTPAuthenticationError(answer.code, answer.message)
 
     async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
         client = await self._session()
@@ -87,4 +128,6 @@ class SmtpMailer:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError):
             client.close()
-        return f"connected to {self.s.host}:{self.s.port}" + (" and logged in" if self.s.account.username else "")
+        account = self.s.account
+        how = f" and logged in as {account.username}" + (" (OAuth)" if account.token else "")
+        return f"connected to {self.s.host}:{self.s.port}" + (how if account.username else "")

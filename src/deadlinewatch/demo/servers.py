@@ -6,6 +6,7 @@ sleep. Every server is stopped by `stop()`, also when its start failed half-way.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -218,7 +219,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
@@ -227,7 +228,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = passwd-file
   args = username_format=%u {d}/users
   default_fields = home={d}/mail/%u
@@ -256,6 +257,10 @@ def dovecot_available() -> bool:
 @dataclass
 class DovecotServer(_Process):
     users: dict[str, str] = field(default_factory=lambda: {"progress": "progresspw"})
+    # with an RFC 7662 introspection URL (credentials in it), XOAUTH2 and OAUTHBEARER logins are checked there:
+    # the token must be active, name the user and carry `oauth_scope`
+    oauth_introspection: str = ""
+    oauth_scope: str = "imap"
 
     @property
     def conf(self) -> Path:
@@ -283,7 +288,16 @@ class DovecotServer(_Process):
             values = dict(internal_user=me, internal_group=me, login_user=me, mail_ids="",
                           chroot="  chroot =\n",
                           extra_services="service anvil {\n  chroot =\n}\nservice stats {\n  chroot =\n}\n")
-        self.conf.write_text(DOVECOT_CONF.format(port=self.port, d=self.directory, **values))
+        oauth = dict(oauth_mechanisms="", oauth_passdb="")
+        if self.oauth_introspection:
+            (self.directory / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth_introspection}\n"
+                f"username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+                f"scope = {self.oauth_scope}\n")
+            oauth = dict(oauth_mechanisms=" xoauth2 oauthbearer", oauth_passdb=(
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {self.directory}/oauth2.conf.ext\n}}\n"))
+        self.conf.write_text(DOVECOT_CONF.format(port=self.port, d=self.directory, **values, **oauth))
         self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
         _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
         return self
@@ -323,8 +337,13 @@ class SmtpSink:
     """
 
     def __init__(self, users: dict[str, str] | None = None, tls_context: Any = None,
-                 local_address: str = "", deliver: Callable[[bytes], None] | None = None) -> None:
+                 local_address: str = "", deliver: Callable[[bytes], None] | None = None,
+                 oauth_introspection: str = "", oauth_scope: str = "smtp") -> None:
         self.users = users or {}
+        # with an RFC 7662 introspection URL (credentials in it): AUTH XOAUTH2 and OAUTHBEARER, each token checked
+        # there (active, naming the user, carrying oauth_scope), as Dovecot's oauth2 passdb does
+        self.oauth_introspection = oauth_introspection
+        self.oauth_scope = oauth_scope
         self.tls_context = tls_context
         self.local_address = local_address.lower()
         self.deliver = deliver
@@ -359,20 +378,29 @@ class SmtpSink:
                     sink.deliver(bytes(raw))
                 return "250 OK"
 
+            async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+                return await sink._bearer(server, args, "xoauth2")
+
+            async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> Any:
+                return await sink._bearer(server, args, "oauthbearer")
+
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
             if isinstance(auth_data, LoginPassword):
                 ok = sink.users.get(auth_data.login.decode()) == auth_data.password.decode()
                 return AuthResult(success=ok, handled=False)
             return AuthResult(success=False, handled=False)
 
+        handler: Any = Handler()
+        if not self.oauth_introspection:  # offer the OAuth mechanisms only where tokens can be checked
+            del Handler.auth_XOAUTH2, Handler.auth_OAUTHBEARER
         self.port = free_port()  # aiosmtpd 1.4 cannot take port 0: it connects to it to check readiness
         kwargs: dict[str, Any] = dict(hostname="127.0.0.1", port=self.port)
-        if self.users:
+        if self.users or self.oauth_introspection:
             kwargs.update(authenticator=authenticator, auth_required=True,
                           auth_require_tls=self.tls_context is not None)
         if self.tls_context is not None:
             kwargs.update(tls_context=self.tls_context, require_starttls=True)
-        self.controller = Controller(Handler(), **kwargs)
+        self.controller = Controller(handler, **kwargs)
         self.controller.start()
         return self
 
@@ -380,6 +408,36 @@ class SmtpSink:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    async def _bearer(self, server: Any, args: list[str], mechanism: str) -> Any:
+        """SASL XOAUTH2 ("user=U^Aauth=Bearer T^A^A") or OAUTHBEARER (RFC 7628: "n,a=U,^Aauth=Bearer T^A^A"), the
+        token checked by introspection; a failure answers as the providers do (334 with an error, then 535)."""
+        import base64
+        import urllib.parse
+        import urllib.request
+
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        raw = args[1] if len(args) > 1 else ""
+        try:
+            fields = base64.b64decode(raw).decode().split("\x01")
+        except ValueError:
+            return AuthResult(success=False, handled=False)
+        user = next((f[5:] for f in fields if f.startswith("user=")), "")
+        if mechanism == "oauthbearer":
+            user = next((p[2:] for p in fields[0].split(",") if p.startswith("a=")), "")
+        token = next((f[12:] for f in fields if f.startswith("auth=Bearer ")), "")
+        parts = urllib.parse.urlsplit(self.oauth_introspection)
+        request = urllib.request.Request(
+            urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.hostname}:{parts.port}")),
+            urllib.parse.urlencode({"token": token}).encode(),
+            {"Authorization": "Basic " + base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode()})
+        answer = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read()))
+        ok = (answer.get("active") is True and answer.get("username") == user
+              and self.oauth_scope in str(answer.get("scope", "")).split())
+        if not ok:
+            await server.challenge_auth('{"status":"401","schemes":"bearer"}')  # the client answers with an empty line
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user.encode(), b""))
 
     def parsed(self) -> list[EmailMessage]:
         with self.lock:

@@ -1,0 +1,242 @@
+"""OAuth 2.0 for the inbox, against real servers: an authorization server built on Authlib (tests/oauth_server.py)
+and Dovecot checking every XOAUTH2/OAUTHBEARER token against it (its oauth2 passdb, by RFC 7662 introspection).
+A person signs in once with `deadlinewatch login imap` (the device authorization grant); everything after that
+runs on the refresh token."""
+
+from __future__ import annotations
+
+import re
+import signal
+import ssl
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch import config as config_mod
+from deadlinewatch import wiring
+from deadlinewatch.adapters.mailbox import ImapMailbox
+from deadlinewatch.demo.servers import DovecotServer, SmtpSink, dovecot_available
+from deadlinewatch.errors import LoginRefused
+from tests.conftest import IN_CI, Studio, deadlinewatch, start_daemon
+from tests.integration.test_daemon import wait_for
+from tests.integration.test_inbox import replies_to
+from tests.oauth_server import OAuthServer
+from tests.samples import NOTE
+
+
+@pytest.fixture
+def oauth() -> Iterator[OAuthServer]:
+    server = OAuthServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot(oauth: OAuthServer) -> Iterator[DovecotServer]:
+    """The studio's Dovecot (overriding conftest's), taking OAuth tokens the authorization server vouches for."""
+    if not dovecot_available():
+        if IN_CI:
+            pytest.fail("Dovecot is missing under CI=true: .ci/run must install dovecot-imapd")
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    introspect = f"http://{oauth.RESOURCE_CLIENT}:{oauth.RESOURCE_SECRET}@127.0.0.1:{oauth.port}/introspect"
+    server = DovecotServer(Path(tempfile.mkdtemp(prefix="dw-dovecot-")) / "d", oauth_introspection=introspect)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_tls(trusted_ca: object, dovecot: DovecotServer, oauth: OAuthServer) -> Iterator[SmtpSink]:
+    """The studio's SMTP server (overriding conftest's): STARTTLS, AUTH by password or by an OAuth token."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trusted_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)  # type: ignore[attr-defined]
+    introspect = f"http://{oauth.RESOURCE_CLIENT}:{oauth.RESOURCE_SECRET}@127.0.0.1:{oauth.port}/introspect"
+    sink = SmtpSink(users={"pm@studio.example": "smtppw"}, tls_context=context, local_address="progress@studio.example",
+                    deliver=lambda raw: dovecot.save("progress", raw), oauth_introspection=introspect)
+    try:
+        yield sink.start()
+    finally:
+        sink.stop()
+
+
+def use_oauth(studio: Studio, oauth: OAuthServer, scopes: str = '["imap"]', section: str = "imap") -> None:
+    """A server section of the studio signs in with OAuth: no password, a generic provider (the test server)."""
+    text = studio.config.read_text()
+    text = text.replace(f"[{section}]\n", f"[{section}]\nauth = \"oauth2\"\noauth2 = {{ provider = \"generic\", "
+                        f'client_id = "{oauth.DEVICE_CLIENT}", device_authorization_url = '
+                        f'"{oauth.url}/device_authorization", token_url = "{oauth.url}/token", scopes = {scopes} }}\n',
+                        1)
+    text = re.sub(rf'(\[{section}\][^\[]*?)password_file = "[^"]*"\n', r"\1", text)
+    studio.config.write_text(text)
+
+
+def login(studio: Studio, oauth: OAuthServer, user: str = "progress", *extra: str,
+          section: str = "imap") -> subprocess.CompletedProcess[str]:
+    """`deadlinewatch login imap` as a person runs it: read the code it prints, approve it in the 'browser'."""
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(studio.config), "login", section,
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    code = re.search(r"enter the code (\S+)", line)
+    assert code is not None and oauth.url in line, line
+    oauth.approve(code.group(1), user)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, line + err)
+
+
+def test_a_person_signs_in_once_and_the_inbox_is_read_with_oauth(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth)
+    before = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert before.returncode == 78 and "deadlinewatch login imap" in before.stderr  # not signed in yet
+    signed = login(studio, oauth)
+    assert signed.returncode == 0, signed.stderr
+    kept = Path(studio.config.parent / "state" / "oauth" / "imap-refresh-token")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    [token] = oauth.issued("progress")
+    assert token.refresh_token in kept.read_text() and token.access_token not in signed.stdout + signed.stderr
+    studio.dovecot.save("progress", NOTE.encode())
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert run.returncode == 0, run.stderr
+    assert len(replies_to(studio, "alice@studio.example")) == 1  # the note was read over an OAuth login
+    assert token.refresh_token not in run.stdout + run.stderr
+    connect = deadlinewatch("check-config", "--connect", config=studio.config)
+    assert "imap: logged in to 127.0.0.1 as progress" in connect.stdout
+
+
+def test_login_print_writes_the_refresh_token_for_load_credential(studio: Studio, oauth: OAuthServer,
+                                                                  tmp_path: Path) -> None:
+    use_oauth(studio, oauth)
+    signed = login(studio, oauth, "progress", "--print")
+    assert signed.returncode == 0, signed.stderr
+    refresh = signed.stdout.strip()
+    assert refresh == oauth.issued("progress")[0].refresh_token
+    assert not (studio.config.parent / "state" / "oauth" / "imap-refresh-token").exists()
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "imap-refresh-token").write_text(refresh + "\n")
+    studio.dovecot.save("progress", NOTE.encode())
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00",
+                        env={"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
+    assert run.returncode == 0, run.stderr
+    assert len(replies_to(studio, "alice@studio.example")) == 1
+
+
+def test_withdrawn_consent_is_a_configuration_problem_naming_login(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth)
+    assert login(studio, oauth).returncode == 0
+    oauth.revoke("progress")
+    studio.dovecot.save("progress", NOTE.encode())
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert run.returncode == 78
+    assert "refused to renew the sign-in" in run.stderr and "deadlinewatch login imap" in run.stderr
+    assert replies_to(studio, "alice@studio.example") == []  # the note waits in the inbox, not lost
+    assert login(studio, oauth).returncode == 0  # signing in again mends it
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert len(replies_to(studio, "alice@studio.example")) == 1
+
+
+def test_a_token_for_another_scope_is_refused_by_the_server(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth, scopes='["smtp"]')  # a token good for sending, not for reading the inbox
+    assert login(studio, oauth).returncode == 0
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert run.returncode == 78 and "refused the OAuth access token" in run.stderr
+
+
+def test_an_access_token_is_renewed_before_it_expires_and_a_rotated_refresh_token_kept(
+    studio: Studio, oauth: OAuthServer
+) -> None:
+    use_oauth(studio, oauth)
+    oauth.expires_in = 600
+    assert login(studio, oauth).returncode == 0
+    config = wiring.signed_in(config_mod.load(studio.config))
+    source = config.accounts["imap"].token
+    assert source is not None
+    now = [1_000_000.0]
+    source.clock = lambda: now[0]  # type: ignore[attr-defined]
+    first = source().reveal()
+    assert source().reveal() == first  # still fresh: the same token, no request
+    now[0] += 600 - 119  # less than two minutes left: renewed before any login could race the expiry
+    second = source().reveal()
+    assert second != first and len(oauth.issued("progress")) == 3  # device grant, then two refreshes
+    stored = wiring.refresh_tokens(config, "imap").read()
+    assert stored == oauth.issued("progress")[-1].refresh_token  # the rotated one, the old one no longer works
+    mailbox = ImapMailbox(wiring.imap_settings(config))
+    try:
+        assert mailbox.check() == "logged in to 127.0.0.1 as progress"
+    finally:
+        mailbox.close()
+
+
+def test_a_config_with_oauth2_but_password_auth_says_what_to_set(tmp_path: Path) -> None:
+    path = tmp_path / "dw.toml"
+    path.write_text('[caldav]\nurl = "http://127.0.0.1:1/"\n[imap]\nhost = "127.0.0.1"\nsecurity = "none"\n'
+                    'username = "progress"\naddress = "progress@studio.example"\nrequire_authentication = false\n'
+                    'oauth2 = { provider = "generic", client_id = "x" }\n[smtp]\nhost = "127.0.0.1"\n'
+                    'security = "none"\nfrom = "pm@studio.example"\n[team]\nmembers = ["a@studio.example"]\n'
+                    'manager = "pm@studio.example"\n[[projects]]\nid = "p"\nname = "P"\ncalendar = "p"\n'
+                    'client = { name = "C", email = "c@client.example" }\n')
+    with pytest.raises(config_mod.ConfigError) as e:
+        config_mod.load(path, env={})
+    assert 'imap.oauth2: set, but imap.auth is "password"' in str(e.value)
+    path.write_text(path.read_text().replace("oauth2 =", 'auth = "oauth2"\noauth2 ='))
+    with pytest.raises(config_mod.ConfigError) as e:
+        config_mod.load(path, env={})
+    assert "imap.oauth2.device_authorization_url: required" in str(e.value)
+    assert isinstance(LoginRefused("x"), config_mod.ConfigError)
+
+
+def test_the_daemon_reconnects_with_a_fresh_token_after_the_old_one_expired(studio: Studio, oauth: OAuthServer,
+                                                                           tmp_path: Path) -> None:
+    """`run` with access tokens that live 2 minutes and 2 s (renewed when under 2 minutes are left: every
+    connection after the first seconds needs a fresh one): the IDLE connection dies, the daemon reconnects with a
+    new token, and the note that arrived meanwhile is answered."""
+    use_oauth(studio, oauth)
+    oauth.expires_in = 122
+    assert login(studio, oauth).returncode == 0
+    proc = start_daemon(studio.config, tmp_path / "daemon.log")
+    try:
+        wait_for(lambda: "deadlinewatch running" in (tmp_path / "daemon.log").read_text(), 30, "the daemon")
+        time.sleep(3)  # the token the daemon signed in with is now due for renewal
+        issued = len(oauth.issued("progress"))
+        studio.dovecot.restart()  # the IDLE connection dies under the daemon
+        studio.dovecot.save("progress", NOTE.encode())
+        wait_for(lambda: bool(replies_to(studio, "alice@studio.example")), 30, "the reply after the restart")
+        assert len(oauth.issued("progress")) > issued  # it signed in again with a renewed token
+        assert proc.poll() is None
+        log = (tmp_path / "daemon.log").read_text()
+        assert all(t.access_token not in log and t.refresh_token not in log for t in oauth.issued("progress"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def test_the_letters_go_out_over_smtp_signed_in_with_oauth(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth, scopes='["smtp"]', section="smtp")
+    assert login(studio, oauth, "pm@studio.example", section="smtp").returncode == 0
+    studio.dovecot.save("progress", NOTE.encode())
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert run.returncode == 0, run.stderr
+    assert len(replies_to(studio, "alice@studio.example")) == 1  # sent over an XOAUTH2 session
+    connect = deadlinewatch("check-config", "--connect", config=studio.config)
+    assert "smtp: connected to 127.0.0.1:" in connect.stdout and "as pm@studio.example (OAuth)" in connect.stdout
+    oauth.revoke("pm@studio.example")
+    studio.dovecot.save("progress", NOTE.replace("note-1@", "note-2@").encode())
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:05")
+    assert run.returncode == 78 and "deadlinewatch login smtp" in run.stderr
+
+
+def test_an_smtp_server_refusing_the_token_is_a_refused_login_not_a_hang(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth, scopes='["imap"]', section="smtp")  # a token for reading mail, not for sending it
+    assert login(studio, oauth, "pm@studio.example", section="smtp").returncode == 0
+    connect = deadlinewatch("check-config", "--connect", config=studio.config)
+    assert connect.returncode == 78
+    assert 'smtp: smtp.username / auth: 127.0.0.1 refused the OAuth access token for "pm@studio.example"' in (
+        connect.stderr)

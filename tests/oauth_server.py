@@ -1,0 +1,263 @@
+"""A real OAuth 2.0 authorization server on 127.0.0.1 for the tests, built on Authlib's server components (the
+grants, the endpoints and their checks are Authlib's; this file only keeps their records in memory):
+
+- the device authorization grant (RFC 8628) at /device_authorization, with a page at /device where a person
+  enters the user code and approves (the tests post that form as the person would);
+- the token endpoint /token: the device code grant and the refresh token grant (a refresh token is rotated: the
+  old one stops working, as Microsoft and Google may do);
+- token introspection (RFC 7662) at /introspect, for the resource servers (Dovecot's oauth2 passdb, the SMTP
+  sink), which authenticate with their own client id and secret.
+
+`revoke(user)` withdraws a person's consent (every token of theirs stops working), `expires_in` sets how long an
+access token lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+
+@dataclass
+class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type information
+    client_id: str
+    client_secret: str  # "" for a public client (a device, like deadlinewatch)
+    scopes: tuple[str, ...]
+    grant_types: tuple[str, ...]
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str:
+        return ""
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return " ".join(s for s in (scope or "").split() if s in self.scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return bool(self.client_secret) and secrets.compare_digest(client_secret, self.client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == "none" if not self.client_secret else method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@dataclass
+class Token:
+    client_id: str
+    user: str
+    scope: str
+    access_token: str
+    refresh_token: str
+    issued_at: float
+    expires_in: int
+    revoked: bool = False
+
+    def is_expired(self) -> bool:
+        return time.time() >= self.issued_at + self.expires_in
+
+    # what the refresh token grant asks of a token (Authlib's TokenMixin)
+    def get_scope(self) -> str:
+        return self.scope
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_expires_in(self) -> int:
+        return self.expires_in
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+    def get_user(self) -> str:
+        return self.user
+
+
+@dataclass
+class Records:
+    clients: dict[str, Client] = field(default_factory=dict)
+    devices: dict[str, DeviceCredentialDict] = field(default_factory=dict)  # by device code
+    grants: dict[str, tuple[str, bool]] = field(default_factory=dict)  # user code → (user, approved)
+    tokens: list[Token] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)  # device code → last poll
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class OAuthServer:
+    """The authorization server, in a thread of its own, on a port the system picks."""
+
+    DEVICE_CLIENT = "deadlinewatch-test"
+    RESOURCE_CLIENT, RESOURCE_SECRET = "resource-server", "resource-secret"
+
+    def __init__(self, scopes: tuple[str, ...] = ("imap", "smtp", "caldav"), expires_in: int = 3600,
+                 interval: int = 1) -> None:
+        self.records = Records()
+        self.expires_in = expires_in
+        self.records.clients[self.DEVICE_CLIENT] = Client(
+            self.DEVICE_CLIENT, "", scopes, (DeviceCodeGrant.GRANT_TYPE, "refresh_token"))
+        self.records.clients[self.RESOURCE_CLIENT] = Client(self.RESOURCE_CLIENT, self.RESOURCE_SECRET, (), ())
+        self.app = self._app(interval)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the tests' output
+        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.port = self.http.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+
+    def start(self) -> OAuthServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+
+    # --- what a person and an administrator do -------------------------------------------------------------
+
+    def approve(self, user_code: str, user: str, allow: bool = True) -> None:
+        """As the person would: open the verification page, enter the code, approve (or deny)."""
+        import urllib.parse
+        import urllib.request
+
+        data = urllib.parse.urlencode({"user_code": user_code, "user": user, "allow": "yes" if allow else "no"})
+        with urllib.request.urlopen(f"{self.url}/device", data.encode(), timeout=10) as answer:
+            assert answer.status == 200, answer.status
+
+    def revoke(self, user: str) -> None:
+        """The person withdraws consent (or changes the password): every token of theirs stops working."""
+        with self.records.lock:
+            for t in self.records.tokens:
+                if t.user == user:
+                    t.revoked = True
+
+    def issued(self, user: str) -> list[Token]:
+        return [t for t in self.records.tokens if t.user == user]
+
+    # --- the Flask application -----------------------------------------------------------------------------
+
+    def _app(self, interval: int) -> Flask:
+        app = Flask("oauth-test-server")
+        app.config["OAUTH2_SCOPES_SUPPORTED"] = [s for c in self.records.clients.values() for s in c.scopes]
+        records, outer = self.records, self
+
+        def save_token(token: dict[str, Any], req: Any) -> None:
+            with records.lock:
+                records.tokens.append(Token(req.client.get_client_id(), req.user, token.get("scope", ""),
+                                            token["access_token"], token.get("refresh_token", ""), time.time(),
+                                            int(token["expires_in"])))
+
+        server = AuthorizationServer(app, query_client=records.clients.get, save_token=save_token)
+        server.register_token_generator("default", _generator(lambda: outer.expires_in))
+
+        class Devices(DeviceAuthorizationEndpoint):  # type: ignore[misc]
+            INTERVAL = interval
+
+            def get_verification_uri(self) -> str:
+                return f"{outer.url}/device"
+
+            def save_device_credential(self, client_id: str, scope: str, data: dict[str, Any]) -> None:
+                with records.lock:
+                    records.devices[data["device_code"]] = DeviceCredentialDict(
+                        client_id=client_id, scope=scope, expires_at=time.time() + data["expires_in"], **data)
+
+        class DeviceGrant(DeviceCodeGrant):  # type: ignore[misc]
+            def query_device_credential(self, device_code: str) -> DeviceCredentialDict | None:
+                return records.devices.get(device_code)
+
+            def query_user_grant(self, user_code: str) -> tuple[str, bool] | None:
+                return records.grants.get(user_code)
+
+            def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
+                now, code = time.time(), credential["device_code"]
+                last = records.slow.get(code)
+                records.slow[code] = now
+                return last is not None and now - last < interval * 0.5
+
+        class Refresh(grants.RefreshTokenGrant):  # type: ignore[misc]
+            INCLUDE_NEW_REFRESH_TOKEN = True  # rotated: the old refresh token stops working
+            TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")  # public clients
+
+            def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+                for t in records.tokens:
+                    if t.refresh_token == refresh_token and not t.revoked:
+                        return t
+                return None
+
+            def authenticate_user(self, credential: Token) -> str:
+                return credential.user
+
+            def revoke_old_credential(self, credential: Token) -> None:
+                credential.revoked = True
+
+        class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+            def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+                return next((t for t in records.tokens if t.access_token == token_string), None)
+
+            def introspect_token(self, token: Token) -> dict[str, Any]:
+                active = not token.revoked and not token.is_expired()
+                if not active:
+                    return {"active": False}
+                return {"active": True, "client_id": token.client_id, "token_type": "Bearer",
+                        "username": token.user, "sub": token.user, "scope": token.scope,
+                        "iat": int(token.issued_at), "exp": int(token.issued_at + token.expires_in)}
+
+            def check_permission(self, token: Token, client: Client, req: Any) -> bool:
+                return client.get_client_id() == outer.RESOURCE_CLIENT
+
+        server.register_endpoint(Devices)
+        server.register_grant(DeviceGrant)
+        server.register_grant(Refresh)
+        server.register_endpoint(Introspection)
+
+        @app.post("/device_authorization")
+        def device_authorization() -> Any:
+            return server.create_endpoint_response("device_authorization")
+
+        @app.post("/token")
+        def token() -> Any:
+            return server.create_token_response()
+
+        @app.post("/introspect")
+        def introspect() -> Any:
+            return server.create_endpoint_response("introspection")
+
+        @app.route("/device", methods=["GET", "POST"])
+        def device() -> Any:
+            if request.method == "GET":
+                return ('<form method="post"><input name="user_code"><input name="user">'
+                        '<button name="allow" value="yes">Allow</button></form>')
+            code = request.form.get("user_code", "").strip().upper()
+            if not any(d["user_code"] == code for d in records.devices.values()):
+                return "no such code", 400
+            records.grants[code] = (request.form["user"], request.form.get("allow") == "yes")
+            return "done"
+
+        return app
+
+
+def _generator(lifetime: Any) -> Any:
+    """Bearer tokens with the lifetime the test set (read at issue time: a test may shorten it)."""
+    from authlib.oauth2.rfc6750 import BearerTokenGenerator
+
+    def token(**_: Any) -> str:
+        return secrets.token_urlsafe(32)
+
+    generator = BearerTokenGenerator(token, token, lambda client, grant_type: lifetime())
+    return generator

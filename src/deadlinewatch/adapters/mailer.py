@@ -16,23 +16,6 @@ from deadlinewatch.errors import LoginRefused, ServerError
 
 
 class Mailer(Protocol):
-    @staticmethod
-    async def _bearer_login(client: aiosmtplib.SMTP, user: str, token: str) -> None:
-        """SASL XOAUTH2 (Gmail, Microsoft 365; aiosmtplib's own), or OAUTHBEARER (RFC 7628) where only that is
-        offered. A refused token is answered with a 334 error challenge, an empty line, then 535."""
-        if client.is_ehlo_or_helo_needed:
-            await client.ehlo()
-        mechanisms = {m.upper() for m in client.server_auth_methods}
-        if "XOAUTH2" in mechanisms or "OAUTHBEARER" not in mechanisms:
-            await client.auth_xoauth2(user, token)
-            return
-        text = f"n,a={user},\x01auth=Bearer {token}\x01\x01"
-        answer = await client.execute_command(b"AUTH", b"OAUTHBEARER", base64.b64encode(text.encode()))
-        if answer.code == 334:
-            answer = await client.execute_command(b"")
-        if answer.code != 235:
-            raise aiosmtplib.SMTPAuthenticationError(answer.code, answer.message)
-
     async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
         """Send; returns the recipients the server refused (address → reason) when others were accepted."""
         ...

@@ -5,6 +5,9 @@ grants, the endpoints and their checks are Authlib's; this file only keeps their
   enters the user code and approves (the tests post that form as the person would);
 - the token endpoint /token: the device code grant and the refresh token grant (a refresh token is rotated: the
   old one stops working, as Microsoft and Google may do);
+- the authorization code grant with PKCE (RFC 7636) for a sign-in in a browser that ends on a loopback address
+  (RFC 8252 §7.3, as Google asks of command-line tools: its device flow does not grant mail scopes); the person
+  approves at /authorize?…&user=U&allow=yes, which redirects to the client's 127.0.0.1 listener;
 - token introspection (RFC 7662) at /introspect, for the resource servers (Dovecot's oauth2 passdb, the SMTP
   sink), which authenticate with their own client id and secret.
 
@@ -23,6 +26,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
 from flask import Flask, request
@@ -46,7 +50,7 @@ class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type inform
         return " ".join(s for s in (scope or "").split() if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
+        return redirect_uri.startswith("http://127.0.0.1:")  # RFC 8252 §7.3: a loopback address, any port
 
     def check_client_secret(self, client_secret: str) -> bool:
         return bool(self.client_secret) and secrets.compare_digest(client_secret, self.client_secret)
@@ -55,7 +59,7 @@ class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type inform
         return method == "none" if not self.client_secret else method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
@@ -93,11 +97,29 @@ class Token:
 
 
 @dataclass
+class Code:
+    code: str
+    client_id: str
+    user: str
+    scope: str
+    redirect_uri: str
+    code_challenge: str
+    code_challenge_method: str
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+@dataclass
 class Records:
     clients: dict[str, Client] = field(default_factory=dict)
     devices: dict[str, DeviceCredentialDict] = field(default_factory=dict)  # by device code
     grants: dict[str, tuple[str, bool]] = field(default_factory=dict)  # user code → (user, approved)
     tokens: list[Token] = field(default_factory=list)
+    codes: dict[str, Code] = field(default_factory=dict)
     slow: dict[str, float] = field(default_factory=dict)  # device code → last poll
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,7 +135,7 @@ class OAuthServer:
         self.records = Records()
         self.expires_in = expires_in
         self.records.clients[self.DEVICE_CLIENT] = Client(
-            self.DEVICE_CLIENT, "", scopes, (DeviceCodeGrant.GRANT_TYPE, "refresh_token"))
+            self.DEVICE_CLIENT, "", scopes, (DeviceCodeGrant.GRANT_TYPE, "authorization_code", "refresh_token"))
         self.records.clients[self.RESOURCE_CLIENT] = Client(self.RESOURCE_CLIENT, self.RESOURCE_SECRET, (), ())
         self.app = self._app(interval)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the tests' output
@@ -221,7 +243,26 @@ class OAuthServer:
             def check_permission(self, token: Token, client: Client, req: Any) -> bool:
                 return client.get_client_id() == outer.RESOURCE_CLIENT
 
+        class Code_(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")  # public clients
+
+            def save_authorization_code(self, code: str, req: Any) -> None:
+                records.codes[code] = Code(code, req.client.get_client_id(), req.user, req.payload.scope,
+                                           req.payload.redirect_uri, req.payload.data.get("code_challenge", ""),
+                                           req.payload.data.get("code_challenge_method", ""))
+
+            def query_authorization_code(self, code: str, client: Client) -> Code | None:
+                found = records.codes.get(code)
+                return found if found is not None and found.client_id == client.get_client_id() else None
+
+            def delete_authorization_code(self, authorization_code: Code) -> None:
+                records.codes.pop(authorization_code.code, None)
+
+            def authenticate_user(self, authorization_code: Code) -> str:
+                return authorization_code.user
+
         server.register_endpoint(Devices)
+        server.register_grant(Code_, [CodeChallenge(required=True)])
         server.register_grant(DeviceGrant)
         server.register_grant(Refresh)
         server.register_endpoint(Introspection)
@@ -237,6 +278,13 @@ class OAuthServer:
         @app.post("/introspect")
         def introspect() -> Any:
             return server.create_endpoint_response("introspection")
+
+        @app.get("/authorize")
+        def authorize() -> Any:
+            """The consent page, answered as the person would: `user` signs in, `allow` says yes or no."""
+            user = request.args.get("user", "")
+            return server.create_authorization_response(grant_user=user if request.args.get("allow") == "yes"
+                                                        else None)
 
         @app.route("/device", methods=["GET", "POST"])
         def device() -> Any:
@@ -261,3 +309,56 @@ def _generator(lifetime: Any) -> Any:
 
     generator = BearerTokenGenerator(token, token, lambda client, grant_type: lifetime())
     return generator
+
+
+class GatedRadicale:
+    """Radicale (its WSGI application, in this process) behind a gate that takes OAuth bearer tokens, as a studio
+    would put a reverse proxy in front of it: each request's token is checked by introspection at the
+    authorization server (active, carrying `scope`), and Radicale trusts the user the server names (its auth type
+    `http_x_remote_user`, documented for proxies). A request without a good token gets 401, as Google's CalDAV
+    answers it."""
+
+    def __init__(self, directory: Any, oauth: OAuthServer, scope: str = "caldav") -> None:
+        import radicale
+        import radicale.config
+
+        directory.mkdir(parents=True, exist_ok=True)
+        conf = directory / "radicale.conf"
+        conf.write_text("[auth]\ntype = http_x_remote_user\n[rights]\ntype = owner_only\n"
+                        f"[storage]\nfilesystem_folder = {directory}/collections\n[web]\ntype = none\n"
+                        "[logging]\nlevel = warning\n")
+        self.app = radicale.Application(radicale.config.load([(str(conf), False)]))
+        self.oauth = oauth
+        self.scope = scope
+        self.http = make_server("127.0.0.1", 0, self._gate, threaded=True)
+        self.port = self.http.server_port
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+
+    def start(self) -> GatedRadicale:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+
+    def _gate(self, environ: dict[str, Any], start_response: Any) -> Any:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        found = next((t for t in self.oauth.records.tokens if t.access_token == token), None) if token else None
+        user = found.user if found is not None and not found.revoked and not found.is_expired() and (
+            self.scope in found.scope.split()) else ""
+        environ.pop("HTTP_X_REMOTE_USER", None)  # never from the client
+        if not user:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="caldav"'),
+                                                ("Content-Length", "0")])
+            return [b""]
+        environ["HTTP_X_REMOTE_USER"] = user
+        return self.app(environ, start_response)
+
+    def issue(self, user: str) -> str:
+        """A token for setting up the user's calendars, as the studio's own admin tools would hold one."""
+        token = Token(OAuthServer.DEVICE_CLIENT, user, self.scope, secrets.token_urlsafe(32), "", time.time(), 3600)
+        with self.oauth.records.lock:
+            self.oauth.records.tokens.append(token)
+        return token.access_token

@@ -253,14 +253,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_login(args: argparse.Namespace) -> int:
     """The device authorization grant for one server account; its refresh token kept (or printed)."""
     from deadlinewatch import wiring
-    from deadlinewatch.adapters.oauth import device_login
+    from deadlinewatch.adapters.oauth import browser_login, device_login
 
     config = config_mod.load(config_path(args))
     account = config.accounts[args.server]
     if account.oauth is None:
         raise UsageError(f'{args.server}.auth is "password": set {args.server}.auth = "oauth2" and its '
                          f"{args.server}.oauth2 table first")
-    token = device_login(args.server, account.oauth, lambda text: print(text, file=sys.stderr, flush=True))
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if account.oauth.device_authorization_url:
+        token = device_login(args.server, account.oauth, say)
+    else:
+        token = browser_login(args.server, account.oauth, say, sys.stdin.readline)
     refresh = str(token.get("refresh_token") or "")
     if not refresh:
         raise LoginRefused(f"{args.server}: the provider gave no refresh token (ask for offline access: "

@@ -308,6 +308,8 @@ OAUTH2_KEYS = [
     Key("client_secret_file", _str, "", "file holding the client secret, for providers that issue one"),
     Key("tenant", _str, "organizations", "Microsoft: the directory (tenant) id or domain"),
     Key("device_authorization_url", _str, "", "generic: the RFC 8628 device authorization endpoint"),
+    Key("authorization_url", _str, "",
+        "generic: the authorization endpoint, for a sign-in in a browser instead (when there is no device flow)"),
     Key("token_url", _str, "", "generic: the token endpoint"),
     Key("scopes", _str_list, (), "generic: the scopes to ask for (a provider's are filled in)"),
     Key("refresh_token_file", _str, "",
@@ -343,9 +345,12 @@ def _oauth_client(section: str, table: Any, problems: list[str]) -> OAuthClient 
         except OSError as e:
             problems.append(f'{where}.client_secret_file = "{v["client_secret_file"]}": cannot read it ({e.strerror})')
     provider = v["provider"]
+    browser = ""
     if provider == "google":
-        device, token = "https://oauth2.googleapis.com/device/code", "https://oauth2.googleapis.com/token"
-        scopes = GOOGLE_SCOPES[section]
+        # Google's device flow grants a short list of scopes without mail or calendar: a sign-in in a browser
+        # ending on a loopback address, the flow Google documents for command-line tools
+        device, browser = "", "https://accounts.google.com/o/oauth2/v2/auth"
+        token, scopes = "https://oauth2.googleapis.com/token", GOOGLE_SCOPES[section]
     elif provider == "microsoft":
         if section not in MICROSOFT_SCOPES:
             problems.append(f'{where}.provider = "microsoft": Microsoft 365 offers no CalDAV; use its IMAP and SMTP '
@@ -355,12 +360,15 @@ def _oauth_client(section: str, table: Any, problems: list[str]) -> OAuthClient 
         device, token, scopes = f"{base}/devicecode", f"{base}/token", MICROSOFT_SCOPES[section]
     else:
         device, token, scopes = v["device_authorization_url"], v["token_url"], tuple(v["scopes"])
-        for name, value in (("device_authorization_url", device), ("token_url", token)):
+        browser = v["authorization_url"]
+        for name, value in (("token_url", token), ("device_authorization_url", device or browser)):
             if not re.match(r"^https?://[^/\s]+", value or ""):
-                problems.append(f'{where}.{name}: required for provider = "generic" (an https:// URL)')
+                problems.append(f'{where}.{name}: required for provider = "generic" (an https:// URL)'
+                                + (", or authorization_url for a sign-in in a browser" if name != "token_url" else ""))
         if not scopes:
             problems.append(f'{where}.scopes: required for provider = "generic", e.g. ["imap"]')
-    return OAuthClient(provider, v["client_id"], secret, device, token, tuple(scopes), v["refresh_token_file"])
+    return OAuthClient(provider, v["client_id"], secret, device, token, tuple(scopes), v["refresh_token_file"],
+                       browser)
 
 
 CLIENT_KEYS = [

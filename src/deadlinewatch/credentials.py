@@ -37,10 +37,11 @@ class OAuthClient:
     provider: str  # google | microsoft | generic
     client_id: str
     client_secret: Secret | None
-    device_authorization_url: str
+    device_authorization_url: str  # RFC 8628; "" where the provider grants these scopes only in a browser
     token_url: str
     scopes: tuple[str, ...]
     refresh_token_file: str = ""  # a refresh token kept outside the state (e.g. a systemd credential)
+    authorization_url: str = ""  # a sign-in in a browser ending on a loopback address (RFC 8252 §7.3), with PKCE
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ runs on the refresh token."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import ssl
@@ -26,7 +27,7 @@ from deadlinewatch.errors import LoginRefused
 from tests.conftest import IN_CI, Studio, deadlinewatch, start_daemon
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_inbox import replies_to
-from tests.oauth_server import OAuthServer
+from tests.oauth_server import GatedRadicale, OAuthServer
 from tests.samples import NOTE
 
 
@@ -240,3 +241,115 @@ def test_an_smtp_server_refusing_the_token_is_a_refused_login_not_a_hang(studio:
     assert connect.returncode == 78
     assert 'smtp: smtp.username / auth: 127.0.0.1 refused the OAuth access token for "pm@studio.example"' in (
         connect.stderr)
+
+
+def use_browser_sign_in(studio: Studio, oauth: OAuthServer) -> None:
+    """As Google's provider entry does: no device flow (it grants no mail scope), a sign-in in a browser."""
+    use_oauth(studio, oauth)
+    text = studio.config.read_text().replace(f'device_authorization_url = "{oauth.url}/device_authorization"',
+                                             f'authorization_url = "{oauth.url}/authorize"')
+    studio.config.write_text(text)
+
+
+def start_browser_login(studio: Studio) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(studio.config), "login", "imap"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    said = ""
+    while "http" not in said:
+        said += proc.stderr.readline()
+    url = re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", said)
+    assert url is not None and "code_challenge=" in url.group(1) and "code_challenge_method=S256" in url.group(1)
+    return proc, url.group(1)
+
+
+def test_a_sign_in_in_a_browser_on_the_same_machine_ends_on_the_loopback_listener(
+    studio: Studio, oauth: OAuthServer
+) -> None:
+    import urllib.request
+
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    with urllib.request.urlopen(url + "&user=progress&allow=yes", timeout=30) as page:  # the browser follows
+        assert b"signed in" in page.read()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    studio.dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert len(replies_to(studio, "alice@studio.example")) == 1
+
+
+def test_a_sign_in_on_another_machine_is_finished_by_pasting_the_address_it_ended_on(
+    studio: Studio, oauth: OAuthServer
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None  # the browser elsewhere cannot reach this machine's 127.0.0.1
+
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    try:
+        urllib.request.build_opener(Stay).open(url + "&user=progress&allow=yes", timeout=30)
+        raise AssertionError("expected a redirect")
+    except urllib.error.HTTPError as e:
+        ended_on = e.headers["Location"]
+    assert ended_on.startswith("http://127.0.0.1:") and "code=" in ended_on
+    out, err = proc.communicate(ended_on + "\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "signed in imap as progress" in out
+
+
+def test_a_denied_browser_sign_in_says_so(studio: Studio, oauth: OAuthServer) -> None:
+    import urllib.request
+
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(url + "&user=progress&allow=no", timeout=30).read()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 78 and "the sign-in was not allowed (access_denied)" in err
+
+
+@pytest.fixture
+def gated_caldav(oauth: OAuthServer, tmp_path: Path) -> Iterator[GatedRadicale]:
+    server = GatedRadicale(tmp_path / "gated-radicale", oauth).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_calendar_is_read_with_a_bearer_token(studio: Studio, oauth: OAuthServer,
+                                                  gated_caldav: GatedRadicale) -> None:
+    import caldav
+    import niquests
+
+    from tests.samples import DESIGN
+
+    admin = gated_caldav.issue("pm")
+
+    def bearer(request: niquests.PreparedRequest) -> niquests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {admin}"
+        return request
+
+    with caldav.DAVClient(url=gated_caldav.url, auth=bearer) as client:  # the studio sets up its calendar
+        calendar = client.principal().make_calendar(name="acme-web", cal_id="acme-web")
+        calendar.add_todo(DESIGN)
+    text = studio.config.read_text().replace(studio.caldav.url, gated_caldav.url)
+    studio.config.write_text(text)
+    use_oauth(studio, oauth, scopes='["caldav"]', section="caldav")
+    before = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert before.returncode == 78 and "deadlinewatch login caldav" in before.stderr
+    assert login(studio, oauth, "pm", section="caldav").returncode == 0
+    run = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert run.returncode == 0, run.stderr
+    status = deadlinewatch("status", config=studio.config, now="2026-11-30T12:00")
+    assert "Design mockups" in status.stdout
+    connect = deadlinewatch("check-config", "--connect", config=studio.config)
+    assert connect.stdout.startswith(f"{studio.config}: valid") and "caldav: " in connect.stdout
+    oauth.revoke("pm")
+    after = deadlinewatch("once", config=studio.config, now="2026-11-30T12:05")
+    assert after.returncode == 78 and "deadlinewatch login caldav" in after.stderr

@@ -26,8 +26,9 @@ from xml.sax.saxutils import escape
 if TYPE_CHECKING:  # caldav (with niquests) takes 0.4 s to import: not on the way to READY, only when first used
     from caldav.collection import Calendar
     from caldav.davclient import DAVClient
+    from niquests.auth import AuthBase
 
-from deadlinewatch.credentials import ServerAccount
+from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,19 @@ def _path(url: str) -> str:
     return unquote(urlsplit(url).path)
 
 
+def _bearer(token: Callable[[], Secret]) -> AuthBase:
+    """An OAuth access token on every request (`auth = "oauth2"`, Google's CalDAV): asked of the token source
+    each time, so a renewed token is used as soon as there is one."""
+    from niquests.auth import AuthBase
+
+    class Bearer(AuthBase):
+        def __call__(self, request: Any) -> Any:
+            request.headers["Authorization"] = "Bearer " + token().reveal()
+            return request
+
+    return Bearer()
+
+
 class CalDAVCalendar:
     """One CalDAV account. caldav objects are not thread-safe: each thread gets its own client."""
 
@@ -123,10 +137,12 @@ class CalDAVCalendar:
         if client is None:
             from caldav.davclient import DAVClient
 
+            bearer = self.account.token
             client = DAVClient(
                 url=self.url,
-                username=self.account.username or None,
-                password=self.account.password.reveal() if self.account.password else None,
+                username=self.account.username or None if bearer is None else None,
+                password=self.account.password.reveal() if self.account.password and bearer is None else None,
+                auth=_bearer(bearer) if bearer is not None else None,
                 timeout=self.timeout,  # the library waits forever without one
                 ssl_verify_cert=self.verify_tls,
                 enable_rfc6764=False,  # the URL is configured; no DNS discovery
@@ -156,9 +172,10 @@ class CalDAVCalendar:
             return what(self._client())
         except caldav_error.AuthorizationError as e:
             if getattr(e, "status", None) == 401 or getattr(e, "reason", "") == "Unauthorized":
-                raise LoginRefused(
-                    f"caldav.username / password: the server at {self.url} refused the login "
-                    f"for \"{self.account.username}\"") from None
+                key, refused = (("auth", "the OAuth access token") if self.account.token
+                                else ("password", "the login"))
+                raise LoginRefused(f"caldav.username / {key}: the server at {self.url} refused {refused} "
+                                   f"for \"{self.account.username}\"") from None
             raise CollectionError(f"access denied ({_short(e)})") from None
         except caldav_error.DAVError as e:
             raise CollectionError(_short(e)) from None  # the server answered: this calendar has a problem

@@ -124,6 +124,71 @@ def device_login(section: str, client: OAuthClient, say: Callable[[str], None],
             raise ServerError(f"{section} sign-in", f"{client.token_url}: {e}") from None
 
 
+def browser_login(section: str, client: OAuthClient, say: Callable[[str], None], pasted: Callable[[], str],
+                  timeout: float = 900) -> dict[str, Any]:
+    """A sign-in in a browser (RFC 8252 §7.3): the authorization code grant with PKCE, ending on a listener on
+    127.0.0.1. On a server without a browser the person opens the address on their own machine, where the final
+    redirect to 127.0.0.1 does not load: they paste that address back here (`pasted` reads it), as mutt's and
+    getmail's OAuth helpers ask. Whichever arrives first — the redirect or the pasted line — is used."""
+    import queue
+    import secrets
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import requests
+    from authlib.integrations.base_client import OAuthError
+
+    answers: queue.Queue[str] = queue.Queue()
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if "code=" not in self.path and "error=" not in self.path:
+                self.send_error(404)
+                return
+            answers.put(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(f"deadlinewatch: {section} signed in; you may close this page.\n".encode())
+
+        def log_message(self, *args: Any) -> None:  # the code is in the request line: nothing to the terminal
+            pass
+
+    listener = HTTPServer(("127.0.0.1", 0), Callback)
+    redirect = f"http://127.0.0.1:{listener.server_port}/"
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    threading.Thread(target=lambda: answers.put(pasted()), daemon=True).start()
+    session = _session(client)
+    session.redirect_uri = redirect
+    verifier = secrets.token_urlsafe(64)
+    session.code_challenge_method = "S256"
+    url, state = session.create_authorization_url(client.authorization_url, code_verifier=verifier,
+                                                  access_type="offline", prompt="consent")
+    say(f"To sign in the {section} account, open this address in a browser and allow access:\n\n  {url}\n\n"
+        f"If the browser is on another machine, it ends on an address starting {redirect} that does not load: "
+        "copy that whole address here and press Enter.")
+    try:
+        while True:
+            try:
+                answer = answers.get(timeout=timeout).strip()
+            except queue.Empty:
+                raise LoginRefused(f"{section}: no sign-in within {timeout / 60:.0f} minutes; run "
+                                   f"`deadlinewatch login {section}` again") from None
+            if "code=" in answer or "error=" in answer:
+                break
+        if "error=" in answer:
+            raise LoginRefused(f"{section}: the sign-in was not allowed ({answer.split('error=')[1].split('&')[0]})")
+        response = answer if answer.startswith("http") else redirect.rstrip("/") + answer
+        try:
+            return dict(session.fetch_token(client.token_url, authorization_response=response, state=state,
+                                            code_verifier=verifier, redirect_uri=redirect))
+        except OAuthError as e:
+            raise LoginRefused(f"{section}: the provider refused the sign-in ({e.error}: {e.description})") from None
+        except requests.RequestException as e:
+            raise ServerError(f"{section} sign-in", f"{client.token_url}: {e}") from None
+    finally:
+        listener.shutdown()
+
+
 class TokenSource:
     """Fresh access tokens for one server account: the one in hand while it has more than RENEW_BEFORE seconds
     left, else a new one from the refresh token (a rotated refresh token is kept). Safe across threads (IMAP logs

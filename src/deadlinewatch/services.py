@@ -135,13 +135,32 @@ class PassReport:
 
 
 def server_failed(svc: Services, report: PassReport, server: str, e: ServerError | LoginRefused) -> None:
-    svc.store.set_server(server, False, str(e), svc.clock.now())
+    now = svc.clock.now()
+    before = svc.store.servers().get(server)
+    svc.store.set_server(server, False, str(e), now)
+    command = f"deadlinewatch login {server}"
+    if isinstance(e, LoginRefused) and command in str(e) and server != "smtp" and (
+            before is None or before["ok"] or command not in before["detail"]):
+        _tell_manager_once(svc, server, str(e), command, now)
     if isinstance(e, LoginRefused):
         report.refused.append(server)
         report.problem(f"{server}: {e}")
     else:
         report.unavailable[server] = e.detail
         report.problem(f"{server} unavailable: {e.detail}")
+
+
+def _tell_manager_once(svc: Services, server: str, error: str, command: str, now: dt.datetime) -> None:
+    """The manager hears by mail that a server's OAuth sign-in was refused — once per episode (when it starts),
+    and only when the outbox can still send (a refused SMTP sign-in shows in `status` alone)."""
+    c = svc.composer
+    token, msg_id = c.message_id("manager-signin", server, now.isoformat())
+    manager = svc.config.team.manager
+    msg = c.letters.signin(language=svc.config.team.language, sender=c.sender, to=manager, composed_at=now,
+                           message_id=msg_id, server=server, account=svc.config.accounts[server].username,
+                           error=error, command=command)
+    svc.store.record_outgoing([c.outgoing(kind="manager-signin", audience="team", token=token, msg_id=msg_id,
+                                          message=msg.as_bytes(), recipients=[bare(manager)], now=now)])
 
 
 def bare(address: str) -> str:

@@ -139,6 +139,14 @@ def test_withdrawn_consent_is_a_configuration_problem_naming_login(studio: Studi
     assert run.returncode == 78
     assert "refused to renew the sign-in" in run.stderr and "deadlinewatch login imap" in run.stderr
     assert replies_to(studio, "alice@studio.example") == []  # the note waits in the inbox, not lost
+
+    def told() -> list[str]:
+        return [m.get_content() for m in studio.smtp.parsed() if m["X-Deadlinewatch-Kind"] == "manager-signin"]
+
+    [letter] = told()  # the manager hears it by mail, with the command that mends it
+    assert "deadlinewatch login imap" in letter and "none is lost" in letter
+    again = deadlinewatch("once", config=studio.config, now="2026-11-30T12:10")
+    assert again.returncode == 78 and len(told()) == 1  # once, not at every pass
     assert login(studio, oauth).returncode == 0  # signing in again mends it
     assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
     assert len(replies_to(studio, "alice@studio.example")) == 1

@@ -61,6 +61,9 @@ def _letters(name: str) -> dict[str, EmailMessage]:
                                    composed_at=AT, message_id="<g1@studio.example>", what="draft", notice_id=1,
                                    token="tok1", project_name=name, milestone=name, client="jane@acme.example",
                                    reason=name, detail=name, draft=composer.notice(notice)),
+        "signin": composer.signin(language="en", sender="PM <pm@studio.example>", to="pm@studio.example",
+                                 composed_at=AT, message_id="<s1@studio.example>", server="imap", account=name,
+                                 error=name, command="deadlinewatch login imap"),
         "forward": forward(sender="PM <pm@studio.example>", to="pm@studio.example", original=client_reply,
                            composed_at=AT, message_id="<f1@studio.example>"),
     }

@@ -38,7 +38,7 @@ from deadlinewatch.errors import ConfigError
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
-TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2")
+TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2")
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
 _HEADER_PARSER = HeaderRegistry()
 
@@ -329,6 +329,18 @@ class Letters:
         msg["Reply-To"] = reply_to  # an answer is a progress note: it goes straight to the inbox
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "nudge"
+        msg.set_content(text)
+        return msg
+
+    def signin(self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, server: str,
+               account: str, error: str, command: str) -> EmailMessage:
+        """To the manager, once: a server account's OAuth sign-in was refused, and the command that mends it."""
+        subject, text = self._render(f"{language}/signin.txt.j2", server=server, account=safe_text(account),
+                                     error=safe_text(error), command=command)
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = to
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Kind"] = "manager-signin"
         msg.set_content(text)
         return msg
 

@@ -130,29 +130,41 @@ def studio(radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, t
     return Studio(config, radicale, dovecot, smtp_tls)
 
 
-@pytest.fixture(scope="session")
-def icaljs() -> Callable[[bytes | str], dict[str, Any]]:
-    """ical.js, the iCalendar parser inside Thunderbird, run by node: an independent check of our calendars."""
+def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], dict[str, Any]]:
+    """An npm package run by node on stdin, its JSON answer returned: an independent reader of what we send."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         if IN_CI:
-            pytest.fail("node and npm are needed under CI=true to validate calendars with ical.js")
-        pytest.skip("node/npm not installed: the ical.js validation is skipped")
+            pytest.fail(f"node and npm are needed under CI=true to {what}")
+        pytest.skip(f"node/npm not installed: the {package} check is skipped")
     folder = Path(sys.prefix) / "deadlinewatch-test-node"
-    if not (folder / "node_modules" / "ical.js").exists():
+    name = package.split("@")[0]
+    if not (folder / "node_modules" / name).exists():
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
-                        "ical.js@2"], check=True, capture_output=True, timeout=300)
-    script = Path(__file__).with_name("icaljs_check.js")
+        subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder), package],
+                       check=True, capture_output=True, timeout=300)
+    path = Path(__file__).with_name(script)
 
-    def check(ics: bytes | str) -> dict[str, Any]:
-        data = ics.encode() if isinstance(ics, str) else ics
-        result = subprocess.run([node, str(script)], input=data, capture_output=True, timeout=60,
+    def check(data: bytes | str) -> dict[str, Any]:
+        raw = data.encode() if isinstance(data, str) else data
+        result = subprocess.run([node, str(path)], input=raw, capture_output=True, timeout=60,
                                 env={**os.environ, "NODE_PATH": str(folder / "node_modules")})
-        assert result.returncode == 0, f"ical.js refused the calendar: {result.stderr.decode()[-1500:]}"
+        assert result.returncode == 0, f"{name} refused it: {result.stderr.decode()[-1500:]}"
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
     return check
+
+
+@pytest.fixture(scope="session")
+def icaljs() -> Callable[[bytes | str], dict[str, Any]]:
+    """ical.js, the iCalendar parser inside Thunderbird, run by node: an independent check of our calendars."""
+    return _node_tool("ical.js@2", "icaljs_check.js", "validate calendars with ical.js")
+
+
+@pytest.fixture(scope="session")
+def mailparser() -> Callable[[bytes | str], dict[str, Any]]:
+    """Nodemailer's mailparser, run by node: an independent reader of our headers."""
+    return _node_tool("mailparser@3", "mailparser_check.js", "read our mail with mailparser")
 
 
 def calendar_parts(msg: EmailMessage) -> list[EmailMessage]:

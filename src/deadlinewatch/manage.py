@@ -148,8 +148,29 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     for i, message in enumerate(plan.messages):
         if i:
             out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")
-        out.append(message.message.decode("utf-8", errors="replace"))
+        out.append(readable(message.message))
     return "".join(out)
+
+
+def readable(raw: bytes) -> str:
+    """A message as a person reads it: every header decoded, then each part (text, HTML, calendar data) decoded
+    under a line naming it. What is sent is the same message, encoded for the wire."""
+    msg = message_from_bytes(raw, policy=default_policy)
+    lines = [f"{name}: {value}" for name, value in msg.items() if name.lower() != "content-type" or
+             not msg.is_multipart()]
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        label = part.get_content_type()
+        if label == "text/calendar":
+            label += f"; method={part.get_param('method')}"
+        if part.get_filename():
+            label += f"; {part.get_filename()}"
+        content = part.get_content()
+        text = content if isinstance(content, str) else content.as_string() if hasattr(content, "as_string") \
+            else f"({len(content)} bytes)"
+        lines += ["", f"--- {label} ---", text.rstrip("\n")]
+    return "\n".join(lines) + "\n"
 
 
 def decide(store: Store, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None) -> str:

@@ -16,6 +16,7 @@ Client messages, by kind (CONTRACT.md):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import unicodedata
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 import jinja2
 from babel import Locale, UnknownLocaleError
@@ -218,11 +220,11 @@ class Letters:
                         request: bytes | None, method: str, publish: bytes | None) -> EmailMessage:
         msg = _envelope(env.sender, subject, env.composed_at, env.message_id)
         if env.shadow:
-            msg.replace_header("Subject", safe_text(f"[shadow: would go to {env.client.email}] {subject}"))
-            msg["To"] = env.manager
+            msg.replace_header("Subject", Subject(safe_text(f"[shadow: would go to {env.client.email}] {subject}")))
+            msg["To"] = Addresses("To", env.manager)
         else:
-            msg["To"] = _format(env.client.name, env.client.email)
-            msg["Cc"] = ", ".join([env.manager, *env.cc])
+            msg["To"] = Addresses("To", _format(env.client.name, env.client.email))
+            msg["Cc"] = Addresses("Cc", ", ".join([env.manager, *env.cc]))
         msg["X-Deadlinewatch-Notice"] = env.token
         msg["X-Deadlinewatch-Kind"] = env.kind
         msg.set_content(text)
@@ -306,7 +308,7 @@ class Letters:
             problems=problems, example=example, original_subject=safe_text(original_subject),
         )
         msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
-        msg["To"] = to
+        msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
         msg["X-Deadlinewatch-Kind"] = "reply"
         if _msg_ids(original_message_id):
@@ -325,8 +327,9 @@ class Letters:
             forecast=forecast,
         )
         msg = _envelope(sender, subject, composed_at, message_id)
-        msg["To"] = to
-        msg["Reply-To"] = reply_to  # an answer is a progress note: it goes straight to the inbox
+        msg["To"] = Addresses("To", to)
+        # an answer is a progress note: it goes straight to the inbox
+        msg["Reply-To"] = Addresses("Reply-To", reply_to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "nudge"
         msg.set_content(text)
@@ -338,7 +341,7 @@ class Letters:
         subject, text = self._render(f"{language}/signin.txt.j2", server=server, account=safe_text(account),
                                      error=safe_text(error), command=command)
         msg = _envelope(sender, subject, composed_at, message_id)
-        msg["To"] = to
+        msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "manager-signin"
         msg.set_content(text)
@@ -355,7 +358,7 @@ class Letters:
             milestone=milestone, client=client, reason=reason, detail=detail,
         )
         msg = _envelope(sender, subject, composed_at, message_id)
-        msg["To"] = to
+        msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Notice"] = token
         msg["X-Deadlinewatch-Kind"] = f"manager-{what}"
@@ -400,7 +403,7 @@ def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.dat
         text += "\n\n[attachments not forwarded: " + ", ".join(names) + "]\n"
     copy.set_content(text)
     msg = _envelope(sender, f"Fwd: client reply: {subject}", composed_at, message_id)
-    msg["To"] = to
+    msg["To"] = Addresses("To", to)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Deadlinewatch-Kind"] = "forward"
     who = _header(original, "From") or "The client"
@@ -425,10 +428,60 @@ def _format(name: str, email: str) -> str:
     return str(Address(display_name=safe_text(name, 100), addr_spec=email))
 
 
+class Subject(str):
+    """A Subject we encode ourselves. The email package folds a long non-ASCII subject into encoded-words with the
+    space *between* two of them, and RFC 2047 §6.2 tells every decoder to drop such whitespace: "দেরি হবে" came
+    out "দেরিহবে". Here the whole text becomes encoded-words (RFC 2047 with UTF-8, split on characters), each
+    space inside one, so every reader gets back exactly what was written. An ASCII subject is left to the policy."""
+
+    name = "Subject"
+
+    def fold(self, *, policy: Any) -> str:
+        if self.isascii():
+            return policy.header_factory("Subject", str(self)).fold(policy=policy)  # type: ignore[no-any-return]
+        from email.header import Header
+
+        linesep = str(policy.linesep)
+        return f"Subject: {Header(str(self), 'utf-8', header_name='Subject').encode(linesep=linesep)}{linesep}"
+
+
+class Addresses(str):
+    """To, Cc, From and Reply-To, their display names encoded by us: the email package splits a long non-ASCII
+    name into several encoded-words, and its own parser (like others) then reads a space *between* two of them
+    where there was none ("taslaklar ı"), while RFC 2047 decoders drop the space between them where there was one.
+    So a non-ASCII name is one encoded-word, whole (longer than RFC 2047's 75 characters for a long name — every
+    mail program we test decodes it; splitting it is what loses or adds the space), one address per line; an
+    all-ASCII header is left to the policy."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> Addresses:
+        header = str.__new__(cls, value)
+        header.name = name
+        return header
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        return tuple(WRITE.header_factory(self.name, str(self)).addresses)
+
+    def fold(self, *, policy: Any) -> str:
+        if self.isascii():
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)  # type: ignore[no-any-return]
+        parts: list[str] = []
+        for a in self.addresses:
+            if a.display_name.isascii():
+                parts.append(str(a))
+            else:
+                encoded = base64.b64encode(a.display_name.encode("utf-8")).decode("ascii")
+                parts.append(f"=?utf-8?b?{encoded}?= <{a.addr_spec}>")
+        linesep = str(policy.linesep)
+        return f"{self.name}: " + f",{linesep} ".join(parts) + linesep
+
+
 def _envelope(sender: str, subject: str, at: dt.datetime, message_id: str) -> EmailMessage:
     msg = EmailMessage(policy=WRITE)
-    msg["From"] = sender
-    msg["Subject"] = safe_text(subject, 300)
+    msg["From"] = Addresses("From", sender)
+    msg["Subject"] = Subject(safe_text(subject, 300))
     msg["Date"] = format_datetime(at.astimezone(dt.UTC))
     msg["Message-ID"] = message_id
     return msg

@@ -136,7 +136,7 @@ def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], 
     if not node or not npm:
         if IN_CI:
             pytest.fail(f"node and npm are needed under CI=true to {what}")
-        pytest.skip(f"node/npm not installed: the {package} check is skipped")
+        pytest.skip(f"node/npm not installed: the {package} check is skipped (under CI=true this fails)")
     folder = Path(sys.prefix) / "deadlinewatch-test-node"
     name = package.split("@")[0]
     if not (folder / "node_modules" / name).exists():

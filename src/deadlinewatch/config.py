@@ -377,6 +377,8 @@ CLIENT_KEYS = [
     Key("cc", _email_list, (), "also copied on every client message", []),
     Key("language", _language, "en", "language of the client's letters (en, tr, bn, or a template folder)"),
     Key("timezone", _timezone, "", "the client's zone (IANA); default: daemon.timezone", "Europe/London"),
+    Key("calendar_updates", _choice("", "invitations", "feed", "off"), "",
+        "the project's calendar_updates, when set here instead"),
 ]
 
 PROJECT_KEYS = [
@@ -387,6 +389,12 @@ PROJECT_KEYS = [
     Key("context", _str, "", "what the client is counting on",
         "your annual shareholder meeting on 12 December"),
     Key("client_calendar", _str, "", "optional calendar kept as the client-facing copy of the timeline"),
+    Key("calendar_updates", _choice("", "invitations", "feed", "off"), "",
+        'how the client\'s calendar follows the timeline: "invitations" (one iMIP invitation per milestone, when '
+        'it is introduced, moves or comes near; the default), "feed" (letters link client_feed_url), "off"',
+        "invitations"),
+    Key("client_feed_url", _str, "", "a read-only feed of the timeline the letters link, e.g. a CalDAV server's "
+        "public link to client_calendar"),
     Key("approval", _choice("", "auto", "manager", "shadow"), "", "per-project override of policy.approval"),
     Key("weekly_update", _weekly, None, "per-project override of policy.weekly_update"),
     Key("manager", _optional_email, "", "per-project override of team.manager"),
@@ -423,6 +431,8 @@ class Project:
     approval: str
     weekly_update: str
     manager: str
+    calendar_updates: str = "invitations"
+    client_feed_url: str = ""
 
 
 # --- the sections as typed values: one field per key of SCHEMA (tests/unit/test_config.py holds them equal) -----
@@ -749,6 +759,10 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             seen.add(v["id"].lower())
         if None in (v["id"], v["name"], v["calendar"], c["name"], c["email"]):
             continue
+        updates = v["calendar_updates"] or c.get("calendar_updates") or "invitations"
+        if updates == "feed" and not re.match(r"^https?://[^/\s]+", v["client_feed_url"] or ""):
+            problems.append(f'{where}.client_feed_url: required with calendar_updates = "feed" (the https:// address '
+                            "the letters link, e.g. your CalDAV server's read-only link to client_calendar)")
         projects.append(Project(
             id=v["id"], name=v["name"], calendar=v["calendar"], categories=v["categories"],
             client=Client(c["name"], c["email"], c["cc"], c["language"], c["timezone"] or daemon["timezone"]),
@@ -756,6 +770,7 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             approval=v["approval"] or sections["policy"]["approval"],
             weekly_update=sections["policy"]["weekly_update"] if v["weekly_update"] is None else v["weekly_update"],
             manager=v["manager"] or sections["team"]["manager"] or "",
+            calendar_updates=updates, client_feed_url=v["client_feed_url"],
         ))
 
     if problems:

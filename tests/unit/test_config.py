@@ -176,3 +176,10 @@ def test_each_section_has_exactly_the_keys_the_schema_declares() -> None:
     for name, keys in SCHEMA.items():
         declared = {field_name(k.name) for k in keys if k.name not in SECRET_KEYS}
         assert {f.name for f in fields(SECTION_TYPES[name])} == declared, name
+
+
+def test_a_feed_needs_the_address_the_letters_link(tmp_path: Path) -> None:
+    path = minimal(tmp_path, extra='calendar_updates = "feed"\n')
+    with pytest.raises(ConfigError) as e:
+        load(path, env={"IMAP_PW": "x"})
+    assert 'projects[0].client_feed_url: required with calendar_updates = "feed"' in str(e.value)

@@ -4,6 +4,7 @@ the in-memory store (tests/memory_store.py), with every outside server untouchab
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,12 @@ def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows
     decided = decide_project(c, _snapshot(c), _forecaster(c), NOW)
     [intro] = decided.plans
     assert intro.what == "introduction" and intro.manager is None  # auto: no draft to approve
-    assert [(m.kind, m.uid) for m in intro.messages] == [("intro", "design-1"), ("intro", "launch-1")]
+    # one letter, inviting the nearest milestone: never one mail per milestone at first contact
+    assert [(m.kind, m.uid) for m in intro.messages] == [("intro", "design-1")]
     assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in intro.messages)
     assert intro.messages[0].recipients[0] == "jane@acme.example"
-    assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4)),
+    # every date is in the client's hands (the table); only the first is in their calendar
+    assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4), invited=True),
                            ShowDate("acme-web", "launch-1", 0, shown_date=dt.date(2026, 12, 10))]
     assert {f.uid for f in decided.forecasts} == {"design-1", "launch-1"}
 
@@ -124,8 +127,10 @@ def test_the_weekly_check_in_waits_two_days_after_the_introduction(tmp_path: Pat
     assert early.plans == []
     due = decide_project(c, _snapshot(c, first_sent=slot - dt.timedelta(days=5), weekly_slot=slot),
                          _forecaster(c), NOW)
-    assert [p.what for p in due.plans] == ["weekly check-in"]
-    assert due.plans[0].messages[0].kind == "weekly"
+    # Launch (10 December) is not in the client's calendar yet and comes near: its own invitation, then the week
+    assert [p.what for p in due.plans] == ['invitation for "Design mockups"', 'invitation for "Launch"',
+                                           "weekly check-in"]
+    assert [p.messages[0].kind for p in due.plans] == ["update", "update", "weekly"]
 
 
 def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp_path: Path) -> None:
@@ -154,10 +159,31 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
     evaluate(svc, report := PassReport())
     assert len(report.events) == 1 and "introduction" in report.events[0]
     clients = store.outbox(audience="client")
-    assert [i.kind for i in clients] == ["intro", "intro"]
+    assert [i.kind for i in clients] == ["intro"]
     assert {i.state for i in clients} == {"held" if approval == "manager" else "pending"}
     assert [i.kind for i in store.outbox(audience="team")] == (["manager-draft"] if approval == "manager" else [])
     assert store.client_date("acme-web", "design-1") == ClientDate(2, dt.date(2026, 12, 4), None, False)
+    assert store.client_date("acme-web", "launch-1") == ClientDate(0, dt.date(2026, 12, 10), None, False,
+                                                                   invited=False)
     assert store.forecast("acme-web", "design-1") is not None
     evaluate(svc, again := PassReport())  # the same time, nothing new: nothing more to say
     assert again.events == [] and len(store.outbox()) == len(clients) + (approval == "manager")
+
+
+@pytest.mark.parametrize("mode", ["feed", "off"])
+def test_without_invitations_the_letters_carry_no_calendar_and_no_calendar_only_mail_goes(tmp_path: Path,
+                                                                                          mode: str) -> None:
+    config = _config(tmp_path)
+    project = dataclasses.replace(config.projects[0], calendar_updates=mode, client_feed_url="https://f.example/f")
+    c = Composer(dataclasses.replace(config, projects=(project,)), letters(), b"k" * 32)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]})
+    linked = [m if m.uid != "design-1" else dataclasses.replace(m, successors=(("launch-1", 0),))
+              for m in snap.view.milestones]
+    view = dataclasses.replace(snap.view, project=project, milestones=linked)
+    intro, notice = decide_project(c, Snapshot(view, None, None), _forecaster(c), NOW).plans
+    assert {d.uid for d in intro.dates} == {"design-1", "launch-1"} and not any(d.invited for d in intro.dates)
+    assert [m.kind for m in notice.messages] == ["notice"]  # the dependant moves in the feed, not by mail
+    assert {d.uid for d in notice.dates} == {"design-1", "launch-1"}
+    for message in (*intro.messages, *notice.messages):
+        assert b"text/calendar" not in message.message
+        assert (b"https://f.example/f" in message.message) == (mode == "feed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from email import message_from_bytes
@@ -60,28 +61,56 @@ def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_a_follow_u
 
 def test_the_calendar_part_moves_one_entry_in_place() -> None:
     msg = letters().notice(letter())
-    assert msg.get_content_type() == "multipart/mixed"
-    alternative = next(p for p in msg.walk() if p.get_content_type() == "multipart/alternative")
-    types = [p.get_content_type() for p in alternative.iter_parts()]
+    assert msg.get_content_type() == "multipart/alternative"  # nothing beside it: no other calendar data
+    types = [p.get_content_type() for p in msg.iter_parts()]
     assert types == ["text/plain", "text/html", "text/calendar"]
-    request = list(alternative.iter_parts())[2]
+    request = list(msg.iter_parts())[2]
     assert request.get_param("method") == "REQUEST" and request.get_content_charset() == "utf-8"
+    assert request["Content-Transfer-Encoding"] == "base64"  # RFC 6047 §2.5
     cal = Calendar.from_ical(request.get_content())
     assert cal["METHOD"] == "REQUEST"
     [event] = cal.walk("VEVENT")
     assert str(event["UID"]) == "design-1" and event["SEQUENCE"] == 3
     assert event["DTSTART"].dt == dt.date(2026, 12, 10) and event["TRANSP"] == "TRANSPARENT"
     assert str(event["ORGANIZER"]) == "mailto:pm@studio.example"
-    assert event["ATTENDEE"].params["RSVP"] == "FALSE"
+    attendees = event["ATTENDEE"] if isinstance(event["ATTENDEE"], list) else [event["ATTENDEE"]]
+    # the client and the client's Cc; the Cc'd manager is the organizer here
+    assert [str(a) for a in attendees] == ["mailto:jane@acme.example", "mailto:cto@acme.example"]
     assert event["DTSTAMP"].dt == dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 
 
-def test_timeline_ics_publishes_every_client_visible_milestone() -> None:
-    msg = letters().notice(letter())
-    attachment = next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
-    cal = Calendar.from_ical(attachment.get_content())
+def test_every_recipient_but_the_organizer_is_an_attendee_and_no_letter_carries_a_publish() -> None:
+    env = dataclasses.replace(letter().envelope, manager="Mia Manager <mia@studio.example>",
+                              cc=("ops@acme.example", "PM <pm@studio.example>"))
+    msg = letters().notice(letter(env=env))
+    [request] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    [event] = Calendar.from_ical(request.get_content()).walk("VEVENT")
+    assert sorted(str(a) for a in event["ATTENDEE"]) == ["mailto:jane@acme.example", "mailto:mia@studio.example",
+                                                         "mailto:ops@acme.example"]  # pm@ is the organizer
+    for kind in (letters().intro(env, letter().rows, letter().milestone, ""), msg):
+        assert not any(p.get_param("method") == "PUBLISH" for p in kind.walk())
+
+
+def test_the_feed_publishes_every_milestone_without_attendees() -> None:
+    from deadlinewatch.core import timeline
+
+    rows = letter().rows
+    cal = Calendar.from_ical(timeline.publish(rows, "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+                                              "PM <pm@studio.example>"))
     assert cal["METHOD"] == "PUBLISH"
     assert [(str(e["UID"]), e["SEQUENCE"]) for e in cal.walk("VEVENT")] == [("design-1", 3), ("launch-1", 0)]
+    assert not any("ATTENDEE" in e for e in cal.walk("VEVENT"))
+
+
+@pytest.mark.parametrize("mode", ["feed", "off"])
+def test_under_feed_or_off_no_letter_carries_calendar_data_and_the_feed_is_linked(mode: str) -> None:
+    env = dataclasses.replace(letter().envelope, calendar_updates=mode, feed_url="https://dav.studio.example/f.ics")
+    msg = letters().notice(letter(env=env))
+    assert not [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert ("https://dav.studio.example/f.ics" in text) == (mode == "feed")
+    assert ('href="https://dav.studio.example/f.ics"' in html) == (mode == "feed")
 
 
 def test_sentences_keep_their_spaces_in_html() -> None:
@@ -171,7 +200,7 @@ def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> N
     msg = letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30))
     text = msg.get_body(("plain",)).get_content()
     assert "60" in text and "Design mockups" in text
-    assert next(p for p in msg.walk() if p.get_filename() == "timeline.ics")
+    assert not [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # the table, no calendar data
     if language == "en":
         assert "20% → 60% done" in text and "Launch: not started yet" in text and "Next up" in text
 

@@ -197,7 +197,11 @@ def test_outbox_a_date_shown_keeps_what_a_later_one_leaves_out(store: StorePort)
     assert d is not None and (d.shown_date, d.promised, d.delivered_sent, d.cancelled_sent) == (
         dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, False)
     store.enqueue_client_group([mail("<c@x>", "pending", "client")], [ShowDate("p", "u1", 2, cancelled=True)])
-    assert store.client_date("p", "u1") == type(d)(2, dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, True)
+    assert store.client_date("p", "u1") == type(d)(2, dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, True,
+                                                   invited=False)
+    store.enqueue_client_group([mail("<i@x>", "pending", "client")], [ShowDate("p", "u1", 2, invited=True)])
+    store.enqueue_client_group([mail("<j@x>", "pending", "client")], [ShowDate("p", "u1", 3)])
+    assert store.client_date("p", "u1").invited  # type: ignore[union-attr]  # once in their calendar, it stays
 
 
 def test_outbox_a_state_moves_only_from_what_is_expected(store: StorePort) -> None:

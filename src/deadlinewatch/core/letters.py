@@ -19,12 +19,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from html import escape
 from typing import Any
 
 import jinja2
@@ -37,6 +39,13 @@ from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
+
+# the line a letter ends with under calendar_updates = "feed" (into the message catalogs with the letters' issue)
+FEED_LINE = {
+    "en": "Your calendar can follow this timeline as it changes: subscribe to {url}",
+    "tr": "Takviminiz bu zaman çizelgesini değiştikçe izleyebilir: {url} adresine abone olun",
+    "bn": "আপনার ক্যালেন্ডার এই সময়রেখার পরিবর্তনগুলো অনুসরণ করতে পারে: {url} -এ সাবস্ক্রাইব করুন",
+}
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
@@ -100,6 +109,25 @@ class ClientEnvelope:
     token: str
     kind: str
     shadow: bool = False  # approval = "shadow": goes to the manager only, marked as what the client would get
+    calendar_updates: str = "invitations"  # invitations (one iMIP REQUEST/CANCEL) | feed (a link) | off
+    feed_url: str = ""  # the feed the letters link under calendar_updates = "feed"
+
+    @property
+    def attendees(self) -> tuple[tuple[str, str], ...]:
+        """Every To/Cc recipient but the organizer, as ATTENDEEs: each one's program can apply the update."""
+        organizer = parseaddr(self.sender)[1].lower()
+        people = [(self.client.name, self.client.email), *(parseaddr(a) for a in (self.manager, *self.cc))]
+        if self.shadow:
+            people = [parseaddr(self.manager)]
+        seen: dict[str, tuple[str, str]] = {}
+        for name, email in people:
+            if email and email.lower() != organizer:
+                seen.setdefault(email.lower(), (name, email))
+        return tuple(seen.values())
+
+    @property
+    def invites(self) -> bool:
+        return self.calendar_updates == "invitations"
 
 
 @dataclass(frozen=True)
@@ -201,7 +229,10 @@ class Letters:
     def _render(self, name: str, **values: object) -> tuple[str, str]:
         template = self.env.get_template(name)
         module = template.make_module(values)
-        return safe_text(str(getattr(module, "subject", ""))), str(module)
+        text = str(module)
+        if name.endswith(".txt.j2"):  # a sentence a letter leaves out leaves no gap of blank lines
+            text = re.sub(r"\n{3,}", "\n\n", text)
+        return safe_text(str(getattr(module, "subject", ""))), text
 
     @staticmethod
     def _day(language: str) -> Callable[..., str]:
@@ -214,10 +245,10 @@ class Letters:
         return dict(project=safe_text(env.project_name), client_name=safe_text(env.client.name),
                     client_email=env.client.email,
                     sender_name=parseaddr(env.sender)[0] or parseaddr(env.sender)[1], shadow=env.shadow,
-                    day=self._day(env.client.language), kind=env.kind)
+                    day=self._day(env.client.language), kind=env.kind, invites=env.invites)
 
     def _client_message(self, env: ClientEnvelope, subject: str, text: str, html: str | None,
-                        request: bytes | None, method: str, publish: bytes | None) -> EmailMessage:
+                        request: bytes | None, method: str) -> EmailMessage:
         msg = _envelope(env.sender, subject, env.composed_at, env.message_id)
         if env.shadow:
             msg.replace_header("Subject", Subject(safe_text(f"[shadow: would go to {env.client.email}] {subject}")))
@@ -227,17 +258,21 @@ class Letters:
             msg["Cc"] = Addresses("Cc", ", ".join([env.manager, *env.cc]))
         msg["X-Deadlinewatch-Notice"] = env.token
         msg["X-Deadlinewatch-Kind"] = env.kind
+        if env.calendar_updates == "feed" and env.feed_url:
+            line = FEED_LINE.get(env.client.language, FEED_LINE["en"]).format(url=env.feed_url)
+            text = f"{text.rstrip()}\n\n{line}\n"
+            if html is not None:
+                link = f'<a href="{escape(env.feed_url)}">{escape(env.feed_url)}</a>'
+                html = html.replace("</body>", f"<p>{escape(line).replace(escape(env.feed_url), link)}</p></body>")
         msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")
-        if request is not None:
-            # inside multipart/alternative, so mail programs show the calendar card (Gmail does only for this)
+        if request is not None and env.invites:
+            # inside multipart/alternative, so mail programs show the calendar card (Gmail does only for this);
+            # base64, as RFC 6047 §2.5 asks: no transport may rewrap the calendar's lines
             if html is None:
                 msg.make_alternative()
-            msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method})
-        if publish is not None:
-            msg.add_attachment(publish.decode("utf-8"), subtype="calendar", filename="timeline.ics",
-                               params={"method": "PUBLISH"})
+            msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method}, cte="base64")
         return _fixed_boundaries(msg)
 
     def notice(self, letter: NoticeLetter) -> EmailMessage:
@@ -253,14 +288,12 @@ class Letters:
         )
         subject, text = self._render(f"{env.client.language}/notice.txt.j2", **values)
         _, html = self._render(f"{env.client.language}/notice.html.j2", **values)
-        attendee = (env.client.name, env.client.email)
         request = None
         if env.kind == "notice" and letter.promised is not None:
             description = f"{env.project_name}: {letter.milestone.name} — {day(letter.promised)}"
-            request = timeline.request(letter.milestone, env.project_name, env.composed_at, env.sender, attendee,
-                                       description)
-        publish = timeline.publish(letter.rows, env.project_name, env.composed_at, env.sender, attendee)
-        return self._client_message(env, subject, text, html, request, "REQUEST", publish)
+            request = timeline.request(letter.milestone, env.project_name, env.composed_at, env.sender,
+                                       env.attendees, description)
+        return self._client_message(env, subject, text, html, request, "REQUEST")
 
     def intro(self, env: ClientEnvelope, rows: Sequence[TimelineRow], first: TimelineRow, context: str
               ) -> EmailMessage:
@@ -268,10 +301,8 @@ class Letters:
         values = dict(self._common(env), rows=rows, first=first.name, first_uid=first.uid, context=context)
         subject, text = self._render(f"{env.client.language}/intro.txt.j2", **values)
         _, html = self._render(f"{env.client.language}/intro.html.j2", **values)
-        attendee = (env.client.name, env.client.email)
-        request = timeline.request(first, env.project_name, env.composed_at, env.sender, attendee)
-        publish = timeline.publish(rows, env.project_name, env.composed_at, env.sender, attendee)
-        return self._client_message(env, subject, text, html, request, "REQUEST", publish)
+        request = timeline.request(first, env.project_name, env.composed_at, env.sender, env.attendees)
+        return self._client_message(env, subject, text, html, request, "REQUEST")
 
     def calendar(self, env: ClientEnvelope, row: TimelineRow, cancel: bool = False, cause: str = "") -> EmailMessage:
         """A one-UID calendar message: a moved dependant, an introduced entry, or a cancellation."""
@@ -279,9 +310,8 @@ class Letters:
         values = dict(self._common(env), milestone=row.name, old=row.old, new=row.new, cancel=cancel, cause=cause)
         subject, text = self._render(f"{env.client.language}/calendar.txt.j2", **values)
         method = "CANCEL" if cancel else "REQUEST"
-        attendee = (env.client.name, env.client.email)
-        request = timeline.request(row, env.project_name, env.composed_at, env.sender, attendee, method=method)
-        return self._client_message(env, subject, text, None, request, method, None)
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees, method=method)
+        return self._client_message(env, subject, text, None, request, method)
 
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
                upcoming: Sequence[TimelineRow], week_start: dt.date) -> EmailMessage:
@@ -291,9 +321,7 @@ class Letters:
                       week_start=self._day(env.client.language)(week_start))
         subject, text = self._render(f"{env.client.language}/weekly.txt.j2", **values)
         _, html = self._render(f"{env.client.language}/weekly.html.j2", **values)
-        attendee = (env.client.name, env.client.email)
-        publish = timeline.publish(rows, env.project_name, env.composed_at, env.sender, attendee)
-        return self._client_message(env, subject, text, html, None, "PUBLISH", publish)
+        return self._client_message(env, subject, text, html, None, "REQUEST")
 
     # --- the team's messages --------------------------------------------------------------------------------
 

@@ -114,6 +114,7 @@ class ShowDate:
     promised: dt.date | None = None
     delivered: bool = False
     cancelled: bool = False
+    invited: bool = False  # an invitation (iMIP REQUEST) for it goes with this message
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class ClientDate:
     promised: dt.date | None
     delivered_sent: bool
     cancelled_sent: bool = False
+    invited: bool = True  # the client's calendar has it (an invitation went), not only the letters' table
 
     @staticmethod
     def after(before: ClientDate | None, show: ShowDate) -> ClientDate:
@@ -132,10 +134,11 @@ class ClientDate:
         out stays as it was, and a delivered or cancelled message once sent stays sent. (The one place this rule
         is written: every store and the evaluation's own view go through it.)"""
         if before is None:
-            return ClientDate(show.sequence, show.shown_date, show.promised, show.delivered, show.cancelled)
+            return ClientDate(show.sequence, show.shown_date, show.promised, show.delivered, show.cancelled,
+                              show.invited)
         return ClientDate(max(before.sequence, show.sequence), show.shown_date or before.shown_date,
                           show.promised or before.promised, before.delivered_sent or show.delivered,
-                          before.cancelled_sent or show.cancelled)
+                          before.cancelled_sent or show.cancelled, before.invited or show.invited)
 
 
 # --- actions: what a step decided, as data; the store carries them out in one transaction ----------------------

@@ -41,8 +41,8 @@ def _address(mail: str, name: str = "") -> vCalAddress:
     return address
 
 
-def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str, attendee: tuple[str, str],
-           description: str) -> Event:
+def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
+           attendees: Sequence[tuple[str, str]], description: str) -> Event:
     ev = Event()
     ev.add("UID", row.uid)
     ev.add("SEQUENCE", row.sequence)
@@ -55,41 +55,42 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     if description:
         ev.add("DESCRIPTION", description)
     ev.add("ORGANIZER", _address(organizer))
-    att = _address(attendee[1], attendee[0])
-    att.params["RSVP"] = "FALSE"
-    att.params["ROLE"] = "REQ-PARTICIPANT"
-    att.params["PARTSTAT"] = "NEEDS-ACTION"
-    ev.add("ATTENDEE", att)
+    for name, email in attendees:  # every recipient but the organizer: each one's program can then apply it
+        att = _address(email, name)
+        att.params["RSVP"] = "FALSE"
+        att.params["ROLE"] = "REQ-PARTICIPANT"
+        att.params["PARTSTAT"] = "NEEDS-ACTION"
+        ev.add("ATTENDEE", att)
     return ev
 
 
 def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
-            attendee: tuple[str, str], description: str = "", method: str = "REQUEST") -> bytes:
+            attendees: Sequence[tuple[str, str]], description: str = "", method: str = "REQUEST") -> bytes:
     """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT."""
     cal = _calendar(method)
-    cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
+    cal.add_component(_event(row, project_name, stamp, organizer, attendees, description))
     return _bytes(cal)
 
 
-def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str,
-            attendee: tuple[str, str]) -> bytes:
-    """`timeline.ics`: every client-visible milestone, same UIDs and SEQUENCEs, METHOD:PUBLISH."""
+def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str) -> bytes:
+    """The feed: every client-visible milestone, same UIDs and SEQUENCEs, METHOD:PUBLISH, no ATTENDEE (RFC 5546
+    §3.2.1). Never attached to a letter — beside an invitation it makes copies in Outlook, Thunderbird and Gmail."""
     cal = _calendar("PUBLISH")
     cal.add("X-WR-CALNAME", _one_line(project_name))
     for row in rows:
-        cal.add_component(_event(row, project_name, stamp, organizer, attendee, ""))
+        cal.add_component(_event(row, project_name, stamp, organizer, (), ""))
     cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE
     return _bytes(cal)
 
 
-def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str, attendee: tuple[str, str],
-           description: str) -> bytes:
+def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
+           attendees: Sequence[tuple[str, str]], description: str) -> bytes:
     """One milestone as an entry of the client-facing calendar: like the emailed one, without METHOD (a stored
     calendar object must not carry one, RFC 4791 4.1)."""
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
-    cal.add_component(_event(row, project_name, stamp, organizer, attendee, description))
+    cal.add_component(_event(row, project_name, stamp, organizer, attendees, description))
     return _bytes(cal)
 
 

@@ -59,8 +59,8 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
         if base is None:
             base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
         url = written["url"] if written else f"{base}{quote(row.uid, safe='')}.ics"
-        ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender,
-                               (project.client.name, project.client.email), description)
+        # a shared calendar, read by link (a feed): no ATTENDEE, as in every feed
+        ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender, (), description)
         etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written["etag"] if written else None)
         if etag is None:
             # someone edited (or created) it meanwhile: read their version and lay our facts over it

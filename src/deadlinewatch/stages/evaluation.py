@@ -61,7 +61,8 @@ def _envelope(c: Composer, project: Project, kind: str, identity: Sequence[objec
     return ClientEnvelope(project_name=project.name,
                           client=Recipient(client.name, client.email, client.language, client.timezone),
                           sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
-                          message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow")
+                          message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
+                          calendar_updates=project.calendar_updates, feed_url=project.client_feed_url)
 
 
 def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
@@ -77,22 +78,36 @@ def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message
 
 
 def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
-    """The first message a client gets: the timeline, and a REQUEST for each milestone (one UID a message)."""
+    """The first message a client gets: one letter with the whole timeline — never one mail per milestone. Under
+    "invitations" it carries the nearest milestone's invitation; the others are invited when they move or come
+    near (plan_invitation). Under "feed" and "off" the client's calendar learns every date from the feed or the
+    table, so all of them count as shown."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None
     project = pv.project
     rows = pv.rows()
     by_uid = {r.uid: r for r in rows}
-    first, *others = [by_uid[m.uid] for m in open_visible]
+    first = by_uid[open_visible[0].uid]
     plan = Plan(reason=f"introducing {len(rows)} milestones")
     env = _envelope(c, project, "intro", [], now)
     _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
-    for row in others:
-        env = _envelope(c, project, "intro", [row.uid], now)
-        _add(c, plan, project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
-    plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new)
-                  for r in (first, *others)]
+    # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
+    plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
+                           invited=env.invites and r.uid == first.uid) for r in (by_uid[m.uid] for m in open_visible)]
+    return plan
+
+
+NEAR_DAYS = 14  # a milestone not yet in the client's calendar is invited when its date is this close
+
+
+def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+    """The invitation of a milestone the client's calendar does not have yet, now that its date comes near."""
+    row = next(r for r in pv.rows() if r.uid == m.uid)
+    env = _envelope(c, pv.project, "update", [row.uid, row.sequence], now)
+    plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near")
+    _add(c, plan, pv.project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
+    plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True))
     return plan
 
 
@@ -138,12 +153,14 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
         plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
         return plan
     plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
-                           promised=decision.promised))
+                               promised=decision.promised, invited=env.invites))
     for r in moved_rows:
-        dep_env = _envelope(c, project, "update", [r.uid, r.sequence], now)
-        _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
+        if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
+            dep_env = _envelope(c, project, "update", [r.uid, r.sequence], now)
+            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
-        plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new))
+        plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
+                                   invited=env.invites))
     return plan
 
 
@@ -226,9 +243,10 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
         out.plans.append(plan)
         pv = pv.after(plan.dates)
 
+    invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
-        if m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
+        if invites and m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
@@ -260,6 +278,13 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
             days_left = (m.deadline - now).total_seconds() / 86400
             what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {decision.promised}"
         add(plan_notice(c, pv, m, decision, now), what)
+    # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
+    if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
+        for m in pv.visible():
+            cd = pv.dates.get(m.uid)
+            if (cd is None or not cd.invited) and pv.state(m) == "open" and pv.shown(m) <= (
+                    now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)):
+                add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it
     if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + dt.timedelta(days=2)

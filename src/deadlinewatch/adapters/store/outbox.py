@@ -24,7 +24,7 @@ class Outbox(Database):
     @staticmethod
     def _client_date(r: sqlite3.Row) -> ClientDate:
         return ClientDate(r["sequence"], _date(r["shown_date"]), _date(r["promised"]), bool(r["delivered_sent"]),
-                          bool(r["cancelled_sent"]))
+                          bool(r["cancelled_sent"]), bool(r["invited"]))
 
     def client_dates(self, project: str) -> dict[str, ClientDate]:
         rows = self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
@@ -45,9 +45,9 @@ class Outbox(Database):
             for d in dates:
                 shown = ClientDate.after(self.client_date(d.project, d.uid), d)
                 db.execute("INSERT OR REPLACE INTO client_dates (project, uid, sequence, shown_date, promised,"
-                           " delivered_sent, cancelled_sent) VALUES (?,?,?,?,?,?,?)",
+                           " delivered_sent, cancelled_sent, invited) VALUES (?,?,?,?,?,?,?,?)",
                            (d.project, d.uid, shown.sequence, _iso(shown.shown_date), _iso(shown.promised),
-                            int(shown.delivered_sent), int(shown.cancelled_sent)))
+                            int(shown.delivered_sent), int(shown.cancelled_sent), int(shown.invited)))
             if to_manager is not None:
                 self._enqueue(db, to_manager(primary), parent=primary)
             return primary

@@ -104,3 +104,10 @@ MIGRATIONS.append(Migration(
     -- the text of old mail is pruned after imap.keep_mail_days
     CREATE INDEX messages_by_decided ON messages (decided_at);
     """))
+
+MIGRATIONS.append(Migration(
+    "whether the client's calendar has each milestone, or only the letters' table",
+    """
+    -- until now every date shown went with an invitation: the rows there are invited
+    ALTER TABLE client_dates ADD COLUMN invited INTEGER NOT NULL DEFAULT 1;
+    """))

@@ -76,6 +76,7 @@ def test_the_calendar_part_moves_one_entry_in_place() -> None:
     attendees = event["ATTENDEE"] if isinstance(event["ATTENDEE"], list) else [event["ATTENDEE"]]
     # the client and the client's Cc; the Cc'd manager is the organizer here
     assert [str(a) for a in attendees] == ["mailto:jane@acme.example", "mailto:cto@acme.example"]
+    assert {a.params["RSVP"] for a in attendees} == {"TRUE"}  # docs/calendar-rsvp.md
     assert event["DTSTAMP"].dt == dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 
 

@@ -57,7 +57,8 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     ev.add("ORGANIZER", _address(organizer))
     for name, email in attendees:  # every recipient but the organizer: each one's program can then apply it
         att = _address(email, name)
-        att.params["RSVP"] = "FALSE"
+        # TRUE: the buttons that apply an update in SOGo, Nextcloud and Thunderbird (docs/calendar-rsvp.md)
+        att.params["RSVP"] = "TRUE"
         att.params["ROLE"] = "REQ-PARTICIPANT"
         att.params["PARTSTAT"] = "NEEDS-ACTION"
         ev.add("ATTENDEE", att)

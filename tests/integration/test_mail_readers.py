@@ -36,3 +36,19 @@ def test_every_reader_gets_the_subject_and_names_we_wrote(name: str, pad: int,
         composed_to = [(a.display_name, a.addr_spec) for a in msg["To"].addresses]
         assert [(a.display_name, a.addr_spec) for a in python["To"].addresses] == composed_to, kind
         assert [(a["name"], a["address"]) for a in node["to"]] == composed_to, kind
+
+
+def test_vobject_reads_each_invitation_as_we_wrote_it() -> None:
+    """vobject (the parser of Radicale's ancestors and many Python calendar tools): each calendar part we send is
+    one VEVENT with our UID and SEQUENCE, METHOD as the MIME part says, every recipient but us an ATTENDEE."""
+    import vobject
+
+    for kind, msg in _letters("Tasarım taslakları — ডিজাইন").items():
+        for part in (p for p in msg.walk() if p.get_content_type() == "text/calendar"):
+            cal = vobject.readOne(part.get_content())
+            assert cal.method.value == part.get_param("method"), kind
+            [event] = cal.vevent_list
+            assert event.uid.value == "u1" and int(event.sequence.value) == 2, kind
+            attendees = sorted(a.value.lower() for a in event.attendee_list)
+            assert attendees == ["mailto:jane@acme.example"], kind  # the manager (pm@) is the organizer
+            assert {a.params["RSVP"][0] for a in event.attendee_list} == {"TRUE"}, kind

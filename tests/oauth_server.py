@@ -124,7 +124,25 @@ class Records:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class OAuthServer:
+class _Served:
+    """A WSGI application served on 127.0.0.1, in a thread of its own, on a port the system picks."""
+
+    def _serve(self, app: Any, path: str = "") -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the tests' output
+        self.http = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.http.server_port
+        self.url = f"http://127.0.0.1:{self.port}{path}"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+
+    def start(self) -> Any:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+
+
+class OAuthServer(_Served):
     """The authorization server, in a thread of its own, on a port the system picks."""
 
     DEVICE_CLIENT = "deadlinewatch-test"
@@ -138,18 +156,7 @@ class OAuthServer:
             self.DEVICE_CLIENT, "", scopes, (DeviceCodeGrant.GRANT_TYPE, "authorization_code", "refresh_token"))
         self.records.clients[self.RESOURCE_CLIENT] = Client(self.RESOURCE_CLIENT, self.RESOURCE_SECRET, (), ())
         self.app = self._app(interval)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the tests' output
-        self.http = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.port = self.http.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def start(self) -> OAuthServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.http.shutdown()
+        self._serve(self.app)
 
     # --- what a person and an administrator do -------------------------------------------------------------
 
@@ -171,6 +178,14 @@ class OAuthServer:
 
     def issued(self, user: str) -> list[Token]:
         return [t for t in self.records.tokens if t.user == user]
+
+    def holder(self, access_token: str, scope: str = "") -> str:
+        """Whom an access token stands for while it is active (not revoked, not expired, and carrying `scope`
+        when one is asked for); "" otherwise. What introspection answers, for the gate in front of Radicale."""
+        found = next((t for t in self.records.tokens if t.access_token == access_token), None)
+        if found is None or found.revoked or found.is_expired() or (scope and scope not in found.scope.split()):
+            return ""
+        return found.user
 
     # --- the Flask application -----------------------------------------------------------------------------
 
@@ -233,8 +248,7 @@ class OAuthServer:
                 return next((t for t in records.tokens if t.access_token == token_string), None)
 
             def introspect_token(self, token: Token) -> dict[str, Any]:
-                active = not token.revoked and not token.is_expired()
-                if not active:
+                if not outer.holder(token.access_token):
                     return {"active": False}
                 return {"active": True, "client_id": token.client_id, "token_type": "Bearer",
                         "username": token.user, "sub": token.user, "scope": token.scope,
@@ -311,7 +325,7 @@ def _generator(lifetime: Any) -> Any:
     return generator
 
 
-class GatedRadicale:
+class GatedRadicale(_Served):
     """Radicale (its WSGI application, in this process) behind a gate that takes OAuth bearer tokens, as a studio
     would put a reverse proxy in front of it: each request's token is checked by introspection at the
     authorization server (active, carrying `scope`), and Radicale trusts the user the server names (its auth type
@@ -330,24 +344,11 @@ class GatedRadicale:
         self.app = radicale.Application(radicale.config.load([(str(conf), False)]))
         self.oauth = oauth
         self.scope = scope
-        self.http = make_server("127.0.0.1", 0, self._gate, threaded=True)
-        self.port = self.http.server_port
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def start(self) -> GatedRadicale:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.http.shutdown()
+        self._serve(self._gate, "/")
 
     def _gate(self, environ: dict[str, Any], start_response: Any) -> Any:
         header = environ.get("HTTP_AUTHORIZATION", "")
-        token = header[7:] if header.startswith("Bearer ") else ""
-        found = next((t for t in self.oauth.records.tokens if t.access_token == token), None) if token else None
-        user = found.user if found is not None and not found.revoked and not found.is_expired() and (
-            self.scope in found.scope.split()) else ""
+        user = self.oauth.holder(header[7:], self.scope) if header.startswith("Bearer ") else ""
         environ.pop("HTTP_X_REMOTE_USER", None)  # never from the client
         if not user:
             start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="caldav"'),

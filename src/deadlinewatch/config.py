@@ -301,6 +301,8 @@ OFFER_KEYS = [
         "We will not charge for the extra review round."),
 ]
 
+_CALENDAR_UPDATES = _choice("", "invitations", "feed", "off")  # "": the project's (or the client's), else invitations
+
 OAUTH2_KEYS = [
     Key("provider", _choice("google", "microsoft", "generic"), REQUIRED,
         '"google" | "microsoft" fill in the endpoints and scopes; "generic" takes them from this table', "google"),
@@ -377,8 +379,7 @@ CLIENT_KEYS = [
     Key("cc", _email_list, (), "also copied on every client message", []),
     Key("language", _language, "en", "language of the client's letters (en, tr, bn, or a template folder)"),
     Key("timezone", _timezone, "", "the client's zone (IANA); default: daemon.timezone", "Europe/London"),
-    Key("calendar_updates", _choice("", "invitations", "feed", "off"), "",
-        "the project's calendar_updates, when set here instead"),
+    Key("calendar_updates", _CALENDAR_UPDATES, "", "the project's calendar_updates, when set here instead"),
 ]
 
 PROJECT_KEYS = [
@@ -389,7 +390,7 @@ PROJECT_KEYS = [
     Key("context", _str, "", "what the client is counting on",
         "your annual shareholder meeting on 12 December"),
     Key("client_calendar", _str, "", "optional calendar kept as the client-facing copy of the timeline"),
-    Key("calendar_updates", _choice("", "invitations", "feed", "off"), "",
+    Key("calendar_updates", _CALENDAR_UPDATES, "",
         'how the client\'s calendar follows the timeline: "invitations" (one iMIP invitation per milestone, when '
         'it is introduced, moves or comes near; the default), "feed" (letters link client_feed_url), "off"',
         "invitations"),

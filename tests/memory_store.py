@@ -21,6 +21,7 @@ from deadlinewatch.adapters.store.port import (
     OutboxItem,
     StorePort,
     TrackRecord,
+    new_page_token,
 )
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, ShowDate
 from deadlinewatch.errors import StateConflict
@@ -46,7 +47,7 @@ class _State:
     client_calendar: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
-    decided_by: dict[int, str] = field(default_factory=dict)
+    page_tokens: dict[str, str] = field(default_factory=dict)
     messages: dict[str, _Message] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -137,6 +138,15 @@ class MemoryStore(StorePort):
         moved = {m.uid for ms in parsed.values() for m in ms}
         return [uid for uid in gone if uid not in moved]
 
+    def page_tokens(self) -> dict[str, str]:
+        return dict(self.s.page_tokens)
+
+    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
+        with self.transaction():
+            for project in projects:
+                self.s.page_tokens.setdefault(project, new_page_token())
+        return {p: self.s.page_tokens[p] for p in projects}
+
     def version(self) -> tuple[int, int]:
         return len(self.s.reports), self.s.milestones_written
 
@@ -216,8 +226,7 @@ class MemoryStore(StorePort):
         with self.transaction():
             for i in [item, *self._items(lambda i: i.parent == notice_id and i.audience == "client"
                                          and i.state == "held")]:
-                self.s.outbox[i.id] = dataclasses.replace(i, state=state)
-                self.s.decided_by[i.id] = decided_by
+                self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by)
         return True
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
@@ -244,9 +253,8 @@ class MemoryStore(StorePort):
             return False
         self.s.outbox[notice_id] = dataclasses.replace(
             item, state=state, last_error=error if error is not None else item.last_error,
-            attempts=item.attempts + attempt, sent=now if state == "sent" else item.sent, next_attempt=next_attempt)
-        if decided_by:
-            self.s.decided_by[notice_id] = decided_by
+            attempts=item.attempts + attempt, sent=now if state == "sent" else item.sent, next_attempt=next_attempt,
+            decided_by=decided_by or item.decided_by)
         return True
 
     def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:

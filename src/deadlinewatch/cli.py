@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trace")
     s = sub.add_parser("demo", help="the whole loop on local servers it starts itself")
     s.add_argument("--out", default="demo-out")
+    s = sub.add_parser("web-password", help="write the argon2 hash of a password (read from stdin) for "
+                       "web.password_file")
+    s.add_argument("--out", required=True, help="the file to write (mode 0600)")
     s = sub.add_parser("login", help='OAuth 2.0 sign-in (device authorization) for a server with auth = "oauth2"')
     s.add_argument("server", choices=("imap", "smtp", "caldav"))
     s.add_argument("--print", action="store_true", dest="print_token",
@@ -282,10 +285,27 @@ def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web_password(args: argparse.Namespace) -> int:
+    """The manager's web password: read from the terminal (asked twice) or from stdin, its argon2 hash written."""
+    import getpass
+
+    from deadlinewatch.web.signin import write_password_file
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password for the web pages: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("the two passwords differ; nothing was written")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    write_password_file(args.out, password)
+    print(f'the hash is in {args.out} (mode 0600); set web.password_file = "{args.out}"', file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "init": cmd_init, "check-config": cmd_check_config, "once": cmd_once, "run": cmd_run, "status": cmd_status,
     "preview": cmd_preview, "approve": lambda a: cmd_decide(a, True), "reject": lambda a: cmd_decide(a, False),
-    "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login,
+    "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login, "web-password": cmd_web_password,
 }
 
 

@@ -163,6 +163,21 @@ def _url(v: Any) -> str:
     return s
 
 
+def _optional_url(v: Any) -> str:
+    return "" if v == "" else _url(v)
+
+
+def _networks(v: Any) -> tuple[str, ...]:
+    import ipaddress
+
+    if not isinstance(v, list):
+        raise ValueError('a list of addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]')
+    try:
+        return tuple(str(ipaddress.ip_network(x, strict=False)) for x in v)
+    except (TypeError, ValueError):
+        raise ValueError('a list of addresses or networks, e.g. ["127.0.0.1", "10.0.0.0/8"]') from None
+
+
 def _host(v: Any) -> str:
     s = _str(v)
     if not s or any(c.isspace() for c in s):
@@ -293,6 +308,18 @@ SCHEMA: dict[str, list[Key]] = {
     "metrics": [
         Key("listen", _listen, "", 'e.g. "127.0.0.1:9464" for a Prometheus endpoint; "" turns it off'),
     ],
+    "web": [
+        Key("listen", _listen, "",
+            'the manager\'s pages and the client pages, e.g. "127.0.0.1:8080"; "" turns them off'),
+        Key("base_url", _optional_url, "", "how clients reach the pages through the studio's reverse proxy, e.g. "
+            '"https://studio.example/deadlinewatch/" (links in mail, the feed)'),
+        Key("password_file", _str, "", "the manager's sign-in: a file holding an argon2 hash, written by "
+            "`deadlinewatch web-password --out FILE`"),
+        Key("trusted_user_header", _str, "",
+            'or: the header in which the reverse proxy\'s own sign-in names the user, e.g. "X-Forwarded-User"'),
+        Key("trusted_proxies", _networks, ("127.0.0.1", "::1"),
+            "that header is honoured only from these addresses or networks; the user must be team.manager"),
+    ],
 }
 
 OFFER_KEYS = [
@@ -394,8 +421,9 @@ PROJECT_KEYS = [
         'how the client\'s calendar follows the timeline: "invitations" (one iMIP invitation per milestone, when '
         'it is introduced, moves or comes near; the default), "feed" (letters link client_feed_url), "off"',
         "invitations"),
-    Key("client_feed_url", _str, "", "a read-only feed of the timeline the letters link, e.g. a CalDAV server's "
-        "public link to client_calendar"),
+    Key("client_feed_url", _optional_url, "",
+        "a read-only feed of the timeline the letters link, e.g. a CalDAV server's public link to client_calendar; "
+        "without it, the project's feed on the [web] pages (web.base_url)"),
     Key("approval", _choice("", "auto", "manager", "shadow"), "", "per-project override of policy.approval"),
     Key("weekly_update", _weekly, None, "per-project override of policy.weekly_update"),
     Key("manager", _optional_email, "", "per-project override of team.manager"),
@@ -516,11 +544,20 @@ class MetricsSection:
     listen: str
 
 
+@dataclass(frozen=True)
+class WebSection:
+    listen: str
+    base_url: str
+    password_file: str
+    trusted_user_header: str
+    trusted_proxies: tuple[str, ...]
+
+
 SECTION_TYPES: dict[str, type[Any]] = {
     "daemon": DaemonSection, "caldav": CaldavSection, "imap": ImapSection, "smtp": SmtpSection,
     "team": TeamSection, "policy": PolicySection, "letters": LettersSection, "metrics": MetricsSection,
+    "web": WebSection,
 }
-SECRET_KEYS = ("password", "password_file", "password_env")  # read into Config.accounts, never kept in a section
 
 
 def field_name(key: str) -> str:
@@ -531,7 +568,8 @@ def field_name(key: str) -> str:
 def typed_section(cls: type[T], values: Mapping[str, Any]) -> T:
     """A section's validated values as its typed object (lists become tuples: the sections are frozen)."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]  # every SECTION_TYPES entry is a dataclass
-    kept = {field_name(k): tuple(v) if isinstance(v, list) else v for k, v in values.items() if k not in SECRET_KEYS}
+    # a server section's secrets are not fields of it (they are in Config.accounts): the filter below drops them
+    kept = {field_name(k): tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**{k: v for k, v in kept.items() if k in names})
 
 
@@ -551,6 +589,7 @@ class Config:
     policy: PolicySection
     letters: LettersSection
     metrics: MetricsSection
+    web: WebSection
     offers: tuple[Offer, ...]
     projects: tuple[Project, ...]
     accounts: Mapping[str, ServerAccount] = field(default_factory=dict)
@@ -729,6 +768,16 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             'server writes in Authentication-Results, e.g. "mx.studio.example")'
         )
 
+    web = sections["web"]
+    if web["listen"] and not (web["password_file"] or web["trusted_user_header"]):
+        problems.append("web.listen is set but nobody could sign in to the manager's pages: set web.password_file "
+                        "(`deadlinewatch web-password --out FILE`) or web.trusted_user_header")
+    if web["password_file"] and not os.access(web["password_file"], os.R_OK):
+        problems.append(f'web.password_file = "{web["password_file"]}": cannot read it (write it with '
+                        "`deadlinewatch web-password --out FILE`)")
+    if web["base_url"] and not web["listen"]:
+        problems.append("web.base_url is set but web.listen is not: the pages it points at are not served")
+
     offers_raw = doc.get("offers", [])
     offers: list[Offer] = []
     if not isinstance(offers_raw, list):
@@ -761,9 +810,10 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
         if None in (v["id"], v["name"], v["calendar"], c["name"], c["email"]):
             continue
         updates = v["calendar_updates"] or c.get("calendar_updates") or "invitations"
-        if updates == "feed" and not re.match(r"^https?://[^/\s]+", v["client_feed_url"] or ""):
-            problems.append(f'{where}.client_feed_url: required with calendar_updates = "feed" (the https:// address '
-                            "the letters link, e.g. your CalDAV server's read-only link to client_calendar)")
+        if updates == "feed" and not v["client_feed_url"] and not web["base_url"]:
+            problems.append(f'{where}.client_feed_url: required with calendar_updates = "feed" unless web.base_url '
+                            "is set (then the letters link the project's feed on the web pages): the https:// "
+                            "address the letters link, e.g. your CalDAV server's read-only link to client_calendar")
         projects.append(Project(
             id=v["id"], name=v["name"], calendar=v["calendar"], categories=v["categories"],
             client=Client(c["name"], c["email"], c["cc"], c["language"], c["timezone"] or daemon["timezone"]),

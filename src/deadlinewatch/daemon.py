@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from deadlinewatch.adapters.mailbox import IdleWatcher
     from deadlinewatch.metrics import Metrics
     from deadlinewatch.services import PassReport
+    from deadlinewatch.web.server import WebServer
     from deadlinewatch.workers import Crew
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,11 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     crew = Crew(wiring.services(config, store, clock), stop,
                 on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds))
     watcher = _watch(crew, loop)
+    pages: WebServer | None = None
     log.info("deadlinewatch running: %d projects, state in %s", len(config.projects), config.state_dir)
 
     async def reloader() -> None:
-        nonlocal watcher
+        nonlocal watcher, pages
         while not stop.is_set():
             await _first(stop, reload)
             if stop.is_set():
@@ -92,16 +94,27 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
                 continue
             watcher.stop()
             watcher = _watch(crew, loop)
+            try:
+                if pages is not None:
+                    await pages.move(crew.svc.config.web.listen)
+                elif crew.svc.config.web.listen:
+                    pages = await _pages(crew)
+            except ConfigError as e:
+                log.error("reload: the web pages stay off: %s", e)
             log.info("configuration reloaded from %s", config_path)
             crew.wake(*crew.workers)  # the weekly one too: the check-in times may have changed
 
     try:
+        if config.web.listen:
+            pages = await _pages(crew)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(crew.run())
             tasks.create_task(reloader())
             tasks.create_task(_watchdog(crew, stop))
     finally:
         sd_notify("STOPPING=1")
+        if pages is not None:
+            await pages.stop()
         control_server.close()
         control_path.unlink(missing_ok=True)
         watcher.stop()
@@ -156,6 +169,17 @@ def _metrics(config: config_mod.Config) -> Metrics | None:
         raise ConfigError(f'metrics.listen = "{listen}": cannot listen there ({e.strerror})') from None
     log.info("metrics on http://%s/metrics", listen)
     return metrics
+
+
+async def _pages(crew: Crew) -> WebServer:
+    """The web pages on web.listen, over the crew's current services; a decision there wakes the workers that
+    act on it, as one from the control socket does."""
+    from deadlinewatch.web.server import WebServer
+
+    crew.svc.store.make_page_tokens([p.id for p in crew.svc.config.projects])
+    pages = WebServer(lambda: crew.svc, lambda: crew.wake("evaluator", "outbox"))
+    await pages.start(crew.svc.config.web.listen)
+    return pages
 
 
 def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:

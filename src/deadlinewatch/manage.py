@@ -16,7 +16,7 @@ from typing import Any
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import Store, StorePort
 from deadlinewatch.errors import DeadlinewatchError, UsageError
 
 
@@ -24,7 +24,7 @@ def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> 
     try:
         command = request.get("command")
         if command == "status":
-            data = status_data(store)
+            data = status_data(store, config)
             return {"exit": 0, "stdout": json.dumps(data, indent=2, ensure_ascii=False) + "\n" if request.get("json")
                     else render_status(data)}
         if command == "preview":
@@ -42,16 +42,20 @@ def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClo
     return FixedClock(moment) if moment else SystemClock()
 
 
-def status_data(store: Store) -> dict[str, Any]:
+def status_data(store: StorePort, config: config_mod.Config) -> dict[str, Any]:
     """The shape of `status --json` (CONTRACT.md)."""
     from deadlinewatch.core.milestones import effective_state
 
     last = store.last_pass()
     servers = store.servers()
+    # the client pages' tokens are made with the pages: while [web] is off there is no page to show
+    tokens = store.make_page_tokens([p.id for p in config.projects]) if config.web.listen else {}
     data: dict[str, Any] = {
         "last_pass": last["finished"] if last else None,
         "servers": {name: servers.get(name, {"ok": False, "detail": "not contacted yet"})
                     for name in ("caldav", "imap", "smtp")},
+        "projects": [{"id": p.id, "name": p.name, "client_page": f"/p/{tokens[p.id]}/" if p.id in tokens else None}
+                     for p in config.projects],
         "milestones": [],
         "notices": [],
     }
@@ -76,6 +80,7 @@ def status_data(store: Store) -> dict[str, Any]:
         data["notices"].append({
             "id": item.id, "project": item.project, "uid": item.uid, "kind": item.kind, "state": item.state,
             "to": str(to), "created": item.created.isoformat(), "sent": item.sent.isoformat() if item.sent else None,
+            "decided_by": item.decided_by,
         })
     return data
 
@@ -84,6 +89,10 @@ def render_status(data: dict[str, Any]) -> str:
     lines = [f"last pass: {data['last_pass'] or 'never'}"]
     for name, s in data["servers"].items():
         lines.append(f"  {name:<7} {'ok  ' if s['ok'] else 'DOWN'}  {s['detail']}")
+    pages = [p for p in data["projects"] if p["client_page"]]
+    if pages:
+        lines.append("client pages:")
+        lines += [f"  {p['id']}: {p['client_page']}" for p in pages]
     lines.append("milestones:")
     for m in data["milestones"]:
         risk = f"P(miss) {m['p_miss']:.0%}" if m["p_miss"] is not None else "no forecast"
@@ -173,7 +182,9 @@ def readable(raw: bytes) -> str:
     return "\n".join(lines) + "\n"
 
 
-def decide(store: Store, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None) -> str:
+def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None,
+           decided_by: str = "cli") -> str:
+    """`approve`/`reject`, and the web pages' buttons: the manager's decision on a held notice, with who made it."""
     try:
         notice_id = int(notice_ref)
     except ValueError:
@@ -181,6 +192,6 @@ def decide(store: Store, notice_ref: str, approve: bool, config: config_mod.Conf
     item = store.outbox_item(notice_id)
     if item is None or item.audience != "client":
         raise DeadlinewatchError(f"no notice #{notice_id}")
-    if not store.decide(notice_id, approve, now=_clock(config, now_text).now(), decided_by="cli"):
+    if not store.decide(notice_id, approve, now=_clock(config, now_text).now(), decided_by=decided_by):
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"

@@ -170,11 +170,12 @@ def test_system_timezone_is_a_real_zone() -> None:
 def test_each_section_has_exactly_the_keys_the_schema_declares() -> None:
     from dataclasses import fields
 
-    from deadlinewatch.config import SECRET_KEYS, SECTION_TYPES, field_name
+    from deadlinewatch.config import SECTION_TYPES, SERVER_SECTIONS, field_name
 
+    secrets = ("password", "password_file", "password_env")  # a server's: in Config.accounts, never in its section
     assert set(SECTION_TYPES) == set(SCHEMA)
     for name, keys in SCHEMA.items():
-        declared = {field_name(k.name) for k in keys if k.name not in SECRET_KEYS}
+        declared = {field_name(k.name) for k in keys if name not in SERVER_SECTIONS or k.name not in secrets}
         assert {f.name for f in fields(SECTION_TYPES[name])} == declared, name
 
 
@@ -183,3 +184,24 @@ def test_a_feed_needs_the_address_the_letters_link(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load(path, env={"IMAP_PW": "x"})
     assert 'projects[0].client_feed_url: required with calendar_updates = "feed"' in str(e.value)
+
+
+def test_the_web_pages_need_a_way_to_sign_in_and_a_readable_password_file(tmp_path: Path) -> None:
+    path = minimal(tmp_path)
+    path.write_text(path.read_text() + '\n[web]\nlisten = "127.0.0.1:8080"\n')
+    with pytest.raises(ConfigError) as e:
+        load(path, env={"IMAP_PW": "x"})
+    assert "web.listen is set but nobody could sign in" in str(e.value)
+    path.write_text(path.read_text() + f'password_file = "{tmp_path}/missing"\ntrusted_proxies = ["not an address"]\n')
+    with pytest.raises(ConfigError) as e:
+        load(path, env={"IMAP_PW": "x"})
+    assert f'web.password_file = "{tmp_path}/missing": cannot read it' in str(e.value)
+    assert "web.trusted_proxies" in str(e.value)
+
+
+def test_a_feed_may_be_the_web_pages_own(tmp_path: Path) -> None:
+    path = minimal(tmp_path, extra='calendar_updates = "feed"\n')
+    (tmp_path / "pw").write_text("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n")
+    path.write_text(path.read_text() + f'\n[web]\nlisten = "127.0.0.1:8080"\nbase_url = "https://s.example/dw/"\n'
+                                       f'password_file = "{tmp_path}/pw"\n')
+    assert load(path, env={"IMAP_PW": "x"}).web.base_url == "https://s.example/dw/"

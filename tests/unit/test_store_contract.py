@@ -86,6 +86,7 @@ def test_outbox_a_decision_moves_the_held_group_once(store: StorePort) -> None:
     assert store.decide(primary, True, now=NOW, decided_by="pm") is True
     assert {i.message_id: i.state for i in store.outbox(audience="client")} == {"<n@x>": "pending", "<u@x>": "pending"}
     assert store.decide(primary, False, now=NOW, decided_by="pm") is False  # already decided
+    assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
     assert store.client_date("p", "u1").sequence == 3  # type: ignore[union-attr]
 
 
@@ -291,3 +292,12 @@ def test_the_key_of_our_ids_is_secret_and_lasting(store: StorePort, tmp_path: Pa
         again = Store.open(tmp_path)
         assert again.key == store.key
         again.close()
+
+
+def test_a_client_page_token_is_made_once_per_project_random_and_kept(store: StorePort) -> None:
+    assert store.page_tokens() == {}
+    first = store.make_page_tokens(["p", "q"])
+    assert set(first) == {"p", "q"} and first["p"] != first["q"]
+    assert all(len(t) >= 22 for t in first.values())  # at least 128 bits, URL-safe base64
+    assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
+    assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}

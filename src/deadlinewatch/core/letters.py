@@ -32,6 +32,7 @@ from typing import Any
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.numbers import format_percent as babel_percent
 
 from deadlinewatch.core import timeline
 from deadlinewatch.core.header_cache import WRITE
@@ -176,15 +177,23 @@ _DIGIT_ZERO = {"beng": "BENGALI", "deva": "DEVANAGARI", "arab": "ARABIC-INDIC", 
                "mymr": "MYANMAR", "thai": "THAI", "tamldec": "TAMIL", "guru": "GURMUKHI", "gujr": "GUJARATI"}
 
 
+def native_digits(text: str, language: str) -> str:
+    """Latin digits as the locale writes digits (Bengali: ০১২…), which Babel leaves Latin."""
+    script = _DIGIT_ZERO.get(Locale.parse(language).default_numbering_system)
+    if not script:
+        return text
+    zero = ord(unicodedata.lookup(f"{script} DIGIT ZERO"))
+    return text.translate({ord("0") + i: zero + i for i in range(10)})
+
+
 def format_day(day: dt.date, language: str, fmt: str = "full") -> str:
     """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬")."""
-    locale = Locale.parse(language)
-    text = format_date(day, format=fmt, locale=locale)
-    script = _DIGIT_ZERO.get(locale.default_numbering_system)
-    if script:
-        zero = ord(unicodedata.lookup(f"{script} DIGIT ZERO"))
-        text = text.translate({ord("0") + i: zero + i for i in range(10)})
-    return text
+    return native_digits(format_date(day, format=fmt, locale=Locale.parse(language)), language)
+
+
+def format_percent(percent: int, language: str) -> str:
+    """A percentage as the locale writes it ("60%", "%60", "৬০%")."""
+    return native_digits(babel_percent(percent / 100, locale=Locale.parse(language)), language)
 
 
 # --- the composer ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from deadlinewatch.config import Project
 from deadlinewatch.core import dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
+from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, ShowDate, TimelineRow
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
@@ -54,15 +54,16 @@ class Plan:
     manager: Callable[[int], QueueMail] | None = None
 
 
-def _envelope(c: Composer, project: Project, kind: str, identity: Sequence[object], now: dt.datetime
+def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
               ) -> ClientEnvelope:
+    project = pv.project
     token, msg_id = c.message_id(kind, project.id, *identity)
     client = project.client
     return ClientEnvelope(project_name=project.name,
                           client=Recipient(client.name, client.email, client.language, client.timezone),
                           sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
                           message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
-                          calendar_updates=project.calendar_updates, feed_url=project.client_feed_url)
+                          calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url))
 
 
 def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
@@ -90,7 +91,7 @@ def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
     by_uid = {r.uid: r for r in rows}
     first = by_uid[open_visible[0].uid]
     plan = Plan(reason=f"introducing {len(rows)} milestones")
-    env = _envelope(c, project, "intro", [], now)
+    env = _envelope(c, pv, "intro", [], now)
     _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
     # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
     plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
@@ -104,7 +105,7 @@ NEAR_DAYS = 14  # a milestone not yet in the client's calendar is invited when i
 def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
     """The invitation of a milestone the client's calendar does not have yet, now that its date comes near."""
     row = next(r for r in pv.rows() if r.uid == m.uid)
-    env = _envelope(c, pv.project, "update", [row.uid, row.sequence], now)
+    env = _envelope(c, pv, "update", [row.uid, row.sequence], now)
     plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near")
     _add(c, plan, pv.project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
     plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True))
@@ -137,7 +138,7 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     history = pv.reports.get(m.uid, [])
     offers = [(o.min_slip_days, o.text) for o in c.config.offers]
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
-    env = _envelope(c, project, decision.kind, identity, now)
+    env = _envelope(c, pv, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
     letter = NoticeLetter(
         envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
@@ -156,7 +157,7 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
                                promised=decision.promised, invited=env.invites))
     for r in moved_rows:
         if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
-            dep_env = _envelope(c, project, "update", [r.uid, r.sequence], now)
+            dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
             _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
@@ -169,7 +170,7 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     tz = pv.client_tz
     sequence = pv.sequence(m) + 1
     row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence)
-    env = _envelope(c, pv.project, "cancel", [m.uid], now)
+    env = _envelope(c, pv, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar")
     _add(c, plan, pv.project, env, c.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
@@ -181,16 +182,9 @@ def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetim
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None  # nothing open: no check-in to send
-    env = _envelope(c, pv.project, "weekly", [slot.date().isoformat()], now)
+    env = _envelope(c, pv, "weekly", [slot.date().isoformat()], now)
     rows = pv.rows()
-    week_ago = slot - dt.timedelta(days=7)
-    progress = []
-    for row in rows:
-        history = pv.reports.get(row.uid, [])
-        before = next((r.done for r in reversed(history) if r.done is not None and r.at <= week_ago), None)
-        now_done = 100 if row.status == "done" else next((r.done for r in reversed(history) if r.done is not None),
-                                                          None)
-        progress.append(Progress(row, before, now_done, sum(1 for r in history if r.at > week_ago)))
+    progress = pv.progress(slot - dt.timedelta(days=7))
     horizon = slot.date() + dt.timedelta(days=14)
     upcoming = sorted((r for r in rows if r.status != "done" and r.new <= horizon), key=lambda r: r.new)[:3]
     plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}")

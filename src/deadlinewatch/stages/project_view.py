@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Project
 from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.letters import Progress
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Milestone, Report, ShowDate, TimelineRow
 
@@ -24,6 +25,15 @@ class ProjectView:
     milestones: list[Milestone]
     reports: dict[str, list[Report]]
     dates: dict[str, ClientDate]
+    page_token: str | None = None  # the client page's token, once the [web] pages made one
+
+    def feed_url(self, base_url: str) -> str:
+        """The feed the letters link: `client_feed_url`, else the project's feed on the [web] pages, else none."""
+        if self.project.client_feed_url:
+            return self.project.client_feed_url
+        if base_url and self.page_token:
+            return f"{base_url.rstrip('/')}/p/{self.page_token}/timeline.ics"
+        return ""
 
     @property
     def client_tz(self) -> zoneinfo.ZoneInfo:
@@ -56,6 +66,17 @@ class ProjectView:
         return tuple(out)
 
 
+    def progress(self, since: dt.datetime) -> list[Progress]:
+        """Each client-visible milestone's progress since a moment: percent done then and now, notes since."""
+        out = []
+        for row in self.rows():
+            history = self.reports.get(row.uid, [])
+            before = next((r.done for r in reversed(history) if r.done is not None and r.at <= since), None)
+            now_done = 100 if row.status == "done" else next(
+                (r.done for r in reversed(history) if r.done is not None), None)
+            out.append(Progress(row, before, now_done, sum(1 for r in history if r.at > since)))
+        return out
+
     def after(self, shown: Sequence[ShowDate]) -> ProjectView:
         """The project once these dates reach the client's calendar (as the store will record them)."""
         dates = dict(self.dates)
@@ -67,4 +88,4 @@ class ProjectView:
 def view(store: StorePort, project: Project) -> ProjectView:
     """A project as its client knows it, read from the store."""
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id))
+                       store.client_dates(project.id), store.page_tokens().get(project.id))

@@ -11,6 +11,7 @@ changes nests them as savepoints.
   forecasts.py  each milestone's latest forecast
   outbox.py     messages to send, and what the client's calendar shows (client dates)
   health.py     passes and servers' health
+  pages.py      the client pages' tokens
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from deadlinewatch.adapters.store.health import Health
 from deadlinewatch.adapters.store.inbox import Inbox
 from deadlinewatch.adapters.store.notes import Notes
 from deadlinewatch.adapters.store.outbox import Outbox
+from deadlinewatch.adapters.store.pages import Pages
 from deadlinewatch.adapters.store.port import (
     CLIENT_KINDS,
     RECENT_REPORTS,
@@ -36,6 +38,6 @@ __all__ = ["CLIENT_KINDS", "MIGRATIONS", "RECENT_REPORTS", "ClientDate", "Migrat
            "Store", "StorePort", "TrackRecord"]
 
 
-class Store(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Database, StorePort):
+class Store(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Pages, Database, StorePort):
     """The whole state: every part over one connection (carry_out comes with the port)."""
 

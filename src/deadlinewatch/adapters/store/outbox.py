@@ -108,6 +108,7 @@ class Outbox(Database):
             message=bytes(r["message"]), state=r["state"], attempts=r["attempts"],
             created=dt.datetime.fromisoformat(r["created"]), sent=_datetime(r["sent"]), last_error=r["last_error"],
             promised=_date(r["promised"]), parent=r["parent"], next_attempt=_datetime(r["next_attempt"]),
+            decided_by=r["decided_by"],
         )
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:

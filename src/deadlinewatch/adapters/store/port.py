@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, assert_never
@@ -57,6 +58,7 @@ class OutboxItem:
     promised: dt.date | None
     parent: int | None = None
     next_attempt: dt.datetime | None = None
+    decided_by: str | None = None  # who approved or rejected it ("cli", the manager's address, "timeout")
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,19 @@ class HealthState(Protocol):
     def servers(self) -> dict[str, dict[str, Any]]: ...
 
 
-class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, Protocol):
+def new_page_token() -> str:
+    """A client page's token: 192 random bits, URL-safe (CONTRACT.md asks for at least 128)."""
+    return secrets.token_urlsafe(24)
+
+
+class PageState(Protocol):
+    """The random token of each project's client page (`/p/<token>/`): made once, kept."""
+
+    def page_tokens(self) -> dict[str, str]: ...
+    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]: ...
+
+
+class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, PageState, Protocol):
     """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once."""
 
     key: bytes

@@ -111,3 +111,10 @@ MIGRATIONS.append(Migration(
     -- until now every date shown went with an invitation: the rows there are invited
     ALTER TABLE client_dates ADD COLUMN invited INTEGER NOT NULL DEFAULT 1;
     """))
+
+MIGRATIONS.append(Migration(
+    "the client pages' tokens",
+    """
+    -- /p/<token>/: a random token per project (at least 128 bits), made once and kept
+    CREATE TABLE client_pages (project TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
+    """))

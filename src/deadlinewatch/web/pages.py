@@ -1,0 +1,187 @@
+"""What each page shows, as plain data made from plain data (pure: no store, no request, no clock): the
+manager's dashboard from `status --json`'s data, each milestone's notes and the held letters; the client's page
+from the project as the client knows it. The templates (web/templates/) only lay it out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.policy import default as default_policy
+from typing import Any
+
+from babel.dates import format_datetime
+from markupsafe import Markup
+
+from deadlinewatch.core.letters import format_day, format_percent, native_digits
+from deadlinewatch.core.model import Report
+from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.web.catalogs import translations
+from deadlinewatch.web.fan import FanData, fan_svg
+
+
+def _day(iso: str | None, language: str, zone: zoneinfo.ZoneInfo) -> str:
+    if not iso:
+        return ""
+    moment = dt.datetime.fromisoformat(iso) if "T" in iso else dt.date.fromisoformat(iso)
+    day = moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
+    return format_day(day, language, "medium")
+
+
+def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
+    moment = dt.datetime.fromisoformat(iso) if "T" in iso else dt.date.fromisoformat(iso)
+    return moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
+
+
+# --- the manager's dashboard -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneCard:
+    anchor: str
+    name: str
+    risk: str  # "late" | "at-risk" | "on-track" | "done" | "unknown": the badge
+    deadline: str
+    done: str  # "60%" or ""
+    last_note: str
+    p50: str
+    p80: str
+    p_miss: str
+    promised: str
+    reason: str
+    fan: Markup
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A held notice as the client will read it: its headers and its text."""
+
+    subject: str
+    to: str
+    cc: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    id: int
+    kind: str
+    milestone: str
+    state: str
+    to: str
+    created: str
+    sent: str
+    decided_by: str
+    letter: Letter | None  # while held
+
+
+@dataclass(frozen=True)
+class ProjectCard:
+    id: str
+    name: str
+    client_page: str | None
+    milestones: list[MilestoneCard]
+    notices: list[NoticeRow]
+
+
+def letter_of(raw: bytes) -> Letter:
+    msg = message_from_bytes(raw, policy=default_policy)
+    body = msg.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    return Letter(str(msg.get("Subject", "")), str(msg.get("To", "")), str(msg.get("Cc", "")), str(text))
+
+
+def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
+    if m["state"] == "done":
+        return "done"
+    if m["p_miss"] is None:
+        return "unknown"
+    return "late" if m["p_miss"] >= warn_probability else "at-risk" if m["p_miss"] >= 0.5 else "on-track"
+
+
+def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[Report]],
+              held: Mapping[int, bytes], names: Mapping[str, str], *, today: dt.date, zone: zoneinfo.ZoneInfo,
+              language: str, warn_probability: float) -> list[ProjectCard]:
+    """Every project: its open milestones with their pictures, and every notice, newest first."""
+    _ = translations(language).gettext
+    cards = []
+    for i, p in enumerate(data["projects"]):
+        milestones = []
+        for j, m in enumerate(x for x in data["milestones"] if x["project"] == p["id"]):
+            reports = notes.get((p["id"], m["uid"]), ())
+            points = [(r.at.astimezone(zone).date(), r.done) for r in reports if r.done is not None]
+            p50 = _date(m["p50"], zone) if m["p50"] else None
+            p80 = _date(m["p80"], zone) if m["p80"] else None
+            deadline = _date(m["deadline"], zone)
+            p_miss = format_percent(round(m["p_miss"] * 100), language) if m["p_miss"] is not None else ""
+            done = format_percent(m["done_percent"], language) if m["done_percent"] is not None else ""
+            summary = "; ".join(x for x in (
+                _("%(done)s done") % {"done": done} if done else "",
+                _("deadline %(date)s") % {"date": _day(m["deadline"], language, zone)},
+                _("likely %(p50)s, safely by %(p80)s") % {"p50": _day(m["p50"], language, zone),
+                                                          "p80": _day(m["p80"], language, zone)} if p50 and p80 else "",
+                _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
+            ) if x)
+            fan = fan_svg(FanData(m["name"], points, deadline, today, p50, p80, summary, _("today"), _("deadline")),
+                          f"fan-{i}-{j}")
+            milestones.append(MilestoneCard(
+                anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability),
+                deadline=_day(m["deadline"], language, zone),
+                done=done,
+                last_note=_day(m["last_note"], language, zone), p50=_day(m["p50"], language, zone),
+                p80=_day(m["p80"], language, zone), p_miss=p_miss, promised=_day(m["promised"], language, zone),
+                reason=m["reason"] or "", fan=Markup(fan),  # fan_svg escapes every text it draws
+            ))
+        notices = [NoticeRow(
+            id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",
+            state=n["state"], to=n["to"], created=_day(n["created"], language, zone),
+            sent=_day(n["sent"], language, zone), decided_by=n.get("decided_by") or "",
+            letter=letter_of(held[n["id"]]) if n["id"] in held else None,
+        ) for n in reversed(data["notices"]) if n["project"] == p["id"]]
+        cards.append(ProjectCard(p["id"], p["name"], p["client_page"], milestones, notices))
+    return cards
+
+
+# --- the client's page -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    name: str
+    date: str
+    old: str  # the date it had before it moved, or ""
+    status: str  # "on track" | "moved" | "done"
+    before: str  # percent done a week ago, or ""
+    now: str  # percent done now, or ""
+    notes: int  # progress notes this week
+    notes_text: str  # the same in the language's digits
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    project: str
+    language: str
+    updated: str
+    rows: list[ClientRow]
+
+
+def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
+    """The project as its client knows it — client-visible milestones only, in the client's language and zone,
+    the old date beside a moved one, progress since a week ago. Nothing about who wrote the notes."""
+    language = pv.project.client.language
+    zone = pv.client_tz
+    progress = {p.row.uid: p for p in pv.progress(now - dt.timedelta(days=7))}
+    rows = []
+    for row in sorted(pv.rows(), key=lambda r: r.new):
+        p = progress[row.uid]
+        rows.append(ClientRow(
+            name=row.name, date=format_day(row.new, language, "long"),
+            old=format_day(row.old, language, "long") if row.status == "moved" else "", status=row.status,
+            before=format_percent(p.before, language) if p.before is not None else "",
+            now=format_percent(p.now, language) if p.now is not None else "", notes=p.notes,
+            notes_text=native_digits(str(p.notes), language),
+        ))
+    stamp = native_digits(format_datetime(now, "medium", tzinfo=zone, locale=language), language)
+    return ClientPage(pv.project.name, language, stamp, rows)

@@ -1,0 +1,338 @@
+"""The web pages, served by the daemon in its own event loop (aiohttp's server: it runs inside a loop we
+already own, with no second process and no server of its own to supervise). Handlers run on the loop, like
+every worker, so they read and write the same store through the daemon: one writer.
+
+  /                      the manager's dashboard (signed in)
+  /signin, /signout      the manager's session
+  /notices/<id>/approve  the manager's decision, exactly as `approve`/`reject` (POST, CSRF token)
+  /api/status            `status --json` (signed in)
+  /p/<token>/            the client's page; /p/<token>/timeline.ics its feed
+  /static/site.css       the one stylesheet
+
+Every answer carries a strict Content-Security-Policy (no script at all, styles from us only), no referrer
+(the client's link is a secret) and no caching of the manager's pages. A wrong client token and any unknown
+path get the same bare 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from email.utils import format_datetime, parsedate_to_datetime
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from deadlinewatch import manage
+from deadlinewatch.core import timeline
+from deadlinewatch.errors import ConfigError, DeadlinewatchError
+from deadlinewatch.stages.project_view import view
+from deadlinewatch.web import catalogs, pages, signin
+
+if TYPE_CHECKING:
+    from deadlinewatch.services import Services
+
+log = logging.getLogger(__name__)
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY", "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy":
+    "same-origin", "Permissions-Policy": "camera=(), microphone=(), geolocation=()", "X-Robots-Tag": "noindex",
+}
+NOT_FOUND = "Not found\n"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SERVICES: web.AppKey[Callable[[], Services]] = web.AppKey("services")
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer, errors included; an error's details go to the log, never the page."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        response = web.Response(status=e.status, text=NOT_FOUND if e.status == 404 else f"{e.reason}\n",
+                                headers={k: v for k, v in e.headers.items() if k in ("Location", "Allow")})
+    except Exception:
+        log.exception("web: %s %s failed", request.method, request.path)
+        response = web.Response(status=500, text="Something went wrong; the daemon's log says what.\n")
+    response.headers.update(SECURITY_HEADERS)
+    if request.app[SERVICES]().config.web.base_url.startswith("https:"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class Pages:
+    """The handlers, over whatever Services the daemon runs now (it swaps them on reload)."""
+
+    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None]) -> None:
+        self.services = services
+        self.on_decided = on_decided
+        svc = services()
+        self.sessions = signin.Sessions(svc.store.key)
+        self.attempts = signin.Attempts()
+        self._feed_seen: dict[tuple[str, str], dt.datetime] = {}  # (token, etag) -> when first served
+
+    # --- who is asking ---------------------------------------------------------------------------------------
+
+    def _address(self, request: web.Request) -> str:
+        """The browser's address: the proxy's last X-Forwarded-For hop when the proxy is trusted."""
+        web_cfg = self.services().config.web
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded and signin.from_proxy(request.remote, web_cfg.trusted_proxies):
+            return forwarded.split(",")[-1].strip()
+        return request.remote or ""
+
+    def _fingerprint(self) -> str | None:
+        path = self.services().config.web.password_file
+        return signin.fingerprint(signin.read_hash(path)) if path else None
+
+    def _session(self, request: web.Request) -> signin.Session | None:
+        config = self.services().config
+        header = config.web.trusted_user_header
+        if header and signin.from_proxy(request.remote, config.web.trusted_proxies) and header in request.headers:
+            user = signin.trusted_user(request.headers[header], config.team.manager)
+            # the proxy's user, with a CSRF token made from who they are (no cookie of ours in this mode)
+            return signin.Session(user, "proxy:" + user) if user else None
+        fingerprint = self._fingerprint()
+        if fingerprint is None:
+            return None
+        return self.sessions.read(request.cookies.get(signin.SESSION_COOKIE), fingerprint)
+
+    def _signed_in(self, request: web.Request, root: str = "") -> signin.Session:
+        session = self._session(request)
+        if session is None:
+            raise web.HTTPSeeOther(root + "signin")
+        return session
+
+    def _render(self, name: str, language: str, status: int = 200, **values: Any) -> web.Response:
+        html = catalogs.environment(language).get_template(name).render(lang=language, **values)
+        return web.Response(status=status, text=html, content_type="text/html", charset="utf-8")
+
+    # --- the manager's pages ---------------------------------------------------------------------------------
+
+    async def dashboard(self, request: web.Request) -> web.StreamResponse:
+        session = self._signed_in(request)
+        svc = self.services()
+        config, store = svc.config, svc.store
+        data = manage.status_data(store, config)
+        zone = zoneinfo.ZoneInfo(config.timezone)
+        notes = {(p.id, uid): reports for p in config.projects
+                 for uid, reports in store.reports_by_milestone(p.id).items()}
+        held = {i.id: i.message for i in store.outbox(states=["held"], audience="client")}
+        names = {f"{m.project}/{m.uid}": m.name for m in store.milestones()}
+        cards = pages.dashboard(data, notes, held, names, today=svc.clock.now().astimezone(zone).date(), zone=zone,
+                                language=config.team.language, warn_probability=config.policy.warn_probability)
+        waiting = [(p, n) for p in cards for n in p.notices if n.letter is not None]
+        return self._render("dashboard.html.j2", config.team.language, root="", projects=cards, user=session.user,
+                            waiting=waiting,
+                            servers=data["servers"], last_pass=data["last_pass"] or "",
+                            csrf=session.csrf(self.sessions.secret),
+                            signed_out_possible=not session.sid.startswith("proxy:"))
+
+    async def api_status(self, request: web.Request) -> web.StreamResponse:
+        if self._session(request) is None:
+            return web.json_response({"error": "sign in first"}, status=401)
+        svc = self.services()
+        return web.json_response(manage.status_data(svc.store, svc.config),
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=2))
+
+    async def decide(self, request: web.Request) -> web.StreamResponse:
+        session = self._signed_in(request, "../../")
+        form = await request.post()
+        if request.headers.get("Sec-Fetch-Site") == "cross-site" or \
+                not session.csrf_ok(self.sessions.secret, str(form.get("csrf", ""))):
+            raise web.HTTPForbidden(reason="Forbidden: this form is stale or did not come from this page")
+        svc = self.services()
+        notice_id = request.match_info["id"]
+        approve = request.match_info["action"] == "approve"
+        try:
+            manage.decide(svc.store, notice_id, approve, svc.config, svc.clock.now().isoformat(),
+                          decided_by=f"web: {session.user}")
+        except DeadlinewatchError as e:
+            return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../",
+                                message=str(e), anchor=f"notice-{notice_id}")
+        log.info("web: notice #%s %s by %s", notice_id, "approved" if approve else "rejected", session.user)
+        self.on_decided()
+        return _redirect(f"../../#notice-{int(notice_id)}")
+
+    async def signin_page(self, request: web.Request) -> web.StreamResponse:
+        if self._session(request) is not None:
+            raise web.HTTPSeeOther("./")
+        config = self.services().config
+        return self._render("signin.html.j2", config.team.language, root="", problem="",
+                            password_on=bool(config.web.password_file))
+
+    async def signin(self, request: web.Request) -> web.StreamResponse:
+        config = self.services().config
+        address = self._address(request)
+        wait = self.attempts.retry_after(address)
+        if wait:
+            response = self._render("signin.html.j2", config.team.language, status=429, root="", problem="slow",
+                                    password_on=True)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        form = await request.post()
+        if not config.web.password_file or request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise web.HTTPForbidden()
+        stored = signin.read_hash(config.web.password_file)
+        ok = await asyncio.to_thread(signin.password_matches, stored, str(form.get("password", "")))
+        if not ok:
+            self.attempts.failed(address)
+            log.warning("web: a failed sign-in from %s", address)
+            return self._render("signin.html.j2", config.team.language, status=401, root="", problem="wrong",
+                                password_on=True)
+        self.attempts.succeeded(address)
+        _, cookie = self.sessions.issue(config.team.manager, signin.fingerprint(stored))
+        response = _redirect("./")
+        response.set_cookie(signin.SESSION_COOKIE, cookie, max_age=signin.SESSION_SECONDS, path=_cookie_path(config),
+                            secure=True, httponly=True, samesite="Strict")
+        return response
+
+    async def signout(self, request: web.Request) -> web.StreamResponse:
+        session = self._session(request)
+        form = await request.post()
+        if session is not None and session.csrf_ok(self.sessions.secret, str(form.get("csrf", ""))):
+            self.sessions.revoke(session)
+        response = _redirect("signin")
+        response.del_cookie(signin.SESSION_COOKIE, path=_cookie_path(self.services().config))
+        return response
+
+    # --- the client's pages ------------------------------------------------------------------------------------
+
+    def _project(self, token: str) -> Any:
+        svc = self.services()
+        for project_id, known in svc.store.page_tokens().items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                try:
+                    return svc.config.project(project_id)
+                except DeadlinewatchError:
+                    break  # a project no longer in the config has no page
+        raise web.HTTPNotFound()
+
+    async def client_page(self, request: web.Request) -> web.StreamResponse:
+        project = self._project(request.match_info["token"])
+        svc = self.services()
+        page = pages.client_page(view(svc.store, project), svc.clock.now())
+        response = self._render("client.html.j2", page.language, root="../../", page=page)
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+
+    async def feed(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        project = self._project(token)
+        svc = self.services()
+        rows = view(svc.store, project).rows()
+        organizer = svc.config.smtp.from_
+        # the tag is made from what the feed says, not when it was made: a restart does not make every
+        # subscriber download it again
+        content = timeline.publish(rows, project.name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), organizer)
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        changed = self._feed_seen.setdefault((token, etag), svc.clock.now().astimezone(dt.UTC).replace(
+            microsecond=0))
+        headers = {"ETag": etag, "Last-Modified": format_datetime(changed, usegmt=True),
+                   "Cache-Control": "private, no-cache"}
+        if _not_modified(request, etag, changed):
+            return web.Response(status=304, headers=headers)
+        body = timeline.publish(rows, project.name, changed, organizer)
+        return web.Response(body=body, headers={**headers, "Content-Disposition": 'inline; filename="timeline.ics"'},
+                            content_type="text/calendar", charset="utf-8")
+
+    async def client_page_without_slash(self, request: web.Request) -> web.StreamResponse:
+        self._project(request.match_info["token"])
+        raise web.HTTPMovedPermanently(f"{request.match_info['token']}/")
+
+    async def stylesheet(self, request: web.Request) -> web.StreamResponse:
+        css = (files("deadlinewatch") / "web" / "static" / "site.css").read_text()
+        return web.Response(text=css, content_type="text/css", charset="utf-8",
+                            headers={"Cache-Control": "public, max-age=3600"})
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPNotFound()
+
+
+def _redirect(location: str) -> web.Response:
+    """303 to a path relative to this one: right behind a proxy that serves the pages under a prefix too."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _cookie_path(config: Any) -> str:
+    """The cookie's path: where the pages are behind the proxy (web.base_url's path), else the root."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(config.web.base_url).path or "/" if config.web.base_url else "/"
+
+
+def _not_modified(request: web.Request, etag: str, changed: dt.datetime) -> bool:
+    """RFC 9110 §13.1: If-None-Match decides when present (weak comparison), else If-Modified-Since."""
+    if_none = request.headers.get("If-None-Match")
+    if if_none is not None:
+        tags = [t.strip().removeprefix("W/") for t in if_none.split(",")]
+        return "*" in tags or etag in tags
+    since = request.headers.get("If-Modified-Since")
+    if since:
+        try:
+            return changed <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def application(services: Callable[[], Services], on_decided: Callable[[], None]) -> web.Application:
+    app = web.Application(middlewares=[_guard], client_max_size=64 * 1024, handler_args={"max_field_size": 8190})
+    app[SERVICES] = services
+    p = Pages(services, on_decided)
+    app.router.add_get("/", p.dashboard)
+    app.router.add_get("/signin", p.signin_page)
+    app.router.add_post("/signin", p.signin)
+    app.router.add_post("/signout", p.signout)
+    app.router.add_post(r"/notices/{id:\d{1,12}}/{action:approve|reject}", p.decide)
+    app.router.add_get("/api/status", p.api_status)
+    app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}/", p.client_page)
+    app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}", p.client_page_without_slash)
+    app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}/timeline.ics", p.feed)
+    app.router.add_get("/static/site.css", p.stylesheet)
+    app.router.add_route("*", "/{anything:.*}", p.not_found)
+    return app
+
+
+class WebServer:
+    """The pages on `web.listen`, started and stopped with the daemon (and moved when a reload changes it)."""
+
+    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None]) -> None:
+        self.runner = web.AppRunner(application(services, on_decided), access_log=None, handle_signals=False)
+        self.listen = ""
+
+    async def start(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        if not self.runner.server:
+            await self.runner.setup()
+        site = web.TCPSite(self.runner, host.strip("[]") or "127.0.0.1", int(port), reuse_address=True)
+        try:
+            await site.start()
+        except OSError as e:
+            raise ConfigError(f'web.listen = "{listen}": cannot listen there ({e.strerror})') from None
+        self.listen = listen
+        log.info("web pages on http://%s/", listen)
+
+    async def move(self, listen: str) -> None:
+        """A reload changed web.listen: serve there instead."""
+        if listen == self.listen:
+            return
+        for site in list(self.runner.sites):
+            await site.stop()
+        if listen:
+            await self.start(listen)
+        self.listen = listen
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()

@@ -1,0 +1,265 @@
+"""The web pages as a client program sees them: served by `deadlinewatch run` itself on [web] listen, over the
+same store; signed in or not; the client's page and its feed; the usual mistakes scanned for."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import format_datetime
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+
+from deadlinewatch.demo.servers import free_port
+from tests.conftest import Studio, deadlinewatch, start_daemon
+from tests.integration.test_daemon import wait_for
+from tests.samples import NOTE, SECRET
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+@dataclass
+class Site:
+    """The daemon's pages, asked over plain HTTP the way a browser or a calendar program does."""
+
+    port: int
+    config: Path
+    studio: Studio
+    daemon: subprocess.Popen[bytes]
+    log: Path
+
+    def ask(self, method: str, path: str, body: dict[str, str] | None = None, cookie: str = "",
+            **headers: str) -> Answer:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        data = urllib.parse.urlencode(body).encode() if body is not None else None
+        sent = {k.replace("_", "-"): v for k, v in headers.items()}
+        if data is not None:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        if cookie:
+            sent["Cookie"] = cookie
+        conn.request(method, path, body=data, headers=sent)
+        r = conn.getresponse()
+        answer = Answer(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode("utf-8", "replace"))
+        conn.close()
+        return answer
+
+    def sign_in(self, password: str = PASSWORD) -> str:
+        r = self.ask("POST", "/signin", {"password": password})
+        assert r.status == 303, r
+        jar = SimpleCookie(r.header("Set-Cookie"))
+        return f"deadlinewatch_session={jar['deadlinewatch_session'].value}"
+
+    def status(self) -> dict[str, object]:
+        return json.loads(deadlinewatch("status", "--json", config=self.config).stdout)  # type: ignore[no-any-return]
+
+
+def web_config(studio: Studio, tmp_path: Path, port: int, approval: str = "manager", extra: str = "") -> Path:
+    config = studio.config
+    hashed = tmp_path / "web-password"
+    made = subprocess.run([sys.executable, "-m", "deadlinewatch", "web-password", "--out", str(hashed)],
+                          input=PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert hashed.stat().st_mode & 0o777 == 0o600
+    text = config.read_text().replace('approval = "auto"', f'approval = "{approval}"')
+    config.write_text(text + f'\n[web]\nlisten = "127.0.0.1:{port}"\nbase_url = "https://studio.example/dw/"\n'
+                             f'password_file = "{hashed}"\n{extra}')
+    return config
+
+
+@pytest.fixture
+def site(studio: Studio, tmp_path: Path) -> Iterator[Site]:
+    studio.caldav.put(_calendar_url(studio), "internal-1", SECRET)  # a private milestone
+    port = free_port()
+    config = web_config(studio, tmp_path, port)
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    s = Site(port, config, studio, proc, log)
+    try:
+        wait_for(lambda: "web pages on" in log.read_text(), 30, "the web pages")
+        yield s
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def _calendar_url(studio: Studio) -> str:
+    return studio.caldav.calendar_url("acme-web", "pm")
+
+
+def held_notice(site: Site) -> dict[str, object]:
+    site.studio.dovecot.save("progress", NOTE.encode())
+
+    def found() -> bool:
+        return any(n["kind"] == "notice" and n["state"] == "held" for n in site.status()["notices"])  # type: ignore
+
+    wait_for(found, 30, "a held notice")
+    return next(n for n in site.status()["notices"] if n["kind"] == "notice")  # type: ignore
+
+
+def client_path(site: Site) -> str:
+    [project] = site.status()["projects"]  # type: ignore[misc]
+    assert re.fullmatch(r"/p/[A-Za-z0-9_-]{32}/", project["client_page"])  # 192 random bits
+    return str(project["client_page"])
+
+
+def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(site: Site) -> None:
+    notice = held_notice(site)
+    assert site.ask("GET", "/").status == 303  # not signed in: to the sign-in page
+    assert site.ask("POST", "/signin", {"password": "wrong password!"}).status == 401
+    cookie = site.sign_in()
+    set_cookie = site.ask("POST", "/signin", {"password": PASSWORD}).header("Set-Cookie")
+    for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/dw/"):
+        assert flag.lower() in set_cookie.lower(), set_cookie
+    page = site.ask("GET", "/", cookie=cookie)
+    assert page.status == 200 and page.header("Cache-Control") == "no-store"
+    for shown in ("ACME website relaunch", "Design mockups", "Launch", "Internal security review", "<svg",
+                  "Waiting for your decision", f"notice-{notice['id']}", "Approve and send", "P(miss)"):
+        assert shown in page.body, shown
+    assert "brand assets arrived a week late" in page.body  # the held letter, as the client would read it
+    api = site.ask("GET", "/api/status", cookie=cookie)
+    assert api.status == 200 and json.loads(api.body)["notices"] == site.status()["notices"]
+
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.body).group(1)  # type: ignore[union-attr]
+    assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": "0" * 64}, cookie=cookie).status == 403
+    assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf}, cookie=cookie,
+                    Sec_Fetch_Site="cross-site").status == 403
+    started = time.monotonic()
+    done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf}, cookie=cookie)
+    assert done.status == 303 and done.header("Location") == f"../../#notice-{notice['id']}"
+    wait_for(lambda: any("jane@acme.example" in rs for _, rs, _ in site.studio.smtp.messages), 15, "the notice")
+    assert time.monotonic() - started < 10  # the daemon acts on it at once
+    decided = next(n for n in site.status()["notices"] if n["id"] == notice["id"])  # type: ignore[union-attr]
+    assert decided["decided_by"] == "web: pm@studio.example"
+    again = site.ask("POST", f"/notices/{notice['id']}/reject", {"csrf": csrf}, cookie=cookie)
+    assert again.status == 409 and "not held: nothing to decide" in again.body
+
+    out = site.ask("POST", "/signout", {"csrf": csrf}, cookie=cookie)
+    assert out.status == 303
+    assert site.ask("GET", "/", cookie=cookie).status == 303  # the old cookie no longer signs in
+
+
+def test_no_wrong_or_missing_sign_in_reaches_manager_data_or_actions(site: Site) -> None:
+    notice = held_notice(site)
+    cookie = site.sign_in()
+    value = cookie.split("=", 1)[1]
+    forged = [
+        "", "deadlinewatch_session=", f"deadlinewatch_session={value[:-2]}xx", "deadlinewatch_session=" + "A" * 80,
+        f"deadlinewatch_session={value.split('.')[0]}.AAAA.BBBB",
+    ]
+    secrets_and_data = ("Design mockups", "ACME", "jane@acme.example", "brand assets", "csrf", "$argon2")
+    for bad in forged:
+        for method, path, body in (("GET", "/", None), ("GET", "/api/status", None),
+                                   ("POST", f"/notices/{notice['id']}/approve", {"csrf": "x"}),
+                                   ("POST", f"/notices/{notice['id']}/reject", {"csrf": "x"})):
+            r = site.ask(method, path, body, cookie=bad)
+            assert r.status in (303, 401), (bad, path, r.status)
+            assert not any(s in r.body for s in secrets_and_data), (bad, path, r.body[:200])
+        # the proxy's header from anyone but the proxy names nobody… unless the proxy is configured
+        r = site.ask("GET", "/api/status", cookie=bad, X_Forwarded_User="pm@studio.example")
+        assert r.status == 401
+    # nothing was decided by any of it
+    assert next(n for n in site.status()["notices"] if n["id"] == notice["id"])["state"] == "held"  # type: ignore
+
+
+def test_sign_in_attempts_are_limited(site: Site) -> None:
+    answers = [site.ask("POST", "/signin", {"password": f"guess number {i}"}).status for i in range(7)]
+    assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
+    limited = site.ask("POST", "/signin", {"password": PASSWORD})  # even the right one waits now
+    assert limited.status == 429 and int(limited.header("Retry-After")) > 0
+
+
+def test_the_client_page_shows_the_visible_timeline_and_nothing_else(site: Site) -> None:
+    held_notice(site)
+    path = client_path(site)
+    page = site.ask("GET", path)
+    assert page.status == 200, page
+    assert '<html lang="en">' in page.body
+    for shown in ("ACME website relaunch", "Design mockups", "Launch", "timeline.ics"):
+        assert shown in page.body, shown
+    for hidden in ("Internal security review", "alice", "studio.example", "brand assets", "P(miss)", "jane@"):
+        assert hidden not in page.body, hidden
+    assert page.header("Referrer-Policy") == "no-referrer"  # the link is the secret: never sent onwards
+    # a wrong token, a token one character off, and a path that is not a page are the same bare 404
+    token = path.split("/")[2]
+    off = token[:-1] + ("B" if token.endswith("A") else "A")
+    wrong = [site.ask("GET", p) for p in ("/p/" + "A" * 32 + "/", f"/p/{off}/", f"/p/{off}/timeline.ics", f"/p/{off}",
+                                          "/p/", "/nothing-here", "/static/", "/static/../pyproject.toml")]
+    assert {(r.status, r.body) for r in wrong} == {(404, "Not found\n")}
+
+
+def test_the_feed_is_the_client_visible_timeline_and_polls_cheaply(site: Site) -> None:
+    held_notice(site)
+    feed_path = client_path(site) + "timeline.ics"
+    r = site.ask("GET", feed_path)
+    assert r.status == 200 and r.header("Content-Type").startswith("text/calendar")
+    cal = Calendar.from_ical(r.body)
+    assert str(cal["METHOD"]) == "PUBLISH"
+    events = cal.walk("VEVENT")
+    assert sorted(str(e["UID"]) for e in events) == ["design-1", "launch-1"]  # not the private one
+    assert not any("ATTENDEE" in e for e in events)
+    etag, modified = r.header("ETag"), r.header("Last-Modified")
+    assert etag.startswith('"') and modified
+    assert site.ask("GET", feed_path, If_None_Match=etag).status == 304
+    assert site.ask("GET", feed_path, If_None_Match=f"W/{etag}").status == 304
+    assert site.ask("GET", feed_path, If_Modified_Since=modified).status == 304
+    assert site.ask("GET", feed_path, If_None_Match='"other"').status == 200
+    assert site.ask("GET", feed_path, If_Modified_Since=format_datetime(
+        __import__("datetime").datetime(2000, 1, 1, tzinfo=__import__("datetime").UTC), usegmt=True)).status == 200
+    assert site.ask("HEAD", feed_path).status == 200
+
+
+def test_every_page_carries_the_security_headers_and_reflects_nothing(site: Site) -> None:
+    cookie = site.sign_in()
+    probe = "<script>alert(1)</script>"
+    quoted = urllib.parse.quote(probe)
+    for path, c in (("/", cookie), ("/signin", ""), (client_path(site), ""), (f"/?q={quoted}", cookie),
+                    (f"/signin?next={quoted}", ""), (f"/{quoted}", ""), (f"/p/{quoted}/", ""),
+                    ("/api/status", cookie), ("/static/site.css", "")):
+        r = site.ask("GET", path, cookie=c)
+        csp = r.header("Content-Security-Policy")
+        assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp, path
+        assert r.header("X-Content-Type-Options") == "nosniff" and r.header("Referrer-Policy") == "no-referrer"
+        assert probe not in r.body and "alert(1)" not in r.body, path
+        assert "Traceback" not in r.body and "$argon2" not in r.body
+    assert site.ask("GET", "/").header("Strict-Transport-Security")  # base_url is https
+    r = site.ask("TRACE", "/")
+    assert r.status in (404, 405)
+
+
+def test_the_reverse_proxys_user_is_honoured_only_from_the_proxy_and_only_for_the_manager(site: Site) -> None:
+    def reload(proxies: str) -> None:
+        text = re.sub(r"\ntrusted_user_header = .*\ntrusted_proxies = .*\n", "\n", site.config.read_text())
+        site.config.write_text(text + f'trusted_user_header = "X-Forwarded-User"\ntrusted_proxies = {proxies}\n')
+        before = site.log.read_text().count("configuration reloaded")
+        site.daemon.send_signal(signal.SIGHUP)
+        wait_for(lambda: site.log.read_text().count("configuration reloaded") > before, 15, "the reload")
+
+    reload('["10.9.9.9"]')  # we are not the proxy: the header is anyone's to write, so it names nobody
+    assert site.ask("GET", "/api/status", X_Forwarded_User="pm@studio.example").status == 401
+    reload('["127.0.0.0/8"]')
+    assert site.ask("GET", "/api/status", X_Forwarded_User="pm@studio.example").status == 200
+    assert site.ask("GET", "/", X_Forwarded_User="pm").status == 200
+    for someone_else in ("mallory@evil.example", "alice@studio.example", ""):
+        r = site.ask("GET", "/api/status", X_Forwarded_User=someone_else)
+        assert r.status == 401 and "ACME" not in r.body, someone_else

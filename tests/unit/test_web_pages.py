@@ -1,0 +1,188 @@
+"""The web pages' pure parts: what each page shows (pages.py), the forecast picture (fan.py), sign-in and sessions
+(signin.py), and the catalogs that put every word in the reader's language. No server: plain data in, plain
+data (or markup) out."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from deadlinewatch import config as config_mod
+from deadlinewatch.core.milestones import milestones_from_ics
+from deadlinewatch.core.model import ClientDate, Report
+from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.web import catalogs, signin
+from deadlinewatch.web.fan import FanData, fan_svg
+from deadlinewatch.web.pages import client_page
+from tests.samples import DESIGN, LAUNCH, SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC)
+LANGUAGES = ("tr", "bn")
+
+
+def _view(tmp_path: Path, language: str = "en") -> ProjectView:
+    config = config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
+                                                smtp_port=9))
+    project = config.projects[0]
+    project = dataclasses.replace(project, client=dataclasses.replace(project.client, language=language))
+    entries = (("/d.ics", DESIGN), ("/l.ics", LAUNCH), ("/s.ics", SECRET))
+    parsed = [milestones_from_ics(ics, "acme-web", (), "Europe/London", config.timezone, h, NOW) for h, ics in entries]
+    ms = sorted((m for p in parsed for m in p.milestones), key=lambda m: m.deadline)
+    reports = {"design-1": [Report("acme-web", "design-1", NOW - dt.timedelta(days=9), 20, sender="alice@x"),
+                            Report("acme-web", "design-1", NOW - dt.timedelta(days=1), 60, sender="alice@x")]}
+    moved = {"design-1": ClientDate(3, dt.date(2026, 12, 9), dt.date(2026, 12, 9), False)}
+    return ProjectView(project, ms, reports, moved, "t" * 32)
+
+
+# --- the client's page -----------------------------------------------------------------------------------------
+
+
+def test_the_client_page_shows_visible_milestones_the_old_date_beside_a_moved_one_and_this_weeks_progress(
+        tmp_path: Path) -> None:
+    page = client_page(_view(tmp_path), NOW)
+    assert [r.name for r in page.rows] == ["Design mockups", "Launch"]  # the private review is not there
+    design = page.rows[0]
+    assert (design.status, design.old, design.date) == ("moved", "December 4, 2026", "December 9, 2026")
+    assert (design.before, design.now, design.notes) == ("20%", "60%", 1)
+    assert page.rows[1].old == ""  # unmoved: one date
+
+
+def test_the_client_page_is_in_the_clients_language_and_digits(tmp_path: Path) -> None:
+    page = client_page(_view(tmp_path, "bn"), NOW)
+    design = page.rows[0]
+    assert design.date == "৯ ডিসেম্বর, ২০২৬" and design.now == "৬০%" and design.notes_text == "১"
+    html = catalogs.environment("bn").get_template("client.html.j2").render(lang="bn", root="../../", page=page)
+    assert '<html lang="bn">' in html and "সময়সূচি" in html and "আগের তারিখ: ৪ ডিসেম্বর, ২০২৬" in html
+    assert "Timeline" not in html and "progress note" not in html
+    tr = catalogs.environment("tr").get_template("client.html.j2").render(
+        lang="tr", root="../../", page=client_page(_view(tmp_path, "tr"), NOW))
+    assert "Proje takvimi" in tr and "%60" in tr and "önceki tarih: 4 Aralık 2026" in tr
+
+
+# --- the picture -----------------------------------------------------------------------------------------------
+
+
+def test_the_fan_draws_the_notes_the_forecast_and_the_deadline_and_says_it_in_words() -> None:
+    d = dt.date
+    svg = fan_svg(FanData("Design <mockups> & co", [(d(2026, 11, 20), 10), (d(2026, 11, 27), 40)], d(2026, 12, 4),
+                          d(2026, 12, 2), d(2026, 12, 8), d(2026, 12, 14), "40% done; deadline 4 Dec"), "f1")
+    tree = ET.fromstring(svg)  # well-formed: the hostile name is escaped, not markup
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    assert tree.find("s:title", ns).text == "Design <mockups> & co"  # type: ignore[union-attr]
+    assert tree.get("role") == "img" and tree.find("s:desc", ns).text == "40% done; deadline 4 Dec"  # type: ignore
+    assert len(tree.findall("s:circle", ns)) == 2
+    fan = tree.find("s:polygon", ns)
+    assert fan is not None
+    xs = [float(p.split(",")[0]) for p in fan.get("points", "").split()]
+    deadline_x = next(float(line.get("x1", 0)) for line in tree.findall("s:line", ns)
+                      if line.get("stroke") == "#b42318")
+    assert xs[1] > deadline_x and xs[2] > xs[1]  # P50 and P80 both after the deadline, P80 the later
+    assert "script" not in svg.lower()
+
+
+def test_a_milestone_without_notes_or_forecast_still_gets_a_picture() -> None:
+    d = dt.date
+    ET.fromstring(fan_svg(FanData("Launch", [], d(2026, 12, 10), d(2026, 12, 2), None, None, ""), "f2"))
+
+
+# --- signing in ------------------------------------------------------------------------------------------------
+
+
+def test_a_session_is_refused_when_tampered_revoked_or_the_password_changed() -> None:
+    sessions = signin.Sessions(b"k" * 32)
+    session, cookie = sessions.issue("pm@studio.example", "fp1")
+    assert sessions.read(cookie, "fp1") == session
+    assert sessions.read(cookie[:-1] + ("A" if cookie[-1] != "A" else "B"), "fp1") is None
+    assert sessions.read(cookie, "fp2") is None  # a new password file ends every session
+    assert signin.Sessions(b"j" * 32).read(cookie, "fp1") is None  # another state's key
+    assert session.csrf_ok(sessions.secret, session.csrf(sessions.secret))
+    assert not session.csrf_ok(sessions.secret, "0" * 64)
+    sessions.revoke(session)
+    assert sessions.read(cookie, "fp1") is None
+
+
+def test_the_password_is_an_argon2id_hash_that_only_the_password_matches(tmp_path: Path) -> None:
+    signin.write_password_file(str(tmp_path / "pw"), "correct horse battery staple")
+    stored = signin.read_hash(str(tmp_path / "pw"))
+    assert stored.startswith("$argon2id$") and (tmp_path / "pw").stat().st_mode & 0o777 == 0o600
+    assert signin.password_matches(stored, "correct horse battery staple")
+    assert not signin.password_matches(stored, "correct horse battery stapler")
+    assert not signin.password_matches("not a hash", "x")
+
+
+def test_sign_in_attempts_are_limited_per_address_and_overall() -> None:
+    a = signin.Attempts(per_address=3, overall=5, window=60)
+    for _ in range(3):
+        assert a.retry_after("10.0.0.1", now=0) == 0
+        a.failed("10.0.0.1", now=0)
+    assert 0 < a.retry_after("10.0.0.1", now=1) <= 60
+    assert a.retry_after("10.0.0.2", now=1) == 0
+    a.failed("10.0.0.2", now=1)
+    a.failed("10.0.0.3", now=1)
+    assert a.retry_after("10.0.0.4", now=2) > 0  # five failures from anywhere: everyone waits
+    assert a.retry_after("10.0.0.4", now=62) == 0  # the window has passed
+
+
+def test_the_proxys_user_counts_only_from_the_proxy_and_only_as_the_manager() -> None:
+    assert signin.from_proxy("127.0.0.1", ["127.0.0.1/32"]) and signin.from_proxy("10.1.2.3", ["10.0.0.0/8"])
+    assert not signin.from_proxy("192.0.2.1", ["127.0.0.1/32"]) and not signin.from_proxy(None, ["127.0.0.1/32"])
+    assert signin.trusted_user("PM@Studio.example", "Studio PM <pm@studio.example>") == "pm@studio.example"
+    assert signin.trusted_user("pm", "pm@studio.example") == "pm@studio.example"
+    for other in ("alice@studio.example", "pm@evil.example", "", "pm@studio.example.evil"):
+        assert signin.trusted_user(other, "pm@studio.example") is None
+
+
+# --- every word in the reader's language ------------------------------------------------------------------------
+
+
+def _extracted() -> set[str | tuple[str, ...]]:
+    method_map = [("src/deadlinewatch/web/templates/**.j2", "jinja2"), ("src/deadlinewatch/web/pages.py", "python")]
+    options = {"src/deadlinewatch/web/templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
+    return {m[2] if isinstance(m[2], str) else tuple(m[2]) for m in
+            extract_from_dir(str(ROOT), method_map, options_map=options)}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_word_of_the_pages_is_translated_with_the_same_placeholders(language: str) -> None:
+    with (ROOT / "src/deadlinewatch" / catalogs.catalog_path(language)).open("rb") as f:
+        catalog = read_po(f)
+    messages = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+    missing = _extracted() - set(messages)
+    assert not missing, f"not in {language}/web.po (run scripts/catalogs.sh, then translate): {missing}"
+    for key, m in messages.items():
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        ids = key if isinstance(key, tuple) else (key,)
+        assert all(strings) and not m.fuzzy, f"{language}: untranslated or fuzzy: {key!r}"
+        wanted = set(re.findall(r"%\((\w+)\)s", ids[0]))
+        for s in strings:
+            assert set(re.findall(r"%\((\w+)\)s", s)) == wanted, f"{language}: placeholders differ in {key!r}"
+    assert set(catalogs.languages()) >= {"en", *LANGUAGES}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+@pytest.mark.parametrize("language", ("en", *LANGUAGES))
+def test_the_sign_in_page_renders_in_every_language_without_script(language: str) -> None:
+    html = catalogs.environment(language).get_template("signin.html.j2").render(
+        lang=language, root="", problem="wrong", password_on=True)
+    parser = _Tags()
+    parser.feed(html)
+    assert "script" not in parser.tags and f'lang="{language}"' in html
+    assert ("Sign in" in html) == (language == "en")

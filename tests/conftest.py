@@ -130,25 +130,33 @@ def studio(radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, t
     return Studio(config, radicale, dovecot, smtp_tls)
 
 
-def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], dict[str, Any]]:
-    """An npm package run by node on stdin, its JSON answer returned: an independent reader of what we send."""
+def npm_package(package: str, what: str) -> Path:
+    """An npm package installed once beside the test venv; the folder of its node_modules."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         if IN_CI:
             pytest.fail(f"node and npm are needed under CI=true to {what}")
         pytest.skip(f"node/npm not installed: the {package} check is skipped (under CI=true this fails)")
     folder = Path(sys.prefix) / "deadlinewatch-test-node"
-    name = package.split("@")[0]
+    name = package.rsplit("@", 1)[0] if package.rfind("@") > 0 else package
     if not (folder / "node_modules" / name).exists():
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder), package],
                        check=True, capture_output=True, timeout=300)
+    return folder / "node_modules"
+
+
+def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], dict[str, Any]]:
+    """An npm package run by node on stdin, its JSON answer returned: an independent reader of what we send."""
+    modules = npm_package(package, what)
+    node = shutil.which("node")
+    name = package.split("@")[0]
     path = Path(__file__).with_name(script)
 
     def check(data: bytes | str) -> dict[str, Any]:
         raw = data.encode() if isinstance(data, str) else data
         result = subprocess.run([node, str(path)], input=raw, capture_output=True, timeout=60,
-                                env={**os.environ, "NODE_PATH": str(folder / "node_modules")})
+                                env={**os.environ, "NODE_PATH": str(modules)})
         assert result.returncode == 0, f"{name} refused it: {result.stderr.decode()[-1500:]}"
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 

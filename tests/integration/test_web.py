@@ -3,6 +3,7 @@ same store; signed in or not; the client's page and its feed; the usual mistakes
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -74,33 +75,41 @@ class Site:
         return json.loads(deadlinewatch("status", "--json", config=self.config).stdout)  # type: ignore[no-any-return]
 
 
-def web_config(studio: Studio, tmp_path: Path, port: int, approval: str = "manager", extra: str = "") -> Path:
+def web_config(studio: Studio, tmp_path: Path, port: int, base_url: str) -> Path:
     config = studio.config
     hashed = tmp_path / "web-password"
     made = subprocess.run([sys.executable, "-m", "deadlinewatch", "web-password", "--out", str(hashed)],
                           input=PASSWORD + "\n", capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     assert hashed.stat().st_mode & 0o777 == 0o600
-    text = config.read_text().replace('approval = "auto"', f'approval = "{approval}"')
-    config.write_text(text + f'\n[web]\nlisten = "127.0.0.1:{port}"\nbase_url = "https://studio.example/dw/"\n'
-                             f'password_file = "{hashed}"\n{extra}')
+    text = config.read_text().replace('approval = "auto"', 'approval = "manager"')
+    config.write_text(text + f'\n[web]\nlisten = "127.0.0.1:{port}"\nbase_url = "{base_url}"\n'
+                             f'password_file = "{hashed}"\n')
     return config
+
+
+@contextlib.contextmanager
+def open_site(studio: Studio, tmp_path: Path, base_url: str = "") -> Iterator[Site]:
+    """The studio's daemon with its pages on a free port; base_url as the proxy in front would make it (by
+    default the pages' own address)."""
+    studio.caldav.put(_calendar_url(studio), "internal-1", SECRET)  # a private milestone
+    port = free_port()
+    config = web_config(studio, tmp_path, port, base_url or f"http://127.0.0.1:{port}/")
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: "web pages on" in log.read_text(), 30, "the web pages")
+        yield Site(port, config, studio, proc, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
 
 
 @pytest.fixture
 def site(studio: Studio, tmp_path: Path) -> Iterator[Site]:
-    studio.caldav.put(_calendar_url(studio), "internal-1", SECRET)  # a private milestone
-    port = free_port()
-    config = web_config(studio, tmp_path, port)
-    log = tmp_path / "daemon.log"
-    proc = start_daemon(config, log)
-    s = Site(port, config, studio, proc, log)
-    try:
-        wait_for(lambda: "web pages on" in log.read_text(), 30, "the web pages")
+    """Behind a proxy that serves the pages under https://studio.example/dw/."""
+    with open_site(studio, tmp_path, "https://studio.example/dw/") as s:
         yield s
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
 
 
 def _calendar_url(studio: Studio) -> str:
@@ -163,10 +172,9 @@ def test_no_wrong_or_missing_sign_in_reaches_manager_data_or_actions(site: Site)
     notice = held_notice(site)
     cookie = site.sign_in()
     value = cookie.split("=", 1)[1]
-    forged = [
-        "", "deadlinewatch_session=", f"deadlinewatch_session={value[:-2]}xx", "deadlinewatch_session=" + "A" * 80,
-        f"deadlinewatch_session={value.split('.')[0]}.AAAA.BBBB",
-    ]
+    flipped = f"{value[:-9]}{'x' if value[-9] != 'x' else 'y'}{value[-8:]}"  # a changed signature
+    forged = ["", "deadlinewatch_session=", f"deadlinewatch_session={flipped}", "deadlinewatch_session=" + "A" * 80,
+              f"deadlinewatch_session={value.split('.')[0]}.AAAA.BBBB"]
     secrets_and_data = ("Design mockups", "ACME", "jane@acme.example", "brand assets", "csrf", "$argon2")
     for bad in forged:
         for method, path, body in (("GET", "/", None), ("GET", "/api/status", None),

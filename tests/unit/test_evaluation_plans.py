@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from email import message_from_bytes
+from email.policy import default as email_policy
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +189,16 @@ def test_without_invitations_the_letters_carry_no_calendar_and_no_calendar_only_
     for message in (*intro.messages, *notice.messages):
         assert b"text/calendar" not in message.message
         assert (b"https://f.example/f" in message.message) == (mode == "feed")
+
+
+def test_without_client_feed_url_the_letters_link_the_projects_feed_on_the_web_pages(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    project = dataclasses.replace(config.projects[0], calendar_updates="feed", client_feed_url="")
+    web = dataclasses.replace(config.web, listen="127.0.0.1:8080", base_url="https://studio.example/dw/")
+    c = Composer(dataclasses.replace(config, projects=(project,), web=web), letters(), b"k" * 32)
+    snap = _snapshot(c)
+    view = dataclasses.replace(snap.view, project=project, page_token="T" * 32)
+    [intro] = decide_project(c, Snapshot(view, None, None), _forecaster(c), NOW).plans
+    letter = message_from_bytes(intro.messages[0].message, policy=email_policy)
+    text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"https://studio.example/dw/p/{'T' * 32}/timeline.ics" in text

@@ -2,8 +2,8 @@
 
 Clients ignore emailed VTODOs and Outlook imports a multi-event file as new copies, so the entry that moves a
 milestone in place is an iMIP REQUEST with exactly one VEVENT: all-day on the promised date, the milestone's
-UID, a SEQUENCE that only grows, ORGANIZER = our sender (only the organizer's updates are applied). The whole
-timeline rides along as `timeline.ics` (METHOD:PUBLISH) for people who want to import it.
+UID, a SEQUENCE that only grows, ORGANIZER = our sender (only the organizer's updates are applied). It travels
+alone; the whole timeline is a feed (METHOD:PUBLISH, the same UIDs and SEQUENCEs) that the web pages serve.
 """
 
 from __future__ import annotations

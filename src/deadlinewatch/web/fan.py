@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 WIDTH, HEIGHT = 320, 132
 LEFT, RIGHT, TOP, BOTTOM = 34, 10, 10, 26  # the plot's margins, for the axis labels
-INK, MUTED, LATE, FAN = "#1f2933", "#52606d", "#b42318", "#2563eb"
+INK, MUTED, LATE, FAN, PROMISED = "#1f2933", "#52606d", "#b42318", "#2563eb", "#8a4b00"
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,15 @@ class FanData:
     p50: dt.date | None
     p80: dt.date | None
     summary: str  # the same in words, for a screen reader and a text browser
+    promised: dt.date | None = None  # the date the client was last given, when it is not the deadline
     today_label: str = "today"
     deadline_label: str = "deadline"
+    promised_label: str = "promised"
 
 
 def fan_svg(d: FanData, ident: str) -> str:
     """The picture; `ident` makes its element ids unique on the page."""
-    days = [p[0] for p in d.points] + [d.deadline, d.today] + [x for x in (d.p50, d.p80) if x]
+    days = [p[0] for p in d.points] + [d.deadline, d.today] + [x for x in (d.p50, d.p80, d.promised) if x]
     start = min(days) - dt.timedelta(days=2)
     end = max(days) + dt.timedelta(days=3)
     span = max((end - start).days, 1)
@@ -72,5 +74,10 @@ def fan_svg(d: FanData, ident: str) -> str:
         shift = 3 if anchor == "start" else -3
         out.append(f'<text x="{x(day) + shift}" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="10" '
                    f'fill={quoteattr(colour)}>{escape(label)}</text>')
+    if d.promised and d.promised != d.deadline:  # labelled at the top: it may sit close to the deadline
+        out.append(f'<line x1="{x(d.promised)}" x2="{x(d.promised)}" y1="{TOP}" y2="{TOP + plot_h}" '
+                   f'stroke="{PROMISED}" stroke-width="1.5" stroke-dasharray="6 3"/>')
+        out.append(f'<text x="{x(d.promised) - 3}" y="{TOP + 10}" text-anchor="end" font-size="10" '
+                   f'fill="{PROMISED}">{escape(d.promised_label)}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -12,7 +12,6 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
 
-from babel.dates import format_datetime
 from markupsafe import Markup
 
 from deadlinewatch.core.letters import format_day, format_percent, native_digits
@@ -28,6 +27,12 @@ def _day(iso: str | None, language: str, zone: zoneinfo.ZoneInfo) -> str:
     moment = dt.datetime.fromisoformat(iso) if "T" in iso else dt.date.fromisoformat(iso)
     day = moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
     return format_day(day, language, "medium")
+
+
+def moment(at: dt.datetime, language: str, zone: zoneinfo.ZoneInfo) -> str:
+    """A moment as its reader writes it, on a 24-hour clock (read the same way in every language)."""
+    local = at.astimezone(zone)
+    return f"{format_day(local.date(), language, 'long')}, {native_digits(local.strftime('%H:%M'), language)}"
 
 
 def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
@@ -115,17 +120,20 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
             p50 = _date(m["p50"], zone) if m["p50"] else None
             p80 = _date(m["p80"], zone) if m["p80"] else None
             deadline = _date(m["deadline"], zone)
+            promised = _date(m["promised"], zone) if m["promised"] else None
             p_miss = format_percent(round(m["p_miss"] * 100), language) if m["p_miss"] is not None else ""
             done = format_percent(m["done_percent"], language) if m["done_percent"] is not None else ""
             summary = "; ".join(x for x in (
                 _("%(done)s done") % {"done": done} if done else "",
                 _("deadline %(date)s") % {"date": _day(m["deadline"], language, zone)},
+                _("promised to the client for %(date)s") % {"date": _day(m["promised"], language, zone)}
+                if promised else "",
                 _("likely %(p50)s, safely by %(p80)s") % {"p50": _day(m["p50"], language, zone),
                                                           "p80": _day(m["p80"], language, zone)} if p50 and p80 else "",
                 _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
             ) if x)
-            fan = fan_svg(FanData(m["name"], points, deadline, today, p50, p80, summary, _("today"), _("deadline")),
-                          f"fan-{i}-{j}")
+            fan = fan_svg(FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"),
+                                  _("deadline"), _("promised")), f"fan-{i}-{j}")
             milestones.append(MilestoneCard(
                 anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability),
                 deadline=_day(m["deadline"], language, zone),
@@ -183,5 +191,4 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
             now=format_percent(p.now, language) if p.now is not None else "", notes=p.notes,
             notes_text=native_digits(str(p.notes), language),
         ))
-    stamp = native_digits(format_datetime(now, "medium", tzinfo=zone, locale=language), language)
-    return ClientPage(pv.project.name, language, stamp, rows)
+    return ClientPage(pv.project.name, language, moment(now, language, zone), rows)

@@ -7,7 +7,7 @@ every worker, so they read and write the same store through the daemon: one writ
   /notices/<id>/approve  the manager's decision, exactly as `approve`/`reject` (POST, CSRF token)
   /api/status            `status --json` (signed in)
   /p/<token>/            the client's page; /p/<token>/timeline.ics its feed
-  /static/site.css       the one stylesheet
+  /static/site.css       the one stylesheet, and the icon
 
 Every answer carries a strict Content-Security-Policy (no script at all, styles from us only), no referrer
 (the client's link is a secret) and no caching of the manager's pages. A wrong client token and any unknown
@@ -49,6 +49,7 @@ SECURITY_HEADERS = {
     "same-origin", "Permissions-Policy": "camera=(), microphone=(), geolocation=()", "X-Robots-Tag": "noindex",
 }
 NOT_FOUND = "Not found\n"
+STATIC = {"site.css": "text/css", "icon.svg": "image/svg+xml"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVICES: web.AppKey[Callable[[], Services]] = web.AppKey("services")
 
@@ -135,7 +136,9 @@ class Pages:
         waiting = [(p, n) for p in cards for n in p.notices if n.letter is not None]
         return self._render("dashboard.html.j2", config.team.language, root="", projects=cards, user=session.user,
                             waiting=waiting,
-                            servers=data["servers"], last_pass=data["last_pass"] or "",
+                            servers=data["servers"], last_pass=pages.moment(
+                                dt.datetime.fromisoformat(data["last_pass"]), config.team.language, zone)
+                            if data["last_pass"] else "",
                             csrf=session.csrf(self.sessions.secret),
                             signed_out_possible=not session.sid.startswith("proxy:"))
 
@@ -251,9 +254,14 @@ class Pages:
         self._project(request.match_info["token"])
         raise web.HTTPMovedPermanently(f"{request.match_info['token']}/")
 
-    async def stylesheet(self, request: web.Request) -> web.StreamResponse:
-        css = (files("deadlinewatch") / "web" / "static" / "site.css").read_text()
-        return web.Response(text=css, content_type="text/css", charset="utf-8",
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        """One of the files named in STATIC, nothing else: no listing, no path from the request reaches a file."""
+        name = request.match_info["name"]
+        content_type = STATIC.get(name)
+        if content_type is None:
+            raise web.HTTPNotFound()
+        data = (files("deadlinewatch") / "web" / "static" / name).read_text()
+        return web.Response(text=data, content_type=content_type, charset="utf-8",
                             headers={"Cache-Control": "public, max-age=3600"})
 
     async def not_found(self, request: web.Request) -> web.StreamResponse:
@@ -300,7 +308,7 @@ def application(services: Callable[[], Services], on_decided: Callable[[], None]
     app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}/", p.client_page)
     app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}", p.client_page_without_slash)
     app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}/timeline.ics", p.feed)
-    app.router.add_get("/static/site.css", p.stylesheet)
+    app.router.add_get(r"/static/{name:[a-z]+\.[a-z]+}", p.static)
     app.router.add_route("*", "/{anything:.*}", p.not_found)
     return app
 

@@ -48,6 +48,7 @@ class _State:
     client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     page_tokens: dict[str, str] = field(default_factory=dict)
+    shows: dict[int, tuple[ShowDate, ...]] = field(default_factory=dict)  # primary id -> the group's dates
     messages: dict[str, _Message] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -181,9 +182,15 @@ class MemoryStore(StorePort):
             for d in dates:
                 key = (d.project, d.uid)
                 self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
+            if primary:
+                self.s.shows[primary] = tuple(dates)
             if to_manager is not None:
                 self._enqueue(to_manager(primary), parent=primary)
             return primary
+
+    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
+        return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
+                if self.s.outbox[i].project == project]
 
     def _enqueue(self, mail: QueueMail, parent: int | None = None) -> int:
         if any(i.message_id == mail.message_id or i.token == mail.token for i in self.s.outbox.values()):

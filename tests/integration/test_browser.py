@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, Studio, npm_package
+from tests.conftest import IN_CI, Studio, deadlinewatch, npm_package
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_web import PASSWORD, Site, client_path, held_notice, open_site
 
@@ -27,7 +27,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]  # root in CI; nothing may leave loopback
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an event loop running: gone before other modules
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() or not shutil.which("node"):
         if IN_CI:
@@ -123,7 +123,8 @@ def test_the_manager_approves_a_held_notice_on_a_phone(site: Site, browser: Any,
 @pytest.mark.parametrize("language", ["tr", "bn"])
 def test_the_client_reads_their_page_in_their_language(site: Site, browser: Any, axe: str,
                                                        language: str) -> None:
-    held_notice(site)
+    notice = held_notice(site)
+    assert deadlinewatch("approve", str(notice["id"]), config=site.config).returncode == 0  # told: the new date
     text = site.config.read_text().replace('language = "en"', f'language = "{language}"')
     site.config.write_text(text)
     before = site.log.read_text().count("configuration reloaded")

@@ -216,6 +216,20 @@ def test_the_client_page_shows_the_visible_timeline_and_nothing_else(site: Site)
     assert {(r.status, r.body) for r in wrong} == {(404, "Not found\n")}
 
 
+def test_news_the_manager_holds_reaches_the_clients_page_and_feed_only_once_approved(site: Site) -> None:
+    notice = held_notice(site)
+    path = client_path(site)
+
+    def design_date() -> str:
+        cal = Calendar.from_ical(site.ask("GET", path + "timeline.ics").body)
+        return next(str(e.decoded("DTSTART")) for e in cal.walk("VEVENT") if str(e["UID"]) == "design-1")
+
+    assert design_date() == "2026-12-04" and "was " not in site.ask("GET", path).body  # held: not told yet
+    assert deadlinewatch("approve", str(notice["id"]), config=site.config).returncode == 0
+    wait_for(lambda: design_date() != "2026-12-04", 15, "the approved date on the feed")
+    assert "was December 4, 2026" in site.ask("GET", path).body
+
+
 def test_the_feed_is_the_client_visible_timeline_and_polls_cheaply(site: Site) -> None:
     held_notice(site)
     feed_path = client_path(site) + "timeline.ics"

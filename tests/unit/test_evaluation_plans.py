@@ -202,3 +202,20 @@ def test_without_client_feed_url_the_letters_link_the_projects_feed_on_the_web_p
     letter = message_from_bytes(intro.messages[0].message, policy=email_policy)
     text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert f"https://studio.example/dw/p/{'T' * 32}/timeline.ics" in text
+    assert f"Your project's page, always up to date: https://studio.example/dw/p/{'T' * 32}/" in text.splitlines()
+
+
+def test_the_client_is_told_no_date_the_manager_holds_back_or_rejected(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    moved = ShowDate("acme-web", "design-1", 3, shown_date=dt.date(2026, 12, 11), promised=dt.date(2026, 12, 11))
+    first = ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4))
+    later = ShowDate("acme-web", "launch-1", 1, shown_date=dt.date(2026, 12, 14))
+    decided = {"design-1": ClientDate.after(ClientDate.after(None, first), moved),
+               "launch-1": ClientDate.after(None, later)}
+    pv = dataclasses.replace(_snapshot(c).view, dates=decided)
+    for state in ("held", "rejected"):
+        told = pv.as_told([("sent", (first,)), (state, (moved, later))])
+        assert told.dates["design-1"] == ClientDate.after(None, first)  # the date before the held notice
+        assert "launch-1" not in told.dates  # only the held group moved it: the calendar's own date stands
+        assert told.rows()[0].new == dt.date(2026, 12, 4)
+    assert pv.as_told([("sent", (first,)), ("pending", (moved, later))]).dates == decided  # approved: told

@@ -301,3 +301,11 @@ def test_a_client_page_token_is_made_once_per_project_random_and_kept(store: Sto
     assert all(len(t) >= 22 for t in first.values())  # at least 128 bits, URL-safe base64
     assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
     assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}
+
+
+def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePort) -> None:
+    shown = [ShowDate("p", "u1", 3, shown_date=NOW.date(), promised=NOW.date(), invited=True)]
+    primary = store.enqueue_client_group([mail("<g1@x>", "held", "client"), mail("<g2@x>", "held", "client")], shown)
+    assert store.shown_groups("p") == [("held", tuple(shown))] and store.shown_groups("q") == []
+    store.decide(primary, False, now=NOW, decided_by="pm")
+    assert store.shown_groups("p") == [("rejected", tuple(shown))]

@@ -48,6 +48,12 @@ FEED_LINE = {
     "bn": "আপনার ক্যালেন্ডার এই সময়রেখার পরিবর্তনগুলো অনুসরণ করতে পারে: {url} -এ সাবস্ক্রাইব করুন",
 }
 
+PAGE_LINE = {
+    "en": "Your project's page, always up to date: {url}",
+    "tr": "Projenizin her zaman güncel sayfası: {url}",
+    "bn": "আপনার প্রকল্পের সবসময় হালনাগাদ পাতা: {url}",
+}
+
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2")
@@ -112,6 +118,7 @@ class ClientEnvelope:
     shadow: bool = False  # approval = "shadow": goes to the manager only, marked as what the client would get
     calendar_updates: str = "invitations"  # invitations (one iMIP REQUEST/CANCEL) | feed (a link) | off
     feed_url: str = ""  # the feed the letters link under calendar_updates = "feed"
+    page_url: str = ""  # the project's page on the [web] pages, linked from every letter when there is one
 
     @property
     def attendees(self) -> tuple[tuple[str, str], ...]:
@@ -267,12 +274,14 @@ class Letters:
             msg["Cc"] = Addresses("Cc", ", ".join([env.manager, *env.cc]))
         msg["X-Deadlinewatch-Notice"] = env.token
         msg["X-Deadlinewatch-Kind"] = env.kind
-        if env.calendar_updates == "feed" and env.feed_url:
-            line = FEED_LINE.get(env.client.language, FEED_LINE["en"]).format(url=env.feed_url)
+        links = [(FEED_LINE, env.feed_url)] if env.calendar_updates == "feed" and env.feed_url else []
+        links += [(PAGE_LINE, env.page_url)] if env.page_url else []
+        for lines, url in links:  # one closing line each, the address a link in the HTML
+            line = lines.get(env.client.language, lines["en"]).format(url=url)
             text = f"{text.rstrip()}\n\n{line}\n"
             if html is not None:
-                link = f'<a href="{escape(env.feed_url)}">{escape(env.feed_url)}</a>'
-                html = html.replace("</body>", f"<p>{escape(line).replace(escape(env.feed_url), link)}</p></body>")
+                link = f'<a href="{escape(url)}">{escape(url)}</a>'
+                html = html.replace("</body>", f"<p>{escape(line).replace(escape(url), link)}</p></body>")
         msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")

@@ -18,7 +18,7 @@ from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
-from deadlinewatch.stages.project_view import view
+from deadlinewatch.stages.project_view import view_as_told
 
 
 def _description(row: TimelineRow) -> str:
@@ -43,7 +43,7 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
 
 
 async def _update(svc: Services, calendar: CalendarSource, project: Project, report: PassReport) -> None:
-    pv = view(svc.store, project)
+    pv = view_as_told(svc.store, project)  # a date held for the manager is not in the client's calendar yet
     rows = list(pv.rows())
     seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]
     for m in seen_cancelled:

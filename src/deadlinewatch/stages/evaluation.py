@@ -63,7 +63,8 @@ def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object
                           client=Recipient(client.name, client.email, client.language, client.timezone),
                           sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
                           message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
-                          calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url))
+                          calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url),
+                          page_url=pv.page_url(c.config.web.base_url))
 
 
 def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,

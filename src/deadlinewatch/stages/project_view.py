@@ -16,6 +16,8 @@ from deadlinewatch.core.letters import Progress
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Milestone, Report, ShowDate, TimelineRow
 
+WITHHELD = ("held", "rejected")  # the states of a client group whose news the client does not have
+
 
 @dataclass(frozen=True)
 class ProjectView:
@@ -27,13 +29,16 @@ class ProjectView:
     dates: dict[str, ClientDate]
     page_token: str | None = None  # the client page's token, once the [web] pages made one
 
+    def page_url(self, base_url: str) -> str:
+        """The client's page on the [web] pages, when they are served and reachable."""
+        return f"{base_url.rstrip('/')}/p/{self.page_token}/" if base_url and self.page_token else ""
+
     def feed_url(self, base_url: str) -> str:
         """The feed the letters link: `client_feed_url`, else the project's feed on the [web] pages, else none."""
         if self.project.client_feed_url:
             return self.project.client_feed_url
-        if base_url and self.page_token:
-            return f"{base_url.rstrip('/')}/p/{self.page_token}/timeline.ics"
-        return ""
+        page = self.page_url(base_url)
+        return f"{page}timeline.ics" if page else ""
 
     @property
     def client_tz(self) -> zoneinfo.ZoneInfo:
@@ -77,6 +82,20 @@ class ProjectView:
             out.append(Progress(row, before, now_done, sum(1 for r in history if r.at > since)))
         return out
 
+    def as_told(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
+        """The project as the client has actually been told it: a milestone touched by a group still held for
+        the manager, or rejected, shows what the other groups told (what the pages and the client-facing
+        calendar show; the letters' own policy keeps judging against every date decided)."""
+        withheld = {d.uid for state, shows in groups if state in WITHHELD for d in shows}
+        if not withheld:
+            return self
+        dates = {uid: cd for uid, cd in self.dates.items() if uid not in withheld}
+        for state, shows in groups:
+            for d in shows:
+                if state not in WITHHELD and d.uid in withheld:
+                    dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
+        return dataclasses.replace(self, dates=dates)
+
     def after(self, shown: Sequence[ShowDate]) -> ProjectView:
         """The project once these dates reach the client's calendar (as the store will record them)."""
         dates = dict(self.dates)
@@ -89,3 +108,8 @@ def view(store: StorePort, project: Project) -> ProjectView:
     """A project as its client knows it, read from the store."""
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
                        store.client_dates(project.id), store.page_tokens().get(project.id))
+
+
+def view_as_told(store: StorePort, project: Project) -> ProjectView:
+    """The project as the client has been told it: no news the manager holds back or rejected."""
+    return view(store, project).as_told(store.shown_groups(project.id))

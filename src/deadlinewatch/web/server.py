@@ -33,7 +33,7 @@ from aiohttp import web
 from deadlinewatch import manage
 from deadlinewatch.core import timeline
 from deadlinewatch.errors import ConfigError, DeadlinewatchError
-from deadlinewatch.stages.project_view import view
+from deadlinewatch.stages.project_view import view_as_told
 from deadlinewatch.web import catalogs, pages, signin
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class Pages:
     async def client_page(self, request: web.Request) -> web.StreamResponse:
         project = self._project(request.match_info["token"])
         svc = self.services()
-        page = pages.client_page(view(svc.store, project), svc.clock.now())
+        page = pages.client_page(view_as_told(svc.store, project), svc.clock.now())
         response = self._render("client.html.j2", page.language, root="../../", page=page)
         response.headers["Cache-Control"] = "private, no-cache"
         return response
@@ -234,7 +234,7 @@ class Pages:
         token = request.match_info["token"]
         project = self._project(token)
         svc = self.services()
-        rows = view(svc.store, project).rows()
+        rows = view_as_told(svc.store, project).rows()
         organizer = svc.config.smtp.from_
         # the tag is made from what the feed says, not when it was made: a restart does not make every
         # subscriber download it again

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.adapters.store.port import OutboxItem, shows_from_json, shows_json
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -48,9 +48,17 @@ class Outbox(Database):
                            " delivered_sent, cancelled_sent, invited) VALUES (?,?,?,?,?,?,?,?)",
                            (d.project, d.uid, shown.sequence, _iso(shown.shown_date), _iso(shown.promised),
                             int(shown.delivered_sent), int(shown.cancelled_sent), int(shown.invited)))
+            if primary:
+                db.execute("UPDATE outbox SET shows = ? WHERE id = ?", (shows_json(dates), primary))
             if to_manager is not None:
                 self._enqueue(db, to_manager(primary), parent=primary)
             return primary
+
+    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
+        """Each client group's state and the dates it gave the client's calendar, oldest first."""
+        rows = self.db.execute("SELECT state, shows FROM outbox WHERE project = ? AND audience = 'client' AND"
+                               " parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
+        return [(r["state"], shows_from_json(r["shows"])) for r in rows]
 
     def first_client_message(self, project: str) -> OutboxItem | None:
         r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -100,6 +101,7 @@ class OutboxState(Protocol):
     def client_dates(self, project: str) -> dict[str, ClientDate]: ...
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
                              to_manager: Callable[[int], QueueMail] | None = None) -> int: ...
+    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]: ...
     def first_client_message(self, project: str) -> OutboxItem | None: ...
     def client_message(self, message_id: str) -> OutboxItem | None: ...
     def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None: ...
@@ -157,6 +159,20 @@ class HealthState(Protocol):
     def last_pass(self) -> dict[str, Any] | None: ...
     def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None: ...
     def servers(self) -> dict[str, dict[str, Any]]: ...
+
+
+def shows_json(dates: Sequence[ShowDate]) -> str:
+    """A group's dates as stored beside its primary message."""
+    return json.dumps([{f.name: v.isoformat() if isinstance(v, dt.date) else v
+                        for f in fields(d) for v in [getattr(d, f.name)]} for d in dates])
+
+
+def shows_from_json(text: str) -> tuple[ShowDate, ...]:
+    def day(v: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(v) if v else None
+
+    return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
+                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"])) for d in json.loads(text))
 
 
 def new_page_token() -> str:

@@ -118,3 +118,10 @@ MIGRATIONS.append(Migration(
     -- /p/<token>/: a random token per project (at least 128 bits), made once and kept
     CREATE TABLE client_pages (project TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
     """))
+
+MIGRATIONS.append(Migration(
+    "the dates each client group gave, beside its primary message",
+    """
+    -- JSON list of the ShowDates: what the client has been told excludes groups held for the manager or rejected
+    ALTER TABLE outbox ADD COLUMN shows TEXT;
+    """))

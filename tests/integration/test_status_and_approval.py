@@ -30,7 +30,8 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert not any("jane@acme.example" in rs for _, rs, _ in smtp_tls.messages)  # held, not sent
 
     status = json.loads(dw(config, "status", "--json").stdout)
-    assert set(status) == {"last_pass", "servers", "milestones", "notices"}
+    assert set(status) == {"last_pass", "servers", "projects", "milestones", "notices"}
+    assert status["projects"] == [{"id": "acme-web", "name": "ACME website relaunch", "client_page": None}]  # web off
     assert all(s["ok"] for s in status["servers"].values())
     design = next(m for m in status["milestones"] if m["uid"] == "design-1")
     assert design["done_percent"] == 20 and design["p_miss"] > 0.6 and design["promised"] is not None
@@ -56,7 +57,7 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert sum("jane@acme.example" in rs for _, rs, _ in smtp_tls.messages) == 1
     after = json.loads(dw(config, "status", "--json").stdout)
     [sent] = [n for n in after["notices"] if n["id"] == notice["id"]]
-    assert sent["state"] == "sent" and sent["sent"] is not None
+    assert sent["state"] == "sent" and sent["sent"] is not None and sent["decided_by"] == "cli"
 
 
 def _todo(uid: str, name: str, start: str, due: str) -> str:

@@ -264,6 +264,7 @@ def test_every_page_carries_the_security_headers_and_reflects_nothing(site: Site
         assert r.header("X-Content-Type-Options") == "nosniff" and r.header("Referrer-Policy") == "no-referrer"
         assert probe not in r.body and "alert(1)" not in r.body, path
         assert "Traceback" not in r.body and "$argon2" not in r.body
+        assert r.header("Server") == "deadlinewatch"  # no framework name or version
     assert site.ask("GET", "/").header("Strict-Transport-Security")  # base_url is https
     r = site.ask("TRACE", "/")
     assert r.status in (404, 405)

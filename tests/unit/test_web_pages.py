@@ -19,6 +19,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Report
 from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.errors import UsageError
 from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web import catalogs, signin
 from deadlinewatch.web.fan import FanData, fan_svg
@@ -124,6 +125,8 @@ def test_the_password_is_an_argon2id_hash_that_only_the_password_matches(tmp_pat
     assert signin.password_matches(stored, "correct horse battery staple")
     assert not signin.password_matches(stored, "correct horse battery stapler")
     assert not signin.password_matches("not a hash", "x")
+    with pytest.raises(UsageError, match="cannot write .*/no/such/folder/pw: No such file or directory"):
+        signin.write_password_file(str(tmp_path / "no" / "such" / "folder" / "pw"), "correct horse battery staple")
 
 
 def test_sign_in_attempts_are_limited_per_address_and_overall() -> None:

@@ -66,6 +66,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("web: %s %s failed", request.method, request.path)
         response = web.Response(status=500, text="Something went wrong; the daemon's log says what.\n")
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "deadlinewatch"  # not aiohttp's name and version: nothing to look up for a scanner
     if request.app[SERVICES]().config.web.base_url.startswith("https:"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     response.headers.setdefault("Cache-Control", "no-store")

@@ -38,10 +38,15 @@ def write_password_file(path: str, password: str) -> None:
     """The hash to a file only its owner can read (0600), replaced atomically."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(hash_password(password) + "\n")
-    os.replace(tmp, target)
+    hashed = hash_password(password)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(hashed + "\n")
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror}; nothing was written") from None
 
 
 def read_hash(path: str) -> str:

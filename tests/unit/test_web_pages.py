@@ -125,7 +125,7 @@ def test_the_password_is_an_argon2id_hash_that_only_the_password_matches(tmp_pat
     assert signin.password_matches(stored, "correct horse battery staple")
     assert not signin.password_matches(stored, "correct horse battery stapler")
     assert not signin.password_matches("not a hash", "x")
-    with pytest.raises(UsageError, match="cannot write .*/no/such/folder/pw: No such file or directory"):
+    with pytest.raises(UsageError, match=r"cannot write .*/no/such/folder/pw: No such file or directory"):
         signin.write_password_file(str(tmp_path / "no" / "such" / "folder" / "pw"), "correct horse battery staple")
 
 

@@ -24,6 +24,7 @@ import json
 import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from aiohttp import web
 
 from deadlinewatch import manage
 from deadlinewatch.core import timeline
+from deadlinewatch.core.model import Report
 from deadlinewatch.errors import ConfigError, DeadlinewatchError
 from deadlinewatch.stages.project_view import view_as_told
 from deadlinewatch.web import catalogs, pages, signin
@@ -125,23 +127,11 @@ class Pages:
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         session = self._signed_in(request)
         svc = self.services()
-        config, store = svc.config, svc.store
-        data = manage.status_data(store, config)
-        zone = zoneinfo.ZoneInfo(config.timezone)
-        notes = {(p.id, uid): reports for p in config.projects
-                 for uid, reports in store.reports_by_milestone(p.id).items()}
-        held = {i.id: i.message for i in store.outbox(states=["held"], audience="client")}
-        names = {f"{m.project}/{m.uid}": m.name for m in store.milestones()}
-        cards = pages.dashboard(data, notes, held, names, today=svc.clock.now().astimezone(zone).date(), zone=zone,
-                                language=config.team.language, warn_probability=config.policy.warn_probability)
-        waiting = [(p, n) for p in cards for n in p.notices if n.letter is not None]
-        return self._render("dashboard.html.j2", config.team.language, root="", projects=cards, user=session.user,
-                            waiting=waiting,
-                            servers=data["servers"], last_pass=pages.moment(
-                                dt.datetime.fromisoformat(data["last_pass"]), config.team.language, zone)
-                            if data["last_pass"] else "",
-                            csrf=session.csrf(self.sessions.secret),
-                            signed_out_possible=not session.sid.startswith("proxy:"))
+        seen = read_dashboard(svc)  # on the loop, like every reader of the store
+        # laying out thousands of milestones is pure work: in a thread, so the workers and the watchdog go on
+        html = await asyncio.to_thread(render_dashboard, seen, session.user, session.csrf(self.sessions.secret),
+                                       not session.sid.startswith("proxy:"))
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def api_status(self, request: web.Request) -> web.StreamResponse:
         if self._session(request) is None:
@@ -267,6 +257,44 @@ class Pages:
 
     async def not_found(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
+
+
+@dataclass(frozen=True)
+class DashboardInput:
+    """What the dashboard shows, read from the store in one go."""
+
+    data: dict[str, Any]  # status --json
+    notes: dict[tuple[str, str], list[Report]]
+    held: dict[int, bytes]
+    names: dict[str, str]
+    now: dt.datetime
+    zone: zoneinfo.ZoneInfo
+    language: str
+    warn_probability: float
+
+
+def read_dashboard(svc: Services) -> DashboardInput:
+    config, store = svc.config, svc.store
+    return DashboardInput(
+        data=manage.status_data(store, config),
+        notes={(p.id, uid): reports for p in config.projects
+               for uid, reports in store.reports_by_milestone(p.id).items()},
+        held={i.id: i.message for i in store.outbox(states=["held"], audience="client")},
+        names={f"{m.project}/{m.uid}": m.name for m in store.milestones()},
+        now=svc.clock.now(), zone=zoneinfo.ZoneInfo(config.timezone), language=config.team.language,
+        warn_probability=config.policy.warn_probability)
+
+
+def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: bool) -> str:
+    """The dashboard's HTML: a pure function of what was read (safe to run in a thread)."""
+    language, zone = seen.language, seen.zone
+    cards = pages.dashboard(seen.data, seen.notes, seen.held, seen.names, today=seen.now.astimezone(zone).date(),
+                            zone=zone, language=language, warn_probability=seen.warn_probability)
+    last = seen.data["last_pass"]
+    return catalogs.environment(language).get_template("dashboard.html.j2").render(
+        lang=language, root="", projects=cards, user=user, csrf=csrf, signed_out_possible=can_sign_out,
+        waiting=[(p, n) for p in cards for n in p.notices if n.letter is not None], servers=seen.data["servers"],
+        last_pass=pages.moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
 
 
 def _redirect(location: str) -> web.Response:

@@ -1,5 +1,6 @@
 """Writes docs/samples/: every message kind in every built-in language, as .eml and as its plain text — the client's
-letters (notice, delivered, intro, update, cancel, weekly) and the team's (reply, nudge, manager draft, sign-in).
+letters (notice, delivered, intro, update, cancel, weekly) and the team's (reply, nudge, manager draft, sign-in,
+the manager's risk alert).
 
 Run `python scripts/samples.py` after changing a template; tests/unit/test_samples.py checks they are current.
 """
@@ -12,7 +13,8 @@ import sys
 from pathlib import Path
 
 from deadlinewatch.adapters.templates import builtin_languages, letters
-from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
+from deadlinewatch.core.alert import Pace
+from deadlinewatch.core.letters import AlertLetter, BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
 from deadlinewatch.core.model import TimelineRow
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
@@ -84,6 +86,13 @@ def samples(language: str) -> dict[str, bytes]:
                                   server="imap", account="progress@studio.example",
                                   error="imap: the provider refused to renew the sign-in (invalid_grant)",
                                   command="deadlinewatch login imap"),
+        "alert": composer.alert(AlertLetter(
+            what="raise", project="ACME website relaunch", milestone="Content migration",
+            target=dt.date(2026, 12, 7), p_miss=0.62, was=None, p50=dt.date(2026, 12, 8), p80=dt.date(2026, 12, 11),
+            reason="40% done; the last notes' pace, and this team's estimates running 1.8 times long",
+            pace=Pace(done=40, per_day=5, needed_days=12, remaining_days=5), notice="later", held=False,
+            warn_probability=0.9), language=language, sender="Studio PM <pm@studio.example>",
+            to="pm@studio.example", composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
     }
     return {kind: msg.as_bytes() for kind, msg in out.items()}
 

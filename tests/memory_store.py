@@ -23,6 +23,7 @@ from deadlinewatch.adapters.store.port import (
     TrackRecord,
     new_page_token,
 )
+from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, ShowDate
 from deadlinewatch.errors import StateConflict
 
@@ -48,6 +49,7 @@ class _State:
     client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     page_tokens: dict[str, str] = field(default_factory=dict)
+    alerts: dict[tuple[str, str], RiskAlert] = field(default_factory=dict)
     shows: dict[int, tuple[ShowDate, ...]] = field(default_factory=dict)  # primary id -> the group's dates
     messages: dict[str, _Message] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
@@ -138,6 +140,16 @@ class MemoryStore(StorePort):
                     self.s.milestones_written += 1
         moved = {m.uid for ms in parsed.values() for m in ms}
         return [uid for uid in gone if uid not in moved]
+
+    def risk_alerts(self) -> dict[tuple[str, str], RiskAlert]:
+        return dict(self.s.alerts)
+
+    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
+        with self.transaction():
+            if alert is None:
+                self.s.alerts.pop((project, uid), None)
+            else:
+                self.s.alerts[(project, uid)] = alert
 
     def page_tokens(self) -> dict[str, str]:
         return dict(self.s.page_tokens)

@@ -295,6 +295,9 @@ SCHEMA: dict[str, list[Key]] = {
         Key("weekly_update", _weekly, "mon 09:00", 'client check-in, in the client\'s zone; "" turns it off'),
         # tuned by replay (bench/FORECAST.md): the best mean F1 over Little's real projects and simulated teams
         Key("warn_probability", _prob, 0.9, "warn the client when P(miss) reaches this (tuned by replay)"),
+        Key("alert_probability", _prob, 0.5,
+            "warn the manager (not the client) when P(miss) reaches this: the early risk alert, so the team can "
+            "still act"),
         Key("renotify_slip_days", _int(0, 365), 3,
             "a second notice only if the promised date moves later by more than this"),
         Key("stale_after_days", _int(1, 365), 4,
@@ -529,6 +532,7 @@ class PolicySection:
     closed: tuple[dt.date, ...]
     weekly_update: str
     warn_probability: float
+    alert_probability: float
     renotify_slip_days: int
     stale_after_days: int
     approval_hours: int
@@ -768,6 +772,11 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             'server writes in Authentication-Results, e.g. "mx.studio.example")'
         )
 
+    pol = sections["policy"]
+    if pol["alert_probability"] is not None and pol["warn_probability"] is not None and \
+            pol["alert_probability"] >= pol["warn_probability"]:
+        problems.append(f"policy.alert_probability = {pol['alert_probability']}: must be below "
+                        f"policy.warn_probability ({pol['warn_probability']}) — the manager hears before the client")
     web = sections["web"]
     if web["listen"] and not (web["password_file"] or web["trusted_user_header"]):
         problems.append("web.listen is set but nobody could sign in to the manager's pages: set web.password_file "

@@ -59,6 +59,7 @@ def status_data(store: StorePort, config: config_mod.Config) -> dict[str, Any]:
         "milestones": [],
         "notices": [],
     }
+    alerts = store.risk_alerts()
     for m in store.milestones():
         reports = store.reports(m.project, m.uid)
         state = effective_state(m, reports)
@@ -74,6 +75,7 @@ def status_data(store: StorePort, config: config_mod.Config) -> dict[str, Any]:
             "p50": f.p50.isoformat() if f and f.p50 else None, "p80": f.p80.isoformat() if f and f.p80 else None,
             "p_miss": f.p_miss if f else None, "reason": f.reason if f else ("done" if state == "done" else None),
             "promised": cd.promised.isoformat() if cd and cd.promised else None,
+            "alert": (m.project, m.uid) in alerts,
         })
     for item in store.outbox(audience="client"):
         to = message_from_bytes(item.message, policy=default_policy).get("To", "")
@@ -98,7 +100,8 @@ def render_status(data: dict[str, Any]) -> str:
         risk = f"P(miss) {m['p_miss']:.0%}" if m["p_miss"] is not None else "no forecast"
         lines.append(f"  {m['project']}/{m['name']}: due {m['deadline'][:16]}, {m['state']}, "
                      f"{m['done_percent'] if m['done_percent'] is not None else '?'}% — P50 {m['p50'] or '-'}, "
-                     f"P80 {m['p80'] or '-'}, {risk}" + (f", promised {m['promised']}" if m["promised"] else ""))
+                     f"P80 {m['p80'] or '-'}, {risk}" + (f", promised {m['promised']}" if m["promised"] else "")
+                     + (", RISK ALERT to the manager" if m["alert"] else ""))
         if m["reason"]:
             lines.append(f"      {m['reason']}")
     lines.append("notices:")

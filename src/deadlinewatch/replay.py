@@ -27,16 +27,16 @@ def main(path: Path, policy: config_mod.PolicySection | None, as_json: bool = Fa
         raise DeadlinewatchError(f"{path}: {e}") from None
     if not rows:
         raise DeadlinewatchError(f"{path}: no reports in the file")
-    result = replay(rows, Policy(policy.warn_probability, policy.renotify_slip_days),
+    result = replay(rows, Policy(policy.warn_probability, policy.renotify_slip_days, policy.alert_probability),
                     WorkCalendar.from_policy(policy.working_days, policy.holidays, policy.closed))
     if trace:
         with open(trace, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["milestone", "reported_on", "p_miss", "p50", "p80", "alarm"])
+            w.writerow(["milestone", "reported_on", "p_miss", "p50", "p80", "alarm", "alert"])
             for t in result.trace:
                 w.writerow([t.milestone, t.reported_on.isoformat(), "" if t.p_miss is None else t.p_miss,
                             t.p50.isoformat() if t.p50 else "", t.p80.isoformat() if t.p80 else "",
-                            "true" if t.alarm else "false"])
+                            "true" if t.alarm else "false", "true" if t.alert else "false"])
     if as_json:
         print(json.dumps({"milestones": result.milestones, "misses": result.misses, "methods": result.methods},
                          indent=2))

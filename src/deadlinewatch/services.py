@@ -50,7 +50,7 @@ class Composer:
     @property
     def policy(self) -> policy.Policy:
         p = self.config.policy
-        return policy.Policy(p.warn_probability, p.renotify_slip_days)
+        return policy.Policy(p.warn_probability, p.renotify_slip_days, p.alert_probability)
 
     @property
     def sender(self) -> str:

@@ -36,6 +36,10 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     design = next(m for m in status["milestones"] if m["uid"] == "design-1")
     assert design["done_percent"] == 20 and design["p_miss"] > 0.6 and design["promised"] is not None
     assert design["p50"] <= design["p80"] and "stated 10 working days left" in design["reason"]
+    assert design["alert"] is True  # the manager heard first, in a mail of its own
+    alerts = [data for _, rs, data in smtp_tls.messages if b"Subject: At risk: ACME website relaunch: Design mockups"
+              in data and "pm@studio.example" in rs]
+    assert len(alerts) == 1 and b"What would recover it:" in alerts[0]
     [notice] = [n for n in status["notices"] if n["kind"] == "notice"]
     assert (notice["state"], notice["sent"]) == ("held", None)
     assert all(n["state"] == "held" for n in status["notices"])  # the introduction waits too
@@ -58,6 +62,7 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     after = json.loads(dw(config, "status", "--json").stdout)
     [sent] = [n for n in after["notices"] if n["id"] == notice["id"]]
     assert sent["state"] == "sent" and sent["sent"] is not None and sent["decided_by"] == "cli"
+    assert sum(b"Subject: At risk:" in data for _, _, data in smtp_tls.messages) == 1  # once per episode
 
 
 def _todo(uid: str, name: str, start: str, due: str) -> str:

@@ -219,3 +219,56 @@ def test_the_client_is_told_no_date_the_manager_holds_back_or_rejected(tmp_path:
         assert "launch-1" not in told.dates  # only the held group moved it: the calendar's own date stands
         assert told.rows()[0].new == dt.date(2026, 12, 4)
     assert pv.as_told([("sent", (first,)), ("pending", (moved, later))]).dates == decided  # approved: told
+
+
+def test_the_manager_hears_early_once_per_episode_and_again_only_when_it_worsens(tmp_path: Path) -> None:
+    from deadlinewatch.core import alert as risk
+    from deadlinewatch.core.model import Forecast
+
+    c = _composer(tmp_path)
+    cal = c.workdays
+
+    def f(p: float, p80: dt.date = dt.date(2026, 12, 10), target: dt.date = dt.date(2026, 12, 4)) -> Forecast:
+        return Forecast("acme-web", "design-1", p80, p80, p, "why", target)
+
+    assert risk.change("open", f(0.49), None, 0.5, cal) is None
+    assert risk.change("open", f(0.5), None, 0.5, cal) == "raise"
+    up = risk.RiskAlert(0.5, dt.date(2026, 12, 10), dt.date(2026, 12, 4), NOW)
+    assert risk.change("open", f(0.36), up, 0.5, cal) is None  # within the hysteresis band: still up, quiet
+    assert risk.change("open", f(0.68), up, 0.5, cal) is None  # a wobble is not news
+    assert risk.change("open", f(0.7), up, 0.5, cal) == "worse"
+    assert risk.change("open", f(0.55, p80=dt.date(2026, 12, 18)), up, 0.5, cal) == "worse"  # P80 6 days later
+    assert risk.change("open", f(0.34), up, 0.5, cal) == "clear"
+    assert risk.change("done", None, up, 0.5, cal) == "end"  # closed: the episode ends without a mail
+    assert risk.change("open", f(0.2, target=dt.date(2026, 12, 18)), up, 0.5, cal) == "end"  # the client was told
+
+
+def test_the_pace_says_how_much_faster_the_work_must_go(tmp_path: Path) -> None:
+    from deadlinewatch.core import alert as risk
+
+    cal = _composer(tmp_path).workdays
+    day = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+    notes = [Report("acme-web", "design-1", day - dt.timedelta(days=14), 20),
+             Report("acme-web", "design-1", day, 40)]
+    p = risk.pace(notes, day.date(), dt.date(2026, 12, 14), cal)  # 10 working days: 2 points a day
+    assert (p.done, p.per_day, p.needed_days, p.remaining_days) == (40, 2.0, 30.0, 10) and p.factor == 3.0
+    stalled = risk.pace([*notes[:1], Report("acme-web", "design-1", day, 20)], day.date(), dt.date(2026, 12, 14), cal)
+    assert stalled.per_day == 0 and stalled.needed_days is None
+
+
+def test_a_slipping_milestone_raises_the_managers_alert_in_the_teams_language(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    earlier = dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(days=14), done=10)
+    decided = decide_project(c, _snapshot(c, reports={"design-1": [earlier, SLIPPING]}), _forecaster(c), NOW)
+    [raised] = [a for a in decided.alerts if a.uid == "design-1"]
+    assert raised.what == "raise" and raised.state is not None and raised.message is not None
+    assert raised.message.recipients[0] == "pm@studio.example" and raised.message.audience == "team"
+    letter = message_from_bytes(raised.message.message, policy=email_policy)
+    text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert str(letter["Subject"]) == "At risk: ACME website relaunch: Design mockups"
+    assert "At the last two weeks' pace it needs" in text and "What would recover it:" in text
+    assert "The client notice is due now." in text
+    # said once: the same forecast with the alert up says nothing more
+    again = decide_project(c, dataclasses.replace(_snapshot(c, reports={"design-1": [earlier, SLIPPING]}),
+                                                  alerts={"design-1": raised.state}), _forecaster(c), NOW)
+    assert [a for a in again.alerts if a.uid == "design-1"] == []

@@ -49,6 +49,8 @@ def test_scores_against_hand_computed_outcomes() -> None:
     burnup = result.methods["linear_burnup"]
     assert burnup["alarmed"] == 1 and burnup["precision"] == 1.0  # only "late" and "fine" have percentages
     assert [t.alarm for t in result.trace if t.milestone == "late"] == [True, True]
+    alert = result.methods["deadlinewatch_alert"]  # the manager's: on the same forecasts, a lower threshold
+    assert alert["recall"] == 1.0 and alert["median_lead_days"] >= dw["median_lead_days"]
 
 
 def test_the_trace_lets_anyone_recompute_the_alarms(tmp_path: Path) -> None:
@@ -60,12 +62,18 @@ def test_the_trace_lets_anyone_recompute_the_alarms(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     scores = json.loads(out.stdout)
     assert scores["methods"]["deadlinewatch"]["alarmed"] == 2
-    assert set(scores["methods"]) == {"deadlinewatch", "always", "deadline_passed", "team_admits_slip",
-                                      "linear_burnup"}
+    assert set(scores["methods"]) == {"deadlinewatch", "deadlinewatch_alert", "always", "deadline_passed",
+                                      "team_admits_slip", "linear_burnup"}
     lines = trace.read_text().splitlines()
-    assert lines[0] == "milestone,reported_on,p_miss,p50,p80,alarm" and len(lines) == 7
-    alarmed = {line.split(",")[0] for line in lines[1:] if line.endswith("true")}
-    assert alarmed == {"late", "admits"}
+    assert lines[0] == "milestone,reported_on,p_miss,p50,p80,alarm,alert" and len(lines) == 7
+    cells = [line.split(",") for line in lines[1:]]
+    assert {c[0] for c in cells if c[5] == "true"} == {"late", "admits"}
+    # the manager hears no later than the client: on each milestone the alert's first report precedes the notice's
+    for name in {c[0] for c in cells if c[5] == "true"}:
+        mine = [c for c in cells if c[0] == name]
+        assert [c[6] for c in mine].index("true") <= [c[5] for c in mine].index("true")
+    alerted = {c[0] for c in cells if c[6] == "true"}
+    assert scores["methods"]["deadlinewatch_alert"]["alarmed"] == len(alerted) >= 2
 
 
 def test_a_bad_row_names_its_line_and_column() -> None:

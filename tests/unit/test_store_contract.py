@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deadlinewatch.adapters.store import Store, StorePort
+from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, Forecast, QueueMail, RecordMessage, Report, SetOutboxState, ShowDate
 from deadlinewatch.errors import StateConflict
@@ -309,3 +310,13 @@ def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePor
     assert store.shown_groups("p") == [("held", tuple(shown))] and store.shown_groups("q") == []
     store.decide(primary, False, now=NOW, decided_by="pm")
     assert store.shown_groups("p") == [("rejected", tuple(shown))]
+
+
+def test_a_risk_alert_is_kept_until_it_comes_down(store: StorePort) -> None:
+    up = RiskAlert(0.62, NOW.date(), NOW.date(), NOW)
+    store.set_risk_alert("p", "u1", up)
+    store.set_risk_alert("p", "u2", dataclasses.replace(up, p80=None, target=None))
+    assert store.risk_alerts() == {("p", "u1"): up, ("p", "u2"): dataclasses.replace(up, p80=None, target=None)}
+    store.set_risk_alert("p", "u1", dataclasses.replace(up, p_miss=0.9))  # said again: replaced
+    store.set_risk_alert("p", "u2", None)
+    assert store.risk_alerts() == {("p", "u1"): dataclasses.replace(up, p_miss=0.9)}

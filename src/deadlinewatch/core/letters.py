@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -32,9 +33,11 @@ from typing import Any
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
 
 from deadlinewatch.core import timeline
+from deadlinewatch.core.alert import Pace
 from deadlinewatch.core.header_cache import WRITE
 from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_ids
 from deadlinewatch.core.message_text import full_text
@@ -56,7 +59,7 @@ PAGE_LINE = {
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
-TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2")
+TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2")
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
 _HEADER_PARSER = HeaderRegistry()
 
@@ -164,6 +167,25 @@ class Progress:
     before: int | None  # percent done a week ago
     now: int | None
     notes: int  # notes received this week
+
+
+@dataclass(frozen=True)
+class AlertLetter:
+    """The manager's risk alert: what changed, the forecast, the pace it needs, whether the client hears soon."""
+
+    what: str  # raise | worse | clear
+    project: str
+    milestone: str
+    target: dt.date  # the deadline, or the date promised to the client
+    p_miss: float
+    was: float | None  # P(miss) when the alert was last said
+    p50: dt.date | None
+    p80: dt.date | None
+    reason: str
+    pace: Pace
+    notice: str  # "due": the client notice is due now | "later" | "private": the client never sees it
+    held: bool  # the client notice waits for the manager's approval
+    warn_probability: float
 
 
 @dataclass(frozen=True)
@@ -413,6 +435,31 @@ class Letters:
         msg.set_content(text)
         if draft is not None:
             msg.add_attachment(draft, disposition="inline")
+        return _fixed_boundaries(msg)
+
+
+    def alert(self, letter: AlertLetter, *, language: str, sender: str, to: str, composed_at: dt.datetime,
+              message_id: str) -> EmailMessage:
+        """The manager's early risk alert for a milestone (raised, worse, or all clear), in the team's language."""
+        pct = functools.partial(format_percent, language=language)
+        pace = letter.pace
+        subject, text = self._render(
+            f"{language}/alert.txt.j2", what=letter.what, project=safe_text(letter.project),
+            milestone=safe_text(letter.milestone), target=letter.target, p_miss=pct(round(letter.p_miss * 100)),
+            was=pct(round(letter.was * 100)) if letter.was is not None else "", p50=letter.p50, p80=letter.p80,
+            reason=safe_text(letter.reason), done=pct(pace.done) if pace.done is not None else "",
+            needed=native_digits(f"{pace.needed_days:.0f}", language) if pace.needed_days is not None else "",
+            remaining=native_digits(str(pace.remaining_days), language), stalled=pace.per_day is not None and
+            pace.per_day <= 0, factor=native_digits(format_decimal(pace.factor, "0.#", locale=language), language)
+            if pace.factor else "",
+            faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
+            warn=pct(round(letter.warn_probability * 100)), day=self._day(language),
+        )
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = Addresses("To", to)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Kind"] = "manager-alert"
+        msg.set_content(text)
         return _fixed_boundaries(msg)
 
 

@@ -30,6 +30,7 @@ class Promise:
 class Policy:
     warn_probability: float = 0.6
     renotify_slip_days: int = 3
+    alert_probability: float = 0.5  # the manager's early risk alert (core/alert.py)
 
 
 def promised_date(forecast: Forecast) -> dt.date | None:

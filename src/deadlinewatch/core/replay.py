@@ -1,7 +1,8 @@
 """Replaying project histories through the daemon's own forecaster and policy (CONTRACT.md "Replay file").
 
 Every report of every milestone is walked in time order. A milestone's completion date is never shown to the
-forecaster: it only scores. deadlinewatch is scored side by side with four baselines:
+forecaster: it only scores. Two methods of ours — deadlinewatch (the client notice) and deadlinewatch_alert (the
+manager's early risk alert, core/alert.py, on the same forecasts) — are scored side by side with four baselines:
   * always           — alarm at the first report;
   * deadline_passed  — alarm on the deadline itself, when the work is not done by then (lead 0);
   * team_admits_slip — alarm at the first report whose ETA is after the deadline;
@@ -15,6 +16,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from deadlinewatch.core import alert as risk
 from deadlinewatch.core.forecast import DEFAULT_PRIOR, Closed, Prior, first_estimate, forecast, learn, plan_record
 from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide
@@ -22,7 +24,7 @@ from deadlinewatch.core.workdays import WorkCalendar
 
 HEADER = ("milestone", "deadline", "started_on", "reported_on", "percent_done", "remaining_days", "eta",
           "completed_on")
-METHODS = ("deadlinewatch", "always", "deadline_passed", "team_admits_slip", "linear_burnup")
+METHODS = ("deadlinewatch", "deadlinewatch_alert", "always", "deadline_passed", "team_admits_slip", "linear_burnup")
 UTC = dt.UTC
 
 
@@ -111,6 +113,7 @@ class TraceRow:
     p50: dt.date | None
     p80: dt.date | None
     alarm: bool
+    alert: bool = False  # the manager's risk alert is up
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     tracks = {m: {k: Track() for k in by_key} for m in METHODS}
     history: dict[tuple[str, str], list[Report]] = {k: [] for k in by_key}
     promised: dict[tuple[str, str], dt.date | None] = {k: None for k in by_key}
+    alerts: dict[tuple[str, str], risk.RiskAlert | None] = {k: None for k in by_key}
     first_report = {k: min(r.reported_on for r in v) for k, v in by_key.items()}
     trace: list[TraceRow] = []
     # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
@@ -239,7 +243,19 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
         if alarm and dw.first_alarm is None:
             dw.first_alarm = r.reported_on
         dw.states.append((f.p_miss if f.p_miss is not None else 0.0, alarm))
-        trace.append(TraceRow(r.project, r.milestone, r.reported_on, f.p_miss, f.p50, f.p80, alarm))
+        # the manager's alert, by the daemon's rule, on the forecast the daemon judges (the promise, once told)
+        change = risk.change("open", judged, alerts[key], policy.alert_probability, cal)
+        if change in ("raise", "worse"):
+            assert judged.p_miss is not None
+            alerts[key] = risk.RiskAlert(judged.p_miss, judged.p80, judged.target, at)
+        elif change in ("clear", "end"):
+            alerts[key] = None
+        up = alerts[key] is not None
+        warned = tracks["deadlinewatch_alert"][key]
+        if up and warned.first_alarm is None:
+            warned.first_alarm = r.reported_on
+        warned.states.append((f.p_miss if f.p_miss is not None else 0.0, up))
+        trace.append(TraceRow(r.project, r.milestone, r.reported_on, f.p_miss, f.p50, f.p80, alarm, up))
 
         baselines = {
             "always": True,

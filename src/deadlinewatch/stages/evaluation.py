@@ -10,7 +10,8 @@ In this order per project: cancellations of milestones the client has seen; the 
 a client gets for a project); apology + replan notices with the dependants they move, and delivered notes;
 the weekly check-in. Each decision is recorded in the outbox together with what it tells the client's calendar
 (SEQUENCE, shown date, promise), in one transaction; under `approval = "manager"` it is held with a draft to the
-manager.
+manager. Beside them, the manager's own early risk alerts (`plan_alert`, the rule in core/alert.py), each with the
+alert's new state in one transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.config import Project
-from deadlinewatch.core import dependencies, policy
+from deadlinewatch.core import alert, dependencies, policy
+from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Recipient
+from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, ShowDate, TimelineRow
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
@@ -194,6 +196,46 @@ def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetim
     return plan
 
 
+@dataclass(frozen=True)
+class AlertPlan:
+    """A change of a milestone's alert: the state to keep (None: down) and the mail to the manager, if any."""
+
+    project: str
+    uid: str
+    what: str  # raise | worse | clear | end
+    state: alert.RiskAlert | None
+    message: QueueMail | None
+
+
+def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, up: alert.RiskAlert | None,
+               notice: NoticeDecision | None, now: dt.datetime) -> AlertPlan | None:
+    what = alert.change(pv.state(m), f, up, c.config.policy.alert_probability, c.workdays)
+    if what is None:
+        return None
+    if what == "end":
+        return AlertPlan(m.project, m.uid, what, None, None)
+    assert f is not None and f.p_miss is not None  # change() raises or clears only on a forecast
+    project = pv.project
+    today = now.astimezone(c.team_tz).date()
+    target = f.target or last_work_day(m.deadline, c.team_tz)
+    letter = AlertLetter(
+        what=what, project=project.name, milestone=m.name, target=target, p_miss=f.p_miss,
+        was=up.p_miss if up else None, p50=f.p50, p80=f.p80, reason=f.reason,
+        pace=alert.pace(pv.reports.get(m.uid, []), today, target, c.workdays),
+        notice="due" if notice is not None and notice.kind == "notice" and not m.private else
+        "private" if m.private else "later",
+        held=project.approval == "manager", warn_probability=c.config.policy.warn_probability,
+    )
+    token, msg_id = c.message_id("manager-alert", m.project, m.uid, what, now.isoformat())
+    message = c.letters.alert(letter, language=c.config.team.language, sender=c.sender, to=project.manager,
+                              composed_at=now, message_id=msg_id)
+    mail = c.outgoing(kind="manager-alert", audience="team", token=token, msg_id=msg_id,
+                      message=message.as_bytes(), recipients=[bare(project.manager)], now=now, project=m.project,
+                      uid=m.uid)
+    state = None if what == "clear" else alert.RiskAlert(f.p_miss, f.p80, f.target, now)
+    return AlertPlan(m.project, m.uid, what, state, mail)
+
+
 # --- deciding: pure -------------------------------------------------------------------------------------------
 
 
@@ -204,6 +246,7 @@ class Snapshot:
     view: ProjectView
     first_sent: dt.datetime | None  # when the project's first client message was recorded
     weekly_slot: dt.datetime | None  # this week's check-in time, when it has come and is not yet recorded
+    alerts: dict[str, RiskAlert] = field(default_factory=dict)  # the manager's risk alerts that are up, by UID
 
 
 @dataclass
@@ -213,6 +256,7 @@ class Decision:
     forecasts: list[Forecast] = field(default_factory=list)
     plans: list[Plan] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    alerts: list[AlertPlan] = field(default_factory=list)  # the manager's risk alerts raised, worse, cleared
 
 
 def decide_milestone(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, now: dt.datetime
@@ -253,6 +297,8 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
         tick()
         if m.state == "cancelled":
+            if m.uid in snap.alerts:
+                out.alerts.append(AlertPlan(m.project, m.uid, "end", None, None))
             continue
         f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
         if m.uid in followers and pv.state(m) == "open":
@@ -260,6 +306,8 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
         if f is not None:
             forecasts[m.uid] = f
         decision = decide_milestone(c, pv, m, f, now)
+        if (risk := plan_alert(c, pv, m, f, snap.alerts.get(m.uid), decision, now)) is not None:
+            out.alerts.append(risk)
         if decision is None:
             continue
         if m.private:
@@ -314,7 +362,8 @@ def snapshot(svc: Services, project: Project, now: dt.datetime) -> Snapshot:
     first = svc.store.first_client_message(project.id)
     slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
     due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
-    return Snapshot(pv, first.created if first else None, slot if due else None)
+    alerts = {uid: a for (p, uid), a in svc.store.risk_alerts().items() if p == project.id}
+    return Snapshot(pv, first.created if first else None, slot if due else None, alerts)
 
 
 def evaluate(svc: Services, report: PassReport) -> None:
@@ -328,6 +377,13 @@ def evaluate(svc: Services, report: PassReport) -> None:
             state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(
                 project.approval, "queued")
             report.event("%s: %s — #%d, %s; %s", project.id, plan.what, notice_id, state, plan.reason)
+        for risk in decided.alerts:
+            with svc.store.transaction():  # the mail and the alert's new state, together
+                if risk.message is not None:
+                    svc.store.record_outgoing([risk.message])
+                svc.store.set_risk_alert(risk.project, risk.uid, risk.state)
+            if risk.what != "end":
+                report.event("%s: risk alert to the manager (%s) for %s", project.id, risk.what, risk.uid)
         for event in decided.events:
             report.event("%s", event)
         everything += decided.forecasts

@@ -57,6 +57,7 @@ class MilestoneCard:
     promised: str
     reason: str
     fan: Markup
+    alert: bool  # the manager's risk alert is up
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
                 done=done,
                 last_note=_day(m["last_note"], language, zone), p50=_day(m["p50"], language, zone),
                 p80=_day(m["p80"], language, zone), p_miss=p_miss, promised=_day(m["promised"], language, zone),
-                reason=m["reason"] or "", fan=Markup(fan),  # fan_svg escapes every text it draws
+                reason=m["reason"] or "", alert=bool(m.get("alert")),
+                fan=Markup(fan),  # fan_svg escapes every text it draws
             ))
         notices = [NoticeRow(
             id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",

@@ -8,7 +8,7 @@ changes nests them as savepoints.
   calendars.py  calendar sync state, entries, milestones, the client-facing calendar copy
   inbox.py      messages taken in and decided, their failures, folders' UIDVALIDITY
   notes.py      progress notes per milestone, the track record the team's bias is learned from
-  forecasts.py  each milestone's latest forecast
+  forecasts.py  each milestone's latest forecast; the manager's risk alerts that are up
   outbox.py     messages to send, and what the client's calendar shows (client dates)
   health.py     passes and servers' health
   pages.py      the client pages' tokens

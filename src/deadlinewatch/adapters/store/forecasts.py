@@ -1,4 +1,4 @@
-"""Each open milestone's latest forecast."""
+"""Each open milestone's latest forecast, and the manager's risk alerts that are up."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 from deadlinewatch.adapters.store.database import Database, _date, _iso
+from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import Forecast
 
 
 class Forecasts(Database):
-    """Each open milestone's latest forecast."""
+    """Each open milestone's latest forecast, and the manager's risk alerts that are up."""
 
     def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None:
         """A pass's forecasts, in one transaction (one fsync, not one per milestone)."""
@@ -33,3 +34,16 @@ class Forecasts(Database):
         return int(self.db.execute(
             "SELECT COUNT(*) FROM forecasts f JOIN milestones m USING (project, uid)"
             " WHERE m.state = 'open' AND f.p_miss >= ?", (warn_probability,)).fetchone()[0])
+
+    def risk_alerts(self) -> dict[tuple[str, str], RiskAlert]:
+        return {(r["project"], r["uid"]): RiskAlert(r["p_miss"], _date(r["p80"]), _date(r["target"]),
+                                                    dt.datetime.fromisoformat(r["raised"]))
+                for r in self.db.execute("SELECT * FROM risk_alerts")}
+
+    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
+        with self.transaction() as db:
+            if alert is None:
+                db.execute("DELETE FROM risk_alerts WHERE project = ? AND uid = ?", (project, uid))
+            else:
+                db.execute("INSERT OR REPLACE INTO risk_alerts VALUES (?,?,?,?,?,?)",
+                           (project, uid, alert.p_miss, _iso(alert.p80), _iso(alert.target), alert.raised.isoformat()))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, assert_never
 
+from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
@@ -180,6 +181,13 @@ def new_page_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class AlertState(Protocol):
+    """The manager's risk alerts that are up, one per milestone (core/alert.py)."""
+
+    def risk_alerts(self) -> dict[tuple[str, str], RiskAlert]: ...
+    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None: ...
+
+
 class PageState(Protocol):
     """The random token of each project's client page (`/p/<token>/`): made once, kept."""
 
@@ -187,7 +195,8 @@ class PageState(Protocol):
     def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]: ...
 
 
-class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, PageState, Protocol):
+class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, AlertState, PageState,
+                Protocol):
     """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once."""
 
     key: bytes

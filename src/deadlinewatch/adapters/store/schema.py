@@ -125,3 +125,11 @@ MIGRATIONS.append(Migration(
     -- JSON list of the ShowDates: what the client has been told excludes groups held for the manager or rejected
     ALTER TABLE outbox ADD COLUMN shows TEXT;
     """))
+
+MIGRATIONS.append(Migration(
+    "the manager's risk alerts that are up",
+    """
+    -- one per milestone while its alert is up: what the manager was last told (core/alert.py)
+    CREATE TABLE risk_alerts (project TEXT NOT NULL, uid TEXT NOT NULL, p_miss REAL NOT NULL, p80 TEXT,
+                              target TEXT, raised TEXT NOT NULL, PRIMARY KEY (project, uid));
+    """))

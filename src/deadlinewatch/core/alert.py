@@ -1,0 +1,86 @@
+"""The manager's early risk alert (CONTRACT.md `policy.alert_probability`): the manager hears that a milestone is
+at risk while the team can still act — add a person, cut scope — well before the client must be told.
+
+An episode: the alert goes up when P(miss) reaches `alert_probability`; it is said again only when the outlook
+worsens markedly (P(miss) up by WORSE_BY, or P80 later by more than WORSE_DAYS working days since it was last
+said); it comes down with an all-clear when P(miss) falls CLEAR_BELOW under the threshold (hysteresis: no
+flapping on a forecast's wobble). A milestone closed, or whose target changed because the client was given a
+new date, ends its episode without a mail: the client notice's own mail to the manager said what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from deadlinewatch.core.model import Forecast, Report
+from deadlinewatch.core.workdays import WorkCalendar
+
+CLEAR_BELOW = 0.15
+WORSE_BY = 0.2
+WORSE_DAYS = 5
+PACE_WINDOW_DAYS = 14  # "the last two weeks' pace"
+
+
+@dataclass(frozen=True)
+class RiskAlert:
+    """An alert that is up: what the manager was last told."""
+
+    p_miss: float
+    p80: dt.date | None
+    target: dt.date | None  # the date the risk is about: the deadline, or the date promised to the client
+    raised: dt.datetime
+
+
+def change(state: str, f: Forecast | None, up: RiskAlert | None, alert_probability: float,
+           cal: WorkCalendar) -> str | None:
+    """What happens to a milestone's alert after this forecast: "raise", "worse", "clear", "end" (silently) or
+    nothing."""
+    if state != "open" or f is None or f.p_miss is None:
+        return "end" if up is not None and state != "open" else None
+    if up is None:
+        return "raise" if f.p_miss >= alert_probability else None
+    if up.target != f.target:
+        return "end"  # the client was given a new date: a new episode may begin against it
+    if f.p_miss < alert_probability - CLEAR_BELOW:
+        return "clear"
+    later = up.p80 is not None and f.p80 is not None and cal.count(up.p80, f.p80) > WORSE_DAYS
+    if f.p_miss >= up.p_miss + WORSE_BY or later:
+        return "worse"
+    return None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The pace the work has kept and the pace the date needs, in working days."""
+
+    done: int | None  # percent done now
+    per_day: float | None  # percent per working day over the last two weeks (None: too little to tell)
+    needed_days: float | None  # working days left at that pace
+    remaining_days: int  # working days until the target
+
+    @property
+    def factor(self) -> float | None:
+        """How much faster the work must go to make the date (2.0: twice the pace); None when it cannot tell."""
+        if self.needed_days is None or self.remaining_days <= 0:
+            return None
+        return self.needed_days / self.remaining_days
+
+
+def pace(reports: Sequence[Report], today: dt.date, target: dt.date, cal: WorkCalendar) -> Pace:
+    """The last two weeks' pace from the notes' percent done, and what it means for the target."""
+    remaining = max(cal.count(today, target), 0)
+    dated = [(r.at.date(), r.done) for r in reports if r.done is not None]
+    if not dated:
+        return Pace(None, None, None, remaining)
+    latest_day, done = dated[-1]
+    since = latest_day - dt.timedelta(days=PACE_WINDOW_DAYS)
+    earlier = [(d, v) for d, v in dated if d <= since] or dated[:1]
+    first_day, first_done = earlier[-1]
+    days = cal.count(first_day, latest_day)
+    if days <= 0 or first_day == latest_day:
+        return Pace(done, None, None, remaining)
+    per_day = (done - first_done) / days
+    needed = (100 - done) / per_day if per_day > 0 else None
+    return Pace(done, per_day, needed, remaining)

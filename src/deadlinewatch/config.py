@@ -317,7 +317,8 @@ SCHEMA: dict[str, list[Key]] = {
         Key("base_url", _optional_url, "", "how clients reach the pages through the studio's reverse proxy, e.g. "
             '"https://studio.example/deadlinewatch/" (links in mail, the feed)'),
         Key("password_file", _str, "", "the manager's sign-in: a file holding an argon2 hash, written by "
-            "`deadlinewatch web-password --out FILE`"),
+            "`deadlinewatch web-password --out FILE`; default $CREDENTIALS_DIRECTORY/web-password when it exists "
+            "(systemd's LoadCredential=web-password:…)"),
         Key("trusted_user_header", _str, "",
             'or: the header in which the reverse proxy\'s own sign-in names the user, e.g. "X-Forwarded-User"'),
         Key("trusted_proxies", _networks, ("127.0.0.1", "::1"),
@@ -778,6 +779,9 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
         problems.append(f"policy.alert_probability = {pol['alert_probability']}: must be below "
                         f"policy.warn_probability ({pol['warn_probability']}) — the manager hears before the client")
     web = sections["web"]
+    credential = Path(env.get("CREDENTIALS_DIRECTORY", "").split(":")[0] or "/nonexistent") / "web-password"
+    if not web["password_file"] and credential.is_file():  # systemd's LoadCredential=web-password:…
+        web["password_file"] = str(credential)
     if web["listen"] and not (web["password_file"] or web["trusted_user_header"]):
         problems.append("web.listen is set but nobody could sign in to the manager's pages: set web.password_file "
                         "(`deadlinewatch web-password --out FILE`) or web.trusted_user_header")

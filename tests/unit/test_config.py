@@ -205,3 +205,12 @@ def test_a_feed_may_be_the_web_pages_own(tmp_path: Path) -> None:
     path.write_text(path.read_text() + f'\n[web]\nlisten = "127.0.0.1:8080"\nbase_url = "https://s.example/dw/"\n'
                                        f'password_file = "{tmp_path}/pw"\n')
     assert load(path, env={"IMAP_PW": "x"}).web.base_url == "https://s.example/dw/"
+
+
+def test_the_web_password_comes_from_systemds_credentials_when_no_file_is_named(tmp_path: Path) -> None:
+    path = minimal(tmp_path)
+    path.write_text(path.read_text() + '\n[web]\nlisten = "127.0.0.1:8080"\n')
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "web-password").write_text("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n")
+    config = load(path, env={"IMAP_PW": "x", "CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
+    assert config.web.password_file == str(tmp_path / "creds" / "web-password")

@@ -47,7 +47,7 @@ def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
 class MilestoneCard:
     anchor: str
     name: str
-    risk: str  # "late" | "at-risk" | "on-track" | "done" | "unknown": the badge
+    risk: str  # "late" | "at-risk" | "moved" | "on-track" | "done" | "unknown": the badge
     deadline: str
     done: str  # "60%" or ""
     last_note: str
@@ -104,6 +104,8 @@ def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
         return "done"
     if m["p_miss"] is None:
         return "unknown"
+    if m["promised"] and m["p_miss"] < warn_probability:
+        return "moved"  # the deadline is given up; the new date, as forecast, holds
     return "late" if m["p_miss"] >= warn_probability else "at-risk" if m["p_miss"] >= 0.5 else "on-track"
 
 

@@ -1,6 +1,7 @@
-"""What each page shows, as plain data made from plain data (pure: no store, no request, no clock): the
+"""What each page shows, as plain data made from plain data (pure: no store, no request, no clock, no markup): the
 manager's dashboard from `status --json`'s data, each milestone's notes and the held letters; the client's page
-from the project as the client knows it. The templates (web/templates/) only lay it out."""
+from the project as the client knows it. The templates (web/templates/) lay it out; web/fan.py draws the
+pictures."""
 
 from __future__ import annotations
 
@@ -12,13 +13,11 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
 
-from markupsafe import Markup
-
 from deadlinewatch.core.letters import format_day, format_percent, native_digits
 from deadlinewatch.core.model import Report
 from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web.catalogs import translations
-from deadlinewatch.web.fan import FanData, fan_svg
+from deadlinewatch.web.fan import FanData
 
 
 def _day(iso: str | None, language: str, zone: zoneinfo.ZoneInfo) -> str:
@@ -56,7 +55,7 @@ class MilestoneCard:
     p_miss: str
     promised: str
     reason: str
-    fan: Markup
+    fan: FanData  # what its picture shows (drawn by web/fan.py as the page is laid out)
     alert: bool  # the manager's risk alert is up
 
 
@@ -135,16 +134,15 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
                                                           "p80": _day(m["p80"], language, zone)} if p50 and p80 else "",
                 _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
             ) if x)
-            fan = fan_svg(FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"),
-                                  _("deadline"), _("promised")), f"fan-{i}-{j}")
+            fan = FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"), _("deadline"),
+                          _("promised"))
             milestones.append(MilestoneCard(
                 anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability),
                 deadline=_day(m["deadline"], language, zone),
                 done=done,
                 last_note=_day(m["last_note"], language, zone), p50=_day(m["p50"], language, zone),
                 p80=_day(m["p80"], language, zone), p_miss=p_miss, promised=_day(m["promised"], language, zone),
-                reason=m["reason"] or "", alert=bool(m.get("alert")),
-                fan=Markup(fan),  # fan_svg escapes every text it draws
+                reason=m["reason"] or "", alert=bool(m.get("alert")), fan=fan,
             ))
         notices = [NoticeRow(
             id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",

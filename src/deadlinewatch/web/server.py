@@ -30,6 +30,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from deadlinewatch import manage
 from deadlinewatch.core import timeline
@@ -37,6 +38,7 @@ from deadlinewatch.core.model import Report
 from deadlinewatch.errors import ConfigError, DeadlinewatchError
 from deadlinewatch.stages.project_view import view_as_told
 from deadlinewatch.web import catalogs, pages, signin
+from deadlinewatch.web.fan import FanData, fan_svg
 
 if TYPE_CHECKING:
     from deadlinewatch.services import Services
@@ -291,8 +293,11 @@ def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: b
     cards = pages.dashboard(seen.data, seen.notes, seen.held, seen.names, today=seen.now.astimezone(zone).date(),
                             zone=zone, language=language, warn_probability=seen.warn_probability)
     last = seen.data["last_pass"]
+    def draw(data: FanData, ident: str) -> Markup:
+        return Markup(fan_svg(data, f"fan-{ident}"))  # fan_svg escapes every text it draws
+
     return catalogs.environment(language).get_template("dashboard.html.j2").render(
-        lang=language, root="", projects=cards, user=user, csrf=csrf, signed_out_possible=can_sign_out,
+        lang=language, root="", projects=cards, user=user, csrf=csrf, signed_out_possible=can_sign_out, draw=draw,
         waiting=[(p, n) for p in cards for n in p.notices if n.letter is not None], servers=seen.data["servers"],
         last_pass=pages.moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
 

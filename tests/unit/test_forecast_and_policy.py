@@ -85,6 +85,18 @@ def test_below_the_threshold_nothing_is_sent() -> None:
     assert decide(M, f(0.5, dt.date(2026, 12, 9)), Promise(None), POLICY, CAL, DEADLINE) is None
 
 
+def test_the_teams_own_eta_past_the_deadline_makes_the_notice_due_whatever_the_probability() -> None:
+    # the model is not yet sure (P(miss) 0.3), but the team itself says 9 December: it will be late
+    d = decide(M, f(0.3, dt.date(2026, 12, 4), eta=dt.date(2026, 12, 9)), Promise(None), POLICY, CAL, DEADLINE)
+    assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 9)
+    assert decide(M, f(0.3, dt.date(2026, 12, 4), eta=DEADLINE), Promise(None), POLICY, CAL, DEADLINE) is None
+    # once warned, an ETA within the promise is no news; past it, the promise is judged as any slip
+    warned = Promise(dt.date(2026, 12, 9))
+    assert decide(M, f(0.3, dt.date(2026, 12, 9), eta=dt.date(2026, 12, 9)), warned, POLICY, CAL, DEADLINE) is None
+    d = decide(M, f(0.3, dt.date(2026, 12, 9), eta=dt.date(2026, 12, 16)), warned, POLICY, CAL, DEADLINE)
+    assert d is not None and d.promised == dt.date(2026, 12, 16)
+
+
 def test_a_second_notice_only_when_the_promise_slips_more_than_renotify_days() -> None:
     warned = Promise(dt.date(2026, 12, 9))
     assert decide(M, f(0.9, dt.date(2026, 12, 14)), warned, POLICY, CAL, DEADLINE) is None  # 3 days: not more

@@ -1,7 +1,7 @@
 """When the client must hear from us (CONTRACT.md "The client notice").
 
-A warning goes out as soon as the miss probability reaches `warn_probability` — before the deadline, never
-after it passed unannounced. Once warned, the milestone is judged against the date we promised: a second
+A warning goes out as soon as the miss probability reaches `warn_probability`, or the team's own ETA passes the
+date, whichever comes first — before the deadline, never after it passed unannounced. Once warned, the milestone is judged against the date we promised: a second
 notice goes out when the promised date moves later by more than `renotify_slip_days` working days (no
 flip-flopping on the forecast's wobbles), or, by any amount, when the promise is about to be broken (its day is
 at most one working day away and the work is forecast to miss it) — nothing slips unannounced. A warned
@@ -60,7 +60,9 @@ def decide(
         return None
     if milestone.state != "open" or forecast is None or forecast.p_miss is None:
         return None
-    if forecast.p_miss < policy.warn_probability:
+    # a team that says it will be late is late: its own ETA past the date makes the notice due at once
+    admitted = forecast.eta is not None and forecast.eta > (promise.promised or deadline_day)
+    if forecast.p_miss < policy.warn_probability and not admitted:
         return None
     new = promised_date(forecast)
     if new is None:

@@ -1,11 +1,11 @@
 """When the client must hear from us (CONTRACT.md "The client notice").
 
 A warning goes out as soon as the miss probability reaches `warn_probability`, or the team's own ETA passes the
-date, whichever comes first — before the deadline, never after it passed unannounced. Once warned, the milestone is judged against the date we promised: a second
-notice goes out when the promised date moves later by more than `renotify_slip_days` working days (no
-flip-flopping on the forecast's wobbles), or, by any amount, when the promise is about to be broken (its day is
-at most one working day away and the work is forecast to miss it) — nothing slips unannounced. A warned
-milestone that is delivered gets a short "delivered" note.
+date, whichever comes first — before the deadline, never after it passed unannounced. Once warned, the milestone
+is judged against the date we promised: a second notice goes out when the promised date moves later by more than
+`renotify_slip_days` working days (no flip-flopping on the forecast's wobbles), or, by any amount, when the promise
+is about to be broken (its day is at most one working day away and the work is forecast to miss it) — nothing
+slips unannounced. A warned milestone that is delivered gets a short "delivered" note.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class Pages:
         svc = services()
         self.sessions = signin.Sessions(svc.store.key)
         self.attempts = signin.Attempts()
-        self._feed_seen: dict[tuple[str, str], dt.datetime] = {}  # (token, etag) -> when first served
+        self._feed_seen: dict[str, tuple[str, dt.datetime]] = {}  # token -> its feed's ETag, when first served
 
     # --- who is asking ---------------------------------------------------------------------------------------
 
@@ -233,8 +233,10 @@ class Pages:
         # subscriber download it again
         content = timeline.publish(rows, project.name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), organizer)
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        changed = self._feed_seen.setdefault((token, etag), svc.clock.now().astimezone(dt.UTC).replace(
-            microsecond=0))
+        seen = self._feed_seen.get(token)
+        if seen is None or seen[0] != etag:  # one entry per project: memory does not grow with the changes
+            seen = self._feed_seen[token] = (etag, svc.clock.now().astimezone(dt.UTC).replace(microsecond=0))
+        changed = seen[1]
         headers = {"ETag": etag, "Last-Modified": format_datetime(changed, usegmt=True),
                    "Cache-Control": "private, no-cache"}
         if _not_modified(request, etag, changed):

@@ -141,8 +141,8 @@ class MemoryStore(StorePort):
         moved = {m.uid for ms in parsed.values() for m in ms}
         return [uid for uid in gone if uid not in moved]
 
-    def risk_alerts(self) -> dict[tuple[str, str], RiskAlert]:
-        return dict(self.s.alerts)
+    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]:
+        return {k: a for k, a in self.s.alerts.items() if project is None or k[0] == project}
 
     def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
         with self.transaction():
@@ -151,8 +151,8 @@ class MemoryStore(StorePort):
             else:
                 self.s.alerts[(project, uid)] = alert
 
-    def page_tokens(self) -> dict[str, str]:
-        return dict(self.s.page_tokens)
+    def page_tokens(self, project: str | None = None) -> dict[str, str]:
+        return {p: t for p, t in self.s.page_tokens.items() if project is None or p == project}
 
     def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
         with self.transaction():

@@ -302,6 +302,7 @@ def test_a_client_page_token_is_made_once_per_project_random_and_kept(store: Sto
     assert all(len(t) >= 22 for t in first.values())  # at least 128 bits, URL-safe base64
     assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
     assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}
+    assert store.page_tokens("q") == {"q": first["q"]} and store.page_tokens("none") == {}
 
 
 def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePort) -> None:
@@ -320,3 +321,5 @@ def test_a_risk_alert_is_kept_until_it_comes_down(store: StorePort) -> None:
     store.set_risk_alert("p", "u1", dataclasses.replace(up, p_miss=0.9))  # said again: replaced
     store.set_risk_alert("p", "u2", None)
     assert store.risk_alerts() == {("p", "u1"): dataclasses.replace(up, p_miss=0.9)}
+    store.set_risk_alert("q", "u1", up)
+    assert store.risk_alerts("q") == {("q", "u1"): up} and set(store.risk_alerts()) == {("p", "u1"), ("q", "u1")}

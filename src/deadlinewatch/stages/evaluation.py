@@ -362,7 +362,7 @@ def snapshot(svc: Services, project: Project, now: dt.datetime) -> Snapshot:
     first = svc.store.first_client_message(project.id)
     slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
     due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
-    alerts = {uid: a for (p, uid), a in svc.store.risk_alerts().items() if p == project.id}
+    alerts = {uid: a for (_, uid), a in svc.store.risk_alerts(project.id).items()}
     return Snapshot(pv, first.created if first else None, slot if due else None, alerts)
 
 

@@ -107,7 +107,7 @@ class ProjectView:
 def view(store: StorePort, project: Project) -> ProjectView:
     """A project as its client knows it, read from the store."""
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id), store.page_tokens().get(project.id))
+                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id))
 
 
 def view_as_told(store: StorePort, project: Project) -> ProjectView:

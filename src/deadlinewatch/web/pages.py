@@ -21,11 +21,8 @@ from deadlinewatch.web.fan import FanData
 
 
 def _day(iso: str | None, language: str, zone: zoneinfo.ZoneInfo) -> str:
-    if not iso:
-        return ""
-    moment = dt.datetime.fromisoformat(iso) if "T" in iso else dt.date.fromisoformat(iso)
-    day = moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
-    return format_day(day, language, "medium")
+    """An ISO date or moment of `status --json` as the reader writes the day; "" for none."""
+    return format_day(_date(iso, zone), language, "medium") if iso else ""
 
 
 def moment(at: dt.datetime, language: str, zone: zoneinfo.ZoneInfo) -> str:
@@ -35,6 +32,7 @@ def moment(at: dt.datetime, language: str, zone: zoneinfo.ZoneInfo) -> str:
 
 
 def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
+    """The day of an ISO date, or of an ISO moment in `zone`."""
     moment = dt.datetime.fromisoformat(iso) if "T" in iso else dt.date.fromisoformat(iso)
     return moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
 
@@ -125,23 +123,21 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
             promised = _date(m["promised"], zone) if m["promised"] else None
             p_miss = format_percent(round(m["p_miss"] * 100), language) if m["p_miss"] is not None else ""
             done = format_percent(m["done_percent"], language) if m["done_percent"] is not None else ""
+            shown = {k: _day(m[k], language, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
             summary = "; ".join(x for x in (
                 _("%(done)s done") % {"done": done} if done else "",
-                _("deadline %(date)s") % {"date": _day(m["deadline"], language, zone)},
-                _("promised to the client for %(date)s") % {"date": _day(m["promised"], language, zone)}
-                if promised else "",
-                _("likely %(p50)s, safely by %(p80)s") % {"p50": _day(m["p50"], language, zone),
-                                                          "p80": _day(m["p80"], language, zone)} if p50 and p80 else "",
+                _("deadline %(date)s") % {"date": shown["deadline"]},
+                _("promised to the client for %(date)s") % {"date": shown["promised"]} if promised else "",
+                _("likely %(p50)s, safely by %(p80)s") % {"p50": shown["p50"], "p80": shown["p80"]}
+                if p50 and p80 else "",
                 _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
             ) if x)
             fan = FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"), _("deadline"),
                           _("promised"))
             milestones.append(MilestoneCard(
-                anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability),
-                deadline=_day(m["deadline"], language, zone),
-                done=done,
-                last_note=_day(m["last_note"], language, zone), p50=_day(m["p50"], language, zone),
-                p80=_day(m["p80"], language, zone), p_miss=p_miss, promised=_day(m["promised"], language, zone),
+                anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability), deadline=shown["deadline"],
+                done=done, last_note=shown["last_note"], p50=shown["p50"], p80=shown["p80"], p_miss=p_miss,
+                promised=shown["promised"],
                 reason=m["reason"] or "", alert=bool(m.get("alert")), fan=fan,
             ))
         notices = [NoticeRow(

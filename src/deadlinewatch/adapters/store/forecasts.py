@@ -35,10 +35,11 @@ class Forecasts(Database):
             "SELECT COUNT(*) FROM forecasts f JOIN milestones m USING (project, uid)"
             " WHERE m.state = 'open' AND f.p_miss >= ?", (warn_probability,)).fetchone()[0])
 
-    def risk_alerts(self) -> dict[tuple[str, str], RiskAlert]:
+    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]:
+        """The alerts that are up: every project's, or one project's (what its evaluation reads)."""
+        rows = self.db.execute("SELECT * FROM risk_alerts WHERE ? IS NULL OR project = ?", (project, project))
         return {(r["project"], r["uid"]): RiskAlert(r["p_miss"], _date(r["p80"]), _date(r["target"]),
-                                                    dt.datetime.fromisoformat(r["raised"]))
-                for r in self.db.execute("SELECT * FROM risk_alerts")}
+                                                    dt.datetime.fromisoformat(r["raised"])) for r in rows}
 
     def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
         with self.transaction() as db:

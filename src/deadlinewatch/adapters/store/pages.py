@@ -12,8 +12,11 @@ from deadlinewatch.adapters.store.port import new_page_token
 class Pages(Database):
     """The random token of each project's client page: made once, kept across restarts and reloads."""
 
-    def page_tokens(self) -> dict[str, str]:
-        return {r["project"]: r["token"] for r in self.db.execute("SELECT project, token FROM client_pages")}
+    def page_tokens(self, project: str | None = None) -> dict[str, str]:
+        """Every project's token, or one project's (what its view reads)."""
+        rows = self.db.execute("SELECT project, token FROM client_pages WHERE ? IS NULL OR project = ?",
+                               (project, project))
+        return {r["project"]: r["token"] for r in rows}
 
     def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
         """Every named project's token, making the missing ones (a write only when one is missing)."""

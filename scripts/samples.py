@@ -1,8 +1,10 @@
 """Writes docs/samples/: every message kind in every built-in language, as .eml and as its plain text — the client's
-letters (notice, delivered, intro, update, cancel, weekly) and the team's (reply, nudge, manager draft, sign-in,
-the manager's risk alert).
+letters (notice, second notice, notice without a plan, delivered, intro, calendar entry, moved dependant, cancel,
+weekly) and the team's (reply, nudge, manager draft, follow-up reminder, sign-in, risk alert, forwarded reply).
+Each language's samples use names a client in that language would have: a Turkish project is a Turkish one.
 
-Run `python scripts/samples.py` after changing a template; tests/unit/test_samples.py checks they are current.
+Run `python scripts/samples.py` after changing a template or a catalog; tests/unit/test_samples.py checks they are
+current.
 """
 
 from __future__ import annotations
@@ -10,91 +12,156 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 from deadlinewatch.adapters.templates import builtin_languages, letters
 from deadlinewatch.core.alert import Pace
 from deadlinewatch.core.letters import AlertLetter, BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.core.model import Forecast, TimelineRow
+from deadlinewatch.core.words import Days, Factor, Percent, phrase
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
 COMPOSED = dt.datetime(2026, 11, 25, 14, 5, tzinfo=dt.UTC)
-CLIENTS = {
-    "en": ("Jane Doe", "your annual shareholder meeting on 12 December", "the brand assets arrived a week late",
-           "a second designer joins on Monday and we review the mockups with you daily",
-           "We will not charge for the extra review round."),
-    "tr": ("Ayşe Yılmaz", "12 Aralık'taki yıllık hissedarlar toplantınız", "marka dosyaları bir hafta geç geldi",
-           "pazartesi ikinci bir tasarımcı katılıyor ve taslakları sizinle her gün gözden geçiriyoruz",
-           "Ek inceleme turu için ücret almayacağız."),
-    "bn": ("রহিমা খাতুন", "১২ ডিসেম্বরের বার্ষিক শেয়ারহোল্ডার সভা", "ব্র্যান্ডের ফাইলগুলো এক সপ্তাহ দেরিতে এসেছে",
-           "সোমবার থেকে একজন দ্বিতীয় ডিজাইনার যোগ দিচ্ছেন এবং আমরা প্রতিদিন আপনার সঙ্গে খসড়াগুলো দেখছি",
-           "অতিরিক্ত রিভিউ রাউন্ডের জন্য কোনো ফি নেওয়া হবে না।"),
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    """One studio and its client, as a reader of the language would name them."""
+
+    client: str
+    zone: str
+    project: str
+    milestones: tuple[str, str, str]
+    context: str
+    cause: str
+    plan: str
+    prevent: str
+    offer: str
+    signature: str
+    member: str  # a team member's note subject
+
+
+STORIES = {
+    "en": Story("Jane Doe", "Europe/London", "ACME website relaunch",
+                ("Design mockups", "Content migration", "Launch"),
+                "your annual shareholder meeting on 12 December", "the brand assets arrived a week late",
+                "a second designer joins on Monday and we review the mockups with you daily",
+                "we now collect all brand assets a week before design starts",
+                "We will not charge for the extra review round.", "Sarah Mitchell", "[acme-web] progress"),
+    "tr": Story("Ayşe Yılmaz", "Europe/Istanbul", "Kuzey Lojistik web sitesi yenileme",
+                ("Tasarım taslakları", "İçerik aktarımı", "Yayına alma"),
+                "12 Aralık'taki yıllık hissedarlar toplantınız",
+                "marka dosyalarının son sürümü bir hafta geç elimize ulaştı",
+                "pazartesi ekibe ikinci bir tasarımcı katılıyor ve taslakları sizinle her gün gözden geçiriyoruz",
+                "marka dosyalarını artık tasarım başlamadan bir hafta önce teslim alıyoruz",
+                "Ek inceleme turu için ücret almayacağız.", "Deniz Kaya", "[kuzey-web] ilerleme"),
+    "bn": Story("রহিমা খাতুন", "Asia/Dhaka", "পদ্মা টেক্সটাইলস ওয়েবসাইট নবায়ন",
+                ("ডিজাইনের খসড়া", "কনটেন্ট স্থানান্তর", "ওয়েবসাইট চালু"),
+                "১২ ডিসেম্বরের বার্ষিক শেয়ারহোল্ডার সভা", "ব্র্যান্ডের ফাইলগুলো এক সপ্তাহ দেরিতে হাতে পেয়েছি",
+                "সোমবার থেকে একজন দ্বিতীয় ডিজাইনার যোগ দিচ্ছেন এবং আমরা প্রতিদিন আপনার সঙ্গে খসড়াগুলো দেখছি",
+                "এখন থেকে ডিজাইন শুরুর এক সপ্তাহ আগেই ব্র্যান্ডের সব ফাইল সংগ্রহ করা হবে",
+                "অতিরিক্ত রিভিউ রাউন্ডের জন্য কোনো ফি নেওয়া হবে না।", "তানভীর আহমেদ", "[padma-web] অগ্রগতি"),
 }
+SENDER = "Studio <pm@studio.example>"
 
 
-ROWS = (
-    TimelineRow("demo-design", "Design mockups", dt.date(2026, 12, 2), dt.date(2026, 12, 10), "moved", 1),
-    TimelineRow("demo-content", "Content migration", dt.date(2026, 12, 7), dt.date(2026, 12, 7), "on track", 0),
-    TimelineRow("demo-launch", "Launch", dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0),
-)
+def _rows(story: Story) -> tuple[TimelineRow, ...]:
+    design, content, launch = story.milestones
+    return (TimelineRow("demo-design", design, dt.date(2026, 12, 2), dt.date(2026, 12, 10), "moved", 1),
+            TimelineRow("demo-content", content, dt.date(2026, 12, 7), dt.date(2026, 12, 7), "on track", 0),
+            TimelineRow("demo-launch", launch, dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0))
 
 
 def _envelope(language: str, kind: str) -> ClientEnvelope:
-    return ClientEnvelope(project_name="ACME website relaunch",
-                          client=Recipient(CLIENTS[language][0], "client@acme.example", language, "Europe/London"),
-                          sender="Studio PM <pm@studio.example>", manager="pm@studio.example", cc=(),
-                          composed_at=COMPOSED, message_id=f"<dw.sample.{kind}.{language}@studio.example>",
-                          token="sample", kind=kind)
+    story = STORIES[language]
+    return ClientEnvelope(project_name=story.project,
+                          client=Recipient(story.client, "client@client.example", language, story.zone),
+                          sender=SENDER, manager="pm@studio.example", cc=(), composed_at=COMPOSED,
+                          message_id=f"<dw.sample.{kind}.{language}@studio.example>", token="sample", kind=kind,
+                          signature=story.signature, weekday="mon")
 
 
-def samples(language: str) -> dict[str, bytes]:
+def _client_reply(story: Story) -> EmailMessage:
+    reply = EmailMessage()
+    reply["From"] = f"{story.client} <client@client.example>"
+    reply["To"] = SENDER
+    reply["Subject"] = f"Re: {story.milestones[0]}"
+    reply["Date"] = "Thu, 26 Nov 2026 08:30:00 +0000"
+    reply.set_content("…\n")
+    return reply
+
+
+def samples(language: str) -> dict[str, EmailMessage]:
     """Every message kind in one language."""
-    _, context, cause, plan, offer = CLIENTS[language]
+    story = STORIES[language]
+    rows = _rows(story)
     composer = letters()
-    notice = NoticeLetter(envelope=_envelope(language, "notice"), milestone=ROWS[0], deadline=dt.date(2026, 12, 2),
-                          promised=dt.date(2026, 12, 10), slip_days=6, context=context, cause=cause, plan=plan,
-                          offer=offer, rows=ROWS)
-    done = dataclasses.replace(ROWS[0], status="done")
+    notice = NoticeLetter(envelope=_envelope(language, "notice"), milestone=rows[0], deadline=dt.date(2026, 12, 2),
+                          promised=dt.date(2026, 12, 10), slip_days=6, context=story.context, cause=story.cause,
+                          plan=story.plan, offer=story.offer, rows=rows, prevent=story.prevent)
+    moved = dataclasses.replace(rows[1], new=dt.date(2026, 12, 14), status="moved", sequence=1)
+    again = dataclasses.replace(notice, envelope=_envelope(language, "notice-again"), again=True,
+                                broken=dt.date(2026, 12, 10), promised=dt.date(2026, 12, 16), slip_days=10,
+                                rows=(dataclasses.replace(rows[0], new=dt.date(2026, 12, 16)), moved, rows[2]),
+                                moved=(moved,), prevent="")
+    no_plan = dataclasses.replace(notice, envelope=_envelope(language, "notice-no-plan"), plan="", prevent="",
+                                  cause="", follow_up=dt.date(2026, 11, 27))
+    done = dataclasses.replace(rows[0], status="done")
     delivered = dataclasses.replace(notice, envelope=_envelope(language, "delivered"), milestone=done, promised=None,
-                                    slip_days=0, offer=None, rows=(done, *ROWS[1:]))
-    team = dict(language=language, sender="Studio PM <pm@studio.example>", composed_at=COMPOSED)
-    out = {
+                                    slip_days=0, offer=None, rows=(done, *rows[1:]),
+                                    delivered_on=dt.date(2026, 12, 9))
+    # what the program says about a forecast, as phrases: said in the team's language like the letters
+    forecast = Forecast("p", "demo-content", dt.date(2026, 12, 8), dt.date(2026, 12, 11), 0.62, "", words=(
+        phrase("%(pace)s, at that pace %(days)s left", pace=phrase("%(before)s → %(after)s in %(days)s",
+               before=Percent(20), after=Percent(40), days=Days(8)), days=Days(12)),
+        phrase("this team's work has taken %(factor)sx its estimates", factor=Factor(1.8))))
+    said = composer.say(language, [phrase("%(done)s done", done=Percent(20)), phrase("%(days)s left", days=Days(10))],
+                        ", ")
+    team = dict(language=language, sender=SENDER, composed_at=COMPOSED)
+    manager = dict(team, to="pm@studio.example", notice_id=7, token="sample", project_name=story.project,
+                   milestone=story.milestones[0], client="client@client.example")
+    return {
         "notice": composer.notice(notice),
+        "notice-again": composer.notice(again),
+        "notice-no-plan": composer.notice(no_plan),
         "delivered": composer.notice(delivered),
-        "intro": composer.intro(_envelope(language, "intro"), ROWS, ROWS[0], context),
-        "update": composer.calendar(_envelope(language, "update"), ROWS[2]),
-        "cancel": composer.calendar(_envelope(language, "cancel"), ROWS[1], cancel=True),
-        "weekly": composer.weekly(_envelope(language, "weekly"), ROWS,
-                                  [Progress(ROWS[0], 20, 60, 2), Progress(ROWS[1], None, 10, 1),
-                                   Progress(ROWS[2], None, None, 0)], ROWS[:2], dt.date(2026, 11, 30)),
-        "reply": composer.reply(**team, to="alice@studio.example", original_subject="[acme-web] progress",
+        "intro": composer.intro(_envelope(language, "intro"), rows, rows[0], story.context),
+        "update": composer.calendar(_envelope(language, "update"), rows[2]),
+        "moved": composer.calendar(_envelope(language, "moved"), moved),
+        "cancel": composer.calendar(_envelope(language, "cancel"), rows[1], cancel=True),
+        "weekly": composer.weekly(_envelope(language, "weekly"), rows,
+                                  [Progress(rows[0], 20, 60, 2), Progress(rows[1], None, 10, 1),
+                                   Progress(rows[2], None, None, 0)], rows[:2], dt.date(2026, 11, 30)),
+        "reply": composer.reply(**team, to="alice@studio.example", original_subject=story.member,
                                 original_message_id="<note-1@studio.example>", references="",
                                 message_id="<dw.sample.reply@studio.example>", accepted=True,
-                                project_name="ACME website relaunch",
-                                blocks=[BlockSummary("Design mockups", "name", "20% done, 10 working days left",
-                                                     "pace of the last notes", True)]),
+                                project_name=story.project,
+                                blocks=[BlockSummary(story.milestones[0], "", said,
+                                                     composer.forecast(language, forecast), True)]),
         "nudge": composer.nudge(**team, to="alice@studio.example", reply_to="progress@studio.example",
                                 message_id="<dw.sample.nudge@studio.example>", project_id="acme-web",
-                                project_name="ACME website relaunch", milestone="Content migration",
-                                since=dt.date(2026, 11, 19), days=4, forecast="pace of the last notes"),
-        "manager-draft": composer.manager(**team, to="pm@studio.example", message_id="<dw.sample.m@studio.example>",
-                                          what="draft", notice_id=7, token="sample",
-                                          project_name="ACME website relaunch", milestone="Design mockups",
-                                          client="client@acme.example", reason="P(miss) 0.93",
-                                          draft=composer.notice(notice)),
+                                project_name=story.project, milestone=story.milestones[1],
+                                since=dt.date(2026, 11, 19), days=4,
+                                forecast=composer.forecast(language, forecast)),
+        "manager-draft": composer.manager(**manager, message_id="<dw.sample.m@studio.example>", what="draft",
+                                          reason=composer.forecast(language, forecast), draft=composer.notice(notice)),
+        "manager-follow-up": composer.manager(**manager, message_id="<dw.sample.f@studio.example>",
+                                              what="follow-up"),
         "signin": composer.signin(**team, to="pm@studio.example", message_id="<dw.sample.s@studio.example>",
                                   server="imap", account="progress@studio.example",
                                   error="imap: the provider refused to renew the sign-in (invalid_grant)",
                                   command="deadlinewatch login imap"),
         "alert": composer.alert(AlertLetter(
-            what="raise", project="ACME website relaunch", milestone="Content migration",
+            what="raise", project=story.project, milestone=story.milestones[1],
             target=dt.date(2026, 12, 7), p_miss=0.62, was=None, p50=dt.date(2026, 12, 8), p80=dt.date(2026, 12, 11),
-            reason="40% done; the last notes' pace, and this team's estimates running 1.8 times long",
+            reason=composer.say(language, forecast.words),
             pace=Pace(done=40, per_day=5, needed_days=12, remaining_days=5), notice="later", held=False,
-            warn_probability=0.9), language=language, sender="Studio PM <pm@studio.example>",
-            to="pm@studio.example", composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
+            warn_probability=0.9), language=language, sender=SENDER, to="pm@studio.example",
+            composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
+        "forward": composer.forward(**team, to="pm@studio.example", original=_client_reply(story),
+                                    message_id="<dw.sample.fwd@studio.example>"),
     }
-    return {kind: msg.as_bytes() for kind, msg in out.items()}
 
 
 def write(out: Path = OUT) -> list[Path]:
@@ -104,7 +171,8 @@ def write(out: Path = OUT) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for language in builtin_languages():
-        for kind, raw in samples(language).items():
+        for kind, msg in samples(language).items():
+            raw = msg.as_bytes()
             body = message_from_bytes(raw, policy=default).get_body(("plain",))
             text = body.get_content() if body is not None else ""
             for path, data in ((out / f"{kind}-{language}.eml", raw), (out / f"{kind}-{language}.txt", text.encode())):

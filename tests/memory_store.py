@@ -185,7 +185,7 @@ class MemoryStore(StorePort):
         return {uid: d for (p, uid), d in self.s.client_dates.items() if p == project}
 
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
-                             to_manager: Callable[[int], QueueMail] | None = None) -> int:
+                             to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int:
         with self.transaction():
             primary = 0
             for i, message in enumerate(messages):
@@ -196,9 +196,13 @@ class MemoryStore(StorePort):
                 self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
             if primary:
                 self.s.shows[primary] = tuple(dates)
-            if to_manager is not None:
-                self._enqueue(to_manager(primary), parent=primary)
+            for mail in to_manager(primary) if to_manager is not None else ():
+                self._enqueue(mail, parent=primary)
             return primary
+
+    def notice_times(self, project: str) -> dict[str, dt.datetime]:
+        return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
+                                                             and i.state != "rejected")}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
@@ -212,7 +216,7 @@ class MemoryStore(StorePort):
             id=new, kind=mail.kind, audience=mail.audience, project=mail.project, uid=mail.uid, token=mail.token,
             message_id=mail.message_id, mail_from=mail.mail_from, recipients=tuple(mail.recipients),
             message=mail.message, state=mail.state, attempts=0, created=mail.created, sent=None, last_error=None,
-            promised=mail.promised, parent=parent)
+            promised=mail.promised, parent=parent, next_attempt=mail.not_before)
         return new
 
     def _items(self, keep: Callable[[OutboxItem], bool]) -> list[OutboxItem]:
@@ -243,8 +247,7 @@ class MemoryStore(StorePort):
             return False
         state = "pending" if approve else "rejected"
         with self.transaction():
-            for i in [item, *self._items(lambda i: i.parent == notice_id and i.audience == "client"
-                                         and i.state == "held")]:
+            for i in [item, *self._items(lambda i: i.parent == notice_id and i.state == "held")]:
                 self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by)
         return True
 

@@ -194,9 +194,26 @@ def _project_id(v: Any) -> str:
 
 def _language(v: Any) -> str:
     s = _str(v)
-    if not re.match(r"^[a-z]{2,3}(_[A-Z]{2})?$", s):
-        raise ValueError('a language code such as "en", "tr" or "bn"')
+    if not re.match(r"^[a-z]{2,3}([_-][A-Z]{2})?$", s):
+        raise ValueError('a language code such as "en", "en-GB", "tr" or "bn"')
     return s
+
+
+def _offer_text(v: Any) -> tuple[tuple[str, str], ...]:
+    """One text, or one per language: ("", text) or (("en", …), ("tr", …))."""
+    if isinstance(v, str):
+        if not v.strip():
+            raise ValueError("a text the client reads")
+        return (("", v),)
+    if not isinstance(v, dict) or not v:
+        raise ValueError('a string, or a table of one per language: { en = "...", tr = "..." }')
+    texts = []
+    for language, text in v.items():
+        try:
+            texts.append((_language(language).replace("-", "_"), _str(text)))
+        except ValueError as e:
+            raise ValueError(f'{language} = ...: {e}') from None
+    return tuple(texts)
 
 
 # --- the declarations --------------------------------------------------------------------------------------
@@ -284,6 +301,8 @@ SCHEMA: dict[str, list[Key]] = {
         Key("manager", _email, REQUIRED, "copied on every client notice; approves when approval = \"manager\"",
             "pm@studio.example"),
         Key("language", _language, "en", "language of replies and nudges to the team"),
+        Key("signature", _str, "", "the person who signs the client letters, e.g. \"Deniz Kaya, Account Manager\"; "
+            "default: smtp.from's display name", "Deniz Kaya"),
     ],
     "policy": [
         Key("approval", _choice("auto", "manager", "shadow"), "auto",
@@ -328,7 +347,8 @@ SCHEMA: dict[str, list[Key]] = {
 
 OFFER_KEYS = [
     Key("min_slip_days", _int(0, 3650), REQUIRED, "this rung applies from a slip of this many working days", 1),
-    Key("text", _str, REQUIRED, "the offer as the client reads it",
+    Key("text", _offer_text, REQUIRED, "the offer as the client reads it: one text, or one per language "
+        '({ en = "...", tr = "..." }); a notice whose client\'s language has none is held for the manager',
         "We will not charge for the extra review round."),
 ]
 
@@ -408,7 +428,8 @@ CLIENT_KEYS = [
     Key("name", _str, REQUIRED, "the client's name, as the letters address them", "Jane Doe"),
     Key("email", _email, REQUIRED, "the client's address", "jane@acme.example"),
     Key("cc", _email_list, (), "also copied on every client message", []),
-    Key("language", _language, "en", "language of the client's letters (en, tr, bn, or a template folder)"),
+    Key("language", _language, "en", "language of the client's letters: en (dates as in the client's zone), en-GB, "
+        "en-US, tr, bn; or one with a catalog or templates of its own in letters.template_dir"),
     Key("timezone", _timezone, "", "the client's zone (IANA); default: daemon.timezone", "Europe/London"),
     Key("calendar_updates", _CALENDAR_UPDATES, "", "the project's calendar_updates, when set here instead"),
 ]
@@ -431,6 +452,7 @@ PROJECT_KEYS = [
     Key("approval", _choice("", "auto", "manager", "shadow"), "", "per-project override of policy.approval"),
     Key("weekly_update", _weekly, None, "per-project override of policy.weekly_update"),
     Key("manager", _optional_email, "", "per-project override of team.manager"),
+    Key("signature", _str, "", "per-project override of team.signature"),
 ]
 
 
@@ -440,7 +462,12 @@ PROJECT_KEYS = [
 @dataclass(frozen=True)
 class Offer:
     min_slip_days: int
-    text: str
+    texts: tuple[tuple[str, str], ...]  # (language, text); language "" for the one text of every letter
+
+    def text(self, language: str) -> str | None:
+        """The offer in a letter's language: its own ("en_GB"), its base language's ("en"), else the one text."""
+        found, tag = dict(self.texts), language.replace("-", "_")
+        return next((found[key] for key in (tag, tag.split("_")[0], "") if key in found), None)
 
 
 @dataclass(frozen=True)
@@ -466,6 +493,7 @@ class Project:
     manager: str
     calendar_updates: str = "invitations"
     client_feed_url: str = ""
+    signature: str = ""  # who signs its letters (projects.signature, else team.signature, else smtp.from's name)
 
 
 # --- the sections as typed values: one field per key of SCHEMA (tests/unit/test_config.py holds them equal) -----
@@ -523,6 +551,7 @@ class TeamSection:
     members: tuple[str, ...]
     manager: str
     language: str
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -835,6 +864,7 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             weekly_update=sections["policy"]["weekly_update"] if v["weekly_update"] is None else v["weekly_update"],
             manager=v["manager"] or sections["team"]["manager"] or "",
             calendar_updates=updates, client_feed_url=v["client_feed_url"],
+            signature=v["signature"] or sections["team"]["signature"] or "",
         ))
 
     if problems:

@@ -75,7 +75,7 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     text = notice.get_body(("plain",)).get_content()
     # the five parts, in order
     order = [text.index(s) for s in ("I am sorry", "shareholder meeting", "brand assets arrived",
-                                     "Our plan", "second designer", "To make up for", "The updated timeline")]
+                                     "Our new date", "second designer", "To make up for", "The updated timeline")]
     assert order == sorted(order)
     assert "Internal security review" not in text  # private milestones never reach the client
     request = _calendar_part(notice)

@@ -62,6 +62,30 @@ def _forecaster(c: Composer) -> Forecaster:
     return Forecaster(c.workdays, c.team_tz, Spread())
 
 
+def _client(c: Composer, **changes: Any) -> Composer:
+    """The composer with the project's client (language, …) or the project itself changed."""
+    project = c.config.projects[0]
+    client_keys = {k: v for k, v in changes.items() if k in ("language", "timezone", "name")}
+    project = dataclasses.replace(project, client=dataclasses.replace(project.client, **client_keys),
+                                  **{k: v for k, v in changes.items() if k not in client_keys and k != "offers"})
+    config = dataclasses.replace(c.config, projects=(project,), offers=changes.get("offers", c.config.offers))
+    return Composer(config, c.letters, c.key)
+
+
+def _notice(c: Composer, reports: list[Report], dates: dict[str, ClientDate] | None = None,
+            told: dict[str, dt.datetime] | None = None) -> Any:
+    snap = _snapshot(c, reports={"design-1": reports}, dates=dates, first_sent=NOW - dt.timedelta(days=1))
+    snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, project=c.config.projects[0],
+                                                              told=told or {}))
+    [notice] = decide_project(c, snap, _forecaster(c), NOW).plans
+    return notice
+
+
+def _text(mail: QueueMail) -> str:
+    msg = message_from_bytes(mail.message, policy=email_policy)
+    return str(msg.get_body(preferencelist=("plain",)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]
+
+
 def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows(tmp_path: Path) -> None:
     c = _composer(tmp_path)
     decided = decide_project(c, _snapshot(c), _forecaster(c), NOW)
@@ -88,8 +112,8 @@ def test_a_slipping_milestone_gets_a_notice_whose_sequence_follows_what_was_just
     [date] = notice.dates
     assert mail.kind == "notice" and date.sequence == 5 and date.shown_date == date.promised == mail.promised
     assert date.promised is not None and date.promised > dt.date(2026, 12, 4)
-    # the manager hears why a notice went, once the notice has its number
-    assert notice.manager is not None and notice.manager(17).kind == "manager-explained"
+    # the manager hears why a notice went, once the notice has its number; the note gave a plan: no follow-up
+    assert notice.manager is not None and [m.kind for m in notice.manager(17)] == ["manager-explained"]
 
 
 def test_a_notice_decided_with_the_introduction_sees_the_dates_it_showed(tmp_path: Path) -> None:
@@ -116,7 +140,7 @@ def test_under_manager_approval_every_message_is_held_with_a_draft_naming_it(tmp
     [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
     assert {m.state for m in intro.messages} == {"held"}
     assert intro.manager is not None
-    draft = intro.manager(42)
+    [draft] = intro.manager(42)
     assert draft.kind == "manager-draft" and draft.recipients[0] == "pm@studio.example"
     assert b"approve 42" in draft.message
 
@@ -272,3 +296,71 @@ def test_a_slipping_milestone_raises_the_managers_alert_in_the_teams_language(tm
     again = decide_project(c, dataclasses.replace(_snapshot(c, reports={"design-1": [earlier, SLIPPING]}),
                                                   alerts={"design-1": raised.state}), _forecaster(c), NOW)
     assert [a for a in again.alerts if a.uid == "design-1"] == []
+
+
+def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_saying_why(tmp_path: Path) -> None:
+    c = _client(_composer(tmp_path), language="tr")
+    english = dataclasses.replace(SLIPPING, plan="a second designer joins the team on Monday")
+    notice = _notice(c, [english])
+    assert {m.state for m in notice.messages} == {"held"}  # policy.approval is "auto": held for its own reason
+    assert any("Cause" in why and "(en)" in why for why in notice.held)
+    assert any("Plan" in why for why in notice.held)
+    assert not [why for why in notice.held if "Prevent" in why]  # none given: nothing to judge
+    [draft, *_] = notice.manager(5)
+    assert draft.kind == "manager-draft" and b"the assets came late" in draft.message
+    turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları bir hafta geç geldi",
+                                  plan="pazartesi ikinci bir tasarımcı katılıyor")
+    offers = (config_mod.Offer(1, (("en", "No charge for the extra round."), ("tr", "Ek tur ücretsiz."))),)
+    fine = _notice(_client(c, offers=offers), [turkish])
+    assert fine.held == [] and {m.state for m in fine.messages} == {"pending"}
+    assert "Ek tur ücretsiz." in _text(fine.messages[0])
+
+
+def test_an_offer_rung_without_the_clients_language_holds_the_notice(tmp_path: Path) -> None:
+    offers = (config_mod.Offer(1, (("en", "No charge for the extra round."),)),)
+    c = _client(_composer(tmp_path), language="tr", offers=offers)
+    turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları geç geldi", plan="ikinci bir tasarımcı katılıyor")
+    notice = _notice(c, [turkish])
+    assert [why for why in notice.held if "offer" in why] and {m.state for m in notice.messages} == {"held"}
+    assert "No charge" not in _text(notice.messages[0])  # never an English offer in a Turkish letter
+
+
+def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_managers_reminder(
+        tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
+    assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
+    assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in _text(notice.messages[0])
+    explained, reminder = notice.manager(9)
+    assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
+    assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
+    assert b"Notice #9 promised jane@acme.example the concrete steps" in reminder.message
+    held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
+    assert [m.state for m in held.manager(9)] == ["pending", "held"]  # the reminder waits with the letter
+
+
+def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_last_notice(tmp_path: Path) -> None:
+    c = _composer(tmp_path)
+    promised = dt.date(2026, 12, 8)
+    dates = {"design-1": ClientDate(5, promised, promised, False)}
+    last_notice = NOW - dt.timedelta(days=3)
+    old = dataclasses.replace(SLIPPING, at=last_notice - dt.timedelta(days=1))
+    late = Report("acme-web", "design-1", NOW, 30, 12.0)
+    stale = _notice(c, [old, late], dates, {"design-1": last_notice})
+    assert any("no Plan newer than the last notice" in why for why in stale.held)
+    text = _text(stale.messages[0])
+    assert "by Tuesday, 8 December 2026, the new date I gave you" in text
+    assert "a second designer" not in text  # the plan that failed is not offered again
+    fresh = dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(hours=2), plan="we cut the second review round")
+    renewed = _notice(c, [old, late, fresh], dates, {"design-1": last_notice})
+    assert renewed.held == [] and "we cut the second review round" in _text(renewed.messages[0])
+
+
+def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed_by_a_person(tmp_path: Path) -> None:
+    c = _client(_composer(tmp_path), signature="Deniz Kaya")
+    promised = dt.date(2026, 12, 8)
+    done = Report("acme-web", "design-1", dt.datetime(2026, 11, 27, 15, tzinfo=dt.UTC), 100)
+    notice = _notice(c, [done], {"design-1": ClientDate(5, promised, promised, False)})
+    text = _text(notice.messages[0])
+    assert "we delivered Design mockups on Friday, 27 November 2026" in text
+    assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")

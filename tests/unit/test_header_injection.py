@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 import pytest
 
 from deadlinewatch.adapters.templates import letters
-from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, Progress, Recipient, forward
+from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, Progress, Recipient
 from deadlinewatch.core.model import TimelineRow
 from tests.unit.test_letters import letter
 
@@ -64,8 +64,8 @@ def _letters(name: str) -> dict[str, EmailMessage]:
         "signin": composer.signin(language="en", sender="PM <pm@studio.example>", to="pm@studio.example",
                                  composed_at=AT, message_id="<s1@studio.example>", server="imap", account=name,
                                  error=name, command="deadlinewatch login imap"),
-        "forward": forward(sender="PM <pm@studio.example>", to="pm@studio.example", original=client_reply,
-                           composed_at=AT, message_id="<f1@studio.example>"),
+        "forward": composer.forward(language="en", sender="PM <pm@studio.example>", to="pm@studio.example",
+                                    original=client_reply, composed_at=AT, message_id="<f1@studio.example>"),
     }
 
 

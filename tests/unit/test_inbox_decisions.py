@@ -94,7 +94,7 @@ def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: Co
 def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Composer) -> None:
     decided = decide(c, _approval("reject"), Lookup(held=held("pending")))
     answer, _record = decided.actions
-    assert isinstance(answer, QueueMail) and b"already pending" in answer.message
+    assert isinstance(answer, QueueMail) and b"already approved; nothing changed" in answer.message
     assert not any(isinstance(a, DecideHeld) for a in decided.actions) and decided.events == []
 
 

@@ -44,8 +44,10 @@ def letter(language: str = "en", env: ClientEnvelope | None = None, **kw: object
 def test_the_notice_has_its_five_parts_in_order() -> None:
     msg = letters().notice(letter())
     text = msg.get_body(("plain",)).get_content()
-    marks = ["I am sorry", "Friday, December 4, 2026", "shareholder meeting", "brand assets arrived late",
-             "Our plan", "Thursday, December 10, 2026", "second designer", "not charge", "Design mockups  Dec 4"]
+    # a London client reads British dates (the region from the client's zone: "en" names none)
+    marks = ["I am sorry", "Friday, 4 December 2026", "shareholder meeting", "brand assets arrived late",
+             "Our new date", "Thursday, 10 December 2026", "second designer", "not charge",
+             "- Design mockups: Thu, 10 Dec 2026 (was Fri, 4 Dec 2026)\n- Launch: Fri, 18 Dec 2026\n"]
     positions = [text.index(m) for m in marks]
     assert positions == sorted(positions)
     assert msg["To"] == "Jane Doe <jane@acme.example>"
@@ -53,10 +55,14 @@ def test_the_notice_has_its_five_parts_in_order() -> None:
     assert msg["Message-ID"] == "<n1@studio.example>"
 
 
-def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_a_follow_up() -> None:
-    text = letters().notice(letter(cause="", plan="", offer=None)).get_body(("plain",)).get_content()
-    assert "We know what caused" not in text and "follow up within two working days" in text
-    assert "make up for" not in text
+def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_only_a_dated_follow_up() -> None:
+    plain = letters().notice(letter(cause="", plan="", offer=None, follow_up=dt.date(2026, 12, 2)))
+    text = plain.get_body(("plain",)).get_content()
+    assert "responsibility" not in text and "make up for" not in text
+    assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in text
+    # no follow-up scheduled (evaluation schedules one whenever the letter has no plan): none promised
+    text = letters().notice(letter(plan="")).get_body(("plain",)).get_content()
+    assert "I will write" not in text and "follow" not in text
 
 
 def test_the_calendar_part_moves_one_entry_in_place() -> None:
@@ -118,7 +124,7 @@ def test_sentences_keep_their_spaces_in_html() -> None:
     from deadlinewatch.core.message_text import html_to_text
 
     html = letters().notice(letter()).get_body(("html",)).get_content()
-    assert "your plans. We know what caused the delay" in " ".join(html_to_text(html).split())
+    assert "your plans. The delay is our responsibility" in " ".join(html_to_text(html).split())
 
 
 def test_client_text_is_escaped_in_html() -> None:
@@ -127,7 +133,7 @@ def test_client_text_is_escaped_in_html() -> None:
 
 
 @pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),
-                                                 ("bn", ["প্রিয়", "৪ ডিসেম্বর, ২০২৬", "দুঃখিত"])])
+                                                 ("bn", ["সম্মানিত", "৪ ডিসেম্বর, ২০২৬", "ক্ষমাপ্রার্থী"])])
 def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: str, words: list[str]) -> None:
     text = letters().notice(letter(language)).get_body(("plain",)).get_content()
     for w in words:
@@ -140,21 +146,42 @@ def test_dates_use_the_locales_own_digits() -> None:
 
 
 def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: Path) -> None:
-    (tmp_path / "en").mkdir()
-    (tmp_path / "en" / "notice.txt.j2").write_text("Dear {{ client_nmae }}\n")
+    (tmp_path / "notice.txt.j2").write_text("Dear {{ client_nmae }}\n")
     with pytest.raises(Exception, match="client_nmae"):
         letters(str(tmp_path)).notice(letter())
 
 
-def test_a_language_without_templates_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=re.escape('projects[0].client.language = "de"')):
+def test_a_language_without_words_is_a_config_error_and_its_own_templates_give_it_some(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape('projects[0].client.language = "de": no catalog')):
         letters().check_language("de", "projects[0].client.language")
+    letters().check_language("en-GB", "projects[0].client.language")  # English reads the source text
+    (tmp_path / "de").mkdir()
+    for name in ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
+                 "weekly.html.j2", "calendar.txt.j2"):
+        (tmp_path / "de" / name).write_text("{% set subject = 'Hallo' %}Hallo {{ client_name }}\n")
+    letters(str(tmp_path)).check_language("de", "projects[0].client.language")
+    text = letters(str(tmp_path)).notice(letter("de")).get_body(("plain",)).get_content()
+    assert text == "Hallo Jane Doe\n"
 
 
-def test_a_second_notice_says_so_and_names_the_dependants_it_moves() -> None:
+def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_path: Path) -> None:
+    (tmp_path / "tr").mkdir()
+    (tmp_path / "calendar.txt.j2").write_text("{% set subject = 'x' %}{{ _('Dear %(name)s,', name=client_name) }}\n")
+    (tmp_path / "tr" / "calendar.txt.j2").write_text("{% set subject = 'y' %}Merhaba {{ client_name }}\n")
+    composer = letters(str(tmp_path))
+    en = composer.calendar(envelope("en", kind="update"), ROWS[1]).get_body(("plain",)).get_content()
+    bn = composer.calendar(envelope("bn", kind="update"), ROWS[1]).get_body(("plain",)).get_content()
+    tr = composer.calendar(envelope("tr", kind="update"), ROWS[1]).get_body(("plain",)).get_content()
+    assert (en, bn, tr) == ("Dear Jane Doe,\n", "সম্মানিত Jane Doe,\n", "Merhaba Jane Doe\n")
+
+
+def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() -> None:
     moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1),)
-    text = letters().notice(letter(again=True, moved=moved)).get_body(("plain",)).get_content()
-    assert "write again" in text and "these dates move too: Launch → Tuesday, December 22, 2026" in text
+    msg = letters().notice(letter(again=True, moved=moved, broken=dt.date(2026, 12, 8), promised=dt.date(2026, 12, 15)))
+    text = msg.get_body(("plain",)).get_content()
+    assert "write again about Design mockups: we will not be able to deliver it by Tuesday, 8 December 2026" in text
+    assert "these dates move too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
+    assert str(msg["Subject"]) == "Design mockups: another new date, 15 December · ACME web"
 
 
 def test_no_header_can_be_injected_from_calendar_or_config_text() -> None:
@@ -192,7 +219,10 @@ def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
     assert part.get_param("method") == "CANCEL"
     cal = Calendar.from_ical(part.get_content())
     assert cal["METHOD"] == "CANCEL" and cal.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
-    assert "cancelled" in str(msg["Subject"])
+    assert str(msg["Subject"]) == "Cancelled: Launch · ACME web"
+    text = letters().calendar(envelope(kind="cancel"), row, cancel=True, cause="the client moved the launch in-house")
+    assert "We have taken Launch off the plan: the client moved the launch in-house." in \
+        text.get_body(("plain",)).get_content()
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
@@ -200,10 +230,14 @@ def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> N
     progress = [Progress(ROWS[0], 20, 60, 2), Progress(ROWS[1], None, None, 0)]
     msg = letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30))
     text = msg.get_body(("plain",)).get_content()
-    assert "60" in text and "Design mockups" in text
+    assert ("৬০" if language == "bn" else "60") in text and "Design mockups" in text
     assert not [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # the table, no calendar data
     if language == "en":
         assert "20% → 60% done" in text and "Launch: not started yet" in text and "Next up" in text
+        assert "Work moved forward on one milestone." in text  # the week in a sentence
+        assert "Dates that differ from the original plan:\n\n- Design mockups: Thu, 10 Dec 2026 (was" in text
+    if language == "bn":
+        assert "২০% থেকে ৬০% সম্পন্ন" in text  # numbers in the reader's digits inside the sentence
 
 
 def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
@@ -215,4 +249,55 @@ def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
 def test_the_message_survives_a_round_trip_through_bytes() -> None:
     raw = letters().notice(letter("bn")).as_bytes()
     again = message_from_bytes(raw, policy=default_policy)
-    assert "দেরি হবে" in str(again["Subject"])
+    assert str(again["Subject"]) == "Design mockups: নতুন তারিখ ১০ ডিসেম্বর · ACME web"
+
+
+def test_the_subject_puts_the_milestone_and_the_new_date_first_and_stays_short() -> None:
+    for language in ("en", "tr", "bn"):
+        subject = str(letters().notice(letter(language))["Subject"])
+        assert subject.startswith("Design mockups: ") and len(subject) <= 60, subject
+    assert str(letters().notice(letter())["Subject"]) == "Design mockups: new date 10 December · ACME web"
+
+
+@pytest.mark.parametrize(("language", "zone", "day"), [
+    ("en", "Europe/London", "Thursday, 10 December 2026"), ("en", "America/Chicago", "Thursday, December 10, 2026"),
+    ("en-US", "Europe/London", "Thursday, December 10, 2026"), ("en-GB", "America/Chicago",
+                                                              "Thursday, 10 December 2026"),
+    ("en", "Europe/Istanbul", "Thursday, 10 December 2026")])  # no English of Turkey: the international one
+def test_english_dates_follow_the_region_the_language_or_else_the_zone_names(language: str, zone: str,
+                                                                             day: str) -> None:
+    env = envelope(client=Recipient("Jane Doe", "jane@acme.example", language, zone))
+    assert day in letters().notice(letter(env=env)).get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize(("language", "context", "before", "after"), [
+    ("en", "your shareholder meeting on 12 December", "still leaves 2 days before it", "falls after it"),
+    ("tr", "12 Aralık'taki hissedarlar toplantınız", "2 gün önceye", "bundan sonraya"),
+    ("bn", "১২ ডিসেম্বরের শেয়ারহোল্ডার সভা", "২ দিন সময় থাকছে", "তার পরে পড়ছে")])
+def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_clients_event(
+        language: str, context: str, before: str, after: str) -> None:
+    early = letters().notice(letter(language, context=context)).get_body(("plain",)).get_content()
+    late = letters().notice(letter(language, context=context, promised=dt.date(2026, 12, 14))
+                            ).get_body(("plain",)).get_content()
+    assert before in early and after not in early
+    assert after in late and before not in late
+    vague = letters().notice(letter(language, context="your launch party")).get_body(("plain",)).get_content()
+    assert before not in vague and after not in vague  # no date in the context: nothing claimed about it
+
+
+def test_the_cause_is_owned_and_prevent_says_what_keeps_it_from_recurring() -> None:
+    text = letters().notice(letter(prevent="assets are now due a week before design starts")
+                            ).get_body(("plain",)).get_content()
+    assert "The delay is our responsibility: the brand assets arrived late." in text
+    assert "So that it does not happen again: assets are now due a week before design starts." in text
+    assert text.count("sorry") == 1  # one apology, not three
+
+
+def test_the_html_letter_is_accessible_and_has_the_scripts_fonts() -> None:
+    html = letters().notice(letter("bn")).get_body(("html",)).get_content()
+    assert '<html lang="bn-BD"' not in html and '<html lang="bn"' in html  # the client's own tag
+    assert "font-family:'Noto Sans Bengali','Nirmala UI',Vrinda" in html
+    assert 'role="presentation"' not in html and '<th scope="col"' in html and '<th scope="row"' in html
+    assert html.count("<strong>") == 1  # only the moved date stands out
+    en = letters().notice(letter()).get_body(("html",)).get_content()
+    assert '<html lang="en-GB"' in en and "Noto Sans Bengali" not in en

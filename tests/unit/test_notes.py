@@ -82,7 +82,7 @@ def test_bengali_keys() -> None:
 def test_a_small_typo_is_forgiven_and_said_back() -> None:
     note = parse("Milestone: Desing mockups\nDone: 30%\n")
     assert note.ok and note.blocks[0].uid == "design-1"
-    assert "Design mockups" in note.blocks[0].matched_by
+    assert note.blocks[0].matched_by == "Desing mockups"  # the reply says: "Desing mockups" read as "Design mockups"
 
 
 def test_the_uid_names_a_milestone_too() -> None:

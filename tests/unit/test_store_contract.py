@@ -79,16 +79,34 @@ def test_calendars_another_server_forgets_every_stored_url(store: StorePort) -> 
 
 
 def test_outbox_a_decision_moves_the_held_group_once(store: StorePort) -> None:
+    later = NOW + dt.timedelta(days=2)
+    reminder = dataclasses.replace(mail("<remind@x>", "held"), kind="manager-follow-up", not_before=later)
     primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")],
                                          [ShowDate("p", "u1", 3, shown_date=NOW.date())],
-                                         lambda pid: mail("<draft@x>"))
+                                         lambda pid: [mail("<draft@x>"), reminder])
     draft = next(i for i in store.outbox() if i.message_id == "<draft@x>")
     assert draft.parent == primary
     assert store.decide(primary, True, now=NOW, decided_by="pm") is True
     assert {i.message_id: i.state for i in store.outbox(audience="client")} == {"<n@x>": "pending", "<u@x>": "pending"}
+    # the reminder the held letter scheduled goes with it, on its day; the draft was never held
+    scheduled = next(i for i in store.outbox() if i.message_id == "<remind@x>")
+    assert (scheduled.state, scheduled.next_attempt, scheduled.parent) == ("pending", later, primary)
+    assert next(i for i in store.outbox() if i.message_id == "<draft@x>").state == "pending"
     assert store.decide(primary, False, now=NOW, decided_by="pm") is False  # already decided
     assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
     assert store.client_date("p", "u1").sequence == 3  # type: ignore[union-attr]
+
+
+def test_outbox_knows_when_each_milestones_latest_notice_was_made(store: StorePort) -> None:
+    def notice(mid: str, uid: str, at: dt.datetime, state: str = "pending") -> QueueMail:
+        return dataclasses.replace(mail(mid, state, "client"), kind="notice", uid=uid, created=at)
+
+    store.enqueue_client_group([notice("<n1@x>", "u1", NOW)], [])
+    store.enqueue_client_group([notice("<n2@x>", "u1", NOW + dt.timedelta(days=3))], [])
+    rejected = store.enqueue_client_group([notice("<n3@x>", "u2", NOW, "held")], [])
+    store.decide(rejected, False, now=NOW, decided_by="pm")
+    assert store.notice_times("p") == {"u1": NOW + dt.timedelta(days=3)}  # a rejected notice told nobody
+    assert store.notice_times("q") == {}
 
 
 def test_outbox_the_sequence_shown_only_grows(store: StorePort) -> None:
@@ -129,7 +147,8 @@ def test_inbox_old_text_is_pruned_once_a_day(store: StorePort) -> None:
 
 def test_notes_are_read_back_per_milestone_and_the_cache_sees_new_ones(store: StorePort) -> None:
     def note(key: str, at: dt.datetime, done: int) -> RecordMessage:
-        report = Report("p", "u1", at, done, None, None, "", "", False, "a@x")
+        report = Report("p", "u1", at, done, None, None, "late assets", "daily review", False, "a@x",
+                        prevent="assets are due a week before the work starts")
         return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=at,
                              outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"",
                              body="", reports=(report,))
@@ -139,6 +158,9 @@ def test_notes_are_read_back_per_milestone_and_the_cache_sees_new_ones(store: St
     store.carry_out([note("<2@x>", NOW + dt.timedelta(days=1), 20)], NOW)
     assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20]
     assert [r.done for r in store.reports_by_milestone("p", recent=1)["u1"]] == [20]
+    kept = store.reports_by_milestone("p")["u1"][0]  # every field comes back, the note's Prevent with the rest
+    assert (kept.cause, kept.plan, kept.prevent) == ("late assets", "daily review",
+                                                     "assets are due a week before the work starts")
 
 
 def test_calendars_entries_and_tokens_are_kept_per_project(store: StorePort) -> None:
@@ -177,7 +199,7 @@ def test_calendars_milestones_come_in_deadline_order_and_the_version_moves(store
 def test_outbox_the_manager_answers_by_token_or_by_replying_to_the_draft(store: StorePort) -> None:
     draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
     primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [],
-                                         lambda pid: draft)
+                                         lambda pid: [draft])
     assert store.notice_for_decision("n@x>", []).id == primary  # type: ignore[union-attr]  # token = id[1:9]
     assert store.notice_for_decision("u@x>", []) is None  # a rider is not decided on its own
     assert store.notice_for_decision("", ["<other@x>", "<draft@x>"]).id == primary  # type: ignore[union-attr]

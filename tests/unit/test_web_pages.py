@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.core.milestones import milestones_from_ics
@@ -149,33 +146,6 @@ def test_the_proxys_user_counts_only_from_the_proxy_and_only_as_the_manager() ->
     assert signin.trusted_user("pm", "pm@studio.example") == "pm@studio.example"
     for other in ("alice@studio.example", "pm@evil.example", "", "pm@studio.example.evil"):
         assert signin.trusted_user(other, "pm@studio.example") is None
-
-
-# --- every word in the reader's language ------------------------------------------------------------------------
-
-
-def _extracted() -> set[str | tuple[str, ...]]:
-    method_map = [("src/deadlinewatch/web/templates/**.j2", "jinja2"), ("src/deadlinewatch/web/pages.py", "python")]
-    options = {"src/deadlinewatch/web/templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
-    return {m[2] if isinstance(m[2], str) else tuple(m[2]) for m in
-            extract_from_dir(str(ROOT), method_map, options_map=options)}
-
-
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_every_word_of_the_pages_is_translated_with_the_same_placeholders(language: str) -> None:
-    with (ROOT / "src/deadlinewatch" / catalogs.catalog_path(language)).open("rb") as f:
-        catalog = read_po(f)
-    messages = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
-    missing = _extracted() - set(messages)
-    assert not missing, f"not in {language}/web.po (run scripts/catalogs.sh, then translate): {missing}"
-    for key, m in messages.items():
-        strings = m.string if isinstance(m.string, tuple) else (m.string,)
-        ids = key if isinstance(key, tuple) else (key,)
-        assert all(strings) and not m.fuzzy, f"{language}: untranslated or fuzzy: {key!r}"
-        wanted = set(re.findall(r"%\((\w+)\)s", ids[0]))
-        for s in strings:
-            assert set(re.findall(r"%\((\w+)\)s", s)) == wanted, f"{language}: placeholders differ in {key!r}"
-    assert set(catalogs.languages()) >= {"en", *LANGUAGES}
 
 
 class _Tags(HTMLParser):

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from deadlinewatch.core.model import Forecast, Milestone
+from deadlinewatch.core.words import _, english, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 
 
@@ -22,7 +23,7 @@ def find_cycles(milestones: Mapping[str, Milestone]) -> list[list[str]]:
 
     def visit(uid: str, path: list[str]) -> None:
         state[uid] = 1
-        for succ, _ in milestones[uid].successors:
+        for succ, _gap in milestones[uid].successors:
             if succ not in milestones:
                 continue
             if state.get(succ) == 1:
@@ -108,9 +109,10 @@ def waits_for(
         p50 = max(p50, late50) if p50 and late50 else late50 or p50
         if late80 > target and pf.p_miss is not None:
             p_miss = max(p_miss or 0.0, pf.p_miss)
-        reasons.append(f"waits for {pred.name} (its P80 {pf.p80.isoformat()})")
+        reasons.append(phrase(_("waits for %(name)s (its P80 %(date)s)"), name=pred.name, date=pf.p80))
     if not reasons:
         return own
-    words = "; ".join(reasons)
-    reason = f"{own.reason}; {words}" if own else f"{words} → P80 {p80.isoformat() if p80 else '-'}"
-    return Forecast(m.project, m.uid, p50, p80, p_miss, reason, target, own.eta if own else None)
+    words = (*own.words, *reasons) if own else tuple(reasons)
+    english_reason = f"{own.reason}; {english(reasons)}" if own else \
+        f"{english(reasons)} → P80 {p80.isoformat() if p80 else '-'}"
+    return Forecast(m.project, m.uid, p50, p80, p_miss, english_reason, target, own.eta if own else None, words)

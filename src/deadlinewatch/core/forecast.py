@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from deadlinewatch.core.model import Forecast, Milestone, Report
+from deadlinewatch.core.words import Days, Factor, Percent, Phrase, _, english, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 
 _STD = NormalDist()
@@ -137,7 +138,7 @@ def _fit(records: Sequence[Closed], prior: Prior, tau: float, start: tuple[float
     w, mu0, var0 = prior.weight, math.log(prior.ratio), prior.sigma**2
     n = w + sum(k for k, _, _ in done.values()) + sum(censored.values())
     mu, var = (math.log(start[0]), start[1] ** 2) if start else (mu0, var0)
-    for _ in range(_EM_ROUNDS if censored or len(done) > 1 or start else 1):
+    for _round in range(_EM_ROUNDS if censored or len(done) > 1 or start else 1):
         # E-step: a censored log-ratio c is "some x > c": its expected value and spread under the current fit
         moments = []
         for (c, ex), count in censored.items():
@@ -243,7 +244,7 @@ PACE_WINDOW = 15  # working days: the pace over the last three weeks of notes, s
 
 
 def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, base_sigma: float
-                   ) -> tuple[float, float, str] | None:
+                   ) -> tuple[float, float, Phrase] | None:
     """Working days left at the recent pace, its log-spread, and the words for it.
 
     The pace is the least-squares slope of percent against working days over the window. Its spread grows with
@@ -277,17 +278,19 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
         scatter = max(math.sqrt(ssr / (n - 2)), PERCENT_NOISE / 2)
     to_go = max(100 - (last.done or 0), 1)
     error = scatter / math.sqrt(sxx)  # the standard error of the slope
-    words = f"{first.done}% → {last.done}% in {days} working days"
+    words = phrase(_("%(before)s → %(after)s in %(days)s"), before=Percent(first.done or 0),
+                   after=Percent(last.done or 0), days=Days(days))
     if slope < error:
         # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At most about this fast",
         # with a wide spread, so that noisy reports alone never tip a milestone
-        return max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), WIDEST), words + " (no clear progress)"
+        return (max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), WIDEST),
+                phrase(_("%(pace)s (no clear progress)"), pace=words))
     relative = math.hypot(error / slope, scatter / to_go)
     return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), WIDEST), words
 
 
 def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[dt.date, Report]],
-                   cal: WorkCalendar, spread: Spread) -> tuple[float, float, str] | None:
+                   cal: WorkCalendar, spread: Spread) -> tuple[float, float, Phrase] | None:
     """Working days left after the latest note by the plan — its length times how this team's plans have run,
     given that the work was not done by the latest note — its log-spread, and the words for it.
 
@@ -311,9 +314,10 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
 
     # a log-normal of the days left with the same median and the same central 68%
     sigma = max((math.log(left(_STD.cdf(1))) - math.log(left(_STD.cdf(-1)))) / 2, spread.plan_sigma)
-    words = f"planned {_days(planned)} from {start.isoformat()}"
+    words = phrase(_("planned %(days)s from %(start)s"), days=Days(planned), start=start)
     if abs(spread.plan_bias - 1) >= 0.05:
-        words += f", and this team's plans have taken {spread.plan_bias:.1f}x"
+        words = phrase(_("planned %(days)s from %(start)s, and this team's plans have taken %(factor)sx"),
+                       days=Days(planned), start=start, factor=Factor(spread.plan_bias))
     return left(0.5), sigma, words
 
 
@@ -325,7 +329,7 @@ REVISION_DAYS = 5  # and by a week at least: near the end, half a day against tw
 
 
 def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, cal: WorkCalendar, sigma: float
-                      ) -> tuple[float, str] | None:
+                      ) -> tuple[float, Phrase] | None:
     """Working days left after `base` by the team's recent `Remaining:` statements: each brought forward to
     `base` (4 days said two working days ago is 2 now), averaged in log space with the newest weighing most. One
     statement can be off by half either way; a few in a row hold the signal and not the noise. A statement that
@@ -342,16 +346,19 @@ def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, ca
             continue  # a statement whose time ran out says only that it was wrong (the team's bias learns that)
         logs.append(math.log(max(left, 0.5)))
         weights.append(STATED_RECENCY**age)
-    stated = f"stated {_days(latest.remaining_days or 0)} left"
+    stated = phrase(_("stated %(days)s left"), days=Days(latest.remaining_days or 0))
     if len(logs) == 1:
         return math.exp(logs[0]), stated
     older = sum(w * x for w, x in zip(weights[1:], logs[1:], strict=True)) / sum(weights[1:])
     if abs(logs[0] - older) > REVISION_SIGMAS * sigma and abs(math.exp(logs[0]) - math.exp(older)) >= REVISION_DAYS:
         # far beyond what one statement's error explains: the team learned something (a revision, not noise)
-        return math.exp(logs[0]), f"{stated} (revised from {_days(math.exp(older))})"
+        return math.exp(logs[0]), phrase(_("%(stated)s (revised from %(days)s)"), stated=stated,
+                                         days=Days(math.exp(older)))
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
-    before = "the statement" if len(logs) == 2 else f"the {len(logs) - 1} statements"
-    return left, f"{stated} (with {before} before: {_days(left)})"
+    if len(logs) == 2:
+        return left, phrase(_("%(stated)s (with the statement before: %(days)s)"), stated=stated, days=Days(left))
+    return left, phrase(_("%(stated)s (with the %(count)s statements before: %(days)s)"), stated=stated,
+                        count=len(logs) - 1, days=Days(left))
 
 
 def forecast(
@@ -369,20 +376,20 @@ def forecast(
     reports = sorted(reports, key=lambda r: r.at)
     if not reports:
         if today > target:
-            return Forecast(milestone.project, milestone.uid, None, None, 1.0,
-                            "the date passed without a note saying Done: 100%", target)
-        return Forecast(milestone.project, milestone.uid, None, None, None, "no progress notes yet", target)
+            return _forecast(milestone, None, None, 1.0, [PASSED], target)
+        return _forecast(milestone, None, None, None, [phrase(_("no progress notes yet"))], target)
 
     dated = [(r.at.astimezone(tz).date(), r) for r in reports]  # each note's day in the team's zone
     base, latest = dated[-1]
-    estimates: list[tuple[float, float, str]] = []  # (working days after base, sigma, words)
+    estimates: list[tuple[float, float, Phrase]] = []  # (working days after base, sigma, words)
     stated = _stated_remaining(dated, base, cal, spread.remaining)
     if stated is not None:
         estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
         ahead = max(cal.count(base, eta), 0.5)
-        estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau), f"team's ETA {eta.isoformat()}"))
+        estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau),
+                          phrase(_("team's ETA %(date)s"), date=eta)))
     if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
         plan = _plan_estimate(milestone.start.astimezone(tz).date(), last_work_day(milestone.deadline, tz), dated,
                               cal, spread)
@@ -390,28 +397,28 @@ def forecast(
             estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)
     if pace is not None:
-        estimates.append((pace[0] * spread.bias, pace[1], f"{pace[2]}, at that pace {_days(pace[0])} left"))
+        estimates.append((pace[0] * spread.bias, pace[1],
+                          phrase(_("%(pace)s, at that pace %(days)s left"), pace=pace[2], days=Days(pace[0]))))
     if not estimates:
         if today > target:
-            return Forecast(milestone.project, milestone.uid, None, None, 1.0,
-                            "the date passed without a note saying Done: 100%", target, eta)
-        return Forecast(milestone.project, milestone.uid, None, None, None,
-                        "notes give neither remaining time, ETA nor a percent pace yet", target, eta)
+            return _forecast(milestone, None, None, 1.0, [PASSED], target, eta)
+        return _forecast(milestone, None, None, None,
+                         [phrase(_("notes give neither remaining time, ETA nor a percent pace yet"))], target, eta)
 
     weights = [1 / s**2 for _, s, _ in estimates]
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
     sigma = max(math.sqrt(1 / sum(weights)), spread.floor)
     words = [w for _, _, w in estimates]
     if abs(spread.bias - 1) >= 0.05:
-        words.append(f"this team's work has taken {spread.bias:.1f}x its estimates")
+        words.append(phrase(_("this team's work has taken %(factor)sx its estimates"), factor=Factor(spread.bias)))
     if latest.blocked:
         sigma += spread.blocked
         mu += math.log(1.2)
-        words.append("blocked")
+        words.append(phrase(_("blocked")))
     elapsed = max(cal.count(base, today), 0)
     if elapsed > spread.stale_after:
         sigma += spread.per_silent_day * (elapsed - spread.stale_after)
-        words.append(f"no note for {elapsed} working days")
+        words.append(phrase(_("no note for %(days)s"), days=Days(elapsed)))
 
     dist = NormalDist(mu, sigma)
 
@@ -431,11 +438,23 @@ def forecast(
     else:
         p_miss = min(max((1 - cdf(allowed + 0.5)) / max(1 - done_by_now, 1e-9), 0.0), 1.0)
     p50, p80 = quantile(0.5), quantile(0.8)
-    reason = "; ".join(words) + f" → P50 {p50.isoformat()}, P80 {p80.isoformat()}, P(miss) {p_miss:.0%}"
-    return Forecast(milestone.project, milestone.uid, p50, p80, round(p_miss, 4), reason, target, eta)
+    return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, eta)
 
 
-def _days(n: float) -> str:
-    n = round(n, 1)
-    text = f"{n:g}"
-    return f"{text} working day" + ("" if n == 1 else "s")
+PASSED = phrase(_("the date passed without a note saying Done: 100%"))
+
+
+def _forecast(milestone: Milestone, p50: dt.date | None, p80: dt.date | None, p_miss: float | None,
+              words: Sequence[Phrase], target: dt.date, eta: dt.date | None = None) -> Forecast:
+    """A forecast with its reason: the words (said in the reader's language where a person reads them) and the
+    English of them with the dates and the probability, for logs, `status` and replay."""
+    return Forecast(milestone.project, milestone.uid, p50, p80, p_miss, reason(words, p50, p80, p_miss), target,
+                    eta, tuple(words))
+
+
+def reason(words: Sequence[Phrase], p50: dt.date | None, p80: dt.date | None, p_miss: float | None) -> str:
+    """The reason in English: "stated 4 working days left → P50 2026-12-08, P80 2026-12-11, P(miss) 62%"."""
+    text = english(words)
+    if p50 is not None and p80 is not None and p_miss is not None:
+        text += f" → P50 {p50.isoformat()}, P80 {p80.isoformat()}, P(miss) {p_miss:.0%}"
+    return text

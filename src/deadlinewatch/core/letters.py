@@ -1,8 +1,12 @@
 """Composing every message deadlinewatch sends, from Jinja2 templates (built-in, or a folder overriding them).
 
-Templates live in `templates/<language>/`; adding a language is adding a folder. A template's top-level
-`{% set subject = ... %}` is the subject line; a missing variable is an error, never a blank in a client letter.
-Dates are formatted with Babel in the reader's locale, with the locale's own digits.
+One template per letter (`templates/notice.txt.j2`, `notice.html.j2`, …), its words in English, translated through
+the `letters` gettext catalog of the reader's language (Jinja2's i18n extension; adapters/catalogs.py reads the
+catalogs): adding a language is adding a catalog. `letters.template_dir` overrides a template for every language
+(`notice.txt.j2`) or for one (`tr/notice.txt.j2`). A template's top-level `{% set subject = ... %}` is the subject
+line; a missing variable is an error, never a blank in a client letter. Dates, numbers and percentages are
+formatted with Babel in the reader's locale — its region from `client.language` ("en-GB") or, when the language
+names none, from the client's time zone (Europe/London: British dates) — with the locale's own digits.
 
 Client messages, by kind (CONTRACT.md):
   intro      the first message of a project: the timeline, a REQUEST for the first milestone (the others get
@@ -31,35 +35,38 @@ from html import escape
 from typing import Any
 
 import jinja2
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel import Locale, UnknownLocaleError, localedata
+from babel.core import get_global
+from babel.dates import format_date, format_skeleton, get_day_names
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
+from babel.support import NullTranslations
+from dateparser.search import search_dates
+from markupsafe import Markup
 
 from deadlinewatch.core import timeline
 from deadlinewatch.core.alert import Pace
 from deadlinewatch.core.header_cache import WRITE
 from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_ids
 from deadlinewatch.core.message_text import full_text
-from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.core.model import Forecast, TimelineRow
+from deadlinewatch.core.notes import note_keys
+from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _
 from deadlinewatch.errors import ConfigError
 
-# the line a letter ends with under calendar_updates = "feed" (into the message catalogs with the letters' issue)
-FEED_LINE = {
-    "en": "Your calendar can follow this timeline as it changes: subscribe to {url}",
-    "tr": "Takviminiz bu zaman çizelgesini değiştikçe izleyebilir: {url} adresine abone olun",
-    "bn": "আপনার ক্যালেন্ডার এই সময়রেখার পরিবর্তনগুলো অনুসরণ করতে পারে: {url} -এ সাবস্ক্রাইব করুন",
-}
-
-PAGE_LINE = {
-    "en": "Your project's page, always up to date: {url}",
-    "tr": "Projenizin her zaman güncel sayfası: {url}",
-    "bn": "আপনার প্রকল্পের সবসময় হালনাগাদ পাতা: {url}",
-}
+# the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
+FEED_LINE = _("Your calendar can follow this timeline as it changes: subscribe to %(url)s")
+PAGE_LINE = _("Your project's page, always up to date: %(url)s")
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
-TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2")
+TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2",
+                  "forward.txt.j2")
+DOMAIN = "letters"  # the catalogs' domain: locale/<lang>/LC_MESSAGES/letters.po
+LATIN_FONTS = "'Segoe UI',Roboto,'Helvetica Neue',Helvetica,Arial,'Noto Sans',sans-serif"
+SCRIPT_FONTS = {  # fonts that have the script's glyphs, first: Outlook's engine does not fall back glyph by glyph
+    "bn": "'Noto Sans Bengali','Nirmala UI',Vrinda,'Bangla Sangam MN',Shonar Bangla,",
+}
 MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
 _HEADER_PARSER = HeaderRegistry()
 
@@ -73,7 +80,7 @@ def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
     library would decode it, stripped of controls, and again, until decoding changes nothing.
     """
     text = one_line(value)
-    for _ in range(5):
+    for _round in range(5):
         decoded = one_line(_decoded_words(text))
         if decoded == text:
             break
@@ -104,6 +111,10 @@ class Recipient:
     language: str
     timezone: str
 
+    @property
+    def locale(self) -> Locale:
+        return letter_locale(self.language, self.timezone)
+
 
 @dataclass(frozen=True)
 class ClientEnvelope:
@@ -122,6 +133,9 @@ class ClientEnvelope:
     calendar_updates: str = "invitations"  # invitations (one iMIP REQUEST/CANCEL) | feed (a link) | off
     feed_url: str = ""  # the feed the letters link under calendar_updates = "feed"
     page_url: str = ""  # the project's page on the [web] pages, linked from every letter when there is one
+    signature: str = ""  # the person who signs (team.signature); else the From display name
+    weekday: str = ""  # the weekly update's day ("mon"), for the introduction to name; "" when there is none
+    team_language: str = "en"  # the manager's (team.language): a shadow copy's subject says it in theirs
 
     @property
     def attendees(self) -> tuple[tuple[str, str], ...]:
@@ -157,6 +171,10 @@ class NoticeLetter:
     rows: tuple[TimelineRow, ...]
     again: bool = False  # a second notice for the same milestone: the promise slipped
     moved: tuple[TimelineRow, ...] = field(default_factory=tuple)  # dependants moved with it
+    prevent: str = ""  # what keeps it from happening again (a note's Prevent)
+    broken: dt.date | None = None  # a second notice: the date it breaks (the one the last notice promised)
+    follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
+    delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
 
 
 @dataclass(frozen=True)
@@ -167,6 +185,16 @@ class Progress:
     before: int | None  # percent done a week ago
     now: int | None
     notes: int  # notes received this week
+
+    @property
+    def finished(self) -> bool:
+        """Done, and not already done a week ago."""
+        return self.row.status == "done" and self.before != 100
+
+    @property
+    def advanced(self) -> bool:
+        """Further along than a week ago (and not finished)."""
+        return self.row.status != "done" and self.now is not None and self.now > (self.before or 0)
 
 
 @dataclass(frozen=True)
@@ -199,97 +227,238 @@ class BlockSummary:
     asks_cause_plan: bool
 
 
-# --- dates ---------------------------------------------------------------------------------------------------
+# --- locales, dates and numbers ----------------------------------------------------------------------------
 
 # CLDR numbering systems whose digits Babel leaves Latin: the Unicode name of their digit zero
 _DIGIT_ZERO = {"beng": "BENGALI", "deva": "DEVANAGARI", "arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC",
                "mymr": "MYANMAR", "thai": "THAI", "tamldec": "TAMIL", "guru": "GURMUKHI", "gujr": "GUJARATI"}
 
 
-def native_digits(text: str, language: str) -> str:
+@functools.cache
+def letter_locale(language: str, timezone: str = "") -> Locale:
+    """The locale a reader's letters are written in. A language that names its region ("en-GB", "en_US") is
+    taken as it is; one that does not takes the region of the reader's time zone when the locale exists there
+    ("en" in Europe/London writes British dates, in America/Chicago American ones), else English's
+    international variant, else the language alone."""
+    locale = Locale.parse(language.replace("-", "_"))
+    if locale.territory or not timezone:
+        return locale
+    territory = get_global("zone_territories").get(timezone)
+    for candidate in ([f"{locale.language}_{territory}"] if territory else []) + [f"{locale.language}_001"]:
+        if localedata.exists(candidate):
+            return Locale.parse(candidate)
+    return locale
+
+
+def _locale(language: str | Locale) -> Locale:
+    return language if isinstance(language, Locale) else letter_locale(language)
+
+
+def native_digits(text: str, language: str | Locale) -> str:
     """Latin digits as the locale writes digits (Bengali: ০১২…), which Babel leaves Latin."""
-    script = _DIGIT_ZERO.get(Locale.parse(language).default_numbering_system)
+    script = _DIGIT_ZERO.get(_locale(language).default_numbering_system)
     if not script:
         return text
     zero = ord(unicodedata.lookup(f"{script} DIGIT ZERO"))
     return text.translate({ord("0") + i: zero + i for i in range(10)})
 
 
-def format_day(day: dt.date, language: str, fmt: str = "full") -> str:
-    """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬")."""
-    return native_digits(format_date(day, format=fmt, locale=Locale.parse(language)), language)
+def format_day(day: dt.date, language: str | Locale, fmt: str = "full") -> str:
+    """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬").
+    `fmt` is a Babel format ("full", "long", "medium") or, with a leading "~", a CLDR skeleton ("~MMMMd")."""
+    locale = _locale(language)
+    text = format_skeleton(fmt[1:], day, locale=locale) if fmt.startswith("~") else format_date(day, fmt, locale)
+    return native_digits(text, locale)
 
 
-def format_percent(percent: int, language: str) -> str:
+def format_percent(percent: int, language: str | Locale) -> str:
     """A percentage as the locale writes it ("60%", "%60", "৬০%")."""
-    return native_digits(babel_percent(percent / 100, locale=Locale.parse(language)), language)
+    locale = _locale(language)
+    return native_digits(babel_percent(percent / 100, locale=locale), locale)
+
+
+def format_number(n: float, language: str | Locale, pattern: str = "#,##0.#") -> str:
+    """A number as the locale writes it, with its own digits ("১২", "1,5")."""
+    locale = _locale(language)
+    return native_digits(format_decimal(n, pattern, locale=locale), locale)
+
+
+def weekday_name(code: str, language: str | Locale) -> str:
+    """"mon" as the locale names the day ("Monday", "Pazartesi", "সোমবার")."""
+    index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(code)
+    return str(get_day_names("wide", "format", _locale(language))[index])
+
+
+_TURKISH_SUFFIX = re.compile(r"(?<=\w)['’]\w+")  # "12 Aralık'taki" → "12 Aralık"
+_BENGALI_GENITIVE = re.compile(r"(?:-?এর|ের)(?=[\s,.;:!?)]|$)")  # "ডিসেম্বরের" → "ডিসেম্বর"
+
+
+def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date | None:
+    """The date in what the client is counting on ("your shareholder meeting on 12 December"), the next one on or
+    after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored)."""
+    if not context:
+        return None
+    locale = _locale(language)
+    text = _BENGALI_GENITIVE.sub(" ", _TURKISH_SUFFIX.sub("", context))
+    text = "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text)
+    try:
+        found = search_dates(text, languages=[locale.language], settings={
+            "PREFER_DATES_FROM": "future", "REQUIRE_PARTS": ["day", "month"],
+            "RELATIVE_BASE": dt.datetime.combine(today, dt.time())})
+    except (ValueError, OverflowError, LookupError):
+        return None
+    for words, when in found or []:
+        if any(c.isalpha() for c in words.replace("on ", "")) and when.date() >= today:
+            return dt.date(when.year, when.month, when.day)
+    return None
 
 
 # --- the composer ----------------------------------------------------------------------------------------------
 
 
 class Letters:
-    """The composer. Its templates come through `loader` (adapters/templates.py reads them); `builtin` names the
-    languages shipped, for the message that refuses another."""
+    """The composer. Its templates come through `loader` (adapters/templates.py reads them), their words through
+    `catalog` (a language's compiled `letters` catalog, None when it has none: English reads the source text);
+    `builtin` names the languages shipped, for the message that refuses another."""
 
-    def __init__(self, loader: jinja2.BaseLoader, builtin: Sequence[str] = ()) -> None:
-        self.builtin = tuple(builtin)
-        # a SandboxedEnvironment: templates from a user's folder cannot reach Python internals
-        from jinja2.sandbox import SandboxedEnvironment
+    def __init__(self, loader: jinja2.BaseLoader, builtin: Sequence[str] = (),
+                 catalog: Callable[[str], NullTranslations | None] = lambda language: None) -> None:
+        self.loader, self.builtin, self.catalog = loader, tuple(builtin), catalog
+        self._envs: dict[str, jinja2.Environment] = {}
 
-        self.env = SandboxedEnvironment(
-            loader=loader,
-            undefined=jinja2.StrictUndefined,
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
+    def env(self, language: str) -> jinja2.Environment:
+        """The templates with one language's words installed (one environment per language: rendering in one
+        never sees another's catalog). Sandboxed: templates from a user's folder cannot reach Python internals."""
+        if language not in self._envs:
+            from jinja2.sandbox import SandboxedEnvironment
+
+            env = SandboxedEnvironment(
+                loader=self.loader, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"],
+                autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            )
+            env.policies["ext.i18n.trimmed"] = True  # a sentence wrapped in a template is one msgid
+            env.install_gettext_translations(  # type: ignore[attr-defined]
+                self.catalog(language) or NullTranslations(), newstyle=True)
+            self._envs[language] = env
+        return self._envs[language]
+
+    def gettext(self, language: str, message: str, /, **values: object) -> str:
+        """One message of the catalogs in a language, its placeholders filled."""
+        translated = (self.catalog(language) or NullTranslations()).gettext(message)
+        return translated % values if values else translated
+
+    def say(self, language: str, words: Sequence[Phrase], sep: str = "; ") -> str:
+        """Phrases the program made, in a language: each translated, every value in the reader's locale."""
+        return sep.join(self._phrase(language, letter_locale(language), w) for w in words)
+
+    def _phrase(self, language: str, locale: Locale, words: Phrase) -> str:
+        translated = self.gettext(language, words.text)
+        if not words.values:
+            return translated
+        return translated % {k: self._value(language, locale, v) for k, v in words.values}
+
+    def _value(self, language: str, locale: Locale, value: Value) -> str:
+        if isinstance(value, Phrase):
+            return self._phrase(language, locale, value)
+        if isinstance(value, dt.date):
+            return format_day(value, locale, "medium")
+        if isinstance(value, Days):
+            n = round(value.n, 1)
+            form = (self.catalog(language) or NullTranslations()).ngettext(*DAYS, int(n) if n == int(n) else 2)
+            return form % {"n": format_number(n, locale)}
+        if isinstance(value, Percent):
+            return format_percent(round(value.n), locale)
+        if isinstance(value, Factor):
+            return format_number(value.x, locale, "0.0")
+        if isinstance(value, int | float):
+            return format_number(value, locale)
+        return str(value)
+
+    def forecast(self, language: str, f: Forecast) -> str:
+        """A forecast's reason in a language, with its dates and probability when it has them."""
+        words = self.say(language, f.words) if f.words else f.reason
+        if not f.words or f.p50 is None or f.p80 is None or f.p_miss is None:
+            return words
+        return self.gettext(language, _("%(why)s → P50 %(p50)s, P80 %(p80)s, P(miss) %(p_miss)s"), why=words,
+                            p50=format_day(f.p50, language, "medium"), p80=format_day(f.p80, language, "medium"),
+                            p_miss=format_percent(round(f.p_miss * 100), language))
+
+    def _template(self, language: str, name: str) -> jinja2.Template:
+        """A language's own template in letters.template_dir (tr/notice.txt.j2), else the one for every language."""
+        tag = language.replace("-", "_")
+        names = list(dict.fromkeys((f"{tag}/{name}", f"{tag.split('_')[0]}/{name}", name)))
+        return self.env(language).select_template(names)
 
     def check_language(self, language: str, where: str, team: bool = False) -> None:
-        """Refuse a language without templates, naming the key that chose it."""
+        """Refuse a language without words (a catalog, or its own templates), naming the key that chose it."""
         try:
-            Locale.parse(language)
+            base = Locale.parse(language.replace("-", "_")).language
         except (UnknownLocaleError, ValueError):
             raise ConfigError(f'{where} = "{language}": Babel knows no such locale') from None
+        has_words = base == "en" or self.catalog(language) is not None
         for name in TEAM_TEMPLATES if team else CLIENT_TEMPLATES:
             try:
-                self.env.get_template(f"{language}/{name}")
+                template = self._template(language, name)
             except jinja2.TemplateNotFound:
-                built_in = ", ".join(self.builtin)
-                raise ConfigError(
-                    f'{where} = "{language}": no template {language}/{name}, built in or in letters.template_dir; '
-                    f"built-in languages: {built_in}"
-                ) from None
+                raise ConfigError(f'{where} = "{language}": no template {name}, built in or in '
+                                  "letters.template_dir") from None
             except jinja2.TemplateSyntaxError as e:
-                raise ConfigError(f"template {language}/{name}, line {e.lineno}: {e.message}") from None
+                raise ConfigError(f"template {e.name or name}, line {e.lineno}: {e.message}") from None
+            if not has_words and template.name == name:
+                raise ConfigError(
+                    f'{where} = "{language}": no catalog locale/{base}/LC_MESSAGES/{DOMAIN}.po and no template '
+                    f"{language}/{name} in letters.template_dir; built-in languages: {', '.join(self.builtin)}")
 
-    def _render(self, name: str, **values: object) -> tuple[str, str]:
-        template = self.env.get_template(name)
-        module = template.make_module(values)
+    def _render(self, language: str, name: str, **values: object) -> tuple[str, str]:
+        module = self._template(language, name).make_module(values)
         text = str(module)
         if name.endswith(".txt.j2"):  # a sentence a letter leaves out leaves no gap of blank lines
-            text = re.sub(r"\n{3,}", "\n\n", text)
+            text = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
         return safe_text(str(getattr(module, "subject", ""))), text
 
     @staticmethod
-    def _day(language: str) -> Callable[..., str]:
-        def day(d: dt.date, fmt: str = "full") -> str:
-            return format_day(d, language, fmt)
+    def _formats(locale: Locale, today: dt.date) -> dict[str, object]:
+        """The templates' date and number helpers, in one locale."""
 
-        return day
+        def day(d: dt.date, fmt: str = "full") -> str:
+            return format_day(d, locale, fmt)
+
+        def brief(d: dt.date) -> str:  # in a subject: "16 December" (with the year when it is not this one)
+            return format_day(d, locale, "~MMMMd" if d.year == today.year else "~yMMMMd")
+
+        def listday(d: dt.date) -> str:  # in a list: "Wed, 16 Dec 2026"
+            return format_day(d, locale, "~yMMMEd")
+
+        return dict(day=day, brief=brief, listday=listday, num=lambda n: format_number(n, locale),
+                    pct=lambda n: format_percent(n, locale))
 
     def _common(self, env: ClientEnvelope) -> dict[str, object]:
-        return dict(project=safe_text(env.project_name), client_name=safe_text(env.client.name),
-                    client_email=env.client.email,
-                    sender_name=parseaddr(env.sender)[0] or parseaddr(env.sender)[1], shadow=env.shadow,
-                    day=self._day(env.client.language), kind=env.kind, invites=env.invites)
+        locale = env.client.locale
+        return dict(
+            self._formats(locale, env.composed_at.date()), project=safe_text(env.project_name),
+            client_name=safe_text(env.client.name), client_email=env.client.email,
+            signature=safe_text(env.signature or parseaddr(env.sender)[0] or parseaddr(env.sender)[1], 100),
+            shadow=env.shadow, kind=env.kind, invites=env.invites,
+            weekday=weekday_name(env.weekday, locale) if env.weekday else "",
+            lang=str(locale).replace("_", "-"), direction="rtl" if locale.character_order == "right-to-left" else "ltr",
+            fonts=Markup(SCRIPT_FONTS.get(locale.language, "") + LATIN_FONTS),
+        )
+
+    def _letter(self, env: ClientEnvelope, name: str, html: bool, **values: object) -> tuple[str, str, str | None]:
+        """A client letter's subject, text and (when it has one) HTML, in the client's language."""
+        language = env.client.language
+        values = dict(self._common(env), **values)
+        subject, text = self._render(language, f"{name}.txt.j2", **values)
+        page = self._render(language, f"{name}.html.j2", subject=subject, **values)[1] if html else None
+        return subject, text, page
 
     def _client_message(self, env: ClientEnvelope, subject: str, text: str, html: str | None,
                         request: bytes | None, method: str) -> EmailMessage:
         msg = _envelope(env.sender, subject, env.composed_at, env.message_id)
         if env.shadow:
-            msg.replace_header("Subject", Subject(safe_text(f"[shadow: would go to {env.client.email}] {subject}")))
+            shadow = self.gettext(env.team_language, _("[shadow: would go to %(email)s]"), email=env.client.email)
+            msg.replace_header("Subject", Subject(safe_text(f"{shadow} {subject}")))
             msg["To"] = Addresses("To", env.manager)
         else:
             msg["To"] = Addresses("To", _format(env.client.name, env.client.email))
@@ -298,12 +467,13 @@ class Letters:
         msg["X-Deadlinewatch-Kind"] = env.kind
         links = [(FEED_LINE, env.feed_url)] if env.calendar_updates == "feed" and env.feed_url else []
         links += [(PAGE_LINE, env.page_url)] if env.page_url else []
-        for lines, url in links:  # one closing line each, the address a link in the HTML
-            line = lines.get(env.client.language, lines["en"]).format(url=url)
+        for line_id, url in links:  # one closing line each, the address a link in the HTML
+            line = self.gettext(env.client.language, line_id, url=url)
             text = f"{text.rstrip()}\n\n{line}\n"
             if html is not None:
                 link = f'<a href="{escape(url)}">{escape(url)}</a>'
-                html = html.replace("</body>", f"<p>{escape(line).replace(escape(url), link)}</p></body>")
+                paragraph = f"<p>{escape(line).replace(escape(url), link)}</p>"
+                html = html.replace("</div>\n</body>", f"{paragraph}\n</div>\n</body>")
         msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")
@@ -319,18 +489,21 @@ class Letters:
         letter = replace(letter, milestone=_clean(letter.milestone), rows=tuple(map(_clean, letter.rows)),
                          moved=tuple(map(_clean, letter.moved)))
         env = letter.envelope
-        day = self._day(env.client.language)
-        values = dict(
-            self._common(env), milestone=letter.milestone.name, milestone_uid=letter.milestone.uid,
-            deadline=day(letter.deadline), promised=day(letter.promised) if letter.promised else "",
-            slip_days=letter.slip_days, context=letter.context, cause=letter.cause, plan=letter.plan,
+        locale = env.client.locale
+        today = env.composed_at.astimezone(_zone(env.client.timezone)).date()
+        when = context_day(letter.context, locale, today) if letter.promised is not None else None
+        subject, text, html = self._letter(
+            env, "notice", True, milestone=letter.milestone.name, milestone_uid=letter.milestone.uid,
+            deadline=letter.deadline, promised=letter.promised, broken=letter.broken or letter.deadline,
+            slip_days=letter.slip_days, context=letter.context, context_day=when,
+            context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
+            plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", rows=letter.rows, again=letter.again, moved=letter.moved,
+            delivered_on=letter.delivered_on or today,
         )
-        subject, text = self._render(f"{env.client.language}/notice.txt.j2", **values)
-        _, html = self._render(f"{env.client.language}/notice.html.j2", **values)
         request = None
         if env.kind == "notice" and letter.promised is not None:
-            description = f"{env.project_name}: {letter.milestone.name} — {day(letter.promised)}"
+            description = f"{env.project_name}: {letter.milestone.name} — {format_day(letter.promised, locale)}"
             request = timeline.request(letter.milestone, env.project_name, env.composed_at, env.sender,
                                        env.attendees, description)
         return self._client_message(env, subject, text, html, request, "REQUEST")
@@ -338,17 +511,16 @@ class Letters:
     def intro(self, env: ClientEnvelope, rows: Sequence[TimelineRow], first: TimelineRow, context: str
               ) -> EmailMessage:
         rows, first = tuple(map(_clean, rows)), _clean(first)
-        values = dict(self._common(env), rows=rows, first=first.name, first_uid=first.uid, context=context)
-        subject, text = self._render(f"{env.client.language}/intro.txt.j2", **values)
-        _, html = self._render(f"{env.client.language}/intro.html.j2", **values)
+        subject, text, html = self._letter(env, "intro", True, rows=rows, first=first.name, first_uid=first.uid,
+                                           context=context)
         request = timeline.request(first, env.project_name, env.composed_at, env.sender, env.attendees)
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
     def calendar(self, env: ClientEnvelope, row: TimelineRow, cancel: bool = False, cause: str = "") -> EmailMessage:
         """A one-UID calendar message: a moved dependant, an introduced entry, or a cancellation."""
         row = _clean(row)
-        values = dict(self._common(env), milestone=row.name, old=row.old, new=row.new, cancel=cancel, cause=cause)
-        subject, text = self._render(f"{env.client.language}/calendar.txt.j2", **values)
+        subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
+                                            cancel=cancel, cause=_sentence(cause))
         method = "CANCEL" if cancel else "REQUEST"
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees, method=method)
         return self._client_message(env, subject, text, None, request, method)
@@ -357,13 +529,15 @@ class Letters:
                upcoming: Sequence[TimelineRow], week_start: dt.date) -> EmailMessage:
         rows, upcoming = tuple(map(_clean, rows)), tuple(map(_clean, upcoming))
         progress = [replace(p, row=_clean(p.row)) for p in progress]
-        values = dict(self._common(env), rows=rows, progress=progress, upcoming=upcoming,
-                      week_start=self._day(env.client.language)(week_start))
-        subject, text = self._render(f"{env.client.language}/weekly.txt.j2", **values)
-        _, html = self._render(f"{env.client.language}/weekly.html.j2", **values)
+        subject, text, html = self._letter(env, "weekly", True, rows=rows, progress=progress, upcoming=upcoming,
+                                           week_start=week_start)
         return self._client_message(env, subject, text, html, None, "REQUEST")
 
     # --- the team's messages --------------------------------------------------------------------------------
+
+    def _team(self, language: str, name: str, at: dt.datetime, **values: object) -> tuple[str, str]:
+        return self._render(language, name, **self._formats(letter_locale(language), at.date()),
+                            keys=note_keys(language), **values)
 
     def reply(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
@@ -371,8 +545,8 @@ class Letters:
         blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example: str = "",
     ) -> EmailMessage:
         """The answer to a team member's note: what was understood, or every problem with an example."""
-        subject, text = self._render(
-            f"{language}/reply.txt.j2", accepted=accepted, project=project_name, blocks=blocks,
+        subject, text = self._team(
+            language, "reply.txt.j2", composed_at, accepted=accepted, project=project_name, blocks=blocks,
             problems=problems, example=example, original_subject=safe_text(original_subject),
         )
         msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
@@ -389,8 +563,8 @@ class Letters:
               message_id: str, project_id: str, project_name: str, milestone: str, since: dt.date, days: int,
               forecast: str) -> EmailMessage:
         """A friendly reminder to the team: a milestone in progress has had no note for a while."""
-        subject, text = self._render(
-            f"{language}/nudge.txt.j2", project_id=project_id, project=safe_text(project_name),
+        subject, text = self._team(
+            language, "nudge.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
             milestone=safe_text(milestone), since=format_day(since, language, "medium"), days=days,
             forecast=forecast,
         )
@@ -406,8 +580,8 @@ class Letters:
     def signin(self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, server: str,
                account: str, error: str, command: str) -> EmailMessage:
         """To the manager, once: a server account's OAuth sign-in was refused, and the command that mends it."""
-        subject, text = self._render(f"{language}/signin.txt.j2", server=server, account=safe_text(account),
-                                     error=safe_text(error), command=command)
+        subject, text = self._team(language, "signin.txt.j2", composed_at, server=server, account=safe_text(account),
+                                   error=safe_text(error), command=command)
         msg = _envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
@@ -421,8 +595,8 @@ class Letters:
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "",
     ) -> EmailMessage:
         """A message to the manager: a draft to approve, or news of a notice (released, failed, decided)."""
-        subject, text = self._render(
-            f"{language}/manager.txt.j2", what=what, notice_id=notice_id, token=token, project=project_name,
+        subject, text = self._team(
+            language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, reason=reason, detail=detail,
         )
         msg = _envelope(sender, subject, composed_at, message_id)
@@ -437,23 +611,22 @@ class Letters:
             msg.add_attachment(draft, disposition="inline")
         return _fixed_boundaries(msg)
 
-
     def alert(self, letter: AlertLetter, *, language: str, sender: str, to: str, composed_at: dt.datetime,
               message_id: str) -> EmailMessage:
         """The manager's early risk alert for a milestone (raised, worse, or all clear), in the team's language."""
         pct = functools.partial(format_percent, language=language)
+        num = functools.partial(format_number, language=language)
         pace = letter.pace
-        subject, text = self._render(
-            f"{language}/alert.txt.j2", what=letter.what, project=safe_text(letter.project),
+        subject, text = self._team(
+            language, "alert.txt.j2", composed_at, what=letter.what, project=safe_text(letter.project),
             milestone=safe_text(letter.milestone), target=letter.target, p_miss=pct(round(letter.p_miss * 100)),
             was=pct(round(letter.was * 100)) if letter.was is not None else "", p50=letter.p50, p80=letter.p80,
             reason=safe_text(letter.reason), done=pct(pace.done) if pace.done is not None else "",
-            needed=native_digits(f"{pace.needed_days:.0f}", language) if pace.needed_days is not None else "",
-            remaining=native_digits(str(pace.remaining_days), language), stalled=pace.per_day is not None and
-            pace.per_day <= 0, factor=native_digits(format_decimal(pace.factor, "0.#", locale=language), language)
-            if pace.factor else "",
+            needed=round(pace.needed_days) if pace.needed_days is not None else None,
+            remaining=pace.remaining_days, stalled=pace.per_day is not None and pace.per_day <= 0,
+            factor=num(pace.factor, pattern="0.#") if pace.factor else "",
             faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
-            warn=pct(round(letter.warn_probability * 100)), day=self._day(language),
+            warn=pct(round(letter.warn_probability * 100)),
         )
         msg = _envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -461,6 +634,46 @@ class Letters:
         msg["X-Deadlinewatch-Kind"] = "manager-alert"
         msg.set_content(text)
         return _fixed_boundaries(msg)
+
+    def forward(self, *, language: str, sender: str, to: str, original: EmailMessage, composed_at: dt.datetime,
+                message_id: str) -> EmailMessage:
+        """A client's reply to a notice, passed on to the manager: its headers and text, rewritten by us.
+
+        Not the original bytes: anything in them (a header that decodes to a line break, a part that ends the
+        attachment early) would reach the manager as if we had written it. Its attachments are named, not copied;
+        the message itself is in the inbox's processed folder.
+        """
+        copy = EmailMessage(policy=WRITE)
+        for name in ("From", "To", "Cc", "Date", "Subject"):
+            value = _header(original, name)
+            if value:
+                copy[name if name != "From" else "X-Original-From"] = value  # text, not an address to reply to
+        names = [safe_text(str(p.get_filename() or p.get_content_type()), 100) for p in _attachments(original)]
+        copy.set_content(full_text(original))
+        subject, text = self._team(
+            language, "forward.txt.j2", composed_at, original_subject=_header(original, "Subject"),
+            who=_header(original, "From") or self.gettext(language, _("The client")), attachments=", ".join(names))
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = Addresses("To", to)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Kind"] = "forward"
+        msg.set_content(text)
+        msg.add_attachment(copy, disposition="inline")
+        return _fixed_boundaries(msg)
+
+
+def _sentence(text: str) -> str:
+    """Free text set into one of our sentences: one line, its final full stop left to the sentence."""
+    return one_line(text).rstrip(" .。।")
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def _fixed_boundaries(msg: EmailMessage) -> EmailMessage:
@@ -474,35 +687,6 @@ def _fixed_boundaries(msg: EmailMessage) -> EmailMessage:
 def _clean(row: TimelineRow) -> TimelineRow:
     """A milestone's name as one line of bounded length, wherever it appears."""
     return replace(row, name=safe_text(row.name))
-
-
-def forward(*, sender: str, to: str, original: EmailMessage, composed_at: dt.datetime, message_id: str
-            ) -> EmailMessage:
-    """A client's reply to a notice, passed on to the manager: its headers and text, rewritten by us.
-
-    Not the original bytes: anything in them (a header that decodes to a line break, a part that ends the
-    attachment early) would reach the manager as if we had written it. Its attachments are named, not copied; the
-    message itself is in the inbox's processed folder.
-    """
-    subject = _header(original, "Subject")
-    copy = EmailMessage(policy=WRITE)
-    for name in ("From", "To", "Cc", "Date", "Subject"):
-        value = _header(original, name)
-        if value:
-            copy[name if name != "From" else "X-Original-From"] = value  # text, not an address to reply to
-    names = [safe_text(str(p.get_filename() or p.get_content_type()), 100) for p in _attachments(original)]
-    text = full_text(original)
-    if names:
-        text += "\n\n[attachments not forwarded: " + ", ".join(names) + "]\n"
-    copy.set_content(text)
-    msg = _envelope(sender, f"Fwd: client reply: {subject}", composed_at, message_id)
-    msg["To"] = Addresses("To", to)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Deadlinewatch-Kind"] = "forward"
-    who = _header(original, "From") or "The client"
-    msg.set_content(f"{who} answered a deadlinewatch notice. Their message is attached; reply to them directly.\n")
-    msg.add_attachment(copy, disposition="inline")
-    return _fixed_boundaries(msg)
 
 
 def _header(msg: EmailMessage, name: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from deadlinewatch.core.words import Phrase
+
 
 @dataclass(frozen=True)
 class Milestone:
@@ -40,7 +42,8 @@ class NoteBlock:
     cause: str = ""
     plan: str = ""
     blocked: bool = False
-    matched_by: str = ""  # how the name was matched, said back to the sender
+    matched_by: str = ""  # the name as written, when it matched only loosely (the reply says how it was read)
+    prevent: str = ""  # what keeps it from happening again
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Report:
     plan: str = ""
     blocked: bool = False
     sender: str = ""
+    prevent: str = ""  # what keeps it from happening again (Prevent)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,10 @@ class Forecast:
     p50: dt.date | None
     p80: dt.date | None
     p_miss: float | None
-    reason: str
+    reason: str  # in English, with the dates and the probability (logs, status, replay)
     target: dt.date | None = None
     eta: dt.date | None = None
+    words: tuple[Phrase, ...] = ()  # the reason as phrases, said in the reader's language
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class NoticeDecision:
     slip_days: int
     reason: str
     moved: tuple[str, ...] = field(default_factory=tuple)
+    forecast: Forecast | None = None  # what it was decided on (its reason said to the manager in their language)
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,7 @@ class QueueMail:
     project: str | None = None
     uid: str | None = None
     promised: dt.date | None = None
+    not_before: dt.datetime | None = None  # sent no earlier than this (a reminder scheduled for its day)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "eta": ("eta", "expected", "tahmini bitiş", "tahmini", "bitiş", "সম্ভাব্য তারিখ", "সম্ভাব্য"),
     "cause": ("cause", "reason", "neden", "sebep", "কারণ"),
     "plan": ("plan", "next steps", "eylem planı", "পরিকল্পনা"),
+    "prevent": ("prevent", "prevention", "so it does not recur", "önlem", "önleme", "প্রতিরোধ", "প্রতিকার"),
     "blocked": ("blocked", "engellendi", "engel", "bloke", "বাধা", "আটকে"),
 }
 YES = {"yes", "y", "true", "evet", "e", "হ্যাঁ", "হা", "1"}
@@ -32,6 +33,22 @@ NO = {"no", "n", "false", "hayır", "hayir", "h", "না", "0", ""}
 DAY_UNITS = {"", "d", "day", "days", "wd", "working day", "working days", "workday", "workdays", "gün", "gun",
              "iş günü", "is gunu", "দিন", "কার্যদিবস"}
 WEEK_UNITS = {"w", "wk", "wks", "week", "weeks", "hafta", "sapta", "সপ্তাহ"}
+# the keys as the team's replies and nudges write them, in the team's language (each one an alias above)
+NOTE_KEYS: dict[str, dict[str, str]] = {
+    "en": {"milestone": "Milestone", "done": "Done", "remaining": "Remaining", "eta": "ETA", "cause": "Cause",
+           "plan": "Plan", "prevent": "Prevent", "blocked": "Blocked"},
+    "tr": {"milestone": "Aşama", "done": "Tamamlanan", "remaining": "Kalan", "eta": "Tahmini bitiş",
+           "cause": "Neden", "plan": "Plan", "prevent": "Önlem", "blocked": "Engel"},
+    "bn": {"milestone": "মাইলফলক", "done": "সম্পন্ন", "remaining": "বাকি", "eta": "সম্ভাব্য তারিখ",
+           "cause": "কারণ", "plan": "পরিকল্পনা", "prevent": "প্রতিরোধ", "blocked": "বাধা"},
+}
+
+
+def note_keys(language: str) -> dict[str, str]:
+    """The note's keys in a language (its base language's; English when it has none)."""
+    return NOTE_KEYS.get(language.replace("-", "_").split("_")[0], NOTE_KEYS["en"])
+
+
 BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 
 EXAMPLE = """Subject: [acme-web] progress
@@ -168,7 +185,7 @@ def resolve_milestone(
 ) -> tuple[MilestoneRef | None, str, list[MilestoneRef]]:
     """Find the milestone a `Milestone:` line names: by UID, by exact folded name, then by a close name.
 
-    Returns (match, how, alternatives): how is "" for an exact match, else words for the reply.
+    Returns (match, how, alternatives): how is "" for an exact match, else the name as written (a loose match).
     """
     by_uid = [c for c in candidates if c.uid == name.strip()]
     if len(by_uid) == 1:
@@ -184,7 +201,7 @@ def resolve_milestone(
     if len(close) == 1 or (len(close) == 2 and difflib.SequenceMatcher(None, key, close[0]).ratio()
                            > difflib.SequenceMatcher(None, key, close[1]).ratio() + 0.05):
         pick = names[close[0]]
-        return pick, f'"{name}" read as "{pick.name}"', []
+        return pick, name, []  # matched loosely: the reply says how it read the name
     return None, "", [names[c] for c in close]
 
 
@@ -210,7 +227,7 @@ def parse_note(
         m = _LINE.match(line)
         key = _KEY_INDEX.get(fold(m.group(1))) if m else None
         if key is None:
-            if current is not None and last_key in ("cause", "plan"):
+            if current is not None and last_key in ("cause", "plan", "prevent"):
                 n, old = current[last_key]
                 current[last_key] = (n, f"{old} {line.strip()}".strip())
             elif current is not None and m:
@@ -281,6 +298,8 @@ def parse_note(
                     block = replace(block, cause=value.strip())
                 elif key == "plan":
                     block = replace(block, plan=value.strip())
+                elif key == "prevent":
+                    block = replace(block, prevent=value.strip())
             except ValueError as e:
                 problems.append(f"line {lineno}: {e}")
         if ref is None:

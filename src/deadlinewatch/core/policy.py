@@ -13,9 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision
+from deadlinewatch.core.words import Phrase, _, phrase
 from deadlinewatch.core.workdays import WorkCalendar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,19 +75,21 @@ def decide(
     new = max(new, cal.add(deadline_day, 1))
     slip = max(cal.count(deadline_day, new), 0)
     if promise.promised is None:
-        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
+        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason,
+                              forecast=forecast)
     moved = cal.count(promise.promised, new)
     about_to_break = today is not None and moved > 0 and cal.count(today, promise.promised) <= 1
     if moved > policy.renotify_slip_days or about_to_break:
         # a broken promise is a new miss: a second apology, with the new date — small wobbles of the forecast
         # do not make one, but a promise is never let pass unannounced
-        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason)
+        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason,
+                              forecast=forecast)
     return None
 
 
-def pick_offer(offers: Sequence[tuple[int, str]], slip_days: int) -> str | None:
+def pick_offer(offers: Sequence[tuple[int, T]], slip_days: int) -> T | None:
     """The rung with the largest min_slip_days <= slip; none when no rung applies."""
-    best: tuple[int, str] | None = None
+    best: tuple[int, T] | None = None
     for min_slip, text in offers:
         if min_slip <= slip_days and (best is None or min_slip >= best[0]):
             best = (min_slip, text)
@@ -107,16 +113,16 @@ def weekly_slot(now: dt.datetime, spec: str, tz: dt.tzinfo) -> dt.datetime | Non
 
 
 def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date | None, cal: WorkCalendar,
-                tz: dt.tzinfo) -> tuple[dt.datetime, str]:
+                tz: dt.tzinfo) -> tuple[dt.datetime, Phrase]:
     """When a held client message goes out undecided, and why: after `approval_hours`, or at the start of the
     working day before the deadline, whichever comes first — a late apology is worse than an unreviewed one."""
     by_hours = created + dt.timedelta(hours=approval_hours)
     if deadline_day is None:
-        return by_hours, f"{approval_hours} hours passed without a decision"
+        return by_hours, phrase(_("%(hours)s hours passed without a decision"), hours=approval_hours)
     day_before = deadline_day - dt.timedelta(days=1)
     while not cal.is_working(day_before) and day_before > deadline_day - dt.timedelta(days=30):
         day_before -= dt.timedelta(days=1)
     before_deadline = dt.datetime.combine(day_before, dt.time(0), tzinfo=tz)
     if before_deadline < by_hours:
-        return before_deadline, f"the deadline ({deadline_day.isoformat()}) is one working day away"
-    return by_hours, f"{approval_hours} hours passed without a decision"
+        return before_deadline, phrase(_("the deadline (%(date)s) is one working day away"), date=deadline_day)
+    return by_hours, phrase(_("%(hours)s hours passed without a decision"), hours=approval_hours)

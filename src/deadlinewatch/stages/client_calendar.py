@@ -14,17 +14,24 @@ from urllib.parse import quote
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.config import Project
 from deadlinewatch.core import timeline
+from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
 from deadlinewatch.stages.project_view import view_as_told
 
+STATUS = {  # a milestone's status, as the client reads it in their calendar entry
+    "on track": _("on track"), "done": _("done"), "cancelled": _("cancelled"),
+}
 
-def _description(row: TimelineRow) -> str:
+
+def _description(letters: Letters, row: TimelineRow, language: str) -> str:
+    """The entry's DESCRIPTION, in the client's language: the status, the original date beside a moved one."""
     if row.status == "moved":
-        return f"Status: moved from {row.old.isoformat()} to {row.new.isoformat()}"
-    return f"Status: {row.status}"
+        return letters.say(language, [phrase(_("Moved from %(old)s to %(new)s"), old=row.old, new=row.new)])
+    return letters.say(language, [phrase(_("Status: %(status)s"), status=phrase(STATUS.get(row.status, row.status)))])
 
 
 async def update_client_calendars(svc: Services, report: PassReport) -> None:
@@ -52,7 +59,7 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
     base: str | None = None
     for row in rows:
         written = svc.store.client_calendar_entry(project.id, row.uid)
-        description = _description(row)
+        description = _description(svc.letters, row, project.client.language)
         if written and (written["sequence"], written["date"], written["status"]) == \
                 (row.sequence, row.new.isoformat(), description):
             continue

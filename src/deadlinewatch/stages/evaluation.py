@@ -25,8 +25,10 @@ from deadlinewatch.config import Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
-from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, ShowDate, TimelineRow
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, Report, ShowDate, TimelineRow
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
 from deadlinewatch.stages.manager_mail import compose_manager_message
@@ -51,9 +53,12 @@ class Plan:
 
     messages: list[QueueMail] = field(default_factory=list)
     dates: list[ShowDate] = field(default_factory=list)
-    reason: str = ""
+    reason: str = ""  # why, in English (the pass's events)
+    why: str = ""  # why, in the team's language (the manager's messages); the reason when empty
     what: str = ""  # what it is, for the pass's events
-    manager: Callable[[int], QueueMail] | None = None
+    manager: Callable[[int], list[QueueMail]] | None = None
+    held: list[str] = field(default_factory=list)  # why it waits for the manager whatever policy.approval says
+    follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
 
 
 def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -66,13 +71,15 @@ def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object
                           sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
                           message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
                           calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url),
-                          page_url=pv.page_url(c.config.web.base_url))
+                          page_url=pv.page_url(c.config.web.base_url), signature=project.signature,
+                          weekday=project.weekly_update.split(" ")[0] if project.weekly_update else "",
+                          team_language=c.config.team.language)
 
 
 def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
          uid: str | None = None, promised: dt.date | None = None) -> None:
     to = [bare(project.manager)] if env.shadow else [project.client.email, bare(project.manager), *project.client.cc]
-    state = "held" if project.approval == "manager" else "pending"
+    state = "held" if project.approval == "manager" or (plan.held and not env.shadow) else "pending"
     plan.messages.append(c.outgoing(kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
                                   message=message, recipients=to, now=now, project=project.id, uid=uid,
                                   state=state, promised=promised))
@@ -93,7 +100,9 @@ def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
     rows = pv.rows()
     by_uid = {r.uid: r for r in rows}
     first = by_uid[open_visible[0].uid]
-    plan = Plan(reason=f"introducing {len(rows)} milestones")
+    plan = Plan(reason=f"introducing {len(rows)} milestones",
+                why=c.letters.gettext(c.config.team.language, _("introducing %(count)s milestones"),
+                                      count=len(rows)))
     env = _envelope(c, pv, "intro", [], now)
     _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
     # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
@@ -109,7 +118,8 @@ def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime
     """The invitation of a milestone the client's calendar does not have yet, now that its date comes near."""
     row = next(r for r in pv.rows() if r.uid == m.uid)
     env = _envelope(c, pv, "update", [row.uid, row.sequence], now)
-    plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near")
+    plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near",
+                why=c.letters.say(c.config.team.language, [phrase(_("its date (%(date)s) comes near"), date=row.new)]))
     _add(c, plan, pv.project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
     plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True))
     return plan
@@ -139,19 +149,47 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     rows = pv.rows(override)
     row = next(r for r in rows if r.uid == m.uid)
     history = pv.reports.get(m.uid, [])
-    offers = [(o.min_slip_days, o.text) for o in c.config.offers]
+    language, team = project.client.language, c.config.team.language
+    again = cd is not None and cd.promised is not None and decision.kind == "notice"
+    plan = Plan(reason=decision.reason, why=c.letters.forecast(team, decision.forecast) if decision.forecast else
+                c.letters.gettext(team, _("delivered")))
+    plan_report = _latest(history, "plan")
+    if again and plan_report is not None and m.uid in pv.told and plan_report.at <= pv.told[m.uid]:
+        # the plan the client read in the last notice, which has just failed: not said again as the new plan
+        plan.held.append(c.letters.gettext(team, _(
+            "the notes give no Plan newer than the last notice of %(date)s, whose plan has not held: add the new "
+            "plan in a note (Plan: …) or approve the letter as it is, which promises the client the steps"),
+            date=pv.told[m.uid].astimezone(c.team_tz).date().isoformat()))
+        plan_report = None
+    offer = None
+    if decision.kind != "delivered":
+        rung = policy.pick_offer([(o.min_slip_days, o) for o in c.config.offers], decision.slip_days)
+        offer = rung.text(language) if rung else None
+        if rung is not None and offer is None:
+            plan.held.append(c.letters.gettext(team, _(
+                "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
+                "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
+    cause, prevent = _latest_text(history, "cause"), _latest_text(history, "prevent")
+    said = {"Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or ""}
+    for key, text in said.items() if decision.kind == "notice" else ():
+        written_in = foreign(text, language) if text else None
+        if written_in is not None:
+            plan.held.append(c.letters.gettext(team, _(
+                "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
+                "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+    if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
+        plan.follow_up = cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS)
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
     env = _envelope(c, pv, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
+    done = next((r.at for r in reversed(history) if r.done == 100), now)
     letter = NoticeLetter(
         envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
-        slip_days=decision.slip_days,
-        context=project.context, cause=next((r.cause for r in reversed(history) if r.cause), ""),
-        plan=next((r.plan for r in reversed(history) if r.plan), ""),
-        offer=policy.pick_offer(offers, decision.slip_days) if decision.kind != "delivered" else None,
-        rows=rows, again=cd is not None and cd.promised is not None and decision.kind == "notice", moved=moved_rows,
+        slip_days=decision.slip_days, context=project.context, cause=cause,
+        plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
+        moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
+        delivered_on=done.astimezone(tz).date(),
     )
-    plan = Plan(reason=decision.reason)
     _add(c, plan, project, env, c.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
     if decision.kind == "delivered":
         plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
@@ -168,13 +206,27 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     return plan
 
 
+FOLLOW_UP_DAYS = 2  # a notice without a plan promises the steps within this many working days (a reminder then)
+
+
+def _latest(history: Sequence[Report], key: str) -> Report | None:
+    """The newest note that gave `key` (cause, plan, prevent)."""
+    return next((r for r in reversed(history) if getattr(r, key)), None)
+
+
+def _latest_text(history: Sequence[Report], key: str) -> str:
+    found = _latest(history, key)
+    return str(getattr(found, key)) if found else ""
+
+
 def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
     """METHOD:CANCEL for a milestone the client has seen."""
     tz = pv.client_tz
     sequence = pv.sequence(m) + 1
     row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence)
     env = _envelope(c, pv, "cancel", [m.uid], now)
-    plan = Plan(reason="cancelled in the calendar")
+    plan = Plan(reason="cancelled in the calendar",
+                why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
     _add(c, plan, pv.project, env, c.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
     return plan
@@ -190,7 +242,9 @@ def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetim
     progress = pv.progress(slot - dt.timedelta(days=7))
     horizon = slot.date() + dt.timedelta(days=14)
     upcoming = sorted((r for r in rows if r.status != "done" and r.new <= horizon), key=lambda r: r.new)[:3]
-    plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}")
+    plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}",
+                why=c.letters.say(c.config.team.language, [phrase(_("the weekly update for the week of %(date)s"),
+                                                                  date=slot.date())]))
     message = c.letters.weekly(env, rows, progress, upcoming, slot.date())
     _add(c, plan, pv.project, env, message.as_bytes(), now)
     return plan
@@ -220,7 +274,8 @@ def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, u
     target = f.target or last_work_day(m.deadline, c.team_tz)
     letter = AlertLetter(
         what=what, project=project.name, milestone=m.name, target=target, p_miss=f.p_miss,
-        was=up.p_miss if up else None, p50=f.p50, p80=f.p80, reason=f.reason,
+        was=up.p_miss if up else None, p50=f.p50, p80=f.p80,
+        reason=c.letters.say(c.config.team.language, f.words) if f.words else f.reason,
         pace=alert.pace(pv.reports.get(m.uid, []), today, target, c.workdays),
         notice="due" if notice is not None and notice.kind == "notice" and not m.private else
         "private" if m.private else "later",
@@ -336,20 +391,32 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     return out
 
 
-def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime) -> Callable[[int], QueueMail] | None:
-    """The manager's message about a plan, made once the primary's id is known: the draft to approve when held,
-    the why of a notice that goes out on its own."""
+def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
+                  ) -> Callable[[int], list[QueueMail]] | None:
+    """The manager's messages about a plan, made once the primary's id is known: the draft to approve when held
+    (by policy.approval, or for a reason of its own), the why of a notice that goes out on its own, and the
+    reminder of a follow-up the letter promises, scheduled for its day."""
     project, first = pv.project, plan.messages[0]
-    if project.approval != "manager" and first.kind != "notice":
+    held = first.state == "held"
+    if not held and first.kind != "notice":
         return None
     names = {m.uid: m.name for m in pv.milestones}
+    team = c.config.team.language
 
-    def to_manager(primary: int) -> QueueMail:
+    def to_manager(primary: int) -> list[QueueMail]:
         ref = HeldRef(primary, first.kind, project.id, first.uid, first.token)
-        if project.approval != "manager":
-            return compose_manager_message(c, ref, names, "explained", plan.reason, now)
-        extra = f"{len(plan.messages) - 1} calendar update(s) go out with it." if len(plan.messages) > 1 else ""
-        return compose_manager_message(c, ref, names, "draft", plan.reason, now, detail=extra, draft=first.message)
+        if held:
+            others = len(plan.messages) - 1
+            extra = c.letters.gettext(team, _("Calendar updates that go out with it: %(count)s."), count=others) \
+                if others else ""
+            reason = "\n".join([plan.why or plan.reason, *(f"- {why}" for why in plan.held)])
+            out = [compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message)]
+        else:
+            out = [compose_manager_message(c, ref, names, "explained", plan.why or plan.reason, now)]
+        if plan.follow_up is not None:
+            at = dt.datetime.combine(plan.follow_up, dt.time(9), tzinfo=c.team_tz)
+            out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
+        return out
 
     return to_manager
 

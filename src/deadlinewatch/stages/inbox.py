@@ -21,7 +21,7 @@ from deadlinewatch.adapters.store import RECENT_REPORTS, OutboxItem
 from deadlinewatch.config import Config
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.letters import BlockSummary, forward
+from deadlinewatch.core.letters import BlockSummary
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
@@ -35,6 +35,7 @@ from deadlinewatch.core.model import (
     SetOutboxState,
 )
 from deadlinewatch.core.notes import ParsedNote
+from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
 from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, forecaster
@@ -67,21 +68,28 @@ def rules_of(c: Config) -> intake.Rules:
     )
 
 
-def _said(block: NoteBlock) -> str:
+STATES = {  # an outbox state, as the manager reads it
+    "pending": _("approved"), "sending": _("being sent"), "sent": _("sent"), "rejected": _("rejected"),
+    "failed": _("failed"),
+}
+
+
+def _said(block: NoteBlock) -> list[Phrase]:
+    """What a note's block said, as the reply tells it back."""
     parts = []
     if block.done is not None:
-        parts.append(f"{block.done}% done")
+        parts.append(phrase(_("%(done)s done"), done=Percent(block.done)))
     if block.remaining_days is not None:
-        parts.append(f"{block.remaining_days:g} working days left")
+        parts.append(phrase(_("%(days)s left"), days=Days(block.remaining_days)))
     if block.eta is not None:
-        parts.append(f"ETA {block.eta.isoformat()}")
+        parts.append(phrase(_("ETA %(date)s"), date=block.eta))
     if block.blocked:
-        parts.append("blocked")
-    if block.cause:
-        parts.append(f"cause: {block.cause}")
-    if block.plan:
-        parts.append(f"plan: {block.plan}")
-    return ", ".join(parts) or "noted"
+        parts.append(phrase(_("blocked")))
+    for text, words in ((block.cause, _("cause: %(text)s")), (block.plan, _("plan: %(text)s")),
+                        (block.prevent, _("prevent: %(text)s"))):
+        if text:
+            parts.append(phrase(words, text=text))
+    return parts or [phrase(_("noted"))]
 
 
 # --- deciding one message: pure -------------------------------------------------------------------------------
@@ -133,7 +141,7 @@ def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folde
     out = MessageDecision(verdict, folders[verdict.folder])
     if verdict.note is not None and verdict.note.ok:
         out.reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
-                              b.cause, b.plan, b.blocked, incoming.sender) for b in verdict.note.blocks]
+                              b.cause, b.plan, b.blocked, incoming.sender, b.prevent) for b in verdict.note.blocks]
     messages: list[QueueMail] = []
     if verdict.reply:
         messages.append(_reply(c, forecast, incoming, verdict, out.reports, lookup, now))
@@ -176,21 +184,25 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
             f = forecast(m, notes_so_far, lookup.dates.get(m.uid), now)
             deadline_day = last_work_day(m.deadline, c.team_tz)
             at_risk = False
+            language = c.config.team.language
             if f is None:
-                words = "closed — done"
+                words = c.letters.say(language, [phrase(_("closed — done"))])
             else:
-                words = f.reason
+                more = []
                 if f.p50 is not None:
                     late = c.workdays.count(deadline_day, f.p50)
-                    words += (f"; {late} working days after the deadline ({deadline_day.isoformat()})" if late > 0
-                              else f"; on time for the deadline ({deadline_day.isoformat()})")
+                    more.append(phrase(_("%(days)s after the deadline (%(date)s)"), days=Days(late), date=deadline_day)
+                                if late > 0 else phrase(_("on time for the deadline (%(date)s)"), date=deadline_day))
                 at_risk = f.p_miss is not None and f.p_miss >= c.policy.warn_probability
                 if at_risk:
-                    words += ("; private milestone: the client is not told" if m.private
-                              else "; a client notice will go out")
+                    more.append(phrase(_("private milestone: the client is not told")) if m.private
+                                else phrase(_("a client notice will go out")))
+                words = "; ".join([c.letters.forecast(language, f), *([c.letters.say(language, more)] if more else [])])
             told = any(r.cause for r in notes_so_far) and any(r.plan for r in notes_so_far)
-            blocks.append(BlockSummary(block.name, block.matched_by, _said(block), words,
-                                       at_risk and not m.private and not told))
+            read_as = c.letters.say(language, [phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
+                                                      name=block.name)]) if block.matched_by else ""
+            blocks.append(BlockSummary(block.name, read_as, c.letters.say(language, _said(block), ", "),
+                                       words, at_risk and not m.private and not told))
     token, msg_id = c.message_id("reply", incoming.message_key)
     msg = c.letters.reply(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
@@ -205,7 +217,8 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
 def _forward(c: Composer, incoming: intake.Incoming, notice: OutboxItem | None, now: dt.datetime) -> QueueMail:
     manager = c.config.project(notice.project).manager if notice and notice.project else c.config.team.manager
     token, msg_id = c.message_id("forward", incoming.message_key)
-    msg = forward(sender=c.sender, to=manager, original=incoming.msg, composed_at=now, message_id=msg_id)
+    msg = c.letters.forward(language=c.config.team.language, sender=c.sender, to=manager, original=incoming.msg,
+                            composed_at=now, message_id=msg_id)
     return c.outgoing(kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[bare(manager)], now=now)
 
@@ -216,12 +229,16 @@ def _decide(c: Composer, incoming: intake.Incoming, verdict: intake.Verdict, loo
     held = lookup.held
     assert held is not None
     names = lookup.names(held.project)
+    language = c.config.team.language
     if held.state != "held":
-        out.actions.append(compose_manager_message(c, held, names, "decided", f"already {held.state}; nothing "
-                                                   "changed", now, in_reply_to=incoming.message_id))
+        already = c.letters.gettext(language, STATES.get(held.state, held.state))
+        out.actions.append(compose_manager_message(
+            c, held, names, "decided", c.letters.gettext(language, _("already %(state)s; nothing changed"),
+                                                         state=already), now, in_reply_to=incoming.message_id))
         return
     approve = verdict.decision == "approve"
-    words = "approved: it goes out now" if approve else "rejected: it will not be sent"
+    words = c.letters.gettext(language, _("approved: it goes out now") if approve else
+                              _("rejected: it will not be sent"))
     out.events.append(f"manager {'approved' if approve else 'rejected'} notice #{held.id} by email")
     out.actions += [DecideHeld(held.id, approve, incoming.sender),
                     compose_manager_message(c, held, names, "decided", words, now, in_reply_to=incoming.message_id)]
@@ -235,7 +252,9 @@ def _bounce(c: Composer, lookup: Lookup, now: dt.datetime, text: str, out: Messa
         out.problems.append(f"message #{item.id} ({item.kind}) to the client bounced")
         out.actions += [SetOutboxState(item.id, "failed", "bounced: " + text[:300]),
                         compose_manager_message(c, item, lookup.names(item.project), "failed",
-                                                "the client's mail server returned it", now, detail=text[:1500])]
+                                                c.letters.gettext(c.config.team.language,
+                                                                  _("the client's mail server returned it")),
+                                                now, detail=text[:1500])]
 
 
 # --- reading the inbox: look up, decide, carry out, file ----------------------------------------------------------

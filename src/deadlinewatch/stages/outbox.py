@@ -56,8 +56,9 @@ def decide_release(c: Composer, held: Sequence[OutboxItem], milestones: Sequence
         if now < when:
             continue
         names = {m.uid: m.name for m in milestones if m.project == item.project}
-        out.append(Release(item.id, why, (DecideHeld(item.id, True, "timeout"),
-                                          compose_manager_message(c, item, names, "released", why, now))))
+        words = c.letters.say(c.config.team.language, [why])
+        out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
+                                               compose_manager_message(c, item, names, "released", words, now))))
     return out
 
 

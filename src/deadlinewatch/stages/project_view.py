@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Project
@@ -28,6 +28,7 @@ class ProjectView:
     reports: dict[str, list[Report]]
     dates: dict[str, ClientDate]
     page_token: str | None = None  # the client page's token, once the [web] pages made one
+    told: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice was made
 
     def page_url(self, base_url: str) -> str:
         """The client's page on the [web] pages, when they are served and reachable."""
@@ -107,7 +108,8 @@ class ProjectView:
 def view(store: StorePort, project: Project) -> ProjectView:
     """A project as its client knows it, read from the store."""
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id))
+                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
+                       store.notice_times(project.id))
 
 
 def view_as_told(store: StorePort, project: Project) -> ProjectView:

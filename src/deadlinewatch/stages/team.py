@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.milestones import effective_state
+from deadlinewatch.core.words import _
 from deadlinewatch.services import PassReport, Services, bare
 
 
@@ -34,7 +35,8 @@ def nudge_silent(svc: Services, report: PassReport) -> None:
                 language=svc.config.team.language, sender=svc.composer.sender, to=to,
                 reply_to=svc.config.imap.address, composed_at=now, message_id=msg_id, project_id=project.id,
                 project_name=project.name, milestone=m.name, since=since, days=silent,
-                forecast=forecast.reason if forecast else "no forecast yet",
+                forecast=svc.letters.forecast(svc.config.team.language, forecast) if forecast else
+                svc.letters.gettext(svc.config.team.language, _("no forecast yet")),
             )
             svc.store.record_outgoing([svc.composer.outgoing(kind="nudge", audience="team", token=token, msg_id=msg_id,
                                                 message=msg.as_bytes(), recipients=[to], now=now,

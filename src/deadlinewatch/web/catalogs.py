@@ -1,45 +1,30 @@
-"""The pages' words in every language: one template per page, one gettext catalog per language
-(`deadlinewatch/locale/<lang>/LC_MESSAGES/web.po`, the format Poedit and Weblate edit), compiled in memory by
-Babel when first used — a wheel carries the .po files and needs no build step. English is the source text."""
+"""The pages' words in every language: one template per page, the `web` domain's catalogs
+(adapters/catalogs.py). English is the source text."""
 
 from __future__ import annotations
 
 import functools
-import io
-from importlib.resources import files
 
 import jinja2
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
+
+from deadlinewatch.adapters import catalogs
 
 DOMAIN = "web"
 
 
 def catalog_path(language: str) -> str:
-    return f"locale/{language}/LC_MESSAGES/{DOMAIN}.po"
+    return catalogs.catalog_path(DOMAIN, language)
 
 
 def languages() -> tuple[str, ...]:
-    """English and every language with a catalog."""
-    folder = files("deadlinewatch") / "locale"
-    found = [p.name for p in folder.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file()] \
-        if folder.is_dir() else []
-    return ("en", *sorted(found))
+    """English and every language with a catalog of the pages."""
+    return catalogs.languages(DOMAIN)
 
 
-@functools.cache
 def translations(language: str) -> NullTranslations:
-    """The language's catalog; English (or a language without one) reads the source text."""
-    source = files("deadlinewatch") / catalog_path(language)
-    if language == "en" or not source.is_file():
-        return NullTranslations()
-    with source.open("rb") as f:
-        catalog = read_po(f, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    """The language's catalog of the pages; English (or a language without one) reads the source text."""
+    return catalogs.translations(DOMAIN, language)
 
 
 @functools.cache

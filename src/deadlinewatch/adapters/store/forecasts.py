@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from deadlinewatch.adapters.store.database import Database, _date, _iso
+from deadlinewatch.core import words
 from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import Forecast
 
@@ -17,9 +18,10 @@ class Forecasts(Database):
         """A pass's forecasts, in one transaction (one fsync, not one per milestone)."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO forecasts VALUES (?,?,?,?,?,?,?,?)",
-                [(f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target))
-                 for f in forecasts],
+                "INSERT OR REPLACE INTO forecasts (project, uid, computed_at, p50, p80, p_miss, reason, target, words)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target),
+                  words.dumps(f.words)) for f in forecasts],
             )
 
     def forecast(self, project: str, uid: str) -> Forecast | None:
@@ -27,7 +29,7 @@ class Forecasts(Database):
         if r is None:
             return None
         return Forecast(r["project"], r["uid"], _date(r["p50"]), _date(r["p80"]), r["p_miss"], r["reason"],
-                        _date(r["target"]))
+                        _date(r["target"]), words=words.loads(r["words"]))
 
     def at_risk(self, warn_probability: float) -> int:
         """Open milestones whose latest forecast reaches the warning threshold."""

@@ -44,9 +44,9 @@ class Inbox(Outbox):  # a message is recorded with the messages it causes, in on
             for r in reports:
                 db.execute(
                     "INSERT INTO reports (message_key, project, uid, at, done, remaining_days, eta, cause, plan,"
-                    " blocked, sender) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " blocked, sender, prevent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (message_key, r.project, r.uid, r.at.isoformat(), r.done, r.remaining_days, _iso(r.eta),
-                     r.cause, r.plan, int(r.blocked), r.sender),
+                     r.cause, r.plan, int(r.blocked), r.sender, r.prevent),
                 )
             for item in outgoing:
                 self._enqueue(db, item)

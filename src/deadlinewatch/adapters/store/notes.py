@@ -10,13 +10,13 @@ from deadlinewatch.adapters.store.database import Database, _date
 from deadlinewatch.adapters.store.port import RECENT_REPORTS, TrackRecord
 from deadlinewatch.core.model import Report
 
-_REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender"
+_REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender, prevent"
 
 
 def _report(r: Sequence[Any]) -> Report:
     """A row of `_REPORT_COLUMNS`, by position: evaluation reads every open milestone's notes each pass."""
     return Report(r[0], r[1], dt.datetime.fromisoformat(r[2]), r[3], r[4], _date(r[5]), r[6], r[7], bool(r[8]),
-                  r[9])
+                  r[9], r[10])
 
 
 class Notes(Database):

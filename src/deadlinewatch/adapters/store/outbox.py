@@ -32,11 +32,11 @@ class Outbox(Database):
 
     def enqueue_client_group(
         self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
-        to_manager: Callable[[int], QueueMail] | None = None,
+        to_manager: Callable[[int], Sequence[QueueMail]] | None = None,
     ) -> int:
-        """Client messages decided together, what they tell the client's calendar, and the manager's message
-        about them (the draft when held, the why of a notice) — one transaction. The first message is the
-        primary; the others point at it. Returns its id."""
+        """Client messages decided together, what they tell the client's calendar, and the manager's messages
+        about them (the draft when held, the why of a notice, a reminder it schedules) — one transaction. The
+        first message is the primary; the others point at it. Returns its id."""
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
@@ -50,9 +50,15 @@ class Outbox(Database):
                             int(shown.delivered_sent), int(shown.cancelled_sent), int(shown.invited)))
             if primary:
                 db.execute("UPDATE outbox SET shows = ? WHERE id = ?", (shows_json(dates), primary))
-            if to_manager is not None:
-                self._enqueue(db, to_manager(primary), parent=primary)
+            for mail in to_manager(primary) if to_manager is not None else ():
+                self._enqueue(db, mail, parent=primary)
             return primary
+
+    def notice_times(self, project: str) -> dict[str, dt.datetime]:
+        """When each milestone's latest notice was recorded (held, sent or on its way; not rejected)."""
+        rows = self.db.execute("SELECT uid, created FROM outbox WHERE project = ? AND kind = 'notice' AND"
+                               " state != 'rejected' ORDER BY id", (project,))
+        return {r["uid"]: dt.datetime.fromisoformat(r["created"]) for r in rows}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         """Each client group's state and the dates it gave the client's calendar, oldest first."""
@@ -87,24 +93,24 @@ class Outbox(Database):
 
     def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
                released: bool = False) -> bool:
-        """A held client message and the ones sent with it: pending (approved, or released undecided) or
-        rejected. False when it is not held."""
+        """A held client message and the ones held with it (the group's other client messages, a reminder it
+        schedules): pending (approved, or released undecided) or rejected. False when it is not held."""
         state = "pending" if approve else "rejected"
         with self.transaction() as db:
             moved = db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE id = ? AND state = 'held'",
                                (state, decided_by, notice_id)).rowcount
             if moved:
-                db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE parent = ? AND audience = 'client'"
-                           " AND state = 'held'", (state, decided_by, notice_id))
+                db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE parent = ? AND state = 'held'",
+                           (state, decided_by, notice_id))
         return bool(moved)
 
     def _enqueue(self, db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) -> int:
         cur = db.execute(
             "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
-            " state, created, promised, parent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " state, created, promised, parent, next_attempt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
              json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
-             _iso(mail.promised), parent),
+             _iso(mail.promised), parent, _iso(mail.not_before)),
         )
         return int(cur.lastrowid or 0)
 

@@ -133,3 +133,16 @@ MIGRATIONS.append(Migration(
     CREATE TABLE risk_alerts (project TEXT NOT NULL, uid TEXT NOT NULL, p_miss REAL NOT NULL, p80 TEXT,
                               target TEXT, raised TEXT NOT NULL, PRIMARY KEY (project, uid));
     """))
+
+MIGRATIONS.append(Migration(
+    "a note's Prevent: what keeps the slip from happening again",
+    """
+    ALTER TABLE reports ADD COLUMN prevent TEXT NOT NULL DEFAULT '';
+    """))
+
+MIGRATIONS.append(Migration(
+    "each forecast's reason as phrases, said in the reader's language",
+    """
+    -- JSON of core/words.py's phrases; NULL for a forecast made before (its English reason stands)
+    ALTER TABLE forecasts ADD COLUMN words TEXT;
+    """))

@@ -1,0 +1,125 @@
+"""Sentences the program writes, as data, so each reader gets them in their own language: a `Phrase` is the
+English text with %(name)s placeholders — the msgid the `letters` catalogs translate — and its values (a date,
+a number of working days, a percentage, a factor, free text, another phrase). `str()` gives the English (logs,
+`status --json`, replay); `Letters.say` gives the reader's language, every value in their locale and digits.
+
+A phrase's text is always written inside `_()` where it is made, so that `scripts/catalogs.sh` extracts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalogs (scripts/catalogs.sh extracts it); translated where it is said."""
+    return message
+
+
+def ngettext(singular: str, plural: str, n: int) -> tuple[str, str]:
+    """Marks a message with a plural for the catalogs; said with the count where it is used."""
+    return singular, plural
+
+
+@dataclass(frozen=True)
+class Days:
+    """A duration in working days ("4 working days", "1,5 iş günü")."""
+
+    n: float
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A share, 0-100 ("60%", "%60", "৬০%")."""
+
+    n: float
+
+
+@dataclass(frozen=True)
+class Factor:
+    """How many times as much ("1.8", "1,8")."""
+
+    x: float
+
+
+Value: TypeAlias = "str | int | float | dt.date | Days | Percent | Factor | Phrase"
+
+DAYS = ngettext("%(n)s working day", "%(n)s working days", 1)
+
+
+def _english(value: Value) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Days):
+        n = round(value.n, 1)
+        return (DAYS[0] if n == 1 else DAYS[1]) % {"n": f"{n:g}"}
+    if isinstance(value, Percent):
+        return f"{value.n:.0f}%"
+    if isinstance(value, Factor):
+        return f"{value.x:.1f}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    text: str
+    values: tuple[tuple[str, Value], ...] = ()
+
+    def __str__(self) -> str:
+        return self.text % {k: _english(v) for k, v in self.values} if self.values else self.text
+
+
+def phrase(text: str, /, **values: Value) -> Phrase:
+    return Phrase(text, tuple(values.items()))
+
+
+def english(words: Sequence[Phrase], sep: str = "; ") -> str:
+    return sep.join(map(str, words))
+
+
+# --- kept in the state as JSON --------------------------------------------------------------------------------
+
+
+def _encode(value: Value) -> Any:
+    if isinstance(value, Phrase):
+        return {"phrase": [value.text, {k: _encode(v) for k, v in value.values}]}
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
+    for kind, cls in (("days", Days), ("percent", Percent)):
+        if isinstance(value, cls):
+            return {kind: value.n}
+    if isinstance(value, Factor):
+        return {"factor": value.x}
+    return value
+
+
+def _decode(raw: Any) -> Value:
+    if isinstance(raw, dict):
+        (kind, v), = raw.items()
+        if kind == "phrase":
+            return Phrase(str(v[0]), tuple((k, _decode(x)) for k, x in v[1].items()))
+        if kind == "date":
+            return dt.date.fromisoformat(v)
+        number = float(v)
+        return Days(number) if kind == "days" else Percent(number) if kind == "percent" else Factor(number)
+    return raw  # type: ignore[no-any-return]
+
+
+def dumps(words: Sequence[Phrase]) -> str:
+    return json.dumps([_encode(w) for w in words], ensure_ascii=False)
+
+
+def loads(text: str | None) -> tuple[Phrase, ...]:
+    """Phrases kept by `dumps`; none from a row written before they were kept (its English reason stands)."""
+    if not text:
+        return ()
+    try:
+        return tuple(p for p in map(_decode, json.loads(text)) if isinstance(p, Phrase))
+    except (ValueError, KeyError, TypeError, IndexError):
+        return ()

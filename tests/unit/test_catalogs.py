@@ -1,0 +1,59 @@
+"""The message catalogs: every word the letters and the pages say is extracted into the .pot files (CI fails on a
+catalog out of date), and every language's .po translates each one, not fuzzy, with the same placeholders."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from deadlinewatch.adapters import catalogs
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE = ROOT / "src/deadlinewatch/locale"
+DOMAINS = {"letters": "babel-letters.cfg", "web": "babel.cfg"}
+LANGUAGES = ("tr", "bn")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_template_of_each_catalog_is_what_the_code_says(domain: str, tmp_path: Path) -> None:
+    fresh = tmp_path / f"{domain}.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", DOMAINS[domain],
+                    "--no-location", "--omit-header", "--sort-output", "-o", str(fresh), "."],
+                   cwd=ROOT, check=True, capture_output=True)
+    assert fresh.read_text() == (LOCALE / f"{domain}.pot").read_text(), \
+        f"locale/{domain}.pot is out of date: run scripts/catalogs.sh, then translate what it adds"
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_is_translated_with_the_same_placeholders(domain: str, language: str) -> None:
+    with (LOCALE / f"{domain}.pot").open("rb") as f:
+        wanted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(f) if m.id}
+    with (LOCALE / language / "LC_MESSAGES" / f"{domain}.po").open("rb") as f:
+        catalog = read_po(f)
+    messages = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+    missing = wanted - set(messages)
+    assert not missing, f"not in {language}/{domain}.po (run scripts/catalogs.sh, then translate): {missing}"
+    for key, m in messages.items():
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        ids = key if isinstance(key, tuple) else (key,)
+        assert all(strings) and not m.fuzzy, f"{language}: untranslated or fuzzy: {key!r}"
+        # a plural's forms may leave out the count ("one milestone"); nothing else may differ
+        allowed = set().union(*(PLACEHOLDER.findall(i) for i in ids))
+        needed = set.intersection(*(set(PLACEHOLDER.findall(i)) for i in ids))
+        for s in strings:
+            found = set(PLACEHOLDER.findall(s))
+            assert needed <= found <= allowed, f"{language}: placeholders differ in {key!r}: {s!r}"
+
+
+def test_the_catalogs_are_found_in_the_package_for_each_language() -> None:
+    for domain in DOMAINS:
+        assert set(catalogs.languages(domain)) >= {"en", *LANGUAGES}
+        assert catalogs.catalog_language(domain, "tr_TR") == "tr" and catalogs.catalog_language(domain, "en-GB") is None
+        assert catalogs.translations(domain, "bn").gettext("Kind regards,") != "Kind regards," or domain == "web"

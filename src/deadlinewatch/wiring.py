@@ -49,7 +49,7 @@ def caldav_calendar(config: Config) -> CalDAVCalendar:
 
 def letters(config: Config) -> Letters:
     """The letters, with every configured language checked to have its templates."""
-    result = templates.letters(config.letters.template_dir)
+    result = templates.letters(config.letters.template_dir, config.timezone)
     result.check_language(config.team.language, "team.language", team=True)
     for i, p in enumerate(config.projects):
         result.check_language(p.client.language, f"projects[{i}].client.language")

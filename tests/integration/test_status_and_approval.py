@@ -51,7 +51,7 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     preview = dw(config, "preview", "acme-web/Launch")
     assert preview.returncode == 0
     assert preview.stdout.startswith("policy would not send now")
-    assert "Subject: ACME website relaunch: Launch" in preview.stdout and "BEGIN:VCALENDAR" in preview.stdout
+    assert "Subject: Launch: new date " in preview.stdout and "BEGIN:VCALENDAR" in preview.stdout
     assert dw(config, "preview", "Nonexistent").returncode == 2
 
     assert dw(config, "approve", "999").returncode == 1

@@ -106,12 +106,12 @@ def test_long_and_eight_bit_message_ids_are_dropped_not_encoded() -> None:
         msg = letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                               original_subject="s", original_message_id=original, references=f"<ok@x> {original}",
                               composed_at=AT, message_id="<r1@studio.example>", accepted=False, project_name="",
-                              problems=["x"], example="")
+                              problems=["x"])
         assert msg["In-Reply-To"] is None and msg["References"] is None
     msg = letters().reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",
                           original_subject="s", original_message_id="<m1@x>", references=f"<ok@x> {long}",
                           composed_at=AT, message_id="<r1@studio.example>", accepted=False, project_name="",
-                          problems=["x"], example="")
+                          problems=["x"])
     assert (msg["In-Reply-To"], msg["References"]) == ("<m1@x>", "<ok@x> <m1@x>")
 
 

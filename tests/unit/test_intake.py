@@ -218,7 +218,7 @@ def test_mime_nested_past_what_the_parser_can_recurse_is_an_unreadable_note_the_
     assert m.unreadable and m.message_id == "<deep@x>" and m.text == ""
     verdict = classify(m, RULES, Context(), never)
     assert (verdict.outcome, verdict.reply) == ("rejected", True)
-    assert verdict.note is not None and "could not be read" in verdict.note.problems[0]
+    assert verdict.note is not None and "could not be read" in str(verdict.note.problems[0])
 
 
 @pytest.mark.parametrize("headers", [

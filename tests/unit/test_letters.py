@@ -301,3 +301,23 @@ def test_the_html_letter_is_accessible_and_has_the_scripts_fonts() -> None:
     assert html.count("<strong>") == 1  # only the moved date stands out
     en = letters().notice(letter()).get_body(("html",)).get_content()
     assert '<html lang="en-GB"' in en and "Noto Sans Bengali" not in en
+
+
+@pytest.mark.parametrize("language", ["en", "tr", "bn"])
+def test_a_rejected_note_is_answered_with_an_example_that_parses_in_the_teams_language(language: str) -> None:
+    from deadlinewatch.core import notes
+
+    msg = letters().reply(language=language, sender="PM <pm@studio.example>", to="alice@studio.example",
+                          original_subject="progress", original_message_id="", references="",
+                          composed_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), message_id="<r@studio.example>",
+                          accepted=False, project_name="", problems=["x"], example_project="acme-web",
+                          example_milestone="Design mockups")
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    example = text.split("Subject: ", 1)[1].split("\n—", 1)[0]
+    subject, body = example.split("\n", 1)
+    design = notes.MilestoneRef("acme-web", "design-1", "Design mockups")
+    note = notes.parse_note(subject, body, [design], ["acme-web"], today=dt.date(2026, 11, 30))
+    assert note.ok, [str(p) for p in note.problems]
+    [block] = note.blocks
+    assert (block.done, block.remaining_days) == (60, 4) and block.cause and block.plan
+    assert subject.startswith("[acme-web] ")

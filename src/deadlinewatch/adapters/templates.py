@@ -21,8 +21,9 @@ def catalog(language: str) -> NullTranslations | None:
     return catalogs.translations(DOMAIN, language) if catalogs.catalog_language(DOMAIN, language) else None
 
 
-def letters(template_dir: str = "") -> Letters:
-    """The composer over the user's folder (when set) and the built-in templates and catalogs."""
+def letters(template_dir: str = "", zone: str = "") -> Letters:
+    """The composer over the user's folder (when set) and the built-in templates and catalogs; `zone` is the
+    team's time zone (the region of its language's dates)."""
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(template_dir)] if template_dir else []
     loaders.append(jinja2.PackageLoader("deadlinewatch", "templates"))
-    return Letters(jinja2.ChoiceLoader(loaders), builtin_languages(), catalog)
+    return Letters(jinja2.ChoiceLoader(loaders), builtin_languages(), catalog, zone)

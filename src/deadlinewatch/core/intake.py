@@ -27,6 +27,7 @@ import authres
 from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
 from deadlinewatch.core.notes import ParsedNote
+from deadlinewatch.core.words import Phrase, _, phrase
 
 # C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -217,7 +218,7 @@ def is_automatic(msg: EmailMessage, sender: str) -> str:
 def _authserv_id(value: str) -> str:
     """The authserv-id a header claims: its first token, after any leading comments (RFC 8601 2.2: CFWS first)."""
     text = value
-    for _ in range(5):  # comments nest; a few levels are plenty for a header's head
+    for _level in range(5):  # comments nest; a few levels are plenty for a header's head
         text = re.sub(r"\([^()]*\)", " ", text)
     return text.split(";", 1)[0].strip().split(" ", 1)[0].lower()
 
@@ -394,9 +395,10 @@ def classify(
         if why:
             return Verdict("rejected", "rejected", f"not authenticated: {why}; not answered")
     if incoming.unreadable or incoming.too_long:
-        why = incoming.unreadable or f"its text is longer than {MAX_TEXT:,} characters"
-        problem = f"this message could not be read: {why}; send the note again as plain text"
-        return Verdict("rejected", "rejected", f"a note that could not be read ({why})", reply=True,
+        unread: str | Phrase = incoming.unreadable or phrase(_("its text is longer than %(count)s characters"),
+                                                             count=MAX_TEXT)
+        problem = phrase(_("this message could not be read: %(why)s; send the note again as plain text"), why=unread)
+        return Verdict("rejected", "rejected", f"a note that could not be read ({unread})", reply=True,
                        note=ParsedNote(None, (), (problem,)))
     note = parse(incoming)
     if note.ok:

@@ -322,8 +322,9 @@ class Letters:
     `builtin` names the languages shipped, for the message that refuses another."""
 
     def __init__(self, loader: jinja2.BaseLoader, builtin: Sequence[str] = (),
-                 catalog: Callable[[str], NullTranslations | None] = lambda language: None) -> None:
+                 catalog: Callable[[str], NullTranslations | None] = lambda language: None, zone: str = "") -> None:
         self.loader, self.builtin, self.catalog = loader, tuple(builtin), catalog
+        self.zone = zone  # the team's time zone: the region of team.language when it names none
         self._envs: dict[str, jinja2.Environment] = {}
 
     def env(self, language: str) -> jinja2.Environment:
@@ -350,7 +351,7 @@ class Letters:
 
     def say(self, language: str, words: Sequence[Phrase], sep: str = "; ") -> str:
         """Phrases the program made, in a language: each translated, every value in the reader's locale."""
-        return sep.join(self._phrase(language, letter_locale(language), w) for w in words)
+        return sep.join(self._phrase(language, letter_locale(language, self.zone), w) for w in words)
 
     def _phrase(self, language: str, locale: Locale, words: Phrase) -> str:
         translated = self.gettext(language, words.text)
@@ -376,13 +377,17 @@ class Letters:
         return str(value)
 
     def forecast(self, language: str, f: Forecast) -> str:
-        """A forecast's reason in a language, with its dates and probability when it has them."""
-        words = self.say(language, f.words) if f.words else f.reason
-        if not f.words or f.p50 is None or f.p80 is None or f.p_miss is None:
+        """A forecast's reason in a language, with its dates and probability when it has them. In English it is
+        the reason `status` shows, word for word."""
+        if not f.words or self.catalog(language) is None:
+            return f.reason
+        words = self.say(language, f.words)
+        if f.p50 is None or f.p80 is None or f.p_miss is None:
             return words
+        locale = letter_locale(language, self.zone)
         return self.gettext(language, _("%(why)s → P50 %(p50)s, P80 %(p80)s, P(miss) %(p_miss)s"), why=words,
-                            p50=format_day(f.p50, language, "medium"), p80=format_day(f.p80, language, "medium"),
-                            p_miss=format_percent(round(f.p_miss * 100), language))
+                            p50=format_day(f.p50, locale, "medium"), p80=format_day(f.p80, locale, "medium"),
+                            p_miss=format_percent(round(f.p_miss * 100), locale))
 
     def _template(self, language: str, name: str) -> jinja2.Template:
         """A language's own template in letters.template_dir (tr/notice.txt.j2), else the one for every language."""
@@ -536,18 +541,20 @@ class Letters:
     # --- the team's messages --------------------------------------------------------------------------------
 
     def _team(self, language: str, name: str, at: dt.datetime, **values: object) -> tuple[str, str]:
-        return self._render(language, name, **self._formats(letter_locale(language), at.date()),
+        return self._render(language, name, **self._formats(letter_locale(language, self.zone), at.date()),
                             keys=note_keys(language), **values)
 
     def reply(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
         references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
-        blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example: str = "",
+        blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example_project: str = "acme-web",
+        example_milestone: str = "Design mockups",
     ) -> EmailMessage:
         """The answer to a team member's note: what was understood, or every problem with an example."""
         subject, text = self._team(
             language, "reply.txt.j2", composed_at, accepted=accepted, project=project_name, blocks=blocks,
-            problems=problems, example=example, original_subject=safe_text(original_subject),
+            problems=problems, example_project=safe_text(example_project, 60),
+            example_milestone=safe_text(example_milestone, 100), original_subject=safe_text(original_subject),
         )
         msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -565,8 +572,8 @@ class Letters:
         """A friendly reminder to the team: a milestone in progress has had no note for a while."""
         subject, text = self._team(
             language, "nudge.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
-            milestone=safe_text(milestone), since=format_day(since, language, "medium"), days=days,
-            forecast=forecast,
+            milestone=safe_text(milestone), since=format_day(since, letter_locale(language, self.zone), "medium"),
+            days=days, forecast=forecast,
         )
         msg = _envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -614,8 +621,8 @@ class Letters:
     def alert(self, letter: AlertLetter, *, language: str, sender: str, to: str, composed_at: dt.datetime,
               message_id: str) -> EmailMessage:
         """The manager's early risk alert for a milestone (raised, worse, or all clear), in the team's language."""
-        pct = functools.partial(format_percent, language=language)
-        num = functools.partial(format_number, language=language)
+        pct = functools.partial(format_percent, language=letter_locale(language, self.zone))
+        num = functools.partial(format_number, language=letter_locale(language, self.zone))
         pace = letter.pace
         subject, text = self._team(
             language, "alert.txt.j2", composed_at, what=letter.what, project=safe_text(letter.project),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from deadlinewatch.core.model import NoteBlock
+from deadlinewatch.core.words import Phrase, _, phrase
 
 # English keys first; Turkish and Bengali aliases after. Matching ignores case, accents and spacing.
 KEY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -94,11 +95,19 @@ class MilestoneRef:
 class ParsedNote:
     project: str | None
     blocks: tuple[NoteBlock, ...]
-    problems: tuple[str, ...]
+    problems: tuple[Phrase, ...]  # each said to the sender in the team's language
 
     @property
     def ok(self) -> bool:
         return not self.problems and bool(self.blocks)
+
+
+class NoteProblem(ValueError):
+    """A value a note gives that cannot be read, with the words that say so (in the team's language)."""
+
+    def __init__(self, words: Phrase) -> None:
+        super().__init__(str(words))
+        self.words = words
 
 
 def project_from_subject(subject: str, project_ids: Sequence[str]) -> str | None:
@@ -114,10 +123,10 @@ def parse_percent(value: str) -> int:
     v = value.translate(BENGALI_DIGITS).strip()
     m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
     if not m:
-        raise ValueError(f'"{value}" is not a percentage; write e.g. "Done: 60%"')
+        raise NoteProblem(phrase(_('"%(value)s" is not a percentage; write e.g. "Done: 60%%"'), value=value))
     n = float(m.group(1).replace(",", "."))
     if not 0 <= n <= 100:
-        raise ValueError(f'"{value}" is not between 0% and 100%')
+        raise NoteProblem(phrase(_('"%(value)s" is not between 0%% and 100%%'), value=value))
     return round(n)
 
 
@@ -126,14 +135,16 @@ def parse_duration(value: str, week_length: int = 5) -> float:
     v = fold(value.translate(BENGALI_DIGITS))
     m = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*([^\d\s].*?)?\.?", v)
     if not m:
-        raise ValueError(f'"{value}" is not a duration; write e.g. "Remaining: 4 days" or "Remaining: 1 week"')
+        raise NoteProblem(phrase(_('"%(value)s" is not a duration; write e.g. "Remaining: 4 days" or '
+                                   '"Remaining: 1 week"'), value=value))
     n = float(m.group(1).replace(",", "."))
     unit = (m.group(2) or "").strip()
     if unit in {fold(u) for u in DAY_UNITS}:
         return n
     if unit in {fold(u) for u in WEEK_UNITS}:
         return n * week_length
-    raise ValueError(f'"{value}": unknown unit "{unit}"; use days or weeks, e.g. "4 days", "1 week"')
+    raise NoteProblem(phrase(_('"%(value)s": unknown unit "%(unit)s"; use days or weeks, e.g. "4 days", "1 week"'),
+                             value=value, unit=unit))
 
 
 _AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\s*$")
@@ -150,9 +161,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     if m:
         a, b = int(m.group(1)), int(m.group(2))
         if a <= 12 and b <= 12 and a != b:
-            raise ValueError(
-                f'"{value}" is ambiguous (day/month or month/day?); write "2026-12-03" or "3 December 2026"'
-            )
+            raise NoteProblem(phrase(_('"%(value)s" is ambiguous (day/month or month/day?); write "2026-12-03" or '
+                                       '"3 December 2026"'), value=value))
     import dateparser  # slow to import; only needed for dates written out
 
     parsed = dateparser.parse(
@@ -166,7 +176,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         },
     )
     if parsed is None:
-        raise ValueError(f'"{value}" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"')
+        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"'),
+                                 value=value))
     day: dt.date = parsed.date()  # dateparser is untyped
     return day
 
@@ -177,7 +188,8 @@ def parse_blocked(value: str) -> bool:
         return True
     if v in {fold(x) for x in NO}:
         return False
-    raise ValueError(f'"{value}" is neither yes nor no; write "Blocked: yes" or leave the line out')
+    raise NoteProblem(phrase(_('"%(value)s" is neither yes nor no; write "Blocked: yes" or leave the line out'),
+                             value=value))
 
 
 def resolve_milestone(
@@ -215,7 +227,7 @@ def parse_note(
 ) -> ParsedNote:
     project = project_from_subject(subject, project_ids)
     candidates = [m for m in milestones if project is None or m.project == project]
-    problems: list[str] = []
+    problems: list[Phrase] = []
     raw_blocks: list[tuple[int, dict[str, tuple[int, str]]]] = []
     current: dict[str, tuple[int, str]] | None = None
     last_key: str | None = None
@@ -232,58 +244,66 @@ def parse_note(
                 current[last_key] = (n, f"{old} {line.strip()}".strip())
             elif current is not None and m:
                 known = ", ".join(k.capitalize() if k != "eta" else "ETA" for k in KEY_ALIASES)
-                problems.append(f'line {lineno}: unknown key "{m.group(1)}" (known keys: {known})')
+                problems.append(phrase(_('line %(line)s: unknown key "%(key)s" (known keys: %(known)s)'),
+                                       line=lineno, key=m.group(1), known=known))
             continue
         assert m is not None
         value = m.group(2)
         if key == "milestone":
             if len(raw_blocks) == MAX_BLOCKS:
-                return ParsedNote(project, (), (f"line {lineno}: a note has at most {MAX_BLOCKS} milestone blocks; "
-                                                "send the rest in another note",))
+                return ParsedNote(project, (), (phrase(_("line %(line)s: a note has at most %(count)s milestone "
+                                                         "blocks; send the rest in another note"),
+                                                       line=lineno, count=MAX_BLOCKS),))
             current = {"milestone": (lineno, value)}
             raw_blocks.append((lineno, current))
         elif current is None:
-            problems.append(f'line {lineno}: "{m.group(1)}:" comes before any "Milestone:" line')
+            problems.append(phrase(_('line %(line)s: "%(key)s:" comes before any "Milestone:" line'), line=lineno,
+                                   key=m.group(1)))
             continue
         elif key in current:
             block_name = current["milestone"][1]
-            problems.append(f'line {lineno}: "{m.group(1)}:" appears twice in the block for "{block_name}"')
+            problems.append(phrase(_('line %(line)s: "%(key)s:" appears twice in the block for "%(name)s"'),
+                                   line=lineno, key=m.group(1), name=block_name))
         else:
             current[key] = (lineno, value)
         last_key = key
 
     if not raw_blocks and not problems:
-        problems.append('no "Milestone:" line found; every note needs at least one block')
+        problems.append(phrase(_('no "Milestone:" line found; every note needs at least one block')))
 
     blocks: list[NoteBlock] = []
     seen: set[str] = set()
     projects_seen: set[str] = set()
     for start, fields in raw_blocks:
         name = fields["milestone"][1]
-        where = f'block at line {start} ("{name}")'
+        where = phrase(_('block at line %(line)s ("%(name)s")'), line=start, name=name)
         if not name:
-            problems.append(f"line {start}: \"Milestone:\" needs the milestone's name from the calendar")
+            problems.append(phrase(_("line %(line)s: \"Milestone:\" needs the milestone's name from the calendar"),
+                                   line=start))
             continue
         ref, how, alternatives = resolve_milestone(name, candidates)
         if ref is None:
             if alternatives:
                 listed = "; ".join(f"{a.project}/{a.name}" for a in alternatives)
-                hint = f"it could be any of: {listed}"
-                if project is None:
-                    hint += ' — put the project id in the subject, e.g. "[acme-web] progress"'
+                hint = phrase(_("it could be any of: %(names)s"), names=listed) if project else phrase(_(
+                    'it could be any of: %(names)s — put the project id in the subject, e.g. "[acme-web] progress"'),
+                    names=listed)
             else:
-                known = "; ".join(sorted({c.name for c in candidates})) or "none"
-                hint = f"known milestones{' in ' + project if project else ''}: {known}"
-            problems.append(f'{where}: no milestone is called "{name}"; {hint}')
+                known = "; ".join(sorted({c.name for c in candidates})) or "-"
+                hint = phrase(_("known milestones in %(project)s: %(names)s"), project=project, names=known) \
+                    if project else phrase(_("known milestones: %(names)s"), names=known)
+            problems.append(phrase(_('%(where)s: no milestone is called "%(name)s"; %(hint)s'), where=where, name=name,
+                                   hint=hint))
         elif ref.uid in seen:
-            problems.append(f'{where}: "{ref.name}" has two blocks in this note; merge them into one')
+            problems.append(phrase(_('%(where)s: "%(name)s" has two blocks in this note; merge them into one'),
+                                   where=where, name=ref.name))
             ref = None
         else:
             seen.add(ref.uid)
             projects_seen.add(ref.project)
         block = NoteBlock(uid=ref.uid if ref else "", name=ref.name if ref else name, matched_by=how)
         if len(fields) == 1:
-            problems.append(f'{where}: say at least one of Done, Remaining, ETA or Blocked')
+            problems.append(phrase(_("%(where)s: say at least one of Done, Remaining, ETA or Blocked"), where=where))
         for key, (lineno, value) in fields.items():
             try:
                 if key == "done":
@@ -300,17 +320,18 @@ def parse_note(
                     block = replace(block, plan=value.strip())
                 elif key == "prevent":
                     block = replace(block, prevent=value.strip())
-            except ValueError as e:
-                problems.append(f"line {lineno}: {e}")
+            except NoteProblem as e:
+                problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=e.words))
         if ref is None:
             continue
         blocks.append(block)
 
     if len(projects_seen) > 1:
-        problems.append("the note mixes milestones of several projects; send one note per project, "
-                        "with the project id in the subject")
+        problems.append(phrase(_("the note mixes milestones of several projects; send one note per project, with "
+                                 "the project id in the subject")))
     if project is None and len(projects_seen) == 1:
         project = projects_seen.pop()
     if len(problems) > MAX_PROBLEMS:  # the reply lists them: a few to fix first, not pages
-        problems[MAX_PROBLEMS - 1:] = [f"… and {len(problems) - MAX_PROBLEMS + 1} more problems"]
+        problems[MAX_PROBLEMS - 1:] = [phrase(_("… and %(count)s more problems"),
+                                              count=len(problems) - MAX_PROBLEMS + 1)]
     return ParsedNote(project, tuple(blocks) if not problems else (), tuple(problems))

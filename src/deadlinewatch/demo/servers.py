@@ -492,6 +492,7 @@ from = "Studio PM <pm@studio.example>"
 [team]
 members = ["alice@studio.example", "bob@studio.example"]
 manager = "pm@studio.example"
+signature = "Sarah Mitchell"
 
 [policy]
 approval = "{approval}"

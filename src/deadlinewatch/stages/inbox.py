@@ -156,7 +156,7 @@ def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folde
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=out.target,
         project=verdict.note.project if verdict.note else None,
-        problems=verdict.note.problems if verdict.note else (verdict.reason,),
+        problems=tuple(map(str, verdict.note.problems)) if verdict.note else (verdict.reason,),
         raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(out.reports),
         outgoing=tuple(messages),
     ))
@@ -208,10 +208,18 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
         original_subject=incoming.subject, original_message_id=incoming.message_id,
         references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
-        project_name=project_name, blocks=blocks, problems=note.problems, example=notes.EXAMPLE,
+        project_name=project_name, blocks=blocks,
+        problems=[c.letters.say(c.config.team.language, [p]) for p in note.problems], **_example(c, note, lookup),
     )
     return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[incoming.sender], now=now, project=note.project)
+
+
+def _example(c: Composer, note: notes.ParsedNote, lookup: Lookup) -> dict[str, str]:
+    """What the reply's example note names: the note's project and one of its milestones, when known."""
+    project = note.project or (c.config.projects[0].id if c.config.projects else "acme-web")
+    known = lookup.milestones.get(project, ())
+    return {"example_project": project, "example_milestone": known[0].name if known else "Design mockups"}
 
 
 def _forward(c: Composer, incoming: intake.Incoming, notice: OutboxItem | None, now: dt.datetime) -> QueueMail:
@@ -522,6 +530,6 @@ def _tell(report: PassReport, incoming: intake.Incoming, verdict: intake.Verdict
         names = ", ".join(b.name for b in verdict.note.blocks)
         report.event("note from %s accepted (%s): %s", who, verdict.note.project, names)
     elif verdict.outcome == "rejected" and verdict.note:
-        report.event("note from %s rejected, sender told why: %s", who, "; ".join(verdict.note.problems))
+        report.event("note from %s rejected, sender told why: %s", who, "; ".join(map(str, verdict.note.problems)))
     elif verdict.outcome not in ("archive", "decision"):
         report.event("message from %s (%s): %s", who, incoming.subject or "no subject", verdict.reason)

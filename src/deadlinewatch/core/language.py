@@ -2,10 +2,14 @@
 so that a letter is never half in another language (CONTRACT.md: such a letter is held for the manager).
 
 Lingua (lingua-language-detector) is the detector built for short texts: its n-gram models are trained on words
-and word pairs, where statistical detectors made for documents (langdetect, CLD) guess. It is asked only among a
-few languages (those a studio's letters and notes are likely in), and it judges only what it can: a text of
-fewer than two words, or one made of names and acronyms ("QA", "API"), is left alone; a text in another script
-than the letter's ("সোমবার" in a Turkish letter) is foreign whatever the detector says.
+and word pairs, where statistical detectors made for documents (langdetect, CLD) guess. It is asked only among the
+languages the studio works in (the team's, its clients', and English) — the mix-up to catch is a note written in
+the team's language set into a client's letter, and every language more is one more to confuse a product name
+with ("Figma handoff delayed" reads as Italian among nine) — and it judges only what it can: a text of fewer than
+two words, or one made of names and acronyms ("QA", "API"), is left alone; a text in another script than the
+letter's ("সোমবার" in a Turkish letter) is foreign whatever the detector says. Its low-accuracy mode (trigrams
+only) keeps the models at about 15 MB instead of 100-200 MB in a daemon that runs for months; on these texts it
+decides as the full mode does (tests/unit/test_language.py).
 """
 
 from __future__ import annotations
@@ -13,11 +17,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
-# the languages a text is weighed among: the letters' (en, tr, bn) and the ones a studio's notes are likely in
-CANDIDATES = ("en", "tr", "bn", "de", "fr", "es", "it", "nl", "pt")
 SURE = 0.6  # the detector's confidence in another language needed to call a text foreign …
 DOUBT = 0.2  # … while its confidence in the letter's language stays at most this
 SCRIPTS = {"bn": "BENGALI", "hi": "DEVANAGARI", "ar": "ARABIC", "ru": "CYRILLIC", "el": "GREEK"}  # else Latin
@@ -32,9 +35,8 @@ def _language(code: str) -> Language | None:
 
 
 @functools.cache
-def _detector(letter: str) -> LanguageDetector:
-    languages = {lang for lang in map(_language, (*CANDIDATES, letter)) if lang is not None}
-    return LanguageDetectorBuilder.from_languages(*languages).build()
+def _detector(among: frozenset[Language]) -> LanguageDetector:
+    return LanguageDetectorBuilder.from_languages(*among).with_low_accuracy_mode().build()
 
 
 def _script(ch: str) -> str:
@@ -42,9 +44,10 @@ def _script(ch: str) -> str:
     return next((s for s in (*SCRIPTS.values(), "LATIN") if name.startswith(s)), "OTHER")
 
 
-def foreign(text: str, language: str) -> str | None:
+def foreign(text: str, language: str, among: Iterable[str] = ("en",)) -> str | None:
     """The language `text` is written in when that is clearly not `language` (an ISO 639-1 code, or the script's
-    name when the text is in another script); None when it is the letter's language or cannot be told."""
+    name when the text is in another script); None when it is the letter's language or cannot be told. `among`:
+    the other languages it may be in (the studio's)."""
     base = language.replace("-", "_").split("_")[0].lower()
     words = _WORD.findall(text)
     letters = [c for word in words for c in word]
@@ -56,9 +59,10 @@ def foreign(text: str, language: str) -> str | None:
     if main != expected and scripts.count(main) > len(scripts) / 2:
         return main.lower()
     own = _language(base)
-    if len(words) < 2 or own is None:
+    others = {lang for lang in (_language(code.replace("-", "_").split("_")[0]) for code in among) if lang}
+    if len(words) < 2 or own is None or not others - {own}:
         return None
-    values = _detector(base).compute_language_confidence_values(text)
+    values = _detector(frozenset({own, *others})).compute_language_confidence_values(text)
     best = values[0]
     mine = next((v.value for v in values if v.language == own), 0.0)
     if best.language != own and best.value >= SURE and mine <= DOUBT:

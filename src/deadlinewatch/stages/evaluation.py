@@ -172,7 +172,8 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     cause, prevent = _latest_text(history, "cause"), _latest_text(history, "prevent")
     said = {"Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or ""}
     for key, text in said.items() if decision.kind == "notice" else ():
-        written_in = foreign(text, language) if text else None
+        studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
+        written_in = foreign(text, language, studio) if text else None
         if written_in is not None:
             plan.held.append(c.letters.gettext(team, _(
                 "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "

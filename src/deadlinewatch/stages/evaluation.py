@@ -171,8 +171,8 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
                 "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
     cause, prevent = _latest_text(history, "cause"), _latest_text(history, "prevent")
     said = {"Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or ""}
+    studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
     for key, text in said.items() if decision.kind == "notice" else ():
-        studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
         written_in = foreign(text, language, studio) if text else None
         if written_in is not None:
             plan.held.append(c.letters.gettext(team, _(

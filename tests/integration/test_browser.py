@@ -72,6 +72,12 @@ class Visit:
                                     ".join(' '))")
         return list(result)
 
+    def submit(self, button: str) -> None:
+        """Click a form's button and wait until the page it leads to has loaded (a click alone returns while the
+        POST and its redirect are still under way: what is read or reloaded next could be the page being left)."""
+        with self.page.expect_navigation(wait_until="load"):
+            self.page.click(button)
+
     def screenshot(self, name: str) -> None:
         folder = os.environ.get("DEADLINEWATCH_SCREENSHOTS")
         if folder:
@@ -92,11 +98,11 @@ def test_the_manager_approves_a_held_notice_on_a_phone(site: Site, browser: Any,
         assert tab.violations() == []
         tab.screenshot("signin")
         tab.page.fill("#password", "not the password")
-        tab.page.click("button[type=submit]")
+        tab.submit("button[type=submit]")
         assert "not right" in tab.page.inner_text("main")
         tab.errors.clear()  # the 401 of a wrong password is a console error by design
         tab.page.fill("#password", PASSWORD)
-        tab.page.click("button[type=submit]")
+        tab.submit("button[type=submit]")
         assert tab.page.url == base
         main = tab.page.inner_text("main")
         for shown in ("Waiting for your decision", "ACME website relaunch", "Design mockups", "Launch",
@@ -108,10 +114,10 @@ def test_the_manager_approves_a_held_notice_on_a_phone(site: Site, browser: Any,
         assert tab.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         assert tab.violations() == []
         tab.screenshot("dashboard")
-        tab.page.click(f"#notice-{notice['id']} button.approve")
+        tab.submit(f"#notice-{notice['id']} button.approve")
         assert tab.page.url.startswith(base)
         wait_for(lambda: any("jane@acme.example" in rs for _, rs, _ in site.studio.smtp.messages), 15, "the notice")
-        tab.page.reload()
+        tab.page.goto(base)
         assert tab.page.locator(f"tr#notice-{notice['id']}").count() == 1  # now a row of the table…
         assert tab.page.locator(f"article#notice-{notice['id']}").count() == 0  # …no longer waiting
         assert "web: pm@studio.example" in tab.page.inner_text(f"#notice-{notice['id']}")

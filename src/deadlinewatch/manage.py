@@ -146,7 +146,8 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     pv = view(store, config.project(project_id))
     m = next(x for x in pv.milestones if x.uid == uid)
     now = clock.now()
-    f = forecaster(svc)(m, pv.reports.get(uid, []), pv.dates.get(uid), now)
+    forecast = forecaster(svc)
+    f = forecast(m, pv.reports.get(uid, []), pv.dates.get(uid), now)
     decision = decide_milestone(c, pv, m, f, now)
     deadline_day = last_work_day(m.deadline, c.team_tz)
     out = []
@@ -156,7 +157,7 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
         promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
         decision = NoticeDecision(project_id, uid, "notice", promised,
                                   max(c.workdays.count(deadline_day, promised), 0), f.reason if f else "")
-    plan = plan_notice(c, pv, m, decision, now)
+    plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
     for i, message in enumerate(plan.messages):
         if i:
             out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")

@@ -20,7 +20,7 @@ from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Config
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import Spread
+from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import Forecast, QueueMail
 from deadlinewatch.core.workdays import WorkCalendar
@@ -97,6 +97,8 @@ class Services:
     forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
     # the team's spread last learned, by what it was learned from (see team_spread)
     learned: dict[Hashable, Spread] = field(default_factory=dict)
+    # each closed milestone's stated remaining times against what they took (see team_spread): read once
+    stated: dict[Hashable, list[Closed]] = field(default_factory=dict)
 
     @cached_property
     def composer(self) -> Composer:

@@ -364,3 +364,60 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
     text = _text(notice.messages[0])
     assert "we delivered Design mockups on Friday, 27 November 2026" in text
     assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")
+
+
+def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_milestones_reading_each_once(
+        tmp_path: Path) -> None:
+    """The daemon's spread, like the replay's: each closed milestone's `Remaining:` statements against the day a
+    note said Done: 100%. A team that said 5, 4, 3 days and was done on the day is taken at its word; the notes of
+    a closed milestone are read once."""
+    from deadlinewatch.stages.forecasts import team_spread
+
+    config = _config(tmp_path)
+    store = MemoryStore()
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+                   letters())
+    before = team_spread(svc)
+    assert before.stated_bias == before.bias  # nothing closed: the first estimates' (the prior) stand in
+    reports = []
+    for week in range(1, 9):  # eight closed milestones, each said 5, 4, 3 working days on Mon, Tue, Wed: done Mon
+        monday = NOW - dt.timedelta(weeks=week)
+        uid = f"m{week}"
+        reports += [Report("acme-web", uid, monday + dt.timedelta(days=d), remaining_days=5 - d) for d in range(3)]
+        reports.append(Report("acme-web", uid, monday + dt.timedelta(days=7), done=100))
+    store.record_message(message_key="k", message_id="<k@x>", sender="pm@studio.example", subject="s",
+                         received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
+                         problems=(), raw=b"", body="", reports=reports, now=NOW)
+    learned = team_spread(svc)
+    assert learned.stated_bias == pytest.approx(1.0, abs=0.1) and learned.remaining < before.remaining
+    assert len(svc.stated) == 8
+    reads = []
+    store.reports = lambda *a, **k: reads.append(a) or []  # type: ignore[method-assign]
+    svc.learned.clear()
+    assert team_spread(svc) == learned and reads == []  # learned again, from what was read before
+
+
+@pytest.mark.parametrize("closed", [0, 6])
+def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_both_dates(tmp_path: Path,
+                                                                                        closed: int) -> None:
+    """A team with few closed milestones is forecast by the reference class (work takes about 1.8x its estimate):
+    when that promises the client a date far beyond the team's own ETA (over 1.5x its distance), the manager sees
+    both dates and why before the client does; a team whose record the forecast learned from is believed."""
+    from deadlinewatch.core.forecast import Closed, learn
+
+    c = _composer(tmp_path)
+    note = Report("acme-web", "design-1", NOW, done=30, eta=dt.date(2027, 1, 25))  # after the 4 December deadline
+    spread = learn([Closed(10, 18)] * closed)  # about the prior's bias either way: only the history differs
+    assert spread.history == closed and spread.bias > 1.5
+    snap = dataclasses.replace(_snapshot(c, reports={"design-1": [note]}, first_sent=NOW - dt.timedelta(days=1)),
+                               history=closed)
+    [notice] = decide_project(c, snap, Forecaster(c.workdays, c.team_tz, spread), NOW).plans
+    [promised] = [d.promised for d in notice.dates if d.uid == "design-1"]
+    assert promised > dt.date(2027, 3, 1)  # the reference class's date, a month and more past the team's
+    held = [why for why in notice.held if "the team's own ETA of" in why]
+    if closed:
+        assert held == []
+    else:
+        [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
+        assert why.startswith("the forecast promises May 5, 2027, 2.7x as far off as the team's own ETA of "
+                              "Jan 25, 2027, and it has only 0 closed milestones of this team to learn from")

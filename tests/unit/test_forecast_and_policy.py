@@ -321,3 +321,43 @@ def test_a_horizon_term_is_learned_when_errors_run_in_days_not_in_ratios() -> No
     unsure = forecast(M, near, MON, CAL, TZ, spread=Spread(bias=1.0, eta=0.3, tau=5))
     assert sure.p_miss is not None and unsure.p_miss is not None and unsure.p_miss > sure.p_miss + 0.1
     assert unsure.p80 is not None and sure.p80 is not None and unsure.p80 > sure.p80
+
+
+def test_a_team_whose_stated_remaining_times_ran_true_is_believed_more_closely() -> None:
+    """The stated remaining time is corrected and spread by how this team's statements — combined as the forecast
+    combines them — ran on its closed milestones, not by its first estimates' error: a team that says "10 days"
+    and takes 10, milestone after milestone, gets a P80 near the 10th day; until then the first estimates' stand
+    in."""
+    from deadlinewatch.core.forecast import Closed, learn, stated_records
+
+    done_on = CAL.add(MON.date(), 10)
+    said = [report(MON - dt.timedelta(days=d), remaining_days=float(CAL.count(MON.date() - dt.timedelta(days=d),
+                                                                              done_on)))
+            for d in (7, 2, 0)]
+    records = stated_records(said, done_on, CAL, TZ)
+    assert [(round(r.estimated, 6), r.actual) for r in records] == [(r.remaining_days, r.remaining_days) for r in said]
+    early = stated_records(said, MON.date() - dt.timedelta(days=3), CAL, TZ)  # none said after it closed
+    assert [(r.estimated, r.actual) for r in early] == [(15.0, 4)]
+
+    first_estimates = [Closed(5, 10), Closed(5, 5), Closed(5, 20)] * 15  # its first estimates ran at twice, widely
+    unknown = learn(first_estimates)
+    assert unknown.stated_bias == unknown.bias and unknown.remaining == unknown.eta
+    true_to_word = learn(first_estimates, stated=records * 40)
+    assert true_to_word.stated_bias == pytest.approx(1.0, rel=0.05) and true_to_word.bias > 1.8
+    assert true_to_word.remaining < unknown.remaining / 2
+    late = dt.datetime(2026, 11, 16, 10, tzinfo=TZ)
+    milestone = Milestone("p", "m", "Design", dt.datetime(2026, 12, 3, 0, 0, tzinfo=TZ))  # 12 working days
+    believed = forecast(milestone, [report(late, remaining_days=10)], late, CAL, TZ, spread=true_to_word)
+    doubted = forecast(milestone, [report(late, remaining_days=10)], late, CAL, TZ, spread=unknown)
+    assert believed.p80 is not None and believed.p80 <= CAL.add(late.date(), 11)
+    assert doubted.p80 is not None and doubted.p80 > CAL.add(late.date(), 20)
+    assert (believed.p_miss or 0) < 0.2 < (doubted.p_miss or 0)
+
+
+def test_the_percent_pace_is_measured_not_estimated_so_the_teams_bias_leaves_it_alone() -> None:
+    from deadlinewatch.core.forecast import Closed, learn
+
+    pace = [report(MON - dt.timedelta(days=d), done=60 - 4 * d) for d in (9, 7, 4, 2, 0)]
+    slow = learn([Closed(5, 10)] * 60)
+    assert slow.bias > 1.8
+    assert forecast(M, pace, MON, CAL, TZ, spread=slow).p50 == forecast(M, pace, MON, CAL, TZ).p50

@@ -4,8 +4,11 @@ The notes give up to three estimates of the working days still needed after the 
   * the team's recent `Remaining:` statements, brought forward and averaged (a drastic revision stands alone),
   * the team's latest `ETA:`,
   * the percent-complete pace (a least-squares slope over the last three weeks of notes);
-each is the median of a log-normal spread, times the team's bias (actual / estimated, learned from its own
-milestones, closed and still open, from Little's reference prior). The calendar gives a fourth when the
+each is the median of a log-normal spread. The team's statements are corrected by its bias (actual / estimated,
+learned from its own milestones, closed and still open, from Little's reference prior): an ETA by its first
+estimates', the stated remaining time by how its stated remaining times — combined as they are here — have run
+on its closed milestones, with their own spread (a team whose statements run true gets a narrow one). The pace is
+measured, not estimated: no bias. The calendar gives a fourth when the
 milestone is a VTODO with a start (DTSTART): the plan, start to deadline, times how this team's plans have
 run, given that the work was not done by the latest note — unless a note restated the plan as its own first
 estimate (then it is that estimate, counted once). They are combined in log space weighted by their
@@ -38,14 +41,16 @@ Z80 = _STD.inv_cdf(0.8)
 class Spread:
     """Log-normal widths (sigma of ln working days) of each signal; tuned by replay in the forecasting issue."""
 
-    remaining: float = 0.45
+    remaining: float = 0.45  # the stated remaining time's (as combined by _stated_remaining)
     eta: float = 0.40
     pace: float = 0.55
-    floor: float = 0.25  # estimates from one team are correlated: never claim more certainty than this
+    floor: float = 0.1  # estimates from one team are correlated: never claim more certainty than this
     blocked: float = 0.35  # added while the latest note says Blocked: yes
     per_silent_day: float = 0.05  # added per working day since the latest note beyond `stale_after`
     stale_after: int = 4
     bias: float = 1.0  # actual / estimated for this team; learned from closed milestones later
+    stated_bias: float = 1.0  # actual / its stated remaining time, combined; learned likewise
+    history: int = 0  # the team's finished milestones with a first estimate: what its bias was learned from
     plan_bias: float = 1.0  # actual / planned length (DTSTART to deadline), learned likewise
     plan_sigma: float = 0.5
     # working days either way that a date is off whatever its horizon (dates are rounded to a week's or a month's
@@ -183,15 +188,37 @@ def widen(sigma: float, days: float, tau: float) -> float:
 
 
 def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD,
-          plans: Sequence[Closed] = (), previous: Spread | None = None) -> Spread:
-    """This team's spread: the bias of its first estimates (`closed`) and of its plans (`plans`: DTSTART to
-    deadline against start to done), each fitted from the same reference prior (Little's ratios are of plans to
-    actuals). `previous`: what was learned from nearly the same records, to start from."""
-    estimates = fit(closed, prior, start=(previous.bias, previous.remaining) if previous else None)
+          plans: Sequence[Closed] = (), previous: Spread | None = None, stated: Sequence[Closed] = ()) -> Spread:
+    """This team's spread: the bias of its first estimates (`closed`), of its plans (`plans`: DTSTART to
+    deadline against start to done) and of its stated remaining times (`stated`: stated_records of its closed
+    milestones; without any, the first estimates' stand in), each fitted from the same reference prior (Little's
+    ratios are of plans to actuals). `previous`: what was learned from nearly the same records, to start from."""
+    estimates = fit(closed, prior, start=(previous.bias, previous.eta) if previous else None)
     planned = fit(plans, prior, start=(previous.plan_bias, previous.plan_sigma) if previous else None)
     sigma = max(estimates.sigma, base.floor)
-    return replace(base, bias=estimates.ratio, remaining=sigma, eta=sigma, tau=estimates.tau,
-                   plan_bias=planned.ratio, plan_sigma=max(planned.sigma, base.floor), plan_tau=planned.tau)
+    said = fit(stated, prior, start=(previous.stated_bias, previous.remaining) if previous else None) \
+        if stated else replace(estimates, sigma=sigma)
+    return replace(base, history=sum(r.finished for r in closed),
+                   bias=estimates.ratio, remaining=max(said.sigma, base.floor), eta=sigma, tau=estimates.tau,
+                   stated_bias=said.ratio, plan_bias=planned.ratio, plan_sigma=max(planned.sigma, base.floor),
+                   plan_tau=planned.tau)
+
+
+STATED_LEARNED = 1000  # the newest statements a team's stated bias is learned from: how it works now
+
+
+def stated_records(reports: Sequence[Report], done_on: dt.date, cal: WorkCalendar, tz: dt.tzinfo) -> list[Closed]:
+    """A closed milestone's stated remaining times, each as the forecast combined them on its day (with the
+    statements before it), against the working days it then took: what `learn(stated=...)` learns from."""
+    dated = [(r.at.astimezone(tz).date(), r) for r in sorted(reports, key=lambda r: r.at)]
+    records = []
+    for i, (day, r) in enumerate(dated):
+        if r.remaining_days is None or day > done_on:
+            continue
+        combined = _stated_remaining(dated[: i + 1], day, cal, DEFAULT_SPREAD.remaining)
+        if combined is not None:
+            records.append(Closed(combined[0], max(cal.count(day, done_on), 0.5)))
+    return records
 
 
 def plan_record(start: dt.date, deadline_day: dt.date, done_on: dt.date | None, today: dt.date,
@@ -384,7 +411,7 @@ def forecast(
     estimates: list[tuple[float, float, Phrase]] = []  # (working days after base, sigma, words)
     stated = _stated_remaining(dated, base, cal, spread.remaining)
     if stated is not None:
-        estimates.append((stated[0] * spread.bias, spread.remaining, stated[1]))
+        estimates.append((stated[0] * spread.stated_bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
     if eta is not None:
         ahead = max(cal.count(base, eta), 0.5)
@@ -397,7 +424,7 @@ def forecast(
             estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)
     if pace is not None:
-        estimates.append((pace[0] * spread.bias, pace[1],
+        estimates.append((pace[0], pace[1],
                           phrase(_("%(pace)s, at that pace %(days)s left"), pace=pace[2], days=Days(pace[0]))))
     if not estimates:
         if today > target:

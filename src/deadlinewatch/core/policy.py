@@ -46,6 +46,21 @@ def promised_date(forecast: Forecast) -> dt.date | None:
     return forecast.p80
 
 
+LITTLE_HISTORY = 5  # closed milestones: with fewer, a team's bias is still mostly the reference prior's
+OUTRUN_FACTOR = 1.5
+
+
+def outruns_team(promised: dt.date | None, eta: dt.date | None, today: dt.date, history: int,
+                 cal: WorkCalendar) -> float | None:
+    """How many times as far off as the team's own ETA a promise is, when that is more than OUTRUN_FACTOR and the
+    forecast knows the team too little (fewer than LITTLE_HISTORY closed milestones) to overrule it: the date is
+    then the reference class's, not this team's, and a person should look before a client reads it. None else."""
+    if promised is None or eta is None or history >= LITTLE_HISTORY:
+        return None
+    factor = max(cal.count(today, promised), 1) / max(cal.count(today, eta), 1)
+    return factor if factor > OUTRUN_FACTOR else None
+
+
 def decide(
     milestone: Milestone,
     forecast: Forecast | None,

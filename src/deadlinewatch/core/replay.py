@@ -17,7 +17,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.core import alert as risk
-from deadlinewatch.core.forecast import DEFAULT_PRIOR, Closed, Prior, first_estimate, forecast, learn, plan_record
+from deadlinewatch.core.forecast import (
+    DEFAULT_PRIOR,
+    STATED_LEARNED,
+    Closed,
+    Prior,
+    first_estimate,
+    forecast,
+    learn,
+    plan_record,
+    stated_records,
+)
 from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide
 from deadlinewatch.core.workdays import WorkCalendar
@@ -192,6 +202,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
     closures = sorted((v[0].completed_on, k) for k, v in by_key.items())
     closed: list[Closed] = []
+    stated: list[Closed] = []  # the stated remaining times of the closed milestones, as the forecast combined them
     firsts: dict[tuple[str, str], tuple[dt.date, float]] = {}  # open milestones with a first estimate
     finished: set[tuple[str, str]] = set()
     # the plans (started_on to deadline) of the milestones seen so far: closed ones and open ones, to learn from
@@ -207,6 +218,9 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
             if start and (plan := plan_record(start, by_key[done_key][0].deadline, done_on, done_on, cal)):
                 plans.append(plan)
                 learned_on = None
+            if said := stated_records(history[done_key], done_on, cal, UTC):
+                stated.extend(said)
+                learned_on = None
             first = firsts.pop(done_key, None)
             if first is not None:
                 closed.append(Closed(first[1], max(cal.count(first[0], done_on), 0.5)))
@@ -215,7 +229,8 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
             still_open = [Closed(est, cal.count(day, r.reported_on), finished=False) for day, est in firsts.values()]
             open_plans = [p for k, start in planned_open.items()
                           if (p := plan_record(start, by_key[k][0].deadline, None, r.reported_on, cal)) is not None]
-            spread = learn(closed + still_open, prior, plans=plans + open_plans, previous=spread)
+            spread = learn(closed + still_open, prior, plans=plans + open_plans, previous=spread,
+                           stated=stated[-STATED_LEARNED:])
             learned_on = r.reported_on
         at = dt.datetime.combine(r.reported_on, dt.time(12), tzinfo=UTC)
         history[key].append(Report(r.project, r.milestone, at,

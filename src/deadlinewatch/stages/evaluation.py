@@ -28,7 +28,7 @@ from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, Report, ShowDate, TimelineRow
-from deadlinewatch.core.words import _, phrase
+from deadlinewatch.core.words import Factor, _, phrase
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
 from deadlinewatch.stages.manager_mail import compose_manager_message
@@ -125,8 +125,10 @@ def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime
     return plan
 
 
-def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime) -> Plan:
-    """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves."""
+def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
+                closed: int) -> Plan:
+    """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves. `closed`: how
+    many of the team's closed milestones its forecasts learned from."""
     project, cal = pv.project, c.workdays
     tz = pv.client_tz
     cd = pv.dates.get(m.uid)
@@ -161,6 +163,15 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
             "plan in a note (Plan: …) or approve the letter as it is, which promises the client the steps"),
             date=pv.told[m.uid].astimezone(c.team_tz).date().isoformat()))
         plan_report = None
+    eta = decision.forecast.eta if decision.forecast else None
+    today = now.astimezone(c.team_tz).date()
+    factor = policy.outruns_team(decision.promised, eta, today, closed, cal)
+    if decision.kind == "notice" and factor is not None and decision.promised is not None and eta is not None:
+        plan.held.append(c.letters.say(team, [phrase(_(
+            "the forecast promises %(promised)s, %(factor)sx as far off as the team's own ETA of %(eta)s, and it has "
+            "only %(count)s closed milestones of this team to learn from: ask the team (a note with ETA or "
+            "Remaining) or approve the date as it is"), promised=decision.promised, factor=Factor(factor), eta=eta,
+            count=closed)]))
     offer = None
     if decision.kind != "delivered":
         rung = policy.pick_offer([(o.min_slip_days, o) for o in c.config.offers], decision.slip_days)
@@ -303,6 +314,7 @@ class Snapshot:
     first_sent: dt.datetime | None  # when the project's first client message was recorded
     weekly_slot: dt.datetime | None  # this week's check-in time, when it has come and is not yet recorded
     alerts: dict[str, RiskAlert] = field(default_factory=dict)  # the manager's risk alerts that are up, by UID
+    history: int = policy.LITTLE_HISTORY  # the team's closed milestones its forecasts learned from (Spread.history)
 
 
 @dataclass
@@ -376,7 +388,7 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
         else:
             days_left = (m.deadline - now).total_seconds() / 86400
             what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {decision.promised}"
-        add(plan_notice(c, pv, m, decision, now), what)
+        add(plan_notice(c, pv, m, decision, now, snap.history), what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
         for m in pv.visible():
@@ -425,13 +437,13 @@ def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
 # --- the stage: read, decide, record ---------------------------------------------------------------------------
 
 
-def snapshot(svc: Services, project: Project, now: dt.datetime) -> Snapshot:
+def snapshot(svc: Services, project: Project, now: dt.datetime, history: int) -> Snapshot:
     pv = view(svc.store, project)
     first = svc.store.first_client_message(project.id)
     slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
     due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
     alerts = {uid: a for (_, uid), a in svc.store.risk_alerts(project.id).items()}
-    return Snapshot(pv, first.created if first else None, slot if due else None, alerts)
+    return Snapshot(pv, first.created if first else None, slot if due else None, alerts, history)
 
 
 def evaluate(svc: Services, report: PassReport) -> None:
@@ -439,7 +451,8 @@ def evaluate(svc: Services, report: PassReport) -> None:
     forecast = forecaster(svc)
     everything: list[Forecast] = []
     for project in svc.config.projects:
-        decided = decide_project(svc.composer, snapshot(svc, project, now), forecast, now, svc.tick)
+        decided = decide_project(svc.composer, snapshot(svc, project, now, forecast.spread.history), forecast, now,
+                                 svc.tick)
         for plan in decided.plans:
             notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, plan.manager)
             state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(

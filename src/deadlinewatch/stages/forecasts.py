@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.core.forecast import (
+    STATED_LEARNED,
     Closed,
     Spread,
     estimated_days,
@@ -16,6 +17,7 @@ from deadlinewatch.core.forecast import (
     last_work_day,
     learn,
     plan_record,
+    stated_records,
 )
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
@@ -63,6 +65,22 @@ def forecaster(svc: Services) -> Forecaster:
     return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc), svc.forecasts)
 
 
+def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime]) -> list[Closed]:
+    """The stated remaining times of the newest closed milestones (STATED_LEARNED of them at most), each as the
+    forecast combined it, against what it took. A closed milestone's notes are read once: they do not change."""
+    tz, cal = svc.composer.team_tz, svc.composer.workdays
+    records: list[Closed] = []
+    for (project, uid), done in sorted(done_at.items(), key=lambda kv: kv[1], reverse=True):
+        key = (project, uid, done, cal, svc.config.timezone)
+        if (said := svc.stated.get(key)) is None:
+            said = svc.stated[key] = stated_records(svc.store.reports(project, uid), done.astimezone(tz).date(),
+                                                    cal, tz)
+        records[:0] = said  # oldest first, as the replay keeps them
+        if len(records) >= STATED_LEARNED:
+            break
+    return records[-STATED_LEARNED:]
+
+
 def team_spread(svc: Services) -> Spread:
     """The team's estimation bias and spread as the store has it now: learned from every milestone with a first
     estimate — what it expected against what it took when a note declared it done, and, while it is open, "more
@@ -91,7 +109,8 @@ def team_spread(svc: Services) -> Spread:
             closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(tz).date()), 0.5)))
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None))  # a warm start
+    spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None),  # a warm start
+                   stated=stated_remaining(svc, done_at))
     svc.learned.clear()
     svc.learned[key] = spread
     return spread

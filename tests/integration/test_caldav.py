@@ -125,12 +125,12 @@ def test_the_client_calendar_copy_follows_the_promises_and_keeps_a_persons_edit(
     assert design["SEQUENCE"] == 3 and str(design["DESCRIPTION"]).startswith("Moved from ")
     assert "METHOD" not in Calendar.from_ical(entries["design-1"].ics)
 
-    # a person adds a location to the entry; then the promise slips again
+    # a person adds a location to the entry; then the team revises its estimate eightfold
     edited = entries["design-1"].ics.replace("END:VEVENT", "LOCATION:Board room\r\nEND:VEVENT")
     href = entries["design-1"].href
     dav.server._request("PUT", dav.server.url.rstrip("/") + href, edited.encode(),
                         {"Content-Type": "text/calendar; charset=utf-8"})
-    later = NOTE.replace("note-1@", "note-2@").replace("Remaining: 10 days", "Remaining: 60 days")
+    later = NOTE.replace("note-1@", "note-2@").replace("Remaining: 10 days", "Remaining: 80 days")
     dovecot.save("progress", later.encode())
     result = deadlinewatch("once", config=config, now="2026-12-01T12:00")
     assert result.returncode == 0, result.stderr

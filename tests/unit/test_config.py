@@ -149,7 +149,7 @@ def test_plain_connections_only_to_loopback(tmp_path: Path) -> None:
 def test_defaults_fill_what_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load(minimal(tmp_path), env={"IMAP_PW": "x", "STATE_DIRECTORY": "/var/lib/dw"})
     assert config.state_dir == Path("/var/lib/dw")
-    assert config.policy.warn_probability == 0.9 and config.imap.folder == "INBOX"
+    assert config.policy.warn_probability == 0.98 and config.imap.folder == "INBOX"
     assert config.projects[0].client.timezone == config.timezone
     assert config.projects[0].approval == "auto" and config.projects[0].manager == "pm@studio.example"
 

@@ -345,7 +345,7 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     dates = {"design-1": ClientDate(5, promised, promised, False)}
     last_notice = NOW - dt.timedelta(days=3)
     old = dataclasses.replace(SLIPPING, at=last_notice - dt.timedelta(days=1))
-    late = Report("acme-web", "design-1", NOW, 30, 12.0)
+    late = Report("acme-web", "design-1", NOW, 30, 20.0)  # the promise of 8 December is certain to break
     stale = _notice(c, [old, late], dates, {"design-1": last_notice})
     assert any("no Plan newer than the last notice" in why for why in stale.held)
     text = _text(stale.messages[0])
@@ -419,5 +419,5 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
         assert held == []
     else:
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
-        assert why.startswith("the forecast promises May 5, 2027, 2.7x as far off as the team's own ETA of "
+        assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own ETA of "
                               "Jan 25, 2027, and it has only 0 closed milestones of this team to learn from")

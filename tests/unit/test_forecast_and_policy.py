@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zoneinfo
+from statistics import NormalDist
 
 import pytest
 
@@ -361,3 +362,24 @@ def test_the_percent_pace_is_measured_not_estimated_so_the_teams_bias_leaves_it_
     slow = learn([Closed(5, 10)] * 60)
     assert slow.bias > 1.8
     assert forecast(M, pace, MON, CAL, TZ, spread=slow).p50 == forecast(M, pace, MON, CAL, TZ).p50
+
+
+def test_the_p80_date_is_the_whole_day_whose_chance_is_nearest_to_four_in_five() -> None:
+    """For a team whose statements run within a tenth of the truth, "Remaining: 10" is done by the 10th working day
+    about 69% of the time and by the 11th 92%: the first day reaching 80% would be kept nine times in ten, the
+    10th day is nearer four in five."""
+    from dataclasses import replace
+
+    from deadlinewatch.core.forecast import DEFAULT_SPREAD
+
+    normal = NormalDist(math.log(10), 0.1)
+    assert round(normal.cdf(math.log(10.5)), 2) == 0.69 and round(normal.cdf(math.log(11.5)), 2) == 0.92
+    late = dt.datetime(2026, 11, 2, 10, tzinfo=TZ)
+    milestone = Milestone("p", "m", "Design", dt.datetime(2026, 12, 30, 0, 0, tzinfo=TZ))
+    true_to_word = replace(DEFAULT_SPREAD, remaining=0.1)
+    precise = forecast(milestone, [report(late, remaining_days=10)], late, CAL, TZ, spread=true_to_word)
+    assert precise.p50 == precise.p80 == CAL.add(late.date(), 10)
+    # the default spread (0.45): done by the 14th day 79.6% of the time, by the 15th 83.5%: the 14th is nearer
+    wide = NormalDist(math.log(10), DEFAULT_SPREAD.remaining)
+    assert round(wide.cdf(math.log(14.5)), 3) == 0.796 and round(wide.cdf(math.log(15.5)), 3) == 0.835
+    assert forecast(milestone, [report(late, remaining_days=10)], late, CAL, TZ).p80 == CAL.add(late.date(), 14)

@@ -9,6 +9,7 @@ A request is a dict: {"command": ..., "now": ISO or None, ...}; the answer {"exi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
@@ -17,6 +18,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import Store, StorePort
+from deadlinewatch.core.model import Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError
 
 
@@ -42,8 +44,10 @@ def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClo
     return FixedClock(moment) if moment else SystemClock()
 
 
-def status_data(store: StorePort, config: config_mod.Config) -> dict[str, Any]:
-    """The shape of `status --json` (CONTRACT.md)."""
+def status_data(store: StorePort, config: config_mod.Config,
+                explain: Callable[[Forecast], str] | None = None) -> dict[str, Any]:
+    """The shape of `status --json` (CONTRACT.md). With `explain`, each milestone with a forecast also has
+    `explained`: its reason as `explain` says it (the dashboard's, in the team's language); `reason` stays English."""
     from deadlinewatch.core.milestones import effective_state
 
     last = store.last_pass()
@@ -76,6 +80,7 @@ def status_data(store: StorePort, config: config_mod.Config) -> dict[str, Any]:
             "p_miss": f.p_miss if f else None, "reason": f.reason if f else ("done" if state == "done" else None),
             "promised": cd.promised.isoformat() if cd and cd.promised else None,
             "alert": (m.project, m.uid) in alerts,
+            **({"explained": explain(f) if f else None} if explain else {}),
         })
     for item in store.outbox(audience="client"):
         to = message_from_bytes(item.message, policy=default_policy).get("To", "")

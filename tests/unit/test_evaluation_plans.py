@@ -421,3 +421,31 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
         assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own ETA of "
                               "Jan 25, 2027, and it has only 0 closed milestones of this team to learn from")
+
+
+def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_status_keeps_english(
+        tmp_path: Path) -> None:
+    """The reason is kept as phrases beside its English: the dashboard says it in team.language (its dates and
+    probability stand beside it), `status --json` keeps the English word for word."""
+    from deadlinewatch import manage
+    from deadlinewatch.web.server import read_dashboard, render_dashboard
+
+    config = _config(tmp_path)
+    config = dataclasses.replace(config, team=dataclasses.replace(config.team, language="tr"))
+    store = MemoryStore()
+    c = Composer(config, letters(), store.key)
+    parsed = _milestones(c)
+    store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
+                         fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
+                         kept=set(), now=NOW)
+    store.record_message(message_key="k", message_id="<k@x>", sender="alice@studio.example", subject="s",
+                         received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
+                         problems=(), raw=b"", body="", reports=[SLIPPING], now=NOW)
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+                   letters())
+    evaluate(svc, PassReport())
+    [english] = [m["reason"] for m in manage.status_data(store, config)["milestones"] if m["uid"] == "design-1"]
+    assert english.startswith("stated 15 working days left") and "→ P50" in english
+    html = render_dashboard(read_dashboard(svc), "pm@studio.example", "csrf", True)
+    assert "15 iş günü kaldığı bildirildi" in html and "stated 15" not in html
+    assert "→ P50" not in html  # the dates are shown beside the reason, in the team's own words

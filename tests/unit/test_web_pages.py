@@ -50,9 +50,11 @@ def test_the_client_page_shows_visible_milestones_the_old_date_beside_a_moved_on
     page = client_page(_view(tmp_path), NOW)
     assert [r.name for r in page.rows] == ["Design mockups", "Launch"]  # the private review is not there
     design = page.rows[0]
-    assert (design.status, design.old, design.date) == ("moved", "December 4, 2026", "December 9, 2026")
+    # an English client in London reads British dates, as in its letters; one who asks for en-US, American ones
+    assert (design.status, design.old, design.date) == ("moved", "4 December 2026", "9 December 2026")
     assert (design.before, design.now, design.notes) == ("20%", "60%", 1)
     assert page.rows[1].old == ""  # unmoved: one date
+    assert client_page(_view(tmp_path, "en-US"), NOW).rows[0].date == "December 9, 2026"
 
 
 def test_the_client_page_is_in_the_clients_language_and_digits(tmp_path: Path) -> None:

@@ -376,6 +376,11 @@ class Letters:
             return format_number(value, locale)
         return str(value)
 
+    def reason(self, language: str, f: Forecast) -> str:
+        """A forecast's reason in words only, in a language (where its dates and probability are shown beside it);
+        a forecast stored before its words were kept says its English reason."""
+        return self.say(language, f.words) if f.words else f.reason
+
     def forecast(self, language: str, f: Forecast) -> str:
         """A forecast's reason in a language, with its dates and probability when it has them. In English it is
         the reason `status` shows, word for word."""

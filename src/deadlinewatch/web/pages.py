@@ -13,20 +13,24 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
 
-from deadlinewatch.core.letters import format_day, format_percent, native_digits
+from babel import Locale
+
+from deadlinewatch.core.letters import format_day, format_percent, letter_locale, native_digits
 from deadlinewatch.core.model import Report
 from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web.catalogs import translations
 from deadlinewatch.web.fan import FanData
 
 
-def _day(iso: str | None, language: str, zone: zoneinfo.ZoneInfo) -> str:
+def _day(iso: str | None, language: str | Locale, zone: zoneinfo.ZoneInfo) -> str:
     """An ISO date or moment of `status --json` as the reader writes the day; "" for none."""
     return format_day(_date(iso, zone), language, "medium") if iso else ""
 
 
-def moment(at: dt.datetime, language: str, zone: zoneinfo.ZoneInfo) -> str:
-    """A moment as its reader writes it, on a 24-hour clock (read the same way in every language)."""
+def moment(at: dt.datetime, language: str | Locale, zone: zoneinfo.ZoneInfo) -> str:
+    """A moment as its reader writes it, on a 24-hour clock (read the same way in every language); a language
+    without a region takes the zone's (as the letters do: "en" in Europe/London writes British dates)."""
+    language = letter_locale(language, zone.key) if isinstance(language, str) else language
     local = at.astimezone(zone)
     return f"{format_day(local.date(), language, 'long')}, {native_digits(local.strftime('%H:%M'), language)}"
 
@@ -111,6 +115,7 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
               language: str, warn_probability: float) -> list[ProjectCard]:
     """Every project: its open milestones with their pictures, and every notice, newest first."""
     _ = translations(language).gettext
+    locale = letter_locale(language, zone.key)  # the team's dates with the region of the daemon's zone
     cards = []
     for i, p in enumerate(data["projects"]):
         milestones = []
@@ -121,9 +126,9 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
             p80 = _date(m["p80"], zone) if m["p80"] else None
             deadline = _date(m["deadline"], zone)
             promised = _date(m["promised"], zone) if m["promised"] else None
-            p_miss = format_percent(round(m["p_miss"] * 100), language) if m["p_miss"] is not None else ""
-            done = format_percent(m["done_percent"], language) if m["done_percent"] is not None else ""
-            shown = {k: _day(m[k], language, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
+            p_miss = format_percent(round(m["p_miss"] * 100), locale) if m["p_miss"] is not None else ""
+            done = format_percent(m["done_percent"], locale) if m["done_percent"] is not None else ""
+            shown = {k: _day(m[k], locale, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
             summary = "; ".join(x for x in (
                 _("%(done)s done") % {"done": done} if done else "",
                 _("deadline %(date)s") % {"date": shown["deadline"]},
@@ -138,12 +143,12 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
                 anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability), deadline=shown["deadline"],
                 done=done, last_note=shown["last_note"], p50=shown["p50"], p80=shown["p80"], p_miss=p_miss,
                 promised=shown["promised"],
-                reason=m["reason"] or "", alert=bool(m.get("alert")), fan=fan,
+                reason=m.get("explained") or m["reason"] or "", alert=bool(m.get("alert")), fan=fan,
             ))
         notices = [NoticeRow(
             id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",
-            state=n["state"], to=n["to"], created=_day(n["created"], language, zone),
-            sent=_day(n["sent"], language, zone), decided_by=n.get("decided_by") or "",
+            state=n["state"], to=n["to"], created=_day(n["created"], locale, zone),
+            sent=_day(n["sent"], locale, zone), decided_by=n.get("decided_by") or "",
             letter=letter_of(held[n["id"]]) if n["id"] in held else None,
         ) for n in reversed(data["notices"]) if n["project"] == p["id"]]
         cards.append(ProjectCard(p["id"], p["name"], p["client_page"], milestones, notices))
@@ -178,15 +183,16 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
     the old date beside a moved one, progress since a week ago. Nothing about who wrote the notes."""
     language = pv.project.client.language
     zone = pv.client_tz
+    locale = letter_locale(language, zone.key)  # "en" in Europe/London writes British dates, as its letters do
     progress = {p.row.uid: p for p in pv.progress(now - dt.timedelta(days=7))}
     rows = []
     for row in sorted(pv.rows(), key=lambda r: r.new):
         p = progress[row.uid]
         rows.append(ClientRow(
-            name=row.name, date=format_day(row.new, language, "long"),
-            old=format_day(row.old, language, "long") if row.status == "moved" else "", status=row.status,
-            before=format_percent(p.before, language) if p.before is not None else "",
-            now=format_percent(p.now, language) if p.now is not None else "", notes=p.notes,
-            notes_text=native_digits(str(p.notes), language),
+            name=row.name, date=format_day(row.new, locale, "long"),
+            old=format_day(row.old, locale, "long") if row.status == "moved" else "", status=row.status,
+            before=format_percent(p.before, locale) if p.before is not None else "",
+            now=format_percent(p.now, locale) if p.now is not None else "", notes=p.notes,
+            notes_text=native_digits(str(p.notes), locale),
         ))
-    return ClientPage(pv.project.name, language, moment(now, language, zone), rows)
+    return ClientPage(pv.project.name, language, moment(now, locale, zone), rows)

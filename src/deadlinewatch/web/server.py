@@ -280,7 +280,8 @@ class DashboardInput:
 def read_dashboard(svc: Services) -> DashboardInput:
     config, store = svc.config, svc.store
     return DashboardInput(
-        data=manage.status_data(store, config),
+        # the forecast's reason in the team's language (status --json keeps it in English, word for word)
+        data=manage.status_data(store, config, lambda f: svc.letters.reason(config.team.language, f)),
         notes={(p.id, uid): reports for p in config.projects
                for uid, reports in store.reports_by_milestone(p.id).items()},
         held={i.id: i.message for i in store.outbox(states=["held"], audience="client")},

@@ -51,6 +51,14 @@ def _milestones(c: Composer) -> dict[str, list[Any]]:
             for href, ics in (("/design-1.ics", DESIGN), ("/launch-1.ics", LAUNCH))}
 
 
+def _synced(store: MemoryStore, c: Composer) -> None:
+    """The store as after a first sync of the sample calendar."""
+    parsed = _milestones(c)
+    store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
+                         fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
+                         kept=set(), now=NOW)
+
+
 def _snapshot(c: Composer, *, reports: dict[str, list[Report]] | None = None,
               dates: dict[str, ClientDate] | None = None, first_sent: dt.datetime | None = None,
               weekly_slot: dt.datetime | None = None) -> Snapshot:
@@ -176,10 +184,7 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
     config = _config(tmp_path, approval)
     store = MemoryStore()
     c = Composer(config, letters(), store.key)
-    parsed = _milestones(c)
-    store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
-                         fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
-                         kept=set(), now=NOW)
+    _synced(store, c)
     svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
                    letters())
     evaluate(svc, report := PassReport())
@@ -434,10 +439,7 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     config = dataclasses.replace(config, team=dataclasses.replace(config.team, language="tr"))
     store = MemoryStore()
     c = Composer(config, letters(), store.key)
-    parsed = _milestones(c)
-    store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
-                         fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
-                         kept=set(), now=NOW)
+    _synced(store, c)
     store.record_message(message_key="k", message_id="<k@x>", sender="alice@studio.example", subject="s",
                          received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
                          problems=(), raw=b"", body="", reports=[SLIPPING], now=NOW)

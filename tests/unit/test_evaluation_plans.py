@@ -451,3 +451,9 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     html = render_dashboard(read_dashboard(svc), "pm@studio.example", "csrf", True)
     assert "15 iş günü kaldığı bildirildi" in html and "stated 15" not in html
     assert "→ P50" not in html  # the dates are shown beside the reason, in the team's own words
+    assert "henüz bağlanılmadı" in html and "not contacted yet" not in html  # the servers, before any pass
+    store.set_server("caldav", True, "synced", NOW)
+    store.set_server("smtp", False, "smtp.host = \"mail.example\": connection refused", NOW)
+    html = render_dashboard(read_dashboard(svc), "pm@studio.example", "csrf", True)
+    assert "takvim eşitlendi" in html and "synced" not in html
+    assert "connection refused" in html  # a fault as the daemon reports it, naming the key to fix

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from deadlinewatch.adapters.templates import builtin_languages, letters
+from deadlinewatch.config import default_policy
 from deadlinewatch.core.alert import Pace
 from deadlinewatch.core.letters import AlertLetter, BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
 from deadlinewatch.core.model import Forecast, TimelineRow
@@ -154,11 +155,11 @@ def samples(language: str) -> dict[str, EmailMessage]:
                                   command="deadlinewatch login imap"),
         "alert": composer.alert(AlertLetter(
             what="raise", project=story.project, milestone=story.milestones[1],
-            target=dt.date(2026, 12, 7), p_miss=0.62, was=None, p50=dt.date(2026, 12, 8), p80=dt.date(2026, 12, 11),
+            target=dt.date(2026, 12, 7), p_miss=0.95, was=None, p50=dt.date(2026, 12, 15), p80=dt.date(2026, 12, 18),
             reason=composer.say(language, forecast.words),
             pace=Pace(done=40, per_day=5, needed_days=12, remaining_days=5), notice="later", held=False,
-            warn_probability=0.9), language=language, sender=SENDER, to="pm@studio.example",
-            composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
+            warn_probability=default_policy().warn_probability), language=language, sender=SENDER,
+            to="pm@studio.example", composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
         "forward": composer.forward(**team, to="pm@studio.example", original=_client_reply(story),
                                     message_id="<dw.sample.fwd@studio.example>"),
     }

@@ -34,7 +34,9 @@ from deadlinewatch.demo.servers import free_port
 from deadlinewatch.services import PassReport
 from deadlinewatch.stages.evaluation import evaluate
 
-NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+# the state is seeded around the real hour: `run` (part 2) reads it with the system clock, and a state seeded days
+# before would find every milestone silent and compose ten thousand nudges before it could stop
+NOW = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def write_config(folder: Path, projects: int) -> Path:

@@ -99,6 +99,8 @@ class Services:
     learned: dict[Hashable, Spread] = field(default_factory=dict)
     # each closed milestone's stated remaining times against what they took (see team_spread): read once
     stated: dict[Hashable, list[Closed]] = field(default_factory=dict)
+    # the forecasts last written to the store, by milestone: a pass writes only those that changed
+    saved: dict[tuple[str, str], Forecast] = field(default_factory=dict)
 
     @cached_property
     def composer(self) -> Composer:

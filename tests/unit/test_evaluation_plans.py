@@ -457,3 +457,25 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     html = render_dashboard(read_dashboard(svc), "pm@studio.example", "csrf", True)
     assert "takvim eşitlendi" in html and "synced" not in html
     assert "connection refused" in html  # a fault as the daemon reports it, naming the key to fix
+
+
+def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path) -> None:
+    """Ten thousand unchanged forecasts rewritten every pass were most of a pass with no new note (bench/daemon.py):
+    the first pass writes each, a pass with nothing new writes none, a note rewrites its milestone's."""
+    config = _config(tmp_path)
+    store = MemoryStore()
+    _synced(store, Composer(config, letters(), store.key))
+    written: list[list[str]] = []
+    save = store.save_forecasts
+    store.save_forecasts = lambda fs, now: (written.append([f.uid for f in fs]), save(fs, now))  # type: ignore
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+                   letters())
+    evaluate(svc, PassReport())
+    evaluate(svc, PassReport())
+    assert written == [["design-1", "launch-1"], []]
+    store.record_message(message_key="k", message_id="<k@x>", sender="alice@studio.example", subject="s",
+                         received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
+                         problems=(), raw=b"", body="", reports=[SLIPPING], now=NOW)
+    evaluate(svc, PassReport())
+    assert written[-1] == ["design-1"]
+    assert store.forecast("acme-web", "design-1") == svc.saved[("acme-web", "design-1")]

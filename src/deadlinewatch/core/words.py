@@ -25,21 +25,21 @@ def ngettext(singular: str, plural: str, n: int) -> tuple[str, str]:
     return singular, plural
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per phrase of every forecast kept: small
 class Days:
     """A duration in working days ("4 working days", "1,5 iş günü")."""
 
     n: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per phrase of every forecast kept: small
 class Percent:
     """A share, 0-100 ("60%", "%60", "৬০%")."""
 
     n: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per phrase of every forecast kept: small
 class Factor:
     """How many times as much ("1.8", "1,8")."""
 
@@ -66,7 +66,7 @@ def _english(value: Value) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per phrase of every forecast kept: small
 class Phrase:
     text: str
     values: tuple[tuple[str, Value], ...] = ()

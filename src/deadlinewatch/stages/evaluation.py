@@ -468,4 +468,8 @@ def evaluate(svc: Services, report: PassReport) -> None:
         for event in decided.events:
             report.event("%s", event)
         everything += decided.forecasts
-    svc.store.save_forecasts(everything, now)  # one transaction for the pass's forecasts
+    # one transaction for the pass's forecasts, and only for those that changed: most passes change few, and
+    # writing ten thousand unchanged ones (their reasons encoded) was most of a pass with no new note
+    changed = [f for f in everything if svc.saved.get((f.project, f.uid)) != f]
+    svc.store.save_forecasts(changed, now)
+    svc.saved.update(((f.project, f.uid), f) for f in changed)

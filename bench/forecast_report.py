@@ -103,18 +103,6 @@ def check(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
-def lead_share(result: Result, rows: Sequence[Row], method: str = "deadlinewatch") -> float | None:
-    """Median over caught misses of the lead as a share of the milestone's planned length (start to deadline)."""
-    start = {(r.project, r.milestone): r.started_on for r in rows}
-    shares = []
-    for key, o in result.outcomes.items():
-        first = o.tracks[method].first_alarm
-        begun = start[key]
-        if o.missed and first is not None and first <= o.deadline and begun is not None:
-            shares.append((o.deadline - first).days / max((o.deadline - begun).days, 1))
-    return round(statistics.median(shares), 3) if shares else None
-
-
 @dataclass(frozen=True)
 class Goal:
     """One goal of the forecasting issue: a figure of a method against a target made from the team's figures."""
@@ -242,8 +230,8 @@ def main() -> None:
         say(f"## {name}\n")
         say(f"{result.milestones} milestones, {result.misses} missed their deadline"
             + (f"; the median lead as a share of the planned length: the client notice's "
-               f"{fmt(lead_share(result, rows))}, the manager's alert's "
-               f"{fmt(lead_share(result, rows, 'deadlinewatch_alert'))}" if name not in REAL else "") + ".\n")
+               f"{fmt(simulate.lead_share(result, rows))}, the manager's alert's "
+               f"{fmt(simulate.lead_share(result, rows, 'deadlinewatch_alert'))}" if name not in REAL else "") + ".\n")
         say("| method | alarmed | precision | recall | false alarms | median lead (days) | mean lead (days) | "
             "no later than the team | Brier | P80 coverage |")
         say("|---|---|---|---|---|---|---|---|---|---|")
@@ -287,7 +275,7 @@ def main() -> None:
                     f"): {fmt(f[g.method][g.key], 1 if g.key == 'mean_lead' else 3)} — {check(g.margin(f) >= 0)}")
             say("")
         else:
-            share = lead_share(result, rows, "deadlinewatch_alert") or 0
+            share = simulate.lead_share(result, rows, "deadlinewatch_alert") or 0
             say("Client notice (no team admissions here: the goals of a team unlike Little's):\n")
             for g in SIMULATOR_GOALS:
                 say(f"- {g.what}: {fmt(f[g.method][g.key])} — {check(g.margin(f) >= 0)}")

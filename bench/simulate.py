@@ -30,12 +30,13 @@ import random
 import statistics
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deadlinewatch.core.policy import Policy
-from deadlinewatch.core.replay import HEADER, METHODS, Result, read_rows, replay
+from deadlinewatch.core.replay import HEADER, METHODS, Result, Row, read_rows, replay
 from deadlinewatch.core.workdays import WorkCalendar
 
 START = dt.date(2025, 1, 6)
@@ -95,23 +96,16 @@ def simulate(noise: Noise, milestones: int, seed: int, cal: WorkCalendar) -> lis
     return rows
 
 
-def relative_lead(result: Result, rows: list[dict[str, str]], column: str = "alarm") -> float | None:
-    """Median over caught misses of (deadline - first alarm) / (deadline - start), from the replay's trace: of the
-    client notice (`alarm`) or the manager's risk alert (`alert`)."""
-    first_alarm: dict[str, dt.date] = {}
-    for t in result.trace:
-        if getattr(t, column) and t.milestone not in first_alarm:
-            first_alarm[t.milestone] = t.reported_on
+def lead_share(result: Result, rows: Sequence[Row], method: str = "deadlinewatch") -> float | None:
+    """Median over caught misses of (deadline - first alarm) / (deadline - start): of the client notice
+    (`deadlinewatch`) or the manager's risk alert (`deadlinewatch_alert`)."""
+    start = {(r.project, r.milestone): r.started_on for r in rows}
     shares = []
-    seen = set()
-    for r in rows:
-        if r["milestone"] in seen:
-            continue
-        seen.add(r["milestone"])
-        deadline, start, done = (dt.date.fromisoformat(r[k]) for k in ("deadline", "started_on", "completed_on"))
-        alarm = first_alarm.get(r["milestone"])
-        if done > deadline and alarm is not None and alarm <= deadline:
-            shares.append((deadline - alarm).days / max((deadline - start).days, 1))
+    for key, o in result.outcomes.items():
+        first = o.tracks[method].first_alarm
+        begun = start[key]
+        if o.missed and first is not None and first <= o.deadline and begun is not None:
+            shares.append((o.deadline - first).days / max((o.deadline - begun).days, 1))
     return round(statistics.median(shares), 3) if shares else None
 
 
@@ -125,9 +119,10 @@ def run(noise: Noise, milestones: int, seed: int, out: Path, policy: Policy, cal
         w.writerows(records)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        result = replay(read_rows(reader, reader.fieldnames or []), policy, cal)
+        rows = read_rows(reader, reader.fieldnames or [])
+    result = replay(rows, policy, cal)
     return dict(file=str(path), milestones=result.milestones, misses=result.misses, methods=result.methods,
-                lead_share=relative_lead(result, records), alert_lead_share=relative_lead(result, records, "alert"))
+                lead_share=lead_share(result, rows), alert_lead_share=lead_share(result, rows, "deadlinewatch_alert"))
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ class _State:
     page_tokens: dict[str, str] = field(default_factory=dict)
     alerts: dict[tuple[str, str], RiskAlert] = field(default_factory=dict)
     shows: dict[int, tuple[ShowDate, ...]] = field(default_factory=dict)  # primary id -> the group's dates
+    basis: dict[int, dt.datetime] = field(default_factory=dict)  # a notice -> the newest note it was made from
     messages: dict[str, _Message] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -191,6 +192,13 @@ class MemoryStore(StorePort):
             for i, message in enumerate(messages):
                 row = self._enqueue(message, parent=primary if i else None)
                 primary = primary or row
+            lead = messages[0] if messages else None
+            if lead is not None and lead.kind == "notice":  # a newer notice replaces one still held
+                for old in self._items(lambda i: i.project == lead.project and i.uid == lead.uid and i.id != primary
+                                       and i.kind == "notice" and i.state == "held" and i.parent is None):
+                    for i in [old, *self._items(lambda i, o=old.id: i.parent == o and i.state == "held")]:
+                        self.s.outbox[i.id] = dataclasses.replace(i, state="rejected",
+                                                                 decided_by=f"superseded by #{primary}")
             for d in dates:
                 key = (d.project, d.uid)
                 self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
@@ -202,7 +210,11 @@ class MemoryStore(StorePort):
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
         return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
-                                                             and i.state != "rejected")}
+                                                             and i.state not in ("rejected", "held"))}
+
+    def held_notices(self, project: str) -> dict[str, dt.datetime]:
+        return {i.uid or "": self.s.basis.get(i.id) or i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
+                                                             and i.state == "held" and i.parent is None)}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
@@ -216,7 +228,9 @@ class MemoryStore(StorePort):
             id=new, kind=mail.kind, audience=mail.audience, project=mail.project, uid=mail.uid, token=mail.token,
             message_id=mail.message_id, mail_from=mail.mail_from, recipients=tuple(mail.recipients),
             message=mail.message, state=mail.state, attempts=0, created=mail.created, sent=None, last_error=None,
-            promised=mail.promised, parent=parent, next_attempt=mail.not_before)
+            promised=mail.promised, parent=parent, next_attempt=mail.not_before, decided_by=mail.decided_by)
+        if mail.basis is not None:
+            self.s.basis[new] = mail.basis
         return new
 
     def _items(self, keep: Callable[[OutboxItem], bool]) -> list[OutboxItem]:

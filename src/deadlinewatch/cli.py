@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import os
 import sys
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("approve", "reject"):
         s = sub.add_parser(name, help=f"{name} a held notice")
         s.add_argument("notice_id")
+    sub.choices["approve"].add_argument(
+        "--date", type=_iso_date, help="send it with this new date (YYYY-MM-DD) instead of the forecast's: the "
+        "letter, offer and calendar data are composed again for it; it must be after the deadline")
     s = sub.add_parser("replay", help="score the forecaster on a replay file")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -233,7 +237,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
-    return _manage(args, "approve" if approve else "reject", notice_id=args.notice_id)
+    date = getattr(args, "date", None)
+    return _manage(args, "approve" if approve else "reject", notice_id=args.notice_id,
+                   **({"date": date.isoformat()} if date else {}))
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD, e.g. 2026-12-11") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

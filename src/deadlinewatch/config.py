@@ -432,6 +432,8 @@ CLIENT_KEYS = [
     Key("language", _language, "en", "language of the client's letters: en (dates as in the client's zone), en-GB, "
         "en-US, tr, bn; or one with a catalog or templates of its own in letters.template_dir"),
     Key("timezone", _timezone, "", "the client's zone (IANA); default: daemon.timezone", "Europe/London"),
+    Key("holidays", _holidays, "", "the client's public holidays: a country (or \"US-CA\"-style subdivision) code; "
+        "no promised date falls on one; \"\" for none", "GB"),
     Key("calendar_updates", _CALENDAR_UPDATES, "", "the project's calendar_updates, when set here instead"),
 ]
 
@@ -478,6 +480,7 @@ class Client:
     cc: tuple[str, ...]
     language: str
     timezone: str
+    holidays: str = ""  # the client's public holidays (a country or subdivision code): no promise falls on one
 
 
 @dataclass(frozen=True)
@@ -859,7 +862,8 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
                             "address the letters link, e.g. your CalDAV server's read-only link to client_calendar")
         projects.append(Project(
             id=v["id"], name=v["name"], calendar=v["calendar"], categories=v["categories"],
-            client=Client(c["name"], c["email"], c["cc"], c["language"], c["timezone"] or daemon["timezone"]),
+            client=Client(c["name"], c["email"], c["cc"], c["language"], c["timezone"] or daemon["timezone"],
+                          c["holidays"]),
             context=v["context"], client_calendar=v["client_calendar"],
             approval=v["approval"] or sections["policy"]["approval"],
             weekly_update=sections["policy"]["weekly_update"] if v["weekly_update"] is None else v["weekly_update"],

@@ -8,6 +8,7 @@ A request is a dict: {"command": ..., "now": ISO or None, ...}; the answer {"exi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from email import message_from_bytes
@@ -17,7 +18,7 @@ from typing import Any
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
-from deadlinewatch.adapters.store import Store, StorePort
+from deadlinewatch.adapters.store import OutboxItem, Store, StorePort
 from deadlinewatch.core.model import Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError
 
@@ -32,8 +33,10 @@ def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> 
         if command == "preview":
             return {"exit": 0, "stdout": preview(config, store, str(request.get("milestone", "")), request.get("now"))}
         if command in ("approve", "reject"):
+            date = request.get("date")
             return {"exit": 0, "stdout": decide(store, str(request.get("notice_id", "")), command == "approve",
-                                                config, request.get("now"))}
+                                                config, request.get("now"),
+                                                date=dt.date.fromisoformat(date) if date else None)}
         raise DeadlinewatchError(f"unknown command {command!r}")
     except DeadlinewatchError as e:
         return {"exit": e.exit_code, "error": str(e)}
@@ -139,7 +142,6 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
-    from deadlinewatch.core.model import NoticeDecision
     from deadlinewatch.stages.evaluation import decide_milestone, plan_notice
     from deadlinewatch.stages.forecasts import forecaster
     from deadlinewatch.stages.project_view import view
@@ -159,9 +161,8 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     if decision is None or m.private:
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
-        promised = max((policy.promised_date(f) if f else None) or deadline_day, deadline_day)
-        decision = NoticeDecision(project_id, uid, "notice", promised,
-                                  max(c.workdays.count(deadline_day, promised), 0), f.reason if f else "")
+        # the notice as the policy would make it once due: the same date, never the deadline's own day
+        decision = policy.replan(m, f, c.workdays, deadline_day, c.client_days(pv.project))
     plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
     for i, message in enumerate(plan.messages):
         if i:
@@ -192,8 +193,9 @@ def readable(raw: bytes) -> str:
 
 
 def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None,
-           decided_by: str = "cli") -> str:
-    """`approve`/`reject`, and the web pages' buttons: the manager's decision on a held notice, with who made it."""
+           decided_by: str = "cli", date: dt.date | None = None) -> str:
+    """`approve`/`reject`, and the web pages' buttons: the manager's decision on a held notice, with who made it.
+    With `date`, the notice is composed again for that date and approved (stages/approval.py)."""
     try:
         notice_id = int(notice_ref)
     except ValueError:
@@ -201,6 +203,29 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
     item = store.outbox_item(notice_id)
     if item is None or item.audience != "client":
         raise DeadlinewatchError(f"no notice #{notice_id}")
-    if not store.decide(notice_id, approve, now=_clock(config, now_text).now(), decided_by=decided_by):
+    if item.state != "held":
+        raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
+    clock = _clock(config, now_text)
+    if date is not None and approve:
+        return _approve_with_date(store, item, date, config, clock, decided_by)
+    if not store.decide(notice_id, approve, now=clock.now(), decided_by=decided_by):
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"
+
+
+def _approve_with_date(store: StorePort, item: OutboxItem, date: dt.date, config: config_mod.Config,
+                       clock: FixedClock | SystemClock, decided_by: str) -> str:
+    from deadlinewatch.stages.approval import with_date
+    from deadlinewatch.stages.forecasts import forecaster
+    from deadlinewatch.stages.project_view import view
+
+    if item.project is None or item.project not in {p.id for p in config.projects}:
+        raise DeadlinewatchError(f"notice #{item.id} belongs to no configured project")
+    svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
+    forecast = forecaster(svc)
+    now = clock.now()
+    plan = with_date(svc.composer, view(store, config.project(item.project)), item, date, forecast,
+                     forecast.spread.history, now, decided_by)
+    new_id = store.enqueue_client_group(plan.messages, plan.dates, plan.manager)
+    return (f"notice #{item.id} approved with the date {date.isoformat()}: composed again for it as #{new_id}, "
+            "which goes out on the next pass\n")

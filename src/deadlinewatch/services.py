@@ -11,14 +11,14 @@ import zoneinfo
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import Mailbox
 from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import StorePort
-from deadlinewatch.config import Config
+from deadlinewatch.config import Config, Project
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
@@ -27,6 +27,11 @@ from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import LoginRefused, ServerError
 
 log = logging.getLogger("deadlinewatch.pipeline")  # the events of a pass, one line each
+
+
+@lru_cache(maxsize=64)
+def _client_days(holidays: str) -> WorkCalendar:
+    return WorkCalendar(frozenset(range(7)), holidays)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,10 @@ class Composer:
     def workdays(self) -> WorkCalendar:
         p = self.config.policy
         return WorkCalendar.from_policy(p.working_days, p.holidays, p.closed)
+
+    def client_days(self, project: Project) -> WorkCalendar | None:
+        """The client's calendar as far as a promise needs it: every day but their public holidays."""
+        return _client_days(project.client.holidays) if project.client.holidays else None
 
     @property
     def policy(self) -> policy.Policy:

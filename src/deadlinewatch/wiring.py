@@ -11,7 +11,7 @@ from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
 from deadlinewatch.adapters.mailer import SmtpMailer, SmtpSettings
 from deadlinewatch.adapters.oauth import RefreshTokens, TokenSource
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Config
 from deadlinewatch.core.letters import Letters
 from deadlinewatch.services import Services
@@ -56,7 +56,7 @@ def letters(config: Config) -> Letters:
     return result
 
 
-def services(config: Config, store: Store, clock: Clock) -> Services:
+def services(config: Config, store: StorePort, clock: Clock) -> Services:
     config = signed_in(config)
     settings = imap_settings(config)
     return Services(

@@ -352,13 +352,20 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     old = dataclasses.replace(SLIPPING, at=last_notice - dt.timedelta(days=1))
     late = Report("acme-web", "design-1", NOW, 30, 20.0)  # the promise of 8 December is certain to break
     stale = _notice(c, [old, late], dates, {"design-1": last_notice})
-    assert any("no Plan newer than the last notice" in why for why in stale.held)
+    assert any("no Cause/Plan newer than the last notice" in why for why in stale.held)
+    assert stale.ask_team == "Cause/Plan"  # the team is asked for them: whoever reported last, answering as a note
+    [ask] = stale.team
+    asked = message_from_bytes(ask.message, policy=email_policy)
+    assert ask.recipients[0] == "alice@studio.example" and asked["Reply-To"] == c.config.imap.address
+    assert "Cause: ...\nPlan: ..." in asked.get_content().replace("\r\n", "\n")  # type: ignore[attr-defined]
     text = _text(stale.messages[0])
     assert "by Tuesday, 8 December 2026, the new date I gave you" in text
     assert "a second designer" not in text  # the plan that failed is not offered again
+    assert old.cause not in text  # nor the reassurance that came with it
     fresh = dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(hours=2), plan="we cut the second review round")
     renewed = _notice(c, [old, late, fresh], dates, {"design-1": last_notice})
     assert renewed.held == [] and "we cut the second review round" in _text(renewed.messages[0])
+    assert old.cause in _text(renewed.messages[0])  # said again in a note after the notice: the team stands by it
 
 
 def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed_by_a_person(tmp_path: Path) -> None:
@@ -419,13 +426,14 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
     [notice] = decide_project(c, snap, Forecaster(c.workdays, c.team_tz, spread), NOW).plans
     [promised] = [d.promised for d in notice.dates if d.uid == "design-1"]
     assert promised > dt.date(2027, 3, 1)  # the reference class's date, a month and more past the team's
-    held = [why for why in notice.held if "the team's own ETA of" in why]
+    held = [why for why in notice.held if "the team's own date of" in why]
     if closed:
         assert held == []
     else:
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
-        assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own ETA of "
-                              "Jan 25, 2027, and it has only 0 closed milestones of this team to learn from")
+        assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own date of "
+                              "Jan 25, 2027: it has only 0 closed milestones of this team to learn from")
+        assert "approve with --date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
 
 
 def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_status_keeps_english(

@@ -202,4 +202,4 @@ def waits_for(
     words = (*own.words, *reasons) if own else tuple(reasons)
     english_reason = f"{own.reason}; {english(reasons)}" if own else \
         f"{english(reasons)} → P80 {p80.isoformat() if p80 else '-'}"
-    return Forecast(m.project, m.uid, p50, p80, p_miss, english_reason, target, own.eta if own else None, words)
+    return Forecast(m.project, m.uid, p50, p80, p_miss, english_reason, target, own.team_date if own else None, words)

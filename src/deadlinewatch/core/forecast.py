@@ -259,6 +259,20 @@ def _first_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar) 
     return None
 
 
+def team_date(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> dt.date | None:
+    """The team's own date (CONTRACT.md "The client notice"): the latest note's `ETA`, else the working day on
+    which its `Remaining` ends, counted after the note's day in the team's zone. The newest note that gives either
+    speaks for the team: a later note with only a percentage leaves the date it gave standing. None when no note
+    gave a date. One function for the daemon and `replay`: the admission, the promise, the outrun hold, the reply
+    to the sender and the risk alert all read it."""
+    for r in sorted(reports, key=lambda r: r.at, reverse=True):
+        if r.eta is not None:
+            return r.eta
+        if r.remaining_days is not None:
+            return cal.add(r.at.astimezone(tz).date(), max(math.ceil(r.remaining_days - 1e-9), 0))
+    return None
+
+
 def last_work_day(deadline: dt.datetime, tz: dt.tzinfo) -> dt.date:
     """The last day on which work can still finish on time: a deadline at 00:00 belongs to the day before."""
     local = deadline.astimezone(tz)
@@ -271,14 +285,50 @@ PERCENT_NOISE = 5.0
 PACE_WINDOW = 15  # working days: the pace over the last three weeks of notes, so old spurts do not mask a stall
 
 
+@dataclass(frozen=True)
+class PercentPace:
+    """The percent-complete pace the forecast counts on, as its words state it — so that a reader can check
+    (100 - done) / per_day = days_left: `done` percent at the latest note, `per_day` points a working day, and the
+    working days left after the latest note at that pace. `clear` False: the notes show no clear progress (the
+    slope is within its own standard error); `per_day` is then that error — "at best this fast" — and the days
+    left as many as that gives. `sigma`: the log-spread of the days left."""
+
+    done: float
+    per_day: float
+    days_left: float
+    sigma: float
+    clear: bool
+    words: Phrase
+
+
+def stated_pace(slope: float) -> tuple[float, Phrase]:
+    """A pace as the words state it, and as the days left are then counted: points a working day to one decimal,
+    or, at a point a day or less, the working days a point takes, to one decimal. A percentage judged by eye is
+    off by several points, so nothing finer is known of a pace — and a pace stated is then the pace used."""
+    if slope >= 1.05:
+        per_day = round(slope, 1)
+        return per_day, phrase(_("%(points)s points a working day"), points=per_day)
+    every = max(round(1 / slope, 1), 0.1)
+    return 1 / every, phrase(_("a point every %(days)s"), days=Days(every))
+
+
+def percent_pace(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo | None = None,
+                 base_sigma: float = DEFAULT_SPREAD.pace) -> PercentPace | None:
+    """The pace of a milestone's notes (any order) as `forecast` counts on it, each note on its day in `tz` (the
+    team's zone; None: the zone each note's time carries): what the manager's risk alert states beside it."""
+    dated = [((r.at.astimezone(tz) if tz else r.at).date(), r) for r in sorted(reports, key=lambda r: r.at)]
+    return _pace_estimate(dated, cal, base_sigma)
+
+
 def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, base_sigma: float
-                   ) -> tuple[float, float, Phrase] | None:
+                   ) -> PercentPace | None:
     """Working days left at the recent pace, its log-spread, and the words for it.
 
     The pace is the least-squares slope of percent against working days over the window. Its spread grows with
     the scatter of the reports around that line (measured when there are three or more, else PERCENT_NOISE) and
     shrinks with the span of days they cover: two reports two days apart say little; ten over three weeks say
-    much. A stall (no gain over the window) says "not soon", with a wide spread.
+    much. A stall (no gain over the window) says "not soon", with a wide spread. The words give the notes'
+    first and latest percent, the pace counted on and the days left it gives — nothing the reader cannot check.
     """
     with_pct = [(day, r) for day, r in dated if r.done is not None]
     if len(with_pct) < 2:
@@ -304,17 +354,28 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
     if n >= 3:
         ssr = max(syy - slope * sxy, 0.0)  # the residual sum of squares
         scatter = max(math.sqrt(ssr / (n - 2)), PERCENT_NOISE / 2)
-    to_go = max(100 - (last.done or 0), 1)
+    done = float(last.done or 0)
+    to_go = max(100 - done, 1)
     error = scatter / math.sqrt(sxx)  # the standard error of the slope
-    words = phrase(_("%(before)s → %(after)s in %(days)s"), before=Percent(first.done or 0),
-                   after=Percent(last.done or 0), days=Days(days))
+    # the notes' first and latest percent; with three notes or more the pace is their trend, not these two alone
+    span = phrase(_("%(before)s → %(after)s in %(days)s"), before=Percent(first.done or 0), after=Percent(done),
+                  days=Days(days)) if n == 2 else \
+        phrase(_("%(before)s → %(after)s in %(days)s (%(count)s notes)"), before=Percent(first.done or 0),
+               after=Percent(done), days=Days(days), count=n)
     if slope < error:
-        # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At most about this fast",
+        # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At best about this fast",
         # with a wide spread, so that noisy reports alone never tip a milestone
-        return (max(to_go / error, 0.5), min(math.hypot(base_sigma, 1.0), WIDEST),
-                phrase(_("%(pace)s (no clear progress)"), pace=words))
+        per_day, rate = stated_pace(error)
+        left = max(to_go / per_day, 0.5)
+        return PercentPace(done, per_day, left, min(math.hypot(base_sigma, 1.0), WIDEST), False,
+                           phrase(_("%(pace)s, no clear progress: counted at %(rate)s at best, %(left)s left"),
+                                  pace=span, rate=rate, left=Days(left)))
+    per_day, rate = stated_pace(slope)
+    left = max(to_go / per_day, 0.5)
     relative = math.hypot(error / slope, scatter / to_go)
-    return max(to_go / slope, 0.5), min(math.hypot(base_sigma, relative), WIDEST), words
+    return PercentPace(done, per_day, left, min(math.hypot(base_sigma, relative), WIDEST), True,
+                       phrase(_("%(pace)s, a trend of %(rate)s: at that pace %(left)s left"), pace=span, rate=rate,
+                              left=Days(left)))
 
 
 def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[dt.date, Report]],
@@ -414,6 +475,7 @@ def forecast(
     if stated is not None:
         estimates.append((stated[0] * spread.stated_bias, spread.remaining, stated[1]))
     eta = next((r.eta for r in reversed(reports) if r.eta is not None), None)
+    own = team_date(reports, cal, tz)
     if eta is not None:
         ahead = max(cal.count(base, eta), 0.5)
         estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau),
@@ -425,13 +487,12 @@ def forecast(
             estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)
     if pace is not None:
-        estimates.append((pace[0], pace[1],
-                          phrase(_("%(pace)s, at that pace %(days)s left"), pace=pace[2], days=Days(pace[0]))))
+        estimates.append((pace.days_left, pace.sigma, pace.words))
     if not estimates:
         if today > target:
-            return _forecast(milestone, None, None, 1.0, [PASSED], target, eta)
+            return _forecast(milestone, None, None, 1.0, [PASSED], target, own)
         return _forecast(milestone, None, None, None,
-                         [phrase(_("notes give neither remaining time, ETA nor a percent pace yet"))], target, eta)
+                         [phrase(_("notes give neither remaining time, ETA nor a percent pace yet"))], target, own)
 
     weights = [1 / s**2 for _, s, _ in estimates]
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
@@ -475,18 +536,18 @@ def forecast(
     else:
         p_miss = min(max((1 - cdf(allowed + 0.5)) / max(1 - done_by_now, 1e-9), 0.0), 1.0)
     p50, p80 = quantile(0.5), quantile(0.8)
-    return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, eta)
+    return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, own)
 
 
 PASSED = phrase(_("the date passed without a note saying Done: 100%"))
 
 
 def _forecast(milestone: Milestone, p50: dt.date | None, p80: dt.date | None, p_miss: float | None,
-              words: Sequence[Phrase], target: dt.date, eta: dt.date | None = None) -> Forecast:
+              words: Sequence[Phrase], target: dt.date, own: dt.date | None = None) -> Forecast:
     """A forecast with its reason: the words (said in the reader's language where a person reads them) and the
     English of them with the dates and the probability, for logs, `status` and replay."""
     return Forecast(milestone.project, milestone.uid, p50, p80, p_miss, reason(words, p50, p80, p_miss), target,
-                    eta, tuple(words))
+                    own, tuple(words))
 
 
 def reason(words: Sequence[Phrase], p50: dt.date | None, p80: dt.date | None, p_miss: float | None) -> str:

@@ -26,8 +26,8 @@ import authres
 
 from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
-from deadlinewatch.core.notes import ParsedNote
-from deadlinewatch.core.words import Phrase, _, phrase
+from deadlinewatch.core.notes import NoteProblem, ParsedNote, parse_eta
+from deadlinewatch.core.words import Phrase, _, english, phrase
 
 # C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -338,17 +338,34 @@ REJECT = {"reject", "rejected", "no", "drop", "reddet", "ret", "hayır", "gönde
 TOKEN = re.compile(r"\[dw:([0-9a-f]{6,32})\]")
 
 
+_WORD = re.compile(r"[^\s,.;:!?()\[\]\"'“”«»।]+")  # a word: what lies between spaces and punctuation, whole
+# graphemes included (a `\w` run stops at a Bengali vowel sign: অনুমোদন would read as অন)
+
+
 def decision_word(text: str) -> str:
     """"approve" or "reject" from the first word the manager wrote, or "" when it is neither."""
+    return manager_decision(text, None)[0]
+
+
+def manager_decision(text: str, today: dt.date | None) -> tuple[str, dt.date | None, str]:
+    """The manager's answer to a draft: "approve" or "reject" from the first word of the first line written, the
+    date written after an approval ("approve 2026-12-11", "onayla 11 Aralık", "অনুমোদন ১১ ডিসেম্বর": ISO, or with
+    a month name in their language; a numeric 03/04 is refused as ambiguous), and a problem when what follows
+    the word looks like a date and is none (a date the manager meant is never silently dropped)."""
     for line in text.splitlines():
-        words = re.findall(r"\w+", line.casefold())
-        if words:
-            if words[0] in APPROVE:
-                return "approve"
-            if words[0] in REJECT:
-                return "reject"
-            return ""
-    return ""
+        words = _WORD.findall(line.casefold())
+        if not words:
+            continue
+        first = words[0]
+        word = "approve" if first in APPROVE else "reject" if first in REJECT else ""
+        rest = line.strip()[len(line.strip().split(None, 1)[0]):].strip(" \t,.;:!-–—")
+        if word != "approve" or today is None or not any(ch.isdigit() for ch in rest):
+            return word, None, ""
+        try:
+            return word, parse_eta(rest, today), ""
+        except NoteProblem as e:
+            return word, None, english([e.words])
+    return "", None, ""
 
 
 @dataclass(frozen=True)
@@ -360,7 +377,8 @@ class Verdict:
     reason: str
     reply: bool = False
     note: ParsedNote | None = None
-    decision: str = ""  # approve | reject, for outcome "decision"
+    decision: str = ""  # approve | reject | unclear (a date that cannot be read), for outcome "decision"
+    date: dt.date | None = None  # the date the manager approved the notice with, instead of the letter's
 
 
 def classify(
@@ -382,10 +400,14 @@ def classify(
             why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
             if why:
                 return Verdict("rejected", "rejected", f"a decision that is not authenticated: {why}; not answered")
-        word = decision_word(incoming.text)
+        word, date, misread = manager_decision(incoming.text, incoming.at.date())
         if not word:
             return Verdict("rejected", "rejected", "a reply to a draft that says neither approve nor reject")
-        return Verdict("decision", "processed", f"the manager's decision: {word}", decision=word)
+        if misread:  # answered, so the manager can write the date again; nothing is decided
+            return Verdict("decision", "processed", f"an approval whose date cannot be read: {misread}",
+                           decision="unclear")
+        return Verdict("decision", "processed", f"the manager's decision: {word}"
+                       + (f" with the date {date.isoformat()}" if date else ""), decision=word, date=date)
     if incoming.sender in rules.clients and context.answers_notice:
         return Verdict("forwarded", "processed", "a client's reply to a notice; forwarded to the manager")
     if incoming.sender not in rules.members:

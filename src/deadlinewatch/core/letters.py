@@ -175,6 +175,7 @@ class NoticeLetter:
     broken: dt.date | None = None  # a second notice: the date it breaks (the one the last notice promised)
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
+    offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
 
 
 @dataclass(frozen=True)
@@ -508,8 +509,8 @@ class Letters:
             slip_days=letter.slip_days, context=letter.context, context_day=when,
             context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
-            offer=letter.offer or "", rows=letter.rows, again=letter.again, moved=letter.moved,
-            delivered_on=letter.delivered_on or today,
+            offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
+            moved=letter.moved, delivered_on=letter.delivered_on or today,
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:
@@ -586,6 +587,23 @@ class Letters:
         msg["Reply-To"] = Addresses("Reply-To", reply_to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "nudge"
+        msg.set_content(text)
+        return msg
+
+    def ask(self, *, language: str, sender: str, to: str, reply_to: str, composed_at: dt.datetime, message_id: str,
+            project_id: str, project_name: str, milestone: str, broken: dt.date, promised: dt.date) -> EmailMessage:
+        """To the team: the date the client was given will not hold, and the second notice waits for a cause and a
+        plan newer than the last notice's. The answer is a note: it goes straight to the inbox."""
+        locale = letter_locale(language, self.zone)
+        subject, text = self._team(
+            language, "ask.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
+            milestone=safe_text(milestone), broken=format_day(broken, locale, "medium"),
+            promised=format_day(promised, locale, "medium"))
+        msg = _envelope(sender, subject, composed_at, message_id)
+        msg["To"] = Addresses("To", to)
+        msg["Reply-To"] = Addresses("Reply-To", reply_to)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Deadlinewatch-Kind"] = "ask"
         msg.set_content(text)
         return msg
 

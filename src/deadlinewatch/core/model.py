@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.core.words import Phrase
@@ -79,7 +80,9 @@ class Forecast:
     p_miss: float | None
     reason: str  # in English, with the dates and the probability (logs, status, replay)
     target: dt.date | None = None
-    eta: dt.date | None = None
+    # the team's own date: the latest note's ETA, else the working day its Remaining ends (core/forecast.py
+    # team_date) — what the team itself said, which outranks the model when it is later
+    team_date: dt.date | None = None
     words: tuple[Phrase, ...] = ()  # the reason as phrases, said in the reader's language
 
 
@@ -167,6 +170,19 @@ class QueueMail:
     uid: str | None = None
     promised: dt.date | None = None
     not_before: dt.datetime | None = None  # sent no earlier than this (a reminder scheduled for its day)
+    decided_by: str | None = None  # who approved it, when a person did as it was recorded (approve --date)
+    basis: dt.datetime | None = None  # a notice: the time of the newest note it was composed from
+
+
+@dataclass(frozen=True)
+class QueueGroup:
+    """Record client messages decided together (the first the primary), the dates they give the client's
+    calendar, and the manager's messages about them, made with the primary's id; a notice replaces one still
+    held for the same milestone."""
+
+    messages: tuple[QueueMail, ...]
+    dates: tuple[ShowDate, ...]
+    to_manager: Callable[[int], Sequence[QueueMail]] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,5 +224,5 @@ class RecordMessage:
 
 # what a step decides; the store carries a decision's actions out in one transaction (Store.carry_out). A ShowDate
 # goes only with the client messages that show it (Store.enqueue_client_group)
-Action = QueueMail | DecideHeld | SetOutboxState | RecordMessage
+Action = QueueMail | QueueGroup | DecideHeld | SetOutboxState | RecordMessage
 

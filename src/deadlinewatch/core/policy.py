@@ -24,10 +24,17 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Promise:
-    """What the client was last told about a milestone."""
+    """What the client was told about a milestone, and what was decided for them but not told.
+
+    `promised` is a date the client was told: a notice sent, or on its way (approved, or sent without approval).
+    A notice held for the manager or rejected told them nothing: its date is `withheld` — the latest date decided
+    and not told, against which the policy judges whether a new decision is news (so that a rejected or
+    waiting notice is not decided again every pass), while the letters judge "again" and "broken" against
+    `promised` alone."""
 
     promised: dt.date | None  # None: never warned
     delivered_sent: bool = False
+    withheld: dt.date | None = None  # the latest date held for the manager or rejected, newer than `promised`
 
 
 @dataclass(frozen=True)
@@ -38,26 +45,53 @@ class Policy:
 
 
 def promised_date(forecast: Forecast) -> dt.date | None:
-    """The date we promise: the forecast's P80, or the team's ETA when that is later."""
+    """The date we promise: the forecast's P80, or the team's own date when that is later (what the team itself
+    says outranks the model)."""
     if forecast.p80 is None:
-        return forecast.eta
-    if forecast.eta is not None and forecast.eta > forecast.p80:
-        return forecast.eta
+        return forecast.team_date
+    if forecast.team_date is not None and forecast.team_date > forecast.p80:
+        return forecast.team_date
     return forecast.p80
+
+
+def usable(day: dt.date, cal: WorkCalendar, client: WorkCalendar | None = None) -> dt.date:
+    """The first date from `day` on that the client can use: a working day for the team and not a public holiday
+    where the client is (`client.holidays`) — a promise of Christmas Day helps no one."""
+    for _day in range(366):
+        if cal.is_working(day) and (client is None or client.is_working(day)):
+            return day
+        day += dt.timedelta(days=1)
+    return day
+
+
+def replan(milestone: Milestone, forecast: Forecast | None, cal: WorkCalendar, deadline_day: dt.date,
+           client: WorkCalendar | None = None, date: dt.date | None = None) -> NoticeDecision:
+    """The notice as it would be sent: the new date — `date` when the manager chose one, else the forecast's P80
+    or the team's own date when later — never the deadline's own day or earlier, moved to a day the client can
+    use; and the slip, in working days from the deadline's date (the offer ladder's rung)."""
+    new = date or (promised_date(forecast) if forecast is not None else None)
+    if new is None:
+        # a passed date without any estimate: promise the next working day rather than nothing
+        target = forecast.target if forecast is not None and forecast.target else deadline_day
+        new = cal.add(max(deadline_day, target), 1)
+    new = usable(max(new, cal.add(deadline_day, 1)), cal, client)
+    slip = max(cal.count(deadline_day, new), 0)
+    return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip,
+                          forecast.reason if forecast is not None else "", forecast=forecast)
 
 
 LITTLE_HISTORY = 5  # closed milestones: with fewer, a team's bias is still mostly the reference prior's
 OUTRUN_FACTOR = 1.5
 
 
-def outruns_team(promised: dt.date | None, eta: dt.date | None, today: dt.date, history: int,
+def outruns_team(promised: dt.date | None, team: dt.date | None, today: dt.date, history: int,
                  cal: WorkCalendar) -> float | None:
-    """How many times as far off as the team's own ETA a promise is, when that is more than OUTRUN_FACTOR and the
+    """How many times as far off as the team's own date a promise is, when that is more than OUTRUN_FACTOR and the
     forecast knows the team too little (fewer than LITTLE_HISTORY closed milestones) to overrule it: the date is
     then the reference class's, not this team's, and a person should look before a client reads it. None else."""
-    if promised is None or eta is None or history >= LITTLE_HISTORY:
+    if promised is None or team is None or history >= LITTLE_HISTORY:
         return None
-    factor = max(cal.count(today, promised), 1) / max(cal.count(today, eta), 1)
+    factor = max(cal.count(today, promised), 1) / max(cal.count(today, team), 1)
     return factor if factor > OUTRUN_FACTOR else None
 
 
@@ -69,36 +103,35 @@ def decide(
     cal: WorkCalendar,
     deadline_day: dt.date,
     today: dt.date | None = None,
+    client: WorkCalendar | None = None,
 ) -> NoticeDecision | None:
     """The notice the client must get now, if any. `today` (the team's date) lets a promise about to be broken
     be announced whatever the size of the slip: the next working day is the last chance to say so before it
-    passes."""
+    passes. `client`: the client's public holidays, which no promised date falls on."""
     if milestone.state == "done":
         if promise.promised is not None and not promise.delivered_sent:
             return NoticeDecision(milestone.project, milestone.uid, "delivered", None, 0, "delivered")
         return None
     if milestone.state != "open" or forecast is None or forecast.p_miss is None:
         return None
-    # a team that says it will be late is late: its own ETA past the date makes the notice due at once
-    admitted = forecast.eta is not None and forecast.eta > (promise.promised or deadline_day)
+    judged = promise.promised or deadline_day  # the date the client holds
+    # a team that says it will be late is late: its own date (ETA, or where its Remaining ends) past the date
+    # the client holds makes the notice due at once, whatever the probability
+    admitted = forecast.team_date is not None and forecast.team_date > judged
     if forecast.p_miss < policy.warn_probability and not admitted:
         return None
-    new = promised_date(forecast)
-    if new is None:
-        # a passed date without any estimate: promise the next working day rather than nothing
-        new = cal.add(max(deadline_day, forecast.target or deadline_day), 1)
-    new = max(new, cal.add(deadline_day, 1))
-    slip = max(cal.count(deadline_day, new), 0)
-    if promise.promised is None:
-        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason,
-                              forecast=forecast)
-    moved = cal.count(promise.promised, new)
-    about_to_break = today is not None and moved > 0 and cal.count(today, promise.promised) <= 1
+    notice = replan(milestone, forecast, cal, deadline_day, client)
+    assert notice.promised is not None
+    last = promise.withheld or promise.promised  # the latest date decided: told, held or rejected
+    if last is None:
+        return notice
+    moved = cal.count(last, notice.promised)
+    about_to_break = today is not None and notice.promised > judged and cal.count(today, judged) <= 1 and moved > 0
     if moved > policy.renotify_slip_days or about_to_break:
         # a broken promise is a new miss: a second apology, with the new date — small wobbles of the forecast
-        # do not make one, but a promise is never let pass unannounced
-        return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip, forecast.reason,
-                              forecast=forecast)
+        # do not make one, nor does a date the manager holds or rejected, but a promise is never let pass
+        # unannounced
+        return notice
     return None
 
 

@@ -25,6 +25,7 @@ from deadlinewatch.config import Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, Report, ShowDate, TimelineRow
@@ -59,6 +60,8 @@ class Plan:
     manager: Callable[[int], list[QueueMail]] | None = None
     held: list[str] = field(default_factory=list)  # why it waits for the manager whatever policy.approval says
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
+    ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
+    team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
 
 
 def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -126,9 +129,10 @@ def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime
 
 
 def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
-                closed: int) -> Plan:
+                closed: int, chosen: bool = False) -> Plan:
     """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves. `closed`: how
-    many of the team's closed milestones its forecasts learned from."""
+    many of the team's closed milestones its forecasts learned from. `chosen`: the manager chose its date
+    (`approve --date`): nothing more to hold it for."""
     project, cal = pv.project, c.workdays
     tz = pv.client_tz
     cd = pv.dates.get(m.uid)
@@ -139,10 +143,16 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
         override[m.uid] = (pv.shown(m), sequence)
     else:
         assert decision.promised is not None
-        sequence = pv.sequence(m) + 1
-        override[m.uid] = (decision.promised, sequence)
         by_uid = {x.uid: x for x in pv.milestones if pv.state(x) == "open" or x.uid == m.uid}
         current = {x.uid: pv.shown(x) for x in pv.milestones}
+        # work it builds on was promised a later date: its own new date comes after that
+        after = dependencies.earliest(by_uid, m.uid, current, cal, tz)
+        if after is not None and after > decision.promised and not chosen:
+            promised = policy.usable(after, cal, c.client_days(project))
+            decision = dataclasses.replace(decision, promised=promised, slip_days=max(
+                cal.count(last_work_day(m.deadline, c.team_tz), promised), 0))
+        sequence = pv.sequence(m) + 1
+        override[m.uid] = (decision.promised, sequence)
         moved = dependencies.shifted(by_uid, m.uid, decision.promised, current, cal, tz)
         for uid, new in moved.items():
             dep = by_uid[uid]
@@ -152,35 +162,51 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     row = next(r for r in rows if r.uid == m.uid)
     history = pv.reports.get(m.uid, [])
     language, team = project.client.language, c.config.team.language
+    # "again" and "broken" are judged against what the client was told: a held or rejected date never was
     again = cd is not None and cd.promised is not None and decision.kind == "notice"
     plan = Plan(reason=decision.reason, why=c.letters.forecast(team, decision.forecast) if decision.forecast else
                 c.letters.gettext(team, _("delivered")))
-    plan_report = _latest(history, "plan")
-    if again and plan_report is not None and m.uid in pv.told and plan_report.at <= pv.told[m.uid]:
-        # the plan the client read in the last notice, which has just failed: not said again as the new plan
+    # a second notice is a new apology: the cause, plan and prevention it gives are what the notes said after the
+    # last notice told the client, whose plan and reassurance have just failed — never the old ones again
+    since = pv.told.get(m.uid) if again else None
+    fresh = [r for r in history if since is None or r.at > since]
+    plan_report = _latest(fresh, "plan")
+    cause, prevent = _latest_text(fresh, "cause"), _latest_text(fresh, "prevent")
+    if again and since is not None and (plan_report is None or not cause) and not chosen:
+        missing = "/".join(k for k, v in (("Cause", cause), ("Plan", plan_report)) if not v)
         plan.held.append(c.letters.gettext(team, _(
-            "the notes give no Plan newer than the last notice of %(date)s, whose plan has not held: add the new "
-            "plan in a note (Plan: …) or approve the letter as it is, which promises the client the steps"),
-            date=pv.told[m.uid].astimezone(c.team_tz).date().isoformat()))
-        plan_report = None
-    eta = decision.forecast.eta if decision.forecast else None
+            "the notes give no %(keys)s newer than the last notice of %(date)s, whose date is now broken: the team "
+            "is asked for them; when their note comes the letter is composed again, or approve it as it is (it "
+            "then claims no cause and promises the client the steps)"),
+            keys=missing, date=since.astimezone(c.team_tz).date().isoformat()))
+        plan.ask_team = missing
+    team_date = decision.forecast.team_date if decision.forecast else None
     today = now.astimezone(c.team_tz).date()
-    factor = policy.outruns_team(decision.promised, eta, today, closed, cal)
-    if decision.kind == "notice" and factor is not None and decision.promised is not None and eta is not None:
+    factor = None if chosen else policy.outruns_team(decision.promised, team_date, today, closed, cal)
+    if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
         plan.held.append(c.letters.say(team, [phrase(_(
-            "the forecast promises %(promised)s, %(factor)sx as far off as the team's own ETA of %(eta)s, and it has "
-            "only %(count)s closed milestones of this team to learn from: ask the team (a note with ETA or "
-            "Remaining) or approve the date as it is"), promised=decision.promised, factor=Factor(factor), eta=eta,
-            count=closed)]))
-    offer = None
+            "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it has "
+            "only %(count)s closed milestones of this team to learn from, so the forecast's date is mostly how "
+            "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
+            "a second apology if the team runs as most do; sending the forecast's risks promising the client "
+            "more delay than this team may need. Ask the team, or choose: approve with --date %(eta_iso)s (the "
+            "team's), approve as it is (the forecast's), or approve with a date of your own"),
+            promised=decision.promised, factor=Factor(factor), eta=team_date, count=closed,
+            eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
+    offer, offer_stands = None, False
     if decision.kind != "delivered":
-        rung = policy.pick_offer([(o.min_slip_days, o) for o in c.config.offers], decision.slip_days)
+        ladder = [(o.min_slip_days, o) for o in c.config.offers]
+        rung = policy.pick_offer(ladder, decision.slip_days)
         offer = rung.text(language) if rung else None
+        if again and cd is not None and cd.promised is not None and rung is not None:
+            # the slip is counted from the original deadline, so a second slip climbs the ladder; on the same
+            # rung the letter says the offer made stands, not the same words as news
+            told_slip = max(cal.count(last_work_day(m.deadline, c.team_tz), cd.promised), 0)
+            offer_stands = policy.pick_offer(ladder, told_slip) is rung
         if rung is not None and offer is None:
             plan.held.append(c.letters.gettext(team, _(
                 "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
                 "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
-    cause, prevent = _latest_text(history, "cause"), _latest_text(history, "prevent")
     said = {"Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or ""}
     studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
     for key, text in said.items() if decision.kind == "notice" else ():
@@ -189,6 +215,8 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
             plan.held.append(c.letters.gettext(team, _(
                 "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
                 "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+    if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
+        plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
         plan.follow_up = cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS)
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
@@ -200,9 +228,11 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
         slip_days=decision.slip_days, context=project.context, cause=cause,
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
-        delivered_on=done.astimezone(tz).date(),
+        delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands,
     )
     _add(c, plan, project, env, c.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
+    if history:  # what it was composed from: a newer note makes a held one be composed again
+        plan.messages[-1] = dataclasses.replace(plan.messages[-1], basis=max(r.at for r in history))
     if decision.kind == "delivered":
         plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
         return plan
@@ -216,6 +246,22 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
                                    invited=env.invites))
     return plan
+
+
+def _ask(c: Composer, pv: ProjectView, m: Milestone, broken: dt.date, promised: dt.date,
+         history: Sequence[Report], now: dt.datetime) -> QueueMail:
+    """The team is asked for a cause and a plan newer than the last notice: whoever reported on the milestone
+    last (a member), else the manager. Its answer is a note (Reply-To: the inbox)."""
+    members = {ascii_lower(bare(x)) for x in c.config.team.members}
+    last = next((r.sender for r in reversed(history) if r.sender and ascii_lower(r.sender) in members), "")
+    to = last or bare(pv.project.manager)
+    token, msg_id = c.message_id("ask", pv.project.id, m.uid, promised.isoformat(), now.isoformat())
+    message = c.letters.ask(language=c.config.team.language, sender=c.sender, to=to,
+                            reply_to=c.config.imap.address, composed_at=now, message_id=msg_id,
+                            project_id=pv.project.id, project_name=pv.project.name, milestone=m.name, broken=broken,
+                            promised=promised)
+    return c.outgoing(kind="ask", audience="team", token=token, msg_id=msg_id, message=message.as_bytes(),
+                      recipients=[to], now=now, project=pv.project.id, uid=m.uid)
 
 
 FOLLOW_UP_DAYS = 2  # a notice without a plan promises the steps within this many working days (a reminder then)
@@ -329,13 +375,19 @@ class Decision:
 
 def decide_milestone(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, now: dt.datetime
                      ) -> NoticeDecision | None:
-    """The policy on one milestone as the client knows it: must they hear about it now?"""
+    """The policy on one milestone as the client knows it: must they hear about it now? A notice still held for
+    the manager is composed again when a note came after it (it then says what the team says now, and replaces
+    the held one); a held or rejected date is otherwise not decided again until the news moves past it."""
     state = pv.state(m)
     effective = m if state == m.state else dataclasses.replace(m, state=state)
     cd = pv.dates.get(m.uid)
-    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False)
+    withheld = pv.withheld.get(m.uid)
+    held = pv.held.get(m.uid)
+    if held is not None and any(r.at > held for r in pv.reports.get(m.uid, [])):
+        withheld = None  # the held letter is out of date: decide afresh
+    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False, withheld)
     return policy.decide(effective, f, promise, c.policy, c.workdays, last_work_day(m.deadline, c.team_tz),
-                         today=now.astimezone(c.team_tz).date())
+                         today=now.astimezone(c.team_tz).date(), client=c.client_days(pv.project))
 
 
 def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.datetime,
@@ -346,14 +398,15 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     def add(plan: Plan, what: str) -> None:
         nonlocal pv
         plan.what = what
-        plan.manager = _manager_copy(c, pv, plan, now)
+        plan.manager = manager_copy(c, pv, plan, now)
         out.plans.append(plan)
-        pv = pv.after(plan.dates)
+        pv = pv.after(plan.dates, held=plan.messages[0].state == "held")
 
     invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
-        if invites and m.state == "cancelled" and cd is not None and not cd.cancelled_sent and not m.private:
+        if (invites and m.state == "cancelled" and cd is not None and cd.invited and cd.shown_date is not None
+                and not cd.cancelled_sent and not m.private):  # a CANCEL only for an entry the client has
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
@@ -404,14 +457,14 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     return out
 
 
-def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
+def manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
                   ) -> Callable[[int], list[QueueMail]] | None:
     """The manager's messages about a plan, made once the primary's id is known: the draft to approve when held
     (by policy.approval, or for a reason of its own), the why of a notice that goes out on its own, and the
     reminder of a follow-up the letter promises, scheduled for its day."""
     project, first = pv.project, plan.messages[0]
     held = first.state == "held"
-    if not held and first.kind != "notice":
+    if not held and first.kind != "notice" and not plan.team:
         return None
     names = {m.uid: m.name for m in pv.milestones}
     team = c.config.team.language
@@ -429,7 +482,7 @@ def _manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
         if plan.follow_up is not None:
             at = dt.datetime.combine(plan.follow_up, dt.time(9), tzinfo=c.team_tz)
             out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
-        return out
+        return out + plan.team
 
     return to_manager
 

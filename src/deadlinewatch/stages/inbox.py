@@ -8,6 +8,7 @@ its record); the store carries them out in one transaction, and only then is the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -29,6 +30,7 @@ from deadlinewatch.core.model import (
     Forecast,
     Milestone,
     NoteBlock,
+    QueueGroup,
     QueueMail,
     RecordMessage,
     Report,
@@ -36,10 +38,13 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import ConfigError, DeadlinewatchError, LoginRefused, ServerError
 from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
-from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, forecaster
+from deadlinewatch.stages import approval
+from deadlinewatch.stages.evaluation import decide_milestone
+from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, estimates, forecaster, pass_forecasts
 from deadlinewatch.stages.manager_mail import compose_manager_message
+from deadlinewatch.stages.project_view import ProjectView, view
 
 log = logging.getLogger(__name__)
 PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
@@ -80,7 +85,8 @@ def _said(block: NoteBlock) -> list[Phrase]:
     if block.done is not None:
         parts.append(phrase(_("%(done)s done"), done=Percent(block.done)))
     if block.remaining_days is not None:
-        parts.append(phrase(_("%(days)s left"), days=Days(block.remaining_days)))
+        # in the forecast's words ("stated …"), beside the days it counts at the notes' pace
+        parts.append(phrase(_("stated %(days)s left"), days=Days(block.remaining_days)))
     if block.eta is not None:
         parts.append(phrase(_("ETA %(date)s"), date=block.eta))
     if block.blocked:
@@ -106,8 +112,11 @@ class Lookup:
     bounced: tuple[OutboxItem, ...] = ()  # sent client messages a delivery status notification returns
     note: ParsedNote | None = None  # a member's note, as understood
     milestones: Mapping[str, Sequence[Milestone]] = field(default_factory=dict)  # by project, those concerned
-    history: Mapping[str, Sequence[Report]] = field(default_factory=dict)  # the note's milestones' notes so far
-    dates: Mapping[str, ClientDate] = field(default_factory=dict)  # what the note's client's calendar shows
+    # the note's project as the pass's evaluation reads it (stages/project_view.py `view`): its notes so far and
+    # the dates its client holds — what the reply forecasts from and judges the client notice by
+    view: ProjectView | None = None
+    held_view: ProjectView | None = None  # a held notice's project as the client knows it (approve with a date)
+    closed: int = 0  # the team's closed milestones the forecasts learned from (approve with a date)
 
     def names(self, project: str | None) -> dict[str, str]:
         return {m.uid: m.name for m in self.milestones.get(project or "", ())}
@@ -140,15 +149,14 @@ def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folde
         verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
     out = MessageDecision(verdict, folders[verdict.folder])
     if verdict.note is not None and verdict.note.ok:
-        out.reports = [Report(verdict.note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta,
-                              b.cause, b.plan, b.blocked, incoming.sender, b.prevent) for b in verdict.note.blocks]
+        out.reports = note_reports(verdict.note, incoming)
     messages: list[QueueMail] = []
     if verdict.reply:
         messages.append(_reply(c, forecast, incoming, verdict, out.reports, lookup, now))
     if verdict.outcome == "forwarded":
         messages.append(_forward(c, incoming, lookup.answered, now))
     if verdict.outcome == "decision":
-        _decide(c, incoming, verdict, lookup, now, out)
+        _decide(c, forecast, incoming, verdict, lookup, now, out)
     if verdict.outcome == "bounce":
         _bounce(c, lookup, now, incoming.text, out)
     note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
@@ -163,6 +171,12 @@ def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folde
     return out
 
 
+def note_reports(note: ParsedNote, incoming: intake.Incoming) -> list[Report]:
+    """What an accepted note records: one report a block, at the note's time."""
+    return [Report(note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta, b.cause, b.plan,
+                   b.blocked, incoming.sender, b.prevent) for b in note.blocks]
+
+
 def _understood(lookup: Lookup) -> ParsedNote:
     if lookup.note is None:  # looked up for every member's readable mail: classify asks for no other
         raise LookupError("the note was not read before deciding")
@@ -175,34 +189,22 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
     assert note is not None
     blocks: list[BlockSummary] = []
     project_name = ""
-    if note.ok:
-        project_name = c.config.project(note.project).name if note.project else ""
-        by_uid = {m.uid: m for m in lookup.milestones.get(note.project or "", ())}
+    if note.ok and note.project:
+        project = c.config.project(note.project)
+        project_name = project.name
+        # the project once this note is recorded, as the pass's evaluation reads it: its forecasts (with what each
+        # milestone waits for) and its policy, so that the reply says what the risk alert, the manager's mail and
+        # the nudge of the same moment say — and the client notice only when the policy makes it due
+        pv = with_notes(lookup.view or ProjectView(project, list(lookup.milestones.get(project.id, ())), {}, {}),
+                        reports)
+        forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, {b.uid for b in note.blocks})
+        by_uid = {m.uid: m for m in pv.milestones}
         for block in note.blocks:
             m = by_uid[block.uid]
-            notes_so_far = [*lookup.history.get(m.uid, ()), *(r for r in reports if r.uid == m.uid)]
-            f = forecast(m, notes_so_far, lookup.dates.get(m.uid), now)
-            deadline_day = last_work_day(m.deadline, c.team_tz)
-            at_risk = False
-            language = c.config.team.language
-            if f is None:
-                words = c.letters.say(language, [phrase(_("closed — done"))])
-            else:
-                more = []
-                if f.p50 is not None:
-                    late = c.workdays.count(deadline_day, f.p50)
-                    more.append(phrase(_("%(days)s after the deadline (%(date)s)"), days=Days(late), date=deadline_day)
-                                if late > 0 else phrase(_("on time for the deadline (%(date)s)"), date=deadline_day))
-                at_risk = f.p_miss is not None and f.p_miss >= c.policy.warn_probability
-                if at_risk:
-                    more.append(phrase(_("private milestone: the client is not told")) if m.private
-                                else phrase(_("a client notice will go out")))
-                words = "; ".join([c.letters.forecast(language, f), *([c.letters.say(language, more)] if more else [])])
-            told = any(r.cause for r in notes_so_far) and any(r.plan for r in notes_so_far)
-            read_as = c.letters.say(language, [phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
-                                                      name=block.name)]) if block.matched_by else ""
-            blocks.append(BlockSummary(block.name, read_as, c.letters.say(language, _said(block), ", "),
-                                       words, at_risk and not m.private and not told))
+            f = forecasts.get(m.uid)
+            decision = decide_milestone(c, pv, m, f, now)
+            blocks.append(_summary(c, block, m, f, decision is not None and decision.kind == "notice",
+                                   pv.reports.get(m.uid, [])))
     token, msg_id = c.message_id("reply", incoming.message_key)
     msg = c.letters.reply(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
@@ -213,6 +215,31 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
     )
     return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[incoming.sender], now=now, project=note.project)
+
+
+def _summary(c: Composer, block: NoteBlock, m: Milestone, f: Forecast | None, notice_due: bool,
+             history: Sequence[Report]) -> BlockSummary:
+    """One milestone of a note as the reply tells it back: what the note said, the forecast with it, and — when
+    the client notice is due and the notes never gave them — the request for the cause and the plan."""
+    language = c.config.team.language
+    if f is None:
+        words = c.letters.say(language, [phrase(_("closed — done"))])
+    else:
+        deadline_day = last_work_day(m.deadline, c.team_tz)
+        more = []
+        if f.p50 is not None:
+            late = c.workdays.count(deadline_day, f.p50)
+            more.append(phrase(_("%(days)s after the deadline (%(date)s)"), days=Days(late), date=deadline_day)
+                        if late > 0 else phrase(_("on time for the deadline (%(date)s)"), date=deadline_day))
+        if notice_due:
+            more.append(phrase(_("private milestone: the client is not told")) if m.private
+                        else phrase(_("the client notice is due now")))
+        words = "; ".join([c.letters.forecast(language, f), *([c.letters.say(language, more)] if more else [])])
+    told = any(r.cause for r in history) and any(r.plan for r in history)
+    read_as = c.letters.say(language, [phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
+                                              name=block.name)]) if block.matched_by else ""
+    return BlockSummary(block.name, read_as, c.letters.say(language, _said(block), ", "), words,
+                        notice_due and not m.private and not told)
 
 
 def _example(c: Composer, note: notes.ParsedNote, lookup: Lookup) -> dict[str, str]:
@@ -231,8 +258,8 @@ def _forward(c: Composer, incoming: intake.Incoming, notice: OutboxItem | None, 
                       recipients=[bare(manager)], now=now)
 
 
-def _decide(c: Composer, incoming: intake.Incoming, verdict: intake.Verdict, lookup: Lookup, now: dt.datetime,
-            out: MessageDecision) -> None:
+def _decide(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict: intake.Verdict, lookup: Lookup,
+            now: dt.datetime, out: MessageDecision) -> None:
     """The manager's approve/reject by mail: the decision, and the answer saying what became of it."""
     held = lookup.held
     assert held is not None
@@ -244,7 +271,30 @@ def _decide(c: Composer, incoming: intake.Incoming, verdict: intake.Verdict, loo
             c, held, names, "decided", c.letters.gettext(language, _("already %(state)s; nothing changed"),
                                                          state=already), now, in_reply_to=incoming.message_id))
         return
+    if verdict.decision == "unclear":
+        out.actions.append(compose_manager_message(
+            c, held, names, "decided", c.letters.gettext(language, _(
+                "the date could not be read (%(why)s); nothing changed: answer again with approve and a date such "
+                "as 2026-12-11"), why=verdict.reason.partition(": ")[2]), now, in_reply_to=incoming.message_id))
+        return
     approve = verdict.decision == "approve"
+    if approve and verdict.date is not None and lookup.held_view is not None:
+        try:
+            plan = approval.with_date(c, lookup.held_view, held, verdict.date, forecast, lookup.closed, now,
+                                      incoming.sender)
+        except DeadlinewatchError as e:  # a date not after the deadline, or not one the client can use
+            out.actions.append(compose_manager_message(
+                c, held, names, "decided", c.letters.gettext(language, _(
+                    "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date.isoformat(),
+                    why=str(e).partition(": ")[2] or str(e)), now, in_reply_to=incoming.message_id))
+            return
+        words = c.letters.gettext(language, _("approved with the date %(date)s: it is written again for that date "
+                                              "and goes out now"), date=verdict.date.isoformat())
+        out.events.append(f"manager approved notice #{held.id} by email with the date {verdict.date.isoformat()}")
+        out.actions += [QueueGroup(tuple(plan.messages), tuple(plan.dates), plan.manager),
+                        compose_manager_message(c, held, names, "decided", words, now,
+                                                in_reply_to=incoming.message_id)]
+        return
     words = c.letters.gettext(language, _("approved: it goes out now") if approve else
                               _("rejected: it will not be sent"))
     out.events.append(f"manager {'approved' if approve else 'rejected'} notice #{held.id} by email")
@@ -283,12 +333,22 @@ def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Looku
         note = reading.parsed(incoming)
     project = note.project if note is not None and note.ok else None
     concerned = {p for p in (project, held.project if held else None, *(i.project for i in bounced)) if p}
+    pv = None
+    if note is not None and project is not None:  # the reply forecasts as the evaluation will once it is recorded
+        pv = reading.view(project)
+        reading.prepare(note_reports(note, incoming))
+    held_view, closed = None, 0
+    if held is not None and held.state == "held" and held.project in {p.id for p in svc.config.projects}:
+        held_view = view(store, svc.config.project(held.project))  # an approval may carry a date: composed again
+        if reading.forecaster is None:
+            reading.forecaster = forecaster(svc)
+        closed = reading.forecaster.spread.history
     return Lookup(
         is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
         held=held, answered=store.notice_by_message_ids(incoming.references), bounced=bounced, note=note,
         milestones={p: store.milestones(p) for p in concerned},
-        history={b.uid: reading.history(project, b.uid) for b in note.blocks} if note and project else {},
-        dates=store.client_dates(project) if project else {},
+        view=pv,
+        held_view=held_view, closed=closed,
     )
 
 
@@ -305,7 +365,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
         lookup = Lookup()  # a message too broken to look up: decided as unreadable below
     decided = decide_message(svc.composer, reading.forecast, reading.rules, reading.folders, incoming, lookup, now)
     svc.store.carry_out(decided.actions, now)
-    reading.recorded(decided.reports)
+    reading.recorded(decided.reports, decided.actions)
     for event in decided.events:
         report.event("%s", event)
     for problem in decided.problems:
@@ -389,6 +449,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         for start in range(0, len(fetched), BATCH):
             prepared = await asyncio.to_thread(_prepare, fetched[start:start + BATCH], reading.parse, reading.rules,
                                                imap.max_message_bytes)
+            reading.fresh()  # the evaluator or the calendar may have changed the state while this awaited
             # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
             # failed) is only filed again
             reading.decided.update(svc.store.message_decisions(
@@ -439,8 +500,9 @@ def _health(svc: Services, report: PassReport, listed: int) -> None:
 
 @dataclass
 class Reading:
-    """One reading of the inbox: how it decides, what it decided, where each message goes, and each milestone's
-    notes so far — read from the store once, then kept as notes are recorded (a reply forecasts from them)."""
+    """One reading of the inbox: how it decides, what it decided, where each message goes, and each note's project
+    as the evaluation reads it — read from the store once a batch, then kept as notes are recorded (a reply
+    forecasts from it)."""
 
     svc: Services
     parse: Callable[[intake.Incoming], notes.ParsedNote]
@@ -448,9 +510,9 @@ class Reading:
     folders: dict[str, str]
     decided: dict[str, str]
     moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    notes: dict[tuple[str, str], list[Report]] = field(default_factory=dict)
+    views: dict[str, ProjectView] = field(default_factory=dict)  # by project: see `view`
     understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
-    forecaster: Forecaster | None = None  # made when a reply first needs a forecast: one spread per reading
+    forecaster: Forecaster | None = None  # made when a reply first needs a forecast (see `prepare`)
 
     def forecast(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
                  now: dt.datetime) -> Forecast | None:
@@ -466,20 +528,55 @@ class Reading:
     def file(self, target: str, uid: int, message_key: str) -> None:
         self.moves.setdefault(target, []).append((uid, message_key))
 
-    def history(self, project: str, uid: str) -> list[Report]:
-        key = (project, uid)
-        if key not in self.notes:
-            self.notes[key] = self.svc.store.reports(project, uid)
-        return self.notes[key]
+    def fresh(self) -> None:
+        """A new batch: what was read for the last one is read again when needed (other workers ran meanwhile)."""
+        self.views.clear()
+        self.forecaster = None
 
-    def recorded(self, reports: Sequence[Report]) -> None:
-        for r in reports:
-            kept = self.notes.get((r.project, r.uid))
-            if kept is not None:
-                kept.append(r)
-                if len(kept) > 2 * RECENT_REPORTS:  # as the store would give them: the latest, oldest first
-                    kept.sort(key=lambda x: x.at)
-                    del kept[:-RECENT_REPORTS]
+    def prepare(self, pending: Sequence[Report]) -> None:
+        """The forecaster for the reply to a note whose notes are `pending`: the team's spread as the evaluation
+        will learn it once they are recorded — learned again, with them, when they teach it something (a
+        milestone's first estimate, or its Done: 100%), else the one of this batch."""
+        if any(self._teaches(r) for r in pending):
+            self.forecaster = forecaster(self.svc, pending)
+        elif self.forecaster is None:
+            self.forecaster = forecaster(self.svc)
+
+    def _teaches(self, r: Report) -> bool:
+        pv = self.views.get(r.project)
+        if pv is None:
+            return True
+        known = pv.reports.get(r.uid, [])
+        return (r.done == 100 and all(x.done != 100 for x in known)) or \
+            (estimates(r) and not any(map(estimates, known)))
+
+    def view(self, project: str) -> ProjectView:
+        """A note's project as the pass's evaluation reads it: read once a batch (no await within one: nothing
+        else writes meanwhile), then kept as this reading records notes — not read again for each note, which
+        would read every note of the project again each time."""
+        if project not in self.views:
+            self.views[project] = view(self.svc.store, self.svc.config.project(project))
+        return self.views[project]
+
+    def recorded(self, reports: Sequence[Report], actions: Sequence[Action] = ()) -> None:
+        """A message's actions carried out: its notes join the projects' views; a decision on a client message
+        (or a bounce) changes what a client holds, so the views are read again."""
+        if any(not isinstance(a, RecordMessage | QueueMail) for a in actions):
+            self.views.clear()
+        for project, pv in list(self.views.items()):
+            self.views[project] = with_notes(pv, [r for r in reports if r.project == project])
+
+
+def with_notes(pv: ProjectView, reports: Sequence[Report]) -> ProjectView:
+    """A project once these notes are recorded, each milestone's notes as the store then gives them back: the
+    latest RECENT_REPORTS, oldest first (in the order recorded, for notes of the same time)."""
+    if not reports:
+        return pv
+    kept = dict(pv.reports)
+    for uid in {r.uid for r in reports}:
+        kept[uid] = sorted([*kept.get(uid, ()), *(r for r in reports if r.uid == uid)],
+                           key=lambda r: r.at)[-RECENT_REPORTS:]
+    return dataclasses.replace(pv, reports=kept)
 
 
 def _take(svc: Services, report: PassReport, item: Fetched, incoming: intake.Incoming, reading: Reading) -> None:

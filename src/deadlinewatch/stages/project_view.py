@@ -28,7 +28,11 @@ class ProjectView:
     reports: dict[str, list[Report]]
     dates: dict[str, ClientDate]
     page_token: str | None = None  # the client page's token, once the [web] pages made one
-    told: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice was made
+    told: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice told was made
+    # the latest date decided for a milestone and not told — held for the manager or rejected — when it is newer
+    # than what the client was told: what the policy judges a new decision against (no re-deciding every pass)
+    withheld: dict[str, dt.date] = field(default_factory=dict)
+    held: dict[str, dt.datetime] = field(default_factory=dict)  # when each notice still held was recorded
 
     def page_url(self, base_url: str) -> str:
         """The client's page on the [web] pages, when they are served and reachable."""
@@ -97,21 +101,48 @@ class ProjectView:
                     dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
         return dataclasses.replace(self, dates=dates)
 
-    def after(self, shown: Sequence[ShowDate]) -> ProjectView:
-        """The project once these dates reach the client's calendar (as the store will record them)."""
-        dates = dict(self.dates)
+    def judged(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
+        """The project as the policy and the letters judge it, from every date decided (`self.dates`): the date
+        shown and the promise are what the client was told (`as_told`: a group held for the manager or rejected
+        told nothing, so a later letter never calls its date "the date I gave you"); the SEQUENCE is the highest
+        decided (it only grows, told or not), and a delivered, cancelled or invitation message decided once is
+        not decided again; the latest promise decided and not told is `withheld`."""
+        told = self.as_told(groups).dates
+        dates, withheld = {}, {}
+        for uid, decided in self.dates.items():
+            known = told.get(uid)
+            dates[uid] = dataclasses.replace(decided, shown_date=known.shown_date if known else None,
+                                             promised=known.promised if known else None)
+            if decided.promised is not None and decided.promised != dates[uid].promised:
+                withheld[uid] = decided.promised
+        return dataclasses.replace(self, dates=dates, withheld=withheld)
+
+    def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
+        """The project once these dates are decided (as the store will record them): told, or held for the
+        manager — then only their SEQUENCE counts, and their promise is withheld."""
+        dates, withheld = dict(self.dates), dict(self.withheld)
         for d in shown:
+            if held:
+                if d.promised is not None:
+                    withheld[d.uid] = d.promised
+                d = dataclasses.replace(d, shown_date=None, promised=None)
+            else:
+                withheld.pop(d.uid, None)
             dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
-        return dataclasses.replace(self, dates=dates)
+        return dataclasses.replace(self, dates=dates, withheld=withheld)
+
+
+def _decided(store: StorePort, project: Project) -> ProjectView:
+    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
+                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
+                       store.notice_times(project.id), held=store.held_notices(project.id))
 
 
 def view(store: StorePort, project: Project) -> ProjectView:
-    """A project as its client knows it, read from the store."""
-    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
-                       store.notice_times(project.id))
+    """A project as the policy and the letters judge it (ProjectView.judged), read from the store."""
+    return _decided(store, project).judged(store.shown_groups(project.id))
 
 
 def view_as_told(store: StorePort, project: Project) -> ProjectView:
     """The project as the client has been told it: no news the manager holds back or rejected."""
-    return view(store, project).as_told(store.shown_groups(project.id))
+    return _decided(store, project).as_told(store.shown_groups(project.id))

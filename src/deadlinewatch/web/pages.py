@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -72,6 +72,23 @@ class Letter:
 
 
 @dataclass(frozen=True)
+class DateChoice:
+    """The dates a held notice may go out with (issue: the manager chooses the date)."""
+
+    forecast: dt.date | None  # the letter's own: the forecast's P80, or the team's date when later
+    team: dt.date | None  # the team's own date, when after the deadline and another than the letter's
+    earliest: dt.date  # the first day a date of the manager's own may be (the day after the deadline)
+
+
+@dataclass(frozen=True)
+class DateButton:
+    """A date the held letter's form offers, as the manager reads it."""
+
+    label: str
+    iso: str
+
+
+@dataclass(frozen=True)
 class NoticeRow:
     id: int
     kind: str
@@ -82,6 +99,8 @@ class NoticeRow:
     sent: str
     decided_by: str
     letter: Letter | None  # while held
+    dates: tuple[DateButton, ...] = ()  # a held notice: the team's date to send instead of the letter's
+    earliest: str = ""  # a held notice: the earliest date of the manager's own (ISO, for the date field)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,16 @@ def letter_of(raw: bytes) -> Letter:
     return Letter(str(msg.get("Subject", "")), str(msg.get("To", "")), str(msg.get("Cc", "")), str(text))
 
 
+def _date_buttons(choice: DateChoice | None, locale: Locale, _: Callable[[str], str]) -> dict[str, Any]:
+    if choice is None:
+        return {}
+    buttons = []
+    if choice.team is not None:
+        buttons.append(DateButton(_("Send with the team's date, %(date)s") % {
+            "date": format_day(choice.team, locale, "medium")}, choice.team.isoformat()))
+    return {"dates": tuple(buttons), "earliest": choice.earliest.isoformat()}
+
+
 def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
     if m["state"] == "done":
         return "done"
@@ -112,7 +141,8 @@ def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
 
 def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[Report]],
               held: Mapping[int, bytes], names: Mapping[str, str], *, today: dt.date, zone: zoneinfo.ZoneInfo,
-              language: str, warn_probability: float) -> list[ProjectCard]:
+              language: str, warn_probability: float, choices: Mapping[int, DateChoice] | None = None
+              ) -> list[ProjectCard]:
     """Every project: its open milestones with their pictures, and every notice, newest first."""
     _ = translations(language).gettext
     locale = letter_locale(language, zone.key)  # the team's dates with the region of the daemon's zone
@@ -150,6 +180,7 @@ def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[
             state=n["state"], to=n["to"], created=_day(n["created"], locale, zone),
             sent=_day(n["sent"], locale, zone), decided_by=n.get("decided_by") or "",
             letter=letter_of(held[n["id"]]) if n["id"] in held else None,
+            **_date_buttons((choices or {}).get(n["id"]) if n["id"] in held else None, locale, _),
         ) for n in reversed(data["notices"]) if n["project"] == p["id"]]
         cards.append(ProjectCard(p["id"], p["name"], p["client_page"], milestones, notices))
     return cards

@@ -17,13 +17,14 @@ path get the same bare 404.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib.resources import files
@@ -33,9 +34,11 @@ from aiohttp import web
 from markupsafe import Markup
 
 from deadlinewatch import manage
+from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.core import timeline
+from deadlinewatch.core.forecast import last_work_day, team_date
 from deadlinewatch.core.model import Report
-from deadlinewatch.errors import ConfigError, DeadlinewatchError
+from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.project_view import view_as_told
 from deadlinewatch.web import catalogs, pages, signin
 from deadlinewatch.web.fan import FanData, fan_svg
@@ -152,8 +155,9 @@ class Pages:
         notice_id = request.match_info["id"]
         approve = request.match_info["action"] == "approve"
         try:
+            date = _form_date(str(form.get("date", ""))) if approve else None
             manage.decide(svc.store, notice_id, approve, svc.config, svc.clock.now().isoformat(),
-                          decided_by=f"web: {session.user}")
+                          decided_by=f"web: {session.user}", date=date)
         except DeadlinewatchError as e:
             return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../",
                                 message=str(e), anchor=f"notice-{notice_id}")
@@ -275,26 +279,45 @@ class DashboardInput:
     zone: zoneinfo.ZoneInfo
     language: str
     warn_probability: float
+    choices: dict[int, pages.DateChoice] = dataclasses.field(default_factory=dict)  # held notices' dates
+
+
+def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple[str, str], Sequence[Report]]
+                 ) -> dict[int, pages.DateChoice]:
+    """The dates a held notice may be sent with: the forecast's (the letter's), the team's own when it is after
+    the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
+    c = svc.composer
+    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in svc.store.milestones()}
+    out = {}
+    for item in held:
+        deadline = deadlines.get((item.project or "", item.uid or ""))
+        if item.kind != "notice" or deadline is None:
+            continue
+        team = team_date(notes.get((item.project or "", item.uid or ""), ()), c.workdays, c.team_tz)
+        out[item.id] = pages.DateChoice(item.promised, team if team and team > deadline and team != item.promised
+                                        else None, deadline + dt.timedelta(days=1))
+    return out
 
 
 def read_dashboard(svc: Services) -> DashboardInput:
     config, store = svc.config, svc.store
+    notes = {(p.id, uid): reports for p in config.projects for uid, reports in store.reports_by_milestone(p.id).items()}
+    held = store.outbox(states=["held"], audience="client")
     return DashboardInput(
         # the forecast's reason in the team's language (status --json keeps it in English, word for word)
         data=manage.status_data(store, config, lambda f: svc.letters.reason(config.team.language, f)),
-        notes={(p.id, uid): reports for p in config.projects
-               for uid, reports in store.reports_by_milestone(p.id).items()},
-        held={i.id: i.message for i in store.outbox(states=["held"], audience="client")},
+        notes=notes, held={i.id: i.message for i in held},
         names={f"{m.project}/{m.uid}": m.name for m in store.milestones()},
         now=svc.clock.now(), zone=zoneinfo.ZoneInfo(config.timezone), language=config.team.language,
-        warn_probability=config.policy.warn_probability)
+        warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes))
 
 
 def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: bool) -> str:
     """The dashboard's HTML: a pure function of what was read (safe to run in a thread)."""
     language, zone = seen.language, seen.zone
     cards = pages.dashboard(seen.data, seen.notes, seen.held, seen.names, today=seen.now.astimezone(zone).date(),
-                            zone=zone, language=language, warn_probability=seen.warn_probability)
+                            zone=zone, language=language, warn_probability=seen.warn_probability,
+                            choices=seen.choices)
     last = seen.data["last_pass"]
     def draw(data: FanData, ident: str) -> Markup:
         return Markup(fan_svg(data, f"fan-{ident}"))  # fan_svg escapes every text it draws
@@ -303,6 +326,16 @@ def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: b
         lang=language, root="", projects=cards, user=user, csrf=csrf, signed_out_possible=can_sign_out, draw=draw,
         waiting=[(p, n) for p in cards for n in p.notices if n.letter is not None], servers=seen.data["servers"],
         last_pass=pages.moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
+
+
+def _form_date(text: str) -> dt.date | None:
+    """The date field of an approval: none (the letter's date), or YYYY-MM-DD as a browser's date input sends."""
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f'"{text}" is not a date as YYYY-MM-DD') from None
 
 
 def _redirect(location: str) -> web.Response:

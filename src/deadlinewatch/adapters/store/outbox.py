@@ -42,6 +42,15 @@ class Outbox(Database):
             for i, message in enumerate(messages):
                 row = self._enqueue(db, message, parent=primary if i else None)
                 primary = primary or row
+            lead = messages[0] if messages else None
+            if lead is not None and lead.kind == "notice":
+                # a newer notice for the same milestone replaces one still held: the manager decides the latest
+                stale = [r[0] for r in db.execute(
+                    "SELECT id FROM outbox WHERE project = ? AND uid = ? AND kind = 'notice' AND state = 'held'"
+                    " AND parent IS NULL AND id != ?", (lead.project, lead.uid, primary))]
+                for old in stale:
+                    db.execute("UPDATE outbox SET state = 'rejected', decided_by = ? WHERE (id = ? OR parent = ?)"
+                               " AND state = 'held'", (f"superseded by #{primary}", old, old))
             for d in dates:
                 shown = ClientDate.after(self.client_date(d.project, d.uid), d)
                 db.execute("INSERT OR REPLACE INTO client_dates (project, uid, sequence, shown_date, promised,"
@@ -55,10 +64,17 @@ class Outbox(Database):
             return primary
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
-        """When each milestone's latest notice was recorded (held, sent or on its way; not rejected)."""
+        """When each milestone's latest notice that told the client was recorded (sent or on its way; not held
+        for the manager, not rejected)."""
         rows = self.db.execute("SELECT uid, created FROM outbox WHERE project = ? AND kind = 'notice' AND"
-                               " state != 'rejected' ORDER BY id", (project,))
+                               " state NOT IN ('rejected', 'held') ORDER BY id", (project,))
         return {r["uid"]: dt.datetime.fromisoformat(r["created"]) for r in rows}
+
+    def held_notices(self, project: str) -> dict[str, dt.datetime]:
+        """The time of the newest note each milestone's notice still held for the manager was composed from."""
+        rows = self.db.execute("SELECT uid, COALESCE(basis, created) AS basis FROM outbox WHERE project = ? AND"
+                               " kind = 'notice' AND state = 'held' AND parent IS NULL ORDER BY id", (project,))
+        return {r["uid"]: dt.datetime.fromisoformat(r["basis"]) for r in rows}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         """Each client group's state and the dates it gave the client's calendar, oldest first."""
@@ -107,10 +123,11 @@ class Outbox(Database):
     def _enqueue(self, db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) -> int:
         cur = db.execute(
             "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
-            " state, created, promised, parent, next_attempt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " state, created, promised, parent, next_attempt, decided_by, basis)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
              json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
-             _iso(mail.promised), parent, _iso(mail.not_before)),
+             _iso(mail.promised), parent, _iso(mail.not_before), mail.decided_by, _iso(mail.basis)),
         )
         return int(cur.lastrowid or 0)
 

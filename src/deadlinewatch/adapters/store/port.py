@@ -24,6 +24,7 @@ from deadlinewatch.core.model import (
     DecideHeld,
     Forecast,
     Milestone,
+    QueueGroup,
     QueueMail,
     RecordMessage,
     Report,
@@ -103,6 +104,7 @@ class OutboxState(Protocol):
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
                              to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int: ...
     def notice_times(self, project: str) -> dict[str, dt.datetime]: ...
+    def held_notices(self, project: str) -> dict[str, dt.datetime]: ...
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]: ...
     def first_client_message(self, project: str) -> OutboxItem | None: ...
     def client_message(self, message_id: str) -> OutboxItem | None: ...
@@ -216,6 +218,8 @@ class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState
                         self.record_message(**{f.name: getattr(action, f.name) for f in fields(action)}, now=now)
                     case QueueMail():
                         self.record_outgoing([action])
+                    case QueueGroup(messages, dates, to_manager):
+                        self.enqueue_client_group(messages, dates, to_manager)
                     case DecideHeld(notice_id, approve, decided_by):
                         self.decide(notice_id, approve, now=now, decided_by=decided_by)
                     case SetOutboxState(outbox_id, state, error):

@@ -146,3 +146,10 @@ MIGRATIONS.append(Migration(
     -- JSON of core/words.py's phrases; NULL for a forecast made before (its English reason stands)
     ALTER TABLE forecasts ADD COLUMN words TEXT;
     """))
+
+MIGRATIONS.append(Migration(
+    "the newest note a held notice was composed from",
+    """
+    -- a notice held for the manager is composed again when a newer note comes: the note it was made from
+    ALTER TABLE outbox ADD COLUMN basis TEXT;
+    """))

@@ -1,0 +1,60 @@
+"""The manager chooses the date: a held notice composed again for the date they approve (`approve ID --date`, a
+reply "approve 2026-12-11", the dashboard's date buttons and field).
+
+The letter, the offer's rung, the timeline, the dependants it moves and their calendar updates are all made again
+for the chosen date, exactly as the evaluation makes a notice (`plan_notice`); the new group replaces the held
+one in the one transaction that records it (the store marks the held one superseded). A pure function of the
+project as the client knows it: every caller — the command line, the control socket, the web pages, the inbox —
+reads the view, calls `with_date`, and records the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.core import policy
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.errors import DeadlinewatchError, UsageError
+from deadlinewatch.services import Composer
+from deadlinewatch.stages.evaluation import Plan, manager_copy, plan_notice
+from deadlinewatch.stages.forecasts import ForecastFn
+from deadlinewatch.stages.project_view import ProjectView
+
+
+def check_date(c: Composer, pv: ProjectView, uid: str, date: dt.date) -> None:
+    """A date the manager may give the client: after the deadline (a date on or before it is no new date), a
+    working day for the team, and not a public holiday where the client is. UsageError (exit 2) else, saying
+    which date would do."""
+    m = next((x for x in pv.milestones if x.uid == uid), None)
+    if m is None:
+        raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
+    deadline = last_work_day(m.deadline, c.team_tz)
+    if date <= deadline:
+        raise UsageError(f"--date {date.isoformat()}: not after the deadline of \"{m.name}\" "
+                         f"({deadline.isoformat()}); a new date must be later than the date it replaces")
+    client = c.client_days(pv.project)
+    usable = policy.usable(date, c.workdays, client)
+    if usable != date:
+        why = ("a public holiday where the client is" if client is not None and not client.is_working(date)
+               else "not a working day of the team (policy.working_days, holidays, closed)")
+        raise UsageError(f"--date {date.isoformat()}: {why}; the next day that will do is {usable.isoformat()}")
+
+
+def with_date(c: Composer, pv: ProjectView, held: OutboxItem, date: dt.date, forecast: ForecastFn,
+              history: int, now: dt.datetime, decided_by: str) -> Plan:
+    """The held notice `held`, composed again for `date` and approved: its messages go out on the next pass
+    (state pending, decided by `decided_by`), with the manager's copy and any follow-up it promises."""
+    if held.state != "held" or held.kind != "notice" or held.uid is None or held.project != pv.project.id:
+        raise DeadlinewatchError(f"notice #{held.id} is {held.state if held.state != 'held' else held.kind}: only a "
+                                 "held notice (an apology with a new date) can be given another date")
+    check_date(c, pv, held.uid, date)
+    m = next(x for x in pv.milestones if x.uid == held.uid)
+    f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+    decision = policy.replan(m, f, c.workdays, last_work_day(m.deadline, c.team_tz), date=date)
+    plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
+    plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
+    plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"
+    plan.manager = manager_copy(c, pv, plan, now)
+    return plan

@@ -12,15 +12,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sys
+import zoneinfo
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
 from deadlinewatch.adapters.templates import builtin_languages, letters
 from deadlinewatch.config import default_policy
-from deadlinewatch.core.alert import Pace
+from deadlinewatch.core import policy
+from deadlinewatch.core.alert import Pace, pace
+from deadlinewatch.core.forecast import forecast, last_work_day, learn
 from deadlinewatch.core.letters import AlertLetter, BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.model import Forecast, TimelineRow
-from deadlinewatch.core.words import Days, Factor, Percent, phrase
+from deadlinewatch.core.model import Forecast, Milestone, NoteBlock, NoticeDecision, Report, TimelineRow
+from deadlinewatch.core.words import Days, phrase
+from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.stages.inbox import _said
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
 COMPOSED = dt.datetime(2026, 11, 25, 14, 5, tzinfo=dt.UTC)
@@ -74,6 +80,55 @@ def _rows(story: Story) -> tuple[TimelineRow, ...]:
             TimelineRow("demo-launch", launch, dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0))
 
 
+# What the team's messages say about a milestone comes from one forecast of it at one moment (COMPOSED), made by
+# the real forecaster and policy at the defaults, for a team with no milestone closed yet (Little's reference
+# class: its estimates run 1.8x). Two milestones: a note about the design has just come in (the reply, the manager's
+# draft of the notice it makes due — the team's own date is past the deadline); the content migration has had no
+# note for four working days (the nudge, and the manager's risk alert at 94% against the notice's 98%).
+TEAM_TZ = zoneinfo.ZoneInfo("Europe/Istanbul")
+DEFAULTS = default_policy()
+WORKDAYS = WorkCalendar.from_policy(DEFAULTS.working_days, "", ())
+SPREAD = learn([])
+
+
+def _at(month: int, day: int, hour: int = 9) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, 30, tzinfo=dt.UTC)
+
+
+DESIGN = Milestone("acme-web", "demo-design", "Design mockups", dt.datetime(2026, 12, 3, tzinfo=TEAM_TZ))
+DESIGN_NOTES = (Report("acme-web", "demo-design", _at(11, 13), 30),
+                Report("acme-web", "demo-design", _at(11, 25, 13), 70, remaining_days=6))
+CONTENT = Milestone("acme-web", "demo-content", "Content migration", dt.datetime(2026, 12, 8, tzinfo=TEAM_TZ))
+CONTENT_NOTES = (Report("acme-web", "demo-content", _at(11, 5), 10),
+                 Report("acme-web", "demo-content", _at(11, 19), 30))
+
+
+@dataclasses.dataclass(frozen=True)
+class Moment:
+    """One milestone at COMPOSED: its forecast, the client notice the policy makes due (if any), the notes' pace."""
+
+    milestone: Milestone
+    notes: tuple[Report, ...]
+    forecast: Forecast
+    notice: NoticeDecision | None
+    pace: Pace
+
+
+def moment(m: Milestone, notes: Sequence[Report]) -> Moment:
+    f = forecast(m, notes, COMPOSED, WORKDAYS, TEAM_TZ, spread=SPREAD)
+    today, deadline = COMPOSED.astimezone(TEAM_TZ).date(), last_work_day(m.deadline, TEAM_TZ)
+    rules = policy.Policy(DEFAULTS.warn_probability, DEFAULTS.renotify_slip_days, DEFAULTS.alert_probability)
+    notice = policy.decide(m, f, policy.Promise(None), rules, WORKDAYS, deadline, today=today)
+    return Moment(m, tuple(notes), f, notice, pace(notes, today, f.target or deadline, WORKDAYS, TEAM_TZ))
+
+
+WRITTEN = moment(DESIGN, DESIGN_NOTES)
+SILENT = moment(CONTENT, CONTENT_NOTES)
+assert WRITTEN.notice is not None and WRITTEN.notice.promised == dt.date(2026, 12, 10), WRITTEN.forecast.reason
+assert SILENT.notice is None and SILENT.forecast.p_miss is not None, SILENT.forecast.reason
+assert SILENT.forecast.p_miss >= DEFAULTS.alert_probability, SILENT.forecast.reason
+
+
 def _envelope(language: str, kind: str) -> ClientEnvelope:
     story = STORIES[language]
     return ClientEnvelope(project_name=story.project,
@@ -98,9 +153,10 @@ def samples(language: str) -> dict[str, EmailMessage]:
     story = STORIES[language]
     rows = _rows(story)
     composer = letters()
+    assert WRITTEN.notice is not None and WRITTEN.notice.promised is not None
     notice = NoticeLetter(envelope=_envelope(language, "notice"), milestone=rows[0], deadline=dt.date(2026, 12, 2),
-                          promised=dt.date(2026, 12, 10), slip_days=6, context=story.context, cause=story.cause,
-                          plan=story.plan, offer=story.offer, rows=rows, prevent=story.prevent)
+                          promised=WRITTEN.notice.promised, slip_days=WRITTEN.notice.slip_days, context=story.context,
+                          cause=story.cause, plan=story.plan, offer=story.offer, rows=rows, prevent=story.prevent)
     moved = dataclasses.replace(rows[1], new=dt.date(2026, 12, 14), status="moved", sequence=1)
     again = dataclasses.replace(notice, envelope=_envelope(language, "notice-again"), again=True,
                                 broken=dt.date(2026, 12, 10), promised=dt.date(2026, 12, 16), slip_days=10,
@@ -112,13 +168,16 @@ def samples(language: str) -> dict[str, EmailMessage]:
     delivered = dataclasses.replace(notice, envelope=_envelope(language, "delivered"), milestone=done, promised=None,
                                     slip_days=0, offer=None, rows=(done, *rows[1:]),
                                     delivered_on=dt.date(2026, 12, 9))
-    # what the program says about a forecast, as phrases: said in the team's language like the letters
-    forecast = Forecast("p", "demo-content", dt.date(2026, 12, 8), dt.date(2026, 12, 11), 0.62, "", words=(
-        phrase("%(pace)s, at that pace %(days)s left", pace=phrase("%(before)s → %(after)s in %(days)s",
-               before=Percent(20), after=Percent(40), days=Days(8)), days=Days(12)),
-        phrase("this team's work has taken %(factor)sx its estimates", factor=Factor(1.8))))
-    said = composer.say(language, [phrase("%(done)s done", done=Percent(20)), phrase("%(days)s left", days=Days(10))],
+    # what the team's messages say of each milestone: its one forecast, said in the team's language
+    written, silent = composer.forecast(language, WRITTEN.forecast), composer.forecast(language, SILENT.forecast)
+    latest = WRITTEN.notes[-1]
+    said = composer.say(language, _said(NoteBlock(DESIGN.uid, story.milestones[0], latest.done, latest.remaining_days)),
                         ", ")
+    deadline = last_work_day(DESIGN.deadline, TEAM_TZ)
+    assert WRITTEN.forecast.p50 is not None
+    beside = composer.say(language, [  # as stages/inbox.py `_summary` says it
+        phrase("%(days)s after the deadline (%(date)s)", days=Days(WORKDAYS.count(deadline, WRITTEN.forecast.p50)),
+               date=deadline), phrase("the client notice is due now")])
     team = dict(language=language, sender=SENDER, composed_at=COMPOSED)
     manager = dict(team, to="pm@studio.example", notice_id=7, token="sample", project_name=story.project,
                    milestone=story.milestones[0], client="client@client.example")
@@ -138,15 +197,15 @@ def samples(language: str) -> dict[str, EmailMessage]:
                                 original_message_id="<note-1@studio.example>", references="",
                                 message_id="<dw.sample.reply@studio.example>", accepted=True,
                                 project_name=story.project,
-                                blocks=[BlockSummary(story.milestones[0], "", said,
-                                                     composer.forecast(language, forecast), True)]),
+                                blocks=[BlockSummary(story.milestones[0], "", said, f"{written}; {beside}", True)]),
         "nudge": composer.nudge(**team, to="alice@studio.example", reply_to="progress@studio.example",
                                 message_id="<dw.sample.nudge@studio.example>", project_id="acme-web",
                                 project_name=story.project, milestone=story.milestones[1],
-                                since=dt.date(2026, 11, 19), days=4,
-                                forecast=composer.forecast(language, forecast)),
+                                since=SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),
+                                days=WORKDAYS.count(SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),
+                                                    COMPOSED.astimezone(TEAM_TZ).date()), forecast=silent),
         "manager-draft": composer.manager(**manager, message_id="<dw.sample.m@studio.example>", what="draft",
-                                          reason=composer.forecast(language, forecast), draft=composer.notice(notice)),
+                                          reason=written, draft=composer.notice(notice)),
         "manager-follow-up": composer.manager(**manager, message_id="<dw.sample.f@studio.example>",
                                               what="follow-up"),
         "signin": composer.signin(**team, to="pm@studio.example", message_id="<dw.sample.s@studio.example>",
@@ -154,11 +213,11 @@ def samples(language: str) -> dict[str, EmailMessage]:
                                   error="imap: the provider refused to renew the sign-in (invalid_grant)",
                                   command="deadlinewatch login imap"),
         "alert": composer.alert(AlertLetter(
-            what="raise", project=story.project, milestone=story.milestones[1],
-            target=dt.date(2026, 12, 7), p_miss=0.95, was=None, p50=dt.date(2026, 12, 15), p80=dt.date(2026, 12, 18),
-            reason=composer.say(language, forecast.words),
-            pace=Pace(done=40, per_day=5, needed_days=12, remaining_days=5), notice="later", held=False,
-            warn_probability=default_policy().warn_probability), language=language, sender=SENDER,
+            what="raise", project=story.project, milestone=story.milestones[1], target=SILENT.forecast.target or
+            last_work_day(CONTENT.deadline, TEAM_TZ), p_miss=SILENT.forecast.p_miss or 0.0, was=None,
+            p50=SILENT.forecast.p50, p80=SILENT.forecast.p80, reason=composer.say(language, SILENT.forecast.words),
+            pace=SILENT.pace, notice="later", held=False, warn_probability=DEFAULTS.warn_probability),
+            language=language, sender=SENDER,
             to="pm@studio.example", composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
         "forward": composer.forward(**team, to="pm@studio.example", original=_client_reply(story),
                                     message_id="<dw.sample.fwd@studio.example>"),

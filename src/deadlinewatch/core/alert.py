@@ -14,13 +14,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from deadlinewatch.core.forecast import percent_pace
 from deadlinewatch.core.model import Forecast, Report
 from deadlinewatch.core.workdays import WorkCalendar
 
 CLEAR_BELOW = 0.15
 WORSE_BY = 0.2
 WORSE_DAYS = 5
-PACE_WINDOW_DAYS = 14  # "the last two weeks' pace"
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,12 @@ def change(state: str, f: Forecast | None, up: RiskAlert | None, alert_probabili
 
 @dataclass(frozen=True)
 class Pace:
-    """The pace the work has kept and the pace the date needs, in working days."""
+    """The pace the forecast counts on (core/forecast.py `percent_pace`: its reason states the same figures) and
+    the pace the date needs, in working days."""
 
-    done: int | None  # percent done now
-    per_day: float | None  # percent per working day over the last two weeks (None: too little to tell)
-    needed_days: float | None  # working days left at that pace
+    done: int | None  # percent done at the latest note
+    per_day: float | None  # points a working day (None: too little to tell; 0: no clear progress)
+    needed_days: float | None  # working days left after the latest note at that pace: (100 - done) / per_day
     remaining_days: int  # working days until the target
 
     @property
@@ -68,19 +69,15 @@ class Pace:
         return self.needed_days / self.remaining_days
 
 
-def pace(reports: Sequence[Report], today: dt.date, target: dt.date, cal: WorkCalendar) -> Pace:
-    """The last two weeks' pace from the notes' percent done, and what it means for the target."""
+def pace(reports: Sequence[Report], today: dt.date, target: dt.date, cal: WorkCalendar,
+         tz: dt.tzinfo | None = None) -> Pace:
+    """The notes' pace as the forecast counts on it, and what it means for the target. `tz`: the team's zone, in
+    which each note has its day (None: the zone each note's time carries)."""
     remaining = max(cal.count(today, target), 0)
-    dated = [(r.at.date(), r.done) for r in reports if r.done is not None]
-    if not dated:
-        return Pace(None, None, None, remaining)
-    latest_day, done = dated[-1]
-    since = latest_day - dt.timedelta(days=PACE_WINDOW_DAYS)
-    earlier = [(d, v) for d, v in dated if d <= since] or dated[:1]
-    first_day, first_done = earlier[-1]
-    days = cal.count(first_day, latest_day)
-    if days <= 0 or first_day == latest_day:
-        return Pace(done, None, None, remaining)
-    per_day = (done - first_done) / days
-    needed = (100 - done) / per_day if per_day > 0 else None
-    return Pace(done, per_day, needed, remaining)
+    latest = next((r.done for r in sorted(reports, key=lambda r: r.at, reverse=True) if r.done is not None), None)
+    found = percent_pace(reports, cal, tz)
+    if found is None:
+        return Pace(latest, None, None, remaining)
+    if not found.clear:  # the forecast's "no clear progress": no pace to count on
+        return Pace(latest, 0.0, None, remaining)
+    return Pace(latest, found.per_day, found.days_left, remaining)

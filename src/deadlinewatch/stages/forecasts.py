@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 
+from deadlinewatch.adapters.store import RECENT_REPORTS, TrackRecord
+from deadlinewatch.core import dependencies
 from deadlinewatch.core.forecast import (
     STATED_LEARNED,
     Closed,
@@ -23,6 +25,7 @@ from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.services import Services
+from deadlinewatch.stages.project_view import ProjectView
 
 FORECASTS_KEPT = 100_000
 
@@ -59,13 +62,53 @@ class Forecaster:
         return found
 
 
-def forecaster(svc: Services) -> Forecaster:
+def forecaster(svc: Services, pending: Sequence[Report] = ()) -> Forecaster:
     """A forecaster with the team's spread as the store has it now (read here, once: forecasting then reads
-    nothing). The evaluation takes one per pass, the inbox one per reading."""
-    return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc), svc.forecasts)
+    nothing) — or, with `pending`, as it will have it once these notes are recorded (see team_spread). The
+    evaluation takes one per pass, the inbox one per batch of mail, and one for a note that teaches it something."""
+    return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc, pending), svc.forecasts)
 
 
-def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime]) -> list[Closed]:
+def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal: WorkCalendar, tz: dt.tzinfo,
+                   wanted: Collection[str] | None = None) -> dict[str, Forecast]:
+    """Each open milestone's forecast as the evaluation of a pass makes it (stages/evaluation.py
+    `decide_project`): its own, from its notes and the date its client holds; then, for one that follows another,
+    pushed later by the forecasts of its predecessors made before it in deadline order (dependencies.waits_for).
+    `wanted`: only these milestones and the ones they wait for. What a reply to a note says is then what the risk
+    alert, the manager's mail and the nudge of the same moment say — except where that pass's own notice moves a
+    dependant's promised date (its forecast is then judged against the new date from that pass on)."""
+    linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
+    followers = {s for x in linked.values() for s, _ in x.successors}
+    needed = set(linked) if wanted is None else _waited_for(linked, wanted)
+    out: dict[str, Forecast] = {}
+    for m in pv.milestones:  # in deadline order, as the evaluation goes
+        if m.uid not in needed or m.state == "cancelled":
+            continue
+        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+        if m.uid in followers and pv.state(m) == "open":
+            f = dependencies.waits_for(m, f, out, linked, cal, tz)
+        if f is not None:
+            out[m.uid] = f
+    return out
+
+
+def _waited_for(linked: dict[str, Milestone], wanted: Collection[str]) -> set[str]:
+    """These milestones and every one they wait for, however far back."""
+    before: dict[str, list[str]] = {}
+    for x in linked.values():
+        for successor, _gap in x.successors:
+            before.setdefault(successor, []).append(x.uid)
+    found, todo = set(), [u for u in wanted if u in linked]
+    while todo:
+        uid = todo.pop()
+        if uid not in found:
+            found.add(uid)
+            todo += before.get(uid, [])
+    return found
+
+
+def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime],
+                     pending: Sequence[Report] = ()) -> list[Closed]:
     """The stated remaining times of the newest closed milestones (STATED_LEARNED of them at most), each as the
     forecast combined it, against what it took. A closed milestone's notes are read once: they do not change."""
     tz, cal = svc.composer.team_tz, svc.composer.workdays
@@ -73,26 +116,62 @@ def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime])
     for (project, uid), done in sorted(done_at.items(), key=lambda kv: kv[1], reverse=True):
         key = (project, uid, done, cal, svc.config.timezone)
         if (said := svc.stated.get(key)) is None:
-            said = svc.stated[key] = stated_records(svc.store.reports(project, uid), done.astimezone(tz).date(),
-                                                    cal, tz)
+            reports = svc.store.reports(project, uid)
+            if mine := [r for r in pending if (r.project, r.uid) == (project, uid)]:  # as they will be stored
+                reports = sorted([*reports, *mine], key=lambda r: r.at)[-RECENT_REPORTS:]
+            said = svc.stated[key] = stated_records(reports, done.astimezone(tz).date(), cal, tz)
         records[:0] = said  # oldest first, as the replay keeps them
         if len(records) >= STATED_LEARNED:
             break
     return records[-STATED_LEARNED:]
 
 
-def team_spread(svc: Services) -> Spread:
+def team_spread(svc: Services, pending: Sequence[Report] = ()) -> Spread:
     """The team's estimation bias and spread as the store has it now: learned from every milestone with a first
     estimate — what it expected against what it took when a note declared it done, and, while it is open, "more
-    than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out)."""
+    than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out).
+
+    `pending`: notes about to be recorded, learned from as if they were (a note's reply is composed before the
+    note is recorded, and must forecast as the evaluation will once it is). The same records give the same spread
+    (kept by what it was learned from), whether learned before their notes were recorded or after."""
     tz = svc.composer.team_tz
     today = svc.clock.now().astimezone(tz).date()
-    key = (today, svc.store.version(), svc.composer.workdays, svc.config.timezone)
-    if (known := svc.learned.get(key)) is not None:  # no note, no calendar change, same day: the same spread
-        return known
-    cal, closed, plans = svc.composer.workdays, [], []
+    key = (today, svc.store.version(), svc.composer.workdays, svc.config.timezone, tuple(pending))
+    # one spread is kept, by (the state it was learned in, what it was learned from)
+    stamp, last = next(iter(svc.learned.items()), ((None, None), None))
+    seen_key, seen_records = stamp if isinstance(stamp, tuple) else (None, None)
+    if last is not None and seen_key == key:  # no note, no calendar change, same day: the same spread
+        return last
+    closed, plans, stated = _learned_from(svc, today, pending)
+    records = (today, tuple(closed), tuple(plans), tuple(stated))
+    if last is not None and seen_records == records:  # as learned before its notes were recorded (a reply's)
+        spread = last
+    else:
+        spread = learn(closed, plans=plans, stated=stated, previous=last)  # a warm start
+    svc.learned.clear()
+    svc.learned[(key, records)] = spread
+    return spread
+
+
+def estimates(r: Report) -> bool:
+    """Does a note estimate its milestone's remaining work (what a first estimate is, as the store's track record
+    counts it)?"""
+    return (r.remaining_days or 0) > 0 or r.eta is not None
+
+
+def _learned_from(svc: Services, today: dt.date, pending: Sequence[Report]
+                  ) -> tuple[list[Closed], list[Closed], list[Closed]]:
+    """What the team's spread is learned from: the first estimates against what they took, the plans, and the
+    stated remaining times of closed milestones — with `pending` notes counted as if recorded."""
+    tz, cal = svc.composer.team_tz, svc.composer.workdays
+    closed: list[Closed] = []
+    plans: list[Closed] = []
     done_at = svc.store.done_at()
-    for m in svc.store.milestones():  # the plans: DTSTART to deadline, against what it took or has taken so far
+    for r in pending:  # a note saying Done: 100% closes its milestone (the first such note counts)
+        if r.done == 100 and ((r.project, r.uid) not in done_at or r.at < done_at[(r.project, r.uid)]):
+            done_at[(r.project, r.uid)] = r.at
+    milestones = svc.store.milestones()
+    for m in milestones:  # the plans: DTSTART to deadline, against what it took or has taken so far
         done = done_at.get((m.project, m.uid))
         if m.start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
             continue
@@ -100,7 +179,14 @@ def team_spread(svc: Services) -> Spread:
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)
-    for t in svc.store.track_record(done_at):
+    track = svc.store.track_record(done_at)
+    states = {(m.project, m.uid): m.state for m in milestones}
+    for key in dict.fromkeys((r.project, r.uid) for r in pending if estimates(r)):
+        if not any(map(estimates, svc.store.reports(*key))):  # the milestone's first estimate
+            first = min((r for r in pending if (r.project, r.uid) == key and estimates(r)), key=lambda r: r.at)
+            track.append(TrackRecord(first.at, first.remaining_days, first.eta, done_at.get(key),
+                                     states.get(key, "cancelled")))
+    for t in track:
         day = t.estimated_at.astimezone(tz).date()
         estimated = estimated_days(day, t.remaining_days, t.eta, cal)
         if estimated <= 0:
@@ -109,8 +195,4 @@ def team_spread(svc: Services) -> Spread:
             closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(tz).date()), 0.5)))
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    spread = learn(closed, plans=plans, previous=next(iter(svc.learned.values()), None),  # a warm start
-                   stated=stated_remaining(svc, done_at))
-    svc.learned.clear()
-    svc.learned[key] = spread
-    return spread
+    return closed, plans, stated_remaining(svc, done_at, pending)

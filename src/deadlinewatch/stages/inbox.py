@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -41,7 +41,7 @@ from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, LoginRefused, ServerError
 from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
 from deadlinewatch.stages import approval
-from deadlinewatch.stages.evaluation import decide_milestone
+from deadlinewatch.stages.evaluation import Snapshot, decide_milestone, decide_project
 from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, estimates, forecaster, pass_forecasts
 from deadlinewatch.stages.manager_mail import compose_manager_message
 from deadlinewatch.stages.project_view import ProjectView, view
@@ -116,7 +116,7 @@ class Lookup:
     # the dates its client holds — what the reply forecasts from and judges the client notice by
     view: ProjectView | None = None
     held_view: ProjectView | None = None  # a held notice's project as the client knows it (approve with a date)
-    closed: int = 0  # the team's closed milestones the forecasts learned from (approve with a date)
+    closed: int = 0  # the team's closed milestones the forecasts learned from (approve with a date; a reply)
 
     def names(self, project: str | None) -> dict[str, str]:
         return {m.uid: m.name for m in self.milestones.get(project or "", ())}
@@ -192,19 +192,14 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
     if note.ok and note.project:
         project = c.config.project(note.project)
         project_name = project.name
-        # the project once this note is recorded, as the pass's evaluation reads it: its forecasts (with what each
-        # milestone waits for) and its policy, so that the reply says what the risk alert, the manager's mail and
-        # the nudge of the same moment say — and the client notice only when the policy makes it due
+        # the project once this note is recorded, as the pass's evaluation reads it
         pv = with_notes(lookup.view or ProjectView(project, list(lookup.milestones.get(project.id, ())), {}, {}),
                         reports)
-        forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, {b.uid for b in note.blocks})
+        forecasts, due = as_evaluated(c, pv, forecast, now, {b.uid for b in note.blocks}, lookup.closed)
         by_uid = {m.uid: m for m in pv.milestones}
         for block in note.blocks:
             m = by_uid[block.uid]
-            f = forecasts.get(m.uid)
-            decision = decide_milestone(c, pv, m, f, now)
-            blocks.append(_summary(c, block, m, f, decision is not None and decision.kind == "notice",
-                                   pv.reports.get(m.uid, [])))
+            blocks.append(_summary(c, block, m, forecasts.get(m.uid), m.uid in due, pv.reports.get(m.uid, [])))
     token, msg_id = c.message_id("reply", incoming.message_key)
     msg = c.letters.reply(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
@@ -215,6 +210,27 @@ def _reply(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdict
     )
     return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[incoming.sender], now=now, project=note.project)
+
+
+def as_evaluated(c: Composer, pv: ProjectView, forecast: ForecastFn, now: dt.datetime, wanted: Collection[str],
+                 history: int) -> tuple[dict[str, Forecast], set[str]]:
+    """What the pass's evaluation makes of these milestones of a project now: their forecasts (each with what it
+    waits for) and which of them the policy makes a client notice due for — so that a reply says what the risk
+    alert, the manager's mail and the nudge of the same moment say. A notice due now for a milestone others wait
+    for moves their promised dates within the pass (and so their forecasts): then the evaluation itself is asked
+    (`decide_project`, its letters composed and dropped), else its forecasts and policy alone, which is cheaper.
+    `history`: the team's closed milestones its spread learned from (a far promise may be held for the manager)."""
+    forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, wanted)
+    by_uid = {m.uid: m for m in pv.milestones}
+    decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
+    notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
+    if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
+        evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
+        forecasts = {f.uid: f for f in evaluation.forecasts}
+        # the notices it plans; a private milestone's (never planned) as the policy decides it
+        notices = {uid for p in evaluation.plans if p.messages and p.messages[0].kind == "notice"
+                   and (uid := p.messages[0].uid) is not None} | {uid for uid in notices if by_uid[uid].private}
+    return forecasts, {uid for uid in notices if uid in wanted}
 
 
 def _summary(c: Composer, block: NoteBlock, m: Milestone, f: Forecast | None, notice_due: bool,
@@ -333,16 +349,16 @@ def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Looku
         note = reading.parsed(incoming)
     project = note.project if note is not None and note.ok else None
     concerned = {p for p in (project, held.project if held else None, *(i.project for i in bounced)) if p}
-    pv = None
-    if note is not None and project is not None:  # the reply forecasts as the evaluation will once it is recorded
-        pv = reading.view(project)
-        reading.prepare(note_reports(note, incoming))
     held_view, closed = None, 0
     if held is not None and held.state == "held" and held.project in {p.id for p in svc.config.projects}:
         held_view = view(store, svc.config.project(held.project))  # an approval may carry a date: composed again
         if reading.forecaster is None:
             reading.forecaster = forecaster(svc)
         closed = reading.forecaster.spread.history
+    pv = None
+    if note is not None and project is not None:  # the reply forecasts as the evaluation will once it is recorded
+        pv = reading.view(project)
+        closed = reading.prepare(note_reports(note, incoming)).spread.history
     return Lookup(
         is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
         held=held, answered=store.notice_by_message_ids(incoming.references), bounced=bounced, note=note,
@@ -533,7 +549,7 @@ class Reading:
         self.views.clear()
         self.forecaster = None
 
-    def prepare(self, pending: Sequence[Report]) -> None:
+    def prepare(self, pending: Sequence[Report]) -> Forecaster:
         """The forecaster for the reply to a note whose notes are `pending`: the team's spread as the evaluation
         will learn it once they are recorded — learned again, with them, when they teach it something (a
         milestone's first estimate, or its Done: 100%), else the one of this batch."""
@@ -541,6 +557,7 @@ class Reading:
             self.forecaster = forecaster(self.svc, pending)
         elif self.forecaster is None:
             self.forecaster = forecaster(self.svc)
+        return self.forecaster
 
     def _teaches(self, r: Report) -> bool:
         pv = self.views.get(r.project)

@@ -108,6 +108,20 @@ def deadlinewatch(*args: str, config: Path | None = None, now: str | None = None
                           env={**os.environ, **(env or {})})
 
 
+def approve_held(config: Path, now: str | None = None) -> list[int]:
+    """The manager approves every held notice, as `approve ID` does. A new team's first notice waits for them
+    whatever `approval` says: with fewer than five closed milestones the forecast (the reference class's 1.8x)
+    outruns the team's own date by more than 1.5x (CONTRACT.md, "The client notice")."""
+    import json
+
+    notices = json.loads(deadlinewatch("status", "--json", config=config, now=now).stdout)["notices"]
+    held = [n["id"] for n in notices if n["state"] == "held" and n["kind"] == "notice"]
+    for notice_id in held:
+        result = deadlinewatch("approve", str(notice_id), config=config, now=now)
+        assert result.returncode == 0, result.stderr
+    return held
+
+
 @dataclass
 class Studio:
     """A studio on local servers: the acme-web calendar with two milestones, an inbox, an SMTP server."""

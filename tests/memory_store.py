@@ -213,8 +213,9 @@ class MemoryStore(StorePort):
                                                              and i.state not in ("rejected", "held"))}
 
     def held_notices(self, project: str) -> dict[str, dt.datetime]:
-        return {i.uid or "": self.s.basis.get(i.id) or i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
-                                                             and i.state == "held" and i.parent is None)}
+        held = self._items(lambda i: i.project == project and i.kind == "notice" and i.state == "held"
+                           and i.parent is None)
+        return {i.uid or "": self.s.basis.get(i.id) or i.created for i in held}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())

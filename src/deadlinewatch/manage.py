@@ -143,7 +143,7 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
     from deadlinewatch.stages.evaluation import decide_milestone, plan_notice
-    from deadlinewatch.stages.forecasts import forecaster
+    from deadlinewatch.stages.forecasts import forecaster, pass_forecasts
     from deadlinewatch.stages.project_view import view
 
     project_id, uid = resolve_milestone(store, ref)
@@ -154,7 +154,8 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     m = next(x for x in pv.milestones if x.uid == uid)
     now = clock.now()
     forecast = forecaster(svc)
-    f = forecast(m, pv.reports.get(uid, []), pv.dates.get(uid), now)
+    # as the pass's evaluation forecasts it: with what it waits for
+    f = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, [uid]).get(uid)
     decision = decide_milestone(c, pv, m, f, now)
     deadline_day = last_work_day(m.deadline, c.team_tz)
     out = []

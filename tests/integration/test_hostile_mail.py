@@ -19,7 +19,7 @@ from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.errors import ServerError
 from deadlinewatch.pipeline import run_pass
-from tests.conftest import Studio, deadlinewatch
+from tests.conftest import Studio, approve_held, deadlinewatch
 from tests.integration.test_inbox import choke_on, note, replies_to
 from tests.integration.test_whole_loop import raw_folder
 from tests.samples import NOTE
@@ -247,6 +247,8 @@ def test_ids_are_keyed_so_a_bounce_cannot_be_forged_and_only_a_dsn_counts(studio
 
     studio.dovecot.save("progress", NOTE.encode())
     assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert approve_held(studio.config)  # a new team's notice waits for the manager (the forecast outruns the team)
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:01").returncode == 0
     [notice] = sent(studio, "notice")
     intro = sent(studio, "intro")[0]
     # the id an outsider would compute with the unkeyed hash of before is not the id we used

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Studio, deadlinewatch
+from tests.conftest import Studio, approve_held, deadlinewatch
 from tests.integration.test_whole_loop import _folder
 from tests.samples import NOTE
 
@@ -31,6 +31,7 @@ def test_an_smtp_outage_delays_the_notice_and_never_doubles_it(studio: Studio) -
     smtp_tls.refuse = ""
     second = once(config, "2026-11-30T12:10")
     assert second.returncode == 0, second.stderr
+    assert approve_held(config)  # a new team's notice waits for the manager (the forecast outruns the team)
     third = once(config, "2026-11-30T12:20")
     assert third.returncode == 0, third.stderr
     notices = [m for m in smtp_tls.parsed() if m["X-Deadlinewatch-Kind"] == "notice"]

@@ -14,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink
-from tests.conftest import deadlinewatch, write_config
+from tests.conftest import approve_held, deadlinewatch, write_config
 from tests.samples import BROKEN, DESIGN, LAUNCH, NOTE, SECRET, STRANGER
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,17 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     # the first message introduces the client-visible milestones in one letter, inviting the nearest one
     intros = [m for m in to_client if m["X-Deadlinewatch-Kind"] == "intro"]
     assert len(intros) == 1 and "Internal security review" not in intros[0].as_string()
-    assert len(to_client) == 2  # at first contact: the introduction and the notice that is due, nothing more
+    assert len(to_client) == 1  # at first contact: the introduction, and the notice that is due is held:
+    # the team is new (no closed milestone), and the forecast's date is over 1.5x as far off as the team's own
+    [draft] = [m for m in sent if m["X-Deadlinewatch-Kind"] == "manager-draft"]
+    why = " ".join(draft.get_body(("plain",)).get_content().split())
+    assert "the forecast promises" in why and "the team's own date of" in why and "risks a second apology" in why
+    assert approve_held(config, "2026-11-30T12:01")
+    approved = _once(config, "2026-11-30T12:02")  # the approved notice goes out on the next pass
+    assert approved.returncode == 0, approved.stderr
+    sent = smtp_tls.parsed()
+    to_client = [m for m in sent if m["To"] and "jane@acme.example" in m["To"]]
+    assert len(to_client) == 2  # the introduction and the notice, nothing more
     notices = [m for m in to_client if m["X-Deadlinewatch-Kind"] == "notice"]
     assert len(notices) == 1, [m["Subject"] for m in sent]
     notice = notices[0]

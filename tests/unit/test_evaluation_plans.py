@@ -295,7 +295,7 @@ def test_a_slipping_milestone_raises_the_managers_alert_in_the_teams_language(tm
     letter = message_from_bytes(raised.message.message, policy=email_policy)
     text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert str(letter["Subject"]) == "At risk: ACME website relaunch: Design mockups"
-    assert "At the last two weeks' pace it needs" in text and "What would recover it:" in text
+    assert "At the notes' recent pace it needs" in text and "What would recover it:" in text
     assert "The client notice is due now." in text
     # said once: the same forecast with the alert up says nothing more
     again = decide_project(c, dataclasses.replace(_snapshot(c, reports={"design-1": [earlier, SLIPPING]}),

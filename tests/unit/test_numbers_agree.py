@@ -360,8 +360,6 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     assert design is not None and _figures(nudged) == _fields(design)
 
 
-@pytest.mark.xfail(strict=True, reason="core/dependencies.py waits_for keeps the milestone's own P50, P80 and "
-                   "P(miss) in the English reason beside the ones it pushed: for the lead (its file)")
 def test_the_english_reason_of_a_dependants_forecast_states_its_own_figures(tmp_path: Path) -> None:
     """`status`, and every team message in English, say a forecast's reason word for word: its figures must be the
     forecast's. A dependant pushed by the work it waits for has new ones."""

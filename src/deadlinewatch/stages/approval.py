@@ -19,7 +19,7 @@ from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.errors import DeadlinewatchError, UsageError
 from deadlinewatch.services import Composer
 from deadlinewatch.stages.evaluation import Plan, manager_copy, plan_notice
-from deadlinewatch.stages.forecasts import ForecastFn
+from deadlinewatch.stages.forecasts import ForecastFn, pass_forecasts
 from deadlinewatch.stages.project_view import ProjectView
 
 
@@ -51,7 +51,7 @@ def with_date(c: Composer, pv: ProjectView, held: OutboxItem, date: dt.date, for
                                  "held notice (an apology with a new date) can be given another date")
     check_date(c, pv, held.uid, date)
     m = next(x for x in pv.milestones if x.uid == held.uid)
-    f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+    f = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, [m.uid]).get(m.uid)  # as the evaluation does
     decision = policy.replan(m, f, c.workdays, last_work_day(m.deadline, c.team_tz), date=date)
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]

@@ -151,9 +151,11 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
             promised = policy.usable(after, cal, c.client_days(project))
             decision = dataclasses.replace(decision, promised=promised, slip_days=max(
                 cal.count(last_work_day(m.deadline, c.team_tz), promised), 0))
+        new_date = decision.promised
+        assert new_date is not None
         sequence = pv.sequence(m) + 1
-        override[m.uid] = (decision.promised, sequence)
-        moved = dependencies.shifted(by_uid, m.uid, decision.promised, current, cal, tz)
+        override[m.uid] = (new_date, sequence)
+        moved = dependencies.shifted(by_uid, m.uid, new_date, current, cal, tz)
         for uid, new in moved.items():
             dep = by_uid[uid]
             if not dep.private:
@@ -334,7 +336,7 @@ def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, u
         what=what, project=project.name, milestone=m.name, target=target, p_miss=f.p_miss,
         was=up.p_miss if up else None, p50=f.p50, p80=f.p80,
         reason=c.letters.say(c.config.team.language, f.words) if f.words else f.reason,
-        pace=alert.pace(pv.reports.get(m.uid, []), today, target, c.workdays),
+        pace=alert.pace(pv.reports.get(m.uid, []), today, target, c.workdays, c.team_tz),
         notice="due" if notice is not None and notice.kind == "notice" and not m.private else
         "private" if m.private else "later",
         held=project.approval == "manager", warn_probability=c.config.policy.warn_probability,
@@ -405,8 +407,8 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
-        if (invites and m.state == "cancelled" and cd is not None and cd.invited and cd.shown_date is not None
-                and not cd.cancelled_sent and not m.private):  # a CANCEL only for an entry the client has
+        if (invites and m.state == "cancelled" and cd is not None and cd.shown_date is not None
+                and not cd.cancelled_sent and not m.private):  # a date the client was told
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:

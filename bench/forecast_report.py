@@ -534,11 +534,9 @@ NOTES = """\
   forecast that has learned that says "likely late" of nearly every commitment at its first report. A
   threshold low enough to warn 1.5 × as early as the team cannot then be as precise as the team's own
   admissions (at 0.5 the alert fires where "always" does). The client notice therefore waits for near
-  certainty (0.98) or the team's own word — an ETA past the date makes it due at once, so it is never later
-  than the team on the misses the team admitted in time — and the manager, who can still act, hears at 0.93,
-  months ahead. The price is on the simulator's noisy team, which admits nothing: its client notice comes at a
-  median of a quarter of the planned length before the deadline (half of it at 0.9); the alert keeps the early
-  warning there, well over the 40% bench/simulate.py asks of it at every noise level.
+  certainty (0.98) or the team's own word — its own date (an ETA, or where its Remaining ends) past the date
+  makes it due at once, so it is never later than the team on the misses the team admitted in time — and the
+  manager, who can still act, hears at 0.92, months ahead.
 - **A stated remaining time is now the team's own date** (CONTRACT.md): a `Remaining:` that ends past the
   date makes the notice due, as an ETA past it does, whatever the threshold. On the simulator, whose teams
   state remaining times, the notice's precision is 0.829/0.704/0.626 (low/medium/high noise, at 0.98) for a

@@ -169,6 +169,39 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     assert site.ask("GET", "/", cookie=cookie).status == 303  # the old cookie no longer signs in
 
 
+def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(site: Site) -> None:
+    """Beside the held letter: the team's own date as a button, and a date field no earlier than the day after the
+    deadline; a date not after the deadline is refused with the reason, one after it is composed again and sent."""
+    notice = held_notice(site)
+    cookie = site.sign_in()
+    page = site.ask("GET", "/", cookie=cookie).body
+    article = page[page.index(f'<article class="held" id="notice-{notice["id"]}"'):]
+    article = article[:article.index("</article>")]
+    assert "Send with the team&#39;s date" in article or "Send with the team's date" in article
+    assert re.search(r'<input type="date" id="date-\d+" name="date" min="2026-12-0[56]" required>', article)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+    early = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-04"}, cookie=cookie)
+    assert early.status == 409 and "not after the deadline" in early.body
+    done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
+    assert done.status == 303
+    wait_for(lambda: any("jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw
+                         for _, rs, raw in site.studio.smtp.messages), 15, "the notice")
+    [raw] = [raw for _, rs, raw in site.studio.smtp.messages
+             if "jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw]
+    assert b"DTSTART;VALUE=DATE:20261222" in base64_parts(raw)
+    states = {n["id"]: (n["state"], n["decided_by"]) for n in site.status()["notices"]}  # type: ignore[union-attr]
+    assert states[notice["id"]][0] == "rejected"  # superseded by the letter written for the manager's date
+    assert ("sent", "web: pm@studio.example") in states.values()
+
+
+def base64_parts(raw: bytes) -> bytes:
+    """Every part of a message decoded (calendar parts are base64 on the wire)."""
+    from email import message_from_bytes
+
+    msg = message_from_bytes(raw)
+    return b"".join(part.get_payload(decode=True) or b"" for part in msg.walk() if not part.is_multipart())
+
+
 def test_no_wrong_or_missing_sign_in_reaches_manager_data_or_actions(site: Site) -> None:
     notice = held_notice(site)
     cookie = site.sign_in()

@@ -487,3 +487,35 @@ def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path) -> None:
     evaluate(svc, PassReport())
     assert written[-1] == ["design-1"]
     assert store.forecast("acme-web", "design-1") == svc.saved[("acme-web", "design-1")]
+
+
+def test_a_chain_of_three_never_inverts_in_the_letter_the_updates_or_the_dates_the_client_keeps(
+        tmp_path: Path) -> None:
+    """Design mockups → Content migration → Launch, finish-to-start: a slip of the mockups moves each after the
+    one it builds on — in the notice's timeline, in each dependant's own calendar update, and in the dates kept
+    for the client's page and feed."""
+    from deadlinewatch.core.model import Milestone
+
+    c = _composer(tmp_path)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]}, first_sent=NOW - dt.timedelta(days=1))
+    design, launch = (next(m for m in snap.view.milestones if m.uid == uid) for uid in ("design-1", "launch-1"))
+    content = Milestone("acme-web", "content-1", "Content migration", dt.datetime(2026, 12, 8, tzinfo=dt.UTC),
+                        successors=(("launch-1", 0),))
+    chain = [dataclasses.replace(design, successors=(("content-1", 0),)), content, launch]
+    view = ProjectView(snap.view.project, chain, snap.view.reports, {})
+    [notice] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
+    shown = {d.uid: d.shown_date for d in notice.dates}
+    assert shown["design-1"] is not None and shown["content-1"] is not None and shown["launch-1"] is not None
+    assert shown["design-1"] < shown["content-1"] < shown["launch-1"]
+    assert [(m.kind, m.uid) for m in notice.messages] == [("notice", "design-1"), ("update", "content-1"),
+                                                         ("update", "launch-1")]
+    text = _text(notice.messages[0])
+    timeline = text[text.index("The updated timeline:"):]
+    assert timeline.index("Design mockups") < timeline.index("Content migration") < timeline.index("Launch")
+    for update in notice.messages[1:]:  # each update carries its own milestone's new date
+        assert shown[update.uid or ""].strftime("%Y%m%d").encode() in _calendar(update)
+
+
+def _calendar(mail: QueueMail) -> bytes:
+    msg = message_from_bytes(mail.message, policy=email_policy)
+    return b"".join(p.get_payload(decode=True) or b"" for p in msg.walk() if p.get_content_type() == "text/calendar")

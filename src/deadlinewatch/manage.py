@@ -66,14 +66,17 @@ def status_data(store: StorePort, config: config_mod.Config,
         "milestones": [],
         "notices": [],
     }
+    from deadlinewatch.stages.project_view import told_dates
+
     alerts = store.risk_alerts()
+    told = {p.id: told_dates(store, p.id) for p in config.projects}
     for m in store.milestones():
         reports = store.reports(m.project, m.uid)
         state = effective_state(m, reports)
         if state == "cancelled":
             continue
         f = store.forecast(m.project, m.uid) if state == "open" else None
-        cd = store.client_date(m.project, m.uid)
+        cd = told.get(m.project, {}).get(m.uid)  # what the client was told: not a date held or rejected
         latest = reports[-1] if reports else None
         data["milestones"].append({
             "project": m.project, "uid": m.uid, "name": m.name, "deadline": m.deadline.isoformat(),

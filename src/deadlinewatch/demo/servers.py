@@ -450,7 +450,7 @@ def write_local_config(
     caldav_password: str = "pmpw", imap_user: str = "progress", imap_password: str = "progresspw",
     smtp_security: str = "none", smtp_user: str = "", smtp_password: str = "smtppw", approval: str = "auto",
     holidays: str = "TR", context: str = "your annual shareholder meeting on 12 December", extra: str = "",
-    policy: str = "", client_cc: tuple[str, ...] = (),
+    policy: str = "", client_cc: tuple[str, ...] = (), client_holidays: str = "",
 ) -> Path:
     """A config for a studio whose servers run here on 127.0.0.1: one project, acme-web, for Jane Doe.
 
@@ -512,7 +512,7 @@ id = "acme-web"
 name = "ACME website relaunch"
 calendar = "acme-web"
 client = {{ name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London", \
-cc = {json.dumps(list(client_cc))} }}
+cc = {json.dumps(list(client_cc))}, holidays = {json.dumps(client_holidays)} }}
 context = "{context}"
 {extra}
 """)

@@ -91,7 +91,8 @@ def _note(sender: str, body: str, at: dt.datetime) -> bytes:
 def _config(directory: Path, caldav: CalDAVServer, imap: PymapServer, smtp: SmtpSink) -> Path:
     return write_local_config(directory / "deadlinewatch.toml", caldav_url=caldav.url, imap_port=imap.port,
                               imap_user=imap.user, imap_password=imap.password, smtp_port=smtp.port,
-                              holidays="", context="your annual shareholder meeting")
+                              holidays="", context="your annual shareholder meeting",
+                              client_holidays="GB")  # a London client: no promise on Christmas or New Year's Day
 
 
 def _say(text: str = "") -> None:

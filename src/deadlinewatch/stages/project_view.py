@@ -88,18 +88,10 @@ class ProjectView:
         return out
 
     def as_told(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
-        """The project as the client has actually been told it: a milestone touched by a group still held for
-        the manager, or rejected, shows what the other groups told (what the pages and the client-facing
-        calendar show; the letters' own policy keeps judging against every date decided)."""
-        withheld = {d.uid for state, shows in groups if state in WITHHELD for d in shows}
-        if not withheld:
-            return self
-        dates = {uid: cd for uid, cd in self.dates.items() if uid not in withheld}
-        for state, shows in groups:
-            for d in shows:
-                if state not in WITHHELD and d.uid in withheld:
-                    dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
-        return dataclasses.replace(self, dates=dates)
+        """The project as the client has actually been told it (`told`: what the pages and the client-facing
+        calendar show)."""
+        dates = told(self.dates, groups)
+        return self if dates is self.dates else dataclasses.replace(self, dates=dates)
 
     def judged(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
         """The project as the policy and the letters judge it, from every date decided (`self.dates`): the date
@@ -146,3 +138,23 @@ def view(store: StorePort, project: Project) -> ProjectView:
 def view_as_told(store: StorePort, project: Project) -> ProjectView:
     """The project as the client has been told it: no news the manager holds back or rejected."""
     return _decided(store, project).as_told(store.shown_groups(project.id))
+
+
+def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> dict[str, ClientDate]:
+    """Of every date decided, what the client was told: a milestone touched by a group still held for the manager,
+    or rejected, shows what the other groups told (oldest first, as recorded). `decided` itself when nothing was
+    withheld."""
+    withheld = {d.uid for state, shows in groups if state in WITHHELD for d in shows}
+    if not withheld:
+        return decided
+    dates = {uid: cd for uid, cd in decided.items() if uid not in withheld}
+    for state, shows in groups:
+        for d in shows:
+            if state not in WITHHELD and d.uid in withheld:
+                dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
+    return dates
+
+
+def told_dates(store: StorePort, project_id: str) -> dict[str, ClientDate]:
+    """What the client was told of each milestone of a project (`status`'s "promised")."""
+    return told(store.client_dates(project_id), store.shown_groups(project_id))

@@ -49,6 +49,7 @@ class _State:
     client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     page_tokens: dict[str, str] = field(default_factory=dict)
+    web_sessions: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)  # sid -> user, expires
     alerts: dict[tuple[str, str], RiskAlert] = field(default_factory=dict)
     shows: dict[int, tuple[ShowDate, ...]] = field(default_factory=dict)  # primary id -> the group's dates
     basis: dict[int, dt.datetime] = field(default_factory=dict)  # a notice -> the newest note it was made from
@@ -160,6 +161,26 @@ class MemoryStore(StorePort):
             for project in projects:
                 self.s.page_tokens.setdefault(project, new_page_token())
         return {p: self.s.page_tokens[p] for p in projects}
+
+    def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
+        with self.transaction():
+            self.prune_web_sessions(now)
+            if sid in self.s.web_sessions:
+                raise StateConflict(f"a web session {sid} exists")
+            self.s.web_sessions[sid] = (user, expires.replace(microsecond=0))
+
+    def web_session(self, sid: str, now: dt.datetime) -> str | None:
+        user, expires = self.s.web_sessions.get(sid, ("", now))
+        return user if expires > now.replace(microsecond=0) else None
+
+    def end_web_session(self, sid: str) -> bool:
+        return self.s.web_sessions.pop(sid, None) is not None
+
+    def prune_web_sessions(self, now: dt.datetime) -> int:
+        gone = [sid for sid, (_, expires) in self.s.web_sessions.items() if expires <= now.replace(microsecond=0)]
+        for sid in gone:
+            del self.s.web_sessions[sid]
+        return len(gone)
 
     def version(self) -> tuple[int, int]:
         return len(self.s.reports), self.s.milestones_written

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime
 from http.cookies import SimpleCookie
@@ -229,6 +230,86 @@ def test_sign_in_attempts_are_limited(site: Site) -> None:
     assert answers[:5] == [401] * 5 and answers[5:] == [429, 429]
     limited = site.ask("POST", "/signin", {"password": PASSWORD})  # even the right one waits now
     assert limited.status == 429 and int(limited.header("Retry-After")) > 0
+
+
+def test_concurrent_wrong_passwords_from_one_address_are_limited_all_the_same(site: Site) -> None:
+    """Forty guesses at once from one address: each attempt is counted before the password is checked, so no
+    more than the address's five are ever checked, and the rest wait (429 with Retry-After)."""
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(lambda i: site.ask("POST", "/signin", {"password": f"guess number {i}"}), range(40)))
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 35, statuses
+    assert set(statuses) == {401, 429}
+    assert all(int(a.header("Retry-After")) > 0 for a in answers if a.status == 429)
+    assert site.ask("POST", "/signin", {"password": PASSWORD}).status == 429  # this address waits, even now
+
+
+def trust_the_proxy(site: Site, proxies: str = '["127.0.0.1"]') -> None:
+    """We (127.0.0.1) become the reverse proxy: X-Forwarded-For names the browser."""
+    text = re.sub(r"\ntrusted_proxies = .*\n", "\n", site.config.read_text())
+    site.config.write_text(text + f"trusted_proxies = {proxies}\n")
+    before = site.log.read_text().count("configuration reloaded")
+    site.daemon.send_signal(signal.SIGHUP)
+    wait_for(lambda: site.log.read_text().count("configuration reloaded") > before, 15, "the reload")
+
+
+def test_wrong_passwords_from_many_addresses_never_lock_the_manager_out(site: Site) -> None:
+    """Eight addresses behind the proxy guess until each is told to wait: each waits alone, and the right password
+    from anywhere else still signs in (everyone is slowed down a little instead)."""
+    trust_the_proxy(site)
+    guessers = [f"198.51.100.{i}" for i in range(1, 9)]
+
+    def guess(n: int) -> int:
+        address = guessers[n % len(guessers)]
+        return site.ask("POST", "/signin", {"password": f"guess {n}"}, X_Forwarded_For=address).status
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(guess, range(48)))
+    assert statuses.count(401) == 40 and statuses.count(429) == 8, statuses
+    for address in guessers:  # each guesser has used its own five
+        assert site.ask("POST", "/signin", {"password": PASSWORD}, X_Forwarded_For=address).status == 429
+    started = time.monotonic()
+    right = site.ask("POST", "/signin", {"password": PASSWORD}, X_Forwarded_For="203.0.113.7")
+    assert right.status == 303 and "deadlinewatch_session=" in right.header("Set-Cookie")
+    assert time.monotonic() - started < 15  # slowed, not refused
+    assert site.ask("POST", "/signin", {"password": PASSWORD}, X_Forwarded_For="2001:db8::1").status == 303
+    assert "failed sign-in from 198.51.100.3" in site.log.read_text()  # the browser's address, not the proxy's
+
+
+def restart(site: Site) -> None:
+    site.daemon.send_signal(signal.SIGTERM)
+    assert site.daemon.wait(timeout=15) == 0
+    before = site.log.read_text().count("web pages on")
+    site.daemon = start_daemon(site.config, site.log)
+    wait_for(lambda: site.log.read_text().count("web pages on") > before, 30, "the web pages again")
+
+
+def dashboard_csrf(site: Site, cookie: str) -> str:
+    page = site.ask("GET", "/", cookie=cookie)
+    assert page.status == 200, page.status
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page.body).group(1)  # type: ignore[union-attr]
+
+
+def test_a_signed_out_cookie_stays_refused_after_the_daemon_restarts(site: Site) -> None:
+    phone, desk = site.sign_in(), site.sign_in()
+    assert site.ask("POST", "/signout", {"csrf": dashboard_csrf(site, phone)}, cookie=phone).status == 303
+    assert site.ask("GET", "/api/status", cookie=phone).status == 401
+    restart(site)
+    assert site.ask("GET", "/api/status", cookie=phone).status == 401  # signed out stays signed out
+    assert site.ask("GET", "/", cookie=phone).status == 303
+    assert site.ask("GET", "/api/status", cookie=desk).status == 200  # the other session lives on
+
+
+def test_sign_out_needs_the_forms_token_and_this_site(site: Site) -> None:
+    cookie = site.sign_in()
+    csrf = dashboard_csrf(site, cookie)
+    for body, headers in (({}, {}), ({"csrf": "0" * 64}, {}), ({"csrf": csrf}, {"Sec_Fetch_Site": "cross-site"})):
+        r = site.ask("POST", "/signout", body, cookie=cookie, **headers)
+        assert r.status == 403 and not r.header("Set-Cookie"), (body, headers, r.status)
+        assert site.ask("GET", "/api/status", cookie=cookie).status == 200  # still signed in
+    out = site.ask("POST", "/signout", {"csrf": csrf}, cookie=cookie)
+    assert out.status == 303 and out.header("Location") == "signin" and "Max-Age=0" in out.header("Set-Cookie")
+    assert site.ask("GET", "/api/status", cookie=cookie).status == 401
 
 
 def test_the_client_page_shows_the_visible_timeline_and_nothing_else(site: Site) -> None:

@@ -345,3 +345,21 @@ def test_a_risk_alert_is_kept_until_it_comes_down(store: StorePort) -> None:
     assert store.risk_alerts() == {("p", "u1"): dataclasses.replace(up, p_miss=0.9)}
     store.set_risk_alert("q", "u1", up)
     assert store.risk_alerts("q") == {("q", "u1"): up} and set(store.risk_alerts()) == {("p", "u1"), ("q", "u1")}
+
+
+def test_a_web_session_counts_until_it_is_signed_out_or_expires_and_the_expired_are_pruned(store: StorePort) -> None:
+    day = dt.timedelta(days=1)
+    store.start_web_session("phone", "pm@studio.example", NOW, NOW + 14 * day)
+    store.start_web_session("desk", "pm@studio.example", NOW, NOW + day)
+    assert store.web_session("phone", NOW) == store.web_session("desk", NOW) == "pm@studio.example"
+    assert store.web_session("never-started", NOW) is None
+    with pytest.raises(StateConflict):
+        store.start_web_session("phone", "pm@studio.example", NOW, NOW + day)
+    assert store.end_web_session("phone") is True and store.end_web_session("phone") is False
+    assert store.web_session("phone", NOW) is None  # signed out
+    assert store.web_session("desk", NOW + day - dt.timedelta(seconds=1)) == "pm@studio.example"
+    assert store.web_session("desk", NOW + day) is None  # expired
+    store.start_web_session("tablet", "pm@studio.example", NOW + 2 * day, NOW + 16 * day)  # prunes the expired
+    assert store.prune_web_sessions(NOW + 2 * day) == 0
+    assert store.prune_web_sessions(NOW + 16 * day) == 1
+    assert store.web_session("tablet", NOW + 3 * day) is None

@@ -17,14 +17,17 @@ path get the same bare 404.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib.resources import files
@@ -89,16 +92,23 @@ class Pages:
         svc = services()
         self.sessions = signin.Sessions(svc.store.key)
         self.attempts = signin.Attempts()
+        # argon2 is slow and memory-hungry on purpose: one thread of its own, so guesses queue here and never
+        # take the default executor the inbox and SMTP work on
+        self.verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-password")
+        self._slowed = 0.0  # the delay every sign-in waits now, as last logged
         self._feed_seen: dict[str, tuple[str, dt.datetime]] = {}  # token -> its feed's ETag, when first served
 
     # --- who is asking ---------------------------------------------------------------------------------------
 
     def _address(self, request: web.Request) -> str:
-        """The browser's address: the proxy's last X-Forwarded-For hop when the proxy is trusted."""
+        """The browser's address: the proxy's last X-Forwarded-For hop when the proxy is trusted (and that hop is
+        an address: anything else counts as the proxy's own)."""
         web_cfg = self.services().config.web
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded and signin.from_proxy(request.remote, web_cfg.trusted_proxies):
-            return forwarded.split(",")[-1].strip()
+            hop = forwarded.split(",")[-1].strip()
+            with contextlib.suppress(ValueError):
+                return str(ipaddress.ip_address(hop))
         return request.remote or ""
 
     def _fingerprint(self) -> str | None:
@@ -115,7 +125,11 @@ class Pages:
         fingerprint = self._fingerprint()
         if fingerprint is None:
             return None
-        return self.sessions.read(request.cookies.get(signin.SESSION_COOKIE), fingerprint)
+        session = self.sessions.read(request.cookies.get(signin.SESSION_COOKIE), fingerprint)
+        # the cookie's signature says who; the state says whether that session is still on (not signed out)
+        if session is None or self.services().store.web_session(session.sid, _wall_clock()) != session.user:
+            return None
+        return session
 
     def _signed_in(self, request: web.Request, root: str = "") -> signin.Session:
         session = self._session(request)
@@ -174,38 +188,67 @@ class Pages:
 
     async def signin(self, request: web.Request) -> web.StreamResponse:
         config = self.services().config
-        address = self._address(request)
-        wait = self.attempts.retry_after(address)
-        if wait:
-            response = self._render("signin.html.j2", config.team.language, status=429, root="", problem="slow",
-                                    password_on=True)
-            response.headers["Retry-After"] = str(wait)
-            return response
-        form = await request.post()
         if not config.web.password_file or request.headers.get("Sec-Fetch-Site") == "cross-site":
             raise web.HTTPForbidden()
-        stored = signin.read_hash(config.web.password_file)
-        ok = await asyncio.to_thread(signin.password_matches, stored, str(form.get("password", "")))
+        address = self._address(request)
+        # counted before anything is awaited: concurrent guesses from one address cannot all pass the check
+        attempt = self.attempts.reserve(address)
+        if isinstance(attempt, signin.Refused):
+            response = self._render("signin.html.j2", config.team.language, status=429, root="", problem="slow",
+                                    password_on=True)
+            response.headers["Retry-After"] = str(attempt.retry_after)
+            return response
+        outcome: signin.Outcome = "void"  # until a password is checked; once it is, a broken-off check failed
+        try:
+            form = await request.post()
+            stored = signin.read_hash(config.web.password_file)
+            self._slow_down(attempt.delay)
+            await asyncio.sleep(attempt.delay)
+            outcome = "failed"
+            ok = await asyncio.get_running_loop().run_in_executor(
+                self.verifier, signin.password_matches, stored, str(form.get("password", "")))
+            outcome = "succeeded" if ok else "failed"
+        finally:
+            self.attempts.settle(attempt, outcome)
         if not ok:
-            self.attempts.failed(address)
             log.warning("web: a failed sign-in from %s", address)
             return self._render("signin.html.j2", config.team.language, status=401, root="", problem="wrong",
                                 password_on=True)
-        self.attempts.succeeded(address)
-        _, cookie = self.sessions.issue(config.team.manager, signin.fingerprint(stored))
+        session, cookie = self.sessions.issue(config.team.manager, signin.fingerprint(stored))
+        now = _wall_clock()
+        self.services().store.start_web_session(session.sid, session.user, now,
+                                                now + dt.timedelta(seconds=signin.SESSION_SECONDS))
         response = _redirect("./")
         response.set_cookie(signin.SESSION_COOKIE, cookie, max_age=signin.SESSION_SECONDS, path=_cookie_path(config),
                             secure=True, httponly=True, samesite="Strict")
         return response
 
+    def _slow_down(self, delay: float) -> None:
+        """One log line when failures from everywhere make every sign-in wait longer, not one per attempt."""
+        if delay > self._slowed:
+            log.warning("web: %d failed sign-ins from everywhere in %d minutes: every sign-in now waits %.0f s",
+                        self.attempts.failures_everywhere(), self.attempts.window // 60, delay)
+        self._slowed = delay
+
     async def signout(self, request: web.Request) -> web.StreamResponse:
         session = self._session(request)
         form = await request.post()
-        if session is not None and session.csrf_ok(self.sessions.secret, str(form.get("csrf", ""))):
-            self.sessions.revoke(session)
+        if session is None:
+            return _redirect("signin")  # nothing to end: no cookie is touched
+        # the same proof as a decision's: the form came from our page (a cross-site form cannot end a session)
+        if request.headers.get("Sec-Fetch-Site") == "cross-site" or \
+                not session.csrf_ok(self.sessions.secret, str(form.get("csrf", ""))):
+            raise web.HTTPForbidden(reason="Forbidden: this form is stale or did not come from this page")
+        if not session.sid.startswith("proxy:"):
+            self.services().store.end_web_session(session.sid)
+            log.info("web: %s signed out", session.user)
         response = _redirect("signin")
         response.del_cookie(signin.SESSION_COOKIE, path=_cookie_path(self.services().config))
         return response
+
+    async def close(self, app: web.Application) -> None:
+        """The server stops: the password checker's thread goes with it."""
+        self.verifier.shutdown(wait=False, cancel_futures=True)
 
     # --- the client's pages ------------------------------------------------------------------------------------
 
@@ -338,6 +381,11 @@ def _form_date(text: str) -> dt.date | None:
         raise UsageError(f'"{text}" is not a date as YYYY-MM-DD') from None
 
 
+def _wall_clock() -> dt.datetime:
+    """Sessions live in real time, as the cookie's own signed timestamp does (not the daemon's `--now`)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def _redirect(location: str) -> web.Response:
     """303 to a path relative to this one: right behind a proxy that serves the pages under a prefix too."""
     return web.Response(status=303, headers={"Location": location})
@@ -380,6 +428,7 @@ def application(services: Callable[[], Services], on_decided: Callable[[], None]
     app.router.add_get(r"/p/{token:[A-Za-z0-9_-]{1,100}}/timeline.ics", p.feed)
     app.router.add_get(r"/static/{name:[a-z]+\.[a-z]+}", p.static)
     app.router.add_route("*", "/{anything:.*}", p.not_found)
+    app.on_cleanup.append(p.close)
     return app
 
 

@@ -1,6 +1,7 @@
 """Who may see the manager's pages: a password checked against an argon2 hash in a file, sessions in signed
-cookies, sign-in attempts rate-limited — or the user named by the reverse proxy's own sign-in, honoured only
-from the proxy's address. Nothing here touches the network or the store: the server (server.py) asks."""
+cookies (the live ones kept in the state, so signing out holds), sign-in attempts limited per address and slowed
+down overall — or the user named by the reverse proxy's own sign-in, honoured only from the proxy's address.
+Nothing here touches the network or the store: the server (server.py) asks."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import ipaddress
 import os
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -71,7 +73,7 @@ def password_matches(stored_hash: str, password: str) -> bool:
 @dataclass(frozen=True)
 class Session:
     user: str
-    sid: str  # random per sign-in: the CSRF token is made from it, signing out revokes it
+    sid: str  # random per sign-in: the CSRF token is made from it, signing out ends it (in the state)
 
     def csrf(self, secret: bytes) -> str:
         return hmac.new(secret, b"csrf:" + self.sid.encode(), hashlib.sha256).hexdigest()
@@ -81,74 +83,153 @@ class Session:
 
 
 class Sessions:
-    """Signed, timed cookies. The signing key is derived from the state's secret; a changed password file
-    (its hash is in every cookie's fingerprint) or signing out ends a session."""
+    """Signed, timed cookies naming a session. The signing key is derived from the state's secret; a changed
+    password file (its hash is in every cookie's fingerprint) ends every session. Whether a session was signed
+    out is not the cookie's to say: the state keeps the live sessions, and the server asks it (so signing out
+    holds across restarts)."""
 
     def __init__(self, state_key: bytes) -> None:
         self.secret = hmac.new(state_key, b"deadlinewatch web sessions", hashlib.sha256).digest()
         self._signer = URLSafeTimedSerializer(self.secret, salt="deadlinewatch-session")
-        self._revoked: dict[str, float] = {}  # sid -> when it would have expired anyway
 
     def issue(self, user: str, fingerprint: str) -> tuple[Session, str]:
         session = Session(user, secrets.token_urlsafe(16))
         return session, self._signer.dumps({"u": user, "s": session.sid, "f": fingerprint})
 
     def read(self, cookie: str | None, fingerprint: str) -> Session | None:
+        """The session a cookie names, when its signature, age and password fingerprint hold."""
         if not cookie:
             return None
         try:
             data = self._signer.loads(cookie, max_age=SESSION_SECONDS)
         except BadSignature:  # tampered, or expired (SignatureExpired is a BadSignature)
             return None
-        if not isinstance(data, dict) or data.get("f") != fingerprint or data.get("s") in self._revoked:
+        if not isinstance(data, dict) or data.get("f") != fingerprint or not data.get("s"):
             return None
-        return Session(str(data.get("u", "")), str(data.get("s", "")))
-
-    def revoke(self, session: Session) -> None:
-        now = time.time()
-        self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
-        self._revoked[session.sid] = now + SESSION_SECONDS
+        return Session(str(data.get("u", "")), str(data["s"]))
 
 
 def fingerprint(stored_hash: str) -> str:
     return hashlib.sha256(stored_hash.encode()).hexdigest()[:16]
 
 
+# --- how often a password may be tried -------------------------------------------------------------------------
+#
+# Two rules, as the login throttles of mature web applications have them (Nextcloud's brute-force protection,
+# django-axes by address): an address that guessed wrong too often waits (429), alone; failures from everywhere
+# never refuse anyone — the right password from another address must always get in — they slow every attempt
+# down instead, more as they grow, never beyond a bound. An attempt is counted when it is reserved, before the
+# password is read or checked, so concurrent guesses from one address cannot all pass the check.
+
+Outcome = Literal["failed", "succeeded", "void"]  # void: no password was checked (the request broke off first)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """This address has had its tries: it may try again in `retry_after` seconds."""
+
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """An attempt counted before its password is checked: check it after `delay` seconds, then settle it."""
+
+    key: str
+    delay: float
+
+
+def address_key(address: str) -> str:
+    """What an address counts as: itself for IPv4, its /64 for IPv6 (one host holds a whole /64, as Nextcloud
+    counts it), IPv4-mapped IPv6 as its IPv4; anything unreadable as itself, cut short."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def slowdown(failures: int, calm: int, first: float, most: float) -> float:
+    """Seconds every attempt waits when `failures` failed from everywhere within the window: none while they are
+    fewer than `calm`, then `first`, doubled for every further `calm`, never more than `most`."""
+    if failures < calm:
+        return 0.0
+    return min(most, first * 2.0 ** min((failures - calm) // calm, 32))
+
+
 @dataclass
 class Attempts:
-    """Failed sign-ins: at most `per_address` per address and `overall` in all within `window` seconds (the
-    overall cap slows a guesser spread over many addresses); a success clears its address."""
+    """Failed sign-ins: `per_address` per address within `window` seconds, then that address waits until its
+    oldest failure leaves the window (a success clears it); failures from everywhere slow everyone (slowdown).
+    Memory is bounded: at most `max_addresses` addresses are remembered (the least recent forgotten first), and
+    the failures from everywhere are counted per minute."""
 
     per_address: int = 5
-    overall: int = 30
     window: float = 900.0
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _all: deque[float] = field(default_factory=deque)
+    calm: int = 30  # failures from everywhere within the window before anyone is slowed down
+    first_delay: float = 1.0
+    max_delay: float = 10.0
+    max_addresses: int = 10_000
+    _failures: OrderedDict[str, tuple[float, ...]] = field(default_factory=OrderedDict)  # newest last
+    _pending: dict[str, int] = field(default_factory=dict)  # attempts reserved, not yet settled
+    _everywhere: deque[list[float]] = field(default_factory=deque)  # [minute, failures in it], oldest first
 
-    def _trim(self, q: deque[float], now: float) -> None:
-        while q and q[0] <= now - self.window:
-            q.popleft()
+    def _recent(self, key: str, now: float) -> tuple[float, ...]:
+        kept = tuple(t for t in self._failures.get(key, ()) if t > now - self.window)
+        if not kept:
+            self._failures.pop(key, None)
+        elif len(kept) != len(self._failures[key]):
+            self._failures[key] = kept
+        return kept
 
-    def retry_after(self, address: str, now: float | None = None) -> int:
-        """Seconds until this address may try again; 0 when it may now."""
+    def failures_everywhere(self, now: float | None = None) -> int:
         now = time.monotonic() if now is None else now
-        q = self._failures.get(address, deque())
-        self._trim(q, now)
-        self._trim(self._all, now)
-        waits = [q[0] + self.window - now] if len(q) >= self.per_address else []
-        if len(self._all) >= self.overall:
-            waits.append(self._all[0] + self.window - now)
-        return max(1, int(max(waits)) + 1) if waits else 0
+        bucket = self.window / 15
+        while self._everywhere and self._everywhere[0][0] <= (now - self.window) // bucket:
+            self._everywhere.popleft()
+        return int(sum(count for _, count in self._everywhere))
 
-    def failed(self, address: str, now: float | None = None) -> None:
+    def delay(self, now: float | None = None) -> float:
+        return slowdown(self.failures_everywhere(now), self.calm, self.first_delay, self.max_delay)
+
+    def reserve(self, address: str, now: float | None = None) -> Reserved | Refused:
+        """Count an attempt from `address` now, or refuse it. No await may come between this and the caller's
+        check of its answer: that is what makes concurrent attempts count."""
         now = time.monotonic() if now is None else now
-        self._failures.setdefault(address, deque()).append(now)
-        self._all.append(now)
-        if len(self._failures) > 10_000:  # a flood of addresses must not grow memory without end
-            self._failures = {a: q for a, q in self._failures.items() if q and q[-1] > now - self.window}
+        key = address_key(address)
+        failed, pending = self._recent(key, now), self._pending.get(key, 0)
+        if len(failed) + pending >= self.per_address:
+            # the attempts under way count as failures made now: the wait ends when enough have left the window
+            times = [*failed, *[now] * pending]
+            leaving = times[len(times) - self.per_address]
+            return Refused(max(1, int(leaving + self.window - now) + 1))
+        self._pending[key] = pending + 1
+        return Reserved(key, self.delay(now))
 
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
+    def settle(self, attempt: Reserved, outcome: Outcome, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = attempt.key
+        left = self._pending.get(key, 0) - 1
+        if left > 0:
+            self._pending[key] = left
+        else:
+            self._pending.pop(key, None)
+        if outcome == "succeeded":
+            self._failures.pop(key, None)
+        elif outcome == "failed":
+            self._failures[key] = (*self._recent(key, now), now)[-self.per_address:]
+            self._failures.move_to_end(key)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+            minute = (now // (self.window / 15))
+            if self._everywhere and self._everywhere[-1][0] == minute:
+                self._everywhere[-1][1] += 1
+            else:
+                self._everywhere.append([minute, 1])
 
 
 def from_proxy(remote: str | None, proxies: Sequence[str]) -> bool:

@@ -11,7 +11,7 @@ changes nests them as savepoints.
   forecasts.py  each milestone's latest forecast; the manager's risk alerts that are up
   outbox.py     messages to send, and what the client's calendar shows (client dates)
   health.py     passes and servers' health
-  pages.py      the client pages' tokens
+  pages.py      the client pages' tokens, the manager's web sessions
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The client pages' tokens: `/p/<token>/` names a project to whoever holds the link, and to nobody else."""
+"""The web pages' state: the client pages' tokens (`/p/<token>/` names a project to whoever holds the link, and
+to nobody else) and the manager's sessions."""
 
 from __future__ import annotations
 
@@ -29,3 +30,30 @@ class Pages(Database):
                     db.execute("INSERT OR IGNORE INTO client_pages VALUES (?,?,?)", (project, new_page_token(), now))
             have = self.page_tokens()
         return {p: have[p] for p in projects}
+
+    # --- the manager's sessions: a signed cookie counts only while its session is kept here --------------------
+
+    def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
+        with self.transaction() as db:
+            self.prune_web_sessions(now)
+            db.execute("INSERT INTO web_sessions (sid, username, created, expires) VALUES (?, ?, ?, ?)",
+                       (sid, user, _stamp(now), _stamp(expires)))
+
+    def web_session(self, sid: str, now: dt.datetime) -> str | None:
+        """Who the session is for, while it lasts; None once signed out or expired (or never started)."""
+        row = self.db.execute("SELECT username FROM web_sessions WHERE sid = ? AND expires > ?",
+                              (sid, _stamp(now))).fetchone()
+        return str(row["username"]) if row else None
+
+    def end_web_session(self, sid: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM web_sessions WHERE sid = ?", (sid,)).rowcount > 0
+
+    def prune_web_sessions(self, now: dt.datetime) -> int:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM web_sessions WHERE expires <= ?", (_stamp(now),)).rowcount
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """UTC to the second, always one width: compared as text in SQL, earlier is smaller."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()

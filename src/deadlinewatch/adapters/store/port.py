@@ -198,8 +198,18 @@ class PageState(Protocol):
     def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]: ...
 
 
+class SessionState(Protocol):
+    """The manager's web sessions: a signed cookie names one, and it counts only while it is kept here (until it
+    is signed out or expires), across restarts. Starting one prunes the expired."""
+
+    def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None: ...
+    def web_session(self, sid: str, now: dt.datetime) -> str | None: ...
+    def end_web_session(self, sid: str) -> bool: ...
+    def prune_web_sessions(self, now: dt.datetime) -> int: ...
+
+
 class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, AlertState, PageState,
-                Protocol):
+                SessionState, Protocol):
     """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once."""
 
     key: bytes

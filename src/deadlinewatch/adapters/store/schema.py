@@ -153,3 +153,13 @@ MIGRATIONS.append(Migration(
     -- a notice held for the manager is composed again when a newer note comes: the note it was made from
     ALTER TABLE outbox ADD COLUMN basis TEXT;
     """))
+
+MIGRATIONS.append(Migration(
+    "the manager's web sessions",
+    """
+    -- a signed cookie names a session, and it counts only while its row is here: signing out deletes the row, a
+    -- restart keeps it. Times are UTC, ISO 8601 to the second (one width: text order is time order)
+    CREATE TABLE web_sessions (sid TEXT PRIMARY KEY, username TEXT NOT NULL, created TEXT NOT NULL,
+                               expires TEXT NOT NULL);
+    CREATE INDEX web_sessions_by_expiry ON web_sessions (expires);
+    """))

@@ -342,8 +342,9 @@ SCHEMA: dict[str, list[Key]] = {
             "(systemd's LoadCredential=web-password:…)"),
         Key("trusted_user_header", _str, "",
             'or: the header in which the reverse proxy\'s own sign-in names the user, e.g. "X-Forwarded-User"'),
-        Key("trusted_proxies", _networks, ("127.0.0.1", "::1"),
-            "that header is honoured only from these addresses or networks; the user must be team.manager"),
+        Key("trusted_proxies", _networks, (),
+            "the reverse proxy's addresses or networks (no default): only from these are trusted_user_header and "
+            "X-Forwarded-For believed; the header must name exactly team.manager (or its user name)"),
     ],
 }
 
@@ -819,6 +820,10 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
     if web["listen"] and not (web["password_file"] or web["trusted_user_header"]):
         problems.append("web.listen is set but nobody could sign in to the manager's pages: set web.password_file "
                         "(`deadlinewatch web-password --out FILE`) or web.trusted_user_header")
+    if web["trusted_user_header"] and not web["trusted_proxies"]:
+        problems.append(f'web.trusted_user_header = "{web["trusted_user_header"]}" needs web.trusted_proxies: the '
+                        "addresses of the reverse proxy that writes it (e.g. [\"127.0.0.1\"]); from anyone else the "
+                        "header is anyone's to write")
     if web["password_file"] and not os.access(web["password_file"], os.R_OK):
         problems.append(f'web.password_file = "{web["password_file"]}": cannot read it (write it with '
                         "`deadlinewatch web-password --out FILE`)")

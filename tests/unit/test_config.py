@@ -214,3 +214,19 @@ def test_the_web_password_comes_from_systemds_credentials_when_no_file_is_named(
     (tmp_path / "creds" / "web-password").write_text("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n")
     config = load(path, env={"IMAP_PW": "x", "CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
     assert config.web.password_file == str(tmp_path / "creds" / "web-password")
+
+
+def test_the_proxys_user_header_needs_the_proxys_address_named(tmp_path: Path) -> None:
+    """No default for web.trusted_proxies: a header any local process could write names nobody."""
+    from deadlinewatch.config import load
+    from deadlinewatch.errors import ConfigError
+
+    for name in ("caldav", "imap", "smtp"):
+        (tmp_path / name).write_text("secret\n")
+    path = tmp_path / "dw.toml"
+    path.write_text(starter_config() + '\n')
+    text = path.read_text().replace('trusted_user_header = ""', 'trusted_user_header = "X-Forwarded-User"')
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load(path, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert "web.trusted_user_header" in str(e.value) and "trusted_proxies" in str(e.value)

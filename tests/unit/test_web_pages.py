@@ -210,8 +210,10 @@ def test_the_proxys_user_counts_only_from_the_proxy_and_only_as_the_manager() ->
     assert not signin.from_proxy("192.0.2.1", ["127.0.0.1/32"]) and not signin.from_proxy(None, ["127.0.0.1/32"])
     assert signin.trusted_user("PM@Studio.example", "Studio PM <pm@studio.example>") == "pm@studio.example"
     assert signin.trusted_user("pm", "pm@studio.example") == "pm@studio.example"
-    for other in ("alice@studio.example", "pm@evil.example", "", "pm@studio.example.evil"):
-        assert signin.trusted_user(other, "pm@studio.example") is None
+    for other in ("alice@studio.example", "pm@evil.example", "", "pm@studio.example.evil",
+                  # a display name or a second address: a proxy names one user, nothing more
+                  "Mallory <pm@studio.example>", "pm@studio.example, mallory@evil.example", "pm mallory"):
+        assert signin.trusted_user(other, "pm@studio.example") is None, other
 
 
 class _Tags(HTMLParser):

@@ -242,9 +242,12 @@ def from_proxy(remote: str | None, proxies: Sequence[str]) -> bool:
 
 
 def trusted_user(value: str | None, manager: str) -> str | None:
-    """The user the proxy named, when it is the manager (by address or by local part, case-insensitive)."""
+    """The user the proxy named, when it is exactly the manager: the manager's address, or the bare user name
+    (its local part), case-insensitive — one value and nothing else. "Mallory <pm@studio.example>" or
+    "pm@studio.example, mallory@evil.example" name nobody: a proxy writes the user it signed in, not a mail
+    header, and anything more is someone writing around it."""
     if not value:
         return None
-    named = parseaddr(value)[1].strip().lower() or value.strip().lower()
+    named = value.strip().lower()
     address = parseaddr(manager)[1].lower()
-    return address if named in (address, address.split("@")[0]) else None
+    return address if named and named in (address, address.split("@")[0]) else None

@@ -162,6 +162,11 @@ class MemoryStore(StorePort):
                 self.s.page_tokens.setdefault(project, new_page_token())
         return {p: self.s.page_tokens[p] for p in projects}
 
+    def rotate_page_token(self, project: str) -> str:
+        with self.transaction():
+            self.s.page_tokens[project] = new_page_token()
+        return self.s.page_tokens[project]
+
     def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
         with self.transaction():
             self.prune_web_sessions(now)

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["approve"].add_argument(
         "--date", type=_iso_date, help="send it with this new date (YYYY-MM-DD) instead of the forecast's: the "
         "letter, offer and calendar data are composed again for it; it must be after the deadline")
+    s = sub.add_parser("rotate-page", help="give a project's client page and feed a new address")
+    s.add_argument("project")
     s = sub.add_parser("replay", help="score the forecaster on a replay file")
     s.add_argument("file")
     s.add_argument("--json", action="store_true")
@@ -249,6 +251,10 @@ def _iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD, e.g. 2026-12-11") from None
 
 
+def cmd_rotate_page(args: argparse.Namespace) -> int:
+    return _manage(args, "rotate-page", project=args.project)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deadlinewatch.demo import story
 
@@ -318,7 +324,8 @@ def cmd_web_password(args: argparse.Namespace) -> int:
 COMMANDS = {
     "init": cmd_init, "check-config": cmd_check_config, "once": cmd_once, "run": cmd_run, "status": cmd_status,
     "preview": cmd_preview, "approve": lambda a: cmd_decide(a, True), "reject": lambda a: cmd_decide(a, False),
-    "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login, "web-password": cmd_web_password,
+    "rotate-page": cmd_rotate_page, "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login,
+    "web-password": cmd_web_password,
 }
 
 

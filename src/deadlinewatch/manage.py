@@ -32,6 +32,8 @@ def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> 
                     else render_status(data)}
         if command == "preview":
             return {"exit": 0, "stdout": preview(config, store, str(request.get("milestone", "")), request.get("now"))}
+        if command == "rotate-page":
+            return {"exit": 0, "stdout": rotate_page(store, config, str(request.get("project", "")))}
         if command in ("approve", "reject"):
             date = request.get("date")
             return {"exit": 0, "stdout": decide(store, str(request.get("notice_id", "")), command == "approve",
@@ -194,6 +196,19 @@ def readable(raw: bytes) -> str:
             else f"({len(content)} bytes)"
         lines += ["", f"--- {label} ---", text.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def rotate_page(store: StorePort, config: config_mod.Config, project: str) -> str:
+    """`rotate-page PROJECT`: the project's client page (and feed) under a new random token; the old address
+    answers 404 at once (the pages read the token from the state on every request)."""
+    known = {p.id.lower(): p.id for p in config.projects}
+    if project.lower() not in known:
+        raise UsageError(f'no project "{project}"; the projects are: {", ".join(sorted(known.values()))}')
+    token = store.rotate_page_token(known[project.lower()])
+    where = f"{config.web.base_url.rstrip('/')}/p/{token}/" if config.web.base_url else f"/p/{token}/"
+    note = "" if config.web.listen else " (the pages are served when [web] listen is set)"
+    return (f"{known[project.lower()]}: the client page is now {where}{note}; the old address answers 404. Send the "
+            "client the new link (the next letter carries it).\n")
 
 
 def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None,

@@ -331,6 +331,19 @@ def test_the_client_page_shows_the_visible_timeline_and_nothing_else(site: Site)
     assert {(r.status, r.body) for r in wrong} == {(404, "Not found\n")}
 
 
+def test_a_leaked_client_link_is_replaced_and_the_old_one_answers_404_at_once(site: Site) -> None:
+    old = client_path(site)
+    assert site.ask("GET", old).status == 200 and site.ask("GET", old + "timeline.ics").status == 200
+    rotated = deadlinewatch("rotate-page", "ACME-WEB", config=site.config)  # through the running daemon
+    assert rotated.returncode == 0, rotated.stderr
+    new = client_path(site)
+    assert new != old and f"https://studio.example/dw{new}" in rotated.stdout
+    assert site.ask("GET", old).status == 404 and site.ask("GET", old + "timeline.ics").status == 404
+    assert site.ask("GET", new).status == 200 and site.ask("GET", new + "timeline.ics").status == 200
+    unknown = deadlinewatch("rotate-page", "no-such-project", config=site.config)
+    assert unknown.returncode == 2 and "acme-web" in unknown.stderr
+
+
 def test_news_the_manager_holds_reaches_the_clients_page_and_feed_only_once_approved(site: Site) -> None:
     notice = held_notice(site)
     path = client_path(site)

@@ -325,6 +325,9 @@ def test_a_client_page_token_is_made_once_per_project_random_and_kept(store: Sto
     assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
     assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}
     assert store.page_tokens("q") == {"q": first["q"]} and store.page_tokens("none") == {}
+    rotated = store.rotate_page_token("q")  # a leaked link: a new token, the old one names nothing
+    assert rotated != first["q"] and store.page_tokens("q") == {"q": rotated} and len(rotated) >= 22
+    assert store.make_page_tokens(["q"]) == {"q": rotated}
 
 
 def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePort) -> None:

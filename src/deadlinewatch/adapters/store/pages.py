@@ -31,6 +31,15 @@ class Pages(Database):
             have = self.page_tokens()
         return {p: have[p] for p in projects}
 
+    def rotate_page_token(self, project: str) -> str:
+        """A new random token for a project's client page (and feed): the old address names nothing from now."""
+        token = new_page_token()
+        with self.transaction() as db:
+            now = dt.datetime.now(dt.UTC).isoformat()
+            db.execute("INSERT INTO client_pages VALUES (?,?,?) ON CONFLICT (project) DO UPDATE SET"
+                       " token = excluded.token, created = excluded.created", (project, token, now))
+        return token
+
     # --- the manager's sessions: a signed cookie counts only while its session is kept here --------------------
 
     def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -23,6 +25,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 import authres
+from publicsuffixlist import PublicSuffixList
 
 from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
@@ -87,7 +90,10 @@ class Incoming:
     # why the body cannot be read (too large to fetch, MIME nested too deep, …): the message is decided on its
     # headers alone, and a member is told this reason
     unreadable: str = ""
+    # the headers a message may carry once (RFC 5322 3.6) that it carries more than once: see REPEATABLE_NOT
+    repeated: tuple[str, ...] = ()
     _text: list[tuple[str, bool]] = field(default_factory=list, repr=False, compare=False)  # read once, when asked
+    _auth: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # by authserv-id, once
 
     @property
     def text(self) -> str:
@@ -98,6 +104,13 @@ class Incoming:
     def too_long(self) -> bool:
         """The newest text runs past MAX_TEXT characters: not a note, and never read whole."""
         return self._read()[1]
+
+    def authentication(self, authserv_id: str) -> str:
+        """`authenticated` for this message, worked out once: stages/inbox.py asks in its parsing thread, so that
+        `classify`, on the daemon's event loop, finds the answer and parses nothing."""
+        if authserv_id not in self._auth:
+            self._auth[authserv_id] = authenticated(self.msg, self.sender, authserv_id)
+        return self._auth[authserv_id]
 
     def _read(self) -> tuple[str, bool]:
         if not self._text:
@@ -188,7 +201,22 @@ def read_message(raw: bytes, arrived: dt.datetime, too_large: str = "") -> Incom
             at = date
     except HEADER_ERRORS:
         pass
-    return Incoming(key, message_id, sender, subject, refs, at, msg, raw, unreadable)
+    return Incoming(key, message_id, sender, subject, refs, at, msg, raw, unreadable, repeated_headers(msg))
+
+
+# Headers a message carries at most once (RFC 5322 3.6) that decide what a note or a decision is about. We read the
+# first copy; DKIM signs, and verifiers check, the bottom-most one (RFC 6376 5.4.2): a signed message replayed with
+# a new Subject (another project, a [dw:…] token) or Message-ID on top still passes. From is handled in
+# read_message: two of them make a message nobody's.
+REPEATABLE_NOT = ("Subject", "Message-ID", "In-Reply-To", "References")
+
+
+def repeated_headers(msg: EmailMessage) -> tuple[str, ...]:
+    """Which of REPEATABLE_NOT the message carries more than once."""
+    counts: dict[str, int] = {}
+    for name, _value in msg.raw_items():
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    return tuple(name for name in REPEATABLE_NOT if counts.get(name.lower(), 0) > 1)
 
 
 def is_automatic(msg: EmailMessage, sender: str) -> str:
@@ -226,10 +254,10 @@ def _authserv_id(value: str) -> str:
 def _results(value: str) -> list[tuple[str, str, dict[str, str]]] | None:
     """(method, result, {ptype.property: value}) of one header, parsed by RFC 8601 (comments and quoted strings
     are never results); None when it is not valid. Non-ASCII, legal only inside comments and values, becomes "?"
-    first: the parser knows only ASCII."""
+    first: the parser knows only ASCII. Only ever given a value of at most MAX_AUTH_RESULTS_CHARS."""
     try:
         parsed = authres.AuthenticationResultsHeader.parse_value(value.encode("ascii", "replace").decode())
-    except (authres.AuthResError, ValueError, IndexError, TypeError, AttributeError):
+    except (authres.AuthResError, RecursionError, ValueError, IndexError, TypeError, AttributeError):
         return None
     return [(str(r.method).lower(), str(r.result).lower(),
              {f"{p.type}.{p.name}".lower(): str(p.value).lower() for p in r.properties}) for r in parsed.results]
@@ -249,13 +277,23 @@ def _passes(results: list[tuple[str, str, dict[str, str]]], domain: str) -> bool
     return False
 
 
+# The authres parser takes time that grows faster than the header (1.2 MB of results: 35 to 47 s), and a header is
+# whatever the sender wrote. A real one is a few hundred characters: a header claiming our authserv-id that is
+# longer than this is not read, and no pass (this long, it takes authres about 50 ms).
+MAX_AUTH_RESULTS_CHARS = 8_000
+# Headers claiming our authserv-id that are read: one is our server's, one more per further pass through it (a
+# forward through our own domain); beyond that they are forgeries, which must each pass anyway — so more is no pass.
+MAX_AUTH_RESULTS = 4
+
+
 def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
     """"" when our own server's Authentication-Results show DKIM or DMARC pass aligned with From; else why not.
 
     Only headers whose authserv-id is ours count: anyone can write such a header (RFC 8601, section 5). Our
     server adds its header on top of what the sender wrote, so the topmost one with our authserv-id is ours; a
     well-run server also strips forged copies. When more than one claims our id, one is forged and every one of
-    them must pass: neither a forged pass below our real fail nor one above it can win.
+    them must pass: neither a forged pass below our real fail nor one above it can win. What is parsed is
+    bounded: at most MAX_AUTH_RESULTS headers of at most MAX_AUTH_RESULTS_CHARS each, else no pass.
     """
     domain = sender.rpartition("@")[2].lower()
     if not domain:
@@ -263,6 +301,12 @@ def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
     ours = [v for v in raw_headers(msg, "Authentication-Results") if _authserv_id(v) == authserv_id.lower()]
     if not ours:
         return f"no Authentication-Results header from {authserv_id}"
+    if len(ours) > MAX_AUTH_RESULTS:
+        return (f"{len(ours)} Authentication-Results headers claim to be from {authserv_id} (at most "
+                f"{MAX_AUTH_RESULTS} are read: more are forgeries)")
+    if any(len(value) > MAX_AUTH_RESULTS_CHARS for value in ours):
+        return (f"an Authentication-Results header from {authserv_id} is longer than {MAX_AUTH_RESULTS_CHARS} "
+                "characters (not read)")
     for i, value in enumerate(ours):
         results = _results(value)
         if results is None:
@@ -275,19 +319,50 @@ def authenticated(msg: EmailMessage, sender: str, authserv_id: str) -> str:
     return ""
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List as the publicsuffixlist package ships it (read from the package, never fetched; a
+    new release of the package brings a new list). Its private section too (github.io, blogspot.com): each name
+    under such a suffix belongs to someone else."""
+    return PublicSuffixList()
+
+
+def organisational_domain(domain: str) -> str:
+    """RFC 7489 3.2: the domain one label below its public suffix ("mail.studio.co.uk" → "studio.co.uk"); "" when
+    the name is empty, malformed or a public suffix itself ("co.uk", "example": a suffix is nobody's)."""
+    name = ascii_lower(domain).rstrip(".")
+    if not name or ".." in name or name.startswith("."):
+        return ""
+    return _public_suffixes().privatesuffix(name) or ""
+
+
 def _aligned(d: str, domain: str) -> bool:
-    d = d.lower().strip(".")
-    return d == domain or domain.endswith("." + d) or d.endswith("." + domain)
+    """Relaxed DKIM alignment (RFC 7489 3.1.1): the signing domain and the From domain have one organisational
+    domain. Comparing the names' tails instead let "example" sign for studio.example and "co.uk" for studio.co.uk."""
+    organisation = organisational_domain(d)
+    return bool(organisation) and organisation == organisational_domain(domain)
 
 
 # --- delivery status notifications (RFC 3464) -----------------------------------------------------------------
+
+
+# what returned_ids found in each message still held: the parsing thread reads a report once, and deciding it on
+# the event loop asks again by the message (stages/inbox.py `look_up`), which then parses nothing
+_RETURNED: weakref.WeakKeyDictionary[EmailMessage, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
 def returned_ids(msg: EmailMessage) -> tuple[str, ...]:
     """The Message-IDs of the messages a delivery status notification says could not be delivered: only from a
     real DSN (multipart/report; report-type=delivery-status, sent with a null return path), only when one of its
     recipients' Action is "failed", and only from the returned message's own headers — never from anywhere in
-    the text, which anyone can write."""
+    the text, which anyone can write. Read once per message (see _RETURNED)."""
+    known = _RETURNED.get(msg)
+    if known is None:
+        known = _RETURNED[msg] = _returned_ids(msg)
+    return known
+
+
+def _returned_ids(msg: EmailMessage) -> tuple[str, ...]:
     try:
         if msg.get_content_type() != "multipart/report" or \
                 str(msg.get_param("report-type", "")).lower() != "delivery-status":
@@ -381,6 +456,11 @@ class Verdict:
     date: dt.date | None = None  # the date the manager approved the notice with, instead of the letter's
 
 
+def _repeated(incoming: Incoming) -> str:
+    return (" and ".join(f"more than one {name} header" for name in incoming.repeated)
+            + " (DKIM vouches for the last copy, the first is read: a signed message replayed under a new one?)")
+
+
 def classify(
     incoming: Incoming,
     rules: Rules,
@@ -396,8 +476,10 @@ def classify(
             return Verdict("bounce", "processed", f"a bounce of {', '.join(context.bounced)}")
         return Verdict("ignored", "rejected", f"automatic mail ({automatic}); never answered")
     if incoming.sender in rules.managers and context.decides:
+        if incoming.repeated:
+            return Verdict("rejected", "rejected", f"a decision with {_repeated(incoming)}; not answered")
         if rules.require_authentication:
-            why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
+            why = incoming.authentication(rules.authserv_id)
             if why:
                 return Verdict("rejected", "rejected", f"a decision that is not authenticated: {why}; not answered")
         word, date, misread = manager_decision(incoming.text, incoming.at.date())
@@ -412,8 +494,10 @@ def classify(
         return Verdict("forwarded", "processed", "a client's reply to a notice; forwarded to the manager")
     if incoming.sender not in rules.members:
         return Verdict("rejected", "rejected", f"{incoming.sender or 'no sender'} is not in team.members; not answered")
+    if incoming.repeated:
+        return Verdict("rejected", "rejected", f"a note with {_repeated(incoming)}; not answered")
     if rules.require_authentication:
-        why = authenticated(incoming.msg, incoming.sender, rules.authserv_id)
+        why = incoming.authentication(rules.authserv_id)
         if why:
             return Verdict("rejected", "rejected", f"not authenticated: {why}; not answered")
     if incoming.unreadable or incoming.too_long:

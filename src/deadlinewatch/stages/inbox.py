@@ -392,9 +392,11 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
 
 def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], notes.ParsedNote], rules: intake.Rules,
              limit: int) -> list[tuple[Fetched, intake.Incoming, notes.ParsedNote | None]]:
-    """Off the event loop (in a thread): each message parsed, and a member's text read and note understood — the
-    costly part of taking mail in, which must never hold the daemon's loop. Contained: whatever bytes a message
-    holds, it comes back as an Incoming (unreadable, with the reason, at worst)."""
+    """Off the event loop (in a thread): each message parsed, its Authentication-Results read (a team member's or
+    manager's), a delivery report's returned ids and text read, and a member's text read and note understood — the
+    costly part of taking mail in, which must never hold the daemon's loop: deciding it there (`classify`,
+    `look_up`) finds all of this read. Contained: whatever bytes a message holds, it comes back as an Incoming
+    (unreadable, with the reason, at worst)."""
     out: list[tuple[Fetched, intake.Incoming, notes.ParsedNote | None]] = []
     readers = rules.members | rules.managers
     for item in fetched:
@@ -403,6 +405,10 @@ def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], note
         note = None
         try:
             incoming = intake.read_message(item.raw, item.arrived, too_large)
+            if incoming.sender in readers and rules.require_authentication:
+                incoming.authentication(rules.authserv_id)
+            if intake.is_automatic(incoming.msg, incoming.sender) and intake.returned_ids(incoming.msg):
+                _ = incoming.text  # what the manager is told of the bounce
             if incoming.sender in readers and not incoming.unreadable:  # a stranger's mail is filed unread
                 _ = incoming.text
                 if incoming.sender in rules.members:

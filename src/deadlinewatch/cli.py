@@ -273,9 +273,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    """The device authorization grant for one server account; its refresh token kept (or printed)."""
+    """The sign-in of one server account — the device authorization grant, or a browser with PKCE — and its
+    refresh token kept (or printed)."""
     from deadlinewatch import wiring
     from deadlinewatch.adapters.oauth import browser_login, device_login
+    from deadlinewatch.errors import ConfigError
 
     config = config_mod.load(config_path(args))
     account = config.accounts[args.server]
@@ -299,7 +301,14 @@ def cmd_login(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 0
     store = wiring.refresh_tokens(config, args.server)
-    store.write(refresh)
+    try:
+        store.write(refresh)
+    except ConfigError:  # the sign-in ends with this process: where the token could not go, and why
+        raise ConfigError(
+            f"{args.server}: signed in, but the refresh token could not be saved to {store.path} "
+            f"({store.save_error}): make {store.path.parent} writable for this user and run "
+            f"`deadlinewatch login {args.server}` again, or keep the token outside the state with "
+            f"`deadlinewatch login {args.server} --print`") from None
     print(f"signed in {args.server} as {account.username}; the refresh token is in {store.path} (mode 0600)")
     return 0
 

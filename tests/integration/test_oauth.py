@@ -14,6 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +131,18 @@ def test_login_print_writes_the_refresh_token_for_load_credential(studio: Studio
                         env={"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
     assert run.returncode == 0, run.stderr
     assert len(replies_to(studio, "alice@studio.example")) == 1
+
+
+def test_a_login_whose_token_cannot_be_saved_says_where_and_what_to_do(studio: Studio, oauth: OAuthServer) -> None:
+    use_oauth(studio, oauth)
+    state = studio.config.parent / "state"
+    state.mkdir(exist_ok=True)
+    (state / "oauth").write_text("")  # no folder where the token goes (as root, a read-only one would not do)
+    signed = login(studio, oauth)
+    assert signed.returncode == 78, signed.stderr
+    assert f"could not be saved to {state / 'oauth' / 'imap-refresh-token'}" in signed.stderr
+    assert "deadlinewatch login imap --print" in signed.stderr and "Traceback" not in signed.stderr
+    assert oauth.issued("progress")[0].refresh_token not in signed.stdout + signed.stderr
 
 
 def test_withdrawn_consent_is_a_configuration_problem_naming_login(studio: Studio, oauth: OAuthServer) -> None:
@@ -319,6 +334,107 @@ def test_a_denied_browser_sign_in_says_so(studio: Studio, oauth: OAuthServer) ->
         urllib.request.urlopen(url + "&user=progress&allow=no", timeout=30).read()
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 78 and "the sign-in was not allowed (access_denied)" in err
+
+
+def listener_of(url: str) -> str:
+    """The loopback address `login` listens on: the redirect_uri of the address it asks the browser to open."""
+    [redirect] = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"]
+    assert redirect.startswith("http://127.0.0.1:")
+    return redirect
+
+
+def visit(address: str) -> tuple[int, str]:
+    """What a browser (or anyone on this machine) gets for a GET of `address`."""
+    try:
+        with urllib.request.urlopen(address, timeout=30) as page:
+            return page.status, page.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_forged_callback_is_ignored_and_the_sign_in_goes_on(studio: Studio, oauth: OAuthServer) -> None:
+    """Any local process (or a page the person has open) can reach the loopback listener: what it sends without
+    this sign-in's `state` neither signs in nor ends the sign-in — it is told so, and the listener keeps
+    listening for the person's own redirect."""
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    listener = listener_of(url)
+    for forged in ("?code=forged&state=wrong", "?error=access_denied&state=wrong", "?code=forged",
+                   "?error=access_denied", "?code=a&state=&state=b"):
+        status, page = visit(listener + forged)
+        assert status == 400 and "not this sign-in" in page and "signed in" not in page, (forged, page)
+        assert proc.poll() is None, forged  # still waiting for the person
+    status, page = visit(url + "&user=progress&allow=yes")  # the browser follows the redirect to the listener
+    assert status == 200 and "imap signed in" in page
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "signed in imap as progress" in out
+    [token] = oauth.issued("progress")
+    kept = studio.config.parent / "state" / "oauth" / "imap-refresh-token"
+    assert token.refresh_token in kept.read_text()
+
+
+def test_a_denial_counts_only_with_this_sign_ins_state(studio: Studio, oauth: OAuthServer) -> None:
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    status, page = visit(listener_of(url) + "?error=access_denied&state=" + "x" * 43)
+    assert status == 400 and "not this sign-in" in page and proc.poll() is None
+    status, page = visit(url + "&user=progress&allow=no")  # the person declines at the provider's page
+    assert status == 200 and "not allowed (access_denied)" in page
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 78 and "the sign-in was not allowed (access_denied)" in err
+    assert "Traceback" not in err and oauth.issued("progress") == []
+
+
+def test_a_pasted_address_from_another_sign_in_is_ignored(studio: Studio, oauth: OAuthServer) -> None:
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None  # the browser elsewhere cannot reach this machine's 127.0.0.1
+
+    use_browser_sign_in(studio, oauth)
+    proc, url = start_browser_login(studio)
+    try:
+        urllib.request.build_opener(Stay).open(url + "&user=progress&allow=yes", timeout=30)
+        raise AssertionError("expected a redirect")
+    except urllib.error.HTTPError as e:
+        ended_on = e.headers["Location"]
+    listener = listener_of(url)
+    wrong_state = re.sub(r"state=[^&]+", "state=wrong", ended_on)
+    pasted = [wrong_state, f"{listener}?error=access_denied&state=wrong", "", ended_on]
+    out, err = proc.communicate("\n".join(pasted) + "\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert err.count("not from this sign-in") == 2 and "signed in imap as progress" in out
+
+
+def test_forged_callbacks_do_not_extend_the_wait(oauth: OAuthServer) -> None:
+    """The sign-in ends at its deadline, however many foreign callbacks arrive meanwhile."""
+    import threading
+
+    from deadlinewatch.adapters.oauth import browser_login
+    from deadlinewatch.credentials import OAuthClient
+
+    client = OAuthClient("generic", oauth.DEVICE_CLIENT, None, "", f"{oauth.url}/token", ("imap",),
+                         authorization_url=f"{oauth.url}/authorize")
+    said: list[str] = []
+    done = threading.Event()
+
+    def forge() -> None:
+        while not said:
+            time.sleep(0.05)
+        listener = listener_of(re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", said[0]).group(1))  # type: ignore[union-attr]
+        while not done.wait(0.2):
+            with contextlib.suppress(OSError):
+                visit(listener + "?code=forged&state=wrong")
+
+    threading.Thread(target=forge, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(LoginRefused) as e:
+            browser_login("imap", client, said.append, lambda: done.wait() and "", timeout=2)
+    finally:
+        done.set()
+    assert time.monotonic() - started < 10
+    assert "no sign-in within" in str(e.value) and "deadlinewatch login imap" in str(e.value)
 
 
 @pytest.fixture

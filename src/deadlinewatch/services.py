@@ -126,6 +126,9 @@ class PassReport:
     refused: list[str] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     lagging: dict[str, str] = field(default_factory=dict)  # a stage that runs but does not keep up, and why
+    # a server that works, but whose OAuth sign-in would not survive a restart (a rotated refresh token the state
+    # directory could not take, held in memory only), and why
+    at_risk: dict[str, str] = field(default_factory=dict)
 
     def event(self, text: str, *args: object) -> None:
         message = text % args if args else text
@@ -146,6 +149,17 @@ class PassReport:
         if self.problems:
             parts.append(f"{len(self.problems)} problems")
         return "; ".join(parts)
+
+
+def server_ok(svc: Services, report: PassReport, server: str, detail: str) -> None:
+    """A server worked this pass: its line in `status`. When its OAuth sign-in holds a rotated refresh token in
+    memory only (oauth.TokenSource.problem: the file, the reason, what to fix), the line says so, and so does
+    systemd's STATUS (workers.status) — the server is up, but a restart would need `deadlinewatch login`."""
+    problem = getattr(svc.config.accounts[server].token, "problem", None)
+    if problem:
+        report.at_risk[server] = problem
+        detail = f"{detail}; {problem}"
+    svc.store.set_server(server, True, detail, svc.clock.now())
 
 
 def server_failed(svc: Services, report: PassReport, server: str, e: ServerError | LoginRefused) -> None:

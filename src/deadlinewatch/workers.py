@@ -111,6 +111,8 @@ class Crew:
                                    f", retrying in {self.svc.config.daemon.poll_seconds} s"
                 for stage, why in w.last.lagging.items():
                     down[stage] = f"not keeping up: {why}"
+                for server, why in w.last.at_risk.items():
+                    down[f"{server} sign-in"] = f"at risk: {why}"
         if down:
             return "degraded: " + "; ".join(f"{what} {detail}" for what, detail in sorted(down.items()))
         evaluator = self.workers["evaluator"].last

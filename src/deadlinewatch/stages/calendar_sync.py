@@ -20,7 +20,7 @@ from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import Milestone
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
-from deadlinewatch.services import PassReport, Services, server_failed
+from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
         if changes.note:
             log.info("caldav: %s (project %s): %s", changes.url, project.id, changes.note)
         _apply(svc, report, project, changes, state)
-    svc.store.set_server("caldav", True, "synced", svc.clock.now())
+    server_ok(svc, report, "caldav", "synced")
 
 
 class _StoredEtags(Mapping[str, str]):

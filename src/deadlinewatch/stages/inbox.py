@@ -39,7 +39,7 @@ from deadlinewatch.core.model import (
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, LoginRefused, ServerError
-from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
+from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed, server_ok
 from deadlinewatch.stages import approval
 from deadlinewatch.stages.evaluation import Snapshot, decide_milestone, decide_project
 from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, estimates, forecaster, pass_forecasts
@@ -517,7 +517,7 @@ def _health(svc: Services, report: PassReport, listed: int) -> None:
         report.lagging["inbox"] = why
         svc.store.set_server("imap", False, f"reachable, but not keeping up: {why}", svc.clock.now())
     else:
-        svc.store.set_server("imap", True, f"{listed} messages read", svc.clock.now())
+        server_ok(svc, report, "imap", f"{listed} messages read")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
-from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed
+from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed, server_ok
 from deadlinewatch.stages.manager_mail import compose_manager_message, names_of
 
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -95,7 +95,7 @@ async def send_outbox(svc: Services, report: PassReport) -> None:
         tried.update(i.id for i in due)
         if not await _send_all(svc, report, due, now):
             return
-    svc.store.set_server("smtp", True, "outbox delivered", svc.clock.now())
+    server_ok(svc, report, "smtp", "outbox delivered")
 
 
 async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:

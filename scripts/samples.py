@@ -19,7 +19,7 @@ from pathlib import Path
 
 from deadlinewatch.adapters.templates import builtin_languages, letters
 from deadlinewatch.config import default_policy
-from deadlinewatch.core import policy
+from deadlinewatch.core import policy, timeline
 from deadlinewatch.core.alert import Pace, pace
 from deadlinewatch.core.forecast import forecast, last_work_day, learn
 from deadlinewatch.core.letters import AlertLetter, BlockSummary, ClientEnvelope, NoticeLetter, Progress, Recipient
@@ -73,11 +73,21 @@ STORIES = {
 SENDER = "Studio <pm@studio.example>"
 
 
+KEY = b"deadlinewatch samples: not a secret" * 2  # the state's key, fixed so that the samples stay the same
+
+
 def _rows(story: Story) -> tuple[TimelineRow, ...]:
     design, content, launch = story.milestones
-    return (TimelineRow("demo-design", design, dt.date(2026, 12, 2), dt.date(2026, 12, 10), "moved", 1),
-            TimelineRow("demo-content", content, dt.date(2026, 12, 7), dt.date(2026, 12, 7), "on track", 0),
-            TimelineRow("demo-launch", launch, dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0))
+
+    def ours(uid: str) -> str:
+        return timeline.entry_uid(KEY, "acme-web", uid)
+
+    return (TimelineRow("demo-design", design, dt.date(2026, 12, 2), dt.date(2026, 12, 10), "moved", 1,
+                        ours("demo-design")),
+            TimelineRow("demo-content", content, dt.date(2026, 12, 7), dt.date(2026, 12, 7), "on track", 0,
+                        ours("demo-content")),
+            TimelineRow("demo-launch", launch, dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0,
+                        ours("demo-launch")))
 
 
 # What the team's messages say about a milestone comes from one forecast of it at one moment (COMPOSED), made by

@@ -47,6 +47,7 @@ class _State:
     milestones_written: int = 0
     client_calendar: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
+    entry_uids: dict[tuple[str, str], str] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     page_tokens: dict[str, str] = field(default_factory=dict)
     web_sessions: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)  # sid -> user, expires
@@ -211,6 +212,9 @@ class MemoryStore(StorePort):
     def client_dates(self, project: str) -> dict[str, ClientDate]:
         return {uid: d for (p, uid), d in self.s.client_dates.items() if p == project}
 
+    def entry_uids(self, project: str) -> dict[str, str]:
+        return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
+
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
                              to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int:
         with self.transaction():
@@ -228,6 +232,8 @@ class MemoryStore(StorePort):
             for d in dates:
                 key = (d.project, d.uid)
                 self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
+                if d.entry_uid:
+                    self.s.entry_uids.setdefault(key, d.entry_uid)
             if primary:
                 self.s.shows[primary] = tuple(dates)
             for mail in to_manager(primary) if to_manager is not None else ():

@@ -48,7 +48,7 @@ def test_vobject_reads_each_invitation_as_we_wrote_it() -> None:
             cal = vobject.readOne(part.get_content())
             assert cal.method.value == part.get_param("method"), kind
             [event] = cal.vevent_list
-            assert event.uid.value == "u1" and int(event.sequence.value) == 2, kind
+            assert event.uid.value == "dw-u1" and int(event.sequence.value) == 2, kind
             attendees = sorted(a.value.lower() for a in event.attendee_list)
             assert attendees == ["mailto:jane@acme.example"], kind  # the manager (pm@) is the organizer
             assert {a.params["RSVP"][0] for a in event.attendee_list} == {"TRUE"}, kind

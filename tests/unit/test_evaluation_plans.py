@@ -16,6 +16,7 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, QueueMail, Report, ShowDate
@@ -104,8 +105,12 @@ def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows
     assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in intro.messages)
     assert intro.messages[0].recipients[0] == "jane@acme.example"
     # every date is in the client's hands (the table); only the first is in their calendar
-    assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4), invited=True),
-                           ShowDate("acme-web", "launch-1", 0, shown_date=dt.date(2026, 12, 10))]
+    ours = {uid: timeline.entry_uid(c.key, "acme-web", uid) for uid in ("design-1", "launch-1")}
+    assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4), invited=True,
+                                    entry_uid=ours["design-1"]),
+                           ShowDate("acme-web", "launch-1", 0, shown_date=dt.date(2026, 12, 10),
+                                    entry_uid=ours["launch-1"])]
+    assert not set(ours.values()) & {"design-1", "launch-1"}  # the client's entries never carry the team's UIDs
     assert {f.uid for f in decided.forecasts} == {"design-1", "launch-1"}
 
 
@@ -176,7 +181,8 @@ def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp
                                            for m in snap.view.milestones], {}, snap.view.dates)
     [cancel] = decide_project(c, Snapshot(gone, snap.first_sent, None), _forecaster(c), NOW).plans
     assert cancel.what == 'cancellation of "Launch"'
-    assert cancel.dates == [ShowDate("acme-web", "launch-1", 4, cancelled=True)]
+    assert cancel.dates == [ShowDate("acme-web", "launch-1", 4, cancelled=True,
+                                     entry_uid=timeline.entry_uid(c.key, "acme-web", "launch-1"))]
 
 
 @pytest.mark.parametrize("approval", ["auto", "manager"])
@@ -519,3 +525,30 @@ def test_a_chain_of_three_never_inverts_in_the_letter_the_updates_or_the_dates_t
 def _calendar(mail: QueueMail) -> bytes:
     msg = message_from_bytes(mail.message, policy=email_policy)
     return b"".join(p.get_payload(decode=True) or b"" for p in msg.walk() if p.get_content_type() == "text/calendar")
+
+
+def test_an_entry_the_client_has_keeps_its_uid_and_a_new_one_gets_ours(tmp_path: Path) -> None:
+    """A milestone that went out before client entries had UIDs of their own keeps the team's (the migration
+    recorded it): the client's entry moves in place. One that never went out gets ours, keyed: no letter or
+    invitation carries the team calendar's UID for it, and nobody outside can compute ours from it."""
+    c = _composer(tmp_path)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]}, first_sent=NOW - dt.timedelta(days=1),
+                     dates={"design-1": ClientDate(2, dt.date(2026, 12, 4), None, False)})
+    kept = dataclasses.replace(snap, view=dataclasses.replace(snap.view, entry_uids={"design-1": "design-1"}))
+    [notice] = decide_project(c, kept, _forecaster(c), NOW).plans
+    [date] = notice.dates
+    assert date.entry_uid == "design-1"
+    [part] = [p for p in message_from_bytes(notice.messages[0].message, policy=email_policy).walk()
+              if p.get_content_type() == "text/calendar"]
+    assert "UID:design-1\r\n" in part.get_content()
+    ours = timeline.entry_uid(c.key, "acme-web", "launch-1")
+    assert ours.startswith("dw-") and ours != timeline.entry_uid(b"another key", "acme-web", "launch-1")
+    assert [r.entry_uid for r in snap.view.rows()] == ["", ""]  # a view without the key makes no UID …
+    with pytest.raises(ValueError, match="no client entry UID"):  # … and no calendar data with the team's
+        c.letters.calendar(_envelope_for(c, snap.view), snap.view.rows()[1])
+
+
+def _envelope_for(c: Composer, pv: ProjectView) -> Any:
+    from deadlinewatch.stages.evaluation import _envelope
+
+    return _envelope(c, pv, "update", ["launch-1"], NOW)

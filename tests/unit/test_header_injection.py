@@ -35,7 +35,7 @@ def _env(kind: str, name: str) -> ClientEnvelope:
 
 def _letters(name: str) -> dict[str, EmailMessage]:
     composer = letters()
-    row = TimelineRow("u1", name, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 2)
+    row = TimelineRow("u1", name, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 2, "dw-u1")
     notice = letter(env=_env("notice", name), milestone=row, rows=(row,), cause=name, plan=name)
     client_reply = message_from_bytes(
         (f"From: Jane <jane@acme.example>\r\nSubject: {name}\r\nMessage-ID: <c1@acme.example>\r\n\r\nFine.\r\n"

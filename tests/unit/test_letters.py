@@ -17,8 +17,9 @@ from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, R
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 
-ROWS = (TimelineRow("design-1", "Design mockups", dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 3),
-        TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "on track", 0))
+ROWS = (TimelineRow("design-1", "Design mockups", dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 3,
+                    "dw-design"),
+        TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "on track", 0, "dw-launch"))
 
 
 def envelope(language: str = "en", kind: str = "notice", **kw: object) -> ClientEnvelope:
@@ -76,7 +77,7 @@ def test_the_calendar_part_moves_one_entry_in_place() -> None:
     cal = Calendar.from_ical(request.get_content())
     assert cal["METHOD"] == "REQUEST"
     [event] = cal.walk("VEVENT")
-    assert str(event["UID"]) == "design-1" and event["SEQUENCE"] == 3
+    assert str(event["UID"]) == "dw-design" and event["SEQUENCE"] == 3  # ours: never the team calendar's UID
     assert event["DTSTART"].dt == dt.date(2026, 12, 10) and event["TRANSP"] == "TRANSPARENT"
     assert str(event["ORGANIZER"]) == "mailto:pm@studio.example"
     attendees = event["ATTENDEE"] if isinstance(event["ATTENDEE"], list) else [event["ATTENDEE"]]
@@ -105,7 +106,7 @@ def test_the_feed_publishes_every_milestone_without_attendees() -> None:
     cal = Calendar.from_ical(timeline.publish(rows, "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
                                               "PM <pm@studio.example>"))
     assert cal["METHOD"] == "PUBLISH"
-    assert [(str(e["UID"]), e["SEQUENCE"]) for e in cal.walk("VEVENT")] == [("design-1", 3), ("launch-1", 0)]
+    assert [(str(e["UID"]), e["SEQUENCE"]) for e in cal.walk("VEVENT")] == [("dw-design", 3), ("dw-launch", 0)]
     assert not any("ATTENDEE" in e for e in cal.walk("VEVENT"))
 
 
@@ -176,7 +177,7 @@ def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_p
 
 
 def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() -> None:
-    moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1),)
+    moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1, "dw-launch"),)
     msg = letters().notice(letter(again=True, moved=moved, broken=dt.date(2026, 12, 8), promised=dt.date(2026, 12, 15)))
     text = msg.get_body(("plain",)).get_content()
     assert "write again about Design mockups: we will not be able to deliver it by Tuesday, 8 December 2026" in text
@@ -186,14 +187,14 @@ def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() 
 
 def test_no_header_can_be_injected_from_calendar_or_config_text() -> None:
     evil = TimelineRow("design-1", "Mockups\r\nBcc: victim@example.com", dt.date(2026, 12, 4),
-                       dt.date(2026, 12, 10), "moved", 3)
+                       dt.date(2026, 12, 10), "moved", 3, "dw-design")
     env = envelope(client=Recipient("Jane\r\nBcc: x@evil.example", "jane@acme.example", "en", "Europe/London"),
                    project_name="ACME\nX-Evil: 1")
     msg = letters().notice(letter(env=env, milestone=evil, rows=(evil,)))
     raw = msg.as_bytes()
     assert b"\nBcc:" not in raw and b"\nX-Evil:" not in raw
     assert msg["Bcc"] is None and "\n" not in str(msg["Subject"]) and "\n" not in str(msg["To"])
-    long_name = TimelineRow("d", "x" * 5000, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 1)
+    long_name = TimelineRow("d", "x" * 5000, dt.date(2026, 12, 4), dt.date(2026, 12, 10), "moved", 1, "dw-d")
     assert len(str(letters().notice(letter(milestone=long_name, rows=(long_name,)))["Subject"])) <= 300
 
 
@@ -208,12 +209,13 @@ def test_the_intro_requests_one_entry_and_publishes_the_timeline() -> None:
     msg = letters().intro(envelope(kind="intro"), ROWS, ROWS[0], "your shareholder meeting")
     assert msg["X-Deadlinewatch-Kind"] == "intro" and "timeline" in str(msg["Subject"])
     request = next(p for p in msg.walk() if p.get_param("method") == "REQUEST")
-    assert [str(e["UID"]) for e in Calendar.from_ical(request.get_content()).walk("VEVENT")] == ["design-1"]
+    assert [str(e["UID"]) for e in Calendar.from_ical(request.get_content()).walk("VEVENT")] == ["dw-design"]
     assert msg.get_body(("html",)) is not None
 
 
 def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
-    row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "cancelled", 2)
+    row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "cancelled", 2,
+                      "dw-launch")
     msg = letters().calendar(envelope(kind="cancel"), row, cancel=True)
     part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"

@@ -40,3 +40,29 @@ def test_health_a_server_is_written_only_when_it_changes(tmp_path: Path) -> None
     checked = store.db.execute("SELECT checked_at FROM servers").fetchone()[0]
     assert checked == NOW.isoformat()
     store.close()
+
+
+def test_entries_clients_already_have_keep_the_team_uid_they_went_out_with(tmp_path: Path) -> None:
+    """The migration that gave client entries UIDs of our own: a milestone a letter, an invitation or the
+    client-facing calendar already carried keeps the UID it went out with (the team's), so the client's entry
+    keeps moving in place; one never sent has none recorded (it gets ours when it first goes out)."""
+    import sqlite3
+
+    from deadlinewatch.adapters.store.database import _statements
+
+    step = next(i for i, m in enumerate(MIGRATIONS) if m.what.startswith("the UID of each milestone's entry"))
+    db = sqlite3.connect(tmp_path / "deadlinewatch.sqlite3")
+    for migration in MIGRATIONS[:step]:
+        for statement in _statements(migration.sql):
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {step}")
+    db.execute("INSERT INTO client_dates (project, uid, sequence, shown_date) VALUES ('p', 'design-1', 3, "
+               "'2026-12-10')")
+    db.execute("INSERT INTO client_calendar VALUES ('p', 'launch-1', 'https://dav/c/launch-1.ics', 'e', 0, "
+               "'2026-12-18', 'Status: on track')")
+    db.commit()
+    db.close()
+    store = Store.open(tmp_path)
+    assert store.entry_uids("p") == {"design-1": "design-1", "launch-1": "launch-1"}
+    assert store.entry_uids("q") == {}
+    store.close()

@@ -338,6 +338,16 @@ def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePor
     assert store.shown_groups("p") == [("rejected", tuple(shown))]
 
 
+def test_outbox_a_client_entry_keeps_the_uid_it_first_went_out_with(store: StorePort) -> None:
+    first = ShowDate("p", "u1", 1, shown_date=NOW.date(), invited=True, entry_uid="dw-ours")
+    store.enqueue_client_group([mail("<e1@x>", "pending", "client")], [first, ShowDate("p", "u2", 0)])
+    assert store.entry_uids("p") == {"u1": "dw-ours"} and store.entry_uids("q") == {}
+    again = dataclasses.replace(first, sequence=2, entry_uid="dw-other")
+    store.enqueue_client_group([mail("<e2@x>", "pending", "client")], [again])
+    assert store.entry_uids("p") == {"u1": "dw-ours"}  # it keeps moving in place: its UID never changes
+    assert store.shown_groups("p")[1] == ("pending", (again,))
+
+
 def test_a_risk_alert_is_kept_until_it_comes_down(store: StorePort) -> None:
     up = RiskAlert(0.62, NOW.date(), NOW.date(), NOW)
     store.set_risk_alert("p", "u1", up)

@@ -96,6 +96,9 @@ class TimelineRow:
     new: dt.date
     status: str  # "on track" | "moved" | "done" | …
     sequence: int
+    # the UID of the client's entry for this milestone: ours (core/timeline.entry_uid), never the team calendar's
+    # `uid` — a program that found the team's UID in the team's own calendar would overwrite that entry
+    entry_uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class ShowDate:
     delivered: bool = False
     cancelled: bool = False
     invited: bool = False  # an invitation (iMIP REQUEST) for it goes with this message
+    entry_uid: str | None = None  # the UID of the client's entry it shows (kept: an entry keeps its first UID)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,22 @@
 """Calendar data for the client (CONTRACT.md "Calendar data").
 
 Clients ignore emailed VTODOs and Outlook imports a multi-event file as new copies, so the entry that moves a
-milestone in place is an iMIP REQUEST with exactly one VEVENT: all-day on the promised date, the milestone's
-UID, a SEQUENCE that only grows, ORGANIZER = our sender (only the organizer's updates are applied). It travels
-alone; the whole timeline is a feed (METHOD:PUBLISH, the same UIDs and SEQUENCEs) that the web pages serve.
+milestone in place is an iMIP REQUEST with exactly one VEVENT: all-day on the promised date, the UID of the
+client's entry, a SEQUENCE that only grows, ORGANIZER = our sender (only the organizer's updates are applied). It
+travels alone; the whole timeline is a feed (METHOD:PUBLISH, the same UIDs and SEQUENCEs) that the web pages serve.
+
+The client's entry never carries the team calendar's UID: Thunderbird looks an invitation's UID up in every
+writable calendar (calItipUtils' ItipItemFinder), Apple and Google match by UID too, so a manager or a client who
+has the team's calendar would see "Update" overwrite the milestone's own deadline — deadlinewatch's input — and a
+cancellation's "Delete" remove it. Each client entry has a UID of our own (`entry_uid`), keyed so that nobody
+outside can compute it from the team's UID, and kept in the state once it went out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Sequence
 from email.utils import parseaddr
 
@@ -17,6 +25,16 @@ from icalendar import Calendar, Event, vCalAddress
 from deadlinewatch.core.model import TimelineRow
 
 PRODID = "-//deadlinewatch//deadlinewatch 0.1//EN"
+
+
+def entry_uid(key: bytes, project: str, uid: str) -> str:
+    """The UID of a milestone's entry in the client's calendar: stable per (project, milestone), an HMAC keyed with
+    the state's secret (like our Message-IDs), so it reveals nothing of the team's UID and nobody outside can
+    forge or predict it."""
+    if not key:
+        raise ValueError("a client entry's UID needs the state's key")
+    digest = hmac.new(key, "\0".join(["client-entry", project, uid]).encode(), hashlib.sha256).hexdigest()
+    return f"dw-{digest[:40]}"
 
 
 def _one_line(text: str) -> str:
@@ -43,8 +61,10 @@ def _address(mail: str, name: str = "") -> vCalAddress:
 
 def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
            attendees: Sequence[tuple[str, str]], description: str) -> Event:
+    if not row.entry_uid:  # the team's UID would overwrite the team's own entry wherever a program finds it
+        raise ValueError(f"no client entry UID for milestone {row.uid!r}")
     ev = Event()
-    ev.add("UID", row.uid)
+    ev.add("UID", row.entry_uid)
     ev.add("SEQUENCE", row.sequence)
     ev.add("DTSTAMP", stamp.astimezone(dt.UTC))
     ev.add("DTSTART", row.new)  # a date: all-day in whatever zone the client's calendar is in

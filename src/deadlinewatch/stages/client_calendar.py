@@ -55,7 +55,8 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
     seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]
     for m in seen_cancelled:
         cd = pv.dates[m.uid]
-        rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled", cd.sequence))
+        rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled", cd.sequence,
+                                pv.entry_uid(m.uid)))
     base: str | None = None
     for row in rows:
         written = svc.store.client_calendar_entry(project.id, row.uid)
@@ -65,7 +66,8 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
             continue
         if base is None:
             base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
-        url = written["url"] if written else f"{base}{quote(row.uid, safe='')}.ics"
+        # named after the entry's UID (ours), never the team's: the link is shared with the client
+        url = written["url"] if written else f"{base}{quote(row.entry_uid, safe='')}.ics"
         # a shared calendar, read by link (a feed): no ATTENDEE, as in every feed
         ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender, (), description)
         etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written["etag"] if written else None)

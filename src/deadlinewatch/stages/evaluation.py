@@ -110,7 +110,8 @@ def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
     _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
     # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
     plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
-                           invited=env.invites and r.uid == first.uid) for r in (by_uid[m.uid] for m in open_visible)]
+                           invited=env.invites and r.uid == first.uid, entry_uid=r.entry_uid)
+                  for r in (by_uid[m.uid] for m in open_visible)]
     return plan
 
 
@@ -124,7 +125,8 @@ def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime
     plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near",
                 why=c.letters.say(c.config.team.language, [phrase(_("its date (%(date)s) comes near"), date=row.new)]))
     _add(c, plan, pv.project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
-    plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True))
+    plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True,
+                               entry_uid=row.entry_uid))
     return plan
 
 
@@ -236,17 +238,18 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     if history:  # what it was composed from: a newer note makes a held one be composed again
         plan.messages[-1] = dataclasses.replace(plan.messages[-1], basis=max(r.at for r in history))
     if decision.kind == "delivered":
-        plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True))
+        plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True,
+                                   entry_uid=row.entry_uid))
         return plan
     plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
-                               promised=decision.promised, invited=env.invites))
+                               promised=decision.promised, invited=env.invites, entry_uid=row.entry_uid))
     for r in moved_rows:
         if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
             dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
             _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
-                                   invited=env.invites))
+                                   invited=env.invites, entry_uid=r.entry_uid))
     return plan
 
 
@@ -283,12 +286,14 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     """METHOD:CANCEL for a milestone the client has seen."""
     tz = pv.client_tz
     sequence = pv.sequence(m) + 1
-    row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence)
+    row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence,
+                      pv.entry_uid(m.uid))
     env = _envelope(c, pv, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
     _add(c, plan, pv.project, env, c.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
-    plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True))
+    plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
+                               entry_uid=row.entry_uid))
     return plan
 
 
@@ -395,7 +400,8 @@ def decide_milestone(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | N
 def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.datetime,
                    tick: Callable[[], None] = lambda: None) -> Decision:
     """Every decision about a project, in order; each sees the dates the ones before it gave the client."""
-    pv, project, out = snap.view, snap.view.project, Decision()
+    # the client's entries get UIDs keyed with the state's secret (the view read from the store has it already)
+    pv, project, out = dataclasses.replace(snap.view, key=c.key), snap.view.project, Decision()
 
     def add(plan: Plan, what: str) -> None:
         nonlocal pv

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Project
+from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import Progress
 from deadlinewatch.core.milestones import effective_state
@@ -33,6 +34,10 @@ class ProjectView:
     # than what the client was told: what the policy judges a new decision against (no re-deciding every pass)
     withheld: dict[str, dt.date] = field(default_factory=dict)
     held: dict[str, dt.datetime] = field(default_factory=dict)  # when each notice still held was recorded
+    # the UID of each milestone's entry in the client's calendar, as it first went out (the store keeps it); a
+    # milestone not sent yet gets ours, keyed with `key` (timeline.entry_uid) — never the team calendar's UID
+    entry_uids: Mapping[str, str] = field(default_factory=dict)
+    key: bytes = b""
 
     def page_url(self, base_url: str) -> str:
         """The client's page on the [web] pages, when they are served and reachable."""
@@ -64,15 +69,23 @@ class ProjectView:
         cd = self.dates.get(m.uid)
         return cd.shown_date if cd and cd.shown_date else last_work_day(m.deadline, self.client_tz)
 
+    def entry_uid(self, uid: str) -> str:
+        """The UID of a milestone's entry in the client's calendar: the one it went out with, else ours; "" in a
+        view made without the key (calendar data is then refused, never made with the team's UID)."""
+        known = self.entry_uids.get(uid)
+        if known or not self.key:
+            return known or ""
+        return timeline.entry_uid(self.key, self.project.id, uid)
+
     def rows(self, override: Mapping[str, tuple[dt.date, int]] | None = None) -> tuple[TimelineRow, ...]:
-        """The client-visible timeline: old date → new date, with each entry's SEQUENCE."""
+        """The client-visible timeline: old date → new date, with each entry's SEQUENCE and UID."""
         override = override or {}
         out = []
         for m in self.visible():
             old = last_work_day(m.deadline, self.client_tz)
             new, seq = override.get(m.uid, (self.shown(m), self.sequence(m)))
             status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"
-            out.append(TimelineRow(m.uid, m.name, old, new, status, seq))
+            out.append(TimelineRow(m.uid, m.name, old, new, status, seq, self.entry_uid(m.uid)))
         return tuple(out)
 
 
@@ -127,7 +140,8 @@ class ProjectView:
 def _decided(store: StorePort, project: Project) -> ProjectView:
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
                        store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
-                       store.notice_times(project.id), held=store.held_notices(project.id))
+                       store.notice_times(project.id), held=store.held_notices(project.id),
+                       entry_uids=store.entry_uids(project.id), key=store.key)
 
 
 def view(store: StorePort, project: Project) -> ProjectView:

@@ -30,13 +30,18 @@ class Outbox(Database):
         rows = self.db.execute("SELECT * FROM client_dates WHERE project = ?", (project,))
         return {r["uid"]: self._client_date(r) for r in rows}
 
+    def entry_uids(self, project: str) -> dict[str, str]:
+        """The UID each milestone's entry in the client's calendar went out with (the first one recorded)."""
+        rows = self.db.execute("SELECT uid, entry_uid FROM client_entries WHERE project = ?", (project,))
+        return {r["uid"]: r["entry_uid"] for r in rows}
+
     def enqueue_client_group(
         self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
         to_manager: Callable[[int], Sequence[QueueMail]] | None = None,
     ) -> int:
-        """Client messages decided together, what they tell the client's calendar, and the manager's messages
-        about them (the draft when held, the why of a notice, a reminder it schedules) — one transaction. The
-        first message is the primary; the others point at it. Returns its id."""
+        """Client messages decided together, what they tell the client's calendar (with the UID of each entry), and
+        the manager's messages about them (the draft when held, their copies, the why of a notice, a reminder it
+        schedules) — one transaction. The first message is the primary; the others point at it. Returns its id."""
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
@@ -57,6 +62,9 @@ class Outbox(Database):
                            " delivered_sent, cancelled_sent, invited) VALUES (?,?,?,?,?,?,?,?)",
                            (d.project, d.uid, shown.sequence, _iso(shown.shown_date), _iso(shown.promised),
                             int(shown.delivered_sent), int(shown.cancelled_sent), int(shown.invited)))
+                if d.entry_uid:  # an entry keeps the UID it first went out with
+                    db.execute("INSERT OR IGNORE INTO client_entries (project, uid, entry_uid) VALUES (?,?,?)",
+                               (d.project, d.uid, d.entry_uid))
             if primary:
                 db.execute("UPDATE outbox SET shows = ? WHERE id = ?", (shows_json(dates), primary))
             for mail in to_manager(primary) if to_manager is not None else ():

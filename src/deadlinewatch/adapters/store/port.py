@@ -101,6 +101,7 @@ class OutboxState(Protocol):
 
     def client_date(self, project: str, uid: str) -> ClientDate | None: ...
     def client_dates(self, project: str) -> dict[str, ClientDate]: ...
+    def entry_uids(self, project: str) -> dict[str, str]: ...
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
                              to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int: ...
     def notice_times(self, project: str) -> dict[str, dt.datetime]: ...
@@ -176,7 +177,8 @@ def shows_from_json(text: str) -> tuple[ShowDate, ...]:
         return dt.date.fromisoformat(v) if v else None
 
     return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
-                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"])) for d in json.loads(text))
+                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"))
+                 for d in json.loads(text))
 
 
 def new_page_token() -> str:

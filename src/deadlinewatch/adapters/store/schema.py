@@ -163,3 +163,16 @@ MIGRATIONS.append(Migration(
                                expires TEXT NOT NULL);
     CREATE INDEX web_sessions_by_expiry ON web_sessions (expires);
     """))
+
+MIGRATIONS.append(Migration(
+    "the UID of each milestone's entry in the client's calendar",
+    """
+    -- a client's entry carries a UID of our own (a keyed hash), never the team calendar's: a program that finds the
+    -- team's UID in the team's own calendar overwrites that entry. The first UID an entry went out with stays; every
+    -- milestone already in a letter, an invitation or the client-facing calendar (held letters are composed too)
+    -- went out with the team's UID, and keeps it, so the entries clients have keep moving in place
+    CREATE TABLE client_entries (project TEXT NOT NULL, uid TEXT NOT NULL, entry_uid TEXT NOT NULL,
+                                 PRIMARY KEY (project, uid));
+    INSERT OR IGNORE INTO client_entries (project, uid, entry_uid) SELECT project, uid, uid FROM client_dates;
+    INSERT OR IGNORE INTO client_entries (project, uid, entry_uid) SELECT project, uid, uid FROM client_calendar;
+    """))

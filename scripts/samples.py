@@ -199,7 +199,7 @@ def samples(language: str) -> dict[str, EmailMessage]:
         "intro": composer.intro(_envelope(language, "intro"), rows, rows[0], story.context),
         "update": composer.calendar(_envelope(language, "update"), rows[2]),
         "moved": composer.calendar(_envelope(language, "moved"), moved),
-        "cancel": composer.calendar(_envelope(language, "cancel"), rows[1], cancel=True),
+        "cancel": composer.cancel(_envelope(language, "cancel"), rows[1], sent=rows[1].sequence, invited=True),
         "weekly": composer.weekly(_envelope(language, "weekly"), rows,
                                   [Progress(rows[0], 20, 60, 2), Progress(rows[1], None, 10, 1),
                                    Progress(rows[2], None, None, 0)], rows[:2], dt.date(2026, 11, 30)),

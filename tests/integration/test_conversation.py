@@ -206,17 +206,23 @@ def test_a_bounced_notice_is_marked_failed_and_the_manager_told(studio: Studio) 
 
 def test_a_cancelled_milestone_the_client_has_seen_is_cancelled_in_their_calendar(studio: Studio) -> None:
     once(studio, "2026-11-30T12:00")
-    assert len(sent(studio, "intro")) == 1  # one letter at first contact; Launch is in its table
-    studio.caldav.delete(studio.caldav.calendar_url("acme-web"), "launch-1")
+    [intro] = sent(studio, "intro")  # one letter at first contact: it invites Design mockups; Launch is in its table
+    [invited] = calendar_parts(intro)
+    invited_uid = str(Calendar.from_ical(invited.get_content()).walk("VEVENT")[0]["UID"])
+    for uid in ("design-1", "launch-1"):
+        studio.caldav.delete(studio.caldav.calendar_url("acme-web"), uid)
     once(studio, "2026-11-30T12:10")
-    [cancel] = sent(studio, "cancel")
-    [part] = calendar_parts(cancel)
+    cancels = {str(m["Subject"]).split(" · ")[0]: m for m in sent(studio, "cancel")}
+    assert set(cancels) == {"Cancelled: Design mockups", "Cancelled: Launch"}  # each gets its letter
+    [part] = calendar_parts(cancels["Cancelled: Design mockups"])
     cal = Calendar.from_ical(part.get_content())
     [event] = cal.walk("VEVENT")
     assert part.get_param("method") == "CANCEL" == str(cal["METHOD"])
-    assert str(event["UID"]).startswith("dw-") and event["SEQUENCE"] == 1 and str(event["STATUS"]) == "CANCELLED"
+    # the entry the invitation made, newer than its SEQUENCE 2, and cancelled
+    assert str(event["UID"]) == invited_uid and event["SEQUENCE"] == 3 and str(event["STATUS"]) == "CANCELLED"
+    assert calendar_parts(cancels["Cancelled: Launch"]) == []  # never in their calendar: nothing to cancel there
     once(studio, "2026-11-30T12:20")
-    assert len(sent(studio, "cancel")) == 1
+    assert len(sent(studio, "cancel")) == 2
 
 
 def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studio) -> None:

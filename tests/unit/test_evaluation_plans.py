@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from icalendar import Calendar
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
@@ -552,3 +553,31 @@ def _envelope_for(c: Composer, pv: ProjectView) -> Any:
     from deadlinewatch.stages.evaluation import _envelope
 
     return _envelope(c, pv, "update", ["launch-1"], NOW)
+
+
+def _calendar_parts(mail: QueueMail) -> list[Any]:
+    return [p for p in message_from_bytes(mail.message, policy=email_policy).walk()
+            if p.get_content_type() == "text/calendar"]
+
+
+@pytest.mark.parametrize(("invited", "rejected", "method"), [(True, False, "CANCEL"), (False, False, None),
+                                                            (True, True, None)])
+def test_a_cancellation_cancels_only_an_entry_the_clients_calendar_has(
+        tmp_path: Path, invited: bool, rejected: bool, method: str | None) -> None:
+    """Invited: METHOD:CANCEL, STATUS:CANCELLED, a SEQUENCE above every one decided. Seen only in a letter's table,
+    or invited by a letter the manager rejected: the letter goes, with no cancellation of an entry never had."""
+    c = _composer(tmp_path)
+    seen = ClientDate(3, dt.date(2026, 12, 10), None, False, invited=invited)
+    snap = _snapshot(c, dates={"launch-1": seen}, first_sent=NOW - dt.timedelta(days=1))
+    gone = [m if m.uid != "launch-1" else dataclasses.replace(m, state="cancelled") for m in snap.view.milestones]
+    view = dataclasses.replace(snap.view, milestones=gone)
+    invitation = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10), invited=True)
+    view = view.judged([("sent", (dataclasses.replace(invitation, invited=False),)),
+                        *([("rejected", (invitation,))] if rejected else [])])
+    [cancel] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
+    assert [m.kind for m in cancel.messages] == ["cancel"] and "off the plan" in _text(cancel.messages[0])
+    parts = _calendar_parts(cancel.messages[0])
+    assert [p.get_param("method") for p in parts] == ([method] if method else [])
+    if method:
+        [event] = Calendar.from_ical(parts[0].get_content()).walk("VEVENT")
+        assert str(event["STATUS"]) == "CANCELLED" and event["SEQUENCE"] == 4

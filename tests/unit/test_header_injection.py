@@ -46,7 +46,7 @@ def _letters(name: str) -> dict[str, EmailMessage]:
         "delivered": composer.notice(letter(env=_env("delivered", name), milestone=row, rows=(row,))),
         "intro": composer.intro(_env("intro", name), (row,), row, name),
         "update": composer.calendar(_env("update", name), row),
-        "cancel": composer.calendar(_env("cancel", name), row, cancel=True),
+        "cancel": composer.cancel(_env("cancel", name), row, sent=1, invited=True),
         "weekly": composer.weekly(_env("weekly", name), (row,), [Progress(row, 10, 20, 1)], (row,),
                                  dt.date(2026, 11, 30)),
         "reply": composer.reply(language="en", sender="PM <pm@studio.example>", to="alice@studio.example",

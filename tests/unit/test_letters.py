@@ -216,15 +216,36 @@ def test_the_intro_requests_one_entry_and_publishes_the_timeline() -> None:
 def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
     row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "cancelled", 2,
                       "dw-launch")
-    msg = letters().calendar(envelope(kind="cancel"), row, cancel=True)
+    msg = letters().cancel(envelope(kind="cancel"), row, sent=1, invited=True)
     part = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "CANCEL"
     cal = Calendar.from_ical(part.get_content())
     assert cal["METHOD"] == "CANCEL" and cal.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
     assert str(msg["Subject"]) == "Cancelled: Launch · ACME web"
-    text = letters().calendar(envelope(kind="cancel"), row, cancel=True, cause="the client moved the launch in-house")
+    assert "removes it from your calendar" in msg.get_body(("plain",)).get_content()
+    text = letters().cancel(envelope(kind="cancel"), row, sent=1, invited=True,
+                            cause="the client moved the launch in-house")
     assert "We have taken Launch off the plan: the client moved the launch in-house." in \
         text.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("status", ["on track", "moved", "done"])
+def test_a_cancellation_is_cancelled_and_newer_than_every_sequence_sent_whatever_the_caller_passes(
+        status: str) -> None:
+    """Calendars ignore a CANCEL that is not newer than what they hold, or that says CONFIRMED."""
+    stale = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), status, 0, "dw-launch")
+    msg = letters().cancel(envelope(kind="cancel"), stale, sent=1, invited=True)
+    [part] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert str(event["STATUS"]) == "CANCELLED" and event["SEQUENCE"] == 2
+
+
+def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_calendar_data() -> None:
+    row = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 18), "on track", 0, "dw-launch")
+    msg = letters().cancel(envelope(kind="cancel"), row, sent=0, invited=False)
+    assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
+    text = msg.get_body(("plain",)).get_content()
+    assert "We have taken Launch off the plan." in text and "calendar" not in text
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])

@@ -13,7 +13,7 @@ Client messages, by kind (CONTRACT.md):
              their own one-UID `update` messages with it);
   notice     apology + replan: five parts, a REQUEST moving the milestone, `timeline.ics`;
   update     a short calendar update of one milestone (dependants moved by a slip, intro entries);
-  cancel     METHOD:CANCEL for a milestone the client has seen;
+  cancel     a milestone the client has seen is cancelled: METHOD:CANCEL when their calendar has it;
   delivered  a warned milestone is done;
   weekly     the check-in: progress since last week, what is next, the timeline.
 """
@@ -527,14 +527,27 @@ class Letters:
         request = timeline.request(first, env.project_name, env.composed_at, env.sender, env.attendees)
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
-    def calendar(self, env: ClientEnvelope, row: TimelineRow, cancel: bool = False, cause: str = "") -> EmailMessage:
-        """A one-UID calendar message: a moved dependant, an introduced entry, or a cancellation."""
+    def calendar(self, env: ClientEnvelope, row: TimelineRow) -> EmailMessage:
+        """A one-UID calendar message: a moved dependant, or an entry introduced when its date comes near."""
         row = _clean(row)
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
-                                            cancel=cancel, cause=_sentence(cause))
-        method = "CANCEL" if cancel else "REQUEST"
-        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees, method=method)
-        return self._client_message(env, subject, text, None, request, method)
+                                            cancel=False, cause="")
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees)
+        return self._client_message(env, subject, text, None, request, "REQUEST")
+
+    def cancel(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool, cause: str = ""
+               ) -> EmailMessage:
+        """A milestone the client was told of is cancelled: the letter always; METHOD:CANCEL only when the client's
+        calendar has the entry (`invited`: an invitation for it went out) — a cancellation of an entry they never
+        had is noise at best. The CANCEL says STATUS:CANCELLED and carries a SEQUENCE above `sent`, the highest
+        one sent for that UID, whatever the row says: calendars ignore a cancellation that is not newer."""
+        row = replace(_clean(row), status="cancelled", sequence=max(row.sequence, sent + 1))
+        carries = env.invites and invited
+        subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
+                                            cancel=True, cause=_sentence(cause), invites=carries)
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
+                                   method="CANCEL") if carries else None
+        return self._client_message(env, subject, text, None, request, "CANCEL")
 
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
                upcoming: Sequence[TimelineRow], week_start: dt.date) -> EmailMessage:

@@ -14,6 +14,7 @@ outside can compute it from the team's UID, and kept in the state once it went o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -87,7 +88,10 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
 
 def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
             attendees: Sequence[tuple[str, str]], description: str = "", method: str = "REQUEST") -> bytes:
-    """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT."""
+    """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT. A CANCEL always says
+    STATUS:CANCELLED (RFC 5546 §3.2.5), whatever the row's status."""
+    if method == "CANCEL":
+        row = dataclasses.replace(row, status="cancelled")
     cal = _calendar(method)
     cal.add_component(_event(row, project_name, stamp, organizer, attendees, description))
     return _bytes(cal)

@@ -283,15 +283,20 @@ def _latest_text(history: Sequence[Report], key: str) -> str:
 
 
 def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
-    """METHOD:CANCEL for a milestone the client has seen."""
+    """A milestone the client has seen is cancelled: the letter, with METHOD:CANCEL only when the client's calendar
+    has its entry (an invitation went, and was not rejected) — one seen only in a letter's table gets the letter
+    alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows)."""
     tz = pv.client_tz
     sequence = pv.sequence(m) + 1
     row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
+    cd = pv.dates.get(m.uid)
+    invited = cd is not None and cd.invited and m.uid not in pv.uninvited
     env = _envelope(c, pv, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
-    _add(c, plan, pv.project, env, c.letters.calendar(env, row, cancel=True).as_bytes(), now, m.uid)
+    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited)
+    _add(c, plan, pv.project, env, letter.as_bytes(), now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
                                entry_uid=row.entry_uid))
     return plan

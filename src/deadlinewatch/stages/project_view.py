@@ -38,6 +38,8 @@ class ProjectView:
     # milestone not sent yet gets ours, keyed with `key` (timeline.entry_uid) — never the team calendar's UID
     entry_uids: Mapping[str, str] = field(default_factory=dict)
     key: bytes = b""
+    # milestones every invitation of which was rejected: the client's calendar never had their entry
+    uninvited: frozenset[str] = frozenset()
 
     def page_url(self, base_url: str) -> str:
         """The client's page on the [web] pages, when they are served and reachable."""
@@ -111,7 +113,8 @@ class ProjectView:
         shown and the promise are what the client was told (`as_told`: a group held for the manager or rejected
         told nothing, so a later letter never calls its date "the date I gave you"); the SEQUENCE is the highest
         decided (it only grows, told or not), and a delivered, cancelled or invitation message decided once is
-        not decided again; the latest promise decided and not told is `withheld`."""
+        not decided again; the latest promise decided and not told is `withheld`. A milestone whose every invitation
+        was rejected is `uninvited`: a cancellation of it carries no METHOD:CANCEL."""
         told = self.as_told(groups).dates
         dates, withheld = {}, {}
         for uid, decided in self.dates.items():
@@ -120,7 +123,9 @@ class ProjectView:
                                              promised=known.promised if known else None)
             if decided.promised is not None and decided.promised != dates[uid].promised:
                 withheld[uid] = decided.promised
-        return dataclasses.replace(self, dates=dates, withheld=withheld)
+        rejected = {d.uid for state, shows in groups if state == "rejected" for d in shows if d.invited}
+        kept = {d.uid for state, shows in groups if state != "rejected" for d in shows if d.invited}
+        return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept))
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the

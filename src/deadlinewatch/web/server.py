@@ -43,7 +43,7 @@ from deadlinewatch.core.forecast import last_work_day, team_date
 from deadlinewatch.core.model import Report
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.project_view import view_as_told
-from deadlinewatch.web import catalogs, pages, signin
+from deadlinewatch.web import catalogs, connections, pages, signin
 from deadlinewatch.web.fan import FanData, fan_svg
 
 if TYPE_CHECKING:
@@ -62,13 +62,35 @@ NOT_FOUND = "Not found\n"
 STATIC = {"site.css": "text/css", "icon.svg": "image/svg+xml"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SERVICES: web.AppKey[Callable[[], Services]] = web.AppKey("services")
+DOOR: web.AppKey[connections.Door] = web.AppKey("door")
+
+
+async def _body_in_time(request: web.Request) -> bool:
+    """Read the whole body (64 KiB at most, client_max_size) within BODY_SECONDS, in all however it trickles;
+    the handlers then have it at hand (`post()` reads it from memory: the pages send only urlencoded forms)."""
+    if not request.body_exists:
+        return True
+    try:
+        async with asyncio.timeout(connections.BODY_SECONDS):
+            await request.read()
+    except TimeoutError:
+        return False
+    return True
 
 
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Security headers on every answer, errors included; an error's details go to the log, never the page."""
+    """Security headers on every answer, errors included; an error's details go to the log, never the page. The
+    request's line and headers are in (the door stops their clock); its body must be in within BODY_SECONDS."""
+    door = request.app.get(DOOR)
+    if door is not None:
+        door.received(request.transport)
     try:
-        response = await handler(request)
+        if await _body_in_time(request):
+            response = await handler(request)
+        else:
+            response = web.Response(status=408, text="Request Timeout\n", headers={"Connection": "close"})
+            response.force_close()
     except web.HTTPException as e:
         response = web.Response(status=e.status, text=NOT_FOUND if e.status == 404 else f"{e.reason}\n",
                                 headers={k: v for k, v in e.headers.items() if k in ("Location", "Allow")})
@@ -433,33 +455,55 @@ def application(services: Callable[[], Services], on_decided: Callable[[], None]
 
 
 class WebServer:
-    """The pages on `web.listen`, started and stopped with the daemon (and moved when a reload changes it)."""
+    """The pages on `web.listen`, started and stopped with the daemon (and moved when a reload changes it). The
+    port is served through a `connections.Door`, not aiohttp's site: capped connections (from the descriptor
+    limit, raised at start where allowed), deadlines, and a log line a minute instead of one per connection."""
 
     def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None]) -> None:
-        self.runner = web.AppRunner(application(services, on_decided), access_log=None, handle_signals=False)
+        app = application(services, on_decided)
+        # keepalive_timeout: an idle connection, or the next request's headers after an answer, gets the same
+        # 10 s as the first; lingering_time: what is left of a body we answered 408 is not waited for long;
+        # shutdown_timeout: a request in flight does not hold up SIGTERM's 8 s
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    keepalive_timeout=connections.HEADER_SECONDS, lingering_time=2.0,
+                                    shutdown_timeout=5.0)
+        self.caps = connections.caps_for(connections.raise_descriptor_limit())
+        self.door = connections.Door(
+            self._protocol, self.caps,
+            lambda address: signin.from_proxy(address, services().config.web.trusted_proxies))
+        app[DOOR] = self.door
         self.listen = ""
+
+    def _protocol(self) -> asyncio.Protocol:
+        server = self.runner.server
+        assert server is not None  # set up before the door opens
+        return server()
 
     async def start(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")
         if not self.runner.server:
             await self.runner.setup()
-        site = web.TCPSite(self.runner, host.strip("[]") or "127.0.0.1", int(port), reuse_address=True)
+            c = self.caps
+            limit = f"descriptor limit {c.limit:,}, {c.limit - c.total:,} kept for the servers" if c.limit >= 0 \
+                else "no descriptor limit"
+            log.info("web: at most %s connections at once, %d from one address (%s)", f"{c.total:,}", c.per_address,
+                     limit)
         try:
-            await site.start()
+            await self.door.open(host.strip("[]") or "127.0.0.1", int(port))
         except OSError as e:
             raise ConfigError(f'web.listen = "{listen}": cannot listen there ({e.strerror})') from None
         self.listen = listen
         log.info("web pages on http://%s/", listen)
 
     async def move(self, listen: str) -> None:
-        """A reload changed web.listen: serve there instead."""
+        """A reload changed web.listen: serve there instead (the connections open stay until they end)."""
         if listen == self.listen:
             return
-        for site in list(self.runner.sites):
-            await site.stop()
+        await self.door.shut()
         if listen:
             await self.start(listen)
         self.listen = listen
 
     async def stop(self) -> None:
+        await self.door.close()
         await self.runner.cleanup()

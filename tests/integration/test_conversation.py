@@ -155,10 +155,11 @@ def test_a_crash_between_sending_and_sent_is_reconciled_by_the_archive_copy(stud
             c.select_folder(folder)
             c.delete_messages(c.search(["HEADER", "Message-ID", message_id]))
             c.expunge()
-    first = next(raw for _, _, raw in studio.smtp.messages if message_id.encode() in raw.split(b"\r\n\r\n")[0])
+    mine = b"\r\nMessage-ID: " + message_id.encode() + b"\r\n"  # the manager's copy names it in References only
+    first = next(raw for _, _, raw in studio.smtp.messages if mine in raw.split(b"\r\n\r\n")[0])
     _set_state(studio, "notice", "sending")
     once(studio, "2026-11-30T12:20")
-    again = [raw for _, _, raw in studio.smtp.messages if message_id.encode() in raw.split(b"\r\n\r\n")[0]]
+    again = [raw for _, _, raw in studio.smtp.messages if mine in raw.split(b"\r\n\r\n")[0]]
     assert len(again) == 2 and again[1] == first  # byte-identical: same Message-ID, same DTSTAMP
 
 

@@ -100,11 +100,16 @@ def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows
     c = _composer(tmp_path)
     decided = decide_project(c, _snapshot(c), _forecaster(c), NOW)
     [intro] = decided.plans
-    assert intro.what == "introduction" and intro.manager is None  # auto: no draft to approve
+    assert intro.what == "introduction" and intro.manager is not None
     # one letter, inviting the nearest milestone: never one mail per milestone at first contact
     assert [(m.kind, m.uid) for m in intro.messages] == [("intro", "design-1")]
     assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in intro.messages)
-    assert intro.messages[0].recipients[0] == "jane@acme.example"
+    # the client's letter carries the invitation; the manager, in its Cc, gets a copy of their own (auto: no draft)
+    assert intro.messages[0].recipients == ("jane@acme.example", "progress@studio.example")
+    [copy] = intro.manager(1)
+    assert (copy.kind, copy.audience, copy.state, copy.recipients) == (
+        "manager-copy", "team", "pending", ("pm@studio.example", "progress@studio.example"))
+    assert b"text/calendar" not in copy.message and b"Cc: pm@studio.example" in copy.message
     # every date is in the client's hands (the table); only the first is in their calendar
     ours = {uid: timeline.entry_uid(c.key, "acme-web", uid) for uid in ("design-1", "launch-1")}
     assert intro.dates == [ShowDate("acme-web", "design-1", 2, shown_date=dt.date(2026, 12, 4), invited=True,
@@ -127,7 +132,8 @@ def test_a_slipping_milestone_gets_a_notice_whose_sequence_follows_what_was_just
     assert mail.kind == "notice" and date.sequence == 5 and date.shown_date == date.promised == mail.promised
     assert date.promised is not None and date.promised > dt.date(2026, 12, 4)
     # the manager hears why a notice went, once the notice has its number; the note gave a plan: no follow-up
-    assert notice.manager is not None and [m.kind for m in notice.manager(17)] == ["manager-explained"]
+    assert notice.manager is not None and [m.kind for m in notice.manager(17)] == ["manager-explained",
+                                                                                     "manager-copy"]
 
 
 def test_a_notice_decided_with_the_introduction_sees_the_dates_it_showed(tmp_path: Path) -> None:
@@ -154,9 +160,13 @@ def test_under_manager_approval_every_message_is_held_with_a_draft_naming_it(tmp
     [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
     assert {m.state for m in intro.messages} == {"held"}
     assert intro.manager is not None
-    [draft] = intro.manager(42)
+    draft, copy = intro.manager(42)
     assert draft.kind == "manager-draft" and draft.recipients[0] == "pm@studio.example"
     assert b"approve 42" in draft.message
+    assert (copy.kind, copy.state) == ("manager-copy", "held")  # it goes when the letter goes, if it does
+    for mail in (draft, copy):  # neither carries a live invitation
+        assert [p for p in message_from_bytes(mail.message, policy=email_policy).walk()
+                if p.get_content_type() == "text/calendar"] == []
 
 
 def test_the_weekly_check_in_waits_two_days_after_the_introduction(tmp_path: Path) -> None:
@@ -199,13 +209,14 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
     clients = store.outbox(audience="client")
     assert [i.kind for i in clients] == ["intro"]
     assert {i.state for i in clients} == {"held" if approval == "manager" else "pending"}
-    assert [i.kind for i in store.outbox(audience="team")] == (["manager-draft"] if approval == "manager" else [])
+    assert [i.kind for i in store.outbox(audience="team")] == (
+        ["manager-draft", "manager-copy"] if approval == "manager" else ["manager-copy"])
     assert store.client_date("acme-web", "design-1") == ClientDate(2, dt.date(2026, 12, 4), None, False)
     assert store.client_date("acme-web", "launch-1") == ClientDate(0, dt.date(2026, 12, 10), None, False,
                                                                    invited=False)
     assert store.forecast("acme-web", "design-1") is not None
     evaluate(svc, again := PassReport())  # the same time, nothing new: nothing more to say
-    assert again.events == [] and len(store.outbox()) == len(clients) + (approval == "manager")
+    assert again.events == [] and len(store.outbox()) == len(clients) + 1 + (approval == "manager")
 
 
 @pytest.mark.parametrize("mode", ["feed", "off"])
@@ -343,12 +354,12 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
     assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in _text(notice.messages[0])
-    explained, reminder = notice.manager(9)
+    explained, reminder, _copy = notice.manager(9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
     assert b"Notice #9 promised jane@acme.example the concrete steps" in reminder.message
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
-    assert [m.state for m in held.manager(9)] == ["pending", "held"]  # the reminder waits with the letter
+    assert [m.state for m in held.manager(9)] == ["pending", "held", "held"]  # the reminder waits with the letter
 
 
 def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_last_notice(tmp_path: Path) -> None:

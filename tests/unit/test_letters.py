@@ -87,14 +87,16 @@ def test_the_calendar_part_moves_one_entry_in_place() -> None:
     assert event["DTSTAMP"].dt == dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 
 
-def test_every_recipient_but_the_organizer_is_an_attendee_and_no_letter_carries_a_publish() -> None:
+def test_every_recipient_of_the_invitation_but_the_organizer_is_an_attendee_and_no_letter_carries_a_publish(
+) -> None:
     env = dataclasses.replace(letter().envelope, manager="Mia Manager <mia@studio.example>",
                               cc=("ops@acme.example", "PM <pm@studio.example>"))
     msg = letters().notice(letter(env=env))
     [request] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
     [event] = Calendar.from_ical(request.get_content()).walk("VEVENT")
-    assert sorted(str(a) for a in event["ATTENDEE"]) == ["mailto:jane@acme.example", "mailto:mia@studio.example",
-                                                         "mailto:ops@acme.example"]  # pm@ is the organizer
+    # pm@ is the organizer; the manager (mia@) is in Cc, but her copy carries the change in words, not the invitation
+    assert sorted(str(a) for a in event["ATTENDEE"]) == ["mailto:jane@acme.example", "mailto:ops@acme.example"]
+    assert "mia@studio.example" in str(msg["Cc"])
     for kind in (letters().intro(env, letter().rows, letter().milestone, ""), msg):
         assert not any(p.get_param("method") == "PUBLISH" for p in kind.walk())
 
@@ -267,6 +269,52 @@ def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
     msg = letters().notice(letter(env=envelope(shadow=True)))
     assert msg["To"] == "pm@studio.example" and msg["Cc"] is None
     assert str(msg["Subject"]).startswith("[shadow: would go to jane@acme.example]")
+    # no live invitation in the manager's mail (one without an ATTENDEE would plant the client's entry in their
+    # calendar): what it would do, in words, in the team's language
+    assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
+    text = msg.get_body(("plain",)).get_content()
+    assert text.rstrip().endswith('carries an invitation that puts "ACME web: Design mockups" in their calendar '
+                                  "on Dec 10, 2026 (SEQUENCE 3). It is left out of this copy, so that no calendar of "
+                                  "yours applies it.")
+    assert "(SEQUENCE 3). It is left out" in msg.get_body(("html",)).get_content()
+    turkish_team = letters().notice(letter(env=envelope(shadow=True, team_language="tr")))
+    assert "kaydını müşterinin takviminde 10 Ara 2026 tarihine" in turkish_team.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("kind", ["notice", "cancel", "update"])
+def test_the_managers_copy_is_the_letter_with_its_calendar_change_in_words(kind: str) -> None:
+    composer = letters()
+    env = envelope(kind=kind)
+    msg = (composer.notice(letter(env=env)) if kind == "notice" else
+           composer.cancel(env, ROWS[1], sent=0, invited=True) if kind == "cancel" else composer.calendar(env, ROWS[1]))
+    copy = composer.manager_copy(msg, language="en", message_id="<copy1@studio.example>")
+    assert [p for p in copy.walk() if p.get_content_type() == "text/calendar"] == []
+    assert (copy["Message-ID"], copy["References"]) == ("<copy1@studio.example>", msg["Message-ID"])
+    assert copy["X-Deadlinewatch-Kind"] == "manager-copy"
+    for name in ("From", "To", "Cc", "Subject", "Date"):
+        assert str(copy[name]) == str(msg[name]), name  # what the client got, headers and all
+    text = copy.get_body(("plain",)).get_content()
+    assert text.startswith(msg.get_body(("plain",)).get_content().rstrip())
+    assert ("a cancellation that removes" if kind == "cancel" else "an invitation that puts") in text
+    # the client's own message is untouched
+    assert [p.get_param("method") for p in msg.walk() if p.get_content_type() == "text/calendar"] == \
+        ["CANCEL" if kind == "cancel" else "REQUEST"]
+
+
+def test_a_held_draft_to_the_manager_carries_no_live_calendar_part() -> None:
+    composer = letters()
+    notice = composer.notice(letter())
+    draft = composer.manager(language="en", sender="Studio PM <pm@studio.example>", to="pm@studio.example",
+                             composed_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC), message_id="<d1@studio.example>",
+                             what="draft", notice_id=7, token="tok1", project_name="ACME web",
+                             milestone="Design mockups", client="jane@acme.example", reason="why", draft=notice)
+    raw = message_from_bytes(draft.as_bytes(), policy=default_policy)
+    assert [p for p in raw.walk() if p.get_content_type() == "text/calendar"] == []
+    assert b"method=" not in draft.as_bytes()
+    [attached] = [p for p in raw.walk() if p.get_content_type() == "message/rfc822"]
+    inner = attached.get_content()
+    assert inner["Message-ID"] == "<n1@studio.example>"  # as it would go out …
+    assert "(SEQUENCE 3). It is left out of this copy" in inner.get_body(("plain",)).get_content()  # … in words
 
 
 def test_the_message_survives_a_round_trip_through_bytes() -> None:

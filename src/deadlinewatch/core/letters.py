@@ -21,6 +21,7 @@ Client messages, by kind (CONTRACT.md):
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import functools
 import hashlib
@@ -51,12 +52,22 @@ from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import Forecast, TimelineRow
 from deadlinewatch.core.notes import note_keys
-from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _
+from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _, phrase
 from deadlinewatch.errors import ConfigError
 
 # the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
 FEED_LINE = _("Your calendar can follow this timeline as it changes: subscribe to %(url)s")
 PAGE_LINE = _("Your project's page, always up to date: %(url)s")
+# what a copy for the manager (their Cc copy, a shadow copy, a draft) says instead of the live calendar part it
+# leaves out, in the manager's language
+COPY_NOTES = {
+    "REQUEST": _("Calendar: the client's copy of this message carries an invitation that puts \"%(entry)s\" in "
+                 "their calendar on %(date)s (SEQUENCE %(sequence)s). It is left out of this copy, so that no "
+                 "calendar of yours applies it."),
+    "CANCEL": _("Calendar: the client's copy of this message carries a cancellation that removes \"%(entry)s\" "
+                "from their calendar (SEQUENCE %(sequence)s). It is left out of this copy, so that no calendar of "
+                "yours applies it."),
+}
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
                     "weekly.html.j2", "calendar.txt.j2")
@@ -139,14 +150,14 @@ class ClientEnvelope:
 
     @property
     def attendees(self) -> tuple[tuple[str, str], ...]:
-        """Every To/Cc recipient but the organizer, as ATTENDEEs: each one's program can apply the update."""
-        organizer = parseaddr(self.sender)[1].lower()
-        people = [(self.client.name, self.client.email), *(parseaddr(a) for a in (self.manager, *self.cc))]
-        if self.shadow:
-            people = [parseaddr(self.manager)]
+        """Every recipient of the invitation, the client and `client.cc`, as ATTENDEEs: each one's program can then
+        apply it. Not the organizer (it would be offered its own invitation), nor the manager: they are in Cc, but
+        their copy carries the calendar change in words only (Letters.for_manager)."""
+        ours = {parseaddr(self.sender)[1].lower(), parseaddr(self.manager)[1].lower()}
+        people = [(self.client.name, self.client.email), *(parseaddr(a) for a in self.cc)]
         seen: dict[str, tuple[str, str]] = {}
         for name, email in people:
-            if email and email.lower() != organizer:
+            if email and email.lower() not in ours:
                 seen.setdefault(email.lower(), (name, email))
         return tuple(seen.values())
 
@@ -488,13 +499,51 @@ class Letters:
         msg.set_content(text)
         if html is not None:
             msg.add_alternative(html, subtype="html")
-        if request is not None and env.invites:
+        if request is not None and env.invites and env.shadow:
+            # a shadow copy goes to the manager: the calendar change in words, never live (it would plant the
+            # client's entry in the manager's calendar, or offer the organizer its own invitation)
+            _append_note(msg, self._calendar_note(env.team_language, request))
+        elif request is not None and env.invites:
             # inside multipart/alternative, so mail programs show the calendar card (Gmail does only for this);
             # base64, as RFC 6047 §2.5 asks: no transport may rewrap the calendar's lines
             if html is None:
                 msg.make_alternative()
             msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method}, cte="base64")
         return _fixed_boundaries(msg)
+
+    def _calendar_note(self, language: str, ics: str | bytes) -> str:
+        """What one of our iMIP parts does, in words, in a language (the manager's)."""
+        what = timeline.described(ics)
+        return self.say(language, [phrase(COPY_NOTES.get(what.method, COPY_NOTES["REQUEST"]), entry=what.summary,
+                                          date=what.day, sequence=what.sequence)])
+
+    def for_manager(self, msg: EmailMessage, language: str) -> EmailMessage:
+        """A client message as the manager sees it — their Cc copy, a held draft: without its live calendar part,
+        which a program of theirs would apply (the client's entry, organized by us, planted in the manager's own
+        calendar; an organizer offered its own invitation), and with what it does said in words, in the manager's
+        language, at the end of the letter. Nothing else changes."""
+        shown = copy.deepcopy(msg)
+        parts = [p for p in shown.walk() if p.get_content_type() == "text/calendar"]
+        if not parts:
+            return shown
+        note = self._calendar_note(language, parts[0].get_content())
+        for container in [p for p in shown.walk() if p.is_multipart()]:
+            container.set_payload([p for p in container.iter_parts() if p.get_content_type() != "text/calendar"])
+        _append_note(shown, note)
+        return shown
+
+    def manager_copy(self, msg: EmailMessage, *, language: str, message_id: str) -> EmailMessage:
+        """The manager's copy of a client message that carries a live calendar part: the same letter, headers
+        and all (they are in its Cc), the calendar change said in words (`for_manager`); its own Message-ID, so that
+        the outbox, the archive and the manager's mailbox never take it for the client's, and a References to
+        the client's, so that the client's answer joins it in the manager's thread."""
+        shown = self.for_manager(msg, language)
+        original = str(msg["Message-ID"])
+        shown.replace_header("Message-ID", message_id)
+        if _msg_ids(original):
+            shown["References"] = _msg_ids(original)
+        shown.replace_header("X-Deadlinewatch-Kind", "manager-copy")
+        return _fixed_boundaries(shown)
 
     def notice(self, letter: NoticeLetter) -> EmailMessage:
         letter = replace(letter, milestone=_clean(letter.milestone), rows=tuple(map(_clean, letter.rows)),
@@ -650,8 +699,8 @@ class Letters:
         if _msg_ids(in_reply_to):
             msg["In-Reply-To"] = msg["References"] = _msg_ids(in_reply_to)
         msg.set_content(text)
-        if draft is not None:
-            msg.add_attachment(draft, disposition="inline")
+        if draft is not None:  # as it would go out, its calendar data in words: never live in the manager's mail
+            msg.add_attachment(self.for_manager(draft, language), disposition="inline")
         return _fixed_boundaries(msg)
 
     def alert(self, letter: AlertLetter, *, language: str, sender: str, to: str, composed_at: dt.datetime,
@@ -719,6 +768,20 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
+def _append_note(msg: EmailMessage, note: str) -> None:
+    """A paragraph added at the end of a letter's text and HTML."""
+    plain = msg.get_body(("plain",))
+    if isinstance(plain, EmailMessage):
+        text = plain.get_content().replace("\r\n", "\n")
+        plain.set_content(f"{text.rstrip()}\n\n{note}\n")
+    html = msg.get_body(("html",))
+    if isinstance(html, EmailMessage):
+        page = html.get_content().replace("\r\n", "\n")
+        page = page.replace("</div>\n</body>", f"<p>{escape(note)}</p>\n</div>\n</body>") if "</div>\n</body>" in \
+            page else f"{page}<p>{escape(note)}</p>\n"
+        html.set_content(page, subtype="html")
+
+
 def _fixed_boundaries(msg: EmailMessage) -> EmailMessage:
     """MIME boundaries derived from the Message-ID: the same message always composes to the same bytes."""
     seed = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:20]
@@ -779,6 +842,9 @@ class Addresses(str):
         header = str.__new__(cls, value)
         header.name = name
         return header
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # copies (the manager's) keep the name
+        return (self.name, str(self))
 
     @property
     def addresses(self) -> tuple[Address, ...]:

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.utils import parseaddr
 
 from icalendar import Calendar, Event, vCalAddress
@@ -117,6 +118,26 @@ def stored(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     cal.add("VERSION", "2.0")
     cal.add_component(_event(row, project_name, stamp, organizer, attendees, description))
     return _bytes(cal)
+
+
+@dataclass(frozen=True)
+class Described:
+    """What an iMIP part of ours does, for saying it in words where it must not be live (the manager's copies)."""
+
+    method: str
+    summary: str
+    day: dt.date
+    sequence: int
+
+
+def described(ics: str | bytes) -> Described:
+    """Our own one-VEVENT calendar part, read back."""
+    cal = Calendar.from_ical(ics)
+    [event] = cal.walk("VEVENT")
+    start = event.decoded("DTSTART")
+    day = start.date() if isinstance(start, dt.datetime) else start
+    return Described(str(cal.get("METHOD", "")), str(event.get("SUMMARY", "")), day,
+                     int(event.get("SEQUENCE", 0)))
 
 
 def merged(theirs: str, ours: bytes) -> bytes:

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 from deadlinewatch.config import Project
 from deadlinewatch.core import alert, dependencies, policy
@@ -62,6 +63,7 @@ class Plan:
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
     ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
     team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
+    copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
 
 
 def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -79,13 +81,23 @@ def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object
                           team_language=c.config.team.language)
 
 
-def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: bytes, now: dt.datetime,
+def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message: EmailMessage, now: dt.datetime,
          uid: str | None = None, promised: dt.date | None = None) -> None:
-    to = [bare(project.manager)] if env.shadow else [project.client.email, bare(project.manager), *project.client.cc]
+    """A client message for the plan. The manager is in its Cc; when it carries a live calendar part they get a copy
+    of their own instead (`Letters.manager_copy`: the change in words), decided with it, never the invitation."""
+    live = any(p.get_content_type() == "text/calendar" for p in message.walk())
+    manager = bare(project.manager)
+    to = [manager] if env.shadow else [project.client.email, *([] if live else [manager]), *project.client.cc]
     state = "held" if project.approval == "manager" or (plan.held and not env.shadow) else "pending"
     plan.messages.append(c.outgoing(kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
-                                  message=message, recipients=to, now=now, project=project.id, uid=uid,
+                                  message=message.as_bytes(), recipients=to, now=now, project=project.id, uid=uid,
                                   state=state, promised=promised))
+    if live and not env.shadow:
+        token, msg_id = c.message_id("manager-copy", env.message_id)
+        copy = c.letters.manager_copy(message, language=c.config.team.language, message_id=msg_id)
+        plan.copies.append(c.outgoing(kind="manager-copy", audience="team", token=token, msg_id=msg_id,
+                                      message=copy.as_bytes(), recipients=[manager], now=now, project=project.id,
+                                      uid=uid))
 
 
 # --- the plans -----------------------------------------------------------------------------------------------
@@ -107,7 +119,7 @@ def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
                 why=c.letters.gettext(c.config.team.language, _("introducing %(count)s milestones"),
                                       count=len(rows)))
     env = _envelope(c, pv, "intro", [], now)
-    _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context).as_bytes(), now, first.uid)
+    _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context), now, first.uid)
     # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
     plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
                            invited=env.invites and r.uid == first.uid, entry_uid=r.entry_uid)
@@ -124,7 +136,7 @@ def plan_invitation(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime
     env = _envelope(c, pv, "update", [row.uid, row.sequence], now)
     plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near",
                 why=c.letters.say(c.config.team.language, [phrase(_("its date (%(date)s) comes near"), date=row.new)]))
-    _add(c, plan, pv.project, env, c.letters.calendar(env, row).as_bytes(), now, row.uid)
+    _add(c, plan, pv.project, env, c.letters.calendar(env, row), now, row.uid)
     plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True,
                                entry_uid=row.entry_uid))
     return plan
@@ -234,7 +246,7 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands,
     )
-    _add(c, plan, project, env, c.letters.notice(letter).as_bytes(), now, m.uid, decision.promised)
+    _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
     if history:  # what it was composed from: a newer note makes a held one be composed again
         plan.messages[-1] = dataclasses.replace(plan.messages[-1], basis=max(r.at for r in history))
     if decision.kind == "delivered":
@@ -246,7 +258,7 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     for r in moved_rows:
         if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
             dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
-            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r).as_bytes(), now, r.uid)
+            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
                                    invited=env.invites, entry_uid=r.entry_uid))
@@ -296,7 +308,7 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
     letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited)
-    _add(c, plan, pv.project, env, letter.as_bytes(), now, m.uid)
+    _add(c, plan, pv.project, env, letter, now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
                                entry_uid=row.entry_uid))
     return plan
@@ -316,7 +328,7 @@ def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetim
                 why=c.letters.say(c.config.team.language, [phrase(_("the weekly update for the week of %(date)s"),
                                                                   date=slot.date())]))
     message = c.letters.weekly(env, rows, progress, upcoming, slot.date())
-    _add(c, plan, pv.project, env, message.as_bytes(), now)
+    _add(c, plan, pv.project, env, message, now)
     return plan
 
 
@@ -477,7 +489,7 @@ def manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
     reminder of a follow-up the letter promises, scheduled for its day."""
     project, first = pv.project, plan.messages[0]
     held = first.state == "held"
-    if not held and first.kind != "notice" and not plan.team:
+    if not held and first.kind != "notice" and not plan.team and not plan.copies:
         return None
     names = {m.uid: m.name for m in pv.milestones}
     team = c.config.team.language
@@ -490,12 +502,15 @@ def manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
                 if others else ""
             reason = "\n".join([plan.why or plan.reason, *(f"- {why}" for why in plan.held)])
             out = [compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message)]
-        else:
+        elif first.kind == "notice":
             out = [compose_manager_message(c, ref, names, "explained", plan.why or plan.reason, now)]
+        else:
+            out = []
         if plan.follow_up is not None:
             at = dt.datetime.combine(plan.follow_up, dt.time(9), tzinfo=c.team_tz)
             out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
-        return out + plan.team
+        # their copies of the client messages go when those go: held, approved or rejected with them
+        return out + [dataclasses.replace(q, state=first.state) for q in plan.copies] + plan.team
 
     return to_manager
 

@@ -392,3 +392,43 @@ def test_a_rejected_note_is_answered_with_an_example_that_parses_in_the_teams_la
     [block] = note.blocks
     assert (block.done, block.remaining_days) == (60, 4) and block.cause and block.plan
     assert subject.startswith("[acme-web] ")
+
+
+@pytest.mark.parametrize(("language", "moved", "status"), [
+    ("en", "Moved from 4 Dec 2026 to 10 Dec 2026", "Status: on track"),
+    ("tr", "4 Ara 2026 tarihinden 10 Ara 2026 tarihine alındı", "Durum: planlandığı gibi"),
+    ("bn", "৪ ডিসে, ২০২৬ থেকে সরে ১০ ডিসে, ২০২৬", "অবস্থা: সময়মতো")])
+def test_every_calendar_entry_says_its_status_in_the_clients_language_and_links_the_page(
+        language: str, moved: str, status: str) -> None:
+    """Thunderbird shows an invitation's card in place of the letter: the entry itself says what it is."""
+    composer = letters()
+    env = envelope(language, page_url="https://dw.studio.example/p/t0k3n/")
+    messages = {"notice": composer.notice(letter(env=env)),
+                "intro": composer.intro(dataclasses.replace(env, kind="intro"), ROWS, ROWS[1], ""),
+                "update": composer.calendar(dataclasses.replace(env, kind="update"), ROWS[0]),
+                "cancel": composer.cancel(dataclasses.replace(env, kind="cancel"), ROWS[1], sent=0, invited=True)}
+    page = composer.gettext(language, "Your project's page, always up to date: %(url)s",
+                            url="https://dw.studio.example/p/t0k3n/")
+    for kind, msg in messages.items():
+        [part] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+        [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+        first, second = str(event["DESCRIPTION"]).split("\n")
+        assert second == page, kind
+        if kind in ("notice", "update"):
+            assert first == moved, kind
+        elif kind == "intro":
+            assert first == status, kind
+    assert str(Calendar.from_ical(next(p for p in messages["cancel"].walk() if p.get_content_type() ==
+                                       "text/calendar").get_content()).walk("VEVENT")[0]["DESCRIPTION"]).startswith(
+        composer.gettext(language, "Status: %(status)s", status=composer.gettext(language, "cancelled")))
+
+
+def test_the_feed_says_what_each_entry_is_when_told_how() -> None:
+    from deadlinewatch.core import timeline
+
+    composer = letters()
+    cal = Calendar.from_ical(timeline.publish(
+        ROWS, "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC), "PM <pm@studio.example>",
+        describe=lambda row: composer.entry_description("tr", row, timezone="Europe/Istanbul")))
+    assert [str(e["DESCRIPTION"]) for e in cal.walk("VEVENT")] == [
+        "4 Ara 2026 tarihinden 10 Ara 2026 tarihine alındı", "Durum: planlandığı gibi"]

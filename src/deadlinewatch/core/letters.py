@@ -58,6 +58,8 @@ from deadlinewatch.errors import ConfigError
 # the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
 FEED_LINE = _("Your calendar can follow this timeline as it changes: subscribe to %(url)s")
 PAGE_LINE = _("Your project's page, always up to date: %(url)s")
+# a milestone's status, as the client reads it in their calendar entry (its DESCRIPTION)
+ENTRY_STATUS = {"on track": _("on track"), "done": _("done"), "cancelled": _("cancelled")}
 # what a copy for the manager (their Cc copy, a shadow copy, a draft) says instead of the live calendar part it
 # leaves out, in the manager's language
 COPY_NOTES = {
@@ -511,6 +513,23 @@ class Letters:
             msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method}, cte="base64")
         return _fixed_boundaries(msg)
 
+    def entry_description(self, language: str, row: TimelineRow, page_url: str = "", timezone: str = "") -> str:
+        """What a client's calendar entry says (its DESCRIPTION), in their language and locale: the milestone's
+        status, the original date beside a moved one, and the client page's address when there is one. Every entry
+        has one: Thunderbird shows the invitation's card instead of the letter, and the entry stays without it."""
+        locale = letter_locale(language, timezone)
+        if row.status == "moved":
+            words = phrase(_("Moved from %(old)s to %(new)s"), old=row.old, new=row.new)
+        else:
+            words = phrase(_("Status: %(status)s"), status=phrase(ENTRY_STATUS.get(row.status, row.status)))
+        lines = [self._phrase(language, locale, words)]
+        if page_url:
+            lines.append(self.gettext(language, PAGE_LINE, url=page_url))
+        return "\n".join(lines)
+
+    def _entry(self, env: ClientEnvelope, row: TimelineRow) -> str:
+        return self.entry_description(env.client.language, row, env.page_url, env.client.timezone)
+
     def _calendar_note(self, language: str, ics: str | bytes) -> str:
         """What one of our iMIP parts does, in words, in a language (the manager's)."""
         what = timeline.described(ics)
@@ -563,9 +582,8 @@ class Letters:
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:
-            description = f"{env.project_name}: {letter.milestone.name} — {format_day(letter.promised, locale)}"
             request = timeline.request(letter.milestone, env.project_name, env.composed_at, env.sender,
-                                       env.attendees, description)
+                                       env.attendees, self._entry(env, letter.milestone))
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
     def intro(self, env: ClientEnvelope, rows: Sequence[TimelineRow], first: TimelineRow, context: str
@@ -573,7 +591,8 @@ class Letters:
         rows, first = tuple(map(_clean, rows)), _clean(first)
         subject, text, html = self._letter(env, "intro", True, rows=rows, first=first.name, first_uid=first.uid,
                                            context=context)
-        request = timeline.request(first, env.project_name, env.composed_at, env.sender, env.attendees)
+        request = timeline.request(first, env.project_name, env.composed_at, env.sender, env.attendees,
+                                   self._entry(env, first))
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
     def calendar(self, env: ClientEnvelope, row: TimelineRow) -> EmailMessage:
@@ -581,7 +600,8 @@ class Letters:
         row = _clean(row)
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
                                             cancel=False, cause="")
-        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees)
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
+                                   self._entry(env, row))
         return self._client_message(env, subject, text, None, request, "REQUEST")
 
     def cancel(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool, cause: str = ""
@@ -595,7 +615,7 @@ class Letters:
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
                                             cancel=True, cause=_sentence(cause), invites=carries)
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
-                                   method="CANCEL") if carries else None
+                                   self._entry(env, row), method="CANCEL") if carries else None
         return self._client_message(env, subject, text, None, request, "CANCEL")
 
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],

@@ -18,7 +18,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -88,9 +88,12 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
 
 
 def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: str,
-            attendees: Sequence[tuple[str, str]], description: str = "", method: str = "REQUEST") -> bytes:
+            attendees: Sequence[tuple[str, str]], description: str, method: str = "REQUEST") -> bytes:
     """The iMIP part for one milestone: METHOD REQUEST (or CANCEL) with exactly one VEVENT. A CANCEL always says
-    STATUS:CANCELLED (RFC 5546 §3.2.5), whatever the row's status."""
+    STATUS:CANCELLED (RFC 5546 §3.2.5), whatever the row's status. `description`, in the client's language, is
+    what the entry says (Thunderbird shows its card instead of the letter: without it, the entry has no text)."""
+    if not description:
+        raise ValueError(f"no description for the client's entry of {row.uid!r}")
     if method == "CANCEL":
         row = dataclasses.replace(row, status="cancelled")
     cal = _calendar(method)
@@ -98,13 +101,15 @@ def request(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: 
     return _bytes(cal)
 
 
-def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str) -> bytes:
+def publish(rows: Sequence[TimelineRow], project_name: str, stamp: dt.datetime, organizer: str,
+            describe: Callable[[TimelineRow], str] | None = None) -> bytes:
     """The feed: every client-visible milestone, same UIDs and SEQUENCEs, METHOD:PUBLISH, no ATTENDEE (RFC 5546
-    §3.2.1). Never attached to a letter — beside an invitation it makes copies in Outlook, Thunderbird and Gmail."""
+    §3.2.1). Never attached to a letter — beside an invitation it makes copies in Outlook, Thunderbird and Gmail.
+    `describe` gives each entry its DESCRIPTION in the client's language (Letters.entry_description)."""
     cal = _calendar("PUBLISH")
     cal.add("X-WR-CALNAME", _one_line(project_name))
     for row in rows:
-        cal.add_component(_event(row, project_name, stamp, organizer, (), ""))
+        cal.add_component(_event(row, project_name, stamp, organizer, (), describe(row) if describe else ""))
     cal.add_missing_timezones()  # all-day dates use no TZID today; any TZID added later gets its VTIMEZONE
     return _bytes(cal)
 

@@ -14,24 +14,11 @@ from urllib.parse import quote
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.config import Project
 from deadlinewatch.core import timeline
-from deadlinewatch.core.letters import Letters
 from deadlinewatch.core.model import TimelineRow
-from deadlinewatch.core.words import _, phrase
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
 from deadlinewatch.stages.project_view import view_as_told
-
-STATUS = {  # a milestone's status, as the client reads it in their calendar entry
-    "on track": _("on track"), "done": _("done"), "cancelled": _("cancelled"),
-}
-
-
-def _description(letters: Letters, row: TimelineRow, language: str) -> str:
-    """The entry's DESCRIPTION, in the client's language: the status, the original date beside a moved one."""
-    if row.status == "moved":
-        return letters.say(language, [phrase(_("Moved from %(old)s to %(new)s"), old=row.old, new=row.new)])
-    return letters.say(language, [phrase(_("Status: %(status)s"), status=phrase(STATUS.get(row.status, row.status)))])
 
 
 async def update_client_calendars(svc: Services, report: PassReport) -> None:
@@ -58,9 +45,11 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
         rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled", cd.sequence,
                                 pv.entry_uid(m.uid)))
     base: str | None = None
+    page_url = pv.page_url(svc.config.web.base_url)
     for row in rows:
         written = svc.store.client_calendar_entry(project.id, row.uid)
-        description = _description(svc.letters, row, project.client.language)
+        # what the entry says, as in the letters' invitations: the status, the page's address (Letters)
+        description = svc.letters.entry_description(project.client.language, row, page_url, project.client.timezone)
         if written and (written["sequence"], written["date"], written["status"]) == \
                 (row.sequence, row.new.isoformat(), description):
             continue

@@ -52,3 +52,37 @@ def test_vobject_reads_each_invitation_as_we_wrote_it() -> None:
             attendees = sorted(a.value.lower() for a in event.attendee_list)
             assert attendees == ["mailto:jane@acme.example"], kind  # the manager (pm@) is the organizer
             assert {a.params["RSVP"][0] for a in event.attendee_list} == {"TRUE"}, kind
+
+
+def test_every_sample_reads_in_the_email_package_vobject_and_icaljs(
+        icaljs: Callable[[bytes | str], dict[str, Any]]) -> None:
+    """docs/samples, made through the daemon's own plans (scripts/samples.py): each message parses, each calendar
+    part is one VEVENT that ical.js and vobject read alike — our UID, a DESCRIPTION, a CANCEL cancelled — and no
+    message meant for the manager carries a live calendar part."""
+    from pathlib import Path
+
+    import vobject
+    from icalendar import Calendar
+
+    samples = sorted((Path(__file__).resolve().parents[2] / "docs" / "samples").glob("*.eml"))
+    assert len(samples) >= 3 * 17
+    parts = 0
+    for path in samples:
+        msg = message_from_bytes(path.read_bytes(), policy=default_policy)
+        assert msg["Message-ID"] and msg.get_body(("plain",)) is not None, path.name
+        calendars = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+        if path.name.startswith(("manager-", "alert-", "signin-", "forward-", "reply-", "nudge-")):
+            assert calendars == [] and b"method=" not in path.read_bytes(), path.name
+        for part in calendars:
+            parts += 1
+            ics = part.get_content()
+            ours = Calendar.from_ical(ics)
+            theirs = icaljs(ics)
+            cal = vobject.readOne(ics)
+            assert theirs["method"] == str(ours["METHOD"]) == cal.method.value == part.get_param("method"), path.name
+            [event] = cal.vevent_list
+            assert [e["uid"] for e in theirs["events"]] == [event.uid.value], path.name
+            assert event.uid.value.startswith("dw-") and event.description.value, path.name
+            if cal.method.value == "CANCEL":
+                assert event.status.value == "CANCELLED" and int(event.sequence.value) > 0, path.name
+    assert parts >= 3 * 5  # intro, notice, second notice, moved, update, cancel: each carries one

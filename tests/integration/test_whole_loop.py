@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 import imapclient
 import pytest
@@ -126,3 +128,109 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     archived = {m["Message-ID"] for m in _folder(dovecot, "deadlinewatch/sent")}
     assert notice["Message-ID"] in archived
     assert _folder(dovecot, "INBOX") == []
+
+
+# the whole conversation of #27's "Done when": a linked launch (a dependant's update), a milestone only ever in a
+# letter's table, a client's colleague in Cc, two notices, the manager's approvals, then two cancellations
+QA = LAUNCH.replace("launch-1", "qa-1").replace("SUMMARY:Launch", "SUMMARY:Content QA").replace(
+    "20261210", "20270218").replace("20261211", "20270219")
+LINKED_DESIGN = DESIGN.replace("SEQUENCE:2\n", "SEQUENCE:2\nRELATED-TO;RELTYPE=FINISHTOSTART:launch-1\n")
+EIGHTFOLD = NOTE.replace("note-1@", "note-9@").replace("Done: 20%\nRemaining: 10 days", "Done: 25%\nRemaining: 80 days")
+
+
+def _calendars(msg: EmailMessage) -> list[EmailMessage]:
+    """Every calendar part of a message, nested ones (a draft's attached letter) included."""
+    return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # type: ignore[misc]
+
+
+def _team_uids(caldav: CalDAVServer, config: Path) -> set[str]:
+    from deadlinewatch import config as config_mod
+    from deadlinewatch.adapters.calendar import CalDAVCalendar
+
+    loaded = config_mod.load(config)
+    source = CalDAVCalendar(loaded.caldav.url, loaded.accounts["caldav"], timeout=30)
+    return {str(e["UID"]) for entry in source.changes("acme-web", None, None, {}).changed
+            for e in Calendar.from_ical(entry.ics).walk() if e.name in ("VEVENT", "VTODO")}
+
+
+def test_no_message_carries_the_team_calendars_uid_and_the_manager_gets_no_live_calendar_part(
+    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path,
+    icaljs: Callable[[bytes | str], dict[str, Any]],
+) -> None:
+    cal = radicale.make_calendar("acme-web")
+    for uid, ics in (("design-1", LINKED_DESIGN), ("launch-1", LAUNCH), ("qa-1", QA)):
+        radicale.put(cal, uid, ics)
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=dovecot.port,
+                          smtp_port=smtp_tls.port, client_cc=("cto@acme.example",))
+    team = _team_uids(radicale, config)
+    assert team == {"design-1", "launch-1", "qa-1"}
+
+    dovecot.save("progress", NOTE.encode())
+    for now in ("2026-11-30T12:00", "2026-11-30T12:01"):  # the intro, the notice held; approved, it goes
+        assert _once(config, now).returncode == 0
+        approve_held(config, now)
+    dovecot.save("progress", EIGHTFOLD.encode())
+    for now in ("2026-12-01T12:00", "2026-12-01T12:01"):  # a second notice: the promise is broken
+        assert _once(config, now).returncode == 0
+        approve_held(config, now)
+    for uid in ("launch-1", "qa-1"):  # the launch was invited (the design moved it); Content QA only listed
+        radicale.delete(cal, uid)
+    assert _once(config, "2026-12-01T12:30").returncode == 0
+
+    kinds = [message_from_bytes(raw, policy=default_policy)["X-Deadlinewatch-Kind"] for _, _, raw in
+             smtp_tls.messages]
+    assert {"intro", "notice", "update", "cancel", "manager-draft", "manager-copy"} <= set(kinds), kinds
+    sequences: dict[str, list[int]] = {}  # every SEQUENCE sent to the client, by UID, in order
+    cancelled: dict[str, str] = {}
+    for _, rcpts, raw in smtp_tls.messages:
+        msg = message_from_bytes(raw, policy=default_policy)
+        parts = _calendars(msg)  # type: ignore[arg-type]
+        if "pm@studio.example" in rcpts:  # the manager's copies, drafts and notes: never a live calendar part
+            assert parts == [] and b"method=" not in raw.lower(), msg["X-Deadlinewatch-Kind"]
+            continue
+        for part in parts:
+            ics = part.get_content()
+            assert icaljs(ics)["method"] == part.get_param("method")
+            [event] = Calendar.from_ical(ics).walk("VEVENT")
+            uid, sequence = str(event["UID"]), int(event["SEQUENCE"])
+            assert uid not in team, f"{msg['X-Deadlinewatch-Kind']} carries the team calendar's UID {uid}"
+            # the entry says what it is, in the client's language (English here)
+            assert str(event["DESCRIPTION"]).startswith(("Moved from ", "Status: ")), event["DESCRIPTION"]
+            assert sorted(str(a) for a in event["ATTENDEE"]) == ["mailto:cto@acme.example", "mailto:jane@acme.example"]
+            if part.get_param("method") == "CANCEL":
+                # only an entry the client's calendar has, cancelled, newer than every SEQUENCE it was sent with
+                assert uid in sequences, "a cancellation of an entry never invited"
+                assert str(event["STATUS"]) == "CANCELLED" and sequence > max(sequences[uid])
+                cancelled[uid] = str(event["SUMMARY"])
+            sequences.setdefault(uid, []).append(sequence)
+    assert list(cancelled.values()) == ["ACME website relaunch: Launch"]  # Content QA was never in their calendar
+    to_client = delivered_to(smtp_tls, "jane@acme.example")
+    qa = [m for m in to_client if m["X-Deadlinewatch-Kind"] == "cancel" and "Content QA" in str(m["Subject"])]
+    assert len(qa) == 1 and _calendars(qa[0]) == []  # its letter went, without a cancellation
+    assert sum(m["X-Deadlinewatch-Kind"] == "notice" for m in to_client) == 2
+    # each letter with a calendar part reached the manager as a copy of their own, the change said in words
+    copies = delivered_to(smtp_tls, "pm@studio.example")
+    said = [m for m in copies if m["X-Deadlinewatch-Kind"] == "manager-copy"]
+    assert len(said) == sum(bool(_calendars(m)) for m in to_client)
+    assert all("It is left out of this copy" in m.get_body(("plain",)).get_content() for m in said)
+
+
+def test_under_shadow_the_manager_gets_every_letter_with_its_calendar_change_in_words_only(
+    radicale: CalDAVServer, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path,
+) -> None:
+    cal = radicale.make_calendar("acme-web")
+    for uid, ics in (("design-1", LINKED_DESIGN), ("launch-1", LAUNCH)):
+        radicale.put(cal, uid, ics)
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=dovecot.port,
+                          smtp_port=smtp_tls.port, approval="shadow")
+    dovecot.save("progress", NOTE.encode())
+    assert _once(config, "2026-11-30T12:00").returncode == 0
+    assert delivered_to(smtp_tls, "jane@acme.example") == []
+    shadows = [m for m in delivered_to(smtp_tls, "pm@studio.example")
+               if str(m["Subject"]).strip().startswith("[shadow: would go to jane@acme.example]")]
+    assert {m["X-Deadlinewatch-Kind"] for m in shadows} >= {"intro", "notice", "update"}
+    for _, rcpts, raw in smtp_tls.messages:
+        if "pm@studio.example" in rcpts:
+            assert _calendars(message_from_bytes(raw, policy=default_policy)) == [] and b"method=" not in raw.lower()
+    assert all("It is left out of this copy" in m.get_body(("plain",)).get_content() for m in shadows
+               if m["X-Deadlinewatch-Kind"] != "weekly")

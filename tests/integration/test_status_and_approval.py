@@ -34,7 +34,8 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert status["projects"] == [{"id": "acme-web", "name": "ACME website relaunch", "client_page": None}]  # web off
     assert all(s["ok"] for s in status["servers"].values())
     design = next(m for m in status["milestones"] if m["uid"] == "design-1")
-    assert design["done_percent"] == 20 and design["p_miss"] > 0.6 and design["promised"] is not None
+    # held: nothing was promised to the client yet (status says what the client was told)
+    assert design["done_percent"] == 20 and design["p_miss"] > 0.6 and design["promised"] is None
     assert design["p50"] <= design["p80"] and "stated 10 working days left" in design["reason"]
     assert design["alert"] is True  # the manager heard first, in a mail of its own
     alerts = [data for _, rs, data in smtp_tls.messages if b"Subject: At risk: ACME website relaunch: Design mockups"

@@ -370,6 +370,8 @@ def test_the_feed_is_the_client_visible_timeline_and_polls_cheaply(site: Site) -
     # the UIDs of the client's entries, as in their invitations: ours, never the team calendar's
     assert all(str(e["UID"]).startswith("dw-") for e in events)
     assert not any("ATTENDEE" in e for e in events)
+    # each entry says what it is, in the client's words, with their page's address
+    assert all(str(e["DESCRIPTION"]) and "https://studio.example/dw/p/" in str(e["DESCRIPTION"]) for e in events)
     etag, modified = r.header("ETag"), r.header("Last-Modified")
     assert etag.startswith('"') and modified
     assert site.ask("GET", feed_path, If_None_Match=etag).status == 304

@@ -40,7 +40,7 @@ from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day, team_date
-from deadlinewatch.core.model import Report
+from deadlinewatch.core.model import Report, TimelineRow
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.project_view import view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
@@ -296,11 +296,17 @@ class Pages:
         token = request.match_info["token"]
         project = self._project(token)
         svc = self.services()
-        rows = view_as_told(svc.store, project).rows()
+        told = view_as_told(svc.store, project)
+        rows = told.rows()
         organizer = svc.config.smtp.from_
+        page, client = told.page_url(svc.config.web.base_url), project.client
+
+        def describe(row: TimelineRow) -> str:  # each entry's DESCRIPTION, in the client's language
+            return svc.letters.entry_description(client.language, row, page, client.timezone)
+
         # the tag is made from what the feed says, not when it was made: a restart does not make every
         # subscriber download it again
-        content = timeline.publish(rows, project.name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), organizer)
+        content = timeline.publish(rows, project.name, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), organizer, describe)
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
         seen = self._feed_seen.get(token)
         if seen is None or seen[0] != etag:  # one entry per project: memory does not grow with the changes
@@ -310,7 +316,7 @@ class Pages:
                    "Cache-Control": "private, no-cache"}
         if _not_modified(request, etag, changed):
             return web.Response(status=304, headers=headers)
-        body = timeline.publish(rows, project.name, changed, organizer)
+        body = timeline.publish(rows, project.name, changed, organizer, describe)
         return web.Response(body=body, headers={**headers, "Content-Disposition": 'inline; filename="timeline.ics"'},
                             content_type="text/calendar", charset="utf-8")
 

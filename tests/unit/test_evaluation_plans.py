@@ -357,7 +357,7 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     explained, reminder, _copy = notice.manager(9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
-    assert b"Notice #9 promised jane@acme.example the concrete steps" in reminder.message
+    assert b"Notice #9 promised jane@acme.example a letter by today: the concrete steps" in reminder.message
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
     assert [m.state for m in held.manager(9)] == ["pending", "held", "held"]  # the reminder waits with the letter
 

@@ -60,7 +60,15 @@ def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_only_a_dat
     plain = letters().notice(letter(cause="", plan="", offer=None, follow_up=dt.date(2026, 12, 2)))
     text = plain.get_body(("plain",)).get_content()
     assert "responsibility" not in text and "make up for" not in text
-    assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in text
+    # the delay owned without a cause claimed, and the cause and its prevention promised with the steps, dated
+    assert "The delay is on our side, and it is ours to put right." in text
+    assert ("By Wednesday, 2 December 2026 I will write to you with what caused the delay, what we are changing so "
+            "that it does not happen again, and the concrete steps") in text
+    # a cause without a prevention: the follow-up promises the prevention too
+    text = letters().notice(letter(plan="", follow_up=dt.date(2026, 12, 2))).get_body(("plain",)).get_content()
+    assert "The delay is our responsibility: the brand assets arrived late." in text
+    assert ("I will write to you with the concrete steps we are taking to get back on track, and what we are "
+            "changing so that it does not happen again.") in text
     # no follow-up scheduled (evaluation schedules one whenever the letter has no plan): none promised
     text = letters().notice(letter(plan="")).get_body(("plain",)).get_content()
     assert "I will write" not in text and "follow" not in text
@@ -133,6 +141,18 @@ def test_sentences_keep_their_spaces_in_html() -> None:
 def test_client_text_is_escaped_in_html() -> None:
     html = letters().notice(letter(cause="<script>alert(1)</script>")).get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(("language", "owned", "promised"), [
+    ("tr", "Gecikme bizden kaynaklanıyor", "gecikmenin nedenini, tekrarlanmaması için"),
+    ("bn", "দেরিটা আমাদের দিক থেকেই হয়েছে", "দেরির কারণ কী, এমনটা যাতে আবার না ঘটে"),
+])
+def test_a_notice_without_cause_or_plan_owns_the_delay_and_dates_the_cause_in_every_language(
+        language: str, owned: str, promised: str) -> None:
+    msg = letters().notice(letter(language, cause="", plan="", offer=None, follow_up=dt.date(2026, 12, 2)))
+    for kind in ("plain", "html"):
+        text = msg.get_body((kind,)).get_content()
+        assert owned in text and promised in text, kind
 
 
 @pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),

@@ -267,7 +267,7 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     msg = letters().cancel(envelope(kind="cancel"), row, sent=0, invited=False)
     assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
     text = msg.get_body(("plain",)).get_content()
-    assert "We have taken Launch off the plan." in text and "calendar" not in text
+    assert "we have taken Launch off the plan," in text and "calendar" not in text
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
@@ -452,3 +452,13 @@ def test_the_feed_says_what_each_entry_is_when_told_how() -> None:
         describe=lambda row: composer.entry_description("tr", row, timezone="Europe/Istanbul")))
     assert [str(e["DESCRIPTION"]) for e in cal.walk("VEVENT")] == [
         "4 Ara 2026 tarihinden 10 Ara 2026 tarihine alındı", "Durum: planlandığı gibi"]
+
+
+def test_a_moved_dependant_says_the_late_work_is_ours_and_apologises() -> None:
+    row = TimelineRow("content-1", "Content migration", dt.date(2026, 12, 7), dt.date(2026, 12, 15), "moved", 2,
+                      "dw-content")
+    msg = letters().calendar(envelope(kind="calendar"), row)
+    text = msg.get_body(("plain",)).get_content()
+    assert "I am sorry to tell you that Content migration has to move" in text
+    assert "earlier work of ours that is running late" in text
+    assert "new date 15 December" in str(msg["Subject"])

@@ -300,7 +300,10 @@ def format_number(n: float, language: str | Locale, pattern: str = "#,##0.#") ->
 def weekday_name(code: str, language: str | Locale) -> str:
     """"mon" as the locale names the day ("Monday", "Pazartesi", "সোমবার")."""
     index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(code)
-    return str(get_day_names("wide", "format", _locale(language))[index])
+    name = str(get_day_names("wide", "format", _locale(language))[index])
+    # CLDR capitalises Turkish day names as they stand in a date ("7 Aralık Pazartesi"); in running text ("her
+    # pazartesi") they are common nouns. No Turkish day name begins with I, so str.lower() is safe here.
+    return name.lower() if _locale(language).language == "tr" else name
 
 
 _TURKISH_SUFFIX = re.compile(r"(?<=\w)['’]\w+")  # "12 Aralık'taki" → "12 Aralık"

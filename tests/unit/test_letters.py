@@ -417,7 +417,7 @@ def test_a_rejected_note_is_answered_with_an_example_that_parses_in_the_teams_la
 @pytest.mark.parametrize(("language", "moved", "status"), [
     ("en", "Moved from 4 Dec 2026 to 10 Dec 2026", "Status: on track"),
     ("tr", "4 Ara 2026 tarihinden 10 Ara 2026 tarihine alındı", "Durum: planlandığı gibi"),
-    ("bn", "৪ ডিসে, ২০২৬ থেকে সরে ১০ ডিসে, ২০২৬", "অবস্থা: সময়মতো")])
+    ("bn", "৪ ডিসেম্বর ২০২৬ থেকে সরে ১০ ডিসেম্বর ২০২৬", "অবস্থা: সময়মতো")])
 def test_every_calendar_entry_says_its_status_in_the_clients_language_and_links_the_page(
         language: str, moved: str, status: str) -> None:
     """Thunderbird shows an invitation's card in place of the letter: the entry itself says what it is."""
@@ -462,3 +462,13 @@ def test_a_moved_dependant_says_the_late_work_is_ours_and_apologises() -> None:
     assert "I am sorry to tell you that Content migration has to move" in text
     assert "earlier work of ours that is running late" in text
     assert "new date 15 December" in str(msg["Subject"])
+
+
+def test_bengali_dates_name_the_month_in_full_and_turkish_weekdays_are_common_nouns_in_a_sentence() -> None:
+    from deadlinewatch.core.letters import weekday_name
+
+    assert format_day(dt.date(2026, 12, 10), "bn", "medium") == "১০ ডিসেম্বর ২০২৬"
+    assert format_day(dt.date(2026, 12, 10), "bn", "~yMMMEd") == "বৃহস্পতি, ১০ ডিসেম্বর ২০২৬"
+    assert format_day(dt.date(2026, 12, 10), "en_GB", "medium") == "10 Dec 2026"  # other languages as CLDR has them
+    assert (weekday_name("mon", "tr"), weekday_name("mon", "en"), weekday_name("mon", "bn")) == (
+        "pazartesi", "Monday", "সোমবার")

@@ -281,8 +281,14 @@ def format_day(day: dt.date, language: str | Locale, fmt: str = "full") -> str:
     """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬").
     `fmt` is a Babel format ("full", "long", "medium") or, with a leading "~", a CLDR skeleton ("~MMMMd")."""
     locale = _locale(language)
+    if locale.language == "bn":
+        fmt = _BENGALI_DATES.get(fmt, fmt)
     text = format_skeleton(fmt[1:], day, locale=locale) if fmt.startswith("~") else format_date(day, fmt, locale)
     return native_digits(text, locale)
+
+
+# CLDR's short Bengali months ("১০ ডিসে, ২০২৬") are not how anyone writes a date in a letter: the month in full
+_BENGALI_DATES = {"medium": "d MMMM y", "~yMMMEd": "EEE, d MMMM y"}
 
 
 def format_percent(percent: int, language: str | Locale) -> str:

@@ -97,13 +97,13 @@ def open_site(studio: Studio, tmp_path: Path, base_url: str = "") -> Iterator[Si
     port = free_port()
     config = web_config(studio, tmp_path, port, base_url or f"http://127.0.0.1:{port}/")
     log = tmp_path / "daemon.log"
-    proc = start_daemon(config, log)
+    site = Site(port, config, studio, start_daemon(config, log), log)
     try:
         wait_for(lambda: "web pages on" in log.read_text(), 30, "the web pages")
-        yield Site(port, config, studio, proc, log)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
+        yield site
+    finally:  # the daemon running now: a test may have restarted it
+        site.daemon.send_signal(signal.SIGTERM)
+        site.daemon.wait(timeout=15)
 
 
 @pytest.fixture

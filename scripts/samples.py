@@ -162,7 +162,7 @@ def _composer(language: str) -> Composer:
     config = dataclasses.replace(base, smtp=dataclasses.replace(base.smtp, from_=SENDER), projects=(project,),
                                  team=dataclasses.replace(base.team, language=language),  # the team's samples too
                                  offers=(Offer(1, ((language, story.offer),)),))
-    return Composer(config, letters(), KEY)
+    return Composer(config, letters(zone=str(TEAM_TZ)), KEY)
 
 
 def _story_milestones(story: Story, cancelled: bool = False) -> list[Milestone]:
@@ -248,7 +248,7 @@ def _client_reply(story: Story) -> EmailMessage:
 def samples(language: str) -> dict[str, EmailMessage | bytes]:
     """Every message kind in one language."""
     story = STORIES[language]
-    composer = letters()
+    composer = letters(zone=str(TEAM_TZ))
     # what the team's messages say of each milestone: its one forecast, said in the team's language
     written, silent = composer.forecast(language, WRITTEN.forecast), composer.forecast(language, SILENT.forecast)
     latest = WRITTEN.notes[-1]

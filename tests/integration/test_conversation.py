@@ -234,7 +234,7 @@ def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studi
     studio.dovecot.save("progress", NOTE.replace("Remaining: 10 days", "Remaining: 20 days").encode())
     once_approved(studio, "2026-11-30T12:00")
     [notice] = sent(studio, "notice")
-    assert "Later work builds on it, so these dates move too:\n\n- Launch: " in \
+    assert "Later work builds on this, so these dates move too:\n\n- Launch: " in \
         notice.get_body(("plain",)).get_content().replace("\r\n", "\n")
     [update] = sent(studio, "update")
     [event] = Calendar.from_ical(calendar_parts(update)[0].get_content()).walk("VEVENT")

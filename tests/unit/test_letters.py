@@ -202,7 +202,7 @@ def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() 
     moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1, "dw-launch"),)
     msg = letters().notice(letter(again=True, moved=moved, broken=dt.date(2026, 12, 8), promised=dt.date(2026, 12, 15)))
     text = msg.get_body(("plain",)).get_content()
-    assert "write again about Design mockups: we will not be able to deliver it by Tuesday, 8 December 2026" in text
+    assert "write again: we will not be able to deliver Design mockups by Tuesday, 8 December 2026" in text
     assert "these dates move too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
     assert str(msg["Subject"]) == "Design mockups: another new date, 15 December · ACME web"
 

@@ -334,7 +334,8 @@ def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_say
     turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları bir hafta geç geldi",
                                   plan="pazartesi ikinci bir tasarımcı katılıyor")
     offers = (config_mod.Offer(1, (("en", "No charge for the extra round."), ("tr", "Ek tur ücretsiz."))),)
-    fine = _notice(_client(c, offers=offers), [turkish])
+    # the project's context is free text too: the Turkish letter needs it in Turkish (issue 28, item 9)
+    fine = _notice(_client(c, offers=offers, context="12 Aralık'taki yıllık hissedarlar toplantınız"), [turkish])
     assert fine.held == [] and {m.state for m in fine.messages} == {"pending"}
     assert "Ek tur ücretsiz." in _text(fine.messages[0])
 
@@ -592,3 +593,19 @@ def test_a_cancellation_cancels_only_an_entry_the_clients_calendar_has(
     if method:
         [event] = Calendar.from_ical(parts[0].get_content()).walk("VEVENT")
         assert str(event["STATUS"]) == "CANCELLED" and event["SEQUENCE"] == 4
+
+
+def test_a_context_written_in_another_language_holds_the_introduction_and_the_notice_saying_why(
+        tmp_path: Path) -> None:
+    """A Bengali client's project whose `context` is in English: the letter would put English into Bengali."""
+    c = _client(_composer(tmp_path), language="bn", context="your annual shareholder meeting on 12 December")
+    [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
+    assert intro.messages[0].state == "held"
+    assert any(why.startswith("the context is written in another language (latin)") for why in intro.held)
+    notice = _notice(c, [SLIPPING])
+    assert notice.messages[0].state == "held"
+    assert any(why.startswith("the context is written in another language (latin)") for why in notice.held)
+    # the same context in Bengali goes as it is
+    c = _client(_composer(tmp_path), language="bn", context="১২ ডিসেম্বরের বার্ষিক শেয়ারহোল্ডার সভা")
+    [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
+    assert intro.messages[0].state == "pending" and not intro.held

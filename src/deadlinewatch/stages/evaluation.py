@@ -103,6 +103,19 @@ def _add(c: Composer, plan: Plan, project: Project, env: ClientEnvelope, message
 # --- the plans -----------------------------------------------------------------------------------------------
 
 
+def _hold_foreign(c: Composer, plan: Plan, language: str, said: dict[str, str]) -> None:
+    """Free text a person wrote (Cause, Plan, Prevent, an offer, the project's context) in another language than
+    the letter's holds the letter for the manager, saying which text and why: the client would read it as is."""
+    team = c.config.team.language
+    studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
+    for key, text in said.items():
+        written_in = foreign(text, language, studio) if text else None
+        if written_in is not None:
+            plan.held.append(c.letters.gettext(team, _(
+                "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
+                "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+
+
 def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
     """The first message a client gets: one letter with the whole timeline — never one mail per milestone. Under
     "invitations" it carries the nearest milestone's invitation; the others are invited when they move or come
@@ -119,6 +132,7 @@ def plan_intro(c: Composer, pv: ProjectView, now: dt.datetime) -> Plan | None:
                 why=c.letters.gettext(c.config.team.language, _("introducing %(count)s milestones"),
                                       count=len(rows)))
     env = _envelope(c, pv, "intro", [], now)
+    _hold_foreign(c, plan, project.client.language, {"context": project.context})
     _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context), now, first.uid)
     # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
     plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
@@ -223,14 +237,9 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
             plan.held.append(c.letters.gettext(team, _(
                 "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
                 "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
-    said = {"Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or ""}
-    studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
-    for key, text in said.items() if decision.kind == "notice" else ():
-        written_in = foreign(text, language, studio) if text else None
-        if written_in is not None:
-            plan.held.append(c.letters.gettext(team, _(
-                "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
-                "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+    if decision.kind == "notice":
+        _hold_foreign(c, plan, language, {"Cause": cause, "Plan": plan_report.plan if plan_report else "",
+                                          "Prevent": prevent, "offer": offer or "", "context": project.context})
     if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":

@@ -6,15 +6,23 @@
    milestones and notes back from SQLite (the floor any first evaluation pays), same run. Goal: under 1 s.
 2. Start-up: `deadlinewatch run` until it tells systemd READY=1 (its servers down: READY must not wait for
    them), beside `python -c pass` with the same interpreter.
-3. Memory: the resident set of the process after the evaluation at that size.
+3. Memory: the resident set after the first evaluation at that size, in a process of its own that opens the
+   seeded state as the daemon does (this one also wrote the state, and its peak counts that too), beside the
+   same process before the pass (its modules imported, config read, services wired). With --top N, where it
+   goes: tracemalloc's snapshots before and after that first pass in a second such process (under `-X
+   tracemalloc`, so its imports are counted too) — what start-up holds by package, and the N lines that
+   allocated most of what the pass kept (Lingua's models live outside Python's heap: see the start-up's RSS).
 
-Run: python bench/daemon.py [--projects 1000 --milestones 10000 --notes 100000]. Printed, never asserted.
+Run: python bench/daemon.py [--projects 1000 --milestones 10000 --notes 100000] [--top 15]. Printed, never
+asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
+import json
 import os
 import resource
 import socket
@@ -23,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 from deadlinewatch import config as config_mod
@@ -120,12 +129,90 @@ def startup(config: Path, rounds: int = 5) -> tuple[float, float]:
     return statistics.median(ready), statistics.median(bare)
 
 
+def resident_mb() -> tuple[float, float]:
+    """This process's resident set now and at its peak (VmRSS, VmHWM), in MB."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def _where(filename: str) -> str:
+    """An allocation's file as a reader names it: a package's path from its own name, ours from deadlinewatch/."""
+    for mark in ("site-packages/", "/src/", "/lib/python3"):
+        if mark in filename:
+            tail = filename.split(mark, 1)[1]
+            return tail.split("/", 1)[1] if mark == "/lib/python3" and "/" in tail else tail
+    return filename.rsplit("/", 2)[-2] + "/" + filename.rsplit("/", 1)[-1] if "/" in filename else filename
+
+
+def _package(filename: str) -> str:
+    where = _where(filename)
+    if where.startswith("deadlinewatch/"):
+        return "/".join(where.split("/")[:2]).removesuffix(".py")  # deadlinewatch/core, deadlinewatch/adapters …
+    return where.split("/")[0].removesuffix(".py") if "/" in where or where.endswith(".py") else where
+
+
+def memory_of(config_path: Path, top: int) -> None:
+    """The child of part 3: the state opened as the daemon opens it, one first pass, what it holds (JSON)."""
+    config = config_mod.load(config_path)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(NOW))
+    gc.collect()
+    before = resident_mb()[0]
+    snapshot = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
+    if snapshot is not None:  # the pass traced by line alone: 20 frames a block would take minutes
+        tracemalloc.stop()
+        tracemalloc.start(1)
+    evaluate(svc, PassReport())
+    gc.collect()
+    now, peak = resident_mb()
+    out: dict[str, object] = {"before": before, "after": now, "peak": peak}
+    if snapshot is not None:
+        kept = tracemalloc.take_snapshot()  # only what the pass allocated and still holds
+        by_package: dict[str, int] = {}
+        for stat in snapshot.statistics("traceback"):
+            # the newest frame that is a file of a package: a module's code counts for whoever imports it
+            frame = next((f for f in reversed(stat.traceback) if not f.filename.startswith("<")), None)
+            name = _package(frame.filename) if frame else "the interpreter"
+            by_package[name] = by_package.get(name, 0) + stat.size
+        out["start"] = sorted(by_package.items(), key=lambda kv: -kv[1])[:top]
+        out["start_total"] = sum(by_package.values())
+        lines = kept.statistics("lineno")
+        out["kept"] = [(f"{_where(d.traceback[0].filename)}:{d.traceback[0].lineno}", d.size, d.count)
+                       for d in lines[:top]]
+        out["kept_total"] = sum(d.size for d in lines)
+    store.close()
+    print(json.dumps(out))
+
+
+def measure_memory(config_path: Path, top: int = 0) -> dict[str, object]:
+    command = [sys.executable, *(["-X", "tracemalloc=20"] if top else []), __file__, "--memory-of", str(config_path),
+               "--top", str(top)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def print_allocations(traced: dict[str, object], top: int) -> None:
+    mib = 1024 * 1024
+    print(f"\nwhere it goes (tracemalloc, top {top}; Python's heap only)")
+    print(f"  held at start, {traced['start_total'] / mib:.1f} MiB, by package:")  # type: ignore[operator]
+    for name, size in traced["start"]:  # type: ignore[attr-defined]
+        print(f"    {size / mib:7.2f} MiB  {name}")
+    print(f"  kept by the first pass, {traced['kept_total'] / mib:.1f} MiB, by line:")  # type: ignore[operator]
+    for where, size, count in traced["kept"]:  # type: ignore[attr-defined]
+        print(f"    {size / mib:7.2f} MiB  {count:8d} blocks  {where}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--milestones", type=int, default=10_000)
     parser.add_argument("--notes", type=int, default=100_000)
+    parser.add_argument("--top", type=int, default=0, help="show where the memory goes: the N largest")
+    parser.add_argument("--memory-of", type=Path, help=argparse.SUPPRESS)  # part 3's child process
     args = parser.parse_args()
+    if args.memory_of:
+        memory_of(args.memory_of, args.top)
+        return
     folder = Path(tempfile.mkdtemp(prefix="dw-bench-daemon-"))
     config_path = write_config(folder, args.projects)
     config = config_mod.load(config_path)
@@ -144,8 +231,9 @@ def main() -> None:
         times.append(time.perf_counter() - started)
         queued += len(report.events)
         svc.spread = None
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    seeder_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     store.close()
+    memory = measure_memory(config_path)
     print(f"\nevaluation ({args.milestones} milestones, {args.notes} notes; {queued} client messages queued)")
     print(f"  reading the milestones and notes back from SQLite: {floor:7.3f} s")
     print(f"  deadlinewatch evaluation, first pass (reads all):  {times[0]:7.3f} s"
@@ -153,7 +241,14 @@ def main() -> None:
     steady = statistics.median(times[1:])
     print(f"  deadlinewatch evaluation, a pass with no new note: {steady:7.3f} s"
           f"   ratio {steady / floor:5.1f}x   (median of 3; the notes read before are kept)")
-    print(f"  resident memory after it: {rss_mb:.0f} MB (goal: under 150 MB)")
+    before, after, peak = (float(memory[k]) for k in ("before", "after", "peak"))  # type: ignore[arg-type]
+    print("\nresident memory, a process that opens this state and evaluates it once (as the daemon does)")
+    print(f"  before the pass (modules, config, services):     {before:5.0f} MB")
+    print(f"  after the first pass:                            {after:5.0f} MB   ratio {after / before:5.2f}x"
+          f"   (goal: under 150 MB; its peak {peak:.0f} MB)")
+    print(f"  this bench's own peak (it also seeded the state): {seeder_peak:5.0f} MB")
+    if args.top:
+        print_allocations(measure_memory(config_path, args.top), args.top)
     ready, bare = startup(config_path)
     print("\nstart-up to READY=1, servers down (median of 5)")
     print(f"  python -c pass: {bare:6.3f} s   deadlinewatch run: {ready:6.3f} s")

@@ -1,7 +1,9 @@
 """Message catalogs: the words of the letters and of the web pages in every language, one gettext catalog per
 language and domain (`deadlinewatch/locale/<lang>/LC_MESSAGES/<domain>.po`, the format Poedit and Weblate edit),
 compiled in memory by Babel when first used — a wheel carries the .po files and needs no build step. English is
-the source text: a language without a catalog (English among them) reads it."""
+the source text: a language without a catalog (English among them) reads it. A catalog is compiled the first time
+a reader of its language needs it, and once: "tr", "tr-TR" and "tr_TR" share Turkish's, and the answer to which
+catalog a language reads is kept (the package's files do not change under a running daemon)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def languages(domain: str) -> tuple[str, ...]:
     return ("en", *sorted(found))
 
 
+@functools.cache
 def catalog_language(domain: str, language: str) -> str | None:
     """The catalog a language reads: its own ("pt_BR"), else its base language's ("pt"); None for English or a
     language without one."""
@@ -37,12 +40,17 @@ def catalog_language(domain: str, language: str) -> str | None:
     return None
 
 
-@functools.cache
 def translations(domain: str, language: str) -> NullTranslations:
     """The language's catalog of `domain`, compiled; English (or a language without one) reads the source text."""
     found = catalog_language(domain, language)
-    if found is None:
-        return NullTranslations()
+    return _NONE if found is None else _compiled(domain, found)
+
+
+_NONE = NullTranslations()
+
+
+@functools.cache
+def _compiled(domain: str, found: str) -> Translations:
     with (files("deadlinewatch") / catalog_path(domain, found)).open("rb") as f:
         catalog = read_po(f, locale=found)
     compiled = io.BytesIO()

@@ -9,7 +9,10 @@ with ("Figma handoff delayed" reads as Italian among nine) — and it judges onl
 two words, or one made of names and acronyms ("QA", "API"), is left alone; a text in another script than the
 letter's ("সোমবার" in a Turkish letter) is foreign whatever the detector says. Its low-accuracy mode (trigrams
 only) keeps the models at about 15 MB instead of 100-200 MB in a daemon that runs for months; on these texts it
-decides as the full mode does (tests/unit/test_language.py).
+decides as the full mode does (tests/unit/test_language.py). Lingua itself is imported, and its models read,
+the first time a text needs weighing — in most passes no letter carries a Cause or a Plan, and a daemon that
+never checks one never holds the models (about 11 MB for three languages) — and then once: one detector per set
+of languages, the models shared between them.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+if TYPE_CHECKING:
+    from lingua import Language, LanguageDetector
 
 SURE = 0.6  # the detector's confidence in another language needed to call a text foreign …
 DOUBT = 0.2  # … while its confidence in the letter's language stays at most this
@@ -28,6 +33,8 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def _language(code: str) -> Language | None:
+    from lingua import IsoCode639_1, Language
+
     try:
         return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
     except (AttributeError, ValueError):
@@ -36,6 +43,8 @@ def _language(code: str) -> Language | None:
 
 @functools.cache
 def _detector(among: frozenset[Language]) -> LanguageDetector:
+    from lingua import LanguageDetectorBuilder
+
     return LanguageDetectorBuilder.from_languages(*among).with_low_accuracy_mode().build()
 
 
@@ -58,9 +67,11 @@ def foreign(text: str, language: str, among: Iterable[str] = ("en",)) -> str | N
     main = max(set(scripts), key=scripts.count)
     if main != expected and scripts.count(main) > len(scripts) / 2:
         return main.lower()
+    if len(words) < 2:
+        return None
     own = _language(base)
     others = {lang for lang in (_language(code.replace("-", "_").split("_")[0]) for code in among) if lang}
-    if len(words) < 2 or own is None or not others - {own}:
+    if own is None or not others - {own}:
         return None
     values = _detector(frozenset({own, *others})).compute_language_confidence_values(text)
     best = values[0]

@@ -42,7 +42,6 @@ from babel.dates import format_date, format_skeleton, get_day_names
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
 from babel.support import NullTranslations
-from dateparser.search import search_dates
 from markupsafe import Markup
 
 from deadlinewatch.core import timeline
@@ -324,6 +323,9 @@ def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date
     locale = _locale(language)
     text = _BENGALI_GENITIVE.sub(" ", _TURKISH_SUFFIX.sub("", context))
     text = "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text)
+    # dateparser (its languages' data, about 14 MB) is read with the first letter that counts on a date, not at start
+    from dateparser.search import search_dates
+
     try:
         found = search_dates(text, languages=[locale.language], settings={
             "PREFER_DATES_FROM": "future", "REQUIRE_PARTS": ["day", "month"],

@@ -27,10 +27,14 @@ def translations(language: str) -> NullTranslations:
     return catalogs.translations(DOMAIN, language)
 
 
-@functools.cache
 def environment(language: str) -> jinja2.Environment:
-    """The pages' templates with this language's words installed (one environment per language: rendering in
-    one never sees another's catalog)."""
+    """The pages' templates with this language's words installed (one environment per catalog, made when a page
+    is first shown in it: rendering in one never sees another's words; "tr" and "tr-TR" share Turkish's)."""
+    return _environment(catalogs.catalog_language(DOMAIN, language) or "en")
+
+
+@functools.cache
+def _environment(language: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("deadlinewatch", "web/templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"],

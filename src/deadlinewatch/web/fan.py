@@ -71,6 +71,8 @@ def fan_svg(d: FanData, ident: str) -> str:
                                              (d.deadline, LATE, d.deadline_label, "start", "")):
         out.append(f'<line x1="{x(day)}" x2="{x(day)}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{colour}" '
                    f'stroke-width="1.5"{dash}/>')
+        if anchor == "start" and x(day) > WIDTH - RIGHT - 6 * len(label):  # at the right edge: its label to its left
+            anchor = "end"
         shift = 3 if anchor == "start" else -3
         out.append(f'<text x="{x(day) + shift}" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="10" '
                    f'fill={quoteattr(colour)}>{escape(label)}</text>')

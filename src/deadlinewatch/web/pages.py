@@ -6,16 +6,18 @@ pictures."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
-from email.policy import default as default_policy
+from email.header import decode_header, make_header
 from typing import Any
+from urllib.parse import urlencode
 
 from babel import Locale
 
-from deadlinewatch.core.letters import format_day, format_percent, letter_locale, native_digits
+from deadlinewatch.core.letters import format_day, format_number, format_percent, letter_locale, native_digits
 from deadlinewatch.core.model import Report
 from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web.catalogs import translations
@@ -43,6 +45,13 @@ def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
 
 # --- the manager's dashboard -----------------------------------------------------------------------------------
 
+PAGE_SIZE = 24  # milestones a dashboard page shows: a screenful or two of cards (2, 3 or 4 to a row), ~100 KB
+RECENT_LETTERS = 20  # letters in the first view's table beside those still under way; a project's view has all
+# the order the manager reads milestones in: what will miss first, then what may; a milestone without a forecast
+# (no note yet) before those whose forecast holds; done last. A risk alert up counts as at risk.
+RISK_ORDER = ("late", "at-risk", "unknown", "moved", "on-track", "done")
+SETTLED = ("sent", "rejected")  # a letter's states that need nothing more of anyone
+
 
 @dataclass(frozen=True)
 class MilestoneCard:
@@ -59,6 +68,8 @@ class MilestoneCard:
     reason: str
     fan: FanData  # what its picture shows (drawn by web/fan.py as the page is laid out)
     alert: bool  # the manager's risk alert is up
+    project: str = ""  # the project's name, on a view of every project
+    project_href: str = ""  # that project's own view
 
 
 @dataclass(frozen=True)
@@ -101,22 +112,76 @@ class NoticeRow:
     letter: Letter | None  # while held
     dates: tuple[DateButton, ...] = ()  # a held notice: the team's date to send instead of the letter's
     earliest: str = ""  # a held notice: the earliest date of the manager's own (ISO, for the date field)
+    project: str = ""  # the project's name
 
 
 @dataclass(frozen=True)
-class ProjectCard:
+class Selection:
+    """Which milestones a dashboard view shows: one project's or every project's, at risk first, one page of
+    them. Chosen before anything else is read, so that only what is shown has its notes read and its picture
+    drawn."""
+
+    project: str | None  # the project's id, or None: every project
+    page: int  # 1-based, within 1..pages
+    pages: int
+    total: int  # milestones in the view (every page)
+    first: int  # the page's first milestone's place in the view, 1-based (0: none)
+    shown: tuple[Mapping[str, Any], ...]  # the page's milestones, as `status --json` has them
+    counts: tuple[tuple[str, int], ...]  # (risk, how many in the view), in RISK_ORDER, none left out
+
+
+@dataclass(frozen=True)
+class PageLink:
+    label: str
+    href: str
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectChoice:
     id: str
     name: str
-    client_page: str | None
-    milestones: list[MilestoneCard]
-    notices: list[NoticeRow]
+    selected: bool
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    """One view of the dashboard, laid out for its template."""
+
+    project: Mapping[str, Any] | None  # the project this view shows (id, name, client_page), or None: every one
+    choices: list[ProjectChoice]  # the filter's projects
+    waiting: list[NoticeRow]  # held letters: always all of them on the first view, a project's on its own
+    waiting_elsewhere: str  # held letters not on this page (a later page points to the first view), or ""
+    counts: list[tuple[str, str]]  # (risk, how many) of the view's milestones, in the reader's digits
+    cards: list[MilestoneCard]
+    shown: str  # "25–48", in the reader's digits; "" when the view has no milestone
+    total: str
+    pages: list[PageLink]  # the page links (none when one page holds them all)
+    previous: str  # the previous page's link, or ""
+    next: str  # the next page's link, or ""
+    notices: list[NoticeRow]  # the letters' table: a project's every letter, or on the first view the recent ones
+    all_notices: bool  # the table has every letter of the view
 
 
 def letter_of(raw: bytes) -> Letter:
-    msg = message_from_bytes(raw, policy=default_policy)
-    body = msg.get_body(preferencelist=("plain",))
-    text = body.get_content() if body is not None else ""
-    return Letter(str(msg.get("Subject", "")), str(msg.get("To", "")), str(msg.get("Cc", "")), str(text))
+    """A held letter's headers and text. Read with the email package's compat32 parser, which leaves headers as
+    they are until asked (the default policy parses every header of every part on the way: 20 ms a letter, and
+    the first view shows every held one); the three headers shown are decoded as the default policy would."""
+    msg = message_from_bytes(raw)
+    text = ""
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and part.get_content_disposition() != "attachment":
+            payload = part.get_payload(decode=True)
+            text = payload.decode(part.get_content_charset() or "ascii", "replace") if isinstance(payload, bytes) \
+                else ""
+            break
+    return Letter(_header(msg.get("Subject")), _header(msg.get("To")), _header(msg.get("Cc")), text)
+
+
+def _header(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(make_header(decode_header(re.sub(r"\r?\n(?=[ \t])", "", str(value)))))
 
 
 def _date_buttons(choice: DateChoice | None, locale: Locale, _: Callable[[str], str]) -> dict[str, Any]:
@@ -139,51 +204,124 @@ def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
     return "late" if m["p_miss"] >= warn_probability else "at-risk" if m["p_miss"] >= 0.5 else "on-track"
 
 
-def dashboard(data: Mapping[str, Any], notes: Mapping[tuple[str, str], Sequence[Report]],
+def select(data: Mapping[str, Any], warn_probability: float, project: str | None = None, page: int = 1,
+           size: int = PAGE_SIZE) -> Selection:
+    """The view's milestones at risk first — the likeliest to miss first within a kind, then the nearest
+    deadline — and the page of them asked for (a page past the last shows the last)."""
+    tier = {risk: i for i, risk in enumerate(RISK_ORDER)}
+    ranked = []
+    for m in data["milestones"]:
+        if project is not None and m["project"] != project:
+            continue
+        risk = risk_of(m, warn_probability)
+        place = min(tier[risk], tier["at-risk"]) if m.get("alert") else tier[risk]
+        ranked.append(((place, -(m["p_miss"] or 0.0), dt.datetime.fromisoformat(m["deadline"]), m["name"]), risk, m))
+    ranked.sort(key=lambda r: r[0])
+    pages = max(-(-len(ranked) // size), 1)
+    page = min(max(page, 1), pages)
+    start = (page - 1) * size
+    shown = tuple(m for _, _, m in ranked[start:start + size])
+    counts = tuple((risk, n) for risk in RISK_ORDER if (n := sum(1 for _, r, _ in ranked if r == risk)))
+    return Selection(project, page, pages, len(ranked), start + 1 if shown else 0, shown, counts)
+
+
+def href(project: str | None, page: int = 1) -> str:
+    """A view's address, relative to the dashboard's (it works under a proxy's prefix): "./" is the first view."""
+    query = {k: v for k, v in (("project", project), ("page", str(page) if page > 1 else None)) if v}
+    return "?" + urlencode(query) if query else "./"
+
+
+def _page_links(sel: Selection, digits: Callable[[int], str]) -> list[PageLink]:
+    """Every page's link when they are few; else the first, the last and the two either side of this one."""
+    if sel.pages == 1:
+        return []
+    near = set(range(sel.page - 2, sel.page + 3)) | {1, sel.pages}
+    numbers = range(1, sel.pages + 1) if sel.pages <= 9 else sorted(n for n in near if 1 <= n <= sel.pages)
+    links, last = [], 0
+    for n in numbers:
+        if n > last + 1:
+            links.append(PageLink("…", ""))
+        links.append(PageLink(digits(n), href(sel.project, n), n == sel.page))
+        last = n
+    return links
+
+
+def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str, str], Sequence[Report]],
               held: Mapping[int, bytes], names: Mapping[str, str], *, today: dt.date, zone: zoneinfo.ZoneInfo,
-              language: str, warn_probability: float, choices: Mapping[int, DateChoice] | None = None
-              ) -> list[ProjectCard]:
-    """Every project: its open milestones with their pictures, and every notice, newest first."""
+              language: str, warn_probability: float, choices: Mapping[int, DateChoice] | None = None,
+              explained: Mapping[tuple[str, str], str] | None = None) -> DashboardPage:
+    """One view: the held letters, the selection's milestones with their pictures (notes are read for these
+    only), the page links, and the letters to the clients (every one of a project's, or the recent ones)."""
     _ = translations(language).gettext
     locale = letter_locale(language, zone.key)  # the team's dates with the region of the daemon's zone
-    cards = []
-    for i, p in enumerate(data["projects"]):
-        milestones = []
-        for j, m in enumerate(x for x in data["milestones"] if x["project"] == p["id"]):
-            reports = notes.get((p["id"], m["uid"]), ())
-            points = [(r.at.astimezone(zone).date(), r.done) for r in reports if r.done is not None]
-            p50 = _date(m["p50"], zone) if m["p50"] else None
-            p80 = _date(m["p80"], zone) if m["p80"] else None
-            deadline = _date(m["deadline"], zone)
-            promised = _date(m["promised"], zone) if m["promised"] else None
-            p_miss = format_percent(round(m["p_miss"] * 100), locale) if m["p_miss"] is not None else ""
-            done = format_percent(m["done_percent"], locale) if m["done_percent"] is not None else ""
-            shown = {k: _day(m[k], locale, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
-            summary = "; ".join(x for x in (
-                _("%(done)s done") % {"done": done} if done else "",
-                _("deadline %(date)s") % {"date": shown["deadline"]},
-                _("promised to the client for %(date)s") % {"date": shown["promised"]} if promised else "",
-                _("likely %(p50)s, safely by %(p80)s") % {"p50": shown["p50"], "p80": shown["p80"]}
-                if p50 and p80 else "",
-                _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
-            ) if x)
-            fan = FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"), _("deadline"),
-                          _("promised"))
-            milestones.append(MilestoneCard(
-                anchor=f"m-{i}-{j}", name=m["name"], risk=risk_of(m, warn_probability), deadline=shown["deadline"],
-                done=done, last_note=shown["last_note"], p50=shown["p50"], p80=shown["p80"], p_miss=p_miss,
-                promised=shown["promised"],
-                reason=m.get("explained") or m["reason"] or "", alert=bool(m.get("alert")), fan=fan,
-            ))
-        notices = [NoticeRow(
+
+    def digits(n: int) -> str:
+        return format_number(n, locale, "#,##0")
+
+    project_names = {p["id"]: p["name"] for p in data["projects"]}
+    project = next((p for p in data["projects"] if p["id"] == sel.project), None)
+    cards = [_card(m, sel.first + k, notes.get((m["project"], m["uid"]), ()), (explained or {}).get(
+        (m["project"], m["uid"])), "" if project else project_names.get(m["project"], m["project"]),
+        today=today, zone=zone, locale=locale, warn_probability=warn_probability, _=_) for k, m in enumerate(sel.shown)]
+
+    def row(n: Mapping[str, Any], letter: bool = False) -> NoticeRow:
+        """A letter as the table lists it; with `letter`, a held one as the manager decides on it."""
+        return NoticeRow(
             id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",
-            state=n["state"], to=n["to"], created=_day(n["created"], locale, zone),
-            sent=_day(n["sent"], locale, zone), decided_by=n.get("decided_by") or "",
-            letter=letter_of(held[n["id"]]) if n["id"] in held else None,
-            **_date_buttons((choices or {}).get(n["id"]) if n["id"] in held else None, locale, _),
-        ) for n in reversed(data["notices"]) if n["project"] == p["id"]]
-        cards.append(ProjectCard(p["id"], p["name"], p["client_page"], milestones, notices))
-    return cards
+            state=n["state"], to=n["to"], created=_day(n["created"], locale, zone), sent=_day(n["sent"], locale, zone),
+            decided_by=n.get("decided_by") or "", letter=letter_of(held[n["id"]]) if letter else None,
+            project=project_names.get(n["project"], n["project"] or ""),
+            **_date_buttons((choices or {}).get(n["id"]) if letter else None, locale, _))
+
+    newest_first = [n for n in reversed(data["notices"]) if project is None or n["project"] == sel.project]
+    on_first_view = sel.page == 1 or project is not None
+    waiting = [row(n, letter=True) for n in newest_first if n["id"] in held] if on_first_view else []
+    if project is not None:
+        table = newest_first
+    elif sel.page == 1:  # the letters under way (queued, sending, failed), and the latest others
+        recent = {n["id"] for n in newest_first[:RECENT_LETTERS]}
+        table = [n for n in newest_first if n["id"] in recent or n["state"] not in SETTLED]
+    else:
+        table = []
+    elsewhere = sum(1 for n in newest_first if n["id"] in held) if not on_first_view else 0
+    return DashboardPage(
+        project=project, choices=[ProjectChoice(p["id"], p["name"], p["id"] == sel.project) for p in data["projects"]],
+        waiting=waiting, waiting_elsewhere=digits(elsewhere) if elsewhere else "",
+        counts=[(risk, digits(n)) for risk, n in sel.counts], cards=cards,
+        shown=f"{digits(sel.first)}–{digits(sel.first + len(sel.shown) - 1)}" if sel.shown else "",
+        total=digits(sel.total), pages=_page_links(sel, digits),
+        previous=href(sel.project, sel.page - 1) if sel.page > 1 else "",
+        next=href(sel.project, sel.page + 1) if sel.page < sel.pages else "",
+        notices=[row(n) for n in table],
+        all_notices=project is not None)
+
+
+def _card(m: Mapping[str, Any], place: int, reports: Sequence[Report], explained: str | None, project: str, *,
+          today: dt.date, zone: zoneinfo.ZoneInfo, locale: Locale, warn_probability: float,
+          _: Callable[[str], str]) -> MilestoneCard:
+    """One milestone's card: its facts in the team's words and dates, and what its picture shows."""
+    points = [(r.at.astimezone(zone).date(), r.done) for r in reports if r.done is not None]
+    p50 = _date(m["p50"], zone) if m["p50"] else None
+    p80 = _date(m["p80"], zone) if m["p80"] else None
+    deadline = _date(m["deadline"], zone)
+    promised = _date(m["promised"], zone) if m["promised"] else None
+    p_miss = format_percent(round(m["p_miss"] * 100), locale) if m["p_miss"] is not None else ""
+    done = format_percent(m["done_percent"], locale) if m["done_percent"] is not None else ""
+    shown = {k: _day(m[k], locale, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
+    summary = "; ".join(x for x in (
+        _("%(done)s done") % {"done": done} if done else "",
+        _("deadline %(date)s") % {"date": shown["deadline"]},
+        _("promised to the client for %(date)s") % {"date": shown["promised"]} if promised else "",
+        _("likely %(p50)s, safely by %(p80)s") % {"p50": shown["p50"], "p80": shown["p80"]} if p50 and p80 else "",
+        _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
+    ) if x)
+    fan = FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"), _("deadline"),
+                  _("promised"))
+    return MilestoneCard(
+        anchor=f"m-{place}", name=m["name"], risk=risk_of(m, warn_probability), deadline=shown["deadline"], done=done,
+        last_note=shown["last_note"], p50=shown["p50"], p80=shown["p80"], p_miss=p_miss, promised=shown["promised"],
+        reason=explained or m["reason"] or "", alert=bool(m.get("alert")), fan=fan, project=project,
+        project_href=href(m["project"]) if project else "")
 
 
 # --- the client's page -----------------------------------------------------------------------------------------

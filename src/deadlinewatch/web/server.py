@@ -168,8 +168,9 @@ class Pages:
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         session = self._signed_in(request)
         svc = self.services()
-        seen = read_dashboard(svc)  # on the loop, like every reader of the store
-        # laying out thousands of milestones is pure work: in a thread, so the workers and the watchdog go on
+        project, page = dashboard_query(request.query, [p.id for p in svc.config.projects])
+        seen = read_dashboard(svc, project, page)  # on the loop, like every reader of the store
+        # laying out a page of milestones is pure work: in a thread, so the workers and the watchdog go on
         html = await asyncio.to_thread(render_dashboard, seen, session.user, session.csrf(self.sessions.secret),
                                        not session.sid.startswith("proxy:"))
         return web.Response(text=html, content_type="text/html", charset="utf-8")
@@ -340,10 +341,13 @@ class Pages:
 
 @dataclass(frozen=True)
 class DashboardInput:
-    """What the dashboard shows, read from the store in one go."""
+    """What one view of the dashboard shows, read from the store in one go: `status --json`'s data, and for the
+    milestones on the page (only those) their notes and their forecast's reason in the team's language."""
 
     data: dict[str, Any]  # status --json
-    notes: dict[tuple[str, str], list[Report]]
+    selection: pages.Selection  # the view's project and page, and its milestones on that page
+    notes: dict[tuple[str, str], list[Report]]  # the page's milestones' notes
+    explained: dict[tuple[str, str], str]  # the page's forecasts' reasons in the team's language
     held: dict[int, bytes]
     names: dict[str, str]
     now: dt.datetime
@@ -358,7 +362,9 @@ def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple
     """The dates a held notice may be sent with: the forecast's (the letter's), the team's own when it is after
     the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
     c = svc.composer
-    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in svc.store.milestones()}
+    notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
+    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in svc.store.milestones()
+                 if (m.project, m.uid) in notices}
     out = {}
     for item in held:
         deadline = deadlines.get((item.project or "", item.uid or ""))
@@ -370,33 +376,54 @@ def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple
     return out
 
 
-def read_dashboard(svc: Services) -> DashboardInput:
+def read_dashboard(svc: Services, project: str | None = None, page: int = 1) -> DashboardInput:
+    """One view: `project`'s milestones (every project's with None), page `page`. The milestones' order needs only
+    `status --json`'s data; the notes (for the pictures) and the reasons in words are read for the page alone."""
     config, store = svc.config, svc.store
-    notes = {(p.id, uid): reports for p in config.projects for uid, reports in store.reports_by_milestone(p.id).items()}
+    data = manage.status_data(store, config)
+    sel = pages.select(data, config.policy.warn_probability, project, page)
+    shown = [(m["project"], m["uid"]) for m in sel.shown]
     held = store.outbox(states=["held"], audience="client")
+    wanted = set(shown) | {(i.project or "", i.uid or "") for i in held if i.kind == "notice"}
+    notes = {key: store.reports(*key) for key in wanted}
+    explained = {}
+    for m in sel.shown:  # the forecast's reason in the team's language (status --json keeps it in English)
+        f = store.forecast(m["project"], m["uid"]) if m["p_miss"] is not None else None
+        if f is not None:
+            explained[(m["project"], m["uid"])] = svc.letters.reason(config.team.language, f)
     return DashboardInput(
-        # the forecast's reason in the team's language (status --json keeps it in English, word for word)
-        data=manage.status_data(store, config, lambda f: svc.letters.reason(config.team.language, f)),
-        notes=notes, held={i.id: i.message for i in held},
+        data=data, selection=sel, notes=notes, explained=explained, held={i.id: i.message for i in held},
         names={f"{m.project}/{m.uid}": m.name for m in store.milestones()},
         now=svc.clock.now(), zone=zoneinfo.ZoneInfo(config.timezone), language=config.team.language,
         warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes))
 
 
 def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: bool) -> str:
-    """The dashboard's HTML: a pure function of what was read (safe to run in a thread)."""
+    """The view's HTML: a pure function of what was read (safe to run in a thread). Pictures are drawn for the
+    page's milestones only."""
     language, zone = seen.language, seen.zone
-    cards = pages.dashboard(seen.data, seen.notes, seen.held, seen.names, today=seen.now.astimezone(zone).date(),
-                            zone=zone, language=language, warn_probability=seen.warn_probability,
-                            choices=seen.choices)
+    view = pages.dashboard(seen.data, seen.selection, seen.notes, seen.held, seen.names,
+                           today=seen.now.astimezone(zone).date(), zone=zone, language=language,
+                           warn_probability=seen.warn_probability, choices=seen.choices, explained=seen.explained)
     last = seen.data["last_pass"]
+
     def draw(data: FanData, ident: str) -> Markup:
         return Markup(fan_svg(data, f"fan-{ident}"))  # fan_svg escapes every text it draws
 
     return catalogs.environment(language).get_template("dashboard.html.j2").render(
-        lang=language, root="", projects=cards, user=user, csrf=csrf, signed_out_possible=can_sign_out, draw=draw,
-        waiting=[(p, n) for p in cards for n in p.notices if n.letter is not None], servers=seen.data["servers"],
+        lang=language, root="", view=view, user=user, csrf=csrf, signed_out_possible=can_sign_out, draw=draw,
+        servers=seen.data["servers"],
         last_pass=pages.moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
+
+
+def dashboard_query(query: Mapping[str, str], projects: Sequence[str]) -> tuple[str | None, int]:
+    """The view a dashboard address asks for: `?project=ID&page=N`. An unknown project is no view (404); a page
+    that is not a number is the first, one past the last the last."""
+    project = query.get("project") or None
+    if project is not None and project not in projects:
+        raise web.HTTPNotFound()
+    page = query.get("page", "1")
+    return project, int(page) if page.isdigit() and len(page) < 7 else 1
 
 
 def _form_date(text: str) -> dt.date | None:

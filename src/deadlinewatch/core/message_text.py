@@ -85,19 +85,63 @@ def body_text(msg: EmailMessage) -> tuple[str, bool]:
     return newest, len(newest) > MAX_TEXT // 2  # no quote began early: the sender's own text is that long
 
 
-# mail-parser-reply knows English and a dozen European languages, not Turkish or Bengali: their mail programs'
-# attribution lines ("… tarihinde … şunu yazdı:", "… লিখেছেন:") and original-message separators end the note here
-_OTHER_QUOTE_HEADERS = re.compile(
-    r"^\s*(.+\b(tarihinde|yazdı)\b.*:|.+লিখেছেন\s*:|-{2,}\s*(orijinal mesaj|özgün ileti|মূল বার্তা)\s*-{2,})\s*$",
-    re.IGNORECASE,
-)
+# Where the quoted thread begins, told by its shape rather than by phrases: mail programs write the attribution
+# and the original-message headers in the phone's or the computer's language (Russian, German, Chinese, …), and a
+# list of English (or even of thirty languages') phrases always misses one — then the quoted sender's line ends up
+# in a Plan and from there in a client's letter. The shapes:
+# - an attribution: a line ending in a colon (ASCII, full-width, or after a space as in French) that names a date
+#   or time (it has a digit) and either an address, or stands just above a quote ("> …") or ends the text (HTML
+#   mail, whose <blockquote> is dropped already); Gmail may wrap it in two lines, the second ending "…>:";
+# - an original-message header block (Outlook, and forwards in every program): "Label: … address …" followed at
+#   once by "Label: …" lines, one of them a date or time — "Von:/Gesendet:", "От:/Отправлено:", "发件人:/发送时间:";
+# - a separator: dashes around words ("---------- Пересланное сообщение ---------") or a rule of underscores.
+_COLON_END = re.compile(r"[:：]\s*$")
+_ADDRESS = re.compile(r"[^\s<>()\[\]@]+@[^\s<>()\[\]@]+\.[^\s<>()\[\]@]+")
+_WHEN = re.compile(r"\d{1,2}[:.]\d{2}|\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d")
+_LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*(.*)$")
+_NOTE_LINE = re.compile(r"^\s*[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}\s?[:：]\s")  # "Plan: …", "Kalan süre: …"
+_SEPARATOR = re.compile(r"^\s*(-{3,}.*\S.*-{3,}|_{10,}|-{10,})\s*$")
+
+
+def _attribution(line: str, below: str, last: bool) -> bool:
+    if not _COLON_END.search(line) or not _WHEN.search(line) or len(line) < 12:
+        return False
+    return bool(_ADDRESS.search(line)) or below.lstrip().startswith(">") or last
+
+
+def _header_block(lines: list[str], i: int) -> bool:
+    first = _LABEL.match(lines[i])
+    if first is None or not _ADDRESS.search(first[1]):
+        return False
+    following = [_LABEL.match(line) for line in lines[i + 1:i + 4]]
+    labels = [m for m in following if m is not None]
+    return len(labels) >= 2 and following[0] is not None and any(
+        re.search(r"\d{1,2}:\d{2}|\d{4}", m[1]) for m in labels)
+
+
+def quote_start(lines: list[str]) -> int | None:
+    """The index of the line where the quoted thread begins, or None (see above)."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    for n, i in enumerate(filled):
+        line = lines[i]
+        below = lines[filled[n + 1]] if n + 1 < len(filled) else ""
+        last = n + 1 == len(filled)
+        if _SEPARATOR.match(line) or _header_block(lines, i) or _attribution(line, below, last):
+            return i
+        # Gmail wraps a long attribution: "On …, Alice Example <" / "alice@example.com> wrote:" — the first half
+        # has the date, the second the address and the colon; a note's "Plan: …" line above one is no half
+        if (not last and not _COLON_END.search(line) and not _NOTE_LINE.match(line) and _WHEN.search(line)
+                and len(below) < 80 and _ADDRESS.search(below) and _COLON_END.search(below)
+                and not _attribution(below, "", False)):
+            return i
+    return None
 
 
 def strip_reply(text: str) -> str:
     """Drop quoted replies and the signature (mail-parser-reply knows the usual mail programs' markers)."""
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
-    cut = next((i for i, line in enumerate(lines) if _OTHER_QUOTE_HEADERS.match(line)), None)
+    cut = quote_start(lines)
     if cut is not None:
         text = "\n".join(lines[:cut])
     message = EmailReplyParser(languages=["en"]).read(text=text)

@@ -1,0 +1,69 @@
+"""Quoted text ends the note whatever language the mail program wrote its quote header in (issue 28, item 10):
+the header is told by its shape (a colon-ended line naming a date and an address above a quote, an original-
+message header block, a separator), so the quoted sender's line never reaches a Plan, nor a client's letter."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from deadlinewatch.core.message_text import strip_reply
+from deadlinewatch.core.notes import MilestoneRef, parse_note
+
+NOTE = "Milestone: Design mockups\nDone: 60%\nPlan: a second designer joins on Monday\n"
+QUOTED = "> Milestone: Design mockups\n> Done: 40%\n> Plan: the old plan\n"
+OLD_BODY = "Milestone: Design mockups\nDone: 40%\nPlan: the old plan\n"
+
+# as the major mail programs write them (Gmail on the web and phones, Apple Mail, Outlook, Thunderbird), in ten
+# languages besides English; Outlook quotes without ">", and HTML mail has its <blockquote> removed already
+HEADERS = {
+    "gmail-de": "Am Mo., 30. Nov. 2026 um 10:12 Uhr schrieb Alice Example <alice@studio.example>:\n" + QUOTED,
+    "gmail-fr": "Le lun. 30 nov. 2026 à 10:12, Alice Example <alice@studio.example> a écrit :\n" + QUOTED,
+    "gmail-es": "El lun, 30 nov 2026 a las 10:12, Alice Example (<alice@studio.example>) escribió:\n" + QUOTED,
+    "gmail-ru": "пн, 30 нояб. 2026 г. в 10:12, Alice Example <alice@studio.example>:\n" + QUOTED,
+    "gmail-zh": "Alice Example <alice@studio.example> 于2026年11月30日周一 10:12写道：\n" + QUOTED,
+    "gmail-ja": "2026年11月30日(月) 10:12 Alice Example <alice@studio.example>:\n" + QUOTED,
+    "gmail-pt-wrapped": "Em seg., 30 de nov. de 2026 às 10:12, Alice Example <\nalice@studio.example> escreveu:\n"
+                        + QUOTED,
+    "gmail-it": "Il giorno lun 30 nov 2026 alle ore 10:12 Alice Example <alice@studio.example> ha scritto:\n"
+                + QUOTED,
+    "apple-nl": "Op 30 nov. 2026 om 10:12 heeft Alice Example <alice@studio.example> het volgende geschreven:\n\n"
+                + QUOTED,
+    "apple-pl": "Wiadomość napisana przez Alice Example <alice@studio.example> w dniu 30.11.2026, o godz. 10:12:\n\n"
+                + QUOTED,
+    "thunderbird-de-no-address": "Am 30.11.26 um 10:12 schrieb Alice Example:\n" + QUOTED,
+    "thunderbird-html-quote-dropped": "On 30/11/2026 10:12, Alice Example wrote:\n",
+    "outlook-de": "Von: Alice Example <alice@studio.example>\nGesendet: Montag, 30. November 2026 10:12\n"
+                  "An: progress@studio.example\nBetreff: [acme-web] progress\n\n" + OLD_BODY,
+    "outlook-ru": "От: Alice Example <alice@studio.example>\nОтправлено: 30 ноября 2026 г. 10:12\n"
+                  "Кому: progress@studio.example\nТема: [acme-web] progress\n\n" + OLD_BODY,
+    "outlook-fr-bold": "*De :* Alice Example <alice@studio.example>\n*Envoyé :* lundi 30 novembre 2026 10:12\n"
+                       "*À :* progress@studio.example\n*Objet :* [acme-web] progress\n\n" + OLD_BODY,
+    "outlook-zh": "发件人: Alice Example <alice@studio.example>\n发送时间: 2026年11月30日 10:12\n"
+                  "收件人: progress@studio.example\n主题: [acme-web] progress\n\n" + OLD_BODY,
+    "outlook-rule": "________________________________\nFrom: Alice Example <alice@studio.example>\n" + OLD_BODY,
+    "forward-ru": "---------- Пересланное сообщение ---------\nОт: Alice Example <alice@studio.example>\n"
+                  "Date: пн, 30 нояб. 2026 г. в 10:12\n" + OLD_BODY,
+    "forward-es": "---------- Forwarded message ---------\nDe: Alice Example <alice@studio.example>\n"
+                  "Date: lun, 30 nov 2026 a las 10:12\n" + OLD_BODY,
+}
+
+
+@pytest.mark.parametrize("program", sorted(HEADERS))
+def test_a_quote_header_in_any_language_ends_the_note(program: str) -> None:
+    text = strip_reply(f"{NOTE}\n{HEADERS[program]}")
+    assert text == NOTE.strip(), text
+    note = parse_note("[acme-web] progress", text, [MilestoneRef("acme-web", "design-1", "Design mockups")],
+                      ["acme-web"], dt.date(2026, 11, 30))
+    assert note.ok and note.blocks[0].plan == "a second designer joins on Monday"  # the quote never joins the Plan
+
+
+@pytest.mark.parametrize("note", [
+    NOTE,
+    "Milestone: Design mockups\nETA: 2026-12-10\nCause: the supplier (bob@brand.example) sent the assets on 3 Dec\n"
+    "Plan: a second designer joins on Monday: we review daily\n",
+    "Aşama: Tasarım taslakları\nKalan: 4 gün\nPlan: pazartesi 10:00'da ikinci bir tasarımcı katılıyor\n",
+])
+def test_a_note_without_a_quote_is_kept_whole(note: str) -> None:
+    assert strip_reply(note) == note.strip()

@@ -225,7 +225,7 @@ def client_letters(language: str) -> dict[str, bytes]:
     cancel = plan_cancel(c, gone, gone.milestones[1], _at(12, 3))
     near = plan_invitation(c, told, launch, _at(12, 8))
     slot = _at_client(c, dt.date(2026, 11, 30))
-    weekly = plan_weekly(c, told, slot, slot)
+    weekly = plan_weekly(c, told, slot, slot, {CONTENT.uid})  # the content migration's risk alert is up (below)
     assert weekly is not None
     return {"notice": notice.messages[0].message, "notice-again": again.messages[0].message,
             "notice-no-plan": no_plan.messages[0].message, "delivered": delivered.messages[0].message,

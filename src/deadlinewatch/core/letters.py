@@ -630,11 +630,12 @@ class Letters:
         return self._client_message(env, subject, text, None, request, "CANCEL")
 
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
-               upcoming: Sequence[TimelineRow], week_start: dt.date) -> EmailMessage:
+               upcoming: Sequence[TimelineRow], week_start: dt.date, watch: Sequence[str] = ()) -> EmailMessage:
+        """The weekly check-in; `watch`: the names of the milestones the manager's risk alert is up for."""
         rows, upcoming = tuple(map(_clean, rows)), tuple(map(_clean, upcoming))
         progress = [replace(p, row=_clean(p.row)) for p in progress]
         subject, text, html = self._letter(env, "weekly", True, rows=rows, progress=progress, upcoming=upcoming,
-                                           week_start=week_start)
+                                           week_start=week_start, watch=[safe_text(n, 100) for n in watch])
         return self._client_message(env, subject, text, html, None, "REQUEST")
 
     # --- the team's messages --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -323,8 +323,10 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     return plan
 
 
-def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetime) -> Plan | None:
-    """The check-in of the week whose slot (weekly_update, in the client's zone) has come."""
+def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
+                alerts: Collection[str] = ()) -> Plan | None:
+    """The check-in of the week whose slot (weekly_update, in the client's zone) has come; `alerts`: the UIDs the
+    manager's risk alert is up for — the letter says the team keeps a close eye on them (no figure)."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None  # nothing open: no check-in to send
@@ -336,7 +338,8 @@ def plan_weekly(c: Composer, pv: ProjectView, slot: dt.datetime, now: dt.datetim
     plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}",
                 why=c.letters.say(c.config.team.language, [phrase(_("the weekly update for the week of %(date)s"),
                                                                   date=slot.date())]))
-    message = c.letters.weekly(env, rows, progress, upcoming, slot.date())
+    watch = [m.name for m in open_visible if m.uid in alerts]
+    message = c.letters.weekly(env, rows, progress, upcoming, slot.date(), watch)
     _add(c, plan, pv.project, env, message, now)
     return plan
 
@@ -486,7 +489,7 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it
     if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + dt.timedelta(days=2)
-            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now)) is not None):
+            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts)) is not None):
         add(weekly, "weekly check-in")
     return out
 

@@ -268,7 +268,9 @@ def samples(language: str) -> dict[str, EmailMessage | bytes]:
                                 project_name=story.project,
                                 blocks=[BlockSummary(story.milestones[0], "", said, f"{written}; {beside}", True)]),
         "nudge": composer.nudge(**team, to="alice@studio.example", reply_to="progress@studio.example",
-                                message_id="<dw.sample.nudge@studio.example>", project_id="acme-web",
+                                message_id="<dw.sample.nudge@studio.example>",
+                                # the project's tag as the team writes it in its notes: a reply to the nudge is one
+                                project_id=story.member[1:story.member.index("]")],
                                 project_name=story.project, milestone=story.milestones[1],
                                 since=SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),
                                 days=WORKDAYS.count(SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),

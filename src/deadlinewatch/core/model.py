@@ -47,7 +47,7 @@ class NoteBlock:
     prevent: str = ""  # what keeps it from happening again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a daemon keeps every open milestone's recent notes: no __dict__ each
 class Report:
     """What one note said about one milestone, at the note's time."""
 
@@ -64,7 +64,7 @@ class Report:
     prevent: str = ""  # what keeps it from happening again (Prevent)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one kept per open milestone between passes
 class Forecast:
     """When a milestone will be done, as far as the evidence tells.
 

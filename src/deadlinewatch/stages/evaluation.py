@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from deadlinewatch.adapters.memory import give_back_freed
 from deadlinewatch.config import Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.alert import RiskAlert
@@ -566,3 +567,8 @@ def evaluate(svc: Services, report: PassReport) -> None:
     changed = [f for f in everything if svc.saved.get((f.project, f.uid)) != f]
     svc.store.save_forecasts(changed, now)
     svc.saved.update(((f.project, f.uid), f) for f in changed)
+    if len(changed) > FREED_AFTER:  # a pass that forecast much freed much: the resident size need not stay at its peak
+        give_back_freed()
+
+
+FREED_AFTER = 1000  # forecasts written in one pass beyond which the memory it freed is handed back

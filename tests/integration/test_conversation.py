@@ -97,14 +97,8 @@ def test_approval_by_email_and_by_command(studio: Studio) -> None:
     assert str(attached.get_content()["Subject"]).startswith("Design mockups: new date ")
     token = str(draft["Subject"]).rsplit("[dw:", 1)[1].rstrip("]")
 
-    answer = EmailMessage()
-    answer["From"] = "Studio PM <pm@studio.example>"
-    answer["To"] = "progress@studio.example"
-    answer["Subject"] = f"Re: {draft['Subject']}"
-    answer["Message-ID"] = make_msgid(domain="studio.example")
-    answer["In-Reply-To"] = draft["Message-ID"]
-    answer.set_content("Approve.\n\nOn Mon, someone wrote:\n> A client message is waiting\n")
-    studio.dovecot.save("progress", answer.as_bytes())
+    reply = "Approve.\n\nOn Mon, someone wrote:\n> A client message is waiting\n"
+    studio.dovecot.save("progress", manager_answer(draft, reply))
     once(studio, "2026-11-30T12:30")
     [notice] = sent(studio, "notice")
     assert token and str(notice["Subject"]).startswith("Design mockups: new date ")
@@ -116,6 +110,18 @@ def test_approval_by_email_and_by_command(studio: Studio) -> None:
     once(studio, "2026-11-30T12:40")
     assert sent(studio, "intro") == []
     assert {n["state"] for n in status(studio)["notices"] if n["kind"] == "intro"} == {"rejected"}
+
+
+def manager_answer(draft: EmailMessage, text: str) -> bytes:
+    """The manager's reply to a draft, as their mail program writes it."""
+    answer = EmailMessage()
+    answer["From"] = "Studio PM <pm@studio.example>"
+    answer["To"] = "progress@studio.example"
+    answer["Subject"] = f"Re: {draft['Subject']}"
+    answer["Message-ID"] = make_msgid(domain="studio.example")
+    answer["In-Reply-To"] = draft["Message-ID"]
+    answer.set_content(text)
+    return answer.as_bytes()
 
 
 def test_a_held_notice_goes_out_undecided_after_approval_hours(studio: Studio) -> None:

@@ -4,12 +4,11 @@ a rejected date is never called the date we gave; the manager chooses the date b
 from __future__ import annotations
 
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
 from tests.conftest import Studio, calendar_parts, deadlinewatch
-from tests.integration.test_conversation import LATER_NOTE, configure, once, sent, status
+from tests.integration.test_conversation import LATER_NOTE, configure, manager_answer, once, sent, status
 from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
@@ -102,14 +101,7 @@ def test_the_manager_chooses_the_date_by_mail(studio: Studio) -> None:
     studio.dovecot.save("progress", NOTE.encode())
     once(studio, "2026-11-30T12:00")
     [draft] = [d for d in sent(studio, "manager-draft", to="pm@studio.example") if "Design" in str(d["Subject"])]
-    answer = EmailMessage()
-    answer["From"] = "Studio PM <pm@studio.example>"
-    answer["To"] = "progress@studio.example"
-    answer["Subject"] = f"Re: {draft['Subject']}"
-    answer["Message-ID"] = make_msgid(domain="studio.example")
-    answer["In-Reply-To"] = draft["Message-ID"]
-    answer.set_content("approve 17 December\n\n> the draft\n")
-    studio.dovecot.save("progress", answer.as_bytes())
+    studio.dovecot.save("progress", manager_answer(draft, "approve 17 December\n\n> the draft\n"))
     once(studio, "2026-11-30T12:30")
     [notice] = sent(studio, "notice")
     assert "Thursday, 17 December 2026" in _text(notice)

@@ -364,7 +364,7 @@ class Letters:
                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
             )
             env.policies["ext.i18n.trimmed"] = True  # a sentence wrapped in a template is one msgid
-            env.install_gettext_translations(  # type: ignore[attr-defined]
+            env.install_gettext_translations(  # type: ignore[attr-defined]  # the i18n extension adds it at run time
                 self.catalog(language) or NullTranslations(), newstyle=True)
             self._envs[language] = env
         return self._envs[language]
@@ -853,6 +853,7 @@ class Subject(str):
 
     def fold(self, *, policy: Any) -> str:
         if self.isascii():
+            # typeshed types header_factory as returning Any; fold gives the folded header text
             return policy.header_factory("Subject", str(self)).fold(policy=policy)  # type: ignore[no-any-return]
         from email.header import Header
 
@@ -884,6 +885,7 @@ class Addresses(str):
 
     def fold(self, *, policy: Any) -> str:
         if self.isascii():
+            # typeshed types header_factory as returning Any; fold gives the folded header text
             return policy.header_factory(self.name, str(self)).fold(policy=policy)  # type: ignore[no-any-return]
         parts: list[str] = []
         for a in self.addresses:

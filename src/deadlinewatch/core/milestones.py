@@ -95,6 +95,7 @@ def successors_of(comp: Component) -> tuple[tuple[str, int], ...]:
         if "GAP" in value.params:
             try:
                 # icalendar's vDuration.from_ical has no annotations
+                # icalendar leaves vDuration.from_ical unannotated
                 gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)  # type: ignore[no-untyped-call]
             except ValueError:
                 raise CalendarEntryError(f'RELATED-TO GAP "{value.params["GAP"]}" is not a duration') from None
@@ -174,7 +175,7 @@ def milestones_from_ics(
                 raise CalendarEntryError("it has no UID")
             if wanted:
                 # icalendar 7 gives Event and Todo a `categories` property; the Component type does not declare it
-                cats = {str(c).casefold() for c in comp.categories}  # type: ignore[attr-defined]
+                cats = {str(c).casefold() for c in comp.categories}  # type: ignore[attr-defined]  # see above
                 if not cats & wanted:
                     continue
             deadline = deadline_of(comp, ctz, ttz)

@@ -108,7 +108,7 @@ def _decode(raw: Any) -> Value:
             return dt.date.fromisoformat(v)
         number = float(v)
         return Days(number) if kind == "days" else Percent(number) if kind == "percent" else Factor(number)
-    return raw  # type: ignore[no-any-return]
+    return raw  # type: ignore[no-any-return]  # a JSON scalar: str, int or float, each a Value
 
 
 def dumps(words: Sequence[Phrase]) -> str:

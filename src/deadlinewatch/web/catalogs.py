@@ -40,5 +40,5 @@ def _environment(language: str) -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"],
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]  # added by the i18n extension at run time
     return env

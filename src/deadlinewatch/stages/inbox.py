@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import sqlite3
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from deadlinewatch.adapters.store import RECENT_REPORTS, OutboxItem
 from deadlinewatch.config import Config
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.letters import BlockSummary
+from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
@@ -239,7 +240,7 @@ def _summary(c: Composer, block: NoteBlock, m: Milestone, f: Forecast | None, no
     the client notice is due and the notes never gave them — the request for the cause and the plan."""
     language = c.config.team.language
     if f is None:
-        words = c.letters.say(language, [phrase(_("closed — done"))])
+        words = _say(c, language, (phrase(_("closed — done")),))
     else:
         deadline_day = last_work_day(m.deadline, c.team_tz)
         more = []
@@ -250,12 +251,31 @@ def _summary(c: Composer, block: NoteBlock, m: Milestone, f: Forecast | None, no
         if notice_due:
             more.append(phrase(_("private milestone: the client is not told")) if m.private
                         else phrase(_("the client notice is due now")))
-        words = "; ".join([c.letters.forecast(language, f), *([c.letters.say(language, more)] if more else [])])
+        words = "; ".join([c.letters.forecast(language, f), *([_say(c, language, tuple(more))] if more else [])])
     told = any(r.cause for r in history) and any(r.plan for r in history)
-    read_as = c.letters.say(language, [phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
-                                              name=block.name)]) if block.matched_by else ""
-    return BlockSummary(block.name, read_as, c.letters.say(language, _said(block), ", "), words,
+    read_as = _say(c, language, (phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
+                                        name=block.name),)) if block.matched_by else ""
+    return BlockSummary(block.name, read_as, _say(c, language, tuple(_said(block)), ", "), words,
                         notice_due and not m.private and not told)
+
+
+def _say(c: Composer, language: str, words: tuple[Phrase, ...], sep: str = "; ") -> str:
+    """`Letters.say`, each distinct set of phrases rendered once: a pass's replies say the same things again and
+    again ("60% done, stated 4 working days left", "on time for the deadline (Mon, 1 Mar 2027)"), and rendering
+    one (the catalog, Babel's dates and numbers in the team's locale) is what a reply's lines cost most."""
+    known = _SAID.setdefault(c.letters, {})  # by the Letters: a reload (new catalogs, a new zone) starts afresh
+    key = (language, words, sep)
+    text = known.get(key)
+    if text is None:
+        if len(known) >= _SAID_KEPT:
+            known.clear()
+        text = known[key] = c.letters.say(language, words, sep)
+    return text
+
+
+_SAID: weakref.WeakKeyDictionary[Letters, dict[tuple[str, tuple[Phrase, ...], str], str]] = \
+    weakref.WeakKeyDictionary()
+_SAID_KEPT = 4096
 
 
 def _example(c: Composer, note: notes.ParsedNote, lookup: Lookup) -> dict[str, str]:

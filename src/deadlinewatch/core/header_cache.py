@@ -67,13 +67,13 @@ class _FoldingOncePolicy(EmailPolicy):
 
     def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
         if not hasattr(value, "name") or isinstance(value, BaseHeader) or not isinstance(value, str):
-            return super()._fold(name, value, refold_binary)  # type: ignore[misc,no-any-return]  # typeshed lacks it
+            return super()._fold(name, value, refold_binary)  # type: ignore[misc,no-any-return]  # typeshed has no _fold
         key = (self, type(value), getattr(value, "name"), str(value), name, refold_binary)  # noqa: B009 - str has none
         folded = _FOLDED.get(key)
         if folded is None:
             if len(_FOLDED) >= _PARSED_KEPT:
                 _FOLDED.clear()
-            folded = _FOLDED[key] = super()._fold(name, value, refold_binary)  # type: ignore[misc]
+            folded = _FOLDED[key] = super()._fold(name, value, refold_binary)  # type: ignore[misc]  # typeshed has no _fold
         return folded
 
 

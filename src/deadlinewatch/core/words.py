@@ -52,6 +52,15 @@ DAYS = ngettext("%(n)s working day", "%(n)s working days", 1)
 
 
 def _english(value: Value) -> str:
+    # by the exact type first: every forecast's reason is rendered each first pass (ten thousand at a time), and
+    # the isinstance chain below was half of it; any other type takes the chain
+    if type(value) is str:
+        return value
+    if type(value) is Days:
+        n = round(value.n, 1)
+        return (DAYS[0] if n == 1 else DAYS[1]) % {"n": f"{n:g}"}
+    if type(value) is Phrase:
+        return str(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Days):
@@ -87,6 +96,13 @@ def english(words: Sequence[Phrase], sep: str = "; ") -> str:
 
 
 def _encode(value: Value) -> Any:
+    # by the exact type first, as _english: any other type takes the chain
+    if type(value) is Phrase:
+        return {"phrase": [value.text, {k: _encode(v) for k, v in value.values}]}
+    if type(value) is str or type(value) is int:
+        return value
+    if type(value) is Days:
+        return {"days": value.n}
     if isinstance(value, Phrase):
         return {"phrase": [value.text, {k: _encode(v) for k, v in value.values}]}
     if isinstance(value, dt.date):
@@ -111,8 +127,11 @@ def _decode(raw: Any) -> Value:
     return raw  # type: ignore[no-any-return]  # a JSON scalar: str, int or float, each a Value
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once and not per call
+
+
 def dumps(words: Sequence[Phrase]) -> str:
-    return json.dumps([_encode(w) for w in words], ensure_ascii=False)
+    return _JSON.encode([_encode(w) for w in words])
 
 
 def loads(text: str | None) -> tuple[Phrase, ...]:

@@ -36,6 +36,7 @@ from deadlinewatch.core.workdays import WorkCalendar
 
 _STD = NormalDist()
 Z80 = _STD.inv_cdf(0.8)
+_ONE_SIGMA = (_STD.cdf(-1), _STD.cdf(1))  # the central 68%: every plan's spread is measured across it
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,7 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
         return max(math.exp(length.inv_cdf(min(gone + q * (1 - gone), 1 - 1e-9))) - elapsed, 0.5)
 
     # a log-normal of the days left with the same median and the same central 68%
-    sigma = max((math.log(left(_STD.cdf(1))) - math.log(left(_STD.cdf(-1)))) / 2, spread.plan_sigma)
+    sigma = max((math.log(left(_ONE_SIGMA[1])) - math.log(left(_ONE_SIGMA[0]))) / 2, spread.plan_sigma)
     words = phrase(_("planned %(days)s from %(start)s"), days=Days(planned), start=start)
     if abs(spread.plan_bias - 1) >= 0.05:
         words = phrase(_("planned %(days)s from %(start)s, and this team's plans have taken %(factor)sx"),

@@ -16,11 +16,12 @@ class Forecasts(Database):
 
     def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None:
         """A pass's forecasts, in one transaction (one fsync, not one per milestone)."""
+        computed_at = now.isoformat()  # the pass's time, written once and not per forecast
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO forecasts (project, uid, computed_at, p50, p80, p_miss, reason, target, words)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
-                [(f.project, f.uid, now.isoformat(), _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target),
+                [(f.project, f.uid, computed_at, _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target),
                   words.dumps(f.words)) for f in forecasts],
             )
 

@@ -230,13 +230,13 @@ def status_seconds(config_path: Path, meanwhile: Callable[[], None] | None = Non
 
 
 def reaction(config_path: Path, dovecot: DovecotServer, sink: SmtpSink, rounds: int, folder: Path,
-             responsive: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+             responsive: list[tuple[float, float]], held_rounds: list[int]) -> tuple[list[float], list[float]]:
     """Each round, a note that tips another milestone into a miss (200 working days left, its deadline months
     away): the delay to the sender's reply, and to the client's notice, both as accepted by the SMTP server."""
     log = open(folder / "daemon.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config_path), "run"],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    replies, notices = [], []
+    replies, notices, held = [], [], held_rounds
     try:
         deadline = time.monotonic() + 60
         while "deadlinewatch running" not in (folder / "daemon.log").read_text():
@@ -266,6 +266,11 @@ def reaction(config_path: Path, dovecot: DovecotServer, sink: SmtpSink, rounds: 
                 if notice is None and any(b"X-Deadlinewatch-Kind: notice" in m[2] and "jane@acme.example" in m[1]
                                           for m in fresh):
                     notice = time.perf_counter() - started
+                # the policy holds a promise far beyond the team's own date for the manager while it knows the team
+                # too little (core/policy.py outruns_team): the draft to the manager is then the notice's moment
+                if notice is None and any(b"X-Deadlinewatch-Kind: manager-draft" in m[2] for m in fresh):
+                    notice = time.perf_counter() - started
+                    held.append(i)
                 time.sleep(0.005)
             replies.append(reply)
             notices.append(notice)
@@ -324,14 +329,16 @@ def main() -> None:
                                            imap_port=dovecot.port, smtp_port=sink.port, holidays="")
         rounds = min(args.rounds, MILESTONES)  # each round tips a milestone of its own
         responsive: list[tuple[float, float]] = []
-        replies, notices = reaction(daemon_config, dovecot, sink, rounds, folder, responsive)
+        held: list[int] = []
+        replies, notices = reaction(daemon_config, dovecot, sink, rounds, folder, responsive, held)
         f50, r50, n50 = statistics.median(floor), statistics.median(replies), statistics.median(notices)
         print(f"\nreaction to a note that tips a milestone into a miss, daemon idling, approval auto ({rounds} rounds)")
         print(f"  Dovecot IDLE floor (APPEND → EXISTS), median:          {f50:6.3f} s")
         print(f"  APPEND → the sender's reply accepted by SMTP, median:   {r50:6.3f} s   above the floor by "
               f"{r50 - f50:.3f} s   (goal: within 0.3 s)")
         print(f"  APPEND → the client's notice accepted by SMTP, median:  {n50:6.3f} s   above the floor by "
-              f"{n50 - f50:.3f} s   (goal: within 0.5 s)")
+              f"{n50 - f50:.3f} s   (goal: within 0.5 s)"
+              + (f"   ({len(held)} of {rounds}: the manager's draft, the notice held for approval)" if held else ""))
         idle50 = statistics.median(r[0] for r in responsive)
         busy50 = statistics.median(r[1] for r in responsive)
         print("\nthe daemon's event loop while it takes in a 4 MB note of 100,000 blocks (3 rounds)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from sys import intern
 from typing import Any
 
@@ -39,12 +41,9 @@ class Notes(Database):
             return dict(cached[1])
         rows = self.db.execute(f"SELECT {_REPORT_COLUMNS} FROM reports WHERE project = ? ORDER BY uid, at, id",
                                (project,))
-        out: dict[str, list[Report]] = {}
-        for r in rows:
-            out.setdefault(r[1], []).append(_report(r))
-        for uid, reports in out.items():
-            if len(reports) > recent:
-                out[uid] = reports[-recent:]
+        # the rows come milestone by milestone (ORDER BY uid): each milestone's notes made in one sweep, and only
+        # its latest `recent` of them kept
+        out = {uid: [_report(r) for r in group][-recent:] for uid, group in groupby(rows, itemgetter(1))}
         self._reports_cache[(project, recent)] = (newest, out)
         return dict(out)
 

@@ -258,6 +258,7 @@ def browser_login(section: str, client: OAuthClient, say: Callable[[str], None],
     arrivals: queue.Queue[tuple[Callback, Callable[[int, str], None], bool]] = queue.Queue()
     state = secrets.token_urlsafe(32)
     over = "deadlinewatch: this sign-in is over; see the terminal.\n"
+    answering: list[threading.Event] = []  # one per browser request: set once its page is written
 
     class Listener(BaseHTTPRequestHandler):
         timeout = 10  # seconds for a request line and headers: a connection that sends nothing holds no thread long
@@ -267,19 +268,25 @@ def browser_login(section: str, client: OAuthClient, say: Callable[[str], None],
             if verdict is None:
                 self.send_error(404)
                 return
-            answer: queue.Queue[tuple[int, str]] = queue.Queue(maxsize=1)
-            arrivals.put((verdict, lambda status, page: answer.put((status, page)), False))
+            written = threading.Event()
+            answering.append(written)
             try:
-                status, page = answer.get(timeout=TIMEOUT * 2)  # the token request takes at most TIMEOUT
-            except queue.Empty:
-                status, page = 200, over
-            body = page.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+                answer: queue.Queue[tuple[int, str]] = queue.Queue(maxsize=1)
+                arrivals.put((verdict, lambda status, page: answer.put((status, page)), False))
+                try:
+                    status, page = answer.get(timeout=TIMEOUT * 2)  # the token request takes at most TIMEOUT
+                except queue.Empty:
+                    status, page = 200, over
+                body = page.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+            finally:
+                written.set()
 
         def log_message(self, *args: Any) -> None:  # the code is in the request line: nothing to the terminal
             pass
@@ -337,10 +344,12 @@ def browser_login(section: str, client: OAuthClient, say: Callable[[str], None],
             reply(200, f"deadlinewatch: {section} signed in; you may close this page.\n")
             return token
     finally:
-        listener.shutdown()
-        listener.server_close()
         while not arrivals.empty():  # a second redirect (a reload) waiting for its page
             arrivals.get_nowait()[1](200, over)
+        for written in list(answering):  # the last page reaches the browser before the process can end
+            written.wait(timeout=5)
+        listener.shutdown()
+        listener.server_close()
 
 
 def _exchange(section: str, client: OAuthClient, session: OAuth2Session, callback: Callback, verifier: str,

@@ -60,6 +60,9 @@ class Crowd:
         self.half: list[Peer] = []
         self.dropped: list[Peer] = []  # idle ones the daemon closed, waiting to be opened again
         self.idle_open = 0
+        # held while a peer moves between idle_open and dropped, so that a count read from the test's thread
+        # never catches one in neither
+        self.counting = threading.RLock()
         self.refused = 0  # idle connections dropped within a second of connecting: closed at once
         self.most_descriptors = 0
         self.seen: list[tuple[float, int]] = []  # the daemon's descriptors over the last second
@@ -76,7 +79,8 @@ class Crowd:
         sock.setblocking(False)
         if not half_sent:
             sock.connect_ex(("127.0.0.1", self.port))  # in progress: nothing will ever be sent on it
-            self.idle_open += 1
+            with self.counting:
+                self.idle_open += 1
         peer = Peer(source, sock, time.monotonic(), half_sent, next_byte=time.monotonic() + 1)
         self.selector.register(sock, selectors.EVENT_READ, peer)
         if half_sent:
@@ -107,9 +111,10 @@ class Crowd:
         peer.sock.close()
         peer.closed = now
         if not peer.half_sent:
-            self.idle_open -= 1
-            self.refused += now - peer.opened < 1
-            self.dropped.append(peer)
+            with self.counting:
+                self.idle_open -= 1
+                self.refused += now - peer.opened < 1
+                self.dropped.append(peer)
 
     def _hold(self) -> None:
         while not self.stop.is_set():
@@ -132,10 +137,12 @@ class Crowd:
                     except OSError:
                         self._drop(peer, now)
             # one that timed out comes back at once, one refused a second later
-            again = [p for p in self.dropped if (p.closed or now) - p.opened >= 1 or now - (p.closed or now) >= 1]
-            self.dropped = [p for p in self.dropped if p not in again]
-            for peer in again:
-                self.open(peer.source, half_sent=False)
+            with self.counting:
+                again = [p for p in self.dropped
+                         if (p.closed or now) - p.opened >= 1 or now - (p.closed or now) >= 1]
+                self.dropped = [p for p in self.dropped if p not in again]
+                for peer in again:
+                    self.open(peer.source, half_sent=False)
             with contextlib.suppress(OSError):
                 self.seen = [(t, n) for t, n in self.seen if now - t <= 1] + [(now, self.descriptors())]
                 self.most_descriptors = max(self.most_descriptors, self.seen[-1][1])
@@ -225,7 +232,8 @@ def test_a_thousand_idle_and_a_hundred_half_sent_connections_leave_the_daemon_at
                      "the daemon closing the half-sent requests")
             lived = sorted((p.closed or 0) - p.opened for p in crowd.half)
             most, refused = crowd.most_descriptors, crowd.refused
-            assert crowd.idle_open + len(crowd.dropped) == len(IDLE_FROM) * 50  # the crowd stayed a thousand
+            with crowd.counting:  # the crowd stayed a thousand
+                assert crowd.idle_open + len(crowd.dropped) == len(IDLE_FROM) * 50
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)

@@ -15,20 +15,16 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, assert_never
+from typing import Any, Protocol
 
 from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
-    DecideHeld,
     Forecast,
     Milestone,
-    QueueGroup,
     QueueMail,
-    RecordMessage,
     Report,
-    SetOutboxState,
     ShowDate,
 )
 
@@ -222,21 +218,8 @@ class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState
     def close(self) -> None: ...
 
     def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> None:
-        """A decision's actions, in order, in one transaction: all of them happen or none does. (Written here
-        once: a store that names the port as its base inherits it.)"""
-        with self.transaction():
-            for action in actions:
-                match action:
-                    case RecordMessage():
-                        self.record_message(**{f.name: getattr(action, f.name) for f in fields(action)}, now=now)
-                    case QueueMail():
-                        self.record_outgoing([action])
-                    case QueueGroup(messages, dates, to_manager):
-                        self.enqueue_client_group(messages, dates, to_manager)
-                    case DecideHeld(notice_id, approve, decided_by):
-                        self.decide(notice_id, approve, now=now, decided_by=decided_by)
-                    case SetOutboxState(outbox_id, state, error):
-                        self.set_outbox_state(outbox_id, state, now=now, error=error)
-                    case _:
-                        assert_never(action)
+        """A decision's actions, in order, in one transaction: all of them happen or none does (executor.py;
+        written once: a store that names the port as its base inherits it)."""
+        from deadlinewatch.adapters.store.executor import carry_out
 
+        carry_out(self, actions, now)

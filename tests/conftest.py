@@ -63,6 +63,32 @@ def dovecot() -> Iterator[DovecotServer]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """Debian's PostgreSQL, once per session (tests/postgres_server.py); tests take `postgres`."""
+    from tests.postgres_server import PostgresServer, postgres_available
+
+    if not postgres_available():
+        if IN_CI:
+            pytest.fail("PostgreSQL is missing under CI=true: scripts/test.sh must install postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); PostgreSQL tests skipped")
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres(postgres_server: Any) -> Iterator[Any]:
+    """An empty database of its own for each test: the URL (`postgresql://dw@127.0.0.1:PORT/NAME`) and password."""
+    database = postgres_server.database()
+    try:
+        yield database
+    finally:
+        postgres_server.drop(database)
+
+
+@pytest.fixture(scope="session")
 def tls_ca() -> object:
     trustme = pytest.importorskip("trustme")
     return trustme.CA()

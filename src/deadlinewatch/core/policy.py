@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision
 from deadlinewatch.core.words import Phrase, _, phrase
-from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.core.workdays import WEEKDAYS, WorkCalendar
 
 T = TypeVar("T")
 
@@ -142,9 +142,6 @@ def pick_offer(offers: Sequence[tuple[int, T]], slip_days: int) -> T | None:
         if min_slip <= slip_days and (best is None or min_slip >= best[0]):
             best = (min_slip, text)
     return best[1] if best else None
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def weekly_slot(now: dt.datetime, spec: str, tz: dt.tzinfo) -> dt.datetime | None:

@@ -13,7 +13,9 @@ from functools import cached_property, lru_cache
 
 import holidays as holidays_lib
 
-WEEKDAY_INDEX = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+# the days as the config names them, Monday first: a name's index is its date.weekday()
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_INDEX = {day: i for i, day in enumerate(WEEKDAYS)}
 
 
 @dataclass(frozen=True)

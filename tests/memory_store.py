@@ -287,8 +287,7 @@ class MemoryStore(StorePort):
                 return self.s.outbox[parent]
         return None
 
-    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
-               released: bool = False) -> bool:
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool:
         item = self.s.outbox.get(notice_id)
         if item is None or item.state != "held":
             return False

@@ -35,7 +35,6 @@ from deadlinewatch.core.words import Days, Factor, Percent, Phrase, _, english, 
 from deadlinewatch.core.workdays import WorkCalendar
 
 _STD = NormalDist()
-Z80 = _STD.inv_cdf(0.8)
 _ONE_SIGMA = (_STD.cdf(-1), _STD.cdf(1))  # the central 68%: every plan's spread is measured across it
 
 

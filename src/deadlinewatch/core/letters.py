@@ -647,10 +647,12 @@ class Letters:
     def reply(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
         references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
-        blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example_project: str = "acme-web",
-        example_milestone: str = "Design mockups",
+        blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example_project: str = "",
+        example_milestone: str = "",
     ) -> EmailMessage:
-        """The answer to a team member's note: what was understood, or every problem with an example."""
+        """The answer to a team member's note: what was understood, or every problem with an example that works
+        (`example_project`, `example_milestone`: the note's project and one of its milestones, as the caller knows
+        them; a reply that accepts shows none)."""
         subject, text = self._team(
             language, "reply.txt.j2", composed_at, accepted=accepted, project=project_name, blocks=blocks,
             problems=problems, example_project=safe_text(example_project, 60),

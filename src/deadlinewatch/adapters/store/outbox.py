@@ -115,8 +115,7 @@ class Outbox(Database):
                 return self._outbox_item(r)
         return None
 
-    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str,
-               released: bool = False) -> bool:
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool:
         """A held client message and the ones held with it (the group's other client messages, a reminder it
         schedules): pending (approved, or released undecided) or rejected. False when it is not held."""
         state = "pending" if approve else "rejected"

@@ -1,0 +1,61 @@
+"""Connecting to the shared state: the password from the credential, and a failure said as what to fix — a refused
+sign-in and an unknown database are configuration problems (78), an unreachable server is unavailable (69)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.adapters.store.postgres.connection import database_password, describe, open_pool
+from deadlinewatch.credentials import Secret
+from deadlinewatch.demo.servers import free_port
+from deadlinewatch.errors import EX_CONFIG, EX_UNAVAILABLE, DeadlinewatchError
+from tests.postgres_server import PostgresDatabase
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_pool_signs_in_with_the_credential(postgres: PostgresDatabase, tmp_path: Path) -> None:
+    (tmp_path / "database").write_text(postgres.password + "\n")
+    password = database_password("", {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    pool = open_pool(postgres.url, password)
+    try:
+        with pool.connection() as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("dw",)
+    finally:
+        pool.close()
+
+
+def test_the_password_file_comes_before_the_credential_and_neither_is_none(tmp_path: Path) -> None:
+    (tmp_path / "database").write_text("from-credential")
+    (tmp_path / "pw").write_text("from-file\n")
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert database_password(str(tmp_path / "pw"), env).reveal() == "from-file"  # type: ignore[union-attr]
+    assert database_password("", env).reveal() == "from-credential"  # type: ignore[union-attr]
+    assert database_password("", {}) is None  # libpq's own: the URL, PGPASSWORD, ~/.pgpass
+
+
+@pytest.mark.parametrize(("change", "code", "words"), [
+    ("password", EX_CONFIG, "refused the sign-in"),
+    ("database", EX_CONFIG, "does not exist"),
+    ("port", EX_UNAVAILABLE, "postgresql: dw@127.0.0.1:"),
+])
+def test_a_failure_to_connect_says_what_to_fix(postgres: PostgresDatabase, change: str, code: int,
+                                                words: str) -> None:
+    url, password = postgres.url, Secret(postgres.password)
+    if change == "password":
+        password = Secret("wrong")
+    elif change == "database":
+        url = url.rsplit("/", 1)[0] + "/nowhere"
+    else:
+        url = url.replace(url.split(":")[-1].split("/")[0], str(free_port()))
+    with pytest.raises(DeadlinewatchError) as caught:
+        open_pool(url, password)
+    assert caught.value.exit_code == code
+    assert words in str(caught.value)
+    assert "wrong" not in str(caught.value) and postgres.password not in str(caught.value)
+
+
+def test_a_url_is_shown_without_its_password() -> None:
+    assert describe("postgresql://dw:s3cret@db.example:5433/studio") == "dw@db.example:5433/studio"

@@ -1,0 +1,329 @@
+"""Reading a progress note (CONTRACT.md "Progress notes"): blocks of `Key: value` lines, one per milestone.
+
+A note is taken whole or not at all: `parse_note` returns either blocks and no problems, or every problem it
+found, each saying what was wrong and what would be right.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from deadlinewatch.core.model import NoteBlock
+from deadlinewatch.core.words import Phrase, _, phrase
+
+# English keys first; Turkish and Bengali aliases after. Matching ignores case, accents and spacing.
+KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "milestone": ("milestone", "task", "kilometre taşı", "kilometre tasi", "aşama", "iş", "মাইলফলক", "কাজ"),
+    "done": ("done", "progress", "complete", "completed", "tamamlanan", "tamamlandı", "ilerleme", "bitti",
+             "সম্পন্ন", "অগ্রগতি"),
+    "remaining": ("remaining", "left", "kalan", "kalan süre", "বাকি", "অবশিষ্ট"),
+    "eta": ("eta", "expected", "tahmini bitiş", "tahmini", "bitiş", "সম্ভাব্য তারিখ", "সম্ভাব্য"),
+    "cause": ("cause", "reason", "neden", "sebep", "কারণ"),
+    "plan": ("plan", "next steps", "eylem planı", "পরিকল্পনা"),
+    "prevent": ("prevent", "prevention", "so it does not recur", "önlem", "önleme", "প্রতিরোধ", "প্রতিকার"),
+    "blocked": ("blocked", "engellendi", "engel", "bloke", "বাধা", "আটকে"),
+}
+YES = {"yes", "y", "true", "evet", "e", "হ্যাঁ", "হা", "1"}
+NO = {"no", "n", "false", "hayır", "hayir", "h", "না", "0", ""}
+DAY_UNITS = {"", "d", "day", "days", "wd", "working day", "working days", "workday", "workdays", "gün", "gun",
+             "iş günü", "is gunu", "দিন", "কার্যদিবস"}
+WEEK_UNITS = {"w", "wk", "wks", "week", "weeks", "hafta", "sapta", "সপ্তাহ"}
+# the keys as the team's replies and nudges write them, in the team's language (each one an alias above)
+NOTE_KEYS: dict[str, dict[str, str]] = {
+    "en": {"milestone": "Milestone", "done": "Done", "remaining": "Remaining", "eta": "ETA", "cause": "Cause",
+           "plan": "Plan", "prevent": "Prevent", "blocked": "Blocked"},
+    "tr": {"milestone": "Aşama", "done": "Tamamlanan", "remaining": "Kalan", "eta": "Tahmini bitiş",
+           "cause": "Neden", "plan": "Plan", "prevent": "Önlem", "blocked": "Engel"},
+    "bn": {"milestone": "মাইলফলক", "done": "সম্পন্ন", "remaining": "বাকি", "eta": "সম্ভাব্য তারিখ",
+           "cause": "কারণ", "plan": "পরিকল্পনা", "prevent": "প্রতিরোধ", "blocked": "বাধা"},
+}
+
+
+def note_keys(language: str) -> dict[str, str]:
+    """The note's keys in a language (its base language's; English when it has none)."""
+    return NOTE_KEYS.get(language.replace("-", "_").split("_")[0], NOTE_KEYS["en"])
+
+
+BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+
+
+@lru_cache(maxsize=8192)  # milestone names are folded for every note that is matched against them
+def fold(text: str) -> str:
+    """Casefold, drop Latin accents, collapse spaces: "  Tasarım  Çalışması " → "tasarim calismasi"."""
+    text = text.replace("ı", "i").replace("İ", "I")
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKD", text):
+        # only accents on Latin letters go; Bengali vowel signs are letters' parts, not decoration
+        if unicodedata.combining(ch) and out and out[-1].isascii():
+            continue
+        out.append(ch)
+    return " ".join("".join(out).casefold().split())
+
+
+_KEY_INDEX = {fold(alias): key for key, aliases in KEY_ALIASES.items() for alias in aliases}
+_LINE = re.compile(r"^\s*([^:：]{1,40}?)\s*[:：]\s*(.*?)\s*$")
+
+
+MAX_BLOCKS = 100  # milestone blocks in one note: a project's worth, never a flood (the reply answers each)
+MAX_PROBLEMS = 20  # problems listed in a reply; the rest are counted
+
+
+@dataclass(frozen=True)
+class MilestoneRef:
+    """What the parser needs to know of a milestone to resolve a `Milestone:` line."""
+
+    project: str
+    uid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    project: str | None
+    blocks: tuple[NoteBlock, ...]
+    problems: tuple[Phrase, ...]  # each said to the sender in the team's language
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.blocks)
+
+
+class NoteProblem(ValueError):
+    """A value a note gives that cannot be read, with the words that say so (in the team's language)."""
+
+    def __init__(self, words: Phrase) -> None:
+        super().__init__(str(words))
+        self.words = words
+
+
+def project_from_subject(subject: str, project_ids: Sequence[str]) -> str | None:
+    """The first `[token]` of the subject equal to a project id, in any case."""
+    by_fold = {p.casefold(): p for p in project_ids}
+    for token in re.findall(r"\[([^\[\]]+)\]", subject):
+        if token.strip().casefold() in by_fold:
+            return by_fold[token.strip().casefold()]
+    return None
+
+
+def parse_percent(value: str) -> int:
+    v = value.translate(BENGALI_DIGITS).strip()
+    m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
+    if not m:
+        raise NoteProblem(phrase(_('"%(value)s" is not a percentage; write e.g. "Done: 60%%"'), value=value))
+    n = float(m.group(1).replace(",", "."))
+    if not 0 <= n <= 100:
+        raise NoteProblem(phrase(_('"%(value)s" is not between 0%% and 100%%'), value=value))
+    return round(n)
+
+
+def parse_duration(value: str, week_length: int = 5) -> float:
+    """Working days: "4 days", "3d", "1 week" (= one week of working days), "4 gün", "২ দিন"."""
+    v = fold(value.translate(BENGALI_DIGITS))
+    m = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*([^\d\s].*?)?\.?", v)
+    if not m:
+        raise NoteProblem(phrase(_('"%(value)s" is not a duration; write e.g. "Remaining: 4 days" or '
+                                   '"Remaining: 1 week"'), value=value))
+    n = float(m.group(1).replace(",", "."))
+    unit = (m.group(2) or "").strip()
+    if unit in {fold(u) for u in DAY_UNITS}:
+        return n
+    if unit in {fold(u) for u in WEEK_UNITS}:
+        return n * week_length
+    raise NoteProblem(phrase(_('"%(value)s": unknown unit "%(unit)s"; use days or weeks, e.g. "4 days", "1 week"'),
+                             value=value, unit=unit))
+
+
+_AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\s*$")
+
+
+def parse_eta(value: str, today: dt.date) -> dt.date:
+    """An ISO date, or one with a month name in English, Turkish or Bengali. 03/04 is refused, not guessed."""
+    v = value.translate(BENGALI_DIGITS).strip()
+    try:
+        return dt.date.fromisoformat(v)
+    except ValueError:
+        pass
+    m = _AMBIGUOUS.match(v)
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        if a <= 12 and b <= 12 and a != b:
+            raise NoteProblem(phrase(_('"%(value)s" is ambiguous (day/month or month/day?); write "2026-12-03" or '
+                                       '"3 December 2026"'), value=value))
+    import dateparser  # slow to import; only needed for dates written out
+
+    parsed = dateparser.parse(
+        v,
+        languages=["en", "tr", "bn"],
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": dt.datetime.combine(today, dt.time(12)),
+            "REQUIRE_PARTS": ["day", "month"],
+            "DATE_ORDER": "DMY",
+        },
+    )
+    if parsed is None:
+        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"'),
+                                 value=value))
+    day: dt.date = parsed.date()  # dateparser is untyped
+    return day
+
+
+def parse_blocked(value: str) -> bool:
+    v = fold(value)
+    if v in {fold(x) for x in YES}:
+        return True
+    if v in {fold(x) for x in NO}:
+        return False
+    raise NoteProblem(phrase(_('"%(value)s" is neither yes nor no; write "Blocked: yes" or leave the line out'),
+                             value=value))
+
+
+def resolve_milestone(
+    name: str, candidates: Sequence[MilestoneRef]
+) -> tuple[MilestoneRef | None, str, list[MilestoneRef]]:
+    """Find the milestone a `Milestone:` line names: by UID, by exact folded name, then by a close name.
+
+    Returns (match, how, alternatives): how is "" for an exact match, else the name as written (a loose match).
+    """
+    by_uid = [c for c in candidates if c.uid == name.strip()]
+    if len(by_uid) == 1:
+        return by_uid[0], "", []
+    key = fold(name)
+    exact = [c for c in candidates if fold(c.name) == key]
+    if len(exact) == 1:
+        return exact[0], "", []
+    if len(exact) > 1:
+        return None, "", exact
+    names = {fold(c.name): c for c in candidates}
+    close = difflib.get_close_matches(key, list(names), n=2, cutoff=0.8)
+    if len(close) == 1 or (len(close) == 2 and difflib.SequenceMatcher(None, key, close[0]).ratio()
+                           > difflib.SequenceMatcher(None, key, close[1]).ratio() + 0.05):
+        pick = names[close[0]]
+        return pick, name, []  # matched loosely: the reply says how it read the name
+    return None, "", [names[c] for c in close]
+
+
+def parse_note(
+    subject: str,
+    text: str,
+    milestones: Sequence[MilestoneRef],
+    project_ids: Sequence[str],
+    today: dt.date,
+    week_length: int = 5,
+) -> ParsedNote:
+    project = project_from_subject(subject, project_ids)
+    candidates = [m for m in milestones if project is None or m.project == project]
+    problems: list[Phrase] = []
+    raw_blocks: list[tuple[int, dict[str, tuple[int, str]]]] = []
+    current: dict[str, tuple[int, str]] | None = None
+    last_key: str | None = None
+
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            last_key = None
+            continue
+        m = _LINE.match(line)
+        key = _KEY_INDEX.get(fold(m.group(1))) if m else None
+        if key is None:
+            if current is not None and last_key in ("cause", "plan", "prevent"):
+                n, old = current[last_key]
+                current[last_key] = (n, f"{old} {line.strip()}".strip())
+            elif current is not None and m:
+                known = ", ".join(k.capitalize() if k != "eta" else "ETA" for k in KEY_ALIASES)
+                problems.append(phrase(_('line %(line)s: unknown key "%(key)s" (known keys: %(known)s)'),
+                                       line=lineno, key=m.group(1), known=known))
+            continue
+        assert m is not None
+        value = m.group(2)
+        if key == "milestone":
+            if len(raw_blocks) == MAX_BLOCKS:
+                return ParsedNote(project, (), (phrase(_("line %(line)s: a note has at most %(count)s milestone "
+                                                         "blocks; send the rest in another note"),
+                                                       line=lineno, count=MAX_BLOCKS),))
+            current = {"milestone": (lineno, value)}
+            raw_blocks.append((lineno, current))
+        elif current is None:
+            problems.append(phrase(_('line %(line)s: "%(key)s:" comes before any "Milestone:" line'), line=lineno,
+                                   key=m.group(1)))
+            continue
+        elif key in current:
+            block_name = current["milestone"][1]
+            problems.append(phrase(_('line %(line)s: "%(key)s:" appears twice in the block for "%(name)s"'),
+                                   line=lineno, key=m.group(1), name=block_name))
+        else:
+            current[key] = (lineno, value)
+        last_key = key
+
+    if not raw_blocks and not problems:
+        problems.append(phrase(_('no "Milestone:" line found; every note needs at least one block')))
+
+    blocks: list[NoteBlock] = []
+    seen: set[str] = set()
+    projects_seen: set[str] = set()
+    for start, fields in raw_blocks:
+        name = fields["milestone"][1]
+        where = phrase(_('block at line %(line)s ("%(name)s")'), line=start, name=name)
+        if not name:
+            problems.append(phrase(_("line %(line)s: \"Milestone:\" needs the milestone's name from the calendar"),
+                                   line=start))
+            continue
+        ref, how, alternatives = resolve_milestone(name, candidates)
+        if ref is None:
+            if alternatives:
+                listed = "; ".join(f"{a.project}/{a.name}" for a in alternatives)
+                hint = phrase(_("it could be any of: %(names)s"), names=listed) if project else phrase(_(
+                    'it could be any of: %(names)s — put the project id in the subject, e.g. "[acme-web] progress"'),
+                    names=listed)
+            else:
+                known = "; ".join(sorted({c.name for c in candidates})) or "-"
+                hint = phrase(_("known milestones in %(project)s: %(names)s"), project=project, names=known) \
+                    if project else phrase(_("known milestones: %(names)s"), names=known)
+            problems.append(phrase(_('%(where)s: no milestone is called "%(name)s"; %(hint)s'), where=where, name=name,
+                                   hint=hint))
+        elif ref.uid in seen:
+            problems.append(phrase(_('%(where)s: "%(name)s" has two blocks in this note; merge them into one'),
+                                   where=where, name=ref.name))
+            ref = None
+        else:
+            seen.add(ref.uid)
+            projects_seen.add(ref.project)
+        block = NoteBlock(uid=ref.uid if ref else "", name=ref.name if ref else name, matched_by=how)
+        if len(fields) == 1:
+            problems.append(phrase(_("%(where)s: say at least one of Done, Remaining, ETA or Blocked"), where=where))
+        for key, (lineno, value) in fields.items():
+            try:
+                if key == "done":
+                    block = replace(block, done=parse_percent(value))
+                elif key == "remaining":
+                    block = replace(block, remaining_days=parse_duration(value, week_length))
+                elif key == "eta":
+                    block = replace(block, eta=parse_eta(value, today))
+                elif key == "blocked":
+                    block = replace(block, blocked=parse_blocked(value))
+                elif key == "cause":
+                    block = replace(block, cause=value.strip())
+                elif key == "plan":
+                    block = replace(block, plan=value.strip())
+                elif key == "prevent":
+                    block = replace(block, prevent=value.strip())
+            except NoteProblem as e:
+                problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=e.words))
+        if ref is None:
+            continue
+        blocks.append(block)
+
+    if len(projects_seen) > 1:
+        problems.append(phrase(_("the note mixes milestones of several projects; send one note per project, with "
+                                 "the project id in the subject")))
+    if project is None and len(projects_seen) == 1:
+        project = projects_seen.pop()
+    if len(problems) > MAX_PROBLEMS:  # the reply lists them: a few to fix first, not pages
+        problems[MAX_PROBLEMS - 1:] = [phrase(_("… and %(count)s more problems"),
+                                              count=len(problems) - MAX_PROBLEMS + 1)]
+    return ParsedNote(project, tuple(blocks) if not problems else (), tuple(problems))

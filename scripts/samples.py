@@ -31,7 +31,8 @@ from deadlinewatch.core import policy
 from deadlinewatch.core.alert import Pace, pace
 from deadlinewatch.core.forecast import forecast, last_work_day, learn
 from deadlinewatch.core.letters import AlertLetter, BlockSummary
-from deadlinewatch.core.model import Forecast, Milestone, NoteBlock, NoticeDecision, Report
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, Report
+from deadlinewatch.core.notes import NoteBlock
 from deadlinewatch.core.words import Days, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.demo.servers import write_local_config
@@ -252,8 +253,8 @@ def samples(language: str) -> dict[str, EmailMessage | bytes]:
     # what the team's messages say of each milestone: its one forecast, said in the team's language
     written, silent = composer.forecast(language, WRITTEN.forecast), composer.forecast(language, SILENT.forecast)
     latest = WRITTEN.notes[-1]
-    said = composer.say(language, _said(NoteBlock(DESIGN.uid, story.milestones[0], latest.done, latest.remaining_days)),
-                        ", ")
+    block = NoteBlock(uid=DESIGN.uid, name=story.milestones[0], done=latest.done, remaining_days=latest.remaining_days)
+    said = composer.say(language, _said(block), ", ")
     deadline = last_work_day(DESIGN.deadline, TEAM_TZ)
     assert WRITTEN.forecast.p50 is not None
     beside = composer.say(language, [  # as stages/inbox.py `_summary` says it

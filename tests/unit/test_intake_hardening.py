@@ -15,8 +15,7 @@ import pytest
 from deadlinewatch.adapters.mailbox import Fetched
 from deadlinewatch.core import intake
 from deadlinewatch.core.intake import Context, Rules, authenticated, classify, read_message, returned_ids
-from deadlinewatch.core.model import NoteBlock
-from deadlinewatch.core.notes import ParsedNote
+from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.stages import inbox
 
 ARRIVED = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
@@ -32,7 +31,7 @@ def mail(headers: str, body: str = "Milestone: x\nDone: 1%\n") -> bytes:
 
 
 def ok_note(_: object) -> ParsedNote:
-    return ParsedNote("acme-web", (NoteBlock("design-1", "Design mockups", done=1),), ())
+    return ParsedNote("acme-web", (NoteBlock(uid="design-1", name="Design mockups", done=1),), ())
 
 
 def signed(sender: str, results: str) -> intake.Incoming:

@@ -31,22 +31,6 @@ class Milestone:
     successors: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class NoteBlock:
-    """One `Milestone:` block of a progress note, resolved to a milestone of the store."""
-
-    uid: str
-    name: str
-    done: int | None = None
-    remaining_days: float | None = None
-    eta: dt.date | None = None
-    cause: str = ""
-    plan: str = ""
-    blocked: bool = False
-    matched_by: str = ""  # the name as written, when it matched only loosely (the reply says how it was read)
-    prevent: str = ""  # what keeps it from happening again
-
-
 @dataclass(frozen=True, slots=True)  # a daemon keeps every open milestone's recent notes: no __dict__ each
 class Report:
     """What one note said about one milestone, at the note's time."""

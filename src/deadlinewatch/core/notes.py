@@ -12,9 +12,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from dataclasses import fields as declared
 from functools import lru_cache
 
-from deadlinewatch.core.model import NoteBlock
+from deadlinewatch.core.model import Report
 from deadlinewatch.core.words import Phrase, _, phrase
 
 # English keys first; Turkish and Bengali aliases after. Matching ignores case, accents and spacing.
@@ -81,6 +82,27 @@ class MilestoneRef:
     project: str
     uid: str
     name: str
+
+
+UNDATED = dt.datetime.min.replace(tzinfo=dt.UTC)  # a block's time until its note is recorded
+
+
+@dataclass(frozen=True)
+class NoteBlock(Report):
+    """One `Milestone:` block of a progress note, resolved to a milestone of the store: the report it makes (what
+    it says of the milestone, the keys of CONTRACT.md "Progress notes"), not yet dated, and how its name was read.
+    Its note's time and sender come with the message (`report`)."""
+
+    project: str = ""
+    uid: str = ""
+    at: dt.datetime = UNDATED
+    name: str = ""
+    matched_by: str = ""  # the name as written, when it matched only loosely (the reply says how it was read)
+
+    def report(self, at: dt.datetime, sender: str) -> Report:
+        """What the note records of this milestone: the block's report, at the note's time, from its sender."""
+        said = {f.name: getattr(self, f.name) for f in declared(Report)}
+        return Report(**{**said, "at": at, "sender": sender})
 
 
 @dataclass(frozen=True)
@@ -293,7 +315,8 @@ def parse_note(
         else:
             seen.add(ref.uid)
             projects_seen.add(ref.project)
-        block = NoteBlock(uid=ref.uid if ref else "", name=ref.name if ref else name, matched_by=how)
+        block = NoteBlock(project=ref.project if ref else "", uid=ref.uid if ref else "",
+                          name=ref.name if ref else name, matched_by=how)
         if len(fields) == 1:
             problems.append(phrase(_("%(where)s: say at least one of Done, Remaining, ETA or Blocked"), where=where))
         for key, (lineno, value) in fields.items():

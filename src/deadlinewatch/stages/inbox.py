@@ -30,14 +30,13 @@ from deadlinewatch.core.model import (
     DecideHeld,
     Forecast,
     Milestone,
-    NoteBlock,
     QueueGroup,
     QueueMail,
     RecordMessage,
     Report,
     SetOutboxState,
 )
-from deadlinewatch.core.notes import ParsedNote
+from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, LoginRefused, ServerError
 from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed, server_ok
@@ -174,8 +173,7 @@ def decide_message(c: Composer, forecast: ForecastFn, rules: intake.Rules, folde
 
 def note_reports(note: ParsedNote, incoming: intake.Incoming) -> list[Report]:
     """What an accepted note records: one report a block, at the note's time."""
-    return [Report(note.project or "", b.uid, incoming.at, b.done, b.remaining_days, b.eta, b.cause, b.plan,
-                   b.blocked, incoming.sender, b.prevent) for b in note.blocks]
+    return [b.report(incoming.at, incoming.sender) for b in note.blocks]
 
 
 def _understood(lookup: Lookup) -> ParsedNote:

@@ -17,7 +17,9 @@ import pytest
 from icalendar import Calendar
 
 from tests.conftest import Studio, approve_held, calendar_parts, deadlinewatch, write_config
+from tests.ical import when
 from tests.integration.test_whole_loop import _folder
+from tests.mailtext import body
 from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
@@ -51,7 +53,8 @@ def configure(studio: Studio, **more: Any) -> None:
 
 
 def status(studio: Studio) -> dict[str, Any]:
-    return json.loads(deadlinewatch("status", "--json", config=studio.config).stdout)  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads(deadlinewatch("status", "--json", config=studio.config).stdout)
+    return report
 
 
 def test_every_calendar_parses_in_both_parsers_uids_stay_and_sequence_grows(
@@ -241,11 +244,11 @@ def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studi
     once_approved(studio, "2026-11-30T12:00")
     [notice] = sent(studio, "notice")
     assert "Later work builds on this, so these dates move too:\n\n- Launch: " in \
-        notice.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        body(notice).replace("\r\n", "\n")
     [update] = sent(studio, "update")
     [event] = Calendar.from_ical(calendar_parts(update)[0].get_content()).walk("VEVENT")
     assert str(event["UID"]).startswith("dw-") and event["SEQUENCE"] == 1
-    assert event["DTSTART"].dt.isoformat() > "2026-12-10"  # moved later than its deadline
+    assert when(event, "DTSTART").isoformat() > "2026-12-10"  # moved later than its deadline
     assert len(calendar_parts(notice)) == 1  # the notice invites its own milestone only; the update carries Launch
 
 
@@ -256,7 +259,7 @@ def test_the_weekly_check_in_goes_once_a_week_at_the_clients_time(studio: Studio
     assert sent(studio, "weekly") == []
     once(studio, "2026-11-30T09:30+00:00")
     [weekly] = sent(studio, "weekly")
-    text = weekly.get_body(("plain",)).get_content()
+    text = body(weekly)
     assert "Design mockups: 20% done" in text and "Launch: not started yet" in text
     assert calendar_parts(weekly) == []  # the table, and no calendar data beside it
     once(studio, "2026-12-01T09:30+00:00")
@@ -280,7 +283,7 @@ def test_the_managers_copy_of_a_notice_says_why_in_the_words_status_uses(studio:
     [why] = sent(studio, "manager-draft", to="pm@studio.example")
     design = next(m for m in status(studio)["milestones"] if m["uid"] == "design-1")
     # the forecast's own explanation, as `status` shows it at that moment
-    assert design["reason"] and design["reason"] in " ".join(why.get_body(("plain",)).get_content().split())
+    assert design["reason"] and design["reason"] in " ".join(body(why).split())
     assert "this team's work has taken" in design["reason"]
     assert approve_held(studio.config)
     once(studio, "2026-11-30T12:05")

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Studio, calendar_parts, deadlinewatch
 from tests.integration.test_conversation import LATER_NOTE, configure, manager_answer, once, sent, status
+from tests.mailtext import body
 from tests.samples import NOTE
 
 pytestmark = pytest.mark.integration
@@ -37,23 +38,24 @@ def test_the_readme_note_without_an_eta_tells_the_client_in_the_same_pass(studio
     assert len(homepage) == 1, status(studio)["notices"]
     if homepage[0]["state"] == "held":  # the forecast outruns a team it knows too little: both dates to the manager
         [draft] = [d for d in sent(studio, "manager-draft", to="pm@studio.example") if "Homepage" in str(d["Subject"])]
-        text = draft.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+        text = body(draft).replace("\r\n", "\n")
         # both dates, why they differ, and what each choice risks (the note's time is its arrival here: the date
         # the team's Remaining ends follows from it)
         assert "the forecast promises" in text and "the team's own date of" in text and "--date 2026-12-" in text
         assert "risks a second apology" in text
     else:
         [notice] = [m for m in sent(studio, "notice") if "Homepage build" in str(m["Subject"])]
-        assert "I am sorry to tell you" in notice.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        assert "I am sorry to tell you" in body(notice)
 
 
 def _held_notice(studio: Studio) -> dict[str, object]:
-    [held] = [n for n in status(studio)["notices"] if n["kind"] == "notice" and n["state"] == "held"]
-    return held  # type: ignore[no-any-return]
+    notices: list[dict[str, object]] = status(studio)["notices"]
+    [held] = [n for n in notices if n["kind"] == "notice" and n["state"] == "held"]
+    return held
 
 
 def _text(msg: EmailMessage) -> str:
-    return str(msg.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    return body(msg)
 
 
 def test_a_rejected_date_is_never_called_the_date_we_gave(studio: Studio) -> None:

@@ -13,6 +13,7 @@ import pytest
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.letters import BlockSummary, ClientEnvelope, Progress, Recipient
 from deadlinewatch.core.model import TimelineRow
+from tests.mailtext import body
 from tests.unit.test_letters import letter
 
 # each decodes to a line break followed by a header of the attacker's; the last ends the header block early
@@ -89,6 +90,7 @@ def test_no_outside_text_writes_a_header_in_any_letter(attack: str) -> None:
         for part in parsed.walk():  # attached messages (the draft, the forwarded reply) hold too
             if part.get_content_type() == "message/rfc822":
                 inner = part.get_payload(0)
+                assert isinstance(inner, EmailMessage), kind  # a message/rfc822 part holds one message
                 assert "bcc" not in [k.lower() for k in inner], kind
                 assert all("\n" not in str(v) for v in inner.values()), kind
 
@@ -96,6 +98,7 @@ def test_no_outside_text_writes_a_header_in_any_letter(attack: str) -> None:
 def test_the_forward_carries_the_clients_text_not_their_bytes() -> None:
     msg = _letters("=?utf-8?q?Hi=0D=0A=0D=0A--=_dw_boundary--?=")["forward"]
     inner = next(p for p in msg.walk() if p.get_content_type() == "message/rfc822").get_payload(0)
+    assert isinstance(inner, EmailMessage)  # a message/rfc822 part holds one message
     assert inner["X-Original-From"] == "Jane <jane@acme.example>" and "From" not in inner
     assert inner.get_content().strip() == "Fine."
 
@@ -120,7 +123,7 @@ def test_what_held_free_text_is_escaped_in_html_literal_in_text_and_never_a_temp
     msg = letters().notice(letter(cause=cause, plan="{{ 7 * 7 }}"))
     raw = msg.as_bytes()
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))  # RFC 5322 2.1.1: lines are folded
-    html = msg.get_body(("html",)).get_content()
+    html = body(msg, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
-    text = msg.get_body(("plain",)).get_content()
+    text = body(msg)
     assert "{{ config }}" in text and "{{ 7 * 7 }}" in text and "49" not in text

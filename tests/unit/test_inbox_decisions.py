@@ -22,6 +22,7 @@ from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import Composer
 from deadlinewatch.stages.forecasts import Forecaster
 from deadlinewatch.stages.inbox import Lookup, MessageDecision, decide_message, rules_of
+from tests.mailtext import body
 from tests.samples import DESIGN, NOTE, STRANGER
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
@@ -61,7 +62,7 @@ def test_a_members_note_is_recorded_with_its_notes_and_answered_in_one_decision(
     assert [(r.uid, r.done, r.remaining_days) for r in record.reports] == [("design-1", 20, 10.0)]
     [reply] = record.outgoing
     assert reply.kind == "reply" and reply.recipients[0] == "alice@studio.example"
-    text = message_from_bytes(reply.message, policy=default_policy).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = body(message_from_bytes(reply.message, policy=default_policy))
     assert "Design mockups" in text and "20% done" in text
 
 

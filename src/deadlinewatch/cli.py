@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("server", choices=("imap", "smtp", "caldav"))
     s.add_argument("--print", action="store_true", dest="print_token",
                    help="write the refresh token to stdout (for LoadCredential=) instead of the state directory")
+    s = sub.add_parser("copy-state", help="copy the SQLite state into an empty PostgreSQL database (daemon.database)")
+    s.add_argument("url", help="postgresql://USER@HOST:PORT/DBNAME; the password from $CREDENTIALS_DIRECTORY/database, "
+                               "daemon.database_password_file or PGPASSWORD")
     return p
 
 
@@ -330,11 +333,25 @@ def cmd_web_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy_state(args: argparse.Namespace) -> int:
+    from deadlinewatch.adapters.store.postgres.connection import connect, database_password, describe
+    from deadlinewatch.adapters.store.postgres.copy import copy_state
+
+    config = config_mod.load(config_path(args))
+    account = config.accounts.get("database")
+    with connect(args.url, account.password if account else database_password(), autocommit=True) as conn:
+        copied = copy_state(config.state_dir, conn, args.url)
+    for c in copied:
+        print(f"{c.table}: {c.rows} rows")
+    print(f"copied into {describe(args.url)}; set daemon.database to it and start the daemons", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "init": cmd_init, "check-config": cmd_check_config, "once": cmd_once, "run": cmd_run, "status": cmd_status,
     "preview": cmd_preview, "approve": lambda a: cmd_decide(a, True), "reject": lambda a: cmd_decide(a, False),
     "rotate-page": cmd_rotate_page, "demo": cmd_demo, "replay": cmd_replay, "login": cmd_login,
-    "web-password": cmd_web_password,
+    "web-password": cmd_web_password, "copy-state": cmd_copy_state,
 }
 
 

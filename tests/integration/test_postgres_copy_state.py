@@ -1,0 +1,75 @@
+"""`copy-state URL`: a SQLite state made by the real pipeline (calendar, a team note, letters, the manager's
+approval) copied into PostgreSQL, every table row for row, ids and tokens kept; a second copy is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch import config as config_mod
+from tests.conftest import Studio, approve_held, deadlinewatch
+from tests.postgres_server import PostgresDatabase
+from tests.samples import NOTE
+
+pytestmark = pytest.mark.integration
+
+
+def sqlite_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    db = sqlite3.connect(path)
+    try:
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {n: sorted(db.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+    finally:
+        db.close()
+
+
+def test_copy_state_copies_every_table_row_for_row_and_refuses_a_second_time(
+        studio: Studio, postgres: PostgresDatabase, tmp_path: Path) -> None:
+    studio.dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert approve_held(studio.config, now="2026-11-30T12:05")
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:10").returncode == 0
+    (tmp_path / "credentials").mkdir()
+    (tmp_path / "credentials" / "database").write_text(postgres.password)
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")}
+
+    result = deadlinewatch("copy-state", postgres.url, config=studio.config, env=env)
+
+    assert result.returncode == 0, result.stderr
+    state = sqlite_tables(config_mod.load(str(studio.config)).state_dir / "deadlinewatch.sqlite3")
+    assert {t for t, rows in state.items() if rows} >= {"milestones", "messages", "reports", "forecasts", "outbox",
+                                                        "passes", "servers", "keys", "calendars", "calendar_entries"}
+    assert result.stdout.splitlines() == [f"{t}: {len(rows)} rows" for t, rows in state.items()]
+    with postgres.connect() as conn:
+        for table, rows in state.items():
+            copied = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            assert sorted(copied, key=repr) == rows, table
+        # the next id of each table with one comes after the ids copied
+        for table in ("outbox", "passes", "reports"):
+            (newest,) = conn.execute(f"SELECT max(id) FROM {table}").fetchone()  # type: ignore[misc]
+            (following,) = conn.execute(  # type: ignore[misc]
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))").fetchone()
+            assert following == newest + 1, table
+
+    again = deadlinewatch("copy-state", postgres.url, config=studio.config, env=env)
+
+    assert again.returncode == 1
+    assert "is not empty" in again.stderr and "keys" in again.stderr and "Traceback" not in again.stderr
+    assert postgres.password not in again.stderr
+
+
+def test_copy_state_refuses_while_a_daemon_holds_the_state(studio: Studio, postgres: PostgresDatabase) -> None:
+    from deadlinewatch.adapters.store import StateLock
+
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    lock = StateLock(config_mod.load(str(studio.config)).state_dir)
+    lock.acquire()
+    try:
+        result = deadlinewatch("copy-state", postgres.url, config=studio.config, env={"PGPASSWORD": postgres.password})
+    finally:
+        lock.release()
+    assert result.returncode == 1 and "in use by another deadlinewatch" in result.stderr
+    with postgres.connect() as conn:  # untouched, not even migrated
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)

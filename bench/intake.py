@@ -38,11 +38,14 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters import mailbox as mailbox_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
-from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink, write_local_config
+from deadlinewatch.demo.servers import CalDAVServer, SmtpSink, write_local_config
 from deadlinewatch.services import PassReport
 from deadlinewatch.stages import inbox as inbox_mod
 from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.inbox import read_inbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Dovecot, tests/dovecot.py (not shipped)
+from tests.dovecot import DovecotServer
 
 MILESTONES = 20
 

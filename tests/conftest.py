@@ -19,11 +19,10 @@ import pytest
 
 from deadlinewatch.demo.servers import (
     CalDAVServer,
-    DovecotServer,
     SmtpSink,
-    dovecot_available,
     write_local_config,
 )
+from tests.dovecot import DovecotServer, dovecot_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -18,8 +18,9 @@ from icalendar import Calendar
 
 from deadlinewatch.adapters.calendar import CalDAVCalendar
 from deadlinewatch.config import Secret, ServerAccount
-from deadlinewatch.demo.servers import DovecotServer, SmtpSink
+from deadlinewatch.demo.servers import SmtpSink
 from tests.conftest import Dav, approve_held, deadlinewatch, write_config
+from tests.dovecot import DovecotServer
 from tests.samples import DESIGN, LAUNCH, NOTE
 
 pytestmark = pytest.mark.integration

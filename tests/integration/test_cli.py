@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink, free_port
+from deadlinewatch.demo.servers import CalDAVServer, SmtpSink, free_port
 from tests.conftest import deadlinewatch, write_config
+from tests.dovecot import DovecotServer
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.demo.servers import CalDAVServer, DovecotServer, SmtpSink
+from deadlinewatch.demo.servers import CalDAVServer, SmtpSink
 from tests.conftest import deadlinewatch, start_daemon, write_config
+from tests.dovecot import DovecotServer
 from tests.faultproxy import FaultProxy
 from tests.integration.test_daemon import wait_for
 from tests.samples import DESIGN, LAUNCH, NOTE

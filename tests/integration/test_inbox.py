@@ -21,9 +21,9 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
-from deadlinewatch.demo.servers import DovecotServer
 from deadlinewatch.pipeline import run_pass
 from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
+from tests.dovecot import DovecotServer
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_whole_loop import _folder
 from tests.samples import NOTE

@@ -25,9 +25,10 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.mailbox import ImapMailbox
-from deadlinewatch.demo.servers import DovecotServer, SmtpSink, dovecot_available
+from deadlinewatch.demo.servers import SmtpSink
 from deadlinewatch.errors import LoginRefused
 from tests.conftest import IN_CI, Studio, deadlinewatch, start_daemon
+from tests.dovecot import DovecotServer, dovecot_available
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_inbox import replies_to
 from tests.oauth_server import GatedRadicale, OAuthServer

@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for the demo and the tests: Radicale, Xandikos, pymap, Dovecot, an SMTP sink.
+"""Real servers on 127.0.0.1 for the demo and the tests: Radicale, Xandikos, pymap, an SMTP sink (the tests'
+Dovecot is theirs: tests/dovecot.py).
 
 Ports are found by binding port 0; readiness is a protocol answer (an HTTP reply, an IMAP `* OK`), never a
 sleep. Every server is stopped by `stop()`, also when its start failed half-way.
@@ -40,7 +41,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None, log: Path | None,
+def wait_ready(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes] | None, log: Path | None,
           timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,7 +68,7 @@ def _http_ready(url: str) -> Callable[[], bool]:
     return check
 
 
-def _imap_ready(port: int) -> Callable[[], bool]:
+def imap_ready(port: int) -> Callable[[], bool]:
     def check() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -79,14 +80,15 @@ def _imap_ready(port: int) -> Callable[[], bool]:
 
 
 @dataclass
-class _Process:
+class ServerProcess:
     directory: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            # the server and every child it forked (Dovecot's login and imap processes): a session of their own
+            # the server and every child it forked (Dovecot's login and imap processes, in the tests): a
+            # session of their own
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -117,7 +119,7 @@ class _Process:
 
 
 @dataclass
-class CalDAVServer(_Process):
+class CalDAVServer(ServerProcess):
     """Radicale (with htpasswd users) or Xandikos (no authentication over plain HTTP)."""
 
     kind: str = "radicale"
@@ -160,7 +162,7 @@ class CalDAVServer(_Process):
                     str(self.directory / "state"), "--defaults", "--listen-address", "127.0.0.1",
                     "-p", str(self.port)]
         log = self._spawn(argv, f"{self.kind}.log")
-        _wait(_http_ready(self.url), self.kind, self.proc, log)
+        wait_ready(_http_ready(self.url), self.kind, self.proc, log)
         return self
 
     def _request(self, method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
@@ -193,7 +195,7 @@ class CalDAVServer(_Process):
 
 
 @dataclass
-class PymapServer(_Process):
+class PymapServer(ServerProcess):
     """pymap's in-memory server: one user, IDLE in ~45 ms. For the demo."""
 
     user: str = "progress"
@@ -206,128 +208,8 @@ class PymapServer(_Process):
         exe = str(beside) if beside.exists() else shutil.which("pymap") or "pymap"
         log = self._spawn([exe, "--host", "127.0.0.1", "--port", str(self.port), "--no-tls", "dict",
                            "--demo-user", self.user, "--demo-password", self.password], "pymap.log")
-        _wait(_imap_ready(self.port), "pymap", self.proc, log)
+        wait_ready(imap_ready(self.port), "pymap", self.proc, log)
         return self
-
-
-DOVECOT = "/usr/sbin/dovecot"
-DOVECOT_CONF = """instance_name = dovecot-{port}
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login{oauth_mechanisms}
-default_internal_user = {internal_user}
-default_internal_group = {internal_group}
-default_login_user = {login_user}
-{mail_ids}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
-}}
-{oauth_passdb}userdb {{
-  driver = passwd-file
-  args = username_format=%u {d}/users
-  default_fields = home={d}/mail/%u
-}}
-mail_location = maildir:~/Maildir
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-{chroot}}}
-{extra_services}
-"""
-
-
-def dovecot_available() -> bool:
-    return os.path.exists(DOVECOT)
-
-
-@dataclass
-class DovecotServer(_Process):
-    users: dict[str, str] = field(default_factory=lambda: {"progress": "progresspw"})
-    # with an RFC 7662 introspection URL (credentials in it), XOAUTH2 and OAUTHBEARER logins are checked there:
-    # the token must be active, name the user and carry `oauth_scope`
-    oauth_introspection: str = ""
-    oauth_scope: str = "imap"
-
-    @property
-    def conf(self) -> Path:
-        return self.directory / "dovecot.conf"
-
-    def start(self) -> DovecotServer:
-        # the folder must be traversable by Dovecot's unprivileged users (pytest's tmp_path is 0700)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for p in [self.directory, *self.directory.parents]:
-            if p == Path("/") or p == Path("/tmp"):
-                break
-            with contextlib.suppress(PermissionError):
-                p.chmod(p.stat().st_mode | 0o055)
-        self.port = free_port()
-        (self.directory / "mail").mkdir(exist_ok=True)
-        (self.directory / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
-        if os.geteuid() == 0:
-            os.chown(self.directory / "mail", 65534, 65534)
-            values = dict(internal_user="dovecot", internal_group="dovecot", login_user="dovenull",
-                          mail_ids="mail_uid = 65534\nmail_gid = 65534", chroot="", extra_services="")
-        else:
-            import pwd
-
-            me = pwd.getpwuid(os.geteuid()).pw_name
-            values = dict(internal_user=me, internal_group=me, login_user=me, mail_ids="",
-                          chroot="  chroot =\n",
-                          extra_services="service anvil {\n  chroot =\n}\nservice stats {\n  chroot =\n}\n")
-        oauth = dict(oauth_mechanisms="", oauth_passdb="")
-        if self.oauth_introspection:
-            (self.directory / "oauth2.conf.ext").write_text(
-                f"introspection_mode = post\nintrospection_url = {self.oauth_introspection}\n"
-                f"username_attribute = username\nactive_attribute = active\nactive_value = true\n"
-                f"scope = {self.oauth_scope}\n")
-            oauth = dict(oauth_mechanisms=" xoauth2 oauthbearer", oauth_passdb=(
-                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
-                f"  args = {self.directory}/oauth2.conf.ext\n}}\n"))
-        self.conf.write_text(DOVECOT_CONF.format(port=self.port, d=self.directory, **values, **oauth))
-        self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
-        _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
-        return self
-
-    def seed(self, user: str, messages: list[bytes]) -> None:
-        """Write messages straight into the user's Maildir — before start(): 10,000 in about a second, where
-        delivering them one by one takes minutes."""
-        maildir = self.directory / "mail" / user / "Maildir"
-        for sub in ("cur", "new", "tmp"):
-            (maildir / sub).mkdir(parents=True, exist_ok=True)
-        stamp = int(time.time())
-        for i, raw in enumerate(messages):
-            (maildir / "new" / f"{stamp}.M{i}P{os.getpid()}.seed").write_bytes(raw)
-        if os.geteuid() == 0:
-            for path in [self.directory / "mail", *(self.directory / "mail").rglob("*")]:
-                os.chown(path, 65534, 65534)
-
-    def restart(self) -> None:
-        """Stop and start again on the same port, keeping the mail (a server restart, as seen by clients)."""
-        self._stop_until_port_free()
-        self._spawn([DOVECOT, "-F", "-c", str(self.conf)], "dovecot.stdout")
-        _wait(_imap_ready(self.port), "dovecot", self.proc, self.directory / "dovecot.log")
-
-    def doveadm(self, *args: str) -> str:
-        return subprocess.run(["doveadm", "-c", str(self.conf), *args], check=True, capture_output=True,
-                              text=True).stdout
-
-    def save(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
-        subprocess.run(["doveadm", "-c", str(self.conf), "save", "-u", user, "-m", folder], input=raw, check=True,
-                       capture_output=True)
 
 
 class SmtpSink:

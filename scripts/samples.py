@@ -40,6 +40,7 @@ from deadlinewatch.services import Composer
 from deadlinewatch.stages import evaluation
 from deadlinewatch.stages.evaluation import plan_cancel, plan_intro, plan_invitation, plan_notice, plan_weekly
 from deadlinewatch.stages.inbox import _said
+from deadlinewatch.stages.manager_mail import manager_messages
 from deadlinewatch.stages.project_view import ProjectView
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
@@ -197,17 +198,15 @@ def client_letters(language: str) -> dict[str, bytes]:
     assert WRITTEN.notice is not None
     notice = plan_notice(c, introduced, design, WRITTEN.notice, COMPOSED, closed=0)
     assert [m.kind for m in notice.messages] == ["notice", "update"], notice.messages  # it moves the content
-    draft_of = evaluation.manager_copy(c, introduced, notice, COMPOSED)
-    assert draft_of is not None
-    draft, *_ = draft_of(7)
+    notice.about = evaluation.about(introduced, notice)
+    draft, *_ = manager_messages(c, notice.group(), 7, COMPOSED)
     # approved: the client was told
     told = dataclasses.replace(introduced.after(notice.dates), told={DESIGN.uid: COMPOSED})
 
     no_plan = plan_notice(c, dataclasses.replace(introduced, reports={**notes, DESIGN.uid: list(DESIGN_NOTES)}),
                           design, WRITTEN.notice, COMPOSED, closed=0)
-    to_manager = evaluation.manager_copy(c, introduced, no_plan, COMPOSED)
-    assert to_manager is not None
-    [follow_up] = [m for m in to_manager(7) if m.kind == "manager-follow-up"]
+    no_plan.about = evaluation.about(introduced, no_plan)
+    [follow_up] = [m for m in manager_messages(c, no_plan.group(), 7, COMPOSED) if m.kind == "manager-follow-up"]
 
     later = _at(12, 2, 8)  # the notes after the notice: the promise of 10 December cannot hold
     slipped = [*notes[DESIGN.uid], Report("acme-web", DESIGN.uid, later, 75, remaining_days=8, cause=story.cause2,

@@ -23,8 +23,7 @@ from deadlinewatch.adapters.store.port import (
     TrackRecord,
     new_page_token,
 )
-from deadlinewatch.core.alert import RiskAlert
-from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, ShowDate
+from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, RiskAlert, ShowDate
 from deadlinewatch.errors import StateConflict
 
 
@@ -215,8 +214,7 @@ class MemoryStore(StorePort):
     def entry_uids(self, project: str) -> dict[str, str]:
         return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
 
-    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
-                             to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int:
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
         with self.transaction():
             primary = 0
             for i, message in enumerate(messages):
@@ -236,8 +234,6 @@ class MemoryStore(StorePort):
                     self.s.entry_uids.setdefault(key, d.entry_uid)
             if primary:
                 self.s.shows[primary] = tuple(dates)
-            for mail in to_manager(primary) if to_manager is not None else ():
-                self._enqueue(mail, parent=primary)
             return primary
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
@@ -329,11 +325,11 @@ class MemoryStore(StorePort):
         found = self._items(lambda i: i.kind == kind and i.project == project and (uid is None or i.uid == uid))
         return any(i.created >= since for i in found[-20:])
 
-    def record_outgoing(self, messages: Sequence[QueueMail]) -> None:
+    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None:
         with self.transaction():
             for mail in messages:
                 if not self.is_our_message_id(mail.message_id):
-                    self._enqueue(mail)
+                    self._enqueue(mail, parent=parent)
 
     # --- the inbox ---------------------------------------------------------------------------------------------
 

@@ -236,6 +236,7 @@ def _approve_with_date(store: StorePort, item: OutboxItem, date: dt.date, config
                        clock: FixedClock | SystemClock, decided_by: str) -> str:
     from deadlinewatch.stages.approval import with_date
     from deadlinewatch.stages.forecasts import forecaster
+    from deadlinewatch.stages.manager_mail import record
     from deadlinewatch.stages.project_view import view
 
     if item.project is None or item.project not in {p.id for p in config.projects}:
@@ -243,8 +244,8 @@ def _approve_with_date(store: StorePort, item: OutboxItem, date: dt.date, config
     svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
     forecast = forecaster(svc)
     now = clock.now()
-    plan = with_date(svc.composer, view(store, config.project(item.project)), item, date, forecast,
-                     forecast.spread.history, now, decided_by)
-    new_id = store.enqueue_client_group(plan.messages, plan.dates, plan.manager)
+    pv = view(store, config.project(item.project))
+    plan = with_date(svc.composer, pv, item, date, forecast, forecast.spread.history, now, decided_by)
+    (new_id,) = record(store, svc.composer, [plan.group()], now).ids
     return (f"notice #{item.id} approved with the date {date.isoformat()}: composed again for it as #{new_id}, "
             "which goes out on the next pass\n")

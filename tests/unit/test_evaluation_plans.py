@@ -23,8 +23,9 @@ from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, QueueMail, Report, ShowDate
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import Composer, PassReport, Services
-from deadlinewatch.stages.evaluation import Snapshot, decide_project, evaluate
+from deadlinewatch.stages.evaluation import Plan, Snapshot, decide_project, evaluate
 from deadlinewatch.stages.forecasts import Forecaster
+from deadlinewatch.stages.manager_mail import manager_messages
 from deadlinewatch.stages.project_view import ProjectView
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -91,6 +92,11 @@ def _notice(c: Composer, reports: list[Report], dates: dict[str, ClientDate] | N
     return notice
 
 
+def _to_manager(c: Composer, plan: Plan, primary: int) -> list[QueueMail]:
+    """The manager's messages about a plan, once it is recorded as `primary`."""
+    return manager_messages(c, plan.group(), primary, NOW)
+
+
 def _text(mail: QueueMail) -> str:
     msg = message_from_bytes(mail.message, policy=email_policy)
     return str(msg.get_body(preferencelist=("plain",)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]
@@ -100,13 +106,13 @@ def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows
     c = _composer(tmp_path)
     decided = decide_project(c, _snapshot(c), _forecaster(c), NOW)
     [intro] = decided.plans
-    assert intro.what == "introduction" and intro.manager is not None
+    assert intro.what == "introduction" and intro.about is not None
     # one letter, inviting the nearest milestone: never one mail per milestone at first contact
     assert [(m.kind, m.uid) for m in intro.messages] == [("intro", "design-1")]
     assert all(isinstance(m, QueueMail) and m.audience == "client" and m.state == "pending" for m in intro.messages)
     # the client's letter carries the invitation; the manager, in its Cc, gets a copy of their own (auto: no draft)
     assert intro.messages[0].recipients == ("jane@acme.example", "progress@studio.example")
-    [copy] = intro.manager(1)
+    [copy] = _to_manager(c, intro, 1)
     assert (copy.kind, copy.audience, copy.state, copy.recipients) == (
         "manager-copy", "team", "pending", ("pm@studio.example", "progress@studio.example"))
     assert b"text/calendar" not in copy.message and b"Cc: pm@studio.example" in copy.message
@@ -132,7 +138,7 @@ def test_a_slipping_milestone_gets_a_notice_whose_sequence_follows_what_was_just
     assert mail.kind == "notice" and date.sequence == 5 and date.shown_date == date.promised == mail.promised
     assert date.promised is not None and date.promised > dt.date(2026, 12, 4)
     # the manager hears why a notice went, once the notice has its number; the note gave a plan: no follow-up
-    assert notice.manager is not None and [m.kind for m in notice.manager(17)] == ["manager-explained",
+    assert notice.about is not None and [m.kind for m in _to_manager(c, notice, 17)] == ["manager-explained",
                                                                                      "manager-copy"]
 
 
@@ -159,8 +165,8 @@ def test_under_manager_approval_every_message_is_held_with_a_draft_naming_it(tmp
     c = _composer(tmp_path, approval="manager")
     [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
     assert {m.state for m in intro.messages} == {"held"}
-    assert intro.manager is not None
-    draft, copy = intro.manager(42)
+    assert intro.about is not None
+    draft, copy = _to_manager(c, intro, 42)
     assert draft.kind == "manager-draft" and draft.recipients[0] == "pm@studio.example"
     assert b"approve 42" in draft.message
     assert (copy.kind, copy.state) == ("manager-copy", "held")  # it goes when the letter goes, if it does
@@ -329,7 +335,7 @@ def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_say
     assert any("Cause" in why and "(en)" in why for why in notice.held)
     assert any("Plan" in why for why in notice.held)
     assert not [why for why in notice.held if "Prevent" in why]  # none given: nothing to judge
-    [draft, *_] = notice.manager(5)
+    [draft, *_] = _to_manager(c, notice, 5)
     assert draft.kind == "manager-draft" and b"the assets came late" in draft.message
     turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları bir hafta geç geldi",
                                   plan="pazartesi ikinci bir tasarımcı katılıyor")
@@ -355,12 +361,13 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
     assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in _text(notice.messages[0])
-    explained, reminder, _copy = notice.manager(9)
+    explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
     assert b"Notice #9 promised jane@acme.example a letter by today: the concrete steps" in reminder.message
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
-    assert [m.state for m in held.manager(9)] == ["pending", "held", "held"]  # the reminder waits with the letter
+    # the reminder waits with the letter
+    assert [m.state for m in _to_manager(c, held, 9)] == ["pending", "held", "held"]
 
 
 def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_last_notice(tmp_path: Path) -> None:

@@ -11,9 +11,18 @@ from pathlib import Path
 import pytest
 
 from deadlinewatch.adapters.store import Store, StorePort
-from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import DecideHeld, Forecast, QueueMail, RecordMessage, Report, SetOutboxState, ShowDate
+from deadlinewatch.core.model import (
+    DecideHeld,
+    Forecast,
+    ManagerCopy,
+    QueueMail,
+    RecordMessage,
+    Report,
+    RiskAlert,
+    SetOutboxState,
+    ShowDate,
+)
 from deadlinewatch.errors import StateConflict
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -82,8 +91,8 @@ def test_outbox_a_decision_moves_the_held_group_once(store: StorePort) -> None:
     later = NOW + dt.timedelta(days=2)
     reminder = dataclasses.replace(mail("<remind@x>", "held"), kind="manager-follow-up", not_before=later)
     primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")],
-                                         [ShowDate("p", "u1", 3, shown_date=NOW.date())],
-                                         lambda pid: [mail("<draft@x>"), reminder])
+                                         [ShowDate("p", "u1", 3, shown_date=NOW.date())])
+    store.carry_out([ManagerCopy(primary, (mail("<draft@x>"), reminder))], NOW)
     draft = next(i for i in store.outbox() if i.message_id == "<draft@x>")
     assert draft.parent == primary
     assert store.decide(primary, True, now=NOW, decided_by="pm") is True
@@ -198,8 +207,8 @@ def test_calendars_milestones_come_in_deadline_order_and_the_version_moves(store
 
 def test_outbox_the_manager_answers_by_token_or_by_replying_to_the_draft(store: StorePort) -> None:
     draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
-    primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [],
-                                         lambda pid: [draft])
+    primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [])
+    store.carry_out([ManagerCopy(primary, (draft,))], NOW)
     assert store.notice_for_decision("n@x>", []).id == primary  # type: ignore[union-attr]  # token = id[1:9]
     assert store.notice_for_decision("u@x>", []) is None  # a rider is not decided on its own
     assert store.notice_for_decision("", ["<other@x>", "<draft@x>"]).id == primary  # type: ignore[union-attr]

@@ -15,22 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deadlinewatch.core.forecast import percent_pace
-from deadlinewatch.core.model import Forecast, Report
+from deadlinewatch.core.model import Forecast, Report, RiskAlert
 from deadlinewatch.core.workdays import WorkCalendar
 
 CLEAR_BELOW = 0.15
 WORSE_BY = 0.2
 WORSE_DAYS = 5
-
-
-@dataclass(frozen=True)
-class RiskAlert:
-    """An alert that is up: what the manager was last told."""
-
-    p_miss: float
-    p80: dt.date | None
-    target: dt.date | None  # the date the risk is about: the deadline, or the date promised to the client
-    raised: dt.datetime
 
 
 def change(state: str, f: Forecast | None, up: RiskAlert | None, alert_probability: float,

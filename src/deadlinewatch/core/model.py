@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.core.words import Phrase
@@ -163,14 +162,35 @@ class QueueMail:
 
 
 @dataclass(frozen=True)
+class ManagerNote:
+    """What the manager must hear about a client group, as plain data: composed into their messages once the
+    group's id exists (`ManagerCopy`), since those messages name it ("approve 12")."""
+
+    names: tuple[tuple[str, str], ...]  # the project's milestone names by UID, as the messages name them
+    reason: str  # why, in the team's language
+    held: tuple[str, ...] = ()  # why it waits for the manager whatever policy.approval says
+    follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
+    copies: tuple[QueueMail, ...] = ()  # the manager's copies of client messages with live calendar parts
+    team: tuple[QueueMail, ...] = ()  # messages to the team it causes (an ask), recorded with it
+
+
+@dataclass(frozen=True)
 class QueueGroup:
-    """Record client messages decided together (the first the primary), the dates they give the client's
-    calendar, and the manager's messages about them, made with the primary's id; a notice replaces one still
-    held for the same milestone."""
+    """Record client messages decided together (the first the primary) and the dates they give the client's
+    calendar; a notice replaces one still held for the same milestone. `about`: what the manager hears of it,
+    composed with the primary's id once it is recorded (then carried out as a ManagerCopy)."""
 
     messages: tuple[QueueMail, ...]
     dates: tuple[ShowDate, ...]
-    to_manager: Callable[[int], Sequence[QueueMail]] | None = None
+    about: ManagerNote | None = None
+
+
+@dataclass(frozen=True)
+class ManagerCopy:
+    """Record the manager's messages about a recorded client group: held, approved or rejected with it."""
+
+    parent: int
+    messages: tuple[QueueMail, ...]
 
 
 @dataclass(frozen=True)
@@ -184,11 +204,15 @@ class DecideHeld:
 
 @dataclass(frozen=True)
 class SetOutboxState:
-    """Move a message of the outbox to a state (failed after a bounce or a refusal, sent), with the reason."""
+    """Move a message of the outbox to a state (failed after a bounce or a refusal, sending, sent), with the reason.
+    With `expect`, only from one of those states (a claim: Carried.refused names the ones another got first)."""
 
     outbox_id: int
     state: str
     error: str | None = None
+    attempt: bool = False  # an attempt to send it begins (counted)
+    expect: tuple[str, ...] = ()
+    next_attempt: dt.datetime | None = None  # not tried again before this
 
 
 @dataclass(frozen=True)
@@ -210,7 +234,74 @@ class RecordMessage:
     outgoing: tuple[QueueMail, ...] = ()
 
 
-# what a step decides; the store carries a decision's actions out in one transaction (Store.carry_out). A ShowDate
-# goes only with the client messages that show it (Store.enqueue_client_group)
-Action = QueueMail | QueueGroup | DecideHeld | SetOutboxState | RecordMessage
+@dataclass(frozen=True)
+class RiskAlert:
+    """A manager's risk alert that is up (core/alert.py): what the manager was last told."""
 
+    p_miss: float
+    p80: dt.date | None
+    target: dt.date | None  # the date the risk is about: the deadline, or the date promised to the client
+    raised: dt.datetime
+
+
+@dataclass(frozen=True)
+class SetRiskAlert:
+    """A milestone's risk alert goes up (or changes) with `alert`, or comes down with None."""
+
+    project: str
+    uid: str
+    alert: RiskAlert | None
+
+
+@dataclass(frozen=True)
+class SaveForecasts:
+    """Keep these as their milestones' latest forecasts (the ones that changed this pass)."""
+
+    forecasts: tuple[Forecast, ...]
+
+
+@dataclass(frozen=True)
+class SetServer:
+    """A server's line in `status`: whether it worked this pass, and what it said."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class RecordPass:
+    """A pass (an evaluation) for `status`: ok unless a server was unavailable or refused us."""
+
+    started: dt.datetime
+    ok: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A failed attempt at processing an inbox message (it stays there and is tried again)."""
+
+    message_key: str
+    error: str
+
+
+@dataclass(frozen=True)
+class MarkMoved:
+    """Inbox messages filed in their folders: their decisions are complete."""
+
+    message_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PruneMail:
+    """Forget the raw bytes of inbox messages decided before this time (imap.keep_mail_days)."""
+
+    before: dt.datetime
+
+
+# what a step decides; the store carries a decision's actions out, in order, in one transaction (Store.carry_out,
+# adapters/store/executor.py) — the one way a pass writes. A ShowDate goes only with the client messages that
+# show it (QueueGroup)
+Action = (QueueMail | QueueGroup | ManagerCopy | DecideHeld | SetOutboxState | RecordMessage | SetRiskAlert
+          | SaveForecasts | SetServer | RecordPass | RecordFailure | MarkMoved | PruneMail)

@@ -28,7 +28,7 @@ from deadlinewatch.core.forecast import (
     plan_record,
     stated_records,
 )
-from deadlinewatch.core.model import Milestone, Report
+from deadlinewatch.core.model import Milestone, Report, RiskAlert
 from deadlinewatch.core.policy import Policy, Promise, decide
 from deadlinewatch.core.workdays import WorkCalendar
 
@@ -196,7 +196,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     tracks = {m: {k: Track() for k in by_key} for m in METHODS}
     history: dict[tuple[str, str], list[Report]] = {k: [] for k in by_key}
     promised: dict[tuple[str, str], dt.date | None] = {k: None for k in by_key}
-    alerts: dict[tuple[str, str], risk.RiskAlert | None] = {k: None for k in by_key}
+    alerts: dict[tuple[str, str], RiskAlert | None] = {k: None for k in by_key}
     first_report = {k: min(r.reported_on for r in v) for k, v in by_key.items()}
     trace: list[TraceRow] = []
     # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
@@ -262,7 +262,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
         change = risk.change("open", judged, alerts[key], policy.alert_probability, cal)
         if change in ("raise", "worse"):
             assert judged.p_miss is not None
-            alerts[key] = risk.RiskAlert(judged.p_miss, judged.p80, judged.target, at)
+            alerts[key] = RiskAlert(judged.p_miss, judged.p80, judged.target, at)
         elif change in ("clear", "end"):
             alerts[key] = None
         up = alerts[key] is not None

@@ -18,7 +18,7 @@ from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.errors import DeadlinewatchError, UsageError
 from deadlinewatch.services import Composer
-from deadlinewatch.stages.evaluation import Plan, manager_copy, plan_notice
+from deadlinewatch.stages.evaluation import Plan, about, plan_notice
 from deadlinewatch.stages.forecasts import ForecastFn, pass_forecasts
 from deadlinewatch.stages.project_view import ProjectView
 
@@ -56,5 +56,5 @@ def with_date(c: Composer, pv: ProjectView, held: OutboxItem, date: dt.date, for
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
     plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"
-    plan.manager = manager_copy(c, pv, plan, now)
+    plan.about = about(pv, plan)
     return plan

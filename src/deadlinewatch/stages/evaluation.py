@@ -27,28 +27,29 @@ from email.message import EmailMessage
 from deadlinewatch.adapters.memory import give_back_freed
 from deadlinewatch.config import Project
 from deadlinewatch.core import alert, dependencies, policy
-from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
-from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, QueueMail, Report, ShowDate, TimelineRow
+from deadlinewatch.core.model import (
+    Forecast,
+    ManagerNote,
+    Milestone,
+    NoticeDecision,
+    QueueGroup,
+    QueueMail,
+    Report,
+    RiskAlert,
+    SaveForecasts,
+    SetRiskAlert,
+    ShowDate,
+    TimelineRow,
+)
 from deadlinewatch.core.words import Factor, _, phrase
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
-from deadlinewatch.stages.manager_mail import compose_manager_message
+from deadlinewatch.stages.manager_mail import record
 from deadlinewatch.stages.project_view import ProjectView, view
-
-
-@dataclass(frozen=True)
-class HeldRef:
-    """A held client message, as the draft to the manager names it."""
-
-    id: int
-    kind: str
-    project: str | None
-    uid: str | None
-    token: str
 
 
 @dataclass
@@ -61,12 +62,26 @@ class Plan:
     reason: str = ""  # why, in English (the pass's events)
     why: str = ""  # why, in the team's language (the manager's messages); the reason when empty
     what: str = ""  # what it is, for the pass's events
-    manager: Callable[[int], list[QueueMail]] | None = None
     held: list[str] = field(default_factory=list)  # why it waits for the manager whatever policy.approval says
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
     ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
     team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
     copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
+    about: ManagerNote | None = None  # what the manager hears of it, once decided (about)
+
+    def group(self) -> QueueGroup:
+        """The plan as the action that records it."""
+        return QueueGroup(tuple(self.messages), tuple(self.dates), self.about)
+
+
+def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
+    """What the manager hears of a plan (stages/manager_mail.py composes it once the plan has its id): when it is
+    held, a notice, or brings copies or messages to the team."""
+    first = plan.messages[0]
+    if first.state != "held" and first.kind != "notice" and not plan.team and not plan.copies:
+        return None
+    return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
+                       plan.follow_up, tuple(plan.copies), tuple(plan.team))
 
 
 def _envelope(c: Composer, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -354,11 +369,11 @@ class AlertPlan:
     project: str
     uid: str
     what: str  # raise | worse | clear | end
-    state: alert.RiskAlert | None
+    state: RiskAlert | None
     message: QueueMail | None
 
 
-def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, up: alert.RiskAlert | None,
+def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, up: RiskAlert | None,
                notice: NoticeDecision | None, now: dt.datetime) -> AlertPlan | None:
     what = alert.change(pv.state(m), f, up, c.config.policy.alert_probability, c.workdays)
     if what is None:
@@ -384,7 +399,7 @@ def plan_alert(c: Composer, pv: ProjectView, m: Milestone, f: Forecast | None, u
     mail = c.outgoing(kind="manager-alert", audience="team", token=token, msg_id=msg_id,
                       message=message.as_bytes(), recipients=[bare(project.manager)], now=now, project=m.project,
                       uid=m.uid)
-    state = None if what == "clear" else alert.RiskAlert(f.p_miss, f.p80, f.target, now)
+    state = None if what == "clear" else RiskAlert(f.p_miss, f.p80, f.target, now)
     return AlertPlan(m.project, m.uid, what, state, mail)
 
 
@@ -437,8 +452,7 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
 
     def add(plan: Plan, what: str) -> None:
         nonlocal pv
-        plan.what = what
-        plan.manager = manager_copy(c, pv, plan, now)
+        plan.what, plan.about = what, about(pv, plan)
         out.plans.append(plan)
         pv = pv.after(plan.dates, held=plan.messages[0].state == "held")
 
@@ -497,39 +511,6 @@ def decide_project(c: Composer, snap: Snapshot, forecast: ForecastFn, now: dt.da
     return out
 
 
-def manager_copy(c: Composer, pv: ProjectView, plan: Plan, now: dt.datetime
-                  ) -> Callable[[int], list[QueueMail]] | None:
-    """The manager's messages about a plan, made once the primary's id is known: the draft to approve when held
-    (by policy.approval, or for a reason of its own), the why of a notice that goes out on its own, and the
-    reminder of a follow-up the letter promises, scheduled for its day."""
-    project, first = pv.project, plan.messages[0]
-    held = first.state == "held"
-    if not held and first.kind != "notice" and not plan.team and not plan.copies:
-        return None
-    names = {m.uid: m.name for m in pv.milestones}
-    team = c.config.team.language
-
-    def to_manager(primary: int) -> list[QueueMail]:
-        ref = HeldRef(primary, first.kind, project.id, first.uid, first.token)
-        if held:
-            others = len(plan.messages) - 1
-            extra = c.letters.gettext(team, _("Calendar updates that go out with it: %(count)s."), count=others) \
-                if others else ""
-            reason = "\n".join([plan.why or plan.reason, *(f"- {why}" for why in plan.held)])
-            out = [compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message)]
-        elif first.kind == "notice":
-            out = [compose_manager_message(c, ref, names, "explained", plan.why or plan.reason, now)]
-        else:
-            out = []
-        if plan.follow_up is not None:
-            at = dt.datetime.combine(plan.follow_up, dt.time(9), tzinfo=c.team_tz)
-            out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
-        # their copies of the client messages go when those go: held, approved or rejected with them
-        return out + [dataclasses.replace(q, state=first.state) for q in plan.copies] + plan.team
-
-    return to_manager
-
-
 # --- the stage: read, decide, record ---------------------------------------------------------------------------
 
 
@@ -570,15 +551,13 @@ def _evaluate(svc: Services, report: PassReport) -> None:
         decided = decide_project(svc.composer, snapshot(svc, project, now, forecast.spread.history), forecast, now,
                                  svc.tick)
         for plan in decided.plans:
-            notice_id = svc.store.enqueue_client_group(plan.messages, plan.dates, plan.manager)
+            (notice_id,) = record(svc.store, svc.composer, [plan.group()], now).ids
             state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(
                 project.approval, "queued")
             report.event("%s: %s — #%d, %s; %s", project.id, plan.what, notice_id, state, plan.reason)
-        for risk in decided.alerts:
-            with svc.store.transaction():  # the mail and the alert's new state, together
-                if risk.message is not None:
-                    svc.store.record_outgoing([risk.message])
-                svc.store.set_risk_alert(risk.project, risk.uid, risk.state)
+        for risk in decided.alerts:  # the mail and the alert's new state, together
+            svc.store.carry_out([*([risk.message] if risk.message is not None else []),
+                                 SetRiskAlert(risk.project, risk.uid, risk.state)], now)
             if risk.what != "end":
                 report.event("%s: risk alert to the manager (%s) for %s", project.id, risk.what, risk.uid)
         for event in decided.events:
@@ -587,7 +566,7 @@ def _evaluate(svc: Services, report: PassReport) -> None:
     # one transaction for the pass's forecasts, and only for those that changed: most passes change few, and
     # writing ten thousand unchanged ones (their reasons encoded) was most of a pass with no new note
     changed = [f for f in everything if svc.saved.get((f.project, f.uid)) != f]
-    svc.store.save_forecasts(changed, now)
+    svc.store.carry_out([SaveForecasts(tuple(changed))], now)
     svc.saved.update(((f.project, f.uid), f) for f in changed)
     if len(changed) > FREED_AFTER:  # a pass that forecast much freed much: the resident size need not stay at its peak
         give_back_freed()

@@ -30,7 +30,6 @@ from deadlinewatch.core.model import (
     DecideHeld,
     Forecast,
     Milestone,
-    QueueGroup,
     QueueMail,
     RecordMessage,
     Report,
@@ -43,7 +42,7 @@ from deadlinewatch.services import Composer, PassReport, Services, bare, server_
 from deadlinewatch.stages import approval
 from deadlinewatch.stages.evaluation import Snapshot, decide_milestone, decide_project
 from deadlinewatch.stages.forecasts import Forecaster, ForecastFn, estimates, forecaster, pass_forecasts
-from deadlinewatch.stages.manager_mail import compose_manager_message
+from deadlinewatch.stages.manager_mail import compose_manager_message, record
 from deadlinewatch.stages.project_view import ProjectView, view
 
 log = logging.getLogger(__name__)
@@ -325,7 +324,7 @@ def _decide(c: Composer, forecast: ForecastFn, incoming: intake.Incoming, verdic
         words = c.letters.gettext(language, _("approved with the date %(date)s: it is written again for that date "
                                               "and goes out now"), date=verdict.date.isoformat())
         out.events.append(f"manager approved notice #{held.id} by email with the date {verdict.date.isoformat()}")
-        out.actions += [QueueGroup(tuple(plan.messages), tuple(plan.dates), plan.manager),
+        out.actions += [plan.group(),
                         compose_manager_message(c, held, names, "decided", words, now,
                                                 in_reply_to=incoming.message_id)]
         return
@@ -398,7 +397,7 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
     except (RecursionError, *PARSE_ERRORS):
         lookup = Lookup()  # a message too broken to look up: decided as unreadable below
     decided = decide_message(svc.composer, reading.forecast, reading.rules, reading.folders, incoming, lookup, now)
-    svc.store.carry_out(decided.actions, now)
+    record(svc.store, svc.composer, decided.actions, now)
     reading.recorded(decided.reports, decided.actions)
     for event in decided.events:
         report.event("%s", event)

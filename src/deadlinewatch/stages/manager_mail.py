@@ -3,15 +3,18 @@ undecided, failed, decided, or why a notice went)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
 from deadlinewatch.adapters.store import StorePort
-from deadlinewatch.core.model import QueueMail
+from deadlinewatch.adapters.store.executor import Carried
+from deadlinewatch.core.model import Action, ManagerCopy, QueueGroup, QueueMail
 from deadlinewatch.core.words import _
 from deadlinewatch.services import Composer, bare
 
@@ -29,6 +32,55 @@ class NoticeRef(Protocol):
     def uid(self) -> str | None: ...
     @property
     def token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class HeldRef:
+    """A recorded client message, as the manager's messages name it."""
+
+    id: int
+    kind: str
+    project: str | None
+    uid: str | None
+    token: str
+
+
+def manager_messages(c: Composer, group: QueueGroup, primary: int, now: dt.datetime) -> list[QueueMail]:
+    """The manager's messages about a client group recorded as `primary` (its ManagerNote): the draft to approve
+    when held (by policy.approval, or for a reason of its own), the why of a notice that goes out on its own, the
+    reminder of a follow-up the letter promises (scheduled for its day), their copies of client messages with live
+    calendar parts (held, approved or rejected with them), and what the team is asked."""
+    note, first = group.about, group.messages[0]
+    if note is None:
+        return []
+    ref, names, team = HeldRef(primary, first.kind, first.project, first.uid, first.token), dict(note.names), \
+        c.config.team.language
+    out: list[QueueMail] = []
+    if first.state == "held":
+        others = len(group.messages) - 1
+        extra = c.letters.gettext(team, _("Calendar updates that go out with it: %(count)s."), count=others) \
+            if others else ""
+        reason = "\n".join([note.reason, *(f"- {why}" for why in note.held)])
+        out.append(compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message))
+    elif first.kind == "notice":
+        out.append(compose_manager_message(c, ref, names, "explained", note.reason, now))
+    if note.follow_up is not None:
+        at = dt.datetime.combine(note.follow_up, dt.time(9), tzinfo=c.team_tz)
+        out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
+    return out + [dataclasses.replace(q, state=first.state) for q in note.copies] + list(note.team)
+
+
+def record(store: StorePort, c: Composer, actions: Sequence[Action], now: dt.datetime) -> Carried:
+    """A decision's actions carried out, and the manager's messages about each client group it records (composed
+    with the group's id, which they name) — in one transaction."""
+    with store.transaction():
+        carried = store.carry_out(actions, now)
+        groups = [a for a in actions if isinstance(a, QueueGroup)]
+        copies = [ManagerCopy(primary, tuple(mail)) for group, primary in zip(groups, carried.ids, strict=True)
+                  if (mail := manager_messages(c, group, primary, now))]
+        if copies:
+            store.carry_out(copies, now)
+    return carried
 
 
 def names_of(store: StorePort, project: str | None) -> dict[str, str]:

@@ -5,16 +5,42 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, assert_never
 
-from deadlinewatch.core.model import Action, DecideHeld, QueueGroup, QueueMail, RecordMessage, SetOutboxState
+from deadlinewatch.core.model import (
+    Action,
+    DecideHeld,
+    ManagerCopy,
+    MarkMoved,
+    PruneMail,
+    QueueGroup,
+    QueueMail,
+    RecordFailure,
+    RecordMessage,
+    RecordPass,
+    SaveForecasts,
+    SetOutboxState,
+    SetRiskAlert,
+    SetServer,
+)
 
 if TYPE_CHECKING:
     from deadlinewatch.adapters.store.port import StorePort
 
 
-def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> None:
+@dataclass(frozen=True)
+class Carried:
+    """What carrying actions out gave back: the id of each QueueGroup's primary message, in order, and the outbox
+    messages a SetOutboxState with `expect` found in another state (claimed by someone else first)."""
+
+    ids: tuple[int, ...] = ()
+    refused: tuple[int, ...] = ()
+
+
+def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> Carried:
+    ids: list[int] = []
+    refused: list[int] = []
     with store.transaction():
         for action in actions:
             match action:
@@ -22,11 +48,30 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                     store.record_message(**{f.name: getattr(action, f.name) for f in fields(action)}, now=now)
                 case QueueMail():
                     store.record_outgoing([action])
-                case QueueGroup(messages, dates, to_manager):
-                    store.enqueue_client_group(messages, dates, to_manager)
+                case QueueGroup(messages, dates):
+                    ids.append(store.enqueue_client_group(messages, dates))
+                case ManagerCopy(parent, messages):
+                    store.record_outgoing(messages, parent=parent)
                 case DecideHeld(notice_id, approve, decided_by):
                     store.decide(notice_id, approve, now=now, decided_by=decided_by)
-                case SetOutboxState(outbox_id, state, error):
-                    store.set_outbox_state(outbox_id, state, now=now, error=error)
+                case SetOutboxState(outbox_id, state, error, attempt, expect, next_attempt):
+                    if not store.set_outbox_state(outbox_id, state, now=now, error=error, attempt=attempt,
+                                                  expect=expect or None, next_attempt=next_attempt):
+                        refused.append(outbox_id)
+                case SetRiskAlert(project, uid, alert):
+                    store.set_risk_alert(project, uid, alert)
+                case SaveForecasts(forecasts):
+                    store.save_forecasts(forecasts, now)
+                case SetServer(name, ok, detail):
+                    store.set_server(name, ok, detail, now)
+                case RecordPass(started, ok, summary):
+                    store.record_pass(started, now, ok, summary)
+                case RecordFailure(message_key, error):
+                    store.record_failure(message_key, error)
+                case MarkMoved(message_keys):
+                    store.mark_moved(message_keys)
+                case PruneMail(before):
+                    store.prune_mail(before)
                 case _:
                     assert_never(action)
+    return Carried(tuple(ids), tuple(refused))

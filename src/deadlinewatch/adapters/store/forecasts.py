@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from deadlinewatch.adapters.store.database import Database, _date, _iso
 from deadlinewatch.core import words
-from deadlinewatch.core.alert import RiskAlert
-from deadlinewatch.core.model import Forecast
+from deadlinewatch.core.model import Forecast, RiskAlert
 
 
 class Forecasts(Database):

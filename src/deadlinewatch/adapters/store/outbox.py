@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
@@ -35,13 +35,10 @@ class Outbox(Database):
         rows = self.db.execute("SELECT uid, entry_uid FROM client_entries WHERE project = ?", (project,))
         return {r["uid"]: r["entry_uid"] for r in rows}
 
-    def enqueue_client_group(
-        self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
-        to_manager: Callable[[int], Sequence[QueueMail]] | None = None,
-    ) -> int:
-        """Client messages decided together, what they tell the client's calendar (with the UID of each entry), and
-        the manager's messages about them (the draft when held, their copies, the why of a notice, a reminder it
-        schedules) — one transaction. The first message is the primary; the others point at it. Returns its id."""
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
+        """Client messages decided together and what they tell the client's calendar (with the UID of each entry),
+        in one transaction. The first message is the primary; the others point at it. Returns its id (the manager's
+        messages about the group are recorded after it, with it as their parent: ManagerCopy)."""
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
@@ -67,8 +64,6 @@ class Outbox(Database):
                                (d.project, d.uid, d.entry_uid))
             if primary:
                 db.execute("UPDATE outbox SET shows = ? WHERE id = ?", (shows_json(dates), primary))
-            for mail in to_manager(primary) if to_manager is not None else ():
-                self._enqueue(db, mail, parent=primary)
             return primary
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
@@ -209,10 +204,10 @@ class Outbox(Database):
         return any(dt.datetime.fromisoformat(r[0]) >= since for r in self.db.execute(sql + " ORDER BY id DESC"
                                                                                        " LIMIT 20", args))
 
-    def record_outgoing(self, messages: Sequence[QueueMail]) -> None:
+    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None:
         """Messages to the team or the manager, caused by something other than an incoming message."""
         with self.transaction() as db:
             for mail in messages:
                 if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (mail.message_id,)).fetchone():
                     continue  # the same note was recorded before (ids are deterministic)
-                self._enqueue(db, mail)
+                self._enqueue(db, mail, parent=parent)

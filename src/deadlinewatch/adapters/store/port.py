@@ -13,11 +13,10 @@ import contextlib
 import datetime as dt
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from deadlinewatch.core.alert import RiskAlert
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
@@ -25,8 +24,12 @@ from deadlinewatch.core.model import (
     Milestone,
     QueueMail,
     Report,
+    RiskAlert,
     ShowDate,
 )
+
+if TYPE_CHECKING:
+    from deadlinewatch.adapters.store.executor import Carried
 
 CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
 
@@ -98,8 +101,7 @@ class OutboxState(Protocol):
     def client_date(self, project: str, uid: str) -> ClientDate | None: ...
     def client_dates(self, project: str) -> dict[str, ClientDate]: ...
     def entry_uids(self, project: str) -> dict[str, str]: ...
-    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate],
-                             to_manager: Callable[[int], Sequence[QueueMail]] | None = None) -> int: ...
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int: ...
     def notice_times(self, project: str) -> dict[str, dt.datetime]: ...
     def held_notices(self, project: str) -> dict[str, dt.datetime]: ...
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]: ...
@@ -115,7 +117,7 @@ class OutboxState(Protocol):
                          attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
                          next_attempt: dt.datetime | None = None) -> bool: ...
     def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool: ...
-    def record_outgoing(self, messages: Sequence[QueueMail]) -> None: ...
+    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None: ...
 
 
 class InboxState(Protocol):
@@ -216,9 +218,9 @@ class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState
     def batch(self) -> contextlib.AbstractContextManager[None]: ...
     def close(self) -> None: ...
 
-    def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> None:
+    def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> Carried:
         """A decision's actions, in order, in one transaction: all of them happen or none does (executor.py;
         written once: a store that names the port as its base inherits it)."""
         from deadlinewatch.adapters.store.executor import carry_out
 
-        carry_out(self, actions, now)
+        return carry_out(self, actions, now)

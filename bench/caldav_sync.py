@@ -101,7 +101,7 @@ def stages(config_path: Path, state: Path) -> list[tuple[float, int]]:
     """The calendar stage twice with one set of services, as the daemon runs it: initial, then unchanged."""
     config = config_mod.load(config_path)
     store = Store.open(state)
-    svc = wiring.services(config, store, FixedClock(config_mod.dt.datetime.now(config_mod.dt.UTC)))
+    svc = wiring.services(config, store, FixedClock(dt.datetime.now(dt.UTC)))
     counting = Counting(config.caldav.url, config.accounts["caldav"], timeout=600)
     svc.calendar = counting
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import simulate  # the sibling script: `python bench/forecast_report.py` puts bench/ on the path
 
-from deadlinewatch.config import default_policy
+from deadlinewatch.config.schema import PolicySection
 from deadlinewatch.core.policy import Policy
 from deadlinewatch.core.replay import HEADER, METHODS, Outcome, Result, Row, read_rows, replay, score
 from deadlinewatch.core.workdays import WorkCalendar
@@ -275,7 +275,7 @@ Job = tuple[str, float, float]
 def _replay(job: Job) -> tuple[Job, Result, list[Figures]]:
     """A replay at (view, warn, alert), and the bootstrap of its goals' figures."""
     name, warn, alert = job
-    result = replay(_SETS[name], Policy(warn, default_policy().renotify_slip_days, alert), CAL)
+    result = replay(_SETS[name], Policy(warn, PolicySection().renotify_slip_days, alert), CAL)
     return job, result, goal_bootstrap(list(result.outcomes.values()), _BOOT["rounds"], _BOOT["seed"])
 
 
@@ -336,7 +336,7 @@ def main() -> None:
     names = list(_SETS)
     real = [n for n in names if n in REAL]
     simulated = [n for n in names if n not in REAL]
-    defaults = default_policy()
+    defaults = PolicySection()
     warn, renotify, alert = defaults.warn_probability, defaults.renotify_slip_days, defaults.alert_probability
     done: dict[Job, tuple[Result, list[Figures]]] = {}
     with ProcessPoolExecutor(2, initializer=_load, initargs=(args.data, args.seed, args.rounds, args.views)) as pool:

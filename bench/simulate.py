@@ -134,11 +134,11 @@ def main() -> None:
                         help="the policy's threshold (default: deadlinewatch's own default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    from deadlinewatch.config import default_policy
+    from deadlinewatch.config.schema import PolicySection
 
     out = args.out or Path(tempfile.mkdtemp(prefix="dw-simulate-"))
     out.mkdir(parents=True, exist_ok=True)
-    defaults = default_policy()
+    defaults = PolicySection()
     warn = args.warn_probability if args.warn_probability is not None else defaults.warn_probability
     policy = Policy(warn, defaults.renotify_slip_days, defaults.alert_probability)
     cal = WorkCalendar()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.templates import builtin_languages, letters
-from deadlinewatch.config import Client, Offer, default_policy
+from deadlinewatch.config.schema import Client, Offer, PolicySection
 from deadlinewatch.core import policy
 from deadlinewatch.core.alert import Pace, pace
 from deadlinewatch.core.forecast import forecast, last_work_day, learn
@@ -105,7 +105,7 @@ KEY = b"deadlinewatch samples: not a secret" * 2  # the state's key, fixed so th
 # draft of the notice it makes due — the team's own date is past the deadline); the content migration has had no
 # note for four working days (the nudge, and the manager's risk alert at 94% against the notice's 98%).
 TEAM_TZ = zoneinfo.ZoneInfo("Europe/Istanbul")
-DEFAULTS = default_policy()
+DEFAULTS = PolicySection()
 WORKDAYS = WorkCalendar.from_policy(DEFAULTS.working_days, "", ())
 SPREAD = learn([])
 
@@ -136,8 +136,7 @@ class Moment:
 def moment(m: Milestone, notes: Sequence[Report]) -> Moment:
     f = forecast(m, notes, COMPOSED, WORKDAYS, TEAM_TZ, spread=SPREAD)
     today, deadline = COMPOSED.astimezone(TEAM_TZ).date(), last_work_day(m.deadline, TEAM_TZ)
-    rules = policy.Policy(DEFAULTS.warn_probability, DEFAULTS.renotify_slip_days, DEFAULTS.alert_probability)
-    notice = policy.decide(m, f, policy.Promise(None), rules, WORKDAYS, deadline, today=today)
+    notice = policy.decide(m, f, policy.Promise(None), DEFAULTS.thresholds(), WORKDAYS, deadline, today=today)
     return Moment(m, tuple(notes), f, notice, pace(notes, today, f.target or deadline, WORKDAYS, TEAM_TZ))
 
 

@@ -17,6 +17,8 @@ from deadlinewatch import __version__
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import StateLock, Store
+from deadlinewatch.config.loading import DEFAULT_CONFIG_PATH
+from deadlinewatch.config.starter import starter_config
 from deadlinewatch.errors import (
     EX_UNAVAILABLE,
     EX_USAGE,
@@ -39,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="deadlinewatch", description="Tells a client, early and well, that a deadline will slip.")
     p.add_argument("-c", "--config", help="config file (default $DEADLINEWATCH_CONFIG, then "
-                                          f"{config_mod.DEFAULT_CONFIG_PATH})")
+                                          f"{DEFAULT_CONFIG_PATH})")
     p.add_argument("--now", help="the clock for this command (ISO 8601; without an offset: daemon.timezone)")
     p.add_argument("--debug", action="store_true", help="tracebacks and debug logging")
     p.add_argument("--version", action="version", version=f"deadlinewatch {__version__}")
@@ -92,7 +94,7 @@ def setup_logging(level: str, debug: bool) -> None:
 
 
 def config_path(args: argparse.Namespace) -> str:
-    return args.config or os.environ.get("DEADLINEWATCH_CONFIG") or config_mod.DEFAULT_CONFIG_PATH
+    return args.config or os.environ.get("DEADLINEWATCH_CONFIG") or DEFAULT_CONFIG_PATH
 
 
 def make_clock(args: argparse.Namespace, timezone: str, ticking: bool) -> Clock:
@@ -106,7 +108,7 @@ def make_clock(args: argparse.Namespace, timezone: str, ticking: bool) -> Clock:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    text = config_mod.starter_config()
+    text = starter_config()
     out = args.out or config_path(args)
     if out == "-":
         sys.stdout.write(text)

@@ -7,16 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from deadlinewatch import config as config_mod
-from deadlinewatch.core.policy import Policy
+from deadlinewatch.config.schema import PolicySection
 from deadlinewatch.core.replay import METHODS, ReplayFormatError, read_rows, replay
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import DeadlinewatchError
 
 
-def main(path: Path, policy: config_mod.PolicySection | None, as_json: bool = False, trace: str | None = None
-         ) -> int:
-    policy = policy or config_mod.default_policy()
+def main(path: Path, policy: PolicySection | None, as_json: bool = False, trace: str | None = None) -> int:
+    policy = policy or PolicySection()
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -27,7 +25,7 @@ def main(path: Path, policy: config_mod.PolicySection | None, as_json: bool = Fa
         raise DeadlinewatchError(f"{path}: {e}") from None
     if not rows:
         raise DeadlinewatchError(f"{path}: no reports in the file")
-    result = replay(rows, Policy(policy.warn_probability, policy.renotify_slip_days, policy.alert_probability),
+    result = replay(rows, policy.thresholds(),
                     WorkCalendar.from_policy(policy.working_days, policy.holidays, policy.closed))
     if trace:
         with open(trace, "w", newline="", encoding="utf-8") as f:

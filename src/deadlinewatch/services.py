@@ -18,7 +18,8 @@ from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import Mailbox
 from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import StorePort
-from deadlinewatch.config import Config, Project
+from deadlinewatch.config import Config
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
@@ -58,8 +59,7 @@ class Composer:
 
     @property
     def policy(self) -> policy.Policy:
-        p = self.config.policy
-        return policy.Policy(p.warn_probability, p.renotify_slip_days, p.alert_probability)
+        return self.config.policy.thresholds()
 
     @property
     def sender(self) -> str:

@@ -17,7 +17,7 @@ import pytest
 from icalendar import Calendar
 
 from deadlinewatch.adapters.calendar import CalDAVCalendar
-from deadlinewatch.config import Secret, ServerAccount
+from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.demo.servers import SmtpSink
 from tests.conftest import Dav, approve_held, deadlinewatch, write_config
 from tests.dovecot import DovecotServer

@@ -21,6 +21,7 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox, ImapSettings
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.pipeline import run_pass
 from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
 from tests.dovecot import DovecotServer
@@ -83,7 +84,7 @@ def test_without_move_a_copy_delete_and_uid_expunge_touch_only_our_message(dovec
         uids = c.search()
         c.add_flags([uids[2]], [imapclient.DELETED])  # someone else's deleted mail, not to be expunged by us
     settings = ImapSettings("127.0.0.1", dovecot.port, "none",
-                            config_mod.ServerAccount("progress", config_mod.Secret("progresspw")), 30)
+                            ServerAccount("progress", Secret("progresspw")), 30)
     mailbox = ImapMailbox(settings)
     client = mailbox._c()
     real = client.has_capability
@@ -120,7 +121,7 @@ def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
     studio.dovecot.save("progress", NOTE.encode())
     config = config_mod.load(studio.config)
     store = Store.open(config.state_dir)
-    svc = wiring.services(config, store, FixedClock(config_mod.dt.datetime(2026, 11, 30, 9, tzinfo=config_mod.dt.UTC)))
+    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
     try:
         for attempt in range(1, 4):
             report = asyncio.run(run_pass(svc))

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
-from deadlinewatch import config as config_mod
-from deadlinewatch.config import OFFER_KEYS, PROJECT_KEYS, SCHEMA, load, starter_config
+from deadlinewatch.config import load
+from deadlinewatch.config.loading import system_timezone
+from deadlinewatch.config.schema import SECTIONS, Client, OAuth2Table, Offer, PolicySection, Project, keys_of
+from deadlinewatch.config.starter import starter_config
+from deadlinewatch.core.policy import Policy
 from deadlinewatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {
-    "daemon": {"state_dir", "timezone", "poll_seconds", "log_level"},
+    "daemon": {"state_dir", "database", "database_password_file", "timezone", "poll_seconds", "log_level"},
     "caldav": {"url", "username", "password_file", "password_env", "password", "verify_tls"},
     "imap": {"host", "port", "security", "username", "password_file", "address", "folder", "processed_folder",
              "rejected_folder", "sent_folder", "require_authentication", "authserv_id"},
@@ -28,10 +32,10 @@ CONTRACT_KEYS = {
 
 def test_every_contract_key_is_declared() -> None:
     for section, keys in CONTRACT_KEYS.items():
-        assert keys <= {k.name for k in SCHEMA[section]}, section
+        assert keys <= {k.name for k in keys_of(SECTIONS[section])}, section
     assert {"id", "name", "calendar", "categories", "context", "client_calendar", "approval", "weekly_update",
-            "manager"} <= {k.name for k in PROJECT_KEYS}
-    assert {k.name for k in OFFER_KEYS} == {"min_slip_days", "text"}
+            "manager"} <= {k.name for k in keys_of(Project)}
+    assert {k.name for k in keys_of(Offer)} == {"min_slip_days", "text"}
 
 
 def test_the_example_config_is_the_starter_config() -> None:
@@ -164,19 +168,37 @@ def test_not_toml_is_one_clear_problem(tmp_path: Path) -> None:
 def test_system_timezone_is_a_real_zone() -> None:
     import zoneinfo
 
-    assert zoneinfo.ZoneInfo(config_mod.system_timezone()).key
+    assert zoneinfo.ZoneInfo(system_timezone()).key
 
 
-def test_each_section_has_exactly_the_keys_the_schema_declares() -> None:
-    from dataclasses import fields
+def test_a_choice_is_its_fields_literal_type() -> None:
+    """The file accepts exactly the values the program's type names (mypy checks the code against the same)."""
+    assert typing.get_type_hints(PolicySection)["approval"] == typing.Literal["auto", "manager", "shadow"]
+    choices = 0
+    for cls in (*SECTIONS.values(), OAuth2Table, Client, Project):
+        hints = typing.get_type_hints(cls)
+        for key in keys_of(cls):
+            kind = hints.get(key.field)
+            if typing.get_origin(kind) is typing.Literal:
+                choices += 1
+                assert [key.check(v) for v in typing.get_args(kind)] == list(typing.get_args(kind)), key.name
+                with pytest.raises(ValueError, match="one of "):
+                    key.check("something else")
+    assert choices >= 8  # log_level, auth ×3, security ×2, approval ×2, provider, calendar_updates
 
-    from deadlinewatch.config import SECTION_TYPES, SERVER_SECTIONS, field_name
 
-    secrets = ("password", "password_file", "password_env")  # a server's: in Config.accounts, never in its section
-    assert set(SECTION_TYPES) == set(SCHEMA)
-    for name, keys in SCHEMA.items():
-        declared = {field_name(k.name) for k in keys if name not in SERVER_SECTIONS or k.name not in secrets}
-        assert {f.name for f in fields(SECTION_TYPES[name])} == declared, name
+def test_the_server_passwords_are_read_but_kept_out_of_the_sections(tmp_path: Path) -> None:
+    config = load(minimal(tmp_path), env={"IMAP_PW": "hunter2"})
+    assert {"password", "password_file", "password_env"} <= {k.name for k in keys_of(SECTIONS["imap"])}
+    assert not {"password", "password_file", "password_env"} & set(vars(config.imap))
+    assert config.accounts["imap"].password is not None and config.accounts["imap"].password.reveal() == "hunter2"
+
+
+def test_the_decisions_thresholds_are_the_configs() -> None:
+    """One conversion from [policy] to the notice policy's thresholds, and no defaults of the policy's own."""
+    assert PolicySection().thresholds() == Policy(warn_probability=0.98, renotify_slip_days=3, alert_probability=0.92)
+    with pytest.raises(TypeError):
+        Policy()  # type: ignore[call-arg]  # on purpose: the thresholds have no defaults besides the config's
 
 
 def test_a_feed_needs_the_address_the_letters_link(tmp_path: Path) -> None:
@@ -218,9 +240,6 @@ def test_the_web_password_comes_from_systemds_credentials_when_no_file_is_named(
 
 def test_the_proxys_user_header_needs_the_proxys_address_named(tmp_path: Path) -> None:
     """No default for web.trusted_proxies: a header any local process could write names nobody."""
-    from deadlinewatch.config import load
-    from deadlinewatch.errors import ConfigError
-
     for name in ("caldav", "imap", "smtp"):
         (tmp_path / name).write_text("secret\n")
     path = tmp_path / "dw.toml"
@@ -230,3 +249,55 @@ def test_the_proxys_user_header_needs_the_proxys_address_named(tmp_path: Path) -
     with pytest.raises(ConfigError) as e:
         load(path, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert "web.trusted_user_header" in str(e.value) and "trusted_proxies" in str(e.value)
+
+
+def test_the_state_is_sqlite_in_the_state_directory_by_default(tmp_path: Path) -> None:
+    config = load(minimal(tmp_path), env={"IMAP_PW": "x"})
+    assert config.daemon.database == "" and "database" not in config.accounts
+
+
+def test_a_postgresql_database_with_its_password_from_a_file_or_systemds_credentials(tmp_path: Path) -> None:
+    (tmp_path / "db.pw").write_text("s3cret\n")
+    path = minimal(tmp_path, extra=f'[daemon]\ndatabase = "postgresql://dw@db.example:5432/deadlinewatch"\n'
+                                    f'database_password_file = "{tmp_path}/db.pw"\n')
+    config = load(path, env={"IMAP_PW": "x"})
+    assert config.daemon.database == "postgresql://dw@db.example:5432/deadlinewatch"
+    account = config.accounts["database"]
+    assert account.username == "dw" and account.password is not None and account.password.reveal() == "s3cret"
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "database").write_text("from-systemd\n")
+    path = minimal(tmp_path, extra='[daemon]\ndatabase = "postgres://db.example/dw"\n')
+    password = load(path, env={"IMAP_PW": "x", "CREDENTIALS_DIRECTORY": str(tmp_path / "creds")}).accounts[
+        "database"].password
+    assert password is not None and password.reveal() == "from-systemd"
+
+
+def test_a_password_inside_the_database_url_is_refused_without_showing_it(tmp_path: Path) -> None:
+    for url in ("postgresql://dw:hunter2@db.example/dw", "postgresql://db.example/dw?password=hunter2"):
+        with pytest.raises(ConfigError) as e:
+            load(minimal(tmp_path, extra=f'[daemon]\ndatabase = "{url}"\n'), env={"IMAP_PW": "x"})
+        text = str(e.value)
+        assert "daemon.database = " in text and "a URL without the password" in text, text
+        assert "$CREDENTIALS_DIRECTORY/database" in text and "daemon.database_password_file" in text
+        assert "hunter2" not in text and "***" in text
+
+
+def test_a_database_that_is_not_postgresql_names_the_key_and_what_would_be_right(tmp_path: Path) -> None:
+    for url in ("mysql://db.example/dw", "sqlite:///var/lib/dw/state.db", "db.example:5432",
+                "postgresql://db.example:port/dw"):
+        with pytest.raises(ConfigError) as e:
+            load(minimal(tmp_path, extra=f'[daemon]\ndatabase = "{url}"\n'), env={"IMAP_PW": "x"})
+        assert f'daemon.database = "{url}": expected "" for SQLite in state_dir, or a URL such as "postgresql://' \
+            in str(e.value)
+
+
+def test_the_database_password_file_is_read_and_only_with_a_database(tmp_path: Path) -> None:
+    path = minimal(tmp_path, extra=f'[daemon]\ndatabase = "postgresql://dw@db.example/dw"\n'
+                                    f'database_password_file = "{tmp_path}/missing"\n')
+    with pytest.raises(ConfigError, match=re.escape(f'daemon.database_password_file = "{tmp_path}/missing": '
+                                                    "cannot read it")):
+        load(path, env={"IMAP_PW": "x"})
+    (tmp_path / "db.pw").write_text("s3cret\n")
+    path = minimal(tmp_path, extra=f'[daemon]\ndatabase_password_file = "{tmp_path}/db.pw"\n')
+    with pytest.raises(ConfigError, match=re.escape("set, but daemon.database is not")):
+        load(path, env={"IMAP_PW": "x"})

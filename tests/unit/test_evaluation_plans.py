@@ -17,6 +17,7 @@ from icalendar import Calendar
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.templates import letters
+from deadlinewatch.config.schema import Offer
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
@@ -339,7 +340,7 @@ def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_say
     assert draft.kind == "manager-draft" and b"the assets came late" in draft.message
     turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları bir hafta geç geldi",
                                   plan="pazartesi ikinci bir tasarımcı katılıyor")
-    offers = (config_mod.Offer(1, (("en", "No charge for the extra round."), ("tr", "Ek tur ücretsiz."))),)
+    offers = (Offer(1, (("en", "No charge for the extra round."), ("tr", "Ek tur ücretsiz."))),)
     # the project's context is free text too: the Turkish letter needs it in Turkish (issue 28, item 9)
     fine = _notice(_client(c, offers=offers, context="12 Aralık'taki yıllık hissedarlar toplantınız"), [turkish])
     assert fine.held == [] and {m.state for m in fine.messages} == {"pending"}
@@ -347,7 +348,7 @@ def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_say
 
 
 def test_an_offer_rung_without_the_clients_language_holds_the_notice(tmp_path: Path) -> None:
-    offers = (config_mod.Offer(1, (("en", "No charge for the extra round."),)),)
+    offers = (Offer(1, (("en", "No charge for the extra round."),)),)
     c = _client(_composer(tmp_path), language="tr", offers=offers)
     turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları geç geldi", plan="ikinci bir tasarımcı katılıyor")
     notice = _notice(c, [turkish])

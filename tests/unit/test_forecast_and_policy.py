@@ -73,7 +73,7 @@ def f(p_miss: float, p80: dt.date, eta: dt.date | None = None) -> Forecast:
 
 
 DEADLINE = dt.date(2026, 12, 4)
-POLICY = Policy(warn_probability=0.6, renotify_slip_days=3)
+POLICY = Policy(warn_probability=0.6, renotify_slip_days=3, alert_probability=0.5)
 
 
 def test_the_first_warning_promises_p80_or_a_later_eta() -> None:

@@ -33,7 +33,7 @@ def rows(text: str = CSV):
 def test_scores_against_hand_computed_outcomes() -> None:
     # "fine" says 4 working days of its 15 planned are left, and is done in 10: before any closure the team's
     # plans and estimates are taken to run 1.8x (the reference prior), which still leaves it on time
-    result = replay(rows(), Policy(0.6, 3), WorkCalendar())
+    result = replay(rows(), Policy(0.6, 3, 0.5), WorkCalendar())
     assert (result.milestones, result.misses) == (3, 2)
     dw = result.methods["deadlinewatch"]
     assert dw["alarmed"] == 2 and dw["precision"] == 1.0 and dw["recall"] == 1.0 and dw["false_alarm_rate"] == 0.0

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,44 @@ log = logging.getLogger(__name__)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 RENEW_BEFORE = 120  # seconds: an access token is renewed this long before it expires (a login must not race it)
 TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A provider's endpoints, "{tenant}" filled in from the oauth2 table, and the scopes each server section asks
+    for (README, "OAuth 2.0", cites their documentation)."""
+
+    title: str
+    device_authorization_url: str  # "": the provider grants these scopes in a browser only
+    authorization_url: str
+    token_url: str
+    scopes: Mapping[str, tuple[str, ...]]  # a section it has no server for is not here
+
+
+_MICROSOFT = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
+PROVIDERS = {
+    # Google's device flow grants a short list of scopes without mail or calendar: a sign-in in a browser ending
+    # on a loopback address, the flow Google documents for command-line tools
+    "google": Provider("Google", "", "https://accounts.google.com/o/oauth2/v2/auth",
+                       "https://oauth2.googleapis.com/token", {
+                           "imap": ("https://mail.google.com/",), "smtp": ("https://mail.google.com/",),
+                           "caldav": ("https://www.googleapis.com/auth/calendar",)}),
+    "microsoft": Provider("Microsoft 365", f"{_MICROSOFT}/devicecode", "", f"{_MICROSOFT}/token", {
+        "imap": ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"),
+        "smtp": ("https://outlook.office.com/SMTP.Send", "offline_access")}),
+}
+
+
+def provider_client(provider: str, section: str, client_id: str, client_secret: Secret | None, tenant: str,
+                    refresh_token_file: str) -> OAuthClient | None:
+    """The client a known provider's account signs in to a server section with, the endpoints and scopes filled
+    in; None when the provider has no such server (Microsoft 365: no CalDAV)."""
+    known = PROVIDERS[provider]
+    if section not in known.scopes:
+        return None
+    return OAuthClient(provider, client_id, client_secret, known.device_authorization_url.format(tenant=tenant),
+                       known.token_url.format(tenant=tenant), known.scopes[section], refresh_token_file,
+                       known.authorization_url)
 
 
 def _session(client: OAuthClient) -> OAuth2Session:

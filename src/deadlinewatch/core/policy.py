@@ -39,9 +39,12 @@ class Promise:
 
 @dataclass(frozen=True)
 class Policy:
-    warn_probability: float = 0.6
-    renotify_slip_days: int = 3
-    alert_probability: float = 0.5  # the manager's early risk alert (core/alert.py)
+    """The thresholds of the decisions; their values and defaults are the [policy] keys' (config/schema.py,
+    `PolicySection.thresholds`), declared there only."""
+
+    warn_probability: float
+    renotify_slip_days: int
+    alert_probability: float  # the manager's early risk alert (core/alert.py)
 
 
 def promised_date(forecast: Forecast) -> dt.date | None:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 
 from deadlinewatch.adapters.calendar import CalendarEntry, Changes
-from deadlinewatch.config import Project
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import Milestone

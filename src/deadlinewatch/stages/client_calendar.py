@@ -12,7 +12,7 @@ import asyncio
 from urllib.parse import quote
 
 from deadlinewatch.adapters.calendar import CalendarSource
-from deadlinewatch.config import Project
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError

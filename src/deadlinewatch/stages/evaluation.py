@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from deadlinewatch.adapters.memory import give_back_freed
-from deadlinewatch.config import Project
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.intake import ascii_lower

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store import StorePort
-from deadlinewatch.config import Project
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import Progress

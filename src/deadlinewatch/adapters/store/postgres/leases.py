@@ -71,9 +71,10 @@ def hold(conn: psycopg.Connection[TupleRow], lease: Lease) -> None:
     holding's (by token) and unexpired; else LeaseLost, and the caller's transaction rolls back.
 
     The lease row is share-locked until the transaction ends, so nobody takes it over while the write is under
-    way (a takeover waits for the commit). And should the holder stall inside the transaction (a paused process,
-    a cut-off host), the server ends its session when the lease would have run out: the row lock goes with it,
-    the takeover proceeds, and the stalled write never commits."""
+    way (a takeover waits for the commit, and so does the holder's own renewal: keep such writes short). And
+    should the holder stall inside the transaction (a paused process, a cut-off host), the server ends its session
+    when the lease would have run out: the row lock goes with it, the takeover proceeds, and the stalled write
+    never commits."""
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("hold() checks a lease for the transaction it begins: call it inside one")
     row = conn.execute(

@@ -48,6 +48,7 @@ def test_every_message_is_translated_with_the_same_placeholders(domain: str, lan
         allowed = set().union(*(PLACEHOLDER.findall(i) for i in ids))
         needed = set.intersection(*(set(PLACEHOLDER.findall(i)) for i in ids))
         for s in strings:
+            assert isinstance(s, str)  # all translated, as asserted above
             found = set(PLACEHOLDER.findall(s))
             assert needed <= found <= allowed, f"{language}: placeholders differ in {key!r}: {s!r}"
 

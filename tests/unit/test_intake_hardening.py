@@ -13,7 +13,7 @@ import authres
 import pytest
 
 from deadlinewatch.adapters.mailbox import Fetched
-from deadlinewatch.core import intake
+from deadlinewatch.core import intake, message_text
 from deadlinewatch.core.intake import Context, Rules, authenticated, classify, read_message, returned_ids
 from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.stages import inbox
@@ -187,7 +187,7 @@ async def test_authentication_and_bounces_are_read_in_the_parsing_thread_while_t
 
     monkeypatch.setattr(intake, "passable_ids", ids_spy)
     read_on_loop: list[bool] = []
-    real_text = intake.body_text
+    real_text = message_text.body_text  # what intake calls by that name
 
     def text_spy(msg: Any) -> tuple[str, bool]:
         read_on_loop.append(threading.current_thread() is threading.main_thread())

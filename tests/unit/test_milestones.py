@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from deadlinewatch.core.milestones import milestones_from_ics
+from deadlinewatch.core.milestones import EntryProblem, milestones_from_ics
+from deadlinewatch.core.model import Milestone
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 ISTANBUL = zoneinfo.ZoneInfo("Europe/Istanbul")
 NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 
 
-def one(body: str, categories: tuple[str, ...] = ()):
+def one(body: str, categories: tuple[str, ...] = ()) -> tuple[list[Milestone], list[EntryProblem]]:
     ics = f"BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\n{body}\nEND:VCALENDAR\n"
     result = milestones_from_ics(ics, "p", categories, "Europe/London", "Europe/Istanbul", "x.ics",
                                  dt.datetime(2026, 11, 23, tzinfo=dt.UTC))

@@ -141,6 +141,7 @@ def test_a_rotated_token_that_cannot_be_saved_is_used_from_memory_and_reported(
         assert source().reveal() == "a2"  # the login goes on: the provider has rotated r1 into r2
         [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
         said = error.getMessage()
+        assert failure.strerror is not None  # each failure above names its error
         assert str(tokens.path) in said and failure.strerror in said and "writable" in said
         assert "r2" not in said.split() and "a2" not in said.split()  # no token in the log
         assert source.problem is not None and str(tokens.path) in source.problem  # for status and STATUS

@@ -158,8 +158,12 @@ async def served() -> AsyncIterator[Served]:
     made: list[Recorder] = []
     door: Door | None = None
 
+    def the_door() -> Door:
+        assert door is not None  # made before anyone connects
+        return door
+
     def protocol() -> asyncio.Protocol:
-        made.append(Recorder(lambda: door))
+        made.append(Recorder(the_door))
         return made[-1]
 
     door = Door(protocol, Caps(total=4, per_address=2, limit=100), lambda address: address == "127.0.0.1")
@@ -306,9 +310,11 @@ def test_a_report_of_an_unexpected_accept_error_names_it() -> None:
 async def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_the_connection_closed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
+    from typing import cast
 
     from aiohttp import web
 
+    from deadlinewatch.services import Services
     from deadlinewatch.web import server
 
     monkeypatch.setattr(connections, "BODY_SECONDS", 0.5)
@@ -319,11 +325,15 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_the_conne
         return web.Response(text="thanks")
 
     app = web.Application(middlewares=[server._guard])
-    app[server.SERVICES] = lambda: SimpleNamespace(config=SimpleNamespace(web=SimpleNamespace(base_url="")))
+    # a stand-in for the services: the guard reads only config.web.base_url
+    services = cast(Services, SimpleNamespace(config=SimpleNamespace(web=SimpleNamespace(base_url=""))))
+    app[server.SERVICES] = lambda: services
     app.router.add_post("/", form)
     runner = web.AppRunner(app, access_log=None, lingering_time=0.5)  # WebServer's is 2 s
     await runner.setup()
-    door = Door(lambda: runner.server(), caps_for(1024), lambda _: False)
+    protocol = runner.server
+    assert protocol is not None  # made by setup()
+    door = Door(protocol, caps_for(1024), lambda _: False)
     await door.open("127.0.0.1", 0)
     port = door.addresses[0][1]
     loop = asyncio.get_running_loop()

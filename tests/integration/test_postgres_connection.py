@@ -1,13 +1,16 @@
 """Connecting to the shared state: the password from the credential, and a failure said as what to fix — a refused
-sign-in and an unknown database are configuration problems (78), an unreachable server is unavailable (69)."""
+sign-in and an unknown database are configuration problems (78), an unreachable server is unavailable (69); a
+transaction that lost a conflict with another daemon's runs again."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from deadlinewatch.adapters.store.postgres.connection import database_password, describe, open_pool
+from deadlinewatch.adapters.store.postgres.connection import database_password, describe, open_pool, transaction
 from deadlinewatch.credentials import Secret
 from deadlinewatch.demo.servers import free_port
 from deadlinewatch.errors import EX_CONFIG, EX_UNAVAILABLE, DeadlinewatchError
@@ -59,3 +62,43 @@ def test_a_failure_to_connect_says_what_to_fix(postgres: PostgresDatabase, chang
 
 def test_a_url_is_shown_without_its_password() -> None:
     assert describe("postgresql://dw:s3cret@db.example:5433/studio") == "dw@db.example:5433/studio"
+
+
+def test_a_transaction_that_lost_a_deadlock_runs_again_and_both_commit(postgres: PostgresDatabase) -> None:
+    """Two daemons bump the same two counters in opposite orders: PostgreSQL breaks the deadlock by rolling one
+    back (40P01), which runs again once the other has committed; each bump is counted once."""
+    pool = open_pool(postgres.url, Secret(postgres.password), max_size=4)
+    try:
+        with pool.connection() as conn:
+            conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            conn.execute("INSERT INTO counters VALUES ('a', 0), ('b', 0)")
+        together = threading.Barrier(2)
+        runs = {"ab": 0, "ba": 0}
+        failures: list[BaseException] = []
+
+        def bump(order: str) -> None:
+            def work(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+                runs[order] += 1
+                conn.execute("UPDATE counters SET n = n + 1 WHERE name = %s", (order[0],))
+                if runs[order] == 1:
+                    together.wait(10)  # each holds its first row, then asks for the other's
+                conn.execute("UPDATE counters SET n = n + 1 WHERE name = %s", (order[1],))
+
+            try:
+                transaction(pool, work)
+            except BaseException as e:
+                failures.append(e)
+
+        threads = [threading.Thread(target=bump, args=(order,)) for order in runs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert failures == []
+        assert sorted(runs.values()) == [1, 2]
+        with pool.connection() as conn:
+            assert conn.execute("SELECT name, n FROM counters ORDER BY name").fetchall() == [("a", 2), ("b", 2)]
+        with pytest.raises(psycopg.errors.DivisionByZero):  # any other error: at once, not again
+            transaction(pool, lambda conn: conn.execute("SELECT 1 / 0"))
+    finally:
+        pool.close()

@@ -1,6 +1,7 @@
 """The state in PostgreSQL (`daemon.database = "postgresql://…"`): one database shared by every daemon of a studio.
 
-  connection.py  the URL and its password, a pool of connections (psycopg 3), errors a user can act on
+  connection.py  the URL and its password, a pool of connections (psycopg 3), errors a user can act on, and
+                 transactions run again when they lose a conflict with another daemon's (40001, 40P01)
   schema.py      the state's named migrations (schema.py) on PostgreSQL, and the tables only shared state needs,
                  applied once under a transaction-level advisory lock however many daemons start together
   leases.py      daemons and their heartbeats, leases by the database's clock, the check a write makes first

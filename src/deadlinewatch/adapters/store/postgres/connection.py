@@ -8,9 +8,13 @@ an unknown database is one sentence naming the fix, not a pool retrying in the b
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -20,7 +24,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from deadlinewatch.credentials import Secret
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
 
+log = logging.getLogger(__name__)
+
 Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+T = TypeVar("T")
 
 # SQLSTATEs of a refused sign-in (28P01 a wrong password, 28000 a role pg_hba.conf turns away) and of a database
 # that does not exist (3D000): the configuration is wrong, waiting will not help
@@ -95,3 +102,20 @@ def open_pool(url: str, password: Secret | None, max_size: int = 4, timeout: flo
         pool.close()
         raise ServerError("postgresql", f"{describe(url)}: no connection within {timeout:.0f} s") from None
     return pool
+
+
+def transaction(pool: Pool, work: Callable[[psycopg.Connection[TupleRow]], T], attempts: int = 5) -> T:
+    """`work` as one transaction on a connection of the pool, its result once committed. When PostgreSQL rolls it
+    back for a conflict with another daemon's transaction — a serialization failure (40001) or a deadlock (40P01):
+    nothing of it happened, and the other went on — it runs again from the start, up to `attempts` times, after a
+    short random pause so that the two do not meet again. Any other error, and the last conflict, is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with pool.connection() as conn, conn.transaction():
+                return work(conn)
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as e:
+            if attempt == attempts:
+                raise
+            log.info("a transaction lost a conflict with another's (%s); running it again", e.sqlstate)
+            time.sleep(random.uniform(0, 0.05 * attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deadlinewatch import config as config_mod
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import StateLock, Store
 from deadlinewatch.core.alert import RiskAlert
 from tests.conftest import Studio, approve_held, deadlinewatch
 from tests.postgres_server import PostgresDatabase
@@ -81,16 +81,23 @@ def test_copy_state_copies_every_table_row_for_row_and_refuses_a_second_time(
     assert postgres.password not in again.stderr
 
 
-def test_copy_state_refuses_while_a_daemon_holds_the_state(studio: Studio, postgres: PostgresDatabase) -> None:
-    from deadlinewatch.adapters.store import StateLock
-
+def test_copy_state_refuses_a_state_in_use_and_takes_the_password_from_the_config(
+        studio: Studio, postgres: PostgresDatabase, tmp_path: Path) -> None:
     assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    # the move under way: daemon.database set, its password in daemon.database_password_file
+    (tmp_path / "database.pw").write_text(postgres.password + "\n")
+    studio.config.write_text(studio.config.read_text().replace("[daemon]\n", f'[daemon]\ndatabase = "{postgres.url}"\n'
+                             f'database_password_file = "{tmp_path / "database.pw"}"\n', 1))
     lock = StateLock(config_mod.load(str(studio.config)).state_dir)
     lock.acquire()
     try:
-        result = deadlinewatch("copy-state", postgres.url, config=studio.config, env={"PGPASSWORD": postgres.password})
+        refused = deadlinewatch("copy-state", postgres.url, config=studio.config)
     finally:
         lock.release()
-    assert result.returncode == 1 and "in use by another deadlinewatch" in result.stderr
+    assert refused.returncode == 1 and "in use by another deadlinewatch" in refused.stderr
     with postgres.connect() as conn:  # untouched, not even migrated
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+
+    result = deadlinewatch("copy-state", postgres.url, config=studio.config)
+
+    assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from deadlinewatch.core.model import RecordPass
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.client_calendar import update_client_calendars
@@ -55,7 +56,7 @@ def record_pass(svc: Services, started: dt.datetime, report: PassReport, down: I
     """A pass (an evaluation) in the store, for `status`: ok unless a server was unavailable or refused us."""
     down = sorted({*down, *report.unavailable, *report.refused})
     summary = report.summary + (f"; unavailable: {', '.join(down)}" if down and not report.unavailable else "")
-    svc.store.record_pass(started, svc.clock.now(), not down, summary)
+    svc.store.carry_out([RecordPass(started, not down, summary)], svc.clock.now())
 
 
 async def run_pass(svc: Services) -> PassReport:

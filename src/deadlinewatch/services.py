@@ -23,7 +23,7 @@ from deadlinewatch.config.schema import Project
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
-from deadlinewatch.core.model import Forecast, QueueMail
+from deadlinewatch.core.model import Forecast, QueueMail, SetServer
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.errors import LoginRefused, ServerError
 
@@ -159,13 +159,13 @@ def server_ok(svc: Services, report: PassReport, server: str, detail: str) -> No
     if problem:
         report.at_risk[server] = problem
         detail = f"{detail}; {problem}"
-    svc.store.set_server(server, True, detail, svc.clock.now())
+    svc.store.carry_out([SetServer(server, True, detail)], svc.clock.now())
 
 
 def server_failed(svc: Services, report: PassReport, server: str, e: ServerError | LoginRefused) -> None:
     now = svc.clock.now()
     before = svc.store.servers().get(server)
-    svc.store.set_server(server, False, str(e), now)
+    svc.store.carry_out([SetServer(server, False, str(e))], now)
     command = f"deadlinewatch login {server}"
     if isinstance(e, LoginRefused) and command in str(e) and server != "smtp" and (
             before is None or before["ok"] or command not in before["detail"]):
@@ -187,8 +187,8 @@ def _tell_manager_once(svc: Services, server: str, error: str, command: str, now
     msg = c.letters.signin(language=svc.config.team.language, sender=c.sender, to=manager, composed_at=now,
                            message_id=msg_id, server=server, account=svc.config.accounts[server].username,
                            error=error, command=command)
-    svc.store.record_outgoing([c.outgoing(kind="manager-signin", audience="team", token=token, msg_id=msg_id,
-                                          message=msg.as_bytes(), recipients=[bare(manager)], now=now)])
+    svc.store.carry_out([c.outgoing(kind="manager-signin", audience="team", token=token, msg_id=msg_id,
+                                    message=msg.as_bytes(), recipients=[bare(manager)], now=now)], now)
 
 
 def bare(address: str) -> str:

@@ -26,14 +26,17 @@ from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
-    ClientDate,
     DecideHeld,
     Forecast,
+    MarkMoved,
     Milestone,
+    PruneMail,
     QueueMail,
+    RecordFailure,
     RecordMessage,
     Report,
     SetOutboxState,
+    SetServer,
 )
 from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
@@ -369,13 +372,14 @@ def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Looku
     held_view, closed = None, 0
     if held is not None and held.state == "held" and held.project in {p.id for p in svc.config.projects}:
         held_view = view(store, svc.config.project(held.project))  # an approval may carry a date: composed again
-        if reading.forecaster is None:
-            reading.forecaster = forecaster(svc)
-        closed = reading.forecaster.spread.history
     pv = None
     if note is not None and project is not None:  # the reply forecasts as the evaluation will once it is recorded
         pv = reading.view(project)
-        closed = reading.prepare(note_reports(note, incoming)).spread.history
+        reading.prepare(note_reports(note, incoming))
+    if reading.forecaster is None:  # the team's spread, read before deciding: the decision reads nothing
+        reading.forecaster = forecaster(svc)
+    if held_view is not None or pv is not None:
+        closed = reading.forecaster.spread.history
     return Lookup(
         is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
         held=held, answered=store.notice_by_message_ids(incoming.references), bounced=bounced, note=note,
@@ -396,7 +400,8 @@ def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, re
         lookup = look_up(svc, incoming, reading)
     except (RecursionError, *PARSE_ERRORS):
         lookup = Lookup()  # a message too broken to look up: decided as unreadable below
-    decided = decide_message(svc.composer, reading.forecast, reading.rules, reading.folders, incoming, lookup, now)
+    forecast = reading.forecaster or forecaster(svc)  # a message too broken to look up forecasts nothing
+    decided = decide_message(svc.composer, forecast, reading.rules, reading.folders, incoming, lookup, now)
     record(svc.store, svc.composer, decided.actions, now)
     reading.recorded(decided.reports, decided.actions)
     for event in decided.events:
@@ -444,12 +449,11 @@ def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error
     known = svc.store.message_decisions([incoming.message_key])
     if known:  # decided before after all (its move failed): it goes where it was sent then
         return known[incoming.message_key]
-    svc.store.record_message(
+    svc.store.carry_out([RecordMessage(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome="rejected", target_folder=folders["rejected"],
-        project=None, problems=[f"could not be processed after {MAX_ATTEMPTS} tries: {error}"], raw=b"",
-        body="", reports=[], now=svc.clock.now(),
-    )
+        project=None, problems=(f"could not be processed after {MAX_ATTEMPTS} tries: {error}",), raw=b"", body="",
+    )], svc.clock.now())
     report.problem(f"message {incoming.message_key} from {incoming.sender or '(no sender)'} could not be processed "
                    f"after {MAX_ATTEMPTS} tries ({error}); filed in {folders['rejected']}")
     return folders["rejected"]
@@ -507,14 +511,15 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
                 break
         for target, entries in reading.moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
-            svc.store.mark_moved([key for _, key in entries])
+            svc.store.carry_out([MarkMoved(tuple(key for _, key in entries))], svc.clock.now())
         if isinstance(halted, sqlite3.OperationalError):
             report.problem(f"imap: the state database refused a write ({halted}); the rest of the inbox waits for "
                            "the next reading")
         elif halted is not None:
             raise halted
         _health(svc, report, len(scan.items))
-        svc.store.prune_mail(svc.clock.now() - dt.timedelta(days=imap.keep_mail_days))
+        now = svc.clock.now()
+        svc.store.carry_out([PruneMail(now - dt.timedelta(days=imap.keep_mail_days))], now)
     except (ServerError, LoginRefused) as e:
         server_failed(svc, report, "imap", e)
     except ConfigError as e:
@@ -532,7 +537,7 @@ def _health(svc: Services, report: PassReport, listed: int) -> None:
         why = (f"{len(failing)} message(s) failed and are tried again (first: {key[:80]}, {attempts} of "
                f"{MAX_ATTEMPTS} tries, {error[:200]})")
         report.lagging["inbox"] = why
-        svc.store.set_server("imap", False, f"reachable, but not keeping up: {why}", svc.clock.now())
+        svc.store.carry_out([SetServer("imap", False, f"reachable, but not keeping up: {why}")], svc.clock.now())
     else:
         server_ok(svc, report, "imap", f"{listed} messages read")
 
@@ -552,12 +557,6 @@ class Reading:
     views: dict[str, ProjectView] = field(default_factory=dict)  # by project: see `view`
     understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
     forecaster: Forecaster | None = None  # made when a reply first needs a forecast (see `prepare`)
-
-    def forecast(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
-                 now: dt.datetime) -> Forecast | None:
-        if self.forecaster is None:
-            self.forecaster = forecaster(self.svc)
-        return self.forecaster(m, reports, cd, now)
 
     def parsed(self, incoming: intake.Incoming) -> ParsedNote:
         """A member's note as understood off the loop (parsed here only if it was not)."""
@@ -647,7 +646,9 @@ def _failed(svc: Services, report: PassReport, item: Fetched, incoming: intake.I
                 exc_info=log.isEnabledFor(logging.DEBUG))
     try:
         with svc.store.transaction():
-            if svc.store.record_failure(incoming.message_key, error) < MAX_ATTEMPTS:
+            attempts = 1 + next((n for key, n, _ in svc.store.failing_messages() if key == incoming.message_key), 0)
+            svc.store.carry_out([RecordFailure(incoming.message_key, error)], svc.clock.now())
+            if attempts < MAX_ATTEMPTS:
                 report.problem(f"message {incoming.message_key[:200]} could not be processed ({error}); "
                                "it stays in the inbox and is tried again")
                 return None

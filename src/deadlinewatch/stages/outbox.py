@@ -103,23 +103,25 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
     for item in items:
         svc.tick()
         if item.state == "sending" and await _reconcile(svc, item):
-            svc.store.set_outbox_state(item.id, "sent", now=now, expect=("sending",))
+            svc.store.carry_out([SetOutboxState(item.id, "sent", expect=("sending",))], now)
             report.event("message #%d (%s) was sent before a restart: its archive copy is in the mailbox",
                          item.id, item.kind)
             continue
-        if not svc.store.set_outbox_state(item.id, "sending", now=now, attempt=True, expect=("pending", "sending")):
+        claim = SetOutboxState(item.id, "sending", attempt=True, expect=("pending", "sending"))
+        if svc.store.carry_out([claim], now).refused:
             continue
         try:
             refused = await svc.mailer.send(item.mail_from, item.recipients, item.message)
         except ServerError as e:
             # not sent (pending again), or perhaps sent (still `sending`: the next attempt first looks for its
             # archive copy); either way with a back-off, and the next attempt sends the same bytes
-            svc.store.set_outbox_state(item.id, "sending" if e.maybe_done else "pending", now=svc.clock.now(),
-                                       error=str(e), next_attempt=svc.clock.now() + backoff(item.attempts + 1))
+            later = svc.clock.now()
+            svc.store.carry_out([SetOutboxState(item.id, "sending" if e.maybe_done else "pending", str(e),
+                                                next_attempt=later + backoff(item.attempts + 1))], later)
             server_failed(svc, report, "smtp", e)
             return False
         except LoginRefused as e:
-            svc.store.set_outbox_state(item.id, "pending", now=svc.clock.now(), error=str(e))
+            svc.store.carry_out([SetOutboxState(item.id, "pending", str(e))], svc.clock.now())
             server_failed(svc, report, "smtp", e)
             return False
         _settle(svc, report, item, refused)

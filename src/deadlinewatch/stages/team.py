@@ -38,7 +38,7 @@ def nudge_silent(svc: Services, report: PassReport) -> None:
                 forecast=svc.letters.forecast(svc.config.team.language, forecast) if forecast else
                 svc.letters.gettext(svc.config.team.language, _("no forecast yet")),
             )
-            svc.store.record_outgoing([svc.composer.outgoing(kind="nudge", audience="team", token=token, msg_id=msg_id,
-                                                message=msg.as_bytes(), recipients=[to], now=now,
-                                                project=project.id, uid=m.uid)])
+            svc.store.carry_out([svc.composer.outgoing(kind="nudge", audience="team", token=token, msg_id=msg_id,
+                                          message=msg.as_bytes(), recipients=[to], now=now,
+                                          project=project.id, uid=m.uid)], now)
             report.event("%s: nudged %s about \"%s\" (no note for %d working days)", project.id, to, m.name, silent)

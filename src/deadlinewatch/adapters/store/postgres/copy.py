@@ -98,8 +98,9 @@ def _copy(path: Path, conn: psycopg.Connection[TupleRow], target: str) -> list[C
             copied = [Copied(table, _copy_table(source, conn, table, cols)) for table, cols in tables]
             _set_sequences(conn)
             for c in copied:
-                count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(c.table))).fetchone()
-                if count != (c.rows,):
+                (count,) = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(c.table))
+                                        ).fetchone() or (None,)
+                if count != c.rows:
                     raise StateError(f"{target}: {c.table} has {count} rows after the copy, not {c.rows}; "
                                      "nothing was copied")
     finally:

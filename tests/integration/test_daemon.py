@@ -116,7 +116,8 @@ def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_pas
         wait_for(lambda: heard("WATCHDOG=1"), 10, "the watchdog")
 
         def page() -> str:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            text: str = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            return text
 
         # one task per stage, each timed (the inbox's first run waits for the first calendar sync)
         stages = [f'deadlinewatch_stage_seconds_count{{stage="{s}"}}' for s in ("inbox", "calendar", "evaluator",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 
 import pytest
 from icalendar import Calendar
@@ -72,8 +73,9 @@ class Site:
         jar = SimpleCookie(r.header("Set-Cookie"))
         return f"deadlinewatch_session={jar['deadlinewatch_session'].value}"
 
-    def status(self) -> dict[str, object]:
-        return json.loads(deadlinewatch("status", "--json", config=self.config).stdout)  # type: ignore[no-any-return]
+    def status(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(deadlinewatch("status", "--json", config=self.config).stdout)
+        return report
 
 
 def web_config(studio: Studio, tmp_path: Path, port: int, base_url: str) -> Path:
@@ -121,14 +123,15 @@ def held_notice(site: Site) -> dict[str, object]:
     site.studio.dovecot.save("progress", NOTE.encode())
 
     def found() -> bool:
-        return any(n["kind"] == "notice" and n["state"] == "held" for n in site.status()["notices"])  # type: ignore
+        return any(n["kind"] == "notice" and n["state"] == "held" for n in site.status()["notices"])
 
     wait_for(found, 30, "a held notice")
-    return next(n for n in site.status()["notices"] if n["kind"] == "notice")  # type: ignore
+    notice: dict[str, object] = next(n for n in site.status()["notices"] if n["kind"] == "notice")
+    return notice
 
 
 def client_path(site: Site) -> str:
-    [project] = site.status()["projects"]  # type: ignore[misc]
+    [project] = site.status()["projects"]
     assert re.fullmatch(r"/p/[A-Za-z0-9_-]{32}/", project["client_page"])  # 192 random bits
     return str(project["client_page"])
 
@@ -151,7 +154,7 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     api = site.ask("GET", "/api/status", cookie=cookie)
     assert api.status == 200 and json.loads(api.body)["notices"] == site.status()["notices"]
 
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.body).group(1)  # type: ignore[union-attr]
+    csrf = csrf_of(page.body)
     assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": "0" * 64}, cookie=cookie).status == 403
     assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf}, cookie=cookie,
                     Sec_Fetch_Site="cross-site").status == 403
@@ -160,7 +163,7 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     assert done.status == 303 and done.header("Location") == f"../../#notice-{notice['id']}"
     wait_for(lambda: any("jane@acme.example" in rs for _, rs, _ in site.studio.smtp.messages), 15, "the notice")
     assert time.monotonic() - started < 10  # the daemon acts on it at once
-    decided = next(n for n in site.status()["notices"] if n["id"] == notice["id"])  # type: ignore[union-attr]
+    decided = next(n for n in site.status()["notices"] if n["id"] == notice["id"])
     assert decided["decided_by"] == "web: pm@studio.example"
     again = site.ask("POST", f"/notices/{notice['id']}/reject", {"csrf": csrf}, cookie=cookie)
     assert again.status == 409 and "not held: nothing to decide" in again.body
@@ -180,7 +183,7 @@ def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(
     article = article[:article.index("</article>")]
     assert "Send with the team&#39;s date" in article or "Send with the team's date" in article
     assert re.search(r'<input type="date" id="date-\d+" name="date" min="2026-12-0[56]" required>', article)
-    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+    csrf = csrf_of(page)
     early = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-04"}, cookie=cookie)
     assert early.status == 409 and "not after the deadline" in early.body
     done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
@@ -190,7 +193,7 @@ def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(
     [raw] = [raw for _, rs, raw in site.studio.smtp.messages
              if "jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw]
     assert b"DTSTART;VALUE=DATE:20261222" in base64_parts(raw)
-    states = {n["id"]: (n["state"], n["decided_by"]) for n in site.status()["notices"]}  # type: ignore[union-attr]
+    states = {n["id"]: (n["state"], n["decided_by"]) for n in site.status()["notices"]}
     assert states[notice["id"]][0] == "rejected"  # superseded by the letter written for the manager's date
     assert ("sent", "web: pm@studio.example") in states.values()
 
@@ -200,7 +203,8 @@ def base64_parts(raw: bytes) -> bytes:
     from email import message_from_bytes
 
     msg = message_from_bytes(raw)
-    return b"".join(part.get_payload(decode=True) or b"" for part in msg.walk() if not part.is_multipart())
+    decoded = (part.get_payload(decode=True) for part in msg.walk() if not part.is_multipart())
+    return b"".join(payload if isinstance(payload, bytes) else b"" for payload in decoded)  # a leaf: bytes or None
 
 
 def test_no_wrong_or_missing_sign_in_reaches_manager_data_or_actions(site: Site) -> None:
@@ -222,7 +226,7 @@ def test_no_wrong_or_missing_sign_in_reaches_manager_data_or_actions(site: Site)
         r = site.ask("GET", "/api/status", cookie=bad, X_Forwarded_User="pm@studio.example")
         assert r.status == 401
     # nothing was decided by any of it
-    assert next(n for n in site.status()["notices"] if n["id"] == notice["id"])["state"] == "held"  # type: ignore
+    assert next(n for n in site.status()["notices"] if n["id"] == notice["id"])["state"] == "held"
 
 
 def test_sign_in_attempts_are_limited(site: Site) -> None:
@@ -287,7 +291,14 @@ def restart(site: Site) -> None:
 def dashboard_csrf(site: Site, cookie: str) -> str:
     page = site.ask("GET", "/", cookie=cookie)
     assert page.status == 200, page.status
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', page.body).group(1)  # type: ignore[union-attr]
+    return csrf_of(page.body)
+
+
+def csrf_of(page: str) -> str:
+    """The token a signed-in page's forms carry."""
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found is not None, "no csrf token on the page"
+    return found.group(1)
 
 
 def test_a_signed_out_cookie_stays_refused_after_the_daemon_restarts(site: Site) -> None:

@@ -27,6 +27,7 @@ from typing import Self
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import TupleRow
 
 from deadlinewatch.demo.servers import free_port
 
@@ -61,8 +62,8 @@ class PostgresDatabase:
     password: str
     name: str
 
-    def connect(self, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
-        return psycopg.connect(self.url, password=self.password, **kwargs)  # type: ignore[arg-type]
+    def connect(self, autocommit: bool = False) -> psycopg.Connection[TupleRow]:
+        return psycopg.connect(self.url, password=self.password, autocommit=autocommit)
 
 
 class PostgresServer:
@@ -137,7 +138,7 @@ class PostgresServer:
                     raise
                 time.sleep(0.02)
 
-    def admin(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    def admin(self, dbname: str = "postgres") -> psycopg.Connection[TupleRow]:
         """The superuser over the Unix socket, autocommit (CREATE DATABASE runs outside a transaction)."""
         return psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname,
                                autocommit=True)

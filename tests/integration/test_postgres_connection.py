@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from deadlinewatch.adapters.store.postgres.connection import database_password, describe, open_pool, transaction
 from deadlinewatch.credentials import Secret
@@ -77,7 +78,7 @@ def test_a_transaction_that_lost_a_deadlock_runs_again_and_both_commit(postgres:
         failures: list[BaseException] = []
 
         def bump(order: str) -> None:
-            def work(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+            def work(conn: psycopg.Connection[TupleRow]) -> None:
                 runs[order] += 1
                 conn.execute("UPDATE counters SET n = n + 1 WHERE name = %s", (order[0],))
                 if runs[order] == 1:

@@ -12,7 +12,7 @@ import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.store import StateLock, Store
-from deadlinewatch.core.alert import RiskAlert
+from deadlinewatch.core.model import RiskAlert
 from tests.conftest import Studio, approve_held, deadlinewatch
 from tests.postgres_server import PostgresDatabase
 from tests.samples import NOTE

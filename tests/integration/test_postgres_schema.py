@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from deadlinewatch.adapters.store import MIGRATIONS, Migration, Store
 from deadlinewatch.adapters.store.postgres.schema import SHARED_MIGRATIONS, Step, migrate, postgres_sql
@@ -34,7 +35,7 @@ def sqlite_schema(path: Path) -> tuple[dict[str, list[tuple[str, str, bool]]], s
     return columns, indexes
 
 
-def postgres_schema(conn: psycopg.Connection[tuple[object, ...]], tables: set[str]) -> tuple[
+def postgres_schema(conn: psycopg.Connection[TupleRow], tables: set[str]) -> tuple[
         dict[str, list[tuple[str, str, bool]]], set[str]]:
     columns: dict[str, list[tuple[str, str, bool]]] = {}
     for table, name, kind, nullable in conn.execute(

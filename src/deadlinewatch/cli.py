@@ -1,4 +1,4 @@
-"""The commands of CONTRACT.md; the one place an error becomes a message and an exit code."""
+"""The commands of CONTRACT.md; the one place an error becomes a message (its exit code: errors.exit_code)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,7 @@ from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, System
 from deadlinewatch.adapters.store import StateLock, Store
 from deadlinewatch.config.loading import DEFAULT_CONFIG_PATH
 from deadlinewatch.config.starter import starter_config
-from deadlinewatch.errors import (
-    EX_UNAVAILABLE,
-    EX_USAGE,
-    DeadlinewatchError,
-    LoginRefused,
-    ServerError,
-    UsageError,
-)
+from deadlinewatch.errors import DeadlinewatchError, LoginRefused, ServerError, UsageError, exit_code
 
 # the commands import what they use (wiring: the adapters and letters, ~0.15 s) so that `run` reaches READY
 # without it and `status` or `approve` answer fast
@@ -145,17 +138,14 @@ async def _connect_all(config: config_mod.Config) -> int:
         "imap": lambda: asyncio.to_thread(_imap_check, config),
         "smtp": lambda: SmtpMailer(wiring.smtp_settings(config)).check(),
     }
-    code = 0
+    failed: list[DeadlinewatchError] = []
     for name, check in checks.items():
         try:
             print(f"{name}: {await check()}")
-        except LoginRefused as e:
+        except (LoginRefused, ServerError) as e:
             print(f"{name}: {e}", file=sys.stderr)
-            code = max(code, e.exit_code)
-        except ServerError as e:
-            print(f"{name}: {e}", file=sys.stderr)
-            code = code or EX_UNAVAILABLE
-    return code
+            failed.append(e)
+    return exit_code(*failed)
 
 
 def _imap_check(config: config_mod.Config) -> str:
@@ -189,9 +179,9 @@ def cmd_once(args: argparse.Namespace) -> int:
         print(line)
     for line in report.problems:
         print(f"problem: {line}", file=sys.stderr)
-    if report.refused:
-        return 78
-    return EX_UNAVAILABLE if report.unavailable else 0
+    # the pass finished what it could: a refused login and a server that was down are what it met
+    return exit_code(*(kind for kind, met in ((LoginRefused, report.refused), (ServerError, report.unavailable))
+                       if met))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -369,14 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"deadlinewatch: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except SystemExit as e:  # argparse --help / --version
-        return int(e.code or 0) if not isinstance(e.code, str) else EX_USAGE
+        return exit_code(e)
+    except (KeyboardInterrupt, SystemExit) as e:  # SystemExit: argparse --help / --version
+        return exit_code(e)
     except Exception as e:  # the last resort: one readable paragraph, the traceback only with --debug
         if debug:
             traceback.print_exc()
         print(f"deadlinewatch: internal error: {type(e).__name__}: {e} (run with --debug for details)",
               file=sys.stderr)
-        return 1
+        return exit_code(e)

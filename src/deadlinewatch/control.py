@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deadlinewatch import config as config_mod
+from deadlinewatch.errors import UsageError, exit_code
 
 log = logging.getLogger(__name__)
 SOCKET_NAME = "control.sock"
@@ -66,9 +67,10 @@ async def serve(path: Path, handle: Callable[[dict[str, Any]], dict[str, Any]]) 
             line = await reader.readline()
             try:
                 request = json.loads(line)
-                answer = handle(request) if isinstance(request, dict) else {"exit": 2, "error": "bad request"}
+                answer = handle(request) if isinstance(request, dict) else {"exit": exit_code(UsageError),
+                                                                            "error": "bad request"}
             except json.JSONDecodeError:
-                answer = {"exit": 2, "error": "bad request: not JSON"}
+                answer = {"exit": exit_code(UsageError), "error": "bad request: not JSON"}
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (ConnectionError, OSError) as e:

@@ -1,4 +1,6 @@
-"""The one exception tree. cli.py turns each into a message and an exit code (CONTRACT.md)."""
+"""The one exception tree, each class with its exit code (CONTRACT.md "Exit codes"), and `exit_code`: the one
+place an error becomes an exit code — for cli.py, and for the daemon answering a command over its control socket.
+cli.py turns each into a message."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 EX_USAGE = 2
 EX_UNAVAILABLE = 69
 EX_CONFIG = 78
+EX_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 class DeadlinewatchError(Exception):
@@ -68,3 +71,21 @@ class StateError(DeadlinewatchError):
 
 class StateConflict(StateError):
     """A change the state refuses: it would record the same message (key, token or Message-ID) twice."""
+
+
+def exit_code(*errors: BaseException | type[BaseException]) -> int:
+    """The exit code of a command that met these errors (instances or classes): 0 for none; an error of the tree
+    its class's `exit_code`, Ctrl-C 130, argparse's exit (--help, --version) its own code, anything else 1. Of
+    several, the gravest: a configuration problem (78) over a server that is down (69) over anything else."""
+    codes = [0]
+    for error in errors:
+        kind = error if isinstance(error, type) else type(error)
+        if issubclass(kind, DeadlinewatchError):
+            codes.append(kind.exit_code)
+        elif issubclass(kind, KeyboardInterrupt):
+            codes.append(EX_INTERRUPTED)
+        elif isinstance(error, SystemExit):
+            codes.append(EX_USAGE if isinstance(error.code, str) else int(error.code or 0))
+        else:
+            codes.append(1)
+    return max(codes)

@@ -20,7 +20,7 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import OutboxItem, Store, StorePort
 from deadlinewatch.core.model import Forecast
-from deadlinewatch.errors import DeadlinewatchError, UsageError
+from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
 def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> 
                                                 date=dt.date.fromisoformat(date) if date else None)}
         raise DeadlinewatchError(f"unknown command {command!r}")
     except DeadlinewatchError as e:
-        return {"exit": e.exit_code, "error": str(e)}
+        return {"exit": exit_code(e), "error": str(e)}
 
 
 def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClock:

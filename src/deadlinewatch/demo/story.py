@@ -27,6 +27,7 @@ from deadlinewatch.adapters.mailbox import ImapMailbox
 from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.demo.servers import CalDAVServer, PymapServer, SmtpSink, write_local_config
+from deadlinewatch.errors import exit_code
 from deadlinewatch.pipeline import run_pass
 
 TEAM_TZ = "Europe/Istanbul"
@@ -166,9 +167,9 @@ def main(out: Path, now_text: str | None = None) -> int:
         _write_out(out, smtp, config.projects[0].client.email)
         _say(f"\n{seen} messages went out. Client mail and calendar files are in {out.resolve()}/")
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _say("\ninterrupted; stopping the servers")
-        return 130
+        return exit_code(e)
     finally:
         for server in reversed(servers):
             server.stop()

@@ -8,9 +8,9 @@ import datetime as dt
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from deadlinewatch.core.intake import Context, Rules, classify, read_message
+from deadlinewatch.core.intake import Context, Incoming, Rules, classify, read_message
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.notes import MilestoneRef, parse_note
+from deadlinewatch.core.notes import MilestoneRef, ParsedNote, parse_note
 
 ARRIVED = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
 RULES = Rules(frozenset({"alice@studio.example"}), frozenset({"pm@studio.example"}), frozenset(), False, "")
@@ -22,7 +22,7 @@ mime = st.lists(header_line, max_size=10).map("\r\n".join)
 SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def parse(incoming):  # type: ignore[no-untyped-def]
+def parse(incoming: Incoming) -> ParsedNote:
     return parse_note(incoming.subject, incoming.text, [MilestoneRef("p", "u", "Design")], ["p"], ARRIVED.date())
 
 
@@ -58,7 +58,8 @@ component = st.tuples(st.sampled_from(["VTODO", "VEVENT", "VJOURNAL", "VTIMEZONE
 
 @SETTINGS
 @given(st.lists(component, max_size=3))
-def test_malformed_calendar_entries_become_problems_not_crashes(components: list) -> None:  # type: ignore[type-arg]
+def test_malformed_calendar_entries_become_problems_not_crashes(
+        components: list[tuple[str, list[tuple[str, str]]]]) -> None:
     body = "".join(f"BEGIN:{name}\r\n" + "".join(f"{k}:{v}\r\n" for k, v in props) + f"END:{name}\r\n"
                    for name, props in components)
     ics = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:fuzz\r\n{body}END:VCALENDAR\r\n"
@@ -89,8 +90,10 @@ closed = st.tuples(st.floats(0, 500, allow_nan=False), st.floats(0, 5000, allow_
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(report, max_size=12), day, st.none() | day, st.sampled_from(["VTODO", "VEVENT"]), day,
        st.lists(closed, max_size=30), st.lists(closed, max_size=30))
-def test_any_history_gets_a_sane_forecast(  # type: ignore[no-untyped-def]
-        reports, deadline, start, kind, today, records, plans) -> None:
+def test_any_history_gets_a_sane_forecast(
+        reports: list[tuple[dt.date, int, int | None, float | None, dt.date | None, bool]], deadline: dt.date,
+        start: dt.date | None, kind: str, today: dt.date, records: list[tuple[float, float, bool]],
+        plans: list[tuple[float, float, bool]]) -> None:
     from deadlinewatch.core.forecast import Closed, forecast, learn
     from deadlinewatch.core.model import Milestone, Report
     from deadlinewatch.core.workdays import WorkCalendar

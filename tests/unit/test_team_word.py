@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 from deadlinewatch.core.forecast import forecast, team_date
 from deadlinewatch.core.intake import decision_word, manager_decision
@@ -20,8 +21,8 @@ DUE_IN_TEN = Milestone("p", "m", "Homepage", dt.datetime(2026, 12, 15, 0, 0, tzi
 DEFAULTS = Policy(warn_probability=0.98, renotify_slip_days=3, alert_probability=0.93)
 
 
-def note(at: dt.datetime, **kw: object) -> Report:
-    return Report("p", "m", at, **kw)  # type: ignore[arg-type]
+def note(at: dt.datetime, **kw: Any) -> Report:  # kw: Report's own fields
+    return Report("p", "m", at, **kw)
 
 
 def test_the_teams_own_date_is_its_eta_else_the_working_day_its_remaining_ends() -> None:
@@ -73,7 +74,7 @@ def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:
     told = ShowDate("p", "m", 3, shown_date=dt.date(2026, 12, 9), promised=dt.date(2026, 12, 9))
     refused = ShowDate("p", "m", 4, shown_date=dt.date(2027, 1, 27), promised=dt.date(2027, 1, 27))
     decided = {"m": ClientDate.after(ClientDate.after(None, told), refused)}
-    pv = ProjectView(None, [], {}, decided)  # type: ignore[arg-type]
+    pv = ProjectView(None, [], {}, decided)  # type: ignore[arg-type]  # no project: judged() reads the dates only
     for state in ("held", "rejected"):
         judged = pv.judged([("sent", (told,)), (state, (refused,))])
         assert judged.dates["m"].promised == dt.date(2026, 12, 9)  # "the new date I gave you" is this one

@@ -78,8 +78,10 @@ def test_the_fan_draws_the_notes_the_forecast_and_the_deadline_and_says_it_in_wo
                           d(2026, 12, 2), d(2026, 12, 8), d(2026, 12, 14), "40% done; deadline 4 Dec"), "f1")
     tree = ET.fromstring(svg)  # well-formed: the hostile name is escaped, not markup
     ns = {"s": "http://www.w3.org/2000/svg"}
-    assert tree.find("s:title", ns).text == "Design <mockups> & co"  # type: ignore[union-attr]
-    assert tree.get("role") == "img" and tree.find("s:desc", ns).text == "40% done; deadline 4 Dec"  # type: ignore
+    title, desc = tree.find("s:title", ns), tree.find("s:desc", ns)
+    assert title is not None and desc is not None
+    assert title.text == "Design <mockups> & co"
+    assert tree.get("role") == "img" and desc.text == "40% done; deadline 4 Dec"
     assert len(tree.findall("s:circle", ns)) == 2
     fan = tree.find("s:polygon", ns)
     assert fan is not None

@@ -147,29 +147,30 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
-    from deadlinewatch.stages.evaluation import decide_milestone, plan_notice
-    from deadlinewatch.stages.forecasts import forecaster, pass_forecasts
-    from deadlinewatch.stages.project_view import view
+    from deadlinewatch.stages.evaluation import decide_project, plan_notice, snapshot
+    from deadlinewatch.stages.forecasts import forecaster
 
     project_id, uid = resolve_milestone(store, ref)
     clock = _clock(config, now_text)
     svc = wiring.services(config, store, clock)  # no server is contacted: only the letters are used
     c = svc.composer
-    pv = view(store, config.project(project_id))
-    m = next(x for x in pv.milestones if x.uid == uid)
     now = clock.now()
     forecast = forecaster(svc)
-    # as the pass's evaluation forecasts it: with what it waits for
-    f = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, [uid]).get(uid)
-    decision = decide_milestone(c, pv, m, f, now)
-    deadline_day = last_work_day(m.deadline, c.team_tz)
+    # what the pass's evaluation would decide now, by the same function over the same snapshot
+    snap = snapshot(svc, config.project(project_id), now, forecast.spread.history)
+    decided = decide_project(c, snap, forecast, now)
+    plan = next((p for p in decided.plans if p.messages[0].kind in ("notice", "delivered")
+                 and p.messages[0].uid == uid), None)
     out = []
-    if decision is None or m.private:
+    if plan is None:
+        pv = snap.view
+        m = next(x for x in pv.milestones if x.uid == uid)
+        f = next((x for x in decided.forecasts if x.uid == uid), None)
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
         # the notice as the policy would make it once due: the same date, never the deadline's own day
-        decision = policy.replan(m, f, c.workdays, deadline_day, c.client_days(pv.project))
-    plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
+        decision = policy.replan(m, f, c.workdays, last_work_day(m.deadline, c.team_tz), c.client_days(pv.project))
+        plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
     for i, message in enumerate(plan.messages):
         if i:
             out.append(f"\n----- sent with it, message {i + 1} of {len(plan.messages)} -----\n\n")

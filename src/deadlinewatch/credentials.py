@@ -1,7 +1,7 @@
 """A server account's login, as the adapters need it: the name, and a password that never shows itself — or,
 for `auth = "oauth2"`, the OAuth client it signs in with and a source of fresh access tokens.
 
-Kept apart from config.py so that the adapters (adapters/) depend on this small value, not on the configuration.
+Kept apart from config/ so that the adapters (adapters/) depend on this small value, not on the configuration.
 """
 
 from __future__ import annotations

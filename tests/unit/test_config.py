@@ -178,7 +178,7 @@ def test_a_choice_is_its_fields_literal_type() -> None:
     for cls in (*SECTIONS.values(), OAuth2Table, Client, Project):
         hints = typing.get_type_hints(cls)
         for key in keys_of(cls):
-            kind = hints.get(key.field)
+            kind = hints.get(key.attribute)
             if typing.get_origin(kind) is typing.Literal:
                 choices += 1
                 assert [key.check(v) for v in typing.get_args(kind)] == list(typing.get_args(kind)), key.name

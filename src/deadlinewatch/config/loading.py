@@ -103,7 +103,7 @@ def _read_section(table: Any, keys: tuple[Key, ...], where: str, problems: list[
 def _typed(cls: type[T], values: Mapping[str, Any], **resolved: Any) -> T:
     """A table's checked values as its typed object (`resolved`: the fields the loading filled in)."""
     kind: type = cls  # keys_of's cache takes the class as a key
-    return cls(**{k.field: values[k.name] for k in keys_of(kind) if k.field} | resolved)
+    return cls(**{k.attribute: values[k.name] for k in keys_of(kind) if k.attribute} | resolved)
 
 
 def _show(name: str, raw: Any) -> str:

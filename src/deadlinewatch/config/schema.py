@@ -49,7 +49,7 @@ class Key:
     default: Any  # what a file without it reads: REQUIRED, or None for a key `init` leaves out
     help: str
     example: Any = None  # what `init` writes when it differs from the default
-    field: str = ""  # the attribute that holds it; "" for a key read here and kept elsewhere (a server's password)
+    attribute: str = ""  # the field that holds it; "" for a key read here and kept elsewhere (a server's password)
 
     @property
     def required(self) -> bool:
@@ -75,7 +75,8 @@ def key(check: Callable[[Any], T] | None = None, default: T = REQUIRED, *, help:
     kept elsewhere (a server's password keys, resolved into Config.accounts)."""
     declared = _Declared(check, default if unset is _NOT_SET else unset, help, example, name, tuple(also))
     if default is REQUIRED:
-        return field(metadata={"key": declared})  # type: ignore[no-any-return]  # the field stands for its value
+        # field() without a default is typed Any; @dataclass makes it a required argument of the type declared
+        return field(metadata={"key": declared})  # type: ignore[no-any-return]
     return field(default=default, metadata={"key": declared})
 
 
@@ -110,8 +111,9 @@ def _check_of(kind: Any, default: Any) -> Callable[[Any], Any]:
 def _choices(kind: Any) -> tuple[str, ...]:
     if typing.get_origin(kind) is Literal:
         return typing.get_args(kind)
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return tuple(c for member in typing.get_args(kind) for c in _choices(member))
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # Literal[""] | CalendarUpdates
+        members = [_choices(member) for member in typing.get_args(kind)]
+        return tuple(c for choices in members for c in choices) if all(members) else ()
     return ()
 
 

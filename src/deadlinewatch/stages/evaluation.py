@@ -199,13 +199,13 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
                 cal.count(last_work_day(m.deadline, c.team_tz), promised), 0))
         new_date = decision.promised
         assert new_date is not None
-        sequence = pv.sequence(m) + 1
+        sequence = pv.next_sequence(m)
         override[m.uid] = (new_date, sequence)
         moved = dependencies.shifted(by_uid, m.uid, new_date, current, cal, tz)
         for uid, new in moved.items():
             dep = by_uid[uid]
             if not dep.private:
-                override[uid] = (new, pv.sequence(dep) + 1)
+                override[uid] = (new, pv.next_sequence(dep))
     rows = pv.rows(override)
     row = next(r for r in rows if r.uid == m.uid)
     history = pv.reports.get(m.uid, [])
@@ -326,7 +326,7 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     has its entry (an invitation went, and was not rejected) — one seen only in a letter's table gets the letter
     alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows)."""
     tz = pv.client_tz
-    sequence = pv.sequence(m) + 1
+    sequence = pv.next_sequence(m)
     row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
     cd = pv.dates.get(m.uid)

@@ -64,8 +64,14 @@ class ProjectView:
         return [m for m in self.milestones if not m.private and m.state != "cancelled"]
 
     def sequence(self, m: Milestone) -> int:
+        """The SEQUENCE of the client's entry for `m` as last decided (held or rejected ones too), or the team's."""
         cd = self.dates.get(m.uid)
         return max(cd.sequence if cd else 0, m.sequence)
+
+    def next_sequence(self, m: Milestone) -> int:
+        """The one rule of SEQUENCE (RFC 5546): every change the client's calendar must take — a new date, a
+        cancellation, a moved dependant — goes out above every SEQUENCE decided for its entry, so it only grows."""
+        return self.sequence(m) + 1
 
     def shown(self, m: Milestone) -> dt.date:
         cd = self.dates.get(m.uid)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,9 @@ from deadlinewatch.demo.servers import (
     write_local_config,
 )
 from tests.dovecot import DovecotServer, dovecot_available
+
+if TYPE_CHECKING:
+    import trustme  # a test dependency, imported where a test needs it (pytest.importorskip)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -88,25 +91,25 @@ def postgres(postgres_server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def tls_ca() -> object:
-    trustme = pytest.importorskip("trustme")
-    return trustme.CA()
+def tls_ca() -> trustme.CA:
+    ca: trustme.CA = pytest.importorskip("trustme").CA()
+    return ca
 
 
 @pytest.fixture
-def trusted_ca(tls_ca: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def trusted_ca(tls_ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
     """The test CA trusted by every client through SSL_CERT_FILE, as an operator would do for a private CA."""
     pem = tmp_path / "ca.pem"
-    tls_ca.cert_pem.write_to_path(str(pem))  # type: ignore[attr-defined]
+    tls_ca.cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("SSL_CERT_FILE", str(pem))
     return tls_ca
 
 
 @pytest.fixture
-def smtp_tls(trusted_ca: object, dovecot: DovecotServer) -> Iterator[SmtpSink]:
+def smtp_tls(trusted_ca: trustme.CA, dovecot: DovecotServer) -> Iterator[SmtpSink]:
     """SMTP with STARTTLS and AUTH; mail for the progress inbox is delivered into Dovecot (archive copies)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    trusted_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)  # type: ignore[attr-defined]
+    trusted_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     sink = SmtpSink(users={"pm@studio.example": "smtppw"}, tls_context=context,
                     local_address="progress@studio.example",
                     deliver=lambda raw: dovecot.save("progress", raw))
@@ -189,6 +192,7 @@ def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], 
     """An npm package run by node on stdin, its JSON answer returned: an independent reader of what we send."""
     modules = npm_package(package, what)
     node = shutil.which("node")
+    assert node is not None  # npm_package has skipped (or failed) the test without it
     name = package.split("@")[0]
     path = Path(__file__).with_name(script)
 
@@ -197,7 +201,8 @@ def _node_tool(package: str, script: str, what: str) -> Callable[[bytes | str], 
         result = subprocess.run([node, str(path)], input=raw, capture_output=True, timeout=60,
                                 env={**os.environ, "NODE_PATH": str(modules)})
         assert result.returncode == 0, f"{name} refused it: {result.stderr.decode()[-1500:]}"
-        return json.loads(result.stdout)  # type: ignore[no-any-return]
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
 
     return check
 
@@ -215,7 +220,7 @@ def mailparser() -> Callable[[bytes | str], dict[str, Any]]:
 
 
 def calendar_parts(msg: EmailMessage) -> list[EmailMessage]:
-    return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # type: ignore[misc]
+    return [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
 
 
 class NoSyncProxy:

@@ -21,11 +21,12 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
@@ -34,7 +35,7 @@ from werkzeug.serving import make_server
 
 
 @dataclass
-class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type information
+class Client(ClientMixin):
     client_id: str
     client_secret: str  # "" for a public client (a device, like deadlinewatch)
     scopes: tuple[str, ...]
@@ -46,8 +47,9 @@ class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type inform
     def get_default_redirect_uri(self) -> str:
         return ""
 
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in (scope or "").split() if s in self.scopes)
+    def get_allowed_scope(self, scope: Collection[str] | str | None) -> str:
+        asked = scope.split() if isinstance(scope, str) else scope or ()  # Authlib passes a string, or None
+        return " ".join(s for s in asked if s in self.scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri.startswith("http://127.0.0.1:")  # RFC 8252 §7.3: a loopback address, any port
@@ -66,7 +68,7 @@ class Client(ClientMixin):  # type: ignore[misc]  # Authlib ships no type inform
 
 
 @dataclass
-class Token:
+class Token(TokenMixin):
     client_id: str
     user: str
     scope: str
@@ -203,7 +205,7 @@ class OAuthServer(_Served):
         server = AuthorizationServer(app, query_client=records.clients.get, save_token=save_token)
         server.register_token_generator("default", _generator(lambda: outer.expires_in))
 
-        class Devices(DeviceAuthorizationEndpoint):  # type: ignore[misc]
+        class Devices(DeviceAuthorizationEndpoint):
             INTERVAL = interval
 
             def get_verification_uri(self) -> str:
@@ -214,7 +216,7 @@ class OAuthServer(_Served):
                     records.devices[data["device_code"]] = DeviceCredentialDict(
                         client_id=client_id, scope=scope, expires_at=time.time() + data["expires_in"], **data)
 
-        class DeviceGrant(DeviceCodeGrant):  # type: ignore[misc]
+        class DeviceGrant(DeviceCodeGrant):
             def query_device_credential(self, device_code: str) -> DeviceCredentialDict | None:
                 return records.devices.get(device_code)
 
@@ -223,15 +225,18 @@ class OAuthServer(_Served):
 
             def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
                 now, code = time.time(), credential["device_code"]
+                assert isinstance(code, str)  # the device code this server made (a dict of objects to the stub)
                 last = records.slow.get(code)
                 records.slow[code] = now
                 return last is not None and now - last < interval * 0.5
 
-        class Refresh(grants.RefreshTokenGrant):  # type: ignore[misc]
+        class Refresh(grants.RefreshTokenGrant):
             INCLUDE_NEW_REFRESH_TOKEN = True  # rotated: the old refresh token stops working
             TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")  # public clients
 
-            def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+            # Authlib reads None as "no such refresh token" and answers invalid_grant; its stub leaves None out
+            def authenticate_refresh_token(  # type: ignore[override]  # None: see the line above
+                    self, refresh_token: str) -> Token | None:
                 for t in records.tokens:
                     if t.refresh_token == refresh_token and not t.revoked:
                         return t
@@ -240,10 +245,11 @@ class OAuthServer(_Served):
             def authenticate_user(self, credential: Token) -> str:
                 return credential.user
 
-            def revoke_old_credential(self, credential: Token) -> None:
+            def revoke_old_credential(self, credential: TokenMixin) -> None:
+                assert isinstance(credential, Token)  # the one authenticate_refresh_token found
                 credential.revoked = True
 
-        class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+        class Introspection(IntrospectionEndpoint):
             def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
                 return next((t for t in records.tokens if t.access_token == token_string), None)
 
@@ -257,7 +263,7 @@ class OAuthServer(_Served):
             def check_permission(self, token: Token, client: Client, req: Any) -> bool:
                 return client.get_client_id() == outer.RESOURCE_CLIENT
 
-        class Code_(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+        class Code_(grants.AuthorizationCodeGrant):
             TOKEN_ENDPOINT_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")  # public clients
 
             def save_authorization_code(self, code: str, req: Any) -> None:
@@ -265,7 +271,7 @@ class OAuthServer(_Served):
                                            req.payload.redirect_uri, req.payload.data.get("code_challenge", ""),
                                            req.payload.data.get("code_challenge_method", ""))
 
-            def query_authorization_code(self, code: str, client: Client) -> Code | None:
+            def query_authorization_code(self, code: str, client: ClientMixin) -> Code | None:
                 found = records.codes.get(code)
                 return found if found is not None and found.client_id == client.get_client_id() else None
 
@@ -275,7 +281,8 @@ class OAuthServer(_Served):
             def authenticate_user(self, authorization_code: Code) -> str:
                 return authorization_code.user
 
-        server.register_endpoint(Devices)
+        # Authlib registers any class with an ENDPOINT_NAME; its stub asks for rfc6749's Endpoint, not a base of this
+        server.register_endpoint(Devices)  # type: ignore[arg-type]  # see the line above
         server.register_grant(Code_, [CodeChallenge(required=True)])
         server.register_grant(DeviceGrant)
         server.register_grant(Refresh)
@@ -283,7 +290,7 @@ class OAuthServer(_Served):
 
         @app.post("/device_authorization")
         def device_authorization() -> Any:
-            return server.create_endpoint_response("device_authorization")
+            return server.create_endpoint_response("device_authorization")  # type: ignore[no-untyped-call]  # types-Authlib: untyped
 
         @app.post("/token")
         def token() -> Any:
@@ -291,7 +298,7 @@ class OAuthServer(_Served):
 
         @app.post("/introspect")
         def introspect() -> Any:
-            return server.create_endpoint_response("introspection")
+            return server.create_endpoint_response("introspection")  # type: ignore[no-untyped-call]  # types-Authlib: untyped
 
         @app.get("/authorize")
         def authorize() -> Any:
@@ -333,15 +340,15 @@ class GatedRadicale(_Served):
     answers it."""
 
     def __init__(self, directory: Any, oauth: OAuthServer, scope: str = "caldav") -> None:
-        import radicale
         import radicale.config
+        from radicale.app import Application
 
         directory.mkdir(parents=True, exist_ok=True)
         conf = directory / "radicale.conf"
         conf.write_text("[auth]\ntype = http_x_remote_user\n[rights]\ntype = owner_only\n"
                         f"[storage]\nfilesystem_folder = {directory}/collections\n[web]\ntype = none\n"
                         "[logging]\nlevel = warning\n")
-        self.app = radicale.Application(radicale.config.load([(str(conf), False)]))
+        self.app = Application(radicale.config.load([(str(conf), False)]))
         self.oauth = oauth
         self.scope = scope
         self._serve(self._gate, "/")

@@ -11,9 +11,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-import caldav
 import pytest
+from caldav.collection import Calendar as DavCalendar
+from caldav.davclient import DAVClient  # the class itself: the package's lazy attribute is untyped
 from icalendar import Calendar
 
 from deadlinewatch.adapters.calendar import CalDAVCalendar
@@ -74,8 +76,9 @@ def test_an_expired_token_means_one_full_listing_said_once(dav: Dav) -> None:
 
 
 def test_calendars_made_by_another_client_are_read(dav: Dav) -> None:
-    client = caldav.DAVClient(url=dav.url, username=dav.user, password="pmpw", enable_rfc6764=False)
+    client = DAVClient(url=dav.url, username=dav.user, password="pmpw", enable_rfc6764=False)
     made = client.get_principal().make_calendar(name="Made elsewhere", cal_id="elsewhere")
+    assert isinstance(made, DavCalendar)  # a synchronous client's: the calendar, not a coroutine
     made.add_todo(DESIGN.replace("design-1", "other-1"))
     changes = adapter(dav).changes("Made elsewhere", None, None, {})
     [entry] = changes.changed
@@ -87,8 +90,9 @@ def _config(dav: Dav, dovecot: DovecotServer, smtp: SmtpSink, tmp_path: Path, ex
                         smtp_port=smtp.port, extra=extra)
 
 
-def _status(config: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(deadlinewatch("status", "--json", config=config).stdout)  # type: ignore[no-any-return]
+def _status(config: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(deadlinewatch("status", "--json", config=config).stdout)
+    return report
 
 
 def test_a_milestone_moved_to_another_projects_calendar_follows(

@@ -101,7 +101,8 @@ def many(tmp_path: Path) -> Iterator[Studio]:
         site = Site(port, config, None, proc, log)  # type: ignore[arg-type]  # no studio: every server is down
 
         def status() -> dict[str, Any]:
-            return json.loads(deadlinewatch("status", "--json", config=config).stdout)  # type: ignore[no-any-return]
+            report: dict[str, Any] = json.loads(deadlinewatch("status", "--json", config=config).stdout)
+            return report
 
         wait_for(lambda: all(m["p_miss"] is not None for m in status()["milestones"]), 60, "the first pass")
         data = status()

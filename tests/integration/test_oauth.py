@@ -19,12 +19,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.mailbox import ImapMailbox
+from deadlinewatch.adapters.oauth import TokenSource
 from deadlinewatch.demo.servers import SmtpSink
 from deadlinewatch.errors import LoginRefused
 from tests.conftest import IN_CI, Studio, deadlinewatch, start_daemon
@@ -33,6 +35,9 @@ from tests.integration.test_daemon import wait_for
 from tests.integration.test_inbox import replies_to
 from tests.oauth_server import GatedRadicale, OAuthServer
 from tests.samples import NOTE
+
+if TYPE_CHECKING:
+    import trustme  # a test dependency, imported where a test needs it (conftest's tls_ca)
 
 
 @pytest.fixture
@@ -60,10 +65,10 @@ def dovecot(oauth: OAuthServer) -> Iterator[DovecotServer]:
 
 
 @pytest.fixture
-def smtp_tls(trusted_ca: object, dovecot: DovecotServer, oauth: OAuthServer) -> Iterator[SmtpSink]:
+def smtp_tls(trusted_ca: trustme.CA, dovecot: DovecotServer, oauth: OAuthServer) -> Iterator[SmtpSink]:
     """The studio's SMTP server (overriding conftest's): STARTTLS, AUTH by password or by an OAuth token."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    trusted_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)  # type: ignore[attr-defined]
+    trusted_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     introspect = f"http://{oauth.RESOURCE_CLIENT}:{oauth.RESOURCE_SECRET}@127.0.0.1:{oauth.port}/introspect"
     sink = SmtpSink(users={"pm@studio.example": "smtppw"}, tls_context=context, local_address="progress@studio.example",
                     deliver=lambda raw: dovecot.save("progress", raw), oauth_introspection=introspect)
@@ -183,9 +188,9 @@ def test_an_access_token_is_renewed_before_it_expires_and_a_rotated_refresh_toke
     assert login(studio, oauth).returncode == 0
     config = wiring.signed_in(config_mod.load(studio.config))
     source = config.accounts["imap"].token
-    assert source is not None
+    assert isinstance(source, TokenSource)  # what signed_in gives an OAuth account
     now = [1_000_000.0]
-    source.clock = lambda: now[0]  # type: ignore[attr-defined]
+    source.clock = lambda: now[0]
     first = source().reveal()
     assert source().reveal() == first  # still fresh: the same token, no request
     now[0] += 600 - 119  # less than two minutes left: renewed before any login could race the expiry
@@ -422,16 +427,22 @@ def test_forged_callbacks_do_not_extend_the_wait(oauth: OAuthServer) -> None:
     def forge() -> None:
         while not said:
             time.sleep(0.05)
-        listener = listener_of(re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", said[0]).group(1))  # type: ignore[union-attr]
+        found = re.search(r"(http://127\.0\.0\.1:\d+/authorize\?\S+)", said[0])
+        assert found is not None, said
+        listener = listener_of(found.group(1))
         while not done.wait(0.2):
             with contextlib.suppress(OSError):
                 visit(listener + "?code=forged&state=wrong")
+
+    def never_signed_in() -> str:
+        done.wait()
+        return ""
 
     threading.Thread(target=forge, daemon=True).start()
     started = time.monotonic()
     try:
         with pytest.raises(LoginRefused) as e:
-            browser_login("imap", client, said.append, lambda: done.wait() and "", timeout=2)
+            browser_login("imap", client, said.append, never_signed_in, timeout=2)
     finally:
         done.set()
     assert time.monotonic() - started < 10
@@ -449,19 +460,23 @@ def gated_caldav(oauth: OAuthServer, tmp_path: Path) -> Iterator[GatedRadicale]:
 
 def test_the_calendar_is_read_with_a_bearer_token(studio: Studio, oauth: OAuthServer,
                                                   gated_caldav: GatedRadicale) -> None:
-    import caldav
     import niquests
+    from caldav.collection import Calendar
+    from caldav.davclient import DAVClient  # the class itself: the package's lazy attribute is untyped
 
     from tests.samples import DESIGN
 
     admin = gated_caldav.issue("pm")
 
-    def bearer(request: niquests.PreparedRequest) -> niquests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {admin}"
-        return request
+    class Bearer(niquests.auth.AuthBase):
+        def __call__(self, request: niquests.PreparedRequest) -> niquests.PreparedRequest:
+            assert request.headers is not None  # a prepared request has its headers
+            request.headers["Authorization"] = f"Bearer {admin}"
+            return request
 
-    with caldav.DAVClient(url=gated_caldav.url, auth=bearer) as client:  # the studio sets up its calendar
-        calendar = client.principal().make_calendar(name="acme-web", cal_id="acme-web")
+    with DAVClient(url=gated_caldav.url, auth=Bearer()) as client:  # the studio sets up its calendar
+        calendar = client.get_principal().make_calendar(name="acme-web", cal_id="acme-web")
+        assert isinstance(calendar, Calendar)  # a synchronous client's: the calendar, not a coroutine
         calendar.add_todo(DESIGN)
     text = studio.config.read_text().replace(studio.caldav.url, gated_caldav.url)
     studio.config.write_text(text)

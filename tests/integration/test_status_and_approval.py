@@ -108,6 +108,7 @@ def test_the_daemon_relearns_the_plans_bias_when_a_note_closes_a_milestone_the_s
     from deadlinewatch import wiring
     from deadlinewatch.adapters.clock import FixedClock
     from deadlinewatch.adapters.store import Store
+    from deadlinewatch.core.forecast import Spread
     from deadlinewatch.pipeline import run_pass
 
     cal = studio.caldav.calendar_url("acme-web")
@@ -115,7 +116,7 @@ def test_the_daemon_relearns_the_plans_bias_when_a_note_closes_a_milestone_the_s
     config = config_mod.load(studio.config)
     store = Store.open(config.state_dir)
     svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
-    def used() -> object:  # the spread the pass's evaluation forecast with: the last one learned
+    def used() -> Spread:  # the spread the pass's evaluation forecast with: the last one learned
         [spread] = svc.learned.values()
         return spread
 
@@ -128,6 +129,6 @@ def test_the_daemon_relearns_the_plans_bias_when_a_note_closes_a_milestone_the_s
         studio.dovecot.save("progress", done)
         asyncio.run(run_pass(svc))
         # open, it said "more than 41 working days for a plan of 5"; done, it says "exactly 41": less than that
-        assert used().plan_bias != before.plan_bias  # type: ignore[attr-defined]
+        assert used().plan_bias != before.plan_bias
     finally:
         store.close()

@@ -152,7 +152,8 @@ class Crowd:
         if self.thread.is_alive():
             self.thread.join(timeout=10)
         for key in list(self.selector.get_map().values()):
-            key.fileobj.close()  # type: ignore[union-attr]
+            assert isinstance(key.fileobj, socket.socket)  # the peers' sockets, registered above
+            key.fileobj.close()
         self.selector.close()
 
 

@@ -14,7 +14,8 @@ import pytest
 from icalendar import Calendar
 
 from deadlinewatch.adapters.templates import letters
-from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient, format_day
+from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
+from deadlinewatch.core.locales import format_day
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 from tests.ical import when
@@ -470,7 +471,7 @@ def test_a_moved_dependant_says_the_late_work_is_ours_and_apologises() -> None:
 
 
 def test_bengali_dates_name_the_month_in_full_and_turkish_weekdays_are_common_nouns_in_a_sentence() -> None:
-    from deadlinewatch.core.letters import weekday_name
+    from deadlinewatch.core.locales import weekday_name
 
     assert format_day(dt.date(2026, 12, 10), "bn", "medium") == "১০ ডিসেম্বর ২০২৬"
     assert format_day(dt.date(2026, 12, 10), "bn", "~yMMMEd") == "বৃহস্পতি, ১০ ডিসেম্বর ২০২৬"

@@ -22,7 +22,8 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core import alert, intake
 from deadlinewatch.core.forecast import DEFAULT_SPREAD, forecast, last_work_day, percent_pace
-from deadlinewatch.core.letters import AlertLetter, format_day
+from deadlinewatch.core.letters import AlertLetter
+from deadlinewatch.core.locales import format_day
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
 from deadlinewatch.core.policy import LITTLE_HISTORY

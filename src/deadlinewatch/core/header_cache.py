@@ -60,7 +60,7 @@ def _folding_once(base: type[BaseHeader]) -> type[BaseHeader]:
 
 class _FoldingOncePolicy(EmailPolicy):
     """The SMTP policy, folding each header value we compose once. The letters set some headers as `str`
-    subclasses that fold themselves (core/letters.py `Subject`, `Addresses`: RFC 2047 written whole): their folded
+    subclasses that fold themselves (core/mime.py `Subject`, `Addresses`: RFC 2047 written whole): their folded
     form depends only on their class, name and text — and encoding a non-ASCII reply's Subject (email.header) took
     most of writing the message out (45 of 59 µs), the same text again for every note of a thread. Header objects
     of the registry keep their own (above)."""

@@ -5,8 +5,8 @@ the `letters` gettext catalog of the reader's language (Jinja2's i18n extension;
 catalogs): adding a language is adding a catalog. `letters.template_dir` overrides a template for every language
 (`notice.txt.j2`) or for one (`tr/notice.txt.j2`). A template's top-level `{% set subject = ... %}` is the subject
 line; a missing variable is an error, never a blank in a client letter. Dates, numbers and percentages are
-formatted with Babel in the reader's locale — its region from `client.language` ("en-GB") or, when the language
-names none, from the client's time zone (Europe/London: British dates) — with the locale's own digits.
+written in the reader's locale (core/locales.py); the message around the words — envelope, safe header text, the
+calendar part — is core/mime.py's.
 
 Client messages, by kind (CONTRACT.md):
   intro      the first message of a project: the timeline, a REQUEST for the first milestone (the others get
@@ -20,35 +20,49 @@ Client messages, by kind (CONTRACT.md):
 
 from __future__ import annotations
 
-import base64
 import copy
 import datetime as dt
 import functools
-import hashlib
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import parseaddr
 from html import escape
-from typing import Any
 
 import jinja2
-from babel import Locale, UnknownLocaleError, localedata
-from babel.core import get_global
-from babel.dates import format_date, format_skeleton, get_day_names
-from babel.numbers import format_decimal
-from babel.numbers import format_percent as babel_percent
+from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations
 from markupsafe import Markup
 
 from deadlinewatch.core import timeline
 from deadlinewatch.core.alert import Pace
 from deadlinewatch.core.header_cache import WRITE
-from deadlinewatch.core.intake import HEADER_ERRORS, header, one_line, passable_ids
+from deadlinewatch.core.intake import one_line
+from deadlinewatch.core.locales import (
+    context_day,
+    format_day,
+    format_number,
+    format_percent,
+    letter_locale,
+    weekday_name,
+)
 from deadlinewatch.core.message_text import full_text
+from deadlinewatch.core.mime import (
+    Addresses,
+    Subject,
+    add_calendar,
+    address,
+    append_note,
+    attachments,
+    calendar_data,
+    envelope,
+    fixed_boundaries,
+    header_text,
+    msg_ids,
+    safe_text,
+    without_calendar,
+)
 from deadlinewatch.core.model import Forecast, TimelineRow
 from deadlinewatch.core.notes import note_keys
 from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _, phrase
@@ -79,41 +93,6 @@ LATIN_FONTS = "'Segoe UI',Roboto,'Helvetica Neue',Helvetica,Arial,'Noto Sans',sa
 SCRIPT_FONTS = {  # fonts that have the script's glyphs, first: Outlook's engine does not fall back glyph by glyph
     "bn": "'Noto Sans Bengali','Nirmala UI',Vrinda,'Bangla Sangam MN',Shonar Bangla,",
 }
-MAX_HEADER_TEXT = 200  # a milestone or project name longer than this is cut in headers
-_HEADER_PARSER = HeaderRegistry()
-
-
-def safe_text(value: str, limit: int = MAX_HEADER_TEXT) -> str:
-    """Text from a calendar, a note, a mail or the config, made safe for a header we write: one line, no control
-    characters, and nothing the email library would decode into something else when the header is set.
-
-    Setting a header decodes any RFC 2047 encoded-word in the value, so "=?utf-8?q?=0D=0ABcc:_x?=" would become a
-    line break, and Python before 3.11.10 writes it out raw (CVE-2024-6923). So the text is decoded as the
-    library would decode it, stripped of controls, and again, until decoding changes nothing.
-    """
-    text = one_line(value)
-    for _round in range(5):
-        decoded = one_line(_decoded_words(text))
-        if decoded == text:
-            break
-        text = decoded
-    else:  # still decoding after five rounds: whatever is left is not allowed to look like an encoded-word
-        text = text.replace("=?", "= ?")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _decoded_words(text: str) -> str:
-    if "=?" not in text:
-        return text
-    try:
-        return str(_HEADER_PARSER("subject", text))
-    except HEADER_ERRORS:
-        return text.replace("=?", "= ?")
-
-
-def _msg_ids(*values: str) -> str:
-    """msg-ids we write back in In-Reply-To/References: only those that pass verbatim (see intake.passable_ids)."""
-    return " ".join(passable_ids(list(values)))
 
 
 @dataclass(frozen=True)
@@ -238,104 +217,6 @@ class BlockSummary:
     said: str
     forecast: str
     asks_cause_plan: bool
-
-
-# --- locales, dates and numbers ----------------------------------------------------------------------------
-
-# CLDR numbering systems whose digits Babel leaves Latin: the Unicode name of their digit zero
-_DIGIT_ZERO = {"beng": "BENGALI", "deva": "DEVANAGARI", "arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC",
-               "mymr": "MYANMAR", "thai": "THAI", "tamldec": "TAMIL", "guru": "GURMUKHI", "gujr": "GUJARATI"}
-
-
-@functools.cache
-def letter_locale(language: str, timezone: str = "") -> Locale:
-    """The locale a reader's letters are written in. A language that names its region ("en-GB", "en_US") is
-    taken as it is; one that does not takes the region of the reader's time zone when the locale exists there
-    ("en" in Europe/London writes British dates, in America/Chicago American ones), else English's
-    international variant, else the language alone."""
-    locale = Locale.parse(language.replace("-", "_"))
-    if locale.territory or not timezone:
-        return locale
-    territory = get_global("zone_territories").get(timezone)
-    for candidate in ([f"{locale.language}_{territory}"] if territory else []) + [f"{locale.language}_001"]:
-        if localedata.exists(candidate):
-            return Locale.parse(candidate)
-    return locale
-
-
-def _locale(language: str | Locale) -> Locale:
-    return language if isinstance(language, Locale) else letter_locale(language)
-
-
-def native_digits(text: str, language: str | Locale) -> str:
-    """Latin digits as the locale writes digits (Bengali: ০১২…), which Babel leaves Latin."""
-    script = _DIGIT_ZERO.get(_locale(language).default_numbering_system)
-    if not script:
-        return text
-    zero = ord(unicodedata.lookup(f"{script} DIGIT ZERO"))
-    return text.translate({ord("0") + i: zero + i for i in range(10)})
-
-
-def format_day(day: dt.date, language: str | Locale, fmt: str = "full") -> str:
-    """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬").
-    `fmt` is a Babel format ("full", "long", "medium") or, with a leading "~", a CLDR skeleton ("~MMMMd")."""
-    locale = _locale(language)
-    if locale.language == "bn":
-        fmt = _BENGALI_DATES.get(fmt, fmt)
-    text = format_skeleton(fmt[1:], day, locale=locale) if fmt.startswith("~") else format_date(day, fmt, locale)
-    return native_digits(text, locale)
-
-
-# CLDR's short Bengali months ("১০ ডিসে, ২০২৬") are not how anyone writes a date in a letter: the month in full
-_BENGALI_DATES = {"medium": "d MMMM y", "~yMMMEd": "EEE, d MMMM y"}
-
-
-def format_percent(percent: int, language: str | Locale) -> str:
-    """A percentage as the locale writes it ("60%", "%60", "৬০%")."""
-    locale = _locale(language)
-    return native_digits(babel_percent(percent / 100, locale=locale), locale)
-
-
-def format_number(n: float, language: str | Locale, pattern: str = "#,##0.#") -> str:
-    """A number as the locale writes it, with its own digits ("১২", "1,5")."""
-    locale = _locale(language)
-    return native_digits(format_decimal(n, pattern, locale=locale), locale)
-
-
-def weekday_name(code: str, language: str | Locale) -> str:
-    """"mon" as the locale names the day ("Monday", "Pazartesi", "সোমবার")."""
-    index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(code)
-    name = str(get_day_names("wide", "format", _locale(language))[index])
-    # CLDR capitalises Turkish day names as they stand in a date ("7 Aralık Pazartesi"); in running text ("her
-    # pazartesi") they are common nouns. No Turkish day name begins with I, so str.lower() is safe here.
-    return name.lower() if _locale(language).language == "tr" else name
-
-
-_TURKISH_SUFFIX = re.compile(r"(?<=\w)['’]\w+")  # "12 Aralık'taki" → "12 Aralık"
-_BENGALI_GENITIVE = re.compile(r"(?:-?এর|ের)(?=[\s,.;:!?)]|$)")  # "ডিসেম্বরের" → "ডিসেম্বর"
-
-
-def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date | None:
-    """The date in what the client is counting on ("your shareholder meeting on 12 December"), the next one on or
-    after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored)."""
-    if not context:
-        return None
-    locale = _locale(language)
-    text = _BENGALI_GENITIVE.sub(" ", _TURKISH_SUFFIX.sub("", context))
-    text = "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text)
-    # dateparser (its languages' data, about 14 MB) is read with the first letter that counts on a date, not at start
-    from dateparser.search import search_dates
-
-    try:
-        found = search_dates(text, languages=[locale.language], settings={
-            "PREFER_DATES_FROM": "future", "REQUIRE_PARTS": ["day", "month"],
-            "RELATIVE_BASE": dt.datetime.combine(today, dt.time())})
-    except (ValueError, OverflowError, LookupError):
-        return None
-    for words, when in found or []:
-        if any(c.isalpha() for c in words.replace("on ", "")) and when.date() >= today:
-            return dt.date(when.year, when.month, when.day)
-    return None
 
 
 # --- the composer ----------------------------------------------------------------------------------------------
@@ -490,13 +371,13 @@ class Letters:
 
     def _client_message(self, env: ClientEnvelope, subject: str, text: str, html: str | None,
                         request: bytes | None, method: str) -> EmailMessage:
-        msg = _envelope(env.sender, subject, env.composed_at, env.message_id)
+        msg = envelope(env.sender, subject, env.composed_at, env.message_id)
         if env.shadow:
             shadow = self.gettext(env.team_language, _("[shadow: would go to %(email)s]"), email=env.client.email)
             msg.replace_header("Subject", Subject(safe_text(f"{shadow} {subject}")))
             msg["To"] = Addresses("To", env.manager)
         else:
-            msg["To"] = Addresses("To", _format(env.client.name, env.client.email))
+            msg["To"] = Addresses("To", address(env.client.name, env.client.email))
             msg["Cc"] = Addresses("Cc", ", ".join([env.manager, *env.cc]))
         msg["X-Deadlinewatch-Notice"] = env.token
         msg["X-Deadlinewatch-Kind"] = env.kind
@@ -515,14 +396,10 @@ class Letters:
         if request is not None and env.invites and env.shadow:
             # a shadow copy goes to the manager: the calendar change in words, never live (it would plant the
             # client's entry in the manager's calendar, or offer the organizer its own invitation)
-            _append_note(msg, self._calendar_note(env.team_language, request))
+            append_note(msg, self._calendar_note(env.team_language, request))
         elif request is not None and env.invites:
-            # inside multipart/alternative, so mail programs show the calendar card (Gmail does only for this);
-            # base64, as RFC 6047 §2.5 asks: no transport may rewrap the calendar's lines
-            if html is None:
-                msg.make_alternative()
-            msg.add_alternative(request.decode("utf-8"), subtype="calendar", params={"method": method}, cte="base64")
-        return _fixed_boundaries(msg)
+            add_calendar(msg, request, method)
+        return fixed_boundaries(msg)
 
     def entry_description(self, language: str, row: TimelineRow, page_url: str = "", timezone: str = "") -> str:
         """What a client's calendar entry says (its DESCRIPTION), in their language and locale: the milestone's
@@ -552,14 +429,11 @@ class Letters:
         which a program of theirs would apply (the client's entry, organized by us, planted in the manager's own
         calendar; an organizer offered its own invitation), and with what it does said in words, in the manager's
         language, at the end of the letter. Nothing else changes."""
-        shown = copy.deepcopy(msg)
-        parts = [p for p in shown.walk() if p.get_content_type() == "text/calendar"]
-        if not parts:
-            return shown
-        note = self._calendar_note(language, parts[0].get_content())
-        for container in [p for p in shown.walk() if p.is_multipart()]:
-            container.set_payload([p for p in container.iter_parts() if p.get_content_type() != "text/calendar"])
-        _append_note(shown, note)
+        ics = calendar_data(msg)
+        if ics is None:
+            return copy.deepcopy(msg)
+        shown = without_calendar(msg)
+        append_note(shown, self._calendar_note(language, ics))
         return shown
 
     def manager_copy(self, msg: EmailMessage, *, language: str, message_id: str) -> EmailMessage:
@@ -570,10 +444,10 @@ class Letters:
         shown = self.for_manager(msg, language)
         original = str(msg["Message-ID"])
         shown.replace_header("Message-ID", message_id)
-        if _msg_ids(original):
-            shown["References"] = _msg_ids(original)
+        if msg_ids(original):
+            shown["References"] = msg_ids(original)
         shown.replace_header("X-Deadlinewatch-Kind", "manager-copy")
-        return _fixed_boundaries(shown)
+        return fixed_boundaries(shown)
 
     def notice(self, letter: NoticeLetter) -> EmailMessage:
         letter = replace(letter, milestone=_clean(letter.milestone), rows=tuple(map(_clean, letter.rows)),
@@ -658,13 +532,13 @@ class Letters:
             problems=problems, example_project=safe_text(example_project, 60),
             example_milestone=safe_text(example_milestone, 100), original_subject=safe_text(original_subject),
         )
-        msg = _envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
+        msg = envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
         msg["X-Deadlinewatch-Kind"] = "reply"
-        if _msg_ids(original_message_id):
-            msg["In-Reply-To"] = _msg_ids(original_message_id)
-            msg["References"] = _msg_ids(references, original_message_id)
+        if msg_ids(original_message_id):
+            msg["In-Reply-To"] = msg_ids(original_message_id)
+            msg["References"] = msg_ids(references, original_message_id)
         msg.set_content(text)
         return msg
 
@@ -677,7 +551,7 @@ class Letters:
             milestone=safe_text(milestone), since=format_day(since, letter_locale(language, self.zone), "medium"),
             days=days, forecast=forecast,
         )
-        msg = _envelope(sender, subject, composed_at, message_id)
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         # an answer is a progress note: it goes straight to the inbox
         msg["Reply-To"] = Addresses("Reply-To", reply_to)
@@ -695,7 +569,7 @@ class Letters:
             language, "ask.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
             milestone=safe_text(milestone), broken=format_day(broken, locale, "medium"),
             promised=format_day(promised, locale, "medium"))
-        msg = _envelope(sender, subject, composed_at, message_id)
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Reply-To"] = Addresses("Reply-To", reply_to)
         msg["Auto-Submitted"] = "auto-generated"
@@ -708,7 +582,7 @@ class Letters:
         """To the manager, once: a server account's OAuth sign-in was refused, and the command that mends it."""
         subject, text = self._team(language, "signin.txt.j2", composed_at, server=server, account=safe_text(account),
                                    error=safe_text(error), command=command)
-        msg = _envelope(sender, subject, composed_at, message_id)
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "manager-signin"
@@ -725,17 +599,17 @@ class Letters:
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, reason=reason, detail=detail,
         )
-        msg = _envelope(sender, subject, composed_at, message_id)
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Notice"] = token
         msg["X-Deadlinewatch-Kind"] = f"manager-{what}"
-        if _msg_ids(in_reply_to):
-            msg["In-Reply-To"] = msg["References"] = _msg_ids(in_reply_to)
+        if msg_ids(in_reply_to):
+            msg["In-Reply-To"] = msg["References"] = msg_ids(in_reply_to)
         msg.set_content(text)
         if draft is not None:  # as it would go out, its calendar data in words: never live in the manager's mail
             msg.add_attachment(self.for_manager(draft, language), disposition="inline")
-        return _fixed_boundaries(msg)
+        return fixed_boundaries(msg)
 
     def alert(self, letter: AlertLetter, *, language: str, sender: str, to: str, composed_at: dt.datetime,
               message_id: str) -> EmailMessage:
@@ -754,12 +628,12 @@ class Letters:
             faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
             warn=pct(round(letter.warn_probability * 100)),
         )
-        msg = _envelope(sender, subject, composed_at, message_id)
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "manager-alert"
         msg.set_content(text)
-        return _fixed_boundaries(msg)
+        return fixed_boundaries(msg)
 
     def forward(self, *, language: str, sender: str, to: str, original: EmailMessage, composed_at: dt.datetime,
                 message_id: str) -> EmailMessage:
@@ -771,21 +645,21 @@ class Letters:
         """
         copy = EmailMessage(policy=WRITE)
         for name in ("From", "To", "Cc", "Date", "Subject"):
-            value = _header(original, name)
+            value = header_text(original, name)
             if value:
                 copy[name if name != "From" else "X-Original-From"] = value  # text, not an address to reply to
-        names = [safe_text(str(p.get_filename() or p.get_content_type()), 100) for p in _attachments(original)]
+        names = [safe_text(str(p.get_filename() or p.get_content_type()), 100) for p in attachments(original)]
         copy.set_content(full_text(original))
         subject, text = self._team(
-            language, "forward.txt.j2", composed_at, original_subject=_header(original, "Subject"),
-            who=_header(original, "From") or self.gettext(language, _("The client")), attachments=", ".join(names))
-        msg = _envelope(sender, subject, composed_at, message_id)
+            language, "forward.txt.j2", composed_at, original_subject=header_text(original, "Subject"),
+            who=header_text(original, "From") or self.gettext(language, _("The client")), attachments=", ".join(names))
+        msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Deadlinewatch-Kind"] = "forward"
         msg.set_content(text)
         msg.add_attachment(copy, disposition="inline")
-        return _fixed_boundaries(msg)
+        return fixed_boundaries(msg)
 
 
 def _sentence(text: str) -> str:
@@ -802,108 +676,6 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
-def _append_note(msg: EmailMessage, note: str) -> None:
-    """A paragraph added at the end of a letter's text and HTML."""
-    plain = msg.get_body(("plain",))
-    if isinstance(plain, EmailMessage):
-        text = plain.get_content().replace("\r\n", "\n")
-        plain.set_content(f"{text.rstrip()}\n\n{note}\n")
-    html = msg.get_body(("html",))
-    if isinstance(html, EmailMessage):
-        page = html.get_content().replace("\r\n", "\n")
-        page = page.replace("</div>\n</body>", f"<p>{escape(note)}</p>\n</div>\n</body>") if "</div>\n</body>" in \
-            page else f"{page}<p>{escape(note)}</p>\n"
-        html.set_content(page, subtype="html")
-
-
-def _fixed_boundaries(msg: EmailMessage) -> EmailMessage:
-    """MIME boundaries derived from the Message-ID: the same message always composes to the same bytes."""
-    seed = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:20]
-    for i, part in enumerate(p for p in msg.walk() if p.is_multipart()):
-        part.set_boundary(f"=_dw_{seed}_{i}")
-    return msg
-
-
 def _clean(row: TimelineRow) -> TimelineRow:
     """A milestone's name as one line of bounded length, wherever it appears."""
     return replace(row, name=safe_text(row.name))
-
-
-def _header(msg: EmailMessage, name: str) -> str:
-    """A header of mail from outside, as safe text ("" when absent)."""
-    return safe_text(header(msg, name), 300)
-
-
-def _attachments(msg: EmailMessage) -> list[EmailMessage]:
-    try:
-        return list(msg.iter_attachments())
-    except (RecursionError, *HEADER_ERRORS):
-        return []
-
-
-def _format(name: str, email: str) -> str:
-    return str(Address(display_name=safe_text(name, 100), addr_spec=email))
-
-
-class Subject(str):
-    """A Subject we encode ourselves. The email package folds a long non-ASCII subject into encoded-words with the
-    space *between* two of them, and RFC 2047 §6.2 tells every decoder to drop such whitespace: "দেরি হবে" came
-    out "দেরিহবে". Here the whole text becomes encoded-words (RFC 2047 with UTF-8, split on characters), each
-    space inside one, so every reader gets back exactly what was written. An ASCII subject is left to the policy."""
-
-    name = "Subject"
-
-    def fold(self, *, policy: Any) -> str:
-        if self.isascii():
-            # typeshed types header_factory as returning Any; fold gives the folded header text
-            return policy.header_factory("Subject", str(self)).fold(policy=policy)  # type: ignore[no-any-return]
-        from email.header import Header
-
-        linesep = str(policy.linesep)
-        return f"Subject: {Header(str(self), 'utf-8', header_name='Subject').encode(linesep=linesep)}{linesep}"
-
-
-class Addresses(str):
-    """To, Cc, From and Reply-To, their display names encoded by us: the email package splits a long non-ASCII
-    name into several encoded-words, and its own parser (like others) then reads a space *between* two of them
-    where there was none ("taslaklar ı"), while RFC 2047 decoders drop the space between them where there was one.
-    So a non-ASCII name is one encoded-word, whole (longer than RFC 2047's 75 characters for a long name — every
-    mail program we test decodes it; splitting it is what loses or adds the space), one address per line; an
-    all-ASCII header is left to the policy."""
-
-    name: str
-
-    def __new__(cls, name: str, value: str) -> Addresses:
-        header = str.__new__(cls, value)
-        header.name = name
-        return header
-
-    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # copies (the manager's) keep the name
-        return (self.name, str(self))
-
-    @property
-    def addresses(self) -> tuple[Address, ...]:
-        return tuple(WRITE.header_factory(self.name, str(self)).addresses)
-
-    def fold(self, *, policy: Any) -> str:
-        if self.isascii():
-            # typeshed types header_factory as returning Any; fold gives the folded header text
-            return policy.header_factory(self.name, str(self)).fold(policy=policy)  # type: ignore[no-any-return]
-        parts: list[str] = []
-        for a in self.addresses:
-            if a.display_name.isascii():
-                parts.append(str(a))
-            else:
-                encoded = base64.b64encode(a.display_name.encode("utf-8")).decode("ascii")
-                parts.append(f"=?utf-8?b?{encoded}?= <{a.addr_spec}>")
-        linesep = str(policy.linesep)
-        return f"{self.name}: " + f",{linesep} ".join(parts) + linesep
-
-
-def _envelope(sender: str, subject: str, at: dt.datetime, message_id: str) -> EmailMessage:
-    msg = EmailMessage(policy=WRITE)
-    msg["From"] = Addresses("From", sender)
-    msg["Subject"] = Subject(safe_text(subject, 300))
-    msg["Date"] = format_datetime(at.astimezone(dt.UTC))
-    msg["Message-ID"] = message_id
-    return msg

@@ -17,7 +17,14 @@ from urllib.parse import urlencode
 
 from babel import Locale
 
-from deadlinewatch.core.letters import format_day, format_number, format_percent, letter_locale, native_digits
+from deadlinewatch.core.locales import (
+    format_day,
+    format_moment,
+    format_number,
+    format_percent,
+    letter_locale,
+    native_digits,
+)
 from deadlinewatch.core.model import Report
 from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web.catalogs import translations
@@ -27,14 +34,6 @@ from deadlinewatch.web.fan import FanData
 def _day(iso: str | None, language: str | Locale, zone: zoneinfo.ZoneInfo) -> str:
     """An ISO date or moment of `status --json` as the reader writes the day; "" for none."""
     return format_day(_date(iso, zone), language, "medium") if iso else ""
-
-
-def moment(at: dt.datetime, language: str | Locale, zone: zoneinfo.ZoneInfo) -> str:
-    """A moment as its reader writes it, on a 24-hour clock (read the same way in every language); a language
-    without a region takes the zone's (as the letters do: "en" in Europe/London writes British dates)."""
-    language = letter_locale(language, zone.key) if isinstance(language, str) else language
-    local = at.astimezone(zone)
-    return f"{format_day(local.date(), language, 'long')}, {native_digits(local.strftime('%H:%M'), language)}"
 
 
 def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
@@ -364,4 +363,4 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
             now=format_percent(p.now, locale) if p.now is not None else "", notes=p.notes,
             notes_text=native_digits(str(p.notes), locale),
         ))
-    return ClientPage(pv.project.name, language, moment(now, locale, zone), rows)
+    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows)

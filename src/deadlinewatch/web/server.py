@@ -40,6 +40,7 @@ from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day, team_date
+from deadlinewatch.core.locales import format_moment
 from deadlinewatch.core.model import Report, TimelineRow
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.project_view import view_as_told
@@ -413,7 +414,7 @@ def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: b
     return catalogs.environment(language).get_template("dashboard.html.j2").render(
         lang=language, root="", view=view, user=user, csrf=csrf, signed_out_possible=can_sign_out, draw=draw,
         servers=seen.data["servers"],
-        last_pass=pages.moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
+        last_pass=format_moment(dt.datetime.fromisoformat(last), language, zone) if last else "")
 
 
 def dashboard_query(query: Mapping[str, str], projects: Sequence[str]) -> tuple[str | None, int]:

@@ -301,3 +301,26 @@ def test_the_database_password_file_is_read_and_only_with_a_database(tmp_path: P
     path = minimal(tmp_path, extra=f'[daemon]\ndatabase_password_file = "{tmp_path}/db.pw"\n')
     with pytest.raises(ConfigError, match=re.escape("set, but daemon.database is not")):
         load(path, env={"IMAP_PW": "x"})
+
+
+def test_a_providers_endpoints_and_scopes_are_filled_in(tmp_path: Path) -> None:
+    google = 'auth = "oauth2"\noauth2 = { provider = "google", client_id = "1234.apps.example" }'
+    oauth = load(minimal(tmp_path, imap_extra=google), env={}).accounts["imap"].oauth
+    assert oauth is not None and oauth.token_url == "https://oauth2.googleapis.com/token"
+    assert oauth.scopes == ("https://mail.google.com/",) and oauth.device_authorization_url == ""
+    assert oauth.authorization_url == "https://accounts.google.com/o/oauth2/v2/auth"  # Google: in a browser only
+    microsoft = 'auth = "oauth2"\noauth2 = { provider = "microsoft", client_id = "app", tenant = "studio.example" }'
+    oauth = load(minimal(tmp_path, imap_extra=microsoft), env={}).accounts["imap"].oauth
+    assert oauth is not None and oauth.scopes == ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access")
+    base = "https://login.microsoftonline.com/studio.example/oauth2/v2.0"
+    assert (oauth.device_authorization_url, oauth.token_url) == (f"{base}/devicecode", f"{base}/token")
+
+
+def test_microsoft_365_offers_no_caldav(tmp_path: Path) -> None:
+    path = minimal(tmp_path)
+    path.write_text(path.read_text().replace('url = "http://127.0.0.1:1/"\n', 'url = "http://127.0.0.1:1/"\nusername = '
+                                             '"pm"\nauth = "oauth2"\noauth2 = { provider = "microsoft", client_id = '
+                                             '"app" }\n'))
+    with pytest.raises(ConfigError, match=re.escape('caldav.oauth2.provider = "microsoft": Microsoft 365 offers no '
+                                                    "CalDAV; use its IMAP and SMTP with a CalDAV server of your own")):
+        load(path, env={"IMAP_PW": "x"})

@@ -211,6 +211,7 @@ def _database_account(daemon: dict[str, Any], env: Mapping[str, str], problems: 
 
 
 def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
+    """The configuration a parsed file describes, every problem in it found before any is raised."""
     problems: list[str] = []
     allowed = {*SECTIONS, "offers", "projects"}
     for name in doc:
@@ -226,37 +227,52 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
         daemon["state_dir"] = env.get("STATE_DIRECTORY", "").split(":")[0] or str(Path("state").resolve())
     if not daemon["timezone"]:
         daemon["timezone"] = system_timezone()
-
-    accounts: dict[str, ServerAccount] = {}
-    for section in SERVER_SECTIONS:
-        values = sections[section]
-        client = None
-        if values.get("auth") == "oauth2":
-            client = _oauth_client(section, oauth_tables.get(section), problems)
-            if not values.get("username"):
-                problems.append(f'{section}.username: required with auth = "oauth2" (the account that signs in)')
-        elif oauth_tables.get(section) is not None:
-            problems.append(f'{section}.oauth2: set, but {section}.auth is "password"; set {section}.auth = "oauth2"')
-        password = _resolve_password(section, values, path, env, problems) if client is None else None
-        if client is None and values.get("username") and password is None and not any(
-            values.get(k) for k in ("password_file", "password_env", "password")
-        ):
-            problems.append(
-                f"{section}.username is set but no password was found: set {section}.password_file, "
-                f"{section}.password_env, or provide $CREDENTIALS_DIRECTORY/{section}"
-            )
-        accounts[section] = ServerAccount(values.get("username") or "", password, client)
-        if section in ("imap", "smtp") and values.get("security") == "none" and values.get("host") not in (
-            None, "127.0.0.1", "localhost", "::1"
-        ):
-            problems.append(
-                f"{section}.security = \"none\": plain connections are allowed to loopback only "
-                f"(host is \"{values['host']}\"); use \"tls\" or \"starttls\""
-            )
+    accounts = {section: _account(section, sections[section], oauth_tables.get(section), path, env, problems)
+                for section in SERVER_SECTIONS}
     database = _database_account(daemon, env, problems)
     if database is not None:
         accounts["database"] = database
+    _check_together(sections, env, problems)
+    offers = _offers(doc.get("offers", []), problems)
+    projects = _projects(doc.get("projects", []), sections, problems)
+    if problems:
+        raise ConfigError(problems, path)
+    return Config(
+        path=str(path), offers=tuple(sorted(offers, key=lambda o: o.min_slip_days)), projects=tuple(projects),
+        accounts=accounts, **{name: _typed(SECTIONS[name], values) for name, values in sections.items()},
+    )
 
+
+def _account(section: str, values: dict[str, Any], oauth_table: Any, path: Path, env: Mapping[str, str],
+             problems: list[str]) -> ServerAccount:
+    """A server section's login: its OAuth client, or its password from wherever the section says."""
+    client = None
+    if values.get("auth") == "oauth2":
+        client = _oauth_client(section, oauth_table, problems)
+        if not values.get("username"):
+            problems.append(f'{section}.username: required with auth = "oauth2" (the account that signs in)')
+    elif oauth_table is not None:
+        problems.append(f'{section}.oauth2: set, but {section}.auth is "password"; set {section}.auth = "oauth2"')
+    password = _resolve_password(section, values, path, env, problems) if client is None else None
+    if client is None and values.get("username") and password is None and not any(
+        values.get(k) for k in ("password_file", "password_env", "password")
+    ):
+        problems.append(
+            f"{section}.username is set but no password was found: set {section}.password_file, "
+            f"{section}.password_env, or provide $CREDENTIALS_DIRECTORY/{section}"
+        )
+    if section in ("imap", "smtp") and values.get("security") == "none" and values.get("host") not in (
+        None, "127.0.0.1", "localhost", "::1"
+    ):
+        problems.append(
+            f"{section}.security = \"none\": plain connections are allowed to loopback only "
+            f"(host is \"{values['host']}\"); use \"tls\" or \"starttls\""
+        )
+    return ServerAccount(values.get("username") or "", password, client)
+
+
+def _check_together(sections: dict[str, dict[str, Any]], env: Mapping[str, str], problems: list[str]) -> None:
+    """The keys that are only right or wrong together (and web.password_file's systemd credential)."""
     imap = sections["imap"]
     if imap["require_authentication"] and not imap["authserv_id"]:
         problems.append(
@@ -286,24 +302,28 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
     if web["base_url"] and not web["listen"]:
         problems.append("web.base_url is set but web.listen is not: the pages it points at are not served")
 
-    offers_raw = doc.get("offers", [])
+
+def _offers(raw: Any, problems: list[str]) -> list[Offer]:
     offers: list[Offer] = []
-    if not isinstance(offers_raw, list):
+    if not isinstance(raw, list):
         problems.append("[[offers]] must be an array of tables")
-        offers_raw = []
-    for i, item in enumerate(offers_raw):
+        raw = []
+    for i, item in enumerate(raw):
         v = _read_section(item, keys_of(Offer), f"offers[{i}]", problems)
         if v.get("min_slip_days") is not None and v.get("text") is not None:
             offers.append(_typed(Offer, v))
+    return offers
 
-    projects_raw = doc.get("projects", [])
+
+def _projects(raw: Any, sections: dict[str, dict[str, Any]], problems: list[str]) -> list[Project]:
+    """The [[projects]], each override resolved: the project's own, else its client's or the section's."""
     projects: list[Project] = []
-    if not isinstance(projects_raw, list) or not projects_raw:
+    if not isinstance(raw, list) or not raw:
         problems.append("[[projects]]: at least one project is needed (id, name, calendar, client)")
-        projects_raw = projects_raw if isinstance(projects_raw, list) else []
+        raw = raw if isinstance(raw, list) else []
     seen: set[str] = set()
-    team, policy = sections["team"], sections["policy"]
-    for i, item in enumerate(projects_raw):
+    daemon, team, policy, web = sections["daemon"], sections["team"], sections["policy"], sections["web"]
+    for i, item in enumerate(raw):
         where = f"projects[{i}]"
         client_raw = item.get("client") if isinstance(item, dict) else None
         item = {k: v for k, v in item.items() if k != "client"} if isinstance(item, dict) else item
@@ -329,10 +349,4 @@ def from_dict(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Con
             manager=v["manager"] or team["manager"] or "", signature=v["signature"] or team["signature"] or "",
             client=_typed(Client, c, timezone=c["timezone"] or daemon["timezone"]),
         ))
-
-    if problems:
-        raise ConfigError(problems, path)
-    return Config(
-        path=str(path), offers=tuple(sorted(offers, key=lambda o: o.min_slip_days)), projects=tuple(projects),
-        accounts=accounts, **{name: _typed(SECTIONS[name], values) for name, values in sections.items()},
-    )
+    return projects

@@ -35,8 +35,9 @@ def test_the_password_file_comes_before_the_credential_and_neither_is_none(tmp_p
     (tmp_path / "database").write_text("from-credential")
     (tmp_path / "pw").write_text("from-file\n")
     env = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
-    assert database_password(str(tmp_path / "pw"), env).reveal() == "from-file"  # type: ignore[union-attr]
-    assert database_password("", env).reveal() == "from-credential"  # type: ignore[union-attr]
+    from_file, from_credential = database_password(str(tmp_path / "pw"), env), database_password("", env)
+    assert from_file is not None and from_file.reveal() == "from-file"
+    assert from_credential is not None and from_credential.reveal() == "from-credential"
     assert database_password("", {}) is None  # libpq's own: the URL, PGPASSWORD, ~/.pgpass
 
 

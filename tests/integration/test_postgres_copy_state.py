@@ -69,9 +69,10 @@ def test_copy_state_copies_every_table_row_for_row_and_refuses_a_second_time(
             assert sorted(copied, key=repr) == rows, table
         # the next id of each table with one comes after the ids copied
         for table in ("outbox", "passes", "reports"):
-            (newest,) = conn.execute(f"SELECT max(id) FROM {table}").fetchone()  # type: ignore[misc]
-            (following,) = conn.execute(  # type: ignore[misc]
-                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))").fetchone()
+            newest_row = conn.execute(f"SELECT max(id) FROM {table}").fetchone()
+            following_row = conn.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))").fetchone()
+            assert newest_row is not None and following_row is not None  # an aggregate and nextval: one row each
+            (newest,), (following,) = newest_row, following_row
             assert following == newest + 1, table
 
     again = deadlinewatch("copy-state", postgres.url, config=studio.config, env=env)

@@ -47,7 +47,9 @@ def expired(leases: Leases, lease: Lease) -> Callable[[], bool]:
     """Whether the database's clock has passed the lease's expiry (the only clock leases go by)."""
     def check() -> bool:
         with leases.pool.connection() as conn:
-            return bool(conn.execute("SELECT %s < now()", (lease.expires,)).fetchone()[0])  # type: ignore[index]
+            row = conn.execute("SELECT %s < now()", (lease.expires,)).fetchone()
+            assert row is not None  # a SELECT without FROM: one row
+            return bool(row[0])
     return check
 
 

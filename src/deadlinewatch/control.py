@@ -60,15 +60,18 @@ def ask(config: config_mod.Config, request: dict[str, Any], timeout: float = 60)
 
 
 async def serve(path: Path, handle: Callable[[dict[str, Any]], dict[str, Any]]) -> asyncio.AbstractServer:
-    """Listen on `path` (owner-only); each connection sends one JSON line and gets one back."""
+    """Listen on `path` (owner-only); each connection sends one JSON line and gets one back. `handle` runs in a
+    thread of its own (it must not touch what the loop owns)."""
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await reader.readline()
             try:
                 request = json.loads(line)
-                answer = handle(request) if isinstance(request, dict) else {"exit": exit_code(UsageError),
-                                                                            "error": "bad request"}
+                # off the loop: a preview composes letters, a status reads every milestone — the daemon's pass,
+                # IDLE and web pages go on meanwhile
+                answer = await asyncio.to_thread(handle, request) if isinstance(request, dict) else {
+                    "exit": exit_code(UsageError), "error": "bad request"}
             except json.JSONDecodeError:
                 answer = {"exit": exit_code(UsageError), "error": "bad request: not JSON"}
             writer.write(json.dumps(answer).encode() + b"\n")

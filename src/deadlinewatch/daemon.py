@@ -60,11 +60,18 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     crew: Crew | None = None  # built right after READY: importing the adapters and letters costs most of a start
 
     def on_command(request: dict[str, object]) -> dict[str, object]:
+        """A command from the control socket, in a thread of its own (control.serve) over a connection of its own
+        to the state: the loop's connection is the loop's alone, and a pass's transaction never sees a command's."""
         from deadlinewatch import manage
 
-        answer = manage.handle(crew.svc.config if crew is not None else config, store, request)
+        current = crew.svc.config if crew is not None else config
+        own = Store.open(current.state_dir)
+        try:
+            answer = manage.handle(current, own, request)
+        finally:
+            own.close()
         if crew is not None and request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
-            crew.wake("evaluator", "outbox")  # the decision goes out now, not at the next poll
+            loop.call_soon_threadsafe(crew.wake, "evaluator", "outbox")  # it goes out now, not at the next poll
         return answer
 
     control_path = control.daemon_socket(config)

@@ -23,25 +23,34 @@ import zoneinfo
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.templates import builtin_languages, letters
 from deadlinewatch.config.schema import Client, Offer, PolicySection
-from deadlinewatch.core import policy
+from deadlinewatch.core import intake, policy
 from deadlinewatch.core.alert import Pace, pace
 from deadlinewatch.core.forecast import forecast, last_work_day, learn
-from deadlinewatch.core.letters import AlertLetter, BlockSummary
-from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, Report
-from deadlinewatch.core.notes import NoteBlock
-from deadlinewatch.core.words import Days, phrase
+from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, RecordMessage, Report
+from deadlinewatch.core.notes import MilestoneRef, note_keys, parse_note
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import Composer
 from deadlinewatch.stages import evaluation
-from deadlinewatch.stages.evaluation import plan_cancel, plan_intro, plan_invitation, plan_notice, plan_weekly
-from deadlinewatch.stages.inbox import _said
+from deadlinewatch.stages.evaluation import (
+    Snapshot,
+    decide_project,
+    plan_cancel,
+    plan_intro,
+    plan_invitation,
+    plan_notice,
+    plan_weekly,
+)
+from deadlinewatch.stages.forecasts import Forecaster
+from deadlinewatch.stages.inbox import Lookup, decide_message, rules_of, with_notes
 from deadlinewatch.stages.manager_mail import manager_messages
 from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.stages.team import plan_nudge
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
 COMPOSED = dt.datetime(2026, 11, 25, 14, 5, tzinfo=dt.UTC)
@@ -61,7 +70,7 @@ class Story:
     prevent: str
     offer: str
     signature: str
-    member: str  # a team member's note subject
+    member: str  # a team member's note subject: "[tag] …", the tag being the project's id
     cause2: str  # the second notice's: the notes after the first one
     plan2: str
 
@@ -94,6 +103,20 @@ STORIES = {
                 "আমরা রঙের প্যালেট নতুন করে সাজাচ্ছি এবং শুক্রবার সংশোধিত খসড়াগুলো আপনার অনুমোদনের জন্য পাঠাব"),
 }
 SENDER = "Studio <pm@studio.example>"
+MEMBER = "alice@studio.example"  # writes the notes (a member of the team in write_local_config)
+DAYS_WORD = {"en": "days", "tr": "gün", "bn": "দিন"}  # "Remaining: 6 days" as the team writes it
+FOLDERS = {"sent": "deadlinewatch/sent", "processed": "deadlinewatch/processed", "rejected": "deadlinewatch/rejected"}
+
+
+def tag(language: str) -> str:
+    """The project's id, as the team writes it in its notes' subjects ("[kuzey-web] ilerleme")."""
+    member = STORIES[language].member
+    return member[1:member.index("]")]
+
+
+def _of(project_id: str, *items: Any) -> list[Any]:
+    """Milestones, notes and decisions of the story's project (the module's constants are made for acme-web)."""
+    return [dataclasses.replace(x, project=project_id) for x in items]
 
 
 KEY = b"deadlinewatch samples: not a secret" * 2  # the state's key, fixed so that the samples stay the same
@@ -158,7 +181,7 @@ def _composer(language: str) -> Composer:
         base = config_mod.load(write_local_config(Path(folder) / "dw.toml", caldav_url="http://127.0.0.1:9/",
                                                   imap_port=9, smtp_port=9, holidays="", context=story.context))
     project = dataclasses.replace(
-        base.projects[0], name=story.project, signature=story.signature, weekly_update="mon 09:00",
+        base.projects[0], id=tag(language), name=story.project, signature=story.signature, weekly_update="mon 09:00",
         client=Client(story.client, "client@client.example", (), language, story.zone))
     config = dataclasses.replace(base, smtp=dataclasses.replace(base.smtp, from_=SENDER), projects=(project,),
                                  team=dataclasses.replace(base.team, language=language),  # the team's samples too
@@ -166,12 +189,19 @@ def _composer(language: str) -> Composer:
     return Composer(config, letters(zone=str(TEAM_TZ)), KEY)
 
 
-def _story_milestones(story: Story, cancelled: bool = False) -> list[Milestone]:
+def _story_milestones(language: str, cancelled: bool = False) -> list[Milestone]:
     """The project's calendar in the story's words: the content migration builds on the design (RFC 9253)."""
-    design, content, launch = story.milestones
-    return [dataclasses.replace(DESIGN, name=design, successors=((CONTENT.uid, 0),)),
-            dataclasses.replace(CONTENT, name=content, state="cancelled" if cancelled else "open"),
-            dataclasses.replace(LAUNCH, name=launch)]
+    design, content, launch = STORIES[language].milestones
+    return _of(tag(language), dataclasses.replace(DESIGN, name=design, successors=((CONTENT.uid, 0),)),
+               dataclasses.replace(CONTENT, name=content, state="cancelled" if cancelled else "open"),
+               dataclasses.replace(LAUNCH, name=launch))
+
+
+def _notes(language: str) -> dict[str, list[Report]]:
+    """The notes the team wrote before the one answered at COMPOSED (alice's, in the project of the story)."""
+    pid = tag(language)
+    return {DESIGN.uid: _of(pid, *(dataclasses.replace(r, sender=MEMBER) for r in DESIGN_NOTES[:-1])),
+            CONTENT.uid: _of(pid, *(dataclasses.replace(r, sender=MEMBER) for r in CONTENT_NOTES))}
 
 
 def _at_client(c: Composer, day: dt.date, hour: int = 9) -> dt.datetime:
@@ -184,43 +214,46 @@ def client_letters(language: str) -> dict[str, bytes]:
     outruns its own date); a week later the promise breaks (a second notice, newer cause and plan); the content
     migration, moved by the design, is cancelled; the design is delivered; the Monday check-in; the launch invited
     when its date comes near."""
-    story, c = STORIES[language], _composer(language)
+    story, c, pid = STORIES[language], _composer(language), tag(language)
     project = c.config.projects[0]
-    design, content, launch = _story_milestones(story)
-    notes = {DESIGN.uid: [*DESIGN_NOTES[:-1], dataclasses.replace(DESIGN_NOTES[-1], cause=story.cause,
-                                                                    plan=story.plan, prevent=story.prevent)],
-             CONTENT.uid: list(CONTENT_NOTES)}
+    design, content, launch = _story_milestones(language)
+    before = _notes(language)
+    [latest] = _of(pid, dataclasses.replace(DESIGN_NOTES[-1], sender=MEMBER, cause=story.cause, plan=story.plan,
+                                            prevent=story.prevent))
+    notes = {**before, DESIGN.uid: [*before[DESIGN.uid], latest]}
     first = ProjectView(project, [design, content, launch], notes, {}, key=KEY)
     intro = plan_intro(c, first, COMPOSED)
     assert intro is not None
     introduced = first.after(intro.dates)
     assert WRITTEN.notice is not None
-    notice = plan_notice(c, introduced, design, WRITTEN.notice, COMPOSED, closed=0)
+    [due] = _of(pid, WRITTEN.notice)
+    notice = plan_notice(c, introduced, design, due, COMPOSED, closed=0)
     assert [m.kind for m in notice.messages] == ["notice", "update"], notice.messages  # it moves the content
     notice.about = evaluation.about(introduced, notice)
     draft, *_ = manager_messages(c, notice.group(), 7, COMPOSED)
     # approved: the client was told
     told = dataclasses.replace(introduced.after(notice.dates), told={DESIGN.uid: COMPOSED})
 
-    no_plan = plan_notice(c, dataclasses.replace(introduced, reports={**notes, DESIGN.uid: list(DESIGN_NOTES)}),
-                          design, WRITTEN.notice, COMPOSED, closed=0)
+    bare_note = [*before[DESIGN.uid], *_of(pid, dataclasses.replace(DESIGN_NOTES[-1], sender=MEMBER))]
+    no_plan = plan_notice(c, dataclasses.replace(introduced, reports={**notes, DESIGN.uid: bare_note}),
+                          design, due, COMPOSED, closed=0)
     no_plan.about = evaluation.about(introduced, no_plan)
     [follow_up] = [m for m in manager_messages(c, no_plan.group(), 7, COMPOSED) if m.kind == "manager-follow-up"]
 
     later = _at(12, 2, 8)  # the notes after the notice: the promise of 10 December cannot hold
-    slipped = [*notes[DESIGN.uid], Report("acme-web", DESIGN.uid, later, 75, remaining_days=8, cause=story.cause2,
-                                          plan=story.plan2)]
+    slipped = [*notes[DESIGN.uid], Report(pid, DESIGN.uid, later, 75, remaining_days=8, cause=story.cause2,
+                                          plan=story.plan2, sender=MEMBER)]
     again_view = dataclasses.replace(told, reports={**notes, DESIGN.uid: slipped})
-    replanned = policy.replan(design, WRITTEN.forecast, c.workdays, last_work_day(DESIGN.deadline, TEAM_TZ),
-                              date=dt.date(2026, 12, 16))
+    [replanned] = _of(pid, policy.replan(design, WRITTEN.forecast, c.workdays, last_work_day(DESIGN.deadline, TEAM_TZ),
+                                         date=dt.date(2026, 12, 16)))
     again = plan_notice(c, again_view, design, replanned, later + dt.timedelta(hours=1), closed=0)
 
-    done = [*notes[DESIGN.uid], Report("acme-web", DESIGN.uid, _at(12, 9, 12), 100)]
+    done = [*notes[DESIGN.uid], Report(pid, DESIGN.uid, _at(12, 9, 12), 100, sender=MEMBER)]
     delivered = plan_notice(c, dataclasses.replace(told, reports={**notes, DESIGN.uid: done}), design,
-                            NoticeDecision("acme-web", DESIGN.uid, "delivered", None, 0, "delivered"),
+                            NoticeDecision(pid, DESIGN.uid, "delivered", None, 0, "delivered"),
                             _at(12, 9, 15), closed=0)
 
-    gone = dataclasses.replace(told, milestones=_story_milestones(story, cancelled=True))
+    gone = dataclasses.replace(told, milestones=_story_milestones(language, cancelled=True))
     cancel = plan_cancel(c, gone, gone.milestones[1], _at(12, 3))
     near = plan_invitation(c, told, launch, _at(12, 8))
     slot = _at_client(c, dt.date(2026, 11, 30))
@@ -232,6 +265,43 @@ def client_letters(language: str) -> dict[str, bytes]:
             "moved": notice.messages[1].message, "cancel": cancel.messages[0].message,
             "weekly": weekly.messages[0].message, "manager-draft": draft.message,
             "manager-copy": notice.copies[0].message, "manager-follow-up": follow_up.message}
+
+
+def team_mail(language: str) -> dict[str, bytes]:
+    """The team's mail at COMPOSED, as the pass makes it: alice's note about the design comes in and is answered
+    (stages/inbox.py decide_message, the reply forecasting as the evaluation does); the evaluation that follows
+    raises the manager's risk alert for the content migration (stages/evaluation.py decide_project); the content
+    migration, four working days without a note, is nudged with the forecast that evaluation stored
+    (stages/team.py plan_nudge)."""
+    story, c, pid = STORIES[language], _composer(language), tag(language)
+    project = c.config.projects[0]
+    milestones = _story_milestones(language)
+    before = ProjectView(project, milestones, _notes(language), {}, key=KEY)
+    latest = DESIGN_NOTES[-1]
+    keys = note_keys(language)
+    assert latest.remaining_days is not None
+    raw = (f"From: Alice <{MEMBER}>\nTo: progress@studio.example\nSubject: {story.member}\n"
+           f"Date: {latest.at.strftime('%a, %d %b %Y %H:%M:%S +0000')}\nMessage-ID: <note-1@studio.example>\n"
+           f"Content-Type: text/plain; charset=utf-8\n\n"
+           f"{keys['milestone']}: {story.milestones[0]}\n{keys['done']}: {latest.done}%\n"
+           f"{keys['remaining']}: {latest.remaining_days:g} {DAYS_WORD[language]}\n")
+    incoming = intake.read_message(raw.encode(), latest.at)
+    refs = [MilestoneRef(m.project, m.uid, m.name) for m in milestones]
+    parsed = parse_note(incoming.subject, incoming.text, refs, [pid], latest.at.astimezone(TEAM_TZ).date(),
+                        len(DEFAULTS.working_days))
+    assert parsed.ok, parsed.problems
+    forecaster = Forecaster(c.workdays, c.team_tz, SPREAD)
+    decided = decide_message(c, forecaster, rules_of(c.config), FOLDERS, incoming,
+                             Lookup(note=parsed, milestones={pid: milestones}, view=before, closed=0), COMPOSED)
+    [reply] = [mail for a in decided.actions if isinstance(a, RecordMessage) for mail in a.outgoing]
+
+    after = with_notes(before, decided.reports)
+    evaluated = decide_project(c, Snapshot(after, None, None, history=0), forecaster, COMPOSED)
+    [alert] = [a.message for a in evaluated.alerts if a.uid == CONTENT.uid and a.message is not None]
+    [content] = [f for f in evaluated.forecasts if f.uid == CONTENT.uid]
+    nudge = plan_nudge(c, project, milestones[1], after.reports[CONTENT.uid], content, COMPOSED)
+    assert nudge is not None
+    return {"reply": reply.message, "nudge": nudge.message, "alert": alert.message}
 
 
 def _client_reply(story: Story) -> EmailMessage:
@@ -248,43 +318,14 @@ def samples(language: str) -> dict[str, EmailMessage | bytes]:
     """Every message kind in one language."""
     story = STORIES[language]
     composer = letters(zone=str(TEAM_TZ))
-    # what the team's messages say of each milestone: its one forecast, said in the team's language
-    written, silent = composer.forecast(language, WRITTEN.forecast), composer.forecast(language, SILENT.forecast)
-    latest = WRITTEN.notes[-1]
-    block = NoteBlock(uid=DESIGN.uid, name=story.milestones[0], done=latest.done, remaining_days=latest.remaining_days)
-    said = composer.say(language, _said(block), ", ")
-    deadline = last_work_day(DESIGN.deadline, TEAM_TZ)
-    assert WRITTEN.forecast.p50 is not None
-    beside = composer.say(language, [  # as stages/inbox.py `_summary` says it
-        phrase("%(days)s after the deadline (%(date)s)", days=Days(WORKDAYS.count(deadline, WRITTEN.forecast.p50)),
-               date=deadline), phrase("the client notice is due now")])
     team = dict(language=language, sender=SENDER, composed_at=COMPOSED)
     return {
         **client_letters(language),
-        "reply": composer.reply(**team, to="alice@studio.example", original_subject=story.member,
-                                original_message_id="<note-1@studio.example>", references="",
-                                message_id="<dw.sample.reply@studio.example>", accepted=True,
-                                project_name=story.project,
-                                blocks=[BlockSummary(story.milestones[0], "", said, f"{written}; {beside}", True)]),
-        "nudge": composer.nudge(**team, to="alice@studio.example", reply_to="progress@studio.example",
-                                message_id="<dw.sample.nudge@studio.example>",
-                                # the project's tag as the team writes it in its notes: a reply to the nudge is one
-                                project_id=story.member[1:story.member.index("]")],
-                                project_name=story.project, milestone=story.milestones[1],
-                                since=SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),
-                                days=WORKDAYS.count(SILENT.notes[-1].at.astimezone(TEAM_TZ).date(),
-                                                    COMPOSED.astimezone(TEAM_TZ).date()), forecast=silent),
+        **team_mail(language),
         "signin": composer.signin(**team, to="pm@studio.example", message_id="<dw.sample.s@studio.example>",
                                   server="imap", account="progress@studio.example",
                                   error="imap: the provider refused to renew the sign-in (invalid_grant)",
                                   command="deadlinewatch login imap"),
-        "alert": composer.alert(AlertLetter(
-            what="raise", project=story.project, milestone=story.milestones[1], target=SILENT.forecast.target or
-            last_work_day(CONTENT.deadline, TEAM_TZ), p_miss=SILENT.forecast.p_miss or 0.0, was=None,
-            p50=SILENT.forecast.p50, p80=SILENT.forecast.p80, reason=composer.say(language, SILENT.forecast.words),
-            pace=SILENT.pace, notice="later", held=False, warn_probability=DEFAULTS.warn_probability),
-            language=language, sender=SENDER,
-            to="pm@studio.example", composed_at=COMPOSED, message_id="<dw.sample.alert@studio.example>"),
         "forward": composer.forward(**team, to="pm@studio.example", original=_client_reply(story),
                                     message_id="<dw.sample.fwd@studio.example>"),
     }

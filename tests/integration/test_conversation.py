@@ -4,7 +4,9 @@ the weekly check-in."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -282,8 +284,9 @@ def test_the_managers_copy_of_a_notice_says_why_in_the_words_status_uses(studio:
     once(studio, "2026-11-30T12:00")  # a new team's notice waits for the manager: the draft says why
     [why] = sent(studio, "manager-draft", to="pm@studio.example")
     design = next(m for m in status(studio)["milestones"] if m["uid"] == "design-1")
-    # the forecast's own explanation, as `status` shows it at that moment
-    assert design["reason"] and design["reason"] in " ".join(body(why).split())
+    # the forecast's own explanation, as `status` shows it at that moment (its ISO dates in the team's locale)
+    said = re.sub(r"\d{4}-\d{2}-\d{2}", lambda iso: f"{dt.date.fromisoformat(iso[0]):%-d %b %Y}", design["reason"])
+    assert design["reason"] and said in " ".join(body(why).split())
     assert "this team's work has taken" in design["reason"]
     assert approve_held(studio.config)
     once(studio, "2026-11-30T12:05")

@@ -208,7 +208,7 @@ def test_the_reply_says_the_client_will_be_told_only_when_the_notice_is_due(
     decided = decide_project(c, Snapshot(now, NOW, None), Forecaster(c.workdays, c.team_tz, DEFAULT_SPREAD), NOW)
     [f] = [f for f in decided.forecasts if f.uid == "design-1"]
     assert f.p_miss is not None and f.p_miss >= 0.5 and (due or f.p_miss < c.policy.warn_probability)
-    assert f"Forecast: {f.reason}" in text  # the evaluation's forecast, word for word
+    assert f"Forecast: {in_mail(f)}" in text  # the evaluation's forecast, word for word
     assert ("the client notice is due now" in text) is due
     assert ("Please send the cause, the plan" in text) is due
     assert [p.what for p in decided.plans if p.what.startswith("notice")] == (
@@ -241,7 +241,7 @@ def test_the_reply_forecasts_a_dependant_as_the_evaluation_does(tmp_path: Path) 
                              Forecaster(c.workdays, c.team_tz, DEFAULT_SPREAD), NOW)
     launch = next(f for f in decided.forecasts if f.uid == "launch-1")
     assert "waits for Design mockups" in launch.reason
-    assert f"Forecast: {launch.reason}" in text
+    assert f"Forecast: {in_mail(launch)}" in text
 
 
 # --- one moment, every message: over the in-memory store, as a pass runs ------------------------------------------
@@ -267,16 +267,25 @@ def _said_in_english(f: Forecast) -> tuple[str, str, str]:
     return format_day(f.p50, "en", "long"), format_day(f.p80, "en", "long"), f"{f.p_miss:.0%}"
 
 
+def in_mail(f: Forecast) -> str:
+    """A forecast as the team's mail in English says it: the words of `status`'s reason, its dates in the team's
+    locale (`status` keeps them ISO, for scripts)."""
+    return letters().forecast("en", f)
+
+
 def _figures(text: str) -> tuple[str, str, int]:
     """P50, P80 and P(miss) as a reason in English states them."""
-    found = re.search(r"→ P50 ([\d-]+), P80 ([\d-]+), P\(miss\) (\d+)%", text)
+    found = re.search(r"→ P50 (.+?), P80 (.+?), P\(miss\) (\d+)%", text)
     assert found is not None, text
     return found[1], found[2], int(found[3])
 
 
-def _fields(f: Forecast) -> tuple[str, str, int]:
+def _fields(f: Forecast, iso: bool = False) -> tuple[str, str, int]:
+    """P50, P80 and P(miss) of a forecast, its dates as the team's mail says them (`iso`: as `status` does)."""
     assert f.p50 is not None and f.p80 is not None and f.p_miss is not None
-    return f.p50.isoformat(), f.p80.isoformat(), round(f.p_miss * 100)
+    dates = (f.p50.isoformat(), f.p80.isoformat()) if iso else (format_day(f.p50, "en", "medium"),
+                                                                 format_day(f.p80, "en", "medium"))
+    return *dates, round(f.p_miss * 100)
 
 
 def _synced(store: MemoryStore, c: Composer, design: str = LINKED) -> None:
@@ -322,8 +331,8 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     likely, surely, p_miss = _said_in_english(design)
     assert f"likely done by {likely}, and by {surely} four times in five" in told
     assert f"the chance of missing it is {p_miss}" in told and f"Why: {letters().say('en', design.words)}" in told
-    assert f"Forecast: {design.reason}" in reply and _figures(reply) == _fields(design)
-    [why] = [t for t in manager if design.reason in t]
+    assert f"Forecast: {in_mail(design)}" in reply and _figures(reply) == _fields(design)
+    [why] = [t for t in manager if in_mail(design) in t]
     assert _figures(why) == _fields(design)
     pace = stated_pace(design.reason)
     assert stated_pace(reply) == stated_pace(told) == pace
@@ -334,7 +343,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     assert f"{CAL.count(deadline, design.p50)} working days after the deadline (Dec 5, 2026)" in reply
     assert "the client notice is due now" in reply  # the team's own date (14 December) is past the deadline
     # the launch waits for the design: the reply says the evaluation's forecast of it, as the alert does
-    assert "waits for Design mockups" in launch.reason and f"Forecast: {launch.reason}" in reply
+    assert "waits for Design mockups" in launch.reason and f"Forecast: {in_mail(launch)}" in reply
     [told] = [t for t in alerts if t.startswith("Launch (")]
     likely, surely, p_miss = _said_in_english(launch)
     assert f"likely done by {likely}, and by {surely} four times in five" in told
@@ -352,7 +361,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
         f = store.forecast("acme-web", uid)
         assert f is not None
         [nudged] = [t for t in nudges if f"about {name} (" in t]
-        assert f.reason in nudged and "no note for 5 working days" in nudged
+        assert in_mail(f) in nudged and "no note for 5 working days" in nudged
         for told in (t for t in _told(store, "manager-alert", before) if t.startswith(f"{name} (")):
             likely, surely, p_miss = _said_in_english(f)
             assert f"likely done by {likely}" in told and f"is now {p_miss}" in told
@@ -374,7 +383,7 @@ def test_the_english_reason_of_a_dependants_forecast_states_its_own_figures(tmp_
                              Forecaster(c.workdays, c.team_tz, DEFAULT_SPREAD), NOW)
     launch = next(f for f in decided.forecasts if f.uid == "launch-1")
     assert "waits for Design mockups" in launch.reason
-    assert _figures(launch.reason) == _fields(launch)
+    assert _figures(launch.reason) == _fields(launch, iso=True)
 
 
 def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(tmp_path: Path) -> None:
@@ -389,7 +398,7 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     evaluate(svc, PassReport())
     first, second = _told(store, "reply")
     design = store.forecast("acme-web", "design-1")
-    assert design is not None and f"Forecast: {design.reason}" in second
+    assert design is not None and f"Forecast: {in_mail(design)}" in second
     assert stated_pace(second) == Pace(40, 2.5, 24)  # 20% → 40% in 8 working days
     assert "notes give neither remaining time" in first
 
@@ -429,4 +438,4 @@ def test_a_note_that_closes_a_milestone_is_learned_from_before_its_reply_forecas
     assert learned != before and learned.history == 1  # one estimate, three days, took fifteen
     [reply] = _told(store, "reply")
     launch = store.forecast("acme-web", "launch-1")
-    assert launch is not None and f"Forecast: {launch.reason}" in reply
+    assert launch is not None and f"Forecast: {in_mail(launch)}" in reply

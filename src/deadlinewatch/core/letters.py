@@ -288,9 +288,10 @@ class Letters:
         return self.say(language, f.words) if f.words else f.reason
 
     def forecast(self, language: str, f: Forecast) -> str:
-        """A forecast's reason in a language, with its dates and probability when it has them. In English it is
-        the reason `status` shows, word for word."""
-        if not f.words or self.catalog(language) is None:
+        """A forecast's reason in a language, with its dates and probability when it has them: the words of the
+        reason `status` shows, its dates and figures in the reader's locale (a team mail in English too: `status`
+        keeps ISO dates for scripts)."""
+        if not f.words:
             return f.reason
         words = self.say(language, f.words)
         if f.p50 is None or f.p80 is None or f.p_miss is None:

@@ -76,7 +76,7 @@ class Story:
 
 
 STORIES = {
-    "en": Story("Jane Doe", "Europe/London", "ACME website relaunch",
+    "en": Story("Jane Doe", "Europe/London", "ACME Website Relaunch",
                 ("Design mockups", "Content migration", "Launch"),
                 "your annual shareholder meeting on 12 December", "the brand assets arrived a week late",
                 "a second designer joins on Monday and we review the mockups with you daily",
@@ -170,7 +170,8 @@ assert SILENT.notice is None and SILENT.forecast.p_miss is not None, SILENT.fore
 assert SILENT.forecast.p_miss >= DEFAULTS.alert_probability, SILENT.forecast.reason
 
 
-LAUNCH = Milestone("acme-web", "demo-launch", "Launch", dt.datetime(2026, 12, 22, tzinfo=TEAM_TZ))
+LAUNCH = Milestone("acme-web", "demo-launch", "Launch", dt.datetime(2026, 12, 22, tzinfo=TEAM_TZ),
+                   start=dt.datetime(2026, 12, 18, tzinfo=TEAM_TZ))
 
 
 def _composer(language: str) -> Composer:
@@ -190,10 +191,12 @@ def _composer(language: str) -> Composer:
 
 
 def _story_milestones(language: str, cancelled: bool = False) -> list[Milestone]:
-    """The project's calendar in the story's words: the content migration builds on the design (RFC 9253)."""
+    """The project's calendar in the story's words: the content migration builds on the design, the launch on the
+    content migration (RFC 9253; the launch's work starts on 18 December, so only a later slip moves it)."""
     design, content, launch = STORIES[language].milestones
     return _of(tag(language), dataclasses.replace(DESIGN, name=design, successors=((CONTENT.uid, 0),)),
-               dataclasses.replace(CONTENT, name=content, state="cancelled" if cancelled else "open"),
+               dataclasses.replace(CONTENT, name=content, state="cancelled" if cancelled else "open",
+                                   successors=((LAUNCH.uid, 0),)),
                dataclasses.replace(LAUNCH, name=launch))
 
 

@@ -459,7 +459,7 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
     else:
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
         assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own date of "
-                              "Jan 25, 2027: it has only 0 closed milestones of this team to learn from")
+                              "Jan 25, 2027: it has no closed milestone of this team to learn from yet")
         assert "approve with --date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
 
 
@@ -595,7 +595,7 @@ def test_a_cancellation_cancels_only_an_entry_the_clients_calendar_has(
     view = view.judged([("sent", (dataclasses.replace(invitation, invited=False),)),
                         *([("rejected", (invitation,))] if rejected else [])])
     [cancel] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
-    assert [m.kind for m in cancel.messages] == ["cancel"] and "off the plan" in _text(cancel.messages[0])
+    assert [m.kind for m in cancel.messages] == ["cancel"] and "off our project plan" in _text(cancel.messages[0])
     parts = _calendar_parts(cancel.messages[0])
     assert [p.get_param("method") for p in parts] == ([method] if method else [])
     if method:

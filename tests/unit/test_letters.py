@@ -15,7 +15,7 @@ from icalendar import Calendar
 
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
-from deadlinewatch.core.locales import format_day
+from deadlinewatch.core.locales import format_day, letter_locale
 from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import ConfigError
 from tests.ical import when
@@ -161,7 +161,7 @@ def test_a_notice_without_cause_or_plan_owns_the_delay_and_dates_the_cause_in_ev
 
 
 @pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),
-                                                 ("bn", ["সম্মানিত", "৪ ডিসেম্বর, ২০২৬", "ক্ষমাপ্রার্থী"])])
+                                                 ("bn", ["সম্মানিত", "৪ ডিসেম্বর ২০২৬", "ক্ষমাপ্রার্থী"])])
 def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: str, words: list[str]) -> None:
     text = body(letters().notice(letter(language)))
     for w in words:
@@ -170,7 +170,7 @@ def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: 
 
 def test_dates_use_the_locales_own_digits() -> None:
     assert format_day(dt.date(2026, 12, 3), "tr") == "3 Aralık 2026 Perşembe"
-    assert format_day(dt.date(2026, 12, 3), "bn") == "বৃহস্পতিবার, ৩ ডিসেম্বর, ২০২৬"
+    assert format_day(dt.date(2026, 12, 3), "bn") == "বৃহস্পতিবার, ৩ ডিসেম্বর ২০২৬"
 
 
 def test_a_template_with_an_unknown_variable_is_an_error_not_a_blank(tmp_path: Path) -> None:
@@ -252,8 +252,30 @@ def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
     assert "removes it from your calendar" in body(msg)
     text = letters().cancel(envelope(kind="cancel"), row, sent=1, invited=True,
                             cause="the client moved the launch in-house")
-    assert "We have taken Launch off the plan: the client moved the launch in-house." in \
-        body(text)
+    assert "Launch, due on Friday, 18 December 2026, has been taken off our project plan: the client moved the " \
+        "launch in-house. I am sorry for any inconvenience this causes." in body(text)
+
+
+@pytest.mark.parametrize("language", ["en", "tr", "bn"])
+def test_a_cancellation_says_why_apologises_for_the_date_and_what_builds_on_it(language: str) -> None:
+    """The calendar says the milestone is off the plan: the letter says so, with the date the client had, an
+    apology, and the work that builds on it with the dates they have — or that nothing else depends on it."""
+    content = TimelineRow("content-1", "Content", dt.date(2026, 12, 7), dt.date(2026, 12, 15), "moved", 1, "dw-c")
+    launch = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 21), dt.date(2026, 12, 21), "on track", 0, "dw-l")
+    composer = letters()
+    alone = body(composer.cancel(envelope(language, kind="cancel"), content, sent=1, invited=True))
+    before = body(composer.cancel(envelope(language, kind="cancel"), content, sent=1, invited=True,
+                                  dependants=[launch]))
+    day = format_day(dt.date(2026, 12, 15), letter_locale(language, "Europe/London"), "full")
+    for text in (alone, before):
+        assert day in text  # the date they had for it
+    nothing = composer.gettext(language, "Nothing else in the plan depends on it, so every other date stays as it is.")
+    assert nothing in alone and nothing not in before
+    assert "- Launch: " + format_day(dt.date(2026, 12, 21), letter_locale(language, "Europe/London"), "~yMMMEd") \
+        in before
+    if language == "en":
+        assert "I am sorry for any inconvenience this causes." in alone
+        assert "The work that builds on it goes ahead on the date you have:\n\n- Launch: Mon, 21 Dec 2026" in before
 
 
 @pytest.mark.parametrize("status", ["on track", "moved", "done"])
@@ -272,7 +294,8 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     msg = letters().cancel(envelope(kind="cancel"), row, sent=0, invited=False)
     assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
     text = body(msg)
-    assert "we have taken Launch off the plan," in text and "calendar" not in text
+    assert "Launch, due on Friday, 18 December 2026, has been taken off our project plan," in text
+    assert "calendar" not in text
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
@@ -370,8 +393,8 @@ def test_english_dates_follow_the_region_the_language_or_else_the_zone_names(lan
 
 
 @pytest.mark.parametrize(("language", "context", "before", "after"), [
-    ("en", "your shareholder meeting on 12 December", "still leaves 2 days before it", "falls after it"),
-    ("tr", "12 Aralık'taki hissedarlar toplantınız", "2 gün önceye", "bundan sonraya"),
+    ("en", "your shareholder meeting on 12 December", "still leaves you 2 days before then", "falls after it"),
+    ("tr", "12 Aralık'taki hissedarlar toplantınız", "o güne kadar 2 gün", "o günden sonraya"),
     ("bn", "১২ ডিসেম্বরের শেয়ারহোল্ডার সভা", "২ দিন সময় থাকছে", "তার পরে পড়ছে")])
 def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_clients_event(
         language: str, context: str, before: str, after: str) -> None:
@@ -386,7 +409,7 @@ def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_cli
 def test_the_cause_is_owned_and_prevent_says_what_keeps_it_from_recurring() -> None:
     text = body(letters().notice(letter(prevent="assets are now due a week before design starts")))
     assert "The delay is our responsibility: the brand assets arrived late." in text
-    assert "So that it does not happen again: assets are now due a week before design starts." in text
+    assert "To keep it from happening again, assets are now due a week before design starts." in text
     assert text.count("sorry") == 1  # one apology, not three
 
 

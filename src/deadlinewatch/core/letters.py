@@ -485,21 +485,25 @@ class Letters:
         """A one-UID calendar message: a moved dependant, or an entry introduced when its date comes near."""
         row = _clean(row)
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
-                                            cancel=False, cause="")
+                                            cancel=False, cause="", dependants=())
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
                                    self._entry(env, row))
         return self._client_message(env, subject, text, None, request, "REQUEST")
 
-    def cancel(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool, cause: str = ""
-               ) -> EmailMessage:
+    def cancel(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool, cause: str = "",
+               dependants: Sequence[TimelineRow] = ()) -> EmailMessage:
         """A milestone the client was told of is cancelled: the letter always; METHOD:CANCEL only when the client's
         calendar has the entry (`invited`: an invitation for it went out) — a cancellation of an entry they never
         had is noise at best. The CANCEL says STATUS:CANCELLED and carries a SEQUENCE above `sent`, the highest
-        one sent for that UID, whatever the row says: calendars ignore a cancellation that is not newer."""
+        one sent for that UID, whatever the row says: calendars ignore a cancellation that is not newer. The letter
+        says why as far as the calendar knows it (taken off the plan; the team's `cause` when a note gave one),
+        apologises for the date the client had (`row.new`), and says what built on it (`dependants`, with the
+        dates the client has: a cancelled milestone holds nothing back) or that nothing did."""
         row = replace(_clean(row), status="cancelled", sequence=max(row.sequence, sent + 1))
         carries = env.invites and invited
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
-                                            cancel=True, cause=_sentence(cause), invites=carries)
+                                            cancel=True, cause=_sentence(cause), invites=carries,
+                                            dependants=tuple(map(_clean, dependants)))
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
                                    self._entry(env, row), method="CANCEL") if carries else None
         return self._client_message(env, subject, text, None, request, "CANCEL")

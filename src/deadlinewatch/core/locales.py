@@ -55,7 +55,7 @@ def native_digits(text: str, language: str | Locale) -> str:
 
 
 def format_day(day: dt.date, language: str | Locale, fmt: str = "full") -> str:
-    """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর, ২০২৬").
+    """A date as a reader of `language` writes it, with the locale's own digits ("৩ ডিসেম্বর ২০২৬").
     `fmt` is a Babel format ("full", "long", "medium") or, with a leading "~", a CLDR skeleton ("~MMMMd")."""
     locale = _locale(language)
     if locale.language == "bn":
@@ -64,8 +64,10 @@ def format_day(day: dt.date, language: str | Locale, fmt: str = "full") -> str:
     return native_digits(text, locale)
 
 
-# CLDR's short Bengali months ("১০ ডিসে, ২০২৬") are not how anyone writes a date in a letter: the month in full
-_BENGALI_DATES = {"medium": "d MMMM y", "~yMMMEd": "EEE, d MMMM y"}
+# CLDR's short Bengali months ("১০ ডিসে, ২০২৬") are not how anyone writes a date in a letter: the month in full,
+# and no comma before the year in any form ("বৃহস্পতিবার, ৩ ডিসেম্বর ২০২৬"), so that a letter's sentences and its
+# lists write a date alike
+_BENGALI_DATES = {"full": "EEEE, d MMMM y", "long": "d MMMM y", "medium": "d MMMM y", "~yMMMEd": "EEE, d MMMM y"}
 
 
 def format_moment(at: dt.datetime, language: str | Locale, zone: ZoneInfo) -> str:

@@ -234,12 +234,14 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
         plan.held.append(c.letters.say(team, [phrase(_(
             "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it has "
-            "only %(count)s closed milestones of this team to learn from, so the forecast's date is mostly how "
+            "%(learned)s, so the forecast's date is mostly how "
             "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
             "a second apology if the team runs as most do; sending the forecast's risks promising the client "
             "more delay than this team may need. Ask the team, or choose: approve with --date %(eta_iso)s (the "
             "team's), approve as it is (the forecast's), or approve with a date of your own"),
-            promised=decision.promised, factor=Factor(factor), eta=team_date, count=closed,
+            promised=decision.promised, factor=Factor(factor), eta=team_date,
+            learned=phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else
+            phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed),
             eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
     offer, offer_stands = None, False
     if decision.kind != "delivered":
@@ -334,7 +336,10 @@ def plan_cancel(c: Composer, pv: ProjectView, m: Milestone, now: dt.datetime) ->
     env = _envelope(c, pv, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
-    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited)
+    # the work that built on it goes ahead on the dates the client has: a cancelled milestone holds nothing back
+    builds_on = {uid for uid, _gap in m.successors}
+    dependants = [r for r in pv.rows() if r.uid in builds_on and r.status != "done"]
+    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, dependants=dependants)
     _add(c, plan, pv.project, env, letter, now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
                                entry_uid=row.entry_uid))

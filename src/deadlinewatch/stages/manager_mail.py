@@ -15,7 +15,7 @@ from typing import Protocol
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.adapters.store.executor import Carried
 from deadlinewatch.core.model import Action, ManagerCopy, QueueGroup, QueueMail
-from deadlinewatch.core.words import _
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.services import Composer, bare
 
 
@@ -58,7 +58,7 @@ def manager_messages(c: Composer, group: QueueGroup, primary: int, now: dt.datet
     out: list[QueueMail] = []
     if first.state == "held":
         others = len(group.messages) - 1
-        extra = c.letters.gettext(team, _("Calendar updates that go out with it: %(count)s."), count=others) \
+        extra = c.letters.say(team, [phrase(_("Calendar updates that go out with it: %(count)s."), count=others)]) \
             if others else ""
         reason = "\n".join([note.reason, *(f"- {why}" for why in note.held)])
         out.append(compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message))

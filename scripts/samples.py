@@ -76,7 +76,9 @@ class Story:
 
 
 STORIES = {
-    "en": Story("Jane Doe", "Europe/London", "ACME Website Relaunch",
+    # the client's name as the letters address them (client.name): "Dear Jane," in English, not a mail merge's
+    # "Dear Jane Doe,"; the full name is how Turkish and Bengali business letters address a client
+    "en": Story("Jane", "Europe/London", "ACME Website Relaunch",
                 ("Design mockups", "Content migration", "Launch"),
                 "your annual shareholder meeting on 12 December", "the brand assets arrived a week late",
                 "a second designer joins on Monday and we review the mockups with you daily",

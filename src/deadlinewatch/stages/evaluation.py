@@ -45,6 +45,7 @@ from deadlinewatch.core.model import (
     ShowDate,
     TimelineRow,
 )
+from deadlinewatch.core.notes import note_keys
 from deadlinewatch.core.words import Factor, _, phrase
 from deadlinewatch.services import Composer, PassReport, Services, bare
 from deadlinewatch.stages.forecasts import ForecastFn, forecaster
@@ -222,11 +223,12 @@ def plan_notice(c: Composer, pv: ProjectView, m: Milestone, decision: NoticeDeci
     cause, prevent = _latest_text(fresh, "cause"), _latest_text(fresh, "prevent")
     if again and since is not None and (plan_report is None or not cause) and not chosen:
         missing = "/".join(k for k, v in (("Cause", cause), ("Plan", plan_report)) if not v)
-        plan.held.append(c.letters.gettext(team, _(
+        keys = note_keys(team)  # the keys as the team writes them in its notes, the date as it writes dates
+        plan.held.append(c.letters.say(team, [phrase(_(
             "the notes give no %(keys)s newer than the last notice of %(date)s, whose date is now broken: the team "
             "is asked for them; when their note comes the letter is composed again, or approve it as it is (it "
             "then claims no cause and promises the client the steps)"),
-            keys=missing, date=since.astimezone(c.team_tz).date().isoformat()))
+            keys="/".join(keys[k.lower()] for k in missing.split("/")), date=since.astimezone(c.team_tz).date())]))
         plan.ask_team = missing
     team_date = decision.forecast.team_date if decision.forecast else None
     today = now.astimezone(c.team_tz).date()

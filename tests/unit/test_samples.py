@@ -18,3 +18,18 @@ def test_the_committed_samples_are_what_the_templates_produce(tmp_path: Path) ->
     for fresh in module.write(tmp_path):
         committed = ROOT / "docs" / "samples" / fresh.name
         assert committed.read_bytes() == fresh.read_bytes(), f"run `python scripts/samples.py` ({fresh.name})"
+
+
+def test_every_sample_but_the_sign_in_and_the_forward_is_made_by_the_stages() -> None:
+    """What is reviewed is what clients and the team get: scripts/samples.py drives the stages' functions (the
+    evaluation's plans, the inbox's decide_message, the nudge's plan_nudge) and composes no letter itself — only
+    the sign-in mail and the forwarded reply, which need a server's failure or a stored client message."""
+    import ast
+
+    composes = {"notice", "intro", "calendar", "cancel", "weekly", "reply", "nudge", "ask", "manager", "alert",
+                "manager_copy", "for_manager"}
+    tree = ast.parse((ROOT / "scripts" / "samples.py").read_text())
+    called = {node.func.attr for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert called & composes == set()
+    assert {"signin", "forward"} <= called

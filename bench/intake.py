@@ -38,6 +38,7 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters import mailbox as mailbox_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
+from deadlinewatch.decisions import inbox as inbox_decisions
 from deadlinewatch.demo.servers import CalDAVServer, SmtpSink, write_local_config
 from deadlinewatch.services import PassReport
 from deadlinewatch.stages import inbox as inbox_mod
@@ -111,9 +112,9 @@ class Steps:
         ("parse, authenticate, read the note (thread)", inbox_mod, "_prepare"),
         ("look up (store reads)", inbox_mod, "look_up"),
         ("decide (classify)", inbox_mod, "decide_message"),
-        ("reply: forecast and policy", inbox_mod, "as_evaluated"),
+        ("reply: forecast and policy", inbox_decisions, "as_evaluated"),
         ("reply: forecaster (team's spread)", inbox_mod, "forecaster"),
-        ("reply: letter composed and written", inbox_mod, "_reply"),
+        ("reply: letter composed and written", inbox_decisions, "_reply"),
         ("record (SQL, a savepoint each)", Store, "carry_out"),
         ("commit (one per batch)", Store, "batch"),
         ("IMAP move (UID sets)", mailbox_mod.ImapMailbox, "move"),

@@ -33,7 +33,7 @@ from deadlinewatch.adapters.store import Store
 from deadlinewatch.core import timeline
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
-from deadlinewatch.stages.project_view import view_as_told
+from deadlinewatch.stages.state import view_as_told
 from deadlinewatch.web import pages
 from deadlinewatch.web.server import read_dashboard, render_dashboard
 

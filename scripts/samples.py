@@ -5,7 +5,7 @@ risk alert, forwarded reply).
 Each language's samples use names a client in that language would have: a Turkish project is a Turkish one.
 
 The client's letters, the manager's draft and copy come from the same path the daemon takes: the evaluation's plans
-(stages/evaluation.py: plan_intro, plan_notice, plan_invitation, plan_cancel, plan_weekly and the manager's
+(decisions/evaluation.py: plan_intro, plan_notice, plan_invitation, plan_cancel, plan_weekly and the manager's
 messages about them) over the project as its client knows it after each step — the rows, SEQUENCEs, entry UIDs,
 statuses and dependants are what production makes, never rows written by hand.
 
@@ -34,10 +34,8 @@ from deadlinewatch.core.forecast import forecast, last_work_day, learn
 from deadlinewatch.core.model import Forecast, Milestone, NoticeDecision, RecordMessage, Report
 from deadlinewatch.core.notes import MilestoneRef, note_keys, parse_note
 from deadlinewatch.core.workdays import WorkCalendar
-from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Composer
-from deadlinewatch.stages import evaluation
-from deadlinewatch.stages.evaluation import (
+from deadlinewatch.decisions import evaluation
+from deadlinewatch.decisions.evaluation import (
     Snapshot,
     decide_project,
     plan_cancel,
@@ -46,10 +44,12 @@ from deadlinewatch.stages.evaluation import (
     plan_notice,
     plan_weekly,
 )
-from deadlinewatch.stages.forecasts import Forecaster
-from deadlinewatch.stages.inbox import Lookup, decide_message, rules_of, with_notes
-from deadlinewatch.stages.manager_mail import manager_messages
-from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.decisions.forecaster import Forecaster
+from deadlinewatch.decisions.inbox import Lookup, decide_message, rules_of
+from deadlinewatch.decisions.manager_mail import manager_messages
+from deadlinewatch.decisions.project_view import ProjectView, with_notes
+from deadlinewatch.decisions.studio import Studio
+from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.stages.team import plan_nudge
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "samples"
@@ -176,7 +176,7 @@ LAUNCH = Milestone("acme-web", "demo-launch", "Launch", dt.datetime(2026, 12, 22
                    start=dt.datetime(2026, 12, 18, tzinfo=TEAM_TZ))
 
 
-def _composer(language: str) -> Composer:
+def _composer(language: str) -> Studio:
     """The studio of a language's story, as the daemon's config would load it: its client, project, offer and
     signature; the sample key for the ids and the client's entry UIDs."""
     story = STORIES[language]
@@ -189,7 +189,7 @@ def _composer(language: str) -> Composer:
     config = dataclasses.replace(base, smtp=dataclasses.replace(base.smtp, from_=SENDER), projects=(project,),
                                  team=dataclasses.replace(base.team, language=language),  # the team's samples too
                                  offers=(Offer(1, ((language, story.offer),)),))
-    return Composer(config, letters(zone=str(TEAM_TZ)), KEY)
+    return Studio(config, letters(zone=str(TEAM_TZ)), KEY)
 
 
 def _story_milestones(language: str, cancelled: bool = False) -> list[Milestone]:
@@ -209,7 +209,7 @@ def _notes(language: str) -> dict[str, list[Report]]:
             CONTENT.uid: _of(pid, *(dataclasses.replace(r, sender=MEMBER) for r in CONTENT_NOTES))}
 
 
-def _at_client(c: Composer, day: dt.date, hour: int = 9) -> dt.datetime:
+def _at_client(c: Studio, day: dt.date, hour: int = 9) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=zoneinfo.ZoneInfo(c.config.projects[0].client.timezone))
 
 

@@ -68,7 +68,7 @@ def status_data(store: StorePort, config: config_mod.Config,
         "milestones": [],
         "notices": [],
     }
-    from deadlinewatch.stages.project_view import told_dates
+    from deadlinewatch.stages.state import told_dates
 
     alerts = store.risk_alerts()
     told = {p.id: told_dates(store, p.id) for p in config.projects}
@@ -147,8 +147,9 @@ def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | N
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day
-    from deadlinewatch.stages.evaluation import decide_project, plan_notice, snapshot
-    from deadlinewatch.stages.forecasts import forecaster
+    from deadlinewatch.decisions.evaluation import decide_project, plan_notice
+    from deadlinewatch.stages.evaluation import snapshot
+    from deadlinewatch.stages.state import forecaster
 
     project_id, uid = resolve_milestone(store, ref)
     clock = _clock(config, now_text)
@@ -215,7 +216,7 @@ def rotate_page(store: StorePort, config: config_mod.Config, project: str) -> st
 def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.Config, now_text: str | None,
            decided_by: str = "cli", date: dt.date | None = None) -> str:
     """`approve`/`reject`, and the web pages' buttons: the manager's decision on a held notice, with who made it.
-    With `date`, the notice is composed again for that date and approved (stages/approval.py)."""
+    With `date`, the notice is composed again for that date and approved (decisions/approval.py)."""
     try:
         notice_id = int(notice_ref)
     except ValueError:
@@ -235,10 +236,8 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
 
 def _approve_with_date(store: StorePort, item: OutboxItem, date: dt.date, config: config_mod.Config,
                        clock: FixedClock | SystemClock, decided_by: str) -> str:
-    from deadlinewatch.stages.approval import with_date
-    from deadlinewatch.stages.forecasts import forecaster
-    from deadlinewatch.stages.manager_mail import record
-    from deadlinewatch.stages.project_view import view
+    from deadlinewatch.decisions.approval import with_date
+    from deadlinewatch.stages.state import forecaster, record, view
 
     if item.project is None or item.project not in {p.id for p in config.projects}:
         raise DeadlinewatchError(f"notice #{item.id} belongs to no configured project")

@@ -4,6 +4,15 @@ workers (workers.py) run the same steps and decide only *when* each one runs.
 
 Each step reads from the store and writes its outcome there before anything else happens, so a pass
 interrupted anywhere resumes on the next one. A server that is down stops its own step, not the pass.
+
+Each step reads a snapshot (stages/), decides with a pure function, and carries the actions out through the store's
+one executor (adapters/store/executor.py). Where each step decides:
+
+  calendar → stages/calendar_sync.py (core/milestones.py: an entry as milestones)
+  inbox    → decisions/inbox.py `decide_message` (core/notes.py, core/intake.py)
+  evaluator→ decisions/evaluation.py `decide_project` (core/policy.py, core/forecast.py, core/alert.py,
+             core/dependencies.py); the nudges: stages/team.py
+  outbox   → decisions/outbox.py `decide_release`, `settle`; the client calendars: stages/client_calendar.py
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """What one step of a pass works with: the adapters and the config (`Services`), what deciding needs and nothing
-more (`Composer`: the config, the letters, the key of our ids), and what a step reports (`PassReport`)."""
+more (`Studio`: the config, the letters, the key of our ids), and what a step reports (`PassReport`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
-import zoneinfo
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from email.utils import parseaddr
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.clock import Clock
@@ -19,74 +15,13 @@ from deadlinewatch.adapters.mailbox import Mailbox
 from deadlinewatch.adapters.mailer import Mailer
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Config
-from deadlinewatch.config.schema import Project
-from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
-from deadlinewatch.core.model import Forecast, QueueMail, SetServer
-from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.core.model import Forecast, SetServer
+from deadlinewatch.decisions.studio import Studio, bare
 from deadlinewatch.errors import LoginRefused, ServerError
 
 log = logging.getLogger("deadlinewatch.pipeline")  # the events of a pass, one line each
-
-
-@lru_cache(maxsize=64)
-def _client_days(holidays: str) -> WorkCalendar:
-    return WorkCalendar(frozenset(range(7)), holidays)
-
-
-@dataclass(frozen=True)
-class Composer:
-    """What deciding and composing a message needs, and nothing that reaches outside: the config, the letters,
-    the key of our ids. A decision made with it alone is a pure function of plain data."""
-
-    config: Config
-    letters: Letters
-    key: bytes  # the state's secret: our Message-IDs and tokens are HMACs with it
-
-    @cached_property
-    def team_tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.config.timezone)
-
-    @cached_property
-    def workdays(self) -> WorkCalendar:
-        p = self.config.policy
-        return WorkCalendar.from_policy(p.working_days, p.holidays, p.closed)
-
-    def client_days(self, project: Project) -> WorkCalendar | None:
-        """The client's calendar as far as a promise needs it: every day but their public holidays."""
-        return _client_days(project.client.holidays) if project.client.holidays else None
-
-    @property
-    def policy(self) -> policy.Policy:
-        return self.config.policy.thresholds()
-
-    @property
-    def sender(self) -> str:
-        return str(self.config.smtp.from_)
-
-    @property
-    def envelope_from(self) -> str:
-        return bare(self.sender)
-
-    def message_id(self, kind: str, *identity: object) -> tuple[str, str]:
-        """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same
-        id, so the outbox's uniqueness refuses a duplicate even across a crash. Keyed with the state's secret
-        (HMAC): nobody outside can compute the id of a notice to forge its bounce, nor a token to forge a
-        decision."""
-        digest = hmac.new(self.key, "\0".join([kind, *map(str, identity)]).encode(), hashlib.sha256).hexdigest()
-        domain = bare(self.sender).rpartition("@")[2] or "deadlinewatch.invalid"
-        return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
-
-    def outgoing(self, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
-                 recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
-                 state: str = "pending", promised: dt.date | None = None,
-                 not_before: dt.datetime | None = None) -> QueueMail:
-        """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in
-        sent_folder."""
-        return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
-                         mail_from=self.envelope_from, recipients=(*recipients, self.config.imap.address),
-                         message=message, state=state, created=now, promised=promised, not_before=not_before)
 
 
 @dataclass
@@ -112,8 +47,8 @@ class Services:
     saved: dict[tuple[str, str], Forecast] = field(default_factory=dict)
 
     @cached_property
-    def composer(self) -> Composer:
-        return Composer(self.config, self.letters, self.store.key)
+    def composer(self) -> Studio:
+        return Studio(self.config, self.letters, self.store.key)
 
 
 @dataclass
@@ -189,7 +124,3 @@ def _tell_manager_once(svc: Services, server: str, error: str, command: str, now
                            error=error, command=command)
     svc.store.carry_out([c.outgoing(kind="manager-signin", audience="team", token=token, msg_id=msg_id,
                                     message=msg.as_bytes(), recipients=[bare(manager)], now=now)], now)
-
-
-def bare(address: str) -> str:
-    return parseaddr(address)[1]

@@ -22,12 +22,14 @@ from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, QueueMail, Report, ShowDate
+from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project
+from deadlinewatch.decisions.forecaster import Forecaster
+from deadlinewatch.decisions.manager_mail import manager_messages
+from deadlinewatch.decisions.project_view import ProjectView
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Composer, PassReport, Services
-from deadlinewatch.stages.evaluation import Plan, Snapshot, decide_project, evaluate
-from deadlinewatch.stages.forecasts import Forecaster
-from deadlinewatch.stages.manager_mail import manager_messages
-from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.evaluation import evaluate
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
 
@@ -46,16 +48,16 @@ def _config(tmp_path: Path, approval: str = "auto") -> config_mod.Config:
                                               smtp_port=9, approval=approval))
 
 
-def _composer(tmp_path: Path, approval: str = "auto") -> Composer:
-    return Composer(_config(tmp_path, approval), letters(), b"k" * 32)
+def _composer(tmp_path: Path, approval: str = "auto") -> Studio:
+    return Studio(_config(tmp_path, approval), letters(), b"k" * 32)
 
 
-def _milestones(c: Composer) -> dict[str, list[Any]]:
+def _milestones(c: Studio) -> dict[str, list[Any]]:
     return {href: milestones_from_ics(ics, "acme-web", (), "Europe/London", c.config.timezone, href, NOW).milestones
             for href, ics in (("/design-1.ics", DESIGN), ("/launch-1.ics", LAUNCH))}
 
 
-def _synced(store: MemoryStore, c: Composer) -> None:
+def _synced(store: MemoryStore, c: Studio) -> None:
     """The store as after a first sync of the sample calendar."""
     parsed = _milestones(c)
     store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
@@ -63,28 +65,28 @@ def _synced(store: MemoryStore, c: Composer) -> None:
                          kept=set(), now=NOW)
 
 
-def _snapshot(c: Composer, *, reports: dict[str, list[Report]] | None = None,
+def _snapshot(c: Studio, *, reports: dict[str, list[Report]] | None = None,
               dates: dict[str, ClientDate] | None = None, first_sent: dt.datetime | None = None,
               weekly_slot: dt.datetime | None = None) -> Snapshot:
     ms = sorted((m for ms in _milestones(c).values() for m in ms), key=lambda m: m.deadline)
     return Snapshot(ProjectView(c.config.projects[0], ms, reports or {}, dates or {}), first_sent, weekly_slot)
 
 
-def _forecaster(c: Composer) -> Forecaster:
+def _forecaster(c: Studio) -> Forecaster:
     return Forecaster(c.workdays, c.team_tz, Spread())
 
 
-def _client(c: Composer, **changes: Any) -> Composer:
+def _client(c: Studio, **changes: Any) -> Studio:
     """The composer with the project's client (language, …) or the project itself changed."""
     project = c.config.projects[0]
     client_keys = {k: v for k, v in changes.items() if k in ("language", "timezone", "name")}
     project = dataclasses.replace(project, client=dataclasses.replace(project.client, **client_keys),
                                   **{k: v for k, v in changes.items() if k not in client_keys and k != "offers"})
     config = dataclasses.replace(c.config, projects=(project,), offers=changes.get("offers", c.config.offers))
-    return Composer(config, c.letters, c.key)
+    return Studio(config, c.letters, c.key)
 
 
-def _notice(c: Composer, reports: list[Report], dates: dict[str, ClientDate] | None = None,
+def _notice(c: Studio, reports: list[Report], dates: dict[str, ClientDate] | None = None,
             told: dict[str, dt.datetime] | None = None) -> Any:
     snap = _snapshot(c, reports={"design-1": reports}, dates=dates, first_sent=NOW - dt.timedelta(days=1))
     snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, project=c.config.projects[0],
@@ -93,7 +95,7 @@ def _notice(c: Composer, reports: list[Report], dates: dict[str, ClientDate] | N
     return notice
 
 
-def _to_manager(c: Composer, plan: Plan, primary: int) -> list[QueueMail]:
+def _to_manager(c: Studio, plan: Plan, primary: int) -> list[QueueMail]:
     """The manager's messages about a plan, once it is recorded as `primary`."""
     return manager_messages(c, plan.group(), primary, NOW)
 
@@ -207,7 +209,7 @@ def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp
 def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path: Path, approval: str) -> None:
     config = _config(tmp_path, approval)
     store = MemoryStore()
-    c = Composer(config, letters(), store.key)
+    c = Studio(config, letters(), store.key)
     _synced(store, c)
     svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
                    letters())
@@ -231,7 +233,7 @@ def test_without_invitations_the_letters_carry_no_calendar_and_no_calendar_only_
                                                                                           mode: str) -> None:
     config = _config(tmp_path)
     project = dataclasses.replace(config.projects[0], calendar_updates=mode, client_feed_url="https://f.example/f")
-    c = Composer(dataclasses.replace(config, projects=(project,)), letters(), b"k" * 32)
+    c = Studio(dataclasses.replace(config, projects=(project,)), letters(), b"k" * 32)
     snap = _snapshot(c, reports={"design-1": [SLIPPING]})
     linked = [m if m.uid != "design-1" else dataclasses.replace(m, successors=(("launch-1", 0),))
               for m in snap.view.milestones]
@@ -249,7 +251,7 @@ def test_without_client_feed_url_the_letters_link_the_projects_feed_on_the_web_p
     config = _config(tmp_path)
     project = dataclasses.replace(config.projects[0], calendar_updates="feed", client_feed_url="")
     web = dataclasses.replace(config.web, listen="127.0.0.1:8080", base_url="https://studio.example/dw/")
-    c = Composer(dataclasses.replace(config, projects=(project,), web=web), letters(), b"k" * 32)
+    c = Studio(dataclasses.replace(config, projects=(project,), web=web), letters(), b"k" * 32)
     snap = _snapshot(c)
     view = dataclasses.replace(snap.view, project=project, page_token="T" * 32)
     [intro] = decide_project(c, Snapshot(view, None, None), _forecaster(c), NOW).plans
@@ -410,7 +412,7 @@ def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_mile
     """The daemon's spread, like the replay's: each closed milestone's `Remaining:` statements against the day a
     note said Done: 100%. A team that said 5, 4, 3 days and was done on the day is taken at its word; the notes of
     a closed milestone are read once."""
-    from deadlinewatch.stages.forecasts import team_spread
+    from deadlinewatch.stages.state import team_spread
 
     config = _config(tmp_path)
     store = MemoryStore()
@@ -473,7 +475,7 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     config = _config(tmp_path)
     config = dataclasses.replace(config, team=dataclasses.replace(config.team, language="tr"))
     store = MemoryStore()
-    c = Composer(config, letters(), store.key)
+    c = Studio(config, letters(), store.key)
     _synced(store, c)
     store.record_message(message_key="k", message_id="<k@x>", sender="alice@studio.example", subject="s",
                          received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
@@ -499,7 +501,7 @@ def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path) -> None:
     the first pass writes each, a pass with nothing new writes none, a note rewrites its milestone's."""
     config = _config(tmp_path)
     store = MemoryStore()
-    _synced(store, Composer(config, letters(), store.key))
+    _synced(store, Studio(config, letters(), store.key))
     written: list[list[str]] = []
     save = store.save_forecasts
     store.save_forecasts = lambda fs, now: (written.append([f.uid for f in fs]), save(fs, now))  # type: ignore
@@ -569,8 +571,8 @@ def test_an_entry_the_client_has_keeps_its_uid_and_a_new_one_gets_ours(tmp_path:
         c.letters.calendar(_envelope_for(c, snap.view), snap.view.rows()[1])
 
 
-def _envelope_for(c: Composer, pv: ProjectView) -> Any:
-    from deadlinewatch.stages.evaluation import _envelope
+def _envelope_for(c: Studio, pv: ProjectView) -> Any:
+    from deadlinewatch.decisions.evaluation import _envelope
 
     return _envelope(c, pv, "update", ["launch-1"], NOW)
 

@@ -18,10 +18,10 @@ from deadlinewatch.core import intake, notes
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, RecordMessage, SetOutboxState
+from deadlinewatch.decisions.forecaster import Forecaster
+from deadlinewatch.decisions.inbox import Lookup, MessageDecision, decide_message, rules_of
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Composer
-from deadlinewatch.stages.forecasts import Forecaster
-from deadlinewatch.stages.inbox import Lookup, MessageDecision, decide_message, rules_of
 from tests.mailtext import body
 from tests.samples import DESIGN, NOTE, STRANGER
 
@@ -30,13 +30,13 @@ FOLDERS = {"sent": "Sent", "processed": "dw/processed", "rejected": "dw/rejected
 
 
 @pytest.fixture
-def c(tmp_path: Path) -> Composer:
+def c(tmp_path: Path) -> Studio:
     path = write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9, smtp_port=9,
                               approval="manager")
-    return Composer(config_mod.load(path), letters(), b"k" * 32)
+    return Studio(config_mod.load(path), letters(), b"k" * 32)
 
 
-def decide(c: Composer, raw: str | bytes, lookup: Lookup) -> MessageDecision:
+def decide(c: Studio, raw: str | bytes, lookup: Lookup) -> MessageDecision:
     incoming = intake.read_message(raw.encode() if isinstance(raw, str) else raw, NOW)
     return decide_message(c, Forecaster(c.workdays, c.team_tz, Spread()), rules_of(c.config), FOLDERS, incoming,
                           lookup, NOW)
@@ -49,7 +49,7 @@ def held(state: str = "held") -> OutboxItem:
                       sent=None, last_error=None, promised=None)
 
 
-def test_a_members_note_is_recorded_with_its_notes_and_answered_in_one_decision(c: Composer) -> None:
+def test_a_members_note_is_recorded_with_its_notes_and_answered_in_one_decision(c: Studio) -> None:
     [design] = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                    NOW).milestones
     refs = [notes.MilestoneRef("acme-web", "design-1", "Design mockups")]
@@ -66,14 +66,14 @@ def test_a_members_note_is_recorded_with_its_notes_and_answered_in_one_decision(
     assert "Design mockups" in text and "20% done" in text
 
 
-def test_a_stranger_is_filed_unanswered_and_keeps_nothing(c: Composer) -> None:
+def test_a_stranger_is_filed_unanswered_and_keeps_nothing(c: Studio) -> None:
     decided = decide(c, STRANGER, Lookup())
     [record] = decided.actions
     assert decided.target == "dw/rejected" and isinstance(record, RecordMessage)
     assert record.outgoing == () and record.raw == b"" and record.body == "" and record.reports == ()
 
 
-def test_our_own_archive_copy_goes_to_the_sent_folder(c: Composer) -> None:
+def test_our_own_archive_copy_goes_to_the_sent_folder(c: Studio) -> None:
     decided = decide(c, NOTE, Lookup(is_ours=True))
     assert (decided.verdict.outcome, decided.target) == ("archive", "Sent")
 
@@ -83,7 +83,7 @@ def _approval(word: str) -> str:
             f"Message-ID: <pm-1@studio.example>\nDate: Mon, 30 Nov 2026 08:40:00 +0000\n\n{word}\n")
 
 
-def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: Composer) -> None:
+def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: Studio) -> None:
     decided = decide(c, _approval("approve"), Lookup(held=held()))
     decision, answer, record = decided.actions
     assert decision == DecideHeld(7, True, "pm@studio.example")
@@ -92,14 +92,14 @@ def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: Co
     assert decided.events == ["manager approved notice #7 by email"]
 
 
-def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Composer) -> None:
+def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Studio) -> None:
     decided = decide(c, _approval("reject"), Lookup(held=held("pending")))
     answer, _record = decided.actions
     assert isinstance(answer, QueueMail) and b"already approved; nothing changed" in answer.message
     assert not any(isinstance(a, DecideHeld) for a in decided.actions) and decided.events == []
 
 
-def test_a_bounce_fails_the_returned_message_once_and_tells_the_manager(c: Composer) -> None:
+def test_a_bounce_fails_the_returned_message_once_and_tells_the_manager(c: Studio) -> None:
     dsn = ("From: MAILER-DAEMON@acme.example\nTo: pm@studio.example\nSubject: Undelivered\n"
            "Message-ID: <dsn-1@acme.example>\nAuto-Submitted: auto-replied\n"
            "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"

@@ -28,12 +28,16 @@ from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
 from deadlinewatch.core.policy import LITTLE_HISTORY
 from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.decisions.evaluation import Snapshot, decide_project
+from deadlinewatch.decisions.forecaster import Forecaster
+from deadlinewatch.decisions.inbox import Lookup, decide_message, rules_of
+from deadlinewatch.decisions.project_view import ProjectView
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Composer, PassReport, Services
-from deadlinewatch.stages.evaluation import Snapshot, decide_project, evaluate
-from deadlinewatch.stages.forecasts import Forecaster, forecaster
-from deadlinewatch.stages.inbox import Lookup, Reading, _decide_one, _parse_for, decide_message, rules_of
-from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.evaluation import evaluate
+from deadlinewatch.stages.inbox import Reading, _decide_one, _parse_for
+from deadlinewatch.stages.state import forecaster
 from deadlinewatch.stages.team import nudge_silent
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -161,7 +165,7 @@ def _config(tmp_path: Path, approval: str = "auto", policy: str = "") -> config_
                                               smtp_port=9, approval=approval, policy=policy))
 
 
-def _milestones(c: Composer, design: str = LINKED) -> dict[str, list[Milestone]]:
+def _milestones(c: Studio, design: str = LINKED) -> dict[str, list[Milestone]]:
     return {href: milestones_from_ics(ics, "acme-web", (), "Europe/London", c.config.timezone, href, NOW).milestones
             for href, ics in (("/design-1.ics", design), ("/launch-1.ics", LAUNCH))}
 
@@ -177,7 +181,7 @@ def _text(raw: bytes) -> str:
     return str(body.get_content()) if body is not None else ""
 
 
-def _reply(c: Composer, pv: ProjectView, blocks: str, spread: Any = DEFAULT_SPREAD) -> str:
+def _reply(c: Studio, pv: ProjectView, blocks: str, spread: Any = DEFAULT_SPREAD) -> str:
     """The reply to a note, decided as the inbox decides it (a pure function of the message and the project)."""
     from deadlinewatch.core.notes import MilestoneRef, parse_note
 
@@ -199,7 +203,7 @@ def _reply(c: Composer, pv: ProjectView, blocks: str, spread: Any = DEFAULT_SPRE
 ], ids=["slow", "admitted", "certain"])
 def test_the_reply_says_the_client_will_be_told_only_when_the_notice_is_due(
         tmp_path: Path, done: int, eta: dt.date | None, due: bool) -> None:
-    c = Composer(_config(tmp_path), letters(), b"k" * 32)
+    c = Studio(_config(tmp_path), letters(), b"k" * 32)
     ms = sorted((m for ms in _milestones(c, DESIGN).values() for m in ms), key=lambda m: m.deadline)
     earlier = Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20)
     pv = ProjectView(c.config.projects[0], ms, {"design-1": [earlier]}, {})
@@ -219,7 +223,7 @@ def test_the_reply_says_the_client_will_be_told_only_when_the_notice_is_due(
 
 def test_the_reply_does_not_announce_a_notice_the_client_already_has(tmp_path: Path) -> None:
     """Told of a new date already, with the forecast still on it: no new notice is due, and the reply says none."""
-    c = Composer(_config(tmp_path), letters(), b"k" * 32)
+    c = Studio(_config(tmp_path), letters(), b"k" * 32)
     ms = sorted((m for ms in _milestones(c, DESIGN).values() for m in ms), key=lambda m: m.deadline)
     earlier = Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20)
     told = ClientDate(3, dt.date(2027, 3, 1), dt.date(2027, 3, 1), False)
@@ -230,7 +234,7 @@ def test_the_reply_does_not_announce_a_notice_the_client_already_has(tmp_path: P
 def test_the_reply_forecasts_a_dependant_as_the_evaluation_does(tmp_path: Path) -> None:
     """The launch waits for the design: the reply gives the launch the forecast the evaluation gives it — pushed
     by the design's — not the launch's own."""
-    c = Composer(_config(tmp_path), letters(), b"k" * 32)
+    c = Studio(_config(tmp_path), letters(), b"k" * 32)
     ms = sorted((m for ms in _milestones(c).values() for m in ms), key=lambda m: m.deadline)
     history = {"design-1": [Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20)],
                "launch-1": [Report("acme-web", "launch-1", NOW - dt.timedelta(days=7), 40)]}
@@ -288,7 +292,7 @@ def _fields(f: Forecast, iso: bool = False) -> tuple[str, str, int]:
     return *dates, round(f.p_miss * 100)
 
 
-def _synced(store: MemoryStore, c: Composer, design: str = LINKED) -> None:
+def _synced(store: MemoryStore, c: Studio, design: str = LINKED) -> None:
     parsed = _milestones(c, design)
     store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t1",
                          fingerprint="f", entries=[(h, "e", "", False) for h in parsed], parsed=parsed, deleted=[],
@@ -309,7 +313,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
         tmp_path: Path, approval: str) -> None:
     config = _config(tmp_path, approval)
     store = MemoryStore()
-    _synced(store, Composer(config, letters(), store.key))
+    _synced(store, Studio(config, letters(), store.key))
     week_ago = NOW - dt.timedelta(days=10)
     store.record_message(message_key="k0", message_id="<k0@x>", sender="alice@studio.example", subject="s",
                          received_at=week_ago, outcome="accepted", target_folder="done", project="acme-web",
@@ -373,7 +377,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
 def test_the_english_reason_of_a_dependants_forecast_states_its_own_figures(tmp_path: Path) -> None:
     """`status`, and every team message in English, say a forecast's reason word for word: its figures must be the
     forecast's. A dependant pushed by the work it waits for has new ones."""
-    c = Composer(_config(tmp_path), letters(), b"k" * 32)
+    c = Studio(_config(tmp_path), letters(), b"k" * 32)
     ms = sorted((m for ms in _milestones(c).values() for m in ms), key=lambda m: m.deadline)
     notes = {"design-1": [Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20),
                           Report("acme-web", "design-1", NOW, 25)],
@@ -391,7 +395,7 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     notes are recorded), as the evaluation after them does."""
     config = _config(tmp_path)
     store = MemoryStore()
-    _synced(store, Composer(config, letters(), store.key), DESIGN)
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
     svc = _services(config, store, NOW)
     _read(svc, _note("Milestone: design mockups\nDone: 20%", NOW - dt.timedelta(days=12), "note-a"),
           _note("Milestone: design mockups\nDone: 40%", NOW, "note-b"))
@@ -408,7 +412,7 @@ def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> 
     is answered with the spread the evaluation learns once it is recorded — not the defaults, not the one before."""
     config = _config(tmp_path)
     store = MemoryStore()
-    _synced(store, Composer(config, letters(), store.key), DESIGN)
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
     svc = _services(config, store, NOW)
     before = forecaster(svc).spread
     reading = _read(svc, _note("Milestone: design mockups\nDone: 30%\nRemaining: 4 days"))
@@ -424,7 +428,7 @@ def test_a_note_that_closes_a_milestone_is_learned_from_before_its_reply_forecas
     forecasts the other milestones with it, as the evaluation then does."""
     config = _config(tmp_path)
     store = MemoryStore()
-    _synced(store, Composer(config, letters(), store.key), DESIGN)
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
     three_weeks = NOW - dt.timedelta(days=21)
     store.record_message(message_key="k0", message_id="<k0@x>", sender="alice@studio.example", subject="s",
                          received_at=three_weeks, outcome="accepted", target_folder="done", project="acme-web",

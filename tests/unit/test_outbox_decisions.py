@@ -14,19 +14,19 @@ from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
+from deadlinewatch.decisions.outbox import decide_release, settle
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Composer
-from deadlinewatch.stages.outbox import decide_release, settle
 from tests.samples import DESIGN
 
 CREATED = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)  # a Monday; design-1 is due Friday 4 December
 
 
 @pytest.fixture
-def c(tmp_path: Path) -> Composer:
+def c(tmp_path: Path) -> Studio:
     path = write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9, smtp_port=9,
                               approval="manager")
-    return Composer(config_mod.load(path), letters(), b"k" * 32)
+    return Studio(config_mod.load(path), letters(), b"k" * 32)
 
 
 def item(state: str = "held", parent: int | None = None, uid: str = "design-1") -> OutboxItem:
@@ -37,7 +37,7 @@ def item(state: str = "held", parent: int | None = None, uid: str = "design-1") 
                       parent=parent)
 
 
-def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers_note(c: Composer) -> None:
+def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers_note(c: Studio) -> None:
     design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                  CREATED).milestones
     hours = c.config.policy.approval_hours
@@ -48,7 +48,7 @@ def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers
     assert isinstance(note, QueueMail) and note.kind == "manager-released" and b"Design mockups" in note.message
 
 
-def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Composer) -> None:
+def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Studio) -> None:
     design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                  CREATED).milestones
     # the last working day before the deadline starts at midnight in the team's zone (Istanbul, UTC+3)
@@ -58,12 +58,12 @@ def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(
     assert "is one working day away" in release.why
 
 
-def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Composer) -> None:
+def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Studio) -> None:
     settled = settle(c, item("sending"), {}, {"design-1": "Design mockups"}, CREATED)
     assert settled.sent and settled.actions == [SetOutboxState(3, "sent", None)] and settled.problems == []
 
 
-def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Composer) -> None:
+def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Studio) -> None:
     settled = settle(c, item("sending"), {"jane@acme.example": "550 no such user"}, {"design-1": "Design mockups"},
                      CREATED)
     failed, note = settled.actions
@@ -72,7 +72,7 @@ def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Compose
     assert settled.problems == ["message #3 (notice) refused by the SMTP server: jane@acme.example: 550 no such user"]
 
 
-def test_a_refused_copy_is_sent_for_the_client_and_told_to_the_manager(c: Composer) -> None:
+def test_a_refused_copy_is_sent_for_the_client_and_told_to_the_manager(c: Studio) -> None:
     settled = settle(c, item("sending"), {"progress@studio.example": "552 full"}, {}, CREATED)
     sent, note = settled.actions
     assert settled.sent and sent == SetOutboxState(3, "sent", "progress@studio.example: 552 full")

@@ -69,7 +69,7 @@ def test_no_promised_date_falls_on_a_public_holiday_where_the_client_is() -> Non
 
 
 def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:
-    from deadlinewatch.stages.project_view import ProjectView
+    from deadlinewatch.decisions.project_view import ProjectView
 
     told = ShowDate("p", "m", 3, shown_date=dt.date(2026, 12, 9), promised=dt.date(2026, 12, 9))
     refused = ShowDate("p", "m", 4, shown_date=dt.date(2027, 1, 27), promised=dt.date(2027, 1, 27))

@@ -15,9 +15,9 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Report
+from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.errors import UsageError
-from deadlinewatch.stages.project_view import ProjectView
 from deadlinewatch.web import catalogs, signin
 from deadlinewatch.web.fan import FanData, fan_svg
 from deadlinewatch.web.pages import client_page

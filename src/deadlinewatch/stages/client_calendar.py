@@ -18,7 +18,7 @@ from deadlinewatch.core.model import TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
-from deadlinewatch.stages.project_view import view_as_told
+from deadlinewatch.stages.state import view_as_told
 
 
 async def update_client_calendars(svc: Services, report: PassReport) -> None:

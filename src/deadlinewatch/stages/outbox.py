@@ -7,59 +7,22 @@
 * Permanent failures (5xx) are kept with the reason, and the manager hears of them; so do refused recipients.
 * Held messages (approval = "manager") go out undecided when `approval_hours` passed, or one working day before
   the deadline, whichever is first, with a note to the manager.
+
+What becomes of a message is decided purely (decisions/outbox.py: decide_release, settle, backoff); this step
+talks to the SMTP server and the mailbox, and carries the decisions out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store import OutboxItem
-from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import last_work_day
-from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
+from deadlinewatch.core.model import SetOutboxState
+from deadlinewatch.decisions.outbox import backoff, decide_release, settle
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
-from deadlinewatch.services import Composer, PassReport, Services, bare, server_failed, server_ok
-from deadlinewatch.stages.manager_mail import compose_manager_message, names_of
-
-MAX_BACKOFF = dt.timedelta(hours=1)
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-
-
-@dataclass(frozen=True)
-class Release:
-    """A held client message whose time has come: released undecided, with the manager's note of it."""
-
-    id: int
-    why: str
-    actions: tuple[Action, ...]
-
-
-def decide_release(c: Composer, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
-                   now: dt.datetime) -> list[Release]:
-    """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
-    deadline, whichever is first. Each is released with the manager's note of it, or neither is."""
-    deadlines = {(m.project, m.uid): m.deadline for m in milestones}
-    out = []
-    for item in held:
-        if item.parent is not None:
-            continue  # it goes with its primary
-        deadline = deadlines.get((item.project or "", item.uid or ""))
-        deadline_day = last_work_day(deadline, c.team_tz) if deadline else None
-        when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
-                                       c.team_tz)
-        if now < when:
-            continue
-        names = {m.uid: m.name for m in milestones if m.project == item.project}
-        words = c.letters.say(c.config.team.language, [why])
-        out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
-                                               compose_manager_message(c, item, names, "released", words, now))))
-    return out
+from deadlinewatch.services import PassReport, Services, server_failed, server_ok
+from deadlinewatch.stages.state import names_of
 
 
 def release_holds(svc: Services, report: PassReport) -> None:
@@ -126,41 +89,6 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
             return False
         _settle(svc, report, item, refused)
     return True
-
-
-@dataclass
-class Settled:
-    """What one SMTP exchange comes to: the actions (its state, the manager's note), and what the pass says."""
-
-    actions: list[Action]
-    sent: bool
-    events: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def settle(c: Composer, item: OutboxItem, refused: Mapping[str, str], names: Mapping[str, str],
-           now: dt.datetime) -> Settled:
-    """The outcome of one SMTP exchange, recipient by recipient: failed when the client (or, in shadow mode, the
-    manager) or everyone was refused, else sent; the manager hears of a client message that failed or reached
-    only some of its recipients. The state and the note go together: a crash between them would lose the note."""
-    essential = {a.lower() for a in item.recipients[:1]}
-    lost = {a.lower(): why for a, why in refused.items()}
-    if len(lost) == len(item.recipients) or essential & set(lost):
-        reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
-        failed: list[Action] = [SetOutboxState(item.id, "failed", reason)]
-        if item.audience == "client":
-            failed.append(compose_manager_message(c, item, names, "failed", reason, now))
-        return Settled(failed, False, problems=[f"message #{item.id} ({item.kind}) refused by the SMTP server: "
-                                                f"{reason}"])
-    others = ", ".join(sorted(lost))
-    done = Settled([SetOutboxState(item.id, "sent", "; ".join(f"{a}: {w}" for a, w in refused.items()) or None)],
-                   True, events=[f"sent #{item.id} ({item.kind}) to {', '.join(item.recipients)}"])
-    if lost and item.audience == "client":
-        if bare(c.config.team.manager).lower() not in lost:
-            done.actions.append(compose_manager_message(c, item, names, "failed", f"refused for {others}", now,
-                                                        detail="The client's own copy was delivered."))
-        done.problems.append(f"message #{item.id}: these recipients were refused: {others}")
-    return done
 
 
 def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:

@@ -11,10 +11,11 @@ from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import Forecast, Milestone, QueueMail, Report
 from deadlinewatch.core.words import _
-from deadlinewatch.services import Composer, PassReport, Services, bare
+from deadlinewatch.decisions.studio import Studio, bare
+from deadlinewatch.services import PassReport, Services
 
 
-def plan_nudge(c: Composer, project: Project, m: Milestone, reports: Sequence[Report], forecast: Forecast | None,
+def plan_nudge(c: Studio, project: Project, m: Milestone, reports: Sequence[Report], forecast: Forecast | None,
                now: dt.datetime) -> QueueMail | None:
     """The nudge a milestone's silence makes due now, if any: in progress (a note, not closed) and no note for
     `stale_after_days` working days; to whoever wrote the latest note, or the manager. Once per silence is the

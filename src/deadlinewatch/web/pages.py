@@ -26,7 +26,7 @@ from deadlinewatch.core.locales import (
     native_digits,
 )
 from deadlinewatch.core.model import Report
-from deadlinewatch.stages.project_view import ProjectView
+from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.web.catalogs import translations
 from deadlinewatch.web.fan import FanData
 

@@ -43,7 +43,7 @@ from deadlinewatch.core.forecast import last_work_day, team_date
 from deadlinewatch.core.locales import format_moment
 from deadlinewatch.core.model import Report, TimelineRow
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
-from deadlinewatch.stages.project_view import view_as_told
+from deadlinewatch.stages.state import view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
 from deadlinewatch.web.fan import FanData, fan_svg
 

@@ -1,5 +1,6 @@
 """A project as its client knows it: the milestones they may see, their notes, and the dates their calendar
-shows — what every client letter and the client-facing calendar are made from."""
+shows — what every client letter and the client-facing calendar are made from (pure; stages/state.py reads it).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +10,19 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store import StorePort
+from deadlinewatch.adapters.store.port import RECENT_REPORTS
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import Progress
 from deadlinewatch.core.milestones import effective_state
-from deadlinewatch.core.model import ClientDate, Milestone, Report, ShowDate, TimelineRow
+from deadlinewatch.core.model import (
+    ClientDate,
+    Milestone,
+    Report,
+    ShowDate,
+    TimelineRow,
+)
 
 WITHHELD = ("held", "rejected")  # the states of a client group whose news the client does not have
 
@@ -148,23 +155,6 @@ class ProjectView:
         return dataclasses.replace(self, dates=dates, withheld=withheld)
 
 
-def _decided(store: StorePort, project: Project) -> ProjectView:
-    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
-                       store.notice_times(project.id), held=store.held_notices(project.id),
-                       entry_uids=store.entry_uids(project.id), key=store.key)
-
-
-def view(store: StorePort, project: Project) -> ProjectView:
-    """A project as the policy and the letters judge it (ProjectView.judged), read from the store."""
-    return _decided(store, project).judged(store.shown_groups(project.id))
-
-
-def view_as_told(store: StorePort, project: Project) -> ProjectView:
-    """The project as the client has been told it: no news the manager holds back or rejected."""
-    return _decided(store, project).as_told(store.shown_groups(project.id))
-
-
 def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> dict[str, ClientDate]:
     """Of every date decided, what the client was told: a milestone touched by a group still held for the manager,
     or rejected, shows what the other groups told (oldest first, as recorded). `decided` itself when nothing was
@@ -180,6 +170,13 @@ def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[Sh
     return dates
 
 
-def told_dates(store: StorePort, project_id: str) -> dict[str, ClientDate]:
-    """What the client was told of each milestone of a project (`status`'s "promised")."""
-    return told(store.client_dates(project_id), store.shown_groups(project_id))
+def with_notes(pv: ProjectView, reports: Sequence[Report]) -> ProjectView:
+    """A project once these notes are recorded, each milestone's notes as the store then gives them back: the
+    latest RECENT_REPORTS, oldest first (in the order recorded, for notes of the same time)."""
+    if not reports:
+        return pv
+    kept = dict(pv.reports)
+    for uid in {r.uid for r in reports}:
+        kept[uid] = sorted([*kept.get(uid, ()), *(r for r in reports if r.uid == uid)],
+                           key=lambda r: r.at)[-RECENT_REPORTS:]
+    return dataclasses.replace(pv, reports=kept)

@@ -1,65 +1,61 @@
-"""Every milestone's forecast, from the store: the team's learned bias and spread (learned again only when a note,
-the calendar or the day changed) and each forecast (reused while nothing it depends on changed)."""
+"""What the stages read from the state for a decision, and how a decision with client groups is recorded: a
+project as its client knows it (`view`), the team's learned spread and the forecaster that uses it
+(`forecaster`, read once, then forecasting reads nothing), milestone names, and `record` — a decision's actions
+carried out with the manager's messages about each client group it records, in one transaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
-from collections.abc import Callable, Collection, Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-from deadlinewatch.adapters.store import RECENT_REPORTS, TrackRecord
-from deadlinewatch.core import dependencies
+from deadlinewatch.adapters.store import RECENT_REPORTS, StorePort, TrackRecord
+from deadlinewatch.adapters.store.executor import Carried
+from deadlinewatch.config.schema import Project
 from deadlinewatch.core.forecast import (
     STATED_LEARNED,
     Closed,
     Spread,
     estimated_days,
-    forecast,
     last_work_day,
     learn,
     plan_record,
     stated_records,
 )
-from deadlinewatch.core.milestones import effective_state
-from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
-from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.core.model import (
+    Action,
+    ClientDate,
+    ManagerCopy,
+    QueueGroup,
+    Report,
+)
+from deadlinewatch.decisions.forecaster import Forecaster, estimates
+from deadlinewatch.decisions.manager_mail import manager_messages
+from deadlinewatch.decisions.project_view import ProjectView, told
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.services import Services
-from deadlinewatch.stages.project_view import ProjectView
-
-FORECASTS_KEPT = 100_000
-
-# a milestone's forecast from its notes and what its client was promised, at a time (a Forecaster is one)
-ForecastFn = Callable[[Milestone, Sequence[Report], ClientDate | None, dt.datetime], Forecast | None]
 
 
-@dataclass(frozen=True)
-class Forecaster:
-    """Each milestone's forecast, given the team's spread learned for this pass: a pure function of its inputs,
-    remembered in `known` (shared across the daemon's passes) while none of them changes."""
+def _decided(store: StorePort, project: Project) -> ProjectView:
+    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
+                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
+                       store.notice_times(project.id), held=store.held_notices(project.id),
+                       entry_uids=store.entry_uids(project.id), key=store.key)
 
-    workdays: WorkCalendar
-    tz: zoneinfo.ZoneInfo
-    spread: Spread
-    known: dict[Hashable, Forecast] = field(default_factory=dict)
 
-    def __call__(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
-                 now: dt.datetime) -> Forecast | None:
-        """The forecast against the deadline, or — once the client was warned — against the date we promised."""
-        if effective_state(m, reports) != "open":
-            return None
-        target = cd.promised if cd is not None and cd.promised is not None else last_work_day(m.deadline, self.tz)
-        # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
-        # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
-        key = (m, len(reports), reports[-1] if reports else None, now.astimezone(self.tz).date(), target,
-               self.spread)
-        found = self.known.get(key)
-        if found is None:
-            if len(self.known) > FORECASTS_KEPT:
-                self.known.clear()
-            found = self.known[key] = forecast(m, reports, now, self.workdays, self.tz, target=target,
-                                               spread=self.spread)
-        return found
+def view(store: StorePort, project: Project) -> ProjectView:
+    """A project as the policy and the letters judge it (ProjectView.judged), read from the store."""
+    return _decided(store, project).judged(store.shown_groups(project.id))
+
+
+def view_as_told(store: StorePort, project: Project) -> ProjectView:
+    """The project as the client has been told it: no news the manager holds back or rejected."""
+    return _decided(store, project).as_told(store.shown_groups(project.id))
+
+
+def told_dates(store: StorePort, project_id: str) -> dict[str, ClientDate]:
+    """What the client was told of each milestone of a project (`status`'s "promised")."""
+    return told(store.client_dates(project_id), store.shown_groups(project_id))
 
 
 def forecaster(svc: Services, pending: Sequence[Report] = ()) -> Forecaster:
@@ -67,44 +63,6 @@ def forecaster(svc: Services, pending: Sequence[Report] = ()) -> Forecaster:
     nothing) — or, with `pending`, as it will have it once these notes are recorded (see team_spread). The
     evaluation takes one per pass, the inbox one per batch of mail, and one for a note that teaches it something."""
     return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc, pending), svc.forecasts)
-
-
-def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal: WorkCalendar, tz: dt.tzinfo,
-                   wanted: Collection[str] | None = None) -> dict[str, Forecast]:
-    """Each open milestone's forecast as the evaluation of a pass makes it (stages/evaluation.py
-    `decide_project`): its own, from its notes and the date its client holds; then, for one that follows another,
-    pushed later by the forecasts of its predecessors made before it in deadline order (dependencies.waits_for).
-    `wanted`: only these milestones and the ones they wait for. What a reply to a note says is then what the risk
-    alert, the manager's mail and the nudge of the same moment say — except where that pass's own notice moves a
-    dependant's promised date (its forecast is then judged against the new date from that pass on)."""
-    linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
-    followers = {s for x in linked.values() for s, _ in x.successors}
-    needed = set(linked) if wanted is None else _waited_for(linked, wanted)
-    out: dict[str, Forecast] = {}
-    for m in pv.milestones:  # in deadline order, as the evaluation goes
-        if m.uid not in needed or m.state == "cancelled":
-            continue
-        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
-        if m.uid in followers and pv.state(m) == "open":
-            f = dependencies.waits_for(m, f, out, linked, cal, tz)
-        if f is not None:
-            out[m.uid] = f
-    return out
-
-
-def _waited_for(linked: dict[str, Milestone], wanted: Collection[str]) -> set[str]:
-    """These milestones and every one they wait for, however far back."""
-    before: dict[str, list[str]] = {}
-    for x in linked.values():
-        for successor, _gap in x.successors:
-            before.setdefault(successor, []).append(x.uid)
-    found, todo = set(), [u for u in wanted if u in linked]
-    while todo:
-        uid = todo.pop()
-        if uid not in found:
-            found.add(uid)
-            todo += before.get(uid, [])
-    return found
 
 
 def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime],
@@ -153,12 +111,6 @@ def team_spread(svc: Services, pending: Sequence[Report] = ()) -> Spread:
     return spread
 
 
-def estimates(r: Report) -> bool:
-    """Does a note estimate its milestone's remaining work (what a first estimate is, as the store's track record
-    counts it)?"""
-    return (r.remaining_days or 0) > 0 or r.eta is not None
-
-
 def _learned_from(svc: Services, today: dt.date, pending: Sequence[Report]
                   ) -> tuple[list[Closed], list[Closed], list[Closed]]:
     """What the team's spread is learned from: the first estimates against what they took, the plans, and the
@@ -196,3 +148,21 @@ def _learned_from(svc: Services, today: dt.date, pending: Sequence[Report]
         elif t.state == "open":
             closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
     return closed, plans, stated_remaining(svc, done_at, pending)
+
+
+def record(store: StorePort, c: Studio, actions: Sequence[Action], now: dt.datetime) -> Carried:
+    """A decision's actions carried out, and the manager's messages about each client group it records (composed
+    with the group's id, which they name) — in one transaction."""
+    with store.transaction():
+        carried = store.carry_out(actions, now)
+        groups = [a for a in actions if isinstance(a, QueueGroup)]
+        copies = [ManagerCopy(primary, tuple(mail)) for group, primary in zip(groups, carried.ids, strict=True)
+                  if (mail := manager_messages(c, group, primary, now))]
+        if copies:
+            store.carry_out(copies, now)
+    return carried
+
+
+def names_of(store: StorePort, project: str | None) -> dict[str, str]:
+    """A project's milestone names by UID, as the manager's messages name them."""
+    return {m.uid: m.name for m in store.milestones(project)} if project else {}

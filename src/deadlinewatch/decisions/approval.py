@@ -13,17 +13,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.decisions.evaluation import Plan, about, plan_notice
+from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
+from deadlinewatch.decisions.project_view import ProjectView
+from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.errors import DeadlinewatchError, UsageError
-from deadlinewatch.services import Composer
-from deadlinewatch.stages.evaluation import Plan, about, plan_notice
-from deadlinewatch.stages.forecasts import ForecastFn, pass_forecasts
-from deadlinewatch.stages.project_view import ProjectView
 
 
-def check_date(c: Composer, pv: ProjectView, uid: str, date: dt.date) -> None:
+def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
     """A date the manager may give the client: after the deadline (a date on or before it is no new date), a
     working day for the team, and not a public holiday where the client is. UsageError (exit 2) else, saying
     which date would do."""
@@ -42,7 +42,7 @@ def check_date(c: Composer, pv: ProjectView, uid: str, date: dt.date) -> None:
         raise UsageError(f"--date {date.isoformat()}: {why}; the next day that will do is {usable.isoformat()}")
 
 
-def with_date(c: Composer, pv: ProjectView, held: OutboxItem, date: dt.date, forecast: ForecastFn,
+def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forecast: ForecastFn,
               history: int, now: dt.datetime, decided_by: str) -> Plan:
     """The held notice `held`, composed again for `date` and approved: its messages go out on the next pass
     (state pending, decided by `decided_by`), with the manager's copy and any follow-up it promises."""

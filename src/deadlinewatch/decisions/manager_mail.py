@@ -1,22 +1,22 @@
 """Messages to the manager about a client message: its draft to approve, or what became of it (released
-undecided, failed, decided, or why a notice went)."""
+undecided, failed, decided, or why a notice went) — composed from plain data (a group's ManagerNote, once its
+id exists).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
-from deadlinewatch.adapters.store import StorePort
-from deadlinewatch.adapters.store.executor import Carried
-from deadlinewatch.core.model import Action, ManagerCopy, QueueGroup, QueueMail
+from deadlinewatch.core.model import QueueGroup, QueueMail
 from deadlinewatch.core.words import _, phrase
-from deadlinewatch.services import Composer, bare
+from deadlinewatch.decisions.studio import Studio, bare
 
 
 class NoticeRef(Protocol):
@@ -45,7 +45,7 @@ class HeldRef:
     token: str
 
 
-def manager_messages(c: Composer, group: QueueGroup, primary: int, now: dt.datetime) -> list[QueueMail]:
+def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetime) -> list[QueueMail]:
     """The manager's messages about a client group recorded as `primary` (its ManagerNote): the draft to approve
     when held (by policy.approval, or for a reason of its own), the why of a notice that goes out on its own, the
     reminder of a follow-up the letter promises (scheduled for its day), their copies of client messages with live
@@ -70,25 +70,7 @@ def manager_messages(c: Composer, group: QueueGroup, primary: int, now: dt.datet
     return out + [dataclasses.replace(q, state=first.state) for q in note.copies] + list(note.team)
 
 
-def record(store: StorePort, c: Composer, actions: Sequence[Action], now: dt.datetime) -> Carried:
-    """A decision's actions carried out, and the manager's messages about each client group it records (composed
-    with the group's id, which they name) — in one transaction."""
-    with store.transaction():
-        carried = store.carry_out(actions, now)
-        groups = [a for a in actions if isinstance(a, QueueGroup)]
-        copies = [ManagerCopy(primary, tuple(mail)) for group, primary in zip(groups, carried.ids, strict=True)
-                  if (mail := manager_messages(c, group, primary, now))]
-        if copies:
-            store.carry_out(copies, now)
-    return carried
-
-
-def names_of(store: StorePort, project: str | None) -> dict[str, str]:
-    """A project's milestone names by UID, as the manager's messages name them."""
-    return {m.uid: m.name for m in store.milestones(project)} if project else {}
-
-
-def compose_manager_message(c: Composer, notice: NoticeRef, names: Mapping[str, str], what: str, reason: str,
+def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, str], what: str, reason: str,
                             now: dt.datetime, detail: str = "", draft: bytes | None = None,
                             in_reply_to: str = "", state: str = "pending",
                             not_before: dt.datetime | None = None) -> QueueMail:
@@ -117,7 +99,7 @@ SUBJECTS = {  # what a client message is about, as the manager's messages name i
 }
 
 
-def _subject_of(c: Composer, notice: NoticeRef, names: Mapping[str, str]) -> str:
+def _subject_of(c: Studio, notice: NoticeRef, names: Mapping[str, str]) -> str:
     """What a client message is about, in the manager's words and language."""
     name = names.get(notice.uid or "", notice.uid or "")
     if notice.kind not in SUBJECTS:

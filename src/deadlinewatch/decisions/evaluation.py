@@ -1,0 +1,496 @@
+"""What each client must hear now, decided from a project's snapshot (pure): the forecasts, then the messages the
+policy decides, each a `Plan` recorded as a QueueGroup — cancellations of milestones the client has seen; the
+introduction; apology + replan notices with the dependants they move, and delivered notes; invitations as dates
+come near; the weekly check-in — and beside them the manager's early risk alerts (`plan_alert`, core/alert.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from deadlinewatch.config.schema import Project
+from deadlinewatch.core import alert, dependencies, policy
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.intake import ascii_lower
+from deadlinewatch.core.language import foreign
+from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
+from deadlinewatch.core.model import (
+    Forecast,
+    ManagerNote,
+    Milestone,
+    NoticeDecision,
+    QueueGroup,
+    QueueMail,
+    Report,
+    RiskAlert,
+    ShowDate,
+    TimelineRow,
+)
+from deadlinewatch.core.notes import note_keys
+from deadlinewatch.core.words import Factor, _, phrase
+from deadlinewatch.decisions.forecaster import ForecastFn
+from deadlinewatch.decisions.project_view import ProjectView
+from deadlinewatch.decisions.studio import Studio, bare
+
+
+@dataclass
+class Plan:
+    """Client messages decided together: the first is the primary, the rest ride with it; the dates they show
+    the client, and the manager's copy (made with the primary's id once it is recorded)."""
+
+    messages: list[QueueMail] = field(default_factory=list)
+    dates: list[ShowDate] = field(default_factory=list)
+    reason: str = ""  # why, in English (the pass's events)
+    why: str = ""  # why, in the team's language (the manager's messages); the reason when empty
+    what: str = ""  # what it is, for the pass's events
+    held: list[str] = field(default_factory=list)  # why it waits for the manager whatever policy.approval says
+    follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
+    ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
+    team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
+    copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
+    about: ManagerNote | None = None  # what the manager hears of it, once decided (about)
+
+    def group(self) -> QueueGroup:
+        """The plan as the action that records it."""
+        return QueueGroup(tuple(self.messages), tuple(self.dates), self.about)
+
+
+def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
+    """What the manager hears of a plan (decisions/manager_mail.py composes it once the plan has its id): when it is
+    held, a notice, or brings copies or messages to the team."""
+    first = plan.messages[0]
+    if first.state != "held" and first.kind != "notice" and not plan.team and not plan.copies:
+        return None
+    return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
+                       plan.follow_up, tuple(plan.copies), tuple(plan.team))
+
+
+def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
+              ) -> ClientEnvelope:
+    project = pv.project
+    token, msg_id = c.message_id(kind, project.id, *identity)
+    client = project.client
+    return ClientEnvelope(project_name=project.name,
+                          client=Recipient(client.name, client.email, client.language, client.timezone),
+                          sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
+                          message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
+                          calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url),
+                          page_url=pv.page_url(c.config.web.base_url), signature=project.signature,
+                          weekday=project.weekly_update.split(" ")[0] if project.weekly_update else "",
+                          team_language=c.config.team.language)
+
+
+def _add(c: Studio, plan: Plan, project: Project, env: ClientEnvelope, message: EmailMessage, now: dt.datetime,
+         uid: str | None = None, promised: dt.date | None = None) -> None:
+    """A client message for the plan. The manager is in its Cc; when it carries a live calendar part they get a copy
+    of their own instead (`Letters.manager_copy`: the change in words), decided with it, never the invitation."""
+    live = any(p.get_content_type() == "text/calendar" for p in message.walk())
+    manager = bare(project.manager)
+    to = [manager] if env.shadow else [project.client.email, *([] if live else [manager]), *project.client.cc]
+    state = "held" if project.approval == "manager" or (plan.held and not env.shadow) else "pending"
+    plan.messages.append(c.outgoing(kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
+                                  message=message.as_bytes(), recipients=to, now=now, project=project.id, uid=uid,
+                                  state=state, promised=promised))
+    if live and not env.shadow:
+        token, msg_id = c.message_id("manager-copy", env.message_id)
+        copy = c.letters.manager_copy(message, language=c.config.team.language, message_id=msg_id)
+        plan.copies.append(c.outgoing(kind="manager-copy", audience="team", token=token, msg_id=msg_id,
+                                      message=copy.as_bytes(), recipients=[manager], now=now, project=project.id,
+                                      uid=uid))
+
+
+def _hold_foreign(c: Studio, plan: Plan, language: str, said: dict[str, str]) -> None:
+    """Free text a person wrote (Cause, Plan, Prevent, an offer, the project's context) in another language than
+    the letter's holds the letter for the manager, saying which text and why: the client would read it as is."""
+    team = c.config.team.language
+    studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
+    for key, text in said.items():
+        written_in = foreign(text, language, studio) if text else None
+        if written_in is not None:
+            plan.held.append(c.letters.gettext(team, _(
+                "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
+                "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+
+
+def plan_intro(c: Studio, pv: ProjectView, now: dt.datetime) -> Plan | None:
+    """The first message a client gets: one letter with the whole timeline — never one mail per milestone. Under
+    "invitations" it carries the nearest milestone's invitation; the others are invited when they move or come
+    near (plan_invitation). Under "feed" and "off" the client's calendar learns every date from the feed or the
+    table, so all of them count as shown."""
+    open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
+    if not open_visible:
+        return None
+    project = pv.project
+    rows = pv.rows()
+    by_uid = {r.uid: r for r in rows}
+    first = by_uid[open_visible[0].uid]
+    plan = Plan(reason=f"introducing {len(rows)} milestones",
+                why=c.letters.gettext(c.config.team.language, _("introducing %(count)s milestones"),
+                                      count=len(rows)))
+    env = _envelope(c, pv, "intro", [], now)
+    _hold_foreign(c, plan, project.client.language, {"context": project.context})
+    _add(c, plan, project, env, c.letters.intro(env, rows, first, project.context), now, first.uid)
+    # every date is now in the client's hands (the table); under "invitations" only the first in their calendar
+    plan.dates = [ShowDate(project=project.id, uid=r.uid, sequence=r.sequence, shown_date=r.new,
+                           invited=env.invites and r.uid == first.uid, entry_uid=r.entry_uid)
+                  for r in (by_uid[m.uid] for m in open_visible)]
+    return plan
+
+
+NEAR_DAYS = 14  # a milestone not yet in the client's calendar is invited when its date is this close
+
+
+def plan_invitation(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+    """The invitation of a milestone the client's calendar does not have yet, now that its date comes near."""
+    row = next(r for r in pv.rows() if r.uid == m.uid)
+    env = _envelope(c, pv, "update", [row.uid, row.sequence], now)
+    plan = Plan(reason=f"its date ({row.new.isoformat()}) comes near",
+                why=c.letters.say(c.config.team.language, [phrase(_("its date (%(date)s) comes near"), date=row.new)]))
+    _add(c, plan, pv.project, env, c.letters.calendar(env, row), now, row.uid)
+    plan.dates.append(ShowDate(pv.project.id, row.uid, row.sequence, shown_date=row.new, invited=True,
+                               entry_uid=row.entry_uid))
+    return plan
+
+
+def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
+                closed: int, chosen: bool = False) -> Plan:
+    """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves. `closed`: how
+    many of the team's closed milestones its forecasts learned from. `chosen`: the manager chose its date
+    (`approve --date`): nothing more to hold it for."""
+    project, cal = pv.project, c.workdays
+    tz = pv.client_tz
+    cd = pv.dates.get(m.uid)
+    override: dict[str, tuple[dt.date, int]] = {}
+    moved: dict[str, dt.date] = {}
+    if decision.kind == "delivered":
+        sequence = pv.sequence(m)
+        override[m.uid] = (pv.shown(m), sequence)
+    else:
+        assert decision.promised is not None
+        by_uid = {x.uid: x for x in pv.milestones if pv.state(x) == "open" or x.uid == m.uid}
+        current = {x.uid: pv.shown(x) for x in pv.milestones}
+        # work it builds on was promised a later date: its own new date comes after that
+        after = dependencies.earliest(by_uid, m.uid, current, cal, tz)
+        if after is not None and after > decision.promised and not chosen:
+            promised = policy.usable(after, cal, c.client_days(project))
+            decision = dataclasses.replace(decision, promised=promised, slip_days=max(
+                cal.count(last_work_day(m.deadline, c.team_tz), promised), 0))
+        new_date = decision.promised
+        assert new_date is not None
+        sequence = pv.next_sequence(m)
+        override[m.uid] = (new_date, sequence)
+        moved = dependencies.shifted(by_uid, m.uid, new_date, current, cal, tz)
+        for uid, new in moved.items():
+            dep = by_uid[uid]
+            if not dep.private:
+                override[uid] = (new, pv.next_sequence(dep))
+    rows = pv.rows(override)
+    row = next(r for r in rows if r.uid == m.uid)
+    history = pv.reports.get(m.uid, [])
+    language, team = project.client.language, c.config.team.language
+    # "again" and "broken" are judged against what the client was told: a held or rejected date never was
+    again = cd is not None and cd.promised is not None and decision.kind == "notice"
+    plan = Plan(reason=decision.reason, why=c.letters.forecast(team, decision.forecast) if decision.forecast else
+                c.letters.gettext(team, _("delivered")))
+    # a second notice is a new apology: the cause, plan and prevention it gives are what the notes said after the
+    # last notice told the client, whose plan and reassurance have just failed — never the old ones again
+    since = pv.told.get(m.uid) if again else None
+    fresh = [r for r in history if since is None or r.at > since]
+    plan_report = _latest(fresh, "plan")
+    cause, prevent = _latest_text(fresh, "cause"), _latest_text(fresh, "prevent")
+    if again and since is not None and (plan_report is None or not cause) and not chosen:
+        missing = "/".join(k for k, v in (("Cause", cause), ("Plan", plan_report)) if not v)
+        keys = note_keys(team)  # the keys as the team writes them in its notes, the date as it writes dates
+        plan.held.append(c.letters.say(team, [phrase(_(
+            "the notes give no %(keys)s newer than the last notice of %(date)s, whose date is now broken: the team "
+            "is asked for them; when their note comes the letter is composed again, or approve it as it is (it "
+            "then claims no cause and promises the client the steps)"),
+            keys="/".join(keys[k.lower()] for k in missing.split("/")), date=since.astimezone(c.team_tz).date())]))
+        plan.ask_team = missing
+    team_date = decision.forecast.team_date if decision.forecast else None
+    today = now.astimezone(c.team_tz).date()
+    factor = None if chosen else policy.outruns_team(decision.promised, team_date, today, closed, cal)
+    if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
+        plan.held.append(c.letters.say(team, [phrase(_(
+            "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it has "
+            "%(learned)s, so the forecast's date is mostly how "
+            "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
+            "a second apology if the team runs as most do; sending the forecast's risks promising the client "
+            "more delay than this team may need. Ask the team, or choose: approve with --date %(eta_iso)s (the "
+            "team's), approve as it is (the forecast's), or approve with a date of your own"),
+            promised=decision.promised, factor=Factor(factor), eta=team_date,
+            learned=phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else
+            phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed),
+            eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
+    offer, offer_stands = None, False
+    if decision.kind != "delivered":
+        ladder = [(o.min_slip_days, o) for o in c.config.offers]
+        rung = policy.pick_offer(ladder, decision.slip_days)
+        offer = rung.text(language) if rung else None
+        if again and cd is not None and cd.promised is not None and rung is not None:
+            # the slip is counted from the original deadline, so a second slip climbs the ladder; on the same
+            # rung the letter says the offer made stands, not the same words as news
+            told_slip = max(cal.count(last_work_day(m.deadline, c.team_tz), cd.promised), 0)
+            offer_stands = policy.pick_offer(ladder, told_slip) is rung
+        if rung is not None and offer is None:
+            plan.held.append(c.letters.gettext(team, _(
+                "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
+                "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
+    if decision.kind == "notice":
+        _hold_foreign(c, plan, language, {"Cause": cause, "Plan": plan_report.plan if plan_report else "",
+                                          "Prevent": prevent, "offer": offer or "", "context": project.context})
+    if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
+        plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
+    if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
+        plan.follow_up = cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS)
+    identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
+    env = _envelope(c, pv, decision.kind, identity, now)
+    moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
+    done = next((r.at for r in reversed(history) if r.done == 100), now)
+    letter = NoticeLetter(
+        envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
+        slip_days=decision.slip_days, context=project.context, cause=cause,
+        plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
+        moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
+        delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands,
+    )
+    _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
+    if history:  # what it was composed from: a newer note makes a held one be composed again
+        plan.messages[-1] = dataclasses.replace(plan.messages[-1], basis=max(r.at for r in history))
+    if decision.kind == "delivered":
+        plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True,
+                                   entry_uid=row.entry_uid))
+        return plan
+    plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
+                               promised=decision.promised, invited=env.invites, entry_uid=row.entry_uid))
+    for r in moved_rows:
+        if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
+            dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
+            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r), now, r.uid)
+        # the dependant's new date is a promise too: it is judged against it from now on
+        plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
+                                   invited=env.invites, entry_uid=r.entry_uid))
+    return plan
+
+
+def _ask(c: Studio, pv: ProjectView, m: Milestone, broken: dt.date, promised: dt.date,
+         history: Sequence[Report], now: dt.datetime) -> QueueMail:
+    """The team is asked for a cause and a plan newer than the last notice: whoever reported on the milestone
+    last (a member), else the manager. Its answer is a note (Reply-To: the inbox)."""
+    members = {ascii_lower(bare(x)) for x in c.config.team.members}
+    last = next((r.sender for r in reversed(history) if r.sender and ascii_lower(r.sender) in members), "")
+    to = last or bare(pv.project.manager)
+    token, msg_id = c.message_id("ask", pv.project.id, m.uid, promised.isoformat(), now.isoformat())
+    message = c.letters.ask(language=c.config.team.language, sender=c.sender, to=to,
+                            reply_to=c.config.imap.address, composed_at=now, message_id=msg_id,
+                            project_id=pv.project.id, project_name=pv.project.name, milestone=m.name, broken=broken,
+                            promised=promised)
+    return c.outgoing(kind="ask", audience="team", token=token, msg_id=msg_id, message=message.as_bytes(),
+                      recipients=[to], now=now, project=pv.project.id, uid=m.uid)
+
+
+FOLLOW_UP_DAYS = 2  # a notice without a plan promises the steps within this many working days (a reminder then)
+
+
+def _latest(history: Sequence[Report], key: str) -> Report | None:
+    """The newest note that gave `key` (cause, plan, prevent)."""
+    return next((r for r in reversed(history) if getattr(r, key)), None)
+
+
+def _latest_text(history: Sequence[Report], key: str) -> str:
+    found = _latest(history, key)
+    return str(getattr(found, key)) if found else ""
+
+
+def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+    """A milestone the client has seen is cancelled: the letter, with METHOD:CANCEL only when the client's calendar
+    has its entry (an invitation went, and was not rejected) — one seen only in a letter's table gets the letter
+    alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows)."""
+    tz = pv.client_tz
+    sequence = pv.next_sequence(m)
+    row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence,
+                      pv.entry_uid(m.uid))
+    cd = pv.dates.get(m.uid)
+    invited = cd is not None and cd.invited and m.uid not in pv.uninvited
+    env = _envelope(c, pv, "cancel", [m.uid], now)
+    plan = Plan(reason="cancelled in the calendar",
+                why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
+    # the work that built on it goes ahead on the dates the client has: a cancelled milestone holds nothing back
+    builds_on = {uid for uid, _gap in m.successors}
+    dependants = [r for r in pv.rows() if r.uid in builds_on and r.status != "done"]
+    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, dependants=dependants)
+    _add(c, plan, pv.project, env, letter, now, m.uid)
+    plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
+                               entry_uid=row.entry_uid))
+    return plan
+
+
+def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
+                alerts: Collection[str] = ()) -> Plan | None:
+    """The check-in of the week whose slot (weekly_update, in the client's zone) has come; `alerts`: the UIDs the
+    manager's risk alert is up for — the letter says the team keeps a close eye on them (no figure)."""
+    open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
+    if not open_visible:
+        return None  # nothing open: no check-in to send
+    env = _envelope(c, pv, "weekly", [slot.date().isoformat()], now)
+    rows = pv.rows()
+    progress = pv.progress(slot - dt.timedelta(days=7))
+    horizon = slot.date() + dt.timedelta(days=14)
+    upcoming = sorted((r for r in rows if r.status != "done" and r.new <= horizon), key=lambda r: r.new)[:3]
+    plan = Plan(reason=f"weekly check-in for the week of {slot.date().isoformat()}",
+                why=c.letters.say(c.config.team.language, [phrase(_("the weekly update for the week of %(date)s"),
+                                                                  date=slot.date())]))
+    watch = [m.name for m in open_visible if m.uid in alerts]
+    message = c.letters.weekly(env, rows, progress, upcoming, slot.date(), watch)
+    _add(c, plan, pv.project, env, message, now)
+    return plan
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """A change of a milestone's alert: the state to keep (None: down) and the mail to the manager, if any."""
+
+    project: str
+    uid: str
+    what: str  # raise | worse | clear | end
+    state: RiskAlert | None
+    message: QueueMail | None
+
+
+def plan_alert(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | None, up: RiskAlert | None,
+               notice: NoticeDecision | None, now: dt.datetime) -> AlertPlan | None:
+    what = alert.change(pv.state(m), f, up, c.config.policy.alert_probability, c.workdays)
+    if what is None:
+        return None
+    if what == "end":
+        return AlertPlan(m.project, m.uid, what, None, None)
+    assert f is not None and f.p_miss is not None  # change() raises or clears only on a forecast
+    project = pv.project
+    today = now.astimezone(c.team_tz).date()
+    target = f.target or last_work_day(m.deadline, c.team_tz)
+    letter = AlertLetter(
+        what=what, project=project.name, milestone=m.name, target=target, p_miss=f.p_miss,
+        was=up.p_miss if up else None, p50=f.p50, p80=f.p80,
+        reason=c.letters.say(c.config.team.language, f.words) if f.words else f.reason,
+        pace=alert.pace(pv.reports.get(m.uid, []), today, target, c.workdays, c.team_tz),
+        notice="due" if notice is not None and notice.kind == "notice" and not m.private else
+        "private" if m.private else "later",
+        held=project.approval == "manager", warn_probability=c.config.policy.warn_probability,
+    )
+    token, msg_id = c.message_id("manager-alert", m.project, m.uid, what, now.isoformat())
+    message = c.letters.alert(letter, language=c.config.team.language, sender=c.sender, to=project.manager,
+                              composed_at=now, message_id=msg_id)
+    mail = c.outgoing(kind="manager-alert", audience="team", token=token, msg_id=msg_id,
+                      message=message.as_bytes(), recipients=[bare(project.manager)], now=now, project=m.project,
+                      uid=m.uid)
+    state = None if what == "clear" else RiskAlert(f.p_miss, f.p80, f.target, now)
+    return AlertPlan(m.project, m.uid, what, state, mail)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What deciding about a project reads from the store, read once before it."""
+
+    view: ProjectView
+    first_sent: dt.datetime | None  # when the project's first client message was recorded
+    weekly_slot: dt.datetime | None  # this week's check-in time, when it has come and is not yet recorded
+    alerts: dict[str, RiskAlert] = field(default_factory=dict)  # the manager's risk alerts that are up, by UID
+    history: int = policy.LITTLE_HISTORY  # the team's closed milestones its forecasts learned from (Spread.history)
+
+
+@dataclass
+class Decision:
+    """What a project's evaluation decided: the forecasts, the client messages, what the team should know."""
+
+    forecasts: list[Forecast] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    alerts: list[AlertPlan] = field(default_factory=list)  # the manager's risk alerts raised, worse, cleared
+
+
+def decide_milestone(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | None, now: dt.datetime
+                     ) -> NoticeDecision | None:
+    """The policy on one milestone as the client knows it: must they hear about it now? A notice still held for
+    the manager is composed again when a note came after it (it then says what the team says now, and replaces
+    the held one); a held or rejected date is otherwise not decided again until the news moves past it."""
+    state = pv.state(m)
+    effective = m if state == m.state else dataclasses.replace(m, state=state)
+    cd = pv.dates.get(m.uid)
+    withheld = pv.withheld.get(m.uid)
+    held = pv.held.get(m.uid)
+    if held is not None and any(r.at > held for r in pv.reports.get(m.uid, [])):
+        withheld = None  # the held letter is out of date: decide afresh
+    promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False, withheld)
+    return policy.decide(effective, f, promise, c.policy, c.workdays, last_work_day(m.deadline, c.team_tz),
+                         today=now.astimezone(c.team_tz).date(), client=c.client_days(pv.project))
+
+
+def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.datetime,
+                   tick: Callable[[], None] = lambda: None) -> Decision:
+    """Every decision about a project, in order; each sees the dates the ones before it gave the client."""
+    # the client's entries get UIDs keyed with the state's secret (the view read from the store has it already)
+    pv, project, out = dataclasses.replace(snap.view, key=c.key), snap.view.project, Decision()
+
+    def add(plan: Plan, what: str) -> None:
+        nonlocal pv
+        plan.what, plan.about = what, about(pv, plan)
+        out.plans.append(plan)
+        pv = pv.after(plan.dates, held=plan.messages[0].state == "held")
+
+    invites = project.calendar_updates == "invitations"
+    for m in pv.milestones:
+        cd = pv.dates.get(m.uid)
+        if (invites and m.state == "cancelled" and cd is not None and cd.shown_date is not None
+                and not cd.cancelled_sent and not m.private):  # a date the client was told
+            add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
+    first_sent = snap.first_sent
+    if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
+        add(intro, "introduction")
+        first_sent = now
+    forecasts: dict[str, Forecast] = {}
+    linked = {x.uid: x for x in pv.milestones if x.state != "cancelled"}
+    followers = {s for x in linked.values() for s, _ in x.successors}
+    for m in pv.milestones:  # in deadline order: predecessors are usually forecast first
+        tick()
+        if m.state == "cancelled":
+            if m.uid in snap.alerts:
+                out.alerts.append(AlertPlan(m.project, m.uid, "end", None, None))
+            continue
+        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+        if m.uid in followers and pv.state(m) == "open":
+            f = dependencies.waits_for(m, f, forecasts, linked, c.workdays, c.team_tz)
+        if f is not None:
+            forecasts[m.uid] = f
+        decision = decide_milestone(c, pv, m, f, now)
+        if (risk := plan_alert(c, pv, m, f, snap.alerts.get(m.uid), decision, now)) is not None:
+            out.alerts.append(risk)
+        if decision is None:
+            continue
+        if m.private:
+            if decision.kind != "delivered":
+                out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
+                                  "the client is not told")
+            continue
+        if decision.kind == "delivered":
+            what = f"delivered note for \"{m.name}\""
+        else:
+            days_left = (m.deadline - now).total_seconds() / 86400
+            what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {decision.promised}"
+        add(plan_notice(c, pv, m, decision, now, snap.history), what)
+    # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
+    if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
+        for m in pv.visible():
+            cd = pv.dates.get(m.uid)
+            if (cd is None or not cd.invited) and pv.state(m) == "open" and pv.shown(m) <= (
+                    now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)):
+                add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
+    out.forecasts = list(forecasts.values())
+    # the first check-in comes at least two days after the introduction, not hours after it
+    if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + dt.timedelta(days=2)
+            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts)) is not None):
+        add(weekly, "weekly check-in")
+    return out

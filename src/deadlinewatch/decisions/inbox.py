@@ -1,0 +1,326 @@
+"""What a message in the inbox causes, decided from the message and its lookup (pure): a note's reply to its
+sender, the manager's decision on a held notice (with a date of their own), a bounce of a client message, a
+forward of a client's answer — and the message's own record. Returns the actions; stages/inbox.py carries them
+out and files the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.config import Config
+from deadlinewatch.core import intake, notes
+from deadlinewatch.core.forecast import last_work_day
+from deadlinewatch.core.letters import BlockSummary, Letters
+from deadlinewatch.core.model import (
+    Action,
+    DecideHeld,
+    Forecast,
+    Milestone,
+    QueueMail,
+    RecordMessage,
+    Report,
+    SetOutboxState,
+)
+from deadlinewatch.core.notes import NoteBlock, ParsedNote
+from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
+from deadlinewatch.decisions import approval
+from deadlinewatch.decisions.evaluation import Snapshot, decide_milestone, decide_project
+from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
+from deadlinewatch.decisions.manager_mail import compose_manager_message
+from deadlinewatch.decisions.project_view import ProjectView, with_notes
+from deadlinewatch.decisions.studio import Studio, bare
+from deadlinewatch.errors import DeadlinewatchError
+
+
+def rules_of(c: Config) -> intake.Rules:
+    """Who is who for the inbox: the team, the managers, the clients (as the inbox compares addresses)."""
+    return intake.Rules(
+        members=frozenset(intake.ascii_lower(bare(m)) for m in c.team.members),
+        managers=frozenset(intake.ascii_lower(bare(x)) for x in [c.team.manager, *(p.manager for p in c.projects)]),
+        clients=frozenset(intake.ascii_lower(p.client.email) for p in c.projects),
+        require_authentication=c.imap.require_authentication,
+        authserv_id=c.imap.authserv_id,
+    )
+
+
+STATES = {  # an outbox state, as the manager reads it
+    "pending": _("approved"), "sending": _("being sent"), "sent": _("sent"), "rejected": _("rejected"),
+    "failed": _("failed"),
+}
+
+
+def _said(block: NoteBlock) -> list[Phrase]:
+    """What a note's block said, as the reply tells it back."""
+    parts = []
+    if block.done is not None:
+        parts.append(phrase(_("%(done)s done"), done=Percent(block.done)))
+    if block.remaining_days is not None:
+        # in the forecast's words ("stated …"), beside the days it counts at the notes' pace
+        parts.append(phrase(_("stated %(days)s left"), days=Days(block.remaining_days)))
+    if block.eta is not None:
+        parts.append(phrase(_("ETA %(date)s"), date=block.eta))
+    if block.blocked:
+        parts.append(phrase(_("blocked")))
+    for text, words in ((block.cause, _("cause: %(text)s")), (block.plan, _("plan: %(text)s")),
+                        (block.prevent, _("prevent: %(text)s"))):
+        if text:
+            parts.append(phrase(words, text=text))
+    return parts or [phrase(_("noted"))]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What deciding one message reads from the state, read just before it: the message before may have changed
+    it (a second approval of a notice sees the first one's outcome)."""
+
+    is_ours: bool = False  # its Message-ID is one of ours: an archive copy
+    held: OutboxItem | None = None  # the held (or once held) notice a manager's mail answers
+    answered: OutboxItem | None = None  # the client message a client's mail replies to
+    bounced: tuple[OutboxItem, ...] = ()  # sent client messages a delivery status notification returns
+    note: ParsedNote | None = None  # a member's note, as understood
+    milestones: Mapping[str, Sequence[Milestone]] = field(default_factory=dict)  # by project, those concerned
+    # the note's project as the pass's evaluation reads it (stages/state.py `view`): its notes so far and
+    # the dates its client holds — what the reply forecasts from and judges the client notice by
+    view: ProjectView | None = None
+    held_view: ProjectView | None = None  # a held notice's project as the client knows it (approve with a date)
+    closed: int = 0  # the team's closed milestones the forecasts learned from (approve with a date; a reply)
+
+    def names(self, project: str | None) -> dict[str, str]:
+        return {m.uid: m.name for m in self.milestones.get(project or "", ())}
+
+
+@dataclass
+class MessageDecision:
+    """What became of one message: the actions to carry out in one transaction (its record last), the folder it
+    goes to, the notes it carries, and what the pass reports of it."""
+
+    verdict: intake.Verdict
+    target: str
+    actions: list[Action] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def decide_message(c: Studio, forecast: ForecastFn, rules: intake.Rules, folders: Mapping[str, str],
+                   incoming: intake.Incoming, lookup: Lookup, now: dt.datetime) -> MessageDecision:
+    """One message: what it is, the answer it gets, what it decides, and its record. A pure function of the
+    message and what was looked up for it."""
+    context = intake.Context(is_ours=lookup.is_ours, answers_notice=lookup.answered is not None,
+                             decides=lookup.held.token if lookup.held else "",
+                             bounced=tuple(i.message_id for i in lookup.bounced))
+    try:
+        verdict = intake.classify(incoming, rules, context, lambda _: _understood(lookup))
+    except (RecursionError, *PARSE_ERRORS) as e:
+        # a message so broken the email library chokes on it: kept and filed, never a crashed pass
+        verdict = intake.Verdict("rejected", "rejected", f"unreadable message ({type(e).__name__})")
+    out = MessageDecision(verdict, folders[verdict.folder])
+    if verdict.note is not None and verdict.note.ok:
+        out.reports = note_reports(verdict.note, incoming)
+    messages: list[QueueMail] = []
+    if verdict.reply:
+        messages.append(_reply(c, forecast, incoming, verdict, out.reports, lookup, now))
+    if verdict.outcome == "forwarded":
+        messages.append(_forward(c, incoming, lookup.answered, now))
+    if verdict.outcome == "decision":
+        _decide(c, forecast, incoming, verdict, lookup, now, out)
+    if verdict.outcome == "bounce":
+        _bounce(c, lookup, now, incoming.text, out)
+    note = verdict.note is not None  # only a member's note is kept whole (and only for imap.keep_mail_days)
+    out.actions.append(RecordMessage(
+        message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
+        subject=incoming.subject, received_at=incoming.at, outcome=verdict.outcome, target_folder=out.target,
+        project=verdict.note.project if verdict.note else None,
+        problems=tuple(map(str, verdict.note.problems)) if verdict.note else (verdict.reason,),
+        raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(out.reports),
+        outgoing=tuple(messages),
+    ))
+    return out
+
+
+def note_reports(note: ParsedNote, incoming: intake.Incoming) -> list[Report]:
+    """What an accepted note records: one report a block, at the note's time."""
+    return [b.report(incoming.at, incoming.sender) for b in note.blocks]
+
+
+def _understood(lookup: Lookup) -> ParsedNote:
+    if lookup.note is None:  # looked up for every member's readable mail: classify asks for no other
+        raise LookupError("the note was not read before deciding")
+    return lookup.note
+
+
+def _reply(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: intake.Verdict,
+           reports: Sequence[Report], lookup: Lookup, now: dt.datetime) -> QueueMail:
+    note = verdict.note
+    assert note is not None
+    blocks: list[BlockSummary] = []
+    project_name = ""
+    if note.ok and note.project:
+        project = c.config.project(note.project)
+        project_name = project.name
+        # the project once this note is recorded, as the pass's evaluation reads it
+        pv = with_notes(lookup.view or ProjectView(project, list(lookup.milestones.get(project.id, ())), {}, {}),
+                        reports)
+        forecasts, due = as_evaluated(c, pv, forecast, now, {b.uid for b in note.blocks}, lookup.closed)
+        by_uid = {m.uid: m for m in pv.milestones}
+        for block in note.blocks:
+            m = by_uid[block.uid]
+            blocks.append(_summary(c, block, m, forecasts.get(m.uid), m.uid in due, pv.reports.get(m.uid, [])))
+    token, msg_id = c.message_id("reply", incoming.message_key)
+    msg = c.letters.reply(
+        language=c.config.team.language, sender=c.sender, to=incoming.sender,
+        original_subject=incoming.subject, original_message_id=incoming.message_id,
+        references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
+        project_name=project_name, blocks=blocks,
+        problems=[c.letters.say(c.config.team.language, [p]) for p in note.problems], **_example(c, note, lookup),
+    )
+    return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                      recipients=[incoming.sender], now=now, project=note.project)
+
+
+def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datetime, wanted: Collection[str],
+                 history: int) -> tuple[dict[str, Forecast], set[str]]:
+    """What the pass's evaluation makes of these milestones of a project now: their forecasts (each with what it
+    waits for) and which of them the policy makes a client notice due for — so that a reply says what the risk
+    alert, the manager's mail and the nudge of the same moment say. A notice due now for a milestone others wait
+    for moves their promised dates within the pass (and so their forecasts): then the evaluation itself is asked
+    (`decide_project`, its letters composed and dropped), else its forecasts and policy alone, which is cheaper.
+    `history`: the team's closed milestones its spread learned from (a far promise may be held for the manager)."""
+    forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, wanted)
+    by_uid = {m.uid: m for m in pv.milestones}
+    decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
+    notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
+    if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
+        evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
+        forecasts = {f.uid: f for f in evaluation.forecasts}
+        # the notices it plans; a private milestone's (never planned) as the policy decides it
+        notices = {uid for p in evaluation.plans if p.messages and p.messages[0].kind == "notice"
+                   and (uid := p.messages[0].uid) is not None} | {uid for uid in notices if by_uid[uid].private}
+    return forecasts, {uid for uid in notices if uid in wanted}
+
+
+def _summary(c: Studio, block: NoteBlock, m: Milestone, f: Forecast | None, notice_due: bool,
+             history: Sequence[Report]) -> BlockSummary:
+    """One milestone of a note as the reply tells it back: what the note said, the forecast with it, and — when
+    the client notice is due and the notes never gave them — the request for the cause and the plan."""
+    language = c.config.team.language
+    if f is None:
+        words = _say(c, language, (phrase(_("closed — done")),))
+    else:
+        deadline_day = last_work_day(m.deadline, c.team_tz)
+        more = []
+        if f.p50 is not None:
+            late = c.workdays.count(deadline_day, f.p50)
+            more.append(phrase(_("%(days)s after the deadline (%(date)s)"), days=Days(late), date=deadline_day)
+                        if late > 0 else phrase(_("on time for the deadline (%(date)s)"), date=deadline_day))
+        if notice_due:
+            more.append(phrase(_("private milestone: the client is not told")) if m.private
+                        else phrase(_("the client notice is due now")))
+        words = "; ".join([c.letters.forecast(language, f), *([_say(c, language, tuple(more))] if more else [])])
+    told = any(r.cause for r in history) and any(r.plan for r in history)
+    read_as = _say(c, language, (phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
+                                        name=block.name),)) if block.matched_by else ""
+    return BlockSummary(block.name, read_as, _say(c, language, tuple(_said(block)), ", "), words,
+                        notice_due and not m.private and not told)
+
+
+def _say(c: Studio, language: str, words: tuple[Phrase, ...], sep: str = "; ") -> str:
+    """`Letters.say`, each distinct set of phrases rendered once: a pass's replies say the same things again and
+    again ("60% done, stated 4 working days left", "on time for the deadline (Mon, 1 Mar 2027)"), and rendering
+    one (the catalog, Babel's dates and numbers in the team's locale) is what a reply's lines cost most."""
+    known = _SAID.setdefault(c.letters, {})  # by the Letters: a reload (new catalogs, a new zone) starts afresh
+    key = (language, words, sep)
+    text = known.get(key)
+    if text is None:
+        if len(known) >= _SAID_KEPT:
+            known.clear()
+        text = known[key] = c.letters.say(language, words, sep)
+    return text
+
+
+_SAID_KEPT = 4096
+
+
+def _example(c: Studio, note: notes.ParsedNote, lookup: Lookup) -> dict[str, str]:
+    """What the reply's example note names: the note's project and one of its milestones, when known."""
+    project = note.project or (c.config.projects[0].id if c.config.projects else "acme-web")
+    known = lookup.milestones.get(project, ())
+    return {"example_project": project, "example_milestone": known[0].name if known else "Design mockups"}
+
+
+def _forward(c: Studio, incoming: intake.Incoming, notice: OutboxItem | None, now: dt.datetime) -> QueueMail:
+    manager = c.config.project(notice.project).manager if notice and notice.project else c.config.team.manager
+    token, msg_id = c.message_id("forward", incoming.message_key)
+    msg = c.letters.forward(language=c.config.team.language, sender=c.sender, to=manager, original=incoming.msg,
+                            composed_at=now, message_id=msg_id)
+    return c.outgoing(kind="forward", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+                      recipients=[bare(manager)], now=now)
+
+
+def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: intake.Verdict, lookup: Lookup,
+            now: dt.datetime, out: MessageDecision) -> None:
+    """The manager's approve/reject by mail: the decision, and the answer saying what became of it."""
+    held = lookup.held
+    assert held is not None
+    names = lookup.names(held.project)
+    language = c.config.team.language
+    if held.state != "held":
+        already = c.letters.gettext(language, STATES.get(held.state, held.state))
+        out.actions.append(compose_manager_message(
+            c, held, names, "decided", c.letters.gettext(language, _("already %(state)s; nothing changed"),
+                                                         state=already), now, in_reply_to=incoming.message_id))
+        return
+    if verdict.decision == "unclear":
+        out.actions.append(compose_manager_message(
+            c, held, names, "decided", c.letters.gettext(language, _(
+                "the date could not be read (%(why)s); nothing changed: answer again with approve and a date such "
+                "as 2026-12-11"), why=verdict.reason.partition(": ")[2]), now, in_reply_to=incoming.message_id))
+        return
+    approve = verdict.decision == "approve"
+    if approve and verdict.date is not None and lookup.held_view is not None:
+        try:
+            plan = approval.with_date(c, lookup.held_view, held, verdict.date, forecast, lookup.closed, now,
+                                      incoming.sender)
+        except DeadlinewatchError as e:  # a date not after the deadline, or not one the client can use
+            out.actions.append(compose_manager_message(
+                c, held, names, "decided", c.letters.gettext(language, _(
+                    "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date.isoformat(),
+                    why=str(e).partition(": ")[2] or str(e)), now, in_reply_to=incoming.message_id))
+            return
+        words = c.letters.gettext(language, _("approved with the date %(date)s: it is written again for that date "
+                                              "and goes out now"), date=verdict.date.isoformat())
+        out.events.append(f"manager approved notice #{held.id} by email with the date {verdict.date.isoformat()}")
+        out.actions += [plan.group(),
+                        compose_manager_message(c, held, names, "decided", words, now,
+                                                in_reply_to=incoming.message_id)]
+        return
+    words = c.letters.gettext(language, _("approved: it goes out now") if approve else
+                              _("rejected: it will not be sent"))
+    out.events.append(f"manager {'approved' if approve else 'rejected'} notice #{held.id} by email")
+    out.actions += [DecideHeld(held.id, approve, incoming.sender),
+                    compose_manager_message(c, held, names, "decided", words, now, in_reply_to=incoming.message_id)]
+
+
+def _bounce(c: Studio, lookup: Lookup, now: dt.datetime, text: str, out: MessageDecision) -> None:
+    """Client messages returned by the client's server: failed, and the manager told."""
+    for item in lookup.bounced:
+        if item.state == "failed":
+            continue
+        out.problems.append(f"message #{item.id} ({item.kind}) to the client bounced")
+        out.actions += [SetOutboxState(item.id, "failed", "bounced: " + text[:300]),
+                        compose_manager_message(c, item, lookup.names(item.project), "failed",
+                                                c.letters.gettext(c.config.team.language,
+                                                                  _("the client's mail server returned it")),
+                                                now, detail=text[:1500])]
+
+
+PARSE_ERRORS = (ValueError, LookupError, TypeError, AttributeError, UnicodeError)
+
+
+_SAID: weakref.WeakKeyDictionary[Letters, dict[tuple[str, tuple[Phrase, ...], str], str]] = \
+    weakref.WeakKeyDictionary()

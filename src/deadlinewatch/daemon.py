@@ -109,7 +109,7 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
             except ConfigError as e:
                 log.error("reload: the web pages stay off: %s", e)
             log.info("configuration reloaded from %s", config_path)
-            crew.wake(*crew.workers)  # the weekly one too: the check-in times may have changed
+            crew.wake(*crew.workers)  # the evaluator too: the check-in times may have changed
 
     try:
         if config.web.listen:

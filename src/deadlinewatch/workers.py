@@ -3,12 +3,11 @@
   inbox      IMAP IDLE says there is new mail (and every poll_seconds, for servers without IDLE): read the
              notes, decide, queue the replies; then wakes the evaluator.
   calendar   every poll_seconds: sync the milestones from CalDAV; then wakes the evaluator.
-  evaluator  after either of those, a manager's decision, a weekly check-in slot, or every poll_seconds (a
-             forecast grows more certain as days pass without a note): forecasts, the policy's client messages,
-             the team's nudges; records the pass; then wakes the outbox.
+  evaluator  after either of those, a manager's decision, every poll_seconds (a forecast grows more certain as
+             days pass without a note), or the next project's weekly check-in slot, whichever comes first:
+             forecasts, the policy's client messages, the team's nudges; records the pass; then wakes the outbox.
   outbox     after the evaluator, a manager's decision, every poll_seconds and when a retry falls due: sends,
              then keeps the client calendars.
-  weekly     sleeps until the next project's check-in slot, then wakes the evaluator.
 
 So a note that tips a milestone waits for no calendar sync, and a slow CalDAV server delays no reply. A worker's
 failure is contained: logged with its traceback, said in STATUS, and the worker tries again after a back-off
@@ -78,7 +77,6 @@ class Crew:
             Worker("calendar", STEP["calendar"].run, wakes=("evaluator",)),
             Worker("evaluator", self._evaluate, wakes=("outbox",)),
             Worker("outbox", STEP["outbox"].run),
-            Worker("weekly", self._weekly, wakes=("evaluator",)),
         )}
 
     def wake(self, *names: str) -> None:
@@ -87,9 +85,8 @@ class Crew:
             self.workers[name].due.set()
 
     async def run(self) -> None:
-        """Every worker in a TaskGroup until `stop`; all but the weekly one (which waits for its slot) run at
-        once."""
-        self.wake(*(name for name in self.workers if name != "weekly"))
+        """Every worker in a TaskGroup until `stop`; each runs at once."""
+        self.wake(*self.workers)
         async with asyncio.TaskGroup() as group:
             for worker in self.workers.values():
                 group.create_task(self._loop(worker), name=f"deadlinewatch-{worker.name}")
@@ -183,8 +180,8 @@ class Crew:
 
     def _idle_seconds(self, w: Worker) -> float:
         poll = float(self.svc.config.daemon.poll_seconds)
-        if w.name == "weekly":
-            return self._until_next_check_in()
+        if w.name == "evaluator":
+            return min(poll, self._until_next_check_in())
         if w.name == "outbox":
             return min(poll, self._until_next_retry())
         return poll
@@ -213,7 +210,3 @@ class Crew:
         await STEP["evaluator"].run(svc, report)
         record_pass(svc, started, report, down=(s for w in self.workers.values() if w.last is not None
                                                 for s in (*w.last.unavailable, *w.last.refused)))
-
-    @staticmethod
-    async def _weekly(svc: Services, report: PassReport) -> None:
-        """Nothing of its own to do: its wake-up at a check-in slot is the point (it wakes the evaluator)."""

@@ -1,0 +1,46 @@
+"""The daemon's evaluator wakes for each project's weekly check-in slot by itself (no worker of its own for it):
+it sleeps until poll_seconds or the next slot, whichever comes first."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from deadlinewatch import config as config_mod
+from deadlinewatch.adapters.clock import FixedClock
+from deadlinewatch.adapters.templates import letters
+from deadlinewatch.core import policy
+from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.services import Services
+from deadlinewatch.workers import Crew
+from tests.memory_store import MemoryStore
+
+
+def _crew(tmp_path: Path, now: dt.datetime) -> Crew:
+    config = config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
+                                                smtp_port=9))
+    svc = Services(config, MemoryStore(), Any, Any, Any, FixedClock(now), letters())  # type: ignore[arg-type]
+    return Crew(svc, asyncio.Event())
+
+
+def test_the_evaluator_sleeps_until_the_next_check_in_slot_when_it_comes_before_the_poll(tmp_path: Path) -> None:
+    probe = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    project = probe.svc.config.projects[0]
+    assert project.weekly_update  # the demo's project sends a weekly check-in
+    zone = zoneinfo.ZoneInfo(project.client.timezone)
+    last = policy.weekly_slot(probe.svc.clock.now(), project.weekly_update, zone)
+    assert last is not None
+    slot = last + dt.timedelta(days=7)
+    poll = probe.svc.config.daemon.poll_seconds
+    assert set(probe.workers) == {"inbox", "calendar", "evaluator", "outbox"}  # no worker that only waits
+    assert poll > 21
+    # twenty seconds before the slot: the evaluator wakes one second after it, not at the next poll
+    near = _crew(tmp_path, slot - dt.timedelta(seconds=20))
+    assert near._idle_seconds(near.workers["evaluator"]) == 21
+    # a day before: the poll comes first
+    far = _crew(tmp_path, slot - dt.timedelta(days=1))
+    assert far._idle_seconds(far.workers["evaluator"]) == poll
+    assert far._idle_seconds(far.workers["calendar"]) == poll

@@ -28,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from deadlinewatch.coordination import PARTS, Coordination, Solo, current
 from deadlinewatch.core import policy
 from deadlinewatch.pipeline import STEP, record_pass
 from deadlinewatch.services import PassReport, Services
@@ -67,10 +68,13 @@ class Crew:
     """The workers and what they share: the current Services (swapped on reload) and the stop event."""
 
     def __init__(self, svc: Services, stop: asyncio.Event,
-                 on_run: Callable[[str, PassReport, float], None] = lambda name, report, seconds: None) -> None:
+                 on_run: Callable[[str, PassReport, float], None] = lambda name, report, seconds: None,
+                 coordination: Coordination | None = None) -> None:
         self.svc = svc
         self.stop = stop
         self.on_run = on_run
+        # which parts of the work are this daemon's (coordination.py): all of them, alone with a SQLite state
+        self.coordination: Coordination = coordination or Solo()
         self.workers = {w.name: w for w in (
             # notes name milestones: the first reading of the inbox waits for the first calendar sync
             Worker("inbox", STEP["inbox"].run, wakes=("evaluator",), after="calendar"),
@@ -88,6 +92,9 @@ class Crew:
         """Every worker in a TaskGroup until `stop`; each runs at once."""
         self.wake(*self.workers)
         async with asyncio.TaskGroup() as group:
+            # the parts of the work kept (renewed, taken over); a part newly this daemon's runs at once
+            group.create_task(self.coordination.keep(self.stop, lambda: self.wake(*self.workers)),
+                              name="deadlinewatch-coordination")
             for worker in self.workers.values():
                 group.create_task(self._loop(worker), name=f"deadlinewatch-{worker.name}")
 
@@ -129,11 +136,18 @@ class Crew:
             if self.stop.is_set():
                 return
             w.due.clear()
-            # a copy per run, with its own heartbeat
+            part = PARTS[w.name]
+            if not self.coordination.holds(part):  # another daemon does this part: wait to be woken or for it
+                continue
+            # a copy per run, with its own heartbeat; the run works under this part's lease (its writes check it)
             svc = dataclasses.replace(self.svc, tick=w.heartbeat.beat)
             report = PassReport()
             started = time.monotonic()
-            task = asyncio.create_task(w.run(svc, report))
+            lease = current.set(self.coordination.lease(part))
+            try:
+                task = asyncio.create_task(w.run(svc, report))  # the task's context is a copy: the lease goes with it
+            finally:
+                current.reset(lease)
             if not await self._finish(task):
                 return
             w.ran.set()

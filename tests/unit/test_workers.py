@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core import policy
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.services import Services
+from deadlinewatch.services import PassReport, Services
 from deadlinewatch.workers import Crew
 from tests.memory_store import MemoryStore
 
@@ -44,3 +45,38 @@ def test_the_evaluator_sleeps_until_the_next_check_in_slot_when_it_comes_before_
     far = _crew(tmp_path, slot - dt.timedelta(days=1))
     assert far._idle_seconds(far.workers["evaluator"]) == poll
     assert far._idle_seconds(far.workers["calendar"]) == poll
+
+
+class Holding:
+    """A daemon's share of the work, fixed: these parts are its, the others another daemon's."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def holds(self, part: str) -> bool:
+        return part in self.parts
+
+    def lease(self, part: str) -> None:
+        return None
+
+    def holding(self) -> tuple[str, ...]:
+        return self.parts
+
+    async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
+        await stop.wait()
+
+
+async def test_a_daemon_runs_only_the_workers_whose_part_of_the_work_it_holds(tmp_path: Path) -> None:
+    crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    crew.coordination = Holding("outbox", "calendars")
+    ran: list[str] = []
+    for worker in crew.workers.values():
+        async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+            ran.append(name)
+        worker.run = run
+        worker.after = None
+    task = asyncio.create_task(crew.run())
+    await asyncio.sleep(0.3)
+    crew.stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert sorted(set(ran)) == ["calendar", "outbox"]  # no inbox, no evaluation: another daemon's parts

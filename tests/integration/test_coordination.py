@@ -1,0 +1,181 @@
+"""Daemons sharing one PostgreSQL state divide the work by leases: every part is held by exactly one of them, a
+stopping daemon's parts are taken within a second, a dead one's within a lease, and a daemon frozen past its
+leases no longer counts on them when it wakes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from deadlinewatch.adapters.store.postgres.connection import open_pool
+from deadlinewatch.adapters.store.postgres.leases import Leases
+from deadlinewatch.adapters.store.postgres.schema import migrate
+from deadlinewatch.coordination import PARTS, Shared, Solo
+from deadlinewatch.credentials import Secret
+from tests.postgres_server import PostgresDatabase
+
+pytestmark = pytest.mark.integration
+
+TTL = dt.timedelta(seconds=3)
+EVERY_PART = tuple(sorted(PARTS.values()))
+
+
+@pytest.fixture
+def leases(postgres: PostgresDatabase) -> Iterator[Callable[[], Leases]]:
+    """Each daemon's own pool over one migrated database (as daemons on several machines have)."""
+    with postgres.connect(autocommit=True) as conn:
+        migrate(conn)
+    pools = []
+
+    def make() -> Leases:
+        pool = open_pool(postgres.url, Secret(postgres.password), max_size=4)
+        pools.append(pool)
+        return Leases(pool)
+
+    try:
+        yield make
+    finally:
+        for pool in pools:
+            pool.close()
+
+
+@asynccontextmanager
+async def daemon(make: Callable[[], Leases]) -> AsyncIterator[tuple[Shared, asyncio.Event, asyncio.Task[None]]]:
+    shared, stop = Shared(make(), TTL), asyncio.Event()
+    task = asyncio.create_task(shared.keep(stop, lambda: None))
+    try:
+        yield shared, stop, task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def until(condition: Callable[[], bool], timeout: float) -> float:
+    """Seconds until `condition` held; fails after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "the condition never held"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+def divided(*daemons: Shared) -> bool:
+    """Every part held, each by one daemon only."""
+    held = [part for d in daemons for part in d.holding()]
+    return sorted(held) == list(EVERY_PART)
+
+
+async def test_two_daemons_divide_the_work_each_part_held_once(leases: Callable[[], Leases]) -> None:
+    async with daemon(leases) as (a, _, _), daemon(leases) as (b, _, _):
+        await until(lambda: divided(a, b), timeout=5)
+        await asyncio.sleep(TTL.total_seconds())  # through renewals: still divided, nobody lost a part
+        assert divided(a, b)
+        seen = {d.id: d.holds for d in a.leases.daemons()}
+        assert a.daemon is not None and b.daemon is not None
+        assert sorted([*seen[a.daemon.id], *seen[b.daemon.id]]) == list(EVERY_PART)
+
+
+async def test_a_stopping_daemons_parts_are_taken_within_a_second(leases: Callable[[], Leases]) -> None:
+    async with daemon(leases) as (a, stop_a, task_a):
+        await until(lambda: a.holding() == EVERY_PART, timeout=5)
+        async with daemon(leases) as (b, _, _):
+            await asyncio.sleep(0.5)
+            assert b.holding() == ()  # a holds everything and keeps it
+            stop_a.set()
+            await asyncio.wait_for(task_a, timeout=5)
+            took = await until(lambda: b.holding() == EVERY_PART, timeout=5)
+            assert took < 1.0, f"took {took:.2f} s"
+            assert [d.id for d in b.leases.daemons()] == [b.daemon.id if b.daemon else -1]  # a's row is gone
+
+
+class Holder:
+    """A daemon's share of the work in a process of its own (tests/lease_holder.py), to kill or freeze."""
+
+    def __init__(self, postgres: PostgresDatabase) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.lease_holder", postgres.url, postgres.password, str(TTL.total_seconds())],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        self.holds: tuple[str, ...] = ()
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def seen(self) -> tuple[str, ...]:
+        while not self.lines.empty():
+            self.holds = tuple(json.loads(self.lines.get())["holds"])
+        return self.holds
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def holder(postgres: PostgresDatabase) -> Iterator[Holder]:
+    h = Holder(postgres)
+    try:
+        yield h
+    finally:
+        if h.process.poll() is None:
+            os.kill(h.process.pid, signal.SIGCONT)
+        h.kill()
+
+
+async def test_a_killed_daemons_parts_are_taken_within_one_lease(holder: Holder,
+                                                                 leases: Callable[[], Leases]) -> None:
+    await until(lambda: holder.seen() == EVERY_PART, timeout=10)
+    holder.kill()  # SIGKILL: no renewal, no release; its rows stay behind until its leases run out
+    async with daemon(leases) as (b, _, _):
+        took = await until(lambda: b.holding() == EVERY_PART, timeout=10)
+        assert took <= TTL.total_seconds() + TTL.total_seconds() / 3 + 0.5, f"took {took:.2f} s"
+
+
+async def test_a_frozen_daemon_holds_nothing_when_it_wakes_past_its_leases(holder: Holder,
+                                                                           leases: Callable[[], Leases]) -> None:
+    await until(lambda: holder.seen() == EVERY_PART, timeout=10)
+    os.kill(holder.process.pid, signal.SIGSTOP)  # paused: no renewals
+    async with daemon(leases) as (b, _, _):
+        await until(lambda: b.holding() == EVERY_PART, timeout=10)
+        os.kill(holder.process.pid, signal.SIGCONT)  # awake after its leases ran out: they are b's now
+        await until(lambda: holder.seen() == (), timeout=10)
+        await asyncio.sleep(TTL.total_seconds() / 2)
+        assert holder.seen() == () and b.holding() == EVERY_PART  # it takes nothing back
+
+
+async def test_a_holder_stops_counting_on_a_lease_before_the_database_would(leases: Callable[[], Leases]) -> None:
+    keeper = Shared(leases(), TTL)
+    keeper.daemon = keeper.leases.register()
+    keeper._round()  # one renewal, then none: as if paused
+    lease = keeper.lease("outbox")
+    assert lease is not None
+    await until(lambda: keeper.lease("outbox") is None, timeout=TTL.total_seconds())
+    with keeper.leases.pool.connection() as conn:  # by its own clock it let go while the database still counted it
+        row = conn.execute("SELECT %s > now()", (lease.expires,)).fetchone()
+    assert row is not None and row[0] is True
+
+
+async def test_alone_with_sqlite_a_daemon_holds_everything() -> None:
+    solo = Solo()
+    assert solo.holding() == EVERY_PART and all(solo.holds(p) for p in PARTS.values())
+    stop = asyncio.Event()
+    task = asyncio.create_task(solo.keep(stop, lambda: None))
+    stop.set()
+    await asyncio.wait_for(task, timeout=1)

@@ -143,7 +143,7 @@ def run(kind: str, size: int, repeat: int) -> None:
             (t0, requests_initial), (t1, requests_unchanged) = stages(config_path, state)
             initial.append(t0)
             unchanged.append(t1)
-        token = Store.open(state).calendar_state("acme-web")["sync_token"]  # type: ignore[index]
+        token = Store.open(state).calendar_state("acme-web").sync_token  # type: ignore[union-attr]
         baseline_unchanged = [raw(server.port, path, SYNC_REPORT.format(token=token), user)[0]
                               for _ in range(repeat)]
         bi, oi = statistics.median(baseline_initial), statistics.median(initial)

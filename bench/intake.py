@@ -116,7 +116,7 @@ class Steps:
         ("reply: forecaster (team's spread)", inbox_mod, "forecaster"),
         ("reply: letter composed and written", inbox_decisions, "_reply"),
         ("record (SQL, a savepoint each)", Store, "carry_out"),
-        ("commit (one per batch)", Store, "batch"),
+        ("commit (one per batch)", Store, "transaction"),
         ("IMAP move (UID sets)", mailbox_mod.ImapMailbox, "move"),
     )
 
@@ -140,7 +140,7 @@ class Steps:
         if context:
             @contextmanager
             def timed_cm(*args: object, **kwargs: object) -> Iterator[object]:
-                with fn(*args, **kwargs) as value:  # type: ignore[attr-defined]  # Store.batch
+                with fn(*args, **kwargs) as value:  # type: ignore[attr-defined]  # Store.transaction
                     yield value
                     self._enter()
                     started = time.perf_counter()  # the commit: the block's end to the context's end
@@ -160,7 +160,7 @@ class Steps:
         for label, owner, name in self.STEPS:
             fn = getattr(owner, name)
             self._saved.append((owner, name, vars(owner).get(name)))
-            setattr(owner, name, self._wrap(label, fn, name == "batch"))
+            setattr(owner, name, self._wrap(label, fn, name == "transaction"))
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -2,7 +2,7 @@
 
 It keeps the same rules as the SQLite store on purpose — tests/unit/test_store_contract.py runs one suite against
 both, so neither can drift. A transaction copies the state on entry and puts it back on an error: all or none, as
-SQLite's savepoints do.
+SQLite's savepoints do. What the port answers by default (`reports`, `carry_out`) it takes as it is.
 """
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from deadlinewatch.adapters.store.pages import new_page_token
 from deadlinewatch.adapters.store.port import (
     RECENT_REPORTS,
+    CalendarSync,
+    ClientCalendarEntry,
     OutboxItem,
+    PassRecord,
+    ServerHealth,
     StorePort,
     TrackRecord,
-    new_page_token,
 )
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, RiskAlert, ShowDate
 from deadlinewatch.errors import StateConflict
+
+Key = tuple[str, str]  # (project, uid), or (project, href)
 
 
 @dataclass
@@ -40,27 +45,27 @@ class _Message:
 @dataclass
 class _State:
     server: str | None = None
-    calendars: dict[str, dict[str, Any]] = field(default_factory=dict)
-    entries: dict[tuple[str, str], tuple[str, str, bool]] = field(default_factory=dict)  # → etag, ics, recurring
-    milestones: dict[tuple[str, str], tuple[Milestone, str]] = field(default_factory=dict)  # → milestone, href
+    calendars: dict[str, CalendarSync] = field(default_factory=dict)
+    entries: dict[Key, tuple[str, str, bool]] = field(default_factory=dict)  # → etag, ics, recurring
+    milestones: dict[Key, tuple[Milestone, str]] = field(default_factory=dict)  # → milestone, href
     milestones_written: int = 0
-    client_calendar: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    client_dates: dict[tuple[str, str], ClientDate] = field(default_factory=dict)
-    entry_uids: dict[tuple[str, str], str] = field(default_factory=dict)
+    client_calendar: dict[Key, ClientCalendarEntry] = field(default_factory=dict)
+    client_dates: dict[Key, ClientDate] = field(default_factory=dict)
+    entry_uids: dict[Key, str] = field(default_factory=dict)
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
-    page_tokens: dict[str, str] = field(default_factory=dict)
-    web_sessions: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)  # sid -> user, expires
-    alerts: dict[tuple[str, str], RiskAlert] = field(default_factory=dict)
     shows: dict[int, tuple[ShowDate, ...]] = field(default_factory=dict)  # primary id -> the group's dates
     basis: dict[int, dt.datetime] = field(default_factory=dict)  # a notice -> the newest note it was made from
     messages: dict[str, _Message] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
     folders: dict[str, int] = field(default_factory=dict)
-    forecasts: dict[tuple[str, str], Forecast] = field(default_factory=dict)
-    passes: list[dict[str, Any]] = field(default_factory=list)
-    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     pruned_for: dt.date | None = None
+    forecasts: dict[Key, Forecast] = field(default_factory=dict)
+    alerts: dict[Key, RiskAlert] = field(default_factory=dict)
+    passes: list[PassRecord] = field(default_factory=list)
+    servers: dict[str, ServerHealth] = field(default_factory=dict)
+    page_tokens: dict[str, str] = field(default_factory=dict)
+    web_sessions: dict[str, tuple[str, dt.datetime]] = field(default_factory=dict)  # sid -> user, expires
 
 
 class MemoryStore(StorePort):
@@ -69,8 +74,6 @@ class MemoryStore(StorePort):
     def __init__(self) -> None:
         self.key = secrets.token_bytes(32)
         self.s = _State()
-
-    # --- transactions ------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -81,21 +84,23 @@ class MemoryStore(StorePort):
             self.s = saved
             raise
 
-    def batch(self) -> contextlib.AbstractContextManager[None]:
-        return self.transaction()
-
     def close(self) -> None:
         pass
 
-    # --- calendars ---------------------------------------------------------------------------------------------
+    # --- milestones and calendars ------------------------------------------------------------------------------
 
-    def calendar_state(self, project: str) -> dict[str, Any] | None:
-        state = self.s.calendars.get(project)
-        return dict(state) if state else None
+    def milestones(self, project: str | None = None) -> list[Milestone]:
+        found = [m for (p, _), (m, _) in self.s.milestones.items() if project is None or p == project]
+        return sorted(found, key=lambda m: (m.deadline.isoformat(), m.name))
+
+    def version(self) -> tuple[int, int]:
+        return len(self.s.reports), self.s.milestones_written
+
+    def calendar_state(self, project: str) -> CalendarSync | None:
+        return self.s.calendars.get(project)
 
     def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None:
-        self.s.calendars[project] = {"project": project, "ref": ref, "url": url, "sync_token": token,
-                                     "fingerprint": fingerprint}
+        self.s.calendars[project] = CalendarSync(ref, url, token, fingerprint)
 
     def follow_server(self, server: str) -> bool:
         if self.s.server == server:
@@ -123,131 +128,30 @@ class MemoryStore(StorePort):
         gone: list[str] = []
         with self.transaction():
             self.save_calendar_token(project, ref, url, token, fingerprint)
-            for href, etag, ics, recurring in entries:
-                self.s.entries[(project, href)] = (etag, ics, recurring)
+            self.s.entries.update({(project, href): (etag, ics, rec) for href, etag, ics, rec in entries})
             for href in deleted:
                 self.s.entries.pop((project, href), None)
             for href in [*parsed, *deleted]:
-                if href in kept:
-                    continue
                 now_uids = {m.uid for m in parsed.get(href, ())}
                 for (p, uid), (m, at) in list(self.s.milestones.items()):
-                    if p == project and at == href and m.state != "cancelled" and uid not in now_uids:
+                    if (p, at) == (project, href) and href not in kept and m.state != "cancelled" \
+                            and uid not in now_uids:
                         gone.append(uid)
                         self.s.milestones[(p, uid)] = (dataclasses.replace(m, state="cancelled"), at)
-                        self.s.milestones_written += 1
-            for href, milestones in parsed.items():
-                for m in milestones:
-                    self.s.milestones[(m.project, m.uid)] = (m, href)
-                    self.s.milestones_written += 1
+            upserted = {(m.project, m.uid): (m, href) for href, ms in parsed.items() for m in ms}
+            self.s.milestones.update(upserted)
+            self.s.milestones_written += len(gone) + len(upserted)
         moved = {m.uid for ms in parsed.values() for m in ms}
         return [uid for uid in gone if uid not in moved]
 
-    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]:
-        return {k: a for k, a in self.s.alerts.items() if project is None or k[0] == project}
-
-    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
-        with self.transaction():
-            if alert is None:
-                self.s.alerts.pop((project, uid), None)
-            else:
-                self.s.alerts[(project, uid)] = alert
-
-    def page_tokens(self, project: str | None = None) -> dict[str, str]:
-        return {p: t for p, t in self.s.page_tokens.items() if project is None or p == project}
-
-    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
-        with self.transaction():
-            for project in projects:
-                self.s.page_tokens.setdefault(project, new_page_token())
-        return {p: self.s.page_tokens[p] for p in projects}
-
-    def rotate_page_token(self, project: str) -> str:
-        with self.transaction():
-            self.s.page_tokens[project] = new_page_token()
-        return self.s.page_tokens[project]
-
-    def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
-        with self.transaction():
-            self.prune_web_sessions(now)
-            if sid in self.s.web_sessions:
-                raise StateConflict(f"a web session {sid} exists")
-            self.s.web_sessions[sid] = (user, expires.replace(microsecond=0))
-
-    def web_session(self, sid: str, now: dt.datetime) -> str | None:
-        user, expires = self.s.web_sessions.get(sid, ("", now))
-        return user if expires > now.replace(microsecond=0) else None
-
-    def end_web_session(self, sid: str) -> bool:
-        return self.s.web_sessions.pop(sid, None) is not None
-
-    def prune_web_sessions(self, now: dt.datetime) -> int:
-        gone = [sid for sid, (_, expires) in self.s.web_sessions.items() if expires <= now.replace(microsecond=0)]
-        for sid in gone:
-            del self.s.web_sessions[sid]
-        return len(gone)
-
-    def version(self) -> tuple[int, int]:
-        return len(self.s.reports), self.s.milestones_written
-
-    def milestones(self, project: str | None = None) -> list[Milestone]:
-        found = [m for (p, _), (m, _) in self.s.milestones.items() if project is None or p == project]
-        return sorted(found, key=lambda m: (m.deadline.isoformat(), m.name))
-
-    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None:
-        entry = self.s.client_calendar.get((project, uid))
-        return dict(entry) if entry else None
+    def client_calendar_entry(self, project: str, uid: str) -> ClientCalendarEntry | None:
+        return self.s.client_calendar.get((project, uid))
 
     def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
                                    date: dt.date, status: str) -> None:
-        self.s.client_calendar[(project, uid)] = {"project": project, "uid": uid, "url": url, "etag": etag,
-                                                  "sequence": sequence, "date": date.isoformat(), "status": status}
+        self.s.client_calendar[(project, uid)] = ClientCalendarEntry(url, etag, sequence, date, status)
 
     # --- the outbox and the client dates -------------------------------------------------------------------------
-
-    def client_date(self, project: str, uid: str) -> ClientDate | None:
-        return self.s.client_dates.get((project, uid))
-
-    def client_dates(self, project: str) -> dict[str, ClientDate]:
-        return {uid: d for (p, uid), d in self.s.client_dates.items() if p == project}
-
-    def entry_uids(self, project: str) -> dict[str, str]:
-        return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
-
-    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
-        with self.transaction():
-            primary = 0
-            for i, message in enumerate(messages):
-                row = self._enqueue(message, parent=primary if i else None)
-                primary = primary or row
-            lead = messages[0] if messages else None
-            if lead is not None and lead.kind == "notice":  # a newer notice replaces one still held
-                for old in self._items(lambda i: i.project == lead.project and i.uid == lead.uid and i.id != primary
-                                       and i.kind == "notice" and i.state == "held" and i.parent is None):
-                    for i in [old, *self._items(lambda i, o=old.id: i.parent == o and i.state == "held")]:
-                        self.s.outbox[i.id] = dataclasses.replace(i, state="rejected",
-                                                                 decided_by=f"superseded by #{primary}")
-            for d in dates:
-                key = (d.project, d.uid)
-                self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
-                if d.entry_uid:
-                    self.s.entry_uids.setdefault(key, d.entry_uid)
-            if primary:
-                self.s.shows[primary] = tuple(dates)
-            return primary
-
-    def notice_times(self, project: str) -> dict[str, dt.datetime]:
-        return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
-                                                             and i.state not in ("rejected", "held"))}
-
-    def held_notices(self, project: str) -> dict[str, dt.datetime]:
-        held = self._items(lambda i: i.project == project and i.kind == "notice" and i.state == "held"
-                           and i.parent is None)
-        return {i.uid or "": self.s.basis.get(i.id) or i.created for i in held}
-
-    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
-        return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
-                if self.s.outbox[i].project == project]
 
     def _enqueue(self, mail: QueueMail, parent: int | None = None) -> int:
         if any(i.message_id == mail.message_id or i.token == mail.token for i in self.s.outbox.values()):
@@ -265,49 +169,43 @@ class MemoryStore(StorePort):
     def _items(self, keep: Callable[[OutboxItem], bool]) -> list[OutboxItem]:
         return [i for _, i in sorted(self.s.outbox.items()) if keep(i)]
 
-    def first_client_message(self, project: str) -> OutboxItem | None:
-        return next(iter(self._items(lambda i: i.project == project and i.audience == "client")), None)
+    def _decide_group(self, primary: int, state: str, decided_by: str) -> None:
+        """A held primary and its children still held, decided together."""
+        for i in self._items(lambda i: i.state == "held" and primary in (i.id, i.parent)):
+            self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by)
 
-    def client_message(self, message_id: str) -> OutboxItem | None:
-        return next(iter(self._items(lambda i: i.message_id == message_id and i.audience == "client")), None)
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
+        with self.transaction():
+            primary = 0
+            for i, message in enumerate(messages):
+                row = self._enqueue(message, parent=primary if i else None)
+                primary = primary or row
+            lead = messages[0] if messages else None
+            if lead is not None and lead.kind == "notice":  # a newer notice replaces one still held
+                for old in self._items(lambda i: (i.project, i.uid, i.kind, i.state) == (
+                        lead.project, lead.uid, "notice", "held") and i.parent is None and i.id != primary):
+                    self._decide_group(old.id, "rejected", f"superseded by #{primary}")
+            for d in dates:
+                key = (d.project, d.uid)
+                self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)
+                if d.entry_uid:
+                    self.s.entry_uids.setdefault(key, d.entry_uid)
+            if primary:
+                self.s.shows[primary] = tuple(dates)
+            return primary
 
-    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
-        if token:
-            found = self._items(lambda i: i.token == token and i.audience == "client" and i.parent is None)
-            if found:
-                return found[0]
-        drafts = {i.message_id: i.parent for i in self.s.outbox.values() if i.kind == "manager-draft"}
-        for mid in references:
-            parent = drafts.get(mid)
-            if parent in self.s.outbox:
-                return self.s.outbox[parent]
-        return None
+    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None:
+        with self.transaction():
+            for mail in messages:
+                if not self.is_our_message_id(mail.message_id):
+                    self._enqueue(mail, parent=parent)
 
     def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool:
         item = self.s.outbox.get(notice_id)
         if item is None or item.state != "held":
             return False
-        state = "pending" if approve else "rejected"
-        with self.transaction():
-            for i in [item, *self._items(lambda i: i.parent == notice_id and i.state == "held")]:
-                self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by)
+        self._decide_group(notice_id, "pending" if approve else "rejected", decided_by)
         return True
-
-    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
-        return self._items(lambda i: (not states or i.state in states) and (not audience or i.audience == audience))
-
-    def outbox_item(self, notice_id: int) -> OutboxItem | None:
-        return self.s.outbox.get(notice_id)
-
-    def is_our_message_id(self, message_id: str) -> bool:
-        return any(i.message_id == message_id for i in self.s.outbox.values())
-
-    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None:
-        for mid in message_ids:
-            found = self.client_message(mid)
-            if found:
-                return found
-        return None
 
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
                          attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
@@ -321,15 +219,50 @@ class MemoryStore(StorePort):
             decided_by=decided_by or item.decided_by)
         return True
 
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
+        return self._items(lambda i: (not states or i.state in states) and (not audience or i.audience == audience))
+
+    def outbox_item(self, notice_id: int) -> OutboxItem | None:
+        return self.s.outbox.get(notice_id)
+
+    def client_message(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        clients = {i.message_id: i for i in self.s.outbox.values() if i.audience == "client"}
+        return next((clients[m] for m in message_ids if m in clients), None)
+
+    def is_our_message_id(self, message_id: str) -> bool:
+        return any(i.message_id == message_id for i in self.s.outbox.values())
+
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
+        by_token = self._items(lambda i: token != "" and i.token == token and i.audience == "client"
+                               and i.parent is None)
+        drafts = {i.message_id: i.parent for i in self.s.outbox.values() if i.kind == "manager-draft"}
+        answered = [self.s.outbox[p] for mid in references if (p := drafts.get(mid)) in self.s.outbox]
+        return next(iter([*by_token, *answered]), None)
+
+    def first_client_message(self, project: str) -> OutboxItem | None:
+        return next(iter(self._items(lambda i: i.project == project and i.audience == "client")), None)
+
     def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
         found = self._items(lambda i: i.kind == kind and i.project == project and (uid is None or i.uid == uid))
         return any(i.created >= since for i in found[-20:])
 
-    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None:
-        with self.transaction():
-            for mail in messages:
-                if not self.is_our_message_id(mail.message_id):
-                    self._enqueue(mail, parent=parent)
+    def client_dates(self, project: str) -> dict[str, ClientDate]:
+        return {uid: d for (p, uid), d in self.s.client_dates.items() if p == project}
+
+    def entry_uids(self, project: str) -> dict[str, str]:
+        return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
+
+    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
+        return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
+                if self.s.outbox[i].project == project]
+
+    def notice_times(self, project: str) -> dict[str, dt.datetime]:
+        return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
+                                                             and i.state not in ("rejected", "held"))}
+
+    def held_notices(self, project: str) -> dict[str, dt.datetime]:
+        held = self._items(lambda i: (i.project, i.kind, i.state) == (project, "notice", "held") and i.parent is None)
+        return {i.uid or "": self.s.basis.get(i.id) or i.created for i in held}
 
     # --- the inbox ---------------------------------------------------------------------------------------------
 
@@ -347,32 +280,30 @@ class MemoryStore(StorePort):
                 self._enqueue(item)
             self.s.failures.pop(message_key, None)
 
-    def prune_mail(self, before: dt.datetime) -> int:
-        if self.s.pruned_for == before.date():
-            return 0
-        pruned = 0
-        for m in self.s.messages.values():
-            if m.decided_at < before and (m.raw or m.body):
-                m.raw, m.body = b"", ""
-                pruned += 1
-        self.s.pruned_for = before.date()
-        return pruned
-
-    def failing_messages(self) -> list[tuple[str, int, str]]:
-        return [(k, n, error) for k, (n, error) in sorted(self.s.failures.items()) if k not in self.s.messages]
+    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
+        return {k: self.s.messages[k].target_folder for k in message_keys if k in self.s.messages}
 
     def mark_moved(self, message_keys: Sequence[str]) -> None:
         for key in message_keys:
             if key in self.s.messages:
                 self.s.messages[key].moved = True
 
-    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
-        return {k: self.s.messages[k].target_folder for k in message_keys if k in self.s.messages}
+    def prune_mail(self, before: dt.datetime) -> int:
+        if self.s.pruned_for == before.date():
+            return 0
+        old = [m for m in self.s.messages.values() if m.decided_at < before and (m.raw or m.body)]
+        for m in old:
+            m.raw, m.body = b"", ""
+        self.s.pruned_for = before.date()
+        return len(old)
 
     def record_failure(self, message_key: str, error: str) -> int:
         attempts = self.s.failures.get(message_key, (0, ""))[0] + 1
         self.s.failures[message_key] = (attempts, error)
         return attempts
+
+    def failing_messages(self) -> list[tuple[str, int, str]]:
+        return [(k, n, error) for k, (n, error) in sorted(self.s.failures.items()) if k not in self.s.messages]
 
     def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None:
         before = self.s.folders.get(folder)
@@ -393,28 +324,24 @@ class MemoryStore(StorePort):
             out.setdefault(r.uid, []).append(r)
         return {uid: reports[-recent:] for uid, reports in out.items()}
 
-    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
-        return self.reports_by_milestone(project, recent).get(uid, [])
+    def _firsts(self, counts: Callable[[Report], bool]) -> dict[Key, Report]:
+        """Each milestone's earliest note that `counts`."""
+        firsts: dict[Key, Report] = {}
+        for r in self.s.reports:
+            if counts(r) and ((k := (r.project, r.uid)) not in firsts or r.at < firsts[k].at):
+                firsts[k] = r
+        return firsts
 
     def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
-        firsts: dict[tuple[str, str], Report] = {}
-        for r in self.s.reports:
-            if ((r.remaining_days or 0) > 0 or r.eta is not None) and (
-                    (r.project, r.uid) not in firsts or r.at < firsts[(r.project, r.uid)].at):
-                firsts[(r.project, r.uid)] = r
         done = self.done_at() if done is None else done
         states = {k: m.state for k, (m, _) in self.s.milestones.items()}
         return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"))
-                for k, r in firsts.items()]
+                for k, r in self._firsts(lambda r: (r.remaining_days or 0) > 0 or r.eta is not None).items()]
 
     def done_at(self) -> dict[tuple[str, str], dt.datetime]:
-        out: dict[tuple[str, str], dt.datetime] = {}
-        for r in self.s.reports:
-            if r.done == 100 and ((r.project, r.uid) not in out or r.at < out[(r.project, r.uid)]):
-                out[(r.project, r.uid)] = r.at
-        return out
+        return {k: r.at for k, r in self._firsts(lambda r: r.done == 100).items()}
 
-    # --- forecasts ---------------------------------------------------------------------------------------------
+    # --- forecasts and alerts ----------------------------------------------------------------------------------
 
     def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None:
         self.s.forecasts.update({(f.project, f.uid): f for f in forecasts})
@@ -423,21 +350,56 @@ class MemoryStore(StorePort):
         return self.s.forecasts.get((project, uid))
 
     def at_risk(self, warn_probability: float) -> int:
-        states = {k: m.state for k, (m, _) in self.s.milestones.items()}
-        return sum(1 for k, f in self.s.forecasts.items() if states.get(k) == "open" and f.p_miss is not None
+        return sum(1 for (m, _) in self.s.milestones.values() if m.state == "open"
+                   and (f := self.s.forecasts.get((m.project, m.uid))) and f.p_miss is not None
                    and f.p_miss >= warn_probability)
+
+    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]:
+        return {k: a for k, a in self.s.alerts.items() if project is None or k[0] == project}
+
+    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None:
+        self.s.alerts.pop((project, uid), None)
+        if alert is not None:
+            self.s.alerts[(project, uid)] = alert
 
     # --- health ------------------------------------------------------------------------------------------------
 
     def record_pass(self, started: dt.datetime, finished: dt.datetime, ok: bool, summary: str) -> None:
-        self.s.passes.append({"id": len(self.s.passes) + 1, "started": started.isoformat(),
-                              "finished": finished.isoformat(), "ok": int(ok), "summary": summary})
+        self.s.passes.append(PassRecord(started, finished, ok, summary))
 
-    def last_pass(self) -> dict[str, Any] | None:
-        return dict(self.s.passes[-1]) if self.s.passes else None
+    def last_pass(self) -> PassRecord | None:
+        return self.s.passes[-1] if self.s.passes else None
 
     def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None:
-        self.s.servers[name] = {"ok": ok, "detail": detail}
+        self.s.servers[name] = ServerHealth(ok, detail)
 
-    def servers(self) -> dict[str, dict[str, Any]]:
-        return {k: dict(v) for k, v in self.s.servers.items()}
+    def servers(self) -> dict[str, ServerHealth]:
+        return dict(self.s.servers)
+
+    # --- the web pages -----------------------------------------------------------------------------------------
+
+    def page_tokens(self, project: str | None = None) -> dict[str, str]:
+        return {p: t for p, t in self.s.page_tokens.items() if project is None or p == project}
+
+    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
+        for project in projects:
+            self.s.page_tokens.setdefault(project, new_page_token())
+        return {p: self.s.page_tokens[p] for p in projects}
+
+    def rotate_page_token(self, project: str) -> str:
+        self.s.page_tokens[project] = new_page_token()
+        return self.s.page_tokens[project]
+
+    def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
+        second = now.replace(microsecond=0)
+        self.s.web_sessions = {k: v for k, v in self.s.web_sessions.items() if v[1] > second}  # the expired go
+        if sid in self.s.web_sessions:
+            raise StateConflict(f"a web session {sid} exists")
+        self.s.web_sessions[sid] = (user, expires.replace(microsecond=0))
+
+    def web_session(self, sid: str, now: dt.datetime) -> str | None:
+        user, expires = self.s.web_sessions.get(sid, ("", now))
+        return user if expires > now.replace(microsecond=0) else None
+
+    def end_web_session(self, sid: str) -> bool:
+        return self.s.web_sessions.pop(sid, None) is not None

@@ -18,12 +18,12 @@ from typing import Any
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
-from deadlinewatch.adapters.store import OutboxItem, Store, StorePort
+from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort
 from deadlinewatch.core.model import Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
-def handle(config: config_mod.Config, store: Store, request: dict[str, Any]) -> dict[str, Any]:
+def handle(config: config_mod.Config, store: StorePort, request: dict[str, Any]) -> dict[str, Any]:
     try:
         command = request.get("command")
         if command == "status":
@@ -60,9 +60,9 @@ def status_data(store: StorePort, config: config_mod.Config,
     # the client pages' tokens are made with the pages: while [web] is off there is no page to show
     tokens = store.make_page_tokens([p.id for p in config.projects]) if config.web.listen else {}
     data: dict[str, Any] = {
-        "last_pass": last["finished"] if last else None,
-        "servers": {name: servers.get(name, {"ok": False, "detail": "not contacted yet"})
-                    for name in ("caldav", "imap", "smtp")},
+        "last_pass": last.finished.isoformat() if last else None,
+        "servers": {name: {"ok": s.ok, "detail": s.detail} if (s := servers.get(name)) else
+                    {"ok": False, "detail": "not contacted yet"} for name in ("caldav", "imap", "smtp")},
         "projects": [{"id": p.id, "name": p.name, "client_page": f"/p/{tokens[p.id]}/" if p.id in tokens else None}
                      for p in config.projects],
         "milestones": [],
@@ -124,7 +124,7 @@ def render_status(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def resolve_milestone(store: Store, ref: str) -> tuple[str, str]:
+def resolve_milestone(store: Milestones, ref: str) -> tuple[str, str]:
     """MILESTONE: a UID, PROJECT/UID, PROJECT/name, or a name unique across projects."""
     from deadlinewatch.core.notes import fold
 
@@ -143,7 +143,7 @@ def resolve_milestone(store: Store, ref: str) -> tuple[str, str]:
     raise UsageError(f'"{ref}" is ambiguous; it could be:\n{listed}')
 
 
-def preview(config: config_mod.Config, store: Store, ref: str, now_text: str | None) -> str:
+def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str | None) -> str:
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
     from deadlinewatch.core.forecast import last_work_day

@@ -103,7 +103,7 @@ def server_failed(svc: Services, report: PassReport, server: str, e: ServerError
     svc.store.carry_out([SetServer(server, False, str(e))], now)
     command = f"deadlinewatch login {server}"
     if isinstance(e, LoginRefused) and command in str(e) and server != "smtp" and (
-            before is None or before["ok"] or command not in before["detail"]):
+            before is None or before.ok or command not in before.detail):
         _tell_manager_once(svc, server, str(e), command, now)
     if isinstance(e, LoginRefused):
         report.refused.append(server)

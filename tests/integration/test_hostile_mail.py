@@ -157,7 +157,7 @@ def test_an_inbox_that_keeps_failing_shows_in_status(studio: Studio, monkeypatch
         report = asyncio.run(run_pass(svc))
         assert "inbox" in report.lagging
         imap = store.servers()["imap"]
-        assert not imap["ok"] and "not keeping up" in imap["detail"] and "<poison@x>" in imap["detail"]
+        assert not imap.ok and "not keeping up" in imap.detail and "<poison@x>" in imap.detail
     finally:
         store.close()
 

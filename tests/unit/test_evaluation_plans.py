@@ -220,9 +220,9 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
     assert {i.state for i in clients} == {"held" if approval == "manager" else "pending"}
     assert [i.kind for i in store.outbox(audience="team")] == (
         ["manager-draft", "manager-copy"] if approval == "manager" else ["manager-copy"])
-    assert store.client_date("acme-web", "design-1") == ClientDate(2, dt.date(2026, 12, 4), None, False)
-    assert store.client_date("acme-web", "launch-1") == ClientDate(0, dt.date(2026, 12, 10), None, False,
-                                                                   invited=False)
+    assert store.client_dates("acme-web") == {"design-1": ClientDate(2, dt.date(2026, 12, 4), None, False),
+                                              "launch-1": ClientDate(0, dt.date(2026, 12, 10), None, False,
+                                                                     invited=False)}
     assert store.forecast("acme-web", "design-1") is not None
     evaluate(svc, again := PassReport())  # the same time, nothing new: nothing more to say
     assert again.events == [] and len(store.outbox()) == len(clients) + 1 + (approval == "manager")

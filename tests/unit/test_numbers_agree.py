@@ -302,7 +302,7 @@ def _synced(store: MemoryStore, c: Studio, design: str = LINKED) -> None:
 def _read(svc: Services, *notes: intake.Incoming) -> Reading:
     """One batch of the inbox, as read_inbox decides it (each message recorded with its reply)."""
     reading = Reading(svc, _parse_for(svc), rules_of(svc.config), FOLDERS, {})
-    with svc.store.batch():
+    with svc.store.transaction():
         for incoming in notes:
             _decide_one(svc, PassReport(), incoming, reading)
     return reading

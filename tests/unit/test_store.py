@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deadlinewatch.adapters.store import MIGRATIONS, Store
+from deadlinewatch.adapters.store import MIGRATIONS, ServerHealth, Store
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
 
@@ -32,11 +32,30 @@ def test_the_state_is_private_whatever_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE((folder / "deadlinewatch.sqlite3").stat().st_mode) == 0o600
 
 
+def test_the_key_of_our_ids_lasts_across_a_restart(tmp_path: Path) -> None:
+    first = Store.open(tmp_path)
+    again = Store.open(tmp_path)
+    assert len(first.key) == 32 and again.key == first.key
+    first.close()
+    again.close()
+
+
+def test_expired_web_sessions_are_pruned_when_one_starts(tmp_path: Path) -> None:
+    """Not kept for ever: a session a browser never ended leaves no row once it has expired."""
+    store = Store.open(tmp_path)
+    day = dt.timedelta(days=1)
+    store.start_web_session("desk", "pm@studio.example", NOW, NOW + day)
+    store.start_web_session("phone", "pm@studio.example", NOW, NOW + 14 * day)
+    store.start_web_session("tablet", "pm@studio.example", NOW + 2 * day, NOW + 16 * day)
+    assert [r[0] for r in store.db.execute("SELECT sid FROM web_sessions ORDER BY sid")] == ["phone", "tablet"]
+    store.close()
+
+
 def test_health_a_server_is_written_only_when_it_changes(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     store.set_server("imap", True, "12 messages read", NOW)
     store.set_server("imap", True, "12 messages read", NOW + dt.timedelta(hours=1))
-    assert store.servers() == {"imap": {"ok": True, "detail": "12 messages read"}}
+    assert store.servers() == {"imap": ServerHealth(True, "12 messages read")}
     checked = store.db.execute("SELECT checked_at FROM servers").fetchone()[0]
     assert checked == NOW.isoformat()
     store.close()

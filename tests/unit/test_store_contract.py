@@ -1,18 +1,21 @@
-"""One suite, two stores: every rule the pipeline relies on, run against the SQLite store and the in-memory fake
-(tests/memory_store.py). A rule one of them breaks fails here, by name."""
+"""One suite, every store: each rule the pipeline relies on, written once (StoreContract) and run against the SQLite
+store and the in-memory one (tests/memory_store.py). A rule one of them breaks fails here, by name.
+
+Another store joins with one line in STORES (how to open an empty one; a fixture it needs, such as `postgres`, is
+asked for by name), or, elsewhere, with a class that names StoreContract as its base and gives a `store` fixture."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from deadlinewatch.adapters.store import Store, StorePort
+from deadlinewatch.adapters.store import CalendarSync, PassRecord, ServerHealth, Store, StorePort
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import (
+    ClientDate,
     DecideHeld,
     Forecast,
     ManagerCopy,
@@ -42,25 +45,6 @@ def decided(key: str) -> RecordMessage:
                          problems=(), raw=b"", body="")
 
 
-
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePort]:
-    s: StorePort = Store.open(tmp_path) if request.param == "sqlite" else MemoryStore()
-    yield s
-    s.close()
-
-
-def test_a_decisions_actions_happen_all_or_none(store: StorePort) -> None:
-    store.carry_out([decided("<n1@x>")], NOW)
-    with pytest.raises(StateConflict):  # the same message twice: the second decision fails whole
-        store.carry_out([mail("<reply-a@x>"), decided("<n1@x>")], NOW)
-    assert [i.message_id for i in store.outbox()] == []
-    store.carry_out([mail("<held@x>", state="held", audience="client")], NOW)
-    [held] = store.outbox()
-    store.carry_out([DecideHeld(held.id, False, "pm@studio.example"), SetOutboxState(held.id, "rejected", "no")], NOW)
-    assert store.outbox_item(held.id).state == "rejected"  # type: ignore[union-attr]
-
-
 def _sync(store: StorePort, entries: dict[str, str], deleted: Sequence[str] = (), token: str = "t") -> list[str]:
     parsed = {h: milestones_from_ics(ics, "p", (), "UTC", "UTC", h, NOW).milestones for h, ics in entries.items()}
     return store.apply_calendar("p", ref="p", url="http://dav/p/", token=token, fingerprint="f",
@@ -68,320 +52,327 @@ def _sync(store: StorePort, entries: dict[str, str], deleted: Sequence[str] = ()
                                 deleted=list(deleted), kept=set(), now=NOW)
 
 
-def test_calendars_a_deleted_entry_cancels_its_milestone_a_moved_one_does_not(store: StorePort) -> None:
-    _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
-    assert store.calendar_state("p")["sync_token"] == "t"  # type: ignore[index]  # saved with the entries
-    gone = _sync(store, {"/design-moved.ics": DESIGN}, deleted=["/d.ics", "/l.ics"], token="t2")
-    assert gone == ["launch-1"]  # design-1 only changed its href
-    states = {m.uid: m.state for m in store.milestones("p")}
-    assert states == {"design-1": "open", "launch-1": "cancelled"}
+def client_date(store: StorePort, uid: str) -> ClientDate | None:
+    return store.client_dates("p").get(uid)
 
 
-def test_calendars_another_server_forgets_every_stored_url(store: StorePort) -> None:
-    assert store.follow_server("http://a/\0pm") is False  # a new state: nothing to forget
-    _sync(store, {"/d.ics": DESIGN})
-    store.save_client_calendar_entry("p", "design-1", "http://a/client/design-1.ics", "e", 1, NOW.date(), "ok")
-    assert store.follow_server("http://a/\0pm") is False
-    assert store.follow_server("http://b/\0pm") is True
-    assert store.calendar_state("p") is None and store.client_calendar_entry("p", "design-1") is None
-    assert [m.uid for m in store.milestones("p")] == ["design-1"]  # the milestones stay
+class StoreContract:
+    """The rules every store keeps. A subclass gives the `store` fixture: an empty store, closed after the test."""
+
+    def test_a_decisions_actions_happen_all_or_none(self, store: StorePort) -> None:
+        store.carry_out([decided("<n1@x>")], NOW)
+        with pytest.raises(StateConflict):  # the same message twice: the second decision fails whole
+            store.carry_out([mail("<reply-a@x>"), decided("<n1@x>")], NOW)
+        assert [i.message_id for i in store.outbox()] == []
+        store.carry_out([mail("<held@x>", state="held", audience="client")], NOW)
+        [held] = store.outbox()
+        store.carry_out([DecideHeld(held.id, False, "pm@studio.example"), SetOutboxState(held.id, "rejected", "no")],
+                        NOW)
+        assert store.outbox_item(held.id).state == "rejected"  # type: ignore[union-attr]
+
+    def test_calendars_a_deleted_entry_cancels_its_milestone_a_moved_one_does_not(self, store: StorePort) -> None:
+        _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+        assert store.calendar_state("p") == CalendarSync("p", "http://dav/p/", "t", "f")  # saved with the entries
+        gone = _sync(store, {"/design-moved.ics": DESIGN}, deleted=["/d.ics", "/l.ics"], token="t2")
+        assert gone == ["launch-1"]  # design-1 only changed its href
+        states = {m.uid: m.state for m in store.milestones("p")}
+        assert states == {"design-1": "open", "launch-1": "cancelled"}
+
+    def test_calendars_another_server_forgets_every_stored_url(self, store: StorePort) -> None:
+        assert store.follow_server("http://a/\0pm") is False  # a new state: nothing to forget
+        _sync(store, {"/d.ics": DESIGN})
+        store.save_client_calendar_entry("p", "design-1", "http://a/client/design-1.ics", "e", 1, NOW.date(), "ok")
+        assert store.follow_server("http://a/\0pm") is False
+        assert store.follow_server("http://b/\0pm") is True
+        assert store.calendar_state("p") is None and store.client_calendar_entry("p", "design-1") is None
+        assert [m.uid for m in store.milestones("p")] == ["design-1"]  # the milestones stay
+
+    def test_outbox_a_decision_moves_the_held_group_once(self, store: StorePort) -> None:
+        later = NOW + dt.timedelta(days=2)
+        reminder = dataclasses.replace(mail("<remind@x>", "held"), kind="manager-follow-up", not_before=later)
+        primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")],
+                                             [ShowDate("p", "u1", 3, shown_date=NOW.date())])
+        store.carry_out([ManagerCopy(primary, (mail("<draft@x>"), reminder))], NOW)
+        draft = next(i for i in store.outbox() if i.message_id == "<draft@x>")
+        assert draft.parent == primary
+        assert store.decide(primary, True, now=NOW, decided_by="pm") is True
+        assert {i.message_id: i.state for i in store.outbox(audience="client")} == {"<n@x>": "pending",
+                                                                                   "<u@x>": "pending"}
+        # the reminder the held letter scheduled goes with it, on its day; the draft was never held
+        scheduled = next(i for i in store.outbox() if i.message_id == "<remind@x>")
+        assert (scheduled.state, scheduled.next_attempt, scheduled.parent) == ("pending", later, primary)
+        assert next(i for i in store.outbox() if i.message_id == "<draft@x>").state == "pending"
+        assert store.decide(primary, False, now=NOW, decided_by="pm") is False  # already decided
+        assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
+        assert client_date(store, "u1").sequence == 3  # type: ignore[union-attr]
+
+    def test_outbox_knows_when_each_milestones_latest_notice_was_made(self, store: StorePort) -> None:
+        def notice(mid: str, uid: str, at: dt.datetime, state: str = "pending") -> QueueMail:
+            return dataclasses.replace(mail(mid, state, "client"), kind="notice", uid=uid, created=at)
+
+        store.enqueue_client_group([notice("<n1@x>", "u1", NOW)], [])
+        store.enqueue_client_group([notice("<n2@x>", "u1", NOW + dt.timedelta(days=3))], [])
+        rejected = store.enqueue_client_group([notice("<n3@x>", "u2", NOW, "held")], [])
+        store.decide(rejected, False, now=NOW, decided_by="pm")
+        assert store.notice_times("p") == {"u1": NOW + dt.timedelta(days=3)}  # a rejected notice told nobody
+        assert store.notice_times("q") == {}
+
+    def test_outbox_the_sequence_shown_only_grows(self, store: StorePort) -> None:
+        store.enqueue_client_group([mail("<a@x>", "pending", "client")], [ShowDate("p", "u1", 5)])
+        store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 2)])
+        assert client_date(store, "u1").sequence == 5  # type: ignore[union-attr]
+
+    def test_outbox_sent_since_compares_times_not_text(self, store: StorePort) -> None:
+        store.record_outgoing([mail("<w@x>")])
+        istanbul = dt.timezone(dt.timedelta(hours=3))
+        assert store.sent_since("reply", "p", NOW.astimezone(istanbul))  # the same moment, written another way
+        assert not store.sent_since("reply", "p", NOW + dt.timedelta(seconds=1))
+
+    def test_inbox_failures_count_until_the_message_is_decided(self, store: StorePort) -> None:
+        assert store.record_failure("<f@x>", "boom") == 1
+        assert store.record_failure("<f@x>", "boom again") == 2
+        assert store.failing_messages() == [("<f@x>", 2, "boom again")]
+        store.carry_out([decided("<f@x>")], NOW)
+        assert store.failing_messages() == []
+        assert store.message_decisions(["<f@x>", "<other@x>"]) == {"<f@x>": "processed"}
+
+    def test_inbox_old_text_is_pruned_once_a_day(self, store: StorePort) -> None:
+        def kept(key: str) -> RecordMessage:
+            return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=NOW,
+                                 outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"raw",
+                                 body="body")
+
+        store.carry_out([kept("<k1@x>")], NOW)
+        assert store.prune_mail(NOW - dt.timedelta(days=1)) == 0  # younger than the cut
+        assert store.prune_mail(NOW + dt.timedelta(days=1)) == 1
+        store.carry_out([kept("<k2@x>")], NOW + dt.timedelta(hours=2))
+        assert store.prune_mail(NOW + dt.timedelta(days=1, hours=3)) == 0  # the same day: not asked again
+        assert store.prune_mail(NOW + dt.timedelta(days=2)) == 1
+
+    def test_notes_are_read_back_per_milestone_and_the_cache_sees_new_ones(self, store: StorePort) -> None:
+        def note(key: str, at: dt.datetime, done: int) -> RecordMessage:
+            report = Report("p", "u1", at, done, None, None, "late assets", "daily review", False, "a@x",
+                            prevent="assets are due a week before the work starts")
+            return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=at,
+                                 outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"",
+                                 body="", reports=(report,))
+
+        store.carry_out([note("<1@x>", NOW, 10)], NOW)
+        assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10]
+        store.carry_out([note("<2@x>", NOW + dt.timedelta(days=1), 20)], NOW)
+        assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20]
+        assert [r.done for r in store.reports_by_milestone("p", recent=1)["u1"]] == [20]
+        kept = store.reports_by_milestone("p")["u1"][0]  # every field comes back, the note's Prevent with the rest
+        assert (kept.cause, kept.plan, kept.prevent) == ("late assets", "daily review",
+                                                         "assets are due a week before the work starts")
+
+    def test_calendars_entries_and_tokens_are_kept_per_project(self, store: StorePort) -> None:
+        _sync(store, {"/d.ics": DESIGN})
+        assert store.entry_etags("p") == {"/d.ics": "e"} and store.entry_etags("other") == {}
+        assert store.entries("p") == [("/d.ics", DESIGN)] and store.entries("p", recurring_only=True) == []
+        store.save_calendar_token("p", "p", "http://dav/p/", "t9", "f2")
+        assert store.calendar_state("p") == CalendarSync("p", "http://dav/p/", "t9", "f2")
+        store.forget_calendar("p")
+        assert store.calendar_state("p") is None and store.entries("p") == [("/d.ics", DESIGN)]  # texts stay
+
+    def test_calendars_an_unreadable_entry_keeps_its_milestones(self, store: StorePort) -> None:
+        _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+        gone = store.apply_calendar("p", ref="p", url="http://dav/p/", token="t2", fingerprint="f", entries=[],
+                                    parsed={}, deleted=[], kept={"/l.ics"}, now=NOW)
+        assert gone == [] and {m.state for m in store.milestones("p")} == {"open"}
+
+    def test_calendars_milestones_come_in_deadline_order_and_the_version_moves(self, store: StorePort) -> None:
+        before = store.version()
+        _sync(store, {"/l.ics": LAUNCH, "/d.ics": DESIGN})
+        assert [m.uid for m in store.milestones("p")] == ["design-1", "launch-1"]
+        assert [m.uid for m in store.milestones()] == ["design-1", "launch-1"] and store.milestones("q") == []
+        assert store.version() != before
+        seen = store.version()
+        store.carry_out([RecordMessage(message_key="<v@x>", message_id="<v@x>", sender="a@x", subject="s",
+                                       received_at=NOW, outcome="accepted", target_folder="processed", project="p",
+                                       problems=(), raw=b"", body="",
+                                       reports=(Report("p", "design-1", NOW, 50, None, None, "", "", False, "a@x"),))],
+                        NOW)
+        assert store.version() != seen  # a new note: what was learned before is learned again
+
+    def test_outbox_the_manager_answers_by_token_or_by_replying_to_the_draft(self, store: StorePort) -> None:
+        draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
+        primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [])
+        store.carry_out([ManagerCopy(primary, (draft,))], NOW)
+        assert store.notice_for_decision("n@x>", []).id == primary  # type: ignore[union-attr]  # token = id[1:9]
+        assert store.notice_for_decision("u@x>", []) is None  # a rider is not decided on its own
+        assert store.notice_for_decision("", ["<other@x>", "<draft@x>"]).id == primary  # type: ignore[union-attr]
+        assert store.notice_for_decision("", ["<n@x>"]) is None  # the notice itself is not the draft
+        assert store.first_client_message("p").message_id == "<n@x>"  # type: ignore[union-attr]
+        assert store.first_client_message("q") is None
+        assert store.client_message(["<u@x>"]).parent == primary  # type: ignore[union-attr]
+        assert store.client_message(["<draft@x>"]) is None  # the draft goes to the team
+        assert store.client_message(["<zz@x>", "<u@x>"]).message_id == "<u@x>"  # type: ignore[union-attr]
+        assert store.is_our_message_id("<draft@x>") and not store.is_our_message_id("<zz@x>")
+
+    def test_outbox_a_date_shown_keeps_what_a_later_one_leaves_out(self, store: StorePort) -> None:
+        store.enqueue_client_group([mail("<a@x>", "pending", "client")],
+                                   [ShowDate("p", "u1", 1, shown_date=dt.date(2026, 12, 4),
+                                             promised=dt.date(2026, 12, 4))])
+        store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 1, delivered=True)])
+        assert set(store.client_dates("p")) == {"u1"} and store.client_dates("q") == {}
+        d = client_date(store, "u1")
+        assert d is not None and (d.shown_date, d.promised, d.delivered_sent, d.cancelled_sent) == (
+            dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, False)
+        store.enqueue_client_group([mail("<c@x>", "pending", "client")], [ShowDate("p", "u1", 2, cancelled=True)])
+        assert client_date(store, "u1") == ClientDate(2, dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, True,
+                                                       invited=False)
+        store.enqueue_client_group([mail("<i@x>", "pending", "client")], [ShowDate("p", "u1", 2, invited=True)])
+        store.enqueue_client_group([mail("<j@x>", "pending", "client")], [ShowDate("p", "u1", 3)])
+        assert client_date(store, "u1").invited  # type: ignore[union-attr]  # once in their calendar, it stays
+
+    def test_outbox_a_state_moves_only_from_what_is_expected(self, store: StorePort) -> None:
+        store.record_outgoing([mail("<s@x>")])
+        [item] = store.outbox()
+        assert store.set_outbox_state(item.id, "sending", now=NOW, attempt=True, expect=("pending",))
+        assert not store.set_outbox_state(item.id, "sending", now=NOW, expect=("pending",))
+        later = NOW + dt.timedelta(minutes=5)
+        assert store.set_outbox_state(item.id, "pending", now=NOW, error="421 try later", next_attempt=later)
+        assert store.set_outbox_state(item.id, "sent", now=NOW + dt.timedelta(minutes=6))
+        done = store.outbox_item(item.id)
+        assert done is not None and (done.state, done.attempts, done.last_error, done.sent, done.next_attempt) == (
+            "sent", 1, "421 try later", NOW + dt.timedelta(minutes=6), None)
+        assert store.outbox(states=("pending",)) == [] and store.outbox(audience="client") == []
+        assert not store.set_outbox_state(999, "sent", now=NOW)
+
+    def test_outbox_the_same_message_is_recorded_once(self, store: StorePort) -> None:
+        store.record_outgoing([mail("<r@x>"), mail("<r@x>")])
+        store.record_outgoing([mail("<r@x>")])
+        assert [i.message_id for i in store.outbox()] == ["<r@x>"]
+        with pytest.raises(StateConflict):
+            store.enqueue_client_group([mail("<r@x>", "pending", "client")], [ShowDate("p", "u1", 9)])
+        assert client_date(store, "u1") is None  # the group failed whole
+
+    def test_inbox_uidvalidity_counts_and_moves(self, store: StorePort) -> None:
+        assert store.swap_uidvalidity("INBOX", 7) is None
+        assert store.swap_uidvalidity("INBOX", 8) == 7
+        store.carry_out([decided("<a@x>"), decided("<b@x>")], NOW)
+        store.mark_moved(["<a@x>"])
+        assert store.note_count() == {"accepted": 2}
+        with pytest.raises(StateConflict):
+            store.carry_out([decided("<c@x>"), decided("<a@x>")], NOW)
+        assert store.note_count() == {"accepted": 2}
+
+    def test_notes_the_track_record_is_each_milestones_first_estimate(self, store: StorePort) -> None:
+        _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+
+        def note(key: str, uid: str, at: dt.datetime, done: int | None, remaining: float | None) -> RecordMessage:
+            report = Report("p", uid, at, done, remaining, None, "", "", False, "a@x")
+            return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=at,
+                                 outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"",
+                                 body="", reports=(report,))
+
+        day = dt.timedelta(days=1)
+        store.carry_out([note("<1@x>", "design-1", NOW, 10, None),  # no estimate yet
+                         note("<2@x>", "design-1", NOW + day, 40, 3),
+                         note("<3@x>", "design-1", NOW + 2 * day, 70, 1),
+                         note("<4@x>", "design-1", NOW + 4 * day, 100, 0),
+                         note("<5@x>", "launch-1", NOW + day, 5, 8),
+                         note("<6@x>", "ghost", NOW + day, 5, 2)], NOW)
+        assert store.done_at() == {("p", "design-1"): NOW + 4 * day}
+        record = {(r.estimated_at, r.remaining_days, r.done_at, r.state) for r in store.track_record()}
+        assert record == {(NOW + day, 3, NOW + 4 * day, "open"), (NOW + day, 8, None, "open"),
+                          (NOW + day, 2, None, "cancelled")}
+        assert [r.done for r in store.reports("p", "design-1", recent=2)] == [70, 100]
+
+    def test_forecasts_the_latest_counts_and_only_open_ones_are_at_risk(self, store: StorePort) -> None:
+        _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+        store.save_forecasts([Forecast("p", "design-1", None, None, 0.5, "slow"),
+                              Forecast("p", "launch-1", None, None, 0.95, "late")], NOW)
+        store.save_forecasts([Forecast("p", "design-1", None, None, 0.92, "slower")], NOW)
+        assert store.forecast("p", "design-1").reason == "slower"  # type: ignore[union-attr]
+        assert store.forecast("p", "ghost") is None
+        assert store.at_risk(0.9) == 2
+        _sync(store, {"/d.ics": DESIGN}, deleted=["/l.ics"], token="t2")
+        assert store.at_risk(0.9) == 1
+
+    def test_health_the_last_pass_and_each_server(self, store: StorePort) -> None:
+        assert store.last_pass() is None
+        store.record_pass(NOW, NOW + dt.timedelta(seconds=2), True, "3 events")
+        store.record_pass(NOW + dt.timedelta(minutes=1), NOW + dt.timedelta(minutes=1, seconds=1), False, "smtp down")
+        assert store.last_pass() == PassRecord(NOW + dt.timedelta(minutes=1), NOW + dt.timedelta(minutes=1, seconds=1),
+                                               False, "smtp down")
+        store.set_server("smtp", False, "refused", NOW)
+        store.set_server("smtp", True, "ok", NOW)
+        assert store.servers() == {"smtp": ServerHealth(True, "ok")}
+
+    def test_the_key_of_our_ids_is_secret(self, store: StorePort) -> None:
+        assert len(store.key) == 32  # lasting across a restart: each store's own tests (test_store.py for SQLite)
+
+    def test_a_client_page_token_is_made_once_per_project_random_and_kept(self, store: StorePort) -> None:
+        assert store.page_tokens() == {}
+        first = store.make_page_tokens(["p", "q"])
+        assert set(first) == {"p", "q"} and first["p"] != first["q"]
+        assert all(len(t) >= 22 for t in first.values())  # at least 128 bits, URL-safe base64
+        assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
+        assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}
+        assert store.page_tokens("q") == {"q": first["q"]} and store.page_tokens("none") == {}
+        rotated = store.rotate_page_token("q")  # a leaked link: a new token, the old one names nothing
+        assert rotated != first["q"] and store.page_tokens("q") == {"q": rotated} and len(rotated) >= 22
+        assert store.make_page_tokens(["q"]) == {"q": rotated}
+
+    def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(self, store: StorePort) -> None:
+        shown = [ShowDate("p", "u1", 3, shown_date=NOW.date(), promised=NOW.date(), invited=True)]
+        primary = store.enqueue_client_group([mail("<g1@x>", "held", "client"), mail("<g2@x>", "held", "client")],
+                                             shown)
+        assert store.shown_groups("p") == [("held", tuple(shown))] and store.shown_groups("q") == []
+        store.decide(primary, False, now=NOW, decided_by="pm")
+        assert store.shown_groups("p") == [("rejected", tuple(shown))]
+
+    def test_outbox_a_client_entry_keeps_the_uid_it_first_went_out_with(self, store: StorePort) -> None:
+        first = ShowDate("p", "u1", 1, shown_date=NOW.date(), invited=True, entry_uid="dw-ours")
+        store.enqueue_client_group([mail("<e1@x>", "pending", "client")], [first, ShowDate("p", "u2", 0)])
+        assert store.entry_uids("p") == {"u1": "dw-ours"} and store.entry_uids("q") == {}
+        again = dataclasses.replace(first, sequence=2, entry_uid="dw-other")
+        store.enqueue_client_group([mail("<e2@x>", "pending", "client")], [again])
+        assert store.entry_uids("p") == {"u1": "dw-ours"}  # it keeps moving in place: its UID never changes
+        assert store.shown_groups("p")[1] == ("pending", (again,))
+
+    def test_a_risk_alert_is_kept_until_it_comes_down(self, store: StorePort) -> None:
+        up = RiskAlert(0.62, NOW.date(), NOW.date(), NOW)
+        store.set_risk_alert("p", "u1", up)
+        store.set_risk_alert("p", "u2", dataclasses.replace(up, p80=None, target=None))
+        assert store.risk_alerts() == {("p", "u1"): up, ("p", "u2"): dataclasses.replace(up, p80=None, target=None)}
+        store.set_risk_alert("p", "u1", dataclasses.replace(up, p_miss=0.9))  # said again: replaced
+        store.set_risk_alert("p", "u2", None)
+        assert store.risk_alerts() == {("p", "u1"): dataclasses.replace(up, p_miss=0.9)}
+        store.set_risk_alert("q", "u1", up)
+        assert store.risk_alerts("q") == {("q", "u1"): up} and set(store.risk_alerts()) == {("p", "u1"), ("q", "u1")}
+
+    def test_a_web_session_counts_until_it_is_signed_out_or_expires_and_the_expired_are_pruned(
+            self, store: StorePort) -> None:
+        day = dt.timedelta(days=1)
+        store.start_web_session("phone", "pm@studio.example", NOW, NOW + 14 * day)
+        store.start_web_session("desk", "pm@studio.example", NOW, NOW + day)
+        assert store.web_session("phone", NOW) == store.web_session("desk", NOW) == "pm@studio.example"
+        assert store.web_session("never-started", NOW) is None
+        with pytest.raises(StateConflict):
+            store.start_web_session("phone", "pm@studio.example", NOW, NOW + day)
+        assert store.end_web_session("phone") is True and store.end_web_session("phone") is False
+        assert store.web_session("phone", NOW) is None  # signed out
+        assert store.web_session("desk", NOW + day - dt.timedelta(seconds=1)) == "pm@studio.example"
+        assert store.web_session("desk", NOW + day) is None  # expired
+        store.start_web_session("tablet", "pm@studio.example", NOW + 2 * day, NOW + 16 * day)  # prunes the expired
+        assert store.web_session("tablet", NOW + 3 * day) == "pm@studio.example"
+        assert store.web_session("tablet", NOW + 16 * day) is None
+        store.start_web_session("desk", "pm@studio.example", NOW + 2 * day, NOW + 3 * day)  # its sid is free again
 
 
-def test_outbox_a_decision_moves_the_held_group_once(store: StorePort) -> None:
-    later = NOW + dt.timedelta(days=2)
-    reminder = dataclasses.replace(mail("<remind@x>", "held"), kind="manager-follow-up", not_before=later)
-    primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")],
-                                         [ShowDate("p", "u1", 3, shown_date=NOW.date())])
-    store.carry_out([ManagerCopy(primary, (mail("<draft@x>"), reminder))], NOW)
-    draft = next(i for i in store.outbox() if i.message_id == "<draft@x>")
-    assert draft.parent == primary
-    assert store.decide(primary, True, now=NOW, decided_by="pm") is True
-    assert {i.message_id: i.state for i in store.outbox(audience="client")} == {"<n@x>": "pending", "<u@x>": "pending"}
-    # the reminder the held letter scheduled goes with it, on its day; the draft was never held
-    scheduled = next(i for i in store.outbox() if i.message_id == "<remind@x>")
-    assert (scheduled.state, scheduled.next_attempt, scheduled.parent) == ("pending", later, primary)
-    assert next(i for i in store.outbox() if i.message_id == "<draft@x>").state == "pending"
-    assert store.decide(primary, False, now=NOW, decided_by="pm") is False  # already decided
-    assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
-    assert store.client_date("p", "u1").sequence == 3  # type: ignore[union-attr]
+# how to open an empty store of each kind in this tree, by name; a fixture it needs is asked of `request`
+STORES: dict[str, Callable[[pytest.FixtureRequest], StorePort]] = {
+    "sqlite": lambda request: Store.open(request.getfixturevalue("tmp_path")),
+    "memory": lambda request: MemoryStore(),
+}
 
 
-def test_outbox_knows_when_each_milestones_latest_notice_was_made(store: StorePort) -> None:
-    def notice(mid: str, uid: str, at: dt.datetime, state: str = "pending") -> QueueMail:
-        return dataclasses.replace(mail(mid, state, "client"), kind="notice", uid=uid, created=at)
-
-    store.enqueue_client_group([notice("<n1@x>", "u1", NOW)], [])
-    store.enqueue_client_group([notice("<n2@x>", "u1", NOW + dt.timedelta(days=3))], [])
-    rejected = store.enqueue_client_group([notice("<n3@x>", "u2", NOW, "held")], [])
-    store.decide(rejected, False, now=NOW, decided_by="pm")
-    assert store.notice_times("p") == {"u1": NOW + dt.timedelta(days=3)}  # a rejected notice told nobody
-    assert store.notice_times("q") == {}
-
-
-def test_outbox_the_sequence_shown_only_grows(store: StorePort) -> None:
-    store.enqueue_client_group([mail("<a@x>", "pending", "client")], [ShowDate("p", "u1", 5)])
-    store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 2)])
-    assert store.client_date("p", "u1").sequence == 5  # type: ignore[union-attr]
-
-
-def test_outbox_sent_since_compares_times_not_text(store: StorePort) -> None:
-    store.record_outgoing([mail("<w@x>")])
-    istanbul = dt.timezone(dt.timedelta(hours=3))
-    assert store.sent_since("reply", "p", NOW.astimezone(istanbul))  # the same moment, written another way
-    assert not store.sent_since("reply", "p", NOW + dt.timedelta(seconds=1))
-
-
-def test_inbox_failures_count_until_the_message_is_decided(store: StorePort) -> None:
-    assert store.record_failure("<f@x>", "boom") == 1
-    assert store.record_failure("<f@x>", "boom again") == 2
-    assert store.failing_messages() == [("<f@x>", 2, "boom again")]
-    store.carry_out([decided("<f@x>")], NOW)
-    assert store.failing_messages() == []
-    assert store.message_decisions(["<f@x>", "<other@x>"]) == {"<f@x>": "processed"}
-
-
-def test_inbox_old_text_is_pruned_once_a_day(store: StorePort) -> None:
-    def kept(key: str) -> RecordMessage:
-        return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=NOW,
-                             outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"raw",
-                             body="body")
-
-    store.carry_out([kept("<k1@x>")], NOW)
-    assert store.prune_mail(NOW - dt.timedelta(days=1)) == 0  # younger than the cut
-    assert store.prune_mail(NOW + dt.timedelta(days=1)) == 1
-    store.carry_out([kept("<k2@x>")], NOW + dt.timedelta(hours=2))
-    assert store.prune_mail(NOW + dt.timedelta(days=1, hours=3)) == 0  # the same day: not asked again
-    assert store.prune_mail(NOW + dt.timedelta(days=2)) == 1
-
-
-def test_notes_are_read_back_per_milestone_and_the_cache_sees_new_ones(store: StorePort) -> None:
-    def note(key: str, at: dt.datetime, done: int) -> RecordMessage:
-        report = Report("p", "u1", at, done, None, None, "late assets", "daily review", False, "a@x",
-                        prevent="assets are due a week before the work starts")
-        return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=at,
-                             outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"",
-                             body="", reports=(report,))
-
-    store.carry_out([note("<1@x>", NOW, 10)], NOW)
-    assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10]
-    store.carry_out([note("<2@x>", NOW + dt.timedelta(days=1), 20)], NOW)
-    assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20]
-    assert [r.done for r in store.reports_by_milestone("p", recent=1)["u1"]] == [20]
-    kept = store.reports_by_milestone("p")["u1"][0]  # every field comes back, the note's Prevent with the rest
-    assert (kept.cause, kept.plan, kept.prevent) == ("late assets", "daily review",
-                                                     "assets are due a week before the work starts")
-
-
-def test_calendars_entries_and_tokens_are_kept_per_project(store: StorePort) -> None:
-    _sync(store, {"/d.ics": DESIGN})
-    assert store.entry_etags("p") == {"/d.ics": "e"} and store.entry_etags("other") == {}
-    assert store.entries("p") == [("/d.ics", DESIGN)] and store.entries("p", recurring_only=True) == []
-    store.save_calendar_token("p", "p", "http://dav/p/", "t9", "f2")
-    assert {k: store.calendar_state("p")[k] for k in ("url", "sync_token", "fingerprint")} == {  # type: ignore[index]
-        "url": "http://dav/p/", "sync_token": "t9", "fingerprint": "f2"}
-    store.forget_calendar("p")
-    assert store.calendar_state("p") is None and store.entries("p") == [("/d.ics", DESIGN)]  # texts stay
-
-
-def test_calendars_an_unreadable_entry_keeps_its_milestones(store: StorePort) -> None:
-    _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
-    gone = store.apply_calendar("p", ref="p", url="http://dav/p/", token="t2", fingerprint="f", entries=[],
-                                parsed={}, deleted=[], kept={"/l.ics"}, now=NOW)
-    assert gone == [] and {m.state for m in store.milestones("p")} == {"open"}
-
-
-def test_calendars_milestones_come_in_deadline_order_and_the_version_moves(store: StorePort) -> None:
-    before = store.version()
-    _sync(store, {"/l.ics": LAUNCH, "/d.ics": DESIGN})
-    assert [m.uid for m in store.milestones("p")] == ["design-1", "launch-1"]
-    assert [m.uid for m in store.milestones()] == ["design-1", "launch-1"] and store.milestones("q") == []
-    assert store.version() != before
-    seen = store.version()
-    store.carry_out([RecordMessage(message_key="<v@x>", message_id="<v@x>", sender="a@x", subject="s",
-                                   received_at=NOW, outcome="accepted", target_folder="processed", project="p",
-                                   problems=(), raw=b"", body="",
-                                   reports=(Report("p", "design-1", NOW, 50, None, None, "", "", False, "a@x"),))],
-                    NOW)
-    assert store.version() != seen  # a new note: what was learned before is learned again
-
-
-def test_outbox_the_manager_answers_by_token_or_by_replying_to_the_draft(store: StorePort) -> None:
-    draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
-    primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [])
-    store.carry_out([ManagerCopy(primary, (draft,))], NOW)
-    assert store.notice_for_decision("n@x>", []).id == primary  # type: ignore[union-attr]  # token = id[1:9]
-    assert store.notice_for_decision("u@x>", []) is None  # a rider is not decided on its own
-    assert store.notice_for_decision("", ["<other@x>", "<draft@x>"]).id == primary  # type: ignore[union-attr]
-    assert store.notice_for_decision("", ["<n@x>"]) is None  # the notice itself is not the draft
-    assert store.first_client_message("p").message_id == "<n@x>"  # type: ignore[union-attr]
-    assert store.first_client_message("q") is None
-    assert store.client_message("<u@x>").parent == primary  # type: ignore[union-attr]
-    assert store.client_message("<draft@x>") is None  # the draft goes to the team
-    assert store.notice_by_message_ids(["<zz@x>", "<u@x>"]).message_id == "<u@x>"  # type: ignore[union-attr]
-    assert store.is_our_message_id("<draft@x>") and not store.is_our_message_id("<zz@x>")
-
-
-def test_outbox_a_date_shown_keeps_what_a_later_one_leaves_out(store: StorePort) -> None:
-    store.enqueue_client_group([mail("<a@x>", "pending", "client")],
-                               [ShowDate("p", "u1", 1, shown_date=dt.date(2026, 12, 4), promised=dt.date(2026, 12, 4))])
-    store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 1, delivered=True)])
-    assert store.client_dates("p") == {"u1": store.client_date("p", "u1")}
-    d = store.client_date("p", "u1")
-    assert d is not None and (d.shown_date, d.promised, d.delivered_sent, d.cancelled_sent) == (
-        dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, False)
-    store.enqueue_client_group([mail("<c@x>", "pending", "client")], [ShowDate("p", "u1", 2, cancelled=True)])
-    assert store.client_date("p", "u1") == type(d)(2, dt.date(2026, 12, 4), dt.date(2026, 12, 4), True, True,
-                                                   invited=False)
-    store.enqueue_client_group([mail("<i@x>", "pending", "client")], [ShowDate("p", "u1", 2, invited=True)])
-    store.enqueue_client_group([mail("<j@x>", "pending", "client")], [ShowDate("p", "u1", 3)])
-    assert store.client_date("p", "u1").invited  # type: ignore[union-attr]  # once in their calendar, it stays
-
-
-def test_outbox_a_state_moves_only_from_what_is_expected(store: StorePort) -> None:
-    store.record_outgoing([mail("<s@x>")])
-    [item] = store.outbox()
-    assert store.set_outbox_state(item.id, "sending", now=NOW, attempt=True, expect=("pending",))
-    assert not store.set_outbox_state(item.id, "sending", now=NOW, expect=("pending",))
-    later = NOW + dt.timedelta(minutes=5)
-    assert store.set_outbox_state(item.id, "pending", now=NOW, error="421 try later", next_attempt=later)
-    assert store.set_outbox_state(item.id, "sent", now=NOW + dt.timedelta(minutes=6))
-    done = store.outbox_item(item.id)
-    assert done is not None and (done.state, done.attempts, done.last_error, done.sent, done.next_attempt) == (
-        "sent", 1, "421 try later", NOW + dt.timedelta(minutes=6), None)
-    assert store.outbox(states=("pending",)) == [] and store.outbox(audience="client") == []
-    assert not store.set_outbox_state(999, "sent", now=NOW)
-
-
-def test_outbox_the_same_message_is_recorded_once(store: StorePort) -> None:
-    store.record_outgoing([mail("<r@x>"), mail("<r@x>")])
-    store.record_outgoing([mail("<r@x>")])
-    assert [i.message_id for i in store.outbox()] == ["<r@x>"]
-    with pytest.raises(StateConflict):
-        store.enqueue_client_group([mail("<r@x>", "pending", "client")], [ShowDate("p", "u1", 9)])
-    assert store.client_date("p", "u1") is None  # the group failed whole
-
-
-def test_inbox_uidvalidity_counts_and_moves(store: StorePort) -> None:
-    assert store.swap_uidvalidity("INBOX", 7) is None
-    assert store.swap_uidvalidity("INBOX", 8) == 7
-    store.carry_out([decided("<a@x>"), decided("<b@x>")], NOW)
-    store.mark_moved(["<a@x>"])
-    assert store.note_count() == {"accepted": 2}
-    with pytest.raises(StateConflict):
-        store.carry_out([decided("<c@x>"), decided("<a@x>")], NOW)
-    assert store.note_count() == {"accepted": 2}
-
-
-def test_notes_the_track_record_is_each_milestones_first_estimate(store: StorePort) -> None:
-    _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
-
-    def note(key: str, uid: str, at: dt.datetime, done: int | None, remaining: float | None) -> RecordMessage:
-        report = Report("p", uid, at, done, remaining, None, "", "", False, "a@x")
-        return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=at,
-                             outcome="accepted", target_folder="processed", project="p", problems=(), raw=b"",
-                             body="", reports=(report,))
-
-    day = dt.timedelta(days=1)
-    store.carry_out([note("<1@x>", "design-1", NOW, 10, None),  # no estimate yet
-                     note("<2@x>", "design-1", NOW + day, 40, 3),
-                     note("<3@x>", "design-1", NOW + 2 * day, 70, 1),
-                     note("<4@x>", "design-1", NOW + 4 * day, 100, 0),
-                     note("<5@x>", "launch-1", NOW + day, 5, 8),
-                     note("<6@x>", "ghost", NOW + day, 5, 2)], NOW)
-    assert store.done_at() == {("p", "design-1"): NOW + 4 * day}
-    record = {(r.estimated_at, r.remaining_days, r.done_at, r.state) for r in store.track_record()}
-    assert record == {(NOW + day, 3, NOW + 4 * day, "open"), (NOW + day, 8, None, "open"),
-                      (NOW + day, 2, None, "cancelled")}
-    assert [r.done for r in store.reports("p", "design-1", recent=2)] == [70, 100]
-
-
-def test_forecasts_the_latest_counts_and_only_open_ones_are_at_risk(store: StorePort) -> None:
-    _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
-    store.save_forecasts([Forecast("p", "design-1", None, None, 0.5, "slow"),
-                          Forecast("p", "launch-1", None, None, 0.95, "late")], NOW)
-    store.save_forecasts([Forecast("p", "design-1", None, None, 0.92, "slower")], NOW)
-    assert store.forecast("p", "design-1").reason == "slower"  # type: ignore[union-attr]
-    assert store.forecast("p", "ghost") is None
-    assert store.at_risk(0.9) == 2
-    _sync(store, {"/d.ics": DESIGN}, deleted=["/l.ics"], token="t2")
-    assert store.at_risk(0.9) == 1
-
-
-def test_health_the_last_pass_and_each_server(store: StorePort) -> None:
-    assert store.last_pass() is None
-    store.record_pass(NOW, NOW + dt.timedelta(seconds=2), True, "3 events")
-    store.record_pass(NOW + dt.timedelta(minutes=1), NOW + dt.timedelta(minutes=1, seconds=1), False, "smtp down")
-    last = store.last_pass()
-    assert last is not None and (last["ok"], last["summary"]) == (0, "smtp down")
-    store.set_server("smtp", False, "refused", NOW)
-    store.set_server("smtp", True, "ok", NOW)
-    assert store.servers() == {"smtp": {"ok": True, "detail": "ok"}}
-
-
-def test_the_key_of_our_ids_is_secret_and_lasting(store: StorePort, tmp_path: Path) -> None:
-    assert len(store.key) == 32
-    if isinstance(store, Store):
-        again = Store.open(tmp_path)
-        assert again.key == store.key
-        again.close()
-
-
-def test_a_client_page_token_is_made_once_per_project_random_and_kept(store: StorePort) -> None:
-    assert store.page_tokens() == {}
-    first = store.make_page_tokens(["p", "q"])
-    assert set(first) == {"p", "q"} and first["p"] != first["q"]
-    assert all(len(t) >= 22 for t in first.values())  # at least 128 bits, URL-safe base64
-    assert store.make_page_tokens(["q", "r"])["q"] == first["q"]  # kept; a new project gets its own
-    assert store.page_tokens() == {**first, "r": store.page_tokens()["r"]}
-    assert store.page_tokens("q") == {"q": first["q"]} and store.page_tokens("none") == {}
-    rotated = store.rotate_page_token("q")  # a leaked link: a new token, the old one names nothing
-    assert rotated != first["q"] and store.page_tokens("q") == {"q": rotated} and len(rotated) >= 22
-    assert store.make_page_tokens(["q"]) == {"q": rotated}
-
-
-def test_outbox_each_group_keeps_the_dates_it_gave_and_its_state(store: StorePort) -> None:
-    shown = [ShowDate("p", "u1", 3, shown_date=NOW.date(), promised=NOW.date(), invited=True)]
-    primary = store.enqueue_client_group([mail("<g1@x>", "held", "client"), mail("<g2@x>", "held", "client")], shown)
-    assert store.shown_groups("p") == [("held", tuple(shown))] and store.shown_groups("q") == []
-    store.decide(primary, False, now=NOW, decided_by="pm")
-    assert store.shown_groups("p") == [("rejected", tuple(shown))]
-
-
-def test_outbox_a_client_entry_keeps_the_uid_it_first_went_out_with(store: StorePort) -> None:
-    first = ShowDate("p", "u1", 1, shown_date=NOW.date(), invited=True, entry_uid="dw-ours")
-    store.enqueue_client_group([mail("<e1@x>", "pending", "client")], [first, ShowDate("p", "u2", 0)])
-    assert store.entry_uids("p") == {"u1": "dw-ours"} and store.entry_uids("q") == {}
-    again = dataclasses.replace(first, sequence=2, entry_uid="dw-other")
-    store.enqueue_client_group([mail("<e2@x>", "pending", "client")], [again])
-    assert store.entry_uids("p") == {"u1": "dw-ours"}  # it keeps moving in place: its UID never changes
-    assert store.shown_groups("p")[1] == ("pending", (again,))
-
-
-def test_a_risk_alert_is_kept_until_it_comes_down(store: StorePort) -> None:
-    up = RiskAlert(0.62, NOW.date(), NOW.date(), NOW)
-    store.set_risk_alert("p", "u1", up)
-    store.set_risk_alert("p", "u2", dataclasses.replace(up, p80=None, target=None))
-    assert store.risk_alerts() == {("p", "u1"): up, ("p", "u2"): dataclasses.replace(up, p80=None, target=None)}
-    store.set_risk_alert("p", "u1", dataclasses.replace(up, p_miss=0.9))  # said again: replaced
-    store.set_risk_alert("p", "u2", None)
-    assert store.risk_alerts() == {("p", "u1"): dataclasses.replace(up, p_miss=0.9)}
-    store.set_risk_alert("q", "u1", up)
-    assert store.risk_alerts("q") == {("q", "u1"): up} and set(store.risk_alerts()) == {("p", "u1"), ("q", "u1")}
-
-
-def test_a_web_session_counts_until_it_is_signed_out_or_expires_and_the_expired_are_pruned(store: StorePort) -> None:
-    day = dt.timedelta(days=1)
-    store.start_web_session("phone", "pm@studio.example", NOW, NOW + 14 * day)
-    store.start_web_session("desk", "pm@studio.example", NOW, NOW + day)
-    assert store.web_session("phone", NOW) == store.web_session("desk", NOW) == "pm@studio.example"
-    assert store.web_session("never-started", NOW) is None
-    with pytest.raises(StateConflict):
-        store.start_web_session("phone", "pm@studio.example", NOW, NOW + day)
-    assert store.end_web_session("phone") is True and store.end_web_session("phone") is False
-    assert store.web_session("phone", NOW) is None  # signed out
-    assert store.web_session("desk", NOW + day - dt.timedelta(seconds=1)) == "pm@studio.example"
-    assert store.web_session("desk", NOW + day) is None  # expired
-    store.start_web_session("tablet", "pm@studio.example", NOW + 2 * day, NOW + 16 * day)  # prunes the expired
-    assert store.prune_web_sessions(NOW + 2 * day) == 0
-    assert store.prune_web_sessions(NOW + 16 * day) == 1
-    assert store.web_session("tablet", NOW + 3 * day) is None
+class TestStores(StoreContract):
+    @pytest.fixture(params=list(STORES))
+    def store(self, request: pytest.FixtureRequest) -> Iterator[StorePort]:
+        opened = STORES[request.param](request)
+        yield opened
+        opened.close()

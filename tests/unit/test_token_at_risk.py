@@ -45,14 +45,14 @@ def test_an_unsaved_refresh_token_shows_in_status_and_systemd_status(tmp_path: P
 
     report = PassReport()
     server_ok(svc, report, "imap", "3 messages read")
-    assert store.servers()["imap"]["detail"] == "3 messages read" and not report.at_risk
+    assert store.servers()["imap"].detail == "3 messages read" and not report.at_risk
 
     refuse_writes(monkeypatch, tokens.path.parent, OSError(errno.EROFS, "Read-only file system"))
     source()  # a renewal: the provider rotates, the new token cannot be written
     report = PassReport()
     server_ok(svc, report, "imap", "3 messages read")
     line = store.servers()["imap"]
-    assert line["ok"] and line["detail"].startswith("3 messages read; the new refresh token could not be saved to "
+    assert line.ok and line.detail.startswith("3 messages read; the new refresh token could not be saved to "
                                                     f"{tokens.path} (Read-only file system)")
     crew = Crew(svc, asyncio.Event())
     crew.workers["inbox"].last = report

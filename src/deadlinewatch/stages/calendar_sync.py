@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 
 from deadlinewatch.adapters.calendar import CalendarEntry, Changes
+from deadlinewatch.adapters.store import CalendarSync
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
@@ -51,13 +52,13 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
     for i, project in enumerate(svc.config.projects):
         svc.tick()
         state = svc.store.calendar_state(project.id)
-        if state is not None and state["ref"] != project.calendar:
+        if state is not None and state.ref != project.calendar:
             state = None  # the project points at another calendar now: start over
         known = _StoredEtags(svc, project.id)
         try:
             changes = await asyncio.to_thread(svc.calendar.changes, project.calendar,
-                                              state["url"] if state else None,
-                                              state["sync_token"] if state else None, known)
+                                              state.url if state else None,
+                                              state.sync_token if state else None, known)
         except (ServerError, LoginRefused) as e:
             server_failed(svc, report, "caldav", e)
             return
@@ -95,15 +96,15 @@ class _StoredEtags(Mapping[str, str]):
 
 
 def _apply(svc: Services, report: PassReport, project: Project, changes: Changes,
-           state: dict[str, object] | None) -> None:
+           state: CalendarSync | None) -> None:
     now = svc.clock.now()
     new_print = fingerprint(svc, project)
-    old_print = state["fingerprint"] if state else ""
+    old_print = state.fingerprint if state else ""
     entries: list[CalendarEntry] = list(changes.changed)
     reparse: list[tuple[str, str]] = svc.store.entries(project.id, recurring_only=old_print == new_print)
     if not entries and not changes.deleted and not reparse:
         # nothing changed: remember a new token if there is one, nothing else to read or write
-        if state is None or (state["url"], state["sync_token"]) != (changes.url, changes.token):
+        if state is None or (state.url, state.sync_token) != (changes.url, changes.token):
             svc.store.save_calendar_token(project.id, project.calendar, changes.url, changes.token, new_print)
         return
     fresh = {e.href for e in entries}

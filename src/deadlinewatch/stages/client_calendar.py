@@ -50,16 +50,15 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
         written = svc.store.client_calendar_entry(project.id, row.uid)
         # what the entry says, as in the letters' invitations: the status, the page's address (Letters)
         description = svc.letters.entry_description(project.client.language, row, page_url, project.client.timezone)
-        if written and (written["sequence"], written["date"], written["status"]) == \
-                (row.sequence, row.new.isoformat(), description):
+        if written and (written.sequence, written.date, written.status) == (row.sequence, row.new, description):
             continue
         if base is None:
             base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
         # named after the entry's UID (ours), never the team's: the link is shared with the client
-        url = written["url"] if written else f"{base}{quote(row.entry_uid, safe='')}.ics"
+        url = written.url if written else f"{base}{quote(row.entry_uid, safe='')}.ics"
         # a shared calendar, read by link (a feed): no ATTENDEE, as in every feed
         ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender, (), description)
-        etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written["etag"] if written else None)
+        etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written.etag if written else None)
         if etag is None:
             # someone edited (or created) it meanwhile: read their version and lay our facts over it
             current = await asyncio.to_thread(calendar.get, url)

@@ -57,7 +57,7 @@ def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Looku
     # a bounce counts only as a delivery status notification of a client message that was sent (its Message-ID is
     # keyed: nobody outside can name one), never as any mail that quotes an id
     bounced = tuple(item for m in intake.returned_ids(incoming.msg)
-                    if (item := store.client_message(m)) is not None and item.state == "sent"
+                    if (item := store.client_message([m])) is not None and item.state == "sent"
                     ) if intake.is_automatic(incoming.msg, incoming.sender) else ()
     note = None
     if incoming.sender in reading.rules.members and not incoming.unreadable and not incoming.too_long:
@@ -77,7 +77,7 @@ def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Looku
         closed = reading.forecaster.spread.history
     return Lookup(
         is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
-        held=held, answered=store.notice_by_message_ids(incoming.references), bounced=bounced, note=note,
+        held=held, answered=store.client_message(incoming.references), bounced=bounced, note=note,
         milestones={p: store.milestones(p) for p in concerned},
         view=pv,
         held_view=held_view, closed=closed,
@@ -195,7 +195,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
             reading.decided.update(svc.store.message_decisions(
                 [i.message_key for _, i, _ in prepared if i.message_key not in reading.decided]))
             # each message in a savepoint of its own, a batch of them in one commit: nothing awaits in here
-            with svc.store.batch():
+            with svc.store.transaction():
                 for item, incoming, note in prepared:
                     if note is not None:
                         reading.understood[incoming.message_key] = note

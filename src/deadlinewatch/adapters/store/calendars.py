@@ -7,18 +7,19 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _datetime, _iso
+from deadlinewatch.adapters.store.port import CalendarSync, ClientCalendarEntry
 from deadlinewatch.core.model import Milestone
 
 
 class Calendars(Database):
     """Calendar sync state, entries as fetched, the milestones parsed from them, the client-facing copy."""
 
-    def calendar_state(self, project: str) -> dict[str, Any] | None:
-        r = self.db.execute("SELECT * FROM calendars WHERE project = ?", (project,)).fetchone()
-        return dict(r) if r else None
+    def calendar_state(self, project: str) -> CalendarSync | None:
+        r = self.db.execute("SELECT ref, url, sync_token, fingerprint FROM calendars WHERE project = ?",
+                            (project,)).fetchone()
+        return CalendarSync(*r) if r else None
 
     def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None:
         with self.transaction() as db:
@@ -141,9 +142,10 @@ class Calendars(Database):
             for r in rows
         ]
 
-    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None:
-        r = self.db.execute("SELECT * FROM client_calendar WHERE project = ? AND uid = ?", (project, uid)).fetchone()
-        return dict(r) if r else None
+    def client_calendar_entry(self, project: str, uid: str) -> ClientCalendarEntry | None:
+        r = self.db.execute("SELECT url, etag, sequence, date, status FROM client_calendar WHERE project = ? AND"
+                            " uid = ?", (project, uid)).fetchone()
+        return ClientCalendarEntry(r[0], r[1], r[2], dt.date.fromisoformat(r[3]), r[4]) if r else None
 
     def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
                                    date: dt.date, status: str) -> None:

@@ -2,7 +2,7 @@
 
 WAL with synchronous=FULL, and every change is one explicit `BEGIN IMMEDIATE` transaction (a savepoint inside
 another), so a crash leaves either all of a step or none of it. The parts of the store (calendars, inbox, notes,
-forecasts, outbox, health) each add their own methods to this connection.
+forecasts, outbox, health, pages) each add their own methods to this connection; none inherits another.
 """
 
 from __future__ import annotations
@@ -152,7 +152,9 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One explicit transaction; inside a `batch()`, a savepoint: this step fails alone, the batch goes on."""
+        """One explicit transaction (BEGIN IMMEDIATE: one commit, one fsync, for everything inside); inside
+        another, a savepoint: this step fails alone, the outer one goes on. Only for code that does not await
+        inside it — another task's transaction must never land in the middle of one."""
         if self.db.in_transaction:
             self._savepoints += 1
             name = f"step{self._savepoints}"
@@ -174,10 +176,3 @@ class Database:
             _refused(e)
             raise
         self.db.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Many steps, one commit (one fsync): the inbox decides a few hundred messages at a time. Only for code
-        that does not await inside it — another task's transaction must never land in the middle of a batch."""
-        with self.transaction():
-            yield

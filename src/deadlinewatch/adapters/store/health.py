@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from deadlinewatch.adapters.store.database import Database
+from deadlinewatch.adapters.store.port import PassRecord, ServerHealth
 
 
 class Health(Database):
@@ -16,9 +16,10 @@ class Health(Database):
             db.execute("INSERT INTO passes (started, finished, ok, summary) VALUES (?,?,?,?)",
                        (started.isoformat(), finished.isoformat(), int(ok), summary))
 
-    def last_pass(self) -> dict[str, Any] | None:
-        r = self.db.execute("SELECT * FROM passes ORDER BY id DESC LIMIT 1").fetchone()
-        return dict(r) if r else None
+    def last_pass(self) -> PassRecord | None:
+        r = self.db.execute("SELECT started, finished, ok, summary FROM passes ORDER BY id DESC LIMIT 1").fetchone()
+        return PassRecord(dt.datetime.fromisoformat(r[0]), dt.datetime.fromisoformat(r[1]), bool(r[2]),
+                          r[3]) if r else None
 
     def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None:
         """A server's health; written only when it changes (a pass must not cost an fsync per server)."""
@@ -28,6 +29,6 @@ class Health(Database):
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO servers VALUES (?,?,?,?)", (name, int(ok), detail, now.isoformat()))
 
-    def servers(self) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM servers")
-        return {r["name"]: {"ok": bool(r["ok"]), "detail": r["detail"]} for r in rows}
+    def servers(self) -> dict[str, ServerHealth]:
+        rows = self.db.execute("SELECT name, ok, detail FROM servers")
+        return {r[0]: ServerHealth(bool(r[1]), r[2]) for r in rows}

@@ -7,13 +7,14 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
-from deadlinewatch.adapters.store.database import _iso
-from deadlinewatch.adapters.store.outbox import Outbox
+from deadlinewatch.adapters.store.database import Database, _iso
+from deadlinewatch.adapters.store.outbox import enqueue
 from deadlinewatch.core.model import QueueMail, Report
 
 
-class Inbox(Outbox):  # a message is recorded with the messages it causes, in one transaction
-    """Every message taken from the inbox, decided once, with what it caused."""
+class Inbox(Database):
+    """Every message taken from the inbox, decided once, with what it caused (its reply queued by the outbox's
+    `enqueue`, in the same transaction)."""
 
     def record_message(
         self,
@@ -49,7 +50,7 @@ class Inbox(Outbox):  # a message is recorded with the messages it causes, in on
                      r.cause, r.plan, int(r.blocked), r.sender, r.prevent),
                 )
             for item in outgoing:
-                self._enqueue(db, item)
+                enqueue(db, item)
             db.execute("DELETE FROM message_failures WHERE message_key = ?", (message_key,))
 
     def prune_mail(self, before: dt.datetime) -> int:

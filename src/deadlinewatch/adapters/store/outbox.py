@@ -1,5 +1,6 @@
 """The outbox (every message, recorded before any attempt to send it) and what the client's calendar shows of
-each milestone."""
+each milestone. `enqueue` writes one message; the inbox's part records the reply to a note with it, in the note's
+transaction."""
 
 from __future__ import annotations
 
@@ -7,17 +8,47 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import OutboxItem, shows_from_json, shows_json
+from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
+
+
+def enqueue(db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) -> int:
+    """One message into the outbox, inside the caller's transaction; its id."""
+    cur = db.execute(
+        "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
+        " state, created, promised, parent, next_attempt, decided_by, basis)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
+         json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
+         _iso(mail.promised), parent, _iso(mail.not_before), mail.decided_by, _iso(mail.basis)),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def shows_json(dates: Sequence[ShowDate]) -> str:
+    """A group's dates as stored beside its primary message (the outbox's `shows` column)."""
+    return json.dumps([{f.name: v.isoformat() if isinstance(v, dt.date) else v
+                        for f in fields(d) for v in [getattr(d, f.name)]} for d in dates])
+
+
+def shows_from_json(text: str) -> tuple[ShowDate, ...]:
+    def day(v: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(v) if v else None
+
+    return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
+                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"))
+                 for d in json.loads(text))
 
 
 class Outbox(Database):
     """The outbox and the client dates."""
 
     def client_date(self, project: str, uid: str) -> ClientDate | None:
+        """What the client's calendar shows of one milestone (the group's SEQUENCE rule reads it)."""
         r = self.db.execute("SELECT * FROM client_dates WHERE project = ? AND uid = ?", (project, uid)).fetchone()
         return self._client_date(r) if r else None
 
@@ -42,7 +73,7 @@ class Outbox(Database):
         with self.transaction() as db:
             primary = 0
             for i, message in enumerate(messages):
-                row = self._enqueue(db, message, parent=primary if i else None)
+                row = enqueue(db, message, parent=primary if i else None)
                 primary = primary or row
             lead = messages[0] if messages else None
             if lead is not None and lead.kind == "notice":
@@ -90,10 +121,12 @@ class Outbox(Database):
                             (project,)).fetchone()
         return self._outbox_item(r) if r else None
 
-    def client_message(self, message_id: str) -> OutboxItem | None:
-        r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'",
-                            (message_id,)).fetchone()
-        return self._outbox_item(r) if r else None
+    def client_message(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        for mid in message_ids:
+            r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'", (mid,)).fetchone()
+            if r:
+                return self._outbox_item(r)
+        return None
 
     def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
         """The held (or once held) primary client message a manager's mail answers: by the token in its
@@ -122,17 +155,6 @@ class Outbox(Database):
                            (state, decided_by, notice_id))
         return bool(moved)
 
-    def _enqueue(self, db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) -> int:
-        cur = db.execute(
-            "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
-            " state, created, promised, parent, next_attempt, decided_by, basis)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
-             json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
-             _iso(mail.promised), parent, _iso(mail.not_before), mail.decided_by, _iso(mail.basis)),
-        )
-        return int(cur.lastrowid or 0)
-
     @staticmethod
     def _outbox_item(r: sqlite3.Row) -> OutboxItem:
         return OutboxItem(
@@ -160,13 +182,6 @@ class Outbox(Database):
 
     def is_our_message_id(self, message_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)).fetchone() is not None
-
-    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None:
-        for mid in message_ids:
-            r = self.db.execute("SELECT * FROM outbox WHERE message_id = ? AND audience = 'client'", (mid,)).fetchone()
-            if r:
-                return self._outbox_item(r)
-        return None
 
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
                          attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
@@ -210,4 +225,4 @@ class Outbox(Database):
             for mail in messages:
                 if db.execute("SELECT 1 FROM outbox WHERE message_id = ?", (mail.message_id,)).fetchone():
                     continue  # the same note was recorded before (ids are deterministic)
-                self._enqueue(db, mail, parent=parent)
+                enqueue(db, mail, parent=parent)

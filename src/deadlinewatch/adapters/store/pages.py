@@ -4,10 +4,16 @@ to nobody else) and the manager's sessions."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 
 from deadlinewatch.adapters.store.database import Database
-from deadlinewatch.adapters.store.port import new_page_token
+
+
+def new_page_token() -> str:
+    """A client page's token: 192 random bits, URL-safe (CONTRACT.md asks for at least 128). Every store makes its
+    tokens with this."""
+    return secrets.token_urlsafe(24)
 
 
 class Pages(Database):
@@ -44,7 +50,7 @@ class Pages(Database):
 
     def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None:
         with self.transaction() as db:
-            self.prune_web_sessions(now)
+            self._prune_web_sessions(now)
             db.execute("INSERT INTO web_sessions (sid, username, created, expires) VALUES (?, ?, ?, ?)",
                        (sid, user, _stamp(now), _stamp(expires)))
 
@@ -58,7 +64,7 @@ class Pages(Database):
         with self.transaction() as db:
             return db.execute("DELETE FROM web_sessions WHERE sid = ?", (sid,)).rowcount > 0
 
-    def prune_web_sessions(self, now: dt.datetime) -> int:
+    def _prune_web_sessions(self, now: dt.datetime) -> int:
         with self.transaction() as db:
             return db.execute("DELETE FROM web_sessions WHERE expires <= ?", (_stamp(now),)).rowcount
 

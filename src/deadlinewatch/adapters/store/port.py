@@ -1,21 +1,26 @@
-"""The Store port: what the pipeline asks of the state, part by part. `Store` (SQLite) is the daemon's; the tests
-run one contract suite against it and against an in-memory fake (tests/memory_store.py), so a rule the pipeline
-relies on (a moved entry is not gone, SEQUENCE only grows, a held group is decided once) is written down once, as
-a test, and kept by both.
+"""The Store port: what the pipeline asks of the state, concern by concern, and the typed rows it gets back.
+
+Each concern is a small Protocol (Milestones, CalendarState, …) that the code using it can name; `StorePort` is
+all of them over one transaction. `Store` (SQLite, the parts beside this module) is the daemon's; the tests run one
+contract suite (tests/unit/test_store_contract.py) against it and against an in-memory store
+(tests/memory_store.py), so a rule the pipeline relies on — a moved entry is not gone, SEQUENCE only grows, a held
+group is decided once — is written down once, as a test, and kept by every store. A new store implements the
+methods below that have no body, runs that suite, and is done.
 
 Every method that changes something is one transaction; `transaction()` nests (a savepoint inside another), and
-`carry_out` runs a decision's actions inside one: all of them happen or none does.
+`carry_out` runs a decision's actions inside one: all of them happen or none does. A uniqueness the state keeps
+(a message recorded twice, a Message-ID queued twice, a web session started twice) is refused with
+errors.StateConflict, whatever the engine says. Reads return frozen values or plain typed ones, never rows of the
+engine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from deadlinewatch.core.model import (
     Action,
@@ -31,11 +36,12 @@ from deadlinewatch.core.model import (
 if TYPE_CHECKING:
     from deadlinewatch.adapters.store.executor import Carried
 
-CLIENT_KINDS = ("intro", "notice", "update", "cancel", "delivered", "weekly")
-
 # the forecast reads a milestone's recent notes (the pace over three weeks, the latest statement, the latest
 # cause and plan); older notes change nothing, and reading them all would make every note cost more than the last
 RECENT_REPORTS = 200
+
+
+# --- the rows ------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -74,50 +80,157 @@ class TrackRecord:
     state: str
 
 
-class CalendarState(Protocol):
-    """Calendar sync state, the entries as fetched, the milestones parsed from them, the client-facing copy."""
+@dataclass(frozen=True)
+class CalendarSync:
+    """Where a project's calendar was found (`ref` as configured, `url` as resolved) and the RFC 6578 sync token to
+    ask with next time; `fingerprint` names the config the stored entries were parsed with."""
 
-    def calendar_state(self, project: str) -> dict[str, Any] | None: ...
+    ref: str
+    url: str
+    sync_token: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ClientCalendarEntry:
+    """What was last written to the client-facing calendar for a milestone: where, its ETag, and what it said."""
+
+    url: str
+    etag: str | None
+    sequence: int
+    date: dt.date
+    status: str  # the entry's description as written (compared, not parsed)
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """A pass as `status` shows it: when it ran, and whether every server answered."""
+
+    started: dt.datetime
+    finished: dt.datetime
+    ok: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class ServerHealth:
+    """A server's line in `status`: whether it worked last time it was used, and what it said."""
+
+    ok: bool
+    detail: str
+
+
+# --- the concerns ----------------------------------------------------------------------------------------------------
+
+
+class Milestones(Protocol):
+    """The milestones parsed from the calendars, and a version of what the forecasts are learned from."""
+
+    def milestones(self, project: str | None = None) -> list[Milestone]:
+        """A project's milestones (all, without one), in deadline order, then by name."""
+        ...
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever a milestone or a note does: what was learned from them still holds while it does not."""
+        ...
+
+
+class CalendarState(Protocol):
+    """Calendar sync: where each calendar is, its sync token, and the entries as fetched."""
+
+    def calendar_state(self, project: str) -> CalendarSync | None: ...
     def save_calendar_token(self, project: str, ref: str, url: str, token: str | None, fingerprint: str) -> None: ...
-    def follow_server(self, server: str) -> bool: ...
+    def follow_server(self, server: str) -> bool:
+        """Another CalDAV account than the one recorded: every stored calendar URL, sync token and client-calendar
+        entry is forgotten (the entries' texts and the milestones stay). True when something was forgotten."""
+        ...
+
     def forget_calendar(self, project: str) -> None: ...
-    def entry_etags(self, project: str) -> dict[str, str]: ...
-    def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]: ...
+    def entry_etags(self, project: str) -> dict[str, str]:
+        """href → ETag of the stored entries; asked from the CalDAV worker thread in the middle of a listing."""
+        ...
+
+    def entries(self, project: str, recurring_only: bool = False) -> list[tuple[str, str]]:
+        """(href, iCalendar text) of the stored entries."""
+        ...
+
     def apply_calendar(
         self, project: str, *, ref: str, url: str, token: str | None, fingerprint: str,
         entries: Sequence[tuple[str, str, str, bool]], parsed: Mapping[str, Sequence[Milestone]],
         deleted: Sequence[str], kept: set[str], now: dt.datetime,
-    ) -> list[str]: ...
-    def version(self) -> tuple[int, int]: ...
-    def milestones(self, project: str | None = None) -> list[Milestone]: ...
-    def client_calendar_entry(self, project: str, uid: str) -> dict[str, Any] | None: ...
+    ) -> list[str]:
+        """One sync in one transaction, the token with the entries it stands for: entries (href, etag, ics,
+        recurring) stored, `deleted` hrefs dropped, the milestones parsed from each href upserted, and those gone
+        from an href (except `kept` ones, unreadable this time) cancelled. Returns the UIDs that went away — not
+        one that only moved to another href."""
+        ...
+
+
+class ClientCalendarState(Protocol):
+    """The client-facing calendar copy: what was last written for each milestone."""
+
+    def client_calendar_entry(self, project: str, uid: str) -> ClientCalendarEntry | None: ...
     def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
                                    date: dt.date, status: str) -> None: ...
 
 
 class OutboxState(Protocol):
-    """The outbox (every message, recorded before any attempt to send it) and the client dates."""
+    """The outbox (every message, recorded before any attempt to send it) and what the client was shown."""
 
-    def client_date(self, project: str, uid: str) -> ClientDate | None: ...
-    def client_dates(self, project: str) -> dict[str, ClientDate]: ...
-    def entry_uids(self, project: str) -> dict[str, str]: ...
-    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int: ...
-    def notice_times(self, project: str) -> dict[str, dt.datetime]: ...
-    def held_notices(self, project: str) -> dict[str, dt.datetime]: ...
-    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]: ...
-    def first_client_message(self, project: str) -> OutboxItem | None: ...
-    def client_message(self, message_id: str) -> OutboxItem | None: ...
-    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None: ...
-    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool: ...
-    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]: ...
-    def outbox_item(self, notice_id: int) -> OutboxItem | None: ...
-    def is_our_message_id(self, message_id: str) -> bool: ...
-    def notice_by_message_ids(self, message_ids: Sequence[str]) -> OutboxItem | None: ...
+    def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
+        """Client messages decided together (the first the primary, the others its children) and the dates they
+        show, in one transaction: each ShowDate goes through ClientDate.after (SEQUENCE only grows), an entry keeps
+        the first entry UID recorded, and a new notice rejects one still held for the same milestone. Returns
+        the primary's id."""
+        ...
+
+    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None:
+        """Messages caused by something other than an incoming one; a Message-ID recorded before is skipped."""
+        ...
+
+    def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool:
+        """A held primary and its held children to pending (approved) or rejected, once: False when not held."""
+        ...
+
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
                          attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
-                         next_attempt: dt.datetime | None = None) -> bool: ...
-    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool: ...
-    def record_outgoing(self, messages: Sequence[QueueMail], parent: int | None = None) -> None: ...
+                         next_attempt: dt.datetime | None = None) -> bool:
+        """Move a message to `state` (from one of `expect`, when given); True when it moved."""
+        ...
+
+    def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:
+        """In id order."""
+        ...
+
+    def outbox_item(self, notice_id: int) -> OutboxItem | None: ...
+    def client_message(self, message_ids: Sequence[str]) -> OutboxItem | None:
+        """The client message named by the first of these Message-IDs that names one."""
+        ...
+
+    def is_our_message_id(self, message_id: str) -> bool: ...
+    def notice_for_decision(self, token: str, references: Sequence[str]) -> OutboxItem | None:
+        """The primary client message a manager's mail answers: by the token in its subject, or by the draft
+        (kind manager-draft, child of the primary) it replies to."""
+        ...
+
+    def first_client_message(self, project: str) -> OutboxItem | None: ...
+    def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
+        """Was a message of this kind (about this milestone) recorded at or after `since` (compared as times)?"""
+        ...
+
+    def client_dates(self, project: str) -> dict[str, ClientDate]: ...
+    def entry_uids(self, project: str) -> dict[str, str]: ...
+    def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
+        """Each client group's state and the dates it gave, oldest first."""
+        ...
+
+    def notice_times(self, project: str) -> dict[str, dt.datetime]:
+        """uid → when its latest notice that told the client (not held, not rejected) was recorded."""
+        ...
+
+    def held_notices(self, project: str) -> dict[str, dt.datetime]:
+        """uid → the basis (else the creation) of its notice held for the manager."""
+        ...
 
 
 class InboxState(Protocol):
@@ -127,95 +240,111 @@ class InboxState(Protocol):
         self, *, message_key: str, message_id: str, sender: str, subject: str, received_at: dt.datetime,
         outcome: str, target_folder: str, project: str | None, problems: Sequence[str], raw: bytes, body: str,
         reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (),
-    ) -> None: ...
-    def prune_mail(self, before: dt.datetime) -> int: ...
-    def failing_messages(self) -> list[tuple[str, int, str]]: ...
+    ) -> None:
+        """A decided message, its notes and the messages it causes, in one transaction; its failures forgotten.
+        A message key recorded before is a StateConflict."""
+        ...
+
+    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
+        """message key → target folder, for those already decided."""
+        ...
+
     def mark_moved(self, message_keys: Sequence[str]) -> None: ...
-    def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]: ...
-    def record_failure(self, message_key: str, error: str) -> int: ...
-    def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None: ...
-    def note_count(self) -> dict[str, int]: ...
+    def prune_mail(self, before: dt.datetime) -> int:
+        """Forget the text of mail decided before `before`, once a day; how many lost it."""
+        ...
+
+    def record_failure(self, message_key: str, error: str) -> int:
+        """One more failed attempt; the attempts so far."""
+        ...
+
+    def failing_messages(self) -> list[tuple[str, int, str]]:
+        """(message key, attempts, last error) of the undecided messages that failed, by key."""
+        ...
+
+    def swap_uidvalidity(self, folder: str, uidvalidity: int) -> int | None:
+        """Record a folder's UIDVALIDITY; the one seen before, if any."""
+        ...
+
+    def note_count(self) -> dict[str, int]:
+        """Decided messages by outcome."""
+        ...
 
 
 class NoteState(Protocol):
     """Progress notes read back per milestone, and the track record the team's bias is learned from."""
 
-    def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]: ...
-    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]: ...
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]: ...
-    def done_at(self) -> dict[tuple[str, str], dt.datetime]: ...
+    def reports_by_milestone(self, project: str, recent: int = RECENT_REPORTS) -> dict[str, list[Report]]:
+        """Every milestone's latest `recent` notes in a project, oldest first."""
+        ...
+
+    def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
+        """One milestone's latest `recent` notes, oldest first (a store may answer it more cheaply)."""
+        return self.reports_by_milestone(project, recent).get(uid, [])
+
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+        """Each milestone's first estimate (the first note with a remaining time or an ETA), its done_at from
+        `done` (done_at() without it) and its state ("cancelled" for a milestone the calendar no longer has)."""
+        ...
+
+    def done_at(self) -> dict[tuple[str, str], dt.datetime]:
+        """(project, uid) → the first note that said Done: 100%."""
+        ...
 
 
 class ForecastState(Protocol):
-    """Each open milestone's latest forecast."""
+    """Each open milestone's latest forecast, and the manager's risk alerts that are up (one per milestone)."""
 
     def save_forecasts(self, forecasts: Sequence[Forecast], now: dt.datetime) -> None: ...
     def forecast(self, project: str, uid: str) -> Forecast | None: ...
-    def at_risk(self, warn_probability: float) -> int: ...
+    def at_risk(self, warn_probability: float) -> int:
+        """Open milestones whose latest forecast's P(miss) reaches the threshold."""
+        ...
+
+    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]: ...
+    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None: ...
 
 
 class HealthState(Protocol):
     """The passes run and each server's health."""
 
     def record_pass(self, started: dt.datetime, finished: dt.datetime, ok: bool, summary: str) -> None: ...
-    def last_pass(self) -> dict[str, Any] | None: ...
+    def last_pass(self) -> PassRecord | None: ...
     def set_server(self, name: str, ok: bool, detail: str, now: dt.datetime) -> None: ...
-    def servers(self) -> dict[str, dict[str, Any]]: ...
+    def servers(self) -> dict[str, ServerHealth]: ...
 
 
-def shows_json(dates: Sequence[ShowDate]) -> str:
-    """A group's dates as stored beside its primary message."""
-    return json.dumps([{f.name: v.isoformat() if isinstance(v, dt.date) else v
-                        for f in fields(d) for v in [getattr(d, f.name)]} for d in dates])
-
-
-def shows_from_json(text: str) -> tuple[ShowDate, ...]:
-    def day(v: str | None) -> dt.date | None:
-        return dt.date.fromisoformat(v) if v else None
-
-    return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
-                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"))
-                 for d in json.loads(text))
-
-
-def new_page_token() -> str:
-    """A client page's token: 192 random bits, URL-safe (CONTRACT.md asks for at least 128)."""
-    return secrets.token_urlsafe(24)
-
-
-class AlertState(Protocol):
-    """The manager's risk alerts that are up, one per milestone (core/alert.py)."""
-
-    def risk_alerts(self, project: str | None = None) -> dict[tuple[str, str], RiskAlert]: ...
-    def set_risk_alert(self, project: str, uid: str, alert: RiskAlert | None) -> None: ...
-
-
-class PageState(Protocol):
-    """The random token of each project's client page (`/p/<token>/`): made once, kept."""
+class WebState(Protocol):
+    """The web pages' state: each project's client page token (`/p/<token>/`: made once, kept, replaced only on
+    request; pages.new_page_token makes them) and the manager's sessions (a signed cookie counts only while its
+    session is kept here; starting one drops the expired)."""
 
     def page_tokens(self, project: str | None = None) -> dict[str, str]: ...
-    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]: ...
+    def make_page_tokens(self, projects: Sequence[str]) -> dict[str, str]:
+        """Every named project's token, the missing ones made."""
+        ...
+
     def rotate_page_token(self, project: str) -> str: ...
-
-
-class SessionState(Protocol):
-    """The manager's web sessions: a signed cookie names one, and it counts only while it is kept here (until it
-    is signed out or expires), across restarts. Starting one prunes the expired."""
-
     def start_web_session(self, sid: str, user: str, now: dt.datetime, expires: dt.datetime) -> None: ...
-    def web_session(self, sid: str, now: dt.datetime) -> str | None: ...
+    def web_session(self, sid: str, now: dt.datetime) -> str | None:
+        """Who the session is for while it lasts (expires later than `now`, to the second)."""
+        ...
+
     def end_web_session(self, sid: str) -> bool: ...
-    def prune_web_sessions(self, now: dt.datetime) -> int: ...
 
 
-class StorePort(CalendarState, OutboxState, InboxState, NoteState, ForecastState, HealthState, AlertState, PageState,
-                SessionState, Protocol):
-    """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once."""
+class StorePort(Milestones, CalendarState, ClientCalendarState, OutboxState, InboxState, NoteState, ForecastState,
+                HealthState, WebState, Protocol):
+    """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once and kept."""
 
     key: bytes
 
-    def transaction(self) -> contextlib.AbstractContextManager[Any]: ...
-    def batch(self) -> contextlib.AbstractContextManager[None]: ...
+    def transaction(self) -> contextlib.AbstractContextManager[object]:
+        """All of the block or none of it; inside another, a savepoint (that step fails alone). One commit for
+        many steps: the inbox records a few hundred messages in one. Never await inside it: another task's
+        transaction must never land in the middle of one."""
+        ...
+
     def close(self) -> None: ...
 
     def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> Carried:

@@ -31,8 +31,6 @@ from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
 from deadlinewatch.stages.team import nudge_silent
 
-__all__ = ["STEPS", "PassReport", "Services", "Step", "record_pass", "run_pass"]
-
 
 async def evaluate_all(svc: Services, report: PassReport) -> None:
     """Forecasts, the policy's client messages, the team's nudges: everything decided from the store alone."""

@@ -18,7 +18,7 @@ from typing import Any
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
-from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort
+from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebState
 from deadlinewatch.core.model import Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
@@ -200,7 +200,7 @@ def readable(raw: bytes) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rotate_page(store: StorePort, config: config_mod.Config, project: str) -> str:
+def rotate_page(store: WebState, config: config_mod.Config, project: str) -> str:
     """`rotate-page PROJECT`: the project's client page (and feed) under a new random token; the old address
     answers 404 at once (the pages read the token from the state on every request)."""
     known = {p.id.lower(): p.id for p in config.projects}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from deadlinewatch.adapters.store import RECENT_REPORTS, StorePort, TrackRecord
+from deadlinewatch.adapters.store import RECENT_REPORTS, Milestones, OutboxState, StorePort, TrackRecord
 from deadlinewatch.adapters.store.executor import Carried
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.forecast import (
@@ -53,7 +53,7 @@ def view_as_told(store: StorePort, project: Project) -> ProjectView:
     return _decided(store, project).as_told(store.shown_groups(project.id))
 
 
-def told_dates(store: StorePort, project_id: str) -> dict[str, ClientDate]:
+def told_dates(store: OutboxState, project_id: str) -> dict[str, ClientDate]:
     """What the client was told of each milestone of a project (`status`'s "promised")."""
     return told(store.client_dates(project_id), store.shown_groups(project_id))
 
@@ -163,6 +163,6 @@ def record(store: StorePort, c: Studio, actions: Sequence[Action], now: dt.datet
     return carried
 
 
-def names_of(store: StorePort, project: str | None) -> dict[str, str]:
+def names_of(store: Milestones, project: str | None) -> dict[str, str]:
     """A project's milestone names by UID, as the manager's messages name them."""
     return {m.uid: m.name for m in store.milestones(project)} if project else {}

@@ -117,6 +117,40 @@ class StoreContract:
         assert store.notice_times("p") == {"u1": NOW + dt.timedelta(days=3)}  # a rejected notice told nobody
         assert store.notice_times("q") == {}
 
+    def test_outbox_a_newer_notice_replaces_the_one_held_and_is_known_by_the_note_it_was_made_from(
+            self, store: StorePort) -> None:
+        def notice(mid: str, uid: str, state: str = "held", basis: dt.datetime | None = None) -> QueueMail:
+            return dataclasses.replace(mail(mid, state, "client"), kind="notice", uid=uid, basis=basis)
+
+        earlier = NOW - dt.timedelta(hours=3)
+        first = store.enqueue_client_group([notice("<h1@x>", "u1", basis=earlier), notice("<r1@x>", "u1")], [])
+        store.enqueue_client_group([notice("<h2@x>", "u2")], [])  # no basis: the time it was made
+        rejected = store.enqueue_client_group([notice("<h3@x>", "u3")], [])
+        store.decide(rejected, False, now=NOW, decided_by="pm")
+        store.enqueue_client_group([notice("<s@x>", "u4", state="pending")], [])
+        assert store.held_notices("p") == {"u1": earlier, "u2": NOW} and store.held_notices("q") == {}
+        newer = store.enqueue_client_group([notice("<h4@x>", "u1", basis=NOW)], [])
+        assert store.held_notices("p") == {"u1": NOW, "u2": NOW}  # the manager decides the latest
+        replaced = [i for i in store.outbox() if i.id == first or i.parent == first]
+        assert {(i.state, i.decided_by) for i in replaced} == {("rejected", f"superseded by #{newer}")}
+        assert store.decide(first, True, now=NOW, decided_by="pm") is False  # decided once: by the newer one
+
+    def test_a_step_inside_a_transaction_fails_alone_and_a_failed_transaction_leaves_nothing(
+            self, store: StorePort) -> None:
+        with store.transaction():
+            store.record_outgoing([mail("<a@x>")])
+            with pytest.raises(StateConflict):
+                store.carry_out([decided("<n@x>"), decided("<n@x>")], NOW)  # this step fails whole ...
+            store.record_outgoing([mail("<b@x>")])  # ... and the batch goes on
+        assert [i.message_id for i in store.outbox()] == ["<a@x>", "<b@x>"]
+        assert store.message_decisions(["<n@x>"]) == {}
+        with pytest.raises(RuntimeError), store.transaction():
+            store.record_outgoing([mail("<c@x>")])
+            store.carry_out([decided("<m@x>")], NOW)
+            raise RuntimeError("the process dies here")
+        assert [i.message_id for i in store.outbox()] == ["<a@x>", "<b@x>"]
+        assert store.message_decisions(["<m@x>"]) == {}
+
     def test_outbox_the_sequence_shown_only_grows(self, store: StorePort) -> None:
         store.enqueue_client_group([mail("<a@x>", "pending", "client")], [ShowDate("p", "u1", 5)])
         store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 2)])

@@ -31,7 +31,7 @@ def mail(headers: str, body: str = "Milestone: x\nDone: 1%\n") -> bytes:
 
 
 def ok_note(_: object) -> ParsedNote:
-    return ParsedNote("acme-web", (NoteBlock(uid="design-1", name="Design mockups", done=1),), ())
+    return ParsedNote("acme-web", (NoteBlock(project="acme-web", uid="design-1", name="Design mockups", done=1),), ())
 
 
 def signed(sender: str, results: str) -> intake.Incoming:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from email import message_from_bytes
 from email.policy import default as email_policy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from icalendar import Calendar
@@ -21,7 +22,7 @@ from deadlinewatch.config.schema import Offer
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import ClientDate, QueueMail, Report, ShowDate
+from deadlinewatch.core.model import ClientDate, Forecast, QueueMail, Report, ShowDate
 from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project
 from deadlinewatch.decisions.forecaster import Forecaster
 from deadlinewatch.decisions.manager_mail import manager_messages
@@ -30,6 +31,7 @@ from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
+from tests.mailtext import body
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
 
@@ -102,7 +104,7 @@ def _to_manager(c: Studio, plan: Plan, primary: int) -> list[QueueMail]:
 
 def _text(mail: QueueMail) -> str:
     msg = message_from_bytes(mail.message, policy=email_policy)
-    return str(msg.get_body(preferencelist=("plain",)).get_content()).replace("\r\n", "\n")  # type: ignore[union-attr]
+    return body(msg).replace("\r\n", "\n")
 
 
 def test_the_first_pass_introduces_the_timeline_and_says_what_the_calendar_shows(tmp_path: Path) -> None:
@@ -211,7 +213,7 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
     store = MemoryStore()
     c = Studio(config, letters(), store.key)
     _synced(store, c)
-    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),
                    letters())
     evaluate(svc, report := PassReport())
     assert len(report.events) == 1 and "introduction" in report.events[0]
@@ -229,8 +231,8 @@ def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path:
 
 
 @pytest.mark.parametrize("mode", ["feed", "off"])
-def test_without_invitations_the_letters_carry_no_calendar_and_no_calendar_only_mail_goes(tmp_path: Path,
-                                                                                          mode: str) -> None:
+def test_without_invitations_the_letters_carry_no_calendar_and_no_calendar_only_mail_goes(
+        tmp_path: Path, mode: Literal["feed", "off"]) -> None:
     config = _config(tmp_path)
     project = dataclasses.replace(config.projects[0], calendar_updates=mode, client_feed_url="https://f.example/f")
     c = Studio(dataclasses.replace(config, projects=(project,)), letters(), b"k" * 32)
@@ -256,7 +258,7 @@ def test_without_client_feed_url_the_letters_link_the_projects_feed_on_the_web_p
     view = dataclasses.replace(snap.view, project=project, page_token="T" * 32)
     [intro] = decide_project(c, Snapshot(view, None, None), _forecaster(c), NOW).plans
     letter = message_from_bytes(intro.messages[0].message, policy=email_policy)
-    text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    text = body(letter)
     assert f"https://studio.example/dw/p/{'T' * 32}/timeline.ics" in text
     assert f"Your project's page, always up to date: https://studio.example/dw/p/{'T' * 32}/" in text.splitlines()
 
@@ -279,7 +281,7 @@ def test_the_client_is_told_no_date_the_manager_holds_back_or_rejected(tmp_path:
 
 def test_the_manager_hears_early_once_per_episode_and_again_only_when_it_worsens(tmp_path: Path) -> None:
     from deadlinewatch.core import alert as risk
-    from deadlinewatch.core.model import Forecast
+    from deadlinewatch.core.model import Forecast, RiskAlert
 
     c = _composer(tmp_path)
     cal = c.workdays
@@ -289,7 +291,7 @@ def test_the_manager_hears_early_once_per_episode_and_again_only_when_it_worsens
 
     assert risk.change("open", f(0.49), None, 0.5, cal) is None
     assert risk.change("open", f(0.5), None, 0.5, cal) == "raise"
-    up = risk.RiskAlert(0.5, dt.date(2026, 12, 10), dt.date(2026, 12, 4), NOW)
+    up = RiskAlert(0.5, dt.date(2026, 12, 10), dt.date(2026, 12, 4), NOW)
     assert risk.change("open", f(0.36), up, 0.5, cal) is None  # within the hysteresis band: still up, quiet
     assert risk.change("open", f(0.68), up, 0.5, cal) is None  # a wobble is not news
     assert risk.change("open", f(0.7), up, 0.5, cal) == "worse"
@@ -320,7 +322,7 @@ def test_a_slipping_milestone_raises_the_managers_alert_in_the_teams_language(tm
     assert raised.what == "raise" and raised.state is not None and raised.message is not None
     assert raised.message.recipients[0] == "pm@studio.example" and raised.message.audience == "team"
     letter = message_from_bytes(raised.message.message, policy=email_policy)
-    text = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    text = body(letter)
     assert str(letter["Subject"]) == "At risk: ACME website relaunch: Design mockups"
     assert "At the notes' recent pace it needs" in text and "What would recover it:" in text
     assert "The client notice is due now." in text
@@ -386,7 +388,7 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     [ask] = stale.team
     asked = message_from_bytes(ask.message, policy=email_policy)
     assert ask.recipients[0] == "alice@studio.example" and asked["Reply-To"] == c.config.imap.address
-    assert "Cause: ...\nPlan: ..." in asked.get_content().replace("\r\n", "\n")  # type: ignore[attr-defined]
+    assert "Cause: ...\nPlan: ..." in asked.get_content().replace("\r\n", "\n")
     text = _text(stale.messages[0])
     assert "by Tuesday, 8 December 2026, the new date I gave you" in text
     assert "a second designer" not in text  # the plan that failed is not offered again
@@ -408,7 +410,7 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
 
 
 def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_milestones_reading_each_once(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The daemon's spread, like the replay's: each closed milestone's `Remaining:` statements against the day a
     note said Done: 100%. A team that said 5, 4, 3 days and was done on the day is taken at its word; the notes of
     a closed milestone are read once."""
@@ -416,7 +418,7 @@ def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_mile
 
     config = _config(tmp_path)
     store = MemoryStore()
-    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),
                    letters())
     before = team_spread(svc)
     assert before.stated_bias == before.bias  # nothing closed: the first estimates' (the prior) stand in
@@ -432,8 +434,13 @@ def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_mile
     learned = team_spread(svc)
     assert learned.stated_bias == pytest.approx(1.0, abs=0.1) and learned.remaining < before.remaining
     assert len(svc.stated) == 8
-    reads = []
-    store.reports = lambda *a, **k: reads.append(a) or []  # type: ignore[method-assign]
+    reads: list[tuple[object, ...]] = []
+
+    def read_reports(*a: Any, **k: Any) -> list[Report]:  # a spy: any read of the notes is seen
+        reads.append(a)
+        return []
+
+    monkeypatch.setattr(store, "reports", read_reports)
     svc.learned.clear()
     assert team_spread(svc) == learned and reads == []  # learned again, from what was read before
 
@@ -454,6 +461,7 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
                                history=closed)
     [notice] = decide_project(c, snap, Forecaster(c.workdays, c.team_tz, spread), NOW).plans
     [promised] = [d.promised for d in notice.dates if d.uid == "design-1"]
+    assert promised is not None
     assert promised > dt.date(2027, 3, 1)  # the reference class's date, a month and more past the team's
     held = [why for why in notice.held if "the team's own date of" in why]
     if closed:
@@ -480,7 +488,7 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     store.record_message(message_key="k", message_id="<k@x>", sender="alice@studio.example", subject="s",
                          received_at=NOW, outcome="recorded", target_folder="done", project="acme-web",
                          problems=(), raw=b"", body="", reports=[SLIPPING], now=NOW)
-    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),
                    letters())
     evaluate(svc, PassReport())
     [english] = [m["reason"] for m in manage.status_data(store, config)["milestones"] if m["uid"] == "design-1"]
@@ -496,7 +504,7 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
     assert "connection refused" in html  # a fault as the daemon reports it, naming the key to fix
 
 
-def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path) -> None:
+def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten thousand unchanged forecasts rewritten every pass were most of a pass with no new note (bench/daemon.py):
     the first pass writes each, a pass with nothing new writes none, a note rewrites its milestone's."""
     config = _config(tmp_path)
@@ -504,8 +512,13 @@ def test_a_pass_writes_only_the_forecasts_that_changed(tmp_path: Path) -> None:
     _synced(store, Studio(config, letters(), store.key))
     written: list[list[str]] = []
     save = store.save_forecasts
-    store.save_forecasts = lambda fs, now: (written.append([f.uid for f in fs]), save(fs, now))  # type: ignore
-    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),  # type: ignore[arg-type]
+
+    def save_forecasts(fs: Sequence[Forecast], now: dt.datetime) -> None:  # a spy on each write
+        written.append([f.uid for f in fs])
+        save(fs, now)
+
+    monkeypatch.setattr(store, "save_forecasts", save_forecasts)
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW),
                    letters())
     evaluate(svc, PassReport())
     evaluate(svc, PassReport())
@@ -542,12 +555,14 @@ def test_a_chain_of_three_never_inverts_in_the_letter_the_updates_or_the_dates_t
     timeline = text[text.index("The updated timeline:"):]
     assert timeline.index("Design mockups") < timeline.index("Content migration") < timeline.index("Launch")
     for update in notice.messages[1:]:  # each update carries its own milestone's new date
-        assert shown[update.uid or ""].strftime("%Y%m%d").encode() in _calendar(update)
+        day = shown[update.uid or ""]
+        assert day is not None and day.strftime("%Y%m%d").encode() in _calendar(update)
 
 
 def _calendar(mail: QueueMail) -> bytes:
     msg = message_from_bytes(mail.message, policy=email_policy)
-    return b"".join(p.get_payload(decode=True) or b"" for p in msg.walk() if p.get_content_type() == "text/calendar")
+    decoded = (p.get_payload(decode=True) for p in msg.walk() if p.get_content_type() == "text/calendar")
+    return b"".join(payload if isinstance(payload, bytes) else b"" for payload in decoded)  # a leaf: bytes or None
 
 
 def test_an_entry_the_client_has_keeps_its_uid_and_a_new_one_gets_ours(tmp_path: Path) -> None:

@@ -45,7 +45,12 @@ async def test_a_slow_command_does_not_hold_up_another(tmp_path: Path) -> None:
 
 async def test_a_request_that_is_not_an_object_is_refused_without_the_handler(tmp_path: Path) -> None:
     called: list[object] = []
-    server = await control.serve(tmp_path / "control.sock", lambda r: called.append(r) or {"exit": 0})
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        called.append(request)
+        return {"exit": 0}
+
+    server = await control.serve(tmp_path / "control.sock", handle)
     try:
         assert (await _ask(tmp_path / "control.sock", [1, 2]))["error"] == "bad request"  # type: ignore[arg-type]  # a list on purpose
         assert called == []

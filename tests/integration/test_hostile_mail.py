@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,10 +132,10 @@ def test_a_message_that_cannot_even_be_recorded_is_moved_aside_and_the_rest_goes
     svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
     real = Store.record_message
 
-    def cursed(self: Store, **kw: object) -> None:
+    def cursed(self: Store, **kw: Any) -> None:  # kw: record_message's own
         if kw["message_key"] == "<cursed@x>":
             raise sqlite3.IntegrityError("a row this message cannot have")
-        real(self, **kw)  # type: ignore[arg-type]
+        real(self, **kw)
 
     monkeypatch.setattr(Store, "record_message", cursed)
     monkeypatch.setattr(Store, "record_failure", lambda self, key, error: (_ for _ in ()).throw(
@@ -347,9 +348,9 @@ def test_mail_is_parsed_off_the_event_loop(studio: Studio, monkeypatch: pytest.M
     real = intake.read_message
     threads: list[bool] = []
 
-    def spy(*args: object, **kw: object) -> intake.Incoming:
+    def spy(*args: Any, **kw: Any) -> intake.Incoming:  # read_message's own arguments, passed on
         threads.append(threading.current_thread() is threading.main_thread())
-        return real(*args, **kw)  # type: ignore[arg-type]
+        return real(*args, **kw)
 
     monkeypatch.setattr(intake, "read_message", spy)
     studio.dovecot.save("progress", NOTE.encode())

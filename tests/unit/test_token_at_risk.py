@@ -41,7 +41,7 @@ def test_an_unsaved_refresh_token_shows_in_status_and_systemd_status(tmp_path: P
     imap = dataclasses.replace(config.accounts["imap"], token=source)
     config = dataclasses.replace(config, accounts={**config.accounts, "imap": imap})
     store = MemoryStore()
-    svc = Services(config, store, Any, Any, Any, FixedClock(NOW), letters())  # type: ignore[arg-type]
+    svc = Services(config, store, Any, Any, Any, FixedClock(NOW), letters())  # type: ignore[arg-type]  # no server: never reached
 
     report = PassReport()
     server_ok(svc, report, "imap", "3 messages read")

@@ -23,7 +23,7 @@ from tests.memory_store import MemoryStore
 def _crew(tmp_path: Path, now: dt.datetime) -> Crew:
     config = config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
                                                 smtp_port=9))
-    svc = Services(config, MemoryStore(), Any, Any, Any, FixedClock(now), letters())  # type: ignore[arg-type]
+    svc = Services(config, MemoryStore(), Any, Any, Any, FixedClock(now), letters())  # type: ignore[arg-type]  # no server: never reached
     return Crew(svc, asyncio.Event())
 
 

@@ -1,0 +1,269 @@
+"""The store over PostgreSQL: the same parts as SQLite's (calendars, inbox, notes, forecasts, outbox, health, pages),
+their SQL written once, issued through `Connection` — what they use of `sqlite3.Connection`, over one psycopg
+connection, each statement translated once (dialect.py).
+
+Why the same parts and not a second store: the rules the pipeline relies on (a moved entry is not gone, SEQUENCE
+only grows, a held group is decided once, a newer notice supersedes the held one) live in the parts' SQL and the
+Python around it. Written twice they would drift apart; written once, the contract suite run over both engines
+holds them to one meaning, and a new rule is one change. The cost on SQLite is nil: its parts run unchanged, on
+sqlite3 itself, with no adapter between.
+
+Semantics kept from SQLite's store:
+- every statement outside `transaction()` is its own (autocommit), every `transaction()` one transaction, a
+  `transaction()` inside another a savepoint: that step fails alone, the outer one goes on;
+- an outermost transaction is SERIALIZABLE, as SQLite's one writer makes every transaction: a read followed by a
+  write (the SEQUENCE shown, a message recorded once) cannot interleave with another daemon's. When PostgreSQL
+  rolls one back for a conflict (40001) or a deadlock (40P01), the port's method that began it runs again from
+  the start, a few times (`_retried`): nothing of it happened. Inside a caller's own transaction() it is the
+  caller's to run again: the error goes up;
+- a uniqueness refused is errors.StateConflict;
+- dates and times are the same ISO 8601 text (the parts write them), so copy-state's rows are the same rows.
+
+The migrations are postgres/schema.py's (SQLite's, translated type by type, and the shared tables); the key of our
+ids is in the same `keys` table, made once by whichever daemon comes first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self, TypeVar, cast
+
+import psycopg
+from psycopg.rows import RowMaker, TupleRow
+
+from deadlinewatch.adapters.store.calendars import Calendars
+from deadlinewatch.adapters.store.database import Database
+from deadlinewatch.adapters.store.forecasts import Forecasts
+from deadlinewatch.adapters.store.health import Health
+from deadlinewatch.adapters.store.inbox import Inbox
+from deadlinewatch.adapters.store.notes import Notes
+from deadlinewatch.adapters.store.outbox import Outbox
+from deadlinewatch.adapters.store.pages import Pages
+from deadlinewatch.adapters.store.port import StorePort
+from deadlinewatch.adapters.store.postgres.connection import Pool, describe, open_pool
+from deadlinewatch.adapters.store.postgres.dialect import Dialect, read_tables
+from deadlinewatch.adapters.store.postgres.schema import migrate
+from deadlinewatch.credentials import Secret
+from deadlinewatch.errors import StateConflict, StateError
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# how many times a port method runs when PostgreSQL keeps rolling it back for a conflict with another daemon's
+ATTEMPTS = 5
+
+# The parts' statements that no rule of dialect.py carries over, and their PostgreSQL form: (1) SQLite takes the
+# bare columns of a GROUP BY from the row of the MIN (notes.track_record's first estimates), PostgreSQL says that
+# with DISTINCT ON, the ties settled the same way (the earlier note); (2) a subquery in FROM needs a name
+# (notes.reports).
+VARIANTS = {
+    "SELECT project, uid, MIN(at), remaining_days, eta FROM reports"
+    " WHERE remaining_days > 0 OR eta IS NOT NULL GROUP BY project, uid":
+    "SELECT DISTINCT ON (project, uid) project, uid, at, remaining_days, eta FROM reports"
+    " WHERE remaining_days > 0 OR eta IS NOT NULL ORDER BY project, uid, at, id",
+    "SELECT * FROM (SELECT project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender, prevent, id"
+    " FROM reports WHERE project = ? AND uid = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id":
+    "SELECT * FROM (SELECT project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender, prevent, id"
+    " FROM reports WHERE project = ? AND uid = ? ORDER BY at DESC, id DESC LIMIT ?) AS latest ORDER BY at, id",
+}
+
+
+class Row:
+    """A row addressable by position and by column name, as sqlite3.Row is."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, values: Sequence[Any], names: Mapping[str, int]) -> None:
+        self._values = values
+        self._names = names
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._values[self._names[key] if isinstance(key, str) else key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and tuple(self._values) == tuple(other._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values))
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._names, self._values, strict=True))!r})"
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    """psycopg's row factory: each result's column names read once, shared by its rows."""
+    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class Inserted:
+    """What an INSERT of one row gives back: how many rows (1) and the new row's id, as sqlite3.Cursor does."""
+
+    def __init__(self, rowcount: int, lastrowid: int | None) -> None:
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Row]:
+        return []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(())
+
+
+class Connection:
+    """What the store's parts use of sqlite3.Connection (execute, executemany, in_transaction), over one psycopg
+    connection in autocommit: outside a transaction, each statement is its own, as with SQLite's
+    isolation_level=None."""
+
+    def __init__(self, conn: psycopg.Connection[Any], dialect: Dialect) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> psycopg.Cursor[Row] | Inserted:
+        statement = self.dialect.translate(VARIANTS.get(sql, sql))
+        cursor = cast(psycopg.Cursor[Row], self.conn.cursor(row_factory=_rows))
+        cursor.execute(statement.text, parameters)
+        if statement.returns_id:
+            row = cursor.fetchone()
+            return Inserted(cursor.rowcount, row[0] if row is not None else None)
+        return cursor
+
+    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> psycopg.Cursor[Row]:
+        cursor = cast(psycopg.Cursor[Row], self.conn.cursor(row_factory=_rows))
+        cursor.executemany(self.dialect.translate(VARIANTS.get(sql, sql), many=True).text, parameters)
+        return cursor
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresDatabase(Database):
+    """What every part shares, over PostgreSQL: one connection of the pool (kept, as SQLite's store keeps its
+    one), the schema, transactions, the key. The pool lends others to what runs beside it (entry_etags)."""
+
+    def __init__(self, pool: Pool, url: str = "", *, owns_pool: bool = True) -> None:
+        self.pool, self.url, self._owns_pool = pool, url, owns_pool
+        self.path = Path()  # no file: the parts' SQLite-only uses of it are overridden below
+        self._savepoints = 0
+        self._milestones_cache = {}
+        self._milestones_written = 0
+        self._reports_cache = {}
+        self._pruned_for = None
+        conn = pool.getconn()
+        try:
+            conn.autocommit = True
+            migrate(conn)  # at READ COMMITTED: a daemon that waited on the migration lock sees what the first did
+            conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+            adapter = Connection(conn, Dialect(read_tables(conn)))
+        except BaseException:
+            pool.putconn(conn)
+            raise
+        self._conn: psycopg.Connection[TupleRow] | None = conn
+        # the parts are written against sqlite3.Connection: Connection speaks the part of it they use
+        self.db = cast(sqlite3.Connection, adapter)
+        self.key = self._key()
+
+    @classmethod
+    def connect(cls, url: str, password: Secret | None = None) -> Self:
+        """The store of the database at `url` (`daemon.database`), migrated; its failure said as a user can act
+        on it (connection.py)."""
+        pool = open_pool(url, password, max_size=2)
+        try:
+            return cls(pool, url)
+        except BaseException:
+            pool.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if not conn.closed:
+            conn.isolation_level = None
+            conn.autocommit = False
+        self.pool.putconn(conn)
+        if self._owns_pool:
+            self.pool.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {describe(self.url) if self.url else 'PostgreSQL'}>"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (SERIALIZABLE); inside another, a savepoint: this step fails alone, the outer goes on."""
+        if self._conn is None:
+            raise StateError("the PostgreSQL store is closed")
+        try:
+            with self._conn.transaction():
+                yield self.db
+        except psycopg.errors.IntegrityError as e:
+            raise StateConflict(f"the state refuses a duplicate: {e.diag.message_primary or e}") from e
+
+
+def _retried(method: F) -> F:
+    """`method` run again when PostgreSQL rolled its transaction back for a conflict (40001) or a deadlock (40P01),
+    when it began that transaction; inside a caller's transaction the caller's is what must run again."""
+
+    @functools.wraps(method)
+    def run(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        if self.db.in_transaction:
+            return method(self, *args, **kwargs)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return method(self, *args, **kwargs)
+            except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as e:
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("%s lost a conflict with another daemon's transaction (%s); running it again",
+                         method.__name__, e.sqlstate)
+                time.sleep(random.uniform(0, 0.05 * attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    return cast(F, run)
+
+
+class PostgresStore(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Pages, PostgresDatabase, StorePort):
+    """The whole state in PostgreSQL: SQLite's parts over PostgresDatabase, and the one method of theirs that is
+    SQLite's alone (a read through a connection of its own, which SQLite opens by the file's path)."""
+
+    def entry_etags(self, project: str) -> dict[str, str]:
+        """A calendar's stored ETags, asked from the CalDAV worker thread in the middle of a listing: through
+        another connection of the pool, so the store's own stays the event loop's."""
+        with self.pool.connection() as conn:
+            return dict(conn.execute("SELECT href, etag FROM calendar_entries WHERE project = %s",
+                                     (project,)).fetchall())
+
+
+def _port_methods() -> list[str]:
+    """Every method of the port (each concern's Protocol), carry_out included; not transaction and close."""
+    names = {name for proto in StorePort.__mro__ if getattr(proto, "_is_protocol", False)
+             for name, value in vars(proto).items() if callable(value) and not name.startswith("_")}
+    return sorted(names - {"transaction", "close"})
+
+
+for _name in _port_methods():
+    setattr(PostgresStore, _name, _retried(getattr(PostgresStore, _name)))

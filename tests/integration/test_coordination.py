@@ -30,6 +30,7 @@ from tests.postgres_server import PostgresDatabase
 pytestmark = pytest.mark.integration
 
 TTL = dt.timedelta(seconds=3)
+NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
 EVERY_PART = tuple(sorted(PARTS.values()))
 
 
@@ -179,3 +180,32 @@ async def test_alone_with_sqlite_a_daemon_holds_everything() -> None:
     task = asyncio.create_task(solo.keep(stop, lambda: None))
     stop.set()
     await asyncio.wait_for(task, timeout=1)
+
+
+async def test_a_daemon_that_lost_its_part_writes_nothing_under_it(postgres: PostgresDatabase,
+                                                                   leases: Callable[[], Leases]) -> None:
+    from deadlinewatch.adapters.store.postgres.leases import LeaseLost
+    from deadlinewatch.adapters.store.postgres.store import PostgresStore
+    from deadlinewatch.coordination import current
+    from deadlinewatch.core.model import SetServer
+
+    store = PostgresStore.connect(postgres.url, Secret(postgres.password))
+    a, b = leases(), leases()
+    try:
+        mine = a.acquire(a.register(), "outbox", dt.timedelta(seconds=1))
+        assert mine is not None
+        token = current.set(mine)  # the step running under the outbox's lease
+        try:
+            store.carry_out([SetServer("smtp", True, "sent under my lease")], NOW)
+            assert store.servers()["smtp"].detail == "sent under my lease"
+            await asyncio.sleep(1.2)  # its lease runs out (a pause, a cut-off link) and another daemon takes it
+            assert b.acquire(b.register(), "outbox", TTL) is not None
+            with pytest.raises(LeaseLost):
+                store.carry_out([SetServer("smtp", False, "written after losing the lease")], NOW)
+            assert store.servers()["smtp"].detail == "sent under my lease"  # nothing of it landed
+        finally:
+            current.reset(token)
+        store.carry_out([SetServer("smtp", False, "outside any part of the work")], NOW)  # no lease: no check
+        assert store.servers()["smtp"].detail == "outside any part of the work"
+    finally:
+        store.close()

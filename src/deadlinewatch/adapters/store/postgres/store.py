@@ -49,7 +49,9 @@ from deadlinewatch.adapters.store.pages import Pages
 from deadlinewatch.adapters.store.port import StorePort
 from deadlinewatch.adapters.store.postgres.connection import Pool, describe, open_pool
 from deadlinewatch.adapters.store.postgres.dialect import Dialect, read_tables
+from deadlinewatch.adapters.store.postgres.leases import hold
 from deadlinewatch.adapters.store.postgres.schema import migrate
+from deadlinewatch.coordination import current
 from deadlinewatch.credentials import Secret
 from deadlinewatch.errors import StateConflict, StateError
 
@@ -217,8 +219,13 @@ class PostgresDatabase(Database):
         """One transaction (SERIALIZABLE); inside another, a savepoint: this step fails alone, the outer goes on."""
         if self._conn is None:
             raise StateError("the PostgreSQL store is closed")
+        outermost = not self.db.in_transaction
         try:
             with self._conn.transaction():
+                # a write made under a part of the work (coordination.current: the running step's lease) goes on only
+                # while this daemon still holds it: one paused or cut off past its lease writes nothing
+                if outermost and (lease := current.get()) is not None:
+                    hold(self._conn, lease)
                 yield self.db
         except psycopg.errors.IntegrityError as e:
             raise StateConflict(f"the state refuses a duplicate: {e.diag.message_primary or e}") from e

@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 from deadlinewatch import __version__
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import Clock, FixedClock, ShiftedClock, SystemClock, parse_now
-from deadlinewatch.adapters.store import StateLock, Store
+from deadlinewatch.adapters.store import StateLock, StorePort
+from deadlinewatch.adapters.store.engine import open_state
 from deadlinewatch.config.loading import DEFAULT_CONFIG_PATH
 from deadlinewatch.config.starter import starter_config
 from deadlinewatch.errors import DeadlinewatchError, LoginRefused, ServerError, UsageError, exit_code
@@ -168,7 +169,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     lock = StateLock(config.state_dir)
     lock.acquire()
-    store = Store.open(config.state_dir)
+    store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
     try:
         svc = wiring.services(config, store, make_clock(args, config.timezone, ticking=False))
         report = asyncio.run(run_pass(svc))
@@ -198,10 +199,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store(config: config_mod.Config) -> Store:
-    if not (config.state_dir / "deadlinewatch.sqlite3").exists():
-        raise DeadlinewatchError(f"no state in {config.state_dir} yet: run `deadlinewatch once` first")
-    return Store.open(config.state_dir)
+def _open_store(config: config_mod.Config) -> StorePort:
+    return open_state(config.state_dir, config.daemon.database, config.accounts.get("database"), existing=True)
 
 
 def _manage(args: argparse.Namespace, command: str, **params: Any) -> int:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from deadlinewatch import config as config_mod
 from deadlinewatch import control
 from deadlinewatch.adapters.clock import Clock
-from deadlinewatch.adapters.store import StateLock, Store
+from deadlinewatch.adapters.store import StateLock
+from deadlinewatch.adapters.store.engine import open_state
 from deadlinewatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     lock = StateLock(config.state_dir)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     lock.acquire()
-    store = Store.open(config.state_dir)
+    store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
     loop = asyncio.get_running_loop()
     reload = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -65,7 +66,7 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
         from deadlinewatch import manage
 
         current = crew.svc.config if crew is not None else config
-        own = Store.open(current.state_dir)
+        own = open_state(current.state_dir, current.daemon.database, current.accounts.get("database"))
         try:
             answer = manage.handle(current, own, request)
         finally:

@@ -24,7 +24,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.mailbox import ImapMailbox
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store.engine import open_state
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.demo.servers import CalDAVServer, PymapServer, SmtpSink, write_local_config
 from deadlinewatch.errors import exit_code
@@ -136,7 +136,7 @@ def main(out: Path, now_text: str | None = None) -> int:
             _say(f"  {m.name:<18} due {due:%a %d %b %Y}")
         path = _config(directory, caldav, imap, smtp)
         config = config_mod.load(path)
-        store = Store.open(config.state_dir)
+        store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
         clock = FixedClock(dt.datetime.combine(start_day, dt.time(9), tzinfo=tz))
         svc = wiring.services(config, store, clock)
         box = ImapMailbox(wiring.imap_settings(config))

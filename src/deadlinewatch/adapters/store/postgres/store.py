@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any, Self, TypeVar, cast
 
 import psycopg
-from psycopg.rows import RowMaker, TupleRow
+from psycopg.rows import RowMaker
+from psycopg_pool import PoolTimeout
 
 from deadlinewatch.adapters.store.calendars import Calendars
 from deadlinewatch.adapters.store.database import Database
@@ -53,7 +54,7 @@ from deadlinewatch.adapters.store.postgres.leases import hold
 from deadlinewatch.adapters.store.postgres.schema import migrate
 from deadlinewatch.coordination import current
 from deadlinewatch.credentials import Secret
-from deadlinewatch.errors import StateConflict, StateError
+from deadlinewatch.errors import ServerError, StateConflict, StateError
 
 log = logging.getLogger(__name__)
 
@@ -132,31 +133,64 @@ class Inserted:
         return iter(())
 
 
+# a connection's states inside a transaction block (a broken one, UNKNOWN, is in none: it is renewed)
+_IN_TRANSACTION = {psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR,
+                   psycopg.pq.TransactionStatus.ACTIVE}
+
+
 class Connection:
     """What the store's parts use of sqlite3.Connection (execute, executemany, in_transaction), over one psycopg
     connection in autocommit: outside a transaction, each statement is its own, as with SQLite's
     isolation_level=None."""
 
-    def __init__(self, conn: psycopg.Connection[Any], dialect: Dialect) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], dialect: Dialect,
+                 renew: Callable[[psycopg.Connection[Any]], psycopg.Connection[Any]], where: str) -> None:
         self.conn = conn
         self.dialect = dialect
+        self._renew = renew
+        self._where = where
 
     @property
     def in_transaction(self) -> bool:
-        return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        return self.conn.info.transaction_status in _IN_TRANSACTION
+
+    def live(self) -> psycopg.Connection[Any]:
+        """The connection, a new one from the pool when the server dropped the old one (a restart, a failover)
+        and no transaction was under way on it: what was in it is gone, and said so by the statement that
+        found it broken (ServerError)."""
+        if self.conn.broken or self.conn.closed:
+            self.conn = self._renew(self.conn)
+        return self.conn
+
+    def lost(self, e: psycopg.OperationalError) -> ServerError | None:
+        """The server as unreachable when `e` broke the connection; None for an error of the statement itself (a
+        serialization failure is an OperationalError too: it is run again, not reported)."""
+        if not self.conn.broken:
+            return None
+        return ServerError("postgresql", f"{self._where}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}")
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> psycopg.Cursor[Row] | Inserted:
         statement = self.dialect.translate(VARIANTS.get(sql, sql))
-        cursor = cast(psycopg.Cursor[Row], self.conn.cursor(row_factory=_rows))
-        cursor.execute(statement.text, parameters)
-        if statement.returns_id:
-            row = cursor.fetchone()
-            return Inserted(cursor.rowcount, row[0] if row is not None else None)
+        try:
+            cursor = cast(psycopg.Cursor[Row], self.live().cursor(row_factory=_rows))
+            cursor.execute(statement.text, parameters)
+            if statement.returns_id:
+                row = cursor.fetchone()
+                return Inserted(cursor.rowcount, row[0] if row is not None else None)
+        except psycopg.OperationalError as e:
+            if (lost := self.lost(e)) is not None:
+                raise lost from e
+            raise
         return cursor
 
     def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> psycopg.Cursor[Row]:
-        cursor = cast(psycopg.Cursor[Row], self.conn.cursor(row_factory=_rows))
-        cursor.executemany(self.dialect.translate(VARIANTS.get(sql, sql), many=True).text, parameters)
+        try:
+            cursor = cast(psycopg.Cursor[Row], self.live().cursor(row_factory=_rows))
+            cursor.executemany(self.dialect.translate(VARIANTS.get(sql, sql), many=True).text, parameters)
+        except psycopg.OperationalError as e:
+            if (lost := self.lost(e)) is not None:
+                raise lost from e
+            raise
         return cursor
 
     def close(self) -> None:
@@ -180,14 +214,32 @@ class PostgresDatabase(Database):
             conn.autocommit = True
             migrate(conn)  # at READ COMMITTED: a daemon that waited on the migration lock sees what the first did
             conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
-            adapter = Connection(conn, Dialect(read_tables(conn)))
+            self._adapter: Connection | None = Connection(conn, Dialect(read_tables(conn)), self._renew,
+                                                          describe(url) if url else "PostgreSQL")
         except BaseException:
             pool.putconn(conn)
             raise
-        self._conn: psycopg.Connection[TupleRow] | None = conn
         # the parts are written against sqlite3.Connection: Connection speaks the part of it they use
-        self.db = cast(sqlite3.Connection, adapter)
+        self.db = cast(sqlite3.Connection, self._adapter)
         self.key = self._key()
+
+    def _renew(self, old: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+        with contextlib.suppress(psycopg.Error):
+            self.pool.putconn(old)  # a broken connection is discarded, not lent again
+        where = describe(self.url) if self.url else "PostgreSQL"
+        for _ in range(self.pool.max_size + 1):  # the pool's idle ones may have been dropped with it: tried first
+            try:
+                conn = self.pool.getconn()
+            except PoolTimeout:
+                raise ServerError("postgresql", f"{where}: no connection to the server") from None
+            try:
+                conn.autocommit = True
+                conn.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.OperationalError:
+                self.pool.putconn(conn)
+        raise ServerError("postgresql", f"{where}: every connection to the server was dropped")
 
     @classmethod
     def connect(cls, url: str, password: Secret | None = None) -> Self:
@@ -201,10 +253,11 @@ class PostgresDatabase(Database):
             raise
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
+        adapter, self._adapter = self._adapter, None
+        if adapter is None:
             return
-        if not conn.closed:
+        conn = adapter.conn
+        if not conn.closed and not conn.broken:
             conn.isolation_level = None
             conn.autocommit = False
         self.pool.putconn(conn)
@@ -217,18 +270,24 @@ class PostgresDatabase(Database):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One transaction (SERIALIZABLE); inside another, a savepoint: this step fails alone, the outer goes on."""
-        if self._conn is None:
+        if self._adapter is None:
             raise StateError("the PostgreSQL store is closed")
-        outermost = not self.db.in_transaction
+        adapter = self._adapter
+        outermost = not adapter.in_transaction
+        conn = adapter.live() if outermost else adapter.conn
         try:
-            with self._conn.transaction():
+            with conn.transaction():
                 # a write made under a part of the work (coordination.current: the running step's lease) goes on only
                 # while this daemon still holds it: one paused or cut off past its lease writes nothing
                 if outermost and (lease := current.get()) is not None:
-                    hold(self._conn, lease)
+                    hold(conn, lease)
                 yield self.db
         except psycopg.errors.IntegrityError as e:
             raise StateConflict(f"the state refuses a duplicate: {e.diag.message_primary or e}") from e
+        except psycopg.OperationalError as e:
+            if (lost := adapter.lost(e)) is not None:
+                raise lost from e
+            raise
 
 
 def _retried(method: F) -> F:

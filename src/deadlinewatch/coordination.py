@@ -20,10 +20,13 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from deadlinewatch.adapters.store.postgres.leases import Daemon, Lease, Leases
@@ -42,12 +45,28 @@ RENEWALS_PER_LEASE = 3  # a lease is renewed this often within its time: two ren
 SAFETY = 0.2  # a holder stops counting on its lease this share of the lease's time before the database would
 
 
+@dataclass(frozen=True)
+class Running:
+    """A running daemon as `status` shows it (CONTRACT.md's `daemons`): what it holds of the work."""
+
+    id: int
+    host: str
+    pid: int
+    last_seen: dt.datetime
+    holds: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "host": self.host, "pid": self.pid, "last_seen": self.last_seen.isoformat(),
+                "holds": list(self.holds)}
+
+
 class Coordination(Protocol):
-    """What the workers ask: may this daemon do this part now, and under which lease."""
+    """What the workers ask: may this daemon do this part now, and under which lease; and who runs."""
 
     def holds(self, part: str) -> bool: ...
     def lease(self, part: str) -> Lease | None: ...
     def holding(self) -> tuple[str, ...]: ...
+    def daemons(self) -> Sequence[Running]: ...
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None: ...
 
 
@@ -62,6 +81,10 @@ class Solo:
 
     def holding(self) -> tuple[str, ...]:
         return tuple(sorted(PARTS.values()))
+
+    def daemons(self) -> Sequence[Running]:
+        """This daemon alone (its state lock keeps any other out)."""
+        return [Running(1, socket.gethostname(), os.getpid(), dt.datetime.now(dt.UTC), self.holding())]
 
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
         await stop.wait()
@@ -93,6 +116,10 @@ class Shared:
 
     def holding(self) -> tuple[str, ...]:
         return tuple(sorted(p for p in PARTS.values() if self.holds(p)))
+
+    def daemons(self) -> Sequence[Running]:
+        """Every daemon registered on the shared state, with the unexpired leases it holds (the database's view)."""
+        return [Running(d.id, d.host, d.pid, d.last_seen, d.holds) for d in self.leases.daemons()]
 
     # --- keeping them ------------------------------------------------------------------------------------------
 

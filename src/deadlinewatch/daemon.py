@@ -22,6 +22,7 @@ from deadlinewatch import control
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.store import StateLock
 from deadlinewatch.adapters.store.engine import open_state
+from deadlinewatch.coordination import Solo
 from deadlinewatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
         current = crew.svc.config if crew is not None else config
         own = open_state(current.state_dir, current.daemon.database, current.accounts.get("database"))
         try:
-            answer = manage.handle(current, own, request)
+            answer = manage.handle(current, own, request,
+                                   daemons=crew.coordination.daemons if crew is not None else Solo().daemons)
         finally:
             own.close()
         if crew is not None and request.get("command") in ("approve", "reject") and answer.get("exit") == 0:
@@ -185,7 +187,7 @@ async def _pages(crew: Crew) -> WebServer:
     from deadlinewatch.web.server import WebServer
 
     crew.svc.store.make_page_tokens([p.id for p in crew.svc.config.projects])
-    pages = WebServer(lambda: crew.svc, lambda: crew.wake("evaluator", "outbox"))
+    pages = WebServer(lambda: crew.svc, lambda: crew.wake("evaluator", "outbox"), crew.coordination.daemons)
     await pages.start(crew.svc.config.web.listen)
     return pages
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
@@ -19,15 +19,19 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebState
+from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
-def handle(config: config_mod.Config, store: StorePort, request: dict[str, Any]) -> dict[str, Any]:
+def handle(config: config_mod.Config, store: StorePort, request: dict[str, Any],
+           daemons: Callable[[], Sequence[Running]] = tuple) -> dict[str, Any]:
+    """A command over a config and a store; `daemons`: who runs on this state (the running daemon answers with
+    itself, or with every daemon sharing the state)."""
     try:
         command = request.get("command")
         if command == "status":
-            data = status_data(store, config)
+            data = status_data(store, config, daemons=daemons())
             return {"exit": 0, "stdout": json.dumps(data, indent=2, ensure_ascii=False) + "\n" if request.get("json")
                     else render_status(data)}
         if command == "preview":
@@ -50,7 +54,7 @@ def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClo
 
 
 def status_data(store: StorePort, config: config_mod.Config,
-                explain: Callable[[Forecast], str] | None = None) -> dict[str, Any]:
+                explain: Callable[[Forecast], str] | None = None, daemons: Sequence[Running] = ()) -> dict[str, Any]:
     """The shape of `status --json` (CONTRACT.md). With `explain`, each milestone with a forecast also has
     `explained`: its reason as `explain` says it (the dashboard's, in the team's language); `reason` stays English."""
     from deadlinewatch.core.milestones import effective_state
@@ -61,6 +65,7 @@ def status_data(store: StorePort, config: config_mod.Config,
     tokens = store.make_page_tokens([p.id for p in config.projects]) if config.web.listen else {}
     data: dict[str, Any] = {
         "last_pass": last.finished.isoformat() if last else None,
+        "daemons": [d.as_json() for d in daemons],
         "servers": {name: {"ok": s.ok, "detail": s.detail} if (s := servers.get(name)) else
                     {"ok": False, "detail": "not contacted yet"} for name in ("caldav", "imap", "smtp")},
         "projects": [{"id": p.id, "name": p.name, "client_page": f"/p/{tokens[p.id]}/" if p.id in tokens else None}
@@ -102,6 +107,11 @@ def status_data(store: StorePort, config: config_mod.Config,
 
 def render_status(data: dict[str, Any]) -> str:
     lines = [f"last pass: {data['last_pass'] or 'never'}"]
+    if not data["daemons"]:
+        lines.append("daemons: none running")
+    for d in data["daemons"]:
+        lines.append(f"daemon #{d['id']} on {d['host']} (pid {d['pid']}), seen {d['last_seen'][:19]}: "
+                     f"{', '.join(d['holds']) or 'holds nothing'}")
     for name, s in data["servers"].items():
         lines.append(f"  {name:<7} {'ok  ' if s['ok'] else 'DOWN'}  {s['detail']}")
     pages = [p for p in data["projects"] if p["client_page"]]

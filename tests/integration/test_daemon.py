@@ -70,6 +70,9 @@ def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) 
                  '"kind": "notice"' in deadlinewatch("status", "--json", config=config).stdout, 20, "a held notice")
         status = json.loads(deadlinewatch("status", "--json", config=config).stdout)
         notice = next(n for n in status["notices"] if n["kind"] == "notice")
+        # the daemon answers for itself: alone with its SQLite state, it holds every part of the work
+        [running] = status["daemons"]
+        assert running["pid"] == proc.pid and running["holds"] == ["calendars", "evaluation", "mailbox", "outbox"]
         preview = deadlinewatch("preview", "acme-web/Design mockups", config=config)
         assert preview.returncode == 0 and "X-Deadlinewatch-Kind: notice" in preview.stdout
         assert deadlinewatch("approve", "12345", config=config).returncode == 1
@@ -84,6 +87,7 @@ def test_commands_go_through_the_running_daemon(studio: Studio, tmp_path: Path) 
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
     assert not (config.parent / "state" / "control.sock").exists()
+    assert json.loads(deadlinewatch("status", "--json", config=config).stdout)["daemons"] == []  # none runs now
 
 
 def test_systemd_hears_ready_status_and_the_watchdog_and_prometheus_sees_the_passes(

@@ -30,7 +30,8 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert not any("jane@acme.example" in rs for _, rs, _ in smtp_tls.messages)  # held, not sent
 
     status = json.loads(dw(config, "status", "--json").stdout)
-    assert set(status) == {"last_pass", "servers", "projects", "milestones", "notices"}
+    assert set(status) == {"last_pass", "daemons", "servers", "projects", "milestones", "notices"}
+    assert status["daemons"] == []  # `once` ran and ended: no daemon runs on this state
     assert status["projects"] == [{"id": "acme-web", "name": "ACME website relaunch", "client_page": None}]  # web off
     assert all(s["ok"] for s in status["servers"].values())
     design = next(m for m in status["milestones"] if m["uid"] == "design-1")

@@ -13,6 +13,7 @@ from typing import Any
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.templates import letters
+from deadlinewatch.coordination import Running
 from deadlinewatch.core import policy
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import PassReport, Services
@@ -61,6 +62,9 @@ class Holding:
 
     def holding(self) -> tuple[str, ...]:
         return self.parts
+
+    def daemons(self) -> list[Running]:
+        return []
 
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
         await stop.wait()

@@ -38,6 +38,7 @@ from markupsafe import Markup
 
 from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day, team_date
 from deadlinewatch.core.locales import format_moment
@@ -109,9 +110,11 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 class Pages:
     """The handlers, over whatever Services the daemon runs now (it swaps them on reload)."""
 
-    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None]) -> None:
+    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None],
+                 daemons: Callable[[], Sequence[Running]] = tuple) -> None:
         self.services = services
         self.on_decided = on_decided
+        self.daemons = daemons  # who runs on the state, for /api/status
         svc = services()
         self.sessions = signin.Sessions(svc.store.key)
         self.attempts = signin.Attempts()
@@ -180,7 +183,7 @@ class Pages:
         if self._session(request) is None:
             return web.json_response({"error": "sign in first"}, status=401)
         svc = self.services()
-        return web.json_response(manage.status_data(svc.store, svc.config),
+        return web.json_response(manage.status_data(svc.store, svc.config, daemons=self.daemons()),
                                  dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=2))
 
     async def decide(self, request: web.Request) -> web.StreamResponse:
@@ -469,10 +472,11 @@ def _not_modified(request: web.Request, etag: str, changed: dt.datetime) -> bool
     return False
 
 
-def application(services: Callable[[], Services], on_decided: Callable[[], None]) -> web.Application:
+def application(services: Callable[[], Services], on_decided: Callable[[], None],
+                daemons: Callable[[], Sequence[Running]] = tuple) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=64 * 1024, handler_args={"max_field_size": 8190})
     app[SERVICES] = services
-    p = Pages(services, on_decided)
+    p = Pages(services, on_decided, daemons)
     app.router.add_get("/", p.dashboard)
     app.router.add_get("/signin", p.signin_page)
     app.router.add_post("/signin", p.signin)
@@ -493,8 +497,9 @@ class WebServer:
     port is served through a `connections.Door`, not aiohttp's site: capped connections (from the descriptor
     limit, raised at start where allowed), deadlines, and a log line a minute instead of one per connection."""
 
-    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None]) -> None:
-        app = application(services, on_decided)
+    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None],
+                 daemons: Callable[[], Sequence[Running]] = tuple) -> None:
+        app = application(services, on_decided, daemons)
         # keepalive_timeout: an idle connection, or the next request's headers after an answer, gets the same
         # 10 s as the first; lingering_time: what is left of a body we answered 408 is not waited for long;
         # shutdown_timeout: a request in flight does not hold up SIGTERM's 8 s

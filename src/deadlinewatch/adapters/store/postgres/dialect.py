@@ -93,7 +93,8 @@ class Dialect:
         if m := _OR.match(text):
             indent, verb, table, listed = m.group(1), m.group(2).upper(), m.group(3), m.group(5)
             columns = [c.strip() for c in listed.split(",")] if listed else list(self._table(table).columns)
-            text = f"{indent}INSERT INTO {table} ({', '.join(columns)}){text[m.end():]}"
+            rest = text[m.end():]
+            text = f"{indent}INSERT INTO {table} ({', '.join(columns)}){'' if rest[:1].isspace() else ' '}{rest}"
             conflict = " ON CONFLICT DO NOTHING" if verb == "IGNORE" else self._replace(table, columns)
         elif m := _UPDATE_SET.search(text):
             table = _INSERT.match(text)

@@ -3,19 +3,35 @@ statements translated from the parts' dialect, the key shared by every daemon, a
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from psycopg import sql
 
+from deadlinewatch.adapters.store import Store, StorePort
 from deadlinewatch.adapters.store.postgres.store import PostgresStore
-from deadlinewatch.core.model import ClientDate, ShowDate
+from deadlinewatch.core.model import (
+    ClientDate,
+    DecideHeld,
+    Forecast,
+    ManagerCopy,
+    RecordMessage,
+    Report,
+    RiskAlert,
+    SetOutboxState,
+    ShowDate,
+)
 from deadlinewatch.credentials import Secret
 from deadlinewatch.errors import ServerError
 from tests.postgres_server import PostgresDatabase
-from tests.unit.test_store_contract import StoreContract, mail
+from tests.samples import DESIGN, LAUNCH
+from tests.unit.test_store_contract import NOW, StoreContract, _sync, mail
 
 
 def open_store(database: Any) -> PostgresStore:
@@ -100,3 +116,51 @@ def test_a_dropped_connection_is_the_server_down_and_the_next_call_connects_agai
         assert len(store.outbox()) == 2
     finally:
         store.close()
+
+
+def _every_call(store: StorePort) -> None:
+    """A day of the pipeline through the port, every table written: what copy-state carries from one engine to
+    the other, made by each."""
+    store.follow_server("http://dav/\0pm")
+    _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+    store.save_client_calendar_entry("p", "design-1", "http://dav/c/design-1.ics", '"e1"', 2, NOW.date(), "ok")
+    report = Report("p", "design-1", NOW, 40, 2.5, NOW.date(), "late assets", "daily review", True, "a@x", "earlier")
+    store.carry_out([RecordMessage(message_key="INBOX:1:7", message_id="<n@x>", sender="a@x", subject="s",
+                                   received_at=NOW, outcome="accepted", target_folder="processed", project="p",
+                                   problems=("one", "two"), raw=b"raw \x00\xff", body="body", reports=(report,))],
+                    NOW)
+    primary = store.enqueue_client_group(
+        [dataclasses.replace(mail("<c@x>", "held", "client"), kind="notice", uid="design-1", basis=NOW)],
+        [ShowDate("p", "design-1", 3, shown_date=NOW.date(), promised=NOW.date(), invited=True, entry_uid="dw-1")])
+    store.carry_out([ManagerCopy(primary, (mail("<draft@x>"),)), DecideHeld(primary, True, "pm@studio.example"),
+                     SetOutboxState(primary, "sent", attempt=True)], NOW)
+    store.save_forecasts([Forecast("p", "design-1", NOW.date(), NOW.date(), 0.6180339887498949, "slow")], NOW)
+    store.set_risk_alert("p", "design-1", RiskAlert(0.6180339887498949, NOW.date(), None, NOW))
+    store.record_pass(NOW, NOW + dt.timedelta(seconds=2), True, "3 events")
+    store.set_server("smtp", False, "refused", NOW)
+    store.record_failure("INBOX:1:8", "the parser gave up")
+    store.swap_uidvalidity("INBOX", 4294967295)  # unsigned 32-bit: more than PostgreSQL's INTEGER holds
+    store.start_web_session("s" * 32, "pm@studio.example", NOW, NOW + dt.timedelta(hours=12))
+    store.prune_mail(NOW + dt.timedelta(days=40))
+
+
+def test_the_same_calls_leave_the_same_rows_as_on_sqlite(postgres: Any, tmp_path: Path) -> None:
+    sqlite, pg = Store.open(tmp_path), open_store(postgres)
+    try:
+        for store in (sqlite, pg):
+            _every_call(store)
+    finally:
+        sqlite.close()
+        pg.close()
+    source = sqlite3.connect(tmp_path / "deadlinewatch.sqlite3")
+    # every table but the random ones: the key of our ids, the client pages' tokens
+    tables = [t for (t,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                           " AND name NOT IN ('keys', 'client_pages')")]
+    with postgres.connect() as conn:
+        for table in tables:
+            mine = sorted(source.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            theirs = sorted(conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))).fetchall(),
+                            key=repr)
+            assert mine and theirs == mine, table
+    assert len(tables) == 16
+    source.close()

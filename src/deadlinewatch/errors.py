@@ -73,6 +73,12 @@ class StateConflict(StateError):
     """A change the state refuses: it would record the same message (key, token or Message-ID) twice."""
 
 
+class StateBusy(StateError):
+    """A change the state could not take now, through nobody's fault: PostgreSQL rolled it back for a conflict with
+    another daemon's (40001, 40P01). Nothing of it happened; the work that made it is tried again (the store's own
+    methods do so themselves), never counted against a message."""
+
+
 def exit_code(*errors: BaseException | type[BaseException]) -> int:
     """The exit code of a command that met these errors (instances or classes): 0 for none; an error of the tree
     its class's `exit_code`, Ctrl-C 130, argparse's exit (--help, --version) its own code, anything else 1. Of

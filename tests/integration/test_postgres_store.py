@@ -28,7 +28,7 @@ from deadlinewatch.core.model import (
     ShowDate,
 )
 from deadlinewatch.credentials import Secret
-from deadlinewatch.errors import ServerError
+from deadlinewatch.errors import ServerError, StateBusy
 from tests.postgres_server import PostgresDatabase
 from tests.samples import DESIGN, LAUNCH
 from tests.unit.test_store_contract import NOW, StoreContract, _sync, mail
@@ -164,3 +164,18 @@ def test_the_same_calls_leave_the_same_rows_as_on_sqlite(postgres: Any, tmp_path
             assert mine and theirs == mine, table
     assert len(tables) == 16
     source.close()
+
+
+def test_a_conflict_inside_a_callers_transaction_is_the_callers_to_run_again(postgres: Any) -> None:
+    ours, theirs = open_store(postgres), open_store(postgres)
+    try:
+        with pytest.raises(StateBusy, match="40001"), ours.transaction():
+            ours.record_outgoing([mail("<a@x>")])
+            assert ours.client_dates("p") == {}  # read in our snapshot ...
+            theirs.enqueue_client_group([mail("<t@x>", "pending", "client")], [ShowDate("p", "u1", 7)])
+            ours.enqueue_client_group([mail("<o@x>", "pending", "client")], [ShowDate("p", "u1", 5)])  # ... written
+        assert [i.message_id for i in ours.outbox()] == ["<t@x>"]  # nothing of ours happened
+        assert ours.client_dates("p")["u1"].sequence == 7
+    finally:
+        ours.close()
+        theirs.close()

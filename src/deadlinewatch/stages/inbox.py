@@ -30,7 +30,7 @@ from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.inbox import PARSE_ERRORS, Lookup, decide_message, note_reports, rules_of
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import forecaster, record, view
 
@@ -158,7 +158,7 @@ def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error
 
 # failures that are not one message's doing: the reading stops (what it decided is kept and filed) and the next
 # one starts over, rather than counting them against each message
-SYSTEMIC = (ServerError, LoginRefused, ConfigError, sqlite3.OperationalError)
+SYSTEMIC = (ServerError, LoginRefused, ConfigError, sqlite3.OperationalError, StateBusy)
 
 
 async def read_inbox(svc: Services, report: PassReport) -> None:
@@ -209,7 +209,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         for target, entries in reading.moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
             svc.store.carry_out([MarkMoved(tuple(key for _, key in entries))], svc.clock.now())
-        if isinstance(halted, sqlite3.OperationalError):
+        if isinstance(halted, sqlite3.OperationalError | StateBusy):
             report.problem(f"imap: the state database refused a write ({halted}); the rest of the inbox waits for "
                            "the next reading")
         elif halted is not None:

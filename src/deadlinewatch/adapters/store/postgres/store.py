@@ -15,7 +15,8 @@ Semantics kept from SQLite's store:
   write (the SEQUENCE shown, a message recorded once) cannot interleave with another daemon's. When PostgreSQL
   rolls one back for a conflict (40001) or a deadlock (40P01), the port's method that began it runs again from
   the start, a few times (`_retried`): nothing of it happened. Inside a caller's own transaction() it is the
-  caller's to run again: the error goes up;
+  caller's to run again: errors.StateBusy goes up (the inbox's batch stops there, as for a locked SQLite file,
+  and the next reading takes the rest; it is never counted against a message);
 - a uniqueness refused is errors.StateConflict;
 - dates and times are the same ISO 8601 text (the parts write them), so copy-state's rows are the same rows.
 
@@ -54,7 +55,7 @@ from deadlinewatch.adapters.store.postgres.leases import hold
 from deadlinewatch.adapters.store.postgres.schema import migrate
 from deadlinewatch.coordination import current
 from deadlinewatch.credentials import Secret
-from deadlinewatch.errors import ServerError, StateConflict, StateError
+from deadlinewatch.errors import ServerError, StateBusy, StateConflict, StateError
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,9 @@ class PostgresDatabase(Database):
                 yield self.db
         except psycopg.errors.IntegrityError as e:
             raise StateConflict(f"the state refuses a duplicate: {e.diag.message_primary or e}") from e
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as e:
+            raise StateBusy(f"PostgreSQL rolled the change back for a conflict with another daemon's ({e.sqlstate}); "
+                            "nothing of it happened") from e
         except psycopg.OperationalError as e:
             if (lost := adapter.lost(e)) is not None:
                 raise lost from e
@@ -301,11 +305,11 @@ def _retried(method: F) -> F:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return method(self, *args, **kwargs)
-            except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as e:
+            except StateBusy as e:
                 if attempt == ATTEMPTS:
                     raise
                 log.info("%s lost a conflict with another daemon's transaction (%s); running it again",
-                         method.__name__, e.sqlstate)
+                         method.__name__, getattr(e.__cause__, "sqlstate", "?"))
                 time.sleep(random.uniform(0, 0.05 * attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
 

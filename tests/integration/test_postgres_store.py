@@ -179,3 +179,18 @@ def test_a_conflict_inside_a_callers_transaction_is_the_callers_to_run_again(pos
     finally:
         ours.close()
         theirs.close()
+
+
+def test_a_row_answers_by_name_and_by_position_as_sqlites_does(postgres: Any) -> None:
+    query = "SELECT 1 AS a, 'x' AS b, 2 AS a"
+    mine = sqlite3.connect(":memory:")
+    mine.row_factory = sqlite3.Row
+    expected = mine.execute(query).fetchone()
+    store = open_store(postgres)
+    try:
+        row = store.db.execute(query).fetchone()
+        assert (row[0], row["a"], row["b"], row[-1], list(row), len(row)) == (
+            expected[0], expected["a"], expected["b"], expected[-1], list(expected), len(expected))
+    finally:
+        store.close()
+        mine.close()

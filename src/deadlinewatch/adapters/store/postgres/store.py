@@ -98,9 +98,6 @@ class Row:
     def __len__(self) -> int:
         return len(self._values)
 
-    def keys(self) -> list[str]:
-        return list(self._names)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Row) and tuple(self._values) == tuple(other._values)
 
@@ -108,12 +105,15 @@ class Row:
         return hash(tuple(self._values))
 
     def __repr__(self) -> str:
-        return f"Row({dict(zip(self._names, self._values, strict=True))!r})"
+        return f"Row({ {name: self._values[i] for name, i in self._names.items()}!r})"
 
 
 def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
-    """psycopg's row factory: each result's column names read once, shared by its rows."""
-    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    """psycopg's row factory: each result's column names read once, shared by its rows (a name given twice is
+    its first column, as in sqlite3.Row)."""
+    names: dict[str, int] = {}
+    for i, c in enumerate(cursor.description or ()):
+        names.setdefault(c.name, i)
     return lambda values: Row(values, names)
 
 

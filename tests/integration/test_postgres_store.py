@@ -194,3 +194,44 @@ def test_a_row_answers_by_name_and_by_position_as_sqlites_does(postgres: Any) ->
     finally:
         store.close()
         mine.close()
+
+
+def test_another_daemons_calendar_change_is_seen_and_moves_the_version(postgres: Any) -> None:
+    ours, theirs = open_store(postgres), open_store(postgres)
+    try:
+        _sync(ours, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
+        assert {m.state for m in ours.milestones("p")} == {"open"} and len(ours.milestones()) == 2  # kept
+        seen = ours.version()
+        _sync(theirs, {"/d.ics": DESIGN}, deleted=["/l.ics"], token="t2")  # another daemon syncs the calendar
+        assert {m.uid: m.state for m in ours.milestones("p")} == {"design-1": "open", "launch-1": "cancelled"}
+        assert {m.state for m in ours.milestones()} == {"open", "cancelled"}
+        assert ours.version() != seen
+        seen = ours.version()
+        theirs.carry_out([_note("<v@x>", "p")], NOW)  # and records a note
+        assert ours.version() != seen
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def _note(key: str, project: str) -> RecordMessage:
+    return RecordMessage(message_key=key, message_id=key, sender="a@x", subject="s", received_at=NOW,
+                         outcome="accepted", target_folder="processed", project=project, problems=(), raw=b"",
+                         body="", reports=(Report(project, "u1", NOW, 10, None, None, "", "", False, "a@x"),))
+
+
+def test_a_note_committed_after_a_newer_one_is_still_read(postgres: Any) -> None:
+    """Ids are handed out when a note is written, not when it commits: another daemon's note (id n) may commit
+    after a note of another project (id n + 1) that this one has already read past."""
+    ours, slow, quick = open_store(postgres), open_store(postgres), open_store(postgres)
+    try:
+        late = slow.transaction()
+        late.__enter__()
+        slow.carry_out([_note("<late@x>", "p")], NOW)  # id n, not committed yet
+        quick.carry_out([_note("<quick@x>", "q")], NOW)  # id n + 1, committed
+        assert ours.reports_by_milestone("p") == {}
+        late.__exit__(None, None, None)
+        assert [r.done for r in ours.reports_by_milestone("p")["u1"]] == [10]
+    finally:
+        for store in (ours, slow, quick):
+            store.close()

@@ -71,6 +71,29 @@ SHARED_MIGRATIONS = [Migration(
     CREATE INDEX leases_by_holder ON leases (holder);
     """)]
 
+SHARED_MIGRATIONS.append(Migration(
+    "each project's count of changes to its milestones and notes",
+    """
+    -- what a daemon keeps between passes (the milestones, each project's latest notes, what the team's spread was
+    -- learned from) is good while the count of its project here stands: every statement that writes milestones or
+    -- notes moves it, in its own transaction, so the count and the rows are seen together, whichever daemon wrote.
+    -- (Milestones are never deleted, a cancelled one is updated; notes are only ever added.)
+    CREATE TABLE changes (kind TEXT COLLATE "C" NOT NULL, project TEXT COLLATE "C" NOT NULL, n BIGINT NOT NULL,
+                          PRIMARY KEY (kind, project));
+    CREATE FUNCTION count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO changes (kind, project, n) SELECT TG_TABLE_NAME, project, 1 FROM changed GROUP BY project
+            ON CONFLICT (kind, project) DO UPDATE SET n = changes.n + 1;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER milestones_inserted AFTER INSERT ON milestones REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION count_changes();
+    CREATE TRIGGER milestones_updated AFTER UPDATE ON milestones REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION count_changes();
+    CREATE TRIGGER reports_inserted AFTER INSERT ON reports REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION count_changes();
+    """))
+
 MIGRATIONS_TABLE = """
     CREATE TABLE IF NOT EXISTS migrations (series TEXT NOT NULL, version INTEGER NOT NULL, what TEXT NOT NULL,
                                            applied TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (series, version))

@@ -60,6 +60,8 @@ from deadlinewatch.errors import ServerError, StateBusy, StateConflict, StateErr
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+K = TypeVar("K")
+V = TypeVar("V")
 
 # how many times a port method runs when PostgreSQL keeps rolling it back for a conflict with another daemon's
 ATTEMPTS = 5
@@ -115,6 +117,29 @@ def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
     for i, c in enumerate(cursor.description or ()):
         names.setdefault(c.name, i)
     return lambda values: Row(values, names)
+
+
+class Coherent(dict[K, V]):
+    """A cache a part keeps between calls (the milestones, a project's latest notes), good while `stamp(key)` — the
+    database's count of the changes its entry depends on (schema.py's `changes`) — stands, whichever daemon made
+    them. The stamp is read before the part reads what it caches: a change committed in between leaves the entry
+    stale by its stamp (read again next time), never a stamp newer than its data."""
+
+    def __init__(self, stamp: Callable[[K], int]) -> None:
+        super().__init__()
+        self._stamp = stamp
+        self._stamps: dict[K, int] = {}
+        self._read: dict[K, int] = {}
+
+    def get(self, key: K, default: Any = None) -> Any:
+        now = self._read[key] = self._stamp(key)
+        if key in self and self._stamps.get(key) != now:
+            del self[key]
+        return super().get(key, default)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._stamps[key] = self._read.pop(key) if key in self._read else self._stamp(key)
+        super().__setitem__(key, value)
 
 
 class Inserted:
@@ -206,9 +231,7 @@ class PostgresDatabase(Database):
         self.pool, self.url, self._owns_pool = pool, url, owns_pool
         self.path = Path()  # no file: the parts' SQLite-only uses of it are overridden below
         self._savepoints = 0
-        self._milestones_cache = {}
         self._milestones_written = 0
-        self._reports_cache = {}
         self._pruned_for = None
         conn = pool.getconn()
         try:
@@ -222,7 +245,15 @@ class PostgresDatabase(Database):
             raise
         # the parts are written against sqlite3.Connection: Connection speaks the part of it they use
         self.db = cast(sqlite3.Connection, self._adapter)
+        # what the parts keep between calls holds while no daemon changed it (SQLite's: while this one did not)
+        self._milestones_cache = Coherent(lambda project: self._changes("milestones", project))
+        self._reports_cache = Coherent(lambda key: self._changes("reports", key[0]))
         self.key = self._key()
+
+    def _changes(self, kind: str, project: str | None) -> int:
+        """How often a project's milestones or notes (`kind`) were written, every project's without one."""
+        return int(self.db.execute("SELECT coalesce(sum(n), 0) FROM changes WHERE kind = ? AND (? IS NULL OR"
+                                   " project = ?)", (kind, project, project)).fetchone()[0])
 
     def _renew(self, old: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
         with contextlib.suppress(psycopg.Error):
@@ -317,8 +348,13 @@ def _retried(method: F) -> F:
 
 
 class PostgresStore(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Pages, PostgresDatabase, StorePort):
-    """The whole state in PostgreSQL: SQLite's parts over PostgresDatabase, and the one method of theirs that is
-    SQLite's alone (a read through a connection of its own, which SQLite opens by the file's path)."""
+    """The whole state in PostgreSQL: SQLite's parts over PostgresDatabase, and two methods of theirs said for a
+    database every daemon shares: entry_etags (SQLite opens a connection of its own by the file's path) and
+    version (SQLite counts this process's writes: it is the one writer)."""
+
+    def version(self) -> tuple[int, int]:
+        """Moves with every note and every change to a milestone, whichever daemon made it."""
+        return self._changes("reports", None), self._changes("milestones", None)
 
     def entry_etags(self, project: str) -> dict[str, str]:
         """A calendar's stored ETags, asked from the CalDAV worker thread in the middle of a listing: through

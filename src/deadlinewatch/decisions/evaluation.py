@@ -224,6 +224,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
             "team's), approve as it is (the forecast's), or approve with a date of your own"),
             promised=decision.promised, factor=Factor(factor), eta=team_date,
             learned=phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else
+            phrase(_("only one closed milestone of this team to learn from")) if closed == 1 else
             phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed),
             eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
     offer, offer_stands = None, False

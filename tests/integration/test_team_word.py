@@ -108,4 +108,4 @@ def test_the_manager_chooses_the_date_by_mail(studio: Studio) -> None:
     [notice] = sent(studio, "notice")
     assert "Thursday, 17 December 2026" in _text(notice)
     decided = [d for d in sent(studio, "manager-decided", to="pm@studio.example")]
-    assert decided and "approved with the date 2026-12-17" in _text(decided[-1])
+    assert decided and "approved with the date 17 Dec 2026" in _text(decided[-1])  # in the team's locale

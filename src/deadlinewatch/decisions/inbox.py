@@ -288,12 +288,13 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
                                       incoming.sender)
         except DeadlinewatchError as e:  # a date not after the deadline, or not one the client can use
             out.actions.append(compose_manager_message(
-                c, held, names, "decided", c.letters.gettext(language, _(
-                    "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date.isoformat(),
-                    why=str(e).partition(": ")[2] or str(e)), now, in_reply_to=incoming.message_id))
+                c, held, names, "decided", c.letters.say(language, [phrase(_(
+                    "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date,
+                    why=str(e).partition(": ")[2] or str(e))]), now, in_reply_to=incoming.message_id))
             return
-        words = c.letters.gettext(language, _("approved with the date %(date)s: it is written again for that date "
-                                              "and goes out now"), date=verdict.date.isoformat())
+        # the manager's date said back in the manager's own locale: what was understood, not what was typed
+        words = c.letters.say(language, [phrase(_("approved with the date %(date)s: it is written again for that "
+                                                  "date and goes out now"), date=verdict.date)])
         out.events.append(f"manager approved notice #{held.id} by email with the date {verdict.date.isoformat()}")
         out.actions += [plan.group(),
                         compose_manager_message(c, held, names, "decided", words, now,

@@ -274,6 +274,11 @@ class PostgresDatabase(Database):
         raise ServerError("postgresql", f"{where}: every connection to the server was dropped")
 
     @classmethod
+    def open(cls, state_dir: Path) -> Self:
+        raise TypeError(f"{cls.__name__} is opened by URL: {cls.__name__}.connect(url, password) "
+                        "(engine.open_state chooses by daemon.database)")
+
+    @classmethod
     def connect(cls, url: str, password: Secret | None = None) -> Self:
         """The store of the database at `url` (`daemon.database`), migrated; its failure said as a user can act
         on it (connection.py)."""

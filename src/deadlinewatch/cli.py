@@ -20,7 +20,8 @@ from deadlinewatch.adapters.store import StateLock, StorePort
 from deadlinewatch.adapters.store.engine import open_state
 from deadlinewatch.config.loading import DEFAULT_CONFIG_PATH
 from deadlinewatch.config.starter import starter_config
-from deadlinewatch.errors import DeadlinewatchError, LoginRefused, ServerError, UsageError, exit_code
+from deadlinewatch.coordination import running
+from deadlinewatch.errors import DeadlinewatchError, LoginRefused, ServerError, StateError, UsageError, exit_code
 
 # the commands import what they use (wiring: the adapters and letters, ~0.15 s) so that `run` reaches READY
 # without it and `status` or `approve` answer fast
@@ -171,6 +172,11 @@ def cmd_once(args: argparse.Namespace) -> int:
     lock.acquire()
     store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
     try:
+        # a shared state: no lock on this machine keeps out the daemons on others; their heartbeats say they run
+        if alive := running(config.daemon.database, store, config.daemon.poll_seconds):
+            raise StateError(f"daemon.database is in use by {len(alive)} running daemon(s) ("
+                             + ", ".join(f"#{d.id} on {d.host}" for d in alive)
+                             + "); `once` does not run beside them: use status, approve, reject, preview")
         svc = wiring.services(config, store, make_clock(args, config.timezone, ticking=False))
         report = asyncio.run(run_pass(svc))
     finally:
@@ -214,7 +220,8 @@ def _manage(args: argparse.Namespace, command: str, **params: Any) -> int:
     if answer is None:
         store = _open_store(config)
         try:
-            answer = manage.handle(config, store, {"command": command, **params})
+            answer = manage.handle(config, store, {"command": command, **params},
+                                   daemons=lambda: running(config.daemon.database, store, config.daemon.poll_seconds))
         finally:
             store.close()
     if answer.get("stdout"):

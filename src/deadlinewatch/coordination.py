@@ -6,9 +6,11 @@ outbox's sending. A daemon runs a worker only while it holds that worker's part;
 `current` while it runs, so every write the run makes checks first that the lease still holds (the PostgreSQL
 store's transactions call `hold`), and a daemon paused or cut off past its lease writes and sends nothing.
 
-A lease lasts `poll_seconds` (a dead daemon's parts are free within one poll) and is renewed every third of that;
-each daemon also tries, at each renewal, the parts nobody holds. A stopping daemon gives its parts up at once and
-says so on a channel: the others, listening, take them within a second, not when the leases would have run out.
+A lease lasts 0.6 of `poll_seconds` and is renewed every third of that; at each renewal a daemon also takes parts
+nobody holds, up to its share (the parts divided by the daemons alive), and hands over what it holds beyond it, so
+that two daemons divide the work rather than one doing it all while the other waits; a part nobody took for a
+lease's time is anyone's. A dead daemon's parts are free within a lease. A stopping daemon gives its parts up once
+its workers are done, and says so on a channel: the others, listening, take them within a second.
 
 With SQLite — one daemon over one file, behind its state lock — the daemon holds everything (`Solo`).
 """
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# the channel on which a daemon wakes workers whose parts another holds ("<daemon id>:<worker>,<worker>")
+WAKE = "deadlinewatch_wake"
+
 # the part of the work each worker does (workers.py): a worker runs only while its daemon holds it
 PARTS = {"inbox": "mailbox", "calendar": "calendars", "evaluator": "evaluation", "outbox": "outbox"}
 
@@ -41,6 +46,7 @@ PARTS = {"inbox": "mailbox", "calendar": "calendars", "evaluator": "evaluation",
 # context) carry it too
 current: contextvars.ContextVar[Lease | None] = contextvars.ContextVar("deadlinewatch_lease", default=None)
 
+LEASE_SHARE = 0.6  # a lease lasts this share of poll_seconds: a dead daemon's part is taken within 0.8 of a poll
 RENEWALS_PER_LEASE = 3  # a lease is renewed this often within its time: two renewals may fail before it runs out
 SAFETY = 0.2  # a holder stops counting on its lease this share of the lease's time before the database would
 
@@ -67,7 +73,9 @@ class Coordination(Protocol):
     def lease(self, part: str) -> Lease | None: ...
     def holding(self) -> tuple[str, ...]: ...
     def daemons(self) -> Sequence[Running]: ...
-    async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None: ...
+    def wake_others(self, workers: Sequence[str]) -> None: ...
+    async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
+                   woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None: ...
 
 
 class Solo:
@@ -86,8 +94,34 @@ class Solo:
         """This daemon alone (its state lock keeps any other out)."""
         return [Running(1, socket.gethostname(), os.getpid(), dt.datetime.now(dt.UTC), self.holding())]
 
-    async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
+    def wake_others(self, workers: Sequence[str]) -> None:
+        """No other daemon to wake."""
+
+    async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
+                   woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
         await stop.wait()
+
+
+def lease_time(poll_seconds: int) -> dt.timedelta:
+    """How long a lease lasts: taken over, after a daemon dies, within its time and one renewal of the taker's —
+    LEASE_SHARE × (1 + 1/RENEWALS_PER_LEASE) of a poll, within one poll as CONTRACT.md promises."""
+    return dt.timedelta(seconds=max(poll_seconds * LEASE_SHARE, 3.0))
+
+
+def running(database: str, store: object, poll_seconds: int) -> Sequence[Running]:
+    """The daemons alive on the shared state at `database` (seen within a lease's time), read without being one of
+    them (`status` and `once` without a daemon of their own); none on a SQLite state (database ""), which a running
+    daemon locks."""
+    if not database:
+        return []
+    from deadlinewatch.adapters.store.postgres.leases import Leases
+    from deadlinewatch.adapters.store.postgres.store import PostgresStore
+
+    assert isinstance(store, PostgresStore)  # open_state opens PostgreSQL for a database URL
+
+    alive = Leases(store.pool).daemons()
+    seen_since = dt.datetime.now(dt.UTC) - lease_time(poll_seconds)
+    return [Running(d.id, d.host, d.pid, d.last_seen, d.holds) for d in alive if d.last_seen >= seen_since]
 
 
 class Shared:
@@ -100,6 +134,7 @@ class Shared:
         self.listen = listen  # a connection of its own to LISTEN on (None: the pool's, borrowed for it)
         self.daemon: Daemon | None = None
         self._held: dict[str, tuple[Lease, float]] = {}  # part → (lease, until when it counts, monotonic)
+        self._free_since: dict[str, float] = {}  # part → since when this daemon has seen nobody take it (monotonic)
         self._lock = threading.Lock()
 
     # --- what the workers ask ----------------------------------------------------------------------------------
@@ -121,16 +156,28 @@ class Shared:
         """Every daemon registered on the shared state, with the unexpired leases it holds (the database's view)."""
         return [Running(d.id, d.host, d.pid, d.last_seen, d.holds) for d in self.leases.daemons()]
 
+    def wake_others(self, workers: Sequence[str]) -> None:
+        """Wake these workers on whichever daemon holds their parts (a note read here, the evaluation there: the
+        client hears at once, not at the other's next poll). A notification, one short statement."""
+        if self.daemon is None or not workers:
+            return
+        try:
+            with self.leases.pool.connection(timeout=2) as conn:
+                conn.execute("SELECT pg_notify(%s, %s)", (WAKE, f"{self.daemon.id}:{','.join(workers)}"))
+        except Exception as e:  # they run at their next poll all the same
+            log.info("daemon %d: could not wake %s on the others (%s)", self.daemon.id, ", ".join(workers), e)
+
     # --- keeping them ------------------------------------------------------------------------------------------
 
-    async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
-        """Until `stop`: renew, take what is free, and tell `changed` when what this daemon holds changed; on stop,
-        give everything up at once."""
+    async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
+                   woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
+        """Until `stop`: renew, take what is free, and tell `changed` when what this daemon holds changed, and
+        `woken` which workers another daemon wakes; on stop, give everything up at once."""
         released = asyncio.Event()
         loop = asyncio.get_running_loop()
         self.daemon = await asyncio.to_thread(self.leases.register)
         log.info("daemon %d registered on the shared state; taking its parts of the work", self.daemon.id)
-        listener = threading.Thread(target=self._listen, args=(loop, released, stop), daemon=True,
+        listener = threading.Thread(target=self._listen, args=(loop, released, stop, woken), daemon=True,
                                     name="deadlinewatch-leases")
         listener.start()
         told: tuple[str, ...] = ()  # what `changed` was last told this daemon holds
@@ -156,8 +203,9 @@ class Shared:
                     log.info("daemon %d stopped: %d parts of the work given up", self.daemon.id, given)
 
     def _round(self) -> None:
-        """One renewal: heartbeat, the dead reaped (their leases free at once), each part renewed or taken."""
-        from deadlinewatch.adapters.store.postgres.leases import LeaseLost
+        """One renewal: heartbeat, the dead reaped (their leases free at once), each part renewed, taken while this
+        daemon holds less than its share (or nobody took it for a lease's time), or handed over beyond it."""
+        from deadlinewatch.errors import LeaseLost
 
         assert self.daemon is not None  # registered in keep() first
         if not self.leases.heartbeat(self.daemon):  # reaped as dead while paused: start over
@@ -165,13 +213,20 @@ class Shared:
                 self._held.clear()
             self.daemon = self.leases.register()
         self.leases.reap(self.ttl)
-        for part in PARTS.values():
+        alive = max(len(self.leases.daemons()), 1)
+        share = -(-len(PARTS) // alive)  # the parts divided by the daemons alive, rounded up
+        for part in sorted(PARTS.values()):
             with self._lock:
                 held = self._held.get(part)
+                mine = sum(1 for p in self._held if p != part)
             started = time.monotonic()
             try:
                 lease = self.leases.renew(held[0], self.ttl) if held is not None else None
-                if lease is None:
+                if lease is not None and mine >= share:  # beyond its share: another daemon takes it now
+                    self.leases.release(lease)
+                    lease = None
+                elif lease is None and (mine < share or started - self._free_since.setdefault(part, started)
+                                        >= self.ttl.total_seconds()):
                     lease = self.leases.acquire(self.daemon, part, self.ttl)
             except LeaseLost:
                 lease = None
@@ -180,19 +235,27 @@ class Shared:
                     self._held.pop(part, None)
                 else:
                     self._held[part] = (lease, started + self.ttl.total_seconds() * (1 - SAFETY))
+                    self._free_since.pop(part, None)
 
-    def _listen(self, loop: asyncio.AbstractEventLoop, released: asyncio.Event, stop: asyncio.Event) -> None:
-        """LISTEN for a stopping daemon's leases given up, and wake the keeper at once (in a thread: psycopg's
-        notifications block)."""
+    def _listen(self, loop: asyncio.AbstractEventLoop, released: asyncio.Event, stop: asyncio.Event,
+                woken: Callable[[Sequence[str]], None]) -> None:
+        """LISTEN for leases given up (the keeper takes them at once) and for workers another daemon wakes (in a
+        thread: psycopg's notifications block)."""
         from deadlinewatch.adapters.store.postgres.leases import RELEASED
 
         try:
             with self.leases.pool.connection() as conn:
                 conn.autocommit = True
                 conn.execute(f"LISTEN {RELEASED}")
+                conn.execute(f"LISTEN {WAKE}")
                 while not stop.is_set():
-                    for _ in conn.notifies(timeout=1.0, stop_after=1):
-                        loop.call_soon_threadsafe(released.set)
+                    for note in conn.notifies(timeout=1.0, stop_after=1):
+                        if note.channel == RELEASED:
+                            loop.call_soon_threadsafe(released.set)
+                            continue
+                        sender, _, names = note.payload.partition(":")
+                        if self.daemon is None or sender != str(self.daemon.id):
+                            loop.call_soon_threadsafe(woken, tuple(n for n in names.split(",") if n in PARTS))
         except Exception as e:  # the keeper's renewals still take free parts, a third of a lease later
             log.warning("daemon: not listening for released leases (%s); free parts are taken at the next renewal",
                         e)

@@ -22,11 +22,12 @@ from deadlinewatch import control
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.store import StateLock
 from deadlinewatch.adapters.store.engine import open_state
-from deadlinewatch.coordination import Solo
+from deadlinewatch.coordination import Coordination, Solo
 from deadlinewatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from deadlinewatch.adapters.mailbox import IdleWatcher
+    from deadlinewatch.adapters.store.postgres.connection import Pool
     from deadlinewatch.metrics import Metrics
     from deadlinewatch.services import PassReport
     from deadlinewatch.web.server import WebServer
@@ -84,9 +85,23 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     from deadlinewatch import wiring
     from deadlinewatch.workers import Crew
 
+    coordination, shared_pool = _coordination(config)
     crew = Crew(wiring.services(config, store, clock), stop,
-                on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds))
-    watcher = _watch(crew, loop)
+                on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds),
+                coordination=coordination)
+    watcher: IdleWatcher | None = None
+
+    def follow_mailbox() -> None:
+        """IDLE on the mailbox while this daemon holds it, and only then: another daemon's IDLE is its own."""
+        nonlocal watcher
+        if crew.coordination.holds("mailbox") and watcher is None:
+            watcher = _watch(crew, loop)
+        elif not crew.coordination.holds("mailbox") and watcher is not None:
+            watcher.stop()
+            watcher = None
+
+    crew.on_holding = follow_mailbox
+    follow_mailbox()
     pages: WebServer | None = None
     log.info("deadlinewatch running: %d projects, state in %s", len(config.projects), config.state_dir)
 
@@ -102,8 +117,10 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
             except ConfigError as e:
                 log.error("reload refused, keeping the running configuration: %s", e)
                 continue
-            watcher.stop()
-            watcher = _watch(crew, loop)
+            if watcher is not None:
+                watcher.stop()
+                watcher = None
+            follow_mailbox()
             try:
                 if pages is not None:
                     await pages.move(crew.svc.config.web.listen)
@@ -127,7 +144,10 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
             await pages.stop()
         control_server.close()
         control_path.unlink(missing_ok=True)
-        watcher.stop()
+        if watcher is not None:
+            watcher.stop()
+        if shared_pool is not None:
+            shared_pool.close()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         store.close()
@@ -190,6 +210,21 @@ async def _pages(crew: Crew) -> WebServer:
     pages = WebServer(lambda: crew.svc, lambda: crew.wake("evaluator", "outbox"), crew.coordination.daemons)
     await pages.start(crew.svc.config.web.listen)
     return pages
+
+
+def _coordination(config: config_mod.Config) -> tuple[Coordination, Pool | None]:
+    """Alone with a SQLite state, every part of the work; over PostgreSQL, the parts this daemon's leases give it
+    (coordination.py), kept through a pool of their own — the store's connection is the loop's, and the leases'
+    renewals must not wait behind a pass."""
+    if not config.daemon.database:
+        return Solo(), None
+    from deadlinewatch.adapters.store.postgres.connection import open_pool
+    from deadlinewatch.adapters.store.postgres.leases import Leases
+    from deadlinewatch.coordination import Shared, lease_time
+
+    account = config.accounts.get("database")
+    pool = open_pool(config.daemon.database, account.password if account else None, max_size=3)
+    return Shared(Leases(pool), lease_time(config.daemon.poll_seconds)), pool
 
 
 def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:

@@ -69,6 +69,11 @@ class StateError(DeadlinewatchError):
     """The state directory is unusable or held by another process."""
 
 
+class LeaseLost(StateError):
+    """The part of the work a daemon was doing is another's now (its lease expired, or was taken over or handed
+    on): what was to be written under it is not."""
+
+
 class StateConflict(StateError):
     """A change the state refuses: it would record the same message (key, token or Message-ID) twice."""
 

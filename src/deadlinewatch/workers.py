@@ -24,12 +24,13 @@ import datetime as dt
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from deadlinewatch.coordination import PARTS, Coordination, Solo, current
 from deadlinewatch.core import policy
+from deadlinewatch.errors import LeaseLost
 from deadlinewatch.pipeline import STEP, record_pass
 from deadlinewatch.services import PassReport, Services
 
@@ -75,6 +76,7 @@ class Crew:
         self.on_run = on_run
         # which parts of the work are this daemon's (coordination.py): all of them, alone with a SQLite state
         self.coordination: Coordination = coordination or Solo()
+        self.on_holding: Callable[[], None] = lambda: None  # told when what this daemon holds changed
         self.workers = {w.name: w for w in (
             # notes name milestones: the first reading of the inbox waits for the first calendar sync
             Worker("inbox", STEP["inbox"].run, wakes=("evaluator",), after="calendar"),
@@ -84,19 +86,37 @@ class Crew:
         )}
 
     def wake(self, *names: str) -> None:
-        """Ask these workers to run now."""
+        """Ask these workers to run now: here, and on the daemon that holds the part of one this daemon does not."""
+        self._wake_here(names)
+        self.coordination.wake_others([n for n in names if not self.coordination.holds(PARTS[n])])
+
+    def _wake_here(self, names: Sequence[str]) -> None:
         for name in names:
             self.workers[name].due.set()
 
     async def run(self) -> None:
         """Every worker in a TaskGroup until `stop`; each runs at once."""
-        self.wake(*self.workers)
+        self._wake_here(list(self.workers))
+        finished = asyncio.Event()  # every worker has ended: only then are the parts of the work given up
+
+        async def work() -> None:
+            try:
+                async with asyncio.TaskGroup() as workers:
+                    for worker in self.workers.values():
+                        workers.create_task(self._loop(worker), name=f"deadlinewatch-{worker.name}")
+            finally:
+                finished.set()
+
         async with asyncio.TaskGroup() as group:
-            # the parts of the work kept (renewed, taken over); a part newly this daemon's runs at once
-            group.create_task(self.coordination.keep(self.stop, lambda: self.wake(*self.workers)),
+            # the parts of the work kept (renewed, taken, handed over) while the workers run, the last step in flight
+            # included; a part newly this daemon's runs at once
+            group.create_task(self.coordination.keep(finished, self._holding_changed, self._wake_here),
                               name="deadlinewatch-coordination")
-            for worker in self.workers.values():
-                group.create_task(self._loop(worker), name=f"deadlinewatch-{worker.name}")
+            group.create_task(work())
+
+    def _holding_changed(self) -> None:
+        self.on_holding()
+        self._wake_here(list(self.workers))
 
     def alive(self, within: float) -> bool:
         """Has every worker shown progress in the last `within` seconds? A stuck one stops the watchdog's pings."""
@@ -152,7 +172,10 @@ class Crew:
                 return
             w.ran.set()
             exc = task.exception()
-            if exc is not None:  # contained: this worker backs off, the others go on
+            if isinstance(exc, LeaseLost):  # its part is another daemon's now: what it was writing did not happen
+                log.info("%s worker: %s; another daemon does this part now", w.name, exc)
+                w.error = None
+            elif exc is not None:  # contained: this worker backs off, the others go on
                 w.failures += 1
                 w.error = f"{type(exc).__name__}: {exc}"
                 log.error("%s worker failed, retrying in %.0f s: %s", w.name, self._retry(w), exc, exc_info=exc)

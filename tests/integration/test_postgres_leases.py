@@ -13,9 +13,10 @@ import psycopg
 import pytest
 
 from deadlinewatch.adapters.store.postgres.connection import open_pool
-from deadlinewatch.adapters.store.postgres.leases import RELEASED, Lease, LeaseLost, Leases, hold
+from deadlinewatch.adapters.store.postgres.leases import RELEASED, Lease, Leases, hold
 from deadlinewatch.adapters.store.postgres.schema import migrate
 from deadlinewatch.credentials import Secret
+from deadlinewatch.errors import LeaseLost
 from tests.postgres_server import PostgresDatabase
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Holding:
 
     def __init__(self, *parts: str) -> None:
         self.parts = parts
+        self.woken_elsewhere: list[str] = []
 
     def holds(self, part: str) -> bool:
         return part in self.parts
@@ -66,13 +67,17 @@ class Holding:
     def daemons(self) -> list[Running]:
         return []
 
-    async def keep(self, stop: asyncio.Event, changed: Callable[[], None]) -> None:
+    def wake_others(self, workers: Sequence[str]) -> None:
+        self.woken_elsewhere.extend(workers)
+
+    async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
+                   woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
         await stop.wait()
 
 
 async def test_a_daemon_runs_only_the_workers_whose_part_of_the_work_it_holds(tmp_path: Path) -> None:
     crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
-    crew.coordination = Holding("outbox", "calendars")
+    crew.coordination = holding = Holding("outbox", "calendars")
     ran: list[str] = []
     for worker in crew.workers.values():
         async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
@@ -84,3 +89,5 @@ async def test_a_daemon_runs_only_the_workers_whose_part_of_the_work_it_holds(tm
     crew.stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert sorted(set(ran)) == ["calendar", "outbox"]  # no inbox, no evaluation: another daemon's parts
+    # the calendar's run wakes the evaluator, whose part is another daemon's: that daemon is woken
+    assert "evaluator" in holding.woken_elsewhere and "outbox" not in holding.woken_elsewhere

@@ -26,7 +26,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from deadlinewatch.adapters.store.postgres.connection import Pool
-from deadlinewatch.errors import StateError
+from deadlinewatch.errors import LeaseLost
 
 # LISTEN on this channel to hear, at once, that a stopping daemon gave its leases up (the payload: its id)
 RELEASED = "deadlinewatch_leases_released"
@@ -56,10 +56,6 @@ class Lease:
     holder: int
     token: str
     expires: dt.datetime
-
-
-class LeaseLost(StateError):
-    """The lease expired or another daemon holds it now: what was to be written under it is not."""
 
 
 def _lease(row: TupleRow | None) -> Lease | None:
@@ -128,6 +124,16 @@ class Leases:
             return _lease(conn.execute(
                 "UPDATE leases SET expires = now() + %s WHERE name = %s AND token = %s AND expires > now()"
                 f" RETURNING {_LEASE}", (ttl, lease.name, lease.token)).fetchone())
+
+    def release(self, lease: Lease) -> bool:
+        """One lease given up at once (this holding's, by token), said on RELEASED for another to take: a daemon
+        that holds more than its share of the work hands the rest over. Waits for a write still made under it
+        (hold() share-locks the row); False when it was no longer this holding's."""
+        with self.pool.connection() as conn:
+            gone = conn.execute("DELETE FROM leases WHERE name = %s AND token = %s",
+                                (lease.name, lease.token)).rowcount == 1
+            conn.execute("SELECT pg_notify(%s, %s)", (RELEASED, str(lease.holder)))
+        return gone
 
     def stop(self, daemon: Daemon) -> int:
         """A stopping daemon's leases given up at once and its row gone, in one transaction; how many leases it

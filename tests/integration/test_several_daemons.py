@@ -1,0 +1,129 @@
+"""Two daemons on one PostgreSQL state (two machines, as far as they can tell: each its own state_dir and control
+socket): they divide the work, `status` shows both and what each holds, a note is answered once, and when one
+stops — SIGTERM, or SIGKILL — the other takes its parts over and goes on."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Studio, deadlinewatch, start_daemon
+from tests.integration.test_daemon import wait_for
+from tests.integration.test_postgres_pipeline import on_postgres
+from tests.samples import NOTE
+
+pytestmark = pytest.mark.integration
+
+EVERY_PART = ["calendars", "evaluation", "mailbox", "outbox"]
+POLL = 10  # seconds (the least the config allows): a lease lasts 6 s (coordination.lease_time), a dead daemon's
+# parts are taken within 8
+
+
+class Daemons:
+    def __init__(self, studio: Studio, postgres: Any, tmp_path: Path) -> None:
+        self.studio, self.postgres = studio, postgres
+        self.configs = [studio.config, tmp_path / "second.toml"]
+        text = studio.config.read_text().replace("poll_seconds = 30", f"poll_seconds = {POLL}")
+        studio.config.write_text(text)
+        # the second machine: its own state directory (its lock, its control socket), the same database
+        self.configs[1].write_text(text.replace(f'state_dir = "{studio.config.parent}/state"',
+                                                f'state_dir = "{tmp_path}/second-state"'))
+        self.logs = [tmp_path / "first.log", tmp_path / "second.log"]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        for config, log in zip(self.configs, self.logs, strict=True):
+            self.procs.append(start_daemon(config, log))
+        wait_for(lambda: all("deadlinewatch running" in log.read_text() for log in self.logs), 30, "both daemons")
+
+    def status(self, which: int = 0) -> dict[str, Any]:
+        result = deadlinewatch("status", "--json", config=self.configs[which], now="2026-11-30T12:00")
+        assert result.returncode == 0, result.stderr
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
+    def holds(self) -> dict[int, list[str]]:
+        """Each daemon's parts of the work, by its pid, as the database has them now (unexpired leases)."""
+        with self.postgres.connect() as conn:
+            rows = conn.execute("SELECT d.pid, l.name FROM daemons d JOIN leases l ON l.holder = d.id"
+                                " WHERE l.expires > now() ORDER BY l.name").fetchall()
+        out: dict[int, list[str]] = {}
+        for pid, name in rows:
+            out.setdefault(pid, []).append(name)
+        return out
+
+    def shows_both(self, which: int) -> bool:
+        """Does this daemon's `status` show the daemons and their parts as the database has them?"""
+        return {d["pid"]: d["holds"] for d in self.status(which)["daemons"]} == self.holds()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def daemons(studio: Studio, postgres: Any, tmp_path: Path) -> Iterator[Daemons]:
+    on_postgres(studio, postgres)
+    two = Daemons(studio, postgres, tmp_path)
+    try:
+        yield two
+    finally:
+        two.stop()
+
+
+def replies_to_alice(studio: Studio) -> int:
+    return sum(1 for _, rs, _ in studio.smtp.messages if any("alice@studio.example" in r for r in rs))
+
+
+def divided(holds: dict[int, list[str]]) -> bool:
+    return len(holds) == 2 and sorted(p for parts in holds.values() for p in parts) == EVERY_PART
+
+
+def test_two_daemons_divide_the_work_and_answer_a_note_once(daemons: Daemons) -> None:
+    daemons.start()
+    wait_for(lambda: divided(daemons.holds()), 20, "the work divided between the two daemons")
+    assert set(daemons.holds()) == {p.pid for p in daemons.procs}
+    for which in (0, 1):  # either daemon's status shows both, and what each holds
+        wait_for(functools.partial(daemons.shows_both, which), 10, f"daemon {which}'s status to show both daemons")
+    daemons.studio.dovecot.save("progress", NOTE.encode())
+    saved = time.monotonic()
+    # the note is read on one daemon; whichever holds the evaluation and the outbox is woken at once, not at its poll
+    wait_for(lambda: replies_to_alice(daemons.studio) >= 1, POLL, "the reply to alice, before any poll")
+    assert time.monotonic() - saved < POLL
+    time.sleep(POLL)  # a second answer would come within a poll
+    assert replies_to_alice(daemons.studio) == 1
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_when_a_daemon_stops_the_other_takes_its_parts_within_a_poll(daemons: Daemons,
+                                                                    how: signal.Signals) -> None:
+    daemons.start()
+    wait_for(lambda: divided(daemons.holds()), 20, "the work divided between the two daemons")
+    # the one reading the mailbox goes
+    holds = daemons.holds()
+    gone = next(p for p in daemons.procs if "mailbox" in holds[p.pid])
+    survivor = next(p for p in daemons.procs if p is not gone)
+    gone.send_signal(how)
+    assert gone.wait(timeout=15) == (0 if how == signal.SIGTERM else -signal.SIGKILL)
+    stopped = time.monotonic()
+    wait_for(lambda: daemons.holds().get(survivor.pid) == EVERY_PART, POLL + 5, "the takeover")
+    took = time.monotonic() - stopped
+    assert took <= (1.5 if how == signal.SIGTERM else POLL), f"the takeover took {took:.1f} s"
+    # and it goes on: the mailbox is the survivor's, a note is answered
+    daemons.studio.dovecot.save("progress", NOTE.encode())
+    wait_for(lambda: replies_to_alice(daemons.studio) >= 1, 30, "the reply to alice, from the survivor")

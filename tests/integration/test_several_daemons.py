@@ -4,7 +4,6 @@ stops — SIGTERM, or SIGKILL — the other takes its parts over and goes on."""
 
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import subprocess
@@ -60,9 +59,19 @@ class Daemons:
             out.setdefault(pid, []).append(name)
         return out
 
-    def shows_both(self, which: int) -> bool:
-        """Does this daemon's `status` show the daemons and their parts as the database has them?"""
-        return {d["pid"]: d["holds"] for d in self.status(which)["daemons"]} == self.holds()
+    def shows_both(self, which: int, timeout: float = 10) -> None:
+        """This daemon's `status` shows the daemons and their parts as the database has them (within `timeout`:
+        a part may change hands between the two readings)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = deadlinewatch("status", "--json", config=self.configs[which], now="2026-11-30T12:00")
+            shown: object = {d["pid"]: d["holds"] for d in json.loads(result.stdout)["daemons"]} \
+                if result.returncode == 0 else result.stderr
+            if shown == self.holds():
+                return
+            assert time.monotonic() < deadline, \
+                f"daemon {which}'s status showed {shown!r}, the database {self.holds()!r}"
+            time.sleep(0.2)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -99,7 +108,7 @@ def test_two_daemons_divide_the_work_and_answer_a_note_once(daemons: Daemons) ->
     wait_for(lambda: divided(daemons.holds()), 20, "the work divided between the two daemons")
     assert set(daemons.holds()) == {p.pid for p in daemons.procs}
     for which in (0, 1):  # either daemon's status shows both, and what each holds
-        wait_for(functools.partial(daemons.shows_both, which), 10, f"daemon {which}'s status to show both daemons")
+        daemons.shows_both(which)
     daemons.studio.dovecot.save("progress", NOTE.encode())
     saved = time.monotonic()
     # the note is read on one daemon; whichever holds the evaluation and the outbox is woken at once, not at its poll

@@ -235,3 +235,11 @@ def test_a_note_committed_after_a_newer_one_is_still_read(postgres: Any) -> None
     finally:
         for store in (ours, slow, quick):
             store.close()
+
+
+def test_a_percent_sign_in_the_parts_sql_reaches_postgresql_as_written(postgres: Any) -> None:
+    store = open_store(postgres)
+    try:
+        assert tuple(store.db.execute("SELECT 'a%' || ?, '?' || 'b%'", ("x",)).fetchone()) == ("a%x", "?b%")
+    finally:
+        store.close()

@@ -22,9 +22,10 @@ def dialect() -> Dialect:
     return Dialect(TABLES)
 
 
-def test_placeholders_become_psycopgs_and_a_literal_percent_is_kept(dialect: Dialect) -> None:
+def test_placeholders_become_psycopgs_and_every_percent_is_doubled(dialect: Dialect) -> None:
+    # a ? inside a string literal is text; a % anywhere is doubled: psycopg reads every % of the statement
     assert dialect.translate("SELECT * FROM outbox WHERE kind = ? AND state LIKE 'a%?'").text == (
-        "SELECT * FROM outbox WHERE kind = %s AND state LIKE 'a%?'")
+        "SELECT * FROM outbox WHERE kind = %s AND state LIKE 'a%%?'")
     assert dialect.translate("SELECT 100 % 7, ?").text == "SELECT 100 %% 7, %s"
 
 

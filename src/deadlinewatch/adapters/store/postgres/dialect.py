@@ -2,7 +2,7 @@
 once and kept (the shape of Synapse's `convert_param_style`, with the few forms SQLite has and PostgreSQL spells
 otherwise).
 
-  ?                                    %s (and a literal % doubled)
+  ?                                    %s (and every % doubled, in a string literal too: psycopg reads them all)
   ? IS NULL                            %s::text IS NULL: nothing else in the statement says the parameter's type
   x'…'                                 '\\x…'::bytea
   INSERT OR IGNORE INTO t …            INSERT INTO t … ON CONFLICT DO NOTHING
@@ -136,7 +136,7 @@ class Dialect:
 
 
 def _parameters(sql: str) -> str:
-    """Placeholders and blob literals, outside the statement's string literals."""
+    """Placeholders and blob literals, outside the statement's string literals; every % doubled."""
 
     def one(m: re.Match[str]) -> str:
         token = m.group(0)
@@ -146,7 +146,7 @@ def _parameters(sql: str) -> str:
             return "%s::text" + m.group(2) if m.group(2) else "%s"
         if m.group(1) is not None:  # x'…': the same bytes, in bytea's hex input form
             return f"'\\x{m.group(1)}'::bytea"
-        return token  # a string literal, untouched
+        return token.replace("%", "%%")  # a string literal: psycopg reads every % of the text, quoted or not
 
     return _TOKENS.sub(one, sql)
 

@@ -175,15 +175,34 @@ class Shared:
         `woken` which workers another daemon wakes; on stop, give everything up at once."""
         released = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self.daemon = await asyncio.to_thread(self.leases.register)
+        pause = self.ttl.total_seconds() / RENEWALS_PER_LEASE
+        while self.daemon is None:  # the shared state may be out of reach at first: this daemon holds nothing till then
+            try:
+                self.daemon = await asyncio.to_thread(self.leases.register)
+            except Exception as e:
+                log.warning("daemon: the shared state does not answer (%s); trying again in %.0f s", e, pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+                if stop.is_set():
+                    return
         log.info("daemon %d registered on the shared state; taking its parts of the work", self.daemon.id)
         listener = threading.Thread(target=self._listen, args=(loop, released, stop, woken), daemon=True,
                                     name="deadlinewatch-leases")
         listener.start()
         told: tuple[str, ...] = ()  # what `changed` was last told this daemon holds
+        out_of_reach = False
         try:
             while not stop.is_set():
-                await asyncio.to_thread(self._round)
+                try:
+                    await asyncio.to_thread(self._round)
+                    if out_of_reach:
+                        log.info("daemon %d: the shared state answers again", self.daemon.id)
+                    out_of_reach = False
+                except Exception as e:  # its leases lapse by themselves: it holds nothing until the state answers
+                    if not out_of_reach:
+                        log.warning("daemon %d: the shared state does not answer (%s); its parts of the work lapse "
+                                    "until it does", self.daemon.id, e)
+                    out_of_reach = True
                 if (now := self.holding()) != told:  # a round's doing, or leases that lapsed while it was paused
                     log.info("daemon %d holds %s", self.daemon.id, ", ".join(now) or "nothing")
                     told = now
@@ -243,19 +262,24 @@ class Shared:
         thread: psycopg's notifications block)."""
         from deadlinewatch.adapters.store.postgres.leases import RELEASED
 
-        try:
-            with self.leases.pool.connection() as conn:
-                conn.autocommit = True
-                conn.execute(f"LISTEN {RELEASED}")
-                conn.execute(f"LISTEN {WAKE}")
-                while not stop.is_set():
-                    for note in conn.notifies(timeout=1.0, stop_after=1):
-                        if note.channel == RELEASED:
-                            loop.call_soon_threadsafe(released.set)
-                            continue
-                        sender, _, names = note.payload.partition(":")
-                        if self.daemon is None or sender != str(self.daemon.id):
-                            loop.call_soon_threadsafe(woken, tuple(n for n in names.split(",") if n in PARTS))
-        except Exception as e:  # the keeper's renewals still take free parts, a third of a lease later
-            log.warning("daemon: not listening for released leases (%s); free parts are taken at the next renewal",
-                        e)
+        said = False
+        while not stop.is_set():
+            try:
+                with self.leases.pool.connection() as conn:
+                    conn.autocommit = True
+                    conn.execute(f"LISTEN {RELEASED}")
+                    conn.execute(f"LISTEN {WAKE}")
+                    said = False
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=1.0, stop_after=1):
+                            if note.channel == RELEASED:
+                                loop.call_soon_threadsafe(released.set)
+                                continue
+                            sender, _, names = note.payload.partition(":")
+                            if self.daemon is None or sender != str(self.daemon.id):
+                                loop.call_soon_threadsafe(woken, tuple(n for n in names.split(",") if n in PARTS))
+            except Exception as e:  # meanwhile the renewals still take free parts, and workers run at their polls
+                if not said:
+                    log.warning("daemon: not listening to the other daemons (%s); listening again in a second", e)
+                    said = True
+                time.sleep(1.0)

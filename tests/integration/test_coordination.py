@@ -214,3 +214,34 @@ async def test_a_daemon_that_lost_its_part_writes_nothing_under_it(postgres: Pos
         assert store.servers()["smtp"].detail == "outside any part of the work"
     finally:
         store.close()
+
+
+async def test_a_daemon_rides_out_a_database_that_stops_answering(postgres: PostgresDatabase,
+                                                                  leases: Callable[[], Leases]) -> None:
+    """The shared state out of reach: the daemon's parts lapse (it stops acting on them) and it keeps trying; when
+    the state answers again it takes its parts back — it never stops on it."""
+    from urllib.parse import urlsplit
+
+    from tests.faultproxy import FaultProxy
+
+    leases()  # the database migrated
+    proxy = FaultProxy(urlsplit(postgres.url).port or 5432).start()
+    url = postgres.url.replace(f":{urlsplit(postgres.url).port}/", f":{proxy.port}/")
+    pool = open_pool(url, Secret(postgres.password), max_size=4, timeout=2)
+    shared, stop = Shared(Leases(pool), TTL), asyncio.Event()
+    task = asyncio.create_task(shared.keep(stop, lambda: None))
+    try:
+        await until(lambda: shared.holding() == EVERY_PART, timeout=10)
+        proxy.mode = "reset"  # new connections refused ...
+        with postgres.connect(autocommit=True) as admin:  # ... and the ones it has cut, as a failover would
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                          "'deadlinewatch' AND pid <> pg_backend_pid() AND datname = current_database()")
+        await until(lambda: shared.holding() == (), timeout=TTL.total_seconds() + 2)
+        assert not task.done()  # it rides it out
+        proxy.mode = "pass"
+        await until(lambda: shared.holding() == EVERY_PART, timeout=TTL.total_seconds() * 3)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        pool.close()
+        proxy.stop()

@@ -300,8 +300,65 @@ class PruneMail:
     before: dt.datetime
 
 
+@dataclass(frozen=True)
+class ApplyCalendar:
+    """A project's calendar as the server has it now: its sync state, the entries that changed (href, ETag, the
+    iCalendar text, recurring) and the milestones parsed from each href, the deleted hrefs gone, and those `kept`
+    (unreadable now) left as they were. Carried.gone: the milestones no entry holds any more."""
+
+    project: str
+    ref: str
+    url: str
+    token: str | None
+    fingerprint: str
+    entries: tuple[tuple[str, str, str, bool], ...]
+    parsed: tuple[tuple[str, tuple[Milestone, ...]], ...]
+    deleted: tuple[str, ...]
+    kept: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SaveCalendarToken:
+    """Nothing changed in a project's calendar but its sync token (or the config's fingerprint)."""
+
+    project: str
+    ref: str
+    url: str
+    token: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ForgetCalendar:
+    """A project's calendar could not be found: look for it again next pass (it may have moved)."""
+
+    project: str
+
+
+@dataclass(frozen=True)
+class SaveClientCalendarEntry:
+    """What the client-facing calendar copy of a milestone holds now (its URL, ETag, SEQUENCE, date, text)."""
+
+    project: str
+    uid: str
+    url: str
+    etag: str | None
+    sequence: int
+    date: dt.date
+    status: str
+
+
+@dataclass(frozen=True)
+class SwapUidvalidity:
+    """A mail folder's UIDVALIDITY as the server says it now (Carried.uidvalidity: what it was)."""
+
+    folder: str
+    uidvalidity: int
+
+
 # what a step decides; the store carries a decision's actions out, in order, in one transaction (Store.carry_out,
 # adapters/store/executor.py) — the one way a pass writes. A ShowDate goes only with the client messages that
 # show it (QueueGroup)
 Action = (QueueMail | QueueGroup | ManagerCopy | DecideHeld | SetOutboxState | RecordMessage | SetRiskAlert
-          | SaveForecasts | SetServer | RecordPass | RecordFailure | MarkMoved | PruneMail)
+          | SaveForecasts | SetServer | RecordPass | RecordFailure | MarkMoved | PruneMail | ApplyCalendar
+          | SaveCalendarToken | ForgetCalendar | SaveClientCalendarEntry | SwapUidvalidity)

@@ -19,7 +19,7 @@ from deadlinewatch.adapters.store import CalendarSync
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import Milestone
+from deadlinewatch.core.model import ApplyCalendar, ForgetCalendar, Milestone, SaveCalendarToken
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 
@@ -65,7 +65,7 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
         except (ConfigError, CollectionError) as e:
             report.problem(f'projects[{i}].calendar = "{project.calendar}" (project {project.id}): {e}; '
                            "skipped this pass")
-            svc.store.forget_calendar(project.id)  # find it again next pass: it may have moved
+            svc.store.carry_out([ForgetCalendar(project.id)], svc.clock.now())  # next pass: it may have moved
             continue
         if changes.note:
             log.info("caldav: %s (project %s): %s", changes.url, project.id, changes.note)
@@ -105,7 +105,8 @@ def _apply(svc: Services, report: PassReport, project: Project, changes: Changes
     if not entries and not changes.deleted and not reparse:
         # nothing changed: remember a new token if there is one, nothing else to read or write
         if state is None or (state.url, state.sync_token) != (changes.url, changes.token):
-            svc.store.save_calendar_token(project.id, project.calendar, changes.url, changes.token, new_print)
+            svc.store.carry_out([SaveCalendarToken(project.id, project.calendar, changes.url, changes.token,
+                                                   new_print)], now)
         return
     fresh = {e.href for e in entries}
     parsed: dict[str, list[Milestone]] = {}
@@ -130,9 +131,9 @@ def _apply(svc: Services, report: PassReport, project: Project, changes: Changes
                 report.problem(f"project {project.id}, calendar \"{project.calendar}\", entry {p.uid or href}: "
                                f"{p.reason}; skipped")
     before = {m.uid: m for m in svc.store.milestones(project.id)}
-    gone = svc.store.apply_calendar(project.id, ref=project.calendar, url=changes.url, token=changes.token,
-                                    fingerprint=new_print, entries=stored, parsed=parsed,
-                                    deleted=changes.deleted, kept=kept, now=now)
+    gone = svc.store.carry_out([ApplyCalendar(
+        project.id, project.calendar, changes.url, changes.token, new_print, tuple(stored),
+        tuple((href, tuple(ms)) for href, ms in parsed.items()), tuple(changes.deleted), frozenset(kept))], now).gone
     new = [m for ms in parsed.values() for m in ms if m.uid not in before]
     if len(new) > 20:  # a first sync of a big calendar: one line, not thousands
         report.event("%s: %d new milestones, the first due %s", project.id, len(new),

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
-from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.core.model import SaveClientCalendarEntry, TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import follow_server
@@ -71,5 +71,6 @@ async def _update(svc: Services, calendar: CalendarSource, project: Project, rep
                 report.problem(f"project {project.id}: {url} keeps changing under us; trying again next pass")
                 continue
             report.event("%s: client calendar entry for \"%s\" had been edited; merged", project.id, row.name)
-        svc.store.save_client_calendar_entry(project.id, row.uid, url, etag, row.sequence, row.new, description)
+        svc.store.carry_out([SaveClientCalendarEntry(project.id, row.uid, url, etag, row.sequence, row.new,
+                                                     description)], svc.clock.now())
         report.event("%s: client calendar: \"%s\" on %s (SEQUENCE %d)", project.id, row.name, row.new, row.sequence)

@@ -25,6 +25,7 @@ from deadlinewatch.core.model import (
     RecordMessage,
     Report,
     SetServer,
+    SwapUidvalidity,
 )
 from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
@@ -171,7 +172,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
     mailbox = svc.mailbox()
     try:
         scan = await asyncio.to_thread(mailbox.scan, source)
-        before = svc.store.swap_uidvalidity(source, scan.uidvalidity)
+        before = svc.store.carry_out([SwapUidvalidity(source, scan.uidvalidity)], svc.clock.now()).uidvalidity
         if before is not None and before != scan.uidvalidity:
             report.event("imap: UIDVALIDITY of %s changed (%d → %d): rescanning; Message-IDs keep anything from being "
                          "processed twice", source, before, scan.uidvalidity)

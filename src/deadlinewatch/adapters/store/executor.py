@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, assert_never
 
 from deadlinewatch.core.model import (
     Action,
+    ApplyCalendar,
     DecideHeld,
+    ForgetCalendar,
     ManagerCopy,
     MarkMoved,
     PruneMail,
@@ -19,10 +21,13 @@ from deadlinewatch.core.model import (
     RecordFailure,
     RecordMessage,
     RecordPass,
+    SaveCalendarToken,
+    SaveClientCalendarEntry,
     SaveForecasts,
     SetOutboxState,
     SetRiskAlert,
     SetServer,
+    SwapUidvalidity,
 )
 
 if TYPE_CHECKING:
@@ -31,16 +36,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Carried:
-    """What carrying actions out gave back: the id of each QueueGroup's primary message, in order, and the outbox
-    messages a SetOutboxState with `expect` found in another state (claimed by someone else first)."""
+    """What carrying actions out gave back: the id of each QueueGroup's primary message, in order; the outbox
+    messages a SetOutboxState with `expect` found in another state (claimed by someone else first); the milestones
+    an ApplyCalendar found gone; a folder's UIDVALIDITY before a SwapUidvalidity (None: first seen)."""
 
     ids: tuple[int, ...] = ()
     refused: tuple[int, ...] = ()
+    gone: tuple[str, ...] = ()
+    uidvalidity: int | None = None
 
 
 def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> Carried:
     ids: list[int] = []
     refused: list[int] = []
+    gone: list[str] = []
+    uidvalidity: int | None = None
     with store.transaction():
         for action in actions:
             match action:
@@ -72,6 +82,18 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                     store.mark_moved(message_keys)
                 case PruneMail(before):
                     store.prune_mail(before)
+                case ApplyCalendar(project, ref, url, token, fingerprint, entries, parsed, deleted, kept):
+                    gone += store.apply_calendar(project, ref=ref, url=url, token=token, fingerprint=fingerprint,
+                                                 entries=entries, parsed=dict(parsed), deleted=deleted,
+                                                 kept=set(kept), now=now)
+                case SaveCalendarToken(project, ref, url, token, fingerprint):
+                    store.save_calendar_token(project, ref, url, token, fingerprint)
+                case ForgetCalendar(project):
+                    store.forget_calendar(project)
+                case SaveClientCalendarEntry(project, uid, url, etag, sequence, date, status):
+                    store.save_client_calendar_entry(project, uid, url, etag, sequence, date, status)
+                case SwapUidvalidity(folder, value):
+                    uidvalidity = store.swap_uidvalidity(folder, value)
                 case _:
                     assert_never(action)
-    return Carried(tuple(ids), tuple(refused))
+    return Carried(tuple(ids), tuple(refused), tuple(gone), uidvalidity)

@@ -146,11 +146,7 @@ class Crew:
 
     async def _loop(self, w: Worker) -> None:
         if w.after is not None:
-            first = self.workers[w.after].ran
-            while not self.stop.is_set() and not first.is_set():
-                w.heartbeat.beat()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(first.wait(), timeout=BEAT_SECONDS)
+            await self._wait_for_first(w, self.workers[w.after])
         while not self.stop.is_set():
             await self._wait(w, self._retry(w) if w.error is not None else self._idle_seconds(w))
             if self.stop.is_set():
@@ -184,6 +180,20 @@ class Crew:
                 log.debug("%s worker: %s (%.3f s)", w.name, report.summary, time.monotonic() - started)
                 self.on_run(w.name, report, time.monotonic() - started)
                 self.wake(*w.wakes)
+
+    async def _wait_for_first(self, w: Worker, before: Worker) -> None:
+        """Hold `w`'s first run until `before` has run once: here, or — when another daemon does `before`'s part
+        — once the state shows its work (a milestone synced), or after one poll, whichever comes first: a daemon
+        that holds the mailbox but not the calendars must not wait for a worker of its own that never runs."""
+        waited = time.monotonic()
+        while not self.stop.is_set() and not before.ran.is_set():
+            elsewhere = self.coordination.holds(PARTS[w.name]) and not self.coordination.holds(PARTS[before.name])
+            if elsewhere and (time.monotonic() - waited >= self.svc.config.daemon.poll_seconds
+                              or self.svc.store.milestones()):
+                return
+            w.heartbeat.beat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(before.ran.wait(), timeout=1.0)
 
     async def _finish(self, task: asyncio.Task[None]) -> bool:
         """Wait for a run; on stop, give the step in flight STOP_GRACE_SECONDS, then abandon it (each step

@@ -245,3 +245,42 @@ async def test_a_daemon_rides_out_a_database_that_stops_answering(postgres: Post
         await asyncio.wait_for(task, timeout=10)
         pool.close()
         proxy.stop()
+
+
+async def test_a_daemon_paused_between_its_claim_and_the_data_sends_nothing(postgres: PostgresDatabase,
+                                                                            leases: Callable[[], Leases]) -> None:
+    """The outbox claims a message (`sending`) under its lease, then talks SMTP. Paused in between past the lease
+    (another daemon took the outbox, found no archive copy and sent the message itself), it must not send it a
+    second time when it wakes: the lease is checked once the envelope is accepted, right before DATA."""
+    from deadlinewatch.adapters.mailer import SmtpMailer, SmtpSettings
+    from deadlinewatch.adapters.store.postgres.store import PostgresStore
+    from deadlinewatch.coordination import current
+    from deadlinewatch.credentials import ServerAccount
+    from deadlinewatch.demo.servers import SmtpSink
+    from deadlinewatch.errors import LeaseLost
+    from deadlinewatch.stages.outbox import still_ours
+
+    store = PostgresStore.connect(postgres.url, Secret(postgres.password))
+    sink = SmtpSink(users={"pm@studio.example": "pw"}).start()
+    mailer = SmtpMailer(SmtpSettings("127.0.0.1", sink.port, "none", ServerAccount("pm@studio.example", Secret("pw"))))
+    message = b"From: pm@studio.example\r\nTo: client@example.com\r\nSubject: news\r\n\r\nhello\r\n"
+    a, b = leases(), leases()
+    try:
+        mine = a.acquire(a.register(), "outbox", dt.timedelta(seconds=1))
+        assert mine is not None
+        token = current.set(mine)
+        try:
+            await mailer.send("pm@studio.example", ["client@example.com"], message,
+                              before_data=lambda: still_ours(store))
+            assert len(sink.messages) == 1  # while the lease holds, the message goes
+            await asyncio.sleep(1.2)  # paused past its lease, and another daemon has the outbox now
+            assert b.acquire(b.register(), "outbox", TTL) is not None
+            with pytest.raises(LeaseLost):
+                await mailer.send("pm@studio.example", ["client@example.com"], message,
+                                  before_data=lambda: still_ours(store))
+            assert len(sink.messages) == 1  # the envelope was given, the message was not
+        finally:
+            current.reset(token)
+    finally:
+        sink.stop()
+        store.close()

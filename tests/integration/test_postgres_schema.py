@@ -96,6 +96,42 @@ def test_daemons_starting_together_migrate_once(postgres: PostgresDatabase) -> N
         assert conn.execute("SELECT count(*) FROM migrations").fetchone() == (len(MIGRATIONS) + len(SHARED_MIGRATIONS),)
 
 
+def test_a_daemon_that_loses_the_making_of_the_key_to_another_reads_the_others(postgres: PostgresDatabase) -> None:
+    """Two daemons starting together on an empty state both make its key; PostgreSQL rolls the later one back
+    (40001: the other's row was not in its snapshot). That daemon reads the other's key and starts — it used to
+    stop at start-up (bench/failover.py saw it). Made certain here: the other's insert is held open until ours
+    waits on it."""
+    import time
+
+    from deadlinewatch.adapters.store.postgres.store import PostgresStore
+    from deadlinewatch.credentials import Secret
+
+    store = PostgresStore.connect(postgres.url, Secret(postgres.password))
+    try:
+        with postgres.connect(autocommit=True) as conn:
+            conn.execute("DELETE FROM keys")
+        theirs = bytes(range(32))
+        made: list[bytes] = []
+        failures: list[BaseException] = []
+
+        def make() -> None:
+            try:
+                made.append(store._key())
+            except BaseException as e:
+                failures.append(e)
+
+        with postgres.connect() as other:
+            other.execute("INSERT INTO keys VALUES ('ids', %s)", (theirs,))
+            ours = threading.Thread(target=make)
+            ours.start()
+            time.sleep(0.5)  # ours read no key, and its insert now waits on the other's
+            other.commit()
+        ours.join(30)
+        assert failures == [] and made == [theirs]
+    finally:
+        store.close()
+
+
 def test_a_database_migrated_by_a_newer_deadlinewatch_is_refused(postgres: PostgresDatabase) -> None:
     with postgres.connect(autocommit=True) as conn:
         migrate(conn)

@@ -91,3 +91,32 @@ async def test_a_daemon_runs_only_the_workers_whose_part_of_the_work_it_holds(tm
     assert sorted(set(ran)) == ["calendar", "outbox"]  # no inbox, no evaluation: another daemon's parts
     # the calendar's run wakes the evaluator, whose part is another daemon's: that daemon is woken
     assert "evaluator" in holding.woken_elsewhere and "outbox" not in holding.woken_elsewhere
+
+
+async def test_the_mailboxs_holder_does_not_wait_for_a_calendar_sync_another_daemon_does(tmp_path: Path) -> None:
+    """The inbox's first run waits for the first calendar sync — here when this daemon syncs the calendars; when
+    another daemon does, for its work to show in the state, or one poll at most (it found this daemon waiting
+    forever for a worker of its own that never runs)."""
+    import dataclasses
+
+    async def runs(*parts: str) -> list[str]:
+        crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+        config = crew.svc.config
+        crew.svc = dataclasses.replace(crew.svc, config=dataclasses.replace(
+            config, daemon=dataclasses.replace(config.daemon, poll_seconds=1)))
+        crew.coordination = Holding(*parts)
+        ran: list[str] = []
+        for worker in crew.workers.values():
+            async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+                if name == "calendar":
+                    await crew.stop.wait()  # a first sync that does not end before the daemon stops
+                ran.append(name)
+            worker.run = run
+        task = asyncio.create_task(crew.run())
+        await asyncio.sleep(2.5)
+        crew.stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        return ran
+
+    assert "inbox" in await runs("mailbox")  # the calendars are another daemon's: within a poll, it reads
+    assert "inbox" not in await runs("mailbox", "calendars")  # its own sync has not ended: it waits for it

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -16,8 +16,11 @@ from deadlinewatch.errors import LoginRefused, ServerError
 
 
 class Mailer(Protocol):
-    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
-        """Send; returns the recipients the server refused (address → reason) when others were accepted."""
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes, *,
+                   before_data: Callable[[], None] = lambda: None) -> dict[str, str]:
+        """Send; returns the recipients the server refused (address → reason) when others were accepted.
+        `before_data` runs once the envelope is accepted, right before the message goes: what it raises ends the
+        session with nothing sent (the outbox checks there that its lease still holds)."""
         ...
 
     async def check(self) -> str: ...
@@ -32,19 +35,30 @@ class SmtpSettings:
     timeout: int = 60
 
 
+class _Client(aiosmtplib.SMTP):
+    """aiosmtplib's client, which calls `before_data` before its DATA: sendmail's envelope, size and reset
+    handling kept as they are."""
+
+    before_data: Callable[[], None] = staticmethod(lambda: None)
+
+    async def data(self, message: str | bytes, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        self.before_data()
+        return await super().data(message, **kwargs)
+
+
 class SmtpMailer:
     def __init__(self, settings: SmtpSettings) -> None:
         self.s = settings
 
-    def _client(self) -> aiosmtplib.SMTP:
+    def _client(self) -> _Client:
         s = self.s
-        return aiosmtplib.SMTP(
+        return _Client(
             hostname=s.host, port=s.port, timeout=s.timeout,
             use_tls=s.security == "tls", start_tls=s.security == "starttls" if s.security != "none" else False,
             tls_context=ssl.create_default_context() if s.security != "none" else None,
         )
 
-    async def _session(self) -> aiosmtplib.SMTP:
+    async def _session(self) -> _Client:
         client = self._client()
         account = self.s.account
         try:
@@ -83,8 +97,10 @@ class SmtpMailer:
         if answer.code != 235:
             raise aiosmtplib.SMTPAuthenticationError(answer.code, answer.message)
 
-    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes) -> dict[str, str]:
+    async def send(self, mail_from: str, recipients: Sequence[str], message: bytes, *,
+                   before_data: Callable[[], None] = lambda: None) -> dict[str, str]:
         client = await self._session()
+        client.before_data = before_data
         try:
             # aiosmtplib reports recipients refused beside accepted ones in its result; it does not raise
             errors, _ = await client.sendmail(mail_from, list(recipients), message)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.store import OutboxItem, StorePort
 from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import backoff, decide_release, settle
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
@@ -74,7 +74,10 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
         if svc.store.carry_out([claim], now).refused:
             continue
         try:
-            refused = await svc.mailer.send(item.mail_from, item.recipients, item.message)
+            # the claim was made under the outbox's lease; a daemon paused since (past the lease, so another may
+            # have taken the message over) finds out before the message goes, not after
+            refused = await svc.mailer.send(item.mail_from, item.recipients, item.message,
+                                            before_data=lambda: still_ours(svc.store))
         except ServerError as e:
             # not sent (pending again), or perhaps sent (still `sending`: the next attempt first looks for its
             # archive copy); either way with a back-off, and the next attempt sends the same bytes
@@ -89,6 +92,13 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
             return False
         _settle(svc, report, item, refused)
     return True
+
+
+def still_ours(store: StorePort) -> None:
+    """LeaseLost unless the part this step works under is still this daemon's: a transaction under a lease checks
+    it first (PostgreSQL; alone over SQLite there is no lease, and nothing to check)."""
+    with store.transaction():
+        pass
 
 
 def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:

@@ -250,6 +250,18 @@ class PostgresDatabase(Database):
         self._reports_cache = Coherent(lambda key: self._changes("reports", key[0]))
         self.key = self._key()
 
+    def _key(self) -> bytes:
+        """The state's key, as SQLite's; two daemons starting together on an empty state both try to make it, and
+        PostgreSQL rolls one back (40001): that one reads the other's."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return super()._key()
+            except StateBusy:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     def _changes(self, kind: str, project: str | None) -> int:
         """How often a project's milestones or notes (`kind`) were written, every project's without one."""
         return int(self.db.execute("SELECT coalesce(sum(n), 0) FROM changes WHERE kind = ? AND (? IS NULL OR"

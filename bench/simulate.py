@@ -140,7 +140,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     defaults = PolicySection()
     warn = args.warn_probability if args.warn_probability is not None else defaults.warn_probability
-    policy = Policy(warn, defaults.renotify_slip_days, defaults.alert_probability)
+    policy = PolicySection(warn_probability=warn).thresholds()
     cal = WorkCalendar()
     results = {n.name: run(n, args.milestones, args.seed, out, policy, cal) for n in LEVELS}
     if args.json:

@@ -128,7 +128,8 @@ KEY = b"deadlinewatch samples: not a secret" * 2  # the state's key, fixed so th
 # the real forecaster and policy at the defaults, for a team with no milestone closed yet (Little's reference
 # class: its estimates run 1.8x). Two milestones: a note about the design has just come in (the reply, the manager's
 # draft of the notice it makes due — the team's own date is past the deadline); the content migration has had no
-# note for four working days (the nudge, and the manager's risk alert at 94% against the notice's 98%).
+# note for four working days (the nudge, and the manager's risk alert at 94%: past the alert's 88%, short of the
+# notice's 97%).
 TEAM_TZ = zoneinfo.ZoneInfo("Europe/Istanbul")
 DEFAULTS = PolicySection()
 WORKDAYS = WorkCalendar.from_policy(DEFAULTS.working_days, "", ())

@@ -153,7 +153,7 @@ def test_plain_connections_only_to_loopback(tmp_path: Path) -> None:
 def test_defaults_fill_what_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load(minimal(tmp_path), env={"IMAP_PW": "x", "STATE_DIRECTORY": "/var/lib/dw"})
     assert config.state_dir == Path("/var/lib/dw")
-    assert config.policy.warn_probability == 0.98 and config.imap.folder == "INBOX"
+    assert config.policy.warn_probability == 0.97 and config.imap.folder == "INBOX"
     assert config.projects[0].client.timezone == config.timezone
     assert config.projects[0].approval == "auto" and config.projects[0].manager == "pm@studio.example"
 
@@ -196,7 +196,7 @@ def test_the_server_passwords_are_read_but_kept_out_of_the_sections(tmp_path: Pa
 
 def test_the_decisions_thresholds_are_the_configs() -> None:
     """One conversion from [policy] to the notice policy's thresholds, and no defaults of the policy's own."""
-    assert PolicySection().thresholds() == Policy(warn_probability=0.98, renotify_slip_days=3, alert_probability=0.92)
+    assert PolicySection().thresholds() == Policy(warn_probability=0.97, renotify_slip_days=3, alert_probability=0.88)
     with pytest.raises(TypeError):
         Policy()  # type: ignore[call-arg]  # on purpose: the thresholds have no defaults besides the config's
 

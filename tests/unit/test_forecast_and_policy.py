@@ -357,6 +357,32 @@ def test_a_team_whose_stated_remaining_times_ran_true_is_believed_more_closely()
     assert (believed.p_miss or 0) < 0.2 < (doubted.p_miss or 0)
 
 
+def test_a_teams_etas_are_believed_as_closely_as_its_etas_have_run_at_every_horizon() -> None:
+    """An ETA is corrected and spread by how this team's ETAs ran on its closed milestones, each read on a note's
+    day as the forecast reads it (the latest given by then) — not by its first estimates alone: those are months
+    ahead, and cannot show that a date a week away is still off by days (the horizon term)."""
+    import random
+
+    from deadlinewatch.core.forecast import Closed, learn, stated_records
+
+    done_on = dt.date(2026, 12, 11)
+    earlier = MON - dt.timedelta(days=14)
+    notes = [report(earlier, eta=dt.date(2026, 12, 4)), report(MON, done=80)]  # the ETA stands: none newer
+    assert [(r.estimated, r.actual, r.eta) for r in stated_records(notes, done_on, CAL, TZ)] == [
+        (CAL.count(earlier.date(), dt.date(2026, 12, 4)), CAL.count(earlier.date(), done_on), True),
+        (CAL.count(MON.date(), dt.date(2026, 12, 4)), CAL.count(MON.date(), done_on), True)]
+
+    rnd = random.Random(3)
+    first_estimates = [Closed(60, 120)] * 30  # months ahead, twice as long
+    etas = [Closed(h, max(h + rnd.gauss(0, 5), 0.5), eta=True) for h in (rnd.randint(2, 60) for _ in range(400))]
+    by_first = learn(first_estimates)
+    by_etas = learn(first_estimates, stated=etas)
+    assert by_first.bias > 1.8 and by_etas.bias == pytest.approx(1.0, abs=0.1)
+    assert by_first.tau == 0 and by_etas.tau >= 3  # a week's error in days, learned only from ETAs read near
+    assert by_etas.stated_bias == by_etas.bias  # no remaining time stated yet: the ETAs' stand in
+    assert by_etas.history == by_first.history == 30  # what the bias rests on: the milestones, not the notes
+
+
 def test_the_percent_pace_is_measured_not_estimated_so_the_teams_bias_leaves_it_alone() -> None:
     from deadlinewatch.core.forecast import Closed, learn
 

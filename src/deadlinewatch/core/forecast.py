@@ -5,10 +5,11 @@ The notes give up to three estimates of the working days still needed after the 
   * the team's latest `ETA:`,
   * the percent-complete pace (a least-squares slope over the last three weeks of notes);
 each is the median of a log-normal spread. The team's statements are corrected by its bias (actual / estimated,
-learned from its own milestones, closed and still open, from Little's reference prior): an ETA by its first
-estimates', the stated remaining time by how its stated remaining times — combined as they are here — have run
-on its closed milestones, with their own spread (a team whose statements run true gets a narrow one). The pace is
-measured, not estimated: no bias. The calendar gives a fourth when the
+learned from its own milestones, from Little's reference prior): an ETA by how its ETAs — read on every note of
+its closed milestones, months ahead and days ahead — have run, the stated remaining time by how its stated
+remaining times — combined as they are here — have run, each with its own spread (a team whose statements run
+true gets a narrow one); until it stated either on a closed milestone, by its first estimates (closed and still
+open). The pace is measured, not estimated: no bias. The calendar gives a fourth when the
 milestone is a VTODO with a start (DTSTART): the plan, start to deadline, times how this team's plans have
 run, given that the work was not done by the latest note — unless a note restated the plan as its own first
 estimate (then it is that estimate, counted once). They are combined in log space weighted by their
@@ -72,6 +73,7 @@ class Closed:
     estimated: float
     actual: float
     finished: bool = True
+    eta: bool = False  # of stated_records: an ETA as read on a note's day (else a stated remaining time)
 
 
 @dataclass(frozen=True)
@@ -190,15 +192,21 @@ def widen(sigma: float, days: float, tau: float) -> float:
 
 def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread = DEFAULT_SPREAD,
           plans: Sequence[Closed] = (), previous: Spread | None = None, stated: Sequence[Closed] = ()) -> Spread:
-    """This team's spread: the bias of its first estimates (`closed`), of its plans (`plans`: DTSTART to
-    deadline against start to done) and of its stated remaining times (`stated`: stated_records of its closed
-    milestones; without any, the first estimates' stand in), each fitted from the same reference prior (Little's
-    ratios are of plans to actuals). `previous`: what was learned from nearly the same records, to start from."""
-    estimates = fit(closed, prior, start=(previous.bias, previous.eta) if previous else None)
+    """This team's spread: the bias of its ETAs and of its stated remaining times (`stated`: stated_records of its
+    closed milestones, each kind on its own), of its plans (`plans`: DTSTART to deadline against start to done),
+    and — where the team stated no ETA, or no remaining time, on a closed milestone yet — of its first estimates
+    (`closed`), each fitted from the same reference prior (Little's ratios are of plans to actuals). `previous`:
+    what was learned from nearly the same records, to start from."""
+    etas = [r for r in stated if r.eta]
+    remaining = [r for r in stated if not r.eta]
+    # an ETA is believed as closely as the team's ETAs have run, at every horizon they were read at: a first
+    # estimate is one, months ahead; a week before its date an ETA is off by days, and only ETAs read that near
+    # can teach the horizon term (tau)
+    estimates = fit(etas or closed, prior, start=(previous.bias, previous.eta) if previous else None)
     planned = fit(plans, prior, start=(previous.plan_bias, previous.plan_sigma) if previous else None)
     sigma = max(estimates.sigma, base.floor)
-    said = fit(stated, prior, start=(previous.stated_bias, previous.remaining) if previous else None) \
-        if stated else replace(estimates, sigma=sigma)
+    said = fit(remaining, prior, start=(previous.stated_bias, previous.remaining) if previous else None) \
+        if remaining else replace(estimates, sigma=sigma)
     return replace(base, history=sum(r.finished for r in closed),
                    bias=estimates.ratio, remaining=max(said.sigma, base.floor), eta=sigma, tau=estimates.tau,
                    stated_bias=said.ratio, plan_bias=planned.ratio, plan_sigma=max(planned.sigma, base.floor),
@@ -209,16 +217,25 @@ STATED_LEARNED = 1000  # the newest statements a team's stated bias is learned f
 
 
 def stated_records(reports: Sequence[Report], done_on: dt.date, cal: WorkCalendar, tz: dt.tzinfo) -> list[Closed]:
-    """A closed milestone's stated remaining times, each as the forecast combined them on its day (with the
-    statements before it), against the working days it then took: what `learn(stated=...)` learns from."""
+    """A closed milestone's statements as the forecast read them on each note's day, against the working days the
+    work then took: what `learn(stated=...)` learns from. Its stated remaining times, each as the forecast combined
+    them (with the statements before it), and its ETA (`eta` True), the latest given by then, as the working days
+    it left."""
     dated = [(r.at.astimezone(tz).date(), r) for r in sorted(reports, key=lambda r: r.at)]
     records = []
+    eta = None
     for i, (day, r) in enumerate(dated):
-        if r.remaining_days is None or day > done_on:
+        eta = r.eta if r.eta is not None else eta
+        if day > done_on:
+            continue
+        took = max(cal.count(day, done_on), 0.5)
+        if eta is not None:
+            records.append(Closed(max(cal.count(day, eta), 0.5), took, eta=True))
+        if r.remaining_days is None:
             continue
         combined = _stated_remaining(dated[: i + 1], day, cal, DEFAULT_SPREAD.remaining)
         if combined is not None:
-            records.append(Closed(combined[0], max(cal.count(day, done_on), 0.5)))
+            records.append(Closed(combined[0], took))
     return records
 
 

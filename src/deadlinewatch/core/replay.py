@@ -202,7 +202,7 @@ def replay(rows: Sequence[Row], policy: Policy, cal: WorkCalendar, prior: Prior 
     # a milestone's completion reaches the forecaster only as "closed" on its date, feeding the team's bias
     closures = sorted((v[0].completed_on, k) for k, v in by_key.items())
     closed: list[Closed] = []
-    stated: list[Closed] = []  # the stated remaining times of the closed milestones, as the forecast combined them
+    stated: list[Closed] = []  # the closed milestones' ETAs and remaining times, as the forecast read them
     firsts: dict[tuple[str, str], tuple[dt.date, float]] = {}  # open milestones with a first estimate
     finished: set[tuple[str, str]] = set()
     # the plans (started_on to deadline) of the milestones seen so far: closed ones and open ones, to learn from

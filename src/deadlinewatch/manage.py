@@ -20,7 +20,7 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebState
 from deadlinewatch.coordination import Running
-from deadlinewatch.core.model import Forecast
+from deadlinewatch.core.model import DecideHeld, Forecast
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -239,7 +239,7 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
     clock = _clock(config, now_text)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)
-    if not store.decide(notice_id, approve, now=clock.now(), decided_by=decided_by):
+    if store.carry_out([DecideHeld(notice_id, approve, decided_by)], clock.now()).refused:
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"
 

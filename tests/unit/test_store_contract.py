@@ -17,6 +17,7 @@ from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import (
     ClientDate,
     DecideHeld,
+    FollowServer,
     Forecast,
     ManagerCopy,
     QueueMail,
@@ -79,11 +80,14 @@ class StoreContract:
         assert states == {"design-1": "open", "launch-1": "cancelled"}
 
     def test_calendars_another_server_forgets_every_stored_url(self, store: StorePort) -> None:
-        assert store.follow_server("http://a/\0pm") is False  # a new state: nothing to forget
+        def follow(server: str) -> bool:
+            return store.carry_out([FollowServer(server)], NOW).forgot
+
+        assert follow("http://a/\0pm") is False  # a new state: nothing to forget
         _sync(store, {"/d.ics": DESIGN})
         store.save_client_calendar_entry("p", "design-1", "http://a/client/design-1.ics", "e", 1, NOW.date(), "ok")
-        assert store.follow_server("http://a/\0pm") is False
-        assert store.follow_server("http://b/\0pm") is True
+        assert follow("http://a/\0pm") is False
+        assert follow("http://b/\0pm") is True
         assert store.calendar_state("p") is None and store.client_calendar_entry("p", "design-1") is None
         assert [m.uid for m in store.milestones("p")] == ["design-1"]  # the milestones stay
 

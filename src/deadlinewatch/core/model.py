@@ -336,6 +336,14 @@ class ForgetCalendar:
 
 
 @dataclass(frozen=True)
+class FollowServer:
+    """The CalDAV account (URL and user) the calendar state belongs to; when another one is recorded, every
+    calendar URL, sync token and client-calendar entry of it is forgotten (Carried.forgot)."""
+
+    server: str
+
+
+@dataclass(frozen=True)
 class SaveClientCalendarEntry:
     """What the client-facing calendar copy of a milestone holds now (its URL, ETag, SEQUENCE, date, text)."""
 
@@ -361,4 +369,4 @@ class SwapUidvalidity:
 # show it (QueueGroup)
 Action = (QueueMail | QueueGroup | ManagerCopy | DecideHeld | SetOutboxState | RecordMessage | SetRiskAlert
           | SaveForecasts | SetServer | RecordPass | RecordFailure | MarkMoved | PruneMail | ApplyCalendar
-          | SaveCalendarToken | ForgetCalendar | SaveClientCalendarEntry | SwapUidvalidity)
+          | SaveCalendarToken | ForgetCalendar | FollowServer | SaveClientCalendarEntry | SwapUidvalidity)

@@ -19,7 +19,7 @@ from deadlinewatch.adapters.store import CalendarSync
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import ApplyCalendar, ForgetCalendar, Milestone, SaveCalendarToken
+from deadlinewatch.core.model import ApplyCalendar, FollowServer, ForgetCalendar, Milestone, SaveCalendarToken
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 
@@ -42,7 +42,7 @@ def server_identity(svc: Services) -> str:
 
 
 def follow_server(svc: Services, report: PassReport) -> None:
-    if svc.store.follow_server(server_identity(svc)):
+    if svc.store.carry_out([FollowServer(server_identity(svc))], svc.clock.now()).forgot:
         report.event("caldav: the calendars are found and listed anew on %s (caldav.url or caldav.username "
                      "changed); nothing remembered from another server is asked again", svc.config.caldav.url)
 

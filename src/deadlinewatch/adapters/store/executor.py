@@ -12,6 +12,7 @@ from deadlinewatch.core.model import (
     Action,
     ApplyCalendar,
     DecideHeld,
+    FollowServer,
     ForgetCalendar,
     ManagerCopy,
     MarkMoved,
@@ -37,13 +38,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Carried:
     """What carrying actions out gave back: the id of each QueueGroup's primary message, in order; the outbox
-    messages a SetOutboxState with `expect` found in another state (claimed by someone else first); the milestones
-    an ApplyCalendar found gone; a folder's UIDVALIDITY before a SwapUidvalidity (None: first seen)."""
+    messages a SetOutboxState with `expect` found in another state (claimed by someone else first), or a
+    DecideHeld found no longer held; the milestones
+    an ApplyCalendar found gone; a folder's UIDVALIDITY before a SwapUidvalidity (None: first seen); whether a
+    FollowServer forgot calendar state of another server."""
 
     ids: tuple[int, ...] = ()
     refused: tuple[int, ...] = ()
     gone: tuple[str, ...] = ()
     uidvalidity: int | None = None
+    forgot: bool = False
 
 
 def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> Carried:
@@ -51,6 +55,7 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
     refused: list[int] = []
     gone: list[str] = []
     uidvalidity: int | None = None
+    forgot = False
     with store.transaction():
         for action in actions:
             match action:
@@ -63,7 +68,8 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                 case ManagerCopy(parent, messages):
                     store.record_outgoing(messages, parent=parent)
                 case DecideHeld(notice_id, approve, decided_by):
-                    store.decide(notice_id, approve, now=now, decided_by=decided_by)
+                    if not store.decide(notice_id, approve, now=now, decided_by=decided_by):
+                        refused.append(notice_id)  # decided already (by another manager, or released)
                 case SetOutboxState(outbox_id, state, error, attempt, expect, next_attempt):
                     if not store.set_outbox_state(outbox_id, state, now=now, error=error, attempt=attempt,
                                                   expect=expect or None, next_attempt=next_attempt):
@@ -90,10 +96,12 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                     store.save_calendar_token(project, ref, url, token, fingerprint)
                 case ForgetCalendar(project):
                     store.forget_calendar(project)
+                case FollowServer(server):
+                    forgot = store.follow_server(server) or forgot
                 case SaveClientCalendarEntry(project, uid, url, etag, sequence, date, status):
                     store.save_client_calendar_entry(project, uid, url, etag, sequence, date, status)
                 case SwapUidvalidity(folder, value):
                     uidvalidity = store.swap_uidvalidity(folder, value)
                 case _:
                     assert_never(action)
-    return Carried(tuple(ids), tuple(refused), tuple(gone), uidvalidity)
+    return Carried(tuple(ids), tuple(refused), tuple(gone), uidvalidity, forgot)

@@ -199,6 +199,9 @@ def test_the_team_bias_starts_at_the_reference_prior_and_learns_from_closed_mile
     assert 1.0 < learn([Closed(5, 5)] * 3).bias < Prior().ratio  # a few closures move it a little
     f = forecast(M, [report(MON, remaining_days=3)], MON, CAL, TZ, spread=slow)
     assert f"this team's work has taken {slow.bias:.1f}x its estimates" in f.reason and slow.bias > 1.8
+    # before the team closed a milestone the factor is the reference class's: never said to be the team's own
+    new = forecast(M, [report(MON, remaining_days=3)], MON, CAL, TZ, spread=learn([]))
+    assert "work like this has taken about 1.8x its estimates" in new.reason and "this team" not in new.reason
     assert f.p50 is not None and f.p50 > CAL.add(MON.date(), 3)
 
 

@@ -149,7 +149,7 @@ def test_client_text_is_escaped_in_html() -> None:
 
 
 @pytest.mark.parametrize(("language", "owned", "promised"), [
-    ("tr", "Gecikme bizden kaynaklanıyor", "gecikmenin nedenini, tekrarlanmaması için"),
+    ("tr", "Gecikme bizden kaynaklanıyor", "gecikmenin nedenini, aynı durumun tekrarlanmaması için"),
     ("bn", "দেরিটা আমাদের দিক থেকেই হয়েছে", "দেরির কারণ কী, এমনটা যাতে আবার না ঘটে"),
 ])
 def test_a_notice_without_cause_or_plan_owns_the_delay_and_dates_the_cause_in_every_language(
@@ -161,7 +161,7 @@ def test_a_notice_without_cause_or_plan_owns_the_delay_and_dates_the_cause_in_ev
 
 
 @pytest.mark.parametrize(("language", "words"), [("tr", ["Sayın", "4 Aralık 2026 Cuma", "özür"]),
-                                                 ("bn", ["সম্মানিত", "৪ ডিসেম্বর ২০২৬", "ক্ষমাপ্রার্থী"])])
+                                                 ("bn", ["প্রিয়", "৪ ডিসেম্বর ২০২৬", "ক্ষমাপ্রার্থী"])])
 def test_turkish_and_bengali_letters_with_dates_in_the_clients_locale(language: str, words: list[str]) -> None:
     text = body(letters().notice(letter(language)))
     for w in words:
@@ -200,7 +200,23 @@ def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_p
     en = body(composer.calendar(envelope("en", kind="update"), ROWS[1]))
     bn = body(composer.calendar(envelope("bn", kind="update"), ROWS[1]))
     tr = body(composer.calendar(envelope("tr", kind="update"), ROWS[1]))
-    assert (en, bn, tr) == ("Dear Jane Doe,\n", "সম্মানিত Jane Doe,\n", "Merhaba Jane Doe\n")
+    assert (en, bn, tr) == ("Dear Jane Doe,\n", "প্রিয় Jane Doe,\n", "Merhaba Jane Doe\n")
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "Tue, 22 Dec 2026 (was Fri, 18 Dec 2026, first Wed, 16 Dec 2026)"),
+    ("tr", "(son bildirilen: 18 Ara 2026 Cum, ilk tarih: 16 Ara 2026 Çar)"),
+    ("bn", "(গত ইমেইলে জানানো: "),
+])
+def test_a_row_moved_twice_says_the_date_last_told_and_the_first(language: str, said: str) -> None:
+    """A second move shows the date the client held until now, not only the first one: a client comparing the
+    letter with their calendar finds that date there."""
+    moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 16), dt.date(2026, 12, 22), "moved", 2, "dw-launch",
+                         told=dt.date(2026, 12, 18)),)
+    msg = letters().notice(letter(language, again=True, moved=moved, broken=dt.date(2026, 12, 8),
+                                  promised=dt.date(2026, 12, 15)))
+    assert said in body(msg)
+    assert said.split(" (")[-1].split(":")[0] in " ".join(body(msg, "html").split())
 
 
 def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() -> None:
@@ -208,7 +224,7 @@ def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() 
     msg = letters().notice(letter(again=True, moved=moved, broken=dt.date(2026, 12, 8), promised=dt.date(2026, 12, 15)))
     text = body(msg)
     assert "write again: we will not be able to deliver Design mockups by Tuesday, 8 December 2026" in text
-    assert "these dates move too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
+    assert "so its date moves too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
     assert str(msg["Subject"]) == "Design mockups: another new date, 15 December · ACME web"
 
 
@@ -329,7 +345,7 @@ def test_shadow_mode_sends_to_the_manager_only_and_says_so() -> None:
                                   "yours applies it.")
     assert "(SEQUENCE 3). It is left out" in body(msg, "html")
     turkish_team = letters().notice(letter(env=envelope(shadow=True, team_language="tr")))
-    assert "kaydını müşterinin takviminde 10 Ara 2026 tarihine" in body(turkish_team)
+    assert "etkinliğini müşterinin takviminde 10 Ara 2026 tarihine" in body(turkish_team)
 
 
 @pytest.mark.parametrize("kind", ["notice", "cancel", "update"])
@@ -395,7 +411,7 @@ def test_english_dates_follow_the_region_the_language_or_else_the_zone_names(lan
 @pytest.mark.parametrize(("language", "context", "before", "after"), [
     ("en", "your shareholder meeting on 12 December", "still leaves you 2 days before then", "falls after it"),
     ("tr", "12 Aralık'taki hissedarlar toplantınız", "o güne kadar 2 gün", "o günden sonraya"),
-    ("bn", "১২ ডিসেম্বরের শেয়ারহোল্ডার সভা", "২ দিন সময় থাকছে", "তার পরে পড়ছে")])
+    ("bn", "১২ ডিসেম্বরের শেয়ারহোল্ডার সভা", "২ দিন সময় থাকছে", "সেই দিনের পরে পড়ছে")])
 def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_clients_event(
         language: str, context: str, before: str, after: str) -> None:
     early = body(letters().notice(letter(language, context=context)))

@@ -421,7 +421,7 @@ def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> 
     assert reading.forecaster is not None and reading.forecaster.spread == forecaster(svc).spread != before
     assert reading.forecaster.spread.bias != DEFAULT_SPREAD.bias  # Little's reference class: work runs long
     [reply] = _told(store, "reply")
-    assert "this team's work has taken 1.8x its estimates" in reply
+    assert "work like this has taken about 1.8x its estimates" in reply  # no milestone of its own closed yet
 
 
 def test_a_note_that_closes_a_milestone_is_learned_from_before_its_reply_forecasts_the_others(

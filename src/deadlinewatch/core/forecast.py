@@ -516,7 +516,9 @@ def forecast(
     sigma = max(math.sqrt(1 / sum(weights)), spread.floor)
     words = [w for _, _, w in estimates]
     if abs(spread.bias - 1) >= 0.05:
-        words.append(phrase(_("this team's work has taken %(factor)sx its estimates"), factor=Factor(spread.bias)))
+        # the bias is the team's own once it has a closed milestone; before that, the reference class's
+        words.append(phrase(_("this team's work has taken %(factor)sx its estimates") if spread.history else
+                            _("work like this has taken about %(factor)sx its estimates"), factor=Factor(spread.bias)))
     if latest.blocked:
         sigma += spread.blocked
         mu += math.log(1.2)

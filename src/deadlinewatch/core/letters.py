@@ -45,6 +45,7 @@ from deadlinewatch.core.locales import (
     format_number,
     format_percent,
     letter_locale,
+    percent_blank,
     weekday_name,
 )
 from deadlinewatch.core.message_text import full_text
@@ -554,7 +555,7 @@ class Letters:
         subject, text = self._team(
             language, "nudge.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
             milestone=safe_text(milestone), since=format_day(since, letter_locale(language, self.zone), "medium"),
-            days=days, forecast=forecast,
+            days=days, forecast=forecast, percent=percent_blank(letter_locale(language, self.zone)),
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

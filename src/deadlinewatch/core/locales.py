@@ -84,6 +84,12 @@ def format_percent(percent: int, language: str | Locale) -> str:
     return native_digits(babel_percent(percent / 100, locale=locale), locale)
 
 
+def percent_blank(language: str | Locale) -> str:
+    """Where a percentage goes, left for the reader to fill in, on the side the locale writes its sign ("...%",
+    "%...")."""
+    return re.sub(r"[#0,.]+", "...", _locale(language).percent_formats[None].pattern.split(";")[0])
+
+
 def format_number(n: float, language: str | Locale, pattern: str = "#,##0.#") -> str:
     """A number as the locale writes it, with its own digits ("১২", "1,5")."""
     locale = _locale(language)

@@ -82,6 +82,9 @@ class TimelineRow:
     # the UID of the client's entry for this milestone: ours (core/timeline.entry_uid), never the team calendar's
     # `uid` — a program that found the team's UID in the team's own calendar would overwrite that entry
     entry_uid: str = ""
+    # the date the client held until this letter, where it is neither the first (`old`) nor the new one: a second
+    # move says both what was last promised and what was first agreed
+    told: dt.date | None = None
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,11 @@ class ProjectView:
         out = []
         for m in self.visible():
             old = last_work_day(m.deadline, self.client_tz)
-            new, seq = override.get(m.uid, (self.shown(m), self.sequence(m)))
+            held = self.shown(m)
+            new, seq = override.get(m.uid, (held, self.sequence(m)))
             status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"
-            out.append(TimelineRow(m.uid, m.name, old, new, status, seq, self.entry_uid(m.uid)))
+            out.append(TimelineRow(m.uid, m.name, old, new, status, seq, self.entry_uid(m.uid),
+                                   told=held if held not in (old, new) else None))
         return tuple(out)
 
 

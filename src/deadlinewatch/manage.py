@@ -156,7 +156,6 @@ def resolve_milestone(store: Milestones, ref: str) -> tuple[str, str]:
 def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str | None) -> str:
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
-    from deadlinewatch.core.forecast import last_work_day
     from deadlinewatch.decisions.evaluation import decide_project, plan_notice
     from deadlinewatch.stages.evaluation import snapshot
     from deadlinewatch.stages.state import forecaster
@@ -180,7 +179,7 @@ def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
         # the notice as the policy would make it once due: the same date, never the deadline's own day
-        decision = policy.replan(m, f, c.workdays, last_work_day(m.deadline, c.team_tz), c.client_days(pv.project))
+        decision = policy.replan(m, f, c.workdays, pv.agreed(m), c.client_days(pv.project))
         plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
     for i, message in enumerate(plan.messages):
         if i:

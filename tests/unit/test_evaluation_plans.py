@@ -634,3 +634,21 @@ def test_a_context_written_in_another_language_holds_the_introduction_and_the_no
     c = _client(_composer(tmp_path), language="bn", context="১২ ডিসেম্বরের বার্ষিক শেয়ারহোল্ডার সভা")
     [intro] = decide_project(c, _snapshot(c), _forecaster(c), NOW).plans
     assert intro.messages[0].state == "pending" and not intro.held
+
+
+def test_the_team_counts_to_the_day_the_client_agreed(tmp_path: Path) -> None:
+    """An all-day deadline is the client's day: its instant is midnight where the client is. A team east of its
+    client (Istanbul, London) read that instant as the next day — Saturday 5 December for a Friday 4 December
+    deadline — in its forecasts, replies and alerts; it now counts to the day the client holds."""
+    from deadlinewatch.core.forecast import last_work_day
+
+    c = _composer(tmp_path)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]})
+    design = next(m for m in snap.view.milestones if m.uid == "design-1")
+    assert (str(c.team_tz), c.config.projects[0].client.timezone) == ("Europe/Istanbul", "Europe/London")
+    assert last_work_day(design.deadline, c.team_tz) == dt.date(2026, 12, 5)  # the old reading: a day late
+    assert snap.view.agreed(design) == dt.date(2026, 12, 4)
+    f = _forecaster(c)(design, [SLIPPING], None, NOW, snap.view.agreed(design))
+    assert f is not None and f.target == dt.date(2026, 12, 4)
+    notice = next(p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.what.startswith("notice"))
+    assert "by Friday, 4 December 2026" in _text(notice.messages[0])

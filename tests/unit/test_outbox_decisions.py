@@ -51,10 +51,11 @@ def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers
 def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Studio) -> None:
     design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                  CREATED).milestones
-    # the last working day before the deadline starts at midnight in the team's zone (Istanbul, UTC+3)
-    young = dataclasses.replace(item(), created=dt.datetime(2026, 12, 3, 18, tzinfo=dt.UTC))
-    assert decide_release(c, [young], design, dt.datetime(2026, 12, 3, 20, 59, tzinfo=dt.UTC)) == []
-    [release] = decide_release(c, [young], design, dt.datetime(2026, 12, 3, 21, tzinfo=dt.UTC))
+    # the deadline is the day the client holds (Friday 4 December in London); the last working day before it,
+    # Thursday 3 December, starts at midnight in the team's zone (Istanbul, UTC+3)
+    young = dataclasses.replace(item(), created=dt.datetime(2026, 12, 2, 18, tzinfo=dt.UTC))
+    assert decide_release(c, [young], design, dt.datetime(2026, 12, 2, 20, 59, tzinfo=dt.UTC)) == []
+    [release] = decide_release(c, [young], design, dt.datetime(2026, 12, 2, 21, tzinfo=dt.UTC))
     assert "is one working day away" in release.why
 
 

@@ -15,7 +15,6 @@ import datetime as dt
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.decisions.evaluation import Plan, about, plan_notice
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.project_view import ProjectView
@@ -30,7 +29,7 @@ def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
     m = next((x for x in pv.milestones if x.uid == uid), None)
     if m is None:
         raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
-    deadline = last_work_day(m.deadline, c.team_tz)
+    deadline = pv.agreed(m)
     if date <= deadline:
         raise UsageError(f"--date {date.isoformat()}: not after the deadline of \"{m.name}\" "
                          f"({deadline.isoformat()}); a new date must be later than the date it replaces")
@@ -52,7 +51,7 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
     check_date(c, pv, held.uid, date)
     m = next(x for x in pv.milestones if x.uid == held.uid)
     f = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, [m.uid]).get(m.uid)  # as the evaluation does
-    decision = policy.replan(m, f, c.workdays, last_work_day(m.deadline, c.team_tz), date=date)
+    decision = policy.replan(m, f, c.workdays, pv.agreed(m), date=date)
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
     plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"

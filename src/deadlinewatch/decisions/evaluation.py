@@ -14,7 +14,6 @@ from email.message import EmailMessage
 
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import alert, dependencies, policy
-from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
@@ -178,7 +177,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         if after is not None and after > decision.promised and not chosen:
             promised = policy.usable(after, cal, c.client_days(project))
             decision = dataclasses.replace(decision, promised=promised, slip_days=max(
-                cal.count(last_work_day(m.deadline, c.team_tz), promised), 0))
+                cal.count(pv.agreed(m), promised), 0))
         new_date = decision.promised
         assert new_date is not None
         sequence = pv.next_sequence(m)
@@ -235,7 +234,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         if again and cd is not None and cd.promised is not None and rung is not None:
             # the slip is counted from the original deadline, so a second slip climbs the ladder; on the same
             # rung the letter says the offer made stands, not the same words as news
-            told_slip = max(cal.count(last_work_day(m.deadline, c.team_tz), cd.promised), 0)
+            told_slip = max(cal.count(pv.agreed(m), cd.promised), 0)
             offer_stands = policy.pick_offer(ladder, told_slip) is rung
         if rung is not None and offer is None:
             plan.held.append(c.letters.gettext(team, _(
@@ -253,7 +252,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
     done = next((r.at for r in reversed(history) if r.done == 100), now)
     letter = NoticeLetter(
-        envelope=env, milestone=row, deadline=last_work_day(m.deadline, tz), promised=decision.promised,
+        envelope=env, milestone=row, deadline=pv.agreed(m), promised=decision.promised,
         slip_days=decision.slip_days, context=project.context, cause=cause,
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
@@ -311,9 +310,8 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     """A milestone the client has seen is cancelled: the letter, with METHOD:CANCEL only when the client's calendar
     has its entry (an invitation went, and was not rejected) — one seen only in a letter's table gets the letter
     alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows)."""
-    tz = pv.client_tz
     sequence = pv.next_sequence(m)
-    row = TimelineRow(m.uid, m.name, last_work_day(m.deadline, tz), pv.shown(m), "cancelled", sequence,
+    row = TimelineRow(m.uid, m.name, pv.agreed(m), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
     cd = pv.dates.get(m.uid)
     invited = cd is not None and cd.invited and m.uid not in pv.uninvited
@@ -372,7 +370,7 @@ def plan_alert(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | None, up:
     assert f is not None and f.p_miss is not None  # change() raises or clears only on a forecast
     project = pv.project
     today = now.astimezone(c.team_tz).date()
-    target = f.target or last_work_day(m.deadline, c.team_tz)
+    target = f.target or pv.agreed(m)
     letter = AlertLetter(
         what=what, project=project.name, milestone=m.name, target=target, p_miss=f.p_miss,
         was=up.p_miss if up else None, p50=f.p50, p80=f.p80,
@@ -426,7 +424,7 @@ def decide_milestone(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | Non
     if held is not None and any(r.at > held for r in pv.reports.get(m.uid, [])):
         withheld = None  # the held letter is out of date: decide afresh
     promise = policy.Promise(cd.promised if cd else None, cd.delivered_sent if cd else False, withheld)
-    return policy.decide(effective, f, promise, c.policy, c.workdays, last_work_day(m.deadline, c.team_tz),
+    return policy.decide(effective, f, promise, c.policy, c.workdays, pv.agreed(m),
                          today=now.astimezone(c.team_tz).date(), client=c.client_days(pv.project))
 
 
@@ -461,7 +459,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
             if m.uid in snap.alerts:
                 out.alerts.append(AlertPlan(m.project, m.uid, "end", None, None))
             continue
-        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now, pv.agreed(m))
         if m.uid in followers and pv.state(m) == "open":
             f = dependencies.waits_for(m, f, forecasts, linked, c.workdays, c.team_tz)
         if f is not None:

@@ -14,7 +14,6 @@ from deadlinewatch.core import dependencies
 from deadlinewatch.core.forecast import (
     Spread,
     forecast,
-    last_work_day,
 )
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
@@ -25,7 +24,8 @@ FORECASTS_KEPT = 100_000
 
 
 # a milestone's forecast from its notes and what its client was promised, at a time (a Forecaster is one)
-ForecastFn = Callable[[Milestone, Sequence[Report], ClientDate | None, dt.datetime], Forecast | None]
+# a milestone's forecast: its notes, the date its client holds, the time, and the day agreed with the client
+ForecastFn = Callable[[Milestone, Sequence[Report], ClientDate | None, dt.datetime, dt.date], Forecast | None]
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,11 @@ class Forecaster:
     known: dict[Hashable, Forecast] = field(default_factory=dict)
 
     def __call__(self, m: Milestone, reports: Sequence[Report], cd: ClientDate | None,
-                 now: dt.datetime) -> Forecast | None:
+                 now: dt.datetime, agreed: dt.date) -> Forecast | None:
         """The forecast against the deadline, or — once the client was warned — against the date we promised."""
         if effective_state(m, reports) != "open":
             return None
-        target = cd.promised if cd is not None and cd.promised is not None else last_work_day(m.deadline, self.tz)
+        target = cd.promised if cd is not None and cd.promised is not None else agreed
         # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
         # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
         key = (m, len(reports), reports[-1] if reports else None, now.astimezone(self.tz).date(), target,
@@ -72,7 +72,7 @@ def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal:
     for m in pv.milestones:  # in deadline order, as the evaluation goes
         if m.uid not in needed or m.state == "cancelled":
             continue
-        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now)
+        f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now, pv.agreed(m))
         if m.uid in followers and pv.state(m) == "open":
             f = dependencies.waits_for(m, f, out, linked, cal, tz)
         if f is not None:

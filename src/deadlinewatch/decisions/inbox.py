@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.config import Config
 from deadlinewatch.core import intake, notes
-from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
@@ -170,7 +169,8 @@ def _reply(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: 
         by_uid = {m.uid: m for m in pv.milestones}
         for block in note.blocks:
             m = by_uid[block.uid]
-            blocks.append(_summary(c, block, m, forecasts.get(m.uid), m.uid in due, pv.reports.get(m.uid, [])))
+            blocks.append(_summary(c, block, m, pv.agreed(m), forecasts.get(m.uid), m.uid in due,
+                                   pv.reports.get(m.uid, [])))
     token, msg_id = c.message_id("reply", incoming.message_key)
     msg = c.letters.reply(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
@@ -204,7 +204,7 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     return forecasts, {uid for uid in notices if uid in wanted}
 
 
-def _summary(c: Studio, block: NoteBlock, m: Milestone, f: Forecast | None, notice_due: bool,
+def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f: Forecast | None, notice_due: bool,
              history: Sequence[Report]) -> BlockSummary:
     """One milestone of a note as the reply tells it back: what the note said, the forecast with it, and — when
     the client notice is due and the notes never gave them — the request for the cause and the plan."""
@@ -212,7 +212,6 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, f: Forecast | None, noti
     if f is None:
         words = _say(c, language, (phrase(_("closed — done")),))
     else:
-        deadline_day = last_work_day(m.deadline, c.team_tz)
         more = []
         if f.p50 is not None:
             late = c.workdays.count(deadline_day, f.p50)

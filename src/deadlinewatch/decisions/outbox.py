@@ -6,6 +6,7 @@ the manager told (`settle`), and the back-off of a temporary failure.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,12 +38,15 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
     deadline, whichever is first. Each is released with the manager's note of it, or neither is."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
+    projects = {p.id for p in c.config.projects}
     out = []
     for item in held:
         if item.parent is not None:
             continue  # it goes with its primary
         deadline = deadlines.get((item.project or "", item.uid or ""))
-        deadline_day = last_work_day(deadline, c.team_tz) if deadline else None
+        # the day agreed with the client, where the client is (ProjectView.agreed)
+        zone = c.config.project(item.project).client.timezone if item.project in projects else None
+        deadline_day = last_work_day(deadline, zoneinfo.ZoneInfo(zone)) if deadline and zone else None
         when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
                                        c.team_tz)
         if now < when:

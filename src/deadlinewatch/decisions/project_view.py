@@ -80,9 +80,15 @@ class ProjectView:
         cancellation, a moved dependant — goes out above every SEQUENCE decided for its entry, so it only grows."""
         return self.sequence(m) + 1
 
+    def agreed(self, m: Milestone) -> dt.date:
+        """The day agreed with the client: the deadline's day where the client is (an all-day entry is the client's
+        day). Team mail, forecasts and the policy count to this same day, so a team west or east of its client
+        never reads a date a day off from the one the client holds."""
+        return last_work_day(m.deadline, self.client_tz)
+
     def shown(self, m: Milestone) -> dt.date:
         cd = self.dates.get(m.uid)
-        return cd.shown_date if cd and cd.shown_date else last_work_day(m.deadline, self.client_tz)
+        return cd.shown_date if cd and cd.shown_date else self.agreed(m)
 
     def entry_uid(self, uid: str) -> str:
         """The UID of a milestone's entry in the client's calendar: the one it went out with, else ours; "" in a
@@ -97,7 +103,7 @@ class ProjectView:
         override = override or {}
         out = []
         for m in self.visible():
-            old = last_work_day(m.deadline, self.client_tz)
+            old = self.agreed(m)
             held = self.shown(m)
             new, seq = override.get(m.uid, (held, self.sequence(m)))
             status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"

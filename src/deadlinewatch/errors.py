@@ -74,6 +74,11 @@ class LeaseLost(StateError):
     on): what was to be written under it is not."""
 
 
+class Stopping(DeadlinewatchError):
+    """The daemon is stopping: a step ends at its next item instead of working through the rest (each item
+    commits on its own, so what is left waits for the next daemon, or the next start)."""
+
+
 class StateConflict(StateError):
     """A change the state refuses: it would record the same message (key, token or Message-ID) twice."""
 

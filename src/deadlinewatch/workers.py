@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 import zoneinfo
@@ -30,7 +31,7 @@ from typing import Any
 
 from deadlinewatch.coordination import PARTS, Coordination, Solo, current
 from deadlinewatch.core import policy
-from deadlinewatch.errors import LeaseLost
+from deadlinewatch.errors import LeaseLost, Stopping
 from deadlinewatch.pipeline import STEP, record_pass
 from deadlinewatch.services import PassReport, Services
 
@@ -156,7 +157,7 @@ class Crew:
             if not self.coordination.holds(part):  # another daemon does this part: wait to be woken or for it
                 continue
             # a copy per run, with its own heartbeat; the run works under this part's lease (its writes check it)
-            svc = dataclasses.replace(self.svc, tick=w.heartbeat.beat)
+            svc = dataclasses.replace(self.svc, tick=functools.partial(self._tick, w))
             report = PassReport()
             started = time.monotonic()
             lease = current.set(self.coordination.lease(part))
@@ -168,7 +169,9 @@ class Crew:
                 return
             w.ran.set()
             exc = task.exception()
-            if isinstance(exc, LeaseLost):  # its part is another daemon's now: what it was writing did not happen
+            if isinstance(exc, Stopping):  # it ended at an item's boundary: the rest is the next holder's
+                log.info("%s worker: %s", w.name, exc)
+            elif isinstance(exc, LeaseLost):  # its part is another daemon's now: what it was writing did not happen
                 log.info("%s worker: %s; another daemon does this part now", w.name, exc)
                 w.error = None
             elif exc is not None:  # contained: this worker backs off, the others go on
@@ -180,6 +183,14 @@ class Crew:
                 log.debug("%s worker: %s (%.3f s)", w.name, report.summary, time.monotonic() - started)
                 self.on_run(w.name, report, time.monotonic() - started)
                 self.wake(*w.wakes)
+
+    def _tick(self, w: Worker) -> None:
+        """A step's beat between its items: proof of life, and — once the daemon is stopping — the end of the step
+        there, so its part of the work is given up within an item, not after the whole batch (it used to send a
+        hundred more replies after SIGTERM before handing the outbox over)."""
+        w.heartbeat.beat()
+        if self.stop.is_set():
+            raise Stopping("stopping: the rest of this step is left for the next run")
 
     async def _wait_for_first(self, w: Worker, before: Worker) -> None:
         """Hold `w`'s first run until `before` has run once: here, or — when another daemon does `before`'s part

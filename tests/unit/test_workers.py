@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import zoneinfo
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -120,3 +121,27 @@ async def test_the_mailboxs_holder_does_not_wait_for_a_calendar_sync_another_dae
 
     assert "inbox" in await runs("mailbox")  # the calendars are another daemon's: within a poll, it reads
     assert "inbox" not in await runs("mailbox", "calendars")  # its own sync has not ended: it waits for it
+
+
+async def test_a_stopping_daemon_ends_a_long_step_at_its_next_item(tmp_path: Path) -> None:
+    """A step works item by item (a batch of notes, the outbox's messages), beating between them; once the
+    daemon stops, the step ends at the next beat — not after the whole batch (a stopping daemon sent a hundred
+    more replies before it handed the outbox over) — and the worker says so without counting a failure."""
+    crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    items: list[int] = []
+    for worker in crew.workers.values():
+        async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+            if name != "outbox":
+                return
+            for i in range(10_000):
+                svc.tick()
+                items.append(i)
+                await asyncio.sleep(0.001)
+        worker.run = run
+    task = asyncio.create_task(crew.run())
+    await asyncio.sleep(0.2)
+    crew.stop.set()
+    stopped = time.monotonic()
+    await asyncio.wait_for(task, timeout=5)
+    assert time.monotonic() - stopped < 1 and 0 < len(items) < 10_000
+    assert crew.workers["outbox"].error is None and crew.workers["outbox"].failures == 0

@@ -31,7 +31,7 @@ from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.inbox import PARSE_ERRORS, Lookup, decide_message, note_reports, rules_of
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy, Stopping
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import forecaster, record, view
 
@@ -202,7 +202,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
                         reading.understood[incoming.message_key] = note
                     try:
                         _take(svc, report, item, incoming, reading)
-                    except SYSTEMIC as e:
+                    except (*SYSTEMIC, Stopping) as e:  # stopping: what was decided is kept, and moved below
                         halted = e
                         break
             if halted is not None:

@@ -400,14 +400,20 @@ def test_every_page_carries_the_security_headers_and_reflects_nothing(site: Site
     quoted = urllib.parse.quote(probe)
     for path, c in (("/", cookie), ("/signin", ""), (client_path(site), ""), (f"/?q={quoted}", cookie),
                     (f"/signin?next={quoted}", ""), (f"/{quoted}", ""), (f"/p/{quoted}/", ""),
-                    ("/api/status", cookie), ("/static/site.css", "")):
+                    ("/api/status", cookie), ("/static/site.css", ""), ("/static/dashboard.js", "")):
         r = site.ask("GET", path, cookie=c)
         csp = r.header("Content-Security-Policy")
-        assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp, path
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, path
+        # no script anywhere, but for the dashboard's one file of ours (no inline script, no eval)
+        scripts = re.findall(r"(?:script|connect)-src [^;]*", csp)
+        assert scripts == (["script-src 'self'", "connect-src 'self'"] if path.split("?")[0] == "/" else []), path
         assert r.header("X-Content-Type-Options") == "nosniff" and r.header("Referrer-Policy") == "no-referrer"
         assert probe not in r.body and "alert(1)" not in r.body, path
         assert "Traceback" not in r.body and "$argon2" not in r.body
         assert r.header("Server") == "deadlinewatch"  # no framework name or version
+    dashboard = site.ask("GET", "/", cookie=cookie).body  # its one script is a file of ours, never inline
+    assert re.findall(r"<script[^>]*>", dashboard) == ['<script src="static/dashboard.js" defer>']
+    assert site.ask("GET", "/static/dashboard.js").header("Content-Type").startswith("text/javascript")
     assert site.ask("GET", "/").header("Strict-Transport-Security")  # base_url is https
     r = site.ask("TRACE", "/")
     assert r.status in (404, 405)

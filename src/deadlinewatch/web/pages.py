@@ -154,6 +154,7 @@ class DashboardPage:
     counts: list[tuple[str, str]]  # (risk, how many) of the view's milestones, in the reader's digits
     cards: list[MilestoneCard]
     shown: str  # "25–48", in the reader's digits; "" when the view has no milestone
+    through: str  # "1–48": what a reader who loaded the pages up to this one in place has before them
     total: str
     pages: list[PageLink]  # the page links (none when one page holds them all)
     previous: str  # the previous page's link, or ""
@@ -288,6 +289,7 @@ def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str,
         waiting=waiting, waiting_elsewhere=digits(elsewhere) if elsewhere else "",
         counts=[(risk, digits(n)) for risk, n in sel.counts], cards=cards,
         shown=f"{digits(sel.first)}–{digits(sel.first + len(sel.shown) - 1)}" if sel.shown else "",
+        through=f"{digits(1)}–{digits(sel.first + len(sel.shown) - 1)}" if sel.shown else "",
         total=digits(sel.total), pages=_page_links(sel, digits),
         previous=href(sel.project, sel.page - 1) if sel.page > 1 else "",
         next=href(sel.project, sel.page + 1) if sel.page < sel.pages else "",

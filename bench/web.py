@@ -6,7 +6,8 @@ dashboard's first view), then one evaluation so every milestone has a forecast. 
   - baseline: `status --json`'s data (manage.status_data), what the CLI pays for the same facts;
   - the dashboard's first view (every project, at risk first, one page of cards, the held letters): its reads
     (on the daemon's loop: the time the workers wait) and its layout (SVG for the page's milestones and the
-    HTML, in a thread), their sum beside the baseline, and its size; then a later page and one project's view;
+    HTML, in a thread), their sum beside the baseline, and its size; then a later page (what the dashboard's
+    script fetches and appends in place: static/dashboard.js, whose size is printed too) and one project's view;
   - one client page and one feed (reads and layout: both on the loop).
 
 Run: python bench/web.py [--projects 100 --milestones 1000 --notes 10000 --held 10 --rounds 9]. Printed, never
@@ -127,7 +128,9 @@ def main() -> None:
           f"{(reads + layout) / status:5.2f}x   (goal: at most 1.5x)")
     print(f"  dashboard, first view: size                    {size / 1000:7.1f} KB"
           f"   (goal: at most 300 KB; {held - len(missing)} of {held} held letters on it)")
-    for name, (base, r, lay, kb, _) in (("page 2", later), ("one project's view", one)):
+    script = (Path(pages.__file__).parent / "static" / "dashboard.js").stat().st_size
+    print(f"  its one script, static/dashboard.js (cached)   {script / 1000:7.1f} KB")
+    for name, (base, r, lay, kb, _) in (("page 2 (in place)", later), ("one project's view", one)):
         print(f"  dashboard, {name + ':':19} reads + layout  {r + lay:7.3f} s   ratio {(r + lay) / base:5.2f}x"
               f"   ({kb / 1000:.1f} KB; its baseline {base:.3f} s)")
     print(f"  one client page (on the loop)                  {client:7.3f} s   ratio {client / status:5.3f}x")

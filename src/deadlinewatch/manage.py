@@ -20,7 +20,7 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebState
 from deadlinewatch.coordination import Running
-from deadlinewatch.core.model import DecideHeld, Forecast
+from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -54,9 +54,13 @@ def _clock(config: config_mod.Config, now: str | None) -> FixedClock | SystemClo
 
 
 def status_data(store: StorePort, config: config_mod.Config,
-                explain: Callable[[Forecast], str] | None = None, daemons: Sequence[Running] = ()) -> dict[str, Any]:
+                explain: Callable[[Forecast], str] | None = None, daemons: Sequence[Running] = (), *,
+                milestones: Sequence[Milestone] | None = None, outbox: Sequence[OutboxItem] | None = None
+                ) -> dict[str, Any]:
     """The shape of `status --json` (CONTRACT.md). With `explain`, each milestone with a forecast also has
-    `explained`: its reason as `explain` says it (the dashboard's, in the team's language); `reason` stays English."""
+    `explained`: its reason as `explain` says it (the dashboard's, in the team's language); `reason` stays English.
+    `milestones` (every one) and `outbox` (the client's letters): as the caller read them already, for a view that
+    reads each of them once."""
     from deadlinewatch.core.milestones import effective_state
 
     last = store.last_pass()
@@ -77,7 +81,7 @@ def status_data(store: StorePort, config: config_mod.Config,
 
     alerts = store.risk_alerts()
     told = {p.id: told_dates(store, p.id) for p in config.projects}
-    for m in store.milestones():
+    for m in store.milestones() if milestones is None else milestones:
         reports = store.reports(m.project, m.uid)
         state = effective_state(m, reports)
         if state == "cancelled":
@@ -95,7 +99,7 @@ def status_data(store: StorePort, config: config_mod.Config,
             "alert": (m.project, m.uid) in alerts,
             **({"explained": explain(f) if f else None} if explain else {}),
         })
-    for item in store.outbox(audience="client"):
+    for item in store.outbox(audience="client") if outbox is None else outbox:
         to = message_from_bytes(item.message, policy=default_policy).get("To", "")
         data["notices"].append({
             "id": item.id, "project": item.project, "uid": item.uid, "kind": item.kind, "state": item.state,

@@ -43,7 +43,7 @@ from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day, team_date
 from deadlinewatch.core.locales import format_moment
-from deadlinewatch.core.model import Report, TimelineRow
+from deadlinewatch.core.model import Milestone, Report, TimelineRow
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.state import view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
@@ -367,13 +367,13 @@ class DashboardInput:
     choices: dict[int, pages.DateChoice] = dataclasses.field(default_factory=dict)  # held notices' dates
 
 
-def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple[str, str], Sequence[Report]]
-                 ) -> dict[int, pages.DateChoice]:
+def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple[str, str], Sequence[Report]],
+                 milestones: Sequence[Milestone]) -> dict[int, pages.DateChoice]:
     """The dates a held notice may be sent with: the forecast's (the letter's), the team's own when it is after
     the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
     c = svc.composer
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
-    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in svc.store.milestones()
+    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in milestones
                  if (m.project, m.uid) in notices}
     out = {}
     for item in held:
@@ -388,12 +388,14 @@ def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple
 
 def read_dashboard(svc: Services, project: str | None = None, page: int = 1) -> DashboardInput:
     """One view: `project`'s milestones (every project's with None), page `page`. The milestones' order needs only
-    `status --json`'s data; the notes (for the pictures) and the reasons in words are read for the page alone."""
+    `status --json`'s data; the notes (for the pictures) and the reasons in words are read for the page alone.
+    The milestones and the client's letters are read once, for that data and for the page alike."""
     config, store = svc.config, svc.store
-    data = manage.status_data(store, config)
+    milestones, letters = store.milestones(), store.outbox(audience="client")
+    data = manage.status_data(store, config, milestones=milestones, outbox=letters)
     sel = pages.select(data, config.policy.warn_probability, project, page)
     shown = [(m["project"], m["uid"]) for m in sel.shown]
-    held = store.outbox(states=["held"], audience="client")
+    held = [item for item in letters if item.state == "held"]
     wanted = set(shown) | {(i.project or "", i.uid or "") for i in held if i.kind == "notice"}
     notes = {key: store.reports(*key) for key in wanted}
     explained = {}
@@ -403,9 +405,9 @@ def read_dashboard(svc: Services, project: str | None = None, page: int = 1) -> 
             explained[(m["project"], m["uid"])] = svc.letters.reason(config.team.language, f)
     return DashboardInput(
         data=data, selection=sel, notes=notes, explained=explained, held={i.id: i.message for i in held},
-        names={f"{m.project}/{m.uid}": m.name for m in store.milestones()},
+        names={f"{m.project}/{m.uid}": m.name for m in milestones},
         now=svc.clock.now(), zone=zoneinfo.ZoneInfo(config.timezone), language=config.team.language,
-        warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes))
+        warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes, milestones))
 
 
 def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: bool) -> str:

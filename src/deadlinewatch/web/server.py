@@ -373,8 +373,10 @@ def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple
     the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
     c = svc.composer
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
-    deadlines = {(m.project, m.uid): last_work_day(m.deadline, c.team_tz) for m in milestones
-                 if (m.project, m.uid) in notices}
+    # the day agreed with the client, as approve --date checks it (ProjectView.agreed)
+    zones = {p.id: zoneinfo.ZoneInfo(p.client.timezone) for p in svc.config.projects}
+    deadlines = {(m.project, m.uid): last_work_day(m.deadline, zones[m.project]) for m in milestones
+                 if (m.project, m.uid) in notices and m.project in zones}
     out = {}
     for item in held:
         deadline = deadlines.get((item.project or "", item.uid or ""))

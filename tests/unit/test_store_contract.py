@@ -27,6 +27,7 @@ from deadlinewatch.core.model import (
     SetOutboxState,
     ShowDate,
 )
+from deadlinewatch.core.words import Days, phrase
 from deadlinewatch.errors import StateConflict
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -233,6 +234,20 @@ class StoreContract:
                         NOW)
         assert store.version() != seen  # a new note: what was learned before is learned again
 
+    def test_calendars_each_projects_milestones_after_every_projects_are_its_own(self, store: StorePort) -> None:
+        _sync(store, {"/l.ics": LAUNCH, "/d.ics": DESIGN})
+        store.apply_calendar("q", ref="q", url="http://dav/q/", token="t", fingerprint="f", entries=[],
+                             parsed={"/q.ics": milestones_from_ics(LAUNCH, "q", (), "UTC", "UTC", "/q.ics",
+                                                                  NOW).milestones}, deleted=[], kept=set(), now=NOW)
+        assert [(m.project, m.uid) for m in store.milestones()] == [("p", "design-1"), ("p", "launch-1"),
+                                                                     ("q", "launch-1")]
+        # read after every project's at once (a pass's team spread): each project's own, in deadline order
+        assert [m.uid for m in store.milestones("p")] == ["design-1", "launch-1"]
+        assert [m.uid for m in store.milestones("q")] == ["launch-1"]
+        _sync(store, {"/d.ics": DESIGN}, deleted=["/l.ics"], token="t2")
+        assert {m.uid: m.state for m in store.milestones("p")} == {"design-1": "open", "launch-1": "cancelled"}
+        assert [m.state for m in store.milestones("q")] == ["open"]
+
     def test_outbox_the_manager_answers_by_token_or_by_replying_to_the_draft(self, store: StorePort) -> None:
         draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
         primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [])
@@ -324,6 +339,11 @@ class StoreContract:
                               Forecast("p", "launch-1", None, None, 0.95, "late")], NOW)
         store.save_forecasts([Forecast("p", "design-1", None, None, 0.92, "slower")], NOW)
         assert store.forecast("p", "design-1").reason == "slower"  # type: ignore[union-attr]
+        said = Forecast("p", "launch-1", NOW.date(), NOW.date(), 0.95,
+                        words=(phrase("stated %(days)s left", days=Days(4)),))  # its English made when read
+        store.save_forecasts([said], NOW)
+        assert store.forecast("p", "launch-1").reason == said.reason == (  # type: ignore[union-attr]
+            "stated 4 working days left → P50 2026-11-30, P80 2026-11-30, P(miss) 95%")
         assert store.forecast("p", "ghost") is None
         assert store.at_risk(0.9) == 2
         _sync(store, {"/d.ics": DESIGN}, deleted=["/l.ics"], token="t2")

@@ -14,9 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 
-from deadlinewatch.core.forecast import reason
 from deadlinewatch.core.model import Forecast, Milestone
-from deadlinewatch.core.words import _, english, phrase
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 
 
@@ -201,7 +200,5 @@ def waits_for(
     if not reasons:
         return own
     words = (*own.words, *reasons) if own else tuple(reasons)
-    # the English reason states this forecast's own figures: the ones the work it waits for pushed
-    english_reason = reason(words, p50, p80, p_miss) if p50 and p80 and p_miss is not None else \
-        f"{english(words)} → P80 {p80.isoformat() if p80 else '-'}"
-    return Forecast(m.project, m.uid, p50, p80, p_miss, english_reason, target, own.team_date if own else None, words)
+    # its English reason (Forecast.reason) states this forecast's own figures: the ones the work it waits for pushed
+    return Forecast(m.project, m.uid, p50, p80, p_miss, "", target, own.team_date if own else None, words)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from deadlinewatch.core.model import Forecast, Milestone, Report
-from deadlinewatch.core.words import Days, Factor, Percent, Phrase, _, english, phrase
+from deadlinewatch.core.words import Days, Factor, Percent, Phrase, _, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 
 _STD = NormalDist()
@@ -563,15 +563,6 @@ PASSED = phrase(_("the date passed without a note saying Done: 100%"))
 
 def _forecast(milestone: Milestone, p50: dt.date | None, p80: dt.date | None, p_miss: float | None,
               words: Sequence[Phrase], target: dt.date, own: dt.date | None = None) -> Forecast:
-    """A forecast with its reason: the words (said in the reader's language where a person reads them) and the
-    English of them with the dates and the probability, for logs, `status` and replay."""
-    return Forecast(milestone.project, milestone.uid, p50, p80, p_miss, reason(words, p50, p80, p_miss), target,
-                    own, tuple(words))
-
-
-def reason(words: Sequence[Phrase], p50: dt.date | None, p80: dt.date | None, p_miss: float | None) -> str:
-    """The reason in English: "stated 4 working days left → P50 2026-12-08, P80 2026-12-11, P(miss) 62%"."""
-    text = english(words)
-    if p50 is not None and p80 is not None and p_miss is not None:
-        text += f" → P50 {p50.isoformat()}, P80 {p80.isoformat()}, P(miss) {p_miss:.0%}"
-    return text
+    """A forecast with its reason: the words, said in the reader's language where a person reads them, and in
+    English (`Forecast.reason`) with the dates and the probability, for logs, `status` and replay."""
+    return Forecast(milestone.project, milestone.uid, p50, p80, p_miss, "", target, own, tuple(words))

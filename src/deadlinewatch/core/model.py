@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from deadlinewatch.core.words import Phrase
+from deadlinewatch.core.words import Phrase, reason
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,19 @@ class Forecast:
     p50: dt.date | None
     p80: dt.date | None
     p_miss: float | None
-    reason: str  # in English, with the dates and the probability (logs, status, replay)
+    # the reason in English as given (a forecast kept before its words were, and tests); "": from the words
+    english: str = ""
     target: dt.date | None = None
     # the team's own date: the latest note's ETA, else the working day its Remaining ends (core/forecast.py
     # team_date) — what the team itself said, which outranks the model when it is later
     team_date: dt.date | None = None
     words: tuple[Phrase, ...] = ()  # the reason as phrases, said in the reader's language
+
+    @property
+    def reason(self) -> str:
+        """The reason in English, with the dates and the probability (logs, `status`, replay): composed when it is
+        read, not when the forecast is made — a first pass makes ten thousand, and these few are read."""
+        return self.english or reason(self.words, self.p50, self.p80, self.p_miss)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,13 @@ class Calendars(Database):
         found = self._milestones_from(rows)
         if not self.db.in_transaction:
             self._milestones_cache[project] = found
+            if project is None and self.MILESTONES_BY_PROJECT:
+                # every project's milestones read at once (a pass's team spread, first) are each project's too:
+                # its evaluation then reads them from here, not once more per project (in the same order)
+                by_project: dict[str | None, list[Milestone]] = {}
+                for m in found:
+                    by_project.setdefault(m.project, []).append(m)
+                self._milestones_cache.update(by_project)
         return list(found)
 
     @staticmethod

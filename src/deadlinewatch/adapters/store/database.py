@@ -100,6 +100,9 @@ class StateLock:
 class Database:
     """The SQLite connection and what every part of the store shares: transactions, the schema, the key."""
 
+    # every project's milestones, read at once, fill each project's entry of the cache too (see milestones())
+    MILESTONES_BY_PROJECT = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._savepoints = 0

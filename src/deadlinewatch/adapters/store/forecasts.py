@@ -20,7 +20,7 @@ class Forecasts(Database):
             db.executemany(
                 "INSERT OR REPLACE INTO forecasts (project, uid, computed_at, p50, p80, p_miss, reason, target, words)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
-                [(f.project, f.uid, computed_at, _iso(f.p50), _iso(f.p80), f.p_miss, f.reason, _iso(f.target),
+                [(f.project, f.uid, computed_at, _iso(f.p50), _iso(f.p80), f.p_miss, f.english, _iso(f.target),
                   words.dumps(f.words)) for f in forecasts],
             )
 

@@ -227,6 +227,10 @@ class PostgresDatabase(Database):
     """What every part shares, over PostgreSQL: one connection of the pool (kept, as SQLite's store keeps its
     one), the schema, transactions, the key. The pool lends others to what runs beside it (entry_etags)."""
 
+    # each project's cached milestones are stamped with that project's changes, read before its rows: an entry
+    # filled from every project's rows would need a stamp read after them (a change between would go unseen)
+    MILESTONES_BY_PROJECT = False
+
     def __init__(self, pool: Pool, url: str = "", *, owns_pool: bool = True) -> None:
         self.pool, self.url, self._owns_pool = pool, url, owns_pool
         self.path = Path()  # no file: the parts' SQLite-only uses of it are overridden below

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import zoneinfo
 from statistics import NormalDist
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from deadlinewatch.core import words
 from deadlinewatch.core.forecast import forecast, last_work_day
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide, pick_offer, promised_date
+from deadlinewatch.core.words import Days, Factor, Percent, phrase
 from deadlinewatch.core.workdays import WorkCalendar
 
 TZ = zoneinfo.ZoneInfo("Europe/Istanbul")
@@ -414,3 +417,16 @@ def test_the_p80_date_is_the_whole_day_whose_chance_is_nearest_to_four_in_five()
     wide = NormalDist(math.log(10), DEFAULT_SPREAD.remaining)
     assert round(wide.cdf(math.log(14.5)), 3) == 0.796 and round(wide.cdf(math.log(15.5)), 3) == 0.835
     assert forecast(milestone, [report(late, remaining_days=10)], late, CAL, TZ).p80 == CAL.add(late.date(), 14)
+
+
+def test_a_forecasts_words_are_kept_as_json_and_read_back_the_same() -> None:
+    said = (phrase("stated %(days)s left, \"quoted\", ü → ৫", days=Days(4.0)),
+            phrase("%(pace)s at %(rate)s", pace=phrase("%(b)s → %(a)s in %(d)s (%(n)s notes)", b=Percent(20),
+                                                         a=Percent(40.5), d=Days(8), n=3), rate=Factor(1.8)),
+            phrase("team's ETA %(date)s; %(who)s", date=dt.date(2026, 12, 4), who="Ayşe \"A\"\n<a@x>"),
+            phrase("far: %(days)s", days=Days(math.inf)))
+    kept = words.dumps(said)
+    assert words.loads(kept) == said
+    assert [str(p) for p in words.loads(kept)] == [str(p) for p in said]
+    # the same JSON the nested dicts of words._encode made before it was written directly (rows kept before)
+    assert json.loads(kept) == [words._encode(p) for p in said]

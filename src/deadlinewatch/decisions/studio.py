@@ -49,8 +49,9 @@ class Studio:
         """The client's calendar as far as a promise needs it: every day but their public holidays."""
         return _client_days(project.client.holidays) if project.client.holidays else None
 
-    @property
+    @cached_property
     def policy(self) -> policy.Policy:
+        """The notice policy's thresholds: made once (the config does not change under a Studio), not per milestone."""
         return self.config.policy.thresholds()
 
     @property

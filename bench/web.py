@@ -30,7 +30,7 @@ from pathlib import Path
 from deadlinewatch import config as config_mod
 from deadlinewatch import manage, wiring
 from deadlinewatch.adapters.clock import FixedClock
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import Store, StorePort
 from deadlinewatch.core import timeline
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
@@ -74,8 +74,8 @@ def hold_some(config_path: Path, store: Store, held: int) -> None:
                        [(f"p{p}", (NOW - dt.timedelta(hours=1)).isoformat()) for p in range(held)])
 
 
-def view(svc: Services, rounds: int, baseline: Callable[[], object], project: str | None = None, page: int = 1
-         ) -> tuple[float, float, float, int, int]:
+def view(svc: Services[StorePort], rounds: int, baseline: Callable[[], object], project: str | None = None,
+         page: int = 1) -> tuple[float, float, float, int, int]:
     """A dashboard view's reads and layout beside the baseline (medians, in turn), its size in bytes and how many
     pictures it draws."""
     seen = read_dashboard(svc, project, page)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.core.model import RecordPass
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
@@ -32,13 +33,13 @@ from deadlinewatch.stages.outbox import send_outbox
 from deadlinewatch.stages.team import nudge_silent
 
 
-async def evaluate_all(svc: Services, report: PassReport) -> None:
+async def evaluate_all(svc: Services[StorePort], report: PassReport) -> None:
     """Forecasts, the policy's client messages, the team's nudges: everything decided from the store alone."""
     evaluate(svc, report)
     nudge_silent(svc, report)
 
 
-async def deliver(svc: Services, report: PassReport) -> None:
+async def deliver(svc: Services[StorePort], report: PassReport) -> None:
     """The outbox, then the client-facing calendars (which show what was sent)."""
     await send_outbox(svc, report)
     await update_client_calendars(svc, report)
@@ -47,7 +48,7 @@ async def deliver(svc: Services, report: PassReport) -> None:
 @dataclass(frozen=True)
 class Step:
     name: str
-    run: Callable[[Services, PassReport], Coroutine[Any, Any, None]]
+    run: Callable[[Services[StorePort], PassReport], Coroutine[Any, Any, None]]
 
 
 STEPS = (
@@ -59,14 +60,14 @@ STEPS = (
 STEP = {s.name: s for s in STEPS}
 
 
-def record_pass(svc: Services, started: dt.datetime, report: PassReport, down: Iterable[str] = ()) -> None:
+def record_pass(svc: Services[StorePort], started: dt.datetime, report: PassReport, down: Iterable[str] = ()) -> None:
     """A pass (an evaluation) in the store, for `status`: ok unless a server was unavailable or refused us."""
     down = sorted({*down, *report.unavailable, *report.refused})
     summary = report.summary + (f"; unavailable: {', '.join(down)}" if down and not report.unavailable else "")
     svc.store.carry_out([RecordPass(started, not down, summary)], svc.clock.now())
 
 
-async def run_pass(svc: Services) -> PassReport:
+async def run_pass(svc: Services[StorePort]) -> PassReport:
     """One full pass, every step in order; returns what happened. Never raises for a server problem: the report
     says it."""
     report = PassReport()

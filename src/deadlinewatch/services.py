@@ -1,5 +1,6 @@
-"""What one step of a pass works with: the adapters and the config (`Services`), what deciding needs and nothing
-more (`Studio`: the config, the letters, the key of our ids), and what a step reports (`PassReport`)."""
+"""What one step of a pass works with: the adapters and the config (`Services`, over the part of the store the
+step names: `Services[OutboxStore]`), what deciding needs and nothing more (`Studio`: the config, the letters, the
+key of our ids), and what a step reports (`PassReport`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Generic, TypeVar
 
 from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.mailbox import Mailbox
 from deadlinewatch.adapters.mailer import Mailer
-from deadlinewatch.adapters.store import StorePort
+from deadlinewatch.adapters.store import Carrier, HealthStore
 from deadlinewatch.config import Config
 from deadlinewatch.core.forecast import Closed, Spread
 from deadlinewatch.core.letters import Letters
@@ -24,12 +26,17 @@ from deadlinewatch.errors import LoginRefused, ServerError
 log = logging.getLogger("deadlinewatch.pipeline")  # the events of a pass, one line each
 
 
+# the part of the store a step reads and writes through (a Protocol of adapters/store/port.py's concerns); the
+# daemon's Services over the whole store (StorePort) is one over each part, so a step takes the narrowest it needs
+StoreT = TypeVar("StoreT", bound=Carrier, covariant=True)
+
+
 @dataclass
-class Services:
+class Services(Generic[StoreT]):
     """The adapters one pass works through, and the configuration it obeys."""
 
     config: Config
-    store: StorePort
+    store: StoreT
     calendar: CalendarSource
     mailbox: Callable[[], Mailbox]
     mailer: Mailer
@@ -86,7 +93,7 @@ class PassReport:
         return "; ".join(parts)
 
 
-def server_ok(svc: Services, report: PassReport, server: str, detail: str) -> None:
+def server_ok(svc: Services[HealthStore], report: PassReport, server: str, detail: str) -> None:
     """A server worked this pass: its line in `status`. When its OAuth sign-in holds a rotated refresh token in
     memory only (oauth.TokenSource.problem: the file, the reason, what to fix), the line says so, and so does
     systemd's STATUS (workers.status) — the server is up, but a restart would need `deadlinewatch login`."""
@@ -97,7 +104,7 @@ def server_ok(svc: Services, report: PassReport, server: str, detail: str) -> No
     svc.store.carry_out([SetServer(server, True, detail)], svc.clock.now())
 
 
-def server_failed(svc: Services, report: PassReport, server: str, e: ServerError | LoginRefused) -> None:
+def server_failed(svc: Services[HealthStore], report: PassReport, server: str, e: ServerError | LoginRefused) -> None:
     now = svc.clock.now()
     before = svc.store.servers().get(server)
     svc.store.carry_out([SetServer(server, False, str(e))], now)
@@ -113,7 +120,7 @@ def server_failed(svc: Services, report: PassReport, server: str, e: ServerError
         report.problem(f"{server} unavailable: {e.detail}")
 
 
-def _tell_manager_once(svc: Services, server: str, error: str, command: str, now: dt.datetime) -> None:
+def _tell_manager_once(svc: Services[HealthStore], server: str, error: str, command: str, now: dt.datetime) -> None:
     """The manager hears by mail that a server's OAuth sign-in was refused — once per episode (when it starts),
     and only when the outbox can still send (a refused SMTP sign-in shows in `status` alone)."""
     c = svc.composer

@@ -56,7 +56,7 @@ def letters(config: Config) -> Letters:
     return result
 
 
-def services(config: Config, store: StorePort, clock: Clock) -> Services:
+def services(config: Config, store: StorePort, clock: Clock) -> Services[StorePort]:
     config = signed_in(config)
     settings = imap_settings(config)
     return Services(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.coordination import PARTS, Coordination, Solo, current
 from deadlinewatch.core import policy
 from deadlinewatch.errors import LeaseLost, Stopping
@@ -55,7 +56,7 @@ class Heartbeat:
 @dataclass
 class Worker:
     name: str
-    run: Callable[[Services, PassReport], Coroutine[Any, Any, None]]
+    run: Callable[[Services[StorePort], PassReport], Coroutine[Any, Any, None]]
     wakes: tuple[str, ...] = ()
     after: str | None = None  # its first run waits for that worker's first run
     due: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,7 +70,7 @@ class Worker:
 class Crew:
     """The workers and what they share: the current Services (swapped on reload) and the stop event."""
 
-    def __init__(self, svc: Services, stop: asyncio.Event,
+    def __init__(self, svc: Services[StorePort], stop: asyncio.Event,
                  on_run: Callable[[str, PassReport, float], None] = lambda name, report, seconds: None,
                  coordination: Coordination | None = None) -> None:
         self.svc = svc
@@ -262,7 +263,7 @@ class Crew:
 
     # --- the runs that are more than one stage -------------------------------------------------------------
 
-    async def _evaluate(self, svc: Services, report: PassReport) -> None:
+    async def _evaluate(self, svc: Services[StorePort], report: PassReport) -> None:
         """The pipeline's evaluation, recorded as a pass that names the servers other workers found down."""
         started = svc.clock.now()
         await STEP["evaluator"].run(svc, report)

@@ -12,7 +12,7 @@ import pytest
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock
-from deadlinewatch.adapters.store import Store
+from deadlinewatch.adapters.store import Store, StorePort
 from deadlinewatch.pipeline import run_pass
 from deadlinewatch.services import Services
 from deadlinewatch.stages import outbox
@@ -27,7 +27,7 @@ class Crash(Exception):
     """The process dying at this point: nothing after it runs."""
 
 
-def _services(studio: Studio, at: dt.datetime) -> tuple[Services, Store]:
+def _services(studio: Studio, at: dt.datetime) -> tuple[Services[StorePort], Store]:
     config = config_mod.load(studio.config)
     store = Store.open(config.state_dir)
     return wiring.services(config, store, FixedClock(at)), store

@@ -19,6 +19,7 @@ import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core import alert, intake
 from deadlinewatch.core.forecast import DEFAULT_SPREAD, forecast, last_work_day, percent_pace
@@ -258,7 +259,7 @@ class Untouchable:
         raise AssertionError(f"no outside server is touched here ({name})")
 
 
-def _services(config: config_mod.Config, store: MemoryStore, now: dt.datetime) -> Services:
+def _services(config: config_mod.Config, store: MemoryStore, now: dt.datetime) -> Services[StorePort]:
     return Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(now),
                     letters())
 
@@ -301,7 +302,7 @@ def _synced(store: MemoryStore, c: Studio, design: str = LINKED) -> None:
                          kept=set(), now=NOW)
 
 
-def _read(svc: Services, *notes: intake.Incoming) -> Reading:
+def _read(svc: Services[StorePort], *notes: intake.Incoming) -> Reading:
     """One batch of the inbox, as read_inbox decides it (each message recorded with its reply)."""
     reading = Reading(svc, _parse_for(svc), rules_of(svc.config), FOLDERS, {})
     with svc.store.transaction():

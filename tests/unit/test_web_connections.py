@@ -314,6 +314,7 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_the_conne
 
     from aiohttp import web
 
+    from deadlinewatch.adapters.store import StorePort
     from deadlinewatch.services import Services
     from deadlinewatch.web import server
 
@@ -326,7 +327,7 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_the_conne
 
     app = web.Application(middlewares=[server._guard])
     # a stand-in for the services: the guard reads only config.web.base_url
-    services = cast(Services, SimpleNamespace(config=SimpleNamespace(web=SimpleNamespace(base_url=""))))
+    services = cast(Services[StorePort], SimpleNamespace(config=SimpleNamespace(web=SimpleNamespace(base_url=""))))
     app[server.SERVICES] = lambda: services
     app.router.add_post("/", form)
     runner = web.AppRunner(app, access_log=None, lingering_time=0.5)  # WebServer's is 2 s

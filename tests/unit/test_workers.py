@@ -13,6 +13,7 @@ from typing import Any
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
+from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import policy
@@ -81,7 +82,7 @@ async def test_a_daemon_runs_only_the_workers_whose_part_of_the_work_it_holds(tm
     crew.coordination = holding = Holding("outbox", "calendars")
     ran: list[str] = []
     for worker in crew.workers.values():
-        async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+        async def run(svc: Services[StorePort], report: PassReport, name: str = worker.name) -> None:
             ran.append(name)
         worker.run = run
         worker.after = None
@@ -108,7 +109,7 @@ async def test_the_mailboxs_holder_does_not_wait_for_a_calendar_sync_another_dae
         crew.coordination = Holding(*parts)
         ran: list[str] = []
         for worker in crew.workers.values():
-            async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+            async def run(svc: Services[StorePort], report: PassReport, name: str = worker.name) -> None:
                 if name == "calendar":
                     await crew.stop.wait()  # a first sync that does not end before the daemon stops
                 ran.append(name)
@@ -130,7 +131,7 @@ async def test_a_stopping_daemon_ends_a_long_step_at_its_next_item(tmp_path: Pat
     crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
     items: list[int] = []
     for worker in crew.workers.values():
-        async def run(svc: Services, report: PassReport, name: str = worker.name) -> None:
+        async def run(svc: Services[StorePort], report: PassReport, name: str = worker.name) -> None:
             if name != "outbox":
                 return
             for i in range(10_000):

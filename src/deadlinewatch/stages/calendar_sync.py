@@ -13,15 +13,20 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 from deadlinewatch.adapters.calendar import CalendarEntry, Changes
-from deadlinewatch.adapters.store import CalendarSync
+from deadlinewatch.adapters.store import CalendarState, CalendarSync, HealthStore, Milestones
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ApplyCalendar, FollowServer, ForgetCalendar, Milestone, SaveCalendarToken
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
+
+
+class CalendarStore(HealthStore, CalendarState, Milestones, Protocol):
+    """What calendar sync reads and writes through: each calendar's sync state and entries, the milestones."""
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +35,24 @@ def _when(moment: dt.datetime, tz: dt.tzinfo) -> str:
     return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
 
 
-def fingerprint(svc: Services, project: Project) -> str:
+def fingerprint(svc: Services[CalendarStore], project: Project) -> str:
     """What turning entries into milestones depends on, besides the entries: a change re-reads them all."""
     parts = [",".join(sorted(project.categories)), project.client.timezone, svc.config.timezone]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def server_identity(svc: Services) -> str:
+def server_identity(svc: Services[CalendarStore]) -> str:
     """Which CalDAV account the stored calendar state belongs to (never the password)."""
     return f"{svc.config.caldav.url}\0{svc.config.caldav.username}"
 
 
-def follow_server(svc: Services, report: PassReport) -> None:
+def follow_server(svc: Services[CalendarStore], report: PassReport) -> None:
     if svc.store.carry_out([FollowServer(server_identity(svc))], svc.clock.now()).forgot:
         report.event("caldav: the calendars are found and listed anew on %s (caldav.url or caldav.username "
                      "changed); nothing remembered from another server is asked again", svc.config.caldav.url)
 
 
-async def sync_calendars(svc: Services, report: PassReport) -> None:
+async def sync_calendars(svc: Services[CalendarStore], report: PassReport) -> None:
     follow_server(svc, report)
     for i, project in enumerate(svc.config.projects):
         svc.tick()
@@ -76,7 +81,7 @@ async def sync_calendars(svc: Services, report: PassReport) -> None:
 class _StoredEtags(Mapping[str, str]):
     """The stored ETags, read only if the listing needs them: an incremental sync never does."""
 
-    def __init__(self, svc: Services, project: str) -> None:
+    def __init__(self, svc: Services[CalendarStore], project: str) -> None:
         self._load: Callable[[], dict[str, str]] = lambda: svc.store.entry_etags(project)
         self._etags: dict[str, str] | None = None
 
@@ -95,7 +100,7 @@ class _StoredEtags(Mapping[str, str]):
         return len(self._all())
 
 
-def _apply(svc: Services, report: PassReport, project: Project, changes: Changes,
+def _apply(svc: Services[CalendarStore], report: PassReport, project: Project, changes: Changes,
            state: CalendarSync | None) -> None:
     now = svc.clock.now()
     new_print = fingerprint(svc, project)

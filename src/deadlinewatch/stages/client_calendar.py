@@ -9,19 +9,26 @@ The source calendar is never written.
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 from urllib.parse import quote
 
 from deadlinewatch.adapters.calendar import CalendarSource
+from deadlinewatch.adapters.store import ClientCalendarState
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.model import SaveClientCalendarEntry, TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
-from deadlinewatch.stages.calendar_sync import follow_server
-from deadlinewatch.stages.state import view_as_told
+from deadlinewatch.stages.calendar_sync import CalendarStore, follow_server
+from deadlinewatch.stages.state import ProjectStore, view_as_told
 
 
-async def update_client_calendars(svc: Services, report: PassReport) -> None:
+class ClientCalendarStore(CalendarStore, ProjectStore, ClientCalendarState, Protocol):
+    """What the client's calendar copy reads and writes through: the project as its client was told it, each
+    entry's copy on the client's calendar, and calendar sync's state (it follows the same server)."""
+
+
+async def update_client_calendars(svc: Services[ClientCalendarStore], report: PassReport) -> None:
     calendar = svc.calendar
     follow_server(svc, report)
     for project in svc.config.projects:
@@ -36,7 +43,8 @@ async def update_client_calendars(svc: Services, report: PassReport) -> None:
             report.problem(f'project {project.id}: client_calendar = "{project.client_calendar}": {e}')
 
 
-async def _update(svc: Services, calendar: CalendarSource, project: Project, report: PassReport) -> None:
+async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, project: Project,
+                  report: PassReport) -> None:
     pv = view_as_told(svc.store, project)  # a date held for the manager is not in the client's calendar yet
     rows = list(pv.rows())
     seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]

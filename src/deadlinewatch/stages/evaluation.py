@@ -10,8 +10,10 @@ import datetime as dt
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from deadlinewatch.adapters.memory import give_back_freed
+from deadlinewatch.adapters.store import ForecastState
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import (
@@ -21,10 +23,14 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.services import PassReport, Services
-from deadlinewatch.stages.state import forecaster, record, view
+from deadlinewatch.stages.state import ProjectStore, forecaster, record, view
 
 
-def snapshot(svc: Services, project: Project, now: dt.datetime, history: int) -> Snapshot:
+class EvaluationStore(ProjectStore, ForecastState, Protocol):
+    """What the evaluation reads and writes through: each project as its client knows it, the risk alerts."""
+
+
+def snapshot(svc: Services[EvaluationStore], project: Project, now: dt.datetime, history: int) -> Snapshot:
     pv = view(svc.store, project)
     first = svc.store.first_client_message(project.id)
     slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
@@ -48,12 +54,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def evaluate(svc: Services, report: PassReport) -> None:
+def evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
     with collector_paused():
         _evaluate(svc, report)
 
 
-def _evaluate(svc: Services, report: PassReport) -> None:
+def _evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
     now = svc.clock.now()
     forecast = forecaster(svc)
     everything: list[Forecast] = []

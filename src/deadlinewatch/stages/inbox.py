@@ -13,8 +13,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Protocol
 
 from deadlinewatch.adapters.mailbox import Fetched
+from deadlinewatch.adapters.store import HealthStore, InboxState
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.model import (
     Action,
@@ -33,12 +35,17 @@ from deadlinewatch.decisions.inbox import PARSE_ERRORS, Lookup, decide_message, 
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy, Stopping
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
-from deadlinewatch.stages.state import forecaster, record, view
+from deadlinewatch.stages.state import ProjectStore, forecaster, record, view
+
+
+class InboxStore(ProjectStore, HealthStore, InboxState, Protocol):
+    """What the inbox reads and writes through: the messages decided, the projects as their clients know them
+    (the reply says what the evaluation will), the servers' health."""
 
 log = logging.getLogger(__name__)
 
 
-def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
+def _parse_for(svc: Services[InboxStore]) -> Callable[[intake.Incoming], notes.ParsedNote]:
     refs = [notes.MilestoneRef(m.project, m.uid, m.name) for m in svc.store.milestones() if m.state != "cancelled"]
     ids = [p.id for p in svc.config.projects]
     week = len(svc.config.policy.working_days)
@@ -50,7 +57,7 @@ def _parse_for(svc: Services) -> Callable[[intake.Incoming], notes.ParsedNote]:
     return parse
 
 
-def look_up(svc: Services, incoming: intake.Incoming, reading: Reading) -> Lookup:
+def look_up(svc: Services[InboxStore], incoming: intake.Incoming, reading: Reading) -> Lookup:
     """What deciding this message needs from the state."""
     store = svc.store
     token_match = intake.TOKEN.search(incoming.subject)
@@ -91,7 +98,7 @@ MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as reje
 BATCH = 200  # messages decided per commit: one fsync for many, while a crash loses little work (none is filed)
 
 
-def _decide_one(svc: Services, report: PassReport, incoming: intake.Incoming, reading: Reading) -> str:
+def _decide_one(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, reading: Reading) -> str:
     """Decide one message and record it with everything it causes, in one transaction. Returns its folder."""
     now = svc.clock.now()
     try:
@@ -142,8 +149,8 @@ def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], note
     return out
 
 
-def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error: str, folders: dict[str, str]
-             ) -> str:
+def _give_up(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, error: str,
+             folders: dict[str, str]) -> str:
     known = svc.store.message_decisions([incoming.message_key])
     if known:  # decided before after all (its move failed): it goes where it was sent then
         return known[incoming.message_key]
@@ -162,7 +169,7 @@ def _give_up(svc: Services, report: PassReport, incoming: intake.Incoming, error
 SYSTEMIC = (ServerError, LoginRefused, ConfigError, sqlite3.OperationalError, StateBusy)
 
 
-async def read_inbox(svc: Services, report: PassReport) -> None:
+async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
     """Scan the inbox cheaply (UID and Message-ID), fetch only what was never decided, parse it off the loop,
     decide each message in a savepoint of its own, then move everything in batches — only ever after the store
     committed it. Whatever a message holds, it is decided, recorded and filed alone."""
@@ -226,7 +233,7 @@ async def read_inbox(svc: Services, report: PassReport) -> None:
         await asyncio.to_thread(mailbox.close)
 
 
-def _health(svc: Services, report: PassReport, listed: int) -> None:
+def _health(svc: Services[InboxStore], report: PassReport, listed: int) -> None:
     """The inbox's line in `status` (and systemd's STATUS): reachable and keeping up, or how many messages keep
     failing — "imap ok" must never hide an inbox that does not move."""
     failing = svc.store.failing_messages()
@@ -246,7 +253,7 @@ class Reading:
     as the evaluation reads it — read from the store once a batch, then kept as notes are recorded (a reply
     forecasts from it)."""
 
-    svc: Services
+    svc: Services[InboxStore]
     parse: Callable[[intake.Incoming], notes.ParsedNote]
     rules: intake.Rules
     folders: dict[str, str]
@@ -304,7 +311,8 @@ class Reading:
             self.views[project] = with_notes(pv, [r for r in reports if r.project == project])
 
 
-def _take(svc: Services, report: PassReport, item: Fetched, incoming: intake.Incoming, reading: Reading) -> None:
+def _take(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming: intake.Incoming,
+          reading: Reading) -> None:
     """Decide one message (or count a failure at it) and note where it goes. Only SYSTEMIC errors leave here."""
     svc.tick()
     if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
@@ -323,7 +331,7 @@ def _take(svc: Services, report: PassReport, item: Fetched, incoming: intake.Inc
     reading.file(target, item.uid, incoming.message_key)
 
 
-def _failed(svc: Services, report: PassReport, item: Fetched, incoming: intake.Incoming, e: Exception,
+def _failed(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming: intake.Incoming, e: Exception,
             reading: Reading) -> str | None:
     """Count a failed attempt at a message: None while it is tried again, else the folder it is filed in. A message
     that cannot even be recorded is moved aside by UID: nothing may stall the inbox."""

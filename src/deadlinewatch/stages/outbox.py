@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Protocol
 
-from deadlinewatch.adapters.store import OutboxItem, StorePort
+from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
 from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import backoff, decide_release, settle
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
@@ -25,7 +26,11 @@ from deadlinewatch.services import PassReport, Services, server_failed, server_o
 from deadlinewatch.stages.state import names_of
 
 
-def release_holds(svc: Services, report: PassReport) -> None:
+class OutboxStore(HealthStore, OutboxState, Milestones, Protocol):
+    """What the outbox stage reads and writes through: the outbox, the milestones' names, the servers' health."""
+
+
+def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     now = svc.clock.now()
     held = svc.store.outbox(states=("held",), audience="client")
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now):
@@ -33,7 +38,7 @@ def release_holds(svc: Services, report: PassReport) -> None:
         report.event("held message #%d released undecided: %s", release.id, release.why)
 
 
-async def _reconcile(svc: Services, item: OutboxItem) -> bool:
+async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:
     """Was a message left in `sending` by a crash delivered? Its archive copy in the mailbox says so."""
     imap = svc.config.imap
     mailbox = svc.mailbox()
@@ -45,7 +50,7 @@ async def _reconcile(svc: Services, item: OutboxItem) -> bool:
         await asyncio.to_thread(mailbox.close)
 
 
-async def send_outbox(svc: Services, report: PassReport) -> None:
+async def send_outbox(svc: Services[OutboxStore], report: PassReport) -> None:
     release_holds(svc, report)
     now = svc.clock.now()
     tried: set[int] = set()
@@ -61,7 +66,7 @@ async def send_outbox(svc: Services, report: PassReport) -> None:
     server_ok(svc, report, "smtp", "outbox delivered")
 
 
-async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:
+async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:
     """Send these in order; False when the server is unavailable (the rest wait for the next pass)."""
     for item in items:
         svc.tick()
@@ -94,14 +99,14 @@ async def _send_all(svc: Services, report: PassReport, items: list[OutboxItem], 
     return True
 
 
-def still_ours(store: StorePort) -> None:
+def still_ours(store: Carrier) -> None:
     """LeaseLost unless the part this step works under is still this daemon's: a transaction under a lease checks
     it first (PostgreSQL; alone over SQLite there is no lease, and nothing to check)."""
     with store.transaction():
         pass
 
 
-def _settle(svc: Services, report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
+def _settle(svc: Services[OutboxStore], report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
     now = svc.clock.now()
     settled = settle(svc.composer, item, refused, names_of(svc.store, item.project), now)
     svc.store.carry_out(settled.actions, now)

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Protocol
 
-from deadlinewatch.adapters.store import RECENT_REPORTS, Milestones, OutboxState, StorePort, TrackRecord
+from deadlinewatch.adapters.store import (
+    RECENT_REPORTS,
+    Carrier,
+    Milestones,
+    NoteState,
+    OutboxState,
+    TrackRecord,
+    WebState,
+)
 from deadlinewatch.adapters.store.executor import Carried
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.forecast import (
@@ -36,19 +45,27 @@ from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.services import Services
 
 
-def _decided(store: StorePort, project: Project) -> ProjectView:
+class LearningStore(Carrier, Milestones, NoteState, Protocol):
+    """What the team's spread is learned from: the milestones, their notes, the track record."""
+
+
+class ProjectStore(LearningStore, OutboxState, WebState, Protocol):
+    """A project as its client knows it (`view`): its milestones and notes, what the client was told, its page."""
+
+
+def _decided(store: ProjectStore, project: Project) -> ProjectView:
     return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
                        store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
                        store.notice_times(project.id), held=store.held_notices(project.id),
                        entry_uids=store.entry_uids(project.id), key=store.key)
 
 
-def view(store: StorePort, project: Project) -> ProjectView:
+def view(store: ProjectStore, project: Project) -> ProjectView:
     """A project as the policy and the letters judge it (ProjectView.judged), read from the store."""
     return _decided(store, project).judged(store.shown_groups(project.id))
 
 
-def view_as_told(store: StorePort, project: Project) -> ProjectView:
+def view_as_told(store: ProjectStore, project: Project) -> ProjectView:
     """The project as the client has been told it: no news the manager holds back or rejected."""
     return _decided(store, project).as_told(store.shown_groups(project.id))
 
@@ -58,14 +75,14 @@ def told_dates(store: OutboxState, project_id: str) -> dict[str, ClientDate]:
     return told(store.client_dates(project_id), store.shown_groups(project_id))
 
 
-def forecaster(svc: Services, pending: Sequence[Report] = ()) -> Forecaster:
+def forecaster(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> Forecaster:
     """A forecaster with the team's spread as the store has it now (read here, once: forecasting then reads
     nothing) — or, with `pending`, as it will have it once these notes are recorded (see team_spread). The
     evaluation takes one per pass, the inbox one per batch of mail, and one for a note that teaches it something."""
     return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc, pending), svc.forecasts)
 
 
-def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime],
+def stated_remaining(svc: Services[LearningStore], done_at: dict[tuple[str, str], dt.datetime],
                      pending: Sequence[Report] = ()) -> list[Closed]:
     """The stated remaining times of the newest closed milestones (STATED_LEARNED of them at most), each as the
     forecast combined it, against what it took. A closed milestone's notes are read once: they do not change."""
@@ -84,7 +101,7 @@ def stated_remaining(svc: Services, done_at: dict[tuple[str, str], dt.datetime],
     return records[-STATED_LEARNED:]
 
 
-def team_spread(svc: Services, pending: Sequence[Report] = ()) -> Spread:
+def team_spread(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> Spread:
     """The team's estimation bias and spread as the store has it now: learned from every milestone with a first
     estimate — what it expected against what it took when a note declared it done, and, while it is open, "more
     than it has taken so far" (a milestone closed in the calendar alone has no date of completion: left out).
@@ -111,7 +128,7 @@ def team_spread(svc: Services, pending: Sequence[Report] = ()) -> Spread:
     return spread
 
 
-def _learned_from(svc: Services, today: dt.date, pending: Sequence[Report]
+def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequence[Report]
                   ) -> tuple[list[Closed], list[Closed], list[Closed]]:
     """What the team's spread is learned from: the first estimates against what they took, the plans, and the
     stated remaining times of closed milestones — with `pending` notes counted as if recorded."""
@@ -150,7 +167,7 @@ def _learned_from(svc: Services, today: dt.date, pending: Sequence[Report]
     return closed, plans, stated_remaining(svc, done_at, pending)
 
 
-def record(store: StorePort, c: Studio, actions: Sequence[Action], now: dt.datetime) -> Carried:
+def record(store: Carrier, c: Studio, actions: Sequence[Action], now: dt.datetime) -> Carried:
     """A decision's actions carried out, and the manager's messages about each client group it records (composed
     with the group's id, which they name) — in one transaction."""
     with store.transaction():

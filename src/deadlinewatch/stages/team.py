@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Protocol
 
+from deadlinewatch.adapters.store import Carrier, ForecastState, Milestones, NoteState, OutboxState
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.milestones import effective_state
@@ -13,6 +15,10 @@ from deadlinewatch.core.model import Forecast, Milestone, QueueMail, Report
 from deadlinewatch.core.words import _
 from deadlinewatch.decisions.studio import Studio, bare
 from deadlinewatch.services import PassReport, Services
+
+
+class TeamStore(Carrier, Milestones, NoteState, ForecastState, OutboxState, Protocol):
+    """What the nudge reads and writes through: milestones, their notes and forecasts, what was sent when."""
 
 
 def plan_nudge(c: Studio, project: Project, m: Milestone, reports: Sequence[Report], forecast: Forecast | None,
@@ -43,7 +49,7 @@ def plan_nudge(c: Studio, project: Project, m: Milestone, reports: Sequence[Repo
                       recipients=[to], now=now, project=project.id, uid=m.uid)
 
 
-def nudge_silent(svc: Services, report: PassReport) -> None:
+def nudge_silent(svc: Services[TeamStore], report: PassReport) -> None:
     now = svc.clock.now()
     for project in svc.config.projects:
         for m in svc.store.milestones(project.id):

@@ -38,7 +38,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from deadlinewatch import manage
-from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.store import OutboxItem, StorePort
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day, team_date
@@ -66,7 +66,7 @@ SECURITY_HEADERS = {
 NOT_FOUND = "Not found\n"
 STATIC = {"site.css": "text/css", "icon.svg": "image/svg+xml", "dashboard.js": "text/javascript"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SERVICES: web.AppKey[Callable[[], Services]] = web.AppKey("services")
+SERVICES: web.AppKey[Callable[[], Services[StorePort]]] = web.AppKey("services")
 DOOR: web.AppKey[connections.Door] = web.AppKey("door")
 
 
@@ -115,7 +115,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 class Pages:
     """The handlers, over whatever Services the daemon runs now (it swaps them on reload)."""
 
-    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None],
+    def __init__(self, services: Callable[[], Services[StorePort]], on_decided: Callable[[], None],
                  daemons: Callable[[], Sequence[Running]] = tuple) -> None:
         self.services = services
         self.on_decided = on_decided
@@ -367,7 +367,8 @@ class DashboardInput:
     choices: dict[int, pages.DateChoice] = dataclasses.field(default_factory=dict)  # held notices' dates
 
 
-def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple[str, str], Sequence[Report]],
+def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
+                 notes: Mapping[tuple[str, str], Sequence[Report]],
                  milestones: Sequence[Milestone]) -> dict[int, pages.DateChoice]:
     """The dates a held notice may be sent with: the forecast's (the letter's), the team's own when it is after
     the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
@@ -388,7 +389,7 @@ def date_choices(svc: Services, held: Sequence[OutboxItem], notes: Mapping[tuple
     return out
 
 
-def read_dashboard(svc: Services, project: str | None = None, page: int = 1) -> DashboardInput:
+def read_dashboard(svc: Services[StorePort], project: str | None = None, page: int = 1) -> DashboardInput:
     """One view: `project`'s milestones (every project's with None), page `page`. The milestones' order needs only
     `status --json`'s data; the notes (for the pictures) and the reasons in words are read for the page alone.
     The milestones and the client's letters are read once, for that data and for the page alike."""
@@ -482,7 +483,7 @@ def _not_modified(request: web.Request, etag: str, changed: dt.datetime) -> bool
     return False
 
 
-def application(services: Callable[[], Services], on_decided: Callable[[], None],
+def application(services: Callable[[], Services[StorePort]], on_decided: Callable[[], None],
                 daemons: Callable[[], Sequence[Running]] = tuple) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=64 * 1024, handler_args={"max_field_size": 8190})
     app[SERVICES] = services
@@ -507,7 +508,7 @@ class WebServer:
     port is served through a `connections.Door`, not aiohttp's site: capped connections (from the descriptor
     limit, raised at start where allowed), deadlines, and a log line a minute instead of one per connection."""
 
-    def __init__(self, services: Callable[[], Services], on_decided: Callable[[], None],
+    def __init__(self, services: Callable[[], Services[StorePort]], on_decided: Callable[[], None],
                  daemons: Callable[[], Sequence[Running]] = tuple) -> None:
         app = application(services, on_decided, daemons)
         # keepalive_timeout: an idle connection, or the next request's headers after an answer, gets the same

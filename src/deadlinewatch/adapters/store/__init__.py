@@ -29,10 +29,12 @@ from deadlinewatch.adapters.store.port import (
     RECENT_REPORTS,
     CalendarState,
     CalendarSync,
+    Carrier,
     ClientCalendarEntry,
     ClientCalendarState,
     ForecastState,
     HealthState,
+    HealthStore,
     InboxState,
     Milestones,
     NoteState,
@@ -46,10 +48,10 @@ from deadlinewatch.adapters.store.port import (
 )
 from deadlinewatch.adapters.store.schema import MIGRATIONS, Migration
 
-__all__ = ["MIGRATIONS", "RECENT_REPORTS", "CalendarState", "CalendarSync", "ClientCalendarEntry",
-           "ClientCalendarState", "ForecastState", "HealthState", "InboxState", "Migration", "Milestones",
-           "NoteState", "OutboxItem", "OutboxState", "PassRecord", "ServerHealth", "StateLock", "Store", "StorePort",
-           "TrackRecord", "WebState"]
+__all__ = ["MIGRATIONS", "RECENT_REPORTS", "CalendarState", "CalendarSync", "Carrier", "ClientCalendarEntry",
+           "ClientCalendarState", "ForecastState", "HealthState", "HealthStore", "InboxState", "Migration",
+           "Milestones", "NoteState", "OutboxItem", "OutboxState", "PassRecord", "ServerHealth", "StateLock", "Store",
+           "StorePort", "TrackRecord", "WebState"]
 
 
 class Store(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Pages, Database, StorePort):

@@ -1,7 +1,9 @@
 """The Store port: what the pipeline asks of the state, concern by concern, and the typed rows it gets back.
 
-Each concern is a small Protocol (Milestones, CalendarState, …) that the code using it can name; `StorePort` is
-all of them over one transaction. `Store` (SQLite, the parts beside this module) is the daemon's; the tests run one
+Each concern is a small Protocol (Milestones, CalendarState, …) that the code using it can name, and each stage
+does: its store is the concerns it reads beside `Carrier` (the key, transactions, carry_out) — stages/outbox.py's
+OutboxStore, stages/inbox.py's InboxStore, … — and it takes `Services[ThatStore]`, so mypy holds it to them.
+`StorePort` is all of them over one transaction. `Store` (SQLite, the parts beside this module) is the daemon's; the tests run one
 contract suite (tests/unit/test_store_contract.py) against it and against an in-memory store
 (tests/memory_store.py), so a rule the pipeline relies on — a moved entry is not gone, SEQUENCE only grows, a held
 group is decided once — is written down once, as a test, and kept by every store. A new store implements the
@@ -333,17 +335,31 @@ class WebState(Protocol):
     def end_web_session(self, sid: str) -> bool: ...
 
 
-class StorePort(Milestones, CalendarState, ClientCalendarState, OutboxState, InboxState, NoteState, ForecastState,
-                HealthState, WebState, Protocol):
-    """The whole state. `key` is the state's secret (the HMAC key of our message ids), made once and kept."""
+class Carrier(Protocol):
+    """What every stage writes through: the state's key, transactions, and a decision's actions carried out. A
+    stage names the concerns it reads beside it (stages/*: `class OutboxStore(Carrier, OutboxState, …)`) and
+    takes `Services[ThatStore]`: mypy then holds it to them."""
 
-    key: bytes
+    key: bytes  # the state's secret (the HMAC key of our message ids), made once and kept
 
     def transaction(self) -> contextlib.AbstractContextManager[object]:
         """All of the block or none of it; inside another, a savepoint (that step fails alone). One commit for
         many steps: the inbox records a few hundred messages in one. Never await inside it: another task's
         transaction must never land in the middle of one."""
         ...
+
+    def carry_out(self, actions: Sequence[Action], now: dt.datetime) -> Carried:
+        """A decision's actions, in order, in one transaction: all of them happen or none does."""
+        ...
+
+
+class HealthStore(Carrier, HealthState, Protocol):
+    """What a stage needs to say how a server did (services.server_ok / server_failed)."""
+
+
+class StorePort(Carrier, Milestones, CalendarState, ClientCalendarState, OutboxState, InboxState, NoteState,
+                ForecastState, HealthState, WebState, Protocol):
+    """The whole state: every concern, and the executor of the actions (what a store implements)."""
 
     def close(self) -> None: ...
 

@@ -3,7 +3,8 @@
 READY=1 goes to systemd once the config and the store are open — servers that are down at boot do not get the
 service killed; STATUS= says what is degraded; WATCHDOG=1 only while every worker makes progress. SIGHUP re-reads
 the configuration; an invalid new one is refused and the old one kept. Shutdown is an event passed in
-(`run(..., stop)`); the signal handlers only set it.
+(`run(..., stop)`); SIGTERM and SIGINT set it (stop_on_signals), marking the stop at once for a step that holds
+the loop, so that it ends at its next item.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -56,8 +58,8 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
     loop = asyncio.get_running_loop()
     reload = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    requested = threading.Event()
+    restore_signals = stop_on_signals(loop, stop, requested)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     metrics = _metrics(config)
     crew: Crew | None = None  # built right after READY: importing the adapters and letters costs most of a start
@@ -88,7 +90,7 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
     coordination, shared_pool = _coordination(config)
     crew = Crew(wiring.services(config, store, clock), stop,
                 on_run=lambda name, report, seconds: _after_run(crew, metrics, name, report, seconds),
-                coordination=coordination)
+                coordination=coordination, requested=requested)
     watcher: IdleWatcher | None = None
 
     def follow_mailbox() -> None:
@@ -148,11 +150,34 @@ async def run(config_path: str, clock: Clock, stop: asyncio.Event,
             watcher.stop()
         if shared_pool is not None:
             shared_pool.close()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+        loop.remove_signal_handler(signal.SIGHUP)
+        restore_signals()
         store.close()
         lock.release()
         log.info("deadlinewatch stopped")
+
+
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, requested: threading.Event
+                    ) -> Callable[[], None]:
+    """SIGTERM and SIGINT stop the daemon; returns what puts the handlers before back. The handler is Python's own,
+    which runs between two bytecodes of whatever the main thread runs, not the loop's (add_signal_handler), which
+    runs when the loop next polls: a step deciding a batch of mail in one transaction holds the loop for a second
+    or more under load, and it must see the stop at its next item (`requested`, Crew._tick), so that its parts of
+    the work are handed over within a second of the signal. `stop` is set through the loop, as a thread would."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum: int, frame: object) -> None:
+        requested.set()
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+
+    return restore
 
 
 def _after_run(crew: Crew | None, metrics: Metrics | None, name: str, report: PassReport, seconds: float) -> None:

@@ -44,6 +44,10 @@ class Services(Generic[StoreT]):
     letters: Letters
     # called at every step of a pass (a message, an entry, a milestone): the daemon's watchdog sees progress
     tick: Callable[[], None] = field(default=lambda: None)
+    # does the part of the work this step runs under still count as this daemon's, by this machine's clock (no
+    # round trip: a check that a pause cannot slip past, made right before an act the database cannot undo, such
+    # as opening an SMTP session; the writes check the lease in the database besides)
+    counts: Callable[[], bool] = field(default=lambda: True)
     # forecasts computed before, shared by the daemon's runs (see Forecaster)
     forecasts: dict[Hashable, Forecast] = field(default_factory=dict)
     # the team's spread last learned, by what it was learned from (see team_spread)

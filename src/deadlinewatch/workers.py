@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
+import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Coroutine, Sequence
@@ -72,9 +73,12 @@ class Crew:
 
     def __init__(self, svc: Services[StorePort], stop: asyncio.Event,
                  on_run: Callable[[str, PassReport, float], None] = lambda name, report, seconds: None,
-                 coordination: Coordination | None = None) -> None:
+                 coordination: Coordination | None = None, requested: threading.Event | None = None) -> None:
         self.svc = svc
         self.stop = stop
+        # set by the stop signal itself (daemon.stop_on_signals), before the loop gets to set `stop`: a step that
+        # holds the loop (a batch of mail decided in one transaction) sees it at its next item
+        self.requested = requested or threading.Event()
         self.on_run = on_run
         # which parts of the work are this daemon's (coordination.py): all of them, alone with a SQLite state
         self.coordination: Coordination = coordination or Solo()
@@ -158,7 +162,8 @@ class Crew:
             if not self.coordination.holds(part):  # another daemon does this part: wait to be woken or for it
                 continue
             # a copy per run, with its own heartbeat; the run works under this part's lease (its writes check it)
-            svc = dataclasses.replace(self.svc, tick=functools.partial(self._tick, w))
+            svc = dataclasses.replace(self.svc, tick=functools.partial(self._tick, w),
+                                      counts=functools.partial(self.coordination.holds, part))
             report = PassReport()
             started = time.monotonic()
             lease = current.set(self.coordination.lease(part))
@@ -190,7 +195,7 @@ class Crew:
         there, so its part of the work is given up within an item, not after the whole batch (it used to send a
         hundred more replies after SIGTERM before handing the outbox over)."""
         w.heartbeat.beat()
-        if self.stop.is_set():
+        if self.stop.is_set() or self.requested.is_set():
             raise Stopping("stopping: the rest of this step is left for the next run")
 
     async def _wait_for_first(self, w: Worker, before: Worker) -> None:

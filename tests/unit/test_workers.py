@@ -4,12 +4,18 @@ it sleeps until poll_seconds or the next slot, whichever comes first."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import os
+import signal
+import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.clock import FixedClock
@@ -17,8 +23,12 @@ from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import policy
+from deadlinewatch.core.model import QueueMail
+from deadlinewatch.daemon import stop_on_signals
 from deadlinewatch.demo.servers import write_local_config
+from deadlinewatch.errors import LeaseLost
 from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.outbox import send_outbox
 from deadlinewatch.workers import Crew
 from tests.memory_store import MemoryStore
 
@@ -146,3 +156,61 @@ async def test_a_stopping_daemon_ends_a_long_step_at_its_next_item(tmp_path: Pat
     await asyncio.wait_for(task, timeout=5)
     assert time.monotonic() - stopped < 1 and 0 < len(items) < 10_000
     assert crew.workers["outbox"].error is None and crew.workers["outbox"].failures == 0
+
+
+async def test_a_stop_signal_ends_a_step_that_holds_the_loop_at_its_next_item(tmp_path: Path) -> None:
+    """A batch of mail is decided in one transaction, without an await: it holds the loop, so a stop set by the
+    loop's own signal handling would wait for the whole batch. The signal's handler (daemon.stop_on_signals) marks
+    the stop at once, and the step ends at its next item — a real SIGTERM, sent to this process from a thread."""
+    requested = threading.Event()
+    crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    crew.requested = requested
+    items: list[int] = []
+    for worker in crew.workers.values():
+        async def run(svc: Services[StorePort], report: PassReport, name: str = worker.name) -> None:
+            if name != "inbox":
+                return
+            for i in range(20_000):  # about 10 s, never yielding to the loop
+                svc.tick()
+                items.append(i)
+                time.sleep(0.0005)
+        worker.run = run
+    restore = stop_on_signals(asyncio.get_running_loop(), crew.stop, requested)
+    try:
+        sent: list[float] = []
+
+        def terminate() -> None:  # from a thread: this test's own code waits, like the loop, for the step
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Timer(0.5, terminate).start()
+        await asyncio.wait_for(crew.run(), timeout=15)
+        ended = time.monotonic()
+    finally:
+        restore()
+    assert sent and ended - sent[0] < 1 and 0 < len(items) < 20_000
+    assert crew.workers["inbox"].error is None and crew.workers["inbox"].failures == 0
+
+
+async def test_an_outbox_step_whose_part_lapsed_opens_no_smtp_session(tmp_path: Path) -> None:
+    """Paused between a message's claim and its SMTP session past the outbox's lease (another daemon may have
+    taken the outbox, found no archive copy and sent the message): on waking the step opens no session — the
+    lease is checked by this machine's clock right before, no round trip a pause could slip into — and leaves
+    the message `sending`, for the holder to reconcile."""
+    now = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+    crew = _crew(tmp_path, now)
+    crew.svc.store.carry_out([QueueMail(kind="reply", audience="team", token="t1", message_id="<r1@x>",
+                                        mail_from="pm@studio.example", recipients=("alice@studio.example",),
+                                        message=b"x", created=now, state="pending", project="p")], now)
+
+    class NoSession:
+        async def send(self, *args: object, **kwargs: object) -> dict[str, str]:
+            raise AssertionError("an SMTP session was opened after the outbox's lease lapsed")
+
+        async def check(self) -> str:
+            raise AssertionError("no session either")
+
+    svc = dataclasses.replace(crew.svc, mailer=NoSession(), counts=lambda: False)
+    with pytest.raises(LeaseLost):
+        await send_outbox(svc, PassReport())
+    assert [i.state for i in crew.svc.store.outbox()] == ["sending"]

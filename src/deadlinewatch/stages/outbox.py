@@ -21,7 +21,7 @@ from typing import Protocol
 from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
 from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import backoff, decide_release, settle
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError
+from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import names_of
 
@@ -78,6 +78,10 @@ async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[
         claim = SetOutboxState(item.id, "sending", attempt=True, expect=("pending", "sending"))
         if svc.store.carry_out([claim], now).refused:
             continue
+        if not svc.counts():
+            # paused since the claim, past the lease (another daemon may have taken the outbox, found no archive
+            # copy and sent it): no session opened; the message stays `sending` for the holder to reconcile
+            raise LeaseLost(f"the outbox is no longer this daemon's: message #{item.id} left to its holder")
         try:
             # the claim was made under the outbox's lease; a daemon paused since (past the lease, so another may
             # have taken the message over) finds out before the message goes, not after

@@ -3,8 +3,8 @@
 Each concern is a small Protocol (Milestones, CalendarState, …) that the code using it can name, and each stage
 does: its store is the concerns it reads beside `Carrier` (the key, transactions, carry_out) — stages/outbox.py's
 OutboxStore, stages/inbox.py's InboxStore, … — and it takes `Services[ThatStore]`, so mypy holds it to them.
-`StorePort` is all of them over one transaction. `Store` (SQLite, the parts beside this module) is the daemon's; the tests run one
-contract suite (tests/unit/test_store_contract.py) against it and against an in-memory store
+`StorePort` is all of them over one transaction. `Store` (SQLite, the parts beside this module) is the daemon's;
+the tests run one contract suite (tests/unit/test_store_contract.py) against it and against an in-memory store
 (tests/memory_store.py), so a rule the pipeline relies on — a moved entry is not gone, SEQUENCE only grows, a held
 group is decided once — is written down once, as a test, and kept by every store. A new store implements the
 methods below that have no body, runs that suite, and is done.

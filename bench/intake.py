@@ -1,7 +1,7 @@
 """Intake benchmark: how fast deadlinewatch takes progress notes in, beside what the IMAP server itself costs.
 
 1. Ingest: N notes (default 10,000) seeded into Dovecot's Maildir; the time of deadlinewatch's inbox stage
-   (scan, fetch, parse, decide, record with the reply queued, move) beside a bare imapclient FETCH
+   (scan, fetch, parse, authenticate, decide, record with the reply queued, move) beside a bare imapclient FETCH
    BODY.PEEK[] of the same messages in batches of 500, measured in the same run.
 2. Reaction: the daemon idling, approval auto; a note that tips a milestone into a miss is APPENDed; the time
    until its reply, and until the client's notice, reach the SMTP server — medians of R rounds, beside
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import statistics
 import subprocess
@@ -38,6 +39,8 @@ from deadlinewatch import wiring
 from deadlinewatch.adapters import mailbox as mailbox_mod
 from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import Store
+from deadlinewatch.core import intake as intake_mod
+from deadlinewatch.core import notes as notes_mod
 from deadlinewatch.decisions import inbox as inbox_decisions
 from deadlinewatch.demo.servers import CalDAVServer, SmtpSink, write_local_config
 from deadlinewatch.services import PassReport
@@ -49,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Dovec
 from tests.dovecot import DovecotServer
 
 MILESTONES = 20
+AUTHSERV_ID = "mx.studio.example"  # the studio's mail server, as its Authentication-Results name it
 
 
 def milestone_ics(i: int) -> str:
@@ -65,6 +69,12 @@ def note(i: int, when: dt.datetime, milestone: int | None = None, remaining: int
     msg["Subject"] = "[acme-web] progress"
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = make_msgid(idstring=f"bench{i}", domain="studio.example")
+    # what the studio's own server adds to a member's mail (imap.require_authentication: the daemon checks it)
+    # (its signature's first characters, header.b, differ from one message to the next)
+    signature = hashlib.sha256(str(i).encode()).hexdigest()[:8]
+    msg["Authentication-Results"] = (f"{AUTHSERV_ID}; dkim=pass (2048-bit key) header.d=studio.example "
+                                     f"header.s=mail header.b={signature}; spf=pass smtp.mailfrom=studio.example; "
+                                     "dmarc=pass header.from=studio.example")
     milestone = i % MILESTONES if milestone is None else milestone
     remaining = 1 + i % 9 if remaining is None else remaining
     msg.set_content(f"Milestone: Milestone {milestone}\nDone: {i % 100}%\nRemaining: {remaining} days\n"
@@ -109,16 +119,23 @@ class Steps:
     STEPS = (  # (label, owner, attribute)
         ("IMAP scan (UIDs, Message-IDs)", mailbox_mod.ImapMailbox, "scan"),
         ("IMAP fetch", mailbox_mod.ImapMailbox, "fetch"),
-        ("parse, authenticate, read the note (thread)", inbox_mod, "_prepare"),
+        ("parsing: the MIME message and its headers", intake_mod, "read_message"),
+        ("parsing: the text (quotes, signature gone)", intake_mod, "body_text"),
+        ("parsing: the note's blocks", notes_mod, "parse_note"),
+        ("authentication checks (RFC 8601)", intake_mod, "authenticated"),
+        ("the parsing thread's own loop", inbox_mod, "_prepare"),
         ("look up (store reads)", inbox_mod, "look_up"),
         ("decide (classify)", inbox_mod, "decide_message"),
         ("reply: forecast and policy", inbox_decisions, "as_evaluated"),
         ("reply: forecaster (team's spread)", inbox_mod, "forecaster"),
-        ("reply: letter composed and written", inbox_decisions, "_reply"),
-        ("record (SQL, a savepoint each)", Store, "carry_out"),
-        ("commit (one per batch)", Store, "transaction"),
+        ("reply: composition (words, letter, bytes)", inbox_decisions, "_reply"),
+        ("transactions: SQL, a savepoint each", Store, "carry_out"),
+        ("transactions: commit, one per batch", Store, "transaction"),
         ("IMAP move (UID sets)", mailbox_mod.ImapMailbox, "move"),
     )
+    # the issue's steps (#31 item 3), each the sum of the steps above whose label starts with its name
+    SHARES = ("IMAP scan", "IMAP fetch", "parsing", "authentication", "look up", "decide", "reply", "transactions",
+              "IMAP move")
 
     def __init__(self) -> None:
         self.own: dict[str, float] = dict.fromkeys((label for label, _, _ in self.STEPS), 0.0)
@@ -174,9 +191,21 @@ class Steps:
     def print(self, total: float, notes: int) -> None:
         print("  where the inbox stage's time goes (each step's own time):")
         rest = total - sum(self.own.values())
-        for label, seconds in [*self.own.items(), ("the rest (the stage's own loop, logging, …)", rest)]:
+        rows = [*self.own.items(), ("the rest (the stage's own loop, logging, …)", rest)]
+        for label, seconds in rows:
             print(f"    {label:<46} {seconds:7.2f} s  {seconds / total:6.1%}  "
                   f"{seconds / notes * 1000:6.3f} ms a note")
+        shares = {name: sum(s for label, s in self.own.items() if label.startswith(name)) for name in self.SHARES}
+        print("  shares: " + ", ".join(f"{name} {s / total:.0%}" for name, s in [*shares.items(), ("rest", rest)]))
+
+
+def authenticating(config_path: Path) -> Path:
+    """The config as a studio runs it: members' mail must carry its server's DKIM/DMARC pass (the loopback
+    servers' starter config turns the check off, their mail carrying none)."""
+    text = config_path.read_text().replace("require_authentication = false",
+                                           f'require_authentication = true\nauthserv_id = "{AUTHSERV_ID}"')
+    config_path.write_text(text)
+    return config_path
 
 
 def ingest(config_path: Path, steps: Steps | None = None) -> tuple[float, int]:
@@ -310,8 +339,8 @@ def main() -> None:
         cal = caldav.make_calendar("acme-web")
         for i in range(MILESTONES):
             caldav.put(cal, f"m{i}", milestone_ics(i))
-        config_path = write_local_config(folder / "dw.toml", caldav_url=caldav.url, imap_port=dovecot.port,
-                                         smtp_port=sink.port, holidays="")
+        config_path = authenticating(write_local_config(folder / "dw.toml", caldav_url=caldav.url,
+                                                        imap_port=dovecot.port, smtp_port=sink.port, holidays=""))
 
         baseline = min(bare_fetch(dovecot.port) for _ in range(3))
         floor = min(bare_fetch_and_move(dovecot.port) for _ in range(3))
@@ -329,8 +358,8 @@ def main() -> None:
         floor = idle_floor(dovecot.port, args.rounds, dovecot)
         # the daemon gets a state of its own: it reacts to new notes, not to the backlog answered above
         (folder / "daemon").mkdir()
-        daemon_config = write_local_config(folder / "daemon" / "dw.toml", caldav_url=caldav.url,
-                                           imap_port=dovecot.port, smtp_port=sink.port, holidays="")
+        daemon_config = authenticating(write_local_config(folder / "daemon" / "dw.toml", caldav_url=caldav.url,
+                                                          imap_port=dovecot.port, smtp_port=sink.port, holidays=""))
         rounds = min(args.rounds, MILESTONES)  # each round tips a milestone of its own
         responsive: list[tuple[float, float]] = []
         held: list[int] = []

@@ -11,6 +11,8 @@ from typing import Any
 
 import authres
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from deadlinewatch.adapters.mailbox import Fetched
 from deadlinewatch.core import intake, message_text
@@ -130,7 +132,7 @@ HUGE = "Authentication-Results: mx.studio.example; " + "; ".join(["dkim=pass hea
 def parsed_values(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
     """Every value the authres parser is given: its length, and whether it ran on the main (the loop's) thread."""
     seen: list[tuple[int, bool]] = []
-    real = authres.AuthenticationResultsHeader.parse_value
+    real = intake.parse_results
 
     def spy(value: str) -> Any:
         seen.append((len(value), threading.current_thread() is threading.main_thread()))
@@ -138,7 +140,7 @@ def parsed_values(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
             raise AssertionError(f"authres was given {len(value)} characters")
         return real(value)
 
-    monkeypatch.setattr(authres.AuthenticationResultsHeader, "parse_value", spy)
+    monkeypatch.setattr(intake, "parse_results", spy)
     return seen
 
 
@@ -227,3 +229,31 @@ async def test_authentication_and_bounces_are_read_in_the_parsing_thread_while_t
     assert classify(dsn, RULES, Context(bounced=returned_ids(dsn.msg)), ok_note).outcome == "bounce"
     assert "no such user" in dsn.text  # what the manager is told of a bounce: read in the thread too
     assert parsed_values == [] and returned_on_loop == [] and read_on_loop == []
+
+
+def _as_authres_reads(parse: Any, value: str) -> object:
+    """What a parse gives: the header written back and each result with its properties, or the error."""
+    try:
+        header = parse(value)
+        return header.authserv_id, [(r.method, r.result, r.reason, r.result_comment,
+                                     [(p.type, p.name, p.value, p.comment) for p in r.properties])
+                                    for r in header.results]
+    except Exception as e:  # the error is the outcome compared
+        return type(e).__name__, str(e)
+
+
+RESULTS_TEXT = st.text(alphabet='ab1-.@=;()"\\/ \t\r\n', max_size=40)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["", "x; ", "mx.e; dkim=", "mx.e; dkim=pass header.d=", "a; spf=fail (x) smtp.mailfrom="]),
+       RESULTS_TEXT)
+@example("", f"{PASS.partition(': ')[2]}")
+@example("", "mx.studio.example; dkim=pass (2048-bit key) header.d=studio.example header.s=mail header.b=AbCd1234; "
+             "spf=pass smtp.mailfrom=studio.example; dmarc=pass header.from=studio.example")
+@example("", "mx (c (nested)) ; none")
+@example("", 'x;\r\n dkim=pass reason="a \\" b"\n header.d=x')
+def test_authentication_results_are_read_exactly_as_authres_reads_them(head: str, tail: str) -> None:
+    value = head + tail
+    assert _as_authres_reads(intake.parse_results, value) == \
+        _as_authres_reads(authres.AuthenticationResultsHeader.parse_value, value)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 from deadlinewatch.adapters.templates import letters
@@ -529,3 +531,29 @@ def test_the_weekly_says_which_milestone_the_team_is_watching_when_the_risk_aler
                            watch=["Launch"])
     for kind in ("plain", "html"):
         assert said in body(msg, kind)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(language=st.sampled_from(["en", "tr", "bn"]),
+       subject=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=120),
+       said=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300),
+       original_id=st.sampled_from(["", "<n1@studio.example>", "not an id", "<a b@c>"]),
+       references=st.sampled_from(["", "<r1@x> <r2@x>", "junk"]),
+       accepted=st.booleans())
+@example(language="en", subject="[acme-web] progress", said="x" * 200, original_id="<n1@studio.example>",
+         references="", accepted=True)
+@example(language="bn", subject="অগ্রগতি " * 20, said="ş\n" * 30, original_id="", references="", accepted=True)
+def test_a_reply_is_written_byte_for_byte_as_the_email_package_writes_it(
+        language: str, subject: str, said: str, original_id: str, references: str, accepted: bool) -> None:
+    """The reply's bytes are written without building a message (#31): they are the message's, whatever the
+    note's Subject, the words told back, the thread's ids and the team's language."""
+    from deadlinewatch.core.letters import BlockSummary
+
+    letter = letters().reply_letter(
+        language=language, sender="Studio PM <pm@studio.example>", to="alice@studio.example",
+        original_subject=subject, original_message_id=original_id, references=references,
+        composed_at=dt.datetime(2026, 11, 30, 9, 15, tzinfo=dt.UTC), message_id="<dw.reply.1@studio.example>",
+        accepted=accepted, project_name="Acme website", problems=[] if accepted else [said],
+        blocks=[BlockSummary("Design mockups", "", said, said, False)] if accepted else [],
+        example_project="acme-web", example_milestone="Design mockups")
+    assert letter.as_bytes() == letter.message().as_bytes()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import parseaddr
 from html import escape
+from typing import Any
 
 import jinja2
 from babel import Locale, UnknownLocaleError
@@ -51,6 +52,7 @@ from deadlinewatch.core.locales import (
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.mime import (
     Addresses,
+    Plain,
     Subject,
     add_calendar,
     address,
@@ -58,6 +60,7 @@ from deadlinewatch.core.mime import (
     attachments,
     calendar_data,
     envelope,
+    envelope_headers,
     fixed_boundaries,
     header_text,
     msg_ids,
@@ -90,6 +93,7 @@ CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.ht
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2",
                   "forward.txt.j2")
 DOMAIN = "letters"  # the catalogs' domain: locale/<lang>/LC_MESSAGES/letters.po
+SAID_KEPT = 4096  # distinct forecasts said and kept per Letters; a full memo starts over (cheap to say again)
 LATIN_FONTS = "'Segoe UI',Roboto,'Helvetica Neue',Helvetica,Arial,'Noto Sans',sans-serif"
 SCRIPT_FONTS = {  # fonts that have the script's glyphs, first: Outlook's engine does not fall back glyph by glyph
     "bn": "'Noto Sans Bengali','Nirmala UI',Vrinda,'Bangla Sangam MN',Shonar Bangla,",
@@ -233,6 +237,7 @@ class Letters:
         self.loader, self.builtin, self.catalog = loader, tuple(builtin), catalog
         self.zone = zone  # the team's time zone: the region of team.language when it names none
         self._envs: dict[str, jinja2.Environment] = {}
+        self._forecasts: dict[tuple[object, ...], str] = {}  # see `forecast`
 
     def env(self, language: str) -> jinja2.Environment:
         """The templates with one language's words installed (one environment per language: rendering in one
@@ -294,6 +299,17 @@ class Letters:
         keeps ISO dates for scripts)."""
         if not f.words:
             return f.reason
+        # said once per distinct forecast: a pass's replies and alerts say the same few again and again, and
+        # Babel's dates and numbers are most of saying one
+        key = (language, f.words, f.p50, f.p80, None if f.p_miss is None else round(f.p_miss * 100))
+        said = self._forecasts.get(key)
+        if said is None:
+            if len(self._forecasts) >= SAID_KEPT:
+                self._forecasts.clear()
+            said = self._forecasts[key] = self._forecast(language, f)
+        return said
+
+    def _forecast(self, language: str, f: Forecast) -> str:
         words = self.say(language, f.words)
         if f.p50 is None or f.p80 is None or f.p_miss is None:
             return words
@@ -524,29 +540,32 @@ class Letters:
         return self._render(language, name, **self._formats(letter_locale(language, self.zone), at.date()),
                             keys=note_keys(language), **values)
 
-    def reply(
+    def reply(self, **values: Any) -> EmailMessage:
+        """`reply_letter` as a message."""
+        return self.reply_letter(**values).message()
+
+    def reply_letter(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
         references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
         blocks: Sequence[BlockSummary] = (), problems: Sequence[str] = (), example_project: str = "",
         example_milestone: str = "",
-    ) -> EmailMessage:
+    ) -> Plain:
         """The answer to a team member's note: what was understood, or every problem with an example that works
         (`example_project`, `example_milestone`: the note's project and one of its milestones, as the caller knows
-        them; a reply that accepts shows none)."""
+        them; a reply that accepts shows none). One text part: written out by `Plain.as_bytes`."""
         subject, text = self._team(
             language, "reply.txt.j2", composed_at, accepted=accepted, project=project_name, blocks=blocks,
             problems=problems, example_project=safe_text(example_project, 60),
             example_milestone=safe_text(example_milestone, 100), original_subject=safe_text(original_subject),
         )
-        msg = envelope(sender, subject or f"Re: {original_subject}", composed_at, message_id)
-        msg["To"] = Addresses("To", to)
-        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834: no auto-responder should answer this
-        msg["X-Deadlinewatch-Kind"] = "reply"
+        headers = [*envelope_headers(sender, subject or f"Re: {original_subject}", composed_at, message_id),
+                   ("To", Addresses("To", to)),
+                   ("Auto-Submitted", "auto-replied"),  # RFC 3834: no auto-responder should answer this
+                   ("X-Deadlinewatch-Kind", "reply")]
         if msg_ids(original_message_id):
-            msg["In-Reply-To"] = msg_ids(original_message_id)
-            msg["References"] = msg_ids(references, original_message_id)
-        msg.set_content(text)
-        return msg
+            headers += [("In-Reply-To", msg_ids(original_message_id)),
+                        ("References", msg_ids(references, original_message_id))]
+        return Plain(tuple(headers), text)
 
     def nudge(self, *, language: str, sender: str, to: str, reply_to: str, composed_at: dt.datetime,
               message_id: str, project_id: str, project_name: str, milestone: str, since: dt.date, days: int,

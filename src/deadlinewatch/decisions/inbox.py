@@ -172,14 +172,14 @@ def _reply(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: 
             blocks.append(_summary(c, block, m, pv.agreed(m), forecasts.get(m.uid), m.uid in due,
                                    pv.reports.get(m.uid, [])))
     token, msg_id = c.message_id("reply", incoming.message_key)
-    msg = c.letters.reply(
+    letter = c.letters.reply_letter(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
         original_subject=incoming.subject, original_message_id=incoming.message_id,
         references=" ".join(incoming.references), composed_at=now, message_id=msg_id, accepted=note.ok,
         project_name=project_name, blocks=blocks,
         problems=[c.letters.say(c.config.team.language, [p]) for p in note.problems], **_example(c, note, lookup),
     )
-    return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
+    return c.outgoing(kind="reply", audience="team", token=token, msg_id=msg_id, message=letter.as_bytes(),
                       recipients=[incoming.sender], now=now, project=note.project)
 
 

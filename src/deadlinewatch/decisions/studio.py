@@ -58,9 +58,13 @@ class Studio:
     def sender(self) -> str:
         return str(self.config.smtp.from_)
 
-    @property
+    @cached_property
     def envelope_from(self) -> str:
         return bare(self.sender)
+
+    @cached_property
+    def _id_domain(self) -> str:  # parsing the sender's address took most of making a reply's Message-ID
+        return self.envelope_from.rpartition("@")[2] or "deadlinewatch.invalid"
 
     def message_id(self, kind: str, *identity: object) -> tuple[str, str]:
         """A deterministic (token, Message-ID) for a message: composing the same decision twice gives the same
@@ -68,8 +72,7 @@ class Studio:
         (HMAC): nobody outside can compute the id of a notice to forge its bounce, nor a token to forge a
         decision."""
         digest = hmac.new(self.key, "\0".join([kind, *map(str, identity)]).encode(), hashlib.sha256).hexdigest()
-        domain = bare(self.sender).rpartition("@")[2] or "deadlinewatch.invalid"
-        return digest[:10], f"<dw.{kind}.{digest[:24]}@{domain}>"
+        return digest[:10], f"<dw.{kind}.{digest[:24]}@{self._id_domain}>"
 
     def outgoing(self, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
                  recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,

@@ -9,8 +9,8 @@ store's transactions call `hold`), and a daemon paused or cut off past its lease
 A lease lasts 0.6 of `poll_seconds` and is renewed every third of that; at each renewal a daemon also takes parts
 nobody holds, up to its share (the parts divided by the daemons alive), and hands over what it holds beyond it, so
 that two daemons divide the work rather than one doing it all while the other waits; a part nobody took for a
-lease's time is anyone's. A dead daemon's parts are free within a lease. A stopping daemon gives its parts up once
-its workers are done, and says so on a channel: the others, listening, take them within a second.
+lease's time is anyone's. A dead daemon's parts are free within a lease. A stopping daemon gives each part up as
+soon as its worker is done, and says so on a channel: the others, listening, take them within a second.
 
 With SQLite — one daemon over one file, behind its state lock — the daemon holds everything (`Solo`).
 """
@@ -74,6 +74,9 @@ class Coordination(Protocol):
     def holding(self) -> tuple[str, ...]: ...
     def daemons(self) -> Sequence[Running]: ...
     def wake_others(self, workers: Sequence[str]) -> None: ...
+    def give_up(self, part: str) -> None:
+        """A stopping daemon's worker has ended: its part is another's at once, not when every worker has."""
+        ...
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
                    woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None: ...
 
@@ -96,6 +99,9 @@ class Solo:
 
     def wake_others(self, workers: Sequence[str]) -> None:
         """No other daemon to wake."""
+
+    def give_up(self, part: str) -> None:
+        """Nobody to give it to."""
 
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
                    woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
@@ -135,6 +141,7 @@ class Shared:
         self.daemon: Daemon | None = None
         self._held: dict[str, tuple[Lease, float]] = {}  # part → (lease, until when it counts, monotonic)
         self._free_since: dict[str, float] = {}  # part → since when this daemon has seen nobody take it (monotonic)
+        self._given_up: set[str] = set()  # parts a stopping daemon handed over: never taken again by it
         self._lock = threading.Lock()
 
     # --- what the workers ask ----------------------------------------------------------------------------------
@@ -151,6 +158,19 @@ class Shared:
 
     def holding(self) -> tuple[str, ...]:
         return tuple(sorted(p for p in PARTS.values() if self.holds(p)))
+
+    def give_up(self, part: str) -> None:
+        """A stopping daemon's worker has ended: its part's lease given up now and said on the channel, so another
+        daemon takes it within a second — not once the slowest of this daemon's workers has ended too."""
+        with self._lock:
+            first = not self._given_up
+            self._given_up.add(part)
+            held = self._held.pop(part, None)
+        with contextlib.suppress(Exception):  # a state that is gone frees it by its expiry
+            if first and self.daemon is not None:
+                self.leases.stopping(self.daemon)  # the others count this daemon out: they take what it gives up
+            if held is not None:
+                self.leases.release(held[0])
 
     def daemons(self) -> Sequence[Running]:
         """Every daemon registered on the shared state, with the unexpired leases it holds (the database's view)."""
@@ -232,10 +252,12 @@ class Shared:
                 self._held.clear()
             self.daemon = self.leases.register()
         self.leases.reap(self.ttl)
-        alive = max(len(self.leases.daemons()), 1)
-        share = -(-len(PARTS) // alive)  # the parts divided by the daemons alive, rounded up
+        alive = max(sum(1 for d in self.leases.daemons() if not d.stopping), 1)
+        share = -(-len(PARTS) // alive)  # the parts divided by the daemons alive and not stopping, rounded up
         for part in sorted(PARTS.values()):
             with self._lock:
+                if self._given_up and part not in self._held:
+                    continue  # stopping: it keeps what its running workers hold, and takes nothing
                 held = self._held.get(part)
                 mine = sum(1 for p in self._held if p != part)
             started = time.monotonic()

@@ -151,6 +151,13 @@ class Crew:
     # --- one worker ------------------------------------------------------------------------------------------
 
     async def _loop(self, w: Worker) -> None:
+        try:
+            await self._runs(w)
+        finally:
+            if self.stop.is_set():  # its part is another daemon's at once, whatever the other workers still do
+                await asyncio.to_thread(self.coordination.give_up, PARTS[w.name])
+
+    async def _runs(self, w: Worker) -> None:
         if w.after is not None:
             await self._wait_for_first(w, self.workers[w.after])
         while not self.stop.is_set():

@@ -106,6 +106,22 @@ async def test_a_stopping_daemons_parts_are_taken_within_a_second(leases: Callab
             assert [d.id for d in b.leases.daemons()] == [b.daemon.id if b.daemon else -1]  # a's row is gone
 
 
+async def test_a_stopping_daemons_worker_hands_its_part_over_before_the_others_end(
+        leases: Callable[[], Leases]) -> None:
+    """A stopping daemon's inbox worker has ended while its outbox still finishes a send: the mailbox is another
+    daemon's within a second, and the stopping one does not take it back at its next renewal."""
+    async with daemon(leases) as (a, _, _):
+        await until(lambda: a.holding() == EVERY_PART, timeout=5)
+        async with daemon(leases) as (b, _, _):
+            await until(lambda: divided(a, b), timeout=5)
+            await until(lambda: "mailbox" in a.holding(), timeout=10)  # the renewals pass parts back and forth
+            await asyncio.to_thread(a.give_up, "mailbox")
+            took = await until(lambda: "mailbox" in b.holding(), timeout=5)
+            assert took < 1.0, f"took {took:.2f} s"
+            await asyncio.sleep(TTL.total_seconds())  # a's renewals go on (its other workers run): it keeps off
+            assert "mailbox" not in a.holding() and "mailbox" in b.holding()
+
+
 class Holder:
     """A daemon's share of the work in a process of its own (tests/lease_holder.py), to kill or freeze."""
 

@@ -82,6 +82,9 @@ class Holding:
     def wake_others(self, workers: Sequence[str]) -> None:
         self.woken_elsewhere.extend(workers)
 
+    def give_up(self, part: str) -> None:
+        """Fixed: nothing to hand over."""
+
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
                    woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
         await stop.wait()

@@ -45,6 +45,7 @@ class Daemon:
     started: dt.datetime
     last_seen: dt.datetime
     holds: tuple[str, ...] = ()
+    stopping: bool = False  # it hands its parts over as its workers end: out of the division of the work
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,18 @@ class Leases:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT d.id, d.host, d.pid, d.started, d.last_seen,"
-                "       coalesce(array_agg(l.name ORDER BY l.name) FILTER (WHERE l.name IS NOT NULL), '{}')"
+                "       coalesce(array_agg(l.name ORDER BY l.name) FILTER (WHERE l.name IS NOT NULL), '{}'),"
+                "       d.stopping"
                 " FROM daemons d LEFT JOIN leases l ON l.holder = d.id AND l.expires > now()"
                 " GROUP BY d.id ORDER BY d.id").fetchall()
-        return [Daemon(row[0], row[1], row[2], row[3], row[4], tuple(row[5])) for row in rows]
+        return [Daemon(row[0], row[1], row[2], row[3], row[4], tuple(row[5]), row[6]) for row in rows]
+
+    def stopping(self, daemon: Daemon) -> None:
+        """A daemon begins to stop: the others count it out of the division of the work from now on (they take
+        each part it gives up at once), and hear it on RELEASED."""
+        with self.pool.connection() as conn:
+            conn.execute("UPDATE daemons SET stopping = true WHERE id = %s", (daemon.id,))
+            conn.execute("SELECT pg_notify(%s, %s)", (RELEASED, str(daemon.id)))
 
     def dead(self, timeout: dt.timedelta) -> list[Daemon]:
         """The daemons not seen for longer than `timeout`, by the database's clock."""

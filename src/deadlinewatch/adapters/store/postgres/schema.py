@@ -94,6 +94,14 @@ SHARED_MIGRATIONS.append(Migration(
         FOR EACH STATEMENT EXECUTE FUNCTION count_changes();
     """))
 
+SHARED_MIGRATIONS.append(Migration(
+    "a stopping daemon, marked",
+    """
+    -- a daemon that is stopping hands each part over as its worker ends: the others count it out of the division
+    -- of the work from then on, so they take what it gives up at once rather than at their share
+    ALTER TABLE daemons ADD COLUMN stopping BOOLEAN NOT NULL DEFAULT false;
+    """))
+
 MIGRATIONS_TABLE = """
     CREATE TABLE IF NOT EXISTS migrations (series TEXT NOT NULL, version INTEGER NOT NULL, what TEXT NOT NULL,
                                            applied TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (series, version))

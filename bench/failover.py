@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import contextlib
 import datetime as dt
 import os
@@ -438,10 +439,14 @@ def kill_half_way(shared: Shared, seed: int, notes: int, how: signal.Signals, n:
         survivor = next(label for label in run.labels if label != gone_label)
         decided_at_kill = run.decided()
         killed = time.monotonic()
-        gone.send_signal(how)
-        gone.wait(timeout=30)
-        exited = time.monotonic()
-        took = when_holds(run, survivor, PARTS, killed, POLL + 10)
+        with concurrent.futures.ThreadPoolExecutor(1) as watcher:
+            gone.send_signal(how)
+            # the leases watched from the signal on, while the victim stops: a stopping daemon hands each part
+            # over as its worker ends, before it exits
+            took_future = watcher.submit(when_holds, run, survivor, PARTS, killed, POLL + 10)
+            gone.wait(timeout=30)
+            exited = time.monotonic()
+            took = took_future.result()
         drained = run.wait_drained() - killed
         run.settle()
         checks = run.checks()

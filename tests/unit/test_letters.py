@@ -226,6 +226,10 @@ def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() 
     assert "write again: we will not be able to deliver Design mockups by Tuesday, 8 December 2026" in text
     assert "so its date moves too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
     assert str(msg["Subject"]) == "Design mockups: another new date, 15 December · ACME web"
+    # the assurance the first notice gave is not repeated over the date it has just broken (#28)
+    assert "expect to meet" not in text and "expect to meet" in body(letters().notice(letter()))
+    assert "I know a second change makes any date harder to trust" in text
+    assert "second change makes any date harder to trust" in " ".join(body(msg, "html").split())
 
 
 def test_no_header_can_be_injected_from_calendar_or_config_text() -> None:

@@ -470,7 +470,7 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
         assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own date of "
                               "Jan 25, 2027: it has no closed milestone of this team to learn from yet")
-        assert "approve with --date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
+        assert "approve with the date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
 
 
 def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_status_keeps_english(

@@ -30,7 +30,7 @@ from publicsuffixlist import PublicSuffixList
 
 from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
-from deadlinewatch.core.notes import NoteProblem, ParsedNote, parse_eta
+from deadlinewatch.core.notes import NoteProblem, ParsedNote, fold, parse_eta
 from deadlinewatch.core.words import Phrase, _, english, phrase
 
 # C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
@@ -445,13 +445,17 @@ class Context:
     bounced: tuple[str, ...] = ()  # Message-IDs of our client messages a bounce reports
 
 
-APPROVE = {"approve", "approved", "yes", "ok", "send", "onay", "onayla", "onaylıyorum", "evet", "gönder",
-           "অনুমোদন", "হ্যাঁ", "পাঠান"}
-REJECT = {"reject", "rejected", "no", "drop", "reddet", "ret", "hayır", "gönderme", "প্রত্যাখ্যান", "না", "বাদ"}
+# the words a manager's reply decides a held draft with, in every language the team may write (the draft names
+# its language's pair: templates/manager.txt.j2), compared as notes.fold compares a milestone's name
+APPROVE = {"approve", "approved", "yes", "ok", "send", "onay", "onayla", "onaylıyorum", "evet", "gönder", "gönderin",
+           "tamam", "অনুমোদন", "অনুমোদিত", "হ্যাঁ", "পাঠান"}
+REJECT = {"reject", "rejected", "no", "drop", "reddet", "reddediyorum", "ret", "hayır", "gönderme", "প্রত্যাখ্যান", "না",
+          "বাদ"}
+_APPROVE, _REJECT = frozenset(map(fold, APPROVE)), frozenset(map(fold, REJECT))
 TOKEN = re.compile(r"\[dw:([0-9a-f]{6,32})\]")
 
 
-_WORD = re.compile(r"[^\s,.;:!?()\[\]\"'“”«»।]+")  # a word: what lies between spaces and punctuation, whole
+_WORD = re.compile(r"[^\s,.;:!?()\[\]\"'“”«»।॥–—]+")  # a word: what lies between spaces and punctuation, whole
 # graphemes included (a `\w` run stops at a Bengali vowel sign: অনুমোদন would read as অন)
 
 
@@ -466,11 +470,11 @@ def manager_decision(text: str, today: dt.date | None) -> tuple[str, dt.date | N
     a month name in their language; a numeric 03/04 is refused as ambiguous), and a problem when what follows
     the word looks like a date and is none (a date the manager meant is never silently dropped)."""
     for line in text.splitlines():
-        words = _WORD.findall(line.casefold())
+        words = _WORD.findall(fold(line))
         if not words:
             continue
         first = words[0]
-        word = "approve" if first in APPROVE else "reject" if first in REJECT else ""
+        word = "approve" if first in _APPROVE else "reject" if first in _REJECT else ""
         rest = line.strip()[len(line.strip().split(None, 1)[0]):].strip(" \t,.;:!-–—")
         if word != "approve" or today is None or not any(ch.isdigit() for ch in rest):
             return word, None, ""

@@ -54,10 +54,16 @@ def note_keys(language: str) -> dict[str, str]:
 BENGALI_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200c\u200d\ufe0e\ufe0f\u00ad"))  # joiners, selectors, soft hyphen
+
+
 @lru_cache(maxsize=8192)  # milestone names are folded for every note that is matched against them
 def fold(text: str) -> str:
-    """Casefold, drop Latin accents, collapse spaces: "  Tasarım  Çalışması " → "tasarim calismasi"."""
-    text = text.replace("ı", "i").replace("İ", "I")
+    """Casefold, drop Latin accents, collapse spaces: "  Tasarım  Çalışması " → "tasarim calismasi". Turkish
+    dotless and dotted i are one letter here (HAYIR, hayır and hayir alike); the joiners a Bengali keyboard may
+    put in a conjunct (ZWJ, ZWNJ) and emoji variation selectors change how a word looks, not which word it is;
+    canonical decomposition makes a vowel sign typed in two parts (ে + া) the one sign (ো)."""
+    text = text.replace("ı", "i").replace("İ", "I").translate(_INVISIBLE)
     out: list[str] = []
     for ch in unicodedata.normalize("NFKD", text):
         # only accents on Latin letters go; Bengali vowel signs are letters' parts, not decoration

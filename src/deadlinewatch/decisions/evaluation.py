@@ -219,7 +219,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
             "%(learned)s, so the forecast's date is mostly how "
             "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
             "a second apology if the team runs as most do; sending the forecast's risks promising the client "
-            "more delay than this team may need. Ask the team, or choose: approve with --date %(eta_iso)s (the "
+            "more delay than this team may need. Ask the team, or choose: approve with the date %(eta_iso)s (the "
             "team's), approve as it is (the forecast's), or approve with a date of your own"),
             promised=decision.promised, factor=Factor(factor), eta=team_date,
             learned=phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else

@@ -473,6 +473,29 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
         assert "approve with the date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
 
 
+def test_a_held_notice_whose_team_keeps_the_agreed_date_offers_to_keep_it_not_to_send_it(tmp_path: Path) -> None:
+    """The forecast outruns a new team whose own date keeps the day agreed with the client (the notice is due on
+    the forecast alone): the manager is offered to keep the date (reject), the forecast's or a date of their own
+    after the agreed day — never "approve with the team's date", which is no new date and `approve` refuses."""
+    c = _composer(tmp_path)
+    agreed = dt.date(2026, 12, 4)
+    note = Report("acme-web", "design-1", NOW, done=30, eta=agreed)
+
+    def forecast(m: Any, reports: Sequence[Report], cd: ClientDate | None, now: dt.datetime,
+                 day: dt.date) -> Forecast | None:
+        return Forecast(m.project, m.uid, dt.date(2027, 1, 20), dt.date(2027, 2, 1), 0.99, "", day,
+                        agreed if m.uid == "design-1" else None) if m.uid == "design-1" else None
+
+    snap = dataclasses.replace(_snapshot(c, reports={"design-1": [note]}, first_sent=NOW - dt.timedelta(days=1)),
+                               history=0)
+    assert snap.view.agreed(snap.view.milestones[0]) == agreed
+    [notice] = decide_project(c, snap, forecast, NOW).plans
+    [why] = [w for w in notice.held if "the team's own date of" in w]
+    assert "Dec 4, 2026, which keeps the date agreed with the client" in why
+    assert "reject it (the agreed date stands, as the team says)" in why
+    assert "a date of your own after Dec 4, 2026" in why and "(the team's)" not in why
+
+
 def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_status_keeps_english(
         tmp_path: Path) -> None:
     """The reason is kept as phrases beside its English: the dashboard says it in team.language (its dates and

@@ -214,18 +214,30 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     today = now.astimezone(c.team_tz).date()
     factor = None if chosen else policy.outruns_team(decision.promised, team_date, today, closed, cal)
     if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
-        plan.held.append(c.letters.say(team, [phrase(_(
-            "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it has "
-            "%(learned)s, so the forecast's date is mostly how "
-            "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
-            "a second apology if the team runs as most do; sending the forecast's risks promising the client "
-            "more delay than this team may need. Ask the team, or choose: approve with the date %(eta_iso)s (the "
-            "team's), approve as it is (the forecast's), or approve with a date of your own"),
-            promised=decision.promised, factor=Factor(factor), eta=team_date,
-            learned=phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else
-            phrase(_("only one closed milestone of this team to learn from")) if closed == 1 else
-            phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed),
-            eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
+        learned = phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else \
+            phrase(_("only one closed milestone of this team to learn from")) if closed == 1 else \
+            phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed)
+        agreed = pv.agreed(m)
+        if team_date > agreed:
+            plan.held.append(c.letters.say(team, [phrase(_(
+                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it "
+                "has %(learned)s, so the forecast's date is mostly how "
+                "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
+                "a second apology if the team runs as most do; sending the forecast's risks promising the client "
+                "more delay than this team may need. Ask the team, or choose: approve with the date %(eta_iso)s "
+                "(the team's), approve as it is (the forecast's), or approve with a date of your own"),
+                promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
+        else:  # the team keeps the date agreed: its date is no new one to send (approve refuses it)
+            plan.held.append(c.letters.say(team, [phrase(_(
+                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s, "
+                "which keeps the date agreed with the client: the forecast has %(learned)s, so its date is mostly "
+                "how long work like this took other teams (about 1.8x their estimates). Keeping the agreed date "
+                "risks a late apology if the team runs as most do; sending the forecast's risks telling the client "
+                "of a delay this team may not have. Ask the team, or choose: reject it (the agreed date stands, as "
+                "the team says), approve as it is (the forecast's), or approve with a date of your own after "
+                "%(agreed)s"), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                agreed=agreed)]))
     offer, offer_stands = None, False
     if decision.kind != "delivered":
         ladder = [(o.min_slip_days, o) for o in c.config.offers]

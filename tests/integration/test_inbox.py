@@ -220,3 +220,29 @@ def test_silence_earns_one_friendly_nudge(studio: Studio) -> None:
     assert len(nudges) == 1
     assert nudges[0]["To"] == "alice@studio.example" and nudges[0]["Reply-To"] == "progress@studio.example"
     assert "[acme-web]" in str(nudges[0]["Subject"]) and "Milestone: Design mockups" in nudges[0].get_content()
+
+
+def test_an_inbox_of_several_batches_is_fetched_ahead_decided_once_and_filed(studio: Studio,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """More notes than one batch (200): each batch is fetched and parsed while the one before is decided; every
+    note is answered once and filed, and one a bug chokes on (in the third batch) stays in the INBOX alone."""
+    from deadlinewatch.stages.inbox import BATCH
+
+    count = 2 * BATCH + 50
+    for i in range(count):
+        body = f"Milestone: design mockups\nDone: {i % 90}%\n"
+        studio.dovecot.save("progress", note(f"bulk-{i}@studio.example", body))
+    choke_on(monkeypatch, f"<bulk-{2 * BATCH + 7}@studio.example>")
+    config = config_mod.load(studio.config)
+    store = Store.open(config.state_dir)
+    try:
+        asyncio.run(run_pass(wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)))))
+    finally:
+        store.close()
+    replies = [m for m in studio.smtp.parsed() if m["X-Deadlinewatch-Kind"] == "reply"]
+    answered = [str(m["In-Reply-To"]) for m in replies]
+    assert len(answered) == len(set(answered)) == count - 1
+    filed = [str(m["Message-ID"]) for m in _folder(studio.dovecot, "deadlinewatch/processed")]
+    assert len(filed) == len(set(filed)) == count - 1
+    left = [str(m["Message-ID"]) for m in _folder(studio.dovecot, "INBOX")]  # beside the replies' archive copies
+    assert [i for i in left if i.startswith("<bulk-")] == [f"<bulk-{2 * BATCH + 7}@studio.example>"]

@@ -6,6 +6,7 @@ transaction, and only then moved; a message that fails is tried again, then file
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -193,18 +194,29 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
             else:
                 unknown.append(listed.uid)
         halted: Exception | None = None
-        for start in range(0, len(unknown), BATCH):
-            # fetched a batch at a time: a stopping daemon fetches and parses no more (a whole inbox fetched at
-            # once took seconds under load before the first item's beat); what it decided so far is moved below
+        def fetch_and_prepare(uids: list[int]) -> list[tuple[Fetched, intake.Incoming, ParsedNote | None]]:
+            return _prepare(mailbox.fetch(source, uids, imap.max_message_bytes), reading.parse, reading.rules,
+                            imap.max_message_bytes)
+
+        # fetched and parsed a batch at a time, the next one (in a thread) while this one is decided: a stopping
+        # daemon fetches no more than the batch in flight (a whole inbox fetched at once took seconds under load
+        # before the first item's beat), and the IMAP round trips hide behind the deciding
+        batches = [unknown[start:start + BATCH] for start in range(0, len(unknown), BATCH)]
+        ahead = asyncio.ensure_future(asyncio.to_thread(fetch_and_prepare, batches[0])) if batches else None
+        for n in range(len(batches)):
+            assert ahead is not None  # one batch is always in flight until the last is taken
+            try:
+                prepared = await ahead
+            except (ServerError, LoginRefused, ConfigError) as e:  # the batches decided before it are moved first
+                ahead, halted = None, e
+                break
+            ahead = asyncio.ensure_future(asyncio.to_thread(fetch_and_prepare, batches[n + 1])) \
+                if n + 1 < len(batches) else None
             try:
                 svc.tick()
-            except Stopping as e:
+            except Stopping as e:  # what was decided so far is moved below
                 halted = e
                 break
-            fetched = await asyncio.to_thread(mailbox.fetch, source, unknown[start:start + BATCH],
-                                              imap.max_message_bytes)
-            prepared = await asyncio.to_thread(_prepare, fetched, reading.parse, reading.rules,
-                                               imap.max_message_bytes)
             reading.fresh()  # the evaluator or the calendar may have changed the state while this awaited
             # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
             # failed) is only filed again
@@ -222,6 +234,9 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
                         break
             if halted is not None:
                 break
+        if ahead is not None:  # the batch fetched ahead of a halt: the connection is free once it is back
+            with contextlib.suppress(Exception):
+                await ahead
         for target, entries in reading.moves.items():
             await asyncio.to_thread(mailbox.move, [uid for uid, _ in entries], source, target)
             svc.store.carry_out([MarkMoved(tuple(key for _, key in entries))], svc.clock.now())

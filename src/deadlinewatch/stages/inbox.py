@@ -1,7 +1,9 @@
 """Stage 2: the inbox. Each message is read off the loop (parsed, authenticated, its note understood), looked up
 (`look_up`: the notice it answers or decides, the messages it bounces, the note's project and the team's learned
 spread), decided alone by `decide_message` (decisions/inbox.py, pure), recorded with what it causes in one
-transaction, and only then moved; a message that fails is tried again, then filed as rejected."""
+transaction, and only then moved; a message that fails is tried again, then filed as rejected. A message is
+decided once: one decided before — by its Message-ID (its digest without one) or by its place on the server
+(mailbox, UIDVALIDITY, UID: the name that holds however its bytes are read) — is only filed again."""
 
 from __future__ import annotations
 

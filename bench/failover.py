@@ -23,13 +23,21 @@ whole sequence comes back with --seed).
    and which daemon sent how many.
 5. The baseline, same run: the same N notes through ONE daemon on SQLite, beside two daemons on PostgreSQL,
    each from the processes' start until every note is answered at the sink and the INBOX is empty; the ratio.
+6. Crash points (with --crash-points R: R runs at each): two daemons, their SMTP and IMAP through proxies
+   (tests/faultproxy.py); a proxy holds an exchange at the point — when a random share (20 %..60 %) of the notes
+   is decided, the next SMTP connection before its greeting (after `sending` is committed) or the server's answer
+   to the next DATA (after DATA; the sink files the message's archive copy, or, at "copy missing", loses it); the
+   notes' first IMAP MOVE (before the move: that reading's notes decided and committed) — and the daemon on the
+   other end is SIGKILLed there. Once the survivor drained the inbox: the same counts as 1, a Message-ID twice
+   allowed only at "after DATA" with the copy missing (the documented window), and there once.
 
 The sink files each message Bcc'd to the inbox (the archive copy) into Dovecot's Maildir before it answers 250,
 as a real server would, so a message left `sending` by a crash can be found there by the next holder.
-Not measured here: the crash points inside one send (after `sending` is committed, after DATA, before the move:
-tests/integration/test_crash_safety.py), and one weekly mail per slot (it needs the clock moved to a slot).
+The crash points are also a test (tests/integration/test_crash_points.py: one note, each point once). Not measured
+here: one weekly mail per slot (it needs the clock moved to a slot).
 
-Run: python bench/failover.py [--runs 20] [--notes 1000] [--seed S] [--only 1,2,3,4,5]. Figures are printed,
+Run: python bench/failover.py [--runs 20] [--notes 1000] [--seed S] [--only 1,2,3,4,5] [--crash-points R]
+(only the crash points: --only 6 --crash-points R). Figures are printed,
 never asserted; a run that breaks a promise is listed with its seed and its logs are kept.
 """
 
@@ -40,6 +48,7 @@ import collections
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import os
 import random
 import shutil
@@ -64,6 +73,7 @@ from deadlinewatch.demo.servers import CalDAVServer, write_local_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Dovecot and PostgreSQL (not shipped)
 from tests.dovecot import DovecotServer
+from tests.faultproxy import CRASH_POINTS, NOTES_MOVE, FaultProxy, socket_owner
 from tests.postgres_server import PostgresDatabase, PostgresServer
 
 POLL = 10  # poll_seconds: the least the config allows
@@ -94,31 +104,6 @@ def note(i: int, when: dt.datetime) -> bytes:
     return msg.as_bytes()
 
 
-# --- which process owns a loopback TCP connection ---------------------------------------------------------------
-
-def socket_owner(local_port: int, remote_port: int, pids: dict[int, str]) -> str | None:
-    """The label of the process (among `pids`) whose socket goes from `local_port` to `remote_port`: the socket's
-    inode from /proc/net/tcp, then the process with a descriptor on it. None when none of them has it."""
-    inode = None
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table) as f:
-            for line in f.readlines()[1:]:
-                cols = line.split()
-                if (int(cols[1].rsplit(":", 1)[1], 16) == local_port
-                        and int(cols[2].rsplit(":", 1)[1], 16) == remote_port and cols[9] != "0"):
-                    inode = cols[9]
-    if inode is None:
-        return None
-    target = f"socket:[{inode}]"
-    for pid, label in pids.items():
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                        return label
-    return None
-
-
 # --- the SMTP sink ----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -144,6 +129,9 @@ class Sink:
         self.owners: dict[int, str | None] = {}  # client port → label, for the session in progress
         self.port = 0
         self.controller: Any = None
+        # scenario 6's "copy missing": the first archive copy once this is set is lost — the proxy's `held`, set
+        # as the held DATA goes by to this server (a message before it is through, its 250 heard)
+        self.lose_after: threading.Event | None = None
         self._n = 0
 
     def reset(self, maildir: Path | None, pids: dict[int, str] | None = None) -> None:
@@ -195,6 +183,9 @@ class Sink:
         """The archive copy delivered as an MDA does: written in tmp/, renamed into new/."""
         if self.maildir is None:
             return
+        if self.lose_after is not None and self.lose_after.is_set():
+            self.lose_after = None
+            return
         self._n += 1
         name = f"{time.time():.6f}.P{os.getpid()}Q{self._n}.sink"
         tmp = self.maildir / "tmp" / name
@@ -235,6 +226,7 @@ class Run:
     engine: str = "postgres"  # or "sqlite"
     daemons: int = 2
     attribute: bool = False
+    proxied: bool = False  # SMTP and IMAP through FaultProxy (scenario 6)
     folder: Path = field(init=False)
     dovecot: DovecotServer = field(init=False)
     db: PostgresDatabase | None = None
@@ -244,6 +236,7 @@ class Run:
     labels: list[str] = field(default_factory=list)
     started: float = 0.0
     imap: imapclient.IMAPClient | None = None
+    proxies: dict[str, FaultProxy] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder = self.shared.folder / self.name
@@ -255,12 +248,16 @@ class Run:
         self.dovecot.start()
         if self.engine == "postgres":
             self.db = self.shared.postgres.database()
+        ports = {"smtp": self.shared.sink.port, "imap": self.dovecot.port}
+        if self.proxied:
+            self.proxies = {name: FaultProxy(port).start() for name, port in ports.items()}
+            ports = {name: proxy.port for name, proxy in self.proxies.items()}
         for n in range(self.daemons):
             label = "AB"[n]
             d = self.folder / label
             d.mkdir()
-            cfg = write_local_config(d / "dw.toml", caldav_url=self.shared.caldav.url, imap_port=self.dovecot.port,
-                                     smtp_port=self.shared.sink.port, holidays="")
+            cfg = write_local_config(d / "dw.toml", caldav_url=self.shared.caldav.url, imap_port=ports["imap"],
+                                     smtp_port=ports["smtp"], holidays="")
             text = cfg.read_text().replace("poll_seconds = 30", f"poll_seconds = {POLL}")
             if self.db is not None:
                 (d / "database.pw").write_text(self.db.password + "\n")
@@ -351,6 +348,8 @@ class Run:
         if self.imap is not None:
             with contextlib.suppress(Exception):
                 self.imap.logout()
+        for proxy in self.proxies.values():
+            proxy.stop()
         self.dovecot.stop()
         self.shared.sink.reset(None)
 
@@ -600,6 +599,48 @@ def outbox_shared(shared: Shared, seed: int, notes: int, n: int) -> Outcome:
         run.stop()
 
 
+def crash_point(shared: Shared, seed: int, notes: int, where: str, n: int) -> Outcome:
+    """Scenario 6: a daemon killed at one crash point, held there by a proxy."""
+    point = CRASH_POINTS[where]
+    share = random.Random(seed).uniform(0.2, 0.6)
+    run = Run(shared, f"crash{list(CRASH_POINTS).index(where)}-{n}", notes, proxied=True)  # short: socket paths
+    proxy = run.proxies[point.server]
+    proxy.hold_on = NOTES_MOVE
+    try:
+        if point.server == "imap":  # the first reading's move: it follows its commit within milliseconds
+            proxy.mode = point.mode
+        run.start()
+        wait_for(lambda: run.decided() >= share * notes, DRAIN_TIMEOUT, f"{share:.0%} of the notes decided", run)
+        shared.sink.lose_after = None if point.archived else proxy.held
+        proxy.mode = point.mode
+        wait_for(proxy.held.is_set, 60, f"a daemon at {where!r}", run)
+        label = socket_owner(proxy.held_peer, proxy.port, run.pid_label())
+        if label is None:
+            raise Stuck(f"{run.folder}: the held connection is no daemon's")
+        decided_at_kill = run.decided()
+        unmoved = run.sql("SELECT count(*) FROM messages WHERE moved = 0 AND message_id LIKE %s", (f"%{TAG}%",))
+        sending = run.sql("SELECT count(*) FROM outbox WHERE state = 'sending'")[0][0]
+        victim = run.procs[run.labels.index(label)]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        run.wait_drained()
+        run.settle()
+        checks = run.checks()
+        allowed = 1 if point.duplicate else 0  # the held message, sent again
+        twice = {k: checks.pop(k) for k in ("sink: Message-IDs twice", "sink: notes answered twice")}
+        broken = broken_of(checks) + [f"{k}: {v} (allowed {allowed})" for k, v in twice.items() if v > allowed]
+        if point.duplicate and not twice["sink: Message-IDs twice"]:
+            broken.append("no duplicate where the window says one: was the held message's copy dropped?")
+        row = {"seed": str(seed), "killed": f"{label} at {decided_at_kill}/{notes}",
+               "held": f"{sending} sending" if point.server == "smtp" else f"{unmoved[0][0]} unmoved",
+               "dups": str(twice["sink: Message-IDs twice"]), "allowed": str(allowed),
+               "decided twice": str(checks.get("notes decided twice (messages rows per Message-ID)", "-")),
+               "sending": str(checks.get("outbox left sending", "-")), "ok": "yes" if not broken else "NO"}
+        return Outcome(seed, row, broken, run)
+    finally:
+        run.stop()
+
+
 def drain(shared: Shared, notes: int, engine: str, daemons: int, n: int) -> tuple[float, Run]:
     """Scenario 5: from the processes' start until every note is answered and the INBOX is empty."""
     run = Run(shared, f"drain-{engine}-{daemons}-{n}", notes, engine=engine, daemons=daemons)
@@ -644,6 +685,9 @@ def main() -> None:
                         help="the daemon killed: the mailbox's holder, or the holder of a random part")
     parser.add_argument("--only", default="1,2,3,4,5", help="which scenarios, e.g. 1,5")
     parser.add_argument("--keep", action="store_true", help="keep every run's folder (else only broken runs')")
+    parser.add_argument("--crash-points", type=int, default=0, metavar="R",
+                        help="scenario 6: R runs at each crash point (0: not run)")
+    parser.add_argument("--crash-notes", type=int, default=100, help="notes in each crash-point run")
     args = parser.parse_args()
     only = {int(s) for s in args.only.split(",")}
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
@@ -666,6 +710,22 @@ def main() -> None:
             shutil.rmtree(o.run.folder, ignore_errors=True)
         o.run.drop()
 
+    def repeat(scenario: str, runs: int, one: Callable[..., Outcome]) -> list[Outcome]:
+        """`runs` runs of a scenario (`one(seed=…, n=…)`), each printed as it ends; one that never drains is listed
+        as stuck."""
+        outcomes = []
+        for n in range(runs):
+            try:
+                o = one(seed=rng.randrange(2**32), n=n)
+            except Stuck as e:
+                stuck.append(f"scenario {scenario}: {e}")
+                print(f"  STUCK: {e}", flush=True)
+                continue
+            outcomes.append(o)
+            table([o.row], header=n == 0)
+            keep(scenario, o)
+        return outcomes
+
     try:
         postgres.start()
         caldav.start()
@@ -680,17 +740,8 @@ def main() -> None:
                 continue
             print(f"\n{scenario}. two daemons, {args.notes} notes, the {args.victim} holder sent {how.name} when "
                   f"30-70 % of the notes are decided ({runs} runs; times in s from the signal)", flush=True)
-            outcomes = []
-            for n in range(runs):
-                try:
-                    o = kill_half_way(shared, rng.randrange(2**32), args.notes, how, n, args.victim)
-                except Stuck as e:
-                    stuck.append(f"scenario {scenario}: {e}")
-                    print(f"  STUCK: {e}", flush=True)
-                    continue
-                outcomes.append(o)
-                table([o.row], header=n == 0)
-                keep(f"{scenario} ({how.name})", o)
+            outcomes = repeat(f"{scenario} ({how.name})", runs, functools.partial(
+                kill_half_way, shared, notes=args.notes, how=how, victim=args.victim))
             limit = POLL if how == signal.SIGKILL else 1.0
             summary("the survivor holds the mailbox", [o.figures["mailbox"] for o in outcomes],
                     f"; goal ≤ {limit:.0f} s: {sum(o.figures['mailbox'] <= limit for o in outcomes)}/{runs} within")
@@ -711,15 +762,7 @@ def main() -> None:
                   f"{LEASE:.0f} s until "
                   "SIGCONT + 5 s ('writes': all its writes then; 'retaken': its first lease after SIGCONT; "
                   "'SMTP opened' and 'delivered': all / without the outbox lease)", flush=True)
-            for n in range(args.freeze_runs):
-                try:
-                    o = freeze(shared, rng.randrange(2**32), notes, n)
-                except Stuck as e:
-                    stuck.append(f"scenario 3: {e}")
-                    print(f"  STUCK: {e}", flush=True)
-                    continue
-                table([o.row], header=n == 0)
-                keep("3 (SIGSTOP)", o)
+            repeat("3 (SIGSTOP)", args.freeze_runs, functools.partial(freeze, shared, notes=notes))
 
         if 4 in only:
             print(f"\n4. {args.outbox_notes} outbox messages (one reply a note) through two daemons", flush=True)
@@ -753,6 +796,21 @@ def main() -> None:
                 table(rows[-1:], header=n == 0)
             if ratios:
                 print(f"  median ratio, two daemons on PostgreSQL / one on SQLite: {statistics.median(ratios):.2f}x")
+
+        if args.crash_points:
+            print(f"\n6. crash points: two daemons, {args.crash_notes} notes, the daemon at the point SIGKILLed there "
+                  f"when 20-60 % of the notes are decided ({args.crash_points} runs at each point; 'held': the "
+                  "outbox rows `sending`, or the notes decided and not moved, at the kill; 'dups': Message-IDs "
+                  "delivered twice)", flush=True)
+            for where in CRASH_POINTS:
+                print(f"  {where}:", flush=True)
+                outcomes = repeat(f"6 ({where})", args.crash_points, functools.partial(
+                    crash_point, shared, notes=args.crash_notes, where=where))
+                dups = sum(int(o.row["dups"]) for o in outcomes)
+                print(f"  {where}: {dups} duplicate(s) in {len(outcomes)} runs (allowed "
+                      f"{'1' if CRASH_POINTS[where].duplicate else '0'} a run); nothing left sending in "
+                      f"{sum(o.row['sending'] == '0' for o in outcomes)}/{len(outcomes)}; runs with a broken "
+                      f"promise: {sum(1 for o in outcomes if o.broken)}", flush=True)
 
         print(f"\nwhole benchmark: {time.monotonic() - began:.0f} s")
         for line in stuck:

@@ -26,7 +26,7 @@ from deadlinewatch.adapters.store.port import (
     StorePort,
     TrackRecord,
 )
-from deadlinewatch.core.model import ClientDate, Forecast, Milestone, QueueMail, Report, RiskAlert, ShowDate
+from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Place, QueueMail, Report, RiskAlert, ShowDate
 from deadlinewatch.errors import StateConflict
 
 Key = tuple[str, str]  # (project, uid), or (project, href)
@@ -40,6 +40,7 @@ class _Message:
     raw: bytes
     body: str
     moved: bool = False
+    place: Place | None = None
 
 
 @dataclass
@@ -269,12 +270,14 @@ class MemoryStore(StorePort):
     def record_message(
         self, *, message_key: str, message_id: str, sender: str, subject: str, received_at: dt.datetime,
         outcome: str, target_folder: str, project: str | None, problems: Sequence[str], raw: bytes, body: str,
-        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (),
+        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (), place: Place | None = None,
     ) -> None:
         with self.transaction():
             if message_key in self.s.messages:
                 raise StateConflict(f"the message {message_key} is recorded already")
-            self.s.messages[message_key] = _Message(target_folder, outcome, now, raw, body)
+            if place is not None and any(m.place == place for m in self.s.messages.values()):
+                raise StateConflict(f"the message at {place} is recorded already")
+            self.s.messages[message_key] = _Message(target_folder, outcome, now, raw, body, place=place)
             self.s.reports += reports
             for item in outgoing:
                 self._enqueue(item)
@@ -282,6 +285,11 @@ class MemoryStore(StorePort):
 
     def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
         return {k: self.s.messages[k].target_folder for k in message_keys if k in self.s.messages}
+
+    def placed_decisions(self, mailbox: str, uidvalidity: int, uids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        wanted = {Place(mailbox, uidvalidity, uid) for uid in uids}
+        return {m.place.uid: (key, m.target_folder) for key, m in self.s.messages.items()
+                if m.place is not None and m.place in wanted}
 
     def mark_moved(self, message_keys: Sequence[str]) -> None:
         for key in message_keys:

@@ -114,6 +114,72 @@ def test_a_uidvalidity_change_rescans_without_doing_anything_twice(studio: Studi
         "<note-1@studio.example>") == 2
 
 
+def _reader(config_path: Path, at: str) -> tuple[Any, Any]:
+    """A daemon's pass over the studio's state (SQLite, or the PostgreSQL database in its config), at `at`."""
+    from deadlinewatch.adapters.store.engine import open_state
+
+    config = config_mod.load(config_path)
+    store = open_state(config.state_dir, config.daemon.database, config.accounts.get("database"))
+    return wiring.services(config, store, FixedClock(dt.datetime.fromisoformat(at))), store
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_a_message_read_otherwise_after_a_crash_before_its_move_is_decided_once(
+        studio: Studio, engine: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A note without a Message-ID (its key a digest of the bytes read) over one daemon's size limit: decided from
+    its header, the daemon dies before moving it. Another daemon (or this one restarted) reads mail up to a larger
+    limit: it reads the message whole, its digest is another — only its place (mailbox, UIDVALIDITY, UID) says it
+    was decided. Without that rule the member is answered twice, the second answer contradicting the first."""
+    from tests.integration.test_postgres_pipeline import on_postgres
+    from tests.integration.test_torn_commits import Crash, _crash_once
+
+    if engine == "postgresql":
+        on_postgres(studio, request.getfixturevalue("postgres"))
+    text = studio.config.read_text().replace("require_authentication = false",
+                                             "require_authentication = false\nmax_message_bytes = 10000")
+    studio.config.write_text(text)
+    larger = studio.config.with_name("larger.toml")  # the second daemon's config: a larger limit
+    larger.write_text(text.replace("max_message_bytes = 10000", "max_message_bytes = 5000000"))
+    body = "Milestone: Design mockups\nDone: 30%\nRemaining: 4 days\nPlan: " + "pairing on it " * 1500 + "\n"
+    studio.dovecot.save("progress", note("", body).replace(b"Message-ID: <>\r\n", b""))
+    first, store = _reader(studio.config, "2026-11-30T12:00+00:00")
+    try:
+        _crash_once(monkeypatch, ImapMailbox, "move")
+        with pytest.raises(Crash):
+            asyncio.run(run_pass(first))
+    finally:
+        store.close()
+    second, store = _reader(larger, "2026-11-30T12:05+00:00")
+    try:
+        asyncio.run(run_pass(second))
+        decided = store.note_count()
+    finally:
+        store.close()
+    assert decided == {"rejected": 1}  # too large for the first daemon, and decided once
+    [reply] = replies_to(studio, "alice@studio.example")
+    assert "imap.max_message_bytes" in reply  # the first daemon's answer, sent by the second: the only one
+    assert [m["Subject"] for m in _folder(studio.dovecot, "deadlinewatch/rejected")] == ["[acme-web] progress"]
+    assert not [m for m in _folder(studio.dovecot, "INBOX") if "alice@" in str(m["From"])]  # archive copies wait
+
+
+def test_a_copy_from_another_folder_is_filed_not_answered_again(studio: Studio) -> None:
+    """Someone copies a note already decided back into the inbox (from the processed folder, or another client's
+    folder): a new UID, the same Message-ID — filed beside the first, never answered again."""
+    studio.dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=studio.config, now="2026-11-30T12:00").returncode == 0
+    assert len(replies_to(studio, "alice@studio.example")) == 1
+    with imapclient.IMAPClient("127.0.0.1", port=studio.dovecot.port, ssl=False) as c:
+        c.login("progress", "progresspw")
+        c.select_folder("deadlinewatch/processed")
+        c.copy(c.search(), "INBOX")
+    result = deadlinewatch("once", config=studio.config, now="2026-11-30T12:05")
+    assert result.returncode == 0, result.stderr
+    assert len(replies_to(studio, "alice@studio.example")) == 1
+    assert [m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/processed")] == \
+        ["<note-1@studio.example>"] * 2
+    assert _folder(studio.dovecot, "INBOX") == []
+
+
 def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
     studio: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

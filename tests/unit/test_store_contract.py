@@ -20,6 +20,7 @@ from deadlinewatch.core.model import (
     FollowServer,
     Forecast,
     ManagerCopy,
+    Place,
     QueueMail,
     RecordMessage,
     Report,
@@ -41,10 +42,10 @@ def mail(message_id: str, state: str = "pending", audience: str = "team") -> Que
                      state=state, project="p")
 
 
-def decided(key: str) -> RecordMessage:
+def decided(key: str, place: Place | None = None, target: str = "processed") -> RecordMessage:
     return RecordMessage(message_key=key, message_id=key, sender="alice@studio.example", subject="s",
-                         received_at=NOW, outcome="accepted", target_folder="processed", project="p",
-                         problems=(), raw=b"", body="")
+                         received_at=NOW, outcome="accepted", target_folder=target, project="p",
+                         problems=(), raw=b"", body="", place=place)
 
 
 def _sync(store: StorePort, entries: dict[str, str], deleted: Sequence[str] = (), token: str = "t") -> list[str]:
@@ -310,6 +311,23 @@ class StoreContract:
         with pytest.raises(StateConflict):
             store.carry_out([decided("<c@x>"), decided("<a@x>")], NOW)
         assert store.note_count() == {"accepted": 2}
+
+    def test_inbox_a_message_is_decided_once_by_its_place_and_once_by_its_message_id(self, store: StorePort) -> None:
+        inbox = "progress@imap.example/INBOX"
+        store.carry_out([decided("<a@x>", Place(inbox, 7, 1)), decided("sha256:b", Place(inbox, 7, 2), "rejected"),
+                         decided("<old@x>")], NOW)  # decided before places were kept: no place
+        assert store.placed_decisions(inbox, 7, [1, 2, 3]) == {1: ("<a@x>", "processed"), 2: ("sha256:b", "rejected")}
+        # the same UID read again under another key (its bytes read otherwise), or the same key at another UID
+        for twin in (decided("sha256:other", Place(inbox, 7, 2)), decided("<a@x>", Place(inbox, 7, 9))):
+            with pytest.raises(StateConflict):
+                store.carry_out([twin], NOW)
+        # a UID is the server's name for a message only under its UIDVALIDITY, and in its mailbox
+        assert store.placed_decisions(inbox, 8, [1, 2]) == {}
+        assert store.placed_decisions("progress@imap.example/notes", 7, [1, 2]) == {}
+        store.carry_out([decided("<c@x>", Place(inbox, 8, 1)), decided("<d@x>", Place("progress@imap.example/notes",
+                                                                                       7, 1)), decided("<e@x>")], NOW)
+        assert store.placed_decisions(inbox, 8, [1]) == {1: ("<c@x>", "processed")}
+        assert store.note_count() == {"accepted": 6}
 
     def test_notes_the_track_record_is_each_milestones_first_estimate(self, store: StorePort) -> None:
         _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})

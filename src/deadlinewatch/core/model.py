@@ -226,8 +226,21 @@ class SetOutboxState:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where the IMAP server keeps a message: its mailbox (the account and folder, `imap.username@imap.host/
+    imap.folder`), the folder's UIDVALIDITY and the message's UID. RFC 3501 never gives a UID twice under one
+    UIDVALIDITY, so the three name one message for good, whatever its bytes say — a key the server gives, beside
+    the Message-ID the message gives: a message is decided once by either."""
+
+    mailbox: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
 class RecordMessage:
-    """A message taken from the inbox, decided: the decision, the notes it carries, the messages it causes."""
+    """A message taken from the inbox, decided: the decision, the notes it carries, the messages it causes, and
+    where the server keeps it (None: not known, as for a message recorded by a command rather than read)."""
 
     message_key: str
     message_id: str
@@ -242,6 +255,7 @@ class RecordMessage:
     body: str
     reports: tuple[Report, ...] = ()
     outgoing: tuple[QueueMail, ...] = ()
+    place: Place | None = None
 
 
 @dataclass(frozen=True)

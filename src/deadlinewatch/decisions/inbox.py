@@ -20,6 +20,7 @@ from deadlinewatch.core.model import (
     DecideHeld,
     Forecast,
     Milestone,
+    Place,
     QueueMail,
     RecordMessage,
     Report,
@@ -107,9 +108,10 @@ class MessageDecision:
 
 
 def decide_message(c: Studio, forecast: ForecastFn, rules: intake.Rules, folders: Mapping[str, str],
-                   incoming: intake.Incoming, lookup: Lookup, now: dt.datetime) -> MessageDecision:
-    """One message: what it is, the answer it gets, what it decides, and its record. A pure function of the
-    message and what was looked up for it."""
+                   incoming: intake.Incoming, lookup: Lookup, now: dt.datetime, place: Place | None = None
+                   ) -> MessageDecision:
+    """One message: what it is, the answer it gets, what it decides, and its record (with where the server keeps
+    it). A pure function of the message and what was looked up for it."""
     context = intake.Context(is_ours=lookup.is_ours, answers_notice=lookup.answered is not None,
                              decides=lookup.held.token if lookup.held else "",
                              bounced=tuple(i.message_id for i in lookup.bounced))
@@ -137,7 +139,7 @@ def decide_message(c: Studio, forecast: ForecastFn, rules: intake.Rules, folders
         project=verdict.note.project if verdict.note else None,
         problems=tuple(map(str, verdict.note.problems)) if verdict.note else (verdict.reason,),
         raw=incoming.raw if note else b"", body=incoming.text if note else "", reports=tuple(out.reports),
-        outgoing=tuple(messages),
+        outgoing=tuple(messages), place=place,
     ))
     return out
 

@@ -1,7 +1,9 @@
 """Stage 2: the inbox. Each message is read off the loop (parsed, authenticated, its note understood), looked up
 (`look_up`: the notice it answers or decides, the messages it bounces, the note's project and the team's learned
 spread), decided alone by `decide_message` (decisions/inbox.py, pure), recorded with what it causes in one
-transaction, and only then moved; a message that fails is tried again, then filed as rejected."""
+transaction, and only then moved; a message that fails is tried again, then filed as rejected. A message is
+decided once: one decided before — by its Message-ID (its digest without one) or by its place on the server
+(mailbox, UIDVALIDITY, UID: the name that holds however its bytes are read) — is only filed again."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from deadlinewatch.core import intake, notes
 from deadlinewatch.core.model import (
     Action,
     MarkMoved,
+    Place,
     PruneMail,
     QueueMail,
     RecordFailure,
@@ -34,7 +37,7 @@ from deadlinewatch.core.notes import ParsedNote
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.inbox import PARSE_ERRORS, Lookup, decide_message, note_reports, rules_of
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
-from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy, Stopping
+from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy, StateConflict, Stopping
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import ProjectStore, forecaster, record, view
 
@@ -99,15 +102,17 @@ MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as reje
 BATCH = 200  # messages decided per commit: one fsync for many, while a crash loses little work (none is filed)
 
 
-def _decide_one(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, reading: Reading) -> str:
-    """Decide one message and record it with everything it causes, in one transaction. Returns its folder."""
+def _decide_one(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, reading: Reading,
+                place: Place | None = None) -> str:
+    """Decide one message and record it, where the server keeps it, with everything it causes, in one transaction.
+    Returns its folder."""
     now = svc.clock.now()
     try:
         lookup = look_up(svc, incoming, reading)
     except (RecursionError, *PARSE_ERRORS):
         lookup = Lookup()  # a message too broken to look up: decided as unreadable below
     forecast = reading.forecaster or forecaster(svc)  # a message too broken to look up forecasts nothing
-    decided = decide_message(svc.composer, forecast, reading.rules, reading.folders, incoming, lookup, now)
+    decided = decide_message(svc.composer, forecast, reading.rules, reading.folders, incoming, lookup, now, place)
     record(svc.store, svc.composer, decided.actions, now)
     reading.recorded(decided.reports, decided.actions)
     for event in decided.events:
@@ -151,18 +156,31 @@ def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], note
 
 
 def _give_up(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, error: str,
-             folders: dict[str, str]) -> str:
-    known = svc.store.message_decisions([incoming.message_key])
-    if known:  # decided before after all (its move failed): it goes where it was sent then
-        return known[incoming.message_key]
+             folders: dict[str, str], place: Place | None) -> str:
+    known = _decided_before(svc, incoming.message_key, place)
+    if known is not None:  # decided before after all (its move failed): it goes where it was sent then
+        return known
     svc.store.carry_out([RecordMessage(
         message_key=incoming.message_key, message_id=incoming.message_id, sender=incoming.sender,
         subject=incoming.subject, received_at=incoming.at, outcome="rejected", target_folder=folders["rejected"],
         project=None, problems=(f"could not be processed after {MAX_ATTEMPTS} tries: {error}",), raw=b"", body="",
+        place=place,
     )], svc.clock.now())
     report.problem(f"message {incoming.message_key} from {incoming.sender or '(no sender)'} could not be processed "
                    f"after {MAX_ATTEMPTS} tries ({error}); filed in {folders['rejected']}")
     return folders["rejected"]
+
+
+def _decided_before(svc: Services[InboxStore], message_key: str, place: Place | None) -> str | None:
+    """The folder a message decided before was sent to, found by its key or by its place; None if undecided."""
+    known = svc.store.message_decisions([message_key])
+    if message_key in known:
+        return known[message_key]
+    if place is not None:
+        placed = svc.store.placed_decisions(place.mailbox, place.uidvalidity, [place.uid])
+        if place.uid in placed:
+            return placed[place.uid][1]
+    return None
 
 
 # failures that are not one message's doing: the reading stops (what it decided is kept and filed) and the next
@@ -184,16 +202,25 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
         if before is not None and before != scan.uidvalidity:
             report.event("imap: UIDVALIDITY of %s changed (%d → %d): rescanning; Message-IDs keep anything from being "
                          "processed twice", source, before, scan.uidvalidity)
-        decided = svc.store.message_decisions([i.message_id for i in scan.items if i.message_id])
-        reading = Reading(svc, _parse_for(svc), rules_of(svc.config), folders, decided)
+        # decided before, by the server's name for the message (its place) or by its Message-ID: only filed
+        mailbox_name = f"{imap.username}@{imap.host}/{source}"
+        placed = svc.store.placed_decisions(mailbox_name, scan.uidvalidity, [i.uid for i in scan.items])
+        decided = svc.store.message_decisions([i.message_id for i in scan.items
+                                               if i.message_id and i.uid not in placed])
+        reading = Reading(svc, _parse_for(svc), rules_of(svc.config), folders, decided, mailbox_name,
+                          scan.uidvalidity)
         unknown = []
         for listed in scan.items:
-            if listed.message_id in decided:
+            if listed.uid in placed:
+                key, target = placed[listed.uid]
+                reading.file(target, listed.uid, key)
+            elif listed.message_id in decided:
                 # decided (and committed) before: the move did not happen, or it is a re-delivery: just file it
                 reading.file(decided[listed.message_id], listed.uid, listed.message_id)
             else:
                 unknown.append(listed.uid)
         halted: Exception | None = None
+
         def fetch_and_prepare(uids: list[int]) -> list[tuple[Fetched, intake.Incoming, ParsedNote | None]]:
             return _prepare(mailbox.fetch(source, uids, imap.max_message_bytes), reading.parse, reading.rules,
                             imap.max_message_bytes)
@@ -281,6 +308,8 @@ class Reading:
     rules: intake.Rules
     folders: dict[str, str]
     decided: dict[str, str]
+    mailbox: str = ""  # the account and folder read ("": places not kept), and its UIDVALIDITY in this reading
+    uidvalidity: int = 0
     moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     views: dict[str, ProjectView] = field(default_factory=dict)  # by project: see `view`
     understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
@@ -290,6 +319,9 @@ class Reading:
         """A member's note as understood off the loop (parsed here only if it was not)."""
         known = self.understood.pop(incoming.message_key, None)
         return known if known is not None else self.parse(incoming)
+
+    def place(self, uid: int) -> Place | None:
+        return Place(self.mailbox, self.uidvalidity, uid) if self.mailbox else None
 
     def file(self, target: str, uid: int, message_key: str) -> None:
         self.moves.setdefault(target, []).append((uid, message_key))
@@ -341,15 +373,21 @@ def _take(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming
     if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
         reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
         return
+    place = reading.place(item.uid)
     try:
-        target = _decide_one(svc, report, incoming, reading)  # its actions are carried out all or none
+        target = _decide_one(svc, report, incoming, reading, place)  # its actions are carried out all or none
     except SYSTEMIC:
         raise
     except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
-        failed = _failed(svc, report, item, incoming, e, reading)
-        if failed is None:
+        # decided meanwhile (its key or its place taken): filed where that decision sent it, else a failure
+        known = _decided_before(svc, incoming.message_key, place) if isinstance(e, StateConflict) else None
+        if known is not None:
+            log.warning("imap: message %s was decided already; filed in %s", incoming.message_key[:200], known)
+            target = known
+        elif (failed := _failed(svc, report, item, incoming, e, reading)) is not None:
+            target = failed
+        else:
             return
-        target = failed
     reading.decided[incoming.message_key] = target
     reading.file(target, item.uid, incoming.message_key)
 
@@ -369,7 +407,7 @@ def _failed(svc: Services[InboxStore], report: PassReport, item: Fetched, incomi
                 report.problem(f"message {incoming.message_key[:200]} could not be processed ({error}); "
                                "it stays in the inbox and is tried again")
                 return None
-            return _give_up(svc, report, incoming, error, reading.folders)
+            return _give_up(svc, report, incoming, error, reading.folders, reading.place(item.uid))
     except SYSTEMIC:
         raise
     except Exception as again:  # the store cannot take even its failure: file it by UID, with a line in the log

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from deadlinewatch.adapters.store.database import Database, _iso
 from deadlinewatch.adapters.store.outbox import enqueue
-from deadlinewatch.core.model import QueueMail, Report
+from deadlinewatch.core.model import Place, QueueMail, Report
 
 
 class Inbox(Database):
@@ -33,14 +33,18 @@ class Inbox(Database):
         reports: Sequence[Report],
         now: dt.datetime,
         outgoing: Sequence[QueueMail] = (),
+        place: Place | None = None,
     ) -> None:
-        """A decided message, its reports and the messages it causes (the reply), in one transaction."""
+        """A decided message, its reports and the messages it causes (the reply), in one transaction. Its key or
+        its place recorded before is a StateConflict (the schema's uniqueness)."""
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO messages (message_key, message_id, sender, subject, received_at, outcome, target_folder,"
-                " project, problems, raw, body, decided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " project, problems, raw, body, decided_at, mailbox, uidvalidity, uid)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (message_key, message_id, sender, subject, received_at.isoformat(), outcome, target_folder, project,
-                 json.dumps(list(problems), ensure_ascii=False), raw, body, now.isoformat()),
+                 json.dumps(list(problems), ensure_ascii=False), raw, body, now.isoformat(),
+                 *((place.mailbox, place.uidvalidity, place.uid) if place else (None, None, None))),
             )
             for r in reports:
                 db.execute(
@@ -82,6 +86,18 @@ class Inbox(Database):
             rows = self.db.execute(f"SELECT message_key, target_folder FROM messages WHERE message_key IN "
                                    f"({','.join('?' * len(chunk))})", chunk)
             out.update({r["message_key"]: r["target_folder"] for r in rows})
+        return out
+
+    def placed_decisions(self, mailbox: str, uidvalidity: int, uids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """UID → (message key, target folder), for those of these messages of the mailbox (under this
+        UIDVALIDITY) decided."""
+        out: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(uids), 500):
+            chunk = list(uids[i:i + 500])
+            rows = self.db.execute(f"SELECT uid, message_key, target_folder FROM messages WHERE mailbox = ? AND"
+                                   f" uidvalidity = ? AND uid IN ({','.join('?' * len(chunk))})",
+                                   [mailbox, uidvalidity, *chunk])
+            out.update({int(r["uid"]): (r["message_key"], r["target_folder"]) for r in rows})
         return out
 
     def record_failure(self, message_key: str, error: str) -> int:

@@ -29,6 +29,7 @@ from deadlinewatch.core.model import (
     ClientDate,
     Forecast,
     Milestone,
+    Place,
     QueueMail,
     Report,
     RiskAlert,
@@ -241,14 +242,19 @@ class InboxState(Protocol):
     def record_message(
         self, *, message_key: str, message_id: str, sender: str, subject: str, received_at: dt.datetime,
         outcome: str, target_folder: str, project: str | None, problems: Sequence[str], raw: bytes, body: str,
-        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (),
+        reports: Sequence[Report], now: dt.datetime, outgoing: Sequence[QueueMail] = (), place: Place | None = None,
     ) -> None:
         """A decided message, its notes and the messages it causes, in one transaction; its failures forgotten.
-        A message key recorded before is a StateConflict."""
+        A message key, or a place (mailbox, UIDVALIDITY, UID), recorded before is a StateConflict."""
         ...
 
     def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
         """message key → target folder, for those already decided."""
+        ...
+
+    def placed_decisions(self, mailbox: str, uidvalidity: int, uids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """UID → (message key, target folder), for those of these UIDs of the mailbox, under this UIDVALIDITY,
+        already decided."""
         ...
 
     def mark_moved(self, message_keys: Sequence[str]) -> None: ...

@@ -176,3 +176,18 @@ MIGRATIONS.append(Migration(
     INSERT OR IGNORE INTO client_entries (project, uid, entry_uid) SELECT project, uid, uid FROM client_dates;
     INSERT OR IGNORE INTO client_entries (project, uid, entry_uid) SELECT project, uid, uid FROM client_calendar;
     """))
+
+MIGRATIONS.append(Migration(
+    "each message's place on the IMAP server: a message decided once by it too",
+    """
+    -- where the server keeps a message it was read from: its mailbox (account and folder), the folder's UIDVALIDITY
+    -- and its UID — unique, as the Message-ID (the message key) is: a message is decided once by either. The key is
+    -- read from the bytes (a digest for mail without a Message-ID), and the bytes read can differ between two
+    -- readings (a larger imap.max_message_bytes on another daemon reads whole what one read as its header); the
+    -- place is the server's and cannot. NULL for what was decided before this (or recorded by no reading): NULLs
+    -- are never equal, on SQLite and PostgreSQL alike
+    ALTER TABLE messages ADD COLUMN mailbox TEXT;
+    ALTER TABLE messages ADD COLUMN uidvalidity INTEGER;
+    ALTER TABLE messages ADD COLUMN uid INTEGER;
+    CREATE UNIQUE INDEX messages_by_place ON messages (mailbox, uidvalidity, uid);
+    """))

@@ -1,6 +1,7 @@
 """Two daemons on one PostgreSQL state (two machines, as far as they can tell: each its own state_dir and control
-socket): they divide the work, `status` shows both and what each holds, a note is answered once, and when one
-stops — SIGTERM, or SIGKILL — the other takes its parts over and goes on."""
+socket): they divide the work, `status` shows both and what each holds, a note is answered once, a weekly
+check-in goes once at its slot, and when one stops — SIGTERM, or SIGKILL — the other takes its parts over and
+goes on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,24 @@ def test_when_a_daemon_stops_the_other_takes_its_parts_within_a_poll(daemons: Da
     # and it goes on: the mailbox is the survivor's, a note is answered
     daemons.studio.dovecot.save("progress", NOTE.encode())
     wait_for(lambda: replies_to_alice(daemons.studio) >= 1, 30, "the reply to alice, from the survivor")
+
+
+def weeklies_to_jane(studio: Studio) -> list[str]:
+    """The Message-IDs of the weekly check-ins the SMTP server took for the client (by the envelope)."""
+    return [m["Message-ID"] for rcpts, m in ((rs, message_from_bytes(raw, policy=default_policy))
+                                            for _, rs, raw in studio.smtp.messages)
+            if "jane@acme.example" in rcpts and m["X-Deadlinewatch-Kind"] == "weekly"]
+
+
+def test_two_daemons_at_a_check_in_slot_send_one_weekly(daemons: Daemons) -> None:
+    """The project's weekly check-in (Monday 09:00, the client's zone) comes while two daemons run: the client
+    gets one, whichever daemon evaluates — the slot names the message (its Message-ID), and the evaluation is one
+    daemon's part at a time."""
+    first = deadlinewatch("once", config=daemons.configs[0], now="2026-11-23T12:00")  # a week before: the intro
+    assert first.returncode == 0, first.stderr
+    assert weeklies_to_jane(daemons.studio) == []
+    for config, log in zip(daemons.configs, daemons.logs, strict=True):  # both 5 s before the slot (London 09:00)
+        daemons.procs.append(start_daemon(config, log, now="2026-11-30T11:59:55"))
+    wait_for(lambda: weeklies_to_jane(daemons.studio) != [], 40, "the weekly check-in of 30 November")
+    time.sleep(POLL)  # a second one would come within a poll
+    assert len(weeklies_to_jane(daemons.studio)) == 1

@@ -166,10 +166,11 @@ class Shared:
             first = not self._given_up
             self._given_up.add(part)
             held = self._held.pop(part, None)
-        with contextlib.suppress(Exception):  # a state that is gone frees it by its expiry
-            if first and self.daemon is not None:
+        if first and self.daemon is not None:
+            with contextlib.suppress(Exception):  # unmarked, it still gives its parts up (the others take them later)
                 self.leases.stopping(self.daemon)  # the others count this daemon out: they take what it gives up
-            if held is not None:
+        if held is not None:
+            with contextlib.suppress(Exception):  # a state that is gone frees it by its expiry
                 self.leases.release(held[0])
 
     def daemons(self) -> Sequence[Running]:

@@ -237,13 +237,13 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
             except (ServerError, LoginRefused, ConfigError) as e:  # the batches decided before it are moved first
                 ahead, halted = None, e
                 break
-            ahead = asyncio.ensure_future(asyncio.to_thread(fetch_and_prepare, batches[n + 1])) \
-                if n + 1 < len(batches) else None
             try:
                 svc.tick()
-            except Stopping as e:  # what was decided so far is moved below
+            except Stopping as e:  # what was decided so far is moved below; no batch more is fetched
                 halted = e
                 break
+            ahead = asyncio.ensure_future(asyncio.to_thread(fetch_and_prepare, batches[n + 1])) \
+                if n + 1 < len(batches) else None
             reading.fresh()  # the evaluator or the calendar may have changed the state while this awaited
             # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
             # failed) is only filed again

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 
 from deadlinewatch.adapters.store.database import Database, _iso
 from deadlinewatch.adapters.store.outbox import enqueue
 from deadlinewatch.core.model import Place, QueueMail, Report
+
+IN_CHUNK = 500  # values asked for in one IN (...): below the 999 parameters older SQLite builds allow a statement
 
 
 class Inbox(Database):
@@ -78,27 +81,24 @@ class Inbox(Database):
         with self.transaction() as db:
             db.executemany("UPDATE messages SET moved = 1 WHERE message_key = ?", [(k,) for k in message_keys])
 
+    def _rows_in(self, sql: str, params: Sequence[object], values: Sequence[object]) -> Iterator[sqlite3.Row]:
+        """The rows of `sql`, which ends in "IN", for each of `values`: asked IN_CHUNK at a time (SQLite bounds the
+        parameters of one statement)."""
+        for i in range(0, len(values), IN_CHUNK):
+            chunk = list(values[i:i + IN_CHUNK])
+            yield from self.db.execute(f"{sql} ({','.join('?' * len(chunk))})", [*params, *chunk])
+
     def message_decisions(self, message_keys: Sequence[str]) -> dict[str, str]:
         """message key → target folder, for those of these messages already decided."""
-        out: dict[str, str] = {}
-        for i in range(0, len(message_keys), 500):
-            chunk = list(message_keys[i:i + 500])
-            rows = self.db.execute(f"SELECT message_key, target_folder FROM messages WHERE message_key IN "
-                                   f"({','.join('?' * len(chunk))})", chunk)
-            out.update({r["message_key"]: r["target_folder"] for r in rows})
-        return out
+        return {r["message_key"]: r["target_folder"] for r in self._rows_in(
+            "SELECT message_key, target_folder FROM messages WHERE message_key IN", (), message_keys)}
 
     def placed_decisions(self, mailbox: str, uidvalidity: int, uids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """UID → (message key, target folder), for those of these messages of the mailbox (under this
         UIDVALIDITY) decided."""
-        out: dict[int, tuple[str, str]] = {}
-        for i in range(0, len(uids), 500):
-            chunk = list(uids[i:i + 500])
-            rows = self.db.execute(f"SELECT uid, message_key, target_folder FROM messages WHERE mailbox = ? AND"
-                                   f" uidvalidity = ? AND uid IN ({','.join('?' * len(chunk))})",
-                                   [mailbox, uidvalidity, *chunk])
-            out.update({int(r["uid"]): (r["message_key"], r["target_folder"]) for r in rows})
-        return out
+        return {int(r["uid"]): (r["message_key"], r["target_folder"]) for r in self._rows_in(
+            "SELECT uid, message_key, target_folder FROM messages WHERE mailbox = ? AND uidvalidity = ? AND uid IN",
+            (mailbox, uidvalidity), uids)}
 
     def record_failure(self, message_key: str, error: str) -> int:
         """Count one failed attempt at a message; returns the attempts so far."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import parseaddr
 from html import escape
-from typing import Any
+from typing import ParamSpec
 
 import jinja2
 from babel import Locale, UnknownLocaleError
@@ -225,6 +225,19 @@ class BlockSummary:
 
 
 # --- the composer ----------------------------------------------------------------------------------------------
+
+
+P = ParamSpec("P")
+
+
+def _as_message(compose: Callable[P, Plain]) -> Callable[P, EmailMessage]:
+    """A letter written as bytes (`Plain`), as a message instead: the same parameters, checked as they are."""
+
+    @functools.wraps(compose)
+    def message(*args: P.args, **kwargs: P.kwargs) -> EmailMessage:
+        return compose(*args, **kwargs).message()
+
+    return message
 
 
 class Letters:
@@ -540,10 +553,6 @@ class Letters:
         return self._render(language, name, **self._formats(letter_locale(language, self.zone), at.date()),
                             keys=note_keys(language), **values)
 
-    def reply(self, **values: Any) -> EmailMessage:
-        """`reply_letter` as a message."""
-        return self.reply_letter(**values).message()
-
     def reply_letter(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
         references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
@@ -566,6 +575,8 @@ class Letters:
             headers += [("In-Reply-To", msg_ids(original_message_id)),
                         ("References", msg_ids(references, original_message_id))]
         return Plain(tuple(headers), text)
+
+    reply = _as_message(reply_letter)  # the same answer as a message (what the tests and mail readers read)
 
     def nudge(self, *, language: str, sender: str, to: str, reply_to: str, composed_at: dt.datetime,
               message_id: str, project_id: str, project_name: str, milestone: str, since: dt.date, days: int,

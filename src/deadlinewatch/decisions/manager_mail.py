@@ -79,8 +79,10 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
     manager = project.manager if project else c.config.team.manager
     attached = message_from_bytes(draft, policy=default_policy) if draft is not None else None
     token, msg_id = c.message_id(f"manager-{what}", notice.id, notice.token, reason)
+    # a reminder scheduled for its day is dated that day: it says "today" of the day it arrives
     msg = c.letters.manager(
-        language=c.config.team.language, sender=c.sender, to=manager, composed_at=now, message_id=msg_id,
+        language=c.config.team.language, sender=c.sender, to=manager, composed_at=not_before or now,
+        message_id=msg_id,
         what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
         milestone=_subject_of(c, notice, names), client=project.client.email if project else "",
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,

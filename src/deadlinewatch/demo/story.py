@@ -56,7 +56,7 @@ NOTES = (
     (1, 16, "bob@studio.example", "Milestone: Frontend\nDone: about half\n"),
     (2, 17, "alice@studio.example",
      "Milestone: design mockups\nDone: 20%\nRemaining: 9 days\n"
-     "Cause: the brand assets arrived a week late\n"
+     "Cause: we underestimated how many page templates the new site needs\n"
      "Plan: a second designer joins on Monday and we review the mockups with you daily\n"),
     (3, 10, "bob@studio.example", "Milestone: Content migration\nDone: 45%\nRemaining: 4 days\n"),
     (5, 10, "alice@studio.example", "Milestone: Design mockups\nDone: 55%\nRemaining: 5 days\n"),

@@ -58,6 +58,20 @@ def test_each_milestone_of_a_chain_lands_after_the_one_it_builds_on(gap: int) ->
         assert moved == {"content": day(15), "launch": day(17)}
 
 
+def test_work_further_down_is_counted_from_the_day_its_predecessor_lands_on() -> None:
+    # the content migration's new date, Tue 15, is a public holiday where the client is: it lands on Wed 16, and
+    # the launch (two working days of its own) is counted from that day, not from the holiday
+    ms = plan(milestone("mockups", 2, ("content", 0)), milestone("content", 7, ("launch", 0)), milestone("launch", 9))
+    told = as_planned(ms)
+
+    def land(d: dt.date) -> dt.date:
+        return day(16) if d == day(15) else d
+
+    moved = shifted(ms, "mockups", day(10), told, CAL, TZ, land)
+    assert moved == {"content": day(16), "launch": day(18)}
+    assert_in_order(ms, {**told, "mockups": day(10), **moved})
+
+
 def test_a_second_slip_keeps_the_chain_in_order() -> None:
     ms = plan(milestone("mockups", 2, ("content", 0)), milestone("content", 7, ("launch", 1)), milestone("launch", 10))
     told = as_planned(ms)

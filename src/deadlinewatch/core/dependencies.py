@@ -48,13 +48,15 @@ def shifted(
     current: Mapping[str, dt.date],
     cal: WorkCalendar,
     tz: dt.tzinfo,
+    land: Callable[[dt.date], dt.date] = lambda day: day,
 ) -> dict[str, dt.date]:
     """The new dates of everything downstream of `moved_uid` now due on `new_date`.
 
     `current` holds each milestone's date as the client knows it (its deadline's day, or a promised date).
     Returns only the successors whose date moves later. Each lands after every one of its predecessors: the one
     that moves now, those moved with it (along the whole chain, whichever way it branches and joins) and those
-    told a later date before. Cycles are cut where they close.
+    told a later date before. Cycles are cut where they close. `land` moves a date the chain reaches to the first
+    day it may be promised (a client's holiday skipped), before the successors further down are counted from it.
     """
     into = _predecessors(milestones)
     order = _downstream(milestones, moved_uid)
@@ -68,7 +70,7 @@ def shifted(
         known = current.get(uid, _planned(succ, tz))
         needed = _needed(milestones, into, succ, cal, tz,
                          lambda p: holds.get(p) if p in reached else _told(milestones, current, p, tz))
-        if needed is not None and needed > known:
+        if needed is not None and (needed := land(needed)) > known:
             out[uid] = holds[uid] = needed
         elif known > _planned(succ, tz):
             holds[uid] = known

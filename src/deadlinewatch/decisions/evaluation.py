@@ -182,9 +182,10 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         assert new_date is not None
         sequence = pv.next_sequence(m)
         override[m.uid] = (new_date, sequence)
-        # a dependant's new date is a promise too: never on one of the client's public holidays
-        moved = {uid: policy.usable(new, cal, c.client_days(project))
-                 for uid, new in dependencies.shifted(by_uid, m.uid, new_date, current, cal, tz).items()}
+        # a dependant's new date is a promise too: never on one of the client's public holidays, and the work
+        # further down the chain is counted from the day it lands on
+        moved = dependencies.shifted(by_uid, m.uid, new_date, current, cal, tz,
+                                     lambda day: policy.usable(day, cal, c.client_days(project)))
         for uid, new in moved.items():
             dep = by_uid[uid]
             if not dep.private:

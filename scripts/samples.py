@@ -401,9 +401,10 @@ class Studio:
     def sign_in_refused(self, moment: dt.datetime, until: dt.datetime) -> None:
         """The mailbox's provider refuses to renew the OAuth sign-in (in adapters/oauth.py's words), until the
         manager signs in again."""
+        said = "invalid_grant: Token has been expired or revoked."  # Google's answer to a revoked refresh token
         self.then(moment, lambda: setattr(self.mailbox, "refusing", LoginRefused(
-            "imap: the provider refused to renew the sign-in (invalid_grant); consent may have been withdrawn or "
-            "the password changed: run `deadlinewatch login imap`")))
+            f"imap: the provider refused to renew the sign-in ({said}); consent may have been withdrawn or "
+            "the password changed: run `deadlinewatch login imap`", provider=said)))
         self.then(until, lambda: setattr(self.mailbox, "refusing", None))
 
 

@@ -41,7 +41,14 @@ class ConfigError(DeadlinewatchError):
 
 
 class LoginRefused(ConfigError):
-    """A server refused our credentials: a configuration problem (EX_CONFIG)."""
+    """A server refused our credentials: a configuration problem (EX_CONFIG). `provider`: the refusal in the
+    provider's own words (an OAuth error and its description), when it gave any — what the manager's sign-in mail
+    quotes, apart from our own message."""
+
+    def __init__(self, problems: list[str] | str, path: str | os.PathLike[str] | None = None, *,
+                 provider: str = "") -> None:
+        self.provider = provider
+        super().__init__(problems, path)
 
 
 class ServerError(DeadlinewatchError):

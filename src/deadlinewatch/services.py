@@ -115,7 +115,7 @@ def server_failed(svc: Services[HealthStore], report: PassReport, server: str, e
     command = f"deadlinewatch login {server}"
     if isinstance(e, LoginRefused) and command in str(e) and server != "smtp" and (
             before is None or before.ok or command not in before.detail):
-        _tell_manager_once(svc, server, str(e), command, now)
+        _tell_manager_once(svc, server, e.provider, command, now)
     if isinstance(e, LoginRefused):
         report.refused.append(server)
         report.problem(f"{server}: {e}")
@@ -126,7 +126,8 @@ def server_failed(svc: Services[HealthStore], report: PassReport, server: str, e
 
 def _tell_manager_once(svc: Services[HealthStore], server: str, error: str, command: str, now: dt.datetime) -> None:
     """The manager hears by mail that a server's OAuth sign-in was refused — once per episode (when it starts),
-    and only when the outbox can still send (a refused SMTP sign-in shows in `status` alone)."""
+    and only when the outbox can still send (a refused SMTP sign-in shows in `status` alone). `error`: the
+    provider's own words, quoted as such (empty when it gave none: our own message is in `status`)."""
     c = svc.composer
     token, msg_id = c.message_id("manager-signin", server, now.isoformat())
     manager = svc.config.team.manager

@@ -166,6 +166,9 @@ def test_withdrawn_consent_is_a_configuration_problem_naming_login(studio: Studi
 
     [letter] = told()  # the manager hears it by mail, with the command that mends it
     assert "deadlinewatch login imap" in letter and "none is lost" in letter
+    # what it quotes as the provider's own words is the authorization server's answer, not our message about it
+    quoted = next(line for line in letter.split("in its own words:", 1)[1].splitlines() if line.strip()).strip()
+    assert quoted.startswith("invalid_grant") and "deadlinewatch" not in quoted
     again = deadlinewatch("once", config=studio.config, now="2026-11-30T12:10")
     assert again.returncode == 78 and len(told()) == 1  # once, not at every pass
     assert login(studio, oauth).returncode == 0  # signing in again mends it

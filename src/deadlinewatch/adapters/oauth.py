@@ -451,10 +451,10 @@ class TokenSource:
             try:
                 token = _session(self.client).refresh_token(self.client.token_url, refresh_token=refresh)
             except OAuthError as e:
-                raise LoginRefused(f"{self.section}: the provider refused to renew the sign-in ({e.error}"
-                                   f"{': ' + e.description if e.description else ''}); consent may have been "
-                                   f"withdrawn or the password changed: run `deadlinewatch login {self.section}`"
-                                   ) from None
+                said = f"{e.error}{': ' + e.description if e.description else ''}"
+                raise LoginRefused(f"{self.section}: the provider refused to renew the sign-in ({said}); consent "
+                                   f"may have been withdrawn or the password changed: run `deadlinewatch login "
+                                   f"{self.section}`", provider=said) from None
             except requests.RequestException as e:
                 raise ServerError(self.section, f"token endpoint {self.client.token_url}: {e}") from None
             if token.get("refresh_token") and token["refresh_token"] != refresh:

@@ -26,6 +26,7 @@ from deadlinewatch.adapters.store.port import (
     StorePort,
     TrackRecord,
 )
+from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Place, QueueMail, Report, RiskAlert, ShowDate
 from deadlinewatch.errors import StateConflict
 
@@ -170,10 +171,11 @@ class MemoryStore(StorePort):
     def _items(self, keep: Callable[[OutboxItem], bool]) -> list[OutboxItem]:
         return [i for _, i in sorted(self.s.outbox.items()) if keep(i)]
 
-    def _decide_group(self, primary: int, state: str, decided_by: str) -> None:
-        """A held primary and its children still held, decided together."""
+    def _decide_group(self, primary: int, state: str, decided_by: str, dated: dt.datetime | None = None) -> None:
+        """A held primary and its children still held, decided together (approved: dated the day of it)."""
         for i in self._items(lambda i: i.state == "held" and primary in (i.id, i.parent)):
-            self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by)
+            message = redated(i.message, dated) if dated else i.message
+            self.s.outbox[i.id] = dataclasses.replace(i, state=state, decided_by=decided_by, message=message)
 
     def enqueue_client_group(self, messages: Sequence[QueueMail], dates: Sequence[ShowDate]) -> int:
         with self.transaction():
@@ -205,7 +207,7 @@ class MemoryStore(StorePort):
         item = self.s.outbox.get(notice_id)
         if item is None or item.state != "held":
             return False
-        self._decide_group(notice_id, "pending" if approve else "rejected", decided_by)
+        self._decide_group(notice_id, "pending" if approve else "rejected", decided_by, now if approve else None)
         return True
 
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,

@@ -112,6 +112,19 @@ class StoreContract:
         assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
         assert client_date(store, "u1").sequence == 3  # type: ignore[union-attr]
 
+    def test_outbox_an_approved_letter_goes_out_dated_the_day_it_was_approved(self, store: StorePort) -> None:
+        composed = (b"From: pm@studio.example\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n@x>\r\n\r\n"
+                    b"Date: body\r\n")
+        letters = [dataclasses.replace(mail(f"<{n}@x>", "held", "client"), message=composed) for n in ("n", "u")]
+        approved = store.enqueue_client_group(letters, [])
+        rejected = store.enqueue_client_group([dataclasses.replace(mail("<r@x>", "held", "client"),
+                                                                   message=composed)], [])
+        store.decide(rejected, False, now=NOW + dt.timedelta(days=1), decided_by="pm")
+        assert store.decide(approved, True, now=NOW + dt.timedelta(days=1, hours=5), decided_by="pm")
+        for item in store.outbox(states=("pending",)):  # the whole group; the body's "Date:" is not a header
+            assert item.message == composed.replace(b"Mon, 30 Nov 2026 09:00:00", b"Tue, 01 Dec 2026 14:00:00")
+        assert store.outbox(states=("rejected",))[0].message == composed  # what no one will read stays as it was
+
     def test_outbox_knows_when_each_milestones_latest_notice_was_made(self, store: StorePort) -> None:
         def notice(mid: str, uid: str, at: dt.datetime, state: str = "pending") -> QueueMail:
             return dataclasses.replace(mail(mid, state, "client"), kind="notice", uid=uid, created=at)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # private; typeshed leaves it out
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 from typing import Any
 
@@ -194,6 +194,26 @@ def envelope(sender: str, subject: str, at: dt.datetime, message_id: str) -> Ema
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # what the generator takes for a line end (email.generator.NLCRE)
+_DATE = re.compile(rb"^Date:[^\r\n]*", re.MULTILINE | re.IGNORECASE)  # ours: one line, never folded
+
+
+def redated(message: bytes, at: dt.datetime) -> bytes:
+    """A message of ours dated `at` instead, when that is later than its Date (a held letter approved a day after
+    it was composed goes out with the day it is sent, not buried under the client's mail of the day before); every
+    other byte as it was. One we dated later (a reminder scheduled for its day) keeps its date."""
+    head_end = message.find(b"\n\n") if b"\r\n\r\n" not in message else message.find(b"\r\n\r\n")
+    head = message[:head_end]
+    found = _DATE.search(head)
+    if found is None:
+        return message
+    try:
+        was = parsedate_to_datetime(found.group().split(b":", 1)[1].decode("ascii").strip())
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return message
+    if was.tzinfo is None or at <= was:
+        return message
+    line = f"Date: {format_datetime(at.astimezone(dt.UTC))}".encode("ascii")
+    return message[:found.start()] + line + message[found.end():]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
 from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -148,12 +149,15 @@ class Outbox(Database):
         schedules): pending (approved, or released undecided) or rejected. False when it is not held."""
         state = "pending" if approve else "rejected"
         with self.transaction() as db:
-            moved = db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE id = ? AND state = 'held'",
-                               (state, decided_by, notice_id)).rowcount
-            if moved:
-                db.execute("UPDATE outbox SET state = ?, decided_by = ? WHERE parent = ? AND state = 'held'",
-                           (state, decided_by, notice_id))
-        return bool(moved)
+            held = db.execute("SELECT id, message FROM outbox WHERE (id = ? OR parent = ?) AND state = 'held'",
+                              (notice_id, notice_id)).fetchall()
+            if notice_id not in {r["id"] for r in held}:
+                return False
+            for r in held:  # approved, each goes out dated the day it was decided (mime.redated)
+                message = redated(bytes(r["message"]), now) if approve else bytes(r["message"])
+                db.execute("UPDATE outbox SET state = ?, decided_by = ?, message = ? WHERE id = ?",
+                           (state, decided_by, message, r["id"]))
+        return True
 
     @staticmethod
     def _outbox_item(r: sqlite3.Row) -> OutboxItem:

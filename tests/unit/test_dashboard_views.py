@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from deadlinewatch.web.catalogs import environment
 from deadlinewatch.web.fan import fan_svg
-from deadlinewatch.web.pages import PAGE_SIZE, dashboard, href, select
+from deadlinewatch.web.pages import HELD_IN_FULL, PAGE_SIZE, dashboard, href, select
 
 ZONE = zoneinfo.ZoneInfo("Europe/Istanbul")
 TODAY = dt.date(2026, 12, 2)
@@ -83,3 +83,35 @@ def test_a_page_of_the_dashboard_is_in_the_managers_language_and_digits(language
     if language == "bn":
         assert view.shown == "২৫–৪৮" and view.total == "৬০" and view.pages[1].label == "২"
     assert page.count('class="fan"') == len(view.cards) == PAGE_SIZE
+
+
+def _held(count: int) -> tuple[dict[str, Any], dict[int, bytes]]:
+    """_data() with `count` notices held for the manager, one a milestone, across the three projects."""
+    data = _data()
+    letter = b"Subject: A new date\r\nTo: client@example.com\r\nContent-Type: text/plain\r\n\r\nDear client,\r\n"
+    for i in range(count):
+        data["notices"].append({"id": i + 1, "kind": "notice", "project": f"p{i % 3}", "uid": f"m{i}",
+                                "state": "held", "to": "client@example.com", "created": "2026-12-01T09:00:00+03:00",
+                                "sent": None, "decided_by": None})
+    return data, {i + 1: letter for i in range(count)}
+
+
+def test_the_first_view_shows_the_newest_held_letters_in_full_and_a_line_for_each_other() -> None:
+    data, held = _held(HELD_IN_FULL + 5)
+    view = dashboard(data, select(data, WARN), {}, held, {}, today=TODAY, zone=ZONE, language="en",
+                     warn_probability=WARN)
+    assert [n.id for n in view.waiting] == list(range(HELD_IN_FULL + 5, 5, -1))  # newest first, each with its letter
+    assert all(n.letter is not None for n in view.waiting)
+    assert [n.id for n in view.waiting_more] == [5, 4, 3, 2, 1] and view.more_waiting == "5"
+    assert [n.project_href for n in view.waiting_more] == ["?project=p1", "?project=p0", "?project=p2",
+                                                          "?project=p1", "?project=p0"]
+    page = environment("en").get_template("dashboard.html.j2").render(
+        lang="en", root="", view=view, user="pm", csrf="0", signed_out_possible=True, servers={}, last_pass="",
+        draw=lambda fan, ident: Markup(fan_svg(fan, ident)))
+    # the others link to their project's view, where they are read and decided whole (no script needed)
+    assert '<li id="notice-1"><a href="?project=p0#notice-1">' in page and page.count('<article class="held"') == 20
+    assert "5 more waiting, each read and decided on its project's page" in page
+    # a project's view shows every letter it holds in full
+    mine = dashboard(data, select(data, WARN, project="p0"), {}, held, {}, today=TODAY, zone=ZONE, language="en",
+                     warn_probability=WARN)
+    assert [n.id for n in mine.waiting] == list(range(HELD_IN_FULL + 5, 0, -3)) and not mine.waiting_more

@@ -29,6 +29,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
+from operator import attrgetter
 from statistics import NormalDist
 
 from deadlinewatch.core.model import Forecast, Milestone, Report
@@ -59,6 +61,16 @@ class Spread:
     # end): an ETA's or a plan's log-spread is hypot(sigma, tau / days), so a near date says less than a far one
     tau: float = 0.0
     plan_tau: float = 0.0
+
+    @cached_property
+    def bias_words(self) -> Phrase | None:
+        """What every forecast with this spread says of the team's bias, made once per spread (a pass learns one
+        and forecasts ten thousand milestones with it); None when the bias is too near 1 to mention."""
+        if abs(self.bias - 1) < 0.05:
+            return None
+        # the bias is the team's own once it has a closed milestone; before that, the reference class's
+        return phrase(_("this team's work has taken %(factor)sx its estimates") if self.history else
+                      _("work like this has taken about %(factor)sx its estimates"), factor=Factor(self.bias))
 
 
 DEFAULT_SPREAD = Spread()
@@ -282,12 +294,15 @@ def team_date(reports: Sequence[Report], cal: WorkCalendar, tz: dt.tzinfo) -> dt
     speaks for the team: a later note with only a percentage leaves the date it gave standing. None when no note
     gave a date. One function for the daemon and `replay`: the admission, the promise, the outrun hold, the reply
     to the sender and the risk alert all read it."""
-    for r in sorted(reports, key=lambda r: r.at, reverse=True):
+    for r in sorted(reports, key=_AT, reverse=True):
         if r.eta is not None:
             return r.eta
         if r.remaining_days is not None:
             return cal.add(r.at.astimezone(tz).date(), max(math.ceil(r.remaining_days - 1e-9), 0))
     return None
+
+
+_AT = attrgetter("at")  # a note's time: notes are sorted by it (in C, not a lambda per note)
 
 
 def last_work_day(deadline: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -351,19 +366,18 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
     if len(with_pct) < 2:
         return None
     last_day, last = with_pct[-1]
-    points: list[tuple[int, float]] = []  # (working days before the latest note, percent), newest first
+    # the points (working days before the latest note, percent), newest first, and their least-squares sums in the
+    # same sweep: every open milestone is forecast each pass
+    n, days = 0, 0
+    sx = sy = sxy = sxx_raw = syy = 0.0
     for day, r in reversed(with_pct):  # stop at the first note older than the window (the two latest always count)
         ago = cal.count(day, last_day)
-        if ago > PACE_WINDOW and len(points) >= 2:
+        if ago > PACE_WINDOW and n >= 2:
             break
-        points.append((-ago, float(r.done or 0)))
-        first = r
-    n = len(points)
-    sx = sy = sxy = sxx_raw = syy = 0.0
-    for x, y in points:  # the least-squares sums in one sweep: every open milestone is forecast each pass
+        x, y = -ago, float(r.done or 0)
         sx, sy, sxy, sxx_raw, syy = sx + x, sy + y, sxy + x * y, sxx_raw + x * x, syy + y * y
+        n, days, first = n + 1, ago, r
     sxx, sxy, syy = sxx_raw - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n
-    days = -points[-1][0]
     if sxx <= 0 or days <= 0:
         return None
     slope = sxy / sxx
@@ -420,10 +434,11 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
 
     # a log-normal of the days left with the same median and the same central 68%
     sigma = max((math.log(left(_ONE_SIGMA[1])) - math.log(left(_ONE_SIGMA[0]))) / 2, spread.plan_sigma)
-    words = phrase(_("planned %(days)s from %(start)s"), days=Days(planned), start=start)
     if abs(spread.plan_bias - 1) >= 0.05:
         words = phrase(_("planned %(days)s from %(start)s, and this team's plans have taken %(factor)sx"),
                        days=Days(planned), start=start, factor=Factor(spread.plan_bias))
+    else:
+        words = phrase(_("planned %(days)s from %(start)s"), days=Days(planned), start=start)
     return left(0.5), sigma, words
 
 
@@ -477,9 +492,10 @@ def forecast(
     spread: Spread = DEFAULT_SPREAD,
 ) -> Forecast:
     """Forecast one open milestone from its reports (oldest first). `target` defaults to the deadline."""
-    target = target or last_work_day(milestone.deadline, tz)
+    deadline_day = last_work_day(milestone.deadline, tz)
+    target = target or deadline_day
     today = now.astimezone(tz).date()
-    reports = sorted(reports, key=lambda r: r.at)
+    reports = sorted(reports, key=_AT)
     if not reports:
         if today > target:
             return _forecast(milestone, None, None, 1.0, [PASSED], target)
@@ -498,8 +514,7 @@ def forecast(
         estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau),
                           phrase(_("team's ETA %(date)s"), date=eta)))
     if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
-        plan = _plan_estimate(milestone.start.astimezone(tz).date(), last_work_day(milestone.deadline, tz), dated,
-                              cal, spread)
+        plan = _plan_estimate(milestone.start.astimezone(tz).date(), deadline_day, dated, cal, spread)
         if plan is not None:
             estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)
@@ -515,10 +530,8 @@ def forecast(
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
     sigma = max(math.sqrt(1 / sum(weights)), spread.floor)
     words = [w for _, _, w in estimates]
-    if abs(spread.bias - 1) >= 0.05:
-        # the bias is the team's own once it has a closed milestone; before that, the reference class's
-        words.append(phrase(_("this team's work has taken %(factor)sx its estimates") if spread.history else
-                            _("work like this has taken about %(factor)sx its estimates"), factor=Factor(spread.bias)))
+    if spread.bias_words is not None:
+        words.append(spread.bias_words)
     if latest.blocked:
         sigma += spread.blocked
         mu += math.log(1.2)

@@ -164,6 +164,12 @@ def _json(value: Value) -> str:
         return f'{{"days":{_number(cast(Days, value).n)}}}'
     if kind is Percent:
         return f'{{"percent":{_number(cast(Percent, value).n)}}}'
+    # a factor and a date as json.dumps wrote them (its ": " separator), as the rows kept before have them: every
+    # forecast with a plan names its start and its team's factor
+    if kind is Factor:
+        return f'{{"factor": {_number(cast(Factor, value).x)}}}'
+    if kind is dt.date:
+        return f'{{"date": "{cast(dt.date, value).isoformat()}"}}'
     return _JSON.encode(_encode(value))
 
 

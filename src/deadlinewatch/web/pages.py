@@ -44,6 +44,9 @@ def _date(iso: str, zone: zoneinfo.ZoneInfo) -> dt.date:
 
 # --- the manager's dashboard -----------------------------------------------------------------------------------
 
+# held letters the first view shows in full (about 2.6 KB each, with their forms): a hundred held at once made it
+# 341 KB; the others are a line each, read and decided on their project's view
+HELD_IN_FULL = 20
 PAGE_SIZE = 24  # milestones a dashboard page shows: a screenful or two of cards (2, 3 or 4 to a row), ~100 KB
 RECENT_LETTERS = 20  # letters in the first view's table beside those still under way; a project's view has all
 # the order the manager reads milestones in: what will miss first, then what may; a milestone without a forecast
@@ -112,6 +115,7 @@ class NoticeRow:
     dates: tuple[DateButton, ...] = ()  # a held notice: the team's date to send instead of the letter's
     earliest: str = ""  # a held notice: the earliest date of the manager's own (ISO, for the date field)
     project: str = ""  # the project's name
+    project_href: str = ""  # its project's view, where a held letter beyond the first view's is read in full
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,9 @@ class DashboardPage:
 
     project: Mapping[str, Any] | None  # the project this view shows (id, name, client_page), or None: every one
     choices: list[ProjectChoice]  # the filter's projects
-    waiting: list[NoticeRow]  # held letters: always all of them on the first view, a project's on its own
+    waiting: list[NoticeRow]  # held letters in full: the newest HELD_IN_FULL on the first view, a project's on its own
+    waiting_more: list[NoticeRow]  # the first view's other held letters, a line each linking to its project's view
+    more_waiting: str  # how many those are, in the reader's digits
     waiting_elsewhere: str  # held letters not on this page (a later page points to the first view), or ""
     counts: list[tuple[str, str]]  # (risk, how many) of the view's milestones, in the reader's digits
     cards: list[MilestoneCard]
@@ -270,12 +276,17 @@ def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str,
             id=n["id"], kind=n["kind"], milestone=names.get(f"{n['project']}/{n['uid']}", "") if n["uid"] else "",
             state=n["state"], to=n["to"], created=_day(n["created"], locale, zone), sent=_day(n["sent"], locale, zone),
             decided_by=n.get("decided_by") or "", letter=letter_of(held[n["id"]]) if letter else None,
-            project=project_names.get(n["project"], n["project"] or ""),
+            project=project_names.get(n["project"], n["project"] or ""), project_href=href(n["project"]),
             **_date_buttons((choices or {}).get(n["id"]) if letter else None, locale, _))
 
     newest_first = [n for n in reversed(data["notices"]) if project is None or n["project"] == sel.project]
     on_first_view = sel.page == 1 or project is not None
-    waiting = [row(n, letter=True) for n in newest_first if n["id"] in held] if on_first_view else []
+    waiting_ids = [n for n in newest_first if n["id"] in held] if on_first_view else []
+    # a project holds few letters, shown whole on its view; every project's first view shows the newest in full and
+    # a line for each of the others (its letter and forms on its project's view, without script too)
+    in_full = waiting_ids if project is not None else waiting_ids[:HELD_IN_FULL]
+    waiting = [row(n, letter=True) for n in in_full]
+    waiting_more = [row(n) for n in waiting_ids[len(in_full):]]
     if project is not None:
         table = newest_first
     elif sel.page == 1:  # the letters under way (queued, sending, failed), and the latest others
@@ -286,7 +297,8 @@ def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str,
     elsewhere = sum(1 for n in newest_first if n["id"] in held) if not on_first_view else 0
     return DashboardPage(
         project=project, choices=[ProjectChoice(p["id"], p["name"], p["id"] == sel.project) for p in data["projects"]],
-        waiting=waiting, waiting_elsewhere=digits(elsewhere) if elsewhere else "",
+        waiting=waiting, waiting_more=waiting_more, more_waiting=digits(len(waiting_more)),
+        waiting_elsewhere=digits(elsewhere) if elsewhere else "",
         counts=[(risk, digits(n)) for risk, n in sel.counts], cards=cards,
         shown=f"{digits(sel.first)}–{digits(sel.first + len(sel.shown) - 1)}" if sel.shown else "",
         through=f"{digits(1)}–{digits(sel.first + len(sel.shown) - 1)}" if sel.shown else "",

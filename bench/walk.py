@@ -13,7 +13,7 @@ to another along it (consecutive functions of one module are one stop); a **clim
 the walk had already left. Issue 29's goal: at most 25 steps with at most 8 climbs back. The figure describes the
 code's shape; it is printed, never asserted.
 
-Run: python bench/walk.py [--depth N] [--modules] (--modules prints the walk's stops).
+Run: python bench/walk.py [--depth N] [--modules] (--modules prints the walk, function by function).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ async def traced_steps(svc: object, walk: Walk) -> PassReport:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--modules", action="store_true", help="print the walk's stops")
+    parser.add_argument("--modules", action="store_true", help="print the walk: each function with its module")
     parser.add_argument("--depth", type=int, help="only functions at most this deep below a step's entry")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dw-bench-walk-"))
@@ -162,8 +162,8 @@ def main() -> None:
         print(f"  steps (module to module):  {len(stops) - 1:4d}   (goal: at most 25)")
         print(f"  climbs back:               {climbs:4d}   (goal: at most 8)")
         if args.modules:
-            for module in stops:
-                print(f"    {module}")
+            for module, function in walk.until_sent():
+                print(f"    {module:32s} {function}")
     finally:
         sink.stop()
         caldav.stop()

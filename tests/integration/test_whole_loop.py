@@ -96,8 +96,8 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     assert "Design mockups" in notice["Subject"]
     text = body(notice)
     # the five parts, in order
-    order = [text.index(s) for s in ("I am sorry", "shareholder meeting", "brand assets arrived", "Our new date",
-                                     "second designer", "make up for the inconvenience", "The updated timeline")]
+    order = [text.index(s) for s in ("I'm sorry", "shareholder meeting", "brand assets arrived", "Our new date",
+                                     "second designer", "make up for the inconvenience", "Here is the updated timeline")]
     assert order == sorted(order)
     assert "Internal security review" not in text  # private milestones never reach the client
     request = _calendar_part(notice)

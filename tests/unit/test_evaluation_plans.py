@@ -365,7 +365,7 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     c = _composer(tmp_path)
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
-    assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in _text(notice.messages[0])
+    assert "By Wednesday, 2 December 2026 I'll write to you with the concrete steps" in _text(notice.messages[0])
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
@@ -390,13 +390,19 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     assert ask.recipients[0] == "alice@studio.example" and asked["Reply-To"] == c.config.imap.address
     assert "Cause: ...\nPlan: ..." in asked.get_content().replace("\r\n", "\n")
     text = _text(stale.messages[0])
-    assert "by Tuesday, 8 December 2026, the new date I gave you" in text
+    assert "we won't make Tuesday, 8 December 2026, the new date I gave you" in text
     assert "a second designer" not in text  # the plan that failed is not offered again
     assert old.cause not in text  # nor the reassurance that came with it
     fresh = dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(hours=2), plan="we cut the second review round")
     renewed = _notice(c, [old, late, fresh], dates, {"design-1": last_notice})
     assert renewed.held == [] and "we cut the second review round" in _text(renewed.messages[0])
     assert old.cause in _text(renewed.messages[0])  # said again in a note after the notice: the team stands by it
+    # a second slip is owned with a step of ours: the manager calls the next working day, and is reminded then
+    assert renewed.call == dt.date(2026, 12, 1)
+    assert "I'll call you on Tuesday, 1 December 2026" in _text(renewed.messages[0])
+    reminder = next(m for m in _to_manager(c, renewed, 9) if m.kind == "manager-call")
+    assert reminder.not_before == dt.datetime(2026, 12, 1, 9, tzinfo=c.team_tz)
+    assert b"you would call them today" in reminder.message
 
 
 def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed_by_a_person(tmp_path: Path) -> None:
@@ -405,7 +411,7 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
     done = Report("acme-web", "design-1", dt.datetime(2026, 11, 27, 15, tzinfo=dt.UTC), 100)
     notice = _notice(c, [done], {"design-1": ClientDate(5, promised, promised, False)})
     text = _text(notice.messages[0])
-    assert "we delivered Design mockups on Friday, 27 November 2026" in text
+    assert "we delivered the “Design mockups” milestone on Friday, 27 November 2026" in text
     assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")
 
 
@@ -575,7 +581,7 @@ def test_a_chain_of_three_never_inverts_in_the_letter_the_updates_or_the_dates_t
     assert [(m.kind, m.uid) for m in notice.messages] == [("notice", "design-1"), ("update", "content-1"),
                                                          ("update", "launch-1")]
     text = _text(notice.messages[0])
-    timeline = text[text.index("The updated timeline:"):]
+    timeline = text[text.index("Here is the updated timeline:"):]
     assert timeline.index("Design mockups") < timeline.index("Content migration") < timeline.index("Launch")
     for update in notice.messages[1:]:  # each update carries its own milestone's new date
         day = shown[update.uid or ""]

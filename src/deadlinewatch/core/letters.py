@@ -172,6 +172,7 @@ class NoticeLetter:
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
+    call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
 
 
 @dataclass(frozen=True)
@@ -481,7 +482,7 @@ class Letters:
             context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
-            moved=letter.moved, delivered_on=letter.delivered_on or today,
+            moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:

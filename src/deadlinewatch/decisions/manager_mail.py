@@ -67,6 +67,10 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
     if note.follow_up is not None:
         at = dt.datetime.combine(note.follow_up, dt.time(9), tzinfo=c.team_tz)
         out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
+    if note.call is not None:
+        at = dt.datetime.combine(note.call, dt.time(9), tzinfo=c.team_tz)
+        out.append(compose_manager_message(c, ref, names, "call", "" if note.prevent else "prevent", now,
+                                           state=first.state, not_before=at))
     return out + [dataclasses.replace(q, state=first.state) for q in note.copies] + list(note.team)
 
 

@@ -222,23 +222,24 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         agreed = pv.agreed(m)
         if team_date > agreed:
             plan.held.append(c.letters.say(team, [phrase(_(
-                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it "
-                "has %(learned)s, so the forecast's date is mostly how "
-                "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
-                "a second apology if the team runs as most do; sending the forecast's risks promising the client "
-                "more delay than this team may need. Ask the team, or choose: approve with the date %(eta_iso)s "
-                "(the team's), approve as it is (the forecast's), or approve with a date of your own"),
+                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
+                "own date of %(eta)s. The forecast has %(learned)s, so its date is mostly how long work like this "
+                "took other teams (about 1.8 times their estimates). Sending the team's date risks a second "
+                "apology if the team runs as most do; sending the forecast's risks telling the client of more delay "
+                "than this team may need. Ask the team, or choose below: to send the team's date, reply "
+                "\"%(yes)s %(eta_iso)s\"."),
                 promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                yes=c.letters.gettext(team, _("approve")),
                 eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
         else:  # the team keeps the date agreed: its date is no new one to send (approve refuses it)
             plan.held.append(c.letters.say(team, [phrase(_(
-                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s, "
-                "which keeps the date agreed with the client: the forecast has %(learned)s, so its date is mostly "
-                "how long work like this took other teams (about 1.8x their estimates). Keeping the agreed date "
-                "risks a late apology if the team runs as most do; sending the forecast's risks telling the client "
-                "of a delay this team may not have. Ask the team, or choose: reject it (the agreed date stands, as "
-                "the team says), approve as it is (the forecast's), or approve with a date of your own after "
-                "%(agreed)s"), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
+                "own date of %(eta)s, which keeps the date agreed with the client. The forecast has %(learned)s, so "
+                "its date is mostly how long work like this took other teams (about 1.8 times their estimates). "
+                "Keeping the agreed date risks a late apology if the team runs as most do; sending the forecast's "
+                "risks telling the client of a delay this team may not have. Ask the team, or choose below: "
+                "rejecting keeps the agreed date, as the team says, and a date of your own must come after "
+                "%(agreed)s."), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
                 agreed=agreed)]))
     offer, offer_stands = None, False
     if decision.kind != "delivered":

@@ -218,7 +218,7 @@ def test_the_reply_says_the_client_will_be_told_only_when_the_notice_is_due(
     [f] = [f for f in decided.forecasts if f.uid == "design-1"]
     assert f.p_miss is not None and f.p_miss >= 0.5 and (due or f.p_miss < c.policy.warn_probability)
     assert f"Forecast: {in_mail(f)}" in text  # the evaluation's forecast, word for word
-    assert ("the client notice is due now" in text) is due
+    assert ("The client notice is due now." in text) is due
     assert ("Please send the cause, the plan" in text) is due
     assert [p.what for p in decided.plans if p.what.startswith("notice")] == (
         ['notice for "Design mockups", 4.6 days before its deadline, promising ' +
@@ -233,7 +233,7 @@ def test_the_reply_does_not_announce_a_notice_the_client_already_has(tmp_path: P
     earlier = Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20)
     told = ClientDate(3, dt.date(2027, 3, 1), dt.date(2027, 3, 1), False)
     pv = ProjectView(c.config.projects[0], ms, {"design-1": [earlier]}, {"design-1": told})
-    assert "the client notice is due now" not in _reply(c, pv, "Milestone: Design mockups\nDone: 20%")
+    assert "The client notice is due now." not in _reply(c, pv, "Milestone: Design mockups\nDone: 20%")
 
 
 def test_the_reply_forecasts_a_dependant_as_the_evaluation_does(tmp_path: Path) -> None:
@@ -352,7 +352,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     deadline = dt.date(2026, 12, 4)
     assert design.p50 is not None
     assert f"{CAL.count(deadline, design.p50)} working days after the deadline (Dec 4, 2026)" in reply
-    assert "the client notice is due now" in reply  # the team's own date (14 December) is past the deadline
+    assert "The client notice is due now." in reply  # the team's own date (14 December) is past the deadline
     # the launch waits for the design: the reply says the evaluation's forecast of it, as the alert does
     assert "It waits for “Design mockups”" in launch.reason and f"Forecast: {in_mail(launch)}" in reply
     [told] = [t for t in alerts if t.startswith("Launch (")]

@@ -60,8 +60,7 @@ def _said(block: NoteBlock) -> list[Phrase]:
     if block.done is not None:
         parts.append(phrase(_("%(done)s done"), done=Percent(block.done)))
     if block.remaining_days is not None:
-        # in the forecast's words ("stated …"), beside the days it counts at the notes' pace
-        parts.append(phrase(_("stated %(days)s left"), days=Days(block.remaining_days)))
+        parts.append(phrase(_("%(days)s left"), days=Days(block.remaining_days)))
     if block.eta is not None:
         parts.append(phrase(_("ETA %(date)s"), date=block.eta))
     if block.blocked:

@@ -245,7 +245,7 @@ def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studi
     studio.dovecot.save("progress", NOTE.replace("Remaining: 10 days", "Remaining: 20 days").encode())
     once_approved(studio, "2026-11-30T12:00")
     [notice] = sent(studio, "notice")
-    assert "Later work builds on this, so its date moves too:\n\n- Launch: " in \
+    assert "Because later work builds on this, its date moves too:\n\n- Launch: " in \
         body(notice).replace("\r\n", "\n")
     [update] = sent(studio, "update")
     [event] = Calendar.from_ical(calendar_parts(update)[0].get_content()).walk("VEVENT")
@@ -284,11 +284,18 @@ def test_the_managers_copy_of_a_notice_says_why_in_the_words_status_uses(studio:
     once(studio, "2026-11-30T12:00")  # a new team's notice waits for the manager: the draft says why
     [why] = sent(studio, "manager-draft", to="pm@studio.example")
     design = next(m for m in status(studio)["milestones"] if m["uid"] == "design-1")
-    # the forecast's own explanation, as `status` shows it at that moment (its ISO dates in the team's locale)
-    said = re.sub(r"\d{4}-\d{2}-\d{2}", lambda iso: f"{dt.date.fromisoformat(iso[0]):%-d %b %Y}", design["reason"])
+    # the forecast's own explanation, as `status` shows it at that moment (its ISO dates in the team's locale, its
+    # figures in words)
+    words, _, figures = design["reason"].partition(" → ")
+    said = re.sub(r"\d{4}-\d{2}-\d{2}", lambda iso: f"{dt.date.fromisoformat(iso[0]):%-d %b %Y}", words)
+    found = re.fullmatch(r"P50 (\S+), P80 (\S+), P\(miss\) (\d+%)", figures)
+    assert found is not None, design["reason"]
+    p50, p80, p_miss = found.groups()
+    said += (f" So it is likely done by {dt.date.fromisoformat(p50):%-d %b %Y}, and by "
+             f"{dt.date.fromisoformat(p80):%-d %b %Y} four times in five; the chance of missing the date is {p_miss}.")
     assert design["reason"] and said in " ".join(body(why).split())
     # a new team: the 1.8x is the reference class's, not said to be this team's
-    assert "work like this has taken about" in design["reason"] and "this team's" not in design["reason"]
+    assert "Work like this has usually taken about" in design["reason"] and "This team's" not in design["reason"]
     assert approve_held(studio.config)
     once(studio, "2026-11-30T12:05")
     [notice] = sent(studio, "notice")

@@ -48,7 +48,9 @@ def text(msg: EmailMessage) -> str:
 
 
 def figures(reason: str) -> tuple[str, str, int]:
-    found = re.search(r"→ P50 (.+?), P80 (.+?), P\(miss\) (\d+)%", reason)
+    """P50, P80 and P(miss): `status`'s figures, or the team mail's words for them."""
+    found = re.search(r"→ P50 (.+?), P80 (.+?), P\(miss\) (\d+)%", reason) or re.search(
+        r"likely done by (.+?), and by (.+?) four times in five; the chance of missing the date is (\d+)%", reason)
     assert found is not None, reason
     return found[1], found[2], int(found[3])
 
@@ -60,8 +62,15 @@ def medium_day(iso: str) -> str:
 
 
 def in_mail(reason: str) -> str:
-    """`status`'s reason as the team's mail says it: the same words, its ISO dates in the team's locale."""
-    return re.sub(r"\d{4}-\d{2}-\d{2}", lambda iso: medium_day(iso[0]), reason)
+    """`status`'s reason as the team's mail says it: the same words, its ISO dates in the team's locale, and its
+    figures ("→ P50 …, P80 …, P(miss) …") in the mail's words."""
+    words, arrow, _ = reason.partition(" → P50 ")
+    said = re.sub(r"\d{4}-\d{2}-\d{2}", lambda iso: medium_day(iso[0]), words)
+    if not arrow:
+        return said
+    p50, p80, p_miss = figures(reason)
+    return (f"{said} So it is likely done by {medium_day(p50)}, and by {medium_day(p80)} four times in five; the "
+            f"chance of missing the date is {p_miss}%.")
 
 
 def long_day(iso: str) -> str:
@@ -95,14 +104,15 @@ def test_the_reply_the_alert_the_managers_mail_and_the_nudge_state_the_forecast_
     design = shown["design-1"]
     assert figures(reply) == (medium_day(design["p50"]), medium_day(design["p80"]), round(design["p_miss"] * 100))
     assert [t for t in manager if in_mail(design["reason"]) in t]  # the notice's "why", as the manager reads it
-    assert "waits for Design mockups" in shown["launch-1"]["reason"]
+    assert "It waits for “Design mockups”" in shown["launch-1"]["reason"]
     # the pace the design's reason states, and the alert's: 10% → 30% in 6 working days, 70% left at that pace
-    pace = re.search(r"a trend of ([\d.]+) points a working day: at that pace ([\d.]+) working days left", reply)
-    assert pace is not None and f"Why: {in_mail(design['reason']).partition(' → P50')[0]}" in alerts["Design mockups"]
+    pace = re.search(r"a trend of ([\d.]+) points a working day: at that pace it needs another ([\d.]+) working days",
+                     reply)
+    assert pace is not None and f"Why: {in_mail(design['reason'].partition(' → P50')[0])}" in alerts["Design mockups"]
     assert abs(70 / float(pace[1]) - float(pace[2])) <= 0.1
-    needs = re.search(r"it needs (\d+) more working days \(30% done\)", alerts["Design mockups"])
+    needs = re.search(r"recent pace it needs (\d+) more \(30% done\)", alerts["Design mockups"])
     assert needs is not None and int(needs[1]) == round(float(pace[2]))
-    assert "the client notice is due now" in reply  # the team's own date is past the deadline: due in this pass
+    assert "The client notice is due now." in reply  # the team's own date is past the deadline: due in this pass
     assert [m for m in new if m["X-Deadlinewatch-Kind"] == "notice" or m["X-Deadlinewatch-Kind"] == "manager-draft"]
 
     seen = len(studio.smtp.parsed())

@@ -37,11 +37,11 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     design = next(m for m in status["milestones"] if m["uid"] == "design-1")
     # held: nothing was promised to the client yet (status says what the client was told)
     assert design["done_percent"] == 20 and design["p_miss"] > 0.6 and design["promised"] is None
-    assert design["p50"] <= design["p80"] and "stated 10 working days left" in design["reason"]
+    assert design["p50"] <= design["p80"] and "The team says it needs another 10 working days." in design["reason"]
     assert design["alert"] is True  # the manager heard first, in a mail of its own
     alerts = [data for _, rs, data in smtp_tls.messages if b"Subject: At risk: ACME website relaunch: Design mockups"
               in data and "pm@studio.example" in rs]
-    assert len(alerts) == 1 and b"What would recover it:" in alerts[0]
+    assert len(alerts) == 1 and b"To recover it, " in alerts[0]
     [notice] = [n for n in status["notices"] if n["kind"] == "notice"]
     assert (notice["state"], notice["sent"]) == ("held", None)
     assert all(n["state"] == "held" for n in status["notices"])  # the introduction waits too
@@ -94,8 +94,8 @@ def test_the_daemon_learns_how_the_teams_plans_run_from_the_calendar(studio: Stu
     assert dw(config, "once").returncode == 0
     status = json.loads(dw(config, "status", "--json").stdout)
     seo = next(m for m in status["milestones"] if m["uid"] == "seo-1")
-    assert "planned 15 working days from 2026-11-23" in seo["reason"], seo["reason"]
-    learned = float(seo["reason"].split("this team's plans have taken ")[1].split("x")[0])
+    assert "The plan gave it 15 working days from 2026-11-23" in seo["reason"], seo["reason"]
+    learned = float(seo["reason"].split("this team's plans have taken ")[1].split(" times")[0])
     assert learned > 2.0  # the prior's 1.8x moved toward the 3x these two took
     assert seo["p_miss"] > 0.5 and seo["p80"] > "2026-12-11"
 

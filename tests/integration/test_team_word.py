@@ -41,12 +41,12 @@ def test_the_readme_note_without_an_eta_tells_the_client_in_the_same_pass(studio
         text = body(draft).replace("\r\n", "\n")
         # both dates, why they differ, and what each choice risks (the note's time is its arrival here: the date
         # the team's Remaining ends follows from it)
-        assert "the forecast promises" in text and "the team's own date of" in text
-        assert "approve with the date 2026-12-" in text
+        assert "The draft promises the forecast's date" in text and "the team's own date of" in text
+        assert 'to send the team\'s date, reply "approve 2026-12-' in text
         assert "risks a second apology" in text
     else:
         [notice] = [m for m in sent(studio, "notice") if "Homepage build" in str(m["Subject"])]
-        assert "I am sorry to tell you" in body(notice)
+        assert "I'm sorry to tell you" in body(notice)
 
 
 def _held_notice(studio: Studio) -> dict[str, object]:
@@ -75,7 +75,7 @@ def test_a_rejected_date_is_never_called_the_date_we_gave(studio: Studio) -> Non
     once(studio, "2026-12-01T12:30")
     [notice] = sent(studio, "notice")
     assert "the new date I gave you" not in _text(notice) and "another new date" not in str(notice["Subject"])
-    assert "I am sorry to tell you that we will not be able to deliver Design mockups by" in _text(notice)
+    assert "I'm sorry to tell you that we won't be able to deliver the “Design mockups” milestone by" in _text(notice)
 
 
 def test_the_manager_chooses_the_date_by_command(studio: Studio) -> None:

@@ -148,7 +148,7 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     assert page.status == 200 and page.header("Cache-Control") == "no-store"
     for shown in ("ACME website relaunch", "Design mockups", "Launch", "Internal security review", "<svg",
                   "Waiting for your decision", f"notice-{notice['id']}", "Approve and send",
-                  "stated 10 working days left", "chance of missing"):
+                  "The team says it needs another 10 working days.", "chance of missing"):
         assert shown in page.body, shown
     assert "brand assets arrived a week late" in page.body  # the held letter, as the client would read it
     api = site.ask("GET", "/api/status", cookie=cookie)

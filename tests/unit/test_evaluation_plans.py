@@ -324,7 +324,7 @@ def test_a_slipping_milestone_raises_the_managers_alert_in_the_teams_language(tm
     letter = message_from_bytes(raised.message.message, policy=email_policy)
     text = body(letter)
     assert str(letter["Subject"]) == "At risk: ACME website relaunch: Design mockups"
-    assert "At the notes' recent pace it needs" in text and "What would recover it:" in text
+    assert "at the notes' recent pace it needs" in text and "To recover it, " in text
     assert "The client notice is due now." in text
     # said once: the same forecast with the alert up says nothing more
     again = decide_project(c, dataclasses.replace(_snapshot(c, reports={"design-1": [earlier, SLIPPING]}),
@@ -365,11 +365,12 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     c = _composer(tmp_path)
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
-    assert "By Wednesday, 2 December 2026 I will write to you with the concrete steps" in _text(notice.messages[0])
+    assert "By Wednesday, 2 December 2026 I'll write to you with the concrete steps" in _text(notice.messages[0])
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
-    assert b"Notice #9 promised jane@acme.example a letter by today: the concrete steps" in reminder.message
+    assert "Notice #9 promised jane@acme.example a letter by today with the concrete steps" in " ".join(
+        body(message_from_bytes(reminder.message, policy=email_policy)).split())
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
     # the reminder waits with the letter
     assert [m.state for m in _to_manager(c, held, 9)] == ["pending", "held", "held"]
@@ -390,13 +391,19 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     assert ask.recipients[0] == "alice@studio.example" and asked["Reply-To"] == c.config.imap.address
     assert "Cause: ...\nPlan: ..." in asked.get_content().replace("\r\n", "\n")
     text = _text(stale.messages[0])
-    assert "by Tuesday, 8 December 2026, the new date I gave you" in text
+    assert "we won't make Tuesday, 8 December 2026, the new date I gave you" in text
     assert "a second designer" not in text  # the plan that failed is not offered again
     assert old.cause not in text  # nor the reassurance that came with it
     fresh = dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(hours=2), plan="we cut the second review round")
     renewed = _notice(c, [old, late, fresh], dates, {"design-1": last_notice})
     assert renewed.held == [] and "we cut the second review round" in _text(renewed.messages[0])
     assert old.cause in _text(renewed.messages[0])  # said again in a note after the notice: the team stands by it
+    # a second slip is owned with a step of ours: the manager calls the next working day, and is reminded then
+    assert renewed.call == dt.date(2026, 12, 1)
+    assert "I'll call you on Tuesday, 1 December 2026" in _text(renewed.messages[0])
+    reminder = next(m for m in _to_manager(c, renewed, 9) if m.kind == "manager-call")
+    assert reminder.not_before == dt.datetime(2026, 12, 1, 9, tzinfo=c.team_tz)
+    assert b"you would call them today" in reminder.message
 
 
 def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed_by_a_person(tmp_path: Path) -> None:
@@ -405,7 +412,7 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
     done = Report("acme-web", "design-1", dt.datetime(2026, 11, 27, 15, tzinfo=dt.UTC), 100)
     notice = _notice(c, [done], {"design-1": ClientDate(5, promised, promised, False)})
     text = _text(notice.messages[0])
-    assert "we delivered Design mockups on Friday, 27 November 2026" in text
+    assert "we delivered the “Design mockups” milestone on Friday, 27 November 2026" in text
     assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")
 
 
@@ -468,9 +475,11 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
         assert held == []
     else:
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
-        assert why.startswith("the forecast promises May 4, 2027, 2.7x as far off as the team's own date of "
-                              "Jan 25, 2027: it has no closed milestone of this team to learn from yet")
-        assert "approve with the date 2027-01-25 (the team's)" in why  # the manager's choices, and what each risks
+        assert why.startswith("The draft promises the forecast's date, May 4, 2027, 2.7 times as far off as the team's "
+                              "own date of Jan 25, 2027. The forecast has no closed milestone of this team to learn "
+                              "from yet")
+        # the manager's choices, and what each risks
+        assert 'to send the team\'s date, reply "approve 2027-01-25"' in why
 
 
 def test_a_held_notice_whose_team_keeps_the_agreed_date_offers_to_keep_it_not_to_send_it(tmp_path: Path) -> None:
@@ -492,8 +501,8 @@ def test_a_held_notice_whose_team_keeps_the_agreed_date_offers_to_keep_it_not_to
     [notice] = decide_project(c, snap, forecast, NOW).plans
     [why] = [w for w in notice.held if "the team's own date of" in w]
     assert "Dec 4, 2026, which keeps the date agreed with the client" in why
-    assert "reject it (the agreed date stands, as the team says)" in why
-    assert "a date of your own after Dec 4, 2026" in why and "(the team's)" not in why
+    assert "rejecting keeps the agreed date, as the team says" in why
+    assert "a date of your own must come after Dec 4, 2026" in why and "the team's date, reply" not in why
 
 
 def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_status_keeps_english(
@@ -515,9 +524,9 @@ def test_a_turkish_teams_dashboard_gives_the_forecasts_reason_in_turkish_while_s
                    letters())
     evaluate(svc, PassReport())
     [english] = [m["reason"] for m in manage.status_data(store, config)["milestones"] if m["uid"] == "design-1"]
-    assert english.startswith("stated 15 working days left") and "→ P50" in english
+    assert english.startswith("The team says it needs another 15 working days.") and "→ P50" in english
     html = render_dashboard(read_dashboard(svc), "pm@studio.example", "csrf", True)
-    assert "15 iş günü kaldığı bildirildi" in html and "stated 15" not in html
+    assert "Ekip 15 iş günü daha gerektiğini söylüyor." in html and "The team says" not in html
     assert "→ P50" not in html  # the dates are shown beside the reason, in the team's own words
     assert "henüz bağlanılmadı" in html and "not contacted yet" not in html  # the servers, before any pass
     store.set_server("caldav", True, "synced", NOW)
@@ -575,7 +584,7 @@ def test_a_chain_of_three_never_inverts_in_the_letter_the_updates_or_the_dates_t
     assert [(m.kind, m.uid) for m in notice.messages] == [("notice", "design-1"), ("update", "content-1"),
                                                          ("update", "launch-1")]
     text = _text(notice.messages[0])
-    timeline = text[text.index("The updated timeline:"):]
+    timeline = text[text.index("Here is the updated timeline:"):]
     assert timeline.index("Design mockups") < timeline.index("Content migration") < timeline.index("Launch")
     for update in notice.messages[1:]:  # each update carries its own milestone's new date
         day = shown[update.uid or ""]

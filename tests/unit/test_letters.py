@@ -52,7 +52,7 @@ def test_the_notice_has_its_five_parts_in_order() -> None:
     msg = letters().notice(letter())
     text = body(msg)
     # a London client reads British dates (the region from the client's zone: "en" names none)
-    marks = ["I am sorry", "Friday, 4 December 2026", "shareholder meeting", "brand assets arrived late",
+    marks = ["I'm sorry", "Friday, 4 December 2026", "shareholder meeting", "brand assets arrived late",
              "Our new date", "Thursday, 10 December 2026", "second designer", "not charge",
              "- Design mockups: Thu, 10 Dec 2026 (was Fri, 4 Dec 2026)\n- Launch: Fri, 18 Dec 2026\n"]
     positions = [text.index(m) for m in marks]
@@ -67,17 +67,17 @@ def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_only_a_dat
     text = body(plain)
     assert "responsibility" not in text and "make up for" not in text
     # the delay owned without a cause claimed, and the cause and its prevention promised with the steps, dated
-    assert "The delay is on our side, and it is ours to put right." in text
-    assert ("By Wednesday, 2 December 2026 I will write to you with what caused the delay, what we are changing so "
-            "that it does not happen again, and the concrete steps") in text
+    assert "The delay is on our side, and it's ours to put right." in text
+    assert ("By Wednesday, 2 December 2026 I'll write to you with what caused the delay, what we're changing so "
+            "that it doesn't happen again, and the concrete steps") in text
     # a cause without a prevention: the follow-up promises the prevention too
     text = body(letters().notice(letter(plan="", follow_up=dt.date(2026, 12, 2))))
     assert "The delay is our responsibility: the brand assets arrived late." in text
-    assert ("I will write to you with the concrete steps we are taking to get back on track, and what we are "
-            "changing so that it does not happen again.") in text
+    assert ("I'll write to you with the concrete steps we're taking to get back on track, and what we're "
+            "changing so that it doesn't happen again.") in text
     # no follow-up scheduled (evaluation schedules one whenever the letter has no plan): none promised
     text = body(letters().notice(letter(plan="")))
-    assert "I will write" not in text and "follow" not in text
+    assert "I'll write" not in text and "follow" not in text
 
 
 def test_the_calendar_part_moves_one_entry_in_place() -> None:
@@ -225,8 +225,9 @@ def test_a_second_notice_names_the_date_it_breaks_and_the_dependants_it_moves() 
     moved = (TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1, "dw-launch"),)
     msg = letters().notice(letter(again=True, moved=moved, broken=dt.date(2026, 12, 8), promised=dt.date(2026, 12, 15)))
     text = body(msg)
-    assert "write again: we will not be able to deliver Design mockups by Tuesday, 8 December 2026" in text
-    assert "so its date moves too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
+    assert ("writing to you again about the “Design mockups” milestone: we won't make Tuesday, 8 December 2026, the "
+            "new date I gave you") in text
+    assert "its date moves too:\n\n- Launch: Tue, 22 Dec 2026 (was Fri, 18 Dec 2026)\n" in text
     assert str(msg["Subject"]) == "Design mockups: another new date, 15 December · ACME web"
     # the assurance the first notice gave is not repeated over the date it has just broken (#28)
     assert "expect to meet" not in text and "expect to meet" in body(letters().notice(letter()))
@@ -271,11 +272,11 @@ def test_a_cancellation_has_method_cancel_in_mime_and_calendar() -> None:
     cal = Calendar.from_ical(part.get_content())
     assert cal["METHOD"] == "CANCEL" and cal.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
     assert str(msg["Subject"]) == "Cancelled: Launch · ACME web"
-    assert "removes it from your calendar" in body(msg)
+    assert "takes the entry out of your calendar" in body(msg)
     text = letters().cancel(envelope(kind="cancel"), row, sent=1, invited=True,
                             cause="the client moved the launch in-house")
-    assert "Launch, due on Friday, 18 December 2026, has been taken off our project plan: the client moved the " \
-        "launch in-house. I am sorry for any inconvenience this causes." in body(text)
+    assert "we've taken the “Launch” milestone, due on Friday, 18 December 2026, off our project plan: the client " \
+        "moved the launch in-house. I'm sorry for any inconvenience this causes you." in body(text)
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
@@ -296,8 +297,9 @@ def test_a_cancellation_says_why_apologises_for_the_date_and_what_builds_on_it(l
     assert "- Launch: " + format_day(dt.date(2026, 12, 21), letter_locale(language, "Europe/London"), "~yMMMEd") \
         in before
     if language == "en":
-        assert "I am sorry for any inconvenience this causes." in alone
-        assert "The work that builds on it goes ahead on the date you have:\n\n- Launch: Mon, 21 Dec 2026" in before
+        assert "I'm sorry for any inconvenience this causes you." in alone
+        assert ("The work that builds on it goes ahead as planned, on the date you already have:\n\n"
+                "- Launch: Mon, 21 Dec 2026") in before
 
 
 @pytest.mark.parametrize("status", ["on track", "moved", "done"])
@@ -316,7 +318,7 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     msg = letters().cancel(envelope(kind="cancel"), row, sent=0, invited=False)
     assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
     text = body(msg)
-    assert "Launch, due on Friday, 18 December 2026, has been taken off our project plan," in text
+    assert "the “Launch” milestone, due on Friday, 18 December 2026, off our project plan," in text
     assert "calendar" not in text
 
 
@@ -328,8 +330,8 @@ def test_the_weekly_check_in_shows_progress_and_what_is_next(language: str) -> N
     assert ("৬০" if language == "bn" else "60") in text and "Design mockups" in text
     assert not [p for p in msg.walk() if p.get_content_type() == "text/calendar"]  # the table, no calendar data
     if language == "en":
-        assert "Work moved forward on one milestone." in text  # the week in a sentence
-        assert "Next up is Design mockups, due on Thursday, 10 December 2026." in text  # what is next, in one too
+        assert "stands this week: work moved forward on one milestone." in text  # the week in a sentence
+        assert "Next up is “Design mockups”, due on Thursday, 10 December 2026." in text  # what is next, in one too
         # one list: each milestone once, its progress and its date, a moved one's original beside it
         assert ("- Design mockups: 20% → 60% done, due Thu, 10 Dec 2026 (was Fri, 4 Dec 2026)\n"
                 "- Launch: not started yet, due Fri, 18 Dec 2026\n") in text
@@ -513,7 +515,7 @@ def test_a_moved_dependant_says_the_late_work_is_ours_and_apologises() -> None:
                       "dw-content")
     msg = letters().calendar(envelope(kind="calendar"), row)
     text = body(msg)
-    assert "I am sorry to tell you that Content migration has to move" in text
+    assert "I'm sorry to tell you that the “Content migration” milestone has to move" in text
     assert "earlier work of ours that is running late" in text
     assert "new date 15 December" in str(msg["Subject"])
 
@@ -528,10 +530,10 @@ def test_bengali_dates_name_the_month_in_full_and_turkish_weekdays_are_common_no
         "pazartesi", "Monday", "সোমবার")
 
 
-WATCHED = [("en", "Launch needs extra attention this week, and we are on it. If its date has to move, you will "
+WATCHED = [("en", "“Launch” needs extra attention this week, and we're on it. If its date has to move, you'll "
                   "hear it from me straight away"),
-           ("tr", "Launch aşaması bu hafta özel bir dikkat gerektiriyor"),
-           ("bn", "এই সপ্তাহে Launch কাজটিতে বাড়তি মনোযোগ দরকার")]
+           ("tr", "“Launch” aşaması bu hafta özel bir dikkat gerektiriyor"),
+           ("bn", "এই সপ্তাহে ‘Launch’ কাজটিতে বাড়তি মনোযোগ দরকার")]
 
 
 @pytest.mark.parametrize(("language", "said"), WATCHED)

@@ -198,7 +198,8 @@ def waits_for(
         p50 = max(p50, late50) if p50 and late50 else late50 or p50
         if late80 > target and pf.p_miss is not None:
             p_miss = max(p_miss or 0.0, pf.p_miss)
-        reasons.append(phrase(_("waits for %(name)s (its P80 %(date)s)"), name=pred.name, date=pf.p80))
+        reasons.append(phrase(_("It waits for “%(name)s”, done by %(date)s four times in five."), name=pred.name,
+                              date=pf.p80))
     if not reasons:
         return own
     words = (*own.words, *reasons) if own else tuple(reasons)

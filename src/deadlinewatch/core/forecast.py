@@ -69,8 +69,9 @@ class Spread:
         if abs(self.bias - 1) < 0.05:
             return None
         # the bias is the team's own once it has a closed milestone; before that, the reference class's
-        return phrase(_("this team's work has taken %(factor)sx its estimates") if self.history else
-                      _("work like this has taken about %(factor)sx its estimates"), factor=Factor(self.bias))
+        return phrase(_("This team's work has taken %(factor)s times its estimates so far.") if self.history
+                      else _("Work like this has usually taken about %(factor)s times as long as estimated."),
+                      factor=Factor(self.bias))
 
 
 DEFAULT_SPREAD = Spread()
@@ -389,9 +390,9 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
     to_go = max(100 - done, 1)
     error = scatter / math.sqrt(sxx)  # the standard error of the slope
     # the notes' first and latest percent; with three notes or more the pace is their trend, not these two alone
-    span = phrase(_("%(before)s → %(after)s in %(days)s"), before=Percent(first.done or 0), after=Percent(done),
-                  days=Days(days)) if n == 2 else \
-        phrase(_("%(before)s → %(after)s in %(days)s (%(count)s notes)"), before=Percent(first.done or 0),
+    span = phrase(_("from %(before)s to %(after)s in %(days)s"), before=Percent(first.done or 0),
+                  after=Percent(done), days=Days(days)) if n == 2 else \
+        phrase(_("from %(before)s to %(after)s in %(days)s (%(count)s notes)"), before=Percent(first.done or 0),
                after=Percent(done), days=Days(days), count=n)
     if slope < error:
         # no clear progress: a stall, or too much scatter to tell a slow pace from none. "At best about this fast",
@@ -399,13 +400,15 @@ def _pace_estimate(dated: Sequence[tuple[dt.date, Report]], cal: WorkCalendar, b
         per_day, rate = stated_pace(error)
         left = max(to_go / per_day, 0.5)
         return PercentPace(done, per_day, left, min(math.hypot(base_sigma, 1.0), WIDEST), False,
-                           phrase(_("%(pace)s, no clear progress: counted at %(rate)s at best, %(left)s left"),
+                           phrase(_("The notes went %(pace)s, which is no clear progress: even at %(rate)s, the best "
+                                    "they allow, it needs another %(left)s."),
                                   pace=span, rate=rate, left=Days(left)))
     per_day, rate = stated_pace(slope)
     left = max(to_go / per_day, 0.5)
     relative = math.hypot(error / slope, scatter / to_go)
     return PercentPace(done, per_day, left, min(math.hypot(base_sigma, relative), WIDEST), True,
-                       phrase(_("%(pace)s, a trend of %(rate)s: at that pace %(left)s left"), pace=span, rate=rate,
+                       phrase(_("The notes went %(pace)s, a trend of %(rate)s: at that pace it needs another "
+                                "%(left)s."), pace=span, rate=rate,
                               left=Days(left)))
 
 
@@ -435,10 +438,11 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
     # a log-normal of the days left with the same median and the same central 68%
     sigma = max((math.log(left(_ONE_SIGMA[1])) - math.log(left(_ONE_SIGMA[0]))) / 2, spread.plan_sigma)
     if abs(spread.plan_bias - 1) >= 0.05:
-        words = phrase(_("planned %(days)s from %(start)s, and this team's plans have taken %(factor)sx"),
+        words = phrase(_("The plan gave it %(days)s from %(start)s, and this team's plans have taken %(factor)s "
+                         "times as long."),
                        days=Days(planned), start=start, factor=Factor(spread.plan_bias))
     else:
-        words = phrase(_("planned %(days)s from %(start)s"), days=Days(planned), start=start)
+        words = phrase(_("The plan gave it %(days)s from %(start)s."), days=Days(planned), start=start)
     return left(0.5), sigma, words
 
 
@@ -467,19 +471,20 @@ def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, ca
             continue  # a statement whose time ran out says only that it was wrong (the team's bias learns that)
         logs.append(math.log(max(left, 0.5)))
         weights.append(STATED_RECENCY**age)
-    stated = phrase(_("stated %(days)s left"), days=Days(latest.remaining_days or 0))
+    days = Days(latest.remaining_days or 0)
     if len(logs) == 1:
-        return math.exp(logs[0]), stated
+        return math.exp(logs[0]), phrase(_("The team says it needs another %(days)s."), days=days)
     older = sum(w * x for w, x in zip(weights[1:], logs[1:], strict=True)) / sum(weights[1:])
     if abs(logs[0] - older) > REVISION_SIGMAS * sigma and abs(math.exp(logs[0]) - math.exp(older)) >= REVISION_DAYS:
         # far beyond what one statement's error explains: the team learned something (a revision, not noise)
-        return math.exp(logs[0]), phrase(_("%(stated)s (revised from %(days)s)"), stated=stated,
-                                         days=Days(math.exp(older)))
+        return math.exp(logs[0]), phrase(_("The team says it needs another %(days)s, revised from %(before)s."),
+                                         days=days, before=Days(math.exp(older)))
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
     if len(logs) == 2:
-        return left, phrase(_("%(stated)s (with the statement before: %(days)s)"), stated=stated, days=Days(left))
-    return left, phrase(_("%(stated)s (with the %(count)s statements before: %(days)s)"), stated=stated,
-                        count=len(logs) - 1, days=Days(left))
+        return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its statement "
+                              "before)."), days=days, left=Days(left))
+    return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its %(count)s "
+                          "statements before)."), days=days, count=len(logs) - 1, left=Days(left))
 
 
 def forecast(
@@ -499,7 +504,7 @@ def forecast(
     if not reports:
         if today > target:
             return _forecast(milestone, None, None, 1.0, [PASSED], target)
-        return _forecast(milestone, None, None, None, [phrase(_("no progress notes yet"))], target)
+        return _forecast(milestone, None, None, None, [phrase(_("There are no progress notes yet."))], target)
 
     dated = [(r.at.astimezone(tz).date(), r) for r in reports]  # each note's day in the team's zone
     base, latest = dated[-1]
@@ -512,7 +517,7 @@ def forecast(
     if eta is not None:
         ahead = max(cal.count(base, eta), 0.5)
         estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau),
-                          phrase(_("team's ETA %(date)s"), date=eta)))
+                          phrase(_("The team expects to finish by %(date)s."), date=eta)))
     if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
         plan = _plan_estimate(milestone.start.astimezone(tz).date(), deadline_day, dated, cal, spread)
         if plan is not None:
@@ -524,7 +529,7 @@ def forecast(
         if today > target:
             return _forecast(milestone, None, None, 1.0, [PASSED], target, own)
         return _forecast(milestone, None, None, None,
-                         [phrase(_("notes give neither remaining time, ETA nor a percent pace yet"))], target, own)
+                         [phrase(_("The notes give no remaining time, ETA or percent done yet."))], target, own)
 
     weights = [1 / s**2 for _, s, _ in estimates]
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
@@ -535,11 +540,11 @@ def forecast(
     if latest.blocked:
         sigma += spread.blocked
         mu += math.log(1.2)
-        words.append(phrase(_("blocked")))
+        words.append(phrase(_("The work is blocked.")))
     elapsed = max(cal.count(base, today), 0)
     if elapsed > spread.stale_after:
         sigma += spread.per_silent_day * (elapsed - spread.stale_after)
-        words.append(phrase(_("no note for %(days)s"), days=Days(elapsed)))
+        words.append(phrase(_("There has been no note for %(days)s."), days=Days(elapsed)))
 
     dist = NormalDist(mu, sigma)
 
@@ -571,7 +576,7 @@ def forecast(
     return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, own)
 
 
-PASSED = phrase(_("the date passed without a note saying Done: 100%"))
+PASSED = phrase(_("The date passed without a note saying Done: 100%."))
 
 
 def _forecast(milestone: Milestone, p50: dt.date | None, p80: dt.date | None, p_miss: float | None,

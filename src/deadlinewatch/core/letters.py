@@ -172,6 +172,7 @@ class NoticeLetter:
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
+    call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class Letters:
         translated = (self.catalog(language) or NullTranslations()).gettext(message)
         return translated % values if values else translated
 
-    def say(self, language: str, words: Sequence[Phrase], sep: str = "; ") -> str:
+    def say(self, language: str, words: Sequence[Phrase], sep: str = " ") -> str:
         """Phrases the program made, in a language: each translated, every value in the reader's locale."""
         return sep.join(self._phrase(language, letter_locale(language, self.zone), w) for w in words)
 
@@ -327,7 +328,8 @@ class Letters:
         if f.p50 is None or f.p80 is None or f.p_miss is None:
             return words
         locale = letter_locale(language, self.zone)
-        return self.gettext(language, _("%(why)s → P50 %(p50)s, P80 %(p80)s, P(miss) %(p_miss)s"), why=words,
+        return self.gettext(language, _("%(why)s So it is likely done by %(p50)s, and by %(p80)s four times in five; "
+                                        "the chance of missing the date is %(p_miss)s."), why=words,
                             p50=format_day(f.p50, locale, "medium"), p80=format_day(f.p80, locale, "medium"),
                             p_miss=format_percent(round(f.p_miss * 100), locale))
 
@@ -494,7 +496,7 @@ class Letters:
             context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
-            moved=letter.moved, delivered_on=letter.delivered_on or today,
+            moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:
@@ -628,12 +630,13 @@ class Letters:
     def manager(
         self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, what: str,
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
-        detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "",
+        detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
     ) -> EmailMessage:
-        """A message to the manager: a draft to approve, or news of a notice (released, failed, decided)."""
+        """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy), or news
+        of a notice (released, failed, decided)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
-            milestone=milestone, client=client, reason=reason, detail=detail,
+            milestone=milestone, client=client, reason=reason, detail=detail, held=tuple(held),
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -657,7 +660,7 @@ class Letters:
             language, "alert.txt.j2", composed_at, what=letter.what, project=safe_text(letter.project),
             milestone=safe_text(letter.milestone), target=letter.target, p_miss=pct(round(letter.p_miss * 100)),
             was=pct(round(letter.was * 100)) if letter.was is not None else "", p50=letter.p50, p80=letter.p80,
-            reason=safe_text(letter.reason), done=pct(pace.done) if pace.done is not None else "",
+            reason=safe_text(letter.reason, 2000), done=pct(pace.done) if pace.done is not None else "",
             needed=round(pace.needed_days) if pace.needed_days is not None else None,
             remaining=pace.remaining_days, stalled=pace.per_day is not None and pace.per_day <= 0,
             factor=num(pace.factor, pattern="0.#") if pace.factor else "",

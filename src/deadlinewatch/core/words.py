@@ -89,13 +89,14 @@ def phrase(text: str, /, **values: Value) -> Phrase:
     return Phrase(text, tuple(values.items()))
 
 
-def english(words: Sequence[Phrase], sep: str = "; ") -> str:
+def english(words: Sequence[Phrase], sep: str = " ") -> str:
     return sep.join(map(str, words))
 
 
 def reason(words: Sequence[Phrase], p50: dt.date | None, p80: dt.date | None, p_miss: float | None) -> str:
-    """A forecast's reason in English (`Forecast.reason`): "stated 4 working days left → P50 2026-12-08, P80
-    2026-12-11, P(miss) 62%"; the P80 alone when the forecast has no other figure."""
+    """A forecast's reason in English (`Forecast.reason`): its sentences, then its figures for scripts — "The team
+    says it needs another 4 working days. → P50 2026-12-08, P80 2026-12-11, P(miss) 62%"; the P80 alone when the
+    forecast has no other figure."""
     text = english(words)
     if p50 is not None and p80 is not None and p_miss is not None:
         return f"{text} → P50 {p50.isoformat()}, P80 {p80.isoformat()}, P(miss) {p_miss:.0%}"

@@ -48,6 +48,8 @@ class Plan:
     what: str = ""  # what it is, for the pass's events
     held: list[str] = field(default_factory=list)  # why it waits for the manager whatever policy.approval says
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
+    call: dt.date | None = None  # a second notice: the day the letter says the manager calls the client
+    prevent: bool = True  # the letter gave what keeps it from happening again
     ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
     team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
     copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
@@ -65,7 +67,7 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
     if first.state != "held" and first.kind != "notice" and not plan.team and not plan.copies:
         return None
     return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
-                       plan.follow_up, tuple(plan.copies), tuple(plan.team))
+                       plan.follow_up, plan.call, plan.prevent, tuple(plan.copies), tuple(plan.team))
 
 
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -223,23 +225,24 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         agreed = pv.agreed(m)
         if team_date > agreed:
             plan.held.append(c.letters.say(team, [phrase(_(
-                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s: it "
-                "has %(learned)s, so the forecast's date is mostly how "
-                "long work like this took other teams (about 1.8x their estimates). Sending the team's date risks "
-                "a second apology if the team runs as most do; sending the forecast's risks promising the client "
-                "more delay than this team may need. Ask the team, or choose: approve with the date %(eta_iso)s "
-                "(the team's), approve as it is (the forecast's), or approve with a date of your own"),
+                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
+                "own date of %(eta)s. The forecast has %(learned)s, so its date is mostly how long work like this "
+                "took other teams (about 1.8 times their estimates). Sending the team's date risks a second "
+                "apology if the team runs as most do; sending the forecast's risks telling the client of more delay "
+                "than this team may need. Ask the team, or choose below: to send the team's date, reply "
+                "\"%(yes)s %(eta_iso)s\"."),
                 promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                yes=c.letters.gettext(team, _("approve")),
                 eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
         else:  # the team keeps the date agreed: its date is no new one to send (approve refuses it)
             plan.held.append(c.letters.say(team, [phrase(_(
-                "the forecast promises %(promised)s, %(factor)sx as far off as the team's own date of %(eta)s, "
-                "which keeps the date agreed with the client: the forecast has %(learned)s, so its date is mostly "
-                "how long work like this took other teams (about 1.8x their estimates). Keeping the agreed date "
-                "risks a late apology if the team runs as most do; sending the forecast's risks telling the client "
-                "of a delay this team may not have. Ask the team, or choose: reject it (the agreed date stands, as "
-                "the team says), approve as it is (the forecast's), or approve with a date of your own after "
-                "%(agreed)s"), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
+                "own date of %(eta)s, which keeps the date agreed with the client. The forecast has %(learned)s, so "
+                "its date is mostly how long work like this took other teams (about 1.8 times their estimates). "
+                "Keeping the agreed date risks a late apology if the team runs as most do; sending the forecast's "
+                "risks telling the client of a delay this team may not have. Ask the team, or choose below: "
+                "rejecting keeps the agreed date, as the team says, and a date of your own must come after "
+                "%(agreed)s."), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
                 agreed=agreed)]))
     offer, offer_stands = None, False
     if decision.kind != "delivered":
@@ -262,6 +265,11 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
         plan.follow_up = cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS)
+    if again and project.approval != "shadow":
+        # a second slip is owned with a step of ours, not left to the client: the manager calls on the next
+        # working day (reminded that morning), to go through the new plan and what reaches the client first
+        plan.call = cal.add(now.astimezone(c.team_tz).date(), CALL_DAYS)
+        plan.prevent = bool(prevent)
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
     env = _envelope(c, pv, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
@@ -271,7 +279,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         slip_days=decision.slip_days, context=project.context, cause=cause,
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
-        delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands,
+        delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
     if history:  # what it was composed from: a newer note makes a held one be composed again
@@ -309,6 +317,7 @@ def _ask(c: Studio, pv: ProjectView, m: Milestone, broken: dt.date, promised: dt
 
 
 FOLLOW_UP_DAYS = 2  # a notice without a plan promises the steps within this many working days (a reminder then)
+CALL_DAYS = 1  # a second notice: the manager calls the client this many working days later (a reminder then)
 
 
 def _latest(history: Sequence[Report], key: str) -> Report | None:
@@ -336,7 +345,12 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     # the work that built on it goes ahead on the dates the client has: a cancelled milestone holds nothing back
     builds_on = {uid for uid, _gap in m.successors}
     dependants = [r for r in pv.rows() if r.uid in builds_on and r.status != "done"]
-    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, dependants=dependants)
+    # why, when the team said it: the Cause of the milestone's newest note, if that note came after the last notice
+    # the client read (a cause the client already read was a delay's, not this cancellation's)
+    history, since = pv.reports.get(m.uid, []), pv.told.get(m.uid)
+    newest = max(history, key=lambda r: r.at) if history else None
+    cause = newest.cause or "" if newest is not None and (since is None or newest.at > since) else ""
+    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, cause=cause, dependants=dependants)
     _add(c, plan, pv.project, env, letter, now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
                                entry_uid=row.entry_uid))

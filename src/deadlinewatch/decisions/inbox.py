@@ -60,8 +60,7 @@ def _said(block: NoteBlock) -> list[Phrase]:
     if block.done is not None:
         parts.append(phrase(_("%(done)s done"), done=Percent(block.done)))
     if block.remaining_days is not None:
-        # in the forecast's words ("stated …"), beside the days it counts at the notes' pace
-        parts.append(phrase(_("stated %(days)s left"), days=Days(block.remaining_days)))
+        parts.append(phrase(_("%(days)s left"), days=Days(block.remaining_days)))
     if block.eta is not None:
         parts.append(phrase(_("ETA %(date)s"), date=block.eta))
     if block.blocked:
@@ -217,12 +216,13 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
         more = []
         if f.p50 is not None:
             late = c.workdays.count(deadline_day, f.p50)
-            more.append(phrase(_("%(days)s after the deadline (%(date)s)"), days=Days(late), date=deadline_day)
-                        if late > 0 else phrase(_("on time for the deadline (%(date)s)"), date=deadline_day))
+            more.append(phrase(_("That is %(days)s after the deadline (%(date)s)."), days=Days(late),
+                               date=deadline_day)
+                        if late > 0 else phrase(_("That is on time for the deadline (%(date)s)."), date=deadline_day))
         if notice_due:
-            more.append(phrase(_("private milestone: the client is not told")) if m.private
-                        else phrase(_("the client notice is due now")))
-        words = "; ".join([c.letters.forecast(language, f), *([_say(c, language, tuple(more))] if more else [])])
+            more.append(phrase(_("It is a private milestone: the client is not told.")) if m.private
+                        else phrase(_("The client notice is due now.")))
+        words = " ".join([c.letters.forecast(language, f), *([_say(c, language, tuple(more))] if more else [])])
     told = any(r.cause for r in history) and any(r.plan for r in history)
     read_as = _say(c, language, (phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
                                         name=block.name),)) if block.matched_by else ""
@@ -230,7 +230,7 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
                         notice_due and not m.private and not told)
 
 
-def _say(c: Studio, language: str, words: tuple[Phrase, ...], sep: str = "; ") -> str:
+def _say(c: Studio, language: str, words: tuple[Phrase, ...], sep: str = " ") -> str:
     """`Letters.say`, each distinct set of phrases rendered once: a pass's replies say the same things again and
     again ("60% done, stated 4 working days left", "on time for the deadline (Mon, 1 Mar 2027)"), and rendering
     one (the catalog, Babel's dates and numbers in the team's locale) is what a reply's lines cost most."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -60,25 +60,30 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
         others = len(group.messages) - 1
         extra = c.letters.say(team, [phrase(_("Calendar updates that go out with it: %(count)s."), count=others)]) \
             if others else ""
-        reason = "\n".join([note.reason, *(f"- {why}" for why in note.held)])
-        out.append(compose_manager_message(c, ref, names, "draft", reason, now, detail=extra, draft=first.message))
+        out.append(compose_manager_message(c, ref, names, "draft", note.reason, now, detail=extra, draft=first.message,
+                                           held=note.held))
     elif first.kind == "notice":
         out.append(compose_manager_message(c, ref, names, "explained", note.reason, now))
     if note.follow_up is not None:
         at = dt.datetime.combine(note.follow_up, dt.time(9), tzinfo=c.team_tz)
         out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
+    if note.call is not None:
+        at = dt.datetime.combine(note.call, dt.time(9), tzinfo=c.team_tz)
+        out.append(compose_manager_message(c, ref, names, "call", "" if note.prevent else "prevent", now,
+                                           state=first.state, not_before=at))
     return out + [dataclasses.replace(q, state=first.state) for q in note.copies] + list(note.team)
 
 
 def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, str], what: str, reason: str,
                             now: dt.datetime, detail: str = "", draft: bytes | None = None,
                             in_reply_to: str = "", state: str = "pending",
-                            not_before: dt.datetime | None = None) -> QueueMail:
+                            not_before: dt.datetime | None = None, held: Sequence[str] = ()) -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = c.config.project(notice.project) if notice.project else None
     manager = project.manager if project else c.config.team.manager
     attached = message_from_bytes(draft, policy=default_policy) if draft is not None else None
-    token, msg_id = c.message_id(f"manager-{what}", notice.id, notice.token, reason)
+    said = "\n".join([reason, *(f"- {why}" for why in held)])  # as the ids were made when `held` was in `reason`
+    token, msg_id = c.message_id(f"manager-{what}", notice.id, notice.token, said)
     # a reminder scheduled for its day is dated that day: it says "today" of the day it arrives
     msg = c.letters.manager(
         language=c.config.team.language, sender=c.sender, to=manager, composed_at=not_before or now,
@@ -86,7 +91,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
         what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
         milestone=_subject_of(c, notice, names), client=project.client.email if project else "",
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
-        in_reply_to=in_reply_to,
+        in_reply_to=in_reply_to, held=held,
     )
     return c.outgoing(kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[bare(manager)], now=now, project=notice.project, state=state,

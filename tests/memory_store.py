@@ -358,9 +358,10 @@ class MemoryStore(StorePort):
                 firsts[k] = r
         return firsts
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         done = self.done_at() if done is None else done
-        states = {k: m.state for k, (m, _) in self.s.milestones.items()}
+        states = {(m.project, m.uid): m.state for m in (self.milestones() if milestones is None else milestones)}
         return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"))
                 for k, r in self._firsts(lambda r: (r.remaining_days or 0) > 0 or r.eta is not None).items()]
 

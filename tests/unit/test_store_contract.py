@@ -362,6 +362,8 @@ class StoreContract:
         record = {(r.estimated_at, r.remaining_days, r.done_at, r.state) for r in store.track_record()}
         assert record == {(NOW + day, 3, NOW + 4 * day, "open"), (NOW + day, 8, None, "open"),
                           (NOW + day, 2, None, "cancelled")}
+        # the milestones the caller read already give the same states
+        assert store.track_record(store.done_at(), store.milestones()) == store.track_record()
         assert [r.done for r in store.reports("p", "design-1", recent=2)] == [70, 100]
 
     def test_forecasts_the_latest_counts_and_only_open_ones_are_at_risk(self, store: StorePort) -> None:

@@ -183,7 +183,7 @@ def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequenc
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)
-    track = svc.store.track_record(done_at)
+    track = svc.store.track_record(done_at, milestones)  # their states as read above, not read again
     states = {(m.project, m.uid): m.state for m in milestones}
     for key in dict.fromkeys((r.project, r.uid) for r in pending if estimates(r)):
         if not any(map(estimates, svc.store.reports(*key))):  # the milestone's first estimate

@@ -11,7 +11,7 @@ from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date
 from deadlinewatch.adapters.store.port import RECENT_REPORTS, TrackRecord
-from deadlinewatch.core.model import Report
+from deadlinewatch.core.model import Milestone, Report
 
 _REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender, prevent"
 
@@ -74,16 +74,18 @@ class Notes(Database):
                                (project, uid, recent))
         return [_report(r) for r in rows]
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         """Every milestone's first estimate (the first note with a remaining time or an ETA) and, where a note
         declared it done, when: what the team's bias is learned from. Two grouped reads of the reports index
-        (SQLite takes a bare column from the row of the MIN), not one query per milestone. `done`: done_at(),
-        when the caller has it already."""
+        (SQLite takes a bare column from the row of the MIN), not one query per milestone. `done`: done_at(), and
+        `milestones`: every milestone, when the caller has them already (the team's spread does)."""
         firsts = self.db.execute(
             "SELECT project, uid, MIN(at), remaining_days, eta FROM reports"
             " WHERE remaining_days > 0 OR eta IS NOT NULL GROUP BY project, uid").fetchall()
         done = self.done_at() if done is None else done
-        states = {(r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
+        states = {(m.project, m.uid): m.state for m in milestones} if milestones is not None else {
+            (r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
         return [TrackRecord(dt.datetime.fromisoformat(r[2]), r[3], _date(r[4]), done.get((r[0], r[1])),
                             states.get((r[0], r[1]), "cancelled")) for r in firsts]
 

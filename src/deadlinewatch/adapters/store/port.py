@@ -316,9 +316,11 @@ class NoteState(Protocol):
         """One milestone's latest `recent` notes, oldest first (a store may answer it more cheaply)."""
         return self.reports_by_milestone(project, recent).get(uid, [])
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         """Each milestone's first estimate (the first note with a remaining time or an ETA), its done_at from
-        `done` (done_at() without it) and its state ("cancelled" for a milestone the calendar no longer has)."""
+        `done` (done_at() without it) and its state ("cancelled" for a milestone the calendar no longer has) among
+        `milestones` (every one, milestones(), read again without them)."""
         ...
 
     def done_at(self) -> dict[tuple[str, str], dt.datetime]:

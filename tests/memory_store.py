@@ -20,6 +20,7 @@ from deadlinewatch.adapters.store.port import (
     RECENT_REPORTS,
     CalendarSync,
     ClientCalendarEntry,
+    ClientRecord,
     OutboxItem,
     PassRecord,
     ServerHealth,
@@ -267,6 +268,18 @@ class MemoryStore(StorePort):
         held = self._items(lambda i: (i.project, i.kind, i.state) == (project, "notice", "held") and i.parent is None)
         return {i.uid or "": self.s.basis.get(i.id) or i.created for i in held}
 
+    def client_records(self, project: str | None = None) -> dict[str, ClientRecord]:
+        projects = {project} if project else {p for p, _ in [*self.s.client_dates, *self.s.entry_uids]} | {
+            i.project for i in self.s.outbox.values() if i.project}
+        records = {}
+        for p in projects:
+            first = self.first_client_message(p)
+            record = ClientRecord(first.created if first else None, self.client_dates(p), self.entry_uids(p),
+                                  self.shown_groups(p), self.notice_times(p), self.held_notices(p))
+            if record != ClientRecord():
+                records[p] = record
+        return records
+
     # --- the inbox ---------------------------------------------------------------------------------------------
 
     def record_message(
@@ -334,6 +347,9 @@ class MemoryStore(StorePort):
             out.setdefault(r.uid, []).append(r)
         return {uid: reports[-recent:] for uid, reports in out.items()}
 
+    def reports_by_project(self, recent: int = RECENT_REPORTS) -> dict[str, dict[str, list[Report]]]:
+        return {p: self.reports_by_milestone(p, recent) for p in {r.project for r in self.s.reports}}
+
     def _firsts(self, counts: Callable[[Report], bool]) -> dict[Key, Report]:
         """Each milestone's earliest note that `counts`."""
         firsts: dict[Key, Report] = {}
@@ -342,9 +358,10 @@ class MemoryStore(StorePort):
                 firsts[k] = r
         return firsts
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         done = self.done_at() if done is None else done
-        states = {k: m.state for k, (m, _) in self.s.milestones.items()}
+        states = {(m.project, m.uid): m.state for m in (self.milestones() if milestones is None else milestones)}
         return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"))
                 for k, r in self._firsts(lambda r: (r.remaining_days or 0) > 0 or r.eta is not None).items()]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from deadlinewatch.adapters.store import CalendarSync, PassRecord, ServerHealth, Store, StorePort
+from deadlinewatch.adapters.store import CalendarSync, ClientRecord, PassRecord, ServerHealth, Store, StorePort
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import (
     ClientDate,
@@ -362,6 +362,8 @@ class StoreContract:
         record = {(r.estimated_at, r.remaining_days, r.done_at, r.state) for r in store.track_record()}
         assert record == {(NOW + day, 3, NOW + 4 * day, "open"), (NOW + day, 8, None, "open"),
                           (NOW + day, 2, None, "cancelled")}
+        # the milestones the caller read already give the same states
+        assert store.track_record(store.done_at(), store.milestones()) == store.track_record()
         assert [r.done for r in store.reports("p", "design-1", recent=2)] == [70, 100]
 
     def test_forecasts_the_latest_counts_and_only_open_ones_are_at_risk(self, store: StorePort) -> None:
@@ -421,6 +423,47 @@ class StoreContract:
         store.enqueue_client_group([mail("<e2@x>", "pending", "client")], [again])
         assert store.entry_uids("p") == {"u1": "dw-ours"}  # it keeps moving in place: its UID never changes
         assert store.shown_groups("p")[1] == ("pending", (again,))
+
+    def test_outbox_every_projects_client_record_is_what_its_own_reads_say(self, store: StorePort) -> None:
+        def client(mid: str, project: str, uid: str, state: str = "pending", kind: str = "notice",
+                   at: dt.datetime = NOW, basis: dt.datetime | None = None) -> QueueMail:
+            return dataclasses.replace(mail(mid, state, "client"), kind=kind, project=project, uid=uid, created=at,
+                                       basis=basis)
+
+        later = NOW + dt.timedelta(days=2)
+        store.enqueue_client_group([client("<i@x>", "p", "", kind="intro", at=NOW - dt.timedelta(days=1))],
+                                   [ShowDate("p", "u1", 1, shown_date=NOW.date(), invited=True, entry_uid="dw-1")])
+        store.enqueue_client_group([client("<n1@x>", "p", "u1", at=later)],
+                                   [ShowDate("p", "u1", 2, shown_date=later.date(), promised=later.date())])
+        held = store.enqueue_client_group([client("<h@x>", "p", "u2", "held", basis=NOW), client("<c@x>", "p", "u2")],
+                                          [ShowDate("p", "u2", 1, shown_date=later.date(), promised=later.date())])
+        store.enqueue_client_group([client("<q@x>", "q", "u1", "held")], [])
+        rejected = store.enqueue_client_group([client("<r@x>", "q", "u3", "held")], [ShowDate("q", "u3", 4)])
+        store.decide(rejected, False, now=NOW, decided_by="pm")
+        store.record_outgoing([dataclasses.replace(mail("<t@x>"), project="t")])  # to the team only: no record
+        records = store.client_records()
+        assert set(records) == {"p", "q"} and held
+        for project in ("p", "q", "t"):
+            first = store.first_client_message(project)
+            assert records.get(project, ClientRecord()) == ClientRecord(
+                first.created if first else None, store.client_dates(project), store.entry_uids(project),
+                store.shown_groups(project), store.notice_times(project), store.held_notices(project))
+            assert store.client_records(project) == {p: r for p, r in records.items() if p == project}
+        assert records["p"].first_sent == NOW - dt.timedelta(days=1) and records["p"].held == {"u2": NOW}
+
+    def test_notes_every_projects_are_read_at_once_and_the_cache_sees_new_ones(self, store: StorePort) -> None:
+        def note(key: str, project: str, uid: str, at: dt.datetime, done: int) -> RecordMessage:
+            return dataclasses.replace(decided(key), project=project, reports=(
+                Report(project, uid, at, done, None, None, "", "", False, "a@x"),))
+
+        assert store.reports_by_project() == {}
+        store.carry_out([note("<1@x>", "p", "u1", NOW, 10), note("<2@x>", "q", "u1", NOW, 30),
+                         note("<3@x>", "p", "u2", NOW + dt.timedelta(hours=1), 50)], NOW)
+        assert store.reports_by_project() == {p: store.reports_by_milestone(p) for p in ("p", "q")}
+        store.carry_out([note("<4@x>", "q", "u1", NOW - dt.timedelta(days=1), 20)], NOW)  # an older note, told late
+        every = store.reports_by_project()
+        assert [r.done for r in every["q"]["u1"]] == [20, 30] and [r.done for r in every["p"]["u1"]] == [10]
+        assert store.reports_by_project(recent=1)["q"] == {"u1": [every["q"]["u1"][-1]]}
 
     def test_a_risk_alert_is_kept_until_it_comes_down(self, store: StorePort) -> None:
         up = RiskAlert(0.62, NOW.date(), NOW.date(), NOW)

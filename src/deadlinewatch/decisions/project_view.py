@@ -47,6 +47,9 @@ class ProjectView:
     key: bytes = b""
     # milestones every invitation of which was rejected: the client's calendar never had their entry
     uninvited: frozenset[str] = frozenset()
+    # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
+    # milestone; a view made again (dataclasses.replace) starts it afresh
+    _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def page_url(self, base_url: str) -> str:
         """The client's page on the [web] pages, when they are served and reachable."""
@@ -84,7 +87,10 @@ class ProjectView:
         """The day agreed with the client: the deadline's day where the client is (an all-day entry is the client's
         day). Team mail, forecasts and the policy count to this same day, so a team west or east of its client
         never reads a date a day off from the one the client holds."""
-        return last_work_day(m.deadline, self.client_tz)
+        day = self._agreed.get(m.deadline)
+        if day is None:
+            day = self._agreed[m.deadline] = last_work_day(m.deadline, self.client_tz)
+        return day
 
     def shown(self, m: Milestone) -> dt.date:
         cd = self.dates.get(m.uid)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -18,25 +18,30 @@ from deadlinewatch.config.schema import Project
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import (
     Forecast,
+    RiskAlert,
     SaveForecasts,
     SetRiskAlert,
 )
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.services import PassReport, Services
-from deadlinewatch.stages.state import ProjectStore, forecaster, record, view
+from deadlinewatch.stages.state import ProjectsRead, ProjectStore, forecaster, record
 
 
 class EvaluationStore(ProjectStore, ForecastState, Protocol):
     """What the evaluation reads and writes through: each project as its client knows it, the risk alerts."""
 
 
-def snapshot(svc: Services[EvaluationStore], project: Project, now: dt.datetime, history: int) -> Snapshot:
-    pv = view(svc.store, project)
-    first = svc.store.first_client_message(project.id)
+def snapshot(svc: Services[EvaluationStore], project: Project, now: dt.datetime, history: int,
+             read: ProjectsRead | None = None, alerts: Mapping[tuple[str, str], RiskAlert] | None = None) -> Snapshot:
+    """What deciding about a project reads: from `read` and `alerts` when the pass read every project's at once,
+    else from the store for this project alone (a preview)."""
+    read = read or ProjectsRead.of(svc.store, project.id)
+    pv = read.view(project)
     slot = policy.weekly_slot(now, project.weekly_update, pv.client_tz)
     due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
-    alerts = {uid: a for (_, uid), a in svc.store.risk_alerts(project.id).items()}
-    return Snapshot(pv, first.created if first else None, slot if due else None, alerts, history)
+    alerts = svc.store.risk_alerts(project.id) if alerts is None else alerts
+    up = {uid: a for (p, uid), a in alerts.items() if p == project.id}
+    return Snapshot(pv, read.record(project.id).first_sent, slot if due else None, up, history)
 
 
 @contextmanager
@@ -63,9 +68,11 @@ def _evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
     now = svc.clock.now()
     forecast = forecaster(svc)
     everything: list[Forecast] = []
+    # every project's state read at once, a query a table (each project's decisions change only its own rows)
+    read, alerts = ProjectsRead.of(svc.store), svc.store.risk_alerts()
     for project in svc.config.projects:
-        decided = decide_project(svc.composer, snapshot(svc, project, now, forecast.spread.history), forecast, now,
-                                 svc.tick)
+        snap = snapshot(svc, project, now, forecast.spread.history, read, alerts)
+        decided = decide_project(svc.composer, snap, forecast, now, svc.tick)
         for plan in decided.plans:
             (notice_id,) = record(svc.store, svc.composer, [plan.group()], now).ids
             state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from deadlinewatch.adapters.store import (
     RECENT_REPORTS,
     Carrier,
+    ClientRecord,
     Milestones,
     NoteState,
     OutboxState,
@@ -35,6 +37,7 @@ from deadlinewatch.core.model import (
     Action,
     ClientDate,
     ManagerCopy,
+    Milestone,
     QueueGroup,
     Report,
 )
@@ -53,21 +56,53 @@ class ProjectStore(LearningStore, OutboxState, WebState, Protocol):
     """A project as its client knows it (`view`): its milestones and notes, what the client was told, its page."""
 
 
-def _decided(store: ProjectStore, project: Project) -> ProjectView:
-    return ProjectView(project, store.milestones(project.id), store.reports_by_milestone(project.id),
-                       store.client_dates(project.id), store.page_tokens(project.id).get(project.id),
-                       store.notice_times(project.id), held=store.held_notices(project.id),
-                       entry_uids=store.entry_uids(project.id), key=store.key)
+@dataclass(frozen=True)
+class ProjectsRead:
+    """What projects as their clients know them are made from, read table by table: every project's at once (a
+    pass's evaluation: one query a table, not a few a project) or one project's (`ProjectsRead.of(store, id)`)."""
+
+    key: bytes
+    milestones: dict[str, list[Milestone]]
+    reports: dict[str, dict[str, list[Report]]]
+    records: dict[str, ClientRecord]
+    pages: dict[str, str]
+
+    @classmethod
+    def of(cls, store: ProjectStore, project: str | None = None) -> ProjectsRead:
+        if project is not None:
+            return cls(store.key, {project: store.milestones(project)}, {project: store.reports_by_milestone(project)},
+                       store.client_records(project), store.page_tokens(project))
+        milestones: dict[str, list[Milestone]] = {}
+        for m in store.milestones():  # in deadline order, each project's as store.milestones(project) gives them
+            milestones.setdefault(m.project, []).append(m)
+        return cls(store.key, milestones, store.reports_by_project(), store.client_records(), store.page_tokens())
+
+    def record(self, project: str) -> ClientRecord:
+        return self.records.get(project) or ClientRecord()
+
+    def _decided(self, project: Project) -> ProjectView:
+        record = self.record(project.id)
+        return ProjectView(project, list(self.milestones.get(project.id, ())), dict(self.reports.get(project.id, {})),
+                           record.dates, self.pages.get(project.id), record.told, held=record.held,
+                           entry_uids=record.entry_uids, key=self.key)
+
+    def view(self, project: Project) -> ProjectView:
+        """A project as the policy and the letters judge it (ProjectView.judged)."""
+        return self._decided(project).judged(self.record(project.id).groups)
+
+    def view_as_told(self, project: Project) -> ProjectView:
+        """The project as the client has been told it: no news the manager holds back or rejected."""
+        return self._decided(project).as_told(self.record(project.id).groups)
 
 
 def view(store: ProjectStore, project: Project) -> ProjectView:
     """A project as the policy and the letters judge it (ProjectView.judged), read from the store."""
-    return _decided(store, project).judged(store.shown_groups(project.id))
+    return ProjectsRead.of(store, project.id).view(project)
 
 
 def view_as_told(store: ProjectStore, project: Project) -> ProjectView:
     """The project as the client has been told it: no news the manager holds back or rejected."""
-    return _decided(store, project).as_told(store.shown_groups(project.id))
+    return ProjectsRead.of(store, project.id).view_as_told(project)
 
 
 def told_dates(store: OutboxState, project_id: str) -> dict[str, ClientDate]:
@@ -148,7 +183,7 @@ def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequenc
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)
-    track = svc.store.track_record(done_at)
+    track = svc.store.track_record(done_at, milestones)  # their states as read above, not read again
     states = {(m.project, m.uid): m.state for m in milestones}
     for key in dict.fromkeys((r.project, r.uid) for r in pending if estimates(r)):
         if not any(map(estimates, svc.store.reports(*key))):  # the milestone's first estimate

@@ -32,6 +32,7 @@ from deadlinewatch.adapters.store.port import (
     Carrier,
     ClientCalendarEntry,
     ClientCalendarState,
+    ClientRecord,
     ForecastState,
     HealthState,
     HealthStore,
@@ -49,9 +50,9 @@ from deadlinewatch.adapters.store.port import (
 from deadlinewatch.adapters.store.schema import MIGRATIONS, Migration
 
 __all__ = ["MIGRATIONS", "RECENT_REPORTS", "CalendarState", "CalendarSync", "Carrier", "ClientCalendarEntry",
-           "ClientCalendarState", "ForecastState", "HealthState", "HealthStore", "InboxState", "Migration",
-           "Milestones", "NoteState", "OutboxItem", "OutboxState", "PassRecord", "ServerHealth", "StateLock", "Store",
-           "StorePort", "TrackRecord", "WebState"]
+           "ClientCalendarState", "ClientRecord", "ForecastState", "HealthState", "HealthStore", "InboxState",
+           "Migration", "Milestones", "NoteState", "OutboxItem", "OutboxState", "PassRecord", "ServerHealth",
+           "StateLock", "Store", "StorePort", "TrackRecord", "WebState"]
 
 
 class Store(Calendars, Inbox, Notes, Forecasts, Outbox, Health, Pages, Database, StorePort):

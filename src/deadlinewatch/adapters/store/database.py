@@ -110,6 +110,8 @@ class Database:
         self._milestones_written = 0  # counts the writes to milestones: see version()
         # project's reports by milestone, as of the newest report id then (see reports_by_milestone)
         self._reports_cache: dict[tuple[str, int], tuple[int, dict[str, list[Report]]]] = {}
+        # every project's, likewise, by how many notes are kept (see reports_by_project)
+        self._every_report: dict[int, tuple[int, dict[str, dict[str, list[Report]]]]] = {}
         self._pruned_for: dt.date | None = None  # the day old mail was last pruned for (see prune_mail)
         try:
             _private(path)

@@ -11,7 +11,7 @@ from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date
 from deadlinewatch.adapters.store.port import RECENT_REPORTS, TrackRecord
-from deadlinewatch.core.model import Report
+from deadlinewatch.core.model import Milestone, Report
 
 _REPORT_COLUMNS = "project, uid, at, done, remaining_days, eta, cause, plan, blocked, sender, prevent"
 
@@ -47,6 +47,26 @@ class Notes(Database):
         self._reports_cache[(project, recent)] = (newest, out)
         return dict(out)
 
+    def reports_by_project(self, recent: int = RECENT_REPORTS) -> dict[str, dict[str, list[Report]]]:
+        """Every project's reports_by_milestone, read at once: one query in the order of the (project, uid, at)
+        index, not one per project. Kept as reports_by_milestone keeps a project's: a pass with no new note reads
+        nothing again, and one after a few new notes reads again only the projects they are about."""
+        newest = self.db.execute("SELECT MAX(id) FROM reports").fetchone()[0] or 0
+        cached = self._every_report.get(recent)
+        if cached is not None and cached[0] == newest:
+            return dict(cached[1])
+        if cached is None:
+            rows = self.db.execute(f"SELECT {_REPORT_COLUMNS} FROM reports ORDER BY project, uid, at, id")
+            out = {project: {uid: [_report(r) for r in notes][-recent:] for uid, notes in groupby(group, itemgetter(1))}
+                   for project, group in groupby(rows, itemgetter(0))}
+        else:
+            out = dict(cached[1])
+            for (project,) in self.db.execute("SELECT DISTINCT project FROM reports WHERE id > ?",
+                                              (cached[0],)).fetchall():
+                out[project] = self.reports_by_milestone(project, recent)
+        self._every_report[recent] = (newest, out)
+        return dict(out)
+
     def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
         """A milestone's latest `recent` reports, oldest first."""
         rows = self.db.execute(f"SELECT * FROM (SELECT {_REPORT_COLUMNS}, id FROM reports WHERE project = ?"
@@ -54,16 +74,18 @@ class Notes(Database):
                                (project, uid, recent))
         return [_report(r) for r in rows]
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         """Every milestone's first estimate (the first note with a remaining time or an ETA) and, where a note
         declared it done, when: what the team's bias is learned from. Two grouped reads of the reports index
-        (SQLite takes a bare column from the row of the MIN), not one query per milestone. `done`: done_at(),
-        when the caller has it already."""
+        (SQLite takes a bare column from the row of the MIN), not one query per milestone. `done`: done_at(), and
+        `milestones`: every milestone, when the caller has them already (the team's spread does)."""
         firsts = self.db.execute(
             "SELECT project, uid, MIN(at), remaining_days, eta FROM reports"
             " WHERE remaining_days > 0 OR eta IS NOT NULL GROUP BY project, uid").fetchall()
         done = self.done_at() if done is None else done
-        states = {(r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
+        states = {(m.project, m.uid): m.state for m in milestones} if milestones is not None else {
+            (r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
         return [TrackRecord(dt.datetime.fromisoformat(r[2]), r[3], _date(r[4]), done.get((r[0], r[1])),
                             states.get((r[0], r[1]), "cancelled")) for r in firsts]
 

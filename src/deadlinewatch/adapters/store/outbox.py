@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -12,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.adapters.store.port import ClientRecord, OutboxItem
 from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
@@ -116,6 +117,39 @@ class Outbox(Database):
         rows = self.db.execute("SELECT state, shows FROM outbox WHERE project = ? AND audience = 'client' AND"
                                " parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
         return [(r["state"], shows_from_json(r["shows"])) for r in rows]
+
+    def client_records(self, project: str | None = None) -> dict[str, ClientRecord]:
+        """Every project's client record (one project's, with `project`): the client dates, the entries' UIDs, and
+        the outbox's client messages and notices read once each, in id order, and sorted out here as
+        first_client_message, shown_groups, notice_times and held_notices sort them (their bytes left unread)."""
+        where, args = (" WHERE project = ?", (project,)) if project else ("", ())
+        records: dict[str, ClientRecord] = {}
+
+        def of(name: str) -> ClientRecord:
+            if (found := records.get(name)) is None:
+                found = records[name] = ClientRecord()
+            return found
+
+        for r in self.db.execute("SELECT * FROM client_dates" + where, args):
+            of(r["project"]).dates[r["uid"]] = self._client_date(r)
+        for r in self.db.execute("SELECT project, uid, entry_uid FROM client_entries" + where, args):
+            of(r["project"]).entry_uids[r["uid"]] = r["entry_uid"]
+        rows = self.db.execute(
+            "SELECT project, uid, kind, audience, state, parent, created, basis, shows FROM outbox"
+            + (where + " AND" if where else " WHERE project IS NOT NULL AND")
+            + " (audience = 'client' OR kind = 'notice') ORDER BY id", args)
+        for r in rows:
+            record = of(r["project"])
+            if r["audience"] == "client" and record.first_sent is None:
+                record = records[r["project"]] = dataclasses.replace(
+                    record, first_sent=dt.datetime.fromisoformat(r["created"]))
+            if r["kind"] == "notice" and r["state"] not in ("rejected", "held"):
+                record.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
+            if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:
+                record.held[r["uid"]] = dt.datetime.fromisoformat(r["basis"] or r["created"])
+            if r["audience"] == "client" and r["parent"] is None and r["shows"] is not None:
+                record.groups.append((r["state"], shows_from_json(r["shows"])))
+        return records
 
     def first_client_message(self, project: str) -> OutboxItem | None:
         r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",

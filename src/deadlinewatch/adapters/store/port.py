@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from deadlinewatch.core.model import (
@@ -70,6 +70,23 @@ class OutboxItem:
     parent: int | None = None
     next_attempt: dt.datetime | None = None
     decided_by: str | None = None  # who approved or rejected it ("cli", the manager's address, "timeout")
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """What the outbox holds of one project's client, as a pass reads it for every project at once
+    (`client_records`): when its first client message was recorded, every date decided for each milestone and the
+    UID of its entry, each client group's state and the dates it gave (oldest first), when each milestone's latest
+    notice that told the client was recorded (not held, not rejected), and what its notice still held for the
+    manager was composed from (its basis, else its creation) — what client_dates, entry_uids, shown_groups,
+    notice_times and held_notices say of the project one by one."""
+
+    first_sent: dt.datetime | None = None
+    dates: dict[str, ClientDate] = field(default_factory=dict)
+    entry_uids: dict[str, str] = field(default_factory=dict)
+    groups: list[tuple[str, tuple[ShowDate, ...]]] = field(default_factory=list)
+    told: dict[str, dt.datetime] = field(default_factory=dict)
+    held: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,6 +252,11 @@ class OutboxState(Protocol):
         """uid → the basis (else the creation) of its notice held for the manager."""
         ...
 
+    def client_records(self, project: str | None = None) -> dict[str, ClientRecord]:
+        """Every project's client record by project (one project's, with `project`), each table read once: a
+        pass's evaluation reads them all, not a few queries per project. A project with none of it has none."""
+        ...
+
 
 class InboxState(Protocol):
     """Every message taken from the inbox, decided once, with what it caused; failures; folders' UIDVALIDITY."""
@@ -286,13 +308,19 @@ class NoteState(Protocol):
         """Every milestone's latest `recent` notes in a project, oldest first."""
         ...
 
+    def reports_by_project(self, recent: int = RECENT_REPORTS) -> dict[str, dict[str, list[Report]]]:
+        """Every project's reports_by_milestone, by project, read at once (a project without notes has none)."""
+        ...
+
     def reports(self, project: str, uid: str, recent: int = RECENT_REPORTS) -> list[Report]:
         """One milestone's latest `recent` notes, oldest first (a store may answer it more cheaply)."""
         return self.reports_by_milestone(project, recent).get(uid, [])
 
-    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None) -> list[TrackRecord]:
+    def track_record(self, done: dict[tuple[str, str], dt.datetime] | None = None,
+                     milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         """Each milestone's first estimate (the first note with a remaining time or an ETA), its done_at from
-        `done` (done_at() without it) and its state ("cancelled" for a milestone the calendar no longer has)."""
+        `done` (done_at() without it) and its state ("cancelled" for a milestone the calendar no longer has) among
+        `milestones` (every one, milestones(), read again without them)."""
         ...
 
     def done_at(self) -> dict[tuple[str, str], dt.datetime]:

@@ -252,6 +252,7 @@ class PostgresDatabase(Database):
         # what the parts keep between calls holds while no daemon changed it (SQLite's: while this one did not)
         self._milestones_cache = Coherent(lambda project: self._changes("milestones", project))
         self._reports_cache = Coherent(lambda key: self._changes("reports", key[0]))
+        self._every_report = Coherent(lambda _recent: self._changes("reports", None))
         self.key = self._key()
 
     def _key(self) -> bytes:

@@ -95,6 +95,15 @@ class Incoming:
     repeated: tuple[str, ...] = ()
     _text: list[tuple[str, bool]] = field(default_factory=list, repr=False, compare=False)  # read once, when asked
     _auth: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # by authserv-id, once
+    _automatic: list[str] = field(default_factory=list, repr=False, compare=False)  # worked out once
+
+    @property
+    def automatic(self) -> str:
+        """`is_automatic` for this message, worked out once: the parsing thread, the lookup and `classify` each
+        ask (a dozen headers looked for each time)."""
+        if not self._automatic:
+            self._automatic.append(is_automatic(self.msg, self.sender))
+        return self._automatic[0]
 
     @property
     def text(self) -> str:
@@ -571,7 +580,7 @@ def classify(
     """Decide one message. `parse(incoming) -> ParsedNote` is called only for a trusted team member's mail."""
     if context.is_ours:
         return Verdict("archive", "sent", "our own archive copy")
-    automatic = is_automatic(incoming.msg, incoming.sender)
+    automatic = incoming.automatic
     if automatic:
         if context.bounced:
             return Verdict("bounce", "processed", f"a bounce of {', '.join(context.bounced)}")

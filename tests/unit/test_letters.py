@@ -570,3 +570,26 @@ def test_a_reply_is_written_byte_for_byte_as_the_email_package_writes_it(
         blocks=[BlockSummary("Design mockups", "", said, said, False)] if accepted else [],
         example_project="acme-web", example_milestone="Design mockups")
     assert letter.as_bytes() == letter.message().as_bytes()
+
+
+_ID_CHARS = "abcXYZ019._-"
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(["In-Reply-To", "References", "Auto-Submitted", "X-Deadlinewatch-Kind"]),
+       value=st.text(st.sampled_from("abcXYZ019<>@.-_=?()\",;:\\[]!#$%&'*+/^`{|}~ \t\u00e7"), max_size=80),
+       when=st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1),
+                         timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=3))])),
+       local=st.text(st.sampled_from(_ID_CHARS), min_size=1, max_size=64),
+       domain=st.text(st.sampled_from("abc019.-"), min_size=1, max_size=60))
+def test_a_reply_header_written_as_given_is_what_the_policy_writes(name: str, value: str, when: dt.datetime,
+                                                                    local: str, domain: str) -> None:
+    """The headers of a reply that Plain.as_bytes writes without the policy (core/mime.py _AS_GIVEN) come out as
+    the policy writes them: any text, a date as format_datetime writes it, a Message-ID as ours are made."""
+    from email.utils import format_datetime
+
+    from deadlinewatch.core.header_cache import WRITE
+    from deadlinewatch.core.mime import _field
+
+    for field in [(name, value), ("Date", format_datetime(when)), ("Message-ID", f"<{local}@{domain}>")]:
+        assert _field(field) == WRITE.fold_binary(*WRITE.header_store_parse(*field))

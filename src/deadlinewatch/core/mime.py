@@ -240,5 +240,28 @@ class Plain:
         transfer, payload = _encode_text(self.text, "utf-8", None, WRITE)
         fields = [*self.headers, ("Content-Type", 'text/plain; charset="utf-8"'),
                   ("Content-Transfer-Encoding", transfer), ("MIME-Version", "1.0")]
-        head = b"".join(WRITE.fold_binary(*WRITE.header_store_parse(name, value)) for name, value in fields)
+        head = b"".join(map(_field, fields))
         return head + b"\r\n" + "\r\n".join(_NEWLINE.split(payload)).encode("ascii", "surrogateescape")
+
+
+_PRINTABLE = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words, one space between two
+# Headers whose value, in the shape given here and short enough for one line, the policy writes out exactly as
+# given: the unstructured ones in any printable shape, Date as format_datetime writes it, a Message-ID as
+# Studio.message_id makes it (tests/unit/test_letters.py holds each equal to the policy's). Parsing and folding
+# them — they differ from one reply to the next, so no cache helps — was a third of writing a reply out.
+_AS_GIVEN = {
+    "In-Reply-To": _PRINTABLE, "References": _PRINTABLE, "Auto-Submitted": _PRINTABLE,
+    "X-Deadlinewatch-Kind": _PRINTABLE,
+    "Date": re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"),
+    "Message-ID": re.compile(r"<[A-Za-z0-9._-]{1,64}@[A-Za-z0-9.-]{1,60}>"),
+}
+
+
+def _field(field: tuple[str, str]) -> bytes:
+    """One header as WRITE writes it (see _AS_GIVEN)."""
+    name, value = field
+    shape = _AS_GIVEN.get(name)
+    if shape is not None and type(value) is str and len(name) + 2 + len(value) <= 78 and "=?" not in value \
+            and shape.fullmatch(value):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return WRITE.fold_binary(*WRITE.header_store_parse(name, value))

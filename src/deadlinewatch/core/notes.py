@@ -11,7 +11,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from dataclasses import fields as declared
 from functools import lru_cache
 
@@ -321,31 +321,33 @@ def parse_note(
         else:
             seen.add(ref.uid)
             projects_seen.add(ref.project)
-        block = NoteBlock(project=ref.project if ref else "", uid=ref.uid if ref else "",
-                          name=ref.name if ref else name, matched_by=how)
         if len(fields) == 1:
             problems.append(phrase(_("%(where)s: say at least one of Done, Remaining, ETA or Blocked"), where=where))
+        # the block's values, read line by line: the block is made once, below
+        done: int | None = None
+        remaining: float | None = None
+        eta: dt.date | None = None
+        blocked = False
+        written = {"cause": "", "plan": "", "prevent": ""}
         for key, (lineno, value) in fields.items():
             try:
                 if key == "done":
-                    block = replace(block, done=parse_percent(value))
+                    done = parse_percent(value)
                 elif key == "remaining":
-                    block = replace(block, remaining_days=parse_duration(value, week_length))
+                    remaining = parse_duration(value, week_length)
                 elif key == "eta":
-                    block = replace(block, eta=parse_eta(value, today))
+                    eta = parse_eta(value, today)
                 elif key == "blocked":
-                    block = replace(block, blocked=parse_blocked(value))
-                elif key == "cause":
-                    block = replace(block, cause=value.strip())
-                elif key == "plan":
-                    block = replace(block, plan=value.strip())
-                elif key == "prevent":
-                    block = replace(block, prevent=value.strip())
+                    blocked = parse_blocked(value)
+                elif key in written:
+                    written[key] = value.strip()
             except NoteProblem as e:
                 problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=e.words))
         if ref is None:
             continue
-        blocks.append(block)
+        blocks.append(NoteBlock(project=ref.project, uid=ref.uid, name=ref.name, matched_by=how, done=done,
+                                remaining_days=remaining, eta=eta, blocked=blocked, cause=written["cause"],
+                                plan=written["plan"], prevent=written["prevent"]))
 
     if len(projects_seen) > 1:
         problems.append(phrase(_("the note mixes milestones of several projects; send one note per project, with "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -191,6 +192,10 @@ def with_notes(pv: ProjectView, reports: Sequence[Report]) -> ProjectView:
         return pv
     kept = dict(pv.reports)
     for uid in {r.uid for r in reports}:
-        kept[uid] = sorted([*kept.get(uid, ()), *(r for r in reports if r.uid == uid)],
-                           key=lambda r: r.at)[-RECENT_REPORTS:]
+        known, new = kept.get(uid, ()), [r for r in reports if r.uid == uid]
+        ats = [r.at for r in (*known, *new)]
+        if all(map(operator.le, ats, ats[1:])):  # in order already (a note newer than the last): no sort
+            kept[uid] = [*known, *new][-RECENT_REPORTS:]
+        else:
+            kept[uid] = sorted([*known, *new], key=lambda r: r.at)[-RECENT_REPORTS:]
     return dataclasses.replace(pv, reports=kept)

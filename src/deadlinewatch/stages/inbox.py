@@ -70,7 +70,7 @@ def look_up(svc: Services[InboxStore], incoming: intake.Incoming, reading: Readi
     # keyed: nobody outside can name one), never as any mail that quotes an id
     bounced = tuple(item for m in intake.returned_ids(incoming.msg)
                     if (item := store.client_message([m])) is not None and item.state == "sent"
-                    ) if intake.is_automatic(incoming.msg, incoming.sender) else ()
+                    ) if incoming.automatic else ()
     note = None
     if incoming.sender in reading.rules.members and not incoming.unreadable and not incoming.too_long:
         note = reading.parsed(incoming)
@@ -140,7 +140,7 @@ def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], note
             incoming = intake.read_message(item.raw, item.arrived, too_large)
             if incoming.sender in readers and rules.require_authentication:
                 incoming.authentication(rules.authserv_id)
-            if intake.is_automatic(incoming.msg, incoming.sender) and intake.returned_ids(incoming.msg):
+            if incoming.automatic and intake.returned_ids(incoming.msg):
                 _ = incoming.text  # what the manager is told of the bounce
             if incoming.sender in readers and not incoming.unreadable:  # a stranger's mail is filed unread
                 _ = incoming.text

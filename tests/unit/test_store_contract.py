@@ -218,6 +218,18 @@ class StoreContract:
         kept = store.reports_by_milestone("p")["u1"][0]  # every field comes back, the note's Prevent with the rest
         assert (kept.cause, kept.plan, kept.prevent) == ("late assets", "daily review",
                                                          "assets are due a week before the work starts")
+        # a note read inside a transaction that then fails was never recorded: no later read shows it (a message
+        # that fails alone in the inbox's batch must not leave its note in a forecast), and the next note is read
+        with pytest.raises(RuntimeError), store.transaction():
+            store.carry_out([note("<3@x>", NOW + dt.timedelta(days=2), 30)], NOW)
+            assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20, 30]
+            assert [r.done for r in store.reports_by_project()["p"]["u1"]] == [10, 20, 30]
+            raise RuntimeError("the message fails after its note was read")
+        assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20]
+        assert [r.done for r in store.reports_by_project()["p"]["u1"]] == [10, 20]
+        store.carry_out([note("<4@x>", NOW + dt.timedelta(days=3), 40)], NOW)
+        assert [r.done for r in store.reports_by_milestone("p")["u1"]] == [10, 20, 40]
+        assert [r.done for r in store.reports_by_project()["p"]["u1"]] == [10, 20, 40]
 
     def test_calendars_entries_and_tokens_are_kept_per_project(self, store: StorePort) -> None:
         _sync(store, {"/d.ics": DESIGN})

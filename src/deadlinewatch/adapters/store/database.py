@@ -155,6 +155,13 @@ class Database:
                 self.db.execute(f"PRAGMA user_version = {i + 1}")
             log.info("state: schema v%d → v%d: %s", i, i + 1, MIGRATIONS[i].what)
 
+    def _forget_reads(self) -> None:
+        """What was read inside a transaction that failed may hold its writes (a note recorded, then rolled back,
+        and its id given again to the next one): the kept reads go, and the next read is from the table."""
+        self._reports_cache.clear()
+        self._every_report.clear()
+        self._milestones_cache.clear()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One explicit transaction (BEGIN IMMEDIATE: one commit, one fsync, for everything inside); inside
@@ -169,6 +176,7 @@ class Database:
             except BaseException as e:
                 self.db.execute(f"ROLLBACK TO {name}")
                 self.db.execute(f"RELEASE {name}")
+                self._forget_reads()
                 _refused(e)
                 raise
             self.db.execute(f"RELEASE {name}")
@@ -178,6 +186,7 @@ class Database:
             yield self.db
         except BaseException as e:
             self.db.execute("ROLLBACK")
+            self._forget_reads()
             _refused(e)
             raise
         self.db.execute("COMMIT")

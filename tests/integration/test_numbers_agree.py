@@ -112,8 +112,11 @@ def test_the_reply_the_alert_the_managers_mail_and_the_nudge_state_the_forecast_
     assert abs(70 / float(pace[1]) - float(pace[2])) <= 0.1
     needs = re.search(r"recent pace it needs (\d+) more \(30% done\)", alerts["Design mockups"])
     assert needs is not None and int(needs[1]) == round(float(pace[2]))
-    assert "The client notice is due now." in reply  # the team's own date is past the deadline: due in this pass
+    # the team's own date is past the deadline: due in this pass — sent, or drafted for the manager, as the reply says
     assert [m for m in new if m["X-Deadlinewatch-Kind"] == "notice" or m["X-Deadlinewatch-Kind"] == "manager-draft"]
+    waits = any(m["X-Deadlinewatch-Kind"] == "manager-draft" for m in new)
+    assert ("The client needs to hear now; the notice is waiting for the manager's approval." if waits
+            else "The client notice is due now.") in reply
 
     seen = len(studio.smtp.parsed())
     once(studio, "2026-12-07T12:00")  # a week without a note

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from deadlinewatch.core import words
-from deadlinewatch.core.forecast import forecast, last_work_day
+from deadlinewatch.core.forecast import forecast, last_work_day, learn
 from deadlinewatch.core.model import Forecast, Milestone, Report
 from deadlinewatch.core.policy import Policy, Promise, decide, pick_offer, promised_date
 from deadlinewatch.core.words import Days, Factor, Percent, phrase
@@ -276,8 +276,21 @@ def test_the_plan_from_the_calendar_is_a_signal_of_its_own() -> None:
     assert near.p_miss is not None and near.p_miss < 0.2
     # a team whose plans ran 2x: the same plan now says "late"
     slow_plans = forecast(planned, [report(MON, remaining_days=15)], MON, CAL, TZ,
-                          spread=Spread(bias=1.0, remaining=0.4, eta=0.4, plan_bias=2.0, plan_sigma=0.3))
+                          spread=Spread(bias=1.0, remaining=0.4, eta=0.4, plan_bias=2.0, plan_sigma=0.3,
+                                        plan_history=2))
     assert "this team's plans have taken 2.0 times as long" in slow_plans.reason and (slow_plans.p_miss or 0) > 0.6
+
+
+def test_a_plan_claims_no_history_of_this_team_it_does_not_have() -> None:
+    """Before any of the team's planned milestones finished, the plan's factor is the reference class's: the
+    reason says it once, as work like this, never as "this team's plans have taken" (issue: the risk alert said
+    both, of a team with no closed milestone)."""
+    planned = Milestone("p", "m", "Design", dt.datetime(2026, 12, 26, tzinfo=TZ),
+                        start=dt.datetime(2026, 11, 30, tzinfo=TZ))
+    fresh = forecast(planned, [report(MON, done=10)], MON, CAL, TZ, spread=learn([]))
+    assert "The plan gave it 20 working days from 2026-11-30." in fresh.reason
+    assert "this team" not in fresh.reason.lower()
+    assert fresh.reason.count("1.8") == 1 and "Work like this has usually taken about 1.8 times" in fresh.reason
 
 
 def test_a_plan_restated_as_the_first_estimate_is_counted_once() -> None:

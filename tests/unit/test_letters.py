@@ -520,6 +520,50 @@ def test_a_moved_dependant_says_the_late_work_is_ours_and_apologises() -> None:
     assert "new date 15 December" in str(msg["Subject"])
 
 
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "has to move again, from Wednesday, 9 December 2026, the date I last gave you, to Tuesday, 15 December "
+           "2026. It builds on “Design mockups”, which is running late"),
+    ("tr", "tarihi yeniden değişiyor: size en son bildirdiğim 9 Aralık 2026 Çarşamba yerine 15 Aralık 2026 Salı"),
+    ("bn", "আবার বদলাতে হচ্ছে: সবশেষে আপনাকে যে বুধবার, ৯ ডিসেম্বর ২০২৬ জানিয়েছিলাম"),
+])
+def test_a_dependant_moved_again_moves_from_the_date_the_client_last_heard(language: str, said: str) -> None:
+    """A dependant moved a second time moves from the date the last letter gave the client (the notice of the same
+    minute lists it as "was"), never from the first date as if nothing had come between (third native reading,
+    defect 1), and names the late work it builds on."""
+    row = TimelineRow("content-1", "Content migration", dt.date(2026, 12, 8), dt.date(2026, 12, 15), "moved", 3,
+                      "dw-content", told=dt.date(2026, 12, 9))
+    text = " ".join(body(letters().calendar(envelope(language, kind="calendar"), row,
+                                            after="Design mockups")).split())
+    assert said in text
+    assert "8 December" not in text and "8 Aralık" not in text and "৮ ডিসেম্বর" not in text
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "- Launch: Tue, 22 Dec 2026 (first Fri, 18 Dec 2026)\n"),
+    ("tr", "(ilk tarih: 18 Ara 2026 Cum)"),
+    ("bn", "(মূল তারিখ: "),
+])
+def test_a_date_the_client_already_holds_is_listed_with_its_first_never_as_was(language: str, said: str) -> None:
+    """A list row the letter does not move (the client holds its date already: a delivered note's timeline) gives
+    the original date as the first one; "was" is the date held until a letter moves it, as every notice says."""
+    done = TimelineRow("design-1", "Design mockups", dt.date(2026, 12, 3), dt.date(2026, 12, 14), "done", 2, "dw-d")
+    held = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1, "dw-launch",
+                       known=True)
+    msg = letters().notice(letter(language, envelope(language, kind="delivered"), milestone=done,
+                                  rows=(done, held), delivered_on=dt.date(2026, 12, 14)))
+    assert said in body(msg) and "(was " not in body(msg)
+    assert said.split(" (")[-1].split(":")[0].rstrip(")\n") in " ".join(body(msg, "html").split())
+
+
+def test_a_date_before_the_forecasts_is_the_one_the_team_works_to_not_one_we_expect_to_meet() -> None:
+    """A notice whose date the manager chose before the forecast's says the team works to it; only the forecast's
+    date (or a later one) is "the date we expect to meet" (third native reading, defect 5)."""
+    text = body(letters().notice(letter(expected=False)))
+    assert "That's the date the team is working to, and if it changes, you'll hear it from me straight away." in text
+    assert "expect to meet" not in text
+    assert "Ekip bu tarihe göre çalışıyor" in body(letters().notice(letter("tr", expected=False)))
+
+
 def test_bengali_dates_name_the_month_in_full_and_turkish_weekdays_are_common_nouns_in_a_sentence() -> None:
     from deadlinewatch.core.locales import weekday_name
 

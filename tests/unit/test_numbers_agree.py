@@ -226,6 +226,18 @@ def test_the_reply_says_the_client_will_be_told_only_when_the_notice_is_due(
     assert "will go out" not in text and "the client will be told" not in text
 
 
+def test_the_reply_says_a_notice_due_waits_for_the_managers_approval_when_it_does(tmp_path: Path) -> None:
+    """Under approval = "manager" the notice due is drafted for the manager, not sent: the reply says so, as the
+    manager's draft of the same pass does, never "The client notice is due now." (third native reading, 10)."""
+    c = Studio(_config(tmp_path, "manager"), letters(), b"k" * 32)
+    ms = sorted((m for ms in _milestones(c, DESIGN).values() for m in ms), key=lambda m: m.deadline)
+    earlier = Report("acme-web", "design-1", NOW - dt.timedelta(days=7), 20)
+    pv = ProjectView(c.config.projects[0], ms, {"design-1": [earlier]}, {})
+    text = _reply(c, pv, "Milestone: Design mockups\nDone: 50%\nETA: 2026-12-21")
+    assert "The client needs to hear now; the notice is waiting for the manager's approval." in text
+    assert "The client notice is due now." not in text
+
+
 def test_the_reply_does_not_announce_a_notice_the_client_already_has(tmp_path: Path) -> None:
     """Told of a new date already, with the forecast still on it: no new notice is due, and the reply says none."""
     c = Studio(_config(tmp_path), letters(), b"k" * 32)
@@ -352,7 +364,12 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     deadline = dt.date(2026, 12, 4)
     assert design.p50 is not None
     assert f"{CAL.count(deadline, design.p50)} working days after the deadline (Dec 4, 2026)" in reply
-    assert "The client notice is due now." in reply  # the team's own date (14 December) is past the deadline
+    # the team's own date (14 December) is past the deadline: due, and — as the manager's mail of the same pass
+    # says — sent now, or drafted for the manager's approval
+    waits = bool(_told(store, "manager-draft"))
+    assert ("The client needs to hear now; the notice is waiting for the manager's approval." if waits
+            else "The client notice is due now.") in reply
+    assert waits is (approval == "manager" or "Why it waits for you" in " ".join(manager))
     # the launch waits for the design: the reply says the evaluation's forecast of it, as the alert does
     assert "It waits for “Design mockups”" in launch.reason and f"Forecast: {in_mail(launch)}" in reply
     [told] = [t for t in alerts if t.startswith("Launch (")]

@@ -56,6 +56,7 @@ class Spread:
     stated_bias: float = 1.0  # actual / its stated remaining time, combined; learned likewise
     history: int = 0  # the team's finished milestones with a first estimate: what its bias was learned from
     plan_bias: float = 1.0  # actual / planned length (DTSTART to deadline), learned likewise
+    plan_history: int = 0  # the team's finished milestones with a plan: what its plan_bias was learned from
     plan_sigma: float = 0.5
     # working days either way that a date is off whatever its horizon (dates are rounded to a week's or a month's
     # end): an ETA's or a plan's log-spread is hypot(sigma, tau / days), so a near date says less than a far one
@@ -220,7 +221,7 @@ def learn(closed: Sequence[Closed], prior: Prior = DEFAULT_PRIOR, base: Spread =
     sigma = max(estimates.sigma, base.floor)
     said = fit(remaining, prior, start=(previous.stated_bias, previous.remaining) if previous else None) \
         if remaining else replace(estimates, sigma=sigma)
-    return replace(base, history=sum(r.finished for r in closed),
+    return replace(base, history=sum(r.finished for r in closed), plan_history=sum(r.finished for r in plans),
                    bias=estimates.ratio, remaining=max(said.sigma, base.floor), eta=sigma, tau=estimates.tau,
                    stated_bias=said.ratio, plan_bias=planned.ratio, plan_sigma=max(planned.sigma, base.floor),
                    plan_tau=planned.tau)
@@ -437,7 +438,9 @@ def _plan_estimate(start: dt.date, deadline_day: dt.date, dated: Sequence[tuple[
 
     # a log-normal of the days left with the same median and the same central 68%
     sigma = max((math.log(left(_ONE_SIGMA[1])) - math.log(left(_ONE_SIGMA[0]))) / 2, spread.plan_sigma)
-    if abs(spread.plan_bias - 1) >= 0.05:
+    # the factor is this team's only once one of its planned milestones finished; before that it is the reference
+    # class's, which the forecast's words say once (Spread.bias_words), never as "this team's plans"
+    if spread.plan_history and abs(spread.plan_bias - 1) >= 0.05:
         words = phrase(_("The plan gave it %(days)s from %(start)s, and this team's plans have taken %(factor)s "
                          "times as long."),
                        days=Days(planned), start=start, factor=Factor(spread.plan_bias))

@@ -173,6 +173,9 @@ class NoticeLetter:
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
     call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
+    # the date is the forecast's (its P80, or the team's own date when later) or later: only then does the letter
+    # say it is the date we expect to meet; a date the manager chose earlier is the one the team works to
+    expected: bool = True
 
 
 @dataclass(frozen=True)
@@ -497,6 +500,7 @@ class Letters:
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
             moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
+            expected=letter.expected,
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:
@@ -513,11 +517,14 @@ class Letters:
                                    self._entry(env, first))
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
-    def calendar(self, env: ClientEnvelope, row: TimelineRow) -> EmailMessage:
-        """A one-UID calendar message: a moved dependant, or an entry introduced when its date comes near."""
+    def calendar(self, env: ClientEnvelope, row: TimelineRow, after: str = "") -> EmailMessage:
+        """A one-UID calendar message: a moved dependant, or an entry introduced when its date comes near. A
+        dependant moved a second time moves from the date the client last heard (`row.told`), and names the work
+        it builds on (`after`, whose own notice goes out with it)."""
         row = _clean(row)
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
-                                            cancel=False, cause="", dependants=())
+                                            told=row.told, after=safe_text(after), cancel=False, cause="",
+                                            dependants=())
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
                                    self._entry(env, row))
         return self._client_message(env, subject, text, None, request, "REQUEST")

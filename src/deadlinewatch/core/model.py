@@ -92,6 +92,9 @@ class TimelineRow:
     # the date the client held until this letter, where it is neither the first (`old`) nor the new one: a second
     # move says both what was last promised and what was first agreed
     told: dt.date | None = None
+    # the client already holds `new` (this letter does not move it): its `old` is then only the first date agreed,
+    # never "was" — a list says "was" of the date the client held until the letter, as a notice does
+    known: bool = False
 
 
 @dataclass(frozen=True)

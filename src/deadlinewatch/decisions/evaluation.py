@@ -274,12 +274,16 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     env = _envelope(c, pv, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)
     done = next((r.at for r in reversed(history) if r.done == 100), now)
+    # "the date we expect to meet" only of a date the forecast gives at least four times in five (or the team's own,
+    # when later): a date the manager chose before it is the one the team works to, no expectation of ours
+    likely = policy.promised_date(decision.forecast) if decision.forecast else None
     letter = NoticeLetter(
         envelope=env, milestone=row, deadline=pv.agreed(m), promised=decision.promised,
         slip_days=decision.slip_days, context=project.context, cause=cause,
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
+        expected=likely is not None and decision.promised is not None and decision.promised >= likely,
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
     if history:  # what it was composed from: a newer note makes a held one be composed again
@@ -293,7 +297,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     for r in moved_rows:
         if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
             dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
-            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r), now, r.uid)
+            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r, after=row.name), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
                                    invited=env.invites, entry_uid=r.entry_uid))

@@ -166,12 +166,12 @@ def _reply(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: 
         # the project once this note is recorded, as the pass's evaluation reads it
         pv = with_notes(lookup.view or ProjectView(project, list(lookup.milestones.get(project.id, ())), {}, {}),
                         reports)
-        forecasts, due = as_evaluated(c, pv, forecast, now, {b.uid for b in note.blocks}, lookup.closed)
+        forecasts, due, held = as_evaluated(c, pv, forecast, now, {b.uid for b in note.blocks}, lookup.closed)
         by_uid = {m.uid: m for m in pv.milestones}
         for block in note.blocks:
             m = by_uid[block.uid]
             blocks.append(_summary(c, block, m, pv.agreed(m), forecasts.get(m.uid), m.uid in due,
-                                   pv.reports.get(m.uid, [])))
+                                   pv.reports.get(m.uid, []), held=m.uid in held))
     token, msg_id = c.message_id("reply", incoming.message_key)
     letter = c.letters.reply_letter(
         language=c.config.team.language, sender=c.sender, to=incoming.sender,
@@ -185,30 +185,37 @@ def _reply(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict: 
 
 
 def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datetime, wanted: Collection[str],
-                 history: int) -> tuple[dict[str, Forecast], set[str]]:
+                 history: int) -> tuple[dict[str, Forecast], set[str], set[str]]:
     """What the pass's evaluation makes of these milestones of a project now: their forecasts (each with what it
     waits for) and which of them the policy makes a client notice due for — so that a reply says what the risk
     alert, the manager's mail and the nudge of the same moment say. A notice due now for a milestone others wait
     for moves their promised dates within the pass (and so their forecasts): then the evaluation itself is asked
     (`decide_project`, its letters composed and dropped), else its forecasts and policy alone, which is cheaper.
-    `history`: the team's closed milestones its spread learned from (a far promise may be held for the manager)."""
+    `history`: the team's closed milestones its spread learned from (a far promise may be held for the manager).
+    Third, which of the notices due wait for the manager's approval (held: policy.approval "manager", or a reason
+    of the plan's own): a notice due to a client is always planned by the evaluation itself, so that the reply says
+    whether it goes now or waits — as the manager's draft of the same pass does."""
     forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, wanted)
     by_uid = {m.uid: m for m in pv.milestones}
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
     notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
-    if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
+    held: set[str] = set()
+    if any(not by_uid[uid].private for uid in notices):
         evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
         forecasts = {f.uid: f for f in evaluation.forecasts}
         # the notices it plans; a private milestone's (never planned) as the policy decides it
-        notices = {uid for p in evaluation.plans if p.messages and p.messages[0].kind == "notice"
-                   and (uid := p.messages[0].uid) is not None} | {uid for uid in notices if by_uid[uid].private}
-    return forecasts, {uid for uid in notices if uid in wanted}
+        planned = [p.messages[0] for p in evaluation.plans if p.messages and p.messages[0].kind == "notice"
+                   and p.messages[0].uid is not None]
+        notices = {q.uid for q in planned if q.uid} | {uid for uid in notices if by_uid[uid].private}
+        held = {q.uid for q in planned if q.uid and q.state == "held"}
+    return forecasts, {uid for uid in notices if uid in wanted}, held
 
 
 def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f: Forecast | None, notice_due: bool,
-             history: Sequence[Report]) -> BlockSummary:
+             history: Sequence[Report], held: bool = False) -> BlockSummary:
     """One milestone of a note as the reply tells it back: what the note said, the forecast with it, and — when
-    the client notice is due and the notes never gave them — the request for the cause and the plan."""
+    the client notice is due and the notes never gave them — the request for the cause and the plan. `held`: the
+    notice due waits for the manager's approval (as_evaluated), so it is not sent now but drafted for them."""
     language = c.config.team.language
     if f is None:
         words = _say(c, language, (phrase(_("closed — done")),))
@@ -221,6 +228,8 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
                         if late > 0 else phrase(_("That is on time for the deadline (%(date)s)."), date=deadline_day))
         if notice_due:
             more.append(phrase(_("It is a private milestone: the client is not told.")) if m.private
+                        else phrase(_("The client needs to hear now; the notice is waiting for the manager's "
+                                      "approval.")) if held
                         else phrase(_("The client notice is due now.")))
         words = " ".join([c.letters.forecast(language, f), *([_say(c, language, tuple(more))] if more else [])])
     told = any(r.cause for r in history) and any(r.plan for r in history)

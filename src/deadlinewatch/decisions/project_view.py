@@ -115,7 +115,7 @@ class ProjectView:
             new, seq = override.get(m.uid, (held, self.sequence(m)))
             status = "done" if self.state(m) == "done" else "moved" if new != old else "on track"
             out.append(TimelineRow(m.uid, m.name, old, new, status, seq, self.entry_uid(m.uid),
-                                   told=held if held not in (old, new) else None))
+                                   told=held if held not in (old, new) else None, known=new == held))
         return tuple(out)
 
 

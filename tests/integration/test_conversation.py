@@ -245,7 +245,7 @@ def test_dependants_moved_by_a_slip_get_their_own_calendar_updates(studio: Studi
     studio.dovecot.save("progress", NOTE.replace("Remaining: 10 days", "Remaining: 20 days").encode())
     once_approved(studio, "2026-11-30T12:00")
     [notice] = sent(studio, "notice")
-    assert "Because later work builds on this, its date moves too:\n\n- Launch: " in \
+    assert "“Launch” builds on this work, so its date moves too:\n\n- Launch: " in \
         body(notice).replace("\r\n", "\n")
     [update] = sent(studio, "update")
     [event] = Calendar.from_ical(calendar_parts(update)[0].get_content()).walk("VEVENT")

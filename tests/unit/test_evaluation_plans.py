@@ -369,8 +369,8 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
-    assert "Notice #9 promised jane@acme.example a letter by today with the concrete steps" in " ".join(
-        body(message_from_bytes(reminder.message, policy=email_policy)).split())
+    assert "Notice #9 promised Jane Doe (jane@acme.example) a letter by today. It should give the concrete steps" \
+        in " ".join(body(message_from_bytes(reminder.message, policy=email_policy)).split())
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
     # the reminder waits with the letter
     assert [m.state for m in _to_manager(c, held, 9)] == ["pending", "held", "held"]
@@ -400,10 +400,19 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     assert old.cause in _text(renewed.messages[0])  # said again in a note after the notice: the team stands by it
     # a second slip is owned with a step of ours: the manager calls the next working day, and is reminded then
     assert renewed.call == dt.date(2026, 12, 1)
+    # the day named, not "tomorrow": a held letter goes out dated the day it is approved
     assert "I'll call you on Tuesday, 1 December 2026" in _text(renewed.messages[0])
     reminder = next(m for m in _to_manager(c, renewed, 9) if m.kind == "manager-call")
     assert reminder.not_before == dt.datetime(2026, 12, 1, 9, tzinfo=c.team_tz)
     assert b"you would call them today" in reminder.message
+    # a day the client counts on that the new date misses: the call is to agree what still reaches them before it,
+    # as the letter says, and the reminder says so
+    counting = _client(c, context="your annual shareholder meeting on 12 December")
+    missed = _notice(counting, [old, late, fresh], dates, {"design-1": last_notice})
+    assert "what we can still get to you before Saturday, 12 December 2026" in _text(missed.messages[0])
+    reminder = next(m for m in _to_manager(counting, missed, 9) if m.kind == "manager-call")
+    said = " ".join(body(message_from_bytes(reminder.message, policy=email_policy)).split())
+    assert "you would call them today to agree what can still reach them before Saturday, December 12, 2026" in said
 
 
 def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed_by_a_person(tmp_path: Path) -> None:
@@ -470,14 +479,14 @@ def test_a_promise_far_beyond_a_new_teams_own_eta_waits_for_the_manager_with_bot
     [promised] = [d.promised for d in notice.dates if d.uid == "design-1"]
     assert promised is not None
     assert promised > dt.date(2027, 3, 1)  # the reference class's date, a month and more past the team's
-    held = [why for why in notice.held if "the team's own date of" in why]
+    held = [why for why in notice.held if "than the team's own date (" in why]
     if closed:
         assert held == []
     else:
         [why] = held  # both dates, how far apart, and why the forecast is not to be trusted over the team
-        assert why.startswith("The draft promises the forecast's date, May 4, 2027, 2.7 times as far off as the team's "
-                              "own date of Jan 25, 2027. The forecast has no closed milestone of this team to learn "
-                              "from yet")
+        assert why.startswith("The draft promises the forecast's date, May 4, 2027, 67 working days later than the "
+                              "team's own date (Jan 25, 2027). The forecast has no closed milestone of this team to "
+                              "learn from yet")
         # the manager's choices, and what each risks
         assert 'to send the team\'s date, reply "approve 2027-01-25"' in why
 
@@ -499,8 +508,8 @@ def test_a_held_notice_whose_team_keeps_the_agreed_date_offers_to_keep_it_not_to
                                history=0)
     assert snap.view.agreed(snap.view.milestones[0]) == agreed
     [notice] = decide_project(c, snap, forecast, NOW).plans
-    [why] = [w for w in notice.held if "the team's own date of" in w]
-    assert "Dec 4, 2026, which keeps the date agreed with the client" in why
+    [why] = [w for w in notice.held if "than the team's own date (" in w]
+    assert "(Dec 4, 2026), which keeps the date agreed with the client" in why
     assert "rejecting keeps the agreed date, as the team says" in why
     assert "a date of your own must come after Dec 4, 2026" in why and "the team's date, reply" not in why
 

@@ -24,7 +24,7 @@ import copy
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -33,6 +33,7 @@ from typing import ParamSpec
 
 import jinja2
 from babel import Locale, UnknownLocaleError
+from babel.lists import format_list
 from babel.support import NullTranslations
 from markupsafe import Markup
 
@@ -80,12 +81,11 @@ ENTRY_STATUS = {"on track": _("on track"), "done": _("done"), "cancelled": _("ca
 # what a copy for the manager (their Cc copy, a shadow copy, a draft) says instead of the live calendar part it
 # leaves out, in the manager's language
 COPY_NOTES = {
-    "REQUEST": _("Calendar: the client's copy of this message carries an invitation that puts \"%(entry)s\" in "
-                 "their calendar on %(date)s (SEQUENCE %(sequence)s). It is left out of this copy, so that no "
-                 "calendar of yours applies it."),
-    "CANCEL": _("Calendar: the client's copy of this message carries a cancellation that removes \"%(entry)s\" "
-                "from their calendar (SEQUENCE %(sequence)s). It is left out of this copy, so that no calendar of "
-                "yours applies it."),
+    "REQUEST": _("Calendar: the client's copy of this message carries an invitation that puts “%(entry)s” in "
+                 "their calendar on %(date)s. It is left out of this copy, so that no calendar of yours applies "
+                 "it."),
+    "CANCEL": _("Calendar: the client's copy of this message carries a cancellation that removes “%(entry)s” "
+                "from their calendar. It is left out of this copy, so that no calendar of yours applies it."),
 }
 
 CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.html.j2", "weekly.txt.j2",
@@ -382,13 +382,19 @@ class Letters:
         def listday(d: dt.date) -> str:  # in a list: "Wed, 16 Dec 2026"
             return format_day(d, locale, "~yMMMEd")
 
-        return dict(day=day, brief=brief, listday=listday, num=lambda n: format_number(n, locale),
+        def listing(items: Iterable[str]) -> str:  # "Design mockups and Content migration", in the reader's words
+            return format_list(list(items), locale=locale)
+
+        return dict(day=day, brief=brief, listday=listday, listing=listing, num=lambda n: format_number(n, locale),
                     pct=lambda n: format_percent(n, locale))
 
     def _common(self, env: ClientEnvelope) -> dict[str, object]:
         locale = env.client.locale
+        formats = self._formats(locale, env.composed_at.date())
+        if locale.language == "tr":  # "10 Ara 2026 Per" reads as a program's output to a Turkish client: in full
+            formats["listday"] = formats["day"]
         return dict(
-            self._formats(locale, env.composed_at.date()), project=safe_text(env.project_name),
+            formats, project=safe_text(env.project_name),
             client_name=safe_text(env.client.name), client_email=env.client.email,
             signature=safe_text(env.signature or parseaddr(env.sender)[0] or parseaddr(env.sender)[1], 100),
             shadow=env.shadow, kind=env.kind, invites=env.invites,
@@ -458,7 +464,7 @@ class Letters:
         """What one of our iMIP parts does, in words, in a language (the manager's)."""
         what = timeline.described(ics)
         return self.say(language, [phrase(COPY_NOTES.get(what.method, COPY_NOTES["REQUEST"]), entry=what.summary,
-                                          date=what.day, sequence=what.sequence)])
+                                          date=what.day)])
 
     def for_manager(self, msg: EmailMessage, language: str) -> EmailMessage:
         """A client message as the manager sees it — their Cc copy, a held draft: without its live calendar part,
@@ -638,12 +644,14 @@ class Letters:
         self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, what: str,
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
+        client_name: str = "", before: dt.date | None = None,
     ) -> EmailMessage:
         """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy), or news
         of a notice (released, failed, decided)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
-            milestone=milestone, client=client, reason=reason, detail=detail, held=tuple(held),
+            milestone=milestone, client=client, client_name=safe_text(client_name) or client, reason=reason,
+            detail=detail, held=tuple(held), before=before,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

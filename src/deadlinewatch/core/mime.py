@@ -133,12 +133,19 @@ class Subject(str):
     name = "Subject"
 
     def fold(self, *, policy: Any) -> str:
+        linesep = str(policy.linesep)
         if self.isascii():
-            # typeshed types header_factory as returning Any; fold gives the folded header text
-            return policy.header_factory("Subject", str(self)).fold(policy=policy)  # type: ignore[no-any-return]
+            # folded by us at the spaces, the first words on the Subject line: the policy's folding put a long
+            # subject wholly on a continuation line, which parsers give back with a leading space
+            width, lines = policy.max_line_length or 78, ["Subject:"]
+            for word in str(self).split(" "):
+                if len(lines[-1]) + 1 + len(word) > width and lines[-1] != "Subject:" and lines[-1].strip():
+                    lines.append(" " + word)
+                else:
+                    lines[-1] += " " + word
+            return linesep.join(lines) + linesep
         from email.header import Header
 
-        linesep = str(policy.linesep)
         return f"Subject: {Header(str(self), 'utf-8', header_name='Subject').encode(linesep=linesep)}{linesep}"
 
 

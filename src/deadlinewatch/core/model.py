@@ -185,6 +185,7 @@ class ManagerNote:
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
     call: dt.date | None = None  # a second notice: the day the letter says the manager calls the client
     prevent: bool = True  # the letter gave what keeps it from happening again (else the call is to say it)
+    call_before: dt.date | None = None  # the client's day the call is to agree what still reaches them before
     copies: tuple[QueueMail, ...] = ()  # the manager's copies of client messages with live calendar parts
     team: tuple[QueueMail, ...] = ()  # messages to the team it causes (an ask), recorded with it
 

@@ -17,6 +17,7 @@ from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
+from deadlinewatch.core.locales import context_day
 from deadlinewatch.core.model import (
     Forecast,
     ManagerNote,
@@ -30,7 +31,7 @@ from deadlinewatch.core.model import (
     TimelineRow,
 )
 from deadlinewatch.core.notes import note_keys
-from deadlinewatch.core.words import Factor, _, phrase
+from deadlinewatch.core.words import Days, _, phrase
 from deadlinewatch.decisions.forecaster import ForecastFn
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio, bare
@@ -50,6 +51,7 @@ class Plan:
     follow_up: dt.date | None = None  # the day the letter promises the client the steps by (a reminder then)
     call: dt.date | None = None  # a second notice: the day the letter says the manager calls the client
     prevent: bool = True  # the letter gave what keeps it from happening again
+    call_before: dt.date | None = None  # the day the client counts on, when the new date falls after it
     ask_team: str = ""  # what the team is asked for (a second notice without a newer Cause or Plan)
     team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
     copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
@@ -67,7 +69,8 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
     if first.state != "held" and first.kind != "notice" and not plan.team and not plan.copies:
         return None
     return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
-                       plan.follow_up, plan.call, plan.prevent, tuple(plan.copies), tuple(plan.team))
+                       plan.follow_up, plan.call, plan.prevent, plan.call_before, tuple(plan.copies),
+                       tuple(plan.team))
 
 
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -223,26 +226,26 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
             phrase(_("only one closed milestone of this team to learn from")) if closed == 1 else \
             phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed)
         agreed = pv.agreed(m)
+        later = Days(cal.count(team_date, decision.promised))  # how much later, as the manager counts days
         if team_date > agreed:
             plan.held.append(c.letters.say(team, [phrase(_(
-                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
-                "own date of %(eta)s. The forecast has %(learned)s, so its date is mostly how long work like this "
-                "took other teams (about 1.8 times their estimates). Sending the team's date risks a second "
-                "apology if the team runs as most do; sending the forecast's risks telling the client of more delay "
-                "than this team may need. Ask the team, or choose below: to send the team's date, reply "
-                "\"%(yes)s %(eta_iso)s\"."),
-                promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                "The draft promises the forecast's date, %(promised)s, %(later)s later than the team's own date "
+                "(%(eta)s). The forecast has %(learned)s, so its date is mostly how long work like this took other "
+                "teams. Sending the team's date risks a second apology if this team runs late as most do; sending "
+                "the forecast's risks telling the client of more delay than this team may need. Ask the team, or "
+                "choose below: to send the team's date, reply \"%(yes)s %(eta_iso)s\"."),
+                promised=decision.promised, later=later, eta=team_date, learned=learned,
                 yes=c.letters.gettext(team, _("approve")),
                 eta_iso=policy.usable(team_date, cal, c.client_days(project)).isoformat())]))
         else:  # the team keeps the date agreed: its date is no new one to send (approve refuses it)
             plan.held.append(c.letters.say(team, [phrase(_(
-                "The draft promises the forecast's date, %(promised)s, %(factor)s times as far off as the team's "
-                "own date of %(eta)s, which keeps the date agreed with the client. The forecast has %(learned)s, so "
-                "its date is mostly how long work like this took other teams (about 1.8 times their estimates). "
-                "Keeping the agreed date risks a late apology if the team runs as most do; sending the forecast's "
-                "risks telling the client of a delay this team may not have. Ask the team, or choose below: "
-                "rejecting keeps the agreed date, as the team says, and a date of your own must come after "
-                "%(agreed)s."), promised=decision.promised, factor=Factor(factor), eta=team_date, learned=learned,
+                "The draft promises the forecast's date, %(promised)s, %(later)s later than the team's own date "
+                "(%(eta)s), which keeps the date agreed with the client. The forecast has %(learned)s, so its date "
+                "is mostly how long work like this took other teams. Keeping the agreed date risks a late apology "
+                "if this team runs late as most do; sending the forecast's risks telling the client of a delay "
+                "this team may not have. Ask the team, or choose below: rejecting keeps the agreed date, as the "
+                "team says, and a date of your own must come after %(agreed)s."), promised=decision.promised,
+                later=later, eta=team_date, learned=learned,
                 agreed=agreed)]))
     offer, offer_stands = None, False
     if decision.kind != "delivered":
@@ -270,6 +273,9 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         # working day (reminded that morning), to go through the new plan and what reaches the client first
         plan.call = cal.add(now.astimezone(c.team_tz).date(), CALL_DAYS)
         plan.prevent = bool(prevent)
+        # as the letter says it: the call agrees what reaches the client before their day, when the date misses it
+        when = context_day(project.context, language, now.astimezone(tz).date())
+        plan.call_before = when if when and decision.promised and decision.promised >= when else None
     identity = [m.uid, sequence] if decision.kind != "delivered" else [m.uid]
     env = _envelope(c, pv, decision.kind, identity, now)
     moved_rows = tuple(r for r in rows if r.uid in moved and r.uid in override)

@@ -57,9 +57,12 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
         c.config.team.language
     out: list[QueueMail] = []
     if first.state == "held":
-        others = len(group.messages) - 1
-        extra = c.letters.say(team, [phrase(_("Calendar updates that go out with it: %(count)s."), count=others)]) \
-            if others else ""
+        # the updates the draft carries, named: a count alone ("1") tells the manager nothing to check
+        others = [names.get(m.uid or "", m.uid or "") for m in group.messages[1:]]
+        said = phrase(_("One calendar update goes out with it: the entry for %(names)s."), names=others[0]) \
+            if len(others) == 1 else phrase(_("%(count)s calendar updates go out with it: the entries for "
+                                              "%(names)s."), count=len(others), names=", ".join(others))
+        extra = c.letters.say(team, [said]) if others else ""
         out.append(compose_manager_message(c, ref, names, "draft", note.reason, now, detail=extra, draft=first.message,
                                            held=note.held))
     elif first.kind == "notice":
@@ -70,6 +73,7 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
     if note.call is not None:
         at = dt.datetime.combine(note.call, dt.time(9), tzinfo=c.team_tz)
         out.append(compose_manager_message(c, ref, names, "call", "" if note.prevent else "prevent", now,
+                                           before=note.call_before,
                                            state=first.state, not_before=at))
     return out + [dataclasses.replace(q, state=first.state) for q in note.copies] + list(note.team)
 
@@ -77,7 +81,8 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
 def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, str], what: str, reason: str,
                             now: dt.datetime, detail: str = "", draft: bytes | None = None,
                             in_reply_to: str = "", state: str = "pending",
-                            not_before: dt.datetime | None = None, held: Sequence[str] = ()) -> QueueMail:
+                            not_before: dt.datetime | None = None, held: Sequence[str] = (),
+                            before: dt.date | None = None) -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = c.config.project(notice.project) if notice.project else None
     manager = project.manager if project else c.config.team.manager
@@ -90,6 +95,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
         message_id=msg_id,
         what=what, notice_id=notice.id, token=notice.token, project_name=project.name if project else "",
         milestone=_subject_of(c, notice, names), client=project.client.email if project else "",
+        client_name=project.client.name if project else "", before=before,
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
         in_reply_to=in_reply_to, held=held,
     )

@@ -10,12 +10,14 @@ CI runs 10 kills over 100 notes; the soak (30 kills over 300 notes) is
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import os
 import random
 import signal
 import sqlite3
 import time
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ pytestmark = pytest.mark.integration
 SOAK = os.environ.get("DEADLINEWATCH_SOAK") == "1"
 KILLS, NOTES = (30, 300) if SOAK else (10, 100)
 MILESTONES = 8
+NOW = dt.datetime(2026, 11, 30, 12, tzinfo=zoneinfo.ZoneInfo("Europe/Istanbul"))  # the daemon's --now (conftest)
 
 
 def milestone(i: int) -> str:
@@ -69,7 +72,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
         db = sqlite3.connect(state)
         try:
             notes = db.execute("SELECT COUNT(*) FROM messages WHERE message_id LIKE '<crash-%'").fetchone()[0]
-            busy = db.execute("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')").fetchone()[0]
+            # a reminder scheduled for a later day (the manager's call the day after a second notice) waits by design
+            busy = sum(1 for (due,) in db.execute(
+                "SELECT next_attempt FROM outbox WHERE state IN ('pending', 'sending')")
+                if due is None or dt.datetime.fromisoformat(due) <= NOW)
         finally:
             db.close()
         return bool(notes == NOTES and busy == 0)
@@ -97,7 +103,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(studio: Stu
     assert collections.Counter(processed) == collections.Counter(keys)
     assert not [m for m in _folder(studio.dovecot, "INBOX") if str(m["Message-ID"]).startswith("<crash-")]
     # every due message delivered; whatever went twice went as the very same bytes
-    assert {state for _, state, _ in outbox} <= {"sent", "failed", "rejected", "held"}
+    assert {state for _, state, kind in outbox if kind != "manager-call"} <= {"sent", "failed", "rejected", "held"}
     delivered: dict[str, set[bytes]] = collections.defaultdict(set)
     for _, _, raw in studio.smtp.messages:
         head = raw.split(b"\r\n\r\n", 1)[0]

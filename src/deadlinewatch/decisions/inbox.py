@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.config import Config
-from deadlinewatch.core import intake, notes
+from deadlinewatch.core import intake, notes, policy
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
     DecideHeld,
     Forecast,
     Milestone,
+    NoticeDecision,
     Place,
     QueueMail,
     RecordMessage,
@@ -192,15 +193,20 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     for moves their promised dates within the pass (and so their forecasts): then the evaluation itself is asked
     (`decide_project`, its letters composed and dropped), else its forecasts and policy alone, which is cheaper.
     `history`: the team's closed milestones its spread learned from (a far promise may be held for the manager).
-    Third, which of the notices due wait for the manager's approval (held: policy.approval "manager", or a reason
-    of the plan's own): a notice due to a client is always planned by the evaluation itself, so that the reply says
-    whether it goes now or waits — as the manager's draft of the same pass does."""
+    Third, which of the notices due wait for the manager's approval: every one under approval "manager"; one held
+    for a reason of its plan's own is known only where the evaluation itself was asked (planning each notice due
+    for every note cost a whole project's letters a note: a second and more each, with a held notice re-planned at
+    every note)."""
     forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, wanted)
     by_uid = {m.uid: m for m in pv.milestones}
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
     notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
-    held: set[str] = set()
-    if any(not by_uid[uid].private for uid in notices):
+    # known without planning the letters: the manager approves every client letter, or the notice's date outruns
+    # the team's own so far that the manager chooses (plan_notice's hold, the same rule)
+    today = now.astimezone(c.team_tz).date()
+    held: set[str] = {uid for uid in notices if not by_uid[uid].private and (
+        pv.project.approval == "manager" or _outruns(decided[uid], today, history, c))}
+    if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
         evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
         forecasts = {f.uid: f for f in evaluation.forecasts}
         # the notices it plans; a private milestone's (never planned) as the policy decides it
@@ -209,6 +215,13 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
         notices = {q.uid for q in planned if q.uid} | {uid for uid in notices if by_uid[uid].private}
         held = {q.uid for q in planned if q.uid and q.state == "held"}
     return forecasts, {uid for uid in notices if uid in wanted}, held
+
+
+def _outruns(decision: NoticeDecision | None, today: dt.date, closed: int, c: Studio) -> bool:
+    """The notice's date is so far beyond the team's own date that its plan holds it for the manager (plan_notice)."""
+    if decision is None or decision.kind != "notice" or decision.forecast is None:
+        return False
+    return policy.outruns_team(decision.promised, decision.forecast.team_date, today, closed, c.workdays) is not None
 
 
 def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f: Forecast | None, notice_due: bool,

@@ -41,7 +41,7 @@ def test_the_readme_note_without_an_eta_tells_the_client_in_the_same_pass(studio
         text = body(draft).replace("\r\n", "\n")
         # both dates, why they differ, and what each choice risks (the note's time is its arrival here: the date
         # the team's Remaining ends follows from it)
-        assert "The draft promises the forecast's date" in text and "the team's own date of" in text
+        assert "The draft promises the forecast's date" in text and "later than the team's own date (" in text
         assert 'to send the team\'s date, reply "approve 2026-12-' in text
         assert "risks a second apology" in text
     else:

@@ -82,7 +82,7 @@ def test_once_warns_the_client_answers_the_team_and_files_every_message(
     # the team is new (no closed milestone), and the forecast's date is over 1.5x as far off as the team's own
     [draft] = [m for m in sent if m["X-Deadlinewatch-Kind"] == "manager-draft"]
     why = " ".join(body(draft).split())
-    assert "The draft promises the forecast's date" in why and "the team's own date of" in why
+    assert "The draft promises the forecast's date" in why and "later than the team's own date (" in why
     assert "risks a second apology" in why
     assert approve_held(config, "2026-11-30T12:01")
     approved = _once(config, "2026-11-30T12:02")  # the approved notice goes out on the next pass

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from email import message_from_bytes
 from email.policy import default as default_policy
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -591,7 +592,7 @@ def test_bengali_dates_name_the_month_in_full_and_turkish_weekdays_are_common_no
 
 WATCHED = [("en", "“Launch” needs extra attention this week, and we're on it. If its date has to move, you'll "
                   "hear it from me straight away"),
-           ("tr", "“Launch” aşaması bu hafta özel bir dikkat gerektiriyor"),
+           ("tr", "“Launch” aşamasını bu hafta yakından takip ediyoruz"),
            ("bn", "এই সপ্তাহে ‘Launch’ কাজটিতে বাড়তি মনোযোগ দরকার")]
 
 
@@ -652,3 +653,109 @@ def test_a_reply_header_written_as_given_is_what_the_policy_writes(name: str, va
 
     for field in [(name, value), ("Date", format_datetime(when)), ("Message-ID", f"<{local}@{domain}>")]:
         assert _field(field) == WRITE.fold_binary(*WRITE.header_store_parse(*field))
+
+
+@pytest.mark.parametrize(("language", "context", "said"), [
+    ("en", "your shareholder meeting on 12 December",
+     "That puts “Content migration” after your shareholder meeting on 12 December, which isn't what I told you "
+     "before. I'm sorry."),
+    ("tr", "12 Aralık'taki hissedarlar toplantınız", "“Content migration” aşamasının 12 Aralık'taki hissedarlar "
+     "toplantınız sonrasına kalması demek"),
+    ("bn", "১২ ডিসেম্বরের শেয়ারহোল্ডার সভা", "‘Content migration’ এখন ১২ ডিসেম্বরের শেয়ারহোল্ডার সভা পেরিয়ে যাচ্ছে"),
+])
+def test_a_dependant_moved_past_the_clients_own_date_is_said_and_apologised_for(
+        language: str, context: str, said: str) -> None:
+    """The notice's own milestone still lands before the client's day, but a dependant it moves does not: the
+    client was told a date before their day, and hears plainly that it no longer is, with an apology — in the
+    notice and in the dependant's own letter (fourth native reading, defect 1)."""
+    dep = TimelineRow("content-1", "Content migration", dt.date(2026, 12, 8), dt.date(2026, 12, 15), "moved", 3,
+                      "dw-content", told=dt.date(2026, 12, 9))
+    text = " ".join(body(letters().notice(letter(language, context=context, moved=(dep,)))).split())
+    assert said in text
+    html = " ".join(body(letters().notice(letter(language, context=context, moved=(dep,))), "html").split())
+    assert said in unescape(html)
+    moved = " ".join(body(letters().calendar(envelope(language, kind="update"), dep, after="Design mockups",
+                                             context=context)).split())
+    owned = {"en": "That now falls after your shareholder meeting on 12 December, which isn't what I told you "
+                   "before, and I'm sorry.",
+             "tr": "Bu tarih 12 Aralık'taki hissedarlar toplantınız sonrasına denk geliyor",
+             "bn": "নতুন তারিখটি ১২ ডিসেম্বরের শেয়ারহোল্ডার সভা পেরিয়ে যাচ্ছে"}[language]
+    assert owned in moved
+    early = dataclasses.replace(dep, new=dt.date(2026, 12, 11))  # still before the day: nothing to own
+    assert owned not in " ".join(body(letters().calendar(envelope(language, kind="update"), early, after="x",
+                                                         context=context)).split())
+    for text in (body(letters().notice(letter(language, context=context, moved=(early,)))),
+                 body(letters().notice(letter(language, context="your launch party", moved=(dep,))))):
+        assert said not in " ".join(text.split())
+
+
+@pytest.mark.parametrize(("language", "adds", "moves"), [
+    ("en", "This email also adds “Design mockups” to your calendar on its new date",
+     "This email also moves the entry in your calendar to the new date"),
+    ("tr", "Bu e-posta ayrıca “Design mockups” aşamasını yeni tarihiyle takviminize ekliyor",
+     "takviminizdeki etkinliği yeni tarihe taşıyor"),
+    ("bn", "এই ইমেইলটি ‘Design mockups’ কাজটিকেও নতুন তারিখে আপনার ক্যালেন্ডারে যোগ করবে",
+     "ক্যালেন্ডারের এন্ট্রিটিও নতুন তারিখে সরিয়ে দেবে"),
+])
+def test_a_letter_adds_an_entry_the_clients_calendar_never_had_and_moves_one_it_has(
+        language: str, adds: str, moves: str) -> None:
+    """The client's calendar has only the entries an invitation put there: a letter carrying the first one of a
+    milestone adds it, never "moves" it (fourth native reading, defect 3)."""
+    new = " ".join(body(letters().notice(letter(language, new_entry=True))).split())
+    held = " ".join(body(letters().notice(letter(language))).split())
+    assert adds in new and moves not in new
+    assert moves in held and adds not in held
+    dep = TimelineRow("launch-1", "Launch", dt.date(2026, 12, 18), dt.date(2026, 12, 22), "moved", 1, "dw-launch")
+    first = " ".join(body(letters().calendar(envelope(language, kind="update"), dep, after="Design mockups",
+                                             new_entry=True)).split())
+    assert {"en": "This email adds “Launch” to your calendar on its new date",
+            "tr": "Bu e-posta “Launch” aşamasını yeni tarihiyle takviminize ekliyor",
+            "bn": "এই ইমেইলটি ‘Launch’ কাজটিকে নতুন তারিখে আপনার ক্যালেন্ডারে যোগ করবে"}[language] in first
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "Moved from 9 Dec 2026 to 15 Dec 2026 (originally 8 Dec 2026)"),
+    ("tr", "9 Ara 2026 tarihinden 15 Ara 2026 tarihine alındı (ilk tarih: 8 Ara 2026)"),
+    ("bn", "৯ ডিসেম্বর ২০২৬ থেকে সরে ১৫ ডিসেম্বর ২০২৬ (মূল তারিখ: ৮ ডিসেম্বর ২০২৬)"),
+])
+def test_a_calendar_entry_moved_twice_moves_from_the_date_the_calendar_held(language: str, said: str) -> None:
+    """The entry's DESCRIPTION says the date the client's calendar held until now, the original beside it."""
+    row = TimelineRow("content-1", "Content migration", dt.date(2026, 12, 8), dt.date(2026, 12, 15), "moved", 3,
+                      "dw-content", told=dt.date(2026, 12, 9))
+    assert letters().entry_description(language, row, timezone="Europe/London").split("\n")[0] == said
+
+
+@pytest.mark.parametrize(("language", "first", "quiet", "still"), [
+    ("en", "This is my first weekly update on ACME web, so there's no earlier week to compare with yet.",
+     "I haven't had new progress figures from the team since last week, so the figures below are last week's.",
+     "No milestone has moved forward since last week."),
+    ("tr", "Bu, ACME web projesiyle ilgili ilk haftalık durum özetim",
+     "Geçen haftadan bu yana ekipten yeni bir ilerleme bilgisi almadım; aşağıdaki oranlar geçen haftakilerle aynı.",
+     "hiçbir aşamada ilerleme olmadı"),
+    ("bn", "এটি ACME web প্রকল্পের প্রথম সাপ্তাহিক আপডেট",
+     "গত সপ্তাহের পর দলের কাছ থেকে নতুন কোনো অগ্রগতির হিসাব পাইনি; নিচের শতাংশগুলো গত সপ্তাহেরই।",
+     "কোনো কাজে অগ্রগতি হয়নি"),
+])
+def test_a_weekly_without_progress_says_whether_no_figures_came_or_the_figures_did_not_move(
+        language: str, first: str, quiet: str, still: str) -> None:
+    """"No milestone has moved forward" only when notes came and showed none; a week without notes says no new
+    figures came, and the first weekly says it is the first (fourth native reading, defect 2)."""
+    def weekly(progress: list[Progress], is_first: bool = False) -> str:
+        msg = letters().weekly(envelope(language, kind="weekly"), ROWS, progress, [ROWS[0]], dt.date(2026, 11, 30),
+                               first=is_first)
+        return " ".join(body(msg).split()) + " ".join(body(msg, "html").split())
+    no_notes = weekly([Progress(ROWS[0], 60, 60, 0), Progress(ROWS[1], None, None, 0)])
+    assert quiet in no_notes and still not in no_notes and first not in no_notes
+    flat = weekly([Progress(ROWS[0], 60, 60, 1), Progress(ROWS[1], None, None, 0)])
+    assert still in flat and quiet not in flat
+    opening = weekly([Progress(ROWS[0], None, None, 0), Progress(ROWS[1], None, None, 0)], is_first=True)
+    assert first in opening and still not in opening and quiet not in opening
+
+
+def test_the_weeklys_names_are_listed_as_a_sentence_lists_them_and_counts_are_words() -> None:
+    rows = (*ROWS, TimelineRow("c-1", "Content migration", dt.date(2026, 12, 8), dt.date(2026, 12, 8), "on track", 0))
+    progress = [Progress(r, 10, 20, 1) for r in rows]
+    text = " ".join(body(letters().weekly(envelope(kind="weekly"), rows, progress, [rows[0]], dt.date(2026, 11, 30),
+                                          watch=[r.name for r in rows])).split())
+    assert "Design mockups, Launch and Content migration need extra attention this week" in text
+    assert "work moved forward on three milestones." in text

@@ -92,6 +92,7 @@ CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.ht
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2",
                   "forward.txt.j2")
+COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 DOMAIN = "letters"  # the catalogs' domain: locale/<lang>/LC_MESSAGES/letters.po
 SAID_KEPT = 4096  # distinct forecasts said and kept per Letters; a full memo starts over (cheap to say again)
 LATIN_FONTS = "'Segoe UI',Roboto,'Helvetica Neue',Helvetica,Arial,'Noto Sans',sans-serif"
@@ -176,6 +177,9 @@ class NoticeLetter:
     # the date is the forecast's (its P80, or the team's own date when later) or later: only then does the letter
     # say it is the date we expect to meet; a date the manager chose earlier is the one the team works to
     expected: bool = True
+    # the client's calendar has no entry for the milestone yet (no invitation for it went out): the letter's
+    # invitation adds it, it moves nothing
+    new_entry: bool = False
 
 
 @dataclass(frozen=True)
@@ -385,8 +389,11 @@ class Letters:
         def listing(items: Iterable[str]) -> str:  # "Design mockups and Content migration", in the reader's words
             return format_list(list(items), locale=locale)
 
+        def count(n: int) -> str:  # a count in a sentence: "two milestones" in English, as its "one milestone"
+            return COUNT_WORDS[n] if locale.language == "en" and 0 <= n < len(COUNT_WORDS) else format_number(n, locale)
+
         return dict(day=day, brief=brief, listday=listday, listing=listing, num=lambda n: format_number(n, locale),
-                    pct=lambda n: format_percent(n, locale))
+                    pct=lambda n: format_percent(n, locale), count=count)
 
     def _common(self, env: ClientEnvelope) -> dict[str, object]:
         locale = env.client.locale
@@ -448,7 +455,11 @@ class Letters:
         status, the original date beside a moved one, and the client page's address when there is one. Every entry
         has one: Thunderbird shows the invitation's card instead of the letter, and the entry stays without it."""
         locale = letter_locale(language, timezone)
-        if row.status == "moved":
+        if row.status == "moved" and row.told is not None and row.told != row.old:
+            # moved again: from the date the client's calendar held until now, the original beside it
+            words = phrase(_("Moved from %(told)s to %(new)s (originally %(old)s)"), told=row.told, new=row.new,
+                           old=row.old)
+        elif row.status == "moved":
             words = phrase(_("Moved from %(old)s to %(new)s"), old=row.old, new=row.new)
         else:
             words = phrase(_("Status: %(status)s"), status=phrase(ENTRY_STATUS.get(row.status, row.status)))
@@ -506,7 +517,8 @@ class Letters:
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
             moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
-            expected=letter.expected,
+            expected=letter.expected, new_entry=letter.new_entry,
+            crossed=[r.name for r in letter.moved if _crossed(r, when)],
         )
         request = None
         if env.kind == "notice" and letter.promised is not None:
@@ -523,14 +535,20 @@ class Letters:
                                    self._entry(env, first))
         return self._client_message(env, subject, text, html, request, "REQUEST")
 
-    def calendar(self, env: ClientEnvelope, row: TimelineRow, after: str = "") -> EmailMessage:
+    def calendar(self, env: ClientEnvelope, row: TimelineRow, after: str = "", context: str = "",
+                 new_entry: bool = False) -> EmailMessage:
         """A one-UID calendar message: a moved dependant, or an entry introduced when its date comes near. A
         dependant moved a second time moves from the date the client last heard (`row.told`), and names the work
-        it builds on (`after`, whose own notice goes out with it)."""
+        it builds on (`after`, whose own notice goes out with it). A move past the client's own day (the date in
+        the project's `context`) when the date they had was before it is said and apologised for; `new_entry`:
+        the client's calendar has no entry for it yet (the letter adds it, it moves nothing)."""
         row = _clean(row)
+        today = env.composed_at.astimezone(_zone(env.client.timezone)).date()
+        when = context_day(context, env.client.locale, today) if context and row.new != row.old else None
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
                                             told=row.told, after=safe_text(after), cancel=False, cause="",
-                                            dependants=())
+                                            dependants=(), context=safe_text(context), new_entry=new_entry,
+                                            context_day=when if _crossed(row, when) else None)
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
                                    self._entry(env, row))
         return self._client_message(env, subject, text, None, request, "REQUEST")
@@ -554,12 +572,15 @@ class Letters:
         return self._client_message(env, subject, text, None, request, "CANCEL")
 
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
-               upcoming: Sequence[TimelineRow], week_start: dt.date, watch: Sequence[str] = ()) -> EmailMessage:
-        """The weekly check-in; `watch`: the names of the milestones the manager's risk alert is up for."""
+               upcoming: Sequence[TimelineRow], week_start: dt.date, watch: Sequence[str] = (), first: bool = False
+               ) -> EmailMessage:
+        """The weekly check-in; `watch`: the names of the milestones the manager's risk alert is up for; `first`:
+        the project's first one (no week before it to compare with)."""
         rows, upcoming = tuple(map(_clean, rows)), tuple(map(_clean, upcoming))
         progress = [replace(p, row=_clean(p.row)) for p in progress]
         subject, text, html = self._letter(env, "weekly", True, rows=rows, progress=progress, upcoming=upcoming,
-                                           week_start=week_start, watch=[safe_text(n, 100) for n in watch])
+                                           week_start=week_start, watch=[safe_text(n, 100) for n in watch],
+                                           first=first)
         return self._client_message(env, subject, text, html, None, "REQUEST")
 
     # --- the team's messages --------------------------------------------------------------------------------
@@ -719,6 +740,12 @@ class Letters:
 def _sentence(text: str) -> str:
     """Free text set into one of our sentences: one line, its final full stop left to the sentence."""
     return one_line(text).rstrip(" .。।")
+
+
+def _crossed(row: TimelineRow, day: dt.date | None) -> bool:
+    """A moved row now lands on or after the client's own day (`day`, the date in the project's context), where
+    the date they had until this letter (the one last told, else the first) was before it."""
+    return day is not None and row.status == "moved" and row.new >= day and (row.told or row.old) < day
 
 
 def _zone(name: str) -> dt.tzinfo:

@@ -290,6 +290,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
+        new_entry=not _in_calendar(pv, m.uid),
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
     if history:  # what it was composed from: a newer note makes a held one be composed again
@@ -303,11 +304,21 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     for r in moved_rows:
         if env.invites:  # under "feed" and "off" the feed or the next letter's table shows the new date
             dep_env = _envelope(c, pv, "update", [r.uid, r.sequence], now)
-            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r, after=row.name), now, r.uid)
+            _add(c, plan, project, dep_env, c.letters.calendar(dep_env, r, after=row.name, context=project.context,
+                                                               new_entry=not _in_calendar(pv, r.uid)), now, r.uid)
         # the dependant's new date is a promise too: it is judged against it from now on
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
                                    invited=env.invites, entry_uid=r.entry_uid))
     return plan
+
+
+def _in_calendar(pv: ProjectView, uid: str) -> bool:
+    """The client's calendar has the milestone's entry: an invitation for it went out and was not rejected (one
+    still held for the manager has not gone out)."""
+    if pv.in_calendar is not None:
+        return uid in pv.in_calendar
+    cd = pv.dates.get(uid)
+    return cd is not None and cd.invited and uid not in pv.uninvited
 
 
 def _ask(c: Studio, pv: ProjectView, m: Milestone, broken: dt.date, promised: dt.date,
@@ -326,6 +337,7 @@ def _ask(c: Studio, pv: ProjectView, m: Milestone, broken: dt.date, promised: dt
                       recipients=[to], now=now, project=pv.project.id, uid=m.uid)
 
 
+WEEKLY_AFTER = dt.timedelta(days=2)  # the first check-in comes at least this long after the introduction
 FOLLOW_UP_DAYS = 2  # a notice without a plan promises the steps within this many working days (a reminder then)
 CALL_DAYS = 1  # a second notice: the manager calls the client this many working days later (a reminder then)
 
@@ -347,8 +359,7 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     sequence = pv.next_sequence(m)
     row = TimelineRow(m.uid, m.name, pv.agreed(m), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
-    cd = pv.dates.get(m.uid)
-    invited = cd is not None and cd.invited and m.uid not in pv.uninvited
+    invited = _in_calendar(pv, m.uid)
     env = _envelope(c, pv, "cancel", [m.uid], now)
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
@@ -368,7 +379,7 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
 
 
 def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
-                alerts: Collection[str] = ()) -> Plan | None:
+                alerts: Collection[str] = (), first_sent: dt.datetime | None = None) -> Plan | None:
     """The check-in of the week whose slot (weekly_update, in the client's zone) has come; `alerts`: the UIDs the
     manager's risk alert is up for — the letter says the team keeps a close eye on them (no figure)."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
@@ -383,7 +394,9 @@ def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
                 why=c.letters.say(c.config.team.language, [phrase(_("the weekly update for the week of %(date)s"),
                                                                   date=slot.date())]))
     watch = [m.name for m in open_visible if m.uid in alerts]
-    message = c.letters.weekly(env, rows, progress, upcoming, slot.date(), watch)
+    # the first check-in: last week's slot came before the project's first letter (or too soon after it to count)
+    first = first_sent is not None and slot - dt.timedelta(days=7) <= first_sent + WEEKLY_AFTER
+    message = c.letters.weekly(env, rows, progress, upcoming, slot.date(), watch, first=first)
     _add(c, plan, pv.project, env, message, now)
     return plan
 
@@ -528,7 +541,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it
-    if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + dt.timedelta(days=2)
-            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts)) is not None):
+    if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + WEEKLY_AFTER
+            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts, first_sent)) is not None):
         add(weekly, "weekly check-in")
     return out

@@ -48,6 +48,9 @@ class ProjectView:
     key: bytes = b""
     # milestones every invitation of which was rejected: the client's calendar never had their entry
     uninvited: frozenset[str] = frozenset()
+    # milestones whose entry the client's calendar has: an invitation for it was told (not held, not rejected);
+    # None where the view was not judged (every invitation decided counts)
+    in_calendar: frozenset[str] | None = None
     # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
     # milestone; a view made again (dataclasses.replace) starts it afresh
     _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -153,7 +156,8 @@ class ProjectView:
                 withheld[uid] = decided.promised
         rejected = {d.uid for state, shows in groups if state == "rejected" for d in shows if d.invited}
         kept = {d.uid for state, shows in groups if state != "rejected" for d in shows if d.invited}
-        return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept))
+        return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
+                                   in_calendar=frozenset(uid for uid, cd in told.items() if cd.invited))
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the

@@ -653,7 +653,7 @@ def test_a_cancellation_cancels_only_an_entry_the_clients_calendar_has(
     view = view.judged([("sent", (dataclasses.replace(invitation, invited=False),)),
                         *([("rejected", (invitation,))] if rejected else [])])
     [cancel] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
-    assert [m.kind for m in cancel.messages] == ["cancel"] and "off our project plan" in _text(cancel.messages[0])
+    assert [m.kind for m in cancel.messages] == ["cancel"] and "out of the project plan" in _text(cancel.messages[0])
     parts = _calendar_parts(cancel.messages[0])
     assert [p.get_param("method") for p in parts] == ([method] if method else [])
     if method:

@@ -301,7 +301,7 @@ def test_a_cancellation_says_why_apologises_for_the_date_and_what_builds_on_it(l
     assert "- Launch: " + format_day(dt.date(2026, 12, 21), letter_locale(language, "Europe/London"), listed) \
         in before
     if language == "en":
-        assert "I'm sorry for any inconvenience this causes you." in alone
+        assert "I'm sorry if you had set time aside for it; if you still need it, just reply" in alone  # reading 4, 9
         assert ("The work that builds on it goes ahead as planned, on the date you already have:\n\n"
                 "- Launch: Mon, 21 Dec 2026") in before
 
@@ -322,7 +322,7 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     msg = letters().cancel(envelope(kind="cancel"), row, sent=0, invited=False)
     assert [p for p in msg.walk() if p.get_content_type() == "text/calendar"] == []
     text = body(msg)
-    assert "“Launch”, planned for Friday, 18 December 2026, is off our project plan," in text
+    assert "taken “Launch”, planned for Friday, 18 December 2026, out of the project plan," in text
     assert "calendar" not in text
 
 
@@ -759,3 +759,51 @@ def test_the_weeklys_names_are_listed_as_a_sentence_lists_them_and_counts_are_wo
                                           watch=[r.name for r in rows])).split())
     assert "Design mockups, Launch and Content migration need extra attention this week" in text
     assert "work moved forward on three milestones." in text
+
+
+def _alert(**kw: Any) -> str:
+    from deadlinewatch.core.alert import Pace
+    from deadlinewatch.core.letters import AlertLetter
+
+    values: dict[str, Any] = dict(
+        what="clear", project="ACME web", milestone="Content migration", target=dt.date(2026, 12, 8), p_miss=0.57,
+        was=0.9, p50=dt.date(2026, 12, 7), p80=dt.date(2026, 12, 11), reason="", pace=Pace(None, None, None, 5),
+        notice="later", held=False, warn_probability=0.97, alert_probability=0.88, client="Jane")
+    values.update(kw)
+    msg = letters().alert(AlertLetter(**values), language="en", sender="dw@studio.example", to="pm@studio.example",
+                          composed_at=dt.datetime(2026, 11, 19, 12, tzinfo=dt.UTC), message_id="<a1@studio.example>")
+    return str(msg["Subject"]) + "\n" + " ".join(body(msg).split())
+
+
+def test_an_alert_that_clears_says_off_the_risk_list_never_on_track_while_a_miss_is_likelier_than_not() -> None:
+    """Cleared below the alert's threshold is not "back on track" at 57% (fourth native reading, defect 6)."""
+    likely = _alert()
+    assert likely.startswith("No longer at risk: ACME web: Content migration")
+    assert ("has come off the risk list: the chance of missing December 8, 2026 is down to 57% (alerts start at 88%)."
+            in likely and "still more likely than not to slip" in likely and "on track" not in likely)
+    assert "No action is needed." in _alert(p_miss=0.3) and "more likely than not" not in _alert(p_miss=0.3)
+
+
+def test_an_alert_after_the_client_was_told_says_what_they_were_told_and_when_they_hear_again() -> None:
+    """Not "the client hasn't been told yet" the morning after a notice (fourth native reading, defect 7)."""
+    told = _alert(what="raise", p_miss=0.9, target=dt.date(2026, 12, 9), told_on=dt.date(2026, 11, 24))
+    assert ("Jane was told December 9, 2026 on November 24, 2026, and hears again, with a new date, if the chance of "
+            "missing reaches 97% or the team's own estimate goes past December 9, 2026.") in told  # the team's region
+    assert "hasn't been told" not in told and "hasn't been told" in _alert(what="raise", p_miss=0.9)
+
+
+def test_the_why_now_note_says_the_notice_has_gone_to_the_client_by_name_why_now_and_which_draft_it_was() -> None:
+    """The manager's note of a notice that went out: "has gone", the client by name, the rule that fired with its
+    dates, and the number the manager approved when the letter was composed again (fourth reading, defect 4)."""
+    def note(**kw: Any) -> str:
+        msg = letters().manager(language="en", sender="dw@studio.example", to="pm@studio.example",
+                                composed_at=dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC), message_id="<m@x>",
+                                what="explained", notice_id=48, token="t", project_name="ACME web",
+                                milestone="Design mockups", client="client@client.example", client_name="Jane",
+                                reason="So it is likely done by 11 Dec 2026.", **kw)
+        return " ".join(body(msg).split())
+    went = note(detail="the team's latest note puts the end of the work on 14 Dec 2026, past 10 Dec 2026.")
+    assert went.startswith("Notice #48 has gone to Jane (client@client.example) without waiting for you; you're in "
+                           "Cc. Why now: the team's latest note puts the end of the work on 14 Dec 2026")
+    assert "The forecast: So it is likely done by 11 Dec 2026." in went and " goes to " not in went
+    assert note(replaces=19).startswith("Notice #48, the letter you approved as #19, has gone to Jane")

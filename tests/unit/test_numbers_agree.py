@@ -297,7 +297,7 @@ def in_mail(f: Forecast) -> str:
 def _figures(text: str) -> tuple[str, str, int]:
     """P50, P80 and P(miss) as a reason in English states them: `status`'s figures, or the team mail's words."""
     found = re.search(r"→ P50 (.+?), P80 (.+?), P\(miss\) (\d+)%", text) or re.search(
-        r"likely done by (.+?), and by (.+?) four times in five; the chance of missing the date is (\d+)%", text)
+        r"likely done by (.+?), and by (.+?) four times in five; the chance of missing .+? is (\d+)%", text)
     assert found is not None, text
     return found[1], found[2], int(found[3])
 

@@ -219,6 +219,9 @@ class AlertLetter:
     notice: str  # "due": the client notice is due now | "later" | "private": the client never sees it
     held: bool  # the client notice waits for the manager's approval
     warn_probability: float
+    alert_probability: float = 0.0  # the alert is raised at this chance of missing, and clears below it
+    client: str = ""  # the client's name
+    told_on: dt.date | None = None  # the day the client was last told the target (a notice), when they were
 
 
 @dataclass(frozen=True)
@@ -335,9 +338,16 @@ class Letters:
         if f.p50 is None or f.p80 is None or f.p_miss is None:
             return words
         locale = letter_locale(language, self.zone)
+        if f.target is None:
+            return self.gettext(language, _("%(why)s So it is likely done by %(p50)s, and by %(p80)s four times in "
+                                            "five; the chance of missing the date is %(p_miss)s."), why=words,
+                                p50=format_day(f.p50, locale, "medium"), p80=format_day(f.p80, locale, "medium"),
+                                p_miss=format_percent(round(f.p_miss * 100), locale))
+        # the chance is of missing one date (the deadline, or the date the client was last given): named
         return self.gettext(language, _("%(why)s So it is likely done by %(p50)s, and by %(p80)s four times in five; "
-                                        "the chance of missing the date is %(p_miss)s."), why=words,
+                                        "the chance of missing %(target)s is %(p_miss)s."), why=words,
                             p50=format_day(f.p50, locale, "medium"), p80=format_day(f.p80, locale, "medium"),
+                            target=format_day(f.target, locale, "medium"),
                             p_miss=format_percent(round(f.p_miss * 100), locale))
 
     def _template(self, language: str, name: str) -> jinja2.Template:
@@ -665,14 +675,14 @@ class Letters:
         self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, what: str,
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
-        client_name: str = "", before: dt.date | None = None,
+        client_name: str = "", before: dt.date | None = None, replaces: int | None = None,
     ) -> EmailMessage:
         """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy), or news
         of a notice (released, failed, decided)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, client_name=safe_text(client_name) or client, reason=reason,
-            detail=detail, held=tuple(held), before=before,
+            detail=detail, held=tuple(held), before=before, replaces=replaces,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -701,7 +711,8 @@ class Letters:
             remaining=pace.remaining_days, stalled=pace.per_day is not None and pace.per_day <= 0,
             factor=num(pace.factor, pattern="0.#") if pace.factor else "",
             faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
-            warn=pct(round(letter.warn_probability * 100)),
+            warn=pct(round(letter.warn_probability * 100)), threshold=pct(round(letter.alert_probability * 100)),
+            likely_late=letter.p_miss >= 0.5, client=safe_text(letter.client), told_on=letter.told_on,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

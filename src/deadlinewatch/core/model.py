@@ -188,6 +188,8 @@ class ManagerNote:
     call_before: dt.date | None = None  # the client's day the call is to agree what still reaches them before
     copies: tuple[QueueMail, ...] = ()  # the manager's copies of client messages with live calendar parts
     team: tuple[QueueMail, ...] = ()  # messages to the team it causes (an ask), recorded with it
+    trigger: str = ""  # a notice: what made it due now (the rule that fired, with its dates)
+    replaces: int | None = None  # a notice: the held one the manager approved with a date, which it replaces
 
 
 @dataclass(frozen=True)

@@ -55,5 +55,6 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
     plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"
+    plan.replaces = held.id
     plan.about = about(pv, plan)
     return plan

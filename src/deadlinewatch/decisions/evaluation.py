@@ -31,7 +31,7 @@ from deadlinewatch.core.model import (
     TimelineRow,
 )
 from deadlinewatch.core.notes import note_keys
-from deadlinewatch.core.words import Days, _, phrase
+from deadlinewatch.core.words import Days, Percent, _, phrase
 from deadlinewatch.decisions.forecaster import ForecastFn
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio, bare
@@ -56,6 +56,8 @@ class Plan:
     team: list[QueueMail] = field(default_factory=list)  # messages to the team it causes (the ask), with it
     copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
     about: ManagerNote | None = None  # what the manager hears of it, once decided (about)
+    trigger: str = ""  # what made the notice due now (the rule that fired, with its dates), in the team's language
+    replaces: int | None = None  # the held notice this one replaces (the manager approved it with a date)
 
     def group(self) -> QueueGroup:
         """The plan as the action that records it."""
@@ -70,7 +72,7 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
         return None
     return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
                        plan.follow_up, plan.call, plan.prevent, plan.call_before, tuple(plan.copies),
-                       tuple(plan.team))
+                       tuple(plan.team), plan.trigger, plan.replaces)
 
 
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
@@ -220,6 +222,8 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan.ask_team = missing
     team_date = decision.forecast.team_date if decision.forecast else None
     today = now.astimezone(c.team_tz).date()
+    if decision.kind == "notice" and decision.forecast is not None and not chosen:
+        plan.trigger = _trigger(c, pv, m, decision.forecast)
     factor = None if chosen else policy.outruns_team(decision.promised, team_date, today, closed, cal)
     if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
         learned = phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else \
@@ -310,6 +314,26 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan.dates.append(ShowDate(project.id, r.uid, r.sequence, shown_date=r.new, promised=r.new,
                                    invited=env.invites, entry_uid=r.entry_uid))
     return plan
+
+
+def _trigger(c: Studio, pv: ProjectView, m: Milestone, f: Forecast) -> str:
+    """Why a notice is due now, as core/policy.decide judged it: the team's own date past the date the client
+    holds, the chance of missing it at warn_probability, or a promise about to break."""
+    cd = pv.dates.get(m.uid)
+    held = cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)
+    client, warn = pv.project.client.name, c.config.policy.warn_probability
+    if f.team_date is not None and f.team_date > held:
+        said = phrase(_("the team's latest note puts the end of the work on %(team)s, past %(date)s, the date "
+                        "%(client)s holds, and the client hears as soon as the team's own date passes theirs."),
+                      team=f.team_date, date=held, client=client)
+    elif f.p_miss is not None and f.p_miss >= warn:
+        said = phrase(_("the chance of missing %(date)s, the date %(client)s holds, has reached %(p_miss)s, and the "
+                        "client hears at %(warn)s."), date=held, client=client, p_miss=Percent(f.p_miss * 100),
+                      warn=Percent(warn * 100))
+    else:
+        said = phrase(_("%(date)s, the date %(client)s holds, is a working day away and the forecast runs past it: "
+                        "a promise is never let pass unannounced."), date=held, client=client)
+    return c.letters.say(c.config.team.language, [said])
 
 
 def _in_calendar(pv: ProjectView, uid: str) -> bool:
@@ -412,6 +436,14 @@ class AlertPlan:
     message: QueueMail | None
 
 
+def _told_on(pv: ProjectView, m: Milestone, target: dt.date, tz: dt.tzinfo) -> dt.date | None:
+    """The day a notice told the client `target` as the milestone's new date, when one did."""
+    cd, at = pv.dates.get(m.uid), pv.told.get(m.uid)
+    if cd is None or cd.promised != target or at is None:
+        return None
+    return at.astimezone(tz).date()
+
+
 def plan_alert(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | None, up: RiskAlert | None,
                notice: NoticeDecision | None, now: dt.datetime) -> AlertPlan | None:
     what = alert.change(pv.state(m), f, up, c.config.policy.alert_probability, c.workdays)
@@ -431,6 +463,8 @@ def plan_alert(c: Studio, pv: ProjectView, m: Milestone, f: Forecast | None, up:
         notice="due" if notice is not None and notice.kind == "notice" and not m.private else
         "private" if m.private else "later",
         held=project.approval == "manager", warn_probability=c.config.policy.warn_probability,
+        alert_probability=c.config.policy.alert_probability, client=project.client.name,
+        told_on=_told_on(pv, m, target, c.team_tz),
     )
     token, msg_id = c.message_id("manager-alert", m.project, m.uid, what, now.isoformat())
     message = c.letters.alert(letter, language=c.config.team.language, sender=c.sender, to=project.manager,

@@ -234,7 +234,17 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
         words = _say(c, language, (phrase(_("closed — done")),))
     else:
         more = []
-        if f.p50 is not None:
+        held_date = f.target if f.target is not None and f.target != deadline_day else None
+        if f.p50 is not None and held_date is not None:
+            # a date moved: late or not against the date the client holds now, the original beside it
+            late = c.workdays.count(held_date, f.p50)
+            more.append(phrase(_("That is %(days)s after %(date)s, the date the client holds now (the original "
+                                 "deadline was %(deadline)s)."), days=Days(late), date=held_date,
+                               deadline=deadline_day)
+                        if late > 0 else phrase(_("That is on time for %(date)s, the date the client holds now (the "
+                                                  "original deadline was %(deadline)s)."), date=held_date,
+                                                deadline=deadline_day))
+        elif f.p50 is not None:
             late = c.workdays.count(deadline_day, f.p50)
             more.append(phrase(_("That is %(days)s after the deadline (%(date)s)."), days=Days(late),
                                date=deadline_day)

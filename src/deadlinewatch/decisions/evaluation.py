@@ -32,6 +32,7 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.core.notes import note_keys
 from deadlinewatch.core.words import Days, Percent, _, phrase
+from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.decisions.forecaster import ForecastFn
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio, bare
@@ -162,6 +163,15 @@ def plan_invitation(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) 
     return plan
 
 
+def outrun_factor(decision: NoticeDecision, today: dt.date, closed: int, cal: WorkCalendar) -> float | None:
+    """The one rule that holds a notice for the manager because its date outruns the team's own (how many times as
+    far off, policy.outruns_team): plan_notice holds by it, and the reply to a note says the notice waits by it
+    (decisions/inbox.py) without planning the project's letters. None: this rule does not hold it."""
+    if decision.kind != "notice" or decision.forecast is None:
+        return None
+    return policy.outruns_team(decision.promised, decision.forecast.team_date, today, closed, cal)
+
+
 def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
                 closed: int, chosen: bool = False) -> Plan:
     """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves. `closed`: how
@@ -224,8 +234,8 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     today = now.astimezone(c.team_tz).date()
     if decision.kind == "notice" and decision.forecast is not None and not chosen:
         plan.trigger = _trigger(c, pv, m, decision.forecast)
-    factor = None if chosen else policy.outruns_team(decision.promised, team_date, today, closed, cal)
-    if decision.kind == "notice" and factor is not None and decision.promised is not None and team_date is not None:
+    factor = None if chosen else outrun_factor(decision, today, closed, cal)
+    if factor is not None and decision.promised is not None and team_date is not None:
         learned = phrase(_("no closed milestone of this team to learn from yet")) if closed == 0 else \
             phrase(_("only one closed milestone of this team to learn from")) if closed == 1 else \
             phrase(_("only %(count)s closed milestones of this team to learn from"), count=closed)

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.config import Config
-from deadlinewatch.core import intake, notes, policy
+from deadlinewatch.core import intake, notes
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
     DecideHeld,
     Forecast,
     Milestone,
-    NoticeDecision,
     Place,
     QueueMail,
     RecordMessage,
@@ -30,7 +29,7 @@ from deadlinewatch.core.model import (
 from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.decisions import approval
-from deadlinewatch.decisions.evaluation import Snapshot, decide_milestone, decide_project
+from deadlinewatch.decisions.evaluation import Snapshot, decide_milestone, decide_project, outrun_factor
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.manager_mail import compose_manager_message
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
@@ -204,8 +203,9 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     # known without planning the letters: the manager approves every client letter, or the notice's date outruns
     # the team's own so far that the manager chooses (plan_notice's hold, the same rule)
     today = now.astimezone(c.team_tz).date()
-    held: set[str] = {uid for uid in notices if not by_uid[uid].private and (
-        pv.project.approval == "manager" or _outruns(decided[uid], today, history, c))}
+    held: set[str] = {uid for uid, d in decided.items() if d is not None and uid in notices
+                      and not by_uid[uid].private and (pv.project.approval == "manager"
+                                                       or outrun_factor(d, today, history, c.workdays) is not None)}
     if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
         evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
         forecasts = {f.uid: f for f in evaluation.forecasts}
@@ -215,13 +215,6 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
         notices = {q.uid for q in planned if q.uid} | {uid for uid in notices if by_uid[uid].private}
         held = {q.uid for q in planned if q.uid and q.state == "held"}
     return forecasts, {uid for uid in notices if uid in wanted}, held
-
-
-def _outruns(decision: NoticeDecision | None, today: dt.date, closed: int, c: Studio) -> bool:
-    """The notice's date is so far beyond the team's own date that its plan holds it for the manager (plan_notice)."""
-    if decision is None or decision.kind != "notice" or decision.forecast is None:
-        return False
-    return policy.outruns_team(decision.promised, decision.forecast.team_date, today, closed, c.workdays) is not None
 
 
 def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f: Forecast | None, notice_due: bool,

@@ -27,4 +27,5 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test,dev]'
-exec .venv/bin/python -m pytest "$@"
+# two processes (pytest-xdist), each test file in one of them (its servers started once): `-n 0` runs one
+exec .venv/bin/python -m pytest -n "${DW_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -1,9 +1,9 @@
 """Daemon benchmark: evaluation at scale, start-up to READY, and memory.
 
 1. Evaluation: a state with P projects / M milestones / N stored notes (default 1,000 / 10,000 / 100,000,
-   written straight into the store); the time of the first evaluation stage (forecasts, policy, nothing to
-   send; it reads every note) and of later ones with no new note, beside the time to merely read the same
-   milestones and notes back from SQLite (the floor any first evaluation pays), same run. Goal: under 1 s.
+   written straight into the store); the time of the first evaluation stage (forecasts, policy, the team's
+   nudges, nothing to send; it reads every note) and of later ones with no new note, beside the time to merely
+   read the same milestones and notes back from SQLite (the floor any first evaluation pays), same run. Goal: under 1 s.
 2. Start-up: `deadlinewatch run` until it tells systemd READY=1 (its servers down: READY must not wait for
    them), beside `python -c pass` with the same interpreter.
 3. Memory: the resident set after the first evaluation at that size, in a process of its own that opens the

@@ -30,13 +30,11 @@ from deadlinewatch.stages.client_calendar import update_client_calendars
 from deadlinewatch.stages.evaluation import evaluate
 from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
-from deadlinewatch.stages.team import nudge_silent
 
 
 async def evaluate_all(svc: Services[StorePort], report: PassReport) -> None:
     """Forecasts, the policy's client messages, the team's nudges: everything decided from the store alone."""
     evaluate(svc, report)
-    nudge_silent(svc, report)
 
 
 async def deliver(svc: Services[StorePort], report: PassReport) -> None:

@@ -39,7 +39,6 @@ from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
 from deadlinewatch.stages.inbox import Reading, _decide_one, _parse_for
 from deadlinewatch.stages.state import forecaster
-from deadlinewatch.stages.team import nudge_silent
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
 
@@ -381,8 +380,7 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     later = NOW + dt.timedelta(days=7)
     svc = _services(config, store, later)
     before = max(i.id for i in store.outbox())
-    evaluate(svc, PassReport())
-    nudge_silent(svc, PassReport())
+    evaluate(svc, PassReport())  # the nudges with it
     nudges = _told(store, "nudge", before)
     assert len(nudges) == 2
     for uid, name in (("design-1", "Design mockups"), ("launch-1", "Launch")):

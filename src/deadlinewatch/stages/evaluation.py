@@ -2,7 +2,8 @@
 from the store (the project as its client knows it, when the first message went, whether this week's check-in is
 recorded, the risk alerts that are up); `decide_project` (decisions/evaluation.py) decides from it, purely;
 `evaluate` records each plan (stages/state.record: the client group and the manager's messages about it, in one
-transaction), each risk alert's mail with its state, and the pass's forecasts that changed."""
+transaction), each risk alert's mail with its state, the pass's forecasts that changed, and the team's nudges
+(stages/team.py) from what the pass read."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from deadlinewatch.core.model import (
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.state import ProjectsRead, ProjectStore, forecaster, record
+from deadlinewatch.stages.team import nudge_silent
 
 
 class EvaluationStore(ProjectStore, ForecastState, Protocol):
@@ -91,6 +93,8 @@ def _evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
     changed = [f for f in everything if svc.saved.get((f.project, f.uid)) != f]
     svc.store.carry_out([SaveForecasts(tuple(changed))], now)
     svc.saved.update(((f.project, f.uid), f) for f in changed)
+    # the team's nudges, from what this pass read and forecast
+    nudge_silent(svc, report, read, {(f.project, f.uid): f for f in everything})
     if len(changed) > FREED_AFTER:  # a pass that forecast much freed much: the resident size need not stay at its peak
         give_back_freed()
 

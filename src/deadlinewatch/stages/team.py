@@ -4,10 +4,10 @@ working days gets one friendly reminder to whoever reported on it last — once 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from deadlinewatch.adapters.store import Carrier, ForecastState, Milestones, NoteState, OutboxState
+from deadlinewatch.adapters.store import Carrier, OutboxState
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.milestones import effective_state
@@ -15,25 +15,33 @@ from deadlinewatch.core.model import Forecast, Milestone, QueueMail, Report
 from deadlinewatch.core.words import _
 from deadlinewatch.decisions.studio import Studio, bare
 from deadlinewatch.services import PassReport, Services
+from deadlinewatch.stages.state import ProjectsRead
 
 
-class TeamStore(Carrier, Milestones, NoteState, ForecastState, OutboxState, Protocol):
-    """What the nudge reads and writes through: milestones, their notes and forecasts, what was sent when."""
+class TeamStore(Carrier, OutboxState, Protocol):
+    """What the nudge reads and writes through: what was sent when (its milestones, notes and forecasts are the
+    evaluation's, read for the whole pass), and the outbox."""
+
+
+def silence(c: Studio, m: Milestone, reports: Sequence[Report], now: dt.datetime) -> int | None:
+    """The working days a milestone in progress (a note, not closed) has gone without a note, when that makes a
+    nudge due (`stale_after_days` or more); None else. Nothing read: a pass asks it of every milestone."""
+    if not reports or effective_state(m, reports) != "open":
+        return None  # not started (no note yet), or closed
+    tz = c.team_tz
+    silent = c.workdays.count(reports[-1].at.astimezone(tz).date(), now.astimezone(tz).date())
+    return silent if silent >= c.config.policy.stale_after_days else None
 
 
 def plan_nudge(c: Studio, project: Project, m: Milestone, reports: Sequence[Report], forecast: Forecast | None,
                now: dt.datetime) -> QueueMail | None:
-    """The nudge a milestone's silence makes due now, if any: in progress (a note, not closed) and no note for
-    `stale_after_days` working days; to whoever wrote the latest note, or the manager. Once per silence is the
-    caller's to keep (the outbox: no nudge since the latest note)."""
-    if not reports or effective_state(m, reports) != "open":
-        return None  # not started (no note yet), or closed
-    today = now.astimezone(c.team_tz).date()
+    """The nudge a milestone's silence makes due now, if any (`silence`), to whoever wrote the latest note, or the
+    manager. Once per silence is the caller's to keep (the outbox: no nudge since the latest note)."""
+    silent = silence(c, m, reports, now)
+    if silent is None:
+        return None
     latest = reports[-1]
     since = latest.at.astimezone(c.team_tz).date()
-    silent = c.workdays.count(since, today)
-    if silent < c.config.policy.stale_after_days:
-        return None
     members = {ascii_lower(bare(x)) for x in c.config.team.members}  # as the inbox compares senders
     # its id, made of the latest note's time, also makes the outbox refuse a twin
     token, msg_id = c.message_id("nudge", project.id, m.uid, latest.at.isoformat())
@@ -49,21 +57,23 @@ def plan_nudge(c: Studio, project: Project, m: Milestone, reports: Sequence[Repo
                       recipients=[to], now=now, project=project.id, uid=m.uid)
 
 
-def nudge_silent(svc: Services[TeamStore], report: PassReport) -> None:
+def nudge_silent(svc: Services[TeamStore], report: PassReport, read: ProjectsRead,
+                 forecasts: Mapping[tuple[str, str], Forecast]) -> None:
+    """The pass's nudges, from what its evaluation read (`read`) and forecast: the outbox is asked only about a
+    milestone whose silence makes one due (asking it of every milestone, with its notes and forecast read again
+    one by one, cost ten thousand milestones 3 s a pass)."""
     now = svc.clock.now()
     for project in svc.config.projects:
-        for m in svc.store.milestones(project.id):
-            reports = svc.store.reports(project.id, m.uid)
-            if not reports or effective_state(m, reports) != "open":
-                continue
+        notes = read.reports.get(project.id, {})
+        for m in read.milestones.get(project.id, ()):
+            reports = notes.get(m.uid, [])
+            silent = silence(svc.composer, m, reports, now)
             # one nudge per silence: none since the latest note
-            if svc.store.sent_since("nudge", project.id, reports[-1].at, uid=m.uid):
+            if silent is None or svc.store.sent_since("nudge", project.id, reports[-1].at, uid=m.uid):
                 continue
-            mail = plan_nudge(svc.composer, project, m, reports, svc.store.forecast(project.id, m.uid), now)
+            mail = plan_nudge(svc.composer, project, m, reports, forecasts.get((project.id, m.uid)), now)
             if mail is None:
                 continue
             svc.store.carry_out([mail], now)
-            tz = svc.composer.team_tz
-            silent = svc.composer.workdays.count(reports[-1].at.astimezone(tz).date(), now.astimezone(tz).date())
             report.event("%s: nudged %s about \"%s\" (no note for %d working days)", project.id, mail.recipients[0],
                          m.name, silent)

@@ -38,6 +38,20 @@ def test_without_notes_there_is_no_forecast_until_the_date_passes() -> None:
     assert late.p_miss == 1.0
 
 
+def test_one_percent_and_nothing_else_is_said_as_one_note_not_as_no_percent() -> None:
+    """A single note with a percent gives no trend: the words say the note and its percent, never that the notes
+    give no percent done (the reply shows that percent a line above)."""
+    one = forecast(M, [report(MON, done=10)], MON, CAL, TZ)
+    assert one.p_miss is None
+    assert "One note so far (10% done): not enough for a trend, and it gives no time left or ETA." in one.reason
+    assert "percent done yet" not in one.reason
+    same_day = forecast(M, [report(MON, done=10), report(MON + dt.timedelta(hours=2), done=15)], MON, CAL, TZ)
+    assert "2 notes so far, all from one day (15% done): not enough for a trend, and they give no time left or " \
+        "ETA." in same_day.reason
+    bare = forecast(M, [report(MON, cause="the client's copy is late")], MON, CAL, TZ)
+    assert "The notes give no remaining time, ETA or percent done yet." in bare.reason
+
+
 def test_stated_remaining_time_past_the_deadline_means_a_likely_miss() -> None:
     f = forecast(M, [report(MON, done=20, remaining_days=9)], MON, CAL, TZ)
     assert f.p_miss is not None and f.p_miss > 0.8

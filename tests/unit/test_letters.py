@@ -807,3 +807,28 @@ def test_the_why_now_note_says_the_notice_has_gone_to_the_client_by_name_why_now
                            "Cc. Why now: the team's latest note puts the end of the work on 14 Dec 2026")
     assert "The forecast: So it is likely done by 11 Dec 2026." in went and " goes to " not in went
     assert note(replaces=19).startswith("Notice #48, the letter you approved as #19, has gone to Jane")
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "As I said on 26 November, we will not charge for the extra review round, and that covers this delay "
+           "too."),
+    ("tr", "26 Kasım tarihinde belirttiğim gibi ek inceleme turu için ücret almayacağız; bu, bu gecikme için de "
+           "geçerli."),
+    ("bn", "২৬ নভেম্বর যেমন জানিয়েছিলাম, বাড়তি পর্যালোচনার জন্য কোনো ফি নেব না; এবারের দেরির ক্ষেত্রেও তা প্রযোজ্য।"),
+])
+def test_a_second_notice_dates_the_offer_that_stands_never_as_my_last_email(language: str, said: str) -> None:
+    """The offer made with the first notice stands for the second slip: said with the day it was made ("my last
+    email" is wrong once a weekly or another letter came between), the offer's own words as a clause."""
+    offer = {"en": "We will not charge for the extra review round.",
+             "tr": "Ek inceleme turu için ücret almayacağız.",
+             "bn": "বাড়তি পর্যালোচনার জন্য কোনো ফি নেব না।"}[language]
+    text = body(letters().notice(letter(language, again=True, offer=offer, offer_stands=True,
+                                        offered_on=dt.date(2026, 11, 26), broken=dt.date(2026, 12, 10),
+                                        promised=dt.date(2026, 12, 16))))
+    assert said in text
+    assert "last email" not in text and "Son e-postamda" not in text
+    # an offer of more than one sentence is not cut into a clause: it is quoted whole after the dated sentence
+    text = body(letters().notice(letter(again=True, offer="No fee for the review. We also add a page.",
+                                        offer_stands=True, offered_on=dt.date(2026, 11, 26))))
+    assert "The offer I made on 26 November covers this delay too. No fee for the review. We also add a page." \
+        in text

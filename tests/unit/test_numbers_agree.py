@@ -428,7 +428,7 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     design = store.forecast("acme-web", "design-1")
     assert design is not None and f"Forecast: {in_mail(design)}" in second
     assert stated_pace(second) == Pace(40, 2.5, 24)  # 20% → 40% in 8 working days
-    assert "The notes give no remaining time" in first
+    assert "One note so far (20% done): not enough for a trend" in first
 
 
 def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> None:

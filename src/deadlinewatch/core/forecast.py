@@ -531,8 +531,7 @@ def forecast(
     if not estimates:
         if today > target:
             return _forecast(milestone, None, None, 1.0, [PASSED], target, own)
-        return _forecast(milestone, None, None, None,
-                         [phrase(_("The notes give no remaining time, ETA or percent done yet."))], target, own)
+        return _forecast(milestone, None, None, None, [_no_estimate(dated)], target, own)
 
     weights = [1 / s**2 for _, s, _ in estimates]
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
@@ -577,6 +576,20 @@ def forecast(
         p_miss = min(max((1 - cdf(allowed + 0.5)) / max(1 - done_by_now, 1e-9), 0.0), 1.0)
     p50, p80 = quantile(0.5), quantile(0.8)
     return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, own)
+
+
+def _no_estimate(dated: Sequence[tuple[dt.date, Report]]) -> Phrase:
+    """The words of notes that give no estimate: a percent or two from one day is said as it is (the reply shows
+    it a line above), short of a trend; only notes without a percent give "no percent done"."""
+    with_pct = [(day, r) for day, r in dated if r.done is not None]
+    if not with_pct:
+        return phrase(_("The notes give no remaining time, ETA or percent done yet."))
+    done = Percent(with_pct[-1][1].done or 0)
+    if len(with_pct) == 1:
+        return phrase(_("One note so far (%(done)s done): not enough for a trend, and it gives no time left or "
+                        "ETA."), done=done)
+    return phrase(_("%(count)s notes so far, all from one day (%(done)s done): not enough for a trend, and they "
+                    "give no time left or ETA."), count=len(with_pct), done=done)
 
 
 PASSED = phrase(_("The date passed without a note saying Done: 100%."))

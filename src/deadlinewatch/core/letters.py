@@ -173,6 +173,7 @@ class NoticeLetter:
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
+    offered_on: dt.date | None = None  # then: the day the notice that made it was sent (the store's record of it)
     call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
     # the date is the forecast's (its P80, or the team's own date when later) or later: only then does the letter
     # say it is the date we expect to meet; a date the manager chose earlier is the one the team works to
@@ -526,6 +527,7 @@ class Letters:
             context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
+            offered_on=letter.offered_on, offer_clause=_clause(letter.offer or "", locale.language),
             moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
             expected=letter.expected, new_entry=letter.new_entry,
             crossed=[r.name for r in letter.moved if _crossed(r, when)],
@@ -751,6 +753,21 @@ class Letters:
 def _sentence(text: str) -> str:
     """Free text set into one of our sentences: one line, its final full stop left to the sentence."""
     return one_line(text).rstrip(" .。।")
+
+
+def _clause(offer: str, language: str) -> str:
+    """An offer of one sentence as a clause of ours ("As I said on 26 November, we will not charge …"): its final
+    stop dropped and, in a language with capitals, its first word lowered (an offer opens with "We", "Ek", not a
+    name; "I" and a word in capitals stay). An offer of more sentences gives "" and is quoted whole."""
+    text = _sentence(offer)
+    if not text or re.search(r"[.!?।](\s|$)", text):
+        return ""
+    first = text.split(" ", 1)[0]
+    if language in ("en", "tr") and first[:1].isupper() and first[1:] == first[1:].lower() \
+            and not (language == "en" and (first == "I" or first.startswith(("I'", "I’")))):
+        lowered = {"I": "ı", "İ": "i"}.get(first[0], first[0].lower()) if language == "tr" else first[0].lower()
+        text = lowered + text[1:]
+    return text
 
 
 def _crossed(row: TimelineRow, day: dt.date | None) -> bool:

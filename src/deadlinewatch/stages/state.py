@@ -83,7 +83,7 @@ class ProjectsRead:
     def _decided(self, project: Project) -> ProjectView:
         record = self.record(project.id)
         return ProjectView(project, list(self.milestones.get(project.id, ())), dict(self.reports.get(project.id, {})),
-                           record.dates, self.pages.get(project.id), record.told, held=record.held,
+                           record.dates, self.pages.get(project.id), record.told, held=record.held, sent=record.sent,
                            entry_uids=record.entry_uids, key=self.key)
 
     def view(self, project: Project) -> ProjectView:

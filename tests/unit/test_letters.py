@@ -207,9 +207,9 @@ def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_p
 
 
 @pytest.mark.parametrize(("language", "said"), [
-    ("en", "Tue, 22 Dec 2026 (was Fri, 18 Dec 2026, first Wed, 16 Dec 2026)"),
+    ("en", "Tue, 22 Dec 2026 (previously Fri, 18 Dec 2026; originally Wed, 16 Dec 2026)"),
     ("tr", "(son bildirilen: 18 Aralık 2026 Cuma, ilk tarih: 16 Aralık 2026 Çarşamba)"),
-    ("bn", "(গত ইমেইলে জানানো: "),
+    ("bn", "(সর্বশেষ জানানো: "),
 ])
 def test_a_row_moved_twice_says_the_date_last_told_and_the_first(language: str, said: str) -> None:
     """A second move shows the date the client held until now, not only the first one: a client comparing the
@@ -555,7 +555,7 @@ def test_a_dependant_moved_again_moves_from_the_date_the_client_last_heard(langu
 
 
 @pytest.mark.parametrize(("language", "said"), [
-    ("en", "- Launch: Tue, 22 Dec 2026 (first Fri, 18 Dec 2026)\n"),
+    ("en", "- Launch: Tue, 22 Dec 2026 (originally Fri, 18 Dec 2026)\n"),
     ("tr", "(ilk tarih: 18 Aralık 2026 Cuma)"),
     ("bn", "(মূল তারিখ: "),
 ])
@@ -832,3 +832,36 @@ def test_a_second_notice_dates_the_offer_that_stands_never_as_my_last_email(lang
                                         offer_stands=True, offered_on=dt.date(2026, 11, 26))))
     assert "The offer I made on 26 November covers this delay too. No fee for the review. We also add a page." \
         in text
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "Good news: we delivered the “Design mockups” milestone today."),
+    ("tr", "“Design mockups” aşamasını bugün teslim ettiğimizi sevinerek bildiririm."),
+    ("bn", "সুখবর: আজ আমরা ‘Design mockups’ কাজটি জমা দিয়েছি।"),
+])
+def test_a_delivered_note_sent_the_same_day_says_today_not_the_date(language: str, said: str) -> None:
+    """The note that goes out the afternoon of the delivery says "today" (fourth reading, defect 18); a later one
+    gives the day."""
+    done = dataclasses.replace(ROWS[0], status="done")
+    env = envelope(language, kind="delivered")  # composed on Monday 30 November
+    text = " ".join(body(letters().notice(letter(language, env, milestone=done, rows=(done,),
+                                                 delivered_on=dt.date(2026, 11, 30)))).split())
+    assert said in text and "30" not in text.split(said)[0][-40:]
+    later = " ".join(body(letters().notice(letter("en", envelope(kind="delivered"), milestone=done, rows=(done,),
+                                                  delivered_on=dt.date(2026, 11, 27)))).split())
+    assert "milestone on Friday, 27 November 2026." in later
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "A quick note for your calendar: the date for “Editor training” is Thursday, 10 December 2026."),
+    ("tr", "Takviminiz için kısa bir not: “Editor training” için belirlenen tarih 10 Aralık 2026 Perşembe."),
+    ("bn", "আপনার ক্যালেন্ডারের জন্য জানিয়ে রাখছি: ‘Editor training’ কাজটির নির্ধারিত তারিখ"),
+])
+def test_a_calendar_entry_names_a_date_that_fits_an_event_as_well_as_a_deliverable(language: str, said: str
+                                                                                    ) -> None:
+    """A training is held, not delivered: the entry's letter gives its date, never its "delivery date"."""
+    row = TimelineRow("training-1", "Editor training", dt.date(2026, 12, 10), dt.date(2026, 12, 10), "on track", 0,
+                      "dw-training")
+    text = " ".join(body(letters().calendar(envelope(language, kind="update"), row, new_entry=True)).split())
+    assert said in text
+    assert "due on" not in text and "teslim" not in text and "জমা" not in text

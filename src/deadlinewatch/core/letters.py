@@ -528,7 +528,7 @@ class Letters:
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
             offered_on=letter.offered_on, offer_clause=_clause(letter.offer or "", locale.language),
-            moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
+            moved=letter.moved, delivered_on=letter.delivered_on or today, today=today, call=letter.call,
             expected=letter.expected, new_entry=letter.new_entry,
             crossed=[r.name for r in letter.moved if _crossed(r, when)],
         )

@@ -52,6 +52,18 @@ def test_one_percent_and_nothing_else_is_said_as_one_note_not_as_no_percent() ->
     assert "The notes give no remaining time, ETA or percent done yet." in bare.reason
 
 
+def test_the_plan_counts_working_days_to_the_day_the_client_agreed() -> None:
+    """An all-day deadline is the end of the client's day: Thursday 3 December in London is 02:00 on Friday in
+    Istanbul. The plan's length counts to the agreed day (Mon 9 Nov to Thu 3 Dec: 19 working days), not to the
+    team's Friday (20, fourth native reading, defect 15)."""
+    london = zoneinfo.ZoneInfo("Europe/London")
+    m = Milestone("p", "m", "Design", dt.datetime(2026, 12, 4, 0, 0, tzinfo=london), kind="VTODO",
+                  start=dt.datetime(2026, 11, 9, 0, 0, tzinfo=london))
+    at = dt.datetime(2026, 11, 12, 15, tzinfo=TZ)
+    f = forecast(m, [report(at, done=5)], at, CAL, TZ, agreed=dt.date(2026, 12, 3))
+    assert "The plan gave it 19 working days from" in f.reason and f.target == dt.date(2026, 12, 3)
+
+
 def test_stated_remaining_time_past_the_deadline_means_a_likely_miss() -> None:
     f = forecast(M, [report(MON, done=20, remaining_days=9)], MON, CAL, TZ)
     assert f.p_miss is not None and f.p_miss > 0.8

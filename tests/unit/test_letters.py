@@ -779,7 +779,7 @@ def test_an_alert_that_clears_says_off_the_risk_list_never_on_track_while_a_miss
     """Cleared below the alert's threshold is not "back on track" at 57% (fourth native reading, defect 6)."""
     likely = _alert()
     assert likely.startswith("No longer at risk: ACME web: Content migration")
-    assert ("has come off the risk list: the chance of missing December 8, 2026 is down to 57% (alerts start at 88%)."
+    assert ("has come off the risk list: the chance of missing Dec 8, 2026 is down to 57% (alerts start at 88%)."
             in likely and "still more likely than not to slip" in likely and "on track" not in likely)
     assert "No action is needed." in _alert(p_miss=0.3) and "more likely than not" not in _alert(p_miss=0.3)
 
@@ -787,8 +787,8 @@ def test_an_alert_that_clears_says_off_the_risk_list_never_on_track_while_a_miss
 def test_an_alert_after_the_client_was_told_says_what_they_were_told_and_when_they_hear_again() -> None:
     """Not "the client hasn't been told yet" the morning after a notice (fourth native reading, defect 7)."""
     told = _alert(what="raise", p_miss=0.9, target=dt.date(2026, 12, 9), told_on=dt.date(2026, 11, 24))
-    assert ("Jane was told December 9, 2026 on November 24, 2026, and hears again, with a new date, if the chance of "
-            "missing reaches 97% or the team's own estimate goes past December 9, 2026.") in told  # the team's region
+    assert ("Jane was told Dec 9, 2026 on Nov 24, 2026, and hears again, with a new date, if the chance of "
+            "missing reaches 97% or the team's own estimate goes past Dec 9, 2026.") in told  # the team's region
     assert "hasn't been told" not in told and "hasn't been told" in _alert(what="raise", p_miss=0.9)
 
 

@@ -154,6 +154,20 @@ def test_the_alert_states_the_pace_its_reason_states() -> None:
     assert factor is not None and float(factor[1]) == pytest.approx(needs / remain, abs=0.06), text
 
 
+@pytest.mark.parametrize(("language", "said"), [("en", "must go 1.3 times as fast"),
+                                              ("tr", "işin 1,3 kat"), ("bn", "১.৩")])
+def test_the_alerts_factor_is_the_ratio_of_the_days_it_states(language: str, said: str) -> None:
+    """"14 working days remain … it needs 18 more" asks for 18/14 = 1.29, said 1.3 — never 1.2 from the unrounded
+    17.5 days or a half-even rounding (fourth native reading, defect 15)."""
+    pace = alert.Pace(30, 4.0, 17.5, 14)
+    text = letters().alert(AlertLetter(
+        what="raise", project="ACME", milestone=M.name, target=dt.date(2026, 12, 18), p_miss=0.9, was=None,
+        p50=None, p80=None, reason="", pace=pace, notice="later", held=False, warn_probability=0.98),
+        language=language, sender="pm@studio.example", to="pm@studio.example", composed_at=NOW,
+        message_id="<a@studio.example>").get_content()
+    assert said in text and "1.2" not in text and "1,2" not in text and "১.২" not in text
+
+
 def test_the_alert_finds_no_pace_where_the_forecast_finds_no_clear_progress() -> None:
     scattered = [note(7, 30), note(6, 10), note(5, 35), note(4, 15), note(0, 20)]
     pace = alert.pace(scattered, NOW.date(), dt.date(2026, 12, 18), CAL, TZ)
@@ -283,9 +297,10 @@ def _told(store: MemoryStore, kind: str, since: int = 0) -> list[str]:
 
 
 def _said_in_english(f: Forecast) -> tuple[str, str, str]:
-    """The forecast as the alert says it: its dates in long form and its probability."""
+    """The forecast as the alert says it: its dates in the form its reason gives them (one date form a mail) and
+    its probability."""
     assert f.p50 is not None and f.p80 is not None and f.p_miss is not None
-    return format_day(f.p50, "en", "long"), format_day(f.p80, "en", "long"), f"{f.p_miss:.0%}"
+    return format_day(f.p50, "en", "medium"), format_day(f.p80, "en", "medium"), f"{f.p_miss:.0%}"
 
 
 def in_mail(f: Forecast) -> str:

@@ -498,9 +498,12 @@ def forecast(
     tz: dt.tzinfo,
     target: dt.date | None = None,
     spread: Spread = DEFAULT_SPREAD,
+    agreed: dt.date | None = None,
 ) -> Forecast:
-    """Forecast one open milestone from its reports (oldest first). `target` defaults to the deadline."""
-    deadline_day = last_work_day(milestone.deadline, tz)
+    """Forecast one open milestone from its reports (oldest first). `target` defaults to the deadline; `agreed` is
+    the deadline's day where the client is (ProjectView.agreed: an all-day deadline is the client's day, which in a
+    zone east of the client ends in the small hours of the next day), else its day in `tz`."""
+    deadline_day = agreed or last_work_day(milestone.deadline, tz)
     target = target or deadline_day
     today = now.astimezone(tz).date()
     reports = sorted(reports, key=_AT)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -704,15 +705,20 @@ class Letters:
         pct = functools.partial(format_percent, language=letter_locale(language, self.zone))
         num = functools.partial(format_number, language=letter_locale(language, self.zone))
         pace = letter.pace
+        # the factor the mail asks for is the ratio of the two figures it states ("needs 18 more" of "14 remain":
+        # 1.3), rounded half up, never one from the unrounded days that disagrees with them
+        needed = round(pace.needed_days) if pace.needed_days is not None else None
+        factor = needed / pace.remaining_days if needed is not None and pace.remaining_days > 0 else None
+        tenths = math.floor(factor * 10 + 0.5) / 10 if factor is not None else None
         subject, text = self._team(
             language, "alert.txt.j2", composed_at, what=letter.what, project=safe_text(letter.project),
             milestone=safe_text(letter.milestone), target=letter.target, p_miss=pct(round(letter.p_miss * 100)),
             was=pct(round(letter.was * 100)) if letter.was is not None else "", p50=letter.p50, p80=letter.p80,
             reason=safe_text(letter.reason, 2000), done=pct(pace.done) if pace.done is not None else "",
-            needed=round(pace.needed_days) if pace.needed_days is not None else None,
+            needed=needed,
             remaining=pace.remaining_days, stalled=pace.per_day is not None and pace.per_day <= 0,
-            factor=num(pace.factor, pattern="0.#") if pace.factor else "",
-            faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
+            factor=num(tenths, pattern="0.#") if tenths else "", faster=tenths is not None and tenths > 1,
+            notice=letter.notice, held=letter.held,
             warn=pct(round(letter.warn_probability * 100)), threshold=pct(round(letter.alert_probability * 100)),
             likely_late=letter.p_miss >= 0.5, client=safe_text(letter.client), told_on=letter.told_on,
         )

@@ -324,6 +324,8 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     text = body(msg)
     assert "taken “Launch”, planned for Friday, 18 December 2026, out of the project plan," in text
     assert "calendar" not in text
+    # its offer to reply is said once: no older "talk the change through" line after it
+    assert text.count("reply") == 1 and "talk the change through" not in text
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])

@@ -410,7 +410,7 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     c = _composer(tmp_path)
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
-    assert "By Wednesday, 2 December 2026 I'll write to you with the concrete steps" in _text(notice.messages[0])
+    assert "By Wednesday, 2 December 2026, I'll write to you with the concrete steps" in _text(notice.messages[0])
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"

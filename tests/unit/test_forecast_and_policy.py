@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import zoneinfo
 from statistics import NormalDist
 from typing import Any
@@ -257,7 +258,12 @@ def test_a_single_noisy_remaining_statement_is_averaged_with_the_ones_before_it(
     alone = forecast(M, [outlier], MON, CAL, TZ)
     smoothed = forecast(M, [*steady, outlier], MON, CAL, TZ)
     assert alone.p50 is not None and smoothed.p50 is not None and smoothed.p50 < alone.p50
-    assert "its 4 statements before" in smoothed.reason
+    assert re.search(r"The team says it needs another 30 working days \([\d.]+ working days once weighed with "
+                     r"its 4 earlier estimates\)\.", smoothed.reason), smoothed.reason
+    two = forecast(M, [steady[-1], report(MON, remaining_days=12)], MON, CAL, TZ)
+    assert re.search(r"another 12 working days \([\d.]+ working days once weighed with its earlier estimate\)",
+                     two.reason), two.reason
+    assert "taken with" not in smoothed.reason + two.reason
 
 
 def test_scattered_percent_reports_do_not_pass_for_a_stall() -> None:

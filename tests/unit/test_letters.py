@@ -69,7 +69,7 @@ def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_only_a_dat
     assert "responsibility" not in text and "make up for" not in text
     # the delay owned without a cause claimed, and the cause and its prevention promised with the steps, dated
     assert "The delay is on our side, and it's ours to put right." in text
-    assert ("By Wednesday, 2 December 2026 I'll write to you with what caused the delay, what we're changing so "
+    assert ("By Wednesday, 2 December 2026, I'll write to you with what caused the delay, what we're changing so "
             "that it doesn't happen again, and the concrete steps") in text
     # a cause without a prevention: the follow-up promises the prevention too
     text = body(letters().notice(letter(plan="", follow_up=dt.date(2026, 12, 2))))
@@ -867,3 +867,27 @@ def test_a_calendar_entry_names_a_date_that_fits_an_event_as_well_as_a_deliverab
     text = " ".join(body(letters().calendar(envelope(language, kind="update"), row, new_entry=True)).split())
     assert said in text
     assert "due on" not in text and "teslim" not in text and "জমা" not in text
+
+
+def test_the_forwarded_client_reply_names_the_letter_it_answers_and_the_reminders_name_the_client() -> None:
+    """Fourth reading, defect 19: "Jane replied to the letter “…”", not "answered a message deadlinewatch sent";
+    the reminders say "write to Jane today", not "to them"."""
+    from email.message import EmailMessage
+
+    original = EmailMessage()
+    original["From"] = "Jane <client@client.example>"
+    original["Subject"] = "Re: SEO: new date 10 December · ACME web"
+    original.set_content("Could the home page reach us before the meeting?")
+    sent = letters().forward(original=original, language="en", sender="dw@studio.example", to="pm@studio.example",
+                             composed_at=dt.datetime(2026, 11, 26, 13, tzinfo=dt.UTC), message_id="<f@x>")
+    text = " ".join(body(sent).split())
+    assert text.startswith("Jane <client@client.example> replied to the letter “SEO: new date 10 December · ACME "
+                           "web”. Their message is attached; please answer them directly.")
+    for what, said in (("follow-up", "Please write to Jane today"),
+                       ("call", "Please call Jane today, or at the time they asked for, if they replied with one.")):
+        msg = letters().manager(language="en", sender="dw@studio.example", to="pm@studio.example",
+                                composed_at=dt.datetime(2026, 12, 3, 9, tzinfo=dt.UTC), message_id="<m@x>",
+                                what=what, notice_id=48, token="t", project_name="ACME web",
+                                milestone="Design mockups", client="client@client.example", client_name="Jane",
+                                reason="")
+        assert said in " ".join(body(msg).split())

@@ -404,7 +404,9 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
         f = store.forecast("acme-web", uid)
         assert f is not None
         [nudged] = [t for t in nudges if f"about {name} (" in t]
-        assert in_mail(f) in nudged and "no note for 5 working days" in nudged
+        # after "Where it stands now:" its first letter lowered (English after a colon)
+        said = in_mail(f)
+        assert f"Where it stands now: {said[0].lower()}{said[1:]}" in nudged and "no note for 5 working days" in nudged
         for told in (t for t in _told(store, "manager-alert", before) if t.startswith(f"{name} (")):
             likely, surely, p_miss = _said_in_english(f)
             assert f"likely done by {likely}" in told and f"is now {p_miss}" in told
@@ -444,6 +446,21 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     assert design is not None and f"Forecast: {in_mail(design)}" in second
     assert stated_pace(second) == Pace(40, 2.5, 24)  # 20% → 40% in 8 working days
     assert "One note so far (20% done): not enough for a trend" in first
+
+
+def test_the_reply_gives_the_cause_the_plan_and_the_prevention_one_a_line_label_first(tmp_path: Path) -> None:
+    """The figures on the milestone's line; the note's sentences each on a line of their own, label first: commas
+    inside them would run into the figures' commas (fourth native reading, defect 14)."""
+    config = _config(tmp_path)
+    store = MemoryStore()
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
+    svc = _services(config, store, NOW)
+    _read(svc, _note("Milestone: design mockups\nDone: 70%\nRemaining: 7 days\nCause: we underestimated the "
+                     "templates, all of them\nPlan: a second designer joins\nPrevent: we count templates first"))
+    [reply] = _told(store, "reply")
+    assert ("- Design mockups: 70% done, 7 working days left\n  Cause: we underestimated the templates, all of them\n"
+            "  Plan: a second designer joins\n  Prevent: we count templates first\n  Forecast: "
+            ) in reply.replace("\r\n", "\n")
 
 
 def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> None:

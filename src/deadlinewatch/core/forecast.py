@@ -484,10 +484,10 @@ def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, ca
                                          days=days, before=Days(math.exp(older)))
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
     if len(logs) == 2:
-        return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its statement "
-                              "before)."), days=days, left=Days(left))
-    return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its %(count)s "
-                          "statements before)."), days=days, count=len(logs) - 1, left=Days(left))
+        return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its earlier "
+                              "estimate)."), days=days, left=Days(left))
+    return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its %(count)s "
+                          "earlier estimates)."), days=days, count=len(logs) - 1, left=Days(left))
 
 
 def forecast(

@@ -235,6 +235,7 @@ class BlockSummary:
     said: str
     forecast: str
     asks_cause_plan: bool
+    details: tuple[str, ...] = ()  # the note's Cause, Plan and Prevent, each its own line, label first
 
 
 # --- the composer ----------------------------------------------------------------------------------------------
@@ -634,7 +635,8 @@ class Letters:
         subject, text = self._team(
             language, "nudge.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
             milestone=safe_text(milestone), since=format_day(since, letter_locale(language, self.zone), "medium"),
-            days=days, forecast=forecast, percent=percent_blank(letter_locale(language, self.zone)),
+            days=days, forecast=_after_colon(forecast, language),
+            percent=percent_blank(letter_locale(language, self.zone)),
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -746,6 +748,9 @@ class Letters:
         copy.set_content(full_text(original))
         subject, text = self._team(
             language, "forward.txt.j2", composed_at, original_subject=header_text(original, "Subject"),
+            # the letter the client answered, as its subject was: without the reply's "Re:" (or "AW:", "YNT:" …)
+            letter=re.sub(r"^(\s*(re|aw|sv|vs|ynt|cvp|fwd?|wg|antw|odp)\s*:\s*)+", "", header_text(original, "Subject"),
+                          flags=re.IGNORECASE),
             who=header_text(original, "From") or self.gettext(language, _("The client")), attachments=", ".join(names))
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -774,6 +779,16 @@ def _clause(offer: str, language: str) -> str:
         lowered = {"I": "ı", "İ": "i"}.get(first[0], first[0].lower()) if language == "tr" else first[0].lower()
         text = lowered + text[1:]
     return text
+
+
+def _after_colon(text: str, language: str) -> str:
+    """A sentence set after a colon in English ("Where it stands now: the team says …"): its first word lowered,
+    as British usage has it, unless it is "I" or a word in capitals. Other languages keep their capital."""
+    first = text.split(" ", 1)[0]
+    if language != "en" or not first[:1].isupper() or first[1:] != first[1:].lower() or first == "I" \
+            or first.startswith(("I'", "I’")):
+        return text
+    return text[0].lower() + text[1:]
 
 
 def _crossed(row: TimelineRow, day: dt.date | None) -> bool:

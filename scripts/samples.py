@@ -151,7 +151,7 @@ authserv_id = "mx.studio.example"
 
 [smtp]
 host = "smtp.studio.example"
-from = "Studio <pm@studio.example>"
+from = {json.dumps(f"{story.signature} <{MANAGER}>", ensure_ascii=False)}
 
 [team]
 members = ["{ALICE}", "{BOB}"]

@@ -264,6 +264,10 @@ class MemoryStore(StorePort):
         return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
                                                              and i.state not in ("rejected", "held"))}
 
+    def _notices_sent(self, project: str) -> dict[str, dt.datetime]:  # ClientRecord.sent
+        return {i.uid or "": i.sent or i.created for i in self._items(
+            lambda i: i.project == project and i.kind == "notice" and i.state not in ("rejected", "held"))}
+
     def held_notices(self, project: str) -> dict[str, dt.datetime]:
         held = self._items(lambda i: (i.project, i.kind, i.state) == (project, "notice", "held") and i.parent is None)
         return {i.uid or "": self.s.basis.get(i.id) or i.created for i in held}
@@ -275,7 +279,8 @@ class MemoryStore(StorePort):
         for p in projects:
             first = self.first_client_message(p)
             record = ClientRecord(first.created if first else None, self.client_dates(p), self.entry_uids(p),
-                                  self.shown_groups(p), self.notice_times(p), self.held_notices(p))
+                                  self.shown_groups(p), self.notice_times(p), self.held_notices(p),
+                                  self._notices_sent(p))
             if record != ClientRecord():
                 records[p] = record
         return records

@@ -23,7 +23,7 @@ from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Forecast, QueueMail, Report, ShowDate
-from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project
+from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project, plan_weekly
 from deadlinewatch.decisions.forecaster import Forecaster
 from deadlinewatch.decisions.manager_mail import manager_messages
 from deadlinewatch.decisions.project_view import ProjectView
@@ -192,6 +192,51 @@ def test_the_weekly_check_in_waits_two_days_after_the_introduction(tmp_path: Pat
     assert [p.what for p in due.plans] == ['invitation for "Design mockups"', 'invitation for "Launch"',
                                            "weekly check-in"]
     assert [p.messages[0].kind for p in due.plans] == ["update", "update", "weekly"]
+
+
+def test_the_first_weekly_says_it_is_the_first_and_a_later_week_without_notes_says_no_new_figures(
+        tmp_path: Path) -> None:
+    """plan_weekly's rule: the check-in is the first when last week's slot came before the introduction (or too
+    soon after it to count, WEEKLY_AFTER); it then says so, never "nothing moved since last week". A week later,
+    with no note in it, the letter says no new figures came, not that nothing moved (fourth reading, defect 2)."""
+    c = _composer(tmp_path)
+    pv = _snapshot(c).view
+    slot = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    intro = slot - dt.timedelta(days=5)  # Wednesday before: last Monday's slot came before it
+    first = plan_weekly(c, pv, slot, slot, first_sent=intro)
+    assert first is not None
+    text = " ".join(_text(first.messages[0]).split())
+    assert "This is my first weekly update on ACME website relaunch" in text and "since last week" not in text
+    # last week's slot only a day after the introduction: too soon to have counted, so this one is still the first
+    soon = plan_weekly(c, pv, slot, slot, first_sent=slot - dt.timedelta(days=8))
+    assert soon is not None and "This is my first weekly update" in _text(soon.messages[0])
+    later = plan_weekly(c, pv, slot + dt.timedelta(days=7), slot + dt.timedelta(days=7), first_sent=intro)
+    assert later is not None
+    text = " ".join(_text(later.messages[0]).split())
+    assert "first weekly update" not in text
+    assert "I haven't had new progress figures from the team since last week" in text
+
+
+def test_the_why_now_note_names_the_rule_of_the_policy_that_made_the_notice_due(tmp_path: Path) -> None:
+    """plan_notice sets the manager's "Why now" from the rule core/policy.decide fired, with its dates: the team's
+    own date past the date the client holds, else the chance of missing it at warn_probability (fourth reading,
+    defect 4) — and the note of a notice that went out says it, not only the letter composer given it."""
+    c = _composer(tmp_path)
+    own = _notice(c, [SLIPPING])  # "Remaining: 15 days" on Monday 30 November: the team's own date is 21 December
+    assert own.trigger == ("the team's latest note puts the end of the work on Dec 21, 2026, past Dec 4, 2026, the "
+                           "date Jane Doe holds, and the client hears as soon as the team's own date passes theirs.")
+    [note] = [m for m in _to_manager(c, own, 9) if m.kind == "manager-explained"]
+    said = " ".join(_text(note).split())
+    assert said.startswith("Notice #9 has gone to Jane Doe (jane@acme.example) without waiting for you; you're in "
+                           f"Cc. Why now: {own.trigger}")
+    # no date of the team's own: the pace alone (10% → 20% in two weeks) takes the chance past warn_probability
+    slow = [dataclasses.replace(SLIPPING, at=NOW - dt.timedelta(days=14), done=10, remaining_days=None),
+            dataclasses.replace(SLIPPING, remaining_days=None)]
+    pace = _notice(c, slow)
+    assert pace.trigger.startswith("the chance of missing Dec 4, 2026, the date Jane Doe holds, has reached ")
+    assert pace.trigger.endswith(", and the client hears at 97%.")
+    assert "Why now: the chance of missing Dec 4, 2026" in _text(
+        next(m for m in _to_manager(c, pace, 9) if m.kind == "manager-explained")).replace("\n", " ")
 
 
 def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp_path: Path) -> None:
@@ -365,7 +410,7 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     c = _composer(tmp_path)
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
-    assert "By Wednesday, 2 December 2026 I'll write to you with the concrete steps" in _text(notice.messages[0])
+    assert "By Wednesday, 2 December 2026, I'll write to you with the concrete steps" in _text(notice.messages[0])
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import zoneinfo
 from statistics import NormalDist
 from typing import Any
@@ -36,6 +37,32 @@ def test_without_notes_there_is_no_forecast_until_the_date_passes() -> None:
     assert forecast(M, [], MON, CAL, TZ).p_miss is None
     late = forecast(M, [], dt.datetime(2026, 12, 7, 9, tzinfo=TZ), CAL, TZ)
     assert late.p_miss == 1.0
+
+
+def test_one_percent_and_nothing_else_is_said_as_one_note_not_as_no_percent() -> None:
+    """A single note with a percent gives no trend: the words say the note and its percent, never that the notes
+    give no percent done (the reply shows that percent a line above)."""
+    one = forecast(M, [report(MON, done=10)], MON, CAL, TZ)
+    assert one.p_miss is None
+    assert "One note so far (10% done): not enough for a trend, and it gives no time left or ETA." in one.reason
+    assert "percent done yet" not in one.reason
+    same_day = forecast(M, [report(MON, done=10), report(MON + dt.timedelta(hours=2), done=15)], MON, CAL, TZ)
+    assert "2 notes so far, all from one day (15% done): not enough for a trend, and they give no time left or " \
+        "ETA." in same_day.reason
+    bare = forecast(M, [report(MON, cause="the client's copy is late")], MON, CAL, TZ)
+    assert "The notes give no remaining time, ETA or percent done yet." in bare.reason
+
+
+def test_the_plan_counts_working_days_to_the_day_the_client_agreed() -> None:
+    """An all-day deadline is the end of the client's day: Thursday 3 December in London is 02:00 on Friday in
+    Istanbul. The plan's length counts to the agreed day (Mon 9 Nov to Thu 3 Dec: 19 working days), not to the
+    team's Friday (20, fourth native reading, defect 15)."""
+    london = zoneinfo.ZoneInfo("Europe/London")
+    m = Milestone("p", "m", "Design", dt.datetime(2026, 12, 4, 0, 0, tzinfo=london), kind="VTODO",
+                  start=dt.datetime(2026, 11, 9, 0, 0, tzinfo=london))
+    at = dt.datetime(2026, 11, 12, 15, tzinfo=TZ)
+    f = forecast(m, [report(at, done=5)], at, CAL, TZ, agreed=dt.date(2026, 12, 3))
+    assert "The plan gave it 19 working days from" in f.reason and f.target == dt.date(2026, 12, 3)
 
 
 def test_stated_remaining_time_past_the_deadline_means_a_likely_miss() -> None:
@@ -231,7 +258,12 @@ def test_a_single_noisy_remaining_statement_is_averaged_with_the_ones_before_it(
     alone = forecast(M, [outlier], MON, CAL, TZ)
     smoothed = forecast(M, [*steady, outlier], MON, CAL, TZ)
     assert alone.p50 is not None and smoothed.p50 is not None and smoothed.p50 < alone.p50
-    assert "its 4 statements before" in smoothed.reason
+    assert re.search(r"The team says it needs another 30 working days \([\d.]+ working days once weighed with "
+                     r"its 4 earlier estimates\)\.", smoothed.reason), smoothed.reason
+    two = forecast(M, [steady[-1], report(MON, remaining_days=12)], MON, CAL, TZ)
+    assert re.search(r"another 12 working days \([\d.]+ working days once weighed with its earlier estimate\)",
+                     two.reason), two.reason
+    assert "taken with" not in smoothed.reason + two.reason
 
 
 def test_scattered_percent_reports_do_not_pass_for_a_stall() -> None:

@@ -69,7 +69,7 @@ def test_without_cause_or_plan_the_letter_claims_nothing_and_promises_only_a_dat
     assert "responsibility" not in text and "make up for" not in text
     # the delay owned without a cause claimed, and the cause and its prevention promised with the steps, dated
     assert "The delay is on our side, and it's ours to put right." in text
-    assert ("By Wednesday, 2 December 2026 I'll write to you with what caused the delay, what we're changing so "
+    assert ("By Wednesday, 2 December 2026, I'll write to you with what caused the delay, what we're changing so "
             "that it doesn't happen again, and the concrete steps") in text
     # a cause without a prevention: the follow-up promises the prevention too
     text = body(letters().notice(letter(plan="", follow_up=dt.date(2026, 12, 2))))
@@ -207,9 +207,9 @@ def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_p
 
 
 @pytest.mark.parametrize(("language", "said"), [
-    ("en", "Tue, 22 Dec 2026 (was Fri, 18 Dec 2026, first Wed, 16 Dec 2026)"),
+    ("en", "Tue, 22 Dec 2026 (previously Fri, 18 Dec 2026; originally Wed, 16 Dec 2026)"),
     ("tr", "(son bildirilen: 18 Aralık 2026 Cuma, ilk tarih: 16 Aralık 2026 Çarşamba)"),
-    ("bn", "(গত ইমেইলে জানানো: "),
+    ("bn", "(সর্বশেষ জানানো: "),
 ])
 def test_a_row_moved_twice_says_the_date_last_told_and_the_first(language: str, said: str) -> None:
     """A second move shows the date the client held until now, not only the first one: a client comparing the
@@ -324,6 +324,8 @@ def test_a_milestone_only_in_a_letters_table_is_cancelled_by_letter_without_cale
     text = body(msg)
     assert "taken “Launch”, planned for Friday, 18 December 2026, out of the project plan," in text
     assert "calendar" not in text
+    # its offer to reply is said once: no older "talk the change through" line after it
+    assert text.count("reply") == 1 and "talk the change through" not in text
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "bn"])
@@ -555,7 +557,7 @@ def test_a_dependant_moved_again_moves_from_the_date_the_client_last_heard(langu
 
 
 @pytest.mark.parametrize(("language", "said"), [
-    ("en", "- Launch: Tue, 22 Dec 2026 (first Fri, 18 Dec 2026)\n"),
+    ("en", "- Launch: Tue, 22 Dec 2026 (originally Fri, 18 Dec 2026)\n"),
     ("tr", "(ilk tarih: 18 Aralık 2026 Cuma)"),
     ("bn", "(মূল তারিখ: "),
 ])
@@ -779,7 +781,7 @@ def test_an_alert_that_clears_says_off_the_risk_list_never_on_track_while_a_miss
     """Cleared below the alert's threshold is not "back on track" at 57% (fourth native reading, defect 6)."""
     likely = _alert()
     assert likely.startswith("No longer at risk: ACME web: Content migration")
-    assert ("has come off the risk list: the chance of missing December 8, 2026 is down to 57% (alerts start at 88%)."
+    assert ("has come off the risk list: the chance of missing Dec 8, 2026 is down to 57% (alerts start at 88%)."
             in likely and "still more likely than not to slip" in likely and "on track" not in likely)
     assert "No action is needed." in _alert(p_miss=0.3) and "more likely than not" not in _alert(p_miss=0.3)
 
@@ -787,8 +789,8 @@ def test_an_alert_that_clears_says_off_the_risk_list_never_on_track_while_a_miss
 def test_an_alert_after_the_client_was_told_says_what_they_were_told_and_when_they_hear_again() -> None:
     """Not "the client hasn't been told yet" the morning after a notice (fourth native reading, defect 7)."""
     told = _alert(what="raise", p_miss=0.9, target=dt.date(2026, 12, 9), told_on=dt.date(2026, 11, 24))
-    assert ("Jane was told December 9, 2026 on November 24, 2026, and hears again, with a new date, if the chance of "
-            "missing reaches 97% or the team's own estimate goes past December 9, 2026.") in told  # the team's region
+    assert ("Jane was told Dec 9, 2026 on Nov 24, 2026, and hears again, with a new date, if the chance of "
+            "missing reaches 97% or the team's own estimate goes past Dec 9, 2026.") in told  # the team's region
     assert "hasn't been told" not in told and "hasn't been told" in _alert(what="raise", p_miss=0.9)
 
 
@@ -807,3 +809,85 @@ def test_the_why_now_note_says_the_notice_has_gone_to_the_client_by_name_why_now
                            "Cc. Why now: the team's latest note puts the end of the work on 14 Dec 2026")
     assert "The forecast: So it is likely done by 11 Dec 2026." in went and " goes to " not in went
     assert note(replaces=19).startswith("Notice #48, the letter you approved as #19, has gone to Jane")
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "As I said on 26 November, we will not charge for the extra review round, and that covers this delay "
+           "too."),
+    ("tr", "26 Kasım tarihinde belirttiğim gibi ek inceleme turu için ücret almayacağız; bu, bu gecikme için de "
+           "geçerli."),
+    ("bn", "২৬ নভেম্বর যেমন জানিয়েছিলাম, বাড়তি পর্যালোচনার জন্য কোনো ফি নেব না; এবারের দেরির ক্ষেত্রেও তা প্রযোজ্য।"),
+])
+def test_a_second_notice_dates_the_offer_that_stands_never_as_my_last_email(language: str, said: str) -> None:
+    """The offer made with the first notice stands for the second slip: said with the day it was made ("my last
+    email" is wrong once a weekly or another letter came between), the offer's own words as a clause."""
+    offer = {"en": "We will not charge for the extra review round.",
+             "tr": "Ek inceleme turu için ücret almayacağız.",
+             "bn": "বাড়তি পর্যালোচনার জন্য কোনো ফি নেব না।"}[language]
+    text = body(letters().notice(letter(language, again=True, offer=offer, offer_stands=True,
+                                        offered_on=dt.date(2026, 11, 26), broken=dt.date(2026, 12, 10),
+                                        promised=dt.date(2026, 12, 16))))
+    assert said in text
+    assert "last email" not in text and "Son e-postamda" not in text
+    # an offer of more than one sentence is not cut into a clause: it is quoted whole after the dated sentence
+    text = body(letters().notice(letter(again=True, offer="No fee for the review. We also add a page.",
+                                        offer_stands=True, offered_on=dt.date(2026, 11, 26))))
+    assert "The offer I made on 26 November covers this delay too. No fee for the review. We also add a page." \
+        in text
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "Good news: we delivered the “Design mockups” milestone today."),
+    ("tr", "“Design mockups” aşamasını bugün teslim ettiğimizi sevinerek bildiririm."),
+    ("bn", "সুখবর: আজ আমরা ‘Design mockups’ কাজটি জমা দিয়েছি।"),
+])
+def test_a_delivered_note_sent_the_same_day_says_today_not_the_date(language: str, said: str) -> None:
+    """The note that goes out the afternoon of the delivery says "today" (fourth reading, defect 18); a later one
+    gives the day."""
+    done = dataclasses.replace(ROWS[0], status="done")
+    env = envelope(language, kind="delivered")  # composed on Monday 30 November
+    text = " ".join(body(letters().notice(letter(language, env, milestone=done, rows=(done,),
+                                                 delivered_on=dt.date(2026, 11, 30)))).split())
+    assert said in text and "30" not in text.split(said)[0][-40:]
+    later = " ".join(body(letters().notice(letter("en", envelope(kind="delivered"), milestone=done, rows=(done,),
+                                                  delivered_on=dt.date(2026, 11, 27)))).split())
+    assert "milestone on Friday, 27 November 2026." in later
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", "A quick note for your calendar: the date for “Editor training” is Thursday, 10 December 2026."),
+    ("tr", "Takviminiz için kısa bir not: “Editor training” için belirlenen tarih 10 Aralık 2026 Perşembe."),
+    ("bn", "আপনার ক্যালেন্ডারের জন্য জানিয়ে রাখছি: ‘Editor training’ কাজটির নির্ধারিত তারিখ"),
+])
+def test_a_calendar_entry_names_a_date_that_fits_an_event_as_well_as_a_deliverable(language: str, said: str
+                                                                                    ) -> None:
+    """A training is held, not delivered: the entry's letter gives its date, never its "delivery date"."""
+    row = TimelineRow("training-1", "Editor training", dt.date(2026, 12, 10), dt.date(2026, 12, 10), "on track", 0,
+                      "dw-training")
+    text = " ".join(body(letters().calendar(envelope(language, kind="update"), row, new_entry=True)).split())
+    assert said in text
+    assert "due on" not in text and "teslim" not in text and "জমা" not in text
+
+
+def test_the_forwarded_client_reply_names_the_letter_it_answers_and_the_reminders_name_the_client() -> None:
+    """Fourth reading, defect 19: "Jane replied to the letter “…”", not "answered a message deadlinewatch sent";
+    the reminders say "write to Jane today", not "to them"."""
+    from email.message import EmailMessage
+
+    original = EmailMessage()
+    original["From"] = "Jane <client@client.example>"
+    original["Subject"] = "Re: SEO: new date 10 December · ACME web"
+    original.set_content("Could the home page reach us before the meeting?")
+    sent = letters().forward(original=original, language="en", sender="dw@studio.example", to="pm@studio.example",
+                             composed_at=dt.datetime(2026, 11, 26, 13, tzinfo=dt.UTC), message_id="<f@x>")
+    text = " ".join(body(sent).split())
+    assert text.startswith("Jane <client@client.example> replied to the letter “SEO: new date 10 December · ACME "
+                           "web”. Their message is attached; please answer them directly.")
+    for what, said in (("follow-up", "Please write to Jane today"),
+                       ("call", "Please call Jane today, or at the time they asked for, if they replied with one.")):
+        msg = letters().manager(language="en", sender="dw@studio.example", to="pm@studio.example",
+                                composed_at=dt.datetime(2026, 12, 3, 9, tzinfo=dt.UTC), message_id="<m@x>",
+                                what=what, notice_id=48, token="t", project_name="ACME web",
+                                milestone="Design mockups", client="client@client.example", client_name="Jane",
+                                reason="")
+        assert said in " ".join(body(msg).split())

@@ -153,6 +153,20 @@ def test_the_alert_states_the_pace_its_reason_states() -> None:
     assert factor is not None and float(factor[1]) == pytest.approx(needs / remain, abs=0.06), text
 
 
+@pytest.mark.parametrize(("language", "said"), [("en", "must go 1.3 times as fast"),
+                                              ("tr", "işin 1,3 kat"), ("bn", "১.৩")])
+def test_the_alerts_factor_is_the_ratio_of_the_days_it_states(language: str, said: str) -> None:
+    """"14 working days remain … it needs 18 more" asks for 18/14 = 1.29, said 1.3 — never 1.2 from the unrounded
+    17.5 days or a half-even rounding (fourth native reading, defect 15)."""
+    pace = alert.Pace(30, 4.0, 17.5, 14)
+    text = letters().alert(AlertLetter(
+        what="raise", project="ACME", milestone=M.name, target=dt.date(2026, 12, 18), p_miss=0.9, was=None,
+        p50=None, p80=None, reason="", pace=pace, notice="later", held=False, warn_probability=0.98),
+        language=language, sender="pm@studio.example", to="pm@studio.example", composed_at=NOW,
+        message_id="<a@studio.example>").get_content()
+    assert said in text and "1.2" not in text and "1,2" not in text and "১.২" not in text
+
+
 def test_the_alert_finds_no_pace_where_the_forecast_finds_no_clear_progress() -> None:
     scattered = [note(7, 30), note(6, 10), note(5, 35), note(4, 15), note(0, 20)]
     pace = alert.pace(scattered, NOW.date(), dt.date(2026, 12, 18), CAL, TZ)
@@ -282,9 +296,10 @@ def _told(store: MemoryStore, kind: str, since: int = 0) -> list[str]:
 
 
 def _said_in_english(f: Forecast) -> tuple[str, str, str]:
-    """The forecast as the alert says it: its dates in long form and its probability."""
+    """The forecast as the alert says it: its dates in the form its reason gives them (one date form a mail) and
+    its probability."""
     assert f.p50 is not None and f.p80 is not None and f.p_miss is not None
-    return format_day(f.p50, "en", "long"), format_day(f.p80, "en", "long"), f"{f.p_miss:.0%}"
+    return format_day(f.p50, "en", "medium"), format_day(f.p80, "en", "medium"), f"{f.p_miss:.0%}"
 
 
 def in_mail(f: Forecast) -> str:
@@ -387,7 +402,9 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
         f = store.forecast("acme-web", uid)
         assert f is not None
         [nudged] = [t for t in nudges if f"about {name} (" in t]
-        assert in_mail(f) in nudged and "no note for 5 working days" in nudged
+        # after "Where it stands now:" its first letter lowered (English after a colon)
+        said = in_mail(f)
+        assert f"Where it stands now: {said[0].lower()}{said[1:]}" in nudged and "no note for 5 working days" in nudged
         for told in (t for t in _told(store, "manager-alert", before) if t.startswith(f"{name} (")):
             likely, surely, p_miss = _said_in_english(f)
             assert f"likely done by {likely}" in told and f"is now {p_miss}" in told
@@ -426,7 +443,22 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     design = store.forecast("acme-web", "design-1")
     assert design is not None and f"Forecast: {in_mail(design)}" in second
     assert stated_pace(second) == Pace(40, 2.5, 24)  # 20% → 40% in 8 working days
-    assert "The notes give no remaining time" in first
+    assert "One note so far (20% done): not enough for a trend" in first
+
+
+def test_the_reply_gives_the_cause_the_plan_and_the_prevention_one_a_line_label_first(tmp_path: Path) -> None:
+    """The figures on the milestone's line; the note's sentences each on a line of their own, label first: commas
+    inside them would run into the figures' commas (fourth native reading, defect 14)."""
+    config = _config(tmp_path)
+    store = MemoryStore()
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
+    svc = _services(config, store, NOW)
+    _read(svc, _note("Milestone: design mockups\nDone: 70%\nRemaining: 7 days\nCause: we underestimated the "
+                     "templates, all of them\nPlan: a second designer joins\nPrevent: we count templates first"))
+    [reply] = _told(store, "reply")
+    assert ("- Design mockups: 70% done, 7 working days left\n  Cause: we underestimated the templates, all of them\n"
+            "  Plan: a second designer joins\n  Prevent: we count templates first\n  Forecast: "
+            ) in reply.replace("\r\n", "\n")
 
 
 def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> None:

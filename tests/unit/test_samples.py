@@ -125,3 +125,17 @@ def test_no_client_is_promised_a_day_off(samples: ModuleType, stories: dict[str,
     assert [d for d in dates if policy.usable(d, studio, client) != d] == []
     if language == "bn":
         assert not any(d.weekday() == 4 or (d.month, d.day) == (12, 16) for d in dates)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_client_letters_come_from_the_person_who_signs_them(samples: ModuleType, language: str) -> None:
+    """The studio's config gives `from` as its manager writes it: the signer's own name, not "Studio" (a letter
+    signed by Sarah Mitchell comes from Sarah Mitchell)."""
+    from email import message_from_bytes
+    from email.policy import default
+    from email.utils import parseaddr
+
+    signer = samples.STORIES[language].signature
+    for kind in ("intro", "notice", "cancel"):
+        sender = parseaddr(str(message_from_bytes(samples.samples(language)[kind], policy=default)["From"]))
+        assert sender == (signer, samples.MANAGER), (kind, sender)

@@ -484,10 +484,10 @@ def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, ca
                                          days=days, before=Days(math.exp(older)))
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
     if len(logs) == 2:
-        return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its statement "
-                              "before)."), days=days, left=Days(left))
-    return left, phrase(_("The team says it needs another %(days)s (%(left)s, taken with its %(count)s "
-                          "statements before)."), days=days, count=len(logs) - 1, left=Days(left))
+        return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its earlier "
+                              "estimate)."), days=days, left=Days(left))
+    return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its %(count)s "
+                          "earlier estimates)."), days=days, count=len(logs) - 1, left=Days(left))
 
 
 def forecast(
@@ -498,9 +498,12 @@ def forecast(
     tz: dt.tzinfo,
     target: dt.date | None = None,
     spread: Spread = DEFAULT_SPREAD,
+    agreed: dt.date | None = None,
 ) -> Forecast:
-    """Forecast one open milestone from its reports (oldest first). `target` defaults to the deadline."""
-    deadline_day = last_work_day(milestone.deadline, tz)
+    """Forecast one open milestone from its reports (oldest first). `target` defaults to the deadline; `agreed` is
+    the deadline's day where the client is (ProjectView.agreed: an all-day deadline is the client's day, which in a
+    zone east of the client ends in the small hours of the next day), else its day in `tz`."""
+    deadline_day = agreed or last_work_day(milestone.deadline, tz)
     target = target or deadline_day
     today = now.astimezone(tz).date()
     reports = sorted(reports, key=_AT)
@@ -531,8 +534,7 @@ def forecast(
     if not estimates:
         if today > target:
             return _forecast(milestone, None, None, 1.0, [PASSED], target, own)
-        return _forecast(milestone, None, None, None,
-                         [phrase(_("The notes give no remaining time, ETA or percent done yet."))], target, own)
+        return _forecast(milestone, None, None, None, [_no_estimate(dated)], target, own)
 
     weights = [1 / s**2 for _, s, _ in estimates]
     mu = sum(w * math.log(d) for (d, _, _), w in zip(estimates, weights, strict=True)) / sum(weights)
@@ -577,6 +579,20 @@ def forecast(
         p_miss = min(max((1 - cdf(allowed + 0.5)) / max(1 - done_by_now, 1e-9), 0.0), 1.0)
     p50, p80 = quantile(0.5), quantile(0.8)
     return _forecast(milestone, p50, p80, round(p_miss, 4), words, target, own)
+
+
+def _no_estimate(dated: Sequence[tuple[dt.date, Report]]) -> Phrase:
+    """The words of notes that give no estimate: a percent or two from one day is said as it is (the reply shows
+    it a line above), short of a trend; only notes without a percent give "no percent done"."""
+    with_pct = [(day, r) for day, r in dated if r.done is not None]
+    if not with_pct:
+        return phrase(_("The notes give no remaining time, ETA or percent done yet."))
+    done = Percent(with_pct[-1][1].done or 0)
+    if len(with_pct) == 1:
+        return phrase(_("One note so far (%(done)s done): not enough for a trend, and it gives no time left or "
+                        "ETA."), done=done)
+    return phrase(_("%(count)s notes so far, all from one day (%(done)s done): not enough for a trend, and they "
+                    "give no time left or ETA."), count=len(with_pct), done=done)
 
 
 PASSED = phrase(_("The date passed without a note saying Done: 100%."))

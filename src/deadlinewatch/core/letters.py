@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -173,6 +174,7 @@ class NoticeLetter:
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
+    offered_on: dt.date | None = None  # then: the day the notice that made it was sent (the store's record of it)
     call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
     # the date is the forecast's (its P80, or the team's own date when later) or later: only then does the letter
     # say it is the date we expect to meet; a date the manager chose earlier is the one the team works to
@@ -233,6 +235,7 @@ class BlockSummary:
     said: str
     forecast: str
     asks_cause_plan: bool
+    details: tuple[str, ...] = ()  # the note's Cause, Plan and Prevent, each its own line, label first
 
 
 # --- the composer ----------------------------------------------------------------------------------------------
@@ -526,7 +529,8 @@ class Letters:
             context_gap=(when - letter.promised).days if when and letter.promised else 0, cause=_sentence(letter.cause),
             plan=_sentence(letter.plan), prevent=_sentence(letter.prevent), follow_up=letter.follow_up,
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
-            moved=letter.moved, delivered_on=letter.delivered_on or today, call=letter.call,
+            offered_on=letter.offered_on, offer_clause=_clause(letter.offer or "", locale.language),
+            moved=letter.moved, delivered_on=letter.delivered_on or today, today=today, call=letter.call,
             expected=letter.expected, new_entry=letter.new_entry,
             crossed=[r.name for r in letter.moved if _crossed(r, when)],
         )
@@ -631,7 +635,8 @@ class Letters:
         subject, text = self._team(
             language, "nudge.txt.j2", composed_at, project_id=project_id, project=safe_text(project_name),
             milestone=safe_text(milestone), since=format_day(since, letter_locale(language, self.zone), "medium"),
-            days=days, forecast=forecast, percent=percent_blank(letter_locale(language, self.zone)),
+            days=days, forecast=_after_colon(forecast, language),
+            percent=percent_blank(letter_locale(language, self.zone)),
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -702,15 +707,20 @@ class Letters:
         pct = functools.partial(format_percent, language=letter_locale(language, self.zone))
         num = functools.partial(format_number, language=letter_locale(language, self.zone))
         pace = letter.pace
+        # the factor the mail asks for is the ratio of the two figures it states ("needs 18 more" of "14 remain":
+        # 1.3), rounded half up, never one from the unrounded days that disagrees with them
+        needed = round(pace.needed_days) if pace.needed_days is not None else None
+        factor = needed / pace.remaining_days if needed is not None and pace.remaining_days > 0 else None
+        tenths = math.floor(factor * 10 + 0.5) / 10 if factor is not None else None
         subject, text = self._team(
             language, "alert.txt.j2", composed_at, what=letter.what, project=safe_text(letter.project),
             milestone=safe_text(letter.milestone), target=letter.target, p_miss=pct(round(letter.p_miss * 100)),
             was=pct(round(letter.was * 100)) if letter.was is not None else "", p50=letter.p50, p80=letter.p80,
             reason=safe_text(letter.reason, 2000), done=pct(pace.done) if pace.done is not None else "",
-            needed=round(pace.needed_days) if pace.needed_days is not None else None,
+            needed=needed,
             remaining=pace.remaining_days, stalled=pace.per_day is not None and pace.per_day <= 0,
-            factor=num(pace.factor, pattern="0.#") if pace.factor else "",
-            faster=pace.factor is not None and pace.factor > 1, notice=letter.notice, held=letter.held,
+            factor=num(tenths, pattern="0.#") if tenths else "", faster=tenths is not None and tenths > 1,
+            notice=letter.notice, held=letter.held,
             warn=pct(round(letter.warn_probability * 100)), threshold=pct(round(letter.alert_probability * 100)),
             likely_late=letter.p_miss >= 0.5, client=safe_text(letter.client), told_on=letter.told_on,
         )
@@ -738,6 +748,9 @@ class Letters:
         copy.set_content(full_text(original))
         subject, text = self._team(
             language, "forward.txt.j2", composed_at, original_subject=header_text(original, "Subject"),
+            # the letter the client answered, as its subject was: without the reply's "Re:" (or "AW:", "YNT:" …)
+            letter=re.sub(r"^(\s*(re|aw|sv|vs|ynt|cvp|fwd?|wg|antw|odp)\s*:\s*)+", "", header_text(original, "Subject"),
+                          flags=re.IGNORECASE),
             who=header_text(original, "From") or self.gettext(language, _("The client")), attachments=", ".join(names))
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)
@@ -751,6 +764,31 @@ class Letters:
 def _sentence(text: str) -> str:
     """Free text set into one of our sentences: one line, its final full stop left to the sentence."""
     return one_line(text).rstrip(" .。।")
+
+
+def _clause(offer: str, language: str) -> str:
+    """An offer of one sentence as a clause of ours ("As I said on 26 November, we will not charge …"): its final
+    stop dropped and, in a language with capitals, its first word lowered (an offer opens with "We", "Ek", not a
+    name; "I" and a word in capitals stay). An offer of more sentences gives "" and is quoted whole."""
+    text = _sentence(offer)
+    if not text or re.search(r"[.!?।](\s|$)", text):
+        return ""
+    first = text.split(" ", 1)[0]
+    if language in ("en", "tr") and first[:1].isupper() and first[1:] == first[1:].lower() \
+            and not (language == "en" and (first == "I" or first.startswith(("I'", "I’")))):
+        lowered = {"I": "ı", "İ": "i"}.get(first[0], first[0].lower()) if language == "tr" else first[0].lower()
+        text = lowered + text[1:]
+    return text
+
+
+def _after_colon(text: str, language: str) -> str:
+    """A sentence set after a colon in English ("Where it stands now: the team says …"): its first word lowered,
+    as British usage has it, unless it is "I" or a word in capitals. Other languages keep their capital."""
+    first = text.split(" ", 1)[0]
+    if language != "en" or not first[:1].isupper() or first[1:] != first[1:].lower() or first == "I" \
+            or first.startswith(("I'", "I’")):
+        return text
+    return text[0].lower() + text[1:]
 
 
 def _crossed(row: TimelineRow, day: dt.date | None) -> bool:

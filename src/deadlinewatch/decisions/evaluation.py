@@ -303,6 +303,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
+        offered_on=told_at.astimezone(tz).date() if offer_stands and (told_at := pv.sent.get(m.uid)) else None,
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
         new_entry=not _in_calendar(pv, m.uid),
     )

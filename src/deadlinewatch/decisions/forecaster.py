@@ -47,13 +47,13 @@ class Forecaster:
         # a forecast depends on the notes, the day (not the hour), the target and the team's bias: a pass that
         # changes none of them reuses it (notes are only ever added, so their count and the latest name them)
         key = (m, len(reports), reports[-1] if reports else None, now.astimezone(self.tz).date(), target,
-               self.spread)
+               agreed, self.spread)
         found = self.known.get(key)
         if found is None:
             if len(self.known) > FORECASTS_KEPT:
                 self.known.clear()
             found = self.known[key] = forecast(m, reports, now, self.workdays, self.tz, target=target,
-                                               spread=self.spread)
+                                               spread=self.spread, agreed=agreed)
         return found
 
 

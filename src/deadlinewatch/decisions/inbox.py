@@ -65,11 +65,15 @@ def _said(block: NoteBlock) -> list[Phrase]:
         parts.append(phrase(_("ETA %(date)s"), date=block.eta))
     if block.blocked:
         parts.append(phrase(_("blocked")))
-    for text, words in ((block.cause, _("cause: %(text)s")), (block.plan, _("plan: %(text)s")),
-                        (block.prevent, _("prevent: %(text)s"))):
-        if text:
-            parts.append(phrase(words, text=text))
-    return parts or [phrase(_("noted"))]
+    return parts or ([] if _details(block) else [phrase(_("noted"))])
+
+
+def _details(block: NoteBlock) -> list[Phrase]:
+    """A note's sentences, each on its own line of the reply, label first: commas inside them would run into
+    the figures' commas on one line."""
+    return [phrase(words, text=text) for text, words in (
+        (block.cause, _("Cause: %(text)s")), (block.plan, _("Plan: %(text)s")),
+        (block.prevent, _("Prevent: %(text)s"))) if text]
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,8 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
     read_as = _say(c, language, (phrase(_('"%(written)s" read as "%(name)s"'), written=block.matched_by,
                                         name=block.name),)) if block.matched_by else ""
     return BlockSummary(block.name, read_as, _say(c, language, tuple(_said(block)), ", "), words,
-                        notice_due and not m.private and not told)
+                        notice_due and not m.private and not told,
+                        tuple(_say(c, language, (p,)) for p in _details(block)))
 
 
 def _say(c: Studio, language: str, words: tuple[Phrase, ...], sep: str = " ") -> str:

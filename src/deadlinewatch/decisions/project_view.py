@@ -51,6 +51,7 @@ class ProjectView:
     # milestones whose entry the client's calendar has: an invitation for it was told (not held, not rejected);
     # None where the view was not judged (every invitation decided counts)
     in_calendar: frozenset[str] | None = None
+    sent: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice told went out
     # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
     # milestone; a view made again (dataclasses.replace) starts it afresh
     _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)

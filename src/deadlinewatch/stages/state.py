@@ -7,6 +7,7 @@ carried out with the manager's messages about each client group it records, in o
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,7 +84,7 @@ class ProjectsRead:
     def _decided(self, project: Project) -> ProjectView:
         record = self.record(project.id)
         return ProjectView(project, list(self.milestones.get(project.id, ())), dict(self.reports.get(project.id, {})),
-                           record.dates, self.pages.get(project.id), record.told, held=record.held,
+                           record.dates, self.pages.get(project.id), record.told, held=record.held, sent=record.sent,
                            entry_uids=record.entry_uids, key=self.key)
 
     def view(self, project: Project) -> ProjectView:
@@ -175,11 +176,13 @@ def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequenc
         if r.done == 100 and ((r.project, r.uid) not in done_at or r.at < done_at[(r.project, r.uid)]):
             done_at[(r.project, r.uid)] = r.at
     milestones = svc.store.milestones()
+    # a deadline's day is the client's (ProjectView.agreed): an all-day one ends where the client is
+    zones = {p.id: zoneinfo.ZoneInfo(p.client.timezone) for p in svc.config.projects}
     for m in milestones:  # the plans: DTSTART to deadline, against what it took or has taken so far
         done = done_at.get((m.project, m.uid))
         if m.start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
             continue
-        plan = plan_record(m.start.astimezone(tz).date(), last_work_day(m.deadline, tz),
+        plan = plan_record(m.start.astimezone(tz).date(), last_work_day(m.deadline, zones.get(m.project, tz)),
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)

@@ -135,7 +135,7 @@ class Outbox(Database):
         for r in self.db.execute("SELECT project, uid, entry_uid FROM client_entries" + where, args):
             of(r["project"]).entry_uids[r["uid"]] = r["entry_uid"]
         rows = self.db.execute(
-            "SELECT project, uid, kind, audience, state, parent, created, basis, shows FROM outbox"
+            "SELECT project, uid, kind, audience, state, parent, created, sent, basis, shows FROM outbox"
             + (where + " AND" if where else " WHERE project IS NOT NULL AND")
             + " (audience = 'client' OR kind = 'notice') ORDER BY id", args)
         for r in rows:
@@ -145,6 +145,7 @@ class Outbox(Database):
                     record, first_sent=dt.datetime.fromisoformat(r["created"]))
             if r["kind"] == "notice" and r["state"] not in ("rejected", "held"):
                 record.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
+                record.sent[r["uid"]] = dt.datetime.fromisoformat(r["sent"] or r["created"])
             if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:
                 record.held[r["uid"]] = dt.datetime.fromisoformat(r["basis"] or r["created"])
             if r["audience"] == "client" and r["parent"] is None and r["shows"] is not None:

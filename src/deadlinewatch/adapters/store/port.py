@@ -87,6 +87,8 @@ class ClientRecord:
     groups: list[tuple[str, tuple[ShowDate, ...]]] = field(default_factory=list)
     told: dict[str, dt.datetime] = field(default_factory=dict)
     held: dict[str, dt.datetime] = field(default_factory=dict)
+    # when that notice went out (its creation while not yet sent): the day a second notice says the offer was made
+    sent: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

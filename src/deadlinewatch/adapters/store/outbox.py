@@ -14,7 +14,6 @@ from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
 from deadlinewatch.adapters.store.port import ClientRecord, OutboxItem
-from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -182,6 +181,10 @@ class Outbox(Database):
     def decide(self, notice_id: int, approve: bool, *, now: dt.datetime, decided_by: str) -> bool:
         """A held client message and the ones held with it (the group's other client messages, a reminder it
         schedules): pending (approved, or released undecided) or rejected. False when it is not held."""
+        # imported here: the store opens before READY (daemon.py), and the email package MIME needs is a tenth of
+        # a second the daemon's start need not wait for
+        from deadlinewatch.core.mime import redated
+
         state = "pending" if approve else "rejected"
         with self.transaction() as db:
             held = db.execute("SELECT id, message FROM outbox WHERE (id = ? OR parent = ?) AND state = 'held'",

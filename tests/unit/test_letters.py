@@ -735,13 +735,13 @@ def test_a_calendar_entry_moved_twice_moves_from_the_date_the_calendar_held(lang
 
 @pytest.mark.parametrize(("language", "first", "quiet", "still"), [
     ("en", "This is my first weekly update on ACME web, so there's no earlier week to compare with yet.",
-     "I haven't had new progress figures from the team since last week, so the figures below are last week's.",
+     "The progress figures below are unchanged since last week's update.",
      "No milestone has moved forward since last week."),
     ("tr", "Bu, ACME web projesiyle ilgili ilk haftalık durum özetim",
-     "Geçen haftadan bu yana ekipten yeni bir ilerleme bilgisi almadım; aşağıdaki oranlar geçen haftakilerle aynı.",
+     "Aşağıdaki oranlar geçen haftakiyle aynı.",
      "hiçbir aşamada ilerleme olmadı"),
     ("bn", "এটি ACME web প্রকল্পের প্রথম সাপ্তাহিক আপডেট",
-     "গত সপ্তাহের পর দলের কাছ থেকে নতুন কোনো অগ্রগতির হিসাব পাইনি; নিচের শতাংশগুলো গত সপ্তাহেরই।",
+     "নিচের শতাংশগুলো গত সপ্তাহের মতোই আছে।",
      "কোনো কাজে অগ্রগতি হয়নি"),
 ])
 def test_a_weekly_without_progress_says_whether_no_figures_came_or_the_figures_did_not_move(
@@ -820,7 +820,7 @@ def test_the_why_now_note_says_the_notice_has_gone_to_the_client_by_name_why_now
 @pytest.mark.parametrize(("language", "said"), [
     ("en", "As I said on 26 November, we will not charge for the extra review round, and that covers this delay "
            "too."),
-    ("tr", "26 Kasım tarihinde belirttiğim gibi ek inceleme turu için ücret almayacağız; bu, bu gecikme için de "
+    ("tr", "26 Kasım tarihinde belirttiğim gibi ek inceleme turu için ücret almayacağız; bu söz bu gecikme için de "
            "geçerli."),
     ("bn", "২৬ নভেম্বর যেমন জানিয়েছিলাম, বাড়তি পর্যালোচনার জন্য কোনো ফি নেব না; এবারের দেরির ক্ষেত্রেও তা প্রযোজ্য।"),
 ])

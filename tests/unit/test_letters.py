@@ -767,6 +767,11 @@ def test_the_weeklys_names_are_listed_as_a_sentence_lists_them_and_counts_are_wo
                                           watch=[r.name for r in rows])).split())
     assert "Design mockups, Launch and Content migration need extra attention this week" in text
     assert "work moved forward on three milestones." in text
+    # in Turkish and Bengali too, a small count is a word (fifth native reading, defect 12)
+    for language, said in (("tr", "üç aşamada ilerleme kaydettik"), ("bn", "তিনটি কাজ এগিয়েছে")):
+        text = " ".join(body(letters().weekly(envelope(language, kind="weekly"), rows, progress, [rows[0]],
+                                              dt.date(2026, 11, 30))).split())
+        assert said in text, text
 
 
 def _alert(**kw: Any) -> str:

@@ -58,3 +58,21 @@ def test_the_catalogs_are_found_in_the_package_for_each_language() -> None:
         assert set(catalogs.languages(domain)) >= {"en", *LANGUAGES}
         assert catalogs.catalog_language(domain, "tr_TR") == "tr" and catalogs.catalog_language(domain, "en-GB") is None
         assert catalogs.translations(domain, "bn").gettext("Kind regards,") != "Kind regards," or domain == "web"
+
+
+# A person's name is free text ("Ayşe Yılmaz", "Jane", "রহিমা খাতুন"): a Turkish suffix after it needs vowel
+# harmony and a Bengali genitive depends on its last letter, neither of which a translation can know. So the client's
+# name takes no case ending that depends on it: Turkish says "müşteriye (Ayşe Yılmaz)", never "Ayşe Yılmaz
+# müşterisine"; Bengali uses -কে, which follows any name, never a hyphenated "-এর"/"-কে" (fifth native reading,
+# defects 5 and 6).
+NAME = r"%\((?:client|client_name)\)s"
+NAME_SUFFIX = {"tr": re.compile(NAME + r"(?:'|\s+müşteri|\s+\(\S+\)\s+adresine)"),
+               "bn": re.compile(NAME + r"-|" + NAME + r"(?:ের|র )")}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_clients_name_takes_no_case_ending_that_depends_on_it(language: str) -> None:
+    with (LOCALE / language / "LC_MESSAGES" / "letters.po").open("rb") as f:
+        catalog = read_po(f)
+    texts = [s for m in catalog if m.id for s in ((m.string,) if isinstance(m.string, str) else m.string or ())]
+    assert [t for t in texts if NAME_SUFFIX[language].search(t)] == []

@@ -214,7 +214,7 @@ def test_the_first_weekly_says_it_is_the_first_and_a_later_week_without_notes_sa
     assert later is not None
     text = " ".join(_text(later.messages[0]).split())
     assert "first weekly update" not in text
-    assert "I haven't had new progress figures from the team since last week" in text
+    assert "The progress figures below are unchanged since last week's update." in text
 
 
 def test_the_why_now_note_names_the_rule_of_the_policy_that_made_the_notice_due(tmp_path: Path) -> None:

@@ -44,11 +44,12 @@ def test_one_percent_and_nothing_else_is_said_as_one_note_not_as_no_percent() ->
     give no percent done (the reply shows that percent a line above)."""
     one = forecast(M, [report(MON, done=10)], MON, CAL, TZ)
     assert one.p_miss is None
-    assert "One note so far (10% done): not enough for a trend, and it gives no time left or ETA." in one.reason
+    assert "There is only one note so far (10% done), which isn't enough for a trend, and it gives no time left " \
+        "or ETA." in one.reason
     assert "percent done yet" not in one.reason
     same_day = forecast(M, [report(MON, done=10), report(MON + dt.timedelta(hours=2), done=15)], MON, CAL, TZ)
-    assert "2 notes so far, all from one day (15% done): not enough for a trend, and they give no time left or " \
-        "ETA." in same_day.reason
+    assert "There are 2 notes so far, all from one day (15% done), which isn't enough for a trend, and they give " \
+        "no time left or ETA." in same_day.reason
     bare = forecast(M, [report(MON, cause="the client's copy is late")], MON, CAL, TZ)
     assert "The notes give no remaining time, ETA or percent done yet." in bare.reason
 
@@ -258,10 +259,10 @@ def test_a_single_noisy_remaining_statement_is_averaged_with_the_ones_before_it(
     alone = forecast(M, [outlier], MON, CAL, TZ)
     smoothed = forecast(M, [*steady, outlier], MON, CAL, TZ)
     assert alone.p50 is not None and smoothed.p50 is not None and smoothed.p50 < alone.p50
-    assert re.search(r"The team says it needs another 30 working days \([\d.]+ working days once weighed with "
+    assert re.search(r"The team says it needs another 30 working days \([\d.]+ working days when averaged with "
                      r"its 4 earlier estimates\)\.", smoothed.reason), smoothed.reason
     two = forecast(M, [steady[-1], report(MON, remaining_days=12)], MON, CAL, TZ)
-    assert re.search(r"another 12 working days \([\d.]+ working days once weighed with its earlier estimate\)",
+    assert re.search(r"another 12 working days \([\d.]+ working days when averaged with its earlier estimate\)",
                      two.reason), two.reason
     assert "taken with" not in smoothed.reason + two.reason
 

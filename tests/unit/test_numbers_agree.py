@@ -377,13 +377,14 @@ def test_one_moment_one_forecast_in_the_reply_the_managers_mail_the_alert_and_th
     # the day the client holds (4 December in London), though its end is past midnight in Istanbul
     deadline = dt.date(2026, 12, 4)
     assert design.p50 is not None
-    assert f"{CAL.count(deadline, design.p50)} working days after the deadline (Dec 4, 2026)" in reply
+    late = CAL.count(deadline, design.p50)
+    assert f"The likely date is {late} working days after the deadline (Dec 4, 2026)" in reply
     # the team's own date (14 December) is past the deadline: due, and — as the manager's mail of the same pass
     # says — sent now, or drafted for the manager's approval
     waits = bool(_told(store, "manager-draft"))
     assert ("The client needs to hear now; the notice is waiting for the manager's approval." if waits
             else "The client notice is due now.") in reply
-    assert waits is (approval == "manager" or "Why it waits for you" in " ".join(manager))
+    assert waits is (approval == "manager" or "Why it's waiting for you" in " ".join(manager))
     # the launch waits for the design: the reply says the evaluation's forecast of it, as the alert does
     assert "It waits for “Design mockups”" in launch.reason and f"Forecast: {in_mail(launch)}" in reply
     [told] = [t for t in alerts if t.startswith("Launch (")]
@@ -443,7 +444,7 @@ def test_a_reading_answers_each_note_with_the_notes_before_it_in_the_same_batch(
     design = store.forecast("acme-web", "design-1")
     assert design is not None and f"Forecast: {in_mail(design)}" in second
     assert stated_pace(second) == Pace(40, 2.5, 24)  # 20% → 40% in 8 working days
-    assert "One note so far (20% done): not enough for a trend" in first
+    assert "There is only one note so far (20% done), which isn't enough for a trend" in first
 
 
 def test_the_reply_gives_the_cause_the_plan_and_the_prevention_one_a_line_label_first(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_the_managers_draft_states_the_figures_of_the_reply_of_the_same_minute(
         [reply] = [s for s in told if s.kind == "reply" and s.at == draft.at]
         reply_text = " ".join(_text(reply.mail).split())
         # the draft's reason for the notice is the reply's forecast, word for word and figure for figure: only its
-        # label differs ("Why it goes:" / "Forecast:")
+        # label differs ("Why it's going out:" / "Forecast:")
         why = next(p for p in re.split(r"\r?\n\s*\r?\n", _text(draft.mail)) if re.search(r"[\d০-৯]\s?%|%\s?\d", p))
         reason = " ".join(why.split(": ", 1)[1].split())
         assert len(reason) > 100 and reason in reply_text, (reason, reply_text)

@@ -484,9 +484,9 @@ def _stated_remaining(dated: Sequence[tuple[dt.date, Report]], base: dt.date, ca
                                          days=days, before=Days(math.exp(older)))
     left = math.exp(sum(w * x for w, x in zip(weights, logs, strict=True)) / sum(weights))
     if len(logs) == 2:
-        return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its earlier "
+        return left, phrase(_("The team says it needs another %(days)s (%(left)s when averaged with its earlier "
                               "estimate)."), days=days, left=Days(left))
-    return left, phrase(_("The team says it needs another %(days)s (%(left)s once weighed with its %(count)s "
+    return left, phrase(_("The team says it needs another %(days)s (%(left)s when averaged with its %(count)s "
                           "earlier estimates)."), days=days, count=len(logs) - 1, left=Days(left))
 
 
@@ -589,10 +589,10 @@ def _no_estimate(dated: Sequence[tuple[dt.date, Report]]) -> Phrase:
         return phrase(_("The notes give no remaining time, ETA or percent done yet."))
     done = Percent(with_pct[-1][1].done or 0)
     if len(with_pct) == 1:
-        return phrase(_("One note so far (%(done)s done): not enough for a trend, and it gives no time left or "
-                        "ETA."), done=done)
-    return phrase(_("%(count)s notes so far, all from one day (%(done)s done): not enough for a trend, and they "
-                    "give no time left or ETA."), count=len(with_pct), done=done)
+        return phrase(_("There is only one note so far (%(done)s done), which isn't enough for a trend, and it "
+                        "gives no time left or ETA."), done=done)
+    return phrase(_("There are %(count)s notes so far, all from one day (%(done)s done), which isn't enough for "
+                    "a trend, and they give no time left or ETA."), count=len(with_pct), done=done)
 
 
 PASSED = phrase(_("The date passed without a note saying Done: 100%."))

@@ -93,7 +93,13 @@ CLIENT_TEMPLATES = ("notice.txt.j2", "notice.html.j2", "intro.txt.j2", "intro.ht
                     "weekly.html.j2", "calendar.txt.j2")
 TEAM_TEMPLATES = ("reply.txt.j2", "manager.txt.j2", "nudge.txt.j2", "signin.txt.j2", "alert.txt.j2",
                   "forward.txt.j2")
-COUNT_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+# a small count in a sentence is a word ("two milestones", "iki aşama", "দুটি কাজ"; fifth reading, defect 12); the
+# Bengali word is the stem its catalog adds the classifier to ("%(n)sটি": দু + টি), as it does to a numeral
+COUNT_WORDS = {
+    "en": ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    "tr": ("hiç", "bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz", "on"),
+    "bn": ("শূন্য", "এক", "দু", "তিন", "চার", "পাঁচ", "ছয়", "সাত", "আট", "নয়", "দশ"),
+}
 DOMAIN = "letters"  # the catalogs' domain: locale/<lang>/LC_MESSAGES/letters.po
 SAID_KEPT = 4096  # distinct forecasts said and kept per Letters; a full memo starts over (cheap to say again)
 LATIN_FONTS = "'Segoe UI',Roboto,'Helvetica Neue',Helvetica,Arial,'Noto Sans',sans-serif"
@@ -402,8 +408,9 @@ class Letters:
         def listing(items: Iterable[str]) -> str:  # "Design mockups and Content migration", in the reader's words
             return format_list(list(items), locale=locale)
 
-        def count(n: int) -> str:  # a count in a sentence: "two milestones" in English, as its "one milestone"
-            return COUNT_WORDS[n] if locale.language == "en" and 0 <= n < len(COUNT_WORDS) else format_number(n, locale)
+        def count(n: int) -> str:  # a count in a sentence: "two milestones", as its "one milestone"
+            words = COUNT_WORDS.get(locale.language, ())
+            return words[n] if 0 <= n < len(words) else format_number(n, locale)
 
         return dict(day=day, brief=brief, listday=listday, listing=listing, num=lambda n: format_number(n, locale),
                     pct=lambda n: format_percent(n, locale), count=count)
@@ -681,13 +688,15 @@ class Letters:
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
         client_name: str = "", before: dt.date | None = None, replaces: int | None = None,
+        sent: dt.date | None = None, sent_is_team: bool = False, later: tuple[dt.date, dt.date | None] | None = None,
     ) -> EmailMessage:
         """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy), or news
         of a notice (released, failed, decided)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, client_name=safe_text(client_name) or client, reason=reason,
-            detail=detail, held=tuple(held), before=before, replaces=replaces,
+            detail=detail, held=tuple(held), before=before, replaces=replaces, sent=sent, sent_is_team=sent_is_team,
+            later=later,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

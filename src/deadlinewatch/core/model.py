@@ -190,6 +190,11 @@ class ManagerNote:
     team: tuple[QueueMail, ...] = ()  # messages to the team it causes (an ask), recorded with it
     trigger: str = ""  # a notice: what made it due now (the rule that fired, with its dates)
     replaces: int | None = None  # a notice: the held one the manager approved with a date, which it replaces
+    # a notice the manager approved with a date: that date, whether it is the team's own, and the forecast's
+    # likely and four-in-five dates when they are later (the manager hears the client got the earlier one)
+    sent: dt.date | None = None
+    sent_is_team: bool = False
+    later: tuple[dt.date, dt.date | None] | None = None
 
 
 @dataclass(frozen=True)

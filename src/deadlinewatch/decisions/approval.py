@@ -55,6 +55,9 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
     plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"
-    plan.replaces = held.id
+    plan.replaces, plan.sent = held.id, date
+    plan.sent_is_team = f is not None and f.team_date == date
+    if f is not None and f.p50 is not None and f.p50 > date:  # the forecast still says later: the manager hears it
+        plan.later = (f.p50, f.p80)
     plan.about = about(pv, plan)
     return plan

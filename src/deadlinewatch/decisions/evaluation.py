@@ -59,6 +59,9 @@ class Plan:
     about: ManagerNote | None = None  # what the manager hears of it, once decided (about)
     trigger: str = ""  # what made the notice due now (the rule that fired, with its dates), in the team's language
     replaces: int | None = None  # the held notice this one replaces (the manager approved it with a date)
+    sent: dt.date | None = None  # the date the manager approved it with
+    sent_is_team: bool = False  # that date is the team's own
+    later: tuple[dt.date, dt.date | None] | None = None  # the forecast's p50 and p80, when later than `sent`
 
     def group(self) -> QueueGroup:
         """The plan as the action that records it."""
@@ -73,7 +76,7 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
         return None
     return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
                        plan.follow_up, plan.call, plan.prevent, plan.call_before, tuple(plan.copies),
-                       tuple(plan.team), plan.trigger, plan.replaces)
+                       tuple(plan.team), plan.trigger, plan.replaces, plan.sent, plan.sent_is_team, plan.later)
 
 
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime

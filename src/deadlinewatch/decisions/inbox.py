@@ -235,17 +235,17 @@ def _summary(c: Studio, block: NoteBlock, m: Milestone, deadline_day: dt.date, f
         if f.p50 is not None and held_date is not None:
             # a date moved: late or not against the date the client holds now, the original beside it
             late = c.workdays.count(held_date, f.p50)
-            more.append(phrase(_("That is %(days)s after %(date)s, the date the client holds now (the original "
-                                 "deadline was %(deadline)s)."), days=Days(late), date=held_date,
+            more.append(phrase(_("The likely date is %(days)s after %(date)s, the date the client holds now (the "
+                                 "original deadline was %(deadline)s)."), days=Days(late), date=held_date,
                                deadline=deadline_day)
-                        if late > 0 else phrase(_("That is on time for %(date)s, the date the client holds now (the "
-                                                  "original deadline was %(deadline)s)."), date=held_date,
+                        if late > 0 else phrase(_("The likely date is in time for %(date)s, the date the client holds "
+                                                  "now (the original deadline was %(deadline)s)."), date=held_date,
                                                 deadline=deadline_day))
         elif f.p50 is not None:
             late = c.workdays.count(deadline_day, f.p50)
-            more.append(phrase(_("That is %(days)s after the deadline (%(date)s)."), days=Days(late),
+            more.append(phrase(_("The likely date is %(days)s after the deadline (%(date)s)."), days=Days(late),
                                date=deadline_day)
-                        if late > 0 else phrase(_("That is on time for the deadline (%(date)s)."), date=deadline_day))
+                        if late > 0 else phrase(_("The likely date meets the deadline (%(date)s)."), date=deadline_day))
         if notice_due:
             more.append(phrase(_("It is a private milestone: the client is not told.")) if m.private
                         else phrase(_("The client needs to hear now; the notice is waiting for the manager's "

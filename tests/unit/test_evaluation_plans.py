@@ -414,8 +414,13 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")
     assert reminder.not_before == dt.datetime(2026, 12, 2, 9, tzinfo=c.team_tz) and reminder.state == "pending"
+    reminded = " ".join(body(message_from_bytes(reminder.message, policy=email_policy)).split())
     assert "Notice #9 promised Jane Doe (jane@acme.example) a letter by today. It should give the concrete steps" \
-        in " ".join(body(message_from_bytes(reminder.message, policy=email_policy)).split())
+        in reminded
+    # composed days before it goes, it claims nothing of notes not yet written (sixth native reading: it said "the
+    # notes show the team's latest cause, plan and prevention" when the team had given none)
+    assert "latest cause" not in reminded and "where they give no cause, plan or prevention yet, ask the team " \
+        "for them first." in reminded
     held = _notice(_client(c, approval="manager"), [dataclasses.replace(SLIPPING, plan="")])
     # the reminder waits with the letter
     assert [m.state for m in _to_manager(c, held, 9)] == ["pending", "held", "held"]

@@ -777,27 +777,29 @@ def _sentence(text: str) -> str:
 
 def _clause(offer: str, language: str) -> str:
     """An offer of one sentence as a clause of ours ("As I said on 26 November, we will not charge …"): its final
-    stop dropped and, in a language with capitals, its first word lowered (an offer opens with "We", "Ek", not a
-    name; "I" and a word in capitals stay). An offer of more sentences gives "" and is quoted whole."""
+    stop dropped and its first word lowered (`_lowered_first`). An offer of more sentences gives "" and is quoted
+    whole."""
     text = _sentence(offer)
     if not text or re.search(r"[.!?।](\s|$)", text):
         return ""
-    first = text.split(" ", 1)[0]
-    if language in ("en", "tr") and first[:1].isupper() and first[1:] == first[1:].lower() \
-            and not (language == "en" and (first == "I" or first.startswith(("I'", "I’")))):
-        lowered = {"I": "ı", "İ": "i"}.get(first[0], first[0].lower()) if language == "tr" else first[0].lower()
-        text = lowered + text[1:]
-    return text
+    return _lowered_first(text, language)
 
 
 def _after_colon(text: str, language: str) -> str:
     """A sentence set after a colon in English ("Where it stands now: the team says …"): its first word lowered,
-    as British usage has it, unless it is "I" or a word in capitals. Other languages keep their capital."""
+    as British usage has it. Other languages keep their capital."""
+    return _lowered_first(text, language) if language == "en" else text
+
+
+def _lowered_first(text: str, language: str) -> str:
+    """A sentence's first word lowered where it goes on inside ours, in a language with capitals (en, tr: Turkish
+    "I" is "ı", "İ" is "i"): a sentence opens with "We", "Ek", "The", not a name; "I" and a word in capitals stay."""
     first = text.split(" ", 1)[0]
-    if language != "en" or not first[:1].isupper() or first[1:] != first[1:].lower() or first == "I" \
-            or first.startswith(("I'", "I’")):
+    if language not in ("en", "tr") or not first[:1].isupper() or first[1:] != first[1:].lower() \
+            or (language == "en" and (first == "I" or first.startswith(("I'", "I’")))):
         return text
-    return text[0].lower() + text[1:]
+    lowered = {"I": "ı", "İ": "i"}.get(first[0], first[0].lower()) if language == "tr" else first[0].lower()
+    return lowered + text[1:]
 
 
 def _crossed(row: TimelineRow, day: dt.date | None) -> bool:

@@ -333,8 +333,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
 def _trigger(c: Studio, pv: ProjectView, m: Milestone, f: Forecast) -> str:
     """Why a notice is due now, as core/policy.decide judged it: the team's own date past the date the client
     holds, the chance of missing it at warn_probability, or a promise about to break."""
-    cd = pv.dates.get(m.uid)
-    held = cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)
+    held = f.target if f.target is not None else pv.agreed(m)  # the date the forecast judged: the one they hold
     client, warn = pv.project.client.name, c.config.policy.warn_probability
     if f.team_date is not None and f.team_date > held:
         said = phrase(_("the team's latest note puts the end of the work on %(team)s, past %(date)s, the date "

@@ -282,10 +282,12 @@ def _results(value: str) -> list[tuple[str, str, dict[str, str]]] | None:
         return plain
     try:
         parsed = parse_results(value.encode("ascii", "replace").decode())
+        # read inside the try: authres gives "none" among other results as a result without a method
+        # ("mx; a=mx; none"), and reading it raised outside the parser's refusals
+        return [(str(r.method).lower(), str(r.result).lower(),
+                 {f"{p.type}.{p.name}".lower(): str(p.value).lower() for p in r.properties}) for r in parsed.results]
     except (authres.AuthResError, RecursionError, ValueError, IndexError, TypeError, AttributeError):
         return None
-    return [(str(r.method).lower(), str(r.result).lower(),
-             {f"{p.type}.{p.name}".lower(): str(p.value).lower() for p in r.properties}) for r in parsed.results]
 
 
 # RFC 8601's grammar as authres reads it (its character classes), for the shape real servers write: `authserv-id;

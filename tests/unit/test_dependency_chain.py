@@ -11,9 +11,12 @@ from collections.abc import Mapping
 
 import pytest
 
+from deadlinewatch.config.schema import Client, Project
 from deadlinewatch.core.dependencies import earliest, shifted, waits_for
 from deadlinewatch.core.model import Forecast, Milestone
 from deadlinewatch.core.workdays import WorkCalendar
+from deadlinewatch.decisions.forecaster import pass_forecasts
+from deadlinewatch.decisions.project_view import ProjectView
 
 TZ = zoneinfo.ZoneInfo("Europe/London")
 CAL = WorkCalendar()
@@ -149,3 +152,24 @@ def test_a_forecast_of_work_due_with_its_predecessor_ends_after_the_predecessors
     late = Forecast("p", "mockups", day(9), day(10), 0.9, "slow", day(2))
     pushed = waits_for(ms["review"], None, {"mockups": late}, ms, CAL, TZ)
     assert pushed is not None and pushed.p50 == day(10) and pushed.p80 == day(11) and pushed.p_miss == 0.9
+
+
+def test_a_dependants_forecast_counts_to_the_day_its_client_holds() -> None:
+    """A team in Istanbul, its client in London: an all-day deadline ends at London's midnight, three in the morning
+    of the next day in Istanbul. A predecessor forecast to finish on the day the review is due pushes the review a
+    working day past the day its client holds (Thursday 3rd) — a miss, as the notice that would move it counts it —
+    not merely to the day after in Istanbul, which would read as on time."""
+    client = Client(name="Jane", email="jane@acme.example", timezone="Europe/London")
+    project = Project(id="p", name="P", calendar="p", client=client, calendar_updates="invitations", approval="auto",
+                      weekly_update="")
+    ms = [milestone("mockups", 2, ("review", 0)), milestone("review", 3)]
+    own = {"mockups": Forecast("p", "mockups", day(3), day(3), 0.9, "slow", day(2)),
+           "review": Forecast("p", "review", day(2), day(2), 0.05, "early", day(3))}
+    pv = ProjectView(project, ms, {}, {})
+
+    def forecast(m: Milestone, *_: object) -> Forecast:
+        return own[m.uid]
+
+    review = pass_forecasts(pv, forecast, dt.datetime(2026, 12, 1, 9, tzinfo=TZ), CAL)["review"]
+    assert pv.agreed(ms[1]) == day(3) and review.target == day(3)
+    assert review.p80 == day(4) and review.p_miss == 0.9

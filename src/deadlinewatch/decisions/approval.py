@@ -50,7 +50,7 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
                                  "held notice (an apology with a new date) can be given another date")
     check_date(c, pv, held.uid, date)
     m = next(x for x in pv.milestones if x.uid == held.uid)
-    f = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, [m.uid]).get(m.uid)  # as the evaluation does
+    f = pass_forecasts(pv, forecast, now, c.workdays, [m.uid]).get(m.uid)  # as the evaluation does
     decision = policy.replan(m, f, c.workdays, pv.agreed(m), date=date)
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]

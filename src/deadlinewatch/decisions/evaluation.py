@@ -560,7 +560,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
             continue
         f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now, pv.agreed(m))
         if m.uid in followers and pv.state(m) == "open":
-            f = dependencies.waits_for(m, f, forecasts, linked, c.workdays, c.team_tz)
+            f = dependencies.waits_for(m, f, forecasts, linked, c.workdays, pv.client_tz)
         if f is not None:
             forecasts[m.uid] = f
         decision = decide_milestone(c, pv, m, f, now)

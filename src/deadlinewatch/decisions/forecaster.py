@@ -57,11 +57,12 @@ class Forecaster:
         return found
 
 
-def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal: WorkCalendar, tz: dt.tzinfo,
+def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal: WorkCalendar,
                    wanted: Collection[str] | None = None) -> dict[str, Forecast]:
     """Each open milestone's forecast as the evaluation of a pass makes it (stages/evaluation.py
     `decide_project`): its own, from its notes and the date its client holds; then, for one that follows another,
-    pushed later by the forecasts of its predecessors made before it in deadline order (dependencies.waits_for).
+    pushed later by the forecasts of its predecessors made before it in deadline order (dependencies.waits_for,
+    each deadline the day the client holds: ProjectView.agreed's zone).
     `wanted`: only these milestones and the ones they wait for. What a reply to a note says is then what the risk
     alert, the manager's mail and the nudge of the same moment say — except where that pass's own notice moves a
     dependant's promised date (its forecast is then judged against the new date from that pass on)."""
@@ -74,7 +75,7 @@ def pass_forecasts(pv: ProjectView, forecast: ForecastFn, now: dt.datetime, cal:
             continue
         f = forecast(m, pv.reports.get(m.uid, []), pv.dates.get(m.uid), now, pv.agreed(m))
         if m.uid in followers and pv.state(m) == "open":
-            f = dependencies.waits_for(m, f, out, linked, cal, tz)
+            f = dependencies.waits_for(m, f, out, linked, cal, pv.client_tz)
         if f is not None:
             out[m.uid] = f
     return out

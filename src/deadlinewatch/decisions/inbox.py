@@ -200,7 +200,7 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     for a reason of its plan's own is known only where the evaluation itself was asked (planning each notice due
     for every note cost a whole project's letters a note: a second and more each, with a held notice re-planned at
     every note)."""
-    forecasts = pass_forecasts(pv, forecast, now, c.workdays, c.team_tz, wanted)
+    forecasts = pass_forecasts(pv, forecast, now, c.workdays, wanted)
     by_uid = {m.uid: m for m in pv.milestones}
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
     notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}

@@ -6,15 +6,14 @@ the manager told (`settle`), and the back-off of a temporary failure.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
-from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
 from deadlinewatch.decisions.manager_mail import compose_manager_message
+from deadlinewatch.decisions.project_view import agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -44,9 +43,8 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if item.parent is not None:
             continue  # it goes with its primary
         deadline = deadlines.get((item.project or "", item.uid or ""))
-        # the day agreed with the client, where the client is (ProjectView.agreed)
-        zone = c.config.project(item.project).client.timezone if item.project in projects else None
-        deadline_day = last_work_day(deadline, zoneinfo.ZoneInfo(zone)) if deadline and zone else None
+        deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
+            else None
         when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
                                        c.team_tz)
         if now < when:

@@ -28,6 +28,15 @@ from deadlinewatch.core.model import (
 WITHHELD = ("held", "rejected")  # the states of a client group whose news the client does not have
 
 
+def agreed_day(project: Project, deadline: dt.datetime) -> dt.date:
+    """The day agreed with the client: the deadline's day where the client is (an all-day entry is the client's
+    day, which in a zone east of the client ends in the small hours of the next day). The one rule: the forecasts
+    and the policy (ProjectView.agreed), the plans the team's spread is learned from, the dates a held notice may
+    be approved with and the hold's release all count to this day, so that a team west or east of its client
+    never reads a date a day off from the one the client holds."""
+    return last_work_day(deadline, zoneinfo.ZoneInfo(project.client.timezone))
+
+
 @dataclass(frozen=True)
 class ProjectView:
     """A project as the client knows it: milestones, their reports, the calendar dates the client has."""
@@ -89,12 +98,10 @@ class ProjectView:
         return self.sequence(m) + 1
 
     def agreed(self, m: Milestone) -> dt.date:
-        """The day agreed with the client: the deadline's day where the client is (an all-day entry is the client's
-        day). Team mail, forecasts and the policy count to this same day, so a team west or east of its client
-        never reads a date a day off from the one the client holds."""
+        """The day agreed with the client (agreed_day): team mail, forecasts and the policy count to it."""
         day = self._agreed.get(m.deadline)
         if day is None:
-            day = self._agreed[m.deadline] = last_work_day(m.deadline, self.client_tz)
+            day = self._agreed[m.deadline] = agreed_day(self.project, m.deadline)
         return day
 
     def shown(self, m: Milestone) -> dt.date:

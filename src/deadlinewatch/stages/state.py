@@ -7,7 +7,6 @@ carried out with the manager's messages about each client group it records, in o
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -44,7 +43,7 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.manager_mail import manager_messages
-from deadlinewatch.decisions.project_view import ProjectView, told
+from deadlinewatch.decisions.project_view import ProjectView, agreed_day, told
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.services import Services
 
@@ -176,13 +175,15 @@ def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequenc
         if r.done == 100 and ((r.project, r.uid) not in done_at or r.at < done_at[(r.project, r.uid)]):
             done_at[(r.project, r.uid)] = r.at
     milestones = svc.store.milestones()
-    # a deadline's day is the client's (ProjectView.agreed): an all-day one ends where the client is
-    zones = {p.id: zoneinfo.ZoneInfo(p.client.timezone) for p in svc.config.projects}
+    projects = {p.id: p for p in svc.config.projects}
     for m in milestones:  # the plans: DTSTART to deadline, against what it took or has taken so far
         done = done_at.get((m.project, m.uid))
         if m.start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
             continue
-        plan = plan_record(m.start.astimezone(tz).date(), last_work_day(m.deadline, zones.get(m.project, tz)),
+        # the plan runs to the day its client holds (a milestone of a project no longer configured: the team's)
+        deadline_day = agreed_day(projects[m.project], m.deadline) if m.project in projects else \
+            last_work_day(m.deadline, tz)
+        plan = plan_record(m.start.astimezone(tz).date(), deadline_day,
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)

@@ -41,9 +41,10 @@ from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem, StorePort
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
-from deadlinewatch.core.forecast import last_work_day, team_date
+from deadlinewatch.core.forecast import team_date
 from deadlinewatch.core.locales import format_moment
 from deadlinewatch.core.model import Milestone, Report, TimelineRow
+from deadlinewatch.decisions.project_view import agreed_day
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
 from deadlinewatch.stages.state import view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
@@ -374,10 +375,10 @@ def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
     the deadline and differs, and the earliest the manager may type (the day after the deadline)."""
     c = svc.composer
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
-    # the day agreed with the client, as approve --date checks it (ProjectView.agreed)
-    zones = {p.id: zoneinfo.ZoneInfo(p.client.timezone) for p in svc.config.projects}
-    deadlines = {(m.project, m.uid): last_work_day(m.deadline, zones[m.project]) for m in milestones
-                 if (m.project, m.uid) in notices and m.project in zones}
+    # the day agreed with the client, as approve --date checks it
+    projects = {p.id: p for p in svc.config.projects}
+    deadlines = {(m.project, m.uid): agreed_day(projects[m.project], m.deadline) for m in milestones
+                 if (m.project, m.uid) in notices and m.project in projects}
     out = {}
     for item in held:
         deadline = deadlines.get((item.project or "", item.uid or ""))

@@ -19,7 +19,7 @@ from icalendar import Calendar
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.letters import ClientEnvelope, NoticeLetter, Progress, Recipient
 from deadlinewatch.core.locales import format_day, letter_locale
-from deadlinewatch.core.model import TimelineRow
+from deadlinewatch.core.model import ApprovedDate, TimelineRow
 from deadlinewatch.errors import ConfigError
 from tests.ical import when
 from tests.mailtext import body
@@ -819,17 +819,18 @@ def test_the_why_now_note_says_the_notice_has_gone_to_the_client_by_name_why_now
     assert went.startswith("Notice #48 has gone to Jane (client@client.example) without waiting for you; you're in "
                            "Cc. Why now: the team's latest note puts the end of the work on 14 Dec 2026")
     assert "The forecast: So it is likely done by 11 Dec 2026." in went and " goes to " not in went
-    assert note(replaces=19).startswith("Notice #48, the letter you approved as #19, has gone to Jane")
+    assert note(approved=ApprovedDate(19, dt.date(2026, 12, 9))).startswith(
+        "Notice #48, the letter you approved as #19, has gone to Jane")
     # approved with the team's date while the forecast says later: the note says which date went and that the
     # forecast still says later (fifth reading, defect 7)
-    team = note(replaces=19, sent=dt.date(2026, 12, 9), sent_is_team=True,
-                later=(dt.date(2026, 12, 23), dt.date(2027, 1, 5)))
+    team = note(approved=ApprovedDate(19, dt.date(2026, 12, 9), team_own=True,
+                                      later=(dt.date(2026, 12, 23), dt.date(2027, 1, 5))))
     assert team.startswith("Notice #48, the letter you approved as #19, has gone to Jane (client@client.example) "
                            "with the team's date, Dec 9, 2026; you're in Cc. The forecast still puts the work later "
                            "(likely Dec 23, 2026, and Jan 5, 2027 four times in five), so keep an eye on the team's "
                            "next note."), team
-    assert "The forecast still" not in note(replaces=19, sent=dt.date(2026, 12, 9))
-    assert "with your date, Dec 9, 2026; you're in Cc. Why now" in note(replaces=19, sent=dt.date(2026, 12, 9),
+    assert "The forecast still" not in note(approved=ApprovedDate(19, dt.date(2026, 12, 9)))
+    assert "with your date, Dec 9, 2026; you're in Cc. Why now" in note(approved=ApprovedDate(19, dt.date(2026, 12, 9)),
                                                                         detail="x")
 
 

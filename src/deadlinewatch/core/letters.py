@@ -69,7 +69,7 @@ from deadlinewatch.core.mime import (
     safe_text,
     without_calendar,
 )
-from deadlinewatch.core.model import Forecast, TimelineRow
+from deadlinewatch.core.model import ApprovedDate, Forecast, TimelineRow
 from deadlinewatch.core.notes import note_keys
 from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _, phrase
 from deadlinewatch.errors import ConfigError
@@ -687,16 +687,14 @@ class Letters:
         self, *, language: str, sender: str, to: str, composed_at: dt.datetime, message_id: str, what: str,
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
-        client_name: str = "", before: dt.date | None = None, replaces: int | None = None,
-        sent: dt.date | None = None, sent_is_team: bool = False, later: tuple[dt.date, dt.date | None] | None = None,
+        client_name: str = "", before: dt.date | None = None, approved: ApprovedDate | None = None,
     ) -> EmailMessage:
         """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy), or news
         of a notice (released, failed, decided)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, client_name=safe_text(client_name) or client, reason=reason,
-            detail=detail, held=tuple(held), before=before, replaces=replaces, sent=sent, sent_is_team=sent_is_team,
-            later=later,
+            detail=detail, held=tuple(held), before=before, approved=approved,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

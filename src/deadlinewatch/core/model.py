@@ -189,11 +189,18 @@ class ManagerNote:
     copies: tuple[QueueMail, ...] = ()  # the manager's copies of client messages with live calendar parts
     team: tuple[QueueMail, ...] = ()  # messages to the team it causes (an ask), recorded with it
     trigger: str = ""  # a notice: what made it due now (the rule that fired, with its dates)
-    replaces: int | None = None  # a notice: the held one the manager approved with a date, which it replaces
-    # a notice the manager approved with a date: that date, whether it is the team's own, and the forecast's
-    # likely and four-in-five dates when they are later (the manager hears the client got the earlier one)
-    sent: dt.date | None = None
-    sent_is_team: bool = False
+    approved: ApprovedDate | None = None  # a notice the manager approved with a date of their own
+
+
+@dataclass(frozen=True)
+class ApprovedDate:
+    """A notice the manager approved with a date of their own (`approve --date`): what they hear once it went."""
+
+    replaces: int  # the held notice it replaces
+    date: dt.date  # the date it gives the client
+    team_own: bool = False  # that date is the team's own
+    # the forecast's likely and four-in-five dates when they are later (the manager hears the client got an
+    # earlier one)
     later: tuple[dt.date, dt.date | None] | None = None
 
 

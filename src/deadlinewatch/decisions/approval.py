@@ -15,6 +15,7 @@ import datetime as dt
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
+from deadlinewatch.core.model import ApprovedDate
 from deadlinewatch.decisions.evaluation import Plan, about, plan_notice
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.project_view import ProjectView
@@ -55,9 +56,8 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
     plan = plan_notice(c, pv, m, decision, now, history, chosen=True)
     plan.messages = [dataclasses.replace(q, state="pending", decided_by=decided_by) for q in plan.messages]
     plan.what = f"notice for \"{m.name}\" with the manager's date {date.isoformat()}, replacing #{held.id}"
-    plan.replaces, plan.sent = held.id, date
-    plan.sent_is_team = f is not None and f.team_date == date
-    if f is not None and f.p50 is not None and f.p50 > date:  # the forecast still says later: the manager hears it
-        plan.later = (f.p50, f.p80)
+    # the forecast still says later: the manager hears it
+    later = (f.p50, f.p80) if f is not None and f.p50 is not None and f.p50 > date else None
+    plan.approved = ApprovedDate(held.id, date, f is not None and f.team_date == date, later)
     plan.about = about(pv, plan)
     return plan

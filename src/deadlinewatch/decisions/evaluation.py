@@ -19,6 +19,7 @@ from deadlinewatch.core.language import foreign
 from deadlinewatch.core.letters import AlertLetter, ClientEnvelope, NoticeLetter, Recipient
 from deadlinewatch.core.locales import context_day
 from deadlinewatch.core.model import (
+    ApprovedDate,
     Forecast,
     ManagerNote,
     Milestone,
@@ -58,10 +59,7 @@ class Plan:
     copies: list[QueueMail] = field(default_factory=list)  # the manager's copies, without live calendar parts
     about: ManagerNote | None = None  # what the manager hears of it, once decided (about)
     trigger: str = ""  # what made the notice due now (the rule that fired, with its dates), in the team's language
-    replaces: int | None = None  # the held notice this one replaces (the manager approved it with a date)
-    sent: dt.date | None = None  # the date the manager approved it with
-    sent_is_team: bool = False  # that date is the team's own
-    later: tuple[dt.date, dt.date | None] | None = None  # the forecast's p50 and p80, when later than `sent`
+    approved: ApprovedDate | None = None  # the manager approved it with a date of their own (approve --date)
 
     def group(self) -> QueueGroup:
         """The plan as the action that records it."""
@@ -76,7 +74,7 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
         return None
     return ManagerNote(tuple((m.uid, m.name) for m in pv.milestones), plan.why or plan.reason, tuple(plan.held),
                        plan.follow_up, plan.call, plan.prevent, plan.call_before, tuple(plan.copies),
-                       tuple(plan.team), plan.trigger, plan.replaces, plan.sent, plan.sent_is_team, plan.later)
+                       tuple(plan.team), plan.trigger, plan.approved)
 
 
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime

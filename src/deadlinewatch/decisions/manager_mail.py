@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Protocol
 
-from deadlinewatch.core.model import QueueGroup, QueueMail
+from deadlinewatch.core.model import ApprovedDate, QueueGroup, QueueMail
 from deadlinewatch.core.words import _, phrase
 from deadlinewatch.decisions.studio import Studio, bare
 
@@ -67,8 +67,7 @@ def manager_messages(c: Studio, group: QueueGroup, primary: int, now: dt.datetim
                                            held=note.held))
     elif first.kind == "notice":
         out.append(compose_manager_message(c, ref, names, "explained", note.reason, now, detail=note.trigger,
-                                           replaces=note.replaces, sent=note.sent, sent_is_team=note.sent_is_team,
-                                           later=note.later))
+                                           approved=note.approved))
     if note.follow_up is not None:
         at = dt.datetime.combine(note.follow_up, dt.time(9), tzinfo=c.team_tz)
         out.append(compose_manager_message(c, ref, names, "follow-up", "", now, state=first.state, not_before=at))
@@ -84,9 +83,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
                             now: dt.datetime, detail: str = "", draft: bytes | None = None,
                             in_reply_to: str = "", state: str = "pending",
                             not_before: dt.datetime | None = None, held: Sequence[str] = (),
-                            before: dt.date | None = None, replaces: int | None = None,
-                            sent: dt.date | None = None, sent_is_team: bool = False,
-                            later: tuple[dt.date, dt.date | None] | None = None) -> QueueMail:
+                            before: dt.date | None = None, approved: ApprovedDate | None = None) -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = c.config.project(notice.project) if notice.project else None
     manager = project.manager if project else c.config.team.manager
@@ -101,7 +98,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
         milestone=_subject_of(c, notice, names), client=project.client.email if project else "",
         client_name=project.client.name if project else "", before=before,
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
-        in_reply_to=in_reply_to, held=held, replaces=replaces, sent=sent, sent_is_team=sent_is_team, later=later,
+        in_reply_to=in_reply_to, held=held, approved=approved,
     )
     return c.outgoing(kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[bare(manager)], now=now, project=notice.project, state=state,

@@ -31,7 +31,7 @@ from deadlinewatch.core.policy import LITTLE_HISTORY
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.decisions.forecaster import Forecaster
-from deadlinewatch.decisions.inbox import Lookup, decide_message, rules_of
+from deadlinewatch.decisions.inbox import Lookup, as_evaluated, decide_message, rules_of
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
@@ -499,3 +499,23 @@ def test_a_note_that_closes_a_milestone_is_learned_from_before_its_reply_forecas
     [reply] = _told(store, "reply")
     launch = store.forecast("acme-web", "launch-1")
     assert launch is not None and f"Forecast: {in_mail(launch)}" in reply
+
+
+def test_the_reply_knows_a_notice_waits_when_work_it_builds_on_pushes_its_date_past_the_teams(tmp_path: Path) -> None:
+    """The launch waits for the design, promised Dec 23 in an earlier notice. A note gives the launch the team's
+    own date, Dec 14, past its deadline: its notice is due at once, and its new date comes after the design's
+    promise (plan_notice: dependencies.earliest), so far past the team's own date that the notice is held for the
+    manager (the outrun rule, a team with no closed milestone). The reply must say so, as the evaluation drafts it:
+    the shortcut that judged the date before work it builds on pushed it said "The client notice is due now.". The
+    pass's event names the date the letter gives, not the policy's before the push."""
+    c = Studio(_config(tmp_path), letters(), b"k" * 32)
+    ms = sorted((m for ms in _milestones(c).values() for m in ms), key=lambda m: m.deadline)
+    told = {"design-1": ClientDate(3, dt.date(2026, 12, 23), dt.date(2026, 12, 23), False)}
+    notes = {"launch-1": [Report("acme-web", "launch-1", NOW, 10, eta=dt.date(2026, 12, 14))]}
+    pv = ProjectView(c.config.projects[0], ms, notes, told)
+    forecast = Forecaster(c.workdays, c.team_tz, DEFAULT_SPREAD)
+    evaluation = decide_project(c, Snapshot(pv, NOW, None, history=0), forecast, NOW)
+    [plan] = [p for p in evaluation.plans if p.messages[0].kind == "notice"]
+    assert plan.messages[0].uid == "launch-1" and plan.messages[0].state == "held"  # the outrun hold, by the plan
+    assert as_evaluated(c, pv, forecast, NOW, {"launch-1"}, 0)[1:] == ({"launch-1"}, {"launch-1"})
+    assert plan.what.endswith("promising 2026-12-24")  # the pass's event names the date the letter gives

@@ -571,12 +571,14 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
                                   "the client is not told")
             continue
+        plan = plan_notice(c, pv, m, decision, now, snap.history)
         if decision.kind == "delivered":
             what = f"delivered note for \"{m.name}\""
-        else:
+        else:  # the date the letter promises: after the work it waits for, where that pushed the policy's later
             days_left = (m.deadline - now).total_seconds() / 86400
-            what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {decision.promised}"
-        add(plan_notice(c, pv, m, decision, now, snap.history), what)
+            promised = next((d.promised for d in plan.dates if d.uid == m.uid), decision.promised)
+            what = f"notice for \"{m.name}\", {days_left:.1f} days before its deadline, promising {promised}"
+        add(plan, what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
         for m in pv.visible():

@@ -210,7 +210,11 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     held: set[str] = {uid for uid, d in decided.items() if d is not None and uid in notices
                       and not by_uid[uid].private and (pv.project.approval == "manager"
                                                        or outrun_factor(d, today, history, c.workdays) is not None)}
-    if any(not by_uid[uid].private and any(s in forecasts for s, _ in by_uid[uid].successors) for uid in notices):
+    # a notice's plan moves the dates of the work that waits for it, and comes after the dates promised for the
+    # work it waits for (dependencies.earliest): its date, and so its hold, are the plan's, not the policy's
+    waited_for = {s for m in pv.milestones if m.state != "cancelled" for s, _ in m.successors}
+    if any(not by_uid[uid].private and (uid in waited_for or any(s in forecasts for s, _ in by_uid[uid].successors))
+           for uid in notices):
         evaluation = decide_project(c, Snapshot(pv, now, None, history=history), forecast, now)
         forecasts = {f.uid: f for f in evaluation.forecasts}
         # the notices it plans; a private milestone's (never planned) as the policy decides it

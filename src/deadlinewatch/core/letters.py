@@ -270,6 +270,7 @@ class Letters:
         self.loader, self.builtin, self.catalog = loader, tuple(builtin), catalog
         self.zone = zone  # the team's time zone: the region of team.language when it names none
         self._envs: dict[str, jinja2.Environment] = {}
+        self._chosen: dict[tuple[str, str], str] = {}  # see `_template`
         self._forecasts: dict[tuple[object, ...], str] = {}  # see `forecast`
 
     def env(self, language: str) -> jinja2.Environment:
@@ -360,10 +361,19 @@ class Letters:
                             p_miss=format_percent(round(f.p_miss * 100), locale))
 
     def _template(self, language: str, name: str) -> jinja2.Template:
-        """A language's own template in letters.template_dir (tr/notice.txt.j2), else the one for every language."""
+        """A language's own template in letters.template_dir (tr/notice.txt.j2), else the one for every language.
+        Which one it is is looked up once: Jinja keeps the templates it found, not the ones it did not (every reply
+        looked for en/reply.txt.j2 in each folder again). A template added to the folder is found after a reload
+        (SIGHUP makes the letters again); one edited, at once (Jinja's own check)."""
+        env = self.env(language)
+        chosen = self._chosen.get((language, name))
+        if chosen is not None:
+            return env.get_template(chosen)
         tag = language.replace("-", "_")
         names = list(dict.fromkeys((f"{tag}/{name}", f"{tag.split('_')[0]}/{name}", name)))
-        return self.env(language).select_template(names)
+        template = env.select_template(names)
+        self._chosen[(language, name)] = template.name or name
+        return template
 
     def check_language(self, language: str, where: str, team: bool = False) -> None:
         """Refuse a language without words (a catalog, or its own templates), naming the key that chose it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -19,6 +20,7 @@ from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
 from deadlinewatch.adapters.clock import FixedClock, SystemClock, parse_now
 from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebState
+from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
@@ -33,7 +35,7 @@ def handle(config: config_mod.Config, store: StorePort, request: dict[str, Any],
         if command == "status":
             data = status_data(store, config, daemons=daemons())
             return {"exit": 0, "stdout": json.dumps(data, indent=2, ensure_ascii=False) + "\n" if request.get("json")
-                    else render_status(data)}
+                    else render_status(data, config)}
         if command == "preview":
             return {"exit": 0, "stdout": preview(config, store, str(request.get("milestone", "")), request.get("now"))}
         if command == "rotate-page":
@@ -109,7 +111,23 @@ def status_data(store: StorePort, config: config_mod.Config,
     return data
 
 
-def render_status(data: dict[str, Any]) -> str:
+def _due(deadline: str, project: Project | None) -> str:
+    """A deadline as `status` shows it to a person: the day its client holds (an all-day deadline ends at the
+    client's midnight: "2026-12-05T00:00" was Friday the 4th, beside P50 and P80 that are days), a time of day in
+    the client's zone when it has one; as stored for a project no longer configured. `--json` keeps the moment."""
+    if project is None:
+        return deadline[:16]
+    from deadlinewatch.decisions.project_view import agreed_day
+
+    moment = dt.datetime.fromisoformat(deadline)
+    local = moment.astimezone(zoneinfo.ZoneInfo(project.client.timezone))
+    if local.time() == dt.time():
+        return agreed_day(project, moment).isoformat()
+    return f"{local:%Y-%m-%d %H:%M} {project.client.timezone}"
+
+
+def render_status(data: dict[str, Any], config: config_mod.Config) -> str:
+    projects = {p.id: p for p in config.projects}
     lines = [f"last pass: {data['last_pass'] or 'never'}"]
     if not data["daemons"]:
         lines.append("daemons: none running")
@@ -125,7 +143,8 @@ def render_status(data: dict[str, Any]) -> str:
     lines.append("milestones:")
     for m in data["milestones"]:
         risk = f"P(miss) {m['p_miss']:.0%}" if m["p_miss"] is not None else "no forecast"
-        lines.append(f"  {m['project']}/{m['name']}: due {m['deadline'][:16]}, {m['state']}, "
+        due = _due(m["deadline"], projects.get(m["project"]))
+        lines.append(f"  {m['project']}/{m['name']}: due {due}, {m['state']}, "
                      f"{m['done_percent'] if m['done_percent'] is not None else '?'}% — P50 {m['p50'] or '-'}, "
                      f"P80 {m['p80'] or '-'}, {risk}" + (f", promised {m['promised']}" if m["promised"] else "")
                      + (", RISK ALERT to the manager" if m["alert"] else ""))

@@ -31,6 +31,7 @@ from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
+from deadlinewatch.web import pages
 from tests.mailtext import body
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -743,3 +744,24 @@ def test_the_team_counts_to_the_day_the_client_agreed(tmp_path: Path) -> None:
     assert f is not None and f.target == dt.date(2026, 12, 4)
     notice = next(p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.what.startswith("notice"))
     assert "by Friday, 4 December 2026" in _text(notice.messages[0])
+
+
+def test_the_dashboard_shows_each_deadline_as_the_day_its_client_holds(tmp_path: Path) -> None:
+    """The design is due Friday 4 December where the client is (London): its all-day deadline ends at London's
+    midnight, three in the morning of the 5th in the team's Istanbul. The card said "deadline 5 Dec 2026" (the
+    moment's day in the team's zone), a day later than the client's, beside P50 and P80 days counted to the 4th."""
+    from deadlinewatch.web.server import read_dashboard, render_dashboard
+
+    config = _config(tmp_path)
+    store = MemoryStore()
+    c = Studio(config, letters(), store.key)
+    _synced(store, c)
+    svc = Services(config, store, Untouchable(), Untouchable, Untouchable(), FixedClock(NOW), letters())
+    evaluate(svc, PassReport())
+    seen = read_dashboard(svc)
+    [card] = [card for card in pages.dashboard(
+        seen.data, seen.selection, seen.notes, seen.held, seen.names, today=NOW.date(), zone=seen.zone,
+        language="en", warn_probability=0.6, deadlines=seen.deadlines).cards if card.name == "Design mockups"]
+    assert card.deadline == "4 Dec 2026" and card.fan.deadline == dt.date(2026, 12, 4)  # the team's date form
+    html = render_dashboard(seen, "pm@studio.example", "csrf", True)
+    assert "deadline 4 Dec 2026" in html and "5 Dec 2026" not in html

@@ -17,8 +17,8 @@ def _status(tmp_path: Path, deadline: str, project: str = "acme-web") -> str:
         "project": project, "uid": "design-1", "name": "Design mockups", "deadline": deadline, "state": "open",
         "done_percent": 40, "last_note": None, "p50": "2026-12-04", "p80": "2026-12-07", "p_miss": 0.55,
         "reason": "", "promised": None, "alert": False}
-    data = {"last_pass": None, "daemons": [], "servers": {}, "projects": [], "milestones": [milestone],
-            "notices": []}
+    data: dict[str, Any] = {"last_pass": None, "daemons": [], "servers": {}, "projects": [], "milestones": [milestone],
+                            "notices": []}
     [line] = [line for line in render_status(data, config).splitlines() if "Design mockups" in line]
     return line
 

@@ -255,9 +255,11 @@ def _page_links(sel: Selection, digits: Callable[[int], str]) -> list[PageLink]:
 def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str, str], Sequence[Report]],
               held: Mapping[int, bytes], names: Mapping[str, str], *, today: dt.date, zone: zoneinfo.ZoneInfo,
               language: str, warn_probability: float, choices: Mapping[int, DateChoice] | None = None,
-              explained: Mapping[tuple[str, str], str] | None = None) -> DashboardPage:
+              explained: Mapping[tuple[str, str], str] | None = None,
+              deadlines: Mapping[tuple[str, str], dt.date] | None = None) -> DashboardPage:
     """One view: the held letters, the selection's milestones with their pictures (notes are read for these
-    only), the page links, and the letters to the clients (every one of a project's, or the recent ones)."""
+    only), the page links, and the letters to the clients (every one of a project's, or the recent ones).
+    `deadlines`: each milestone's deadline as the day its client holds (else its moment's day in `zone`)."""
     _ = translations(language).gettext
     locale = letter_locale(language, zone.key)  # the team's dates with the region of the daemon's zone
 
@@ -268,7 +270,8 @@ def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str,
     project = next((p for p in data["projects"] if p["id"] == sel.project), None)
     cards = [_card(m, sel.first + k, notes.get((m["project"], m["uid"]), ()), (explained or {}).get(
         (m["project"], m["uid"])), "" if project else project_names.get(m["project"], m["project"]),
-        today=today, zone=zone, locale=locale, warn_probability=warn_probability, _=_) for k, m in enumerate(sel.shown)]
+        today=today, zone=zone, locale=locale, warn_probability=warn_probability, _=_,
+        deadline=(deadlines or {}).get((m["project"], m["uid"]))) for k, m in enumerate(sel.shown)]
 
     def row(n: Mapping[str, Any], letter: bool = False) -> NoticeRow:
         """A letter as the table lists it; with `letter`, a held one as the manager decides on it."""
@@ -311,16 +314,18 @@ def dashboard(data: Mapping[str, Any], sel: Selection, notes: Mapping[tuple[str,
 
 def _card(m: Mapping[str, Any], place: int, reports: Sequence[Report], explained: str | None, project: str, *,
           today: dt.date, zone: zoneinfo.ZoneInfo, locale: Locale, warn_probability: float,
-          _: Callable[[str], str]) -> MilestoneCard:
-    """One milestone's card: its facts in the team's words and dates, and what its picture shows."""
+          _: Callable[[str], str], deadline: dt.date | None = None) -> MilestoneCard:
+    """One milestone's card: its facts in the team's words and dates, and what its picture shows. `deadline`:
+    the day its client holds (else its moment's day in `zone`)."""
     points = [(r.at.astimezone(zone).date(), r.done) for r in reports if r.done is not None]
     p50 = _date(m["p50"], zone) if m["p50"] else None
     p80 = _date(m["p80"], zone) if m["p80"] else None
-    deadline = _date(m["deadline"], zone)
+    deadline = deadline or _date(m["deadline"], zone)
     promised = _date(m["promised"], zone) if m["promised"] else None
     p_miss = format_percent(round(m["p_miss"] * 100), locale) if m["p_miss"] is not None else ""
     done = format_percent(m["done_percent"], locale) if m["done_percent"] is not None else ""
-    shown = {k: _day(m[k], locale, zone) for k in ("deadline", "last_note", "p50", "p80", "promised")}
+    shown = {k: _day(m[k], locale, zone) for k in ("last_note", "p50", "p80", "promised")}
+    shown["deadline"] = format_day(deadline, locale, "medium")
     summary = "; ".join(x for x in (
         _("%(done)s done") % {"done": done} if done else "",
         _("deadline %(date)s") % {"date": shown["deadline"]},

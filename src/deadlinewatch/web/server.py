@@ -366,6 +366,8 @@ class DashboardInput:
     language: str
     warn_probability: float
     choices: dict[int, pages.DateChoice] = dataclasses.field(default_factory=dict)  # held notices' dates
+    # the page's milestones' deadlines as the days their clients hold (agreed_day), not their moments' days here
+    deadlines: dict[tuple[str, str], dt.date] = dataclasses.field(default_factory=dict)
 
 
 def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
@@ -402,6 +404,9 @@ def read_dashboard(svc: Services[StorePort], project: str | None = None, page: i
     held = [item for item in letters if item.state == "held"]
     wanted = set(shown) | {(i.project or "", i.uid or "") for i in held if i.kind == "notice"}
     notes = {key: store.reports(*key) for key in wanted}
+    projects = {p.id: p for p in config.projects}
+    deadlines = {(m["project"], m["uid"]): agreed_day(projects[m["project"]], dt.datetime.fromisoformat(m["deadline"]))
+                 for m in sel.shown if m["project"] in projects}
     explained = {}
     for m in sel.shown:  # the forecast's reason in the team's language (status --json keeps it in English)
         f = store.forecast(m["project"], m["uid"]) if m["p_miss"] is not None else None
@@ -411,7 +416,8 @@ def read_dashboard(svc: Services[StorePort], project: str | None = None, page: i
         data=data, selection=sel, notes=notes, explained=explained, held={i.id: i.message for i in held},
         names={f"{m.project}/{m.uid}": m.name for m in milestones},
         now=svc.clock.now(), zone=zoneinfo.ZoneInfo(config.timezone), language=config.team.language,
-        warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes, milestones))
+        warn_probability=config.policy.warn_probability, choices=date_choices(svc, held, notes, milestones),
+        deadlines=deadlines)
 
 
 def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: bool) -> str:
@@ -420,7 +426,8 @@ def render_dashboard(seen: DashboardInput, user: str, csrf: str, can_sign_out: b
     language, zone = seen.language, seen.zone
     view = pages.dashboard(seen.data, seen.selection, seen.notes, seen.held, seen.names,
                            today=seen.now.astimezone(zone).date(), zone=zone, language=language,
-                           warn_probability=seen.warn_probability, choices=seen.choices, explained=seen.explained)
+                           warn_probability=seen.warn_probability, choices=seen.choices, explained=seen.explained,
+                           deadlines=seen.deadlines)
     last = seen.data["last_pass"]
 
     def draw(data: FanData, ident: str) -> Markup:

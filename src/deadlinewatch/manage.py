@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -112,18 +111,13 @@ def status_data(store: StorePort, config: config_mod.Config,
 
 
 def _due(deadline: str, project: Project | None) -> str:
-    """A deadline as `status` shows it to a person: the day its client holds (an all-day deadline ends at the
-    client's midnight: "2026-12-05T00:00" was Friday the 4th, beside P50 and P80 that are days), a time of day in
-    the client's zone when it has one; as stored for a project no longer configured. `--json` keeps the moment."""
+    """A deadline as `status` shows it to a person (due_text: beside P50 and P80, which are days); as stored for a
+    project no longer configured. `--json` keeps the moment."""
     if project is None:
         return deadline[:16]
-    from deadlinewatch.decisions.project_view import agreed_day
+    from deadlinewatch.decisions.project_view import due_text
 
-    moment = dt.datetime.fromisoformat(deadline)
-    local = moment.astimezone(zoneinfo.ZoneInfo(project.client.timezone))
-    if local.time() == dt.time():
-        return agreed_day(project, moment).isoformat()
-    return f"{local:%Y-%m-%d %H:%M} {project.client.timezone}"
+    return due_text(project, dt.datetime.fromisoformat(deadline))
 
 
 def render_status(data: dict[str, Any], config: config_mod.Config) -> str:

@@ -26,8 +26,12 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert before.returncode == 1 and "run `deadlinewatch once` first" in before.stderr
 
     dovecot.save("progress", NOTE.encode())
-    assert dw(config, "once").returncode == 0
+    once = dw(config, "once")
+    assert once.returncode == 0
     assert not any("jane@acme.example" in rs for _, rs, _ in smtp_tls.messages)  # held, not sent
+    # the design is due Friday 4 December where the client is (London): its day, not the moment's in the team's
+    # zone (Istanbul, "Sat 05 Dec 2026 03:00"), as `status` says it beside P50 and P80
+    assert 'new milestone "Design mockups", due 2026-12-04' in once.stdout + once.stderr
 
     status = json.loads(dw(config, "status", "--json").stdout)
     assert set(status) == {"last_pass", "daemons", "servers", "projects", "milestones", "notices"}
@@ -48,7 +52,7 @@ def test_held_notices_wait_for_the_manager_and_status_shows_everything(studio: S
     assert "jane@acme.example" in notice["to"]
 
     human = dw(config, "status")
-    assert human.returncode == 0 and "Design mockups" in human.stdout and "held" in human.stdout
+    assert human.returncode == 0 and "Design mockups: due 2026-12-04, open" in human.stdout and "held" in human.stdout
 
     preview = dw(config, "preview", "acme-web/Launch")
     assert preview.returncode == 0

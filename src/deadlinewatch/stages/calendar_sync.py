@@ -9,7 +9,6 @@ sync; an unreadable entry keeps its milestone's last good state instead of looki
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +20,7 @@ from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ApplyCalendar, FollowServer, ForgetCalendar, Milestone, SaveCalendarToken
+from deadlinewatch.decisions.project_view import due_text
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 
@@ -29,10 +29,6 @@ class CalendarStore(HealthStore, CalendarState, Milestones, Protocol):
     """What calendar sync reads and writes through: each calendar's sync state and entries, the milestones."""
 
 log = logging.getLogger(__name__)
-
-
-def _when(moment: dt.datetime, tz: dt.tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
 
 
 def fingerprint(svc: Services[CalendarStore], project: Project) -> str:
@@ -142,17 +138,17 @@ def _apply(svc: Services[CalendarStore], report: PassReport, project: Project, c
     new = [m for ms in parsed.values() for m in ms if m.uid not in before]
     if len(new) > 20:  # a first sync of a big calendar: one line, not thousands
         report.event("%s: %d new milestones, the first due %s", project.id, len(new),
-                     _when(min(m.deadline for m in new), svc.composer.team_tz))
+                     due_text(project, min(m.deadline for m in new)))
     else:
         for m in new:
             report.event("%s: new milestone \"%s\", due %s", project.id, m.name,
-                         _when(m.deadline, svc.composer.team_tz))
+                         due_text(project, m.deadline))
     for href in parsed:
         for m in parsed[href]:
             old = before.get(m.uid)
             if old is not None and (old.deadline != m.deadline or old.state != m.state):
                 report.event("%s: milestone \"%s\" changed: due %s, %s", project.id, m.name,
-                             _when(m.deadline, svc.composer.team_tz), m.state)
+                             due_text(project, m.deadline), m.state)
     for uid in gone:
         report.event("%s: milestone %s is gone from the calendar", project.id, uid)
     if changes.changed or changes.deleted:

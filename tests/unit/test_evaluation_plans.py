@@ -765,3 +765,32 @@ def test_the_dashboard_shows_each_deadline_as_the_day_its_client_holds(tmp_path:
     assert card.deadline == "4 Dec 2026" and card.fan.deadline == dt.date(2026, 12, 4)  # the team's date form
     html = render_dashboard(seen, "pm@studio.example", "csrf", True)
     assert "deadline 4 Dec 2026" in html and "5 Dec 2026" not in html
+
+
+def test_an_offer_made_for_another_milestone_is_said_to_stand_not_made_again_as_news(tmp_path: Path) -> None:
+    """The launch's notice, sent 24 November, made the client an offer for its slip. The design's first notice, on
+    the same rung of the ladder, says that offer stands and covers this delay too, dated — not the same gesture as
+    news two days later (sixth native reading, a correctness 4). An offer on another rung is news; one the client
+    never received (a notice held, never sent) is news too."""
+    c = _client(_composer(tmp_path), offers=(Offer(1, (("en", "We will not charge for the extra review round."),)),))
+    launch = {"launch-1": ClientDate(2, dt.date(2026, 12, 15), dt.date(2026, 12, 15), False)}
+    sent = {"launch-1": dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)}
+
+    def notice(dates: dict[str, ClientDate], went: dict[str, dt.datetime], studio: Studio = c) -> str:
+        snap = _snapshot(studio, reports={"design-1": [SLIPPING]}, dates=dates, first_sent=NOW - dt.timedelta(days=7))
+        snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, sent=went))
+        [plan] = [p for p in decide_project(studio, snap, _forecaster(studio), NOW).plans
+                  if p.messages[0].uid == "design-1"]
+        return _text(plan.messages[0])
+
+    stands = notice(launch, sent)
+    assert ("As I said on 24 November, we will not charge for the extra review round, and that covers this delay "
+            "too.") in stands and "make up for the inconvenience" not in stands
+    news = notice(launch, {})  # the launch's notice never went
+    assert "We'd like to make up for the inconvenience. We will not charge for the extra review round." in news
+    # a ladder of two: the launch's slip of a day got the first rung, the design's bigger one gets the second
+    ladder = _client(c, offers=(Offer(1, (("en", "We will not charge for the extra review round."),)),
+                                Offer(2, (("en", "We will take 10% off this milestone's invoice."),))))
+    nearer = {"launch-1": ClientDate(2, dt.date(2026, 12, 11), dt.date(2026, 12, 11), False)}
+    other = notice(nearer, sent, ladder)
+    assert "As I said on" not in other and "We'd like to make up for the inconvenience. We will take 10% off" in other

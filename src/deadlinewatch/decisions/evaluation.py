@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from deadlinewatch.config.schema import Project
+from deadlinewatch.config.schema import Offer, Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.intake import ascii_lower
 from deadlinewatch.core.language import foreign
@@ -173,6 +173,23 @@ def outrun_factor(decision: NoticeDecision, today: dt.date, closed: int, cal: Wo
     return policy.outruns_team(decision.promised, decision.forecast.team_date, today, closed, cal)
 
 
+def _offered(pv: ProjectView, m: Milestone, ladder: Sequence[tuple[int, Offer]], rung: Offer, cal: WorkCalendar,
+             again: bool) -> tuple[bool, dt.datetime | None]:
+    """Whether this client was already made the offer of `rung` — in this milestone's notice (a second slip on
+    the same rung: the slip is counted from the original deadline, so a bigger one climbs the ladder) or in a
+    notice of another of the project's that went out (one gesture, not the same one twice as news) — and when
+    the first such notice went, where the store knows it. The letter then says the offer made stands, dated."""
+    stands, made = False, []
+    for x in pv.milestones:
+        cd, sent = pv.dates.get(x.uid), pv.sent.get(x.uid)
+        if cd is None or cd.promised is None or (x.uid == m.uid and not again) or (x.uid != m.uid and sent is None):
+            continue
+        if policy.pick_offer(ladder, max(cal.count(pv.agreed(x), cd.promised), 0)) is rung:
+            stands = True
+            made += [sent] if sent is not None else []
+    return stands, min(made, default=None)
+
+
 def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
                 closed: int, chosen: bool = False) -> Plan:
     """Apology + replan (or a delivered note), with a one-UID update for each dependant it moves. `closed`: how
@@ -262,16 +279,13 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
                 "team says, and a date of your own must come after %(agreed)s."), promised=decision.promised,
                 later=later, eta=team_date, learned=learned,
                 agreed=agreed)]))
-    offer, offer_stands = None, False
+    offer, offer_stands, offered_at = None, False, None
     if decision.kind != "delivered":
         ladder = [(o.min_slip_days, o) for o in c.config.offers]
         rung = policy.pick_offer(ladder, decision.slip_days)
         offer = rung.text(language) if rung else None
-        if again and cd is not None and cd.promised is not None and rung is not None:
-            # the slip is counted from the original deadline, so a second slip climbs the ladder; on the same
-            # rung the letter says the offer made stands, not the same words as news
-            told_slip = max(cal.count(pv.agreed(m), cd.promised), 0)
-            offer_stands = policy.pick_offer(ladder, told_slip) is rung
+        if rung is not None:
+            offer_stands, offered_at = _offered(pv, m, ladder, rung, cal, again)
         if rung is not None and offer is None:
             plan.held.append(c.letters.gettext(team, _(
                 "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
@@ -304,7 +318,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan=plan_report.plan if plan_report else "", prevent=prevent, offer=offer, rows=rows, again=again,
         moved=moved_rows, broken=cd.promised if again and cd else None, follow_up=plan.follow_up,
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
-        offered_on=told_at.astimezone(tz).date() if offer_stands and (told_at := pv.sent.get(m.uid)) else None,
+        offered_on=offered_at.astimezone(tz).date() if offered_at else None,
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
         new_entry=not _in_calendar(pv, m.uid),
     )

@@ -82,7 +82,7 @@ def _forecaster(c: Studio) -> Forecaster:
 def _client(c: Studio, **changes: Any) -> Studio:
     """The composer with the project's client (language, …) or the project itself changed."""
     project = c.config.projects[0]
-    client_keys = {k: v for k, v in changes.items() if k in ("language", "timezone", "name")}
+    client_keys = {k: v for k, v in changes.items() if k in ("language", "timezone", "name", "holidays")}
     project = dataclasses.replace(project, client=dataclasses.replace(project.client, **client_keys),
                                   **{k: v for k, v in changes.items() if k not in client_keys and k != "offers"})
     config = dataclasses.replace(c.config, projects=(project,), offers=changes.get("offers", c.config.offers))
@@ -794,3 +794,25 @@ def test_an_offer_made_for_another_milestone_is_said_to_stand_not_made_again_as_
     nearer = {"launch-1": ClientDate(2, dt.date(2026, 12, 11), dt.date(2026, 12, 11), False)}
     other = notice(nearer, sent, ladder)
     assert "As I said on" not in other and "We'd like to make up for the inconvenience. We will take 10% off" in other
+
+
+def test_the_call_and_the_steps_a_letter_promises_never_fall_on_the_clients_public_holiday(tmp_path: Path) -> None:
+    """A second notice on Thursday 24 December, the team in Istanbul (Friday the 25th a working day there), the
+    client in London with its bank holidays: the letter said "I'll call you on Friday, 25 December 2026" and "By
+    Monday, 28 December 2026, I'll write to you" — Christmas Day and the Boxing Day holiday where the client is.
+    Both now fall on Tuesday the 29th, the first day that is the team's working day and no holiday of the client's."""
+    c = _client(_composer(tmp_path), holidays="GB")
+    now = dt.datetime(2026, 12, 24, 10, tzinfo=dt.UTC)
+    promised = dt.date(2026, 12, 28)
+    last_notice = now - dt.timedelta(days=3)
+    old = dataclasses.replace(SLIPPING, at=last_notice - dt.timedelta(days=1))
+    fresh = Report("acme-web", "design-1", now - dt.timedelta(hours=2), 30, 20.0, cause="review found gaps")
+    snap = _snapshot(c, reports={"design-1": [old, fresh]},
+                     dates={"design-1": ClientDate(5, promised, promised, False)},
+                     first_sent=now - dt.timedelta(days=20))
+    snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, told={"design-1": last_notice}))
+    [notice] = [p for p in decide_project(c, snap, _forecaster(c), now).plans if p.messages[0].uid == "design-1"]
+    assert (notice.call, notice.follow_up) == (dt.date(2026, 12, 29), dt.date(2026, 12, 29))
+    text = _text(notice.messages[0])
+    assert "I'll call you on Tuesday, 29 December 2026" in text and "By Tuesday, 29 December 2026, I'll write" in text
+    assert "25 December" not in text and "By Monday, 28 December" not in text

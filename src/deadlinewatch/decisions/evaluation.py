@@ -296,11 +296,14 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
-        plan.follow_up = cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS)
+        # a day the letter names to the client: a working day of the team's that is no public holiday of theirs
+        plan.follow_up = policy.usable(cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS), cal,
+                                       c.client_days(project))
     if again and project.approval != "shadow":
         # a second slip is owned with a step of ours, not left to the client: the manager calls on the next
         # working day (reminded that morning), to go through the new plan and what reaches the client first
-        plan.call = cal.add(now.astimezone(c.team_tz).date(), CALL_DAYS)
+        plan.call = policy.usable(cal.add(now.astimezone(c.team_tz).date(), CALL_DAYS), cal,
+                                  c.client_days(project))  # no call on the client's Christmas Day
         plan.prevent = bool(prevent)
         # as the letter says it: the call agrees what reaches the client before their day, when the date misses it
         when = context_day(project.context, language, now.astimezone(tz).date())

@@ -23,7 +23,7 @@ from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import ClientDate, Forecast, QueueMail, Report, ShowDate
-from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project, plan_weekly
+from deadlinewatch.decisions.evaluation import Plan, Snapshot, decide_project, plan_alert, plan_weekly
 from deadlinewatch.decisions.forecaster import Forecaster
 from deadlinewatch.decisions.manager_mail import manager_messages
 from deadlinewatch.decisions.project_view import ProjectView
@@ -816,3 +816,20 @@ def test_the_call_and_the_steps_a_letter_promises_never_fall_on_the_clients_publ
     text = _text(notice.messages[0])
     assert "I'll call you on Tuesday, 29 December 2026" in text and "By Tuesday, 29 December 2026, I'll write" in text
     assert "25 December" not in text and "By Monday, 28 December" not in text
+
+
+def test_the_alert_dates_what_the_client_was_told_by_when_the_notice_went(tmp_path: Path) -> None:
+    """A notice drafted on 30 November, held, approved and sent on 2 December: the manager's alert says the client
+    was told on Dec 2 — the day the letter itself names when it says "As I said on 2 December" — not the day the
+    draft was recorded (the zone audit: the alert and the letter disagreed)."""
+    c = _composer(tmp_path)
+    promised = dt.date(2026, 12, 9)
+    view = _snapshot(c, dates={"design-1": ClientDate(5, promised, promised, False)}).view
+    view = dataclasses.replace(view, told={"design-1": dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)},
+                               sent={"design-1": dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC)})
+    design = next(m for m in view.milestones if m.uid == "design-1")
+    late = Forecast("acme-web", "design-1", dt.date(2026, 12, 15), dt.date(2026, 12, 18), 0.9, "slow", promised)
+    risk = plan_alert(c, view, design, late, None, None, NOW + dt.timedelta(days=3))
+    assert risk is not None and risk.message is not None
+    text = " ".join(body(message_from_bytes(risk.message.message, policy=email_policy)).split())
+    assert "was told Dec 9, 2026 on Dec 2, 2026" in text and "Nov 30" not in text

@@ -465,8 +465,9 @@ class AlertPlan:
 
 
 def _told_on(pv: ProjectView, m: Milestone, target: dt.date, tz: dt.tzinfo) -> dt.date | None:
-    """The day a notice told the client `target` as the milestone's new date, when one did."""
-    cd, at = pv.dates.get(m.uid), pv.told.get(m.uid)
+    """The day a notice told the client `target` as the milestone's new date, when one did: the day it went out
+    (the day the letters name, "As I said on …"), else — approved and not sent yet — the day it was made."""
+    cd, at = pv.dates.get(m.uid), pv.sent.get(m.uid) or pv.told.get(m.uid)
     if cd is None or cd.promised != target or at is None:
         return None
     return at.astimezone(tz).date()

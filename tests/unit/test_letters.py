@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import zoneinfo
 from email import message_from_bytes
 from email.policy import default as default_policy
 from html import unescape
@@ -914,3 +915,14 @@ def test_the_forwarded_client_reply_names_the_letter_it_answers_and_the_reminder
                                 milestone="Design mockups", client="client@client.example", client_name="Jane",
                                 reason="")
         assert said in " ".join(body(msg).split())
+
+
+def test_a_subject_names_the_year_by_the_clients_calendar_whatever_the_clocks_offset() -> None:
+    """At 01:30 on 1 January in Istanbul it is still 31 December in London: a new date of 8 January is next year's
+    for the client, and the subject says "8 January 2027" — the year was judged by the moment's own offset, so
+    `--now` in the team's zone dropped it (the zone audit)."""
+    at = dt.datetime(2027, 1, 1, 1, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Istanbul"))
+    subjects = {str(letters().notice(letter(env=envelope(composed_at=moment), promised=dt.date(2027, 1, 8),
+                                            deadline=dt.date(2026, 12, 31)))["Subject"])
+                for moment in (at, at.astimezone(dt.UTC))}
+    assert len(subjects) == 1 and "8 January 2027" in subjects.pop()

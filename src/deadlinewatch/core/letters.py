@@ -427,7 +427,8 @@ class Letters:
 
     def _common(self, env: ClientEnvelope) -> dict[str, object]:
         locale = env.client.locale
-        formats = self._formats(locale, env.composed_at.date())
+        # 'this year' is the client's: at New Year the moment's own offset may still be in the old one
+        formats = self._formats(locale, env.composed_at.astimezone(_zone(env.client.timezone)).date())
         if locale.language == "tr":  # "10 Ara 2026 Per" reads as a program's output to a Turkish client: in full
             formats["listday"] = formats["day"]
         return dict(
@@ -617,7 +618,8 @@ class Letters:
     # --- the team's messages --------------------------------------------------------------------------------
 
     def _team(self, language: str, name: str, at: dt.datetime, **values: object) -> tuple[str, str]:
-        return self._render(language, name, **self._formats(letter_locale(language, self.zone), at.date()),
+        today = at.astimezone(_zone(self.zone)).date() if self.zone else at.date()  # the team's year
+        return self._render(language, name, **self._formats(letter_locale(language, self.zone), today),
                             keys=note_keys(language), **values)
 
     def reply_letter(

@@ -115,9 +115,9 @@ def _due(deadline: str, project: Project | None) -> str:
     project no longer configured. `--json` keeps the moment."""
     if project is None:
         return deadline[:16]
-    from deadlinewatch.decisions.project_view import due_text
+    from deadlinewatch.core.milestones import due_text
 
-    return due_text(project, dt.datetime.fromisoformat(deadline))
+    return due_text(dt.datetime.fromisoformat(deadline), project.client.timezone)
 
 
 def render_status(data: dict[str, Any], config: config_mod.Config) -> str:

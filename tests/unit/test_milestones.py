@@ -106,3 +106,20 @@ def test_projects_copied_from_one_template_keep_their_own_milestones() -> None:
     a = milestones_from_ics(ics, "alpha", (), "UTC", "UTC", "a.ics", NOW).milestones[0]
     b = milestones_from_ics(ics, "beta", (), "UTC", "UTC", "a.ics", NOW).milestones[0]
     assert (a.project, a.uid) != (b.project, b.uid)
+
+
+def test_a_recurring_milestone_keeps_the_occurrence_still_due_today_on_the_clients_calendar() -> None:
+    """A weekly review due each Friday (all-day, London client, Istanbul team). On Thursday 3 December at 21:30 in
+    London — already Friday in Istanbul — and on Friday morning, the occurrence due is Friday 4 December's: the
+    occurrence was chosen by its start, read at the team's midnight, so both moved the client's Friday to the
+    11th while it was still due (the zone audit)."""
+    ics = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:w\nSUMMARY:Weekly review\n"
+           "DTSTART;VALUE=DATE:20261106\nDUE;VALUE=DATE:20261106\nRRULE:FREQ=WEEKLY\nEND:VTODO\nEND:VCALENDAR\n")
+    for now in (dt.datetime(2026, 12, 3, 21, 30, tzinfo=LONDON), dt.datetime(2026, 12, 4, 9, tzinfo=LONDON)):
+        result = milestones_from_ics(ics, "p", (), "Europe/London", "Europe/Istanbul", "w.ics", now)
+        [m] = result.milestones
+        assert m.deadline == dt.datetime(2026, 12, 5, tzinfo=LONDON), now  # due Friday 4 December
+        assert "(due 2026-12-04)" in result.notes[0].reason
+    [later] = milestones_from_ics(ics, "p", (), "Europe/London", "Europe/Istanbul", "w.ics",
+                                  dt.datetime(2026, 12, 5, 0, 30, tzinfo=LONDON)).milestones
+    assert later.deadline == dt.datetime(2026, 12, 12, tzinfo=LONDON)  # past Friday's midnight: the next one

@@ -127,20 +127,32 @@ class Parsed:
     recurring: bool = False
 
 
-def next_occurrence(comp: Component, now: dt.datetime, team_tz: dt.tzinfo) -> dt.timedelta | None:
-    """How far the first occurrence at or after `now` lies from DTSTART, for an entry with an RRULE."""
+def next_occurrence(comp: Component, now: dt.datetime, deadline: dt.datetime, client_tz: dt.tzinfo,
+                    team_tz: dt.tzinfo) -> dt.timedelta | None:
+    """How far the first occurrence still due at `now` (its deadline after it) lies from the first, for an entry
+    with an RRULE whose first deadline is `deadline`. DTSTART is read as deadline_of reads dates and times: an
+    all-day one is the client's day, a floating time the team's."""
     from dateutil.rrule import rrulestr  # comes with icalendar
 
     start = _prop(comp, "DTSTART")
     if not isinstance(start, dt.date):
         raise CalendarEntryError("an RRULE needs a DTSTART")
-    anchor = start if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time(0))
-    if anchor.tzinfo is None:
-        anchor = anchor.replace(tzinfo=team_tz)
+    anchor = _as_datetime(start, team_tz) if isinstance(start, dt.datetime) else _midnight(start, client_tz)
     rule = comp.get("RRULE")
     rule_text = (rule[0] if isinstance(rule, list) else rule).to_ical().decode()
-    occurrence = rrulestr(rule_text, dtstart=anchor).after(now - dt.timedelta(seconds=1), inc=True)
+    # the occurrence whose own deadline is the first after now: one that started and is due later today counts
+    occurrence = rrulestr(rule_text, dtstart=anchor).after(now - (deadline - anchor), inc=False)
     return None if occurrence is None else occurrence - anchor
+
+
+def due_text(deadline: dt.datetime, zone: str) -> str:
+    """A deadline as the studio's own English reads it (`status`, the pass's events): the day its client holds —
+    an all-day deadline ends at the client's midnight (`zone`), which is the next day's date as a moment — or, for
+    one at a time of day, that time where the client is ("2026-12-04 17:00 Europe/London")."""
+    local = deadline.astimezone(zoneinfo.ZoneInfo(zone))
+    if local.time() == dt.time():
+        return (local - dt.timedelta(days=1)).date().isoformat()
+    return f"{local:%Y-%m-%d %H:%M} {zone}"
 
 
 def milestones_from_ics(
@@ -182,14 +194,14 @@ def milestones_from_ics(
             start = _prop(comp, "DTSTART")
             if comp.get("RRULE") is not None:
                 recurring = True
-                shift = next_occurrence(comp, now, ttz)
+                shift = next_occurrence(comp, now, deadline, ctz, ttz)
                 if shift is None:
                     raise CalendarEntryError("its RRULE has no occurrence left")
                 deadline += shift
                 if isinstance(start, dt.date):
                     start = start + shift if isinstance(start, dt.datetime) else start + dt.timedelta(days=shift.days)
                 notes.append(EntryProblem(href, uid, "a recurring milestone: its next occurrence counts "
-                                                      f"(due {deadline.astimezone(ttz):%Y-%m-%d %H:%M})"))
+                                                      f"(due {due_text(deadline, client_tz)})"))
             percent = comp.get("PERCENT-COMPLETE")
             out.append(Milestone(
                 project=project,

@@ -37,16 +37,6 @@ def agreed_day(project: Project, deadline: dt.datetime) -> dt.date:
     return last_work_day(deadline, zoneinfo.ZoneInfo(project.client.timezone))
 
 
-def due_text(project: Project, deadline: dt.datetime) -> str:
-    """A deadline as the studio's own English reads it (`status`, the pass's events): the day its client holds —
-    an all-day deadline ends at the client's midnight, which is the next day's date as a moment — or, for one at
-    a time of day, that time where the client is ("2026-12-04 17:00 Europe/London")."""
-    local = deadline.astimezone(zoneinfo.ZoneInfo(project.client.timezone))
-    if local.time() == dt.time():
-        return agreed_day(project, deadline).isoformat()
-    return f"{local:%Y-%m-%d %H:%M} {project.client.timezone}"
-
-
 @dataclass(frozen=True)
 class ProjectView:
     """A project as the client knows it: milestones, their reports, the calendar dates the client has."""

@@ -18,9 +18,8 @@ from deadlinewatch.adapters.calendar import CalendarEntry, Changes
 from deadlinewatch.adapters.store import CalendarState, CalendarSync, HealthStore, Milestones
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.dependencies import find_cycles
-from deadlinewatch.core.milestones import milestones_from_ics
+from deadlinewatch.core.milestones import due_text, milestones_from_ics
 from deadlinewatch.core.model import ApplyCalendar, FollowServer, ForgetCalendar, Milestone, SaveCalendarToken
-from deadlinewatch.decisions.project_view import due_text
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 
@@ -138,17 +137,17 @@ def _apply(svc: Services[CalendarStore], report: PassReport, project: Project, c
     new = [m for ms in parsed.values() for m in ms if m.uid not in before]
     if len(new) > 20:  # a first sync of a big calendar: one line, not thousands
         report.event("%s: %d new milestones, the first due %s", project.id, len(new),
-                     due_text(project, min(m.deadline for m in new)))
+                     due_text(min(m.deadline for m in new), project.client.timezone))
     else:
         for m in new:
             report.event("%s: new milestone \"%s\", due %s", project.id, m.name,
-                         due_text(project, m.deadline))
+                         due_text(m.deadline, project.client.timezone))
     for href in parsed:
         for m in parsed[href]:
             old = before.get(m.uid)
             if old is not None and (old.deadline != m.deadline or old.state != m.state):
                 report.event("%s: milestone \"%s\" changed: due %s, %s", project.id, m.name,
-                             due_text(project, m.deadline), m.state)
+                             due_text(m.deadline, project.client.timezone), m.state)
     for uid in gone:
         report.event("%s: milestone %s is gone from the calendar", project.id, uid)
     if changes.changed or changes.deleted:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from collections.abc import Callable, Sequence
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -121,12 +122,17 @@ def _due(deadline: str, project: Project | None) -> str:
 
 
 def render_status(data: dict[str, Any], config: config_mod.Config) -> str:
-    projects = {p.id: p for p in config.projects}
-    lines = [f"last pass: {data['last_pass'] or 'never'}"]
+    """`status` for a person: moments in the team's zone (daemon.timezone), named once; deadlines as _due."""
+    projects, zone = {p.id: p for p in config.projects}, zoneinfo.ZoneInfo(config.timezone)
+
+    def moment(iso: str) -> str:  # the stored moments carry the offset they were written in: one zone for all
+        return f"{dt.datetime.fromisoformat(iso).astimezone(zone):%Y-%m-%d %H:%M}"
+
+    lines = [f"last pass: {moment(data['last_pass']) if data['last_pass'] else 'never'} ({config.timezone})"]
     if not data["daemons"]:
         lines.append("daemons: none running")
     for d in data["daemons"]:
-        lines.append(f"daemon #{d['id']} on {d['host']} (pid {d['pid']}), seen {d['last_seen'][:19]}: "
+        lines.append(f"daemon #{d['id']} on {d['host']} (pid {d['pid']}), seen {moment(d['last_seen'])}: "
                      f"{', '.join(d['holds']) or 'holds nothing'}")
     for name, s in data["servers"].items():
         lines.append(f"  {name:<7} {'ok  ' if s['ok'] else 'DOWN'}  {s['detail']}")
@@ -147,7 +153,7 @@ def render_status(data: dict[str, Any], config: config_mod.Config) -> str:
     lines.append("notices:")
     for n in data["notices"]:
         lines.append(f"  #{n['id']} {n['kind']:<9} {n['state']:<8} {n['project']}/{n['uid']} to {n['to']} "
-                     f"created {n['created'][:16]}" + (f", sent {n['sent'][:16]}" if n["sent"] else ""))
+                     f"created {moment(n['created'])}" + (f", sent {moment(n['sent'])}" if n["sent"] else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -36,3 +36,17 @@ def test_a_deadline_at_a_time_of_day_says_it_where_the_client_is(tmp_path: Path)
 
 def test_a_project_no_longer_configured_shows_the_deadline_as_stored(tmp_path: Path) -> None:
     assert "due 2026-12-05T00:00, open" in _status(tmp_path, "2026-12-05T00:00:00+00:00", project="gone")
+
+
+def test_every_moment_is_in_the_teams_zone_named_once(tmp_path: Path) -> None:
+    """A notice created at 22:30 in London is 01:30 the next day in the team's Istanbul: `status` said "created
+    2026-12-04T22:30" (the stored text, its offset cut off) where the dashboard says Dec 5 (the zone audit)."""
+    config = config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
+                                                smtp_port=9))
+    notice = {"id": 3, "project": "acme-web", "uid": "design-1", "kind": "notice", "state": "sent",
+              "to": "jane@acme.example", "created": "2026-12-04T22:30:00+00:00", "sent": "2026-12-04T22:31:00+00:00"}
+    data: dict[str, Any] = {"last_pass": "2026-12-04T22:35:00+00:00", "daemons": [], "servers": {}, "projects": [],
+                            "milestones": [], "notices": [notice]}
+    text = render_status(data, config)
+    assert "last pass: 2026-12-05 01:35 (Europe/Istanbul)" in text
+    assert "created 2026-12-05 01:30, sent 2026-12-05 01:31" in text

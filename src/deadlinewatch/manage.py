@@ -258,6 +258,10 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"no notice #{notice_id}")
     if item.state != "held":
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
+    if approve and item.uid and item.kind != "cancel" and any(
+            m.uid == item.uid and m.state == "cancelled" for m in store.milestones(item.project)):
+        raise DeadlinewatchError(f"notice #{notice_id} is about a milestone cancelled in the team calendar since: "
+                                 f"it cannot go out; reject it (deadlinewatch reject {notice_id})")
     clock = _clock(config, now_text)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)

@@ -833,3 +833,27 @@ def test_the_alert_dates_what_the_client_was_told_by_when_the_notice_went(tmp_pa
     assert risk is not None and risk.message is not None
     text = " ".join(body(message_from_bytes(risk.message.message, policy=email_policy)).split())
     assert "was told Dec 9, 2026 on Dec 2, 2026" in text and "Nov 30" not in text
+
+
+def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_path: Path) -> None:
+    """The manager approves a notice held for them after its milestone was cancelled in the team calendar: a new
+    date for a milestone the client is told is cancelled. `approve` refuses and says to reject it."""
+    from deadlinewatch import manage
+    from deadlinewatch.errors import DeadlinewatchError
+    from deadlinewatch.stages.state import record
+
+    c = _composer(tmp_path, "manager")
+    store = MemoryStore()
+    _synced(store, c)
+    [notice] = [p for p in decide_project(c, _snapshot(c, reports={"design-1": [SLIPPING]},
+                                                       first_sent=NOW - dt.timedelta(days=7)), _forecaster(c),
+                                          NOW).plans if p.messages[0].kind == "notice"]
+    (held_id,) = record(store, c, [notice.group()], NOW).ids
+    cancelled = {href: [dataclasses.replace(m, state="cancelled") if m.uid == "design-1" else m for m in ms]
+                 for href, ms in _milestones(c).items()}
+    store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t2",
+                         fingerprint="f", entries=[(h, "e2", "", False) for h in cancelled], parsed=cancelled,
+                         deleted=[], kept=set(), now=NOW)
+    with pytest.raises(DeadlinewatchError, match="cancelled in the team calendar since"):
+        manage.decide(store, str(held_id), True, c.config, None)
+    assert manage.decide(store, str(held_id), False, c.config, None).startswith(f"notice #{held_id} rejected")

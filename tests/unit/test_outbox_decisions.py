@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from email import message_from_bytes
+from email.policy import default as email_policy
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
 from deadlinewatch.decisions.outbox import decide_release, settle
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
+from tests.mailtext import body
 from tests.samples import DESIGN
 
 CREATED = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)  # a Monday; design-1 is due Friday 4 December
@@ -57,6 +60,27 @@ def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(
     assert decide_release(c, [young], design, dt.datetime(2026, 12, 2, 20, 59, tzinfo=dt.UTC)) == []
     [release] = decide_release(c, [young], design, dt.datetime(2026, 12, 2, 21, tzinfo=dt.UTC))
     assert "is one working day away" in release.why
+
+
+def test_a_held_notice_of_a_milestone_cancelled_since_is_withdrawn_never_sent(c: Studio) -> None:
+    """A notice held for the manager; meanwhile the milestone is cancelled in the team calendar, and its cancellation
+    goes out. The held notice went out undecided after approval_hours — a new date, at a lower SEQUENCE, for a
+    milestone the client had just been told was cancelled (the client-side audit). It is withdrawn instead, the
+    manager told; the cancellation letter itself still goes."""
+    [design] = milestones_from_ics(DESIGN.replace("SEQUENCE:2\n", "SEQUENCE:2\nSTATUS:CANCELLED\n"), "acme-web", (),
+                                   "Europe/London", c.config.timezone, "/d.ics", CREATED).milestones
+    assert design.state == "cancelled"
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    [release] = decide_release(c, [item()], [design], later)
+    decided, note = release.actions
+    assert decided == DecideHeld(3, False, "withdrawn") and release.withdrawn
+    assert isinstance(note, QueueMail) and note.kind == "manager-decided"
+    said = message_from_bytes(note.message, policy=email_policy)
+    assert "withdrawn, never sent: its milestone was cancelled in the team calendar since" in " ".join(
+        body(said).split()) and "withdrawn" in str(said["Subject"])
+    cancel = dataclasses.replace(item(), kind="cancel")
+    [sent] = decide_release(c, [cancel], [design], later)
+    assert sent.actions[0] == DecideHeld(3, True, "timeout") and not sent.withdrawn
 
 
 def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Studio) -> None:

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.decisions.manager_mail import compose_manager_message
 from deadlinewatch.decisions.project_view import agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
+WITHDRAWN = phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since"))
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -30,18 +32,29 @@ class Release:
     id: int
     why: str
     actions: tuple[Action, ...]
+    withdrawn: bool = False  # rejected, not released: its milestone was cancelled since
 
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
                    now: dt.datetime) -> list[Release]:
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
-    deadline, whichever is first. Each is released with the manager's note of it, or neither is."""
+    deadline, whichever is first. Each is released with the manager's note of it, or neither is. One about a
+    milestone cancelled in the team calendar since (its cancellation has its own letter) never goes: it is
+    withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
+    cancelled = {(m.project, m.uid) for m in milestones if m.state == "cancelled"}
     projects = {p.id for p in c.config.projects}
     out = []
     for item in held:
         if item.parent is not None:
             continue  # it goes with its primary
+        names = {m.uid: m.name for m in milestones if m.project == item.project}
+        if (item.project or "", item.uid or "") in cancelled and item.kind != "cancel":
+            words = c.letters.say(c.config.team.language, [WITHDRAWN])
+            out.append(Release(item.id, str(WITHDRAWN), (DecideHeld(item.id, False, "withdrawn"),
+                                                         compose_manager_message(c, item, names, "decided", words,
+                                                                                 now)), withdrawn=True))
+            continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
             else None
@@ -49,7 +62,6 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
                                        c.team_tz)
         if now < when:
             continue
-        names = {m.uid: m.name for m in milestones if m.project == item.project}
         words = c.letters.say(c.config.team.language, [why])
         out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
                                                compose_manager_message(c, item, names, "released", words, now))))

@@ -35,7 +35,8 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     held = svc.store.outbox(states=("held",), audience="client")
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now):
         svc.store.carry_out(release.actions, now)
-        report.event("held message #%d released undecided: %s", release.id, release.why)
+        report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
+                     "released undecided", release.why)
 
 
 async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:

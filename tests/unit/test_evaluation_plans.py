@@ -857,3 +857,19 @@ def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_p
     with pytest.raises(DeadlinewatchError, match="cancelled in the team calendar since"):
         manage.decide(store, str(held_id), True, c.config, None)
     assert manage.decide(store, str(held_id), False, c.config, None).startswith(f"notice #{held_id} rejected")
+
+
+def test_a_managers_date_must_come_after_the_date_the_client_was_last_promised(tmp_path: Path) -> None:
+    """A second notice approved with a date before the promise it breaks said "we won't make Thursday, 10 December
+    2026, the new date I gave you … Our new date is Wednesday, 9 December 2026" (the client-side audit): the date
+    was checked against the deadline alone. It must come after the date it replaces."""
+    from deadlinewatch.decisions.approval import check_date
+    from deadlinewatch.errors import UsageError
+
+    c = _composer(tmp_path)
+    promised = dt.date(2026, 12, 10)
+    pv = _snapshot(c, dates={"design-1": ClientDate(5, promised, promised, False)}).view
+    with pytest.raises(UsageError, match="not after 2026-12-10, the date the client was last promised"):
+        check_date(c, pv, "design-1", dt.date(2026, 12, 9))
+    check_date(c, pv, "design-1", dt.date(2026, 12, 11))  # after it: a new date
+    check_date(c, _snapshot(c).view, "design-1", dt.date(2026, 12, 9))  # never promised: after the deadline will do

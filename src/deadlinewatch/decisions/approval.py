@@ -24,9 +24,10 @@ from deadlinewatch.errors import DeadlinewatchError, UsageError
 
 
 def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
-    """A date the manager may give the client: after the deadline (a date on or before it is no new date), a
-    working day for the team, and not a public holiday where the client is. UsageError (exit 2) else, saying
-    which date would do."""
+    """A date the manager may give the client: after the deadline and after the date the client was last
+    promised (a date on or before the one it replaces is no new date: a second notice saying "we won't make the
+    10th … our new date is the 9th" tells nothing), a working day for the team, and not a public holiday where the
+    client is. UsageError (exit 2) else, saying which date would do."""
     m = next((x for x in pv.milestones if x.uid == uid), None)
     if m is None:
         raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
@@ -34,6 +35,10 @@ def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
     if date <= deadline:
         raise UsageError(f"--date {date.isoformat()}: not after the deadline of \"{m.name}\" "
                          f"({deadline.isoformat()}); a new date must be later than the date it replaces")
+    told = pv.dates.get(uid)
+    if told is not None and told.promised is not None and date <= told.promised:
+        raise UsageError(f"--date {date.isoformat()}: not after {told.promised.isoformat()}, the date the client "
+                         f"was last promised for \"{m.name}\"; a new date must be later than the date it replaces")
     client = c.client_days(pv.project)
     usable = policy.usable(date, c.workdays, client)
     if usable != date:

@@ -104,3 +104,20 @@ def test_a_refused_copy_is_sent_for_the_client_and_told_to_the_manager(c: Studio
     assert isinstance(note, QueueMail) and b"delivered" in note.message
     refused_manager = settle(c, item("sending"), {"pm@studio.example": "550"}, {}, CREATED)
     assert [type(a) for a in refused_manager.actions] == [SetOutboxState]  # no note to an address that refuses
+
+
+def test_a_held_second_notice_waits_as_long_as_the_date_the_client_holds_allows(c: Studio) -> None:
+    """A second notice held on Saturday 5 December, the deadline (Friday 4th) gone, the client promised the 10th:
+    it went out undecided in the pass that made it, the hold counted to the deadline long past (the client-side
+    audit). Counted to the date the client holds, the manager has approval_hours to decide, as for any notice."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    created = dt.datetime(2026, 12, 5, 9, 5, tzinfo=dt.UTC)
+    second = dataclasses.replace(item(), created=created)
+    promised = {("acme-web", "design-1"): dt.date(2026, 12, 10)}
+    assert len(decide_release(c, [second], design, created)) == 1  # as it was: the deadline alone, long past
+    hours = dt.timedelta(hours=c.config.policy.approval_hours)
+    assert decide_release(c, [second], design, created, promised) == []
+    assert decide_release(c, [second], design, created + hours - dt.timedelta(minutes=1), promised) == []
+    [release] = decide_release(c, [second], design, created + hours, promised)
+    assert release.why == f"{c.config.policy.approval_hours} hours passed without a decision"

@@ -36,11 +36,12 @@ class Release:
 
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
-                   now: dt.datetime) -> list[Release]:
+                   now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None) -> list[Release]:
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
-    deadline, whichever is first. Each is released with the manager's note of it, or neither is. One about a
-    milestone cancelled in the team calendar since (its cancellation has its own letter) never goes: it is
-    withdrawn, and the manager told."""
+    date the client holds — the deadline, or the later date they were last promised (`promised`, by project and
+    milestone: a second notice is not rushed out by a deadline long past) — whichever is first. Each is released
+    with the manager's note of it, or neither is. One about a milestone cancelled in the team calendar since (its
+    cancellation has its own letter) never goes: it is withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
     cancelled = {(m.project, m.uid) for m in milestones if m.state == "cancelled"}
     projects = {p.id for p in c.config.projects}
@@ -58,6 +59,8 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
             else None
+        if deadline_day is not None:
+            deadline_day = max(deadline_day, (promised or {}).get((item.project or "", item.uid or ""), deadline_day))
         when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
                                        c.team_tz)
         if now < when:

@@ -873,3 +873,18 @@ def test_a_managers_date_must_come_after_the_date_the_client_was_last_promised(t
         check_date(c, pv, "design-1", dt.date(2026, 12, 9))
     check_date(c, pv, "design-1", dt.date(2026, 12, 11))  # after it: a new date
     check_date(c, _snapshot(c).view, "design-1", dt.date(2026, 12, 9))  # never promised: after the deadline will do
+
+
+@pytest.mark.parametrize("updates", ["feed", "off"])
+def test_a_cancellation_gets_its_letter_whatever_the_calendar_updates(tmp_path: Path, updates: str) -> None:
+    """The client saw the design's date (the introduction's table) and the design is cancelled: under
+    calendar_updates "feed" or "off" no letter went at all — the README's "gets a letter" held only for
+    invitations (the client-side audit). The letter goes, with no METHOD:CANCEL (nothing was invited)."""
+    c = _client(_composer(tmp_path), calendar_updates=updates)
+    snap = _snapshot(c, dates={"design-1": ClientDate(1, dt.date(2026, 12, 4), None, False, invited=False)},
+                     first_sent=NOW - dt.timedelta(days=7))
+    ms = [dataclasses.replace(m, state="cancelled") if m.uid == "design-1" else m for m in snap.view.milestones]
+    snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, milestones=ms))
+    [cancel] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].kind == "cancel"]
+    letter = message_from_bytes(cancel.messages[0].message, policy=email_policy)
+    assert "we've taken “Design mockups”" in body(letter) and "text/calendar" not in str(letter)

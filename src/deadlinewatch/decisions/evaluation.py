@@ -558,7 +558,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
     invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
-        if (invites and m.state == "cancelled" and cd is not None and cd.shown_date is not None
+        if (m.state == "cancelled" and cd is not None and cd.shown_date is not None
                 and not cd.cancelled_sent and not m.private):  # a date the client was told
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
     first_sent = snap.first_sent

@@ -926,3 +926,21 @@ def test_a_subject_names_the_year_by_the_clients_calendar_whatever_the_clocks_of
                                             deadline=dt.date(2026, 12, 31)))["Subject"])
                 for moment in (at, at.astimezone(dt.UTC))}
     assert len(subjects) == 1 and "8 January 2027" in subjects.pop()
+
+
+@pytest.mark.parametrize("language", ["en", "tr", "bn"])
+def test_a_notice_sent_after_the_date_it_breaks_owns_the_late_news(language: str) -> None:
+    """No note warned in time and the notice goes out the day after the deadline: it said "I wanted you to hear it
+    from me now, before that date" (the client-side audit). It says the date was missed and that the client should
+    have heard before it; a second notice after the promise it breaks likewise."""
+    late = envelope(language, composed_at=dt.datetime(2026, 12, 5, 10, tzinfo=dt.UTC))  # the deadline was the 4th
+    first = body(letters().notice(letter(language, env=late)))
+    again = body(letters().notice(letter(language, env=late, again=True, broken=dt.date(2026, 12, 4),
+                                         deadline=dt.date(2026, 11, 27))))
+    said = {"en": ("we didn't deliver", "I should have told you before that date", "before that date, rather"),
+            "tr": ("yetiştiremediğimizi", "o tarihten önce size söylemeliydim", "şimdiden benden"),
+            "bn": ("জমা দিতে পারিনি", "পার হওয়ার আগেই", "আগেভাগেই")}[language]
+    assert said[0] in first and said[1] in first and said[2] not in first
+    assert {"en": "we didn't make", "tr": "de yetiştiremedik", "bn": "এটি জমা দিতে পারিনি"}[language] in again
+    on_time = body(letters().notice(letter(language)))  # composed 30 November, before the 4th: as it was
+    assert said[2] in on_time and said[0] not in on_time

@@ -235,3 +235,13 @@ def test_the_sign_in_page_renders_in_every_language_without_script(language: str
     parser.feed(html)
     assert "script" not in parser.tags and f'lang="{language}"' in html
     assert ("Sign in" in html) == (language == "en")
+
+
+def test_a_delivered_milestone_shows_the_day_it_was_delivered_not_the_date_it_was_due(tmp_path: Path) -> None:
+    """Delivered on 1 December against a promise of the 9th: the page said "Delivered 9 December 2026", a day still
+    to come (the client-side audit). It names the day the team's note said Done: 100%, where the client is."""
+    view = _view(tmp_path)
+    done = Report("acme-web", "design-1", dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC), 100, sender="alice@x")
+    view = dataclasses.replace(view, reports={"design-1": [*view.reports["design-1"][:1], done]})
+    [design] = [r for r in client_page(view, NOW).rows if r.name == "Design mockups"]
+    assert (design.status, design.date) == ("done", "1 December 2026")

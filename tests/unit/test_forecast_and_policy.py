@@ -477,3 +477,20 @@ def test_a_forecasts_words_are_kept_as_json_and_read_back_the_same() -> None:
     assert [str(p) for p in words.loads(kept)] == [str(p) for p in said]
     # the same JSON the nested dicts of words._encode made before it was written directly (rows kept before)
     assert json.loads(kept) == [words._encode(p) for p in said]
+
+
+def test_the_plan_counts_from_the_day_its_entry_starts_for_a_team_west_of_its_client() -> None:
+    """A team in New York, its client in London: the design starts Tuesday 1 December (an all-day DTSTART, kept at
+    London's midnight — 19:00 on the 30th in New York). The plan was counted from Monday the 30th, a working day
+    more, and the date promised moved with it (the zone audit)."""
+    from deadlinewatch.core.milestones import milestones_from_ics
+
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    ics = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:d\nSUMMARY:Design\nDTSTART;VALUE=DATE:20261201\n"
+           "DUE;VALUE=DATE:20261211\nEND:VTODO\nEND:VCALENDAR\n")
+    now = dt.datetime(2026, 12, 3, 15, tzinfo=ny)
+    [m] = milestones_from_ics(ics, "p", (), "Europe/London", "America/New_York", "d.ics", now).milestones
+    notes = [Report("p", "d", now - dt.timedelta(days=1), 10), Report("p", "d", now, 20)]
+    f = forecast(m, notes, now, WorkCalendar(), ny, agreed=dt.date(2026, 12, 11))
+    said = words.english(f.words)
+    assert "The plan gave it 9 working days from 2026-12-01." in said, said

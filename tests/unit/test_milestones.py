@@ -123,3 +123,20 @@ def test_a_recurring_milestone_keeps_the_occurrence_still_due_today_on_the_clien
     [later] = milestones_from_ics(ics, "p", (), "Europe/London", "Europe/Istanbul", "w.ics",
                                   dt.datetime(2026, 12, 5, 0, 30, tzinfo=LONDON)).milestones
     assert later.deadline == dt.datetime(2026, 12, 12, tzinfo=LONDON)  # past Friday's midnight: the next one
+
+
+def test_a_milestones_start_day_is_the_date_its_entry_wrote_in_any_zone_pair() -> None:
+    """An all-day DTSTART is the client's day, a floating one the team's: read in one zone for both, the forecast's
+    plan (team's zone) read an all-day start a day early for a team west of its client, and the dependants
+    (client's zone) a floating midnight start a day early for a client west of the team (the zone audit)."""
+    ics = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:t\nBEGIN:VTODO\nUID:a\nSUMMARY:All day\nDTSTART;VALUE=DATE:20261201\n"
+           "DUE;VALUE=DATE:20261211\nEND:VTODO\nBEGIN:VTODO\nUID:f\nSUMMARY:Floating\nDTSTART:20261208T000000\n"
+           "DUE;VALUE=DATE:20261211\nEND:VTODO\nEND:VCALENDAR\n")
+    for client, team in (("Europe/London", "America/New_York"), ("Europe/London", "Europe/Istanbul"),
+                         ("America/New_York", "Europe/Istanbul")):
+        days = {m.uid: m.start_day() for m in milestones_from_ics(ics, "p", (), client, team, "x.ics", NOW).milestones}
+        assert days == {"a": dt.date(2026, 12, 1), "f": dt.date(2026, 12, 8)}, (client, team)
+        # and as the store gives it back: the offset it was written with is kept in its text
+        again = dt.datetime.fromisoformat(next(m for m in milestones_from_ics(
+            ics, "p", (), client, team, "x.ics", NOW).milestones if m.uid == "a").start.isoformat())  # type: ignore[union-attr]  # DTSTART set above
+        assert again.date() == dt.date(2026, 12, 1)

@@ -152,7 +152,8 @@ def _needed(
     that is later) and takes its own length in working days, and it is done at the earliest a working day after
     that predecessor's date plus the GAP."""
     due = _planned(succ, tz)
-    start = succ.start.astimezone(tz).date() - dt.timedelta(days=1) if succ.start else None
+    start = succ.start_day()
+    start = start - dt.timedelta(days=1) if start is not None else None
     needed: dt.date | None = None
     for pred_uid, gap in into.get(succ.uid, ()):
         held = held_to(pred_uid)

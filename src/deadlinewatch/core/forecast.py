@@ -524,8 +524,9 @@ def forecast(
         ahead = max(cal.count(base, eta), 0.5)
         estimates.append((ahead * spread.bias, widen(spread.eta, ahead, spread.tau),
                           phrase(_("The team expects to finish by %(date)s."), date=eta)))
-    if milestone.start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
-        plan = _plan_estimate(milestone.start.astimezone(tz).date(), deadline_day, dated, cal, spread)
+    start = milestone.start_day()
+    if start is not None and milestone.kind == "VTODO":  # a VEVENT's DTSTART is the event, not the work
+        plan = _plan_estimate(start, deadline_day, dated, cal, spread)
         if plan is not None:
             estimates.append(plan)
     pace = _pace_estimate(dated, cal, spread.pace)

@@ -29,6 +29,13 @@ class Milestone:
     # RELATED-TO;RELTYPE=FINISHTOSTART on this (the predecessor): (successor UID, GAP in working days)
     successors: tuple[tuple[str, int], ...] = ()
 
+    def start_day(self) -> dt.date | None:
+        """The day the work starts: DTSTART's date as the entry wrote it, in the offset `start` carries — an
+        all-day DTSTART is kept at the client's midnight, a floating one in the team's zone, one with a TZID in
+        its own (the store keeps the offset). Taken in any other zone, an all-day start read a day early for a
+        team west of its client, a floating one at midnight a day early where the client is west of the team."""
+        return self.start.date() if self.start is not None else None
+
 
 @dataclass(frozen=True, slots=True)  # a daemon keeps every open milestone's recent notes: no __dict__ each
 class Report:

@@ -177,13 +177,13 @@ def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequenc
     milestones = svc.store.milestones()
     projects = {p.id: p for p in svc.config.projects}
     for m in milestones:  # the plans: DTSTART to deadline, against what it took or has taken so far
-        done = done_at.get((m.project, m.uid))
-        if m.start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
+        done, start = done_at.get((m.project, m.uid)), m.start_day()
+        if start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
             continue
         # the plan runs to the day its client holds (a milestone of a project no longer configured: the team's)
         deadline_day = agreed_day(projects[m.project], m.deadline) if m.project in projects else \
             last_work_day(m.deadline, tz)
-        plan = plan_record(m.start.astimezone(tz).date(), deadline_day,
+        plan = plan_record(start, deadline_day,
                            done.astimezone(tz).date() if done else None, today, cal)
         if plan is not None:
             plans.append(plan)

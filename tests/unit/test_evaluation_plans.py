@@ -897,16 +897,13 @@ def test_a_milestone_whose_only_invitation_was_rejected_is_invited_when_it_comes
     c = _composer(tmp_path)
     snap = _snapshot(c, dates={"launch-1": ClientDate(1, None, None, False, invited=True)},
                      first_sent=NOW - dt.timedelta(days=14))
-    # as ProjectView.judged makes it of a rejected group that invited the launch: not in the calendar, uninvited
-    rejected = dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset(),
-                                                                  uninvited=frozenset({"launch-1"})))
+    rejected = dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset()))
 
     def launch(s: Snapshot) -> list[str]:  # the launch's letters of the pass (the design, never invited, gets one)
         return [p.messages[0].kind for p in decide_project(c, s, _forecaster(c), NOW).plans
                 if p.messages[0].uid == "launch-1"]
 
     assert launch(rejected) == ["update"]
-    # held for the manager (approval = "manager"): decided and not rejected, it waits; it is not invited again
-    assert launch(dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset()))) == []
+    assert launch(dataclasses.replace(rejected, view=dataclasses.replace(rejected.view, held={"launch-1": NOW}))) == []
     assert launch(dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset({"launch-1"})))) \
         == []

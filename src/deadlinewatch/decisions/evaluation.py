@@ -599,12 +599,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         add(plan, what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
-        # never invited, or every invitation rejected (a rejected notice's invitation never went: `uninvited`);
-        # not while one waits for the manager (decided, not rejected), nor when this pass's letters invite it
+        # not in the client's calendar: never invited, or every invitation rejected (a rejected notice's invitation
+        # never went); not while one waits for the manager, nor when this pass's letters invite it
         invited_now = {d.uid for plan in out.plans for d in plan.dates if d.invited}
         for m in pv.visible():
-            cd = pv.dates.get(m.uid)
-            if ((cd is None or not cd.invited or m.uid in pv.uninvited) and m.uid not in invited_now
+            if (not _in_calendar(pv, m.uid) and m.uid not in pv.held and m.uid not in invited_now
                     and pv.state(m) == "open" and pv.shown(m) <= (
                     now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS))):
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")

@@ -888,22 +888,3 @@ def test_a_cancellation_gets_its_letter_whatever_the_calendar_updates(tmp_path: 
     [cancel] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].kind == "cancel"]
     letter = message_from_bytes(cancel.messages[0].message, policy=email_policy)
     assert "we've taken “Design mockups”" in body(letter) and "text/calendar" not in str(letter)
-
-
-def test_a_milestone_whose_only_invitation_was_rejected_is_invited_when_it_comes_near(tmp_path: Path) -> None:
-    """The launch's notice (its invitation with it) was rejected by the manager: the client's calendar never got
-    the entry, yet the decided date counted it invited and no invitation ever went (the client-side audit). Near
-    its date it is invited as a milestone never invited is — unless a notice of it waits for the manager."""
-    c = _composer(tmp_path)
-    snap = _snapshot(c, dates={"launch-1": ClientDate(1, None, None, False, invited=True)},
-                     first_sent=NOW - dt.timedelta(days=14))
-    rejected = dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset()))
-
-    def launch(s: Snapshot) -> list[str]:  # the launch's letters of the pass (the design, never invited, gets one)
-        return [p.messages[0].kind for p in decide_project(c, s, _forecaster(c), NOW).plans
-                if p.messages[0].uid == "launch-1"]
-
-    assert launch(rejected) == ["update"]
-    assert launch(dataclasses.replace(rejected, view=dataclasses.replace(rejected.view, held={"launch-1": NOW}))) == []
-    assert launch(dataclasses.replace(snap, view=dataclasses.replace(snap.view, in_calendar=frozenset({"launch-1"})))) \
-        == []

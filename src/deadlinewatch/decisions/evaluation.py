@@ -599,13 +599,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         add(plan, what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
-        # not in the client's calendar: never invited, or every invitation rejected (a rejected notice's invitation
-        # never went); not while one waits for the manager, nor when this pass's letters invite it
-        invited_now = {d.uid for plan in out.plans for d in plan.dates if d.invited}
         for m in pv.visible():
-            if (not _in_calendar(pv, m.uid) and m.uid not in pv.held and m.uid not in invited_now
-                    and pv.state(m) == "open" and pv.shown(m) <= (
-                    now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS))):
+            cd = pv.dates.get(m.uid)
+            if (cd is None or not cd.invited) and pv.state(m) == "open" and pv.shown(m) <= (
+                    now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)):
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it

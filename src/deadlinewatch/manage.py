@@ -23,6 +23,7 @@ from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebS
 from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
+from deadlinewatch.decisions.outbox import ABOUT_THE_MILESTONE
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -258,7 +259,7 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"no notice #{notice_id}")
     if item.state != "held":
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
-    if approve and item.uid and item.kind != "cancel" and any(
+    if approve and item.uid and item.kind in ABOUT_THE_MILESTONE and any(
             m.uid == item.uid and m.state == "cancelled" for m in store.milestones(item.project)):
         raise DeadlinewatchError(f"notice #{notice_id} is about a milestone cancelled in the team calendar since: "
                                  f"it cannot go out; reject it (deadlinewatch reject {notice_id})")

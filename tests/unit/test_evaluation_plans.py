@@ -888,3 +888,25 @@ def test_a_cancellation_gets_its_letter_whatever_the_calendar_updates(tmp_path: 
     [cancel] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].kind == "cancel"]
     letter = message_from_bytes(cancel.messages[0].message, policy=email_policy)
     assert "we've taken “Design mockups”" in body(letter) and "text/calendar" not in str(letter)
+    # a cancellation whose date is long past is no news: the first pass after an upgrade writes none (the review)
+    later = NOW + dt.timedelta(days=30)
+    assert [p for p in decide_project(c, snap, _forecaster(c), later).plans if p.messages[0].kind == "cancel"] == []
+
+
+def test_a_standing_offer_is_dated_by_the_newest_notice_that_said_it(tmp_path: Path) -> None:
+    """The launch's own notice (24 November) made the first rung's offer; the design's first notice (26 November)
+    made the second rung's and moved the launch onto that rung's slip. The design's second notice says the second
+    offer stands "As I said on 26 November" — dating it by the launch's notice named a day that offer was never made
+    (the review of the session's change)."""
+    ladder = (Offer(1, (("en", "We will not charge for the extra review round."),)),
+              Offer(2, (("en", "We will take 10% off this milestone's invoice."),)))
+    c = _client(_composer(tmp_path), offers=ladder)
+    dates = {"design-1": ClientDate(5, dt.date(2026, 12, 9), dt.date(2026, 12, 9), False),
+             "launch-1": ClientDate(3, dt.date(2026, 12, 15), dt.date(2026, 12, 15), False)}
+    sent = {"launch-1": dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC), "design-1": dt.datetime(2026, 11, 26, 10,
+                                                                                              tzinfo=dt.UTC)}
+    late = Report("acme-web", "design-1", NOW, 30, 20.0, cause="the review found gaps", plan="we cut a round")
+    snap = _snapshot(c, reports={"design-1": [late]}, dates=dates, first_sent=NOW - dt.timedelta(days=14))
+    snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, sent=sent, told=sent))
+    [plan] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].uid == "design-1"]
+    assert "As I said on 26 November, we will take 10% off" in _text(plan.messages[0])

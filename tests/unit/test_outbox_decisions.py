@@ -121,3 +121,15 @@ def test_a_held_second_notice_waits_as_long_as_the_date_the_client_holds_allows(
     assert decide_release(c, [second], design, created + hours - dt.timedelta(minutes=1), promised) == []
     [release] = decide_release(c, [second], design, created + hours, promised)
     assert release.why == f"{c.config.policy.approval_hours} hours passed without a decision"
+
+
+def test_a_held_introduction_goes_out_whatever_became_of_the_milestone_it_names(c: Studio) -> None:
+    """An introduction names the project's first milestone; that milestone cancelled since is no reason to withdraw
+    it (the review of the session's change: the client was then never introduced). Only the messages about the
+    milestone's date are withdrawn."""
+    [design] = milestones_from_ics(DESIGN.replace("SEQUENCE:2\n", "SEQUENCE:2\nSTATUS:CANCELLED\n"), "acme-web", (),
+                                   "Europe/London", c.config.timezone, "/d.ics", CREATED).milestones
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    assert design.state == "cancelled"
+    [intro] = decide_release(c, [dataclasses.replace(item(), kind="intro")], [design], later)
+    assert intro.actions[0] == DecideHeld(3, True, "timeout") and not intro.withdrawn

@@ -177,8 +177,11 @@ def _offered(pv: ProjectView, m: Milestone, ladder: Sequence[tuple[int, Offer]],
              again: bool) -> tuple[bool, dt.datetime | None]:
     """Whether this client was already made the offer of `rung` — in this milestone's notice (a second slip on
     the same rung: the slip is counted from the original deadline, so a bigger one climbs the ladder) or in a
-    notice of another of the project's that went out (one gesture, not the same one twice as news) — and when
-    the first such notice went, where the store knows it. The letter then says the offer made stands, dated."""
+    notice of another of the project's that went out (one gesture, not the same one twice as news) — and when it
+    was last said, where the store knows it: each milestone's latest notice (ProjectView.sent), the newest of
+    those on this rung. The newest, not the first: a milestone's promise may since have been moved by another's
+    notice, onto a rung its own notice never offered, and the newest notice on the rung is the one that said it.
+    The letter then says the offer made stands, dated."""
     stands, made = False, []
     for x in pv.milestones:
         cd, sent = pv.dates.get(x.uid), pv.sent.get(x.uid)
@@ -187,7 +190,7 @@ def _offered(pv: ProjectView, m: Milestone, ladder: Sequence[tuple[int, Offer]],
         if policy.pick_offer(ladder, max(cal.count(pv.agreed(x), cd.promised), 0)) is rung:
             stands = True
             made += [sent] if sent is not None else []
-    return stands, min(made, default=None)
+    return stands, max(made, default=None)
 
 
 def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecision, now: dt.datetime,
@@ -558,8 +561,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
     invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
+        # a date the client was told; under "feed" or "off" (letters alone since this session) only one still to
+        # come, so that the first pass after an upgrade writes no letter of a cancellation long past
         if (m.state == "cancelled" and cd is not None and cd.shown_date is not None
-                and not cd.cancelled_sent and not m.private):  # a date the client was told
+                and not cd.cancelled_sent and not m.private
+                and (invites or pv.shown(m) >= now.astimezone(pv.client_tz).date())):
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:

@@ -18,6 +18,9 @@ from deadlinewatch.decisions.project_view import agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
+# the client messages about one milestone's date (an introduction names its first milestone too, a cancellation is
+# the news itself): what a cancellation since makes wrong
+ABOUT_THE_MILESTONE = ("notice", "delivered", "update")
 WITHDRAWN = phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since"))
 
 
@@ -50,7 +53,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if item.parent is not None:
             continue  # it goes with its primary
         names = {m.uid: m.name for m in milestones if m.project == item.project}
-        if (item.project or "", item.uid or "") in cancelled and item.kind != "cancel":
+        if (item.project or "", item.uid or "") in cancelled and item.kind in ABOUT_THE_MILESTONE:
             words = c.letters.say(c.config.team.language, [WITHDRAWN])
             out.append(Release(item.id, str(WITHDRAWN), (DecideHeld(item.id, False, "withdrawn"),
                                                          compose_manager_message(c, item, names, "decided", words,

@@ -133,3 +133,15 @@ def test_a_held_introduction_goes_out_whatever_became_of_the_milestone_it_names(
     assert design.state == "cancelled"
     [intro] = decide_release(c, [dataclasses.replace(item(), kind="intro")], [design], later)
     assert intro.actions[0] == DecideHeld(3, True, "timeout") and not intro.withdrawn
+
+
+def test_a_held_notice_made_after_the_date_it_breaks_says_so_when_released(c: Studio) -> None:
+    """A second notice made on the 11th for a promise of the 10th goes out at once (late news waits for nobody);
+    the manager's note said "the deadline (2026-12-10) is one working day away" (the review of the session's
+    change). It says the date passed."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    created = dt.datetime(2026, 12, 11, 9, tzinfo=dt.UTC)
+    [release] = decide_release(c, [dataclasses.replace(item(), created=created)], design, created,
+                               {("acme-web", "design-1"): dt.date(2026, 12, 10)})
+    assert release.why == "the date the client holds (2026-12-10) has passed: the news could not wait"

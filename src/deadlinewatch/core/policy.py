@@ -171,6 +171,9 @@ def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date
     while not cal.is_working(day_before) and day_before > deadline_day - dt.timedelta(days=30):
         day_before -= dt.timedelta(days=1)
     before_deadline = dt.datetime.combine(day_before, dt.time(0), tzinfo=tz)
+    if created.astimezone(tz).date() > deadline_day:  # made after the date it breaks: late news waits for nobody
+        return created, phrase(_("the date the client holds (%(date)s) has passed: the news could not wait"),
+                               date=deadline_day)
     if before_deadline < by_hours:
         return before_deadline, phrase(_("the deadline (%(date)s) is one working day away"), date=deadline_day)
     return by_hours, phrase(_("%(hours)s hours passed without a decision"), hours=approval_hours)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from icalendar import Calendar, Component, vDuration
 
+from deadlinewatch.core.forecast import last_work_day
 from deadlinewatch.core.model import Milestone, Report
 from deadlinewatch.errors import CalendarEntryError
 
@@ -149,9 +150,10 @@ def due_text(deadline: dt.datetime, zone: str) -> str:
     """A deadline as the studio's own English reads it (`status`, the pass's events): the day its client holds —
     an all-day deadline ends at the client's midnight (`zone`), which is the next day's date as a moment — or, for
     one at a time of day, that time where the client is ("2026-12-04 17:00 Europe/London")."""
-    local = deadline.astimezone(zoneinfo.ZoneInfo(zone))
+    tz = zoneinfo.ZoneInfo(zone)
+    local = deadline.astimezone(tz)
     if local.time() == dt.time():
-        return (local - dt.timedelta(days=1)).date().isoformat()
+        return last_work_day(deadline, tz).isoformat()  # the day it belongs to, as agreed_day has it
     return f"{local:%Y-%m-%d %H:%M} {zone}"
 
 

@@ -47,17 +47,20 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
     cancellation has its own letter) never goes: it is withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
     cancelled = {(m.project, m.uid) for m in milestones if m.state == "cancelled"}
+    names: dict[str | None, dict[str, str]] = {}  # each project's milestone names, as the manager's notes say them
+    for m in milestones:
+        names.setdefault(m.project, {})[m.uid] = m.name
     projects = {p.id for p in c.config.projects}
     out = []
     for item in held:
         if item.parent is not None:
             continue  # it goes with its primary
-        names = {m.uid: m.name for m in milestones if m.project == item.project}
+        named = names.get(item.project, {})
         if (item.project or "", item.uid or "") in cancelled and item.kind in ABOUT_THE_MILESTONE:
             words = c.letters.say(c.config.team.language, [WITHDRAWN])
-            out.append(Release(item.id, str(WITHDRAWN), (DecideHeld(item.id, False, "withdrawn"),
-                                                         compose_manager_message(c, item, names, "decided", words,
-                                                                                 now)), withdrawn=True))
+            note = compose_manager_message(c, item, named, "decided", words, now)
+            out.append(Release(item.id, str(WITHDRAWN), (DecideHeld(item.id, False, "withdrawn"), note),
+                               withdrawn=True))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
@@ -70,7 +73,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
             continue
         words = c.letters.say(c.config.team.language, [why])
         out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
-                                               compose_manager_message(c, item, names, "released", words, now))))
+                                               compose_manager_message(c, item, named, "released", words, now))))
     return out
 
 

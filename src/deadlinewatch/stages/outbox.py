@@ -23,7 +23,7 @@ from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import backoff, decide_release, settle
 from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
-from deadlinewatch.stages.state import names_of, told_dates
+from deadlinewatch.stages.state import names_of, promised_dates
 
 
 class OutboxStore(HealthStore, OutboxState, Milestones, Protocol):
@@ -34,8 +34,7 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     now = svc.clock.now()
     held = svc.store.outbox(states=("held",), audience="client")
     projects = {p.id for p in svc.config.projects}
-    promised = {(project, uid): cd.promised for project in {i.project for i in held if i.project in projects}
-                if project is not None for uid, cd in told_dates(svc.store, project).items() if cd.promised}
+    promised = promised_dates(svc.store, (i.project for i in held if i.project in projects and i.project))
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else

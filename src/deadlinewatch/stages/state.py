@@ -7,7 +7,7 @@ carried out with the manager's messages about each client group it records, in o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,6 +108,13 @@ def view_as_told(store: ProjectStore, project: Project) -> ProjectView:
 def told_dates(store: OutboxState, project_id: str) -> dict[str, ClientDate]:
     """What the client was told of each milestone of a project (`status`'s "promised")."""
     return told(store.client_dates(project_id), store.shown_groups(project_id))
+
+
+def promised_dates(store: OutboxState, project_ids: Iterable[str]) -> dict[tuple[str, str], dt.date]:
+    """The date each milestone of these projects was last promised to its client, where a notice told one: what a
+    held notice's date must come after, and its hold counts to."""
+    return {(project, uid): cd.promised for project in set(project_ids)
+            for uid, cd in told_dates(store, project).items() if cd.promised is not None}
 
 
 def forecaster(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> Forecaster:

@@ -378,10 +378,9 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
         # a delivered milestone: the day a note said Done: 100%, where the client is (as its delivered note says
         # it), not the date it was due by
         delivered = next((r.at.astimezone(zone).date() for r in reversed(pv.reports.get(row.uid, [])) if r.done == 100),
-                         None)
+                         None) if row.status == "done" else None
         rows.append(ClientRow(
-            name=row.name, date=format_day(delivered if row.status == "done" and delivered else row.new, locale,
-                                           "long"),
+            name=row.name, date=format_day(delivered or row.new, locale, "long"),
             old=format_day(row.old, locale, "long") if row.status == "moved" else "", status=row.status,
             before=format_percent(p.before, locale) if p.before is not None else "",
             now=format_percent(p.now, locale) if p.now is not None else "", notes=p.notes,

@@ -46,7 +46,7 @@ from deadlinewatch.core.locales import format_moment
 from deadlinewatch.core.model import Milestone, Report, TimelineRow
 from deadlinewatch.decisions.project_view import agreed_day
 from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
-from deadlinewatch.stages.state import told_dates, view_as_told
+from deadlinewatch.stages.state import promised_dates, view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
 from deadlinewatch.web.fan import FanData, fan_svg
 
@@ -380,8 +380,7 @@ def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
     # the day agreed with the client, or the later one they were promised since, as approve --date checks it
     projects = {p.id: p for p in svc.config.projects}
-    promised = {(p, uid): cd.promised for p in {p for p, _ in notices} if p in projects
-                for uid, cd in told_dates(svc.store, p).items() if cd.promised is not None}
+    promised = promised_dates(svc.store, (p for p, _ in notices if p in projects))
     deadlines = {(m.project, m.uid): max(agreed_day(projects[m.project], m.deadline),
                                          promised.get((m.project, m.uid), dt.date.min))
                  for m in milestones if (m.project, m.uid) in notices and m.project in projects}

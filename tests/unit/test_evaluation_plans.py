@@ -910,3 +910,30 @@ def test_a_standing_offer_is_dated_by_the_newest_notice_that_said_it(tmp_path: P
     snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, sent=sent, told=sent))
     [plan] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].uid == "design-1"]
     assert "As I said on 26 November, we will take 10% off" in _text(plan.messages[0])
+
+
+def test_a_milestone_no_note_estimates_waits_for_the_managers_date_before_its_own_passes(tmp_path: Path) -> None:
+    """No note about the design (due Friday 4 December): nothing on Monday; on Wednesday, two working days before
+    it, the notice is decided — held for the manager under approval "auto", its date a placeholder a working week
+    on, which the letter claims neither to expect nor to be worked to, and the manager is told so and how to give
+    the date. It was decided only after the date had passed, and then once a working day."""
+    c = _composer(tmp_path)
+    snap = _snapshot(c, first_sent=NOW - dt.timedelta(days=1))
+    def notices(now: dt.datetime) -> list[Plan]:
+        return [p for p in decide_project(c, snap, _forecaster(c), now).plans
+                if p.messages and p.messages[0].kind == "notice"]
+
+    assert notices(NOW) == []
+    [notice] = notices(NOW + dt.timedelta(days=2))  # the launch, due 10 December, is not about to pass yet
+    letter = notice.messages[0]
+    assert (letter.kind, letter.state) == ("notice", "held")
+    assert [d.promised for d in notice.dates if d.uid == "design-1"] == [dt.date(2026, 12, 11)]
+    text = " ".join(_text(letter).split())
+    assert "before that date" in text
+    assert "Our new date is Friday, 11 December 2026, and if it changes, you'll hear it from me straight away." in text
+    assert "working to" not in text and "expect to meet" not in text
+    [why] = notice.held
+    assert why.startswith("No note gives this milestone an estimate (a remaining time, an ETA or a trend), and the "
+                          "date the client holds, Dec 4, 2026, is about to pass: the draft's date, Dec 11, 2026, is "
+                          "only a placeholder")
+    assert '"approve 2026-12-11"' in why

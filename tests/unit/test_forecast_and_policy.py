@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -147,6 +148,27 @@ def test_a_promise_about_to_be_broken_is_announced_whatever_the_slip() -> None:
     assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 11)
     kept = f(0.2, dt.date(2026, 12, 9))  # forecast to keep it: nothing to say
     assert decide(M, kept, warned, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 8)) is None
+
+
+def test_a_date_no_note_estimates_is_announced_before_it_passes_and_never_a_day_at_a_time() -> None:
+    """No note gives a date to promise (no note at all here): nothing while the date the client holds is more than
+    two working days away, then a notice with a placeholder a working week later, before the date passes — not
+    after it, and not the next working day again every morning (a silent milestone's client got a new date a
+    day)."""
+    silent = Forecast("p", "m", None, None, None, "There are no progress notes yet.", DEADLINE, None)
+    assert decide(M, silent, Promise(None), POLICY, CAL, DEADLINE, today=dt.date(2026, 11, 30)) is None
+    d = decide(M, silent, Promise(None), POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 2))
+    assert d is not None and d.kind == "notice" and d.promised == dt.date(2026, 12, 11) and d.slip_days == 5
+    assert decide(M, silent, Promise(None), POLICY, CAL, DEADLINE) is None  # no day given: nothing is about to pass
+    # told 11 December and still nothing estimates it: once more, two working days before that date, a week on
+    told = Promise(dt.date(2026, 12, 11))
+    on_11th = dataclasses.replace(silent, target=dt.date(2026, 12, 11))
+    assert decide(M, on_11th, told, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 8)) is None
+    d = decide(M, on_11th, told, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 9))
+    assert d is not None and d.promised == dt.date(2026, 12, 18)
+    # the manager rejected that placeholder: it is not decided again each pass
+    rejected = Promise(dt.date(2026, 12, 11), withheld=dt.date(2026, 12, 18))
+    assert decide(M, on_11th, rejected, POLICY, CAL, DEADLINE, today=dt.date(2026, 12, 10)) is None
 
 
 def test_a_warned_milestone_that_is_done_gets_one_delivered_note() -> None:

@@ -450,6 +450,12 @@ def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_cli
     assert after in late and before not in late
     vague = body(letters().notice(letter(language, context="your launch party")))
     assert before not in vague and after not in vague  # no date in the context: nothing claimed about it
+    # written after the client's day (a late second notice on 29 December): that day is over, not next year's — the
+    # letter said "The new date is still 348 days before it"
+    env = envelope(language, composed_at=dt.datetime(2026, 12, 29, 10, tzinfo=dt.UTC))
+    past = body(letters().notice(letter(language, env=env, context=context, deadline=dt.date(2026, 12, 10),
+                                        promised=dt.date(2027, 1, 5))))
+    assert after not in past and "341" not in past and "৩৪১" not in past  # days to 12 December 2027
 
 
 def test_the_cause_is_owned_and_prevent_says_what_keeps_it_from_recurring() -> None:

@@ -64,8 +64,10 @@ def test_no_promised_date_falls_on_a_public_holiday_where_the_client_is() -> Non
     # Christmas and Boxing Day (observed on Monday 28 December in 2026) are no days to promise a London client
     assert replan(m, f, CAL, dt.date(2026, 12, 18), london).promised == dt.date(2026, 12, 29)
     assert replan(m, f, CAL, dt.date(2026, 12, 18)).promised == dt.date(2026, 12, 25)  # no client holidays given
-    # never the deadline's own day, whatever the forecast says
-    assert replan(m, None, CAL, dt.date(2026, 12, 18)).promised == dt.date(2026, 12, 21)
+    # without any estimate: a placeholder a working week after the deadline's day (the manager is asked for the
+    # date), on a day the client can use
+    assert replan(m, None, CAL, dt.date(2026, 12, 18)).promised == dt.date(2026, 12, 25)
+    assert replan(m, None, CAL, dt.date(2026, 12, 18), london).promised == dt.date(2026, 12, 29)
 
 
 def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:

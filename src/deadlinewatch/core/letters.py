@@ -185,6 +185,9 @@ class NoticeLetter:
     # the date is the forecast's (its P80, or the team's own date when later) or later: only then does the letter
     # say it is the date we expect to meet; a date the manager chose earlier is the one the team works to
     expected: bool = True
+    # no note gave an estimate: the date is a placeholder the manager was asked to replace, which the letter
+    # claims neither to expect nor to be worked to
+    placeholder: bool = False
     # the client's calendar has no entry for the milestone yet (no invitation for it went out): the letter's
     # invitation adds it, it moves nothing
     new_entry: bool = False
@@ -549,7 +552,7 @@ class Letters:
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
             offered_on=letter.offered_on, offer_clause=_clause(letter.offer or "", locale.language),
             moved=letter.moved, delivered_on=letter.delivered_on or today, today=today, call=letter.call,
-            expected=letter.expected, new_entry=letter.new_entry,
+            expected=letter.expected, placeholder=letter.placeholder, new_entry=letter.new_entry,
             crossed=[r.name for r in letter.moved if _crossed(r, when)],
         )
         request = None

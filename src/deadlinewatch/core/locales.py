@@ -6,6 +6,7 @@ the names of weekdays, and the date a client's own words count on.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import re
@@ -110,7 +111,9 @@ _BENGALI_GENITIVE = re.compile(r"(?:-?এর|ের)(?=[\s,.;:!?)]|$)")  # "ড�
 
 def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date | None:
     """The date in what the client is counting on ("your shareholder meeting on 12 December"), the next one on or
-    after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored)."""
+    after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored), and
+    when that day has just passed — nearer behind today than ahead: the meeting of 12 December, read on the 29th,
+    is over, not next year's (a letter then said "The new date is still 348 days before it")."""
     if not context:
         return None
     locale = _locale(language)
@@ -126,6 +129,15 @@ def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date
     except (ValueError, OverflowError, LookupError):
         return None
     for words, when in found or []:
-        if any(c.isalpha() for c in words.replace("on ", "")) and when.date() >= today:
-            return dt.date(when.year, when.month, when.day)
+        if any(c.isalpha() for c in words.replace("on ", "")):
+            # the day and month said, in the year that puts them nearest today (dateparser's "future" takes
+            # today's own day for next year's)
+            nearest = min((_on(when.month, when.day, today.year + k) for k in (-1, 0, 1)),
+                          key=lambda day: (abs((day - today).days), day < today))
+            return nearest if nearest >= today else None
     return None
+
+
+def _on(month: int, day: int, year: int) -> dt.date:
+    """That day of that year (29 February in a common year: the 28th)."""
+    return dt.date(year, month, 28 if (month, day) == (2, 29) and not calendar.isleap(year) else day)

@@ -67,16 +67,27 @@ def usable(day: dt.date, cal: WorkCalendar, client: WorkCalendar | None = None) 
     return day
 
 
+UNESTIMATED_NOTICE_DAYS = 2  # working days before a date the client holds when a milestone no estimate replans
+UNESTIMATED_DAYS = 5  # the placeholder such a notice's draft carries: a working week after that date
+
+
+def unestimated(forecast: Forecast | None) -> bool:
+    """No note gives the milestone a date to promise: no remaining time, ETA or trend (or no note at all). A notice
+    then carries a placeholder (`replan`) and waits for the manager under any approval (decisions/evaluation)."""
+    return forecast is not None and promised_date(forecast) is None
+
+
 def replan(milestone: Milestone, forecast: Forecast | None, cal: WorkCalendar, deadline_day: dt.date,
            client: WorkCalendar | None = None, date: dt.date | None = None) -> NoticeDecision:
     """The notice as it would be sent: the new date — `date` when the manager chose one, else the forecast's P80
     or the team's own date when later — never the deadline's own day or earlier, moved to a day the client can
-    use; and the slip, in working days from the deadline's date (the offer ladder's rung)."""
+    use; and the slip, in working days from the deadline's date (the offer ladder's rung). Without any estimate,
+    a working week after the date the client holds: a placeholder the manager is asked to replace, never one
+    working day at a time (a silent milestone told its client "another new date" every morning)."""
     new = date or (promised_date(forecast) if forecast is not None else None)
     if new is None:
-        # a passed date without any estimate: promise the next working day rather than nothing
         target = forecast.target if forecast is not None and forecast.target else deadline_day
-        new = cal.add(max(deadline_day, target), 1)
+        new = cal.add(max(deadline_day, target), UNESTIMATED_DAYS)
     new = usable(max(new, cal.add(deadline_day, 1)), cal, client)
     slip = max(cal.count(deadline_day, new), 0)
     return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip,
@@ -115,13 +126,18 @@ def decide(
         if promise.promised is not None and not promise.delivered_sent:
             return NoticeDecision(milestone.project, milestone.uid, "delivered", None, 0, "delivered")
         return None
-    if milestone.state != "open" or forecast is None or forecast.p_miss is None:
+    if milestone.state != "open" or forecast is None:
         return None
     judged = promise.promised or deadline_day  # the date the client holds
+    # nothing to forecast from (no note, or none with a remaining time, an ETA or a trend) — but a date about to
+    # pass without `Done: 100%` is a miss all the same, and the client hears it before that date: early enough for
+    # the manager, who is asked for the date (the notice waits), to have a working day to give it
+    if forecast.p_miss is None and (today is None or cal.count(today, judged) > UNESTIMATED_NOTICE_DAYS):
+        return None
     # a team that says it will be late is late: its own date (ETA, or where its Remaining ends) past the date
     # the client holds makes the notice due at once, whatever the probability
     admitted = forecast.team_date is not None and forecast.team_date > judged
-    if forecast.p_miss < policy.warn_probability and not admitted:
+    if forecast.p_miss is not None and forecast.p_miss < policy.warn_probability and not admitted:
         return None
     notice = replan(milestone, forecast, cal, deadline_day, client)
     assert notice.promised is not None

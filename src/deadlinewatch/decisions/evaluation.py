@@ -282,6 +282,16 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
                 "team says, and a date of your own must come after %(agreed)s."), promised=decision.promised,
                 later=later, eta=team_date, learned=learned,
                 agreed=agreed)]))
+    if decision.kind == "notice" and not chosen and policy.unestimated(decision.forecast) \
+            and decision.promised is not None:
+        plan.held.append(c.letters.say(team, [phrase(_(
+            "No note gives this milestone an estimate (a remaining time, an ETA or a trend), and the date the client "
+            "holds, %(date)s, is about to pass: the draft's date, %(promised)s, is only a placeholder, a working "
+            "week later, not a forecast. Ask the team for a note, or give the date yourself: reply \"%(yes)s\" "
+            "with it, as in \"%(yes)s %(example)s\"."),
+            date=cd.promised if cd is not None and cd.promised is not None else pv.agreed(m),
+            promised=decision.promised, yes=c.letters.gettext(team, _("approve")),
+            example=decision.promised.isoformat())]))
     offer, offer_stands, offered_at = None, False, None
     if decision.kind != "delivered":
         ladder = [(o.min_slip_days, o) for o in c.config.offers]
@@ -326,6 +336,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
         offered_on=offered_at.astimezone(tz).date() if offered_at else None,
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
+        placeholder=decision.kind == "notice" and not chosen and policy.unestimated(decision.forecast),
         new_entry=not _in_calendar(pv, m.uid),
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.config import Config
-from deadlinewatch.core import intake, notes
+from deadlinewatch.core import intake, notes, policy
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
@@ -205,11 +205,13 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
     notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
     # known without planning the letters: the manager approves every client letter, or the notice's date outruns
-    # the team's own so far that the manager chooses (plan_notice's hold, the same rule)
+    # the team's own so far that the manager chooses, or nothing gives it a date (plan_notice's holds, the same
+    # rules)
     today = now.astimezone(c.team_tz).date()
     held: set[str] = {uid for uid, d in decided.items() if d is not None and uid in notices
                       and not by_uid[uid].private and (pv.project.approval == "manager"
-                                                       or outrun_factor(d, today, history, c.workdays) is not None)}
+                                                       or outrun_factor(d, today, history, c.workdays) is not None
+                                                       or policy.unestimated(d.forecast))}
     # a notice's plan moves the dates of the work that waits for it, and comes after the dates promised for the
     # work it waits for (dependencies.earliest): its date, and so its hold, are the plan's, not the policy's
     waited_for = {s for m in pv.milestones if m.state != "cancelled" for s, _ in m.successors}

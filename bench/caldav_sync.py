@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -92,8 +93,8 @@ def parse_all(data: bytes) -> float:
 class Counting(CalDAVCalendar):
     last: Changes | None = None
 
-    def changes(self, *args, **kwargs) -> Changes:  # type: ignore[no-untyped-def]
-        self.last = super().changes(*args, **kwargs)
+    def changes(self, ref: str, url: str | None, token: str | None, etags: Mapping[str, str]) -> Changes:
+        self.last = super().changes(ref, url, token, etags)
         return self.last
 
 
@@ -143,7 +144,9 @@ def run(kind: str, size: int, repeat: int) -> None:
             (t0, requests_initial), (t1, requests_unchanged) = stages(config_path, state)
             initial.append(t0)
             unchanged.append(t1)
-        token = Store.open(state).calendar_state("acme-web").sync_token  # type: ignore[union-attr]
+        synced = Store.open(state).calendar_state("acme-web")
+        assert synced is not None  # the stages above synced it
+        token = synced.sync_token
         baseline_unchanged = [raw(server.port, path, SYNC_REPORT.format(token=token), user)[0]
                               for _ in range(repeat)]
         bi, oi = statistics.median(baseline_initial), statistics.median(initial)

@@ -33,6 +33,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from deadlinewatch import config as config_mod
 from deadlinewatch import wiring
@@ -151,6 +152,18 @@ def _package(filename: str) -> str:
     return where.split("/")[0].removesuffix(".py") if "/" in where or where.endswith(".py") else where
 
 
+class Memory(TypedDict):
+    """What part 3's child prints, one line of JSON: its resident set in MB and, under tracemalloc (--top), bytes
+    by package and by line (JSON gives the tuples back as lists: they are only unpacked)."""
+    before: float
+    after: float
+    peak: float
+    start: NotRequired[list[tuple[str, int]]]  # package, bytes held at start
+    start_total: NotRequired[int]
+    kept: NotRequired[list[tuple[str, int, int]]]  # file:line, bytes, blocks the first pass kept
+    kept_total: NotRequired[int]
+
+
 def memory_of(config_path: Path, top: int) -> None:
     """The child of part 3: the state opened as the daemon opens it, one first pass, what it holds (JSON)."""
     config = config_mod.load(config_path)
@@ -165,7 +178,7 @@ def memory_of(config_path: Path, top: int) -> None:
     evaluate(svc, PassReport())
     gc.collect()
     now, peak = resident_mb()
-    out: dict[str, object] = {"before": before, "after": now, "peak": peak}
+    out: Memory = {"before": before, "after": now, "peak": peak}
     if snapshot is not None:
         kept = tracemalloc.take_snapshot()  # only what the pass allocated and still holds
         by_package: dict[str, int] = {}
@@ -184,21 +197,22 @@ def memory_of(config_path: Path, top: int) -> None:
     print(json.dumps(out))
 
 
-def measure_memory(config_path: Path, top: int = 0) -> dict[str, object]:
+def measure_memory(config_path: Path, top: int = 0) -> Memory:
     command = [sys.executable, *(["-X", "tracemalloc=20"] if top else []), __file__, "--memory-of", str(config_path),
                "--top", str(top)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    memory: Memory = json.loads(done.stdout.strip().splitlines()[-1])
+    return memory
 
 
-def print_allocations(traced: dict[str, object], top: int) -> None:
+def print_allocations(traced: Memory, top: int) -> None:
     mib = 1024 * 1024
     print(f"\nwhere it goes (tracemalloc, top {top}; Python's heap only)")
-    print(f"  held at start, {traced['start_total'] / mib:.1f} MiB, by package:")  # type: ignore[operator]
-    for name, size in traced["start"]:  # type: ignore[attr-defined]
+    print(f"  held at start, {traced['start_total'] / mib:.1f} MiB, by package:")
+    for name, size in traced["start"]:
         print(f"    {size / mib:7.2f} MiB  {name}")
-    print(f"  kept by the first pass, {traced['kept_total'] / mib:.1f} MiB, by line:")  # type: ignore[operator]
-    for where, size, count in traced["kept"]:  # type: ignore[attr-defined]
+    print(f"  kept by the first pass, {traced['kept_total'] / mib:.1f} MiB, by line:")
+    for where, size, count in traced["kept"]:
         print(f"    {size / mib:7.2f} MiB  {count:8d} blocks  {where}")
 
 
@@ -241,7 +255,7 @@ def main() -> None:
     steady = statistics.median(times[1:])
     print(f"  deadlinewatch evaluation, a pass with no new note: {steady:7.3f} s"
           f"   ratio {steady / floor:5.1f}x   (median of 3; the notes read before are kept)")
-    before, after, peak = (float(memory[k]) for k in ("before", "after", "peak"))  # type: ignore[arg-type]
+    before, after, peak = memory["before"], memory["after"], memory["peak"]
     print("\nresident memory, a process that opens this state and evaluates it once (as the daemon does)")
     print(f"  before the pass (modules, config, services):     {before:5.0f} MB")
     print(f"  after the first pass:                            {after:5.0f} MB   ratio {after / before:5.2f}x"

@@ -360,8 +360,8 @@ def beyond_the_model(name: str, result: Result, boot: list[Figures], rounds: int
     return lines
 
 
-def pct(v: object) -> str:
-    return "–" if v is None else f"{float(v):.3f}"  # type: ignore[arg-type]
+def pct(v: float | None) -> str:
+    return "–" if v is None else f"{float(v):.3f}"
 
 
 def judged(g: Goal, point: Figures, boot: list[Figures]) -> str:

@@ -113,7 +113,9 @@ def test_an_inline_password_is_refused_in_a_file_others_can_read(tmp_path: Path)
         load(path, env={})
     assert "chmod 600" in str(e.value) and "hunter2" not in str(e.value)
     path.chmod(0o600)
-    assert load(path, env={}).accounts["imap"].password.reveal() == "hunter2"  # type: ignore[union-attr]
+    password = load(path, env={}).accounts["imap"].password
+    assert password is not None
+    assert password.reveal() == "hunter2"
 
 
 def test_passwords_from_systemd_credentials(tmp_path: Path) -> None:
@@ -121,7 +123,9 @@ def test_passwords_from_systemd_credentials(tmp_path: Path) -> None:
     creds.mkdir()
     (creds / "imap").write_text("from-systemd\n")
     config = load(minimal(tmp_path, imap_extra=""), env={"CREDENTIALS_DIRECTORY": str(creds)})
-    assert config.accounts["imap"].password.reveal() == "from-systemd"  # type: ignore[union-attr]
+    password = config.accounts["imap"].password
+    assert password is not None
+    assert password.reveal() == "from-systemd"
 
 
 def test_a_username_without_any_password_is_a_problem(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def key(check: Callable[[Any], T] | None = None, default: T = REQUIRED, *, help:
     declared = _Declared(check, default if unset is _NOT_SET else unset, help, example, name, tuple(also))
     if default is REQUIRED:
         # field() without a default is typed Any; @dataclass makes it a required argument of the type declared
-        return field(metadata={"key": declared})  # type: ignore[no-any-return]
+        return field(metadata={"key": declared})  # type: ignore[no-any-return]  # field() is typed Any
     return field(default=default, metadata={"key": declared})
 
 

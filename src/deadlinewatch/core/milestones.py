@@ -97,7 +97,7 @@ def successors_of(comp: Component) -> tuple[tuple[str, int], ...]:
             try:
                 # icalendar's vDuration.from_ical has no annotations
                 # icalendar leaves vDuration.from_ical unannotated
-                gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)  # type: ignore[no-untyped-call]
+                gap = max(vDuration.from_ical(str(value.params["GAP"])).days, 0)  # type: ignore[no-untyped-call]  # icalendar: unannotated
             except ValueError:
                 raise CalendarEntryError(f'RELATED-TO GAP "{value.params["GAP"]}" is not a duration') from None
         out.append((str(value).strip(), gap))

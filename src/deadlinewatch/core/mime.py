@@ -174,7 +174,7 @@ class Addresses(str):
     def fold(self, *, policy: Any) -> str:
         if self.isascii():
             # typeshed types header_factory as returning Any; fold gives the folded header text
-            return policy.header_factory(self.name, str(self)).fold(policy=policy)  # type: ignore[no-any-return]
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)  # type: ignore[no-any-return]  # policy is Any
         parts: list[str] = []
         for a in self.addresses:
             if a.display_name.isascii():

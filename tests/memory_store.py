@@ -26,6 +26,7 @@ from deadlinewatch.adapters.store.port import (
     ServerHealth,
     StorePort,
     TrackRecord,
+    group_state,
 )
 from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Place, QueueMail, Report, RiskAlert, ShowDate
@@ -164,7 +165,8 @@ class MemoryStore(StorePort):
             id=new, kind=mail.kind, audience=mail.audience, project=mail.project, uid=mail.uid, token=mail.token,
             message_id=mail.message_id, mail_from=mail.mail_from, recipients=tuple(mail.recipients),
             message=mail.message, state=mail.state, attempts=0, created=mail.created, sent=None, last_error=None,
-            promised=mail.promised, parent=parent, next_attempt=mail.not_before, decided_by=mail.decided_by)
+            promised=mail.promised, parent=parent, next_attempt=mail.not_before, decided_by=mail.decided_by,
+            shadow=mail.shadow)
         if mail.basis is not None:
             self.s.basis[new] = mail.basis
         return new
@@ -244,7 +246,11 @@ class MemoryStore(StorePort):
         return next(iter([*by_token, *answered]), None)
 
     def first_client_message(self, project: str) -> OutboxItem | None:
-        return next(iter(self._items(lambda i: i.project == project and i.audience == "client")), None)
+        return self._first_client(project)
+
+    def _first_client(self, project: str, shadow: bool = False) -> OutboxItem | None:
+        return next(iter(self._items(lambda i: i.project == project and i.audience == "client"
+                                     and i.shadow == shadow)), None)
 
     def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
         found = self._items(lambda i: i.kind == kind and i.project == project and (uid is None or i.uid == uid))
@@ -257,16 +263,19 @@ class MemoryStore(StorePort):
         return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
-        return [(self.s.outbox[i].state, shows) for i, shows in sorted(self.s.shows.items())
+        return [(group_state(self.s.outbox[i].state, self.s.outbox[i].shadow), shows)
+                for i, shows in sorted(self.s.shows.items())
                 if self.s.outbox[i].project == project]
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
-        return {i.uid or "": i.created for i in self._items(lambda i: i.project == project and i.kind == "notice"
-                                                             and i.state not in ("rejected", "held"))}
+        return {i.uid or "": i.created for i in self._notices(project)}
 
-    def _notices_sent(self, project: str) -> dict[str, dt.datetime]:  # ClientRecord.sent
-        return {i.uid or "": i.sent or i.created for i in self._items(
-            lambda i: i.project == project and i.kind == "notice" and i.state not in ("rejected", "held"))}
+    def _notices(self, project: str, shadow: bool = False) -> list[OutboxItem]:  # that told the client (or in shadow)
+        return self._items(lambda i: i.project == project and i.kind == "notice" and i.shadow == shadow
+                           and i.state not in ("rejected", "held"))
+
+    def _notices_sent(self, project: str, shadow: bool = False) -> dict[str, dt.datetime]:  # ClientRecord.sent
+        return {i.uid or "": i.sent or i.created for i in self._notices(project, shadow)}
 
     def held_notices(self, project: str) -> dict[str, dt.datetime]:
         held = self._items(lambda i: (i.project, i.kind, i.state) == (project, "notice", "held") and i.parent is None)
@@ -278,9 +287,13 @@ class MemoryStore(StorePort):
         records = {}
         for p in projects:
             first = self.first_client_message(p)
+            shadow_first = self._first_client(p, shadow=True)
+            shadow = ClientRecord(shadow_first.created if shadow_first else None,
+                                  told={i.uid or "": i.created for i in self._notices(p, shadow=True)},
+                                  sent=self._notices_sent(p, shadow=True))
             record = ClientRecord(first.created if first else None, self.client_dates(p), self.entry_uids(p),
                                   self.shown_groups(p), self.notice_times(p), self.held_notices(p),
-                                  self._notices_sent(p))
+                                  self._notices_sent(p), shadow if shadow != ClientRecord() else None)
             if record != ClientRecord():
                 records[p] = record
         return records

@@ -83,7 +83,7 @@ def status_data(store: StorePort, config: config_mod.Config,
     from deadlinewatch.stages.state import told_dates
 
     alerts = store.risk_alerts()
-    told = {p.id: told_dates(store, p.id) for p in config.projects}
+    told = {p.id: told_dates(store, p) for p in config.projects}
     for m in store.milestones() if milestones is None else milestones:
         reports = store.reports(m.project, m.uid)
         state = effective_state(m, reports)

@@ -240,3 +240,29 @@ def test_under_shadow_the_manager_gets_every_letter_with_its_calendar_change_in_
             assert _calendars(message_from_bytes(raw, policy=default_policy)) == [] and b"method=" not in raw.lower()
     assert all("It is left out of this copy" in body(m) for m in shadows
                if m["X-Deadlinewatch-Kind"] != "weekly")
+    # the client's own page and calendar copy show nothing the shadow letters said
+    from deadlinewatch import config as config_mod
+    from deadlinewatch.adapters.store import Store
+    from deadlinewatch.stages.state import view, view_as_told
+
+    loaded = config_mod.load(config)
+    store = Store.open(loaded.state_dir)
+    try:
+        project = loaded.projects[0]
+        assert view(store, project).dates["design-1"].promised is not None  # the manager saw the notice
+        assert all(cd.promised is None for cd in view_as_told(store, project).dates.values())
+    finally:
+        store.close()
+    # out of shadow, the client hears it all for the first time: introduced, and told of the slip as news — not
+    # "again", not "the new date I gave you" (they were given none)
+    config = write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=dovecot.port,
+                          smtp_port=smtp_tls.port, approval="auto")
+    assert _once(config, "2026-11-30T12:30").returncode == 0
+    assert approve_held(config, "2026-11-30T12:31")  # a new team's first notice waits for the manager
+    assert _once(config, "2026-11-30T12:32").returncode == 0
+    to_client = delivered_to(smtp_tls, "jane@acme.example")
+    kinds = [m["X-Deadlinewatch-Kind"] for m in to_client]
+    assert "intro" in kinds and "notice" in kinds
+    notice = next(m for m in to_client if m["X-Deadlinewatch-Kind"] == "notice")
+    assert "again" not in body(notice) and "I gave you" not in body(notice)
+    assert _calendars(notice)  # its entry goes into the client's calendar: the shadow invitation never did

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import pytest
 
 from deadlinewatch.adapters.store import CalendarSync, ClientRecord, PassRecord, ServerHealth, Store, StorePort
+from deadlinewatch.adapters.store.port import SHADOW
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import (
     ClientDate,
@@ -34,6 +36,7 @@ from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+T = TypeVar("T")
 
 
 def mail(message_id: str, state: str = "pending", audience: str = "team") -> QueueMail:
@@ -59,6 +62,12 @@ def client_date(store: StorePort, uid: str) -> ClientDate | None:
     return store.client_dates("p").get(uid)
 
 
+def found(value: T | None) -> T:
+    """What a lookup returned, asserted to be there (a lookup that finds nothing returns None)."""
+    assert value is not None
+    return value
+
+
 class StoreContract:
     """The rules every store keeps. A subclass gives the `store` fixture: an empty store, closed after the test."""
 
@@ -71,7 +80,7 @@ class StoreContract:
         [held] = store.outbox()
         store.carry_out([DecideHeld(held.id, False, "pm@studio.example"), SetOutboxState(held.id, "rejected", "no")],
                         NOW)
-        assert store.outbox_item(held.id).state == "rejected"  # type: ignore[union-attr]
+        assert found(store.outbox_item(held.id)).state == "rejected"
 
     def test_calendars_a_deleted_entry_cancels_its_milestone_a_moved_one_does_not(self, store: StorePort) -> None:
         _sync(store, {"/d.ics": DESIGN, "/l.ics": LAUNCH})
@@ -109,8 +118,8 @@ class StoreContract:
         assert (scheduled.state, scheduled.next_attempt, scheduled.parent) == ("pending", later, primary)
         assert next(i for i in store.outbox() if i.message_id == "<draft@x>").state == "pending"
         assert store.decide(primary, False, now=NOW, decided_by="pm") is False  # already decided
-        assert store.outbox_item(primary).decided_by == "pm"  # type: ignore[union-attr]  # who decided is kept
-        assert client_date(store, "u1").sequence == 3  # type: ignore[union-attr]
+        assert found(store.outbox_item(primary)).decided_by == "pm"  # who decided is kept
+        assert found(client_date(store, "u1")).sequence == 3
 
     def test_outbox_an_approved_letter_goes_out_dated_the_day_it_was_approved(self, store: StorePort) -> None:
         composed = (b"From: pm@studio.example\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\nMessage-ID: <n@x>\r\n\r\n"
@@ -173,7 +182,7 @@ class StoreContract:
     def test_outbox_the_sequence_shown_only_grows(self, store: StorePort) -> None:
         store.enqueue_client_group([mail("<a@x>", "pending", "client")], [ShowDate("p", "u1", 5)])
         store.enqueue_client_group([mail("<b@x>", "pending", "client")], [ShowDate("p", "u1", 2)])
-        assert client_date(store, "u1").sequence == 5  # type: ignore[union-attr]
+        assert found(client_date(store, "u1")).sequence == 5
 
     def test_outbox_sent_since_compares_times_not_text(self, store: StorePort) -> None:
         store.record_outgoing([mail("<w@x>")])
@@ -278,15 +287,15 @@ class StoreContract:
         draft = dataclasses.replace(mail("<draft@x>"), kind="manager-draft")
         primary = store.enqueue_client_group([mail("<n@x>", "held", "client"), mail("<u@x>", "held", "client")], [])
         store.carry_out([ManagerCopy(primary, (draft,))], NOW)
-        assert store.notice_for_decision("n@x>", []).id == primary  # type: ignore[union-attr]  # token = id[1:9]
+        assert found(store.notice_for_decision("n@x>", [])).id == primary  # token = id[1:9]
         assert store.notice_for_decision("u@x>", []) is None  # a rider is not decided on its own
-        assert store.notice_for_decision("", ["<other@x>", "<draft@x>"]).id == primary  # type: ignore[union-attr]
+        assert found(store.notice_for_decision("", ["<other@x>", "<draft@x>"])).id == primary
         assert store.notice_for_decision("", ["<n@x>"]) is None  # the notice itself is not the draft
-        assert store.first_client_message("p").message_id == "<n@x>"  # type: ignore[union-attr]
+        assert found(store.first_client_message("p")).message_id == "<n@x>"
         assert store.first_client_message("q") is None
-        assert store.client_message(["<u@x>"]).parent == primary  # type: ignore[union-attr]
+        assert found(store.client_message(["<u@x>"])).parent == primary
         assert store.client_message(["<draft@x>"]) is None  # the draft goes to the team
-        assert store.client_message(["<zz@x>", "<u@x>"]).message_id == "<u@x>"  # type: ignore[union-attr]
+        assert found(store.client_message(["<zz@x>", "<u@x>"])).message_id == "<u@x>"
         assert store.is_our_message_id("<draft@x>") and not store.is_our_message_id("<zz@x>")
 
     def test_outbox_a_date_shown_keeps_what_a_later_one_leaves_out(self, store: StorePort) -> None:
@@ -303,7 +312,7 @@ class StoreContract:
                                                        invited=False)
         store.enqueue_client_group([mail("<i@x>", "pending", "client")], [ShowDate("p", "u1", 2, invited=True)])
         store.enqueue_client_group([mail("<j@x>", "pending", "client")], [ShowDate("p", "u1", 3)])
-        assert client_date(store, "u1").invited  # type: ignore[union-attr]  # once in their calendar, it stays
+        assert found(client_date(store, "u1")).invited  # once in their calendar, it stays
 
     def test_outbox_a_state_moves_only_from_what_is_expected(self, store: StorePort) -> None:
         store.record_outgoing([mail("<s@x>")])
@@ -383,11 +392,11 @@ class StoreContract:
         store.save_forecasts([Forecast("p", "design-1", None, None, 0.5, "slow"),
                               Forecast("p", "launch-1", None, None, 0.95, "late")], NOW)
         store.save_forecasts([Forecast("p", "design-1", None, None, 0.92, "slower")], NOW)
-        assert store.forecast("p", "design-1").reason == "slower"  # type: ignore[union-attr]
+        assert found(store.forecast("p", "design-1")).reason == "slower"
         said = Forecast("p", "launch-1", NOW.date(), NOW.date(), 0.95,
                         words=(phrase("stated %(days)s left", days=Days(4)),))  # its English made when read
         store.save_forecasts([said], NOW)
-        assert store.forecast("p", "launch-1").reason == said.reason == (  # type: ignore[union-attr]
+        assert found(store.forecast("p", "launch-1")).reason == said.reason == (
             "stated 4 working days left → P50 2026-11-30, P80 2026-11-30, P(miss) 95%")
         assert store.forecast("p", "ghost") is None
         assert store.at_risk(0.9) == 2
@@ -427,6 +436,18 @@ class StoreContract:
         store.decide(primary, False, now=NOW, decided_by="pm")
         assert store.shown_groups("p") == [("rejected", tuple(shown))]
 
+    def test_outbox_a_group_composed_in_shadow_is_read_back_as_shadow_sent_or_not(self, store: StorePort) -> None:
+        shown = (ShowDate("p", "u1", 2, shown_date=NOW.date(), promised=NOW.date()),)
+        shadow = dataclasses.replace(mail("<s1@x>", "pending", "client"), shadow=True)
+        primary = store.enqueue_client_group([shadow], shown)
+        store.enqueue_client_group([mail("<r1@x>", "pending", "client")], shown)
+        assert store.shown_groups("p") == [(SHADOW, shown), ("pending", shown)]
+        assert store.client_records("p")["p"].groups == [(SHADOW, shown), ("pending", shown)]
+        assert store.set_outbox_state(primary, "sent", now=NOW)
+        item = store.outbox_item(primary)
+        assert item is not None and item.shadow and item.state == "sent"
+        assert store.client_records()["p"].groups[0] == (SHADOW, shown)
+
     def test_outbox_a_client_entry_keeps_the_uid_it_first_went_out_with(self, store: StorePort) -> None:
         first = ShowDate("p", "u1", 1, shown_date=NOW.date(), invited=True, entry_uid="dw-ours")
         store.enqueue_client_group([mail("<e1@x>", "pending", "client")], [first, ShowDate("p", "u2", 0)])
@@ -453,12 +474,21 @@ class StoreContract:
         rejected = store.enqueue_client_group([client("<r@x>", "q", "u3", "held")], [ShowDate("q", "u3", 4)])
         store.decide(rejected, False, now=NOW, decided_by="pm")
         store.record_outgoing([dataclasses.replace(mail("<t@x>"), project="t")])  # to the team only: no record
+        # under approval = "shadow" (to the manager alone): kept apart, counted only while the project is in shadow
+        store.enqueue_client_group([dataclasses.replace(client("<si@x>", "s", "", kind="intro"), shadow=True)], [])
+        store.enqueue_client_group([dataclasses.replace(client("<sn@x>", "s", "u1", at=later), shadow=True)],
+                                   [ShowDate("s", "u1", 2, shown_date=later.date(), promised=later.date())])
         records = store.client_records()
-        assert set(records) == {"p", "q"} and held
-        for project in ("p", "q", "t"):
+        assert set(records) == {"p", "q", "s"} and held
+        shadow = records["s"]
+        assert shadow.first_sent is None and shadow.told == {} and shadow.shadow is not None
+        assert shadow.shadow.first_sent == NOW and shadow.shadow.told == {"u1": later}
+        assert shadow.in_shadow().first_sent == NOW and shadow.in_shadow().told == {"u1": later}
+        assert records["p"].in_shadow() is records["p"]  # nothing composed in shadow: the same record
+        for project in ("p", "q", "t", "s"):
             first = store.first_client_message(project)
             record = records.get(project, ClientRecord())
-            assert dataclasses.replace(record, sent={}) == ClientRecord(
+            assert dataclasses.replace(record, sent={}, shadow=None) == ClientRecord(
                 first.created if first else None, store.client_dates(project), store.entry_uids(project),
                 store.shown_groups(project), store.notice_times(project), store.held_notices(project))
             # a notice not sent yet went out, as far as the letters say it, when it was made

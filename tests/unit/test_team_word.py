@@ -3,10 +3,12 @@ client can use, and the manager's own date — on the policy, the project view a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from typing import Any
 
+from deadlinewatch.config.schema import Client, Project
 from deadlinewatch.core.forecast import forecast, team_date
 from deadlinewatch.core.intake import decision_word, manager_decision
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report, ShowDate
@@ -76,7 +78,10 @@ def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:
     told = ShowDate("p", "m", 3, shown_date=dt.date(2026, 12, 9), promised=dt.date(2026, 12, 9))
     refused = ShowDate("p", "m", 4, shown_date=dt.date(2027, 1, 27), promised=dt.date(2027, 1, 27))
     decided = {"m": ClientDate.after(ClientDate.after(None, told), refused)}
-    pv = ProjectView(None, [], {}, decided)  # type: ignore[arg-type]  # no project: judged() reads the dates only
+    client = Client(name="Jane", email="jane@acme.example")
+    project = Project(id="p", name="P", calendar="p", client=client, calendar_updates="invitations",
+                      approval="auto", weekly_update="")
+    pv = ProjectView(project, [], {}, decided)
     for state in ("held", "rejected"):
         judged = pv.judged([("sent", (told,)), (state, (refused,))])
         assert judged.dates["m"].promised == dt.date(2026, 12, 9)  # "the new date I gave you" is this one
@@ -84,6 +89,36 @@ def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:
         assert judged.withheld == {"m": dt.date(2027, 1, 27)}
     never = pv.judged([("rejected", (told, refused))])
     assert never.dates["m"].promised is None and never.dates["m"].shown_date is None
+
+
+def test_a_letter_composed_in_shadow_tells_the_client_nothing_once_the_project_is_out_of_it() -> None:
+    """approval = "shadow" sends the client's letters to the manager alone. Under shadow the manager sees what the
+    client would have got — a second letter says "again" of the first — but the client's own page, feed and
+    calendar copy never show a shadow date, and once the project leaves shadow the shadow letters never happened
+    but for their SEQUENCE: the first real notice is decided afresh (no date withheld), and an invitation
+    composed in shadow is composed again."""
+    from deadlinewatch.adapters.store.port import SHADOW
+    from deadlinewatch.decisions.project_view import ProjectView
+
+    invited = ShowDate("p", "m", 1, shown_date=dt.date(2026, 12, 4), invited=True)
+    moved = ShowDate("p", "m", 2, shown_date=dt.date(2026, 12, 9), promised=dt.date(2026, 12, 9))
+    decided = {"m": ClientDate.after(ClientDate.after(None, invited), moved)}
+    groups = [(SHADOW, (invited,)), (SHADOW, (moved,))]
+    client = Client(name="Jane", email="jane@acme.example")
+    project = Project(id="p", name="P", calendar="p", client=client, calendar_updates="invitations",
+                      approval="shadow", weekly_update="")
+    trying = ProjectView(project, [], {}, decided)
+    simulated = trying.judged(groups)
+    assert simulated.dates["m"].promised == dt.date(2026, 12, 9) and simulated.in_calendar == frozenset({"m"})
+    assert trying.as_told(groups).dates == {}  # the page, the feed, the calendar copy: nothing was told
+    live = dataclasses.replace(trying, project=dataclasses.replace(trying.project, approval="auto")).judged(groups)
+    assert live.dates["m"] == ClientDate(2, None, None, False, False, invited=False)  # only the SEQUENCE stays
+    assert live.withheld == {} and live.in_calendar == frozenset()
+    # a real letter after them tells the client: its date is the promise, its invitation puts the entry there
+    again = ShowDate("p", "m", 3, shown_date=dt.date(2026, 12, 11), promised=dt.date(2026, 12, 11), invited=True)
+    after = dataclasses.replace(live, dates={"m": ClientDate.after(decided["m"], again)}).judged(
+        [*groups, ("sent", (again,))])
+    assert after.dates["m"].promised == dt.date(2026, 12, 11) and after.in_calendar == frozenset({"m"})
 
 
 def test_the_manager_approves_with_a_date_in_their_own_words() -> None:

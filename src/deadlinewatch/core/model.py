@@ -179,6 +179,7 @@ class QueueMail:
     not_before: dt.datetime | None = None  # sent no earlier than this (a reminder scheduled for its day)
     decided_by: str | None = None  # who approved it, when a person did as it was recorded (approve --date)
     basis: dt.datetime | None = None  # a notice: the time of the newest note it was composed from
+    shadow: bool = False  # a client message composed under approval = "shadow": it goes to the manager alone
 
 
 @dataclass(frozen=True)

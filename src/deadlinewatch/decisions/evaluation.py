@@ -80,12 +80,15 @@ def about(pv: ProjectView, plan: Plan) -> ManagerNote | None:
 def _envelope(c: Studio, pv: ProjectView, kind: str, identity: Sequence[object], now: dt.datetime
               ) -> ClientEnvelope:
     project = pv.project
-    token, msg_id = c.message_id(kind, project.id, *identity)
+    shadow = project.approval == "shadow"
+    # a letter composed in shadow has an id of its own: the real one, once the project leaves shadow, is another
+    # message (the same id would be refused as a duplicate, and the pass with it)
+    token, msg_id = c.message_id(kind, project.id, *identity, *(["shadow"] if shadow else []))
     client = project.client
     return ClientEnvelope(project_name=project.name,
                           client=Recipient(client.name, client.email, client.language, client.timezone),
                           sender=c.sender, manager=project.manager, cc=client.cc, composed_at=now,
-                          message_id=msg_id, token=token, kind=kind, shadow=project.approval == "shadow",
+                          message_id=msg_id, token=token, kind=kind, shadow=shadow,
                           calendar_updates=project.calendar_updates, feed_url=pv.feed_url(c.config.web.base_url),
                           page_url=pv.page_url(c.config.web.base_url), signature=project.signature,
                           weekday=project.weekly_update.split(" ")[0] if project.weekly_update else "",
@@ -102,7 +105,7 @@ def _add(c: Studio, plan: Plan, project: Project, env: ClientEnvelope, message: 
     state = "held" if project.approval == "manager" or (plan.held and not env.shadow) else "pending"
     plan.messages.append(c.outgoing(kind=env.kind, audience="client", token=env.token, msg_id=env.message_id,
                                   message=message.as_bytes(), recipients=to, now=now, project=project.id, uid=uid,
-                                  state=state, promised=promised))
+                                  state=state, promised=promised, shadow=env.shadow))
     if live and not env.shadow:
         token, msg_id = c.message_id("manager-copy", env.message_id)
         copy = c.letters.manager_copy(message, language=c.config.team.language, message_id=msg_id)

@@ -8,10 +8,10 @@ import dataclasses
 import datetime as dt
 import operator
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store.port import RECENT_REPORTS
+from deadlinewatch.adapters.store.port import RECENT_REPORTS, SHADOW
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day
@@ -26,6 +26,15 @@ from deadlinewatch.core.model import (
 )
 
 WITHHELD = ("held", "rejected")  # the states of a client group whose news the client does not have
+# and what the client's own page, feed and calendar copy leave out: a group composed under approval = "shadow" too
+NOT_TOLD = (*WITHHELD, SHADOW)
+
+
+def not_told(project: Project) -> tuple[str, ...]:
+    """The states of a client group the policy and the letters judge as not told: held or rejected, and, once the
+    project is out of approval = "shadow", a group composed under it (under shadow, the manager sees what the
+    client would have got: its groups count as told)."""
+    return WITHHELD if project.approval == SHADOW else NOT_TOLD
 
 
 def agreed_day(project: Project, deadline: dt.datetime) -> dt.date:
@@ -143,8 +152,8 @@ class ProjectView:
 
     def as_told(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
         """The project as the client has actually been told it (`told`: what the pages and the client-facing
-        calendar show)."""
-        dates = told(self.dates, groups)
+        calendar show): no group held, rejected, or composed under approval = "shadow" (it went to the manager)."""
+        dates = told(self.dates, groups, NOT_TOLD)
         return self if dates is self.dates else dataclasses.replace(self, dates=dates)
 
     def judged(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
@@ -153,19 +162,29 @@ class ProjectView:
         told nothing, so a later letter never calls its date "the date I gave you"); the SEQUENCE is the highest
         decided (it only grows, told or not), and a delivered, cancelled or invitation message decided once is
         not decided again; the latest promise decided and not told is `withheld`. A milestone whose every invitation
-        was rejected is `uninvited`: a cancellation of it carries no METHOD:CANCEL."""
-        told = self.as_told(groups).dates
+        was rejected is `uninvited`: a cancellation of it carries no METHOD:CANCEL.
+
+        Under approval = "shadow" its groups are judged as told (the manager sees what the client would have got,
+        "again" included). Once the project leaves shadow they never happened, but for their SEQUENCE: the first
+        real notice is decided afresh, and its letter speaks of no date the client never heard."""
+        hidden = not_told(self.project)
+        shadow = tuple(s for s in hidden if s == SHADOW)
+        told_dates = told(self.dates, groups, hidden)
+        decided_dates = told(self.dates, groups, shadow) if shadow else self.dates
         dates, withheld = {}, {}
-        for uid, decided in self.dates.items():
-            known = told.get(uid)
-            dates[uid] = dataclasses.replace(decided, shown_date=known.shown_date if known else None,
+        for uid, every in self.dates.items():
+            decided = decided_dates.get(uid) or ClientDate(every.sequence, None, None, False, invited=False)
+            known = told_dates.get(uid)
+            dates[uid] = dataclasses.replace(decided, sequence=every.sequence,
+                                             shown_date=known.shown_date if known else None,
                                              promised=known.promised if known else None)
             if decided.promised is not None and decided.promised != dates[uid].promised:
                 withheld[uid] = decided.promised
         rejected = {d.uid for state, shows in groups if state == "rejected" for d in shows if d.invited}
-        kept = {d.uid for state, shows in groups if state != "rejected" for d in shows if d.invited}
+        kept = {d.uid for state, shows in groups if state != "rejected" and state not in shadow
+                for d in shows if d.invited}
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
-                                   in_calendar=frozenset(uid for uid, cd in told.items() if cd.invited))
+                                   in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited))
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the
@@ -182,17 +201,18 @@ class ProjectView:
         return dataclasses.replace(self, dates=dates, withheld=withheld)
 
 
-def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> dict[str, ClientDate]:
-    """Of every date decided, what the client was told: a milestone touched by a group still held for the manager,
-    or rejected, shows what the other groups told (oldest first, as recorded). `decided` itself when nothing was
-    withheld."""
-    withheld = {d.uid for state, shows in groups if state in WITHHELD for d in shows}
+def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[ShowDate]]],
+         hidden: Collection[str] = WITHHELD) -> dict[str, ClientDate]:
+    """Of every date decided, what the client was told: a milestone touched by a group in a `hidden` state (still
+    held for the manager, or rejected) shows what the other groups told (oldest first, as recorded). `decided`
+    itself when nothing was hidden."""
+    withheld = {d.uid for state, shows in groups if state in hidden for d in shows}
     if not withheld:
         return decided
     dates = {uid: cd for uid, cd in decided.items() if uid not in withheld}
     for state, shows in groups:
         for d in shows:
-            if state not in WITHHELD and d.uid in withheld:
+            if state not in hidden and d.uid in withheld:
                 dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
     return dates
 

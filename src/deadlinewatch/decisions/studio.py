@@ -77,12 +77,13 @@ class Studio:
     def outgoing(self, *, kind: str, audience: str, token: str, msg_id: str, message: bytes,
                  recipients: Sequence[str], now: dt.datetime, project: str | None = None, uid: str | None = None,
                  state: str = "pending", promised: dt.date | None = None,
-                 not_before: dt.datetime | None = None) -> QueueMail:
+                 not_before: dt.datetime | None = None, shadow: bool = False) -> QueueMail:
         """A message for the outbox. Every message is also Bcc'd to the inbox: the archive copy filed in
         sent_folder."""
         return QueueMail(kind=kind, audience=audience, project=project, uid=uid, token=token, message_id=msg_id,
                          mail_from=self.envelope_from, recipients=(*recipients, self.config.imap.address),
-                         message=message, state=state, created=now, promised=promised, not_before=not_before)
+                         message=message, state=state, created=now, promised=promised, not_before=not_before,
+                         shadow=shadow)
 
 
 def bare(address: str) -> str:

@@ -43,7 +43,7 @@ def snapshot(svc: Services[EvaluationStore], project: Project, now: dt.datetime,
     due = slot is not None and not svc.store.sent_since("weekly", project.id, slot)
     alerts = svc.store.risk_alerts(project.id) if alerts is None else alerts
     up = {uid: a for (p, uid), a in alerts.items() if p == project.id}
-    return Snapshot(pv, read.record(project.id).first_sent, slot if due else None, up, history)
+    return Snapshot(pv, read.record(project).first_sent, slot if due else None, up, history)
 
 
 @contextmanager

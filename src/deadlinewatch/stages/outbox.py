@@ -33,8 +33,8 @@ class OutboxStore(HealthStore, OutboxState, Milestones, Protocol):
 def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     now = svc.clock.now()
     held = svc.store.outbox(states=("held",), audience="client")
-    projects = {p.id for p in svc.config.projects}
-    promised = promised_dates(svc.store, (i.project for i in held if i.project in projects and i.project))
+    projects = {p.id: p for p in svc.config.projects}
+    promised = promised_dates(svc.store, (projects[i.project] for i in held if i.project and i.project in projects))
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else

@@ -22,6 +22,7 @@ from deadlinewatch.adapters.store import (
     WebState,
 )
 from deadlinewatch.adapters.store.executor import Carried
+from deadlinewatch.adapters.store.port import SHADOW
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core.forecast import (
     STATED_LEARNED,
@@ -43,7 +44,7 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.manager_mail import manager_messages
-from deadlinewatch.decisions.project_view import ProjectView, agreed_day, told
+from deadlinewatch.decisions.project_view import ProjectView, agreed_day, not_told, told
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.services import Services
 
@@ -77,22 +78,25 @@ class ProjectsRead:
             milestones.setdefault(m.project, []).append(m)
         return cls(store.key, milestones, store.reports_by_project(), store.client_records(), store.page_tokens())
 
-    def record(self, project: str) -> ClientRecord:
-        return self.records.get(project) or ClientRecord()
+    def record(self, project: Project) -> ClientRecord:
+        """A project's client record as it judges it: its messages composed under approval = "shadow" count only
+        while it is in shadow (ClientRecord.in_shadow)."""
+        record = self.records.get(project.id) or ClientRecord()
+        return record.in_shadow() if project.approval == SHADOW else record
 
     def _decided(self, project: Project) -> ProjectView:
-        record = self.record(project.id)
+        record = self.record(project)
         return ProjectView(project, list(self.milestones.get(project.id, ())), dict(self.reports.get(project.id, {})),
                            record.dates, self.pages.get(project.id), record.told, held=record.held, sent=record.sent,
                            entry_uids=record.entry_uids, key=self.key)
 
     def view(self, project: Project) -> ProjectView:
         """A project as the policy and the letters judge it (ProjectView.judged)."""
-        return self._decided(project).judged(self.record(project.id).groups)
+        return self._decided(project).judged(self.record(project).groups)
 
     def view_as_told(self, project: Project) -> ProjectView:
         """The project as the client has been told it: no news the manager holds back or rejected."""
-        return self._decided(project).as_told(self.record(project.id).groups)
+        return self._decided(project).as_told(self.record(project).groups)
 
 
 def view(store: ProjectStore, project: Project) -> ProjectView:
@@ -105,15 +109,16 @@ def view_as_told(store: ProjectStore, project: Project) -> ProjectView:
     return ProjectsRead.of(store, project.id).view_as_told(project)
 
 
-def told_dates(store: OutboxState, project_id: str) -> dict[str, ClientDate]:
-    """What the client was told of each milestone of a project (`status`'s "promised")."""
-    return told(store.client_dates(project_id), store.shown_groups(project_id))
+def told_dates(store: OutboxState, project: Project) -> dict[str, ClientDate]:
+    """What the client was told of each milestone of a project (`status`'s "promised"), as the policy judges it
+    (project_view.not_told)."""
+    return told(store.client_dates(project.id), store.shown_groups(project.id), not_told(project))
 
 
-def promised_dates(store: OutboxState, project_ids: Iterable[str]) -> dict[tuple[str, str], dt.date]:
+def promised_dates(store: OutboxState, projects: Iterable[Project]) -> dict[tuple[str, str], dt.date]:
     """The date each milestone of these projects was last promised to its client, where a notice told one: what a
     held notice's date must come after, and its hold counts to."""
-    return {(project, uid): cd.promised for project in set(project_ids)
+    return {(project.id, uid): cd.promised for project in {p.id: p for p in projects}.values()
             for uid, cd in told_dates(store, project).items() if cd.promised is not None}
 
 

@@ -380,7 +380,7 @@ def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
     # the day agreed with the client, or the later one they were promised since, as approve --date checks it
     projects = {p.id: p for p in svc.config.projects}
-    promised = promised_dates(svc.store, (p for p, _ in notices if p in projects))
+    promised = promised_dates(svc.store, (projects[p] for p, _ in notices if p in projects))
     deadlines = {(m.project, m.uid): max(agreed_day(projects[m.project], m.deadline),
                                          promised.get((m.project, m.uid), dt.date.min))
                  for m in milestones if (m.project, m.uid) in notices and m.project in projects}

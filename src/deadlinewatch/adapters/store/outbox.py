@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import ClientRecord, OutboxItem
+from deadlinewatch.adapters.store.port import ClientRecord, OutboxItem, group_state
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -21,11 +21,12 @@ def enqueue(db: sqlite3.Connection, mail: QueueMail, parent: int | None = None) 
     """One message into the outbox, inside the caller's transaction; its id."""
     cur = db.execute(
         "INSERT INTO outbox (kind, audience, project, uid, token, message_id, mail_from, recipients, message,"
-        " state, created, promised, parent, next_attempt, decided_by, basis)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " state, created, promised, parent, next_attempt, decided_by, basis, shadow)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (mail.kind, mail.audience, mail.project, mail.uid, mail.token, mail.message_id, mail.mail_from,
          json.dumps(list(mail.recipients)), mail.message, mail.state, mail.created.isoformat(),
-         _iso(mail.promised), parent, _iso(mail.not_before), mail.decided_by, _iso(mail.basis)),
+         _iso(mail.promised), parent, _iso(mail.not_before), mail.decided_by, _iso(mail.basis),
+         int(mail.shadow)),
     )
     return int(cur.lastrowid or 0)
 
@@ -100,9 +101,9 @@ class Outbox(Database):
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
         """When each milestone's latest notice that told the client was recorded (sent or on its way; not held
-        for the manager, not rejected)."""
+        for the manager, not rejected, not composed under approval = "shadow")."""
         rows = self.db.execute("SELECT uid, created FROM outbox WHERE project = ? AND kind = 'notice' AND"
-                               " state NOT IN ('rejected', 'held') ORDER BY id", (project,))
+                               " state NOT IN ('rejected', 'held') AND shadow = 0 ORDER BY id", (project,))
         return {r["uid"]: dt.datetime.fromisoformat(r["created"]) for r in rows}
 
     def held_notices(self, project: str) -> dict[str, dt.datetime]:
@@ -113,9 +114,9 @@ class Outbox(Database):
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         """Each client group's state and the dates it gave the client's calendar, oldest first."""
-        rows = self.db.execute("SELECT state, shows FROM outbox WHERE project = ? AND audience = 'client' AND"
-                               " parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
-        return [(r["state"], shows_from_json(r["shows"])) for r in rows]
+        rows = self.db.execute("SELECT state, shadow, shows FROM outbox WHERE project = ? AND audience = 'client'"
+                               " AND parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
+        return [(group_state(r["state"], r["shadow"]), shows_from_json(r["shows"])) for r in rows]
 
     def client_records(self, project: str | None = None) -> dict[str, ClientRecord]:
         """Every project's client record (one project's, with `project`): the client dates, the entries' UIDs, and
@@ -134,26 +135,33 @@ class Outbox(Database):
         for r in self.db.execute("SELECT project, uid, entry_uid FROM client_entries" + where, args):
             of(r["project"]).entry_uids[r["uid"]] = r["entry_uid"]
         rows = self.db.execute(
-            "SELECT project, uid, kind, audience, state, parent, created, sent, basis, shows FROM outbox"
+            "SELECT project, uid, kind, audience, state, shadow, parent, created, sent, basis, shows FROM outbox"
             + (where + " AND" if where else " WHERE project IS NOT NULL AND")
             + " (audience = 'client' OR kind = 'notice') ORDER BY id", args)
+        shadows: dict[str, ClientRecord] = {}  # what the messages composed under shadow add (ClientRecord.shadow)
         for r in rows:
-            record = of(r["project"])
-            if r["audience"] == "client" and record.first_sent is None:
-                record = records[r["project"]] = dataclasses.replace(
-                    record, first_sent=dt.datetime.fromisoformat(r["created"]))
+            name, record = r["project"], of(r["project"])
+            counted = shadows.setdefault(name, ClientRecord()) if r["shadow"] else record
+            if r["audience"] == "client" and counted.first_sent is None:
+                counted = dataclasses.replace(counted, first_sent=dt.datetime.fromisoformat(r["created"]))
+                if r["shadow"]:
+                    shadows[name] = counted
+                else:
+                    record = records[name] = counted
             if r["kind"] == "notice" and r["state"] not in ("rejected", "held"):
-                record.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
-                record.sent[r["uid"]] = dt.datetime.fromisoformat(r["sent"] or r["created"])
+                counted.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
+                counted.sent[r["uid"]] = dt.datetime.fromisoformat(r["sent"] or r["created"])
             if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:
                 record.held[r["uid"]] = dt.datetime.fromisoformat(r["basis"] or r["created"])
             if r["audience"] == "client" and r["parent"] is None and r["shows"] is not None:
-                record.groups.append((r["state"], shows_from_json(r["shows"])))
+                record.groups.append((group_state(r["state"], r["shadow"]), shows_from_json(r["shows"])))
+        for name, shadow in shadows.items():
+            records[name] = dataclasses.replace(records[name], shadow=shadow)
         return records
 
     def first_client_message(self, project: str) -> OutboxItem | None:
-        r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' ORDER BY id LIMIT 1",
-                            (project,)).fetchone()
+        r = self.db.execute("SELECT * FROM outbox WHERE project = ? AND audience = 'client' AND shadow = 0"
+                            " ORDER BY id LIMIT 1", (project,)).fetchone()
         return self._outbox_item(r) if r else None
 
     def client_message(self, message_ids: Sequence[str]) -> OutboxItem | None:
@@ -205,7 +213,7 @@ class Outbox(Database):
             message=bytes(r["message"]), state=r["state"], attempts=r["attempts"],
             created=dt.datetime.fromisoformat(r["created"]), sent=_datetime(r["sent"]), last_error=r["last_error"],
             promised=_date(r["promised"]), parent=r["parent"], next_attempt=_datetime(r["next_attempt"]),
-            decided_by=r["decided_by"],
+            decided_by=r["decided_by"], shadow=bool(r["shadow"]),
         )
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:

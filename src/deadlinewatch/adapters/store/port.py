@@ -19,6 +19,7 @@ engine.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,16 +71,28 @@ class OutboxItem:
     parent: int | None = None
     next_attempt: dt.datetime | None = None
     decided_by: str | None = None  # who approved or rejected it ("cli", the manager's address, "timeout")
+    shadow: bool = False  # composed under approval = "shadow": it went to the manager alone, never to the client
+
+
+SHADOW = "shadow"  # the state a client group is read back in when it went to the manager alone
+
+
+def group_state(state: str, shadow: bool) -> str:
+    """A client group's state as the stores give it back (ClientRecord.groups, shown_groups): its outbox state, or
+    SHADOW for one composed under approval = "shadow" — sent or not, it told the client nothing."""
+    return SHADOW if shadow else state
 
 
 @dataclass(frozen=True)
 class ClientRecord:
     """What the outbox holds of one project's client, as a pass reads it for every project at once
     (`client_records`): when its first client message was recorded, every date decided for each milestone and the
-    UID of its entry, each client group's state and the dates it gave (oldest first), when each milestone's latest
-    notice that told the client was recorded (not held, not rejected), and what its notice still held for the
-    manager was composed from (its basis, else its creation) — what client_dates, entry_uids, shown_groups,
-    notice_times and held_notices say of the project one by one."""
+    UID of its entry, each client group's state (`group_state`) and the dates it gave (oldest first), when each
+    milestone's latest notice that told the client was recorded (not held, not rejected), and what its notice
+    still held for the manager was composed from (its basis, else its creation) — what client_dates, entry_uids,
+    shown_groups, notice_times and held_notices say of the project one by one. The messages composed under
+    approval = "shadow" went to the manager alone: what they add to `first_sent`, `told` and `sent` is kept apart
+    (`shadow`), counted only while the project is in shadow (`in_shadow`)."""
 
     first_sent: dt.datetime | None = None
     dates: dict[str, ClientDate] = field(default_factory=dict)
@@ -89,6 +102,21 @@ class ClientRecord:
     held: dict[str, dt.datetime] = field(default_factory=dict)
     # when that notice went out (its creation while not yet sent): the day a second notice says the offer was made
     sent: dict[str, dt.datetime] = field(default_factory=dict)
+    shadow: ClientRecord | None = None  # first_sent, told and sent of the messages composed under shadow
+
+    def in_shadow(self) -> ClientRecord:
+        """The record as a project in approval = "shadow" judges it: its shadow messages count as sent (the manager
+        sees what the client would have got, a second letter saying "again" of the first)."""
+        if self.shadow is None:
+            return self
+        s = self.shadow
+        firsts = [t for t in (self.first_sent, s.first_sent) if t is not None]
+        return dataclasses.replace(self, first_sent=min(firsts, default=None), told=_latest(self.told, s.told),
+                                   sent=_latest(self.sent, s.sent), shadow=None)
+
+
+def _latest(a: dict[str, dt.datetime], b: dict[str, dt.datetime]) -> dict[str, dt.datetime]:
+    return {**a, **{k: max(v, a[k]) if k in a else v for k, v in b.items()}}
 
 
 @dataclass(frozen=True)

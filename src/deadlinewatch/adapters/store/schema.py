@@ -200,3 +200,12 @@ MIGRATIONS.append(Migration(
     -- project a week — a thousand projects read a year's outbox four thousand times a pass
     CREATE INDEX outbox_by_project ON outbox (project, id);
     """))
+
+MIGRATIONS.append(Migration(
+    "client messages composed under approval = \"shadow\" marked",
+    """
+    -- a client message composed under approval = "shadow" went to the manager alone: the dates its group gave were
+    -- never told, so the client's page, feed and calendar copy never show them, and once the project leaves shadow
+    -- its letters judge "again" without them. Messages recorded before this are taken as told (0)
+    ALTER TABLE outbox ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+    """))

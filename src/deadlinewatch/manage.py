@@ -23,7 +23,7 @@ from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebS
 from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
-from deadlinewatch.decisions.outbox import ABOUT_THE_MILESTONE
+from deadlinewatch.decisions.outbox import CANNOT_CANCELLED, CANNOT_SUPERSEDED, cannot_go
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -259,10 +259,17 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"no notice #{notice_id}")
     if item.state != "held":
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
-    if approve and item.uid and item.kind in ABOUT_THE_MILESTONE and any(
-            m.uid == item.uid and m.state == "cancelled" for m in store.milestones(item.project)):
+    from deadlinewatch.stages.state import view
+
+    refused = cannot_go(item, view(store, config.project(item.project))) \
+        if approve and item.project and item.project in {p.id for p in config.projects} else None
+    if refused is CANNOT_CANCELLED:
         raise DeadlinewatchError(f"notice #{notice_id} is about a milestone cancelled in the team calendar since: "
                                  f"it cannot go out; reject it (deadlinewatch reject {notice_id})")
+    if refused is CANNOT_SUPERSEDED:
+        raise DeadlinewatchError(f"check-in #{notice_id} was made before a notice told the client newer dates: its "
+                                 f"timeline would contradict that notice; reject it (deadlinewatch reject "
+                                 f"{notice_id}) — the next check-in shows the new dates")
     clock = _clock(config, now_text)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)

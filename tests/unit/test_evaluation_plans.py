@@ -859,6 +859,31 @@ def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_p
     assert manage.decide(store, str(held_id), False, c.config, None).startswith(f"notice #{held_id} rejected")
 
 
+def test_approving_a_held_check_in_a_notice_overtook_is_refused(tmp_path: Path) -> None:
+    """Monday's check-in waits for the manager; a notice made after it is approved first and tells the client a new
+    date. Approved next, the check-in would show the old date, on track, after the news: `approve` refuses it and
+    says to reject it (the next check-in shows the new dates)."""
+    from deadlinewatch import manage
+    from deadlinewatch.errors import DeadlinewatchError
+    from deadlinewatch.stages.state import record, view
+
+    c = _composer(tmp_path, "manager")
+    store = MemoryStore()
+    _synced(store, c)
+    weekly = plan_weekly(c, view(store, c.config.projects[0]), NOW, NOW)
+    assert weekly is not None
+    (weekly_id,) = record(store, c, [weekly.group()], NOW).ids
+    later = NOW + dt.timedelta(hours=1)
+    [notice] = [p for p in decide_project(c, _snapshot(c, reports={"design-1": [SLIPPING]},
+                                                       first_sent=NOW - dt.timedelta(days=7)), _forecaster(c),
+                                          later).plans if p.messages[0].kind == "notice"]
+    (notice_id,) = record(store, c, [notice.group()], later).ids
+    assert manage.decide(store, str(notice_id), True, c.config, None).startswith(f"notice #{notice_id} approved")
+    with pytest.raises(DeadlinewatchError, match="before a notice told the client newer dates"):
+        manage.decide(store, str(weekly_id), True, c.config, None)
+    assert manage.decide(store, str(weekly_id), False, c.config, None).startswith(f"notice #{weekly_id} rejected")
+
+
 def test_a_managers_date_must_come_after_the_date_the_client_was_last_promised(tmp_path: Path) -> None:
     """A second notice approved with a date before the promise it breaks said "we won't make Thursday, 10 December
     2026, the new date I gave you … Our new date is Wednesday, 9 December 2026" (the client-side audit): the date

@@ -20,6 +20,7 @@ from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, RecordMessage, SetOutboxState
 from deadlinewatch.decisions.forecaster import Forecaster
 from deadlinewatch.decisions.inbox import Lookup, MessageDecision, decide_message, rules_of
+from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from tests.mailtext import body
@@ -90,6 +91,25 @@ def test_the_managers_approval_by_mail_decides_the_held_notice_and_says_so(c: St
     assert isinstance(answer, QueueMail) and answer.kind == "manager-decided"
     assert isinstance(record, RecordMessage) and record.outcome == "decision"
     assert decided.events == ["manager approved notice #7 by email"]
+
+
+def test_the_managers_approval_by_mail_of_a_message_that_cannot_go_changes_nothing_and_says_why(c: Studio) -> None:
+    """Approved by mail, a notice of a milestone cancelled since, or a check-in a notice overtook, went out (the
+    command refused them; the mail did not). Refused the same way: nothing decided, the manager told why."""
+    ms = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics", NOW).milestones
+    project = c.config.projects[0]
+    gone = ProjectView(project, [dataclasses.replace(m, state="cancelled") for m in ms], {}, {})
+    overtaken = ProjectView(project, ms, {}, {}, told={"design-1": NOW + dt.timedelta(hours=2)})
+    for item, pv, why in ((held(), gone, "its milestone was cancelled in the team calendar since"),
+                          (dataclasses.replace(held(), kind="weekly", uid=None), overtaken,
+                           "a notice told the client newer dates since")):
+        decided = decide(c, _approval("approve"), Lookup(held=item, held_view=pv))
+        assert not any(isinstance(a, DecideHeld) for a in decided.actions) and decided.events == []
+        answer = next(a for a in decided.actions if isinstance(a, QueueMail))
+        said = " ".join(body(message_from_bytes(answer.message, policy=default_policy)).split())
+        assert f"it cannot go out: {why}" in said and "answer reject" in said
+    rejected = decide(c, _approval("reject"), Lookup(held=held(), held_view=gone))
+    assert DecideHeld(7, False, "pm@studio.example") in rejected.actions
 
 
 def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Studio) -> None:

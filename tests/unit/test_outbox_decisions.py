@@ -83,6 +83,27 @@ def test_a_held_notice_of_a_milestone_cancelled_since_is_withdrawn_never_sent(c:
     assert sent.actions[0] == DecideHeld(3, True, "timeout") and not sent.withdrawn
 
 
+def test_a_held_check_in_a_notice_overtook_is_withdrawn_never_sent(c: Studio) -> None:
+    """A check-in held for the manager on Monday; on Monday afternoon a notice tells the client a new date. Released
+    undecided on Tuesday, the check-in's timeline — the old date, on track — went out after the news and
+    contradicted it. It is withdrawn, the manager told; a check-in made after the notice goes as before."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    weekly = dataclasses.replace(item(), kind="weekly", uid=None)
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    told = {"acme-web": CREATED + dt.timedelta(hours=6)}
+    [release] = decide_release(c, [weekly], design, later, told=told)
+    decided, note = release.actions
+    assert decided == DecideHeld(3, False, "withdrawn") and release.withdrawn
+    assert isinstance(note, QueueMail) and note.kind == "manager-decided"
+    said = " ".join(body(message_from_bytes(note.message, policy=email_policy)).split())
+    assert "a notice told the client newer dates since" in said
+    [sent] = decide_release(c, [weekly], design, later, told={"acme-web": CREATED - dt.timedelta(hours=1)})
+    assert sent.actions[0] == DecideHeld(3, True, "timeout") and not sent.withdrawn
+    [notice] = decide_release(c, [item()], design, later, told=told)  # a notice is judged by its own rules
+    assert not notice.withdrawn
+
+
 def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Studio) -> None:
     settled = settle(c, item("sending"), {}, {"design-1": "Design mockups"}, CREATED)
     assert settled.sent and settled.actions == [SetOutboxState(3, "sent", None)] and settled.problems == []

@@ -32,6 +32,7 @@ from deadlinewatch.decisions import approval
 from deadlinewatch.decisions.evaluation import Snapshot, decide_milestone, decide_project, outrun_factor
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.manager_mail import compose_manager_message
+from deadlinewatch.decisions.outbox import cannot_go
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
 from deadlinewatch.decisions.studio import Studio, bare
 from deadlinewatch.errors import DeadlinewatchError
@@ -319,6 +320,10 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
                 "as 2026-12-11"), why=verdict.reason.partition(": ")[2]), now, in_reply_to=incoming.message_id))
         return
     approve = verdict.decision == "approve"
+    if approve and lookup.held_view is not None and (refused := cannot_go(held, lookup.held_view)) is not None:
+        out.actions.append(compose_manager_message(c, held, names, "decided", c.letters.say(language, [refused]), now,
+                                                   in_reply_to=incoming.message_id))
+        return
     if approve and verdict.date is not None and lookup.held_view is not None:
         try:
             plan = approval.with_date(c, lookup.held_view, held, verdict.date, forecast, lookup.closed, now,

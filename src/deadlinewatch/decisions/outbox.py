@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
-from deadlinewatch.core.words import _, phrase
+from deadlinewatch.core.words import Phrase, _, phrase
 from deadlinewatch.decisions.manager_mail import compose_manager_message
-from deadlinewatch.decisions.project_view import agreed_day
+from deadlinewatch.decisions.project_view import ProjectView, agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -22,6 +22,32 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 # the news itself): what a cancellation since makes wrong
 ABOUT_THE_MILESTONE = ("notice", "delivered", "update")
 WITHDRAWN = phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since"))
+SUPERSEDED = phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's "
+                      "timeline would contradict it; the next check-in shows them"))
+
+
+# the manager's approval by mail of a message that cannot go out (the command and the page refuse it the same way)
+CANNOT_CANCELLED = phrase(_("it cannot go out: its milestone was cancelled in the team calendar since; nothing "
+                            "changed: answer reject to close it"))
+CANNOT_SUPERSEDED = phrase(_("it cannot go out: a notice told the client newer dates since, and this check-in's "
+                             "timeline would contradict it; nothing changed: answer reject to close it"))
+
+
+def cannot_go(item: OutboxItem, pv: ProjectView) -> Phrase | None:
+    """Why a held client message may not be approved, from its project as the client knows it: about a milestone
+    cancelled since, or a check-in a notice has overtaken. None when it may."""
+    if item.kind in ABOUT_THE_MILESTONE and any(m.uid == item.uid and m.state == "cancelled" for m in pv.milestones):
+        return CANNOT_CANCELLED
+    if superseded(item, {item.project or "": max(pv.told.values(), default=item.created)}):
+        return CANNOT_SUPERSEDED
+    return None
+
+
+def superseded(item: OutboxItem, told: Mapping[str, dt.datetime]) -> bool:
+    """A held check-in made before a notice told its client newer dates (`told`: each project's latest notice that
+    told the client, when it was recorded): its timeline is out of date, and would go out after the news."""
+    latest = told.get(item.project or "")
+    return item.kind == "weekly" and latest is not None and latest > item.created
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -39,12 +65,14 @@ class Release:
 
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
-                   now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None) -> list[Release]:
+                   now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None,
+                   told: Mapping[str, dt.datetime] | None = None) -> list[Release]:
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
     date the client holds — the deadline, or the later date they were last promised (`promised`, by project and
     milestone: a second notice is not rushed out by a deadline long past) — whichever is first. Each is released
     with the manager's note of it, or neither is. One about a milestone cancelled in the team calendar since (its
-    cancellation has its own letter) never goes: it is withdrawn, and the manager told."""
+    cancellation has its own letter), or a check-in a notice has overtaken (`superseded`), never goes: it is
+    withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
     cancelled = {(m.project, m.uid) for m in milestones if m.state == "cancelled"}
     names: dict[str | None, dict[str, str]] = {}  # each project's milestone names, as the manager's notes say them
@@ -56,11 +84,12 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if item.parent is not None:
             continue  # it goes with its primary
         named = names.get(item.project, {})
-        if (item.project or "", item.uid or "") in cancelled and item.kind in ABOUT_THE_MILESTONE:
-            words = c.letters.say(c.config.team.language, [WITHDRAWN])
-            note = compose_manager_message(c, item, named, "decided", words, now)
-            out.append(Release(item.id, str(WITHDRAWN), (DecideHeld(item.id, False, "withdrawn"), note),
-                               withdrawn=True))
+        gone = (item.project or "", item.uid or "") in cancelled and item.kind in ABOUT_THE_MILESTONE
+        if gone or superseded(item, told or {}):
+            why = WITHDRAWN if gone else SUPERSEDED
+            note = compose_manager_message(c, item, named, "decided", c.letters.say(c.config.team.language, [why]),
+                                           now)
+            out.append(Release(item.id, str(why), (DecideHeld(item.id, False, "withdrawn"), note), withdrawn=True))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \

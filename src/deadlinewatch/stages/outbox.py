@@ -35,7 +35,10 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     held = svc.store.outbox(states=("held",), audience="client")
     projects = {p.id: p for p in svc.config.projects}
     promised = promised_dates(svc.store, (projects[i.project] for i in held if i.project and i.project in projects))
-    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised):
+    # when each project with a held check-in last told its client of a notice: a check-in older is overtaken
+    told = {p: max(times.values()) for p in {i.project for i in held if i.kind == "weekly" and i.project}
+            if (times := svc.store.notice_times(p))}
+    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
                      "released undecided", release.why)

@@ -1,7 +1,7 @@
 """Writes docs/samples/: every message kind in every built-in language, as .eml and as its plain text — the client's
-letters (intro, calendar entry, notice, moved dependant, notice without a plan, second notice, cancel, delivered,
-weekly) and the team's (reply, nudge, risk alert, manager's draft, the manager's copy of a letter, follow-up
-reminder, forwarded client reply, sign-in).
+letters (intro, calendar entry, notice, moved dependant, notice without a plan, second notice, cancel, back in
+the plan, delivered, weekly) and the team's (reply, nudge, risk alert, manager's draft, the manager's copy of a
+letter, follow-up reminder, forwarded client reply, sign-in).
 
 Nothing here composes a message. Each language has one studio and one story (`STORIES`): a project calendar the
 manager keeps, notes the team mails in, a manager who approves, a client who answers, a provider that refuses a
@@ -449,8 +449,13 @@ def tell(language: str, folder: Path) -> list[Sent]:
     plan["training"] = ics("training", w.training, day(12, 7), day(12, 10), cancelled=True)
     s.plan(s.at(day(12, 3), 11, 0), plan)
     s.sign_in_refused(s.at(day(12, 7), 8, 0), s.at(day(12, 7), 12, 0))
+    # the client asks for the training after all: back in the plan, a week later
+    plan["training"] = ics("training", w.training, day(12, 14), day(12, 17))
+    s.plan(s.at(day(12, 8), 10, 0), plan)
+    s.note(s.at(day(12, 11), 10, 0), BOB, w.training, 30, 2)
     s.note(s.at(day(12, 14), 15, 30), ALICE, w.design, 100)
     s.note(s.at(day(12, 15), 15, 30), BOB, w.content, 80, 3)
+    s.note(s.at(day(12, 16), 15, 0), BOB, w.training, 100)
     s.note(s.at(day(12, 17), 15, 30), BOB, w.content, 100)
     s.until(s.at(day(12, 21), 12, 30))  # the week of the launch: its weekly update
     return s.sent()
@@ -476,7 +481,7 @@ def samples(language: str) -> dict[str, bytes]:
         "notice": first("notice", "design"), "moved": first("update", about="notice"),
         "manager-draft": draft, "reply": next(s for s in told if s.kind == "reply" and s.at == draft.at),
         "manager-copy": first("manager-copy", "design", "notice"), "forward": first("forward"),
-        "notice-again": first("notice", "design", nth=1), "cancel": first("cancel"),
+        "notice-again": first("notice", "design", nth=1), "cancel": first("cancel"), "reinstate": first("reinstate"),
         "signin": first("manager-signin"), "delivered": first("delivered"),
         "weekly": [s for s in told if s.kind == "weekly"][-1],
         "nudge": first("nudge"), "alert": first("manager-alert"),

@@ -962,3 +962,40 @@ def test_a_milestone_no_note_estimates_waits_for_the_managers_date_before_its_ow
                           "date the client holds, Dec 4, 2026, is about to pass: the draft's date, Dec 11, 2026, is "
                           "only a placeholder")
     assert '"approve 2026-12-11"' in why
+
+
+@pytest.mark.parametrize("updates", ["invitations", "feed"])
+def test_a_cancelled_milestone_back_in_the_plan_is_announced_once_and_put_back_in_the_calendar(
+        tmp_path: Path, updates: str) -> None:
+    """The client was told "Launch" is cancelled (its entry taken out of their calendar); the team reopens it. Nothing
+    told them: the feed showed it again, their calendar kept it cancelled, and a later notice spoke of a milestone
+    they thought gone. Now a letter says it is back, on the date it has; under "invitations" a REQUEST above the
+    cancellation's SEQUENCE puts the entry back. Once told, nothing more — until it is cancelled again."""
+    c = _client(_composer(tmp_path), calendar_updates=updates)
+    told_gone = ClientDate(4, dt.date(2026, 12, 10), None, False, cancelled_sent=True, invited=updates == "invitations")
+    snap = _snapshot(c, dates={"launch-1": told_gone}, first_sent=NOW - dt.timedelta(days=7))
+    [back] = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].kind == "reinstate"]
+    assert back.what == '"Launch" back in the plan'
+    [shown] = back.dates
+    assert (shown.sequence, shown.shown_date, shown.reinstated) == (5, dt.date(2026, 12, 10), True)
+    letter = message_from_bytes(back.messages[0].message, policy=email_policy)
+    text = " ".join(body(letter).split())
+    assert str(letter["Subject"]).startswith("Back in the plan: Launch, 10 Dec")
+    assert ("which I told you we had taken out of the project plan, is back in it, for Thursday, 10 December 2026"
+            in text)
+    parts = [p for p in letter.walk() if p.get_content_type() == "text/calendar"]
+    if updates == "invitations":
+        [event] = Calendar.from_ical(parts[0].get_content()).walk("VEVENT")
+        assert (event.get("SEQUENCE"), str(event["STATUS"])) == (5, "CONFIRMED")
+        assert "puts the entry back in your calendar" in text
+    else:
+        assert parts == [] and "calendar" not in text
+    after = ClientDate.after(told_gone, shown)
+    assert not after.cancelled_sent and after.sequence == 5
+    again = dataclasses.replace(snap, view=dataclasses.replace(snap.view, dates={"launch-1": after}))
+    assert [p for p in decide_project(c, again, _forecaster(c), NOW).plans if p.messages[0].kind == "reinstate"] == []
+    # cancelled again: its cancellation goes, as the first one did
+    ms = [dataclasses.replace(m, state="cancelled") if m.uid == "launch-1" else m for m in snap.view.milestones]
+    gone = dataclasses.replace(again, view=dataclasses.replace(again.view, milestones=ms))
+    kinds = [p.messages[0].kind for p in decide_project(c, gone, _forecaster(c), NOW).plans]
+    assert "cancel" in kinds and "reinstate" not in kinds

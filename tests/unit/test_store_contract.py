@@ -436,6 +436,16 @@ class StoreContract:
         store.decide(primary, False, now=NOW, decided_by="pm")
         assert store.shown_groups("p") == [("rejected", tuple(shown))]
 
+    def test_outbox_a_milestone_back_in_the_plan_is_no_longer_cancelled_for_the_client(self, store: StorePort) -> None:
+        gone = ShowDate("p", "u1", 4, cancelled=True)
+        back = ShowDate("p", "u1", 5, shown_date=NOW.date(), invited=True, reinstated=True)
+        store.enqueue_client_group([mail("<c1@x>", "pending", "client")], [gone])
+        assert store.client_dates("p")["u1"].cancelled_sent
+        store.enqueue_client_group([mail("<b1@x>", "pending", "client")], [back])
+        now = store.client_dates("p")["u1"]
+        assert not now.cancelled_sent and now.sequence == 5 and now.shown_date == NOW.date()
+        assert store.shown_groups("p")[1] == ("pending", (back,))  # read back as it was decided
+
     def test_outbox_a_group_composed_in_shadow_is_read_back_as_shadow_sent_or_not(self, store: StorePort) -> None:
         shown = (ShowDate("p", "u1", 2, shown_date=NOW.date(), promised=NOW.date()),)
         shadow = dataclasses.replace(mail("<s1@x>", "pending", "client"), shadow=True)

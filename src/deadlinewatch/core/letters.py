@@ -606,6 +606,18 @@ class Letters:
                                    self._entry(env, row), method="CANCEL") if carries else None
         return self._client_message(env, subject, text, None, request, "CANCEL")
 
+    def reinstated(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool) -> EmailMessage:
+        """A milestone the client was told is cancelled is back in the plan, on `row.new`: the letter says so and
+        apologises for the back-and-forth; under "invitations", a REQUEST with a SEQUENCE above `sent` (the
+        highest sent for that UID) and STATUS:CONFIRMED puts the entry back in the client's calendar — added anew
+        when their calendar never had it (`invited` False)."""
+        row = replace(_clean(row), sequence=max(row.sequence, sent + 1))
+        subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
+                                            cancel=False, reinstated=True, invites=env.invites, new_entry=not invited)
+        request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
+                                   self._entry(env, row)) if env.invites else None
+        return self._client_message(env, subject, text, None, request, "REQUEST")
+
     def weekly(self, env: ClientEnvelope, rows: Sequence[TimelineRow], progress: Sequence[Progress],
                upcoming: Sequence[TimelineRow], week_start: dt.date, watch: Sequence[str] = (), first: bool = False
                ) -> EmailMessage:

@@ -131,6 +131,7 @@ class ShowDate:
     cancelled: bool = False
     invited: bool = False  # an invitation (iMIP REQUEST) for it goes with this message
     entry_uid: str | None = None  # the UID of the client's entry it shows (kept: an entry keeps its first UID)
+    reinstated: bool = False  # a milestone the client was told is cancelled is back in the plan: told so
 
 
 @dataclass(frozen=True)
@@ -147,14 +148,16 @@ class ClientDate:
     @staticmethod
     def after(before: ClientDate | None, show: ShowDate) -> ClientDate:
         """What the calendar shows once `show` reaches it: the SEQUENCE never goes back, a date or promise left
-        out stays as it was, and a delivered or cancelled message once sent stays sent. (The one place this rule
-        is written: every store and the evaluation's own view go through it.)"""
+        out stays as it was, and a delivered or cancelled message once sent stays sent — until a letter says the
+        milestone is back in the plan (`reinstated`). (The one place this rule is written: every store and the
+        evaluation's own view go through it.)"""
         if before is None:
-            return ClientDate(show.sequence, show.shown_date, show.promised, show.delivered, show.cancelled,
-                              show.invited)
+            return ClientDate(show.sequence, show.shown_date, show.promised, show.delivered,
+                              show.cancelled and not show.reinstated, show.invited)
         return ClientDate(max(before.sequence, show.sequence), show.shown_date or before.shown_date,
                           show.promised or before.promised, before.delivered_sent or show.delivered,
-                          before.cancelled_sent or show.cancelled, before.invited or show.invited)
+                          (before.cancelled_sent or show.cancelled) and not show.reinstated,
+                          before.invited or show.invited)
 
 
 # --- actions: what a step decided, as data; the store carries them out in one transaction ----------------------

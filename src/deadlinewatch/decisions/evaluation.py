@@ -447,6 +447,29 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     return plan
 
 
+def back_on(pv: ProjectView, m: Milestone) -> dt.date:
+    """The date a milestone back in the plan is back on: the one the client was last promised, where a notice gave
+    one, else the deadline the team calendar has now (restored, it may have a new one)."""
+    cd = pv.dates.get(m.uid)
+    return cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)
+
+
+def plan_reinstated(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+    """A milestone the client was told is cancelled is open again in the team calendar: the letter that says it is
+    back in the plan, on the date it now has (`back_on`), with the entry put back in the client's calendar (a
+    REQUEST whose SEQUENCE is above every one decided for it: the cancellation's too)."""
+    sequence = pv.next_sequence(m)
+    row = TimelineRow(m.uid, m.name, pv.agreed(m), back_on(pv, m), "on track", sequence, pv.entry_uid(m.uid))
+    invited = _in_calendar(pv, m.uid)
+    env = _envelope(c, pv, "reinstate", [m.uid, sequence], now)
+    plan = Plan(reason="back in the plan after its cancellation",
+                why=c.letters.gettext(c.config.team.language, _("back in the plan after its cancellation")))
+    _add(c, plan, pv.project, env, c.letters.reinstated(env, row, sent=pv.sequence(m), invited=invited), now, m.uid)
+    plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, shown_date=row.new,
+                               invited=env.invites, entry_uid=row.entry_uid, reinstated=True))
+    return plan
+
+
 def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
                 alerts: Collection[str] = (), first_sent: dt.datetime | None = None) -> Plan | None:
     """The check-in of the week whose slot (weekly_update, in the client's zone) has come; `alerts`: the UIDs the
@@ -581,6 +604,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 and not cd.cancelled_sent and not m.private
                 and (invites or pv.shown(m) >= now.astimezone(pv.client_tz).date())):
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
+        # told it was cancelled, and open again in the team calendar with a date still to come: the client hears it
+        # is back (a date passed meanwhile is the notice's news, which follows)
+        elif (m.state != "cancelled" and cd is not None and cd.cancelled_sent and not m.private
+              and pv.state(m) == "open" and back_on(pv, m) >= now.astimezone(pv.client_tz).date()):
+            add(plan_reinstated(c, pv, m, now), f"\"{m.name}\" back in the plan")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
         add(intro, "introduction")

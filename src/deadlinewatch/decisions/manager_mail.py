@@ -109,6 +109,7 @@ SUBJECTS = {  # what a client message is about, as the manager's messages name i
     "intro": _("the introduction of the timeline"),
     "weekly": _("the weekly update"),
     "cancel": _("the cancellation of %(milestone)s"),
+    "reinstate": _("%(milestone)s back in the plan"),
     "delivered": _("%(milestone)s delivered"),
 }
 

@@ -20,7 +20,7 @@ from deadlinewatch.decisions.studio import Studio, bare
 MAX_BACKOFF = dt.timedelta(hours=1)
 # the client messages about one milestone's date (an introduction names its first milestone too, a cancellation is
 # the news itself): what a cancellation since makes wrong
-ABOUT_THE_MILESTONE = ("notice", "delivered", "update")
+ABOUT_THE_MILESTONE = ("notice", "delivered", "update", "reinstate")
 WITHDRAWN = phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since"))
 SUPERSEDED = phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's "
                       "timeline would contradict it; the next check-in shows them"))

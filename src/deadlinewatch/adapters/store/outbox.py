@@ -42,7 +42,8 @@ def shows_from_json(text: str) -> tuple[ShowDate, ...]:
         return dt.date.fromisoformat(v) if v else None
 
     return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
-                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"))
+                          bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"),
+                          bool(d.get("reinstated")))
                  for d in json.loads(text))
 
 

@@ -272,7 +272,7 @@ class MemoryStore(StorePort):
 
     def _notices(self, project: str, shadow: bool = False) -> list[OutboxItem]:  # that told the client (or in shadow)
         return self._items(lambda i: i.project == project and i.kind == "notice" and i.shadow == shadow
-                           and i.state not in ("rejected", "held"))
+                           and i.state not in ("rejected", "held", "failed"))
 
     def _notices_sent(self, project: str, shadow: bool = False) -> dict[str, dt.datetime]:  # ClientRecord.sent
         return {i.uid or "": i.sent or i.created for i in self._notices(project, shadow)}

@@ -483,6 +483,9 @@ class StoreContract:
         store.enqueue_client_group([client("<q@x>", "q", "u1", "held")], [])
         rejected = store.enqueue_client_group([client("<r@x>", "q", "u3", "held")], [ShowDate("q", "u3", 4)])
         store.decide(rejected, False, now=NOW, decided_by="pm")
+        # refused by the client's server: it told them nothing
+        refused = store.enqueue_client_group([client("<f@x>", "q", "u4", at=later)], [ShowDate("q", "u4", 2)])
+        assert store.set_outbox_state(refused, "failed", now=later, error="550 no such user")
         store.record_outgoing([dataclasses.replace(mail("<t@x>"), project="t")])  # to the team only: no record
         # under approval = "shadow" (to the manager alone): kept apart, counted only while the project is in shadow
         store.enqueue_client_group([dataclasses.replace(client("<si@x>", "s", "", kind="intro"), shadow=True)], [])
@@ -505,6 +508,8 @@ class StoreContract:
             assert record.sent == record.told
             assert store.client_records(project) == {p: r for p, r in records.items() if p == project}
         assert records["p"].first_sent == NOW - dt.timedelta(days=1) and records["p"].held == {"u2": NOW}
+        assert records["q"].told == {} and store.notice_times("q") == {}  # rejected, failed: neither told the client
+        assert [state for state, _ in records["q"].groups] == ["held", "rejected", "failed"]
 
     def test_notes_every_projects_are_read_at_once_and_the_cache_sees_new_ones(self, store: StorePort) -> None:
         def note(key: str, project: str, uid: str, at: dt.datetime, done: int) -> RecordMessage:

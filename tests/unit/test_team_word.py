@@ -82,7 +82,7 @@ def test_a_date_held_or_rejected_is_never_what_the_client_was_told() -> None:
     project = Project(id="p", name="P", calendar="p", client=client, calendar_updates="invitations",
                       approval="auto", weekly_update="")
     pv = ProjectView(project, [], {}, decided)
-    for state in ("held", "rejected"):
+    for state in ("held", "rejected", "failed"):  # failed: the client's server refused it
         judged = pv.judged([("sent", (told,)), (state, (refused,))])
         assert judged.dates["m"].promised == dt.date(2026, 12, 9)  # "the new date I gave you" is this one
         assert judged.dates["m"].sequence == 4  # the SEQUENCE only grows, told or not

@@ -25,7 +25,9 @@ from deadlinewatch.core.model import (
     TimelineRow,
 )
 
-WITHHELD = ("held", "rejected")  # the states of a client group whose news the client does not have
+# the states of a client group whose news the client does not have: held for the manager, rejected, or refused by
+# the client's server (failed: the manager was told; its date is judged as a rejected one's, never as one told)
+WITHHELD = ("held", "rejected", "failed")
 # and what the client's own page, feed and calendar copy leave out: a group composed under approval = "shadow" too
 NOT_TOLD = (*WITHHELD, SHADOW)
 
@@ -66,7 +68,7 @@ class ProjectView:
     key: bytes = b""
     # milestones every invitation of which was rejected: the client's calendar never had their entry
     uninvited: frozenset[str] = frozenset()
-    # milestones whose entry the client's calendar has: an invitation for it was told (not held, not rejected);
+    # milestones whose entry the client's calendar has: an invitation for it was told (not held, rejected or failed);
     # None where the view was not judged (every invitation decided counts)
     in_calendar: frozenset[str] | None = None
     sent: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice told went out
@@ -180,8 +182,9 @@ class ProjectView:
                                              promised=known.promised if known else None)
             if decided.promised is not None and decided.promised != dates[uid].promised:
                 withheld[uid] = decided.promised
-        rejected = {d.uid for state, shows in groups if state == "rejected" for d in shows if d.invited}
-        kept = {d.uid for state, shows in groups if state != "rejected" and state not in shadow
+        refused = ("rejected", "failed")  # an invitation the manager rejected, or the client's server refused
+        rejected = {d.uid for state, shows in groups if state in refused for d in shows if d.invited}
+        kept = {d.uid for state, shows in groups if state not in refused and state not in shadow
                 for d in shows if d.invited}
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
                                    in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited))

@@ -102,9 +102,9 @@ class Outbox(Database):
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
         """When each milestone's latest notice that told the client was recorded (sent or on its way; not held
-        for the manager, not rejected, not composed under approval = "shadow")."""
+        for the manager, not rejected, not refused by the client's server, not composed under approval = "shadow")."""
         rows = self.db.execute("SELECT uid, created FROM outbox WHERE project = ? AND kind = 'notice' AND"
-                               " state NOT IN ('rejected', 'held') AND shadow = 0 ORDER BY id", (project,))
+                               " state NOT IN ('rejected', 'held', 'failed') AND shadow = 0 ORDER BY id", (project,))
         return {r["uid"]: dt.datetime.fromisoformat(r["created"]) for r in rows}
 
     def held_notices(self, project: str) -> dict[str, dt.datetime]:
@@ -149,7 +149,7 @@ class Outbox(Database):
                     shadows[name] = counted
                 else:
                     record = records[name] = counted
-            if r["kind"] == "notice" and r["state"] not in ("rejected", "held"):
+            if r["kind"] == "notice" and r["state"] not in ("rejected", "held", "failed"):
                 counted.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
                 counted.sent[r["uid"]] = dt.datetime.fromisoformat(r["sent"] or r["created"])
             if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:

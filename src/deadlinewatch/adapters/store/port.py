@@ -88,7 +88,7 @@ class ClientRecord:
     """What the outbox holds of one project's client, as a pass reads it for every project at once
     (`client_records`): when its first client message was recorded, every date decided for each milestone and the
     UID of its entry, each client group's state (`group_state`) and the dates it gave (oldest first), when each
-    milestone's latest notice that told the client was recorded (not held, not rejected), and what its notice
+    milestone's latest notice that told the client was recorded (not held, rejected or failed), and what its notice
     still held for the manager was composed from (its basis, else its creation) — what client_dates, entry_uids,
     shown_groups, notice_times and held_notices say of the project one by one. The messages composed under
     approval = "shadow" went to the manager alone: what they add to `first_sent`, `told` and `sent` is kept apart
@@ -275,7 +275,7 @@ class OutboxState(Protocol):
         ...
 
     def notice_times(self, project: str) -> dict[str, dt.datetime]:
-        """uid → when its latest notice that told the client (not held, not rejected) was recorded."""
+        """uid → when its latest notice that told the client (not held, rejected or failed) was recorded."""
         ...
 
     def held_notices(self, project: str) -> dict[str, dt.datetime]:

@@ -207,6 +207,9 @@ class ProjectCalendar:
     def put(self, url: str, ics: str, etag: str | None) -> str | None:
         raise AssertionError("the story keeps no client-facing calendar")
 
+    def delete(self, url: str) -> None:
+        raise AssertionError("the story keeps no client-facing calendar")
+
     def check(self) -> str:
         return "ok"
 

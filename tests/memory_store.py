@@ -151,9 +151,15 @@ class MemoryStore(StorePort):
     def client_calendar_entry(self, project: str, uid: str) -> ClientCalendarEntry | None:
         return self.s.client_calendar.get((project, uid))
 
+    def client_calendar_entries(self, project: str) -> dict[str, ClientCalendarEntry]:
+        return {uid: e for (p, uid), e in self.s.client_calendar.items() if p == project}
+
     def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
                                    date: dt.date, status: str) -> None:
         self.s.client_calendar[(project, uid)] = ClientCalendarEntry(url, etag, sequence, date, status)
+
+    def forget_client_calendar_entry(self, project: str, uid: str) -> None:
+        self.s.client_calendar.pop((project, uid), None)
 
     # --- the outbox and the client dates -------------------------------------------------------------------------
 

@@ -160,6 +160,32 @@ def test_the_client_calendar_copy_follows_the_promises_and_keeps_a_persons_edit(
     assert source
 
 
+def test_a_milestone_made_private_leaves_the_client_calendar_copy(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    """The launch was in the client's calendar copy; the team marks it private. The client's page and feed leave it
+    out at once; the copy kept its entry, with a date nobody would update again. It is taken out."""
+    source = seeded(dav)
+    dav.server.make_calendar("acme-client", "acme-client")
+    config = _config(dav, dovecot, smtp_tls, tmp_path)
+    config.write_text(config.read_text().replace('calendar = "acme-web"',
+                                                 'calendar = "acme-web"\nclient_calendar = "acme-client"'))
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+
+    def names() -> set[str]:
+        return {str(Calendar.from_ical(e.ics).walk("VEVENT")[0]["SUMMARY"]).split(": ")[1]
+                for e in adapter(dav).changes("acme-client", None, None, {}).changed}
+
+    assert names() == {"Design mockups", "Launch"}
+    dav.server.put(source, "launch-1", LAUNCH.replace("END:VEVENT", "CLASS:PRIVATE\nEND:VEVENT"))
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:05")
+    assert result.returncode == 0, result.stderr
+    assert "the entry of launch-1 taken out" in result.stdout
+    assert names() == {"Design mockups"}
+    again = deadlinewatch("once", config=config, now="2026-11-30T12:10")  # nothing more to take out
+    assert again.returncode == 0 and "taken out" not in again.stdout
+
+
 def test_bench_runs_small(tmp_path: Path) -> None:
     """bench/caldav_sync.py end to end at a tiny size, so the benchmark itself cannot rot."""
     bench = Path(__file__).resolve().parents[2] / "bench" / "caldav_sync.py"

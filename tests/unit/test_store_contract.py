@@ -21,6 +21,7 @@ from deadlinewatch.core.model import (
     DecideHeld,
     FollowServer,
     Forecast,
+    ForgetClientCalendarEntry,
     ManagerCopy,
     Place,
     QueueMail,
@@ -101,6 +102,15 @@ class StoreContract:
         assert follow("http://b/\0pm") is True
         assert store.calendar_state("p") is None and store.client_calendar_entry("p", "design-1") is None
         assert [m.uid for m in store.milestones("p")] == ["design-1"]  # the milestones stay
+
+    def test_calendars_the_client_copys_entries_are_listed_and_forgotten(self, store: StorePort) -> None:
+        store.save_client_calendar_entry("p", "design-1", "http://a/c/d.ics", "e1", 2, NOW.date(), "ok")
+        store.save_client_calendar_entry("p", "launch-1", "http://a/c/l.ics", None, 1, NOW.date(), "ok")
+        store.save_client_calendar_entry("q", "launch-1", "http://a/q/l.ics", "e3", 1, NOW.date(), "ok")
+        assert set(store.client_calendar_entries("p")) == {"design-1", "launch-1"}
+        assert store.client_calendar_entries("p")["design-1"] == store.client_calendar_entry("p", "design-1")
+        store.carry_out([ForgetClientCalendarEntry("p", "launch-1")], NOW)
+        assert set(store.client_calendar_entries("p")) == {"design-1"} and store.client_calendar_entry("q", "launch-1")
 
     def test_outbox_a_decision_moves_the_held_group_once(self, store: StorePort) -> None:
         later = NOW + dt.timedelta(days=2)

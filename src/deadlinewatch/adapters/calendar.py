@@ -92,6 +92,10 @@ class CalendarSource(Protocol):
         """Create (etag None) or update (If-Match) an entry; its new ETag, or None when someone changed it."""
         ...
 
+    def delete(self, url: str) -> None:
+        """Remove an entry (gone already is as good)."""
+        ...
+
     def check(self) -> str:
         """Log in; what a person reads in `check-config --connect`."""
         ...
@@ -338,6 +342,16 @@ class CalDAVCalendar:
             return str(new)
 
         return self._call(run)
+
+    def delete(self, url: str) -> None:
+        """Remove one entry of the client-facing copy, whatever a person added to it (the milestone is no longer
+        the client's to see); one already gone (404) is as good."""
+        def run(client: DAVClient) -> None:
+            response = client.request(url, "DELETE")
+            if response.status != 404:
+                _check(response, url, "DELETE")
+
+        self._call(run)
 
     def get(self, url: str) -> tuple[str, str] | None:
         """An entry's text and ETag, or None when it is gone."""

@@ -412,6 +412,14 @@ class SaveClientCalendarEntry:
 
 
 @dataclass(frozen=True)
+class ForgetClientCalendarEntry:
+    """A milestone's entry was taken out of the client-facing calendar copy (it is no longer the client's to see)."""
+
+    project: str
+    uid: str
+
+
+@dataclass(frozen=True)
 class SwapUidvalidity:
     """A mail folder's UIDVALIDITY as the server says it now (Carried.uidvalidity: what it was)."""
 
@@ -424,4 +432,5 @@ class SwapUidvalidity:
 # show it (QueueGroup)
 Action = (QueueMail | QueueGroup | ManagerCopy | DecideHeld | SetOutboxState | RecordMessage | SetRiskAlert
           | SaveForecasts | SetServer | RecordPass | RecordFailure | MarkMoved | PruneMail | ApplyCalendar
-          | SaveCalendarToken | ForgetCalendar | FollowServer | SaveClientCalendarEntry | SwapUidvalidity)
+          | SaveCalendarToken | ForgetCalendar | FollowServer | SaveClientCalendarEntry | ForgetClientCalendarEntry
+          | SwapUidvalidity)

@@ -16,7 +16,7 @@ from deadlinewatch.adapters.calendar import CalendarSource
 from deadlinewatch.adapters.store import ClientCalendarState
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
-from deadlinewatch.core.model import SaveClientCalendarEntry, TimelineRow
+from deadlinewatch.core.model import ForgetClientCalendarEntry, SaveClientCalendarEntry, TimelineRow
 from deadlinewatch.errors import CollectionError, ConfigError, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed
 from deadlinewatch.stages.calendar_sync import CalendarStore, follow_server
@@ -47,15 +47,18 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
                   report: PassReport) -> None:
     pv = view_as_told(svc.store, project)  # a date held for the manager is not in the client's calendar yet
     rows = list(pv.rows())
-    seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private and m.uid in pv.dates]
+    entries = svc.store.client_calendar_entries(project.id)
+    # a cancelled milestone the client knew of (a date told, or an entry in this copy) stays, marked cancelled
+    seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private
+                      and (m.uid in pv.dates or m.uid in entries)]
     for m in seen_cancelled:
-        cd = pv.dates[m.uid]
-        rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled", cd.sequence,
-                                pv.entry_uid(m.uid)))
+        told = pv.dates.get(m.uid)
+        rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled",
+                                told.sequence if told else pv.sequence(m), pv.entry_uid(m.uid)))
     base: str | None = None
     page_url = pv.page_url(svc.config.web.base_url)
     for row in rows:
-        written = svc.store.client_calendar_entry(project.id, row.uid)
+        written = entries.get(row.uid)
         # what the entry says, as in the letters' invitations: the status, the page's address (Letters)
         description = svc.letters.entry_description(project.client.language, row, page_url, project.client.timezone)
         if written and (written.sequence, written.date, written.status) == (row.sequence, row.new, description):
@@ -82,3 +85,13 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
         svc.store.carry_out([SaveClientCalendarEntry(project.id, row.uid, url, etag, row.sequence, row.new,
                                                      description)], svc.clock.now())
         report.event("%s: client calendar: \"%s\" on %s (SEQUENCE %d)", project.id, row.name, row.new, row.sequence)
+    # an entry of a milestone that is no longer the client's to see (made private in the team calendar since): taken
+    # out, as the client's page and feed leave it out — left there, it would keep a date nobody updates
+    shown = {row.uid for row in rows}
+    for uid, written in entries.items():
+        if uid in shown:
+            continue
+        await asyncio.to_thread(calendar.delete, written.url)
+        svc.store.carry_out([ForgetClientCalendarEntry(project.id, uid)], svc.clock.now())
+        report.event("%s: client calendar: the entry of %s taken out (no longer the client's to see)", project.id,
+                     uid)

@@ -154,8 +154,17 @@ class Calendars(Database):
                             " uid = ?", (project, uid)).fetchone()
         return ClientCalendarEntry(r[0], r[1], r[2], dt.date.fromisoformat(r[3]), r[4]) if r else None
 
+    def client_calendar_entries(self, project: str) -> dict[str, ClientCalendarEntry]:
+        rows = self.db.execute("SELECT uid, url, etag, sequence, date, status FROM client_calendar WHERE project = ?",
+                               (project,))
+        return {r[0]: ClientCalendarEntry(r[1], r[2], r[3], dt.date.fromisoformat(r[4]), r[5]) for r in rows}
+
     def save_client_calendar_entry(self, project: str, uid: str, url: str, etag: str | None, sequence: int,
                                    date: dt.date, status: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO client_calendar VALUES (?,?,?,?,?,?,?)",
                        (project, uid, url, etag, sequence, date.isoformat(), status))
+
+    def forget_client_calendar_entry(self, project: str, uid: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM client_calendar WHERE project = ? AND uid = ?", (project, uid))

@@ -14,6 +14,7 @@ from deadlinewatch.core.model import (
     DecideHeld,
     FollowServer,
     ForgetCalendar,
+    ForgetClientCalendarEntry,
     ManagerCopy,
     MarkMoved,
     PruneMail,
@@ -100,6 +101,8 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                     forgot = store.follow_server(server) or forgot
                 case SaveClientCalendarEntry(project, uid, url, etag, sequence, date, status):
                     store.save_client_calendar_entry(project, uid, url, etag, sequence, date, status)
+                case ForgetClientCalendarEntry(project, uid):
+                    store.forget_client_calendar_entry(project, uid)
                 case SwapUidvalidity(folder, value):
                     uidvalidity = store.swap_uidvalidity(folder, value)
                 case _:

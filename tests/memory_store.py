@@ -297,9 +297,11 @@ class MemoryStore(StorePort):
             shadow = ClientRecord(shadow_first.created if shadow_first else None,
                                   told={i.uid or "": i.created for i in self._notices(p, shadow=True)},
                                   sent=self._notices_sent(p, shadow=True))
+            latest = {i.uid or "": i.state for i in self._notices(p)}  # each milestone's latest told notice
             record = ClientRecord(first.created if first else None, self.client_dates(p), self.entry_uids(p),
                                   self.shown_groups(p), self.notice_times(p), self.held_notices(p),
-                                  self._notices_sent(p), shadow if shadow != ClientRecord() else None)
+                                  self._notices_sent(p), shadow if shadow != ClientRecord() else None,
+                                  {uid for uid, state in latest.items() if state in ("pending", "sending")})
             if record != ClientRecord():
                 records[p] = record
         return records

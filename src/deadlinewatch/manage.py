@@ -23,7 +23,7 @@ from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebS
 from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
-from deadlinewatch.decisions.outbox import CANNOT_CANCELLED, CANNOT_SUPERSEDED, cannot_go
+from deadlinewatch.decisions.outbox import CANNOT_SUPERSEDED, cannot_go
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -261,15 +261,16 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     from deadlinewatch.stages.state import view
 
-    refused = cannot_go(item, view(store, config.project(item.project))) \
+    refused = cannot_go(item, view(store, config.project(item.project)), _clock(config, now_text).now()) \
         if approve and item.project and item.project in {p.id for p in config.projects} else None
-    if refused is CANNOT_CANCELLED:
-        raise DeadlinewatchError(f"notice #{notice_id} is about a milestone cancelled in the team calendar since: "
-                                 f"it cannot go out; reject it (deadlinewatch reject {notice_id})")
     if refused is CANNOT_SUPERSEDED:
         raise DeadlinewatchError(f"check-in #{notice_id} was made before a notice told the client newer dates: its "
                                  f"timeline would contradict that notice; reject it (deadlinewatch reject "
                                  f"{notice_id}) — the next check-in shows the new dates")
+    if refused is not None:
+        why = str(refused).removeprefix("it cannot go out: ").split(";")[0]
+        raise DeadlinewatchError(f"notice #{notice_id} cannot go out: {why}; reject it (deadlinewatch reject "
+                                 f"{notice_id})")
     clock = _clock(config, now_text)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)

@@ -859,10 +859,12 @@ def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_p
     assert manage.decide(store, str(held_id), False, c.config, None).startswith(f"notice #{held_id} rejected")
 
 
-def test_approving_a_held_check_in_a_notice_overtook_is_refused(tmp_path: Path) -> None:
-    """Monday's check-in waits for the manager; a notice made after it is approved first and tells the client a new
-    date. Approved next, the check-in would show the old date, on track, after the news: `approve` refuses it and
-    says to reject it (the next check-in shows the new dates)."""
+@pytest.mark.parametrize("made", [dt.timedelta(hours=1), dt.timedelta(0)])
+def test_approving_a_held_check_in_a_notice_overtook_is_refused(tmp_path: Path, made: dt.timedelta) -> None:
+    """Monday's check-in waits for the manager; a notice made after it — or in the same pass (the review: both are
+    made at 09:00 on a Monday under approval = "manager") — is approved first and tells the client a new date.
+    Approved next, the check-in would show the old date, on track, after the news: `approve` refuses it and says to
+    reject it (the next check-in shows the new dates)."""
     from deadlinewatch import manage
     from deadlinewatch.errors import DeadlinewatchError
     from deadlinewatch.stages.state import record, view
@@ -873,7 +875,7 @@ def test_approving_a_held_check_in_a_notice_overtook_is_refused(tmp_path: Path) 
     weekly = plan_weekly(c, view(store, c.config.projects[0]), NOW, NOW)
     assert weekly is not None
     (weekly_id,) = record(store, c, [weekly.group()], NOW).ids
-    later = NOW + dt.timedelta(hours=1)
+    later = NOW + made
     [notice] = [p for p in decide_project(c, _snapshot(c, reports={"design-1": [SLIPPING]},
                                                        first_sent=NOW - dt.timedelta(days=7)), _forecaster(c),
                                           later).plans if p.messages[0].kind == "notice"]
@@ -998,3 +1000,56 @@ def test_a_cancelled_milestone_back_in_the_plan_is_announced_once_and_put_back_i
     gone = dataclasses.replace(again, view=dataclasses.replace(again.view, milestones=ms))
     kinds = [p.messages[0].kind for p in decide_project(c, gone, _forecaster(c), NOW).plans]
     assert "cancel" in kinds and "reinstate" not in kinds
+
+
+def test_cancelled_back_in_the_plan_and_cancelled_again_each_letter_is_recorded_once(tmp_path: Path) -> None:
+    """Cancelled, back in the plan, cancelled again: the second cancellation had the first one's Message-ID, the
+    store refused it, and the pass stopped there — every pass after (the review of the session's change)."""
+    from deadlinewatch.stages.state import record, view
+
+    c = _composer(tmp_path)
+    store = MemoryStore()
+    _synced(store, c)
+    project = c.config.projects[0]
+    [intro] = decide_project(c, dataclasses.replace(_snapshot(c), view=view(store, project)), _forecaster(c),
+                             NOW - dt.timedelta(days=7)).plans
+    record(store, c, [intro.group()], NOW - dt.timedelta(days=7))
+    first = dataclasses.replace(_snapshot(c), view=view(store, project), first_sent=NOW - dt.timedelta(days=7))
+
+    def with_launch(state: str) -> Snapshot:
+        now = view(store, project)
+        ms = [dataclasses.replace(m, state=state) if m.uid == "launch-1" else m for m in now.milestones]
+        return dataclasses.replace(first, view=dataclasses.replace(now, milestones=ms))
+
+    ids = []
+    for state, kind in (("cancelled", "cancel"), ("open", "reinstate"), ("cancelled", "cancel")):
+        plans = [p for p in decide_project(c, with_launch(state), _forecaster(c), NOW).plans
+                 if p.messages[0].kind == kind]
+        assert len(plans) == 1, (state, kind)
+        ids += [plans[0].messages[0].message_id]
+        record(store, c, [plans[0].group()], NOW)
+    assert len(set(ids)) == 3
+
+
+def test_back_in_the_plan_only_after_a_cancellation_the_client_was_told_and_nothing_before_it(
+        tmp_path: Path) -> None:
+    """A cancellation the manager rejected told nothing: the milestone open again gets no "I know I'd told you we
+    had taken it out" (the review). One told, open again with its date passed, gets neither an apology nor an
+    invitation for a milestone the client holds cancelled: the pass says why, and the return waits for a date."""
+    c = _composer(tmp_path)
+    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
+    gone = ShowDate("acme-web", "launch-1", 4, cancelled=True)
+    dates = {"launch-1": ClientDate.after(ClientDate.after(None, told), gone)}
+    snap = _snapshot(c, dates=dates, first_sent=NOW - dt.timedelta(days=7))
+    for state, expected in (("rejected", []), ("sent", ["reinstate"])):
+        judged = snap.view.judged([("sent", (told,)), (state, (gone,))])
+        kinds = [p.messages[0].kind for p in decide_project(c, dataclasses.replace(snap, view=judged),
+                                                            _forecaster(c), NOW).plans]
+        assert [k for k in kinds if k == "reinstate"] == expected, state
+    late = Report("acme-web", "launch-1", NOW, 10, 20.0)  # open again, its date passed, a note saying it is late
+    after = NOW + dt.timedelta(days=14)
+    past = dataclasses.replace(snap, view=dataclasses.replace(snap.view.judged([("sent", (told,)), ("sent", (gone,))]),
+                                                              reports={"launch-1": [late]}))
+    decided = decide_project(c, past, _forecaster(c), after)
+    assert [p for p in decided.plans if p.messages[0].uid == "launch-1"] == []
+    assert any("open again but its date has passed" in e for e in decided.events)

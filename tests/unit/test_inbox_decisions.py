@@ -99,7 +99,7 @@ def test_the_managers_approval_by_mail_of_a_message_that_cannot_go_changes_nothi
     ms = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics", NOW).milestones
     project = c.config.projects[0]
     gone = ProjectView(project, [dataclasses.replace(m, state="cancelled") for m in ms], {}, {})
-    overtaken = ProjectView(project, ms, {}, {}, told={"design-1": NOW + dt.timedelta(hours=2)})
+    overtaken = ProjectView(project, ms, {}, {}, sent={"design-1": NOW + dt.timedelta(hours=2)})
     for item, pv, why in ((held(), gone, "its milestone was cancelled in the team calendar since"),
                           (dataclasses.replace(held(), kind="weekly", uid=None), overtaken,
                            "a notice told the client newer dates since")):

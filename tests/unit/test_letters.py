@@ -458,6 +458,18 @@ def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_cli
     assert after not in past and "341" not in past and "৩৪১" not in past  # days to 12 December 2027
 
 
+@pytest.mark.parametrize(("today", "expected"), [
+    (dt.date(2026, 6, 15), dt.date(2026, 12, 12)),  # half a year ahead: this December's (a review: None)
+    (dt.date(2026, 12, 12), dt.date(2026, 12, 12)),  # the day itself
+    (dt.date(2026, 12, 29), None),  # just passed: over
+    (dt.date(2027, 2, 20), dt.date(2027, 12, 12)),  # passed over two months ago: a day named now is the next one
+])
+def test_the_clients_day_is_the_next_one_unless_it_just_passed(today: dt.date, expected: dt.date | None) -> None:
+    from deadlinewatch.core.locales import context_day
+
+    assert context_day("your shareholder meeting on 12 December", "en", today) == expected
+
+
 def test_the_cause_is_owned_and_prevent_says_what_keeps_it_from_recurring() -> None:
     text = body(letters().notice(letter(prevent="assets are now due a week before design starts")))
     assert "The delay is our responsibility: the brand assets arrived late." in text

@@ -104,6 +104,23 @@ def test_a_held_check_in_a_notice_overtook_is_withdrawn_never_sent(c: Studio) ->
     assert not notice.withdrawn
 
 
+def test_a_held_letter_its_milestone_has_since_made_wrong_is_withdrawn(c: Studio) -> None:
+    """A placeholder notice held (no note gave an estimate) for a milestone the team then marks completed in the
+    calendar went out undecided the day before its date — "we won't be able to deliver … by Friday" — before its
+    delivered note (the review of the session's change). Withdrawn; and so is a held cancellation of a milestone
+    open again, which would tell the client it is gone after it came back."""
+    [design] = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                   CREATED).milestones
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    done = dataclasses.replace(design, state="done")
+    [release] = decide_release(c, [item()], [done], later)
+    assert release.withdrawn and "completed in the team calendar since" in release.why
+    [delivered] = decide_release(c, [dataclasses.replace(item(), kind="delivered")], [done], later)
+    assert not delivered.withdrawn  # the delivered note is the news
+    [back] = decide_release(c, [dataclasses.replace(item(), kind="cancel")], [design], later)
+    assert back.withdrawn and "open again in the team calendar since" in back.why
+
+
 def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Studio) -> None:
     settled = settle(c, item("sending"), {}, {"design-1": "Design mockups"}, CREATED)
     assert settled.sent and settled.actions == [SetOutboxState(3, "sent", None)] and settled.problems == []

@@ -112,8 +112,9 @@ _BENGALI_GENITIVE = re.compile(r"(?:-?এর|ের)(?=[\s,.;:!?)]|$)")  # "ড�
 def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date | None:
     """The date in what the client is counting on ("your shareholder meeting on 12 December"), the next one on or
     after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored), and
-    when that day has just passed — nearer behind today than ahead: the meeting of 12 December, read on the 29th,
-    is over, not next year's (a letter then said "The new date is still 348 days before it")."""
+    when that day has just passed — within CONTEXT_PASSED, and nearer behind today than ahead: the meeting of 12
+    December, read on the 29th, is over, not next year's (a letter then said "The new date is still 348 days before
+    it"); read in June, it is this December's."""
     if not context:
         return None
     locale = _locale(language)
@@ -130,12 +131,19 @@ def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date
         return None
     for words, when in found or []:
         if any(c.isalpha() for c in words.replace("on ", "")):
-            # the day and month said, in the year that puts them nearest today (dateparser's "future" takes
-            # today's own day for next year's)
-            nearest = min((_on(when.month, when.day, today.year + k) for k in (-1, 0, 1)),
-                          key=lambda day: (abs((day - today).days), day < today))
-            return nearest if nearest >= today else None
+            # the day and month said: its next occurrence from today on (dateparser's "future" takes today's own
+            # day for next year's) — unless it passed lately (CONTEXT_PASSED), nearer than it comes again: a
+            # shareholder meeting of 12 December named in a project still running in January is over, not next
+            # December's, while one named in June is this December's
+            days = [_on(when.month, when.day, today.year + k) for k in (-1, 0, 1)]
+            coming = min(d for d in days if d >= today)
+            passed = max(d for d in days if d < today)
+            recent = today - passed <= CONTEXT_PASSED and today - passed < coming - today
+            return None if recent else coming
     return None
+
+
+CONTEXT_PASSED = dt.timedelta(days=60)  # a client's day named in the project's context that passed this lately is over
 
 
 def _on(month: int, day: int, year: int) -> dt.date:

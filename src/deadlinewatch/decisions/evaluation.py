@@ -429,7 +429,9 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     row = TimelineRow(m.uid, m.name, pv.agreed(m), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
     invited = _in_calendar(pv, m.uid)
-    env = _envelope(c, pv, "cancel", [m.uid], now)
+    # its SEQUENCE in its identity: a milestone back in the plan and cancelled again gets a second cancellation, a
+    # message of its own (the same id would be refused as a duplicate, and the pass with it)
+    env = _envelope(c, pv, "cancel", [m.uid, sequence], now)
     plan = Plan(reason="cancelled in the calendar",
                 why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
     # the work that built on it goes ahead on the dates the client has: a cancelled milestone holds nothing back
@@ -604,10 +606,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 and not cd.cancelled_sent and not m.private
                 and (invites or pv.shown(m) >= now.astimezone(pv.client_tz).date())):
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
-        # told it was cancelled, and open again in the team calendar with a date still to come: the client hears it
-        # is back (a date passed meanwhile is the notice's news, which follows)
-        elif (m.state != "cancelled" and cd is not None and cd.cancelled_sent and not m.private
-              and pv.state(m) == "open" and back_on(pv, m) >= now.astimezone(pv.client_tz).date()):
+        # told it was cancelled (a cancellation held, rejected or refused told nothing), and open again in the team
+        # calendar with a date still to come: the client hears it is back — before any other news of it
+        elif (m.state != "cancelled" and pv.believed_cancelled(m) and not m.private and pv.state(m) == "open"
+              and back_on(pv, m) >= now.astimezone(pv.client_tz).date()):
             add(plan_reinstated(c, pv, m, now), f"\"{m.name}\" back in the plan")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
@@ -637,6 +639,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
                                   "the client is not told")
             continue
+        if pv.believed_cancelled(m):  # open again with its date passed: no news of a milestone they hold cancelled
+            out.events.append(f"{project.id}: \"{m.name}\" is open again but its date has passed; the client, told "
+                              "it was cancelled, hears of it once the team calendar gives it a date to come")
+            continue
         plan = plan_notice(c, pv, m, decision, now, snap.history)
         if decision.kind == "delivered":
             what = f"delivered note for \"{m.name}\""
@@ -649,8 +655,9 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
         for m in pv.visible():
             cd = pv.dates.get(m.uid)
-            if (cd is None or not cd.invited) and pv.state(m) == "open" and pv.shown(m) <= (
-                    now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)):
+            near = now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)
+            if ((cd is None or not cd.invited) and pv.state(m) == "open" and not pv.believed_cancelled(m)
+                    and pv.shown(m) <= near):
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it

@@ -320,7 +320,7 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
                 "as 2026-12-11"), why=verdict.reason.partition(": ")[2]), now, in_reply_to=incoming.message_id))
         return
     approve = verdict.decision == "approve"
-    if approve and lookup.held_view is not None and (refused := cannot_go(held, lookup.held_view)) is not None:
+    if approve and lookup.held_view is not None and (refused := cannot_go(held, lookup.held_view, now)) is not None:
         out.actions.append(compose_manager_message(c, held, names, "decided", c.letters.say(language, [refused]), now,
                                                    in_reply_to=incoming.message_id))
         return

@@ -6,7 +6,7 @@ the manager told (`settle`), and the back-off of a temporary failure.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import OutboxItem
@@ -26,26 +26,55 @@ SUPERSEDED = phrase(_("withdrawn, never sent: a notice told the client newer dat
                       "timeline would contradict it; the next check-in shows them"))
 
 
+WITHDRAWN_DONE = phrase(_("withdrawn, never sent: its milestone was completed in the team calendar since"))
+WITHDRAWN_REOPENED = phrase(_("withdrawn, never sent: its milestone is open again in the team calendar since"))
+
+
 # the manager's approval by mail of a message that cannot go out (the command and the page refuse it the same way)
 CANNOT_CANCELLED = phrase(_("it cannot go out: its milestone was cancelled in the team calendar since; nothing "
                             "changed: answer reject to close it"))
 CANNOT_SUPERSEDED = phrase(_("it cannot go out: a notice told the client newer dates since, and this check-in's "
                              "timeline would contradict it; nothing changed: answer reject to close it"))
+CANNOT_DONE = phrase(_("it cannot go out: its milestone was completed in the team calendar since; nothing changed: "
+                       "answer reject to close it"))
+CANNOT_REOPENED = phrase(_("it cannot go out: its milestone is open again in the team calendar since; nothing "
+                           "changed: answer reject to close it"))
 
 
-def cannot_go(item: OutboxItem, pv: ProjectView) -> Phrase | None:
-    """Why a held client message may not be approved, from its project as the client knows it: about a milestone
-    cancelled since, or a check-in a notice has overtaken. None when it may."""
-    if item.kind in ABOUT_THE_MILESTONE and any(m.uid == item.uid and m.state == "cancelled" for m in pv.milestones):
-        return CANNOT_CANCELLED
-    if superseded(item, {item.project or "": max(pv.told.values(), default=item.created)}):
-        return CANNOT_SUPERSEDED
+def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None) -> tuple[Phrase, Phrase] | None:
+    """Why a held client message may no longer go — withdrawn when its time comes, refused when approved — with
+    the words for each, from its milestone's state in the team calendar now (`state`, None for none) and when its
+    project's latest notice that told the client went out (`told`, went_out): a letter about a milestone cancelled
+    since; a notice (or a move, a return to the plan) about one completed since — its delivered note is the news; a
+    cancellation of one open again; a check-in a notice has overtaken (`superseded`). None when it may go."""
+    if item.kind in ABOUT_THE_MILESTONE and state == "cancelled":
+        return WITHDRAWN, CANNOT_CANCELLED
+    if item.kind in ("notice", "update", "reinstate") and state == "done":
+        return WITHDRAWN_DONE, CANNOT_DONE
+    if item.kind == "cancel" and state not in (None, "cancelled"):
+        return WITHDRAWN_REOPENED, CANNOT_REOPENED
+    if superseded(item, {item.project or "": told} if told is not None else {}):
+        return SUPERSEDED, CANNOT_SUPERSEDED
     return None
 
 
+def went_out(sent: Mapping[str, dt.datetime], unsent: Collection[str], now: dt.datetime) -> dt.datetime:
+    """When a project's latest notice that told its client went out: now, while one approved is on its way."""
+    return now if unsent else max(sent.values(), default=dt.datetime.min.replace(tzinfo=dt.UTC))
+
+
+def cannot_go(item: OutboxItem, pv: ProjectView, now: dt.datetime) -> Phrase | None:
+    """Why a held client message may not be approved (`overtaken`), from its project as the client knows it; None
+    when it may."""
+    state = next((m.state for m in pv.milestones if m.uid == item.uid), None) if item.uid else None
+    why = overtaken(item, state, went_out(pv.sent, pv.unsent, now))
+    return why[1] if why is not None else None
+
+
 def superseded(item: OutboxItem, told: Mapping[str, dt.datetime]) -> bool:
-    """A held check-in made before a notice told its client newer dates (`told`: each project's latest notice that
-    told the client, when it was recorded): its timeline is out of date, and would go out after the news."""
+    """A held check-in made before a notice told its client newer dates (`told`: when each project's latest notice
+    that told the client went out — or was made, not sent yet): its timeline is out of date, and would go out after
+    the news. A notice made in the same pass, or before it and approved since, went out after it: overtaken too."""
     latest = told.get(item.project or "")
     return item.kind == "weekly" and latest is not None and latest > item.created
 
@@ -74,7 +103,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
     cancellation has its own letter), or a check-in a notice has overtaken (`superseded`), never goes: it is
     withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
-    cancelled = {(m.project, m.uid) for m in milestones if m.state == "cancelled"}
+    states = {(m.project, m.uid): m.state for m in milestones}
     names: dict[str | None, dict[str, str]] = {}  # each project's milestone names, as the manager's notes say them
     for m in milestones:
         names.setdefault(m.project, {})[m.uid] = m.name
@@ -84,12 +113,12 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if item.parent is not None:
             continue  # it goes with its primary
         named = names.get(item.project, {})
-        gone = (item.project or "", item.uid or "") in cancelled and item.kind in ABOUT_THE_MILESTONE
-        if gone or superseded(item, told or {}):
-            why = WITHDRAWN if gone else SUPERSEDED
-            note = compose_manager_message(c, item, named, "decided", c.letters.say(c.config.team.language, [why]),
-                                           now)
-            out.append(Release(item.id, str(why), (DecideHeld(item.id, False, "withdrawn"), note), withdrawn=True))
+        state = states.get((item.project or "", item.uid or "")) if item.uid else None
+        if (gone := overtaken(item, state, (told or {}).get(item.project or ""))) is not None:
+            note = compose_manager_message(c, item, named, "decided",
+                                           c.letters.say(c.config.team.language, [gone[0]]), now)
+            out.append(Release(item.id, str(gone[0]), (DecideHeld(item.id, False, "withdrawn"), note),
+                               withdrawn=True))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \

@@ -72,6 +72,10 @@ class ProjectView:
     # None where the view was not judged (every invitation decided counts)
     in_calendar: frozenset[str] | None = None
     sent: dict[str, dt.datetime] = field(default_factory=dict)  # when each milestone's latest notice told went out
+    unsent: frozenset[str] = frozenset()  # milestones whose latest notice told has not gone out yet (approved)
+    # milestones the client was told are cancelled (a cancellation not held, rejected or failed); None where the
+    # view was not judged (every cancellation decided counts)
+    told_cancelled: frozenset[str] | None = None
     # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
     # milestone; a view made again (dataclasses.replace) starts it afresh
     _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -114,6 +118,12 @@ class ProjectView:
         if day is None:
             day = self._agreed[m.deadline] = agreed_day(self.project, m.deadline)
         return day
+
+    def believed_cancelled(self, m: Milestone) -> bool:
+        """Does the client hold this milestone for cancelled — told so, and no return to the plan decided since?"""
+        cd = self.dates.get(m.uid)
+        told = self.told_cancelled is None or m.uid in self.told_cancelled
+        return cd is not None and cd.cancelled_sent and told
 
     def shown(self, m: Milestone) -> dt.date:
         cd = self.dates.get(m.uid)
@@ -187,7 +197,9 @@ class ProjectView:
         kept = {d.uid for state, shows in groups if state not in refused and state not in shadow
                 for d in shows if d.invited}
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
-                                   in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited))
+                                   in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited),
+                                   told_cancelled=frozenset(uid for uid, cd in told_dates.items()
+                                                            if cd.cancelled_sent))
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the

@@ -77,8 +77,8 @@ def _evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
         decided = decide_project(svc.composer, snap, forecast, now, svc.tick)
         for plan in decided.plans:
             (notice_id,) = record(svc.store, svc.composer, [plan.group()], now).ids
-            state = {"manager": "held for the manager", "shadow": "shadow: to the manager only"}.get(
-                project.approval, "queued")
+            state = "shadow: to the manager only" if project.approval == "shadow" else \
+                "held for the manager" if plan.messages[0].state == "held" else "queued"
             report.event("%s: %s — #%d, %s; %s", project.id, plan.what, notice_id, state, plan.reason)
         for risk in decided.alerts:  # the mail and the alert's new state, together
             svc.store.carry_out([*([risk.message] if risk.message is not None else []),

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
 from deadlinewatch.core.model import SetOutboxState
-from deadlinewatch.decisions.outbox import backoff, decide_release, settle
+from deadlinewatch.decisions.outbox import backoff, decide_release, settle, went_out
 from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import names_of, promised_dates
@@ -35,9 +35,11 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     held = svc.store.outbox(states=("held",), audience="client")
     projects = {p.id: p for p in svc.config.projects}
     promised = promised_dates(svc.store, (projects[i.project] for i in held if i.project and i.project in projects))
-    # when each project with a held check-in last told its client of a notice: a check-in older is overtaken
-    told = {p: max(times.values()) for p in {i.project for i in held if i.kind == "weekly" and i.project}
-            if (times := svc.store.notice_times(p))}
+    # when each project with a held check-in last told its client of a notice (went out): a check-in older is
+    # overtaken
+    told = {p: went_out(record.sent, record.unsent, now)
+            for p in {i.project for i in held if i.kind == "weekly" and i.project}
+            if (record := svc.store.client_records(p).get(p)) is not None and record.sent}
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else

@@ -88,6 +88,7 @@ class ProjectsRead:
         record = self.record(project)
         return ProjectView(project, list(self.milestones.get(project.id, ())), dict(self.reports.get(project.id, {})),
                            record.dates, self.pages.get(project.id), record.told, held=record.held, sent=record.sent,
+                           unsent=frozenset(record.unsent),
                            entry_uids=record.entry_uids, key=self.key)
 
     def view(self, project: Project) -> ProjectView:

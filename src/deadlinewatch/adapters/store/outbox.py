@@ -152,6 +152,8 @@ class Outbox(Database):
             if r["kind"] == "notice" and r["state"] not in ("rejected", "held", "failed"):
                 counted.told[r["uid"]] = dt.datetime.fromisoformat(r["created"])
                 counted.sent[r["uid"]] = dt.datetime.fromisoformat(r["sent"] or r["created"])
+                if not r["shadow"]:
+                    (record.unsent.add if r["state"] in ("pending", "sending") else record.unsent.discard)(r["uid"])
             if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:
                 record.held[r["uid"]] = dt.datetime.fromisoformat(r["basis"] or r["created"])
             if r["audience"] == "client" and r["parent"] is None and r["shows"] is not None:

@@ -103,6 +103,7 @@ class ClientRecord:
     # when that notice went out (its creation while not yet sent): the day a second notice says the offer was made
     sent: dict[str, dt.datetime] = field(default_factory=dict)
     shadow: ClientRecord | None = None  # first_sent, told and sent of the messages composed under shadow
+    unsent: set[str] = field(default_factory=set)  # milestones whose latest told notice has not gone out yet
 
     def in_shadow(self) -> ClientRecord:
         """The record as a project in approval = "shadow" judges it: its shadow messages count as sent (the manager

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from deadlinewatch.adapters.store.pages import new_page_token
 from deadlinewatch.adapters.store.port import (
     RECENT_REPORTS,
+    VOID_WITH_THEIR_LETTER,
     CalendarSync,
     ClientCalendarEntry,
     ClientRecord,
@@ -229,6 +230,10 @@ class MemoryStore(StorePort):
             item, state=state, last_error=error if error is not None else item.last_error,
             attempts=item.attempts + attempt, sent=now if state == "sent" else item.sent, next_attempt=next_attempt,
             decided_by=decided_by or item.decided_by)
+        if state == "failed":
+            for i in self._items(lambda i: i.parent == notice_id and i.kind in VOID_WITH_THEIR_LETTER
+                                 and i.state in ("pending", "held")):
+                self.s.outbox[i.id] = dataclasses.replace(i, state="rejected", decided_by="its letter failed")
         return True
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:

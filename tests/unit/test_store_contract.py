@@ -456,6 +456,20 @@ class StoreContract:
         assert not now.cancelled_sent and now.sequence == 5 and now.shown_date == NOW.date()
         assert store.shown_groups("p")[1] == ("pending", (back,))  # read back as it was decided
 
+    def test_outbox_a_failed_letter_voids_the_managers_reminders_of_what_it_promised(self, store: StorePort) -> None:
+        """A notice promised the client the steps by Friday and a call: it bounced, and on Friday the manager was
+        still reminded "Notice #3 promised Jane a letter by today" (the review). Failed, it takes them with it; its
+        other messages (the manager's copy, sent already) stay as they are."""
+        primary = store.enqueue_client_group([dataclasses.replace(mail("<n@x>", "pending", "client"), kind="notice")],
+                                             [])
+        later = NOW + dt.timedelta(days=3)
+        follow = dataclasses.replace(mail("<f@x>"), kind="manager-follow-up", not_before=later)
+        call = dataclasses.replace(mail("<c@x>"), kind="manager-call", not_before=later)
+        store.carry_out([ManagerCopy(primary, (mail("<copy@x>"), follow, call))], NOW)
+        assert store.set_outbox_state(primary, "failed", now=NOW, error="bounced: 550 no such user")
+        states = {i.message_id: i.state for i in store.outbox()}
+        assert states == {"<n@x>": "failed", "<copy@x>": "pending", "<f@x>": "rejected", "<c@x>": "rejected"}
+
     def test_outbox_a_group_composed_in_shadow_is_read_back_as_shadow_sent_or_not(self, store: StorePort) -> None:
         shown = (ShowDate("p", "u1", 2, shown_date=NOW.date(), promised=NOW.date()),)
         shadow = dataclasses.replace(mail("<s1@x>", "pending", "client"), shadow=True)

@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import ClientRecord, OutboxItem, group_state
+from deadlinewatch.adapters.store.port import VOID_WITH_THEIR_LETTER, ClientRecord, OutboxItem, group_state
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -258,7 +258,12 @@ class Outbox(Database):
             if expect:
                 sql += f" AND state IN ({','.join('?' * len(expect))})"
                 args += list(expect)
-            return db.execute(sql, args).rowcount == 1
+            moved = db.execute(sql, args).rowcount == 1
+            if moved and state == "failed":
+                db.execute(f"UPDATE outbox SET state = 'rejected', decided_by = 'its letter failed' WHERE parent = ?"
+                           f" AND kind IN ({','.join('?' * len(VOID_WITH_THEIR_LETTER))}) AND state IN"
+                           " ('pending', 'held')", (notice_id, *VOID_WITH_THEIR_LETTER))
+            return moved
 
     def sent_since(self, kind: str, project: str, since: dt.datetime, uid: str | None = None) -> bool:
         """Was a message of this kind (about this milestone) recorded since then? How a weekly check-in or a

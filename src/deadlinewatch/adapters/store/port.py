@@ -74,6 +74,8 @@ class OutboxItem:
     shadow: bool = False  # composed under approval = "shadow": it went to the manager alone, never to the client
 
 
+# the manager's reminders of what a client letter promised (the steps by a day, the call): void when it fails
+VOID_WITH_THEIR_LETTER = ("manager-follow-up", "manager-call")
 SHADOW = "shadow"  # the state a client group is read back in when it went to the manager alone
 
 
@@ -248,7 +250,8 @@ class OutboxState(Protocol):
     def set_outbox_state(self, notice_id: int, state: str, *, now: dt.datetime, error: str | None = None,
                          attempt: bool = False, expect: Sequence[str] | None = None, decided_by: str | None = None,
                          next_attempt: dt.datetime | None = None) -> bool:
-        """Move a message to `state` (from one of `expect`, when given); True when it moved."""
+        """Move a message to `state` (from one of `expect`, when given); True when it moved. A client message
+        that fails takes with it the manager's reminders of what it promised (VOID_WITH_THEIR_LETTER): never sent."""
         ...
 
     def outbox(self, states: Sequence[str] | None = None, audience: str | None = None) -> list[OutboxItem]:

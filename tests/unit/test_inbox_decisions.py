@@ -110,6 +110,11 @@ def test_the_managers_approval_by_mail_of_a_message_that_cannot_go_changes_nothi
         assert f"it cannot go out: {why}" in said and "answer reject" in said
     rejected = decide(c, _approval("reject"), Lookup(held=held(), held_view=gone))
     assert DecideHeld(7, False, "pm@studio.example") in rejected.actions
+    # the manager says approve twice: each mail its answer (the same id, refused as a duplicate, left one unanswered)
+    again = _approval("approve").replace("<pm-1@", "<pm-2@")
+    answers = [a.message_id for mail in (_approval("approve"), again)
+               for a in decide(c, mail, Lookup(held=held(), held_view=gone)).actions if isinstance(a, QueueMail)]
+    assert len(answers) == 2 and len(set(answers)) == 2
 
 
 def test_a_second_decision_on_a_decided_notice_changes_nothing(c: Studio) -> None:

@@ -89,7 +89,9 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
     manager = project.manager if project else c.config.team.manager
     attached = message_from_bytes(draft, policy=default_policy) if draft is not None else None
     said = "\n".join([reason, *(f"- {why}" for why in held)])  # as the ids were made when `held` was in `reason`
-    token, msg_id = c.message_id(f"manager-{what}", notice.id, notice.token, said)
+    # an answer to the manager's own mail is one per mail answered: two "approve" refused alike get two answers
+    answering = [in_reply_to] if in_reply_to else []
+    token, msg_id = c.message_id(f"manager-{what}", notice.id, notice.token, said, *answering)
     # a reminder scheduled for its day is dated that day: it says "today" of the day it arrives
     msg = c.letters.manager(
         language=c.config.team.language, sender=c.sender, to=manager, composed_at=not_before or now,

@@ -964,6 +964,8 @@ def test_a_milestone_no_note_estimates_waits_for_the_managers_date_before_its_ow
                           "date the client holds, Dec 4, 2026, is about to pass: the draft's date, Dec 11, 2026, is "
                           "only a placeholder")
     assert '"approve 2026-12-11"' in why
+    # why it is due now, as the manager's mail says it: not "the forecast runs past it" (there is none)
+    assert notice.trigger.startswith("no note gives an estimate, and Dec 4, 2026, the date Jane Doe holds, is about")
 
 
 @pytest.mark.parametrize("updates", ["invitations", "feed"])

@@ -364,13 +364,17 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
 
 def _trigger(c: Studio, pv: ProjectView, m: Milestone, f: Forecast) -> str:
     """Why a notice is due now, as core/policy.decide judged it: the team's own date past the date the client
-    holds, the chance of missing it at warn_probability, or a promise about to break."""
+    holds, no estimate with that date about to pass, the chance of missing it at warn_probability, or a promise
+    about to break."""
     held = f.target if f.target is not None else pv.agreed(m)  # the date the forecast judged: the one they hold
     client, warn = pv.project.client.name, c.config.policy.warn_probability
     if f.team_date is not None and f.team_date > held:
         said = phrase(_("the team's latest note puts the end of the work on %(team)s, past %(date)s, the date "
                         "%(client)s holds, and the client hears as soon as the team's own date passes theirs."),
                       team=f.team_date, date=held, client=client)
+    elif policy.unestimated(f):
+        said = phrase(_("no note gives an estimate, and %(date)s, the date %(client)s holds, is about to pass: the "
+                        "client hears before it does."), date=held, client=client)
     elif f.p_miss is not None and f.p_miss >= warn:
         said = phrase(_("the chance of missing %(date)s, the date %(client)s holds, has reached %(p_miss)s, and the "
                         "client hears at %(warn)s."), date=held, client=client, p_miss=Percent(f.p_miss * 100),

@@ -261,7 +261,8 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
     from deadlinewatch.stages.state import view
 
-    refused = cannot_go(item, view(store, config.project(item.project)), _clock(config, now_text).now()) \
+    clock = _clock(config, now_text)
+    refused = cannot_go(item, view(store, config.project(item.project)), clock.now()) \
         if approve and item.project and item.project in {p.id for p in config.projects} else None
     if refused is CANNOT_SUPERSEDED:
         raise DeadlinewatchError(f"check-in #{notice_id} was made before a notice told the client newer dates: its "
@@ -271,7 +272,6 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         why = str(refused).removeprefix("it cannot go out: ").split(";")[0]
         raise DeadlinewatchError(f"notice #{notice_id} cannot go out: {why}; reject it (deadlinewatch reject "
                                  f"{notice_id})")
-    clock = _clock(config, now_text)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)
     if store.carry_out([DecideHeld(notice_id, approve, decided_by)], clock.now()).refused:

@@ -285,8 +285,9 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
                 "team says, and a date of your own must come after %(agreed)s."), promised=decision.promised,
                 later=later, eta=team_date, learned=learned,
                 agreed=agreed)]))
-    if decision.kind == "notice" and not chosen and policy.unestimated(decision.forecast) \
-            and decision.promised is not None:
+    # no note gave an estimate: the date is a placeholder the manager is asked to replace (held whatever approval)
+    placeholder = decision.kind == "notice" and not chosen and policy.unestimated(decision.forecast)
+    if placeholder and decision.promised is not None:
         plan.held.append(c.letters.say(team, [phrase(_(
             "No note gives this milestone an estimate (a remaining time, an ETA or a trend), and the date the client "
             "holds, %(date)s, is about to pass: the draft's date, %(promised)s, is only a placeholder, a working "
@@ -339,7 +340,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         delivered_on=done.astimezone(tz).date(), offer_stands=offer_stands, call=plan.call,
         offered_on=offered_at.astimezone(tz).date() if offered_at else None,
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
-        placeholder=decision.kind == "notice" and not chosen and policy.unestimated(decision.forecast),
+        placeholder=placeholder,
         new_entry=not _in_calendar(pv, m.uid),
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
@@ -657,9 +658,9 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         add(plan, what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
+        near = now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)
         for m in pv.visible():
             cd = pv.dates.get(m.uid)
-            near = now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)
             if ((cd is None or not cd.invited) and pv.state(m) == "open" and not pv.believed_cancelled(m)
                     and pv.shown(m) <= near):
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")

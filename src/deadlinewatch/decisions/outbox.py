@@ -53,7 +53,7 @@ def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None) -> 
         return WITHDRAWN_DONE, CANNOT_DONE
     if item.kind == "cancel" and state not in (None, "cancelled"):
         return WITHDRAWN_REOPENED, CANNOT_REOPENED
-    if superseded(item, {item.project or "": told} if told is not None else {}):
+    if superseded(item, told):
         return SUPERSEDED, CANNOT_SUPERSEDED
     return None
 
@@ -71,12 +71,11 @@ def cannot_go(item: OutboxItem, pv: ProjectView, now: dt.datetime) -> Phrase | N
     return why[1] if why is not None else None
 
 
-def superseded(item: OutboxItem, told: Mapping[str, dt.datetime]) -> bool:
-    """A held check-in made before a notice told its client newer dates (`told`: when each project's latest notice
-    that told the client went out — or was made, not sent yet): its timeline is out of date, and would go out after
-    the news. A notice made in the same pass, or before it and approved since, went out after it: overtaken too."""
-    latest = told.get(item.project or "")
-    return item.kind == "weekly" and latest is not None and latest > item.created
+def superseded(item: OutboxItem, told: dt.datetime | None) -> bool:
+    """A held check-in made before a notice told its client newer dates (`told`: when its project's latest notice
+    that told the client went out, went_out): its timeline is out of date, and would go out after the news. A
+    notice made in the same pass, or before it and approved since, went out after it: overtaken too."""
+    return item.kind == "weekly" and told is not None and told > item.created
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -33,8 +33,8 @@ NOT_TOLD = (*WITHHELD, SHADOW)
 
 
 def not_told(project: Project) -> tuple[str, ...]:
-    """The states of a client group the policy and the letters judge as not told: held or rejected, and, once the
-    project is out of approval = "shadow", a group composed under it (under shadow, the manager sees what the
+    """The states of a client group the policy and the letters judge as not told: WITHHELD, and, once the project
+    is out of approval = "shadow", a group composed under it (under shadow, the manager sees what the
     client would have got: its groups count as told)."""
     return WITHHELD if project.approval == SHADOW else NOT_TOLD
 

@@ -90,6 +90,16 @@ def _config(dav: Dav, dovecot: DovecotServer, smtp: SmtpSink, tmp_path: Path, ex
                         smtp_port=smtp.port, extra=extra)
 
 
+def _with_copy(dav: Dav, dovecot: DovecotServer, smtp: SmtpSink, tmp_path: Path) -> tuple[str, Path]:
+    """The team calendar seeded, and a config whose project keeps a client-facing copy in "acme-client"."""
+    source = seeded(dav)
+    dav.server.make_calendar("acme-client", "acme-client")
+    config = _config(dav, dovecot, smtp, tmp_path)
+    config.write_text(config.read_text().replace('calendar = "acme-web"',
+                                                 'calendar = "acme-web"\nclient_calendar = "acme-client"'))
+    return source, config
+
+
 def _status(config: Path) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(deadlinewatch("status", "--json", config=config).stdout)
     return report
@@ -115,11 +125,7 @@ def test_a_milestone_moved_to_another_projects_calendar_follows(
 def test_the_client_calendar_copy_follows_the_promises_and_keeps_a_persons_edit(
     dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
 ) -> None:
-    source = seeded(dav)
-    dav.server.make_calendar("acme-client", "acme-client")
-    config = _config(dav, dovecot, smtp_tls, tmp_path)
-    config.write_text(config.read_text().replace('calendar = "acme-web"',
-                                                 'calendar = "acme-web"\nclient_calendar = "acme-client"'))
+    source, config = _with_copy(dav, dovecot, smtp_tls, tmp_path)
     source_etags = {e.href: e.etag for e in adapter(dav).changes("acme-web", None, None, {}).changed}
     dovecot.save("progress", NOTE.encode())
     assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
@@ -165,11 +171,7 @@ def test_a_milestone_made_private_leaves_the_client_calendar_copy(
 ) -> None:
     """The launch was in the client's calendar copy; the team marks it private. The client's page and feed leave it
     out at once; the copy kept its entry, with a date nobody would update again. It is taken out."""
-    source = seeded(dav)
-    dav.server.make_calendar("acme-client", "acme-client")
-    config = _config(dav, dovecot, smtp_tls, tmp_path)
-    config.write_text(config.read_text().replace('calendar = "acme-web"',
-                                                 'calendar = "acme-web"\nclient_calendar = "acme-client"'))
+    source, config = _with_copy(dav, dovecot, smtp_tls, tmp_path)
     assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
 
     def names() -> set[str]:
@@ -184,6 +186,38 @@ def test_a_milestone_made_private_leaves_the_client_calendar_copy(
     assert names() == {"Design mockups"}
     again = deadlinewatch("once", config=config, now="2026-11-30T12:10")  # nothing more to take out
     assert again.returncode == 0 and "taken out" not in again.stdout
+
+
+def test_a_return_to_the_plan_held_for_the_manager_leaves_the_copys_entry_cancelled(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    """The launch was cancelled and the client told (its entry in the copy marked cancelled); the team reopens it
+    and the letter saying it is back waits for the manager. The copy put the entry back as live at once, before the
+    client was told anything: it stays cancelled until the letter is approved, then comes back with it."""
+    source, config = _with_copy(dav, dovecot, smtp_tls, tmp_path)
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+
+    def launch() -> tuple[str, int]:
+        [entry] = [Calendar.from_ical(e.ics).walk("VEVENT")[0]
+                   for e in adapter(dav).changes("acme-client", None, None, {}).changed if "Launch" in e.ics]
+        return str(entry.get("STATUS", "CONFIRMED")), int(str(entry["SEQUENCE"]))
+
+    dav.server.put(source, "launch-1", LAUNCH.replace("END:VEVENT", "STATUS:CANCELLED\nEND:VEVENT"))
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:05").returncode == 0
+    cancelled = launch()
+    assert cancelled[0] == "CANCELLED"
+    config.write_text(config.read_text().replace('client_calendar = "acme-client"',
+                                                 'client_calendar = "acme-client"\napproval = "manager"'))
+    dav.server.put(source, "launch-1", LAUNCH)
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:10")
+    assert result.returncode == 0, result.stderr
+    notices = json.loads(deadlinewatch("status", "--json", config=config).stdout)["notices"]
+    [held] = [n["id"] for n in notices if n["state"] == "held" and n["kind"] == "reinstate"]
+    assert launch() == cancelled and "entry of launch-1 taken out" not in result.stdout
+    assert deadlinewatch("approve", str(held), config=config, now="2026-11-30T12:15").returncode == 0
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:16").returncode == 0
+    status, sequence = launch()
+    assert status == "CONFIRMED" and sequence > cancelled[1]
 
 
 def test_bench_runs_small(tmp_path: Path) -> None:

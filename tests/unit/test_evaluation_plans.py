@@ -1033,6 +1033,46 @@ def test_cancelled_back_in_the_plan_and_cancelled_again_each_letter_is_recorded_
     assert len(set(ids)) == 3
 
 
+def test_a_return_to_the_plan_held_for_the_manager_shows_the_client_nothing_of_the_milestone_yet(
+        tmp_path: Path) -> None:
+    """"Launch" was cancelled and the client told; the team reopened it and the letter saying it is back waits for
+    the manager. The client's page, feed and calendar copy showed it live again, the week's check-in listed it, and
+    a notice about it could go out before the letter that brings it back (the review of the session's change): the
+    client learns nothing of it until that letter is approved — then everything follows at once."""
+    c = _composer(tmp_path)
+    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
+    gone = ShowDate("acme-web", "launch-1", 4, cancelled=True)
+    back = ShowDate("acme-web", "launch-1", 5, shown_date=dt.date(2026, 12, 10), reinstated=True)
+    dates = {"launch-1": ClientDate.after(ClientDate.after(ClientDate.after(None, told), gone), back)}
+    slipping = Report("acme-web", "launch-1", NOW, 10, 30.0, cause="the host is late", plan="we switch hosts")
+    snap = _snapshot(c, dates=dates, reports={"launch-1": [slipping]}, first_sent=NOW - dt.timedelta(days=14),
+                     weekly_slot=NOW)
+
+    def client_sees(state: str) -> tuple[list[str], list[str], list[str]]:
+        groups = [("sent", (told,)), ("sent", (gone,)), (state, (back,))]
+        judged = dataclasses.replace(snap, view=snap.view.judged(groups))
+        decided = decide_project(c, judged, _forecaster(c), NOW)
+        weekly = [p for p in decided.plans if p.messages[0].kind == "weekly"]
+        about = [p.messages[0].kind for p in decided.plans if p.messages[0].uid == "launch-1"]
+        page = [r.name for r in pages.client_page(snap.view.as_told(groups), NOW).rows]
+        return about, page, [line for p in weekly for line in _text(p.messages[0]).splitlines() if "Launch" in line]
+
+    about, page, weekly = client_sees("held")
+    assert (about, page, weekly) == ([], ["Design mockups"], [])
+    about, page, weekly = client_sees("sent")
+    assert "notice" in about and page == ["Design mockups", "Launch"] and weekly
+    # decided in the same pass: the check-in after a letter that went out lists it; after one held, not
+    for approval, listed in (("auto", True), ("manager", False)):
+        fresh = _client(_composer(tmp_path, approval))
+        gone_only = {"launch-1": ClientDate.after(ClientDate.after(None, told), gone)}
+        view = _snapshot(fresh, dates=gone_only, first_sent=NOW - dt.timedelta(days=14), weekly_slot=NOW)
+        judged = dataclasses.replace(view, view=view.view.judged([("sent", (told,)), ("sent", (gone,))]))
+        plans = decide_project(fresh, judged, _forecaster(fresh), NOW).plans
+        assert [p.messages[0].kind for p in plans if p.messages[0].kind == "reinstate"] == ["reinstate"]
+        [weekly_plan] = [p for p in plans if p.messages[0].kind == "weekly"]
+        assert ("Launch" in _text(weekly_plan.messages[0])) is listed, approval
+
+
 def test_back_in_the_plan_only_after_a_cancellation_the_client_was_told_and_nothing_before_it(
         tmp_path: Path) -> None:
     """A cancellation the manager rejected told nothing: the milestone open again gets no "I know I'd told you we

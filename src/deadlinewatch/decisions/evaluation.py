@@ -648,6 +648,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
             out.events.append(f"{project.id}: \"{m.name}\" is open again but its date has passed; the client, told "
                               "it was cancelled, hears of it once the team calendar gives it a date to come")
             continue
+        if pv.cancelled_for_client(m):  # back in the plan, but the letter saying so was held, rejected or refused
+            out.events.append(f"{project.id}: \"{m.name}\" is open again; the client, told it was cancelled, hears "
+                              "no news of it until the letter saying it is back in the plan goes out")
+            continue
         plan = plan_notice(c, pv, m, decision, now, snap.history)
         if decision.kind == "delivered":
             what = f"delivered note for \"{m.name}\""

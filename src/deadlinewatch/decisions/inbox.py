@@ -204,7 +204,9 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     forecasts = pass_forecasts(pv, forecast, now, c.workdays, wanted)
     by_uid = {m.uid: m for m in pv.milestones}
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
-    notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"}
+    # no notice of a milestone the client holds for cancelled while the letter saying it is back waits (as decided)
+    notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"
+               and not (pv.cancelled_for_client(by_uid[uid]) and not pv.believed_cancelled(by_uid[uid]))}
     # known without planning the letters: the manager approves every client letter, or the notice's date outruns
     # the team's own so far that the manager chooses, or nothing gives it a date (plan_notice's holds, the same
     # rules)

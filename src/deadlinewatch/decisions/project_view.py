@@ -99,8 +99,10 @@ class ProjectView:
         return effective_state(m, self.reports.get(m.uid, []))
 
     def visible(self) -> list[Milestone]:
-        """Milestones the client may see: not private, not cancelled."""
-        return [m for m in self.milestones if not m.private and m.state != "cancelled"]
+        """Milestones the client may see: not private, not cancelled — in the team calendar, nor for the client
+        (told it is cancelled, and not yet told it is back: cancelled_for_client)."""
+        return [m for m in self.milestones
+                if not m.private and m.state != "cancelled" and not self.cancelled_for_client(m)]
 
     def sequence(self, m: Milestone) -> int:
         """The SEQUENCE of the client's entry for `m` as last decided (held or rejected ones too), or the team's."""
@@ -124,6 +126,15 @@ class ProjectView:
         cd = self.dates.get(m.uid)
         told = self.told_cancelled is None or m.uid in self.told_cancelled
         return cd is not None and cd.cancelled_sent and told
+
+    def cancelled_for_client(self, m: Milestone) -> bool:
+        """Does the client hold this milestone for cancelled — told so, and not told since that it is back in the
+        plan (a return held for the manager told nothing)? Their page, feed, calendar copy and letters then leave it
+        out, as they leave out one cancelled in the team calendar."""
+        if self.told_cancelled is not None:
+            return m.uid in self.told_cancelled
+        cd = self.dates.get(m.uid)
+        return cd is not None and cd.cancelled_sent
 
     def shown(self, m: Milestone) -> dt.date:
         cd = self.dates.get(m.uid)
@@ -203,9 +214,15 @@ class ProjectView:
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the
-        manager — then only their SEQUENCE counts, and their promise is withheld."""
+        manager — then only their SEQUENCE counts, their promise is withheld, and a cancellation or a return to
+        the plan is not the client's yet (told_cancelled)."""
         dates, withheld = dict(self.dates), dict(self.withheld)
+        told_cancelled = None if self.told_cancelled is None else set(self.told_cancelled)
         for d in shown:
+            if told_cancelled is not None and not held and d.reinstated:
+                told_cancelled.discard(d.uid)
+            elif told_cancelled is not None and not held and d.cancelled:
+                told_cancelled.add(d.uid)
             if held:
                 if d.promised is not None:
                     withheld[d.uid] = d.promised
@@ -213,7 +230,8 @@ class ProjectView:
             else:
                 withheld.pop(d.uid, None)
             dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
-        return dataclasses.replace(self, dates=dates, withheld=withheld)
+        return dataclasses.replace(self, dates=dates, withheld=withheld,
+                                   told_cancelled=None if told_cancelled is None else frozenset(told_cancelled))
 
 
 def told(decided: dict[str, ClientDate], groups: Sequence[tuple[str, Sequence[ShowDate]]],

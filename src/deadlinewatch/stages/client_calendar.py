@@ -49,8 +49,9 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
     rows = list(pv.rows())
     entries = svc.store.client_calendar_entries(project.id)
     # a cancelled milestone the client knew of (a date told, or an entry in this copy) stays, marked cancelled
-    seen_cancelled = [m for m in pv.milestones if m.state == "cancelled" and not m.private
-                      and (m.uid in pv.dates or m.uid in entries)]
+    # — or one open again whose return to the plan the client was not told yet (held for the manager)
+    seen_cancelled = [m for m in pv.milestones if (m.state == "cancelled" or pv.cancelled_for_client(m))
+                      and not m.private and (m.uid in pv.dates or m.uid in entries)]
     for m in seen_cancelled:
         told = pv.dates.get(m.uid)
         rows.append(TimelineRow(m.uid, m.name, pv.shown(m), pv.shown(m), "cancelled",

@@ -1061,6 +1061,13 @@ def test_a_return_to_the_plan_held_for_the_manager_shows_the_client_nothing_of_t
     assert (about, page, weekly) == ([], ["Design mockups"], [])
     about, page, weekly = client_sees("sent")
     assert "notice" in about and page == ["Design mockups", "Launch"] and weekly
+    # cancelled again while its return was rejected: the client holds it cancelled still, and hears nothing twice
+    ms = [dataclasses.replace(m, state="cancelled") if m.uid == "launch-1" else m for m in snap.view.milestones]
+    for state, expected in (("rejected", []), ("sent", ["cancel"])):
+        groups = [("sent", (told,)), ("sent", (gone,)), (state, (back,))]
+        again = dataclasses.replace(snap, view=dataclasses.replace(snap.view, milestones=ms).judged(groups))
+        assert [p.messages[0].kind for p in decide_project(c, again, _forecaster(c), NOW).plans
+                if p.messages[0].uid == "launch-1"] == expected, state
     # decided in the same pass: the check-in after a letter that went out lists it; after one held, not
     for approval, listed in (("auto", True), ("manager", False)):
         fresh = _client(_composer(tmp_path, approval))

@@ -605,10 +605,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
     invites = project.calendar_updates == "invitations"
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
-        # a date the client was told; under "feed" or "off" (letters alone since this session) only one still to
-        # come, so that the first pass after an upgrade writes no letter of a cancellation long past
+        # a date the client was told (and not held cancelled still: its return to the plan never reached them);
+        # under "feed" or "off" (letters alone since this session) only one still to come, so that the first pass
+        # after an upgrade writes no letter of a cancellation long past
         if (m.state == "cancelled" and cd is not None and cd.shown_date is not None
-                and not cd.cancelled_sent and not m.private
+                and not cd.cancelled_sent and not m.private and not pv.cancelled_for_client(m)
                 and (invites or pv.shown(m) >= now.astimezone(pv.client_tz).date())):
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
         # told it was cancelled (a cancellation held, rejected or refused told nothing), and open again in the team

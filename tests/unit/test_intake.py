@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -105,6 +106,19 @@ def test_the_managers_reply_to_a_draft_decides_it() -> None:
     assert classify(unsure, RULES, Context(decides="abc123"), never).outcome == "rejected"
     forged = read_message(mail("From: pm@studio.example", "approve"), ARRIVED)
     assert classify(forged, RULES, Context(decides="abc123"), never).outcome == "rejected"
+
+
+def test_the_managers_date_is_read_on_the_teams_day() -> None:
+    """A manager in Istanbul answers at 00:30 on 7 December (21:30 UTC on the 6th): the day the date is read from is
+    theirs, as a note's ETA is the team's — 7 October is then 61 days past (next year's), not 60 (this year's)."""
+    import zoneinfo
+
+    at = dt.datetime(2026, 12, 6, 21, 30, tzinfo=dt.UTC)
+    m = read_message(mail(f"From: pm@studio.example\n{PASS}\nSubject: Re: Approve? x [dw:abc123]",
+                          "approve 7 October\n"), at)
+    istanbul = dataclasses.replace(RULES, zone=zoneinfo.ZoneInfo("Europe/Istanbul"))
+    assert classify(m, istanbul, Context(decides="abc123"), never).date == dt.date(2027, 10, 7)
+    assert classify(m, RULES, Context(decides="abc123"), never).date == dt.date(2026, 10, 7)
 
 
 @pytest.mark.parametrize(("text", "word"), [("approve", "approve"), ("OK, send it", "approve"), ("Onayla", "approve"),

@@ -67,6 +67,23 @@ def test_dates_with_month_names_or_unambiguous_numbers(text: str, date: dt.date)
     assert parse_eta(text, TODAY) == date
 
 
+@pytest.mark.parametrize(("text", "today", "date"), [
+    ("30 November", TODAY, dt.date(2026, 11, 30)),  # today's own day: today, not next year's
+    ("30 Kasım", TODAY, dt.date(2026, 11, 30)),
+    ("৩০ নভেম্বর", TODAY, dt.date(2026, 11, 30)),
+    ("27 November", TODAY, dt.date(2026, 11, 27)),  # three days past: shown so in the reply, not a year ahead
+    ("2 January", dt.date(2026, 12, 31), dt.date(2027, 1, 2)),
+    ("31 December", dt.date(2027, 1, 2), dt.date(2026, 12, 31)),
+    ("1 June", TODAY, dt.date(2027, 6, 1)),
+    ("30 November 2027", TODAY, dt.date(2027, 11, 30)),  # a year written is the year meant
+])
+def test_a_day_and_month_without_a_year_is_the_next_one_from_today_on_or_one_just_past(
+        text: str, today: dt.date, date: dt.date) -> None:
+    """"ETA: 30 November" written on 30 November was read as 30 November next year — a year's slip the forecast
+    would believe — and one a few days past likewise."""
+    assert parse_eta(text, today) == date
+
+
 def test_turkish_keys_and_accent_blind_names() -> None:
     note = parse("Aşama: tasarim   calismasi\nTamamlanan: %40\nKalan: 3 gün\nNeden: müşteri geç onayladı\n")
     assert note.ok

@@ -503,6 +503,8 @@ class Rules:
     clients: frozenset[str]
     require_authentication: bool
     authserv_id: str
+    # the team's zone: the day a manager's "approve 2 January" was written on, as a note's "ETA: 2 January" is read
+    zone: dt.tzinfo = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -594,7 +596,7 @@ def classify(
             why = incoming.authentication(rules.authserv_id)
             if why:
                 return Verdict("rejected", "rejected", f"a decision that is not authenticated: {why}; not answered")
-        word, date, misread = manager_decision(incoming.text, incoming.at.date())
+        word, date, misread = manager_decision(incoming.text, incoming.at.astimezone(rules.zone).date())
         if not word:
             return Verdict("rejected", "rejected", "a reply to a draft that says neither approve nor reject")
         if misread:  # answered, so the manager can write the date again; nothing is decided

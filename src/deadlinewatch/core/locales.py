@@ -6,7 +6,6 @@ the names of weekdays, and the date a client's own words count on.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 import re
@@ -19,7 +18,7 @@ from babel.dates import format_date, format_skeleton, get_day_names
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
 
-from deadlinewatch.core.workdays import WEEKDAY_INDEX
+from deadlinewatch.core.workdays import WEEKDAY_INDEX, day_and_month
 
 # CLDR numbering systems whose digits Babel leaves Latin: the Unicode name of their digit zero
 _DIGIT_ZERO = {"beng": "BENGALI", "deva": "DEVANAGARI", "arab": "ARABIC-INDIC", "arabext": "EXTENDED ARABIC-INDIC",
@@ -112,9 +111,9 @@ _BENGALI_GENITIVE = re.compile(r"(?:-?এর|ের)(?=[\s,.;:!?)]|$)")  # "ড�
 def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date | None:
     """The date in what the client is counting on ("your shareholder meeting on 12 December"), the next one on or
     after today; None when it names no day and month in words (a numeric date like 3/4 is ambiguous: ignored), and
-    when that day has just passed — within CONTEXT_PASSED, and nearer behind today than ahead: the meeting of 12
-    December, read on the 29th, is over, not next year's (a letter then said "The new date is still 348 days before
-    it"); read in June, it is this December's."""
+    when that day has just passed (workdays.day_and_month): the meeting of 12 December, read on the 29th, is over,
+    not next year's (a letter then said "The new date is still 348 days before it"); read in June, it is this
+    December's."""
     if not context:
         return None
     locale = _locale(language)
@@ -131,21 +130,10 @@ def context_day(context: str, language: str | Locale, today: dt.date) -> dt.date
         return None
     for words, when in found or []:
         if any(c.isalpha() for c in words.replace("on ", "")):
-            # the day and month said: its next occurrence from today on (dateparser's "future" takes today's own
-            # day for next year's) — unless it passed lately (CONTEXT_PASSED), nearer than it comes again: a
-            # shareholder meeting of 12 December named in a project still running in January is over, not next
-            # December's, while one named in June is this December's
-            days = [_on(when.month, when.day, today.year + k) for k in (-1, 0, 1)]
-            coming = min(d for d in days if d >= today)
-            passed = max(d for d in days if d < today)
-            recent = today - passed <= CONTEXT_PASSED and today - passed < coming - today
-            return None if recent else coming
+            # the day and month said, read as every yearless date is (dateparser's "future" takes today's own day
+            # for next year's); one that passed lately is over: no day to count on
+            day = day_and_month(when.month, when.day, today)
+            return None if day < today else day
     return None
 
 
-CONTEXT_PASSED = dt.timedelta(days=60)  # a client's day named in the project's context that passed this lately is over
-
-
-def _on(month: int, day: int, year: int) -> dt.date:
-    """That day of that year (29 February in a common year: the 28th)."""
-    return dt.date(year, month, 28 if (month, day) == (2, 29) and not calendar.isleap(year) else day)

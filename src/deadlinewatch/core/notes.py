@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from deadlinewatch.core.model import Report
 from deadlinewatch.core.words import Phrase, _, phrase
+from deadlinewatch.core.workdays import day_and_month
 
 # English keys first; Turkish and Bengali aliases after. Matching ignores case, accents and spacing.
 KEY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -171,7 +172,8 @@ _AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\s*$")
 
 
 def parse_eta(value: str, today: dt.date) -> dt.date:
-    """An ISO date, or one with a month name in English, Turkish or Bengali. 03/04 is refused, not guessed."""
+    """An ISO date, or one with a month name in English, Turkish or Bengali (without a year: workdays.day_and_month).
+    03/04 is refused, not guessed."""
     v = value.translate(BENGALI_DIGITS).strip()
     try:
         return dt.date.fromisoformat(v)
@@ -199,7 +201,12 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"'),
                                  value=value))
     day: dt.date = parsed.date()  # dateparser is untyped
+    if not _YEAR.search(v):  # a day and month: read as every yearless date is (today's own day is today's)
+        return day_and_month(day.month, day.day, today)
     return day
+
+
+_YEAR = re.compile(r"\d{4}|['’]\d{2}\b")  # a year written out: 2026, or '26
 
 
 def parse_blocked(value: str) -> bool:

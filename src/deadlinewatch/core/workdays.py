@@ -6,6 +6,7 @@ a note sent on Monday saying "Remaining: 4 days" means done by the end of Friday
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,26 @@ import holidays as holidays_lib
 # the days as the config names them, Monday first: a name's index is its date.weekday()
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_INDEX = {day: i for i, day in enumerate(WEEKDAYS)}
+
+LATELY = dt.timedelta(days=60)  # a day and month written without a year that passed this lately is that one
+
+
+def day_and_month(month: int, day: int, today: dt.date) -> dt.date:
+    """A date written with its day and month and no year ("ETA: 4 December", "your meeting on 12 December"): its
+    next occurrence from today on, today's own included — unless it passed lately (LATELY) and is nearer behind
+    than ahead. "7 December" written on 7 December is that day, not next year's; "4 December" written on the 7th
+    is three days past (the reply shows it so), and the meeting of 12 December named on the 29th is over; written
+    in June, it is this December's. The one reading of a yearless date: notes, the manager's "approve 2 January",
+    the client's context."""
+    days = [_on(month, day, today.year + k) for k in (-1, 0, 1)]
+    coming = min(d for d in days if d >= today)
+    passed = max(d for d in days if d < today)
+    return passed if today - passed <= LATELY and today - passed < coming - today else coming
+
+
+def _on(month: int, day: int, year: int) -> dt.date:
+    """That day of that year (29 February in a common year: the 28th)."""
+    return dt.date(year, month, 28 if (month, day) == (2, 29) and not calendar.isleap(year) else day)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
+import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ def rules_of(c: Config) -> intake.Rules:
         clients=frozenset(intake.ascii_lower(p.client.email) for p in c.projects),
         require_authentication=c.imap.require_authentication,
         authserv_id=c.imap.authserv_id,
+        zone=zoneinfo.ZoneInfo(c.timezone),
     )
 
 

@@ -23,7 +23,7 @@ from deadlinewatch.adapters.store import Milestones, OutboxItem, StorePort, WebS
 from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
-from deadlinewatch.decisions.outbox import CANNOT_SUPERSEDED, cannot_go
+from deadlinewatch.decisions.outbox import cannot_go
 from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
 
 
@@ -264,14 +264,8 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
     clock = _clock(config, now_text)
     refused = cannot_go(item, view(store, config.project(item.project)), clock.now()) \
         if approve and item.project and item.project in {p.id for p in config.projects} else None
-    if refused is CANNOT_SUPERSEDED:
-        raise DeadlinewatchError(f"check-in #{notice_id} was made before a notice told the client newer dates: its "
-                                 f"timeline would contradict that notice; reject it (deadlinewatch reject "
-                                 f"{notice_id}) — the next check-in shows the new dates")
     if refused is not None:
-        why = str(refused).removeprefix("it cannot go out: ").split(";")[0]
-        raise DeadlinewatchError(f"notice #{notice_id} cannot go out: {why}; reject it (deadlinewatch reject "
-                                 f"{notice_id})")
+        raise DeadlinewatchError(refused.command.format(id=notice_id))
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)
     if store.carry_out([DecideHeld(notice_id, approve, decided_by)], clock.now()).refused:

@@ -325,7 +325,8 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
         return
     approve = verdict.decision == "approve"
     if approve and lookup.held_view is not None and (refused := cannot_go(held, lookup.held_view, now)) is not None:
-        out.actions.append(compose_manager_message(c, held, names, "decided", c.letters.say(language, [refused]), now,
+        answer = c.letters.say(language, [refused.refused])
+        out.actions.append(compose_manager_message(c, held, names, "decided", answer, now,
                                                    in_reply_to=incoming.message_id))
         return
     if approve and verdict.date is not None and lookup.held_view is not None:

@@ -21,40 +21,58 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 # the client messages about one milestone's date (an introduction names its first milestone too, a cancellation is
 # the news itself): what a cancellation since makes wrong
 ABOUT_THE_MILESTONE = ("notice", "delivered", "update", "reinstate")
-WITHDRAWN = phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since"))
-SUPERSEDED = phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's "
-                      "timeline would contradict it; the next check-in shows them"))
+@dataclass(frozen=True)
+class Overtaken:
+    """Why a held client message may no longer go out, declared once with each wording of it: the manager's note
+    when it is withdrawn, the answer to an approval by mail or on the page, and the `approve` command's refusal
+    (English, as the commands speak; {id} the message's number)."""
+
+    withdrawn: Phrase
+    refused: Phrase
+    command: str
 
 
-WITHDRAWN_DONE = phrase(_("withdrawn, never sent: its milestone was completed in the team calendar since"))
-WITHDRAWN_REOPENED = phrase(_("withdrawn, never sent: its milestone is open again in the team calendar since"))
+CANCELLED = Overtaken(
+    phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since")),
+    phrase(_("it cannot go out: its milestone was cancelled in the team calendar since; nothing changed: answer "
+             "reject to close it")),
+    "notice #{id} cannot go out: its milestone was cancelled in the team calendar since; reject it (deadlinewatch "
+    "reject {id})")
+DONE = Overtaken(
+    phrase(_("withdrawn, never sent: its milestone was completed in the team calendar since")),
+    phrase(_("it cannot go out: its milestone was completed in the team calendar since; nothing changed: answer "
+             "reject to close it")),
+    "notice #{id} cannot go out: its milestone was completed in the team calendar since; reject it (deadlinewatch "
+    "reject {id})")
+REOPENED = Overtaken(
+    phrase(_("withdrawn, never sent: its milestone is open again in the team calendar since")),
+    phrase(_("it cannot go out: its milestone is open again in the team calendar since; nothing changed: answer "
+             "reject to close it")),
+    "notice #{id} cannot go out: its milestone is open again in the team calendar since; reject it (deadlinewatch "
+    "reject {id})")
+SUPERSEDED = Overtaken(
+    phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's timeline would "
+             "contradict it; the next check-in shows them")),
+    phrase(_("it cannot go out: a notice told the client newer dates since, and this check-in's timeline would "
+             "contradict it; nothing changed: answer reject to close it")),
+    "check-in #{id} was made before a notice told the client newer dates: its timeline would contradict that "
+    "notice; reject it (deadlinewatch reject {id}) — the next check-in shows the new dates")
 
 
-# the manager's approval by mail of a message that cannot go out (the command and the page refuse it the same way)
-CANNOT_CANCELLED = phrase(_("it cannot go out: its milestone was cancelled in the team calendar since; nothing "
-                            "changed: answer reject to close it"))
-CANNOT_SUPERSEDED = phrase(_("it cannot go out: a notice told the client newer dates since, and this check-in's "
-                             "timeline would contradict it; nothing changed: answer reject to close it"))
-CANNOT_DONE = phrase(_("it cannot go out: its milestone was completed in the team calendar since; nothing changed: "
-                       "answer reject to close it"))
-CANNOT_REOPENED = phrase(_("it cannot go out: its milestone is open again in the team calendar since; nothing "
-                           "changed: answer reject to close it"))
-
-
-def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None) -> tuple[Phrase, Phrase] | None:
-    """Why a held client message may no longer go — withdrawn when its time comes, refused when approved — with
-    the words for each, from its milestone's state in the team calendar now (`state`, None for none) and when its
-    project's latest notice that told the client went out (`told`, went_out): a letter about a milestone cancelled
-    since; a notice (or a move, a return to the plan) about one completed since — its delivered note is the news; a
-    cancellation of one open again; a check-in a notice has overtaken (`superseded`). None when it may go."""
+def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None) -> Overtaken | None:
+    """Why a held client message may no longer go — withdrawn when its time comes, refused when approved — from
+    its milestone's state in the team calendar now (`state`, None for none) and when its project's latest notice
+    that told the client went out (`told`, went_out): a letter about a milestone cancelled since; a notice (or a
+    move, a return to the plan) about one completed since — its delivered note is the news; a cancellation of one
+    open again; a check-in a notice has overtaken (`superseded`). None when it may go."""
     if item.kind in ABOUT_THE_MILESTONE and state == "cancelled":
-        return WITHDRAWN, CANNOT_CANCELLED
+        return CANCELLED
     if item.kind in ("notice", "update", "reinstate") and state == "done":
-        return WITHDRAWN_DONE, CANNOT_DONE
+        return DONE
     if item.kind == "cancel" and state not in (None, "cancelled"):
-        return WITHDRAWN_REOPENED, CANNOT_REOPENED
+        return REOPENED
     if superseded(item, told):
-        return SUPERSEDED, CANNOT_SUPERSEDED
+        return SUPERSEDED
     return None
 
 
@@ -63,12 +81,11 @@ def went_out(sent: Mapping[str, dt.datetime], unsent: Collection[str], now: dt.d
     return now if unsent else max(sent.values(), default=dt.datetime.min.replace(tzinfo=dt.UTC))
 
 
-def cannot_go(item: OutboxItem, pv: ProjectView, now: dt.datetime) -> Phrase | None:
+def cannot_go(item: OutboxItem, pv: ProjectView, now: dt.datetime) -> Overtaken | None:
     """Why a held client message may not be approved (`overtaken`), from its project as the client knows it; None
     when it may."""
     state = next((m.state for m in pv.milestones if m.uid == item.uid), None) if item.uid else None
-    why = overtaken(item, state, went_out(pv.sent, pv.unsent, now))
-    return why[1] if why is not None else None
+    return overtaken(item, state, went_out(pv.sent, pv.unsent, now))
 
 
 def superseded(item: OutboxItem, told: dt.datetime | None) -> bool:
@@ -115,8 +132,8 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         state = states.get((item.project or "", item.uid or "")) if item.uid else None
         if (gone := overtaken(item, state, (told or {}).get(item.project or ""))) is not None:
             note = compose_manager_message(c, item, named, "decided",
-                                           c.letters.say(c.config.team.language, [gone[0]]), now)
-            out.append(Release(item.id, str(gone[0]), (DecideHeld(item.id, False, "withdrawn"), note),
+                                           c.letters.say(c.config.team.language, [gone.withdrawn]), now)
+            out.append(Release(item.id, str(gone.withdrawn), (DecideHeld(item.id, False, "withdrawn"), note),
                                withdrawn=True))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))

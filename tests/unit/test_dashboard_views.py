@@ -65,7 +65,7 @@ def test_the_views_addresses_are_relative_and_the_first_one_is_the_dashboard_its
 
 @pytest.mark.parametrize(("language", "words"), [
     ("tr", ("Sonraki sayfa", "Tüm projeler", "aşama", "gecikecek")),
-    ("bn", ("পরের পাতা", "সব প্রকল্প", "ধাপের মধ্যে", "দেরি হবে")),
+    ("bn", ("পরের পাতা", "সব প্রকল্প", "মাইলফলকের মধ্যে", "দেরি হবে")),
 ])
 def test_a_page_of_the_dashboard_is_in_the_managers_language_and_digits(language: str, words: tuple[str, ...]
                                                                         ) -> None:

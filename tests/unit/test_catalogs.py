@@ -53,6 +53,17 @@ def test_every_message_is_translated_with_the_same_placeholders(domain: str, lan
             assert needed <= found <= allowed, f"{language}: placeholders differ in {key!r}: {s!r}"
 
 
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_a_plurals_singular_names_nothing_its_plural_does_not(domain: str) -> None:
+    """GNU msgfmt -c — what Poedit runs when a translator saves — checks every form of a plural's translation
+    against the English plural: a singular naming what the plural does not ("“%(name)s” builds on this" beside
+    "Later work builds on this") made each translation of it refused, and the translator could not save."""
+    with (LOCALE / f"{domain}.pot").open("rb") as f:
+        plurals = [m.id for m in read_po(f) if isinstance(m.id, tuple | list)]
+    for one, other in plurals:
+        assert set(PLACEHOLDER.findall(one)) <= set(PLACEHOLDER.findall(other)), (one, other)
+
+
 def test_the_catalogs_are_found_in_the_package_for_each_language() -> None:
     for domain in DOMAINS:
         assert set(catalogs.languages(domain)) >= {"en", *LANGUAGES}

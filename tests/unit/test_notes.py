@@ -84,6 +84,23 @@ def test_a_day_and_month_without_a_year_is_the_next_one_from_today_on_or_one_jus
     assert parse_eta(text, today) == date
 
 
+@pytest.mark.parametrize(("text", "date"), [
+    ("Friday", dt.date(2026, 12, 4)), ("next Friday", dt.date(2026, 12, 4)), ("fri.", dt.date(2026, 12, 4)),
+    ("Monday", dt.date(2026, 12, 7)),  # written on a Monday: next week's
+    ("Cuma", dt.date(2026, 12, 4)), ("önümüzdeki Cuma günü", dt.date(2026, 12, 4)),
+    ("শুক্রবার", dt.date(2026, 12, 4)), ("আগামী শুক্রবার", dt.date(2026, 12, 4)),
+    ("tomorrow", dt.date(2026, 12, 1)), ("yarın", dt.date(2026, 12, 1)),
+])
+def test_a_weekday_is_the_first_such_day_after_the_note(text: str, date: dt.date) -> None:
+    """"ETA: Friday" — what a team member writes on a Monday — was refused as not a date (TODAY is a Monday)."""
+    assert parse_eta(text, TODAY) == date
+
+
+def test_a_note_that_says_no_date_is_told_the_forms_a_date_takes() -> None:
+    with pytest.raises(ValueError, match='"ETA: Friday"'):
+        parse_eta("soon", TODAY)
+
+
 def test_turkish_keys_and_accent_blind_names() -> None:
     note = parse("Aşama: tasarim   calismasi\nTamamlanan: %40\nKalan: 3 gün\nNeden: müşteri geç onayladı\n")
     assert note.ok

@@ -171,14 +171,39 @@ def parse_duration(value: str, week_length: int = 5) -> float:
 _AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\s*$")
 
 
+# what may stand before or after a weekday's name ("next Friday", "önümüzdeki cuma", "Cuma günü", "আগামী শুক্রবার")
+_THIS_OR_NEXT = frozenset(map(fold, ("this", "next", "coming", "on", "bu", "önümüzdeki", "gelecek", "এই", "আগামী")))
+_DAY_WORD = frozenset(map(fold, ("günü", "gunu")))
+
+
+@lru_cache(maxsize=1)
+def _weekday_names() -> dict[str, int]:
+    """Each weekday's name, whole and short, in every language a note may be written in (Babel's), folded."""
+    from babel.dates import get_day_names
+
+    return {fold(name): i for language in ("en", "tr", "bn") for width in ("wide", "abbreviated")
+            for i, name in get_day_names(width, "format", language).items()}
+
+
+def weekday_ahead(value: str, today: dt.date) -> dt.date | None:
+    """"Friday", "next Friday", "Cuma", "শুক্রবার": the first such day after today (a note saying "ETA: Monday" on a
+    Monday means next week's; "today" says today); None when the value is not a weekday's name."""
+    words = [w for w in fold(value).rstrip(".").split() if w not in _THIS_OR_NEXT and w not in _DAY_WORD]
+    if len(words) != 1 or (day := _weekday_names().get(words[0])) is None:
+        return None
+    return today + dt.timedelta(days=(day - today.weekday()) % 7 or 7)
+
+
 def parse_eta(value: str, today: dt.date) -> dt.date:
-    """An ISO date, or one with a month name in English, Turkish or Bengali (without a year: workdays.day_and_month).
-    03/04 is refused, not guessed."""
+    """An ISO date, one with a month name in English, Turkish or Bengali (without a year: workdays.day_and_month),
+    or a weekday's name (weekday_ahead). 03/04 is refused, not guessed."""
     v = value.translate(BENGALI_DIGITS).strip()
     try:
         return dt.date.fromisoformat(v)
     except ValueError:
         pass
+    if (weekday := weekday_ahead(v, today)) is not None:
+        return weekday
     m = _AMBIGUOUS.match(v)
     if m:
         a, b = int(m.group(1)), int(m.group(2))
@@ -198,8 +223,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         },
     )
     if parsed is None:
-        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03" or "ETA: 3 December"'),
-                                 value=value))
+        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
+                                   '"ETA: Friday"'), value=value))
     day: dt.date = parsed.date()  # dateparser is untyped
     if not _YEAR.search(v):  # a day and month: read as every yearless date is (today's own day is today's)
         return day_and_month(day.month, day.day, today)

@@ -127,6 +127,10 @@ def test_the_manager_approves_with_a_date_in_their_own_words() -> None:
     assert manager_decision("Onayla, 11 Aralık", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("অনুমোদন ১১ ডিসেম্বর", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("Approve.\n\n> quoted 2026-01-01", today) == ("approve", None, "")
+    # a weekday, as a note's ETA may say it (6 December 2026 is a Sunday): not dropped for the letter's own date
+    assert manager_decision("approve Friday", today) == ("approve", dt.date(2026, 12, 11), "")
+    assert manager_decision("Onayla, önümüzdeki cuma", today) == ("approve", dt.date(2026, 12, 11), "")
+    assert manager_decision("Approve, thanks!", today) == ("approve", None, "")
     word, date, problem = manager_decision("approve 03/04", today)
     assert (word, date) == ("approve", None) and "ambiguous" in problem  # never silently the letter's date
     assert manager_decision("reject 2026-12-11", today)[:2] == ("reject", None)

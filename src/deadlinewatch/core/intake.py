@@ -30,7 +30,7 @@ from publicsuffixlist import PublicSuffixList
 
 from deadlinewatch.core.header_cache import READ
 from deadlinewatch.core.message_text import MAX_TEXT, body_text
-from deadlinewatch.core.notes import NoteProblem, ParsedNote, fold, parse_eta
+from deadlinewatch.core.notes import NoteProblem, ParsedNote, fold, parse_eta, weekday_ahead
 from deadlinewatch.core.words import Phrase, _, english, phrase
 
 # C0 and C1 controls and Unicode's line and paragraph separators: everything a generator might write as a line end
@@ -538,9 +538,10 @@ def decision_word(text: str) -> str:
 
 def manager_decision(text: str, today: dt.date | None) -> tuple[str, dt.date | None, str]:
     """The manager's answer to a draft: "approve" or "reject" from the first word of the first line written, the
-    date written after an approval ("approve 2026-12-11", "onayla 11 Aralık", "অনুমোদন ১১ ডিসেম্বর": ISO, or with
-    a month name in their language; a numeric 03/04 is refused as ambiguous), and a problem when what follows
-    the word looks like a date and is none (a date the manager meant is never silently dropped)."""
+    date written after an approval ("approve 2026-12-11", "onayla 11 Aralık", "অনুমোদন ১১ ডিসেম্বর", "approve
+    Friday": ISO, with a month name in their language, or a weekday's; a numeric 03/04 is refused as ambiguous),
+    and a problem when what follows the word looks like a date and is none (a date the manager meant is never
+    silently dropped)."""
     for line in text.splitlines():
         words = _WORD.findall(fold(line))
         if not words:
@@ -548,6 +549,8 @@ def manager_decision(text: str, today: dt.date | None) -> tuple[str, dt.date | N
         first = words[0]
         word = "approve" if first in _APPROVE else "reject" if first in _REJECT else ""
         rest = line.strip()[len(line.strip().split(None, 1)[0]):].strip(" \t,.;:!-–—")
+        if word == "approve" and today is not None and (weekday := weekday_ahead(rest, today)) is not None:
+            return word, weekday, ""  # "approve Friday"
         if word != "approve" or today is None or not any(ch.isdigit() for ch in rest):
             return word, None, ""
         try:

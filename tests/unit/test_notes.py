@@ -43,6 +43,20 @@ def test_percentages_in_every_usual_spelling(text: str) -> None:
     assert parse_percent(text) == 60
 
 
+def test_a_bare_fraction_of_one_is_asked_about_not_read_as_a_percent_or_two() -> None:
+    """"Done: 0.8" — a spreadsheet's 80% — was read as 1% done: a milestone four-fifths done looked barely started
+    to the forecast, and a client notice may leave in the same pass. The note is refused, saying both readings,
+    in the sender's language; with the sign either reading stands."""
+    from deadlinewatch.adapters.templates import letters
+
+    note = parse("Milestone: Design mockups\nDone: 0.8\nRemaining: 2 days\n")
+    assert not note.ok and not note.blocks
+    said = {language: letters().say(language, list(note.problems)) for language in ("en", "tr", "bn")}
+    assert said["en"] == 'line 2: "0.8" could be 80% or 0.8%; write the percent sign, e.g. "Done: 80%"'
+    assert '"Tamamlanan: %80"' in said["tr"] and '"সম্পন্ন: ৮০%"' in said["bn"]
+    assert (parse_percent("0.8%"), parse_percent("80%"), parse_percent("1"), parse_percent("0")) == (1, 80, 1, 0)
+
+
 @pytest.mark.parametrize(("text", "days"), [("4 days", 4), ("3d", 3), ("1 week", 5), ("2 weeks", 10),
                                             ("4 gün", 4), ("২ দিন", 2), ("1 hafta", 5), ("1.5 days", 1.5)])
 def test_durations_count_working_days(text: str, days: float) -> None:

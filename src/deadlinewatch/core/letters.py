@@ -318,7 +318,7 @@ class Letters:
             form = (self.catalog(language) or NullTranslations()).ngettext(*DAYS, int(n) if n == int(n) else 2)
             return form % {"n": format_number(n, locale)}
         if isinstance(value, Percent):
-            return format_percent(round(value.n), locale)
+            return format_percent(value.n, locale)
         if isinstance(value, Factor):
             return format_number(value.x, locale, "0.0")
         if isinstance(value, int | float):

@@ -78,10 +78,12 @@ def format_moment(at: dt.datetime, language: str | Locale, zone: ZoneInfo) -> st
     return f"{format_day(local.date(), language, 'long')}, {native_digits(local.strftime('%H:%M'), language)}"
 
 
-def format_percent(percent: int, language: str | Locale) -> str:
-    """A percentage as the locale writes it ("60%", "%60", "৬০%")."""
+def format_percent(percent: float, language: str | Locale) -> str:
+    """A percentage as the locale writes it ("60%", "%60", "৬০%"): whole points, but for a fraction of one, which
+    keeps its decimals ("%0,8", never "%1")."""
     locale = _locale(language)
-    return native_digits(babel_percent(percent / 100, locale=locale), locale)
+    points = percent if 0 < percent < 1 else round(percent)
+    return native_digits(babel_percent(points / 100, locale=locale, decimal_quantization=False), locale)
 
 
 def percent_blank(language: str | Locale) -> str:

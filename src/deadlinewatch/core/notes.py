@@ -16,7 +16,7 @@ from dataclasses import fields as declared
 from functools import lru_cache
 
 from deadlinewatch.core.model import Report
-from deadlinewatch.core.words import Phrase, _, phrase
+from deadlinewatch.core.words import Percent, Phrase, _, phrase
 from deadlinewatch.core.workdays import day_and_month
 
 # English keys first; Turkish and Bengali aliases after. Matching ignores case, accents and spacing.
@@ -141,6 +141,7 @@ def project_from_subject(subject: str, project_ids: Sequence[str]) -> str | None
 
 
 def parse_percent(value: str) -> int:
+    """A percentage done: "60%", "60 %", "%60", "60"; a bare fraction of one ("0.8") is asked about, not guessed."""
     v = value.translate(BENGALI_DIGITS).strip()
     m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
     if not m:
@@ -148,6 +149,12 @@ def parse_percent(value: str) -> int:
     n = float(m.group(1).replace(",", "."))
     if not 0 <= n <= 100:
         raise NoteProblem(phrase(_('"%(value)s" is not between 0%% and 100%%'), value=value))
+    if 0 < n <= 1 and "%" not in v and not m.group(1).isdigit():
+        # a spreadsheet's fraction ("0.8": 80%) or a percent ("0.8%")? Read as the second, it once told a forecast
+        # that a milestone four-fifths done had barely started — and a notice can leave in the same pass
+        raise NoteProblem(phrase(_('"%(value)s" could be %(fraction)s or %(percent)s; write the percent sign, e.g. '
+                                   '"Done: %(fraction)s"'), value=value, fraction=Percent(n * 100),
+                                 percent=Percent(n)))
     return round(n)
 
 

@@ -67,8 +67,8 @@ def _english(value: Value) -> str:
     if isinstance(value, Days):
         n = round(value.n, 1)
         return (DAYS[0] if n == 1 else DAYS[1]) % {"n": f"{n:g}"}
-    if isinstance(value, Percent):
-        return f"{value.n:.0f}%"
+    if isinstance(value, Percent):  # whole points, but for a fraction of one
+        return f"{value.n:g}%" if 0 < value.n < 1 else f"{value.n:.0f}%"
     if isinstance(value, Factor):
         return f"{value.x:.1f}"
     if isinstance(value, float):

@@ -274,7 +274,7 @@ class MemoryStore(StorePort):
         return {uid: e for (p, uid), e in self.s.entry_uids.items() if p == project}
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
-        return [(group_state(self.s.outbox[i].state, self.s.outbox[i].shadow), shows)
+        return [(group_state(self.s.outbox[i].state, self.s.outbox[i].shadow, self.s.outbox[i].decided_by), shows)
                 for i, shows in sorted(self.s.shows.items())
                 if self.s.outbox[i].project == project]
 

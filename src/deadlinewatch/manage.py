@@ -180,7 +180,7 @@ def resolve_milestone(store: Milestones, ref: str) -> tuple[str, str]:
 def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str | None) -> str:
     """Exactly what would be sent for a milestone now; sends and writes nothing."""
     from deadlinewatch.core import policy
-    from deadlinewatch.decisions.evaluation import decide_project, plan_notice
+    from deadlinewatch.decisions.evaluation import decide_project, not_told_yet, plan_notice
     from deadlinewatch.stages.evaluation import snapshot
     from deadlinewatch.stages.state import forecaster
 
@@ -199,6 +199,8 @@ def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str
     if plan is None:
         pv = snap.view
         m = next(x for x in pv.milestones if x.uid == uid)
+        if (silent := not_told_yet(pv, m, now.astimezone(pv.client_tz).date())) is not None:
+            return f"policy would not send now: \"{m.name}\" is {silent}\n"
         f = next((x for x in decided.forecasts if x.uid == uid), None)
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")

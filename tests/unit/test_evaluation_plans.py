@@ -1080,6 +1080,83 @@ def test_a_return_to_the_plan_held_for_the_manager_shows_the_client_nothing_of_t
         assert ("Launch" in _text(weekly_plan.messages[0])) is listed, approval
 
 
+def _launch_cancelled_then_back_held(tmp_path: Path) -> tuple[Studio, Studio, MemoryStore, int]:
+    """Launch cancelled and the client told (approval "auto"), then reopened under approval "manager": its "back in
+    the plan" letter held. The studio under each approval, the store, the held letter's id."""
+    from deadlinewatch.stages.state import record, view
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "m").mkdir()
+    auto, manager = _composer(tmp_path / "a"), _composer(tmp_path / "m", "manager")
+    store = MemoryStore()
+    _synced(store, auto)
+    [intro] = decide_project(auto, dataclasses.replace(_snapshot(auto), view=view(store, auto.config.projects[0])),
+                             _forecaster(auto), NOW - dt.timedelta(days=7)).plans
+    record(store, auto, [intro.group()], NOW - dt.timedelta(days=7))
+    [gone] = [p for p in decide_project(auto, _launch(store, auto, "cancelled"), _forecaster(auto), NOW).plans
+              if p.messages[0].kind == "cancel"]
+    record(store, auto, [gone.group()], NOW)
+    [back] = [p for p in decide_project(manager, _launch(store, manager, "open"), _forecaster(manager), NOW).plans
+              if p.messages[0].kind == "reinstate"]
+    (held,) = record(store, manager, [back.group()], NOW).ids
+    return auto, manager, store, held
+
+
+def _launch(store: MemoryStore, c: Studio, state: str, later: int = 0, *,
+            reports: Sequence[Report] = ()) -> Snapshot:
+    """The project as the store has it, with Launch in `state` and its deadline `later` days on."""
+    from deadlinewatch.stages.state import view
+
+    pv = view(store, c.config.projects[0])
+    ms = [dataclasses.replace(m, state=state, deadline=m.deadline + dt.timedelta(days=later))
+          if m.uid == "launch-1" else m for m in pv.milestones]
+    return dataclasses.replace(_snapshot(c), view=dataclasses.replace(pv, milestones=ms, reports={
+        "launch-1": list(reports)} if reports else pv.reports), first_sent=NOW - dt.timedelta(days=7))
+
+
+@pytest.mark.parametrize("how", ["rejected", "withdrawn"])
+def test_a_return_to_the_plan_that_never_went_out_is_drafted_again_when_the_news_moves(
+        tmp_path: Path, how: str) -> None:
+    """The review: a "back in the plan" letter the manager rejected — or the pass withdrew, Launch cancelled again
+    meanwhile — left the milestone hidden from the client for good: no letter ever again, whatever its date. Rejected,
+    it is not drafted again for the same date (the manager said no to that letter), but is once the date moves;
+    withdrawn, it is drafted again as soon as Launch reopens."""
+    from deadlinewatch.adapters.store.port import WITHDRAWN
+    from deadlinewatch.core.model import DecideHeld
+
+    auto, _, store, held = _launch_cancelled_then_back_held(tmp_path)
+    if how == "rejected":
+        store.carry_out([DecideHeld(held, False, "pm@studio.example")], NOW)
+    else:
+        store.carry_out([DecideHeld(held, False, WITHDRAWN)], NOW)
+        again = decide_project(auto, _launch(store, auto, "cancelled"), _forecaster(auto), NOW)
+        assert [p for p in again.plans if p.messages[0].uid == "launch-1"] == []  # they hold it cancelled already
+
+    def decided(later: int) -> list[str]:
+        out = decide_project(auto, _launch(store, auto, "open", later), _forecaster(auto), NOW + dt.timedelta(days=1))
+        return [p.messages[0].kind for p in out.plans if p.messages[0].uid == "launch-1"]
+
+    assert decided(0) == ([] if how == "rejected" else ["reinstate"])
+    assert decided(7) == ["reinstate"]
+
+
+def test_while_a_return_to_the_plan_waits_preview_and_the_reply_to_a_note_say_no_notice(tmp_path: Path) -> None:
+    """The review: `preview Launch` stopped with StopIteration (the notice's timeline no longer has Launch), and the
+    reply to a note that Launch is late said its notice waits for the manager — a notice never drafted."""
+    from deadlinewatch import manage
+    from deadlinewatch.decisions.inbox import as_evaluated
+
+    _, manager, store, _ = _launch_cancelled_then_back_held(tmp_path)
+    said = manage.preview(manager.config, store, "launch-1", NOW.isoformat())
+    assert said.startswith('policy would not send now: "Launch" is open again; the client, told it was cancelled,')
+    late = Report("acme-web", "launch-1", NOW, 10, 30.0, cause="the host is late", plan="we switch hosts")
+    snap = _launch(store, manager, "open", reports=[late])
+    _, notices, _ = as_evaluated(manager, snap.view, _forecaster(manager), NOW, {"launch-1"}, 0)
+    kinds = [p.messages[0].kind for p in decide_project(manager, snap, _forecaster(manager), NOW).plans
+             if p.messages[0].uid == "launch-1"]
+    assert notices == set() and "notice" not in kinds
+
+
 def test_back_in_the_plan_only_after_a_cancellation_the_client_was_told_and_nothing_before_it(
         tmp_path: Path) -> None:
     """A cancellation the manager rejected told nothing: the milestone open again gets no "I know I'd told you we

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from deadlinewatch.adapters.store import CalendarSync, ClientRecord, PassRecord, ServerHealth, Store, StorePort
-from deadlinewatch.adapters.store.port import SHADOW
+from deadlinewatch.adapters.store.port import SHADOW, WITHDRAWN
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import (
     ClientDate,
@@ -445,6 +445,17 @@ class StoreContract:
         assert store.shown_groups("p") == [("held", tuple(shown))] and store.shown_groups("q") == []
         store.decide(primary, False, now=NOW, decided_by="pm")
         assert store.shown_groups("p") == [("rejected", tuple(shown))]
+
+    def test_outbox_a_group_the_pass_withdrew_is_read_back_as_withdrawn(self, store: StorePort) -> None:
+        """Rejected by the manager, or withdrawn by the pass (what it said overtaken): a letter saying a milestone is
+        back in the plan is drafted again on the same date only after the second."""
+        back = (ShowDate("p", "u1", 5, shown_date=NOW.date(), invited=True, reinstated=True),)
+        manager = store.enqueue_client_group([mail("<m1@x>", "held", "client")], back)
+        withdrawn = store.enqueue_client_group([mail("<w1@x>", "held", "client")], back)
+        store.decide(manager, False, now=NOW, decided_by="pm@studio.example")
+        store.carry_out([DecideHeld(withdrawn, False, WITHDRAWN)], NOW)
+        assert store.shown_groups("p") == [("rejected", back), (WITHDRAWN, back)]
+        assert store.client_records("p")["p"].groups == [("rejected", back), (WITHDRAWN, back)]
 
     def test_outbox_a_milestone_back_in_the_plan_is_no_longer_cancelled_for_the_client(self, store: StorePort) -> None:
         gone = ShowDate("p", "u1", 4, cancelled=True)

@@ -461,6 +461,34 @@ def back_on(pv: ProjectView, m: Milestone) -> dt.date:
     return cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)
 
 
+def return_due(pv: ProjectView, m: Milestone, today: dt.date) -> bool:
+    """Is the letter saying this milestone is back in the plan due: the client holds it cancelled (told so, a
+    cancellation held, rejected or refused told nothing), no such letter is on its way, the team calendar has it open
+    with a date still to come (`today`: the client's), and that date is not the one of a letter saying so that the
+    manager rejected or the client's server refused (drafted again only once the date changes)."""
+    if m.state == "cancelled" or m.private or pv.state(m) != "open" or not pv.believed_cancelled(m):
+        return False
+    day = back_on(pv, m)
+    return day >= today and pv.return_refused.get(m.uid) != day
+
+
+def not_told_yet(pv: ProjectView, m: Milestone, today: dt.date) -> str | None:
+    """Why the client hears no news of this open milestone now — they hold it cancelled, and the letter saying it is
+    back in the plan has not reached them (the pass's log and `preview` say it) —; None when they may."""
+    if not pv.cancelled_for_client(m):
+        return None
+    if m.uid in pv.return_pending:
+        return ("open again; the client, told it was cancelled, hears no news of it until the letter saying it is "
+                "back in the plan goes out")
+    if back_on(pv, m) < today:
+        return ("open again but its date has passed; the client, told it was cancelled, hears of it once the team "
+                "calendar gives it a date to come")
+    if pv.return_refused.get(m.uid) == back_on(pv, m):
+        return ("open again; the letter saying it is back in the plan was rejected or refused, so the client, told it "
+                "was cancelled, hears of it once its date changes")
+    return "open again; the client, told it was cancelled, hears first that it is back in the plan"
+
+
 def plan_reinstated(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
     """A milestone the client was told is cancelled is open again in the team calendar: the letter that says it is
     back in the plan, on the date it now has (`back_on`), with the entry put back in the client's calendar (a
@@ -614,8 +642,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
         # told it was cancelled (a cancellation held, rejected or refused told nothing), and open again in the team
         # calendar with a date still to come: the client hears it is back — before any other news of it
-        elif (m.state != "cancelled" and pv.believed_cancelled(m) and not m.private and pv.state(m) == "open"
-              and back_on(pv, m) >= now.astimezone(pv.client_tz).date()):
+        elif return_due(pv, m, now.astimezone(pv.client_tz).date()):
             add(plan_reinstated(c, pv, m, now), f"\"{m.name}\" back in the plan")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
@@ -645,13 +672,8 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
                                   "the client is not told")
             continue
-        if pv.believed_cancelled(m):  # open again with its date passed: no news of a milestone they hold cancelled
-            out.events.append(f"{project.id}: \"{m.name}\" is open again but its date has passed; the client, told "
-                              "it was cancelled, hears of it once the team calendar gives it a date to come")
-            continue
-        if pv.cancelled_for_client(m):  # back in the plan, but the letter saying so was held, rejected or refused
-            out.events.append(f"{project.id}: \"{m.name}\" is open again; the client, told it was cancelled, hears "
-                              "no news of it until the letter saying it is back in the plan goes out")
+        if (silent := not_told_yet(pv, m, now.astimezone(pv.client_tz).date())) is not None:
+            out.events.append(f"{project.id}: \"{m.name}\" is {silent}")
             continue
         plan = plan_notice(c, pv, m, decision, now, snap.history)
         if decision.kind == "delivered":
@@ -666,7 +688,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         near = now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)
         for m in pv.visible():
             cd = pv.dates.get(m.uid)
-            if ((cd is None or not cd.invited) and pv.state(m) == "open" and not pv.believed_cancelled(m)
+            if ((cd is None or not cd.invited) and pv.state(m) == "open" and not pv.cancelled_for_client(m)
                     and pv.shown(m) <= near):
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())

@@ -30,7 +30,14 @@ from deadlinewatch.core.model import (
 from deadlinewatch.core.notes import NoteBlock, ParsedNote
 from deadlinewatch.core.words import Days, Percent, Phrase, _, phrase
 from deadlinewatch.decisions import approval
-from deadlinewatch.decisions.evaluation import Snapshot, decide_milestone, decide_project, outrun_factor
+from deadlinewatch.decisions.evaluation import (
+    Snapshot,
+    decide_milestone,
+    decide_project,
+    not_told_yet,
+    outrun_factor,
+    return_due,
+)
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.manager_mail import compose_manager_message
 from deadlinewatch.decisions.outbox import cannot_go
@@ -206,9 +213,12 @@ def as_evaluated(c: Studio, pv: ProjectView, forecast: ForecastFn, now: dt.datet
     forecasts = pass_forecasts(pv, forecast, now, c.workdays, wanted)
     by_uid = {m.uid: m for m in pv.milestones}
     decided = {uid: decide_milestone(c, pv, by_uid[uid], f, now) for uid, f in forecasts.items()}
-    # no notice of a milestone the client holds for cancelled while the letter saying it is back waits (as decided)
+    # no notice of a milestone the client holds for cancelled — unless the letter saying it is back goes out first
+    # in the same pass, unheld (decide_project's order)
+    client_day = now.astimezone(pv.client_tz).date()
     notices = {uid for uid, d in decided.items() if d is not None and d.kind == "notice"
-               and not (pv.cancelled_for_client(by_uid[uid]) and not pv.believed_cancelled(by_uid[uid]))}
+               and (not_told_yet(pv, by_uid[uid], client_day) is None
+                    or (return_due(pv, by_uid[uid], client_day) and pv.project.approval != "manager"))}
     # known without planning the letters: the manager approves every client letter, or the notice's date outruns
     # the team's own so far that the manager chooses, or nothing gives it a date (plan_notice's holds, the same
     # rules)

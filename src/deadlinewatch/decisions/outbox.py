@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store.port import OutboxItem
+from deadlinewatch.adapters.store.port import WITHDRAWN, OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
 from deadlinewatch.core.words import Phrase, _, phrase
@@ -133,7 +133,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if (gone := overtaken(item, state, (told or {}).get(item.project or ""))) is not None:
             note = compose_manager_message(c, item, named, "decided",
                                            c.letters.say(c.config.team.language, [gone.withdrawn]), now)
-            out.append(Release(item.id, str(gone.withdrawn), (DecideHeld(item.id, False, "withdrawn"), note),
+            out.append(Release(item.id, str(gone.withdrawn), (DecideHeld(item.id, False, WITHDRAWN), note),
                                withdrawn=True))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))

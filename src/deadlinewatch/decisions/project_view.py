@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deadlinewatch.adapters.store.port import RECENT_REPORTS, SHADOW
+from deadlinewatch.adapters.store.port import RECENT_REPORTS, SHADOW, WITHDRAWN
 from deadlinewatch.config.schema import Project
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import last_work_day
@@ -25,9 +25,10 @@ from deadlinewatch.core.model import (
     TimelineRow,
 )
 
-# the states of a client group whose news the client does not have: held for the manager, rejected, or refused by
-# the client's server (failed: the manager was told; its date is judged as a rejected one's, never as one told)
-WITHHELD = ("held", "rejected", "failed")
+# the states of a client group whose news the client does not have: held for the manager, rejected (by the manager,
+# or withdrawn by the pass), or refused by the client's server (failed: the manager was told; its date is judged as a
+# rejected one's, never as one told)
+WITHHELD = ("held", "rejected", "failed", WITHDRAWN)
 # and what the client's own page, feed and calendar copy leave out: a group composed under approval = "shadow" too
 NOT_TOLD = (*WITHHELD, SHADOW)
 
@@ -76,6 +77,11 @@ class ProjectView:
     # milestones the client was told are cancelled (a cancellation not held, rejected or failed); None where the
     # view was not judged (every cancellation decided counts)
     told_cancelled: frozenset[str] | None = None
+    # milestones whose letter saying they are back in the plan is on its way (held for the manager, approved, being
+    # sent), and the date of the latest such letter the manager rejected or the client's server refused (one the
+    # pass withdrew — its milestone cancelled again — is neither: due again once it reopens)
+    return_pending: frozenset[str] = frozenset()
+    return_refused: Mapping[str, dt.date] = field(default_factory=dict)
     # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
     # milestone; a view made again (dataclasses.replace) starts it afresh
     _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -122,10 +128,9 @@ class ProjectView:
         return day
 
     def believed_cancelled(self, m: Milestone) -> bool:
-        """Does the client hold this milestone for cancelled — told so, and no return to the plan decided since?"""
-        cd = self.dates.get(m.uid)
-        told = self.told_cancelled is None or m.uid in self.told_cancelled
-        return cd is not None and cd.cancelled_sent and told
+        """Does the client hold this milestone for cancelled with no letter saying it is back on its way (none
+        decided, or the last one rejected, refused or withdrawn)?"""
+        return self.cancelled_for_client(m) and m.uid not in self.return_pending
 
     def cancelled_for_client(self, m: Milestone) -> bool:
         """Does the client hold this milestone for cancelled — told so, and not told since that it is back in the
@@ -203,14 +208,26 @@ class ProjectView:
                                              promised=known.promised if known else None)
             if decided.promised is not None and decided.promised != dates[uid].promised:
                 withheld[uid] = decided.promised
-        refused = ("rejected", "failed")  # an invitation the manager rejected, or the client's server refused
+        # an invitation the manager rejected (or the pass withdrew), or the client's server refused
+        refused = ("rejected", "failed", WITHDRAWN)
         rejected = {d.uid for state, shows in groups if state in refused for d in shows if d.invited}
         kept = {d.uid for state, shows in groups if state not in refused and state not in shadow
                 for d in shows if d.invited}
+        returns: dict[str, tuple[str, dt.date | None]] = {}  # each milestone's latest return since its cancellation
+        for state, shows in groups:
+            for d in shows:
+                if d.reinstated:
+                    returns[d.uid] = (state, d.shown_date)
+                elif d.cancelled:
+                    returns.pop(d.uid, None)
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
                                    in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited),
                                    told_cancelled=frozenset(uid for uid, cd in told_dates.items()
-                                                            if cd.cancelled_sent))
+                                                            if cd.cancelled_sent),
+                                   return_pending=frozenset(uid for uid, (state, _) in returns.items()
+                                                            if state in ("held", "pending", "sending")),
+                                   return_refused={uid: day for uid, (state, day) in returns.items()
+                                                   if state in ("rejected", "failed") and day is not None})
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the
@@ -218,7 +235,10 @@ class ProjectView:
         the plan is not the client's yet (told_cancelled)."""
         dates, withheld = dict(self.dates), dict(self.withheld)
         told_cancelled = None if self.told_cancelled is None else set(self.told_cancelled)
+        pending = set(self.return_pending)
         for d in shown:
+            if d.reinstated and held:
+                pending.add(d.uid)
             if told_cancelled is not None and not held and d.reinstated:
                 told_cancelled.discard(d.uid)
             elif told_cancelled is not None and not held and d.cancelled:
@@ -230,7 +250,7 @@ class ProjectView:
             else:
                 withheld.pop(d.uid, None)
             dates[d.uid] = ClientDate.after(dates.get(d.uid), d)
-        return dataclasses.replace(self, dates=dates, withheld=withheld,
+        return dataclasses.replace(self, dates=dates, withheld=withheld, return_pending=frozenset(pending),
                                    told_cancelled=None if told_cancelled is None else frozenset(told_cancelled))
 
 

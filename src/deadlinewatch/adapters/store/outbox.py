@@ -115,9 +115,9 @@ class Outbox(Database):
 
     def shown_groups(self, project: str) -> list[tuple[str, tuple[ShowDate, ...]]]:
         """Each client group's state and the dates it gave the client's calendar, oldest first."""
-        rows = self.db.execute("SELECT state, shadow, shows FROM outbox WHERE project = ? AND audience = 'client'"
-                               " AND parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
-        return [(group_state(r["state"], r["shadow"]), shows_from_json(r["shows"])) for r in rows]
+        rows = self.db.execute("SELECT state, shadow, decided_by, shows FROM outbox WHERE project = ? AND"
+                               " audience = 'client' AND parent IS NULL AND shows IS NOT NULL ORDER BY id", (project,))
+        return [(group_state(r["state"], r["shadow"], r["decided_by"]), shows_from_json(r["shows"])) for r in rows]
 
     def client_records(self, project: str | None = None) -> dict[str, ClientRecord]:
         """Every project's client record (one project's, with `project`): the client dates, the entries' UIDs, and
@@ -136,7 +136,8 @@ class Outbox(Database):
         for r in self.db.execute("SELECT project, uid, entry_uid FROM client_entries" + where, args):
             of(r["project"]).entry_uids[r["uid"]] = r["entry_uid"]
         rows = self.db.execute(
-            "SELECT project, uid, kind, audience, state, shadow, parent, created, sent, basis, shows FROM outbox"
+            "SELECT project, uid, kind, audience, state, shadow, decided_by, parent, created, sent, basis, shows"
+            " FROM outbox"
             + (where + " AND" if where else " WHERE project IS NOT NULL AND")
             + " (audience = 'client' OR kind = 'notice') ORDER BY id", args)
         shadows: dict[str, ClientRecord] = {}  # what the messages composed under shadow add (ClientRecord.shadow)
@@ -157,7 +158,8 @@ class Outbox(Database):
             if r["kind"] == "notice" and r["state"] == "held" and r["parent"] is None:
                 record.held[r["uid"]] = dt.datetime.fromisoformat(r["basis"] or r["created"])
             if r["audience"] == "client" and r["parent"] is None and r["shows"] is not None:
-                record.groups.append((group_state(r["state"], r["shadow"]), shows_from_json(r["shows"])))
+                record.groups.append((group_state(r["state"], r["shadow"], r["decided_by"]),
+                                      shows_from_json(r["shows"])))
         for name, shadow in shadows.items():
             records[name] = dataclasses.replace(records[name], shadow=shadow)
         return records

@@ -79,10 +79,18 @@ VOID_WITH_THEIR_LETTER = ("manager-follow-up", "manager-call")
 SHADOW = "shadow"  # the state a client group is read back in when it went to the manager alone
 
 
-def group_state(state: str, shadow: bool) -> str:
-    """A client group's state as the stores give it back (ClientRecord.groups, shown_groups): its outbox state, or
-    SHADOW for one composed under approval = "shadow" — sent or not, it told the client nothing."""
-    return SHADOW if shadow else state
+WITHDRAWN = "withdrawn"  # the state a client group is read back in when the pass withdrew it (decided_by)
+
+
+def group_state(state: str, shadow: bool, decided_by: str | None = None) -> str:
+    """A client group's state as the stores give it back (ClientRecord.groups, shown_groups): its outbox state;
+    SHADOW for one composed under approval = "shadow" — sent or not, it told the client nothing; WITHDRAWN for one
+    rejected by the pass itself, not the manager (what it said was overtaken: decisions/outbox.overtaken) — a
+    letter saying a milestone is back in the plan, withdrawn because it was cancelled again, is due again once it
+    reopens, while one the manager rejected is not drafted again for the same date."""
+    if shadow:
+        return SHADOW
+    return WITHDRAWN if state == "rejected" and decided_by == WITHDRAWN else state
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deadlinewatch.core.notes import MilestoneRef, ParsedNote, parse_duration, parse_eta, parse_note, parse_percent
+from deadlinewatch.core.words import english
 
 REFS = [
     MilestoneRef("acme-web", "design-1", "Design mockups"),
@@ -96,6 +97,31 @@ def test_a_day_and_month_without_a_year_is_the_next_one_from_today_on_or_one_jus
     """"ETA: 30 November" written on 30 November was read as 30 November next year — a year's slip the forecast
     would believe — and one a few days past likewise."""
     assert parse_eta(text, today) == date
+
+
+@pytest.mark.parametrize(("text", "date"), [
+    ("25/12/27", dt.date(2027, 12, 25)), ("25.12.27", dt.date(2027, 12, 25)), ("25 Dec 27", dt.date(2027, 12, 25)),
+    ("December 25, 27", dt.date(2027, 12, 25)), ("25 Aralık 27", dt.date(2027, 12, 25)),
+    ("30/11/26", dt.date(2026, 11, 30)),  # was 2126: dateparser's "future" of a two-digit year
+    ("in 13 months", dt.date(2027, 12, 30)), ("in 1 year", dt.date(2027, 11, 30)),  # counted, not a day and month
+])
+def test_a_two_digit_year_is_a_year_written_and_a_relative_date_is_counted(text: str, date: dt.date) -> None:
+    """The review: a yearless date's rule took "25/12/27" for this year's 25 December and "in 1 year" for today."""
+    assert parse_eta(text, TODAY) == date
+
+
+def test_an_eta_already_past_is_asked_about_not_believed() -> None:
+    """The review: "ETA: 4 October" on 30 November — or 2026-11-27 — told the forecast the work finishes about now,
+    hiding the slip. The note is refused, saying which day it read."""
+    from deadlinewatch.adapters.templates import letters
+
+    for eta, day in (("4 October", "Oct 4, 2026"), ("2026-11-27", "Nov 27, 2026")):
+        note = parse(f"Milestone: Design mockups\nDone: 40%\nETA: {eta}\n")
+        assert not note.ok and not note.blocks
+        said = letters().say("en", list(note.problems))  # as the reply to its sender says it
+        assert said == f'line 3: "{eta}" is {day}, which has passed; write the day the work will be done'
+        assert english(list(note.problems)).startswith(f'line 3: "{eta}" is 2026-')
+    assert parse("Milestone: Design mockups\nDone: 40%\nETA: 30 November\n").ok  # today is not past
 
 
 @pytest.mark.parametrize(("text", "date"), [

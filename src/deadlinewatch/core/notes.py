@@ -233,12 +233,31 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
                                    '"ETA: Friday"'), value=value))
     day: dt.date = parsed.date()  # dateparser is untyped
-    if not _YEAR.search(v):  # a day and month: read as every yearless date is (today's own day is today's)
+    if m is not None:  # 25/12, 25.12.27, 30/11/2026
+        written = m.group(3) is not None
+    elif _names_a_month(v):  # 3 December, 25 Dec 27, December 25, 2027, 3 Aralık'ta
+        written = bool(re.search(r"\d{4}|['’]\d{2}\b", v)) or len(re.findall(r"\d+", v)) >= 2
+    else:  # "tomorrow", "in 13 months": counted from today, as dateparser does
+        return day
+    if not written:  # a day and month: read as every yearless date is (today's own day is today's)
         return day_and_month(day.month, day.day, today)
-    return day
+    # a two-digit year is this century's: dateparser's "future" made 30/11/26, written on that day, 2126
+    return day.replace(year=day.year - 100) if day.year > today.year + 50 else day
 
 
-_YEAR = re.compile(r"\d{4}|['’]\d{2}\b")  # a year written out: 2026, or '26
+@lru_cache(maxsize=1)
+def _month_names() -> tuple[str, ...]:
+    """Each month's name, whole and short, in every language a note may be written in (Babel's), folded."""
+    from babel.dates import get_month_names
+
+    return tuple({fold(name).rstrip(".") for language in ("en", "tr", "bn") for width in ("wide", "abbreviated")
+                  for context in ("format", "stand-alone")
+                  for name in get_month_names(width, context, language).values()})
+
+
+def _names_a_month(value: str) -> bool:
+    """Does a date say its month by name — a word that is one, or begins with one ("Aralık'ta", "ডিসেম্বরের")?"""
+    return any(word.startswith(name) for word in re.split(r"[\s,.]+", fold(value)) if word for name in _month_names())
 
 
 def parse_blocked(value: str) -> bool:
@@ -376,6 +395,9 @@ def parse_note(
                     remaining = parse_duration(value, week_length)
                 elif key == "eta":
                     eta = parse_eta(value, today)
+                    if eta < today:  # believed, a day gone by says the work is done about now: a slip hidden
+                        raise NoteProblem(phrase(_('"%(value)s" is %(date)s, which has passed; write the day the work '
+                                                   'will be done'), value=value, date=eta))
                 elif key == "blocked":
                     blocked = parse_blocked(value)
                 elif key in written:

@@ -196,6 +196,29 @@ def test_a_language_without_words_is_a_config_error_and_its_own_templates_give_i
     assert text == "Hallo Jane Doe\n"
 
 
+def test_a_template_for_every_language_with_sentences_a_catalog_does_not_know_is_a_config_error(
+        tmp_path: Path) -> None:
+    """A notice.txt.j2 copied into letters.template_dir from an older version keeps sentences reworded since: the
+    Turkish and Bengali clients got them in English, silently (the review). The config is refused, naming the file,
+    the sentence and the fix; the built-in template copied as it is passes, and so does one for the language."""
+    from importlib.resources import files
+
+    built_in = (files("deadlinewatch") / "templates" / "notice.txt.j2").read_text()
+    (tmp_path / "notice.txt.j2").write_text(built_in)
+    letters(str(tmp_path)).check_language("tr", "projects[0].client.language")
+    old = built_in.replace("Later work builds on this, so these dates move too:", "Later work moves with it:")
+    (tmp_path / "notice.txt.j2").write_text(old)
+    with pytest.raises(ConfigError, match=re.escape(
+            f'projects[0].client.language = "tr": {tmp_path}/notice.txt.j2 says 1 sentence(s) the tr catalog does '
+            'not translate — its readers would get them in English — first: "Later work moves with it:"; add '
+            "tr/notice.txt.j2")):
+        letters(str(tmp_path)).check_language("tr", "projects[0].client.language")
+    letters(str(tmp_path)).check_language("en-GB", "projects[0].client.language")  # English reads the source text
+    (tmp_path / "tr").mkdir()
+    (tmp_path / "tr" / "notice.txt.j2").write_text(old)
+    letters(str(tmp_path)).check_language("tr", "projects[0].client.language")
+
+
 def test_a_template_dir_overrides_one_letter_for_every_language_or_for_one(tmp_path: Path) -> None:
     (tmp_path / "tr").mkdir()
     (tmp_path / "calendar.txt.j2").write_text("{% set subject = 'x' %}{{ _('Dear %(name)s,', name=client_name) }}\n")

@@ -26,4 +26,4 @@ def letters(template_dir: str = "", zone: str = "") -> Letters:
     team's time zone (the region of its language's dates)."""
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(template_dir)] if template_dir else []
     loaders.append(jinja2.PackageLoader("deadlinewatch", "templates"))
-    return Letters(jinja2.ChoiceLoader(loaders), builtin_languages(), catalog, zone)
+    return Letters(jinja2.ChoiceLoader(loaders), builtin_languages(), catalog, zone, own=template_dir)

@@ -24,6 +24,7 @@ import copy
 import datetime as dt
 import functools
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -269,12 +270,15 @@ class Letters:
     `builtin` names the languages shipped, for the message that refuses another."""
 
     def __init__(self, loader: jinja2.BaseLoader, builtin: Sequence[str] = (),
-                 catalog: Callable[[str], NullTranslations | None] = lambda language: None, zone: str = "") -> None:
+                 catalog: Callable[[str], NullTranslations | None] = lambda language: None, zone: str = "",
+                 own: str = "") -> None:
         self.loader, self.builtin, self.catalog = loader, tuple(builtin), catalog
+        self.own = own  # letters.template_dir: the user's templates, whose sentences the catalogs may not know
         self.zone = zone  # the team's time zone: the region of team.language when it names none
         self._envs: dict[str, jinja2.Environment] = {}
         self._chosen: dict[tuple[str, str], str] = {}  # see `_template`
         self._forecasts: dict[tuple[object, ...], str] = {}  # see `forecast`
+        self._untold: dict[tuple[str, NullTranslations], list[str]] = {}  # see `_untranslated`
 
     def env(self, language: str) -> jinja2.Environment:
         """The templates with one language's words installed (one environment per language: rendering in one
@@ -397,6 +401,30 @@ class Letters:
                 raise ConfigError(
                     f'{where} = "{language}": no catalog locale/{base}/LC_MESSAGES/{DOMAIN}.po and no template '
                     f"{language}/{name} in letters.template_dir; built-in languages: {', '.join(self.builtin)}")
+            if (base != "en" and template.name == name and self.own and template.filename
+                    and os.path.normpath(template.filename).startswith(os.path.normpath(self.own) + os.sep)
+                    and (untold := self._untranslated(language, name))):
+                raise ConfigError(
+                    f'{where} = "{language}": {template.filename} says {len(untold)} sentence(s) the {base} catalog '
+                    f'does not translate — its readers would get them in English — first: "{untold[0][:100]}"; '
+                    f"add {base}/{name} to letters.template_dir, or take the sentence from the built-in template")
+
+    def _untranslated(self, language: str, name: str) -> list[str]:
+        """The sentences of a template for every language that the language's catalog does not know: a template
+        copied into letters.template_dir from an older version keeps sentences reworded since. (gettext gives back
+        the very string it was given for a message it does not know.)"""
+        catalog = self.catalog(language)
+        if catalog is None:
+            return []
+        source = self.loader.get_source(self.env(language), name)[0]
+        key = (source, catalog)  # checked once per text and catalog: a thousand projects share a few languages
+        if key not in self._untold:
+            extract = self.env(language).extract_translations  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+            self._untold[key] = [
+                ids[0] for _line, _function, message in extract(source)
+                if (ids := [m for m in (message if isinstance(message, tuple) else (message,)) if m])
+                and (catalog.gettext(ids[0]) if len(ids) == 1 else catalog.ngettext(ids[0], ids[1], 1)) is ids[0]]
+        return self._untold[key]
 
     def _render(self, language: str, name: str, **values: object) -> tuple[str, str]:
         module = self._template(language, name).make_module(values)

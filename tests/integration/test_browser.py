@@ -141,7 +141,7 @@ def test_the_client_reads_their_page_in_their_language(site: Site, browser: Any,
         tab.page.goto(f"http://127.0.0.1:{site.port}{client_path(site)}")
         assert tab.page.get_attribute("html", "lang") == language
         main = tab.page.inner_text("main")
-        heading = {"tr": "Proje takvimi", "bn": "সময়সূচি"}[language]
+        heading = {"tr": "Zaman çizelgesi", "bn": "সময়সূচি"}[language]
         assert heading in main and "Design mockups" in main and "Internal security review" not in main
         assert not re.search(r"\b(Timeline|Milestone|Progress|Updated)\b", main)  # no English word of ours
         if language == "bn":

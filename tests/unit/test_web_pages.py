@@ -66,7 +66,7 @@ def test_the_client_page_is_in_the_clients_language_and_digits(tmp_path: Path) -
     assert "Timeline" not in html and "progress note" not in html
     tr = catalogs.environment("tr").get_template("client.html.j2").render(
         lang="tr", root="../../", page=client_page(_view(tmp_path, "tr"), NOW))
-    assert "Proje takvimi" in tr and "%60" in tr and "önceki tarih: 4 Aralık 2026" in tr
+    assert "Zaman çizelgesi" in tr and "%60" in tr and "önceki tarih: 4 Aralık 2026" in tr
 
 
 # --- the picture -----------------------------------------------------------------------------------------------

@@ -67,3 +67,21 @@ def test_a_quote_header_in_any_language_ends_the_note(program: str) -> None:
 ])
 def test_a_note_without_a_quote_is_kept_whole(note: str) -> None:
     assert strip_reply(note) == note.strip()
+
+
+@pytest.mark.parametrize("closing", ["Saygılarımla,\nAyşe Yılmaz", "Thanks!\nAyşe", "Teşekkürler", "ধন্যবাদ\nরাহিম",
+                                     "আমার আইফোন থেকে পাঠানো", "Sent from my iPhone", "Kind regards,\nAlice"])
+def test_a_closing_line_ends_the_note_and_a_hyphen_list_does_not(closing: str) -> None:
+    """The audit: a Plan written as a hyphen list cut the note there (mail-parser-reply took "- …" for a signature:
+    the new Remaining and a second block were lost, the note still accepted), and a closing in Turkish or Bengali —
+    or "Thanks!" and a name — was read as the Plan's next lines, which the client's letter quotes."""
+    text = ("Milestone: Design mockups\nDone: 60%\nPlan:\n- a second designer joins Monday\n- daily review\n"
+            f"Remaining: 10 days\n\nMilestone: Content migration\nDone: 100%\n{closing}\n")
+    refs = [MilestoneRef("acme-web", "design-1", "Design mockups"),
+            MilestoneRef("acme-web", "content-1", "Content migration")]
+    note = parse_note("[acme-web] progress", strip_reply(text), refs, ["acme-web"], dt.date(2026, 11, 30))
+    assert note.ok, note.problems
+    design, content = note.blocks
+    assert design.plan == "- a second designer joins Monday - daily review" and design.remaining_days == 10
+    assert (content.uid, content.done, content.plan) == ("content-1", 100, "")
+    assert strip_reply("Hi,\nThanks!\n" + NOTE).startswith("Hi,\nThanks!\nMilestone:")  # a greeting above the note

@@ -137,14 +137,38 @@ def quote_start(lines: list[str]) -> int | None:
     return None
 
 
+# a line that closes a mail: the signature follows. mail-parser-reply knows English ones only, and not alone on a
+# line: "Saygılarımla," and the name under it were read as the Plan's next lines, which the client's letter quotes
+_CLOSINGS = frozenset((
+    "thanks", "thank you", "many thanks", "regards", "best regards", "kind regards", "best", "cheers", "br",
+    "saygılarımla", "saygilarimla", "teşekkürler", "tesekkurler", "teşekkür ederim", "tesekkur ederim",
+    "iyi çalışmalar", "iyi calismalar", "kolay gelsin", "sevgiler", "ধন্যবাদ", "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা"))
+_SENT_FROM = ("sent from my ", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")
+
+
+def closing_line(lines: list[str]) -> int | None:
+    """The index of the line that closes the mail ("Thanks,", "Saygılarımla", "ধন্যবাদ", "Sent from my iPhone") below
+    a line of the note ("Key: value"; a "Thanks!" above the note greets); None when there is none."""
+    keyed = False
+    for i, line in enumerate(lines):
+        said = " ".join(line.casefold().split()).rstrip("!,.;:-– ")
+        if keyed and (said in _CLOSINGS or said.startswith(_SENT_FROM)):
+            return i
+        keyed = keyed or ":" in line or "：" in line
+    return None
+
+
 def strip_reply(text: str) -> str:
     """Drop quoted replies and the signature (mail-parser-reply knows the usual mail programs' markers)."""
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     cut = quote_start(lines)
     if cut is not None:
-        text = "\n".join(lines[:cut])
-    message = _Replies(text=text, languages=["en"]).read()
+        lines = lines[:cut]
+    closed = closing_line(lines)
+    if cut is not None or closed is not None:
+        text = "\n".join(lines[:closed])
+    message = _Replies(text=text, languages=["en"], keep_hyphen_lists=True).read()
     if not message.replies:
         return text.strip()
     newest = message.replies[0].body or ""

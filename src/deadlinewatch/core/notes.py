@@ -155,7 +155,7 @@ def parse_percent(value: str) -> int:
         raise NoteProblem(phrase(_('"%(value)s" could be %(fraction)s or %(percent)s; write the percent sign, e.g. '
                                    '"Done: %(fraction)s"'), value=value, fraction=Percent(n * 100),
                                  percent=Percent(n)))
-    return round(n)
+    return min(round(n), 99) if n < 100 else 100  # 99.5% is not done: only 100 closes a milestone
 
 
 def parse_duration(value: str, week_length: int = 5) -> float:
@@ -175,7 +175,7 @@ def parse_duration(value: str, week_length: int = 5) -> float:
                              value=value, unit=unit))
 
 
-_AMBIGUOUS = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\s*$")
+_AMBIGUOUS = re.compile(r"(?<![\d/.\-])(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?(?![\d/\-]|\.\d)")  # "by 12/3."
 
 
 # what may stand before or after a weekday's name ("next Friday", "önümüzdeki cuma", "Cuma günü", "আগামী শুক্রবার")
@@ -211,7 +211,7 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         pass
     if (weekday := weekday_ahead(v, today)) is not None:
         return weekday
-    m = _AMBIGUOUS.match(v)
+    m = _AMBIGUOUS.search(v)
     if m:
         a, b = int(m.group(1)), int(m.group(2))
         if a <= 12 and b <= 12 and a != b:
@@ -237,12 +237,18 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         written = m.group(3) is not None
     elif _names_a_month(v):  # 3 December, 25 Dec 27, December 25, 2027, 3 Aralık'ta
         written = bool(re.search(r"\d{4}|['’]\d{2}\b", v)) or len(re.findall(r"\d+", v)) >= 2
-    else:  # "tomorrow", "in 13 months": counted from today, as dateparser does
+    elif fold(v).rstrip(".!") in _TODAY_OR_TOMORROW:
         return day
+    else:  # "3 days", "next week": a length of time (counted in calendar days) or no day at all: not an ETA
+        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
+                                   '"ETA: Friday"'), value=value))
     if not written:  # a day and month: read as every yearless date is (today's own day is today's)
         return day_and_month(day.month, day.day, today)
     # a two-digit year is this century's: dateparser's "future" made 30/11/26, written on that day, 2126
     return day.replace(year=day.year - 100) if day.year > today.year + 50 else day
+
+
+_TODAY_OR_TOMORROW = frozenset(map(fold, ("today", "tomorrow", "bugün", "yarın", "আজ", "আগামীকাল")))
 
 
 @lru_cache(maxsize=1)
@@ -286,13 +292,43 @@ def resolve_milestone(
         return exact[0], "", []
     if len(exact) > 1:
         return None, "", exact
-    names = {fold(c.name): c for c in candidates}
+    # a typo is forgiven, another number or code is another milestone ("Phase 3" is not "Phase 1", "BN" not "EN")
+    names = {fold(c.name): c for c in candidates if _marks(fold(c.name)) == _marks(key)}
     close = difflib.get_close_matches(key, list(names), n=2, cutoff=0.8)
     if len(close) == 1 or (len(close) == 2 and difflib.SequenceMatcher(None, key, close[0]).ratio()
                            > difflib.SequenceMatcher(None, key, close[1]).ratio() + 0.05):
         pick = names[close[0]]
         return pick, name, []  # matched loosely: the reply says how it read the name
     return None, "", [names[c] for c in close]
+
+
+def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, str] | None:
+    """A line that gives Done, Remaining or ETA with no colon ("Done 60%", "Kalan süre - 4 gün"): the key as written
+    and its value, when the value reads as that key's would; else None (a Plan's next line saying "done by Friday
+    and reviewed" is the Plan's)."""
+    words = line.split()
+    for n in (2, 1):  # the two-word names first: "kalan süre", "tahmini bitiş"
+        key = _KEY_INDEX.get(fold(" ".join(words[:n]))) if len(words) > n else None
+        if key not in ("done", "remaining", "eta"):
+            continue
+        value = " ".join(words[n:]).lstrip("-–—=~ ")
+        try:
+            if key == "done":
+                parse_percent(value)
+            elif key == "remaining":
+                parse_duration(value, week_length)
+            else:
+                parse_eta(value, today)
+        except NoteProblem:
+            return None
+        return " ".join(words[:n]), value
+    return None
+
+
+def _marks(name: str) -> list[str]:
+    """What tells otherwise alike names apart, which a loose match must keep: the words with a digit, and the
+    words of one or two letters (a language, a version: "BN", "v2")."""
+    return sorted(w for w in re.split(r"[^\w.]+", name) if w and (any(c.isdigit() for c in w) or len(w) <= 2))
 
 
 def parse_note(
@@ -316,6 +352,11 @@ def parse_note(
             continue
         m = _LINE.match(line)
         key = _KEY_INDEX.get(fold(m.group(1))) if m else None
+        if key is None and current is not None and (said := _without_colon(line, today, week_length)) is not None:
+            # "Done 60%", "Remaining – 4 days": a value lost without a word, or glued into the Plan above it
+            problems.append(phrase(_('line %(line)s: "%(key)s" needs a colon before its value, as in '
+                                     '"%(key)s: %(value)s"'), line=lineno, key=said[0], value=said[1]))
+            continue
         if key is None:
             if current is not None and last_key in ("cause", "plan", "prevent"):
                 n, old = current[last_key]
@@ -404,6 +445,10 @@ def parse_note(
                     written[key] = value.strip()
             except NoteProblem as e:
                 problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=e.words))
+        if done == 100 and ((remaining or 0) > 0 or (eta is not None and eta > today)):
+            # finished, and not: the milestone would close while the team's own date is still to come
+            problems.append(phrase(_('%(where)s: "Done: 100%%" says the work is finished, but the block also says '
+                                     "when it will be; leave out one or the other"), where=where))
         if ref is None:
             continue
         blocks.append(NoteBlock(project=ref.project, uid=ref.uid, name=ref.name, matched_by=how, done=done,

@@ -85,3 +85,15 @@ def test_a_closing_line_ends_the_note_and_a_hyphen_list_does_not(closing: str) -
     assert design.plan == "- a second designer joins Monday - daily review" and design.remaining_days == 10
     assert (content.uid, content.done, content.plan) == ("content-1", 100, "")
     assert strip_reply("Hi,\nThanks!\n" + NOTE).startswith("Hi,\nThanks!\nMilestone:")  # a greeting above the note
+
+
+def test_a_notes_own_lines_are_never_taken_for_a_quote() -> None:
+    """The audit: "Cause: … jane@acme.example" above "Plan:" and an ETA was taken for an Outlook header block, and
+    a rule of dashes between two blocks for a quote's separator — the rest of the note was cut, the note accepted."""
+    cause = "Milestone: Design mockups\nDone: 40%\nCause: waiting for files from jane@acme.example\n" \
+            "Plan: chase them daily\nETA: 2026-12-10\n"
+    assert strip_reply(cause) == cause.strip()
+    blocks = "Milestone: Design mockups\nDone: 40%\n----------\nMilestone: Content migration\nDone: 100%\n"
+    assert strip_reply(blocks) == blocks.strip()
+    quoted = "Milestone: Design mockups\nDone: 40%\n\n-----Original Message-----\n" + OLD_BODY
+    assert strip_reply(quoted) == "Milestone: Design mockups\nDone: 40%"

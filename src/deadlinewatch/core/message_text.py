@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 from mailparser_reply.parser import EmailMessage as ReplyText
 
+from deadlinewatch.core.notes import is_note_line  # a note's own lines are never a quote's
+
 
 class _TextOfHtml(HTMLParser):
     """HTML to lines of text: block elements break lines, scripts and styles vanish."""
@@ -111,12 +113,15 @@ def _attribution(line: str, below: str, last: bool) -> bool:
 
 def _header_block(lines: list[str], i: int) -> bool:
     first = _LABEL.match(lines[i])
-    if first is None or not _ADDRESS.search(first[1]):
+    if first is None or not _ADDRESS.search(first[1]) or is_note_line(lines[i]):
         return False
     following = [_LABEL.match(line) for line in lines[i + 1:i + 4]]
     labels = [m for m in following if m is not None]
-    return len(labels) >= 2 and following[0] is not None and any(
+    # a note's own lines are no header: "Cause: files from jane@acme.example", then "Plan: …" and "ETA: 2026-12-10"
+    return len(labels) >= 2 and following[0] is not None and not any(map(is_note_line, lines[i + 1:i + 4])) and any(
         re.search(r"\d{1,2}:\d{2}|\d{4}", m[1]) for m in labels)
+
+
 
 
 def quote_start(lines: list[str]) -> int | None:
@@ -126,7 +131,10 @@ def quote_start(lines: list[str]) -> int | None:
         line = lines[i]
         below = lines[filled[n + 1]] if n + 1 < len(filled) else ""
         last = n + 1 == len(filled)
-        if _SEPARATOR.match(line) or _header_block(lines, i) or _attribution(line, below, last):
+        # a bare rule of dashes above more of the note ("Milestone: …" below it) parts its blocks, not a quote (a
+        # worded one, "----- Original Message -----", and Outlook's underscores always start one)
+        rule = _SEPARATOR.match(line) and not (set(line.strip()) == {"-"} and any(map(is_note_line, lines[i + 1:])))
+        if rule or _header_block(lines, i) or _attribution(line, below, last):
             return i
         # Gmail wraps a long attribution: "On …, Alice Example <" / "alice@example.com> wrote:" — the first half
         # has the date, the second the address and the colon; a note's "Plan: …" line above one is no half

@@ -78,6 +78,12 @@ _KEY_INDEX = {fold(alias): key for key, aliases in KEY_ALIASES.items() for alias
 _LINE = re.compile(r"^\s*([^:：]{1,40}?)\s*[:：]\s*(.*?)\s*$")
 
 
+def is_note_line(line: str) -> bool:
+    """Is this a "Key: value" line of a note, by one of its keys in any language ("Done: 60%", "Kalan: 4 gün")?"""
+    m = _LINE.match(line)
+    return m is not None and fold(m.group(1)) in _KEY_INDEX
+
+
 MAX_BLOCKS = 100  # milestone blocks in one note: a project's worth, never a flood (the reply answers each)
 MAX_PROBLEMS = 20  # problems listed in a reply; the rest are counted
 

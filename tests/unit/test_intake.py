@@ -121,6 +121,24 @@ def test_the_managers_date_is_read_on_the_teams_day() -> None:
     assert classify(m, RULES, Context(decides="abc123"), never).date == dt.date(2026, 10, 7)
 
 
+def test_a_note_counts_its_dates_from_the_day_its_sender_wrote_on() -> None:
+    """The review: Alice in New York writes at 22:30 on Thursday 3 December — Friday 05:30 at the studio in
+    Istanbul. "ETA: Friday" was read as the Friday after (a week late, silently) and "ETA: 3 December" refused as
+    passed. Her Date header gives her day; a header in UTC (or none: the arrival) gives the team's."""
+    import zoneinfo
+
+    from deadlinewatch.core.notes import parse_eta
+
+    istanbul = zoneinfo.ZoneInfo("Europe/Istanbul")
+    arrived = dt.datetime(2026, 12, 4, 3, 31, tzinfo=dt.UTC)
+    abroad = read_message(mail("From: alice@studio.example\nDate: Thu, 3 Dec 2026 22:30:00 -0500"), arrived)
+    assert abroad.written_on(istanbul) == dt.date(2026, 12, 3)
+    assert parse_eta("Friday", abroad.written_on(istanbul)) == dt.date(2026, 12, 4)
+    in_utc = read_message(mail("From: alice@studio.example\nDate: Fri, 4 Dec 2026 03:30:00 +0000"), arrived)
+    assert in_utc.written_on(istanbul) == dt.date(2026, 12, 4)
+    assert read_message(mail("From: alice@studio.example"), arrived).written_on(istanbul) == dt.date(2026, 12, 4)
+
+
 @pytest.mark.parametrize(("text", "word"), [("approve", "approve"), ("OK, send it", "approve"), ("Onayla", "approve"),
                                             ("reject — not now", "reject"), ("Hayır", "reject"), ("maybe", ""),
                                             ("\n\nyes\n", "approve")])

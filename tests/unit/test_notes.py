@@ -119,6 +119,29 @@ def test_an_eta_that_is_a_length_of_time_or_an_ambiguous_date_is_refused(text: s
         parse_eta(text, TODAY)
 
 
+def test_the_checks_on_a_note_refuse_nothing_a_person_writes_right() -> None:
+    """The second review: a Cause wrapped at 72 columns ("… the revised version is" / "expected Monday") was refused
+    as a key without a colon; "Sprint 12.", "sprint12" and "Setup staging" no longer found their milestone; and an
+    ETA with its hour ("3 December 17:00") was read as next year's, the hour taken for a year."""
+    refs = [MilestoneRef("acme-web", "s12", "Sprint 12"), MilestoneRef("acme-web", "r21", "Release 2.1"),
+            MilestoneRef("acme-web", "stg", "Set up staging"), MilestoneRef("acme-web", "ios", "iOS app")]
+
+    def read(text: str) -> ParsedNote:
+        return parse_note("[acme-web] progress", text, refs, IDS, TODAY)
+
+    wrapped = read("Milestone: Sprint 12\nDone: 10%\nCause: the revised version is\nexpected Monday\n")
+    assert wrapped.ok and wrapped.blocks[0].cause == "the revised version is expected Monday"
+    turkish = read("Milestone: Sprint 12\nDone: 10%\nNeden: müşteriden logo gelmedi.\nTahmini cuma günü gelecek.\n")
+    assert turkish.ok and turkish.blocks[0].cause.endswith("Tahmini cuma günü gelecek.")
+    assert not read("Milestone: Sprint 12\nDone: 10%\nPlan: add a designer\nRemaining 4 days\n").ok
+    for written, uid in (("Sprint 12.", "s12"), ("sprint12", "s12"), ("Release 2.1.", "r21"),
+                         ("Setup staging", "stg"), ("iOS ap", "ios")):
+        assert [b.uid for b in read(f"Milestone: {written}\nDone: 10%\n").blocks] == [uid], written
+    for text in ("3 December 17:00", "3 Dec, 10am", "3 Aralık 17:00"):
+        assert parse_eta(text, TODAY) == dt.date(2026, 12, 3), text
+    assert parse_eta("3 December 2027 17:00", TODAY) == dt.date(2027, 12, 3)
+
+
 def test_what_a_note_says_is_read_as_meant_or_asked_about() -> None:
     """The audit's silent misreads: a key without its colon ("Done 60%") was dropped — or glued into the Plan the
     client reads —, "Phase 3" was read as Phase 1 (a typo forgiven, another number is another milestone), and

@@ -70,7 +70,8 @@ def test_a_note_without_a_quote_is_kept_whole(note: str) -> None:
 
 
 @pytest.mark.parametrize("closing", ["Saygılarımla,\nAyşe Yılmaz", "Thanks!\nAyşe", "Teşekkürler", "ধন্যবাদ\nরাহিম",
-                                     "আমার আইফোন থেকে পাঠানো", "Sent from my iPhone", "Kind regards,\nAlice"])
+                                     "আমার আইফোন থেকে পাঠানো", "Sent from my iPhone", "Kind regards,\nAlice",
+                                     "İyi çalışmalar.\nAyşe", "Saygılarımla, Ayşe Yılmaz", "ধন্যবাদান্তে", "-Alice"])
 def test_a_closing_line_ends_the_note_and_a_hyphen_list_does_not(closing: str) -> None:
     """The audit: a Plan written as a hyphen list cut the note there (mail-parser-reply took "- …" for a signature:
     the new Remaining and a second block were lost, the note still accepted), and a closing in Turkish or Bengali —
@@ -97,3 +98,9 @@ def test_a_notes_own_lines_are_never_taken_for_a_quote() -> None:
     assert strip_reply(blocks) == blocks.strip()
     quoted = "Milestone: Design mockups\nDone: 40%\n\n-----Original Message-----\n" + OLD_BODY
     assert strip_reply(quoted) == "Milestone: Design mockups\nDone: 40%"
+
+
+def test_a_thanks_between_two_blocks_is_no_end_of_the_note() -> None:
+    """The second review: "Thanks!" under the first block cut the second, and the note was accepted without it."""
+    text = "Milestone: Design mockups\nDone: 60%\nThanks!\n\nMilestone: Content migration\nDone: 100%\n"
+    assert strip_reply(text) == text.strip()

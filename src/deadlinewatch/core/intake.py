@@ -97,6 +97,13 @@ class Incoming:
     _auth: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # by authserv-id, once
     _automatic: list[str] = field(default_factory=list, repr=False, compare=False)  # worked out once
 
+    def written_on(self, zone: dt.tzinfo) -> dt.date:
+        """The day the sender wrote on, which their "ETA: Friday", "3 December" or "approve tomorrow" count from:
+        the Date header's own day where it gives the sender's zone (a team member abroad writes Thursday night when
+        it is Friday at the studio), else — a header in UTC, or the arrival time — the day in `zone` (the team's)."""
+        offset = self.at.utcoffset()
+        return self.at.date() if offset else self.at.astimezone(zone).date()
+
     @property
     def automatic(self) -> str:
         """`is_automatic` for this message, worked out once: the parsing thread, the lookup and `classify` each
@@ -503,7 +510,8 @@ class Rules:
     clients: frozenset[str]
     require_authentication: bool
     authserv_id: str
-    # the team's zone: the day a manager's "approve 2 January" was written on, as a note's "ETA: 2 January" is read
+    # the team's zone: the day a manager's "approve 2 January" counts from where the mail gives no zone of the
+    # sender's (Incoming.written_on), as a note's "ETA: 2 January" is read
     zone: dt.tzinfo = dt.UTC
 
 
@@ -599,7 +607,7 @@ def classify(
             why = incoming.authentication(rules.authserv_id)
             if why:
                 return Verdict("rejected", "rejected", f"a decision that is not authenticated: {why}; not answered")
-        word, date, misread = manager_decision(incoming.text, incoming.at.astimezone(rules.zone).date())
+        word, date, misread = manager_decision(incoming.text, incoming.written_on(rules.zone))
         if not word:
             return Verdict("rejected", "rejected", "a reply to a draft that says neither approve nor reject")
         if misread:  # answered, so the manager can write the date again; nothing is decided

@@ -264,6 +264,19 @@ def _as_message(compose: Callable[P, Plain]) -> Callable[P, EmailMessage]:
     return message
 
 
+def _unknown(catalog: NullTranslations, function: str, message: str | tuple[str | None, ...]) -> str | None:
+    """The sentence of one of a template's messages when the catalog does not translate it, else None. (gettext
+    gives back the very string it was given for a message it does not know; pgettext's first part is a context.)"""
+    parts = message if isinstance(message, tuple) else (message,)
+    if function in ("pgettext", "npgettext") and len(parts) >= 2 and parts[0] and parts[1]:
+        return parts[1] if catalog.pgettext(parts[0], parts[1]) is parts[1] else None
+    ids = [m for m in parts if m]
+    if not ids:
+        return None
+    said = catalog.gettext(ids[0]) if len(ids) == 1 else catalog.ngettext(ids[0], ids[1], 1)
+    return ids[0] if said is ids[0] else None
+
+
 class Letters:
     """The composer. Its templates come through `loader` (adapters/templates.py reads them), their words through
     `catalog` (a language's compiled `letters` catalog, None when it has none: English reads the source text);
@@ -420,10 +433,8 @@ class Letters:
         key = (source, catalog)  # checked once per text and catalog: a thousand projects share a few languages
         if key not in self._untold:
             extract = self.env(language).extract_translations  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
-            self._untold[key] = [
-                ids[0] for _line, _function, message in extract(source)
-                if (ids := [m for m in (message if isinstance(message, tuple) else (message,)) if m])
-                and (catalog.gettext(ids[0]) if len(ids) == 1 else catalog.ngettext(ids[0], ids[1], 1)) is ids[0]]
+            self._untold[key] = [said for _line, function, message in extract(source)
+                                 if (said := _unknown(catalog, function, message)) is not None]
         return self._untold[key]
 
     def _render(self, language: str, name: str, **values: object) -> tuple[str, str]:

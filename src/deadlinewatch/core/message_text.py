@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from mailparser_reply.parser import EmailMessage as ReplyText
 
-from deadlinewatch.core.notes import is_note_line  # a note's own lines are never a quote's
+from deadlinewatch.core.notes import fold, is_note_line  # a note's own lines are never a quote's
 
 
 class _TextOfHtml(HTMLParser):
@@ -150,20 +150,29 @@ def quote_start(lines: list[str]) -> int | None:
 _CLOSINGS = frozenset((
     "thanks", "thank you", "many thanks", "regards", "best regards", "kind regards", "best", "cheers", "br",
     "saygılarımla", "saygilarimla", "teşekkürler", "tesekkurler", "teşekkür ederim", "tesekkur ederim",
-    "iyi çalışmalar", "iyi calismalar", "kolay gelsin", "sevgiler", "ধন্যবাদ", "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা"))
+    "iyi çalışmalar", "iyi calismalar", "iyi günler", "kolay gelsin", "sevgiler", "ধন্যবাদ", "ধন্যবাদান্তে",
+    "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা"))
 _SENT_FROM = ("sent from my ", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")
+_FOLDED_CLOSINGS = frozenset(map(fold, _CLOSINGS))  # as notes.fold compares: "İyi" and "iyi" alike
+_FOLDED_SENT_FROM = tuple(map(fold, _SENT_FROM))
 
 
 def closing_line(lines: list[str]) -> int | None:
-    """The index of the line that closes the mail ("Thanks,", "Saygılarımla", "ধন্যবাদ", "Sent from my iPhone") below
-    a line of the note ("Key: value"; a "Thanks!" above the note greets); None when there is none."""
+    """The index of the line that closes the mail ("Thanks,", "Saygılarımla, Ayşe", "İyi çalışmalar.", "ধন্যবাদ",
+    "Sent from my iPhone", "-Alice") below a line of the note ("Key: value"; a "Thanks!" above the note greets) and
+    with no more of the note below it (a "Thanks!" between two blocks is no end); None when there is none."""
     keyed = False
     for i, line in enumerate(lines):
-        said = " ".join(line.casefold().split()).rstrip("!,.;:-– ")
-        if keyed and (said in _CLOSINGS or said.startswith(_SENT_FROM)):
+        said = fold(line).rstrip("!,.;:-– ")
+        closing = said.split(",")[0].strip() in _FOLDED_CLOSINGS or said.startswith(_FOLDED_SENT_FROM) \
+            or _DASHED_NAME.match(line) is not None
+        if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
             return i
         keyed = keyed or ":" in line or "：" in line
     return None
+
+
+_DASHED_NAME = re.compile(r"^\s*(?:--?|—)(?:[A-ZÇĞİÖŞÜ]\w*|\s[A-ZÇĞİÖŞÜ]\w*\s[A-ZÇĞİÖŞÜ]\w*)\s*$")  # "-Alice"
 
 
 def strip_reply(text: str) -> str:

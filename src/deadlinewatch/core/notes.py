@@ -242,7 +242,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     if m is not None:  # 25/12, 25.12.27, 30/11/2026
         written = m.group(3) is not None
     elif _names_a_month(v):  # 3 December, 25 Dec 27, December 25, 2027, 3 Aralık'ta
-        written = bool(re.search(r"\d{4}|['’]\d{2}\b", v)) or len(re.findall(r"\d+", v)) >= 2
+        dayless = _TIME_OF_DAY.sub(" ", v)  # "3 December 17:00": the hour is no year
+        written = bool(re.search(r"\d{4}|['’]\d{2}\b", dayless)) or len(re.findall(r"\d+", dayless)) >= 2
     elif fold(v).rstrip(".!") in _TODAY_OR_TOMORROW:
         return day
     else:  # "3 days", "next week": a length of time (counted in calendar days) or no day at all: not an ETA
@@ -254,6 +255,7 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     return day.replace(year=day.year - 100) if day.year > today.year + 50 else day
 
 
+_TIME_OF_DAY = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\b\.?", re.IGNORECASE)
 _TODAY_OR_TOMORROW = frozenset(map(fold, ("today", "tomorrow", "bugün", "yarın", "আজ", "আগামীকাল")))
 
 
@@ -299,13 +301,19 @@ def resolve_milestone(
     if len(exact) > 1:
         return None, "", exact
     # a typo is forgiven, another number or code is another milestone ("Phase 3" is not "Phase 1", "BN" not "EN")
-    names = {fold(c.name): c for c in candidates if _marks(fold(c.name)) == _marks(key)}
+    names = {fold(c.name): c for c in candidates if _marks_agree(name, c.name)}
     close = difflib.get_close_matches(key, list(names), n=2, cutoff=0.8)
     if len(close) == 1 or (len(close) == 2 and difflib.SequenceMatcher(None, key, close[0]).ratio()
                            > difflib.SequenceMatcher(None, key, close[1]).ratio() + 0.05):
         pick = names[close[0]]
         return pick, name, []  # matched loosely: the reply says how it read the name
     return None, "", [names[c] for c in close]
+
+
+# below a Cause or Plan, only a key's own name starts a key line (a wrapped "expected Monday" or "Tahmini cuma günü
+# gelecek" is the sentence going on): the English ones, and the Turkish and Bengali ones the README gives
+_CANONICAL = frozenset(map(fold, ("done", "remaining", "eta", "tamamlanan", "kalan süre", "tahmini bitiş", "সম্পন্ন",
+                                  "বাকি", "সম্ভাব্য তারিখ")))
 
 
 def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, str] | None:
@@ -331,10 +339,14 @@ def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, st
     return None
 
 
-def _marks(name: str) -> list[str]:
-    """What tells otherwise alike names apart, which a loose match must keep: the words with a digit, and the
-    words of one or two letters (a language, a version: "BN", "v2")."""
-    return sorted(w for w in re.split(r"[^\w.]+", name) if w and (any(c.isdigit() for c in w) or len(w) <= 2))
+def _marks_agree(written: str, name: str) -> bool:
+    """Does a name written loosely keep what tells the calendar's name from its neighbours: the same numbers
+    ("Phase 3" is not "Phase 1"; "sprint12" is "Sprint 12", "Release 2.1." is "Release 2.1") and the calendar name's
+    codes in capitals ("Translation BN" is not "Translation EN")?"""
+    if re.findall(r"\d+", written) != re.findall(r"\d+", name):
+        return False
+    words = set(re.split(r"[^\w]+", fold(written)))
+    return all(fold(code) in words for code in re.findall(r"\b[A-Z]{2,3}\b", name))
 
 
 def parse_note(
@@ -358,7 +370,8 @@ def parse_note(
             continue
         m = _LINE.match(line)
         key = _KEY_INDEX.get(fold(m.group(1))) if m else None
-        if key is None and current is not None and (said := _without_colon(line, today, week_length)) is not None:
+        if (key is None and current is not None and (said := _without_colon(line, today, week_length)) is not None
+                and (last_key not in ("cause", "plan", "prevent") or fold(said[0]) in _CANONICAL)):
             # "Done 60%", "Remaining – 4 days": a value lost without a word, or glued into the Plan above it
             problems.append(phrase(_('line %(line)s: "%(key)s" needs a colon before its value, as in '
                                      '"%(key)s: %(value)s"'), line=lineno, key=said[0], value=said[1]))

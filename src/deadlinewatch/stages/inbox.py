@@ -55,7 +55,7 @@ def _parse_for(svc: Services[InboxStore]) -> Callable[[intake.Incoming], notes.P
     week = len(svc.config.policy.working_days)
 
     def parse(incoming: intake.Incoming) -> notes.ParsedNote:
-        today = incoming.at.astimezone(svc.composer.team_tz).date()
+        today = incoming.written_on(svc.composer.team_tz)  # the sender's day: what their dates count from
         return notes.parse_note(incoming.subject, incoming.text, refs, ids, today, week)
 
     return parse

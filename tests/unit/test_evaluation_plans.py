@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from email import message_from_bytes
 from email.policy import default as email_policy
@@ -1138,6 +1139,32 @@ def test_a_return_to_the_plan_that_never_went_out_is_drafted_again_when_the_news
 
     assert decided(0) == ([] if how == "rejected" else ["reinstate"])
     assert decided(7) == ["reinstate"]
+
+
+def test_a_rejected_return_to_a_promised_date_is_drafted_again_when_the_team_calendar_moves(tmp_path: Path) -> None:
+    """The second review: Launch had been promised for 15 December, then cancelled; reopened, the letter saying it is
+    back on the 15th was rejected. Its date was the promise, which nothing could move while the client held it
+    cancelled: no letter ever again, whatever the team calendar said. A move there is news: it is drafted again."""
+    c = _composer(tmp_path)
+    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
+    promised = ShowDate("acme-web", "launch-1", 4, shown_date=dt.date(2026, 12, 15), promised=dt.date(2026, 12, 15))
+    gone = ShowDate("acme-web", "launch-1", 5, cancelled=True)
+    back = ShowDate("acme-web", "launch-1", 6, shown_date=dt.date(2026, 12, 15), reinstated=True,
+                    planned=dt.date(2026, 12, 10))
+    shows = (told, promised, gone, back)
+    dates = {"launch-1": functools.reduce(ClientDate.after, shows[1:], ClientDate.after(None, shows[0]))}
+    groups = [("sent", (told,)), ("sent", (promised,)), ("sent", (gone,)), ("rejected", (back,))]
+
+    def returns(later: int) -> list[str]:
+        ms = [dataclasses.replace(m, deadline=m.deadline + dt.timedelta(days=later)) if m.uid == "launch-1" else m
+              for m in _snapshot(c).view.milestones]
+        snap = _snapshot(c, dates=dates, first_sent=NOW - dt.timedelta(days=14))
+        view = dataclasses.replace(snap.view, milestones=ms).judged(groups)
+        return [p.messages[0].kind for p in decide_project(c, dataclasses.replace(snap, view=view), _forecaster(c),
+                                                           NOW).plans if p.messages[0].uid == "launch-1"]
+
+    assert returns(0) == []
+    assert returns(7) == ["reinstate"]
 
 
 def test_while_a_return_to_the_plan_waits_preview_and_the_reply_to_a_note_say_no_notice(tmp_path: Path) -> None:

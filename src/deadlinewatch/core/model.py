@@ -132,6 +132,8 @@ class ShowDate:
     invited: bool = False  # an invitation (iMIP REQUEST) for it goes with this message
     entry_uid: str | None = None  # the UID of the client's entry it shows (kept: an entry keeps its first UID)
     reinstated: bool = False  # a milestone the client was told is cancelled is back in the plan: told so
+    # of a return to the plan: the day the team calendar had for it then (one refused is drafted again once it moves)
+    planned: dt.date | None = None
 
 
 @dataclass(frozen=True)

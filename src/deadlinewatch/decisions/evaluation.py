@@ -468,8 +468,14 @@ def return_due(pv: ProjectView, m: Milestone, today: dt.date) -> bool:
     manager rejected or the client's server refused (drafted again only once the date changes)."""
     if m.state == "cancelled" or m.private or pv.state(m) != "open" or not pv.believed_cancelled(m):
         return False
-    day = back_on(pv, m)
-    return day >= today and pv.return_refused.get(m.uid) != day
+    return back_on(pv, m) >= today and not _refused_again(pv, m)
+
+
+def _refused_again(pv: ProjectView, m: Milestone) -> bool:
+    """Would the letter saying this milestone is back say what one the manager rejected (or the client's server
+    refused) said — its date, and the team calendar's day then? A move of either is news: it is drafted again."""
+    refused = pv.return_refused.get(m.uid)
+    return refused is not None and refused.shown_date == back_on(pv, m) and refused.planned in (None, pv.agreed(m))
 
 
 def not_told_yet(pv: ProjectView, m: Milestone, today: dt.date) -> str | None:
@@ -483,9 +489,9 @@ def not_told_yet(pv: ProjectView, m: Milestone, today: dt.date) -> str | None:
     if back_on(pv, m) < today:
         return ("open again but its date has passed; the client, told it was cancelled, hears of it once the team "
                 "calendar gives it a date to come")
-    if pv.return_refused.get(m.uid) == back_on(pv, m):
+    if _refused_again(pv, m):
         return ("open again; the letter saying it is back in the plan was rejected or refused, so the client, told it "
-                "was cancelled, hears of it once its date changes")
+                "was cancelled, hears of it once its date changes in the team calendar")
     return "open again; the client, told it was cancelled, hears first that it is back in the plan"
 
 
@@ -501,7 +507,7 @@ def plan_reinstated(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) 
                 why=c.letters.gettext(c.config.team.language, _("back in the plan after its cancellation")))
     _add(c, plan, pv.project, env, c.letters.reinstated(env, row, sent=pv.sequence(m), invited=invited), now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, shown_date=row.new,
-                               invited=env.invites, entry_uid=row.entry_uid, reinstated=True))
+                               invited=env.invites, entry_uid=row.entry_uid, reinstated=True, planned=pv.agreed(m)))
     return plan
 
 

@@ -78,10 +78,10 @@ class ProjectView:
     # view was not judged (every cancellation decided counts)
     told_cancelled: frozenset[str] | None = None
     # milestones whose letter saying they are back in the plan is on its way (held for the manager, approved, being
-    # sent), and the date of the latest such letter the manager rejected or the client's server refused (one the
+    # sent), and the dates of the latest such letter the manager rejected or the client's server refused (one the
     # pass withdrew — its milestone cancelled again — is neither: due again once it reopens)
     return_pending: frozenset[str] = frozenset()
-    return_refused: Mapping[str, dt.date] = field(default_factory=dict)
+    return_refused: Mapping[str, ShowDate] = field(default_factory=dict)
     # each deadline's agreed day, worked out once per view (agreed): a pass asks for it two or three times a
     # milestone; a view made again (dataclasses.replace) starts it afresh
     _agreed: dict[dt.datetime, dt.date] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -213,11 +213,11 @@ class ProjectView:
         rejected = {d.uid for state, shows in groups if state in refused for d in shows if d.invited}
         kept = {d.uid for state, shows in groups if state not in refused and state not in shadow
                 for d in shows if d.invited}
-        returns: dict[str, tuple[str, dt.date | None]] = {}  # each milestone's latest return since its cancellation
+        returns: dict[str, tuple[str, ShowDate]] = {}  # each milestone's latest return since its cancellation
         for state, shows in groups:
             for d in shows:
                 if d.reinstated:
-                    returns[d.uid] = (state, d.shown_date)
+                    returns[d.uid] = (state, d)
                 elif d.cancelled:
                     returns.pop(d.uid, None)
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
@@ -226,8 +226,8 @@ class ProjectView:
                                                             if cd.cancelled_sent),
                                    return_pending=frozenset(uid for uid, (state, _) in returns.items()
                                                             if state in ("held", "pending", "sending")),
-                                   return_refused={uid: day for uid, (state, day) in returns.items()
-                                                   if state in ("rejected", "failed") and day is not None})
+                                   return_refused={uid: d for uid, (state, d) in returns.items()
+                                                   if state in ("rejected", "failed")})
 
     def after(self, shown: Sequence[ShowDate], held: bool = False) -> ProjectView:
         """The project once these dates are decided (as the store will record them): told, or held for the

@@ -43,7 +43,7 @@ def shows_from_json(text: str) -> tuple[ShowDate, ...]:
 
     return tuple(ShowDate(d["project"], d["uid"], int(d["sequence"]), day(d["shown_date"]), day(d["promised"]),
                           bool(d["delivered"]), bool(d["cancelled"]), bool(d["invited"]), d.get("entry_uid"),
-                          bool(d.get("reinstated")))
+                          bool(d.get("reinstated")), day(d.get("planned")))
                  for d in json.loads(text))
 
 

@@ -272,6 +272,10 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         return _approve_with_date(store, item, date, config, clock, decided_by)
     if store.carry_out([DecideHeld(notice_id, approve, decided_by)], clock.now()).refused:
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
+    if not approve and item.kind == "reinstate":  # what the client then holds (the mail answer says it too)
+        return (f"notice #{notice_id} rejected: the client keeps holding the milestone cancelled (its page and "
+                "calendar leave it out, and it gets no news) until a letter saying it is back goes out; one is "
+                "drafted again once its date moves in the team calendar\n")
     return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"
 
 

@@ -1122,12 +1122,14 @@ def test_a_return_to_the_plan_that_never_went_out_is_drafted_again_when_the_news
     meanwhile — left the milestone hidden from the client for good: no letter ever again, whatever its date. Rejected,
     it is not drafted again for the same date (the manager said no to that letter), but is once the date moves;
     withdrawn, it is drafted again as soon as Launch reopens."""
+    from deadlinewatch import manage
     from deadlinewatch.adapters.store.port import WITHDRAWN
     from deadlinewatch.core.model import DecideHeld
 
-    auto, _, store, held = _launch_cancelled_then_back_held(tmp_path)
+    auto, manager, store, held = _launch_cancelled_then_back_held(tmp_path)
     if how == "rejected":
-        store.carry_out([DecideHeld(held, False, "pm@studio.example")], NOW)
+        said = manage.decide(store, str(held), False, manager.config, NOW.isoformat())
+        assert said.startswith(f"notice #{held} rejected: the client keeps holding the milestone cancelled")
     else:
         store.carry_out([DecideHeld(held, False, WITHDRAWN)], NOW)
         again = decide_project(auto, _launch(store, auto, "cancelled"), _forecaster(auto), NOW)

@@ -138,3 +138,15 @@ def test_a_bounce_fails_the_returned_message_once_and_tells_the_manager(c: Studi
     assert decided.problems == ["message #7 (notice) to the client bounced"]
     already = decide(c, dsn, Lookup(bounced=(dataclasses.replace(sent, state="failed"),)))
     assert [type(a) for a in already.actions] == [RecordMessage]
+
+
+def test_rejecting_a_back_in_the_plan_letter_says_what_the_client_then_holds(c: Studio) -> None:
+    """The review: a manager rejecting the letter saying a cancelled milestone is back was answered "rejected" —
+    not that the client keeps it for cancelled (page, calendar, no news) until one goes out, nor when one is drafted
+    again. The mail's answer and the command's say it."""
+    decided = decide(c, _approval("reject"), Lookup(held=dataclasses.replace(held(), kind="reinstate")))
+    assert DecideHeld(7, False, "pm@studio.example") in decided.actions
+    answer = next(a for a in decided.actions if isinstance(a, QueueMail))
+    said = " ".join(body(message_from_bytes(answer.message, policy=default_policy)).split())
+    assert "the client keeps holding the milestone cancelled" in said
+    assert "drafted again once its date moves in the team calendar" in said

@@ -58,6 +58,11 @@ def rules_of(c: Config) -> intake.Rules:
     )
 
 
+# the answer to a rejected "back in the plan" letter: what the client then holds, and when it is asked again
+REJECTED_RETURN = _("rejected: it will not be sent, and the client keeps holding the milestone cancelled — its page "
+                    "and calendar leave it out, and it gets no news — until a letter saying it is back goes out; one "
+                    "is drafted again once its date moves in the team calendar")
+
 STATES = {  # an outbox state, as the manager reads it
     "pending": _("approved"), "sending": _("being sent"), "sent": _("sent"), "rejected": _("rejected"),
     "failed": _("failed"),
@@ -357,8 +362,8 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
                         compose_manager_message(c, held, names, "decided", words, now,
                                                 in_reply_to=incoming.message_id)]
         return
-    words = c.letters.gettext(language, _("approved: it goes out now") if approve else
-                              _("rejected: it will not be sent"))
+    words = c.letters.gettext(language, _("approved: it goes out now") if approve else REJECTED_RETURN
+                              if held.kind == "reinstate" else _("rejected: it will not be sent"))
     out.events.append(f"manager {'approved' if approve else 'rejected'} notice #{held.id} by email")
     out.actions += [DecideHeld(held.id, approve, incoming.sender),
                     compose_manager_message(c, held, names, "decided", words, now, in_reply_to=incoming.message_id)]

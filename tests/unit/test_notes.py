@@ -64,6 +64,14 @@ def test_durations_count_working_days(text: str, days: float) -> None:
     assert parse_duration(text) == days
 
 
+@pytest.mark.parametrize(("text", "days"), [("2-3 days", 3), ("2 – 3 gün", 3), ("2 to 3 weeks", 15), ("২-৩ দিন", 3),
+                                            ("3-2 days", 3), ("1,5-2 gün", 2)])
+def test_a_range_of_time_left_is_read_at_its_far_end(text: str, days: float) -> None:
+    """"Remaining: 2-3 days", as people write it, was refused: it is read at its far end (a client is better warned
+    early than late), and the reply shows the days read."""
+    assert parse_duration(text) == days
+
+
 def test_a_week_is_the_teams_working_week() -> None:
     assert parse_duration("1 week", week_length=6) == 6
 

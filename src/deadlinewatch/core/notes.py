@@ -164,9 +164,15 @@ def parse_percent(value: str) -> int:
     return min(round(n), 99) if n < 100 else 100  # 99.5% is not done: only 100 closes a milestone
 
 
+_RANGE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:-|–|—|to|ila|ile|থেকে)\s*(\d+(?:[.,]\d+)?)(.*)")
+
+
 def parse_duration(value: str, week_length: int = 5) -> float:
-    """Working days: "4 days", "3d", "1 week" (= one week of working days), "4 gün", "২ দিন"."""
+    """Working days: "4 days", "3d", "1 week" (= one week of working days), "4 gün", "২ দিন"; a range ("2-3 days",
+    "2 to 3 days") at its far end — a client is better warned early than late, and the reply shows what was read."""
     v = fold(value.translate(BENGALI_DIGITS))
+    if r := _RANGE.fullmatch(v):  # "2-3 days": 3 days
+        v = f"{max(float(r[1].replace(',', '.')), float(r[2].replace(',', '.'))):g}{r[3]}"
     m = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*([^\d\s].*?)?\.?", v)
     if not m:
         raise NoteProblem(phrase(_('"%(value)s" is not a duration; write e.g. "Remaining: 4 days" or '

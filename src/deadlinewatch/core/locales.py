@@ -18,6 +18,7 @@ from babel.dates import format_date, format_skeleton, get_day_names
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
 
+from deadlinewatch.core.words import points
 from deadlinewatch.core.workdays import WEEKDAY_INDEX, day_and_month
 
 # CLDR numbering systems whose digits Babel leaves Latin: the Unicode name of their digit zero
@@ -79,11 +80,9 @@ def format_moment(at: dt.datetime, language: str | Locale, zone: ZoneInfo) -> st
 
 
 def format_percent(percent: float, language: str | Locale) -> str:
-    """A percentage as the locale writes it ("60%", "%60", "৬০%"): whole points, but for a fraction of one, which
-    keeps its decimals ("%0,8", never "%1")."""
+    """A percentage as the locale writes it ("60%", "%60", "৬০%"), in the points said (words.points: "%0,8")."""
     locale = _locale(language)
-    points = percent if 0 < percent < 1 else round(percent)
-    return native_digits(babel_percent(points / 100, locale=locale, decimal_quantization=False), locale)
+    return native_digits(babel_percent(points(percent) / 100, locale=locale, decimal_quantization=False), locale)
 
 
 def percent_blank(language: str | Locale) -> str:

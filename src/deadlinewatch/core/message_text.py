@@ -146,15 +146,13 @@ def quote_start(lines: list[str]) -> int | None:
 
 
 # a line that closes a mail: the signature follows. mail-parser-reply knows English ones only, and not alone on a
-# line: "Saygılarımla," and the name under it were read as the Plan's next lines, which the client's letter quotes
-_CLOSINGS = frozenset((
+# line: "Saygılarımla," and the name under it were read as the Plan's next lines, which the client's letter quotes.
+# Folded as notes.fold compares ("İyi", "iyi" and "Iyi" alike; "tesekkurler" written without its accents too)
+_CLOSINGS = frozenset(map(fold, (
     "thanks", "thank you", "many thanks", "regards", "best regards", "kind regards", "best", "cheers", "br",
-    "saygılarımla", "saygilarimla", "teşekkürler", "tesekkurler", "teşekkür ederim", "tesekkur ederim",
-    "iyi çalışmalar", "iyi calismalar", "iyi günler", "kolay gelsin", "sevgiler", "ধন্যবাদ", "ধন্যবাদান্তে",
-    "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা"))
-_SENT_FROM = ("sent from my ", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")
-_FOLDED_CLOSINGS = frozenset(map(fold, _CLOSINGS))  # as notes.fold compares: "İyi" and "iyi" alike
-_FOLDED_SENT_FROM = tuple(map(fold, _SENT_FROM))
+    "saygılarımla", "teşekkürler", "teşekkür ederim", "iyi çalışmalar", "iyi günler", "kolay gelsin", "sevgiler",
+    "ধন্যবাদ", "ধন্যবাদান্তে", "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা")))
+_SENT_FROM = tuple(map(fold, ("sent from my", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")))
 
 
 def closing_line(lines: list[str]) -> int | None:
@@ -164,7 +162,7 @@ def closing_line(lines: list[str]) -> int | None:
     keyed = False
     for i, line in enumerate(lines):
         said = fold(line).rstrip("!,.;:-– ")
-        closing = said.split(",")[0].strip() in _FOLDED_CLOSINGS or said.startswith(_FOLDED_SENT_FROM) \
+        closing = said.split(",")[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) \
             or _DASHED_NAME.match(line) is not None
         if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
             return i

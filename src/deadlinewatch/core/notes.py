@@ -242,8 +242,7 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
         },
     )
     if parsed is None:
-        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
-                                   '"ETA: Friday"'), value=value))
+        raise _not_a_date(value)
     day: dt.date = parsed.date()  # dateparser is untyped
     if m is not None:  # 25/12, 25.12.27, 30/11/2026
         written = m.group(3) is not None
@@ -253,12 +252,16 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     elif fold(v).rstrip(".!") in _TODAY_OR_TOMORROW:
         return day
     else:  # "3 days", "next week": a length of time (counted in calendar days) or no day at all: not an ETA
-        raise NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
-                                   '"ETA: Friday"'), value=value))
+        raise _not_a_date(value)
     if not written:  # a day and month: read as every yearless date is (today's own day is today's)
         return day_and_month(day.month, day.day, today)
     # a two-digit year is this century's: dateparser's "future" made 30/11/26, written on that day, 2126
     return day.replace(year=day.year - 100) if day.year > today.year + 50 else day
+
+
+def _not_a_date(value: str) -> NoteProblem:
+    return NoteProblem(phrase(_('"%(value)s" is not a date; write e.g. "ETA: 2026-12-03", "ETA: 3 December" or '
+                                '"ETA: Friday"'), value=value))
 
 
 _TIME_OF_DAY = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\b\.?", re.IGNORECASE)

@@ -67,13 +67,19 @@ def _english(value: Value) -> str:
     if isinstance(value, Days):
         n = round(value.n, 1)
         return (DAYS[0] if n == 1 else DAYS[1]) % {"n": f"{n:g}"}
-    if isinstance(value, Percent):  # whole points, but for a fraction of one
-        return f"{value.n:g}%" if 0 < value.n < 1 else f"{value.n:.0f}%"
+    if isinstance(value, Percent):
+        return f"{points(value.n):g}%"
     if isinstance(value, Factor):
         return f"{value.x:.1f}"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def points(percent: float) -> float:
+    """A percentage as it is said: whole points, but for a fraction of one, which keeps its decimals ("0.8%", never
+    "1%"); the English here and every locale's (locales.format_percent)."""
+    return percent if 0 < percent < 1 else round(percent)
 
 
 @dataclass(frozen=True, slots=True)  # one per phrase of every forecast kept: small

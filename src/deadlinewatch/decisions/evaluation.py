@@ -637,6 +637,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         pv = pv.after(plan.dates, held=plan.messages[0].state == "held")
 
     invites = project.calendar_updates == "invitations"
+    client_day = now.astimezone(pv.client_tz).date()  # the day the client is in: what has passed for them
     for m in pv.milestones:
         cd = pv.dates.get(m.uid)
         # a date the client was told (and not held cancelled still: its return to the plan never reached them);
@@ -644,11 +645,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         # after an upgrade writes no letter of a cancellation long past
         if (m.state == "cancelled" and cd is not None and cd.shown_date is not None
                 and not cd.cancelled_sent and not m.private and not pv.cancelled_for_client(m)
-                and (invites or pv.shown(m) >= now.astimezone(pv.client_tz).date())):
+                and (invites or pv.shown(m) >= client_day)):
             add(plan_cancel(c, pv, m, now), f"cancellation of \"{m.name}\"")
         # told it was cancelled (a cancellation held, rejected or refused told nothing), and open again in the team
         # calendar with a date still to come: the client hears it is back — before any other news of it
-        elif return_due(pv, m, now.astimezone(pv.client_tz).date()):
+        elif return_due(pv, m, client_day):
             add(plan_reinstated(c, pv, m, now), f"\"{m.name}\" back in the plan")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
@@ -678,7 +679,7 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
                                   "the client is not told")
             continue
-        if (silent := not_told_yet(pv, m, now.astimezone(pv.client_tz).date())) is not None:
+        if (silent := not_told_yet(pv, m, client_day)) is not None:
             out.events.append(f"{project.id}: \"{m.name}\" is {silent}")
             continue
         plan = plan_notice(c, pv, m, decision, now, snap.history)
@@ -691,11 +692,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         add(plan, what)
     # not at first contact: the introduction (and a notice, if one is due) are all a client gets that day
     if invites and first_sent is not None and now - first_sent >= dt.timedelta(days=2):
-        near = now.astimezone(pv.client_tz).date() + dt.timedelta(days=NEAR_DAYS)
-        for m in pv.visible():
+        near = client_day + dt.timedelta(days=NEAR_DAYS)
+        for m in pv.visible():  # visible: never one the client holds cancelled (cancelled_for_client)
             cd = pv.dates.get(m.uid)
-            if ((cd is None or not cd.invited) and pv.state(m) == "open" and not pv.cancelled_for_client(m)
-                    and pv.shown(m) <= near):
+            if (cd is None or not cd.invited) and pv.state(m) == "open" and pv.shown(m) <= near:
                 add(plan_invitation(c, pv, m, now), f"invitation for \"{m.name}\"")
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it

@@ -32,24 +32,28 @@ class Overtaken:
     command: str
 
 
+def _command(why: str) -> str:
+    """The `approve` command's refusal of a message whose milestone changed since, the change in English."""
+    return f"notice #{{id}} cannot go out: its milestone {why} in the team calendar since; reject it (deadlinewatch " \
+        "reject {id})"
+
+
+# each wording whole in the catalogs (a translator reads a sentence, not a frame with a clause put in)
 CANCELLED = Overtaken(
     phrase(_("withdrawn, never sent: its milestone was cancelled in the team calendar since")),
     phrase(_("it cannot go out: its milestone was cancelled in the team calendar since; nothing changed: answer "
              "reject to close it")),
-    "notice #{id} cannot go out: its milestone was cancelled in the team calendar since; reject it (deadlinewatch "
-    "reject {id})")
+    _command("was cancelled"))
 DONE = Overtaken(
     phrase(_("withdrawn, never sent: its milestone was completed in the team calendar since")),
     phrase(_("it cannot go out: its milestone was completed in the team calendar since; nothing changed: answer "
              "reject to close it")),
-    "notice #{id} cannot go out: its milestone was completed in the team calendar since; reject it (deadlinewatch "
-    "reject {id})")
+    _command("was completed"))
 REOPENED = Overtaken(
     phrase(_("withdrawn, never sent: its milestone is open again in the team calendar since")),
     phrase(_("it cannot go out: its milestone is open again in the team calendar since; nothing changed: answer "
              "reject to close it")),
-    "notice #{id} cannot go out: its milestone is open again in the team calendar since; reject it (deadlinewatch "
-    "reject {id})")
+    _command("is open again"))
 SUPERSEDED = Overtaken(
     phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's timeline would "
              "contradict it; the next check-in shows them")),

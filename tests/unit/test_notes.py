@@ -189,7 +189,8 @@ def test_an_eta_already_past_is_asked_about_not_believed() -> None:
 
 
 @pytest.mark.parametrize(("text", "date"), [
-    ("Friday", dt.date(2026, 12, 4)), ("next Friday", dt.date(2026, 12, 4)), ("fri.", dt.date(2026, 12, 4)),
+    ("Friday", dt.date(2026, 12, 4)), ("this Friday", dt.date(2026, 12, 4)), ("fri.", dt.date(2026, 12, 4)),
+    ("next Monday", dt.date(2026, 12, 7)), ("coming Friday", dt.date(2026, 12, 4)),
     ("Monday", dt.date(2026, 12, 7)),  # written on a Monday: next week's
     ("Cuma", dt.date(2026, 12, 4)), ("önümüzdeki Cuma günü", dt.date(2026, 12, 4)),
     ("শুক্রবার", dt.date(2026, 12, 4)), ("আগামী শুক্রবার", dt.date(2026, 12, 4)),
@@ -198,6 +199,29 @@ def test_an_eta_already_past_is_asked_about_not_believed() -> None:
 def test_a_weekday_is_the_first_such_day_after_the_note(text: str, date: dt.date) -> None:
     """"ETA: Friday" — what a team member writes on a Monday — was refused as not a date (TODAY is a Monday)."""
     assert parse_eta(text, TODAY) == date
+
+
+@pytest.mark.parametrize(("written_on", "date"), [
+    (dt.date(2026, 12, 4), dt.date(2026, 12, 11)),  # on the Friday itself: only the week after's is ahead
+    (dt.date(2026, 12, 5), dt.date(2026, 12, 11)),  # on Saturday: the coming one
+])
+def test_next_friday_written_on_or_after_friday_is_the_coming_one(written_on: dt.date, date: dt.date) -> None:
+    assert parse_eta("next Friday", written_on) == date
+
+
+def test_next_friday_written_earlier_in_the_week_is_asked_naming_both_days() -> None:
+    """"ETA: next Friday" on a Monday was read as that week's Friday: a team member who meant the week after's
+    had their estimate read a week early, and the client notice it called for never went out."""
+    note = parse("Milestone: Design mockups\nDone: 40%\nETA: next Friday\n")
+    assert not note.ok
+    assert english(list(note.problems)) == ('line 3: "next Friday" is ambiguous: this week\'s (2026-12-04) or the '
+                                            "week after's (2026-12-11)? Write the date")
+    from deadlinewatch.adapters.templates import letters
+
+    said = letters().say("tr", list(note.problems))
+    assert "4 Ara 2026" in said and "11 Ara 2026" in said and "next Friday" in said
+    # Turkish and Bengali say "the coming Friday" in these words: no question there
+    assert parse_eta("gelecek cuma", TODAY) == dt.date(2026, 12, 4)
 
 
 def test_a_note_that_says_no_date_is_told_the_forms_a_date_takes() -> None:

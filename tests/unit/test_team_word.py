@@ -131,6 +131,11 @@ def test_the_manager_approves_with_a_date_in_their_own_words() -> None:
     assert manager_decision("approve Friday", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("Onayla, önümüzdeki cuma", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("Approve, thanks!", today) == ("approve", None, "")
+    # "next Friday" on a Tuesday: this week's or the week after's — asked, never a week's guess in the letter
+    word, date, problem = manager_decision("approve next Friday", dt.date(2026, 12, 8))
+    assert (word, date) == ("approve", None)
+    assert problem == '"next Friday" is ambiguous: this week\'s (2026-12-11) or the week after\'s (2026-12-18)? ' \
+        "Write the date"
     word, date, problem = manager_decision("approve 03/04", today)
     assert (word, date) == ("approve", None) and "ambiguous" in problem  # never silently the letter's date
     assert manager_decision("reject 2026-12-11", today)[:2] == ("reject", None)

@@ -557,11 +557,13 @@ def manager_decision(text: str, today: dt.date | None) -> tuple[str, dt.date | N
         first = words[0]
         word = "approve" if first in _APPROVE else "reject" if first in _REJECT else ""
         rest = line.strip()[len(line.strip().split(None, 1)[0]):].strip(" \t,.;:!-–—")
-        if word == "approve" and today is not None and (weekday := weekday_ahead(rest, today)) is not None:
-            return word, weekday, ""  # "approve Friday"
-        if word != "approve" or today is None or not any(ch.isdigit() for ch in rest):
+        if word != "approve" or today is None:
             return word, None, ""
         try:
+            if (weekday := weekday_ahead(rest, today)) is not None:
+                return word, weekday, ""  # "approve Friday"
+            if not any(ch.isdigit() for ch in rest):
+                return word, None, ""
             return word, parse_eta(rest, today), ""
         except NoteProblem as e:
             return word, None, english([e.words])

@@ -206,11 +206,22 @@ def _weekday_names() -> dict[str, int]:
 
 def weekday_ahead(value: str, today: dt.date) -> dt.date | None:
     """"Friday", "next Friday", "Cuma", "শুক্রবার": the first such day after today (a note saying "ETA: Monday" on a
-    Monday means next week's; "today" says today); None when the value is not a weekday's name."""
-    words = [w for w in fold(value).rstrip(".").split() if w not in _THIS_OR_NEXT and w not in _DAY_WORD]
+    Monday means next week's; "today" says today); None when the value is not a weekday's name.
+
+    English "next Friday" written before Friday in the same week is refused, naming both days: many mean this
+    week's, many the week after's, and a week's error either way is a notice too late or one for nothing. Written
+    on or after that day of the week, it can only be the coming one. Turkish "önümüzdeki"/"gelecek" and Bengali
+    "আগামী" name the coming day."""
+    written = fold(value).rstrip(".").split()
+    words = [w for w in written if w not in _THIS_OR_NEXT and w not in _DAY_WORD]
     if len(words) != 1 or (day := _weekday_names().get(words[0])) is None:
         return None
-    return today + dt.timedelta(days=(day - today.weekday()) % 7 or 7)
+    ahead = today + dt.timedelta(days=(day - today.weekday()) % 7 or 7)
+    if "next" in written and ahead.isocalendar()[:2] == today.isocalendar()[:2]:
+        raise NoteProblem(phrase(_('"%(value)s" is ambiguous: this week\'s (%(this)s) or the week after\'s '
+                                   '(%(after)s)? Write the date'), value=value.strip(), this=ahead,
+                                 after=ahead + dt.timedelta(days=7)))
+    return ahead
 
 
 def parse_eta(value: str, today: dt.date) -> dt.date:

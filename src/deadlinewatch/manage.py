@@ -275,7 +275,8 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
     if not approve and item.kind == "reinstate":  # what the client then holds (the mail answer says it too)
         return (f"notice #{notice_id} rejected: the client keeps holding the milestone cancelled (its page and "
                 "calendar leave it out, and it gets no news) until a letter saying it is back goes out; one is "
-                "drafted again once its date moves in the team calendar\n")
+                "drafted again once its date moves in the team calendar, and the client is told once it is "
+                "delivered\n")
     return f"notice #{notice_id} {'approved: it goes out on the next pass' if approve else 'rejected'}\n"
 
 

@@ -1143,18 +1143,24 @@ def test_a_return_to_the_plan_that_never_went_out_is_drafted_again_when_the_news
     assert decided(7) == ["reinstate"]
 
 
+def _promised_cancelled_back() -> tuple[tuple[ShowDate, ...], dict[str, ClientDate]]:
+    """Launch told for 10 December, promised for the 15th, cancelled, then back in the plan on the 15th (the team
+    calendar had the 10th then): the four dates decided, and what the client's calendar shows after them all."""
+    shows = (ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10)),
+             ShowDate("acme-web", "launch-1", 4, shown_date=dt.date(2026, 12, 15), promised=dt.date(2026, 12, 15)),
+             ShowDate("acme-web", "launch-1", 5, cancelled=True),
+             ShowDate("acme-web", "launch-1", 6, shown_date=dt.date(2026, 12, 15), reinstated=True,
+                      planned=dt.date(2026, 12, 10)))
+    return shows, {"launch-1": functools.reduce(ClientDate.after, shows[1:], ClientDate.after(None, shows[0]))}
+
+
 def test_a_rejected_return_to_a_promised_date_is_drafted_again_when_the_team_calendar_moves(tmp_path: Path) -> None:
     """The second review: Launch had been promised for 15 December, then cancelled; reopened, the letter saying it is
     back on the 15th was rejected. Its date was the promise, which nothing could move while the client held it
     cancelled: no letter ever again, whatever the team calendar said. A move there is news: it is drafted again."""
     c = _composer(tmp_path)
-    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
-    promised = ShowDate("acme-web", "launch-1", 4, shown_date=dt.date(2026, 12, 15), promised=dt.date(2026, 12, 15))
-    gone = ShowDate("acme-web", "launch-1", 5, cancelled=True)
-    back = ShowDate("acme-web", "launch-1", 6, shown_date=dt.date(2026, 12, 15), reinstated=True,
-                    planned=dt.date(2026, 12, 10))
-    shows = (told, promised, gone, back)
-    dates = {"launch-1": functools.reduce(ClientDate.after, shows[1:], ClientDate.after(None, shows[0]))}
+    shows, dates = _promised_cancelled_back()
+    told, promised, gone, back = shows
     groups = [("sent", (told,)), ("sent", (promised,)), ("sent", (gone,)), ("rejected", (back,))]
 
     def returns(later: int) -> list[str]:
@@ -1167,6 +1173,38 @@ def test_a_rejected_return_to_a_promised_date_is_drafted_again_when_the_team_cal
 
     assert returns(0) == []
     assert returns(7) == ["reinstate"]
+
+
+@pytest.mark.parametrize("back_state", ["withdrawn", "rejected"])
+def test_a_milestone_the_client_holds_cancelled_that_is_delivered_after_all_is_told_delivered(
+        tmp_path: Path, back_state: str) -> None:
+    """Launch had been promised for 15 December, then cancelled and the client told; the team reopened it, and the
+    letter saying it is back was withdrawn once Launch was done (or the manager rejected it). The client, warned
+    once, never heard it was delivered: the delivered note waited for a letter saying it was back that could no
+    longer come. It goes out, and brings Launch back onto their page and calendar, delivered."""
+    from deadlinewatch.adapters.store.port import WITHDRAWN
+
+    c = _composer(tmp_path)
+    shows, dates = _promised_cancelled_back()
+    told, promised, gone, back = shows
+    groups = [("sent", (told,)), ("sent", (promised,)), ("sent", (gone,)),
+              (WITHDRAWN if back_state == "withdrawn" else back_state, (back,))]
+    done = Report("acme-web", "launch-1", NOW - dt.timedelta(hours=2), 100, None, sender="alice@studio.example")
+    snap = _snapshot(c, dates=dates, reports={"launch-1": [done]}, first_sent=NOW - dt.timedelta(days=14))
+    pv = snap.view.judged(groups)
+    assert pv.cancelled_for_client(next(m for m in pv.milestones if m.uid == "launch-1"))
+    decided = decide_project(c, dataclasses.replace(snap, view=pv), _forecaster(c), NOW)
+    [plan] = [p for p in decided.plans if p.messages[0].uid == "launch-1"]
+    assert plan.messages[0].kind == "delivered"
+    assert [d.sequence for d in plan.dates] == [7]  # above the cancellation's and the withdrawn return's
+    text = _text(plan.messages[0])
+    assert "Good news: we delivered" in text and "Launch" in text.partition("The timeline now:")[2]
+    sent = pv.after(plan.dates)
+    assert not sent.cancelled_for_client(next(m for m in sent.milestones if m.uid == "launch-1"))
+    assert "Launch" in [r.name for r in pages.client_page(sent, NOW).rows]
+    # once told, never again
+    again = decide_project(c, dataclasses.replace(snap, view=sent), _forecaster(c), NOW + dt.timedelta(hours=1))
+    assert [p for p in again.plans if p.messages[0].uid == "launch-1"] == []
 
 
 def test_while_a_return_to_the_plan_waits_preview_and_the_reply_to_a_note_say_no_notice(tmp_path: Path) -> None:

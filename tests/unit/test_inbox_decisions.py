@@ -149,4 +149,5 @@ def test_rejecting_a_back_in_the_plan_letter_says_what_the_client_then_holds(c: 
     answer = next(a for a in decided.actions if isinstance(a, QueueMail))
     said = " ".join(body(message_from_bytes(answer.message, policy=default_policy)).split())
     assert "the client keeps holding the milestone cancelled" in said
-    assert "drafted again once its date moves in the team calendar" in said
+    assert "drafted again once its date moves in the team calendar, and the client is told once it is delivered" \
+        in said

@@ -206,6 +206,9 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     cd = pv.dates.get(m.uid)
     override: dict[str, tuple[dt.date, int]] = {}
     moved: dict[str, dt.date] = {}
+    back = decision.kind == "delivered" and pv.cancelled_for_client(m)
+    if back:  # to a client who holds it cancelled it comes back, delivered: a change their calendar takes
+        pv = pv.after([ShowDate(project.id, m.uid, pv.next_sequence(m), reinstated=True)])
     if decision.kind == "delivered":
         sequence = pv.sequence(m)
         override[m.uid] = (pv.shown(m), sequence)
@@ -348,7 +351,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         plan.messages[-1] = dataclasses.replace(plan.messages[-1], basis=max(r.at for r in history))
     if decision.kind == "delivered":
         plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, delivered=True,
-                                   entry_uid=row.entry_uid))
+                                   entry_uid=row.entry_uid, reinstated=back))
         return plan
     plan.dates.append(ShowDate(project=project.id, uid=m.uid, sequence=sequence, shown_date=decision.promised,
                                promised=decision.promised, invited=env.invites, entry_uid=row.entry_uid))
@@ -679,7 +682,10 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
                 out.events.append(f"{project.id}: private milestone \"{m.name}\" is at risk ({decision.reason}); "
                                   "the client is not told")
             continue
-        if (silent := not_told_yet(pv, m, client_day)) is not None:
+        # a milestone the client holds cancelled hears nothing until it is back in the plan — but that it was
+        # delivered after all, once no letter saying it is back is on its way (it never could be now)
+        if (silent := not_told_yet(pv, m, client_day)) is not None and \
+                (decision.kind != "delivered" or m.uid in pv.return_pending):
             out.events.append(f"{project.id}: \"{m.name}\" is {silent}")
             continue
         plan = plan_notice(c, pv, m, decision, now, snap.history)

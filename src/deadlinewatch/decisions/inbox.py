@@ -61,7 +61,8 @@ def rules_of(c: Config) -> intake.Rules:
 # the answer to a rejected "back in the plan" letter: what the client then holds, and when it is asked again
 REJECTED_RETURN = _("rejected: it will not be sent, and the client keeps holding the milestone cancelled — its page "
                     "and calendar leave it out, and it gets no news — until a letter saying it is back goes out; one "
-                    "is drafted again once its date moves in the team calendar")
+                    "is drafted again once its date moves in the team calendar, and the client is told once it is "
+                    "delivered")
 
 STATES = {  # an outbox state, as the manager reads it
     "pending": _("approved"), "sending": _("being sent"), "sent": _("sent"), "rejected": _("rejected"),

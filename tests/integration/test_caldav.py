@@ -7,6 +7,7 @@ without clobbering a person's edit.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -241,3 +242,36 @@ def test_one_broken_calendar_is_reported_and_the_others_sync(
     assert result.returncode == 0, result.stderr
     assert 'projects[1].calendar = "' + missing + '" (project ghost)' in result.stderr
     assert {m["uid"] for m in _status(config)["milestones"]} == {"design-1", "launch-1"}
+
+
+def test_an_entry_a_person_made_timed_still_moves_and_a_rename_reaches_the_copy(
+    dav: Dav, dovecot: DovecotServer, smtp_tls: SmtpSink, tmp_path: Path
+) -> None:
+    """The audit: someone turned the copy's Design entry into a one-hour meeting, as Apple Calendar saves it (a
+    DTSTART with a time, a DURATION, no DTEND), and set a location. Our date laid over it kept their DURATION beside
+    our DTEND, which the server refuses (RFC 5545: one or the other) — and the entry, with every entry after it,
+    was never written again. A renamed milestone never reached the copy at all (only a new date or status did)."""
+    source, config = _with_copy(dav, dovecot, smtp_tls, tmp_path)
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    [entry] = [e for e in adapter(dav).changes("acme-client", None, None, {}).changed if "Design mockups" in e.ics]
+    event = Calendar.from_ical(entry.ics).walk("VEVENT")[0]
+    timed = (entry.ics.replace(f"DTSTART;VALUE=DATE:{event.decoded('DTSTART'):%Y%m%d}", "DTSTART:20261204T090000Z")
+             .replace(f"DTEND;VALUE=DATE:{event.decoded('DTEND'):%Y%m%d}", "DURATION:PT1H")
+             .replace("END:VEVENT", "LOCATION:Board room\r\nEND:VEVENT"))
+    assert "DURATION:PT1H" in timed and "DTEND" not in timed
+    dav.server._request("PUT", dav.server.url.rstrip("/") + entry.href, timed.encode(),
+                        {"Content-Type": "text/calendar; charset=utf-8"})
+    dav.server.put(source, "design-1", DESIGN.replace("SUMMARY:Design mockups", "SUMMARY:Homepage design"))
+    dav.server.put(source, "launch-1", LAUNCH.replace("SUMMARY:Launch", "SUMMARY:Go-live"))
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:05")
+    assert result.returncode == 0, result.stderr
+    assert "could not be written" not in result.stdout + result.stderr
+    events = [Calendar.from_ical(e.ics).walk("VEVENT")[0] for e in adapter(dav).changes("acme-client", None, None,
+                                                                                       {}).changed]
+    by_name = {str(e["SUMMARY"]).split(": ", 1)[1]: e for e in events}
+    assert set(by_name) == {"Homepage design", "Go-live"}
+    design = by_name["Homepage design"]
+    assert str(design["LOCATION"]) == "Board room" and "DURATION" not in design
+    assert design.decoded("DTSTART") == dt.date(2026, 12, 4)  # all-day on the client's date again
+    again = deadlinewatch("once", config=config, now="2026-11-30T12:10")  # written once: nothing more to write
+    assert again.returncode == 0 and "client calendar:" not in again.stdout

@@ -129,6 +129,42 @@ def test_the_feed_publishes_every_milestone_without_attendees() -> None:
     assert not any("ATTENDEE" in e for e in cal.walk("VEVENT"))
 
 
+def test_a_name_with_controls_or_quotes_reads_the_same_in_the_feed_and_every_calendar_program() -> None:
+    """The audit: a milestone named with an escape sequence or a bell (pasted from a terminal) reached the feed and
+    the calendar copy raw — RFC 5545 text holds no controls — and a client named 'Jane "JD" Doe' was written
+    CN="Jane ^'JD^' Doe" (RFC 6868), which vobject and Outlook show as it is."""
+    from deadlinewatch.core import timeline
+
+    row = dataclasses.replace(letter().rows[0], name="Design\x1b[0m mockups\x07")
+    cal = Calendar.from_ical(timeline.publish([row], "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+                                              "PM <pm@studio.example>"))
+    [event] = cal.walk("VEVENT")
+    assert str(event["SUMMARY"]) == "ACME: Design [0m mockups"
+    ics = timeline.request(row, "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC), "PM <pm@studio.example>",
+                           [('Jane "JD" Doe', "jane@acme.example")], "Status: on track")
+    assert b"^'" not in ics and "CN=\"Jane 'JD' Doe\"" in ics.decode()
+
+
+def test_our_date_laid_over_an_entry_a_person_made_timed_is_one_an_icalendar_server_takes() -> None:
+    """A person turned the copy's entry into a one-hour meeting (DTSTART with a time and a DURATION, as Apple
+    Calendar saves it) and added a location: our date laid over it kept their DURATION beside our DTEND, which
+    RFC 5545 forbids and Radicale refuses — the entry was never written again."""
+    from deadlinewatch.core import timeline
+
+    row = letter().rows[0]
+    ours = timeline.stored(row, "ACME", dt.datetime(2026, 11, 30, tzinfo=dt.UTC), "pm@studio.example", (),
+                           "Status: on track")
+    theirs = (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Apple Inc.//macOS 14//EN\r\nBEGIN:VEVENT\r\n"
+              f"UID:{row.entry_uid}\r\nDTSTAMP:20261117T100000Z\r\nDTSTART;TZID=Europe/London:20261204T090000\r\n"
+              "DURATION:PT1H\r\nSEQUENCE:2\r\nSUMMARY:ACME: Design\r\nLOCATION:Office\r\nBEGIN:VALARM\r\n"
+              "ACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nDESCRIPTION:Reminder\r\nEND:VALARM\r\nEND:VEVENT\r\n"
+              "END:VCALENDAR\r\n")
+    [event] = Calendar.from_ical(timeline.merged(theirs, ours)).walk("VEVENT")
+    assert "DURATION" not in event and event.decoded("DTSTART") == row.new
+    assert event.decoded("DTEND") == row.new + dt.timedelta(days=1)
+    assert str(event["LOCATION"]) == "Office" and event.walk("VALARM")  # what the person added stays
+
+
 @pytest.mark.parametrize("mode", ["feed", "off"])
 def test_under_feed_or_off_no_letter_carries_calendar_data_and_the_feed_is_linked(mode: str) -> None:
     env = dataclasses.replace(letter().envelope, calendar_updates=mode, feed_url="https://dav.studio.example/f.ics")

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 
 from icalendar import Calendar, Event, vCalAddress
 
+from deadlinewatch.core.intake import one_line
 from deadlinewatch.core.model import TimelineRow
 
 PRODID = "-//deadlinewatch//deadlinewatch 0.1//EN"
@@ -40,8 +41,14 @@ def entry_uid(key: bytes, project: str, uid: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Names from calendars and configs as one line: a raw newline would break the content line."""
-    return " ".join(text.split())
+    """Names from calendars and configs as one line, without control characters: a raw newline would break the
+    content line, and RFC 5545 text holds no controls (the letters' invitations never carried them either)."""
+    return one_line(text)
+
+
+def summary(row: TimelineRow, project_name: str) -> str:
+    """What a client's entry is called: the project, then the milestone."""
+    return _one_line(f"{project_name}: {row.name}")
 
 
 def _calendar(method: str) -> Calendar:
@@ -57,7 +64,8 @@ def _address(mail: str, name: str = "") -> vCalAddress:
     display, addr = parseaddr(mail)
     address = vCalAddress(f"mailto:{addr}")
     if name or display:
-        address.params["CN"] = name or display
+        # a '"' in a name is written RFC 6868's way (^'), which vobject and Outlook show as it is: a ' reads the same
+        address.params["CN"] = _one_line(name or display).replace('"', "'")
     return address
 
 
@@ -71,7 +79,7 @@ def _event(row: TimelineRow, project_name: str, stamp: dt.datetime, organizer: s
     ev.add("DTSTAMP", stamp.astimezone(dt.UTC))
     ev.add("DTSTART", row.new)  # a date: all-day in whatever zone the client's calendar is in
     ev.add("DTEND", row.new + dt.timedelta(days=1))  # exclusive, RFC 5545
-    ev.add("SUMMARY", _one_line(f"{project_name}: {row.name}"))
+    ev.add("SUMMARY", summary(row, project_name))
     ev.add("TRANSP", "TRANSPARENT")  # a due date, not a meeting: it must not block the client's day
     ev.add("STATUS", "CANCELLED" if row.status == "cancelled" else "CONFIRMED")
     if description:
@@ -153,7 +161,9 @@ def merged(theirs: str, ours: bytes) -> bytes:
     events = cal.walk("VEVENT")
     if not events:
         return ours
-    for name in ("DTSTART", "DTEND", "SEQUENCE", "DTSTAMP", "DESCRIPTION", "STATUS", "SUMMARY"):
+    # their DURATION goes with their DTEND: an entry made timed, or saved by a program that writes a length, may not
+    # have both (RFC 5545), and a server refuses one that does — the copy would then never move again
+    for name in ("DTSTART", "DTEND", "DURATION", "SEQUENCE", "DTSTAMP", "DESCRIPTION", "STATUS", "SUMMARY"):
         if name in events[0]:
             del events[0][name]
         if name in mine:

@@ -60,9 +60,11 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
     page_url = pv.page_url(svc.config.web.base_url)
     for row in rows:
         written = entries.get(row.uid)
-        # what the entry says, as in the letters' invitations: the status, the page's address (Letters)
+        # what the entry says, as in the letters' invitations: its name, the status, the page's address (Letters);
+        # kept with it, so that a renamed milestone or project reaches the copy as a new date does
         description = svc.letters.entry_description(project.client.language, row, page_url, project.client.timezone)
-        if written and (written.sequence, written.date, written.status) == (row.sequence, row.new, description):
+        text = f"{timeline.summary(row, project.name)}\n{description}"
+        if written and (written.sequence, written.date, written.status) == (row.sequence, row.new, text):
             continue
         if base is None:
             base = await asyncio.to_thread(calendar.resolve_url, project.client_calendar)
@@ -70,21 +72,17 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
         url = written.url if written else f"{base}{quote(row.entry_uid, safe='')}.ics"
         # a shared calendar, read by link (a feed): no ATTENDEE, as in every feed
         ours = timeline.stored(row, project.name, svc.clock.now(), svc.composer.sender, (), description)
-        etag = await asyncio.to_thread(calendar.put, url, ours.decode(), written.etag if written else None)
+        try:
+            etag = await _write(calendar, url, ours, written.etag if written else None, project, row, report)
+        except CollectionError as e:  # this entry refused: the others are written all the same
+            report.problem(f'project {project.id}: client_calendar = "{project.client_calendar}": the entry of '
+                           f'"{row.name}" ({url}) could not be written ({e}); trying again next pass')
+            continue
         if etag is None:
-            # someone edited (or created) it meanwhile: read their version and lay our facts over it
-            current = await asyncio.to_thread(calendar.get, url)
-            if current is None:
-                etag = await asyncio.to_thread(calendar.put, url, ours.decode(), None)
-            else:
-                etag = await asyncio.to_thread(calendar.put, url, timeline.merged(current[0], ours).decode(),
-                                               current[1] or None)
-            if etag is None:
-                report.problem(f"project {project.id}: {url} keeps changing under us; trying again next pass")
-                continue
-            report.event("%s: client calendar entry for \"%s\" had been edited; merged", project.id, row.name)
-        svc.store.carry_out([SaveClientCalendarEntry(project.id, row.uid, url, etag, row.sequence, row.new,
-                                                     description)], svc.clock.now())
+            report.problem(f"project {project.id}: {url} keeps changing under us; trying again next pass")
+            continue
+        svc.store.carry_out([SaveClientCalendarEntry(project.id, row.uid, url, etag, row.sequence, row.new, text)],
+                            svc.clock.now())
         report.event("%s: client calendar: \"%s\" on %s (SEQUENCE %d)", project.id, row.name, row.new, row.sequence)
     # an entry of a milestone that is no longer the client's to see (made private in the team calendar since): taken
     # out, as the client's page and feed leave it out — left there, it would keep a date nobody updates
@@ -96,3 +94,26 @@ async def _update(svc: Services[ClientCalendarStore], calendar: CalendarSource, 
         svc.store.carry_out([ForgetClientCalendarEntry(project.id, uid)], svc.clock.now())
         report.event("%s: client calendar: the entry of %s taken out (no longer the client's to see)", project.id,
                      uid)
+
+
+async def _write(calendar: CalendarSource, url: str, ours: bytes, etag: str | None, project: Project,
+                 row: TimelineRow, report: PassReport) -> str | None:
+    """Our entry written where it was (If-Match), its new ETag; None when it keeps changing under us. Someone edited
+    (or created) it meanwhile: our facts laid over their version, so their alarms and notes stay — or, when the
+    server refuses what that makes (an edit no merge can keep), our entry whole, which moves all the same."""
+    new = await asyncio.to_thread(calendar.put, url, ours.decode(), etag)
+    if new is not None:
+        return new
+    current = await asyncio.to_thread(calendar.get, url)
+    if current is None:
+        return await asyncio.to_thread(calendar.put, url, ours.decode(), None)
+    try:
+        new = await asyncio.to_thread(calendar.put, url, timeline.merged(current[0], ours).decode(),
+                                      current[1] or None)
+    except CollectionError as e:
+        report.problem(f"project {project.id}: the client calendar entry for \"{row.name}\" had been edited, and "
+                       f"the server refused it with our date laid over ({e}); it is written again as ours")
+        return await asyncio.to_thread(calendar.put, url, ours.decode(), current[1] or None)
+    if new is not None:
+        report.event("%s: client calendar entry for \"%s\" had been edited; merged", project.id, row.name)
+    return new

@@ -16,7 +16,7 @@ from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
-from deadlinewatch.decisions.outbox import decide_release, settle
+from deadlinewatch.decisions.outbox import decide_release, due, settle, withdraw_overtaken
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from tests.mailtext import body
@@ -183,3 +183,35 @@ def test_a_held_notice_made_after_the_date_it_breaks_says_so_when_released(c: St
     [release] = decide_release(c, [dataclasses.replace(item(), created=created)], design, created,
                                {("acme-web", "design-1"): dt.date(2026, 12, 10)})
     assert release.why == "the date the client holds (2026-12-10) has passed: the news could not wait"
+
+
+def test_a_client_letter_waits_while_an_older_one_of_its_project_waits_for_its_retry(c: Studio) -> None:
+    """The audit: a notice approved during an SMTP outage waited out its back-off while a newer notice of the same
+    milestone went — the client's last letter carried the stale date. A project's client letters go in order; the
+    team's mail, and other projects' letters, do not wait."""
+    later = CREATED + dt.timedelta(minutes=4)
+    old = dataclasses.replace(item("pending"), id=3, next_attempt=later)
+    new = dataclasses.replace(item("pending"), id=5)
+    other = dataclasses.replace(item("pending"), id=6, project="beta")
+    reply = dataclasses.replace(item("pending"), id=7, audience="team", kind="reply")
+    assert [i.id for i in due([old, new, other, reply], CREATED)] == [6, 7]
+    assert [i.id for i in due([old, new, other, reply], later)] == [3, 5, 6, 7]
+
+
+def test_an_approved_letter_its_milestone_has_since_made_wrong_is_withdrawn_before_it_goes(c: Studio) -> None:
+    """The audit: a notice approved while the SMTP server refused (451) stayed pending; the team completed the
+    milestone meanwhile, and on recovery the client got "new date …" and "Delivered" in one pass. What the team
+    calendar has made wrong never goes: checked again just before sending, its dependant's update with it."""
+    done = [dataclasses.replace(m, state="done") for m in milestones_from_ics(
+        DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics", CREATED).milestones]
+    rider = dataclasses.replace(item("pending", parent=3), id=4, kind="update", uid="launch-1")
+    first, second = withdraw_overtaken(c, [item("pending"), rider], done, CREATED)
+    withdrawn, note = first.actions
+    assert withdrawn == SetOutboxState(3, "rejected", str(first.why), expect=("pending",)) and first.withdrawn
+    assert isinstance(note, QueueMail) and note.kind == "manager-decided"
+    assert "completed in the team calendar since" in body(message_from_bytes(note.message, policy=email_policy))
+    assert second.actions == (SetOutboxState(4, "rejected", "goes with #3, withdrawn", expect=("pending",)),)
+    # still open, or a message already on the wire (sending: reconciled, never withdrawn): it goes
+    assert withdraw_overtaken(c, [item("pending")], [dataclasses.replace(m, state="open") for m in done],
+                              CREATED) == []
+    assert withdraw_overtaken(c, [item("sending")], done, CREATED) == []

@@ -64,11 +64,24 @@ def timezone(v: Any) -> str:
 
 
 def email(v: Any) -> str:
+    """An address, with its name if written: a domain in another script is written as DNS and SMTP know it
+    ("bücher.example" is "xn--bcher-kva.example", IDNA); a mailbox name outside ASCII needs SMTPUTF8, which not every
+    server on the way speaks, and is refused — accepted, the letter could never be written, and every pass failed."""
     s = string(v)
     _, addr = parseaddr(s)
     if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
         raise ValueError('an email address such as "pm@studio.example"')
-    return s
+    if addr.isascii():
+        return s
+    local, _, domain = addr.rpartition("@")
+    if not local.isascii():
+        raise ValueError(f'an address whose part before the "@" is ASCII ("{local}" needs SMTPUTF8, which mail '
+                         "servers on the way may not speak): ask for another address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f'an address whose domain is a valid name ("{domain}" is not)') from None
+    return s.replace(addr, f"{local}@{ascii_domain}")
 
 
 def optional_email(v: Any) -> str:

@@ -99,6 +99,53 @@ def superseded(item: OutboxItem, told: dt.datetime | None) -> bool:
     return item.kind == "weekly" and told is not None and told > item.created
 
 
+def due(items: Sequence[OutboxItem], now: dt.datetime) -> list[OutboxItem]:
+    """The messages whose turn has come, oldest first — but a client message waits while an older one of its
+    project waits for its retry: the client reads its letters in the order they were written, and a notice's new
+    date is never followed by the older one it replaced (an outage longer than a retry reordered them)."""
+    waiting: dict[str | None, int] = {}  # each project's oldest client message waiting for its retry
+    for i in items:
+        if i.audience == "client" and i.next_attempt is not None and i.next_attempt > now:
+            waiting[i.project] = min(waiting.get(i.project, i.id), i.id)
+    return [i for i in items if (i.next_attempt is None or i.next_attempt <= now)
+            and not (i.audience == "client" and i.id > waiting.get(i.project, i.id))]
+
+
+# what an unsent client message's milestone may have become since it was approved (or made, unheld): its letter
+# would tell the client what is no longer so. A return to the plan, and a check-in, follow rules of their own
+WITHDRAWN_UNSENT = ("notice", "update", "delivered", "cancel")
+
+
+def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequence[Milestone],
+                       now: dt.datetime) -> list[Release]:
+    """Client messages on their way (approved, or never held) about a milestone the team calendar has changed
+    since (`overtaken`: cancelled, completed, open again): withdrawn before they go, with the manager's note — the
+    approval or the pass that made them came before the change. What goes with one (a dependant's update) is
+    withdrawn with it. Each Release's first action is the withdrawal; the note follows it."""
+    states = {(m.project, m.uid): m.state for m in milestones}
+    names: dict[str | None, dict[str, str]] = {}
+    for m in milestones:
+        names.setdefault(m.project, {})[m.uid] = m.name
+    out: list[Release] = []
+    gone_ids: set[int] = set()
+    for item in unsent:
+        if item.audience != "client" or item.state != "pending" or item.parent is not None or not item.uid \
+                or item.kind not in WITHDRAWN_UNSENT:
+            continue
+        gone = overtaken(item, states.get((item.project or "", item.uid)), None)
+        if gone is None:
+            continue
+        gone_ids.add(item.id)
+        note = compose_manager_message(c, item, names.get(item.project, {}), "decided",
+                                       c.letters.say(c.config.team.language, [gone.withdrawn]), now)
+        out.append(Release(item.id, str(gone.withdrawn), (
+            SetOutboxState(item.id, "rejected", str(gone.withdrawn), expect=("pending",)), note), withdrawn=True))
+    out += [Release(item.id, f"goes with #{item.parent}, withdrawn", (
+        SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",)),),
+        withdrawn=True) for item in unsent if item.parent in gone_ids and item.state == "pending"]
+    return out
+
+
 def backoff(attempts: int) -> dt.timedelta:
     return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
 from deadlinewatch.core.model import SetOutboxState
-from deadlinewatch.decisions.outbox import backoff, decide_release, settle, went_out
+from deadlinewatch.decisions.outbox import backoff, decide_release, due, settle, went_out, withdraw_overtaken
 from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import names_of, promised_dates
@@ -46,6 +46,19 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
                      "released undecided", release.why)
 
 
+def withdraw_unsent(svc: Services[OutboxStore], report: PassReport) -> None:
+    """Client messages on their way that the team calendar has made wrong since (decisions/outbox
+    withdraw_overtaken): withdrawn before the SMTP exchange, the manager told."""
+    now = svc.clock.now()
+    unsent = svc.store.outbox(states=("pending",), audience="client")
+    for release in withdraw_overtaken(svc.composer, unsent, svc.store.milestones() if unsent else [], now):
+        with svc.store.transaction():
+            if svc.store.carry_out(release.actions[:1], now).refused:
+                continue  # claimed meanwhile (another daemon's send): it is that one's now
+            svc.store.carry_out(release.actions[1:], now)
+        report.event("message #%d withdrawn before it went: %s", release.id, release.why)
+
+
 async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:
     """Was a message left in `sending` by a crash delivered? Its archive copy in the mailbox says so."""
     imap = svc.config.imap
@@ -60,16 +73,16 @@ async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:
 
 async def send_outbox(svc: Services[OutboxStore], report: PassReport) -> None:
     release_holds(svc, report)
+    withdraw_unsent(svc, report)
     now = svc.clock.now()
     tried: set[int] = set()
     while True:
         # sending can queue news for the manager (a refused recipient): those go in the same pass
-        due = [i for i in svc.store.outbox(states=("pending", "sending")) if i.id not in tried
-               and (i.next_attempt is None or i.next_attempt <= now)]
-        if not due:
+        turn = [i for i in due(svc.store.outbox(states=("pending", "sending")), now) if i.id not in tried]
+        if not turn:
             break
-        tried.update(i.id for i in due)
-        if not await _send_all(svc, report, due, now):
+        tried.update(i.id for i in turn)
+        if not await _send_all(svc, report, turn, now):
             return
     server_ok(svc, report, "smtp", "outbox delivered")
 
@@ -99,12 +112,15 @@ async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[
             # not sent (pending again), or perhaps sent (still `sending`: the next attempt first looks for its
             # archive copy); either way with a back-off, and the next attempt sends the same bytes
             later = svc.clock.now()
+            # only over our own claim: a process that took the message over meanwhile (a daemon started while
+            # `once` waited on the server) and sent it keeps it sent
             svc.store.carry_out([SetOutboxState(item.id, "sending" if e.maybe_done else "pending", str(e),
-                                                next_attempt=later + backoff(item.attempts + 1))], later)
+                                                next_attempt=later + backoff(item.attempts + 1),
+                                                expect=("sending",))], later)
             server_failed(svc, report, "smtp", e)
             return False
         except LoginRefused as e:
-            svc.store.carry_out([SetOutboxState(item.id, "pending", str(e))], svc.clock.now())
+            svc.store.carry_out([SetOutboxState(item.id, "pending", str(e), expect=("sending",))], svc.clock.now())
             server_failed(svc, report, "smtp", e)
             return False
         _settle(svc, report, item, refused)

@@ -1,0 +1,105 @@
+"""What the client reads after an SMTP outage, end to end (Radicale, Dovecot, an SMTP sink that refuses for a while):
+their letters in the order they were written, and none the team calendar has made wrong since it was approved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default as email_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deadlinewatch.demo.servers import CalDAVServer, SmtpSink
+from tests.conftest import deadlinewatch, write_config
+from tests.dovecot import DovecotServer
+from tests.mailtext import body
+from tests.samples import DESIGN, LAUNCH, NOTE
+
+pytestmark = pytest.mark.integration
+
+OUTAGE = "451 4.3.0 try again later"
+
+
+@pytest.fixture
+def sink(dovecot: DovecotServer) -> Iterator[SmtpSink]:
+    smtp = SmtpSink(local_address="progress@studio.example", deliver=lambda raw: dovecot.save("progress", raw))
+    smtp.start()
+    yield smtp
+    smtp.stop()
+
+
+def _config(radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> tuple[str, Path]:
+    cal = radicale.make_calendar("acme-web")
+    radicale.put(cal, "design-1", DESIGN)
+    radicale.put(cal, "launch-1", LAUNCH)
+    return cal, write_config(tmp_path / "dw.toml", caldav_url=radicale.url, caldav_user="pm", imap_port=dovecot.port,
+                             smtp_port=sink.port, smtp_security="none", smtp_user="")
+
+
+def _notices(config: Path, now: str) -> list[dict[str, Any]]:
+    notices: list[dict[str, Any]] = json.loads(deadlinewatch("status", "--json", config=config, now=now).stdout)[
+        "notices"]
+    return notices
+
+
+def _approve_held(config: Path, now: str) -> None:
+    for n in _notices(config, now):
+        if n["state"] == "held":
+            assert deadlinewatch("approve", str(n["id"]), config=config, now=now).returncode == 0
+
+
+def _client_subjects(sink: SmtpSink) -> list[str]:
+    return [str(message_from_bytes(raw, policy=email_policy)["Subject"]) for _, rcpts, raw in sink.messages
+            if "jane@acme.example" in [r.lower() for r in rcpts]]
+
+
+def test_a_newer_notice_never_reaches_the_client_before_the_older_one_an_outage_held_back(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """The first notice (14 January) was approved, then met a one-pass outage and waited out its back-off; a newer
+    note made a second notice (22 February), approved and sent at once — and the first went after it: the client's
+    last letter carried the stale date."""
+    _, config = _config(radicale, dovecot, sink, tmp_path)
+    dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    _approve_held(config, "2026-11-30T12:01")
+    sink.refuse = OUTAGE
+    deadlinewatch("once", config=config, now="2026-11-30T12:02")
+    sink.refuse = ""
+    later = (NOTE.replace("note-1@", "note-9@").replace("Remaining: 10 days", "Remaining: 30 days")
+             .replace("Mon, 30 Nov 2026 08:30:00 +0000", "Mon, 30 Nov 2026 09:04:00 +0000"))
+    dovecot.save("progress", later.encode())
+    deadlinewatch("once", config=config, now="2026-11-30T12:02:30")
+    _approve_held(config, "2026-11-30T12:02:40")
+    deadlinewatch("once", config=config, now="2026-11-30T12:02:50")
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:10").returncode == 0
+    dated = [s for s in _client_subjects(sink) if "new date" in s]
+    assert len(dated) == 2 and "another new date" in dated[-1], dated
+    assert "14 January 2027" not in dated[-1], dated
+
+
+def test_a_notice_approved_during_an_outage_is_withdrawn_when_the_milestone_is_completed_meanwhile(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """Approved while the SMTP server refused, the notice stayed pending; the team completed Design in its calendar;
+    on recovery the client got "new date …" for work already done. It is withdrawn, and the manager told."""
+    cal, config = _config(radicale, dovecot, sink, tmp_path)
+    dovecot.save("progress", NOTE.encode())
+    sink.refuse = OUTAGE
+    deadlinewatch("once", config=config, now="2026-11-30T12:00")
+    [held] = [n for n in _notices(config, "2026-11-30T12:00") if n["state"] == "held" and n["kind"] == "notice"]
+    assert deadlinewatch("approve", str(held["id"]), config=config, now="2026-11-30T12:10").returncode == 0
+    deadlinewatch("once", config=config, now="2026-11-30T12:15")
+    radicale.put(cal, "design-1", DESIGN.replace(
+        "SEQUENCE:2", "SEQUENCE:3\nSTATUS:COMPLETED\nPERCENT-COMPLETE:100\nCOMPLETED:20261130T100000Z"))
+    sink.refuse = ""
+    result = deadlinewatch("once", config=config, now="2026-11-30T15:00")
+    assert result.returncode == 0, result.stderr
+    assert f"message #{held['id']} withdrawn before it went" in result.stdout
+    [gone] = [n for n in _notices(config, "2026-11-30T15:00") if n["id"] == held["id"]]
+    assert gone["state"] == "rejected"
+    assert not [s for s in _client_subjects(sink) if "new date" in s]
+    told = [message_from_bytes(raw, policy=email_policy) for _, _, raw in sink.messages]
+    assert any(m["X-Deadlinewatch-Kind"] == "manager-decided" and "completed in the team calendar since" in body(m)
+               for m in told)

@@ -146,9 +146,39 @@ def test_the_client_reads_their_page_in_their_language(site: Site, browser: Any,
         assert not re.search(r"\b(Timeline|Milestone|Progress|Updated)\b", main)  # no English word of ours
         if language == "bn":
             assert re.search("[০-৯]", main) and not re.search("[0-9]", main)  # Bengali digits, also in years
-        assert tab.page.locator("a[href='timeline.ics']").count() == 1
+        # its calendar follows by invitations (the default): no feed beside them, which would show every date twice
+        assert tab.page.locator("a[href='timeline.ics']").count() == 0
         assert tab.violations() == []
         assert tab.errors == []
         tab.screenshot(f"client-{language}")
     finally:
         tab.close()
+
+
+def test_a_long_unbroken_name_fits_a_phone_on_every_page(studio: Studio, tmp_path: Path, browser: Any,
+                                                         axe: str) -> None:
+    """The audit: one milestone named like a file (58 characters, no space) made the client's page 685 px wide on
+    a 390 px phone — its date and progress off the screen — and the dashboard scrolled sideways on a 320 px one
+    whatever the names: the cards were at least 320 px wide, beside the page's margins."""
+    name = "brand_guidelines_v2_final_review_signoff_by_marketing.pdf"
+    studio.caldav.put(studio.caldav.calendar_url("acme-web", "pm"), "brand-1", (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:brand-1\r\n"
+        f"DTSTAMP:20261101T000000Z\r\nSUMMARY:{name}\r\nDUE;VALUE=DATE:20261218\r\nEND:VTODO\r\n"
+        "END:VCALENDAR\r\n"))
+    with open_site(studio, tmp_path) as site:
+        wait_for(lambda: name in site.ask("GET", client_path(site)).body, 30, "the long name on the client's page")
+        for width, path, signed_in in ((390, client_path(site), False), (320, "", True)):
+            tab = Visit(browser, axe, viewport={"width": width, "height": 800}, is_mobile=True)
+            try:
+                base = f"http://127.0.0.1:{site.port}/"
+                if signed_in:
+                    tab.page.goto(base)
+                    tab.page.fill("#password", PASSWORD)
+                    tab.submit("button[type=submit]")
+                else:
+                    tab.page.goto(base.rstrip("/") + path)
+                assert name in tab.page.inner_text("main")
+                assert tab.page.evaluate("document.documentElement.scrollWidth") <= width, (width, path)
+                assert tab.errors == []
+            finally:
+                tab.close()

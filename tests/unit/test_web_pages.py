@@ -9,6 +9,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -67,6 +68,42 @@ def test_the_client_page_is_in_the_clients_language_and_digits(tmp_path: Path) -
     tr = catalogs.environment("tr").get_template("client.html.j2").render(
         lang="tr", root="../../", page=client_page(_view(tmp_path, "tr"), NOW))
     assert "Zaman çizelgesi" in tr and "%60" in tr and "önceki tarih: 4 Aralık 2026" in tr
+
+
+@pytest.mark.parametrize(("mode", "offered"), [("feed", True), ("invitations", False), ("off", False)])
+def test_the_feed_is_offered_only_where_it_is_how_the_clients_calendar_follows(
+        tmp_path: Path, mode: Literal["invitations", "feed", "off"], offered: bool) -> None:
+    """Two audits: every client page offered "Add the timeline to your calendar". Beside invitations (the feed has
+    the same UIDs) a client who follows it sees every milestone twice, once in their calendar and once in the
+    subscription; under "off" the manager chose no calendar data at all."""
+    pv = _view(tmp_path)
+    pv = dataclasses.replace(pv, project=dataclasses.replace(pv.project, calendar_updates=mode))
+    html = catalogs.environment("en").get_template("client.html.j2").render(lang="en", root="../../",
+                                                                          page=client_page(pv, NOW))
+    assert ('href="timeline.ics"' in html) is offered
+    assert "Keep the" in html  # the page's own address is the client's to keep either way
+
+
+def test_odd_dashboard_inputs_are_a_page_or_a_clear_refusal_never_an_error() -> None:
+    """The audit: ?page=² (a digit to str.isdigit, not to int) and an approval dated 9999-12-31 (no day after it
+    for the entry's end) ended in "Something went wrong"."""
+    from deadlinewatch.web.server import _form_date, dashboard_query
+
+    assert dashboard_query({"page": "²"}, ["acme-web"]) == (None, 1)
+    assert dashboard_query({"page": "2"}, ["acme-web"]) == (None, 2)
+    with pytest.raises(UsageError, match="too far ahead"):
+        _form_date("9999-12-31")
+    assert _form_date("2027-01-15") == dt.date(2027, 1, 15)
+
+
+def test_a_milestone_with_the_managers_risk_alert_up_is_never_shown_on_track() -> None:
+    """The audit: with alert_probability = 0.3, a milestone at 47% had its risk alert up ("the team can still act")
+    beside a green "on track" badge, and the count at the top said on track too."""
+    from deadlinewatch.web.pages import risk_of
+
+    m = {"state": "open", "p_miss": 0.47, "promised": None, "alert": True}
+    assert risk_of(m, 0.6) == "at-risk"
+    assert risk_of({**m, "alert": False}, 0.6) == "on-track"
 
 
 # --- the picture -----------------------------------------------------------------------------------------------

@@ -207,7 +207,9 @@ def risk_of(m: Mapping[str, Any], warn_probability: float) -> str:
         return "unknown"
     if m["promised"] and m["p_miss"] < warn_probability:
         return "moved"  # the deadline is given up; the new date, as forecast, holds
-    return "late" if m["p_miss"] >= warn_probability else "at-risk" if m["p_miss"] >= 0.5 else "on-track"
+    # the manager's risk alert is up: at risk, whatever line the studio drew for it (policy.alert_probability)
+    at_risk = m["p_miss"] >= 0.5 or bool(m.get("alert"))
+    return "late" if m["p_miss"] >= warn_probability else "at-risk" if at_risk else "on-track"
 
 
 def select(data: Mapping[str, Any], warn_probability: float, project: str | None = None, page: int = 1,
@@ -363,6 +365,7 @@ class ClientPage:
     language: str
     updated: str
     rows: list[ClientRow]
+    feed: bool = False  # the project's calendar follows a feed (calendar_updates = "feed"): the page offers it
 
 
 def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
@@ -386,4 +389,7 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
             now=format_percent(p.now, locale) if p.now is not None else "", notes=p.notes,
             notes_text=native_digits(str(p.notes), locale),
         ))
-    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows)
+    # the feed offered only where it is how the client's calendar follows: beside invitations (same UIDs) a
+    # subscribed copy shows every milestone twice, and under "off" the manager chose no calendar data at all
+    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows,
+                      feed=pv.project.calendar_updates == "feed")

@@ -449,7 +449,7 @@ def dashboard_query(query: Mapping[str, str], projects: Sequence[str]) -> tuple[
     if project is not None and project not in projects:
         raise web.HTTPNotFound()
     page = query.get("page", "1")
-    return project, int(page) if page.isdigit() and len(page) < 7 else 1
+    return project, int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1  # "²" is a digit
 
 
 def _form_date(text: str) -> dt.date | None:
@@ -457,9 +457,12 @@ def _form_date(text: str) -> dt.date | None:
     if not text.strip():
         return None
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(f'"{text}" is not a date as YYYY-MM-DD') from None
+    if day.year > 2100:  # 9999-12-31 has no day after it for the entry's end
+        raise UsageError(f'"{text}" is too far ahead to be a date the client can plan on')
+    return day
 
 
 def _wall_clock() -> dt.datetime:

@@ -4,6 +4,9 @@ their letters in the order they were written, and none the team calendar has mad
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default as email_policy
@@ -15,6 +18,8 @@ import pytest
 from deadlinewatch.demo.servers import CalDAVServer, SmtpSink
 from tests.conftest import deadlinewatch, write_config
 from tests.dovecot import DovecotServer
+from tests.faultproxy import FaultProxy
+from tests.integration.test_daemon import wait_for
 from tests.mailtext import body
 from tests.samples import DESIGN, LAUNCH, NOTE
 
@@ -103,3 +108,33 @@ def test_a_notice_approved_during_an_outage_is_withdrawn_when_the_milestone_is_c
     told = [message_from_bytes(raw, policy=email_policy) for _, _, raw in sink.messages]
     assert any(m["X-Deadlinewatch-Kind"] == "manager-decided" and "completed in the team calendar since" in body(m)
                for m in told)
+
+
+def test_a_send_that_fails_never_writes_over_what_another_process_made_of_the_message(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """The audit, on PostgreSQL: `once` waited in its SMTP exchange while a daemon started on the other machine,
+    found the message `sending` with no archive copy, and sent it; `once` then timed out and wrote `pending` over
+    `sent` — and the daemon sent it a second time. Shown here over SQLite, the other process's write made by hand:
+    a failed exchange writes the message's state only over its own claim."""
+    proxy = FaultProxy(sink.port).start()
+    try:
+        _, config = _config(radicale, dovecot, sink, tmp_path)
+        config.write_text(config.read_text().replace(f"port = {sink.port}\n", f"port = {proxy.port}\n")
+                          .replace('from = "Studio PM', 'timeout_seconds = 3\nfrom = "Studio PM'))
+        dovecot.save("progress", NOTE.encode())
+        assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+        [held] = [n for n in _notices(config, "2026-11-30T12:00") if n["state"] == "held" and n["kind"] == "notice"]
+        assert deadlinewatch("approve", str(held["id"]), config=config, now="2026-11-30T12:01").returncode == 0
+        proxy.mode = "hold-connection"  # once's exchange hangs: nothing reaches the server
+        once = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(config), "--now",
+                                 "2026-11-30T12:05", "once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(proxy.held.is_set, 60, "once in its SMTP exchange")
+        with sqlite3.connect(tmp_path / "state" / "deadlinewatch.sqlite3", timeout=30) as db:  # another process
+            db.execute("UPDATE outbox SET state = 'sent' WHERE id = ?", (held["id"],))  # sent it meanwhile
+        once.communicate(timeout=120)
+        [after] = [n for n in _notices(config, "2026-11-30T12:06") if n["id"] == held["id"]]
+        assert after["state"] == "sent"
+        deadlinewatch("once", config=config, now="2026-11-30T12:30")
+        assert not [s for s in _client_subjects(sink) if "new date" in s]  # never sent again by us
+    finally:
+        proxy.stop()

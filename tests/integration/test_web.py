@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -329,8 +330,11 @@ def test_the_client_page_shows_the_visible_timeline_and_nothing_else(site: Site)
     page = site.ask("GET", path)
     assert page.status == 200, page
     assert '<html lang="en">' in page.body
-    for shown in ("ACME website relaunch", "Design mockups", "Launch", "timeline.ics"):
+    for shown in ("ACME website relaunch", "Design mockups", "Launch"):
         assert shown in page.body, shown
+    # invitations keep the client's calendar (the default): no feed offered beside them, whose copies would show
+    # every date twice — it still answers (below), for a client who subscribed under "feed"
+    assert "timeline.ics" not in page.body
     for hidden in ("Internal security review", "alice", "studio.example", "brand assets", "P(miss)", "jane@"):
         assert hidden not in page.body, hidden
     assert page.header("Referrer-Policy") == "no-referrer"  # the link is the secret: never sent onwards
@@ -417,6 +421,29 @@ def test_every_page_carries_the_security_headers_and_reflects_nothing(site: Site
     assert site.ask("GET", "/").header("Strict-Transport-Security")  # base_url is https
     r = site.ask("TRACE", "/")
     assert r.status in (404, 405)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+    b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+])
+def test_a_request_that_cannot_be_parsed_gets_our_bare_answer(site: Site, request_bytes: bytes) -> None:
+    """The audit: what the parser refused got aiohttp's own answer — its name and version in Server, the parser's
+    detail echoing the request (b'Content-Length: abc'), none of our security headers."""
+    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and head.split(b" ")[1].startswith(b"4"), head[:80]
+    headers = head.decode("latin-1").lower()
+    assert "server: deadlinewatch" in headers and "aiohttp" not in headers
+    assert "x-content-type-options: nosniff" in headers and "content-security-policy: default-src 'none'" in headers
+    assert b"abc" not in body and b"Content-Length" not in body and b"aaaa" not in body
 
 
 def test_the_reverse_proxys_user_is_honoured_only_from_the_proxy_and_only_for_the_manager(site: Site) -> None:

@@ -31,10 +31,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
+from http import HTTPStatus
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import web, web_protocol
 from markupsafe import Markup
 
 from deadlinewatch import manage
@@ -111,6 +112,22 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+class _Connection(web_protocol.RequestHandler):
+    """aiohttp's connection, but for a request it cannot even parse (a malformed line or header, headers too large,
+    two Content-Lengths): the answer `_guard` gives every other — the status alone, our headers, `Server:
+    deadlinewatch` — and not aiohttp's, which names its version and echoes the parser's view of the request. The
+    details go to the log (aiohttp's own line)."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # its log line; ConnectionError once a reply began
+        response = web.Response(status=status, text=f"{HTTPStatus(status).phrase}\n",
+                                headers={**SECURITY_HEADERS, "Content-Security-Policy": CSP,
+                                         "Server": "deadlinewatch", "Cache-Control": "no-store"})
+        response.force_close()
+        return response
 
 
 class Pages:
@@ -541,7 +558,8 @@ class WebServer:
     def _protocol(self) -> asyncio.Protocol:
         server = self.runner.server
         assert server is not None  # set up before the door opens
-        return server()
+        # as aiohttp's Server makes its handler (web_server.Server.__call__), with our answer to what cannot be parsed
+        return _Connection(server, loop=asyncio.get_running_loop(), **server._kwargs)
 
     async def start(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")

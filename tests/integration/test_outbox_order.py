@@ -138,3 +138,18 @@ def test_a_send_that_fails_never_writes_over_what_another_process_made_of_the_me
         assert not [s for s in _client_subjects(sink) if "new date" in s]  # never sent again by us
     finally:
         proxy.stop()
+
+
+def test_a_client_greylisted_gets_the_letter_once_their_server_lets_it_through(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """The audit: the client's server answered RCPT "451 greylisted"; the introduction was marked failed at once,
+    the manager told, and it was never tried again — the client never had it."""
+    _, config = _config(radicale, dovecot, sink, tmp_path)
+    sink.later_rcpt = {"jane@acme.example"}
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    [intro] = [n for n in _notices(config, "2026-11-30T12:00") if n["kind"] == "intro"]
+    assert intro["state"] == "pending" and not _client_subjects(sink)
+    sink.later_rcpt = set()  # the greylist lets it through now
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:30").returncode == 0
+    [intro] = [n for n in _notices(config, "2026-11-30T12:30") if n["kind"] == "intro"]
+    assert intro["state"] == "sent" and len(_client_subjects(sink)) == 1

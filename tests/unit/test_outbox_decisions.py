@@ -135,6 +135,28 @@ def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Studio)
     assert settled.problems == ["message #3 (notice) refused by the SMTP server: jane@acme.example: 550 no such user"]
 
 
+def test_a_client_refused_for_now_is_tried_again_later_and_given_up_on_only_after_hours(c: Studio) -> None:
+    """The audit: the client's server answered RCPT with "451 4.7.1 Greylisted"; the introduction was marked
+    failed at once and never tried again, so the client never got it. A 4xx is "come back later", as a server's
+    own 4xx always was here: the message waits its back-off; after RECIPIENT_TRIES it fails, the manager told."""
+    from deadlinewatch.decisions.outbox import RECIPIENT_TRIES
+
+    greylisted = {"jane@acme.example": "451 4.7.1 Greylisted"}
+    settled = settle(c, item("sending"), greylisted, {}, CREATED)
+    [again] = settled.actions
+    assert not settled.sent and again == SetOutboxState(
+        3, "pending", "jane@acme.example: 451 4.7.1 Greylisted", next_attempt=CREATED + dt.timedelta(minutes=2),
+        expect=("sending",))
+    assert "tried again from" in settled.problems[0]
+    worn = dataclasses.replace(item("sending"), attempts=RECIPIENT_TRIES - 1)
+    failed, note = settle(c, worn, greylisted, {}, CREATED).actions
+    assert isinstance(failed, SetOutboxState) and failed.state == "failed" and "after 10 tries" in str(failed.error)
+    assert isinstance(note, QueueMail) and note.kind == "manager-failed"
+    # 5xx is for good, at once
+    assert settle(c, item("sending"), {"jane@acme.example": "550 no such user"}, {}, CREATED).actions[0] == \
+        SetOutboxState(3, "failed", "jane@acme.example: 550 no such user")
+
+
 def test_a_refused_copy_is_sent_for_the_client_and_told_to_the_manager(c: Studio) -> None:
     settled = settle(c, item("sending"), {"progress@studio.example": "552 full"}, {}, CREATED)
     sent, note = settled.actions

@@ -18,6 +18,9 @@ from deadlinewatch.decisions.project_view import ProjectView, agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
+# a recipient refused for now (4xx) is tried again this many times in all — about six hours with the back-off —
+# and then the message fails, and the manager hears of it
+RECIPIENT_TRIES = 10
 # the client messages about one milestone's date (an introduction names its first milestone too, a cancellation is
 # the news itself): what a cancellation since makes wrong
 ABOUT_THE_MILESTONE = ("notice", "delivered", "update", "reinstate")
@@ -221,6 +224,19 @@ def settle(c: Studio, item: OutboxItem, refused: Mapping[str, str], names: Mappi
     lost = {a.lower(): why for a, why in refused.items()}
     if len(lost) == len(item.recipients) or essential & set(lost):
         reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
+        deciding = [why for a, why in lost.items() if a in essential] or list(lost.values())
+        for_now = all(why[:1] == "4" for why in deciding)  # refused for now (4xx), not for good (5xx)
+        tries = item.attempts + 1  # this one counted
+        if for_now and tries < RECIPIENT_TRIES:
+            # "451 greylisted", "452 mailbox full": the client's server asks us to come back later, as for a
+            # server's own 4xx (the copies others took go again with it: the client's own never went)
+            later = now + backoff(tries)
+            return Settled([SetOutboxState(item.id, "pending", reason, next_attempt=later, expect=("sending",))],
+                           False, problems=[f"message #{item.id} ({item.kind}): {reason}; tried again from "
+                                            f"{later.isoformat(timespec='minutes')} (try {tries} of "
+                                            f"{RECIPIENT_TRIES})"])
+        if for_now:
+            reason += f" (still refused for now after {tries} tries)"
         failed: list[Action] = [SetOutboxState(item.id, "failed", reason)]
         if item.audience == "client":
             failed.append(compose_manager_message(c, item, names, "failed", reason, now))

@@ -235,6 +235,7 @@ class SmtpSink:
         self.controller: Any = None
         self.refuse: str = ""  # set to a reply like "451 later" to refuse the next messages
         self.refuse_rcpt: set[str] = set()  # recipients answered "550 no such user"
+        self.later_rcpt: set[str] = set()  # recipients answered "451 greylisted": come back later
 
     def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
@@ -247,6 +248,8 @@ class SmtpSink:
                                   rcpt_options: list[str]) -> str:
                 if address.lower() in sink.refuse_rcpt:
                     return "550 5.1.1 no such user"
+                if address.lower() in sink.later_rcpt:
+                    return "451 4.7.1 greylisted, try again later"
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 

@@ -835,12 +835,8 @@ def test_the_alert_dates_what_the_client_was_told_by_when_the_notice_went(tmp_pa
     text = " ".join(body(message_from_bytes(risk.message.message, policy=email_policy)).split())
     assert "was told Dec 9, 2026 on Dec 2, 2026" in text and "Nov 30" not in text
 
-
-def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_path: Path) -> None:
-    """The manager approves a notice held for them after its milestone was cancelled in the team calendar: a new
-    date for a milestone the client is told is cancelled. `approve` refuses and says to reject it."""
-    from deadlinewatch import manage
-    from deadlinewatch.errors import DeadlinewatchError
+def _notice_held_for_the_manager(tmp_path: Path) -> tuple[Studio, MemoryStore, int]:
+    """Design slipping under approval "manager": the studio, the store, the id of its notice held for the manager."""
     from deadlinewatch.stages.state import record
 
     c = _composer(tmp_path, "manager")
@@ -850,6 +846,16 @@ def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_p
                                                        first_sent=NOW - dt.timedelta(days=7)), _forecaster(c),
                                           NOW).plans if p.messages[0].kind == "notice"]
     (held_id,) = record(store, c, [notice.group()], NOW).ids
+    return c, store, held_id
+
+
+def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_path: Path) -> None:
+    """The manager approves a notice held for them after its milestone was cancelled in the team calendar: a new
+    date for a milestone the client is told is cancelled. `approve` refuses and says to reject it."""
+    from deadlinewatch import manage
+    from deadlinewatch.errors import DeadlinewatchError
+
+    c, store, held_id = _notice_held_for_the_manager(tmp_path)
     cancelled = {href: [dataclasses.replace(m, state="cancelled") if m.uid == "design-1" else m for m in ms]
                  for href, ms in _milestones(c).items()}
     store.apply_calendar("acme-web", ref="acme-web", url="http://127.0.0.1:9/pm/acme-web/", token="t2",
@@ -858,6 +864,25 @@ def test_approving_a_held_notice_of_a_milestone_cancelled_since_is_refused(tmp_p
     with pytest.raises(DeadlinewatchError, match="cancelled in the team calendar since"):
         manage.decide(store, str(held_id), True, c.config, None)
     assert manage.decide(store, str(held_id), False, c.config, None).startswith(f"notice #{held_id} rejected")
+
+
+def test_a_notice_rejected_while_it_is_approved_with_a_date_never_goes_out(tmp_path: Path) -> None:
+    """The audit: `reject 4` answered "rejected" while `approve 4 --date` was composing the letter again (commands
+    run on a thread of their own beside the daemon) — and the dated copy was recorded after it, and sent. The held
+    notice is checked in the very transaction that records its replacement: decided meanwhile, nothing is kept."""
+    from deadlinewatch import manage
+    from deadlinewatch.adapters.clock import FixedClock
+    from deadlinewatch.core.model import DecideHeld
+    from deadlinewatch.errors import StateConflict
+
+    c, store, held_id = _notice_held_for_the_manager(tmp_path)
+    read = store.outbox_item(held_id)  # what `approve --date` read before composing
+    assert read is not None and read.state == "held"
+    store.carry_out([DecideHeld(held_id, False, "pm@studio.example")], NOW)  # the reject, meanwhile
+    count = len(store.outbox())
+    with pytest.raises(StateConflict, match=f"notice #{held_id} is rejected, not held"):
+        manage._approve_with_date(store, read, dt.date(2027, 1, 20), c.config, FixedClock(NOW), "cli")
+    assert len(store.outbox()) == count  # nothing of the dated copy was kept
 
 
 @pytest.mark.parametrize("made", [dt.timedelta(hours=1), dt.timedelta(0)])

@@ -31,6 +31,7 @@ from deadlinewatch.core.model import (
     SetServer,
     SwapUidvalidity,
 )
+from deadlinewatch.errors import StateConflict
 
 if TYPE_CHECKING:
     from deadlinewatch.adapters.store.port import StorePort
@@ -51,6 +52,16 @@ class Carried:
     forgot: bool = False
 
 
+def _replaced(store: StorePort, held: int, primary: int) -> None:
+    """A notice the manager approved with a date of their own replaces the held one only if it was still held when
+    this group was recorded (the store marks it superseded by the new one): decided meanwhile — rejected, released,
+    approved with another date — nothing of the group is kept, and the one who approved is told."""
+    item = store.outbox_item(held)
+    if item is None or item.decided_by != f"superseded by #{primary}":
+        raise StateConflict(f"notice #{held} is {item.state if item else 'gone'}, not held: it was decided meanwhile; "
+                            "nothing changed")
+
+
 def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> Carried:
     ids: list[int] = []
     refused: list[int] = []
@@ -64,8 +75,10 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                     store.record_message(**{f.name: getattr(action, f.name) for f in fields(action)}, now=now)
                 case QueueMail():
                     store.record_outgoing([action])
-                case QueueGroup(messages, dates):
+                case QueueGroup(messages, dates, about):
                     ids.append(store.enqueue_client_group(messages, dates))
+                    if about is not None and about.approved is not None:
+                        _replaced(store, about.approved.replaces, ids[-1])
                 case ManagerCopy(parent, messages):
                     store.record_outgoing(messages, parent=parent)
                 case DecideHeld(notice_id, approve, decided_by):

@@ -1106,6 +1106,27 @@ def test_a_return_to_the_plan_held_for_the_manager_shows_the_client_nothing_of_t
         assert ("Launch" in _text(weekly_plan.messages[0])) is listed, approval
 
 
+@pytest.mark.parametrize(("state", "shown"), [("held", True), ("rejected", True), ("sent", False)])
+def test_a_cancellation_the_client_was_not_told_leaves_the_milestone_on_their_page(
+        tmp_path: Path, state: str, shown: bool) -> None:
+    """The audit: Launch, in the client's calendar on 10 December, was cancelled in the team calendar and its
+    cancellation letter waited for the manager — yet it left the client's page and feed at once, and their calendar
+    copy marked it cancelled; rejected, it stayed gone. The client holds it live at the date they were told until
+    a cancellation goes out."""
+    c = _composer(tmp_path)
+    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
+    gone = ShowDate("acme-web", "launch-1", 4, cancelled=True)
+    dates = {"launch-1": ClientDate.after(ClientDate.after(None, told), gone)}
+    snap = _snapshot(c, dates=dates)
+    ms = [dataclasses.replace(m, state="cancelled") if m.uid == "launch-1" else m for m in snap.view.milestones]
+    pv = dataclasses.replace(snap.view, milestones=ms).as_told([("sent", (told,)), (state, (gone,))])
+    rows = {r.name: r for r in pages.client_page(pv, NOW).rows}
+    assert ("Launch" in rows) is shown
+    if shown:
+        assert rows["Launch"].date == "10 December 2026"
+        assert [r.sequence for r in pv.rows() if r.uid == "launch-1"] == [3]  # the SEQUENCE they hold
+
+
 def _launch_cancelled_then_back_held(tmp_path: Path) -> tuple[Studio, Studio, MemoryStore, int]:
     """Launch cancelled and the client told (approval "auto"), then reopened under approval "manager": its "back in
     the plan" letter held. The studio under each approval, the store, the held letter's id."""

@@ -182,7 +182,15 @@ class ProjectView:
         """The project as the client has actually been told it (`told`: what the pages and the client-facing
         calendar show): no group held, rejected, or composed under approval = "shadow" (it went to the manager)."""
         dates = told(self.dates, groups, NOT_TOLD)
-        return self if dates is self.dates else dataclasses.replace(self, dates=dates)
+        # a cancellation the client was not told (held for the manager, rejected, refused): they still hold the
+        # milestone at the date they were told, as their page, feed and calendar copy show it until one goes out
+        untold = {d.uid for state, shows in groups if state in NOT_TOLD for d in shows if d.cancelled}
+        live = [dataclasses.replace(m, state="open") if m.state == "cancelled" and m.uid in untold
+                and (cd := dates.get(m.uid)) is not None and cd.shown_date is not None and not cd.cancelled_sent
+                else m for m in self.milestones] if untold else self.milestones
+        if dates is self.dates and live is self.milestones:
+            return self
+        return dataclasses.replace(self, dates=dates, milestones=live)
 
     def judged(self, groups: Sequence[tuple[str, Sequence[ShowDate]]]) -> ProjectView:
         """The project as the policy and the letters judge it, from every date decided (`self.dates`): the date

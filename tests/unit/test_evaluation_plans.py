@@ -254,6 +254,39 @@ def test_a_cancelled_milestone_the_client_saw_is_cancelled_in_their_calendar(tmp
                                      entry_uid=timeline.entry_uid(c.key, "acme-web", "launch-1"))]
 
 
+@pytest.mark.parametrize("updates", ["invitations", "feed"])
+def test_a_milestone_made_private_after_it_was_in_the_clients_calendar_is_taken_out_saying_so(
+        tmp_path: Path, updates: str) -> None:
+    """The calendar audit: Launch was in the client's calendar (an invitation went) when the team marked it private.
+    The page, the feed and the calendar copy left it out — but their own calendar kept it on 10 December, a date
+    nothing would move again however it slipped. A letter says it is off the timeline they share, and its CANCEL
+    (above the SEQUENCE they hold) takes the entry out; once. Under "feed" the feed leaves it out by itself."""
+    c = _client(_composer(tmp_path), calendar_updates=updates)
+    snap = _snapshot(c, dates={"launch-1": ClientDate(3, dt.date(2026, 12, 10), None, False,
+                                                      invited=updates == "invitations")},
+                     first_sent=NOW - dt.timedelta(days=7))
+    private = [dataclasses.replace(m, private=True) if m.uid == "launch-1" else m for m in snap.view.milestones]
+    snap = dataclasses.replace(snap, view=dataclasses.replace(snap.view, milestones=private))
+    plans = [p for p in decide_project(c, snap, _forecaster(c), NOW).plans if p.messages[0].uid == "launch-1"]
+    if updates == "feed":
+        assert plans == []
+        return
+    [gone] = plans
+    assert gone.what == '"Launch" off the client\'s timeline (made private)'
+    assert gone.dates == [ShowDate("acme-web", "launch-1", 4, cancelled=True,
+                                   entry_uid=timeline.entry_uid(c.key, "acme-web", "launch-1"))]
+    letter = message_from_bytes(gone.messages[0].message, policy=email_policy)
+    assert str(letter["Subject"]).startswith("Off your timeline: Launch")
+    text = body(letter)
+    assert "now part of our internal work" in text and "cancelled" not in text.lower()
+    [part] = [p for p in letter.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "CANCEL"
+    [event] = Calendar.from_ical(part.get_content()).walk("VEVENT")
+    assert event["SEQUENCE"] == 4
+    after = dataclasses.replace(snap, view=snap.view.after(gone.dates))
+    assert [p for p in decide_project(c, after, _forecaster(c), NOW).plans if p.messages[0].uid == "launch-1"] == []
+
+
 @pytest.mark.parametrize("approval", ["auto", "manager"])
 def test_the_stage_over_the_in_memory_store_records_each_decision_once(tmp_path: Path, approval: str) -> None:
     config = _config(tmp_path, approval)

@@ -628,19 +628,20 @@ class Letters:
         return self._client_message(env, subject, text, None, request, "REQUEST")
 
     def cancel(self, env: ClientEnvelope, row: TimelineRow, *, sent: int, invited: bool, cause: str = "",
-               dependants: Sequence[TimelineRow] = ()) -> EmailMessage:
+               dependants: Sequence[TimelineRow] = (), private: bool = False) -> EmailMessage:
         """A milestone the client was told of is cancelled: the letter always; METHOD:CANCEL only when the client's
         calendar has the entry (`invited`: an invitation for it went out) — a cancellation of an entry they never
         had is noise at best. The CANCEL says STATUS:CANCELLED and carries a SEQUENCE above `sent`, the highest
         one sent for that UID, whatever the row says: calendars ignore a cancellation that is not newer. The letter
         says why as far as the calendar knows it (taken off the plan; the team's `cause` when a note gave one),
         apologises for the date the client had (`row.new`), and says what built on it (`dependants`, with the
-        dates the client has: a cancelled milestone holds nothing back) or that nothing did."""
+        dates the client has: a cancelled milestone holds nothing back) or that nothing did. `private`: not
+        cancelled but made internal work of the team's — off the timeline the client shares, said so."""
         row = replace(_clean(row), status="cancelled", sequence=max(row.sequence, sent + 1))
         carries = env.invites and invited
         subject, text, _html = self._letter(env, "calendar", False, milestone=row.name, old=row.old, new=row.new,
                                             cancel=True, cause=_sentence(cause), invites=carries,
-                                            dependants=tuple(map(_clean, dependants)))
+                                            dependants=tuple(map(_clean, dependants)), private=private)
         request = timeline.request(row, env.project_name, env.composed_at, env.sender, env.attendees,
                                    self._entry(env, row), method="CANCEL") if carries else None
         return self._client_message(env, subject, text, None, request, "CANCEL")

@@ -429,10 +429,13 @@ def _latest_text(history: Sequence[Report], key: str) -> str:
     return str(getattr(found, key)) if found else ""
 
 
-def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> Plan:
+def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime, private: bool = False) -> Plan:
     """A milestone the client has seen is cancelled: the letter, with METHOD:CANCEL only when the client's calendar
     has its entry (an invitation went, and was not rejected) — one seen only in a letter's table gets the letter
-    alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows)."""
+    alone. Its SEQUENCE is above every one decided for the entry (held or rejected ones too: it only grows).
+    `private`: not cancelled, but made private in the team calendar while its entry is in the client's calendar:
+    the letter says it is off the timeline they share, and the CANCEL takes the entry out — left there, its date
+    would never move again."""
     sequence = pv.next_sequence(m)
     row = TimelineRow(m.uid, m.name, pv.agreed(m), pv.shown(m), "cancelled", sequence,
                       pv.entry_uid(m.uid))
@@ -440,8 +443,9 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     # its SEQUENCE in its identity: a milestone back in the plan and cancelled again gets a second cancellation, a
     # message of its own (the same id would be refused as a duplicate, and the pass with it)
     env = _envelope(c, pv, "cancel", [m.uid, sequence], now)
-    plan = Plan(reason="cancelled in the calendar",
-                why=c.letters.gettext(c.config.team.language, _("cancelled in the calendar")))
+    plan = Plan(reason="made private in the calendar" if private else "cancelled in the calendar",
+                why=c.letters.gettext(c.config.team.language, _("made private in the calendar") if private
+                                      else _("cancelled in the calendar")))
     # the work that built on it goes ahead on the dates the client has: a cancelled milestone holds nothing back
     builds_on = {uid for uid, _gap in m.successors}
     dependants = [r for r in pv.rows() if r.uid in builds_on and r.status != "done"]
@@ -449,8 +453,9 @@ def plan_cancel(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) -> P
     # the client read (a cause the client already read was a delay's, not this cancellation's)
     history, since = pv.reports.get(m.uid, []), pv.told.get(m.uid)
     newest = max(history, key=lambda r: r.at) if history else None
-    cause = newest.cause or "" if newest is not None and (since is None or newest.at > since) else ""
-    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, cause=cause, dependants=dependants)
+    cause = newest.cause or "" if newest is not None and (since is None or newest.at > since) and not private else ""
+    letter = c.letters.cancel(env, row, sent=pv.sequence(m), invited=invited, cause=cause, dependants=dependants,
+                              private=private)
     _add(c, plan, pv.project, env, letter, now, m.uid)
     plan.dates.append(ShowDate(project=pv.project.id, uid=m.uid, sequence=sequence, cancelled=True,
                                entry_uid=row.entry_uid))
@@ -654,6 +659,11 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
         # calendar with a date still to come: the client hears it is back — before any other news of it
         elif return_due(pv, m, client_day):
             add(plan_reinstated(c, pv, m, now), f"\"{m.name}\" back in the plan")
+        # made private since its entry went into the client's calendar, with its date still to come: taken out,
+        # said so — the page and feed leave it out, and a date in their calendar nobody updates is worse than none
+        elif (m.private and invites and m.state != "cancelled" and pv.state(m) == "open" and cd is not None
+              and not pv.cancelled_for_client(m) and _in_calendar(pv, m.uid) and pv.shown(m) >= client_day):
+            add(plan_cancel(c, pv, m, now, private=True), f"\"{m.name}\" off the client's timeline (made private)")
     first_sent = snap.first_sent
     if first_sent is None and (intro := plan_intro(c, pv, now)) is not None:
         add(intro, "introduction")

@@ -149,7 +149,28 @@ def test_a_client_greylisted_gets_the_letter_once_their_server_lets_it_through(
     assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
     [intro] = [n for n in _notices(config, "2026-11-30T12:00") if n["kind"] == "intro"]
     assert intro["state"] == "pending" and not _client_subjects(sink)
+    # nothing went to anyone without the client: no manager's copy, and no archive copy in the mailbox that a
+    # later, interrupted try would take for proof of delivery (the review)
+    assert not [raw for _, _, raw in sink.messages if b"X-Deadlinewatch-Kind: intro" in raw]
     sink.later_rcpt = set()  # the greylist lets it through now
     assert deadlinewatch("once", config=config, now="2026-11-30T12:30").returncode == 0
     [intro] = [n for n in _notices(config, "2026-11-30T12:30") if n["kind"] == "intro"]
     assert intro["state"] == "sent" and len(_client_subjects(sink)) == 1
+
+
+def test_a_letter_put_off_in_a_pass_is_not_overtaken_by_the_next_one_in_the_same_pass(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """The review: the order across passes held, but within one the introduction was put off (the client
+    greylisted) and the notice due beside it went right after — the client read the notice first."""
+    _, config = _config(radicale, dovecot, sink, tmp_path)
+    dovecot.save("progress", NOTE.encode())
+    sink.later_rcpt, sink.later_left = {"jane@acme.example"}, 1
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0  # the intro put off
+    _approve_held(config, "2026-11-30T12:01")  # the notice (held: its date outruns the team's) goes out now
+    sink.later_left = 1  # the intro's next try is put off again, in the pass where the notice is due too
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:10").returncode == 0
+    assert not _client_subjects(sink)
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:30").returncode == 0
+    read = [str(message_from_bytes(raw, policy=email_policy)["X-Deadlinewatch-Kind"]) for _, rcpts, raw in
+            sink.messages if "jane@acme.example" in [r.lower() for r in rcpts]]
+    assert read[:2] == ["intro", "notice"], read

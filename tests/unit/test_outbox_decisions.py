@@ -13,6 +13,7 @@ import pytest
 
 from deadlinewatch import config as config_mod
 from deadlinewatch.adapters.store import OutboxItem
+from deadlinewatch.adapters.store.port import WITHDRAWN
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
@@ -138,19 +139,25 @@ def test_a_refused_client_fails_the_message_and_the_manager_hears_why(c: Studio)
 def test_a_client_refused_for_now_is_tried_again_later_and_given_up_on_only_after_hours(c: Studio) -> None:
     """The audit: the client's server answered RCPT with "451 4.7.1 Greylisted"; the introduction was marked
     failed at once and never tried again, so the client never got it. A 4xx is "come back later", as a server's
-    own 4xx always was here: the message waits its back-off; after RECIPIENT_TRIES it fails, the manager told."""
-    from deadlinewatch.decisions.outbox import RECIPIENT_TRIES
+    own 4xx always was here: the message waits its back-off, for RECIPIENT_PATIENCE from the first such refusal
+    (an outage's tries before it do not count: the review); then it fails, and the manager is told."""
+    from deadlinewatch.decisions.outbox import RECIPIENT_PATIENCE
 
     greylisted = {"jane@acme.example": "451 4.7.1 Greylisted"}
-    settled = settle(c, item("sending"), greylisted, {}, CREATED)
+    worn = dataclasses.replace(item("sending"), attempts=9)  # nine tries lost to an outage first
+    settled = settle(c, worn, greylisted, {}, CREATED)
     [again] = settled.actions
     assert not settled.sent and again == SetOutboxState(
-        3, "pending", "jane@acme.example: 451 4.7.1 Greylisted", next_attempt=CREATED + dt.timedelta(minutes=2),
-        expect=("sending",))
+        3, "pending", f"refused for now since {CREATED.isoformat()}: jane@acme.example: 451 4.7.1 Greylisted",
+        next_attempt=CREATED + dt.timedelta(hours=1), expect=("sending",))
     assert "tried again from" in settled.problems[0]
-    worn = dataclasses.replace(item("sending"), attempts=RECIPIENT_TRIES - 1)
-    failed, note = settle(c, worn, greylisted, {}, CREATED).actions
-    assert isinstance(failed, SetOutboxState) and failed.state == "failed" and "after 10 tries" in str(failed.error)
+    kept = dataclasses.replace(worn, last_error=again.error)  # as the store keeps it, through the next claim
+    later = CREATED + RECIPIENT_PATIENCE - dt.timedelta(minutes=1)
+    [still] = settle(c, kept, greylisted, {}, later).actions
+    assert isinstance(still, SetOutboxState) and still.state == "pending" and still.error == again.error
+    failed, note = settle(c, kept, greylisted, {}, CREATED + RECIPIENT_PATIENCE).actions
+    assert isinstance(failed, SetOutboxState) and failed.state == "failed"
+    assert "still refused for now 6 hours after the first" in str(failed.error)
     assert isinstance(note, QueueMail) and note.kind == "manager-failed"
     # 5xx is for good, at once
     assert settle(c, item("sending"), {"jane@acme.example": "550 no such user"}, {}, CREATED).actions[0] == \
@@ -227,12 +234,17 @@ def test_an_approved_letter_its_milestone_has_since_made_wrong_is_withdrawn_befo
     done = [dataclasses.replace(m, state="done") for m in milestones_from_ics(
         DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics", CREATED).milestones]
     rider = dataclasses.replace(item("pending", parent=3), id=4, kind="update", uid="launch-1")
-    first, second = withdraw_overtaken(c, [item("pending"), rider], done, CREATED)
+    # the manager's reminder to call the client about the letter (the review: it stayed, about a letter never sent)
+    call = dataclasses.replace(item("pending", parent=3), id=5, kind="manager-call", audience="team")
+    first, *rest = withdraw_overtaken(c, [item("pending"), rider, call], done, CREATED)
     withdrawn, note = first.actions
-    assert withdrawn == SetOutboxState(3, "rejected", str(first.why), expect=("pending",)) and first.withdrawn
+    assert withdrawn == SetOutboxState(3, "rejected", str(first.why), expect=("pending",),
+                                       decided_by=WITHDRAWN) and first.withdrawn
     assert isinstance(note, QueueMail) and note.kind == "manager-decided"
     assert "completed in the team calendar since" in body(message_from_bytes(note.message, policy=email_policy))
-    assert second.actions == (SetOutboxState(4, "rejected", "goes with #3, withdrawn", expect=("pending",)),)
+    assert [r.actions for r in rest] == [
+        (SetOutboxState(i, "rejected", "goes with #3, withdrawn", expect=("pending",), decided_by=WITHDRAWN),)
+        for i in (4, 5)]
     # still open, or a message already on the wire (sending: reconciled, never withdrawn): it goes
     assert withdraw_overtaken(c, [item("pending")], [dataclasses.replace(m, state="open") for m in done],
                               CREATED) == []

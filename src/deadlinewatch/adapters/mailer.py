@@ -18,9 +18,11 @@ from deadlinewatch.errors import LoginRefused, ServerError
 class Mailer(Protocol):
     async def send(self, mail_from: str, recipients: Sequence[str], message: bytes, *,
                    before_data: Callable[[], None] = lambda: None) -> dict[str, str]:
-        """Send; returns the recipients the server refused (address → reason) when others were accepted.
-        `before_data` runs once the envelope is accepted, right before the message goes: what it raises ends the
-        session with nothing sent (the outbox checks there that its lease still holds)."""
+        """Send; returns the recipients the server refused (address → reason) when others were accepted. The
+        first recipient is the one the message is for: refused (for now or for good), nothing goes to the others
+        either — the message is tried again or fails whole, and no copy (the manager's, the archive's) went without
+        it. `before_data` runs once the envelope is accepted, right before the message goes: what it raises ends
+        the session with nothing sent (the outbox checks there that its lease still holds)."""
         ...
 
     async def check(self) -> str: ...
@@ -36,12 +38,26 @@ class SmtpSettings:
 
 
 class _Client(aiosmtplib.SMTP):
-    """aiosmtplib's client, which calls `before_data` before its DATA: sendmail's envelope, size and reset
-    handling kept as they are."""
+    """aiosmtplib's client, which calls `before_data` before its DATA — and sends no DATA at all when the
+    recipient the message is for (`first`) was refused: sendmail's envelope, size and reset handling kept as they
+    are. (A client greylisted while the archive's Bcc went through left a copy in the mailbox that a later,
+    interrupted try took for proof of delivery.)"""
 
     before_data: Callable[[], None] = staticmethod(lambda: None)
+    first: str = ""
+    first_refused: aiosmtplib.SMTPRecipientRefused | None = None
+
+    async def rcpt(self, recipient: str, *args: Any, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        try:
+            return await super().rcpt(recipient, *args, **kwargs)
+        except aiosmtplib.SMTPRecipientRefused as e:
+            if recipient == self.first:
+                self.first_refused = e
+            raise
 
     async def data(self, message: str | bytes, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        if self.first_refused is not None:  # sendmail resets the envelope: nothing goes to the others
+            raise aiosmtplib.SMTPRecipientsRefused([self.first_refused])
         self.before_data()
         return await super().data(message, **kwargs)
 
@@ -101,6 +117,7 @@ class SmtpMailer:
                    before_data: Callable[[], None] = lambda: None) -> dict[str, str]:
         client = await self._session()
         client.before_data = before_data
+        client.first = recipients[0] if recipients else ""
         try:
             # aiosmtplib reports recipients refused beside accepted ones in its result; it does not raise
             errors, _ = await client.sendmail(mail_from, list(recipients), message)

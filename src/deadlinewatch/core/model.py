@@ -256,6 +256,7 @@ class SetOutboxState:
     attempt: bool = False  # an attempt to send it begins (counted)
     expect: tuple[str, ...] = ()
     next_attempt: dt.datetime | None = None  # not tried again before this
+    decided_by: str = ""  # who (or what) decided it: a withdrawal by the pass reads back as withdrawn (WITHDRAWN)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,21 @@ from deadlinewatch.decisions.project_view import ProjectView, agreed_day
 from deadlinewatch.decisions.studio import Studio, bare
 
 MAX_BACKOFF = dt.timedelta(hours=1)
-# a recipient refused for now (4xx) is tried again this many times in all — about six hours with the back-off —
+# the client refused for now (4xx: greylisted, a full mailbox) is tried again for this long from the first such
+# refusal — counted from then, not in tries (an SMTP outage before it spent tries, not the client's patience) —
 # and then the message fails, and the manager hears of it
-RECIPIENT_TRIES = 10
+RECIPIENT_PATIENCE = dt.timedelta(hours=6)
+FOR_NOW = "refused for now since "  # how the first refusal's time is kept with the reason (the message's last error)
+
+
+def _refused_since(error: str | None) -> dt.datetime | None:
+    """When the client was first refused for now, as `settle` kept it in the message's last error; None if not."""
+    if not error or not error.startswith(FOR_NOW):
+        return None
+    try:
+        return dt.datetime.fromisoformat(error[len(FOR_NOW):].partition(": ")[0])
+    except ValueError:
+        return None
 # the client messages about one milestone's date (an introduction names its first milestone too, a cancellation is
 # the news itself): what a cancellation since makes wrong
 ABOUT_THE_MILESTONE = ("notice", "delivered", "update", "reinstate")
@@ -123,8 +135,10 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
                        now: dt.datetime) -> list[Release]:
     """Client messages on their way (approved, or never held) about a milestone the team calendar has changed
     since (`overtaken`: cancelled, completed, open again): withdrawn before they go, with the manager's note — the
-    approval or the pass that made them came before the change. What goes with one (a dependant's update) is
-    withdrawn with it. Each Release's first action is the withdrawal; the note follows it."""
+    approval or the pass that made them came before the change. What goes with one is withdrawn with it: a
+    dependant's update, and the manager's copy and reminders of it (a call about a letter that never went), as a
+    held one's are; each reads back as withdrawn by the pass (WITHDRAWN), never as the manager's rejection. Each
+    Release's first action is the withdrawal; the note follows it. `unsent`: every pending message."""
     states = {(m.project, m.uid): m.state for m in milestones}
     names: dict[str | None, dict[str, str]] = {}
     for m in milestones:
@@ -142,10 +156,12 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
         note = compose_manager_message(c, item, names.get(item.project, {}), "decided",
                                        c.letters.say(c.config.team.language, [gone.withdrawn]), now)
         out.append(Release(item.id, str(gone.withdrawn), (
-            SetOutboxState(item.id, "rejected", str(gone.withdrawn), expect=("pending",)), note), withdrawn=True))
+            SetOutboxState(item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN),
+            note), withdrawn=True))
     out += [Release(item.id, f"goes with #{item.parent}, withdrawn", (
-        SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",)),),
-        withdrawn=True) for item in unsent if item.parent in gone_ids and item.state == "pending"]
+        SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",),
+                       decided_by=WITHDRAWN),), withdrawn=True)
+            for item in unsent if item.parent in gone_ids and item.state == "pending"]
     return out
 
 
@@ -226,17 +242,17 @@ def settle(c: Studio, item: OutboxItem, refused: Mapping[str, str], names: Mappi
         reason = "; ".join(f"{a}: {why}" for a, why in refused.items())
         deciding = [why for a, why in lost.items() if a in essential] or list(lost.values())
         for_now = all(why[:1] == "4" for why in deciding)  # refused for now (4xx), not for good (5xx)
-        tries = item.attempts + 1  # this one counted
-        if for_now and tries < RECIPIENT_TRIES:
+        since = (_refused_since(item.last_error) or now) if for_now else now
+        if for_now and now - since < RECIPIENT_PATIENCE:
             # "451 greylisted", "452 mailbox full": the client's server asks us to come back later, as for a
-            # server's own 4xx (the copies others took go again with it: the client's own never went)
-            later = now + backoff(tries)
-            return Settled([SetOutboxState(item.id, "pending", reason, next_attempt=later, expect=("sending",))],
+            # server's own 4xx (nothing went to anyone: the mailer sends no copy without the client's)
+            later = now + backoff(item.attempts + 1)
+            return Settled([SetOutboxState(item.id, "pending", f"{FOR_NOW}{since.isoformat()}: {reason}",
+                                           next_attempt=later, expect=("sending",))],
                            False, problems=[f"message #{item.id} ({item.kind}): {reason}; tried again from "
-                                            f"{later.isoformat(timespec='minutes')} (try {tries} of "
-                                            f"{RECIPIENT_TRIES})"])
+                                            f"{later.isoformat(timespec='minutes')}"])
         if for_now:
-            reason += f" (still refused for now after {tries} tries)"
+            reason += f" (still refused for now {RECIPIENT_PATIENCE.total_seconds() / 3600:.0f} hours after the first)"
         failed: list[Action] = [SetOutboxState(item.id, "failed", reason)]
         if item.audience == "client":
             failed.append(compose_manager_message(c, item, names, "failed", reason, now))

@@ -236,6 +236,7 @@ class SmtpSink:
         self.refuse: str = ""  # set to a reply like "451 later" to refuse the next messages
         self.refuse_rcpt: set[str] = set()  # recipients answered "550 no such user"
         self.later_rcpt: set[str] = set()  # recipients answered "451 greylisted": come back later
+        self.later_left: int | None = None  # how many times they are, before the greylist lets them in (None: always)
 
     def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
@@ -248,7 +249,8 @@ class SmtpSink:
                                   rcpt_options: list[str]) -> str:
                 if address.lower() in sink.refuse_rcpt:
                     return "550 5.1.1 no such user"
-                if address.lower() in sink.later_rcpt:
+                if address.lower() in sink.later_rcpt and sink.later_left != 0:
+                    sink.later_left = None if sink.later_left is None else sink.later_left - 1
                     return "451 4.7.1 greylisted, try again later"
                 envelope.rcpt_tos.append(address)
                 return "250 OK"

@@ -50,7 +50,7 @@ def withdraw_unsent(svc: Services[OutboxStore], report: PassReport) -> None:
     """Client messages on their way that the team calendar has made wrong since (decisions/outbox
     withdraw_overtaken): withdrawn before the SMTP exchange, the manager told."""
     now = svc.clock.now()
-    unsent = svc.store.outbox(states=("pending",), audience="client")
+    unsent = svc.store.outbox(states=("pending",))  # the client's letters, and what goes with each
     for release in withdraw_overtaken(svc.composer, unsent, svc.store.milestones() if unsent else [], now):
         with svc.store.transaction():
             if svc.store.carry_out(release.actions[:1], now).refused:
@@ -88,9 +88,14 @@ async def send_outbox(svc: Services[OutboxStore], report: PassReport) -> None:
 
 
 async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[OutboxItem], now: dt.datetime) -> bool:
-    """Send these in order; False when the server is unavailable (the rest wait for the next pass)."""
+    """Send these in order; False when the server is unavailable (the rest wait for the next pass). A project whose
+    client letter is put off in here (its client refused for now) sends no later client letter this pass: they go
+    in order (decisions/outbox.due)."""
+    put_off: set[str | None] = set()
     for item in items:
         svc.tick()
+        if item.audience == "client" and item.project in put_off:
+            continue
         if item.state == "sending" and await _reconcile(svc, item):
             svc.store.carry_out([SetOutboxState(item.id, "sent", expect=("sending",))], now)
             report.event("message #%d (%s) was sent before a restart: its archive copy is in the mailbox",
@@ -123,7 +128,8 @@ async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[
             svc.store.carry_out([SetOutboxState(item.id, "pending", str(e), expect=("sending",))], svc.clock.now())
             server_failed(svc, report, "smtp", e)
             return False
-        _settle(svc, report, item, refused)
+        if not _settle(svc, report, item, refused) and item.audience == "client":
+            put_off.add(item.project)
     return True
 
 
@@ -134,7 +140,8 @@ def still_ours(store: Carrier) -> None:
         pass
 
 
-def _settle(svc: Services[OutboxStore], report: PassReport, item: OutboxItem, refused: dict[str, str]) -> None:
+def _settle(svc: Services[OutboxStore], report: PassReport, item: OutboxItem, refused: dict[str, str]) -> bool:
+    """The exchange's outcome carried out; False when the message did not go (failed, or put off)."""
     now = svc.clock.now()
     settled = settle(svc.composer, item, refused, names_of(svc.store, item.project), now)
     svc.store.carry_out(settled.actions, now)
@@ -144,3 +151,4 @@ def _settle(svc: Services[OutboxStore], report: PassReport, item: OutboxItem, re
         report.event("%s", event)
     for problem in settled.problems:
         report.problem(problem)
+    return settled.sent

@@ -84,9 +84,10 @@ def carry_out(store: StorePort, actions: Sequence[Action], now: dt.datetime) -> 
                 case DecideHeld(notice_id, approve, decided_by):
                     if not store.decide(notice_id, approve, now=now, decided_by=decided_by):
                         refused.append(notice_id)  # decided already (by another manager, or released)
-                case SetOutboxState(outbox_id, state, error, attempt, expect, next_attempt):
+                case SetOutboxState(outbox_id, state, error, attempt, expect, next_attempt, decided_by):
                     if not store.set_outbox_state(outbox_id, state, now=now, error=error, attempt=attempt,
-                                                  expect=expect or None, next_attempt=next_attempt):
+                                                  expect=expect or None, next_attempt=next_attempt,
+                                                  decided_by=decided_by or None):
                         refused.append(outbox_id)
                 case SetRiskAlert(project, uid, alert):
                     store.set_risk_alert(project, uid, alert)

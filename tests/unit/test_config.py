@@ -105,7 +105,10 @@ def test_a_client_address_in_another_script_is_written_as_mail_servers_know_it_o
     path.write_text(path.read_text().replace("c@client.example", "jane@bücher.example"))
     [project] = load(path, env={"IMAP_PW": "x"}).projects
     assert project.client.email == "jane@xn--bcher-kva.example"
-    path.write_text(path.read_text().replace("jane@bücher.example", "jäne@client.example"))
+    # IDNA 2008, not Python's IDNA 2003 codec, which makes straße.de strasse.de: another registrant (the review)
+    path.write_text(path.read_text().replace("jane@bücher.example", "jane@straße.de"))
+    assert load(path, env={"IMAP_PW": "x"}).projects[0].client.email == "jane@xn--strae-oqa.de"
+    path.write_text(path.read_text().replace("jane@straße.de", "jäne@client.example"))
     with pytest.raises(ConfigError) as e:
         load(path, env={"IMAP_PW": "x"})
     assert 'projects[0].client.email = "jäne@client.example"' in str(e.value) and "SMTPUTF8" in str(e.value)
@@ -237,28 +240,6 @@ def test_the_web_pages_need_a_way_to_sign_in_and_a_readable_password_file(tmp_pa
         load(path, env={"IMAP_PW": "x"})
     assert f'web.password_file = "{tmp_path}/missing": cannot read it' in str(e.value)
     assert "web.trusted_proxies" in str(e.value)
-
-
-@pytest.mark.parametrize(("base_url", "refused"), [
-    ("http://192.0.2.2:8080/", True), ("http://studio.example/dw/", True), ("https://studio.example/dw/", False),
-    ("http://127.0.0.1:8080/", False), ("http://localhost:8080/", False), ("http://[::1]:8080/", False),
-])
-def test_pages_over_plain_http_beyond_this_machine_are_refused_saying_why(tmp_path: Path, base_url: str,
-                                                                          refused: bool) -> None:
-    """The audit: with base_url = "http://192.0.2.2:8080/" the manager typed the right password and landed back on
-    the sign-in page — the session cookie is Secure, and a browser drops it over plain http (but on loopback) —
-    with nothing anywhere to say why."""
-    path = minimal(tmp_path)
-    (tmp_path / "pw").write_text("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n")
-    path.write_text(path.read_text() + f'\n[web]\nlisten = "0.0.0.0:8080"\nbase_url = "{base_url}"\n'
-                    f'password_file = "{tmp_path}/pw"\n')
-    if not refused:
-        assert load(path, env={"IMAP_PW": "x"}).web.base_url == base_url
-        return
-    with pytest.raises(ConfigError) as e:
-        load(path, env={"IMAP_PW": "x"})
-    assert f'web.base_url = "{base_url}": the manager\'s sign-in is a Secure cookie' in str(e.value)
-    assert "reverse proxy that terminates TLS" in str(e.value)
 
 
 def test_a_feed_may_be_the_web_pages_own(tmp_path: Path) -> None:

@@ -77,9 +77,11 @@ def email(v: Any) -> str:
     if not local.isascii():
         raise ValueError(f'an address whose part before the "@" is ASCII ("{local}" needs SMTPUTF8, which mail '
                          "servers on the way may not speak): ask for another address")
+    import idna  # IDNA 2008 (UTS 46): Python's "idna" codec is IDNA 2003, which maps ß to ss (another domain)
+
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
         raise ValueError(f'an address whose domain is a valid name ("{domain}" is not)') from None
     return s.replace(addr, f"{local}@{ascii_domain}")
 

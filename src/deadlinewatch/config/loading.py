@@ -4,7 +4,6 @@ naming the file, the key path, the bad value and what would be right."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import stat
@@ -302,21 +301,6 @@ def _check_together(sections: dict[str, dict[str, Any]], env: Mapping[str, str],
                         "`deadlinewatch web-password --out FILE`)")
     if web["base_url"] and not web["listen"]:
         problems.append("web.base_url is set but web.listen is not: the pages it points at are not served")
-    base = urllib.parse.urlsplit(web["base_url"])
-    if base.scheme == "http" and not _loopback(base.hostname or ""):
-        # the sign-in cookie is Secure: over plain http a browser drops it, and the manager is back at the sign-in
-        # page with nothing to say why
-        problems.append(f'web.base_url = "{web["base_url"]}": the manager\'s sign-in is a Secure cookie, which '
-                        "browsers keep only over https (or on this machine, 127.0.0.1 or localhost): serve the pages "
-                        "through a reverse proxy that terminates TLS, and give its https address")
-
-
-def _loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost: where a browser keeps a Secure cookie over plain http."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host.lower() == "localhost" or host.lower().endswith(".localhost")
 
 
 def _offers(raw: Any, problems: list[str]) -> list[Offer]:

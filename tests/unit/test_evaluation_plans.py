@@ -1160,6 +1160,30 @@ def test_a_cancellation_the_client_was_not_told_leaves_the_milestone_on_their_pa
         assert [r.sequence for r in pv.rows() if r.uid == "launch-1"] == [3]  # the SEQUENCE they hold
 
 
+@pytest.mark.parametrize(("state", "drafted"), [("withdrawn", True), ("rejected", False)])
+def test_a_cancellation_withdrawn_because_it_reopened_is_drafted_again_when_it_is_cancelled_again(
+        tmp_path: Path, state: str, drafted: bool) -> None:
+    """The review: Launch's cancellation was withdrawn before it went (the team reopened it meanwhile); cancelled
+    again later, no letter was ever drafted — the cancellation counted as decided — while the client's page kept
+    Launch live for good. It is drafted afresh. One the manager rejected is not: the manager chose that the client
+    keeps it (the page shows it at the date they hold), and nothing tells a second cancellation from the first."""
+    from deadlinewatch.adapters.store.port import WITHDRAWN
+
+    c = _composer(tmp_path)
+    told = ShowDate("acme-web", "launch-1", 3, shown_date=dt.date(2026, 12, 10))
+    gone = ShowDate("acme-web", "launch-1", 4, cancelled=True)
+    groups = [("sent", (told,)), (WITHDRAWN if state == "withdrawn" else state, (gone,))]
+    snap = _snapshot(c, dates={"launch-1": ClientDate.after(ClientDate.after(None, told), gone)},
+                     first_sent=NOW - dt.timedelta(days=3))
+    ms = [dataclasses.replace(m, state="cancelled") if m.uid == "launch-1" else m for m in snap.view.milestones]
+    view = dataclasses.replace(snap.view, milestones=ms)
+    plans = decide_project(c, dataclasses.replace(snap, view=view.judged(groups)), _forecaster(c), NOW).plans
+    cancels = [p for p in plans if p.messages[0].kind == "cancel"]
+    assert bool(cancels) is drafted
+    if drafted:
+        assert [d.sequence for d in cancels[0].dates] == [5]  # above the withdrawn one's
+
+
 def _launch_cancelled_then_back_held(tmp_path: Path) -> tuple[Studio, Studio, MemoryStore, int]:
     """Launch cancelled and the client told (approval "auto"), then reopened under approval "manager": its "back in
     the plan" letter held. The studio under each approval, the store, the held letter's id."""

@@ -207,9 +207,20 @@ class ProjectView:
         shadow = tuple(s for s in hidden if s == SHADOW)
         told_dates = told(self.dates, groups, hidden)
         decided_dates = told(self.dates, groups, shadow) if shadow else self.dates
+        # a cancellation the pass withdrew (the milestone open again before it went) was never the client's news:
+        # cancelled again, it is decided afresh — not taken as decided, which left the milestone live on their page
+        latest_cancel: dict[str, str] = {}
+        for state, shows in groups:
+            for d in shows:
+                if d.cancelled:
+                    latest_cancel[d.uid] = state
+                elif d.reinstated:
+                    latest_cancel.pop(d.uid, None)
         dates, withheld = {}, {}
         for uid, every in self.dates.items():
             decided = decided_dates.get(uid) or ClientDate(every.sequence, None, None, False, invited=False)
+            if latest_cancel.get(uid) == WITHDRAWN and decided.cancelled_sent:
+                decided = dataclasses.replace(decided, cancelled_sent=False)
             known = told_dates.get(uid)
             dates[uid] = dataclasses.replace(decided, sequence=every.sequence,
                                              shown_date=known.shown_date if known else None,

@@ -212,16 +212,20 @@ def weekday_ahead(value: str, today: dt.date) -> dt.date | None:
     week's, many the week after's, and a week's error either way is a notice too late or one for nothing. Written
     on or after that day of the week, it can only be the coming one. Turkish "önümüzdeki"/"gelecek" and Bengali
     "আগামী" name the coming day."""
-    written = fold(value).rstrip(".").split()
-    words = [w for w in written if w not in _THIS_OR_NEXT and w not in _DAY_WORD]
-    if len(words) != 1 or (day := _weekday_names().get(words[0])) is None:
+    if (day := _weekday_named(value)) is None:
         return None
     ahead = today + dt.timedelta(days=(day - today.weekday()) % 7 or 7)
-    if "next" in written and ahead.isocalendar()[:2] == today.isocalendar()[:2]:
+    if "next" in fold(value).split() and ahead.isocalendar()[:2] == today.isocalendar()[:2]:
         raise NoteProblem(phrase(_('"%(value)s" is ambiguous: this week\'s (%(this)s) or the week after\'s '
                                    '(%(after)s)? Write the date'), value=value.strip(), this=ahead,
                                  after=ahead + dt.timedelta(days=7)))
     return ahead
+
+
+def _weekday_named(value: str) -> int | None:
+    """The weekday (Monday 0) a value names ("next Friday", "Cuma günü"), or None when it names none."""
+    words = [w for w in fold(value).rstrip(".").split() if w not in _THIS_OR_NEXT and w not in _DAY_WORD]
+    return _weekday_names().get(words[0]) if len(words) == 1 else None
 
 
 def parse_eta(value: str, today: dt.date) -> dt.date:
@@ -354,7 +358,9 @@ def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, st
             else:
                 parse_eta(value, today)
         except NoteProblem:
-            return None
+            # "ETA next Friday" asked about ("this week's or the next?") is an ETA line all the same
+            if key != "eta" or _weekday_named(value) is None:
+                return None
         return " ".join(words[:n]), value
     return None
 

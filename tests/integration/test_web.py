@@ -156,7 +156,8 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     assert api.status == 200 and json.loads(api.body)["notices"] == site.status()["notices"]
 
     csrf = csrf_of(page.body)
-    assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": "0" * 64}, cookie=cookie).status == 403
+    stale = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": "0" * 64}, cookie=cookie)
+    assert stale.status == 403 and "open the projects again and decide there" in stale.body  # a page, the way back
     assert site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf}, cookie=cookie,
                     Sec_Fetch_Site="cross-site").status == 403
     started = time.monotonic()
@@ -167,11 +168,24 @@ def test_the_manager_signs_in_reads_every_project_and_approves_a_held_notice(sit
     decided = next(n for n in site.status()["notices"] if n["id"] == notice["id"])
     assert decided["decided_by"] == "web: pm@studio.example"
     again = site.ask("POST", f"/notices/{notice['id']}/reject", {"csrf": csrf}, cookie=cookie)
-    assert again.status == 409 and "not held: nothing to decide" in again.body
+    assert again.status == 409 and "This letter no longer waits for a decision: it is " in again.body
 
     out = site.ask("POST", "/signout", {"csrf": csrf}, cookie=cookie)
     assert out.status == 303
     assert site.ask("GET", "/", cookie=cookie).status == 303  # the old cookie no longer signs in
+
+
+def test_pages_served_over_plain_http_give_a_session_cookie_a_browser_keeps(studio: Studio, tmp_path: Path) -> None:
+    """The web audit: with base_url = "http://192.0.2.2:8080/" (the studio's own network, no TLS) the manager typed
+    the right password and was back at the sign-in page — the session cookie was Secure, which a browser drops over
+    plain http anywhere but on this machine — with nothing to say why. There the cookie is not Secure; over https
+    (the `site` fixture's proxy) it is."""
+    with open_site(studio, tmp_path, "http://studio.example/dw/") as plain:
+        set_cookie = plain.ask("POST", "/signin", {"password": PASSWORD}).header("Set-Cookie").lower()
+        assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "path=/dw/" in set_cookie
+        assert "secure" not in set_cookie.replace("samesite", "")
+        cookie = plain.sign_in()
+        assert plain.ask("GET", "/", cookie=cookie).status == 200
 
 
 def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(site: Site) -> None:
@@ -197,6 +211,11 @@ def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(
     states = {n["id"]: (n["state"], n["decided_by"]) for n in site.status()["notices"]}
     assert states[notice["id"]][0] == "rejected"  # superseded by the letter written for the manager's date
     assert ("sent", "web: pm@studio.example") in states.values()
+    # a second click on the page read before: the web audit had "notice #3 is rejected, not held" — the manager
+    # had approved it; it was replaced by the letter written for their date, which is what the page says now
+    [new] = [i for i, (state, by) in states.items() if (state, by) == ("sent", "web: pm@studio.example")]
+    twice = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
+    assert twice.status == 409 and f"replaced by a newer one (#{new})" in twice.body
 
 
 def base64_parts(raw: bytes) -> bytes:

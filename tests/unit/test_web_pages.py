@@ -82,6 +82,13 @@ def test_the_feed_is_offered_only_where_it_is_how_the_clients_calendar_follows(
                                                                           page=client_page(pv, NOW))
     assert ('href="timeline.ics"' in html) is offered
     assert "Keep the" in html  # the page's own address is the client's to keep either way
+    # the feed the letters link, where it is another (the review: two feeds of one timeline are copies too)
+    elsewhere = dataclasses.replace(pv, project=dataclasses.replace(pv.project,
+                                                                     client_feed_url="https://dav.example/f.ics"))
+    html = catalogs.environment("en").get_template("client.html.j2").render(lang="en", root="../../",
+                                                                          page=client_page(elsewhere, NOW))
+    assert 'href="timeline.ics"' not in html
+    assert ('href="https://dav.example/f.ics"' in html) is offered
 
 
 def test_odd_dashboard_inputs_are_a_page_or_a_clear_refusal_never_an_error() -> None:

@@ -365,7 +365,7 @@ class ClientPage:
     language: str
     updated: str
     rows: list[ClientRow]
-    feed: bool = False  # the project's calendar follows a feed (calendar_updates = "feed"): the page offers it
+    feed: str = ""  # the feed the project's calendar follows (calendar_updates = "feed"), which the page offers
 
 
 def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
@@ -390,6 +390,7 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
             notes_text=native_digits(str(p.notes), locale),
         ))
     # the feed offered only where it is how the client's calendar follows: beside invitations (same UIDs) a
-    # subscribed copy shows every milestone twice, and under "off" the manager chose no calendar data at all
-    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows,
-                      feed=pv.project.calendar_updates == "feed")
+    # subscribed copy shows every milestone twice, and under "off" the manager chose no calendar data at all — and
+    # the one the letters link (client_feed_url, else this page's own): two feeds of one timeline are copies too
+    feed = (pv.project.client_feed_url or "timeline.ics") if pv.project.calendar_updates == "feed" else ""
+    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows, feed=feed)

@@ -213,12 +213,22 @@ class Pages:
     async def decide(self, request: web.Request) -> web.StreamResponse:
         session = self._signed_in(request, "../../")
         form = await request.post()
+        svc = self.services()
         if request.headers.get("Sec-Fetch-Site") == "cross-site" or \
                 not session.csrf_ok(self.sessions.secret, str(form.get("csrf", ""))):
-            raise web.HTTPForbidden(reason="Forbidden: this form is stale or did not come from this page")
-        svc = self.services()
+            # a form from a page read before signing in again (or from elsewhere): a page in the manager's
+            # words, with the way back, not a bare 403
+            return self._render("decided.html.j2", svc.config.team.language, status=403, root="../../", message="",
+                                stale=True, anchor="")
         notice_id = request.match_info["id"]
         approve = request.match_info["action"] == "approve"
+        item = svc.store.outbox_item(int(notice_id))
+        if item is not None and item.audience == "client" and item.state != "held":
+            # decided since the page was read: said in the manager's words (a newer letter replaced it, or its state)
+            replaced = (item.decided_by or "").removeprefix("superseded by #")
+            return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../", message="",
+                                state=item.state, replaced_by=replaced if replaced.isdigit() else "",
+                                anchor=f"notice-{notice_id}")
         try:
             date = _form_date(str(form.get("date", ""))) if approve else None
             manage.decide(svc.store, notice_id, approve, svc.config, svc.clock.now().isoformat(),
@@ -270,8 +280,11 @@ class Pages:
         self.services().store.start_web_session(session.sid, session.user, now,
                                                 now + dt.timedelta(seconds=signin.SESSION_SECONDS))
         response = _redirect("./")
+        # Secure, but where the studio serves its pages over plain http (an http base_url: on its own network, or
+        # behind a proxy that redirects to https) — a browser drops a Secure cookie there, and the manager could
+        # never sign in, with nothing to say why
         response.set_cookie(signin.SESSION_COOKIE, cookie, max_age=signin.SESSION_SECONDS, path=_cookie_path(config),
-                            secure=True, httponly=True, samesite="Strict")
+                            secure=not config.web.base_url.startswith("http:"), httponly=True, samesite="Strict")
         return response
 
     def _slow_down(self, delay: float) -> None:

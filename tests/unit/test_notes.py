@@ -220,6 +220,8 @@ def test_next_friday_written_earlier_in_the_week_is_asked_naming_both_days() -> 
 
     said = letters().say("tr", list(note.problems))
     assert "4 Ara 2026" in said and "11 Ara 2026" in said and "next Friday" in said
+    # "Friday next.", as British English writes it, is asked about too (the second review: the full stop hid "next")
+    assert not parse("Milestone: Design mockups\nDone: 40%\nETA: Friday next.\n").ok
     # written without its colon, it is a problem all the same (the review: it was dropped, the note accepted)
     bare = parse("Milestone: Design mockups\nDone: 40%\nETA next Friday\n")
     assert not bare.ok and 'line 3: "ETA" needs a colon' in english(list(bare.problems))

@@ -159,6 +159,14 @@ def test_a_client_refused_for_now_is_tried_again_later_and_given_up_on_only_afte
     assert isinstance(failed, SetOutboxState) and failed.state == "failed"
     assert "still refused for now 6 hours after the first" in str(failed.error)
     assert isinstance(note, QueueMail) and note.kind == "manager-failed"
+    # an SMTP outage between two refusals keeps when the first was (the second review: it started the six hours
+    # again, and a client greylisted for good behind a flaky relay was never given up on)
+    from deadlinewatch.decisions.outbox import kept_refusal
+
+    outage = dataclasses.replace(kept, last_error=kept_refusal(kept.last_error, "smtp: connection lost"))
+    given_up = settle(c, outage, greylisted, {}, CREATED + RECIPIENT_PATIENCE).actions[0]
+    assert isinstance(given_up, SetOutboxState) and given_up.state == "failed"
+    assert kept_refusal(None, "smtp: connection lost") == "smtp: connection lost"
     # 5xx is for good, at once
     assert settle(c, item("sending"), {"jane@acme.example": "550 no such user"}, {}, CREATED).actions[0] == \
         SetOutboxState(3, "failed", "jane@acme.example: 550 no such user")

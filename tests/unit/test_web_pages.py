@@ -289,3 +289,12 @@ def test_a_delivered_milestone_shows_the_day_it_was_delivered_not_the_date_it_wa
     view = dataclasses.replace(view, reports={"design-1": [*view.reports["design-1"][:1], done]})
     [design] = [r for r in client_page(view, NOW).rows if r.name == "Design mockups"]
     assert (design.status, design.date) == ("done", "1 December 2026")
+
+
+def test_a_letter_the_pass_withdrew_is_said_withdrawn_not_rejected() -> None:
+    """The second review: a manager clicking on a letter the pass withdrew (its milestone changed since) read "it is
+    rejected", though nobody rejected it."""
+    for language, word in (("en", "withdrawn"), ("tr", "geri çekildi"), ("bn", "প্রত্যাহার করা হয়েছে")):
+        html = catalogs.environment(language).get_template("decided.html.j2").render(
+            lang=language, root="../../", message="", state="withdrawn", replaced_by="", anchor="notice-3")
+        assert word in html, language

@@ -215,7 +215,7 @@ def weekday_ahead(value: str, today: dt.date) -> dt.date | None:
     if (day := _weekday_named(value)) is None:
         return None
     ahead = today + dt.timedelta(days=(day - today.weekday()) % 7 or 7)
-    if "next" in fold(value).split() and ahead.isocalendar()[:2] == today.isocalendar()[:2]:
+    if "next" in fold(value).rstrip(".").split() and ahead.isocalendar()[:2] == today.isocalendar()[:2]:
         raise NoteProblem(phrase(_('"%(value)s" is ambiguous: this week\'s (%(this)s) or the week after\'s '
                                    '(%(after)s)? Write the date'), value=value.strip(), this=ahead,
                                  after=ahead + dt.timedelta(days=7)))

@@ -25,6 +25,13 @@ RECIPIENT_PATIENCE = dt.timedelta(hours=6)
 FOR_NOW = "refused for now since "  # how the first refusal's time is kept with the reason (the message's last error)
 
 
+def kept_refusal(previous: str | None, error: str) -> str:
+    """A message's new last error, keeping when its client was first refused for now (an SMTP outage between two
+    refusals must not start the client's six hours again)."""
+    since = _refused_since(previous)
+    return f"{FOR_NOW}{since.isoformat()}: {error}" if since is not None else error
+
+
 def _refused_since(error: str | None) -> dt.datetime | None:
     """When the client was first refused for now, as `settle` kept it in the message's last error; None if not."""
     if not error or not error.startswith(FOR_NOW):

@@ -20,7 +20,15 @@ from typing import Protocol
 
 from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
 from deadlinewatch.core.model import SetOutboxState
-from deadlinewatch.decisions.outbox import backoff, decide_release, due, settle, went_out, withdraw_overtaken
+from deadlinewatch.decisions.outbox import (
+    backoff,
+    decide_release,
+    due,
+    kept_refusal,
+    settle,
+    went_out,
+    withdraw_overtaken,
+)
 from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import names_of, promised_dates
@@ -119,13 +127,15 @@ async def _send_all(svc: Services[OutboxStore], report: PassReport, items: list[
             later = svc.clock.now()
             # only over our own claim: a process that took the message over meanwhile (a daemon started while
             # `once` waited on the server) and sent it keeps it sent
-            svc.store.carry_out([SetOutboxState(item.id, "sending" if e.maybe_done else "pending", str(e),
+            svc.store.carry_out([SetOutboxState(item.id, "sending" if e.maybe_done else "pending",
+                                                kept_refusal(item.last_error, str(e)),
                                                 next_attempt=later + backoff(item.attempts + 1),
                                                 expect=("sending",))], later)
             server_failed(svc, report, "smtp", e)
             return False
         except LoginRefused as e:
-            svc.store.carry_out([SetOutboxState(item.id, "pending", str(e), expect=("sending",))], svc.clock.now())
+            svc.store.carry_out([SetOutboxState(item.id, "pending", kept_refusal(item.last_error, str(e)),
+                                                expect=("sending",))], svc.clock.now())
             server_failed(svc, report, "smtp", e)
             return False
         if not _settle(svc, report, item, refused) and item.audience == "client":

@@ -40,6 +40,7 @@ from markupsafe import Markup
 
 from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem, StorePort
+from deadlinewatch.adapters.store.port import WITHDRAWN
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import team_date
@@ -226,8 +227,9 @@ class Pages:
         if item is not None and item.audience == "client" and item.state != "held":
             # decided since the page was read: said in the manager's words (a newer letter replaced it, or its state)
             replaced = (item.decided_by or "").removeprefix("superseded by #")
+            state = "withdrawn" if item.decided_by == WITHDRAWN else item.state  # by the pass, not by anyone
             return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../", message="",
-                                state=item.state, replaced_by=replaced if replaced.isdigit() else "",
+                                state=state, replaced_by=replaced if replaced.isdigit() else "",
                                 anchor=f"notice-{notice_id}")
         try:
             date = _form_date(str(form.get("date", ""))) if approve else None
@@ -284,7 +286,8 @@ class Pages:
         # behind a proxy that redirects to https) — a browser drops a Secure cookie there, and the manager could
         # never sign in, with nothing to say why
         response.set_cookie(signin.SESSION_COOKIE, cookie, max_age=signin.SESSION_SECONDS, path=_cookie_path(config),
-                            secure=not config.web.base_url.startswith("http:"), httponly=True, samesite="Strict")
+                            secure=not config.web.base_url.lower().startswith("http:"), httponly=True,
+                            samesite="Strict")
         return response
 
     def _slow_down(self, delay: float) -> None:

@@ -301,3 +301,16 @@ def test_a_note_of_too_many_blocks_or_problems_is_answered_briefly() -> None:
     wrong = "".join(f"Milestone: Nothing {i}\nDone: 10%\n\n" for i in range(60))
     parsed = parse_note("[p] progress", wrong, refs, ["p"], dt.date(2026, 11, 30))
     assert len(parsed.problems) == 20 and str(parsed.problems[-1]) == "… and 41 more problems"
+
+
+@pytest.mark.parametrize("line", ["ETA 03/04", "Done 140%", "Remaining 3 fortnights"])
+def test_a_figure_the_key_cannot_read_without_its_colon_is_named_never_dropped(line: str) -> None:
+    """The second review: a key written without its colon was named a problem only when its value read right;
+    "Done 140%" or "ETA 03/04" — a figure it cannot read — was dropped from the note, and the note accepted. Below
+    a Plan, "Done 3 of 5 so far" is the sentence going on."""
+    note = parse(f"Milestone: Design mockups\nDone: 40%\n{line}\n")
+    key = line.split()[0]
+    assert not note.ok and f'line 3: "{key}" needs a colon' in english(list(note.problems))
+    assert parse("Milestone: Design mockups\nDone: 40%\nDone with the mockups, thanks\n").ok  # words: a sentence
+    wrapped = parse("Milestone: Design mockups\nDone: 40%\nPlan: we finish the screens;\nDone 3 of 5 so far\n")
+    assert wrapped.ok and wrapped.blocks[0].plan == "we finish the screens; Done 3 of 5 so far"

@@ -340,10 +340,11 @@ _CANONICAL = frozenset(map(fold, ("done", "remaining", "eta", "tamamlanan", "kal
                                   "বাকি", "সম্ভাব্য তারিখ")))
 
 
-def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, str] | None:
+def _without_colon(line: str, today: dt.date, week_length: int, wrapped: bool = False) -> tuple[str, str] | None:
     """A line that gives Done, Remaining or ETA with no colon ("Done 60%", "Kalan süre - 4 gün"): the key as written
-    and its value, when the value reads as that key's would; else None (a Plan's next line saying "done by Friday
-    and reviewed" is the Plan's)."""
+    and its value, when the value reads as that key's would — or, but for a line below a Cause or Plan (`wrapped`:
+    "Done 3 of the 5 screens" goes on the sentence), is a figure or a weekday it cannot read ("Done 140%", "ETA
+    03/04"); else None (a Plan's next line saying "done by Friday and reviewed" is the Plan's)."""
     words = line.split()
     for n in (2, 1):  # the two-word names first: "kalan süre", "tahmini bitiş"
         key = _KEY_INDEX.get(fold(" ".join(words[:n]))) if len(words) > n else None
@@ -358,8 +359,10 @@ def _without_colon(line: str, today: dt.date, week_length: int) -> tuple[str, st
             else:
                 parse_eta(value, today)
         except NoteProblem:
-            # "ETA next Friday" asked about ("this week's or the next?") is an ETA line all the same
-            if key != "eta" or _weekday_named(value) is None:
+            # a value that is a figure or a weekday is the key's all the same, only wrong ("ETA 03/04", "Done 140%",
+            # "ETA next Friday" asked about): named, with its problem, never dropped; words ("done with the mockups")
+            # are a sentence, not a key
+            if (wrapped or not value[:1].isdigit()) and (key != "eta" or _weekday_named(value) is None):
                 return None
         return " ".join(words[:n]), value
     return None
@@ -396,7 +399,9 @@ def parse_note(
             continue
         m = _LINE.match(line)
         key = _KEY_INDEX.get(fold(m.group(1))) if m else None
-        if (key is None and current is not None and (said := _without_colon(line, today, week_length)) is not None
+        if (key is None and current is not None
+                and (said := _without_colon(line, today, week_length, last_key in ("cause", "plan", "prevent")))
+                is not None
                 and (last_key not in ("cause", "plan", "prevent") or fold(said[0]) in _CANONICAL)):
             # "Done 60%", "Remaining – 4 days": a value lost without a word, or glued into the Plan above it
             problems.append(phrase(_('line %(line)s: "%(key)s" needs a colon before its value, as in '

@@ -28,6 +28,7 @@ from deadlinewatch.adapters.store.port import (
     StorePort,
     TrackRecord,
     group_state,
+    superseded_by,
 )
 from deadlinewatch.core.mime import redated
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Place, QueueMail, Report, RiskAlert, ShowDate
@@ -197,7 +198,7 @@ class MemoryStore(StorePort):
             if lead is not None and lead.kind == "notice":  # a newer notice replaces one still held
                 for old in self._items(lambda i: (i.project, i.uid, i.kind, i.state) == (
                         lead.project, lead.uid, "notice", "held") and i.parent is None and i.id != primary):
-                    self._decide_group(old.id, "rejected", f"superseded by #{primary}")
+                    self._decide_group(old.id, "rejected", superseded_by(primary))
             for d in dates:
                 key = (d.project, d.uid)
                 self.s.client_dates[key] = ClientDate.after(self.s.client_dates.get(key), d)

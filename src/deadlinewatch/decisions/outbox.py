@@ -29,7 +29,12 @@ def kept_refusal(previous: str | None, error: str) -> str:
     """A message's new last error, keeping when its client was first refused for now (an SMTP outage between two
     refusals must not start the client's six hours again)."""
     since = _refused_since(previous)
-    return f"{FOR_NOW}{since.isoformat()}: {error}" if since is not None else error
+    return _refused(since, error) if since is not None else error
+
+
+def _refused(since: dt.datetime, error: str) -> str:
+    """An error with when the client was first refused for now kept before it (read back by `_refused_since`)."""
+    return f"{FOR_NOW}{since.isoformat()}: {error}"
 
 
 def _refused_since(error: str | None) -> dt.datetime | None:
@@ -146,10 +151,7 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
     dependant's update, and the manager's copy and reminders of it (a call about a letter that never went), as a
     held one's are; each reads back as withdrawn by the pass (WITHDRAWN), never as the manager's rejection. Each
     Release's first action is the withdrawal; the note follows it. `unsent`: every pending message."""
-    states = {(m.project, m.uid): m.state for m in milestones}
-    names: dict[str | None, dict[str, str]] = {}
-    for m in milestones:
-        names.setdefault(m.project, {})[m.uid] = m.name
+    states, names = _states_and_names(milestones)
     out: list[Release] = []
     gone_ids: set[int] = set()
     for item in unsent:
@@ -160,11 +162,8 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
         if gone is None:
             continue
         gone_ids.add(item.id)
-        note = compose_manager_message(c, item, names.get(item.project, {}), "decided",
-                                       c.letters.say(c.config.team.language, [gone.withdrawn]), now)
-        out.append(Release(item.id, str(gone.withdrawn), (
-            SetOutboxState(item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN),
-            note), withdrawn=True))
+        out.append(_withdrawal(c, item, names.get(item.project, {}), gone, now, SetOutboxState(
+            item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN)))
     out += [Release(item.id, f"goes with #{item.parent}, withdrawn", (
         SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",),
                        decided_by=WITHDRAWN),), withdrawn=True)
@@ -186,6 +185,25 @@ class Release:
     withdrawn: bool = False  # rejected, not released: its milestone was cancelled since
 
 
+def _states_and_names(milestones: Sequence[Milestone]
+                      ) -> tuple[dict[tuple[str, str], str], dict[str | None, dict[str, str]]]:
+    """Each milestone's state in the team calendar, and each project's milestone names as the manager's notes say
+    them."""
+    names: dict[str | None, dict[str, str]] = {}
+    for m in milestones:
+        names.setdefault(m.project, {})[m.uid] = m.name
+    return {(m.project, m.uid): m.state for m in milestones}, names
+
+
+def _withdrawal(c: Studio, item: OutboxItem, names: Mapping[str, str], gone: Overtaken, now: dt.datetime,
+                withdraw: Action) -> Release:
+    """A client message the team calendar has made wrong, withdrawn (`withdraw`: a held one decided, an approved
+    one moved), with the manager's note saying why."""
+    note = compose_manager_message(c, item, names, "decided", c.letters.say(c.config.team.language,
+                                                                            [gone.withdrawn]), now)
+    return Release(item.id, str(gone.withdrawn), (withdraw, note), withdrawn=True)
+
+
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
                    now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None,
                    told: Mapping[str, dt.datetime] | None = None) -> list[Release]:
@@ -196,10 +214,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
     cancellation has its own letter), or a check-in a notice has overtaken (`superseded`), never goes: it is
     withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
-    states = {(m.project, m.uid): m.state for m in milestones}
-    names: dict[str | None, dict[str, str]] = {}  # each project's milestone names, as the manager's notes say them
-    for m in milestones:
-        names.setdefault(m.project, {})[m.uid] = m.name
+    states, names = _states_and_names(milestones)
     projects = {p.id for p in c.config.projects}
     out = []
     for item in held:
@@ -208,10 +223,7 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         named = names.get(item.project, {})
         state = states.get((item.project or "", item.uid or "")) if item.uid else None
         if (gone := overtaken(item, state, (told or {}).get(item.project or ""))) is not None:
-            note = compose_manager_message(c, item, named, "decided",
-                                           c.letters.say(c.config.team.language, [gone.withdrawn]), now)
-            out.append(Release(item.id, str(gone.withdrawn), (DecideHeld(item.id, False, WITHDRAWN), note),
-                               withdrawn=True))
+            out.append(_withdrawal(c, item, named, gone, now, DecideHeld(item.id, False, WITHDRAWN)))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
@@ -254,7 +266,7 @@ def settle(c: Studio, item: OutboxItem, refused: Mapping[str, str], names: Mappi
             # "451 greylisted", "452 mailbox full": the client's server asks us to come back later, as for a
             # server's own 4xx (nothing went to anyone: the mailer sends no copy without the client's)
             later = now + backoff(item.attempts + 1)
-            return Settled([SetOutboxState(item.id, "pending", f"{FOR_NOW}{since.isoformat()}: {reason}",
+            return Settled([SetOutboxState(item.id, "pending", _refused(since, reason),
                                            next_attempt=later, expect=("sending",))],
                            False, problems=[f"message #{item.id} ({item.kind}): {reason}; tried again from "
                                             f"{later.isoformat(timespec='minutes')}"])

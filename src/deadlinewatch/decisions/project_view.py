@@ -207,19 +207,19 @@ class ProjectView:
         shadow = tuple(s for s in hidden if s == SHADOW)
         told_dates = told(self.dates, groups, hidden)
         decided_dates = told(self.dates, groups, shadow) if shadow else self.dates
-        # a cancellation the pass withdrew (the milestone open again before it went) was never the client's news:
-        # cancelled again, it is decided afresh — not taken as decided, which left the milestone live on their page
-        latest_cancel: dict[str, str] = {}
+        # each milestone's latest cancellation or return to the plan, and the group's state
+        latest: dict[str, tuple[str, ShowDate]] = {}
         for state, shows in groups:
             for d in shows:
-                if d.cancelled:
-                    latest_cancel[d.uid] = state
-                elif d.reinstated:
-                    latest_cancel.pop(d.uid, None)
+                if d.reinstated or d.cancelled:
+                    latest[d.uid] = (state, d)
         dates, withheld = {}, {}
         for uid, every in self.dates.items():
             decided = decided_dates.get(uid) or ClientDate(every.sequence, None, None, False, invited=False)
-            if latest_cancel.get(uid) == WITHDRAWN and decided.cancelled_sent:
+            # a cancellation the pass withdrew (the milestone open again before it went) was never the client's news:
+            # cancelled again, it is decided afresh — not taken as decided, which left it live on their page
+            state, last = latest.get(uid, ("", None))
+            if state == WITHDRAWN and last is not None and not last.reinstated and decided.cancelled_sent:
                 decided = dataclasses.replace(decided, cancelled_sent=False)
             known = told_dates.get(uid)
             dates[uid] = dataclasses.replace(decided, sequence=every.sequence,
@@ -232,13 +232,8 @@ class ProjectView:
         rejected = {d.uid for state, shows in groups if state in refused for d in shows if d.invited}
         kept = {d.uid for state, shows in groups if state not in refused and state not in shadow
                 for d in shows if d.invited}
-        returns: dict[str, tuple[str, ShowDate]] = {}  # each milestone's latest return since its cancellation
-        for state, shows in groups:
-            for d in shows:
-                if d.reinstated:
-                    returns[d.uid] = (state, d)
-                elif d.cancelled:
-                    returns.pop(d.uid, None)
+        # each milestone's latest return since its cancellation
+        returns = {uid: (state, d) for uid, (state, d) in latest.items() if d.reinstated}
         return dataclasses.replace(self, dates=dates, withheld=withheld, uninvited=frozenset(rejected - kept),
                                    in_calendar=frozenset(uid for uid, cd in told_dates.items() if cd.invited),
                                    told_cancelled=frozenset(uid for uid, cd in told_dates.items()

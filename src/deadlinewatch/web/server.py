@@ -40,7 +40,7 @@ from markupsafe import Markup
 
 from deadlinewatch import manage
 from deadlinewatch.adapters.store import OutboxItem, StorePort
-from deadlinewatch.adapters.store.port import WITHDRAWN
+from deadlinewatch.adapters.store.port import WITHDRAWN, replaced_by
 from deadlinewatch.coordination import Running
 from deadlinewatch.core import timeline
 from deadlinewatch.core.forecast import team_date
@@ -226,10 +226,9 @@ class Pages:
         item = svc.store.outbox_item(int(notice_id))
         if item is not None and item.audience == "client" and item.state != "held":
             # decided since the page was read: said in the manager's words (a newer letter replaced it, or its state)
-            replaced = (item.decided_by or "").removeprefix("superseded by #")
             state = "withdrawn" if item.decided_by == WITHDRAWN else item.state  # by the pass, not by anyone
             return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../", message="",
-                                state=state, replaced_by=replaced if replaced.isdigit() else "",
+                                state=state, replaced_by=replaced_by(item.decided_by) or "",
                                 anchor=f"notice-{notice_id}")
         try:
             date = _form_date(str(form.get("date", ""))) if approve else None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, assert_never
 
+from deadlinewatch.adapters.store.port import replaced_by
 from deadlinewatch.core.model import (
     Action,
     ApplyCalendar,
@@ -57,7 +58,7 @@ def _replaced(store: StorePort, held: int, primary: int) -> None:
     this group was recorded (the store marks it superseded by the new one): decided meanwhile — rejected, released,
     approved with another date — nothing of the group is kept, and the one who approved is told."""
     item = store.outbox_item(held)
-    if item is None or item.decided_by != f"superseded by #{primary}":
+    if item is None or replaced_by(item.decided_by) != primary:
         raise StateConflict(f"notice #{held} is {item.state if item else 'gone'}, not held: it was decided meanwhile; "
                             "nothing changed")
 

@@ -13,7 +13,13 @@ from dataclasses import fields
 from typing import Any
 
 from deadlinewatch.adapters.store.database import Database, _date, _datetime, _iso
-from deadlinewatch.adapters.store.port import VOID_WITH_THEIR_LETTER, ClientRecord, OutboxItem, group_state
+from deadlinewatch.adapters.store.port import (
+    VOID_WITH_THEIR_LETTER,
+    ClientRecord,
+    OutboxItem,
+    group_state,
+    superseded_by,
+)
 from deadlinewatch.core.model import ClientDate, QueueMail, ShowDate
 
 
@@ -86,7 +92,7 @@ class Outbox(Database):
                     " AND parent IS NULL AND id != ?", (lead.project, lead.uid, primary))]
                 for old in stale:
                     db.execute("UPDATE outbox SET state = 'rejected', decided_by = ? WHERE (id = ? OR parent = ?)"
-                               " AND state = 'held'", (f"superseded by #{primary}", old, old))
+                               " AND state = 'held'", (superseded_by(primary), old, old))
             for d in dates:
                 shown = ClientDate.after(self.client_date(d.project, d.uid), d)
                 db.execute("INSERT OR REPLACE INTO client_dates (project, uid, sequence, shown_date, promised,"

@@ -80,6 +80,18 @@ SHADOW = "shadow"  # the state a client group is read back in when it went to th
 
 
 WITHDRAWN = "withdrawn"  # the state a client group is read back in when the pass withdrew it (decided_by)
+SUPERSEDED_BY = "superseded by #"  # decided_by of a held notice a newer one replaced, then the newer one's id
+
+
+def superseded_by(primary: int) -> str:
+    """What a held notice replaced by the group whose primary is `primary` is decided by (every store writes it)."""
+    return f"{SUPERSEDED_BY}{primary}"
+
+
+def replaced_by(decided_by: str | None) -> int | None:
+    """The notice that replaced this one, from its decided_by; None when none did."""
+    rest = (decided_by or "").removeprefix(SUPERSEDED_BY)
+    return int(rest) if rest != decided_by and rest.isdigit() else None
 
 
 def group_state(state: str, shadow: bool, decided_by: str | None = None) -> str:

@@ -174,3 +174,35 @@ def test_a_letter_put_off_in_a_pass_is_not_overtaken_by_the_next_one_in_the_same
     read = [str(message_from_bytes(raw, policy=email_policy)["X-Deadlinewatch-Kind"]) for _, rcpts, raw in
             sink.messages if "jane@acme.example" in [r.lower() for r in rcpts]]
     assert read[:2] == ["intro", "notice"], read
+
+
+def test_a_held_delivered_note_is_withdrawn_when_a_later_note_says_the_work_is_not_done(
+        radicale: CalDAVServer, dovecot: DovecotServer, sink: SmtpSink, tmp_path: Path) -> None:
+    """The client was warned of Design; Alice wrote Done: 100%, and the delivered note waited for the manager; a
+    little later she wrote Done: 90% (the review found a fault). The held note stayed held, and went out on its
+    timeout — or on the manager's approval — telling the client "delivered" of work still open. It is withdrawn,
+    and the manager told why."""
+    _, config = _config(radicale, dovecot, sink, tmp_path)
+    config.write_text(config.read_text().replace('approval = "auto"', 'approval = "manager"'))
+    dovecot.save("progress", NOTE.encode())
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:00").returncode == 0
+    _approve_held(config, "2026-11-30T12:01")
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:02").returncode == 0  # the client is warned
+    done = NOTE.replace("Done: 20%\nRemaining: 10 days", "Done: 100%")
+    dovecot.save("progress", done.replace("note-1@", "note-2@").replace("08:30:00", "09:30:00").encode())
+    assert deadlinewatch("once", config=config, now="2026-11-30T12:40").returncode == 0
+    [held] = [n for n in _notices(config, "2026-11-30T12:40") if n["kind"] == "delivered"]
+    assert held["state"] == "held"
+    dovecot.save("progress", done.replace("note-1@", "note-3@").replace("Done: 100%", "Done: 90%")
+                 .replace("08:30:00", "09:45:00").encode())
+    result = deadlinewatch("once", config=config, now="2026-11-30T12:50")
+    assert result.returncode == 0, result.stderr
+    [gone] = [n for n in _notices(config, "2026-11-30T12:50") if n["id"] == held["id"]]
+    assert gone["state"] == "rejected", gone
+    assert f"held message #{held['id']} withdrawn" in result.stdout
+    assert deadlinewatch("approve", str(held["id"]), config=config, now="2026-11-30T12:51").returncode != 0
+    assert deadlinewatch("once", config=config, now="2026-12-02T12:00").returncode == 0
+    assert not [s for s in _client_subjects(sink) if "elivered" in s], _client_subjects(sink)
+    told = [message_from_bytes(raw, policy=email_policy) for _, _, raw in sink.messages]
+    assert any(m["X-Deadlinewatch-Kind"] == "manager-decided" and "not done after all" in " ".join(body(m).split())
+               for m in told)

@@ -16,8 +16,9 @@ from deadlinewatch.adapters.store import OutboxItem
 from deadlinewatch.adapters.store.port import WITHDRAWN
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
-from deadlinewatch.core.model import DecideHeld, QueueMail, SetOutboxState
-from deadlinewatch.decisions.outbox import decide_release, due, settle, withdraw_overtaken
+from deadlinewatch.core.model import DecideHeld, QueueMail, Report, SetOutboxState
+from deadlinewatch.decisions.outbox import cannot_go, decide_release, due, settle, withdraw_overtaken
+from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from tests.mailtext import body
@@ -120,6 +121,42 @@ def test_a_held_letter_its_milestone_has_since_made_wrong_is_withdrawn(c: Studio
     assert not delivered.withdrawn  # the delivered note is the news
     [back] = decide_release(c, [dataclasses.replace(item(), kind="cancel")], [design], later)
     assert back.withdrawn and "open again in the team calendar since" in back.why
+
+
+def test_a_held_letter_its_notes_have_since_made_wrong_is_withdrawn(c: Studio) -> None:
+    """What the notes say counts as the calendar does (effective_state): a delivered note of a milestone a later
+    note says is not done after all (Done: 90%), or open again in the calendar with no note to close it, is
+    withdrawn — it would tell the client "delivered" of open work; a notice of one a note since said is Done: 100%
+    is withdrawn too, its delivered note being the news. The approval path refuses them alike (cannot_go)."""
+    [design] = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                   CREATED).milestones
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    delivered = dataclasses.replace(item(), kind="delivered")
+    key = ("acme-web", "design-1")
+    for said in ({key: False}, {}):  # a later note took it back; the calendar reopened it, no note closed it
+        [undone] = decide_release(c, [delivered], [design], later, said=said)
+        assert undone.withdrawn and "not done after all" in undone.why
+        assert undone.actions[0] == DecideHeld(3, False, WITHDRAWN)
+    [goes] = decide_release(c, [delivered], [design], later, said={key: True})  # the note's Done: 100% stands
+    assert not goes.withdrawn
+    [closed] = decide_release(c, [delivered], [dataclasses.replace(design, state="done")], later, said={key: False})
+    assert not closed.withdrawn  # completed in the calendar: done, whatever a note said before
+    [news] = decide_release(c, [item()], [design], later, said={key: True})
+    assert news.withdrawn and "is done since (a note said Done: 100%)" in news.why
+    [sent] = withdraw_overtaken(c, [dataclasses.replace(delivered, state="pending")], [design], CREATED,
+                                said={key: False})
+    assert sent.actions[0] == SetOutboxState(3, "rejected", sent.why, expect=("pending",), decided_by=WITHDRAWN)
+    assert withdraw_overtaken(c, [dataclasses.replace(delivered, state="pending")], [design], CREATED,
+                              said={key: True}) == []
+    pv = ProjectView(c.config.project("acme-web"), [design], {"design-1": [_report(100), _report(90)]}, {})
+    refused = cannot_go(delivered, pv, later)
+    assert refused is not None and refused.command.format(id=3).startswith("delivered note #3 cannot go out")
+    assert cannot_go(delivered, dataclasses.replace(pv, reports={"design-1": [_report(90), _report(100)]}),
+                     later) is None
+
+
+def _report(done: int) -> Report:
+    return Report("acme-web", "design-1", CREATED, done=done, sender="alice@studio.example")
 
 
 def test_a_message_delivered_to_everyone_is_sent_and_nothing_else(c: Studio) -> None:

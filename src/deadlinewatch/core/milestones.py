@@ -229,5 +229,11 @@ def effective_state(m: Milestone, reports: Sequence[Report]) -> str:
     """Open, done or cancelled: a note saying Done: 100% closes a milestone as the calendar would."""
     if m.state != "open":
         return m.state
-    latest_done = next((r.done for r in reversed(reports) if r.done is not None), None)
-    return "done" if latest_done == 100 else "open"
+    return "done" if said_done(reports) else "open"
+
+
+def said_done(reports: Sequence[Report]) -> bool | None:
+    """What a milestone's notes (oldest first) say of it being done: True when the latest note with a percent says
+    Done: 100%, False when it says less, None when no note gave a percent."""
+    latest = next((r.done for r in reversed(reports) if r.done is not None), None)
+    return None if latest is None else latest == 100

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from deadlinewatch.adapters.store.port import WITHDRAWN, OutboxItem
 from deadlinewatch.core import policy
+from deadlinewatch.core.milestones import said_done
 from deadlinewatch.core.model import Action, DecideHeld, Milestone, SetOutboxState
 from deadlinewatch.core.words import Phrase, _, phrase
 from deadlinewatch.decisions.manager_mail import compose_manager_message
@@ -81,6 +82,19 @@ REOPENED = Overtaken(
     phrase(_("it cannot go out: its milestone is open again in the team calendar since; nothing changed: answer "
              "reject to close it")),
     _command("is open again"))
+SAID_DONE = Overtaken(
+    phrase(_("withdrawn, never sent: its milestone is done since (a note said Done: 100%)")),
+    phrase(_("it cannot go out: its milestone is done since (a note said Done: 100%); nothing changed: answer reject "
+             "to close it")),
+    "notice #{id} cannot go out: its milestone is done since (a note said Done: 100%); reject it (deadlinewatch "
+    "reject {id})")
+UNDONE = Overtaken(
+    phrase(_("withdrawn, never sent: its milestone is not done after all — open again in the team calendar, or a "
+             "later note gave less than Done: 100%")),
+    phrase(_("it cannot go out: its milestone is not done after all — open again in the team calendar, or a later "
+             "note gave less than Done: 100%; nothing changed: answer reject to close it")),
+    "delivered note #{id} cannot go out: its milestone is not done after all (open again in the team calendar, or a "
+    "later note gave less than Done: 100%); reject it (deadlinewatch reject {id})")
 SUPERSEDED = Overtaken(
     phrase(_("withdrawn, never sent: a notice told the client newer dates since, and this check-in's timeline would "
              "contradict it; the next check-in shows them")),
@@ -90,16 +104,29 @@ SUPERSEDED = Overtaken(
     "notice; reject it (deadlinewatch reject {id}) — the next check-in shows the new dates")
 
 
-def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None) -> Overtaken | None:
+# the client letters a note can make wrong before they go: news of a date once a note said Done: 100%, a delivered
+# note once a later one took it back (overtaken's `said`)
+SAID_MATTERS = ("notice", "update", "reinstate", "delivered")
+
+
+def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None, said: bool | None = None
+              ) -> Overtaken | None:
     """Why a held client message may no longer go — withdrawn when its time comes, refused when approved — from
-    its milestone's state in the team calendar now (`state`, None for none) and when its project's latest notice
-    that told the client went out (`told`, went_out): a letter about a milestone cancelled since; a notice (or a
-    move, a return to the plan) about one completed since — its delivered note is the news; a cancellation of one
-    open again; a check-in a notice has overtaken (`superseded`). None when it may go."""
+    its milestone's state in the team calendar now (`state`, None for none), what its notes say of it being done
+    (`said`, core.milestones.said_done) and when its project's latest notice that told the client went out
+    (`told`, went_out): a letter about a milestone cancelled since; a notice (or a move, a return to the plan)
+    about one completed since, in the calendar or by a note — its delivered note is the news; a delivered note of
+    one not done after all; a cancellation of one open again; a check-in a notice has overtaken (`superseded`).
+    None when it may go."""
     if item.kind in ABOUT_THE_MILESTONE and state == "cancelled":
         return CANCELLED
     if item.kind in ("notice", "update", "reinstate") and state == "done":
         return DONE
+    if item.kind in ("notice", "update", "reinstate") and state == "open" and said:
+        return SAID_DONE
+    # delivered: by the calendar, or by a note's Done: 100% while the calendar keeps it open (effective_state)
+    if item.kind == "delivered" and state == "open" and not said:
+        return UNDONE
     if item.kind == "cancel" and state not in (None, "cancelled"):
         return REOPENED
     if superseded(item, told):
@@ -116,7 +143,7 @@ def cannot_go(item: OutboxItem, pv: ProjectView, now: dt.datetime) -> Overtaken 
     """Why a held client message may not be approved (`overtaken`), from its project as the client knows it; None
     when it may."""
     state = next((m.state for m in pv.milestones if m.uid == item.uid), None) if item.uid else None
-    return overtaken(item, state, went_out(pv.sent, pv.unsent, now))
+    return overtaken(item, state, went_out(pv.sent, pv.unsent, now), said_done(pv.reports.get(item.uid or "", [])))
 
 
 def superseded(item: OutboxItem, told: dt.datetime | None) -> bool:
@@ -144,13 +171,15 @@ WITHDRAWN_UNSENT = ("notice", "update", "delivered", "cancel")
 
 
 def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequence[Milestone],
-                       now: dt.datetime) -> list[Release]:
+                       now: dt.datetime, said: Mapping[tuple[str, str], bool] | None = None) -> list[Release]:
     """Client messages on their way (approved, or never held) about a milestone the team calendar has changed
     since (`overtaken`: cancelled, completed, open again): withdrawn before they go, with the manager's note — the
     approval or the pass that made them came before the change. What goes with one is withdrawn with it: a
     dependant's update, and the manager's copy and reminders of it (a call about a letter that never went), as a
     held one's are; each reads back as withdrawn by the pass (WITHDRAWN), never as the manager's rejection. Each
-    Release's first action is the withdrawal; the note follows it. `unsent`: every pending message."""
+    Release's first action is the withdrawal; the note follows it. `unsent`: every pending message; `said`: what the
+    notes of their milestones say of them being done (said_done, by project and UID; none where no note gave a
+    percent)."""
     states, names = _states_and_names(milestones)
     out: list[Release] = []
     gone_ids: set[int] = set()
@@ -158,7 +187,8 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
         if item.audience != "client" or item.state != "pending" or item.parent is not None or not item.uid \
                 or item.kind not in WITHDRAWN_UNSENT:
             continue
-        gone = overtaken(item, states.get((item.project or "", item.uid)), None)
+        key = (item.project or "", item.uid)
+        gone = overtaken(item, states.get(key), None, (said or {}).get(key))
         if gone is None:
             continue
         gone_ids.add(item.id)
@@ -206,13 +236,14 @@ def _withdrawal(c: Studio, item: OutboxItem, names: Mapping[str, str], gone: Ove
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
                    now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None,
-                   told: Mapping[str, dt.datetime] | None = None) -> list[Release]:
+                   told: Mapping[str, dt.datetime] | None = None, said: Mapping[tuple[str, str], bool] | None = None
+                   ) -> list[Release]:
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
     date the client holds — the deadline, or the later date they were last promised (`promised`, by project and
     milestone: a second notice is not rushed out by a deadline long past) — whichever is first. Each is released
-    with the manager's note of it, or neither is. One about a milestone cancelled in the team calendar since (its
-    cancellation has its own letter), or a check-in a notice has overtaken (`superseded`), never goes: it is
-    withdrawn, and the manager told."""
+    with the manager's note of it, or neither is. One its milestone has made wrong since (`overtaken`, with what
+    its notes say of it being done: `said`, as withdraw_overtaken's), or a check-in a notice has overtaken
+    (`superseded`), never goes: it is withdrawn, and the manager told."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
     states, names = _states_and_names(milestones)
     projects = {p.id for p in c.config.projects}
@@ -221,8 +252,9 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if item.parent is not None:
             continue  # it goes with its primary
         named = names.get(item.project, {})
-        state = states.get((item.project or "", item.uid or "")) if item.uid else None
-        if (gone := overtaken(item, state, (told or {}).get(item.project or ""))) is not None:
+        key = (item.project or "", item.uid or "")
+        state = states.get(key) if item.uid else None
+        if (gone := overtaken(item, state, (told or {}).get(item.project or ""), (said or {}).get(key))) is not None:
             out.append(_withdrawal(c, item, named, gone, now, DecideHeld(item.id, False, WITHDRAWN)))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))

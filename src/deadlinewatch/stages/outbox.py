@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
-from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, OutboxItem, OutboxState
+from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, NoteState, OutboxItem, OutboxState
+from deadlinewatch.core.milestones import said_done
 from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import (
+    SAID_MATTERS,
     backoff,
     decide_release,
     due,
@@ -34,8 +37,21 @@ from deadlinewatch.services import PassReport, Services, server_failed, server_o
 from deadlinewatch.stages.state import names_of, promised_dates
 
 
-class OutboxStore(HealthStore, OutboxState, Milestones, Protocol):
-    """What the outbox stage reads and writes through: the outbox, the milestones' names, the servers' health."""
+class OutboxStore(HealthStore, OutboxState, Milestones, NoteState, Protocol):
+    """What the outbox stage reads and writes through: the outbox, the milestones (their names, and what their
+    notes say of them being done), the servers' health."""
+
+
+def said_done_of(store: NoteState, items: Sequence[OutboxItem]) -> dict[tuple[str, str], bool]:
+    """What the notes of these client letters' milestones say of them being done (core.milestones.said_done), where
+    a note gave a percent: a letter about a milestone is checked against it before it goes (decisions/outbox
+    overtaken). Read for those letters' milestones alone (few: the letters waiting)."""
+    out: dict[tuple[str, str], bool] = {}
+    for key in {(i.project, i.uid) for i in items if i.audience == "client" and i.project and i.uid
+                and i.kind in SAID_MATTERS}:
+        if (said := said_done(store.reports(*key))) is not None:
+            out[key] = said
+    return out
 
 
 def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
@@ -48,7 +64,8 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     told = {p: went_out(record.sent, record.unsent, now)
             for p in {i.project for i in held if i.kind == "weekly" and i.project}
             if (record := svc.store.client_records(p).get(p)) is not None and record.sent}
-    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told):
+    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told,
+                                  said_done_of(svc.store, held)):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
                      "released undecided", release.why)
@@ -59,7 +76,8 @@ def withdraw_unsent(svc: Services[OutboxStore], report: PassReport) -> None:
     withdraw_overtaken): withdrawn before the SMTP exchange, the manager told."""
     now = svc.clock.now()
     unsent = svc.store.outbox(states=("pending",))  # the client's letters, and what goes with each
-    for release in withdraw_overtaken(svc.composer, unsent, svc.store.milestones() if unsent else [], now):
+    for release in withdraw_overtaken(svc.composer, unsent, svc.store.milestones() if unsent else [], now,
+                                      said_done_of(svc.store, unsent)):
         with svc.store.transaction():
             if svc.store.carry_out(release.actions[:1], now).refused:
                 continue  # claimed meanwhile (another daemon's send): it is that one's now

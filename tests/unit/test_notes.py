@@ -314,3 +314,59 @@ def test_a_figure_the_key_cannot_read_without_its_colon_is_named_never_dropped(l
     assert parse("Milestone: Design mockups\nDone: 40%\nDone with the mockups, thanks\n").ok  # words: a sentence
     wrapped = parse("Milestone: Design mockups\nDone: 40%\nPlan: we finish the screens;\nDone 3 of 5 so far\n")
     assert wrapped.ok and wrapped.blocks[0].plan == "we finish the screens; Done 3 of 5 so far"
+
+
+def test_what_a_note_says_under_no_key_in_its_midst_is_named_never_dropped() -> None:
+    """The notes audit: a sentence between two keys ("The client changed the brief…" under Done) was dropped, and
+    the note accepted without it. Named, as a line the note cannot place; a greeting ("Thanks!") and the words
+    after the note's last line (a sign-off) are not."""
+    note = parse("Milestone: Design mockups\nDone: 50%\nThe client changed the brief again on Friday, so two screens "
+                 "restart.\nRemaining: 3 days\n")
+    assert not note.ok and english(list(note.problems)).startswith(
+        'line 3: "The client changed the brief again on Friday, so two screen…" is under no key')
+    between = parse("Milestone: Design mockups\nDone: 60%\n\nA remark between the two blocks here\n\n"
+                    "Milestone: Content migration\nDone: 100%\n")
+    assert not between.ok and "line 4:" in english(list(between.problems))
+    assert parse("Milestone: Design mockups\nDone: 60%\nThanks!\n\nMilestone: Content migration\nDone: 100%\n").ok
+    assert parse("Milestone: Design mockups\nDone: 60%\n\nLet me know if you need anything else.\n").ok
+
+
+def test_a_key_written_as_a_list_item_is_read() -> None:
+    """The notes audit: "- Milestone: Design mockups" got "no Milestone: line found"; under a Plan, a list item
+    naming a key is the Plan's."""
+    note = parse("- Milestone: Design mockups\n- Done: 40%\n\n1. Milestone: Content migration\n2. Done: 100%\n")
+    assert note.ok, note.problems
+    assert [(b.uid, b.done) for b in note.blocks] == [("design-1", 40), ("content-1", 100)]
+    planned = parse("Milestone: Design mockups\nDone: 40%\nPlan:\n- Done: the wireframes first\n- daily review\n")
+    assert planned.ok and planned.blocks[0].plan == "- Done: the wireframes first - daily review"
+
+
+def test_words_after_a_key_without_its_colon_are_a_sentence_and_an_eta_is_named_with_its_problem() -> None:
+    """The notes audit: "Expected 2 more rounds of client feedback." was answered "needs a colon, as in
+    "Expected: 2 more rounds…"" — which, sent so, is not a date. A figure with a unit at most is the key's; an
+    "ETA" whatever follows it is, and the reply says what is wrong with the value at once."""
+    assert parse("Milestone: Design mockups\nDone: 50%\nExpected 2 more rounds of client feedback.\n").ok
+    assert parse("Milestone: Design mockups\nDone: 50%\nLeft 2 screens for Bob.\n").ok
+    said = english(list(parse("Milestone: Design mockups\nDone: 50%\nETA next week\n").problems))
+    assert 'line 3: "ETA" needs a colon' in said and 'line 3: "next week" is not a date' in said
+
+
+def test_a_weekday_beside_a_date_must_agree_with_it() -> None:
+    """The notes audit: "ETA: Thursday 4 Dec" (a Friday) was read as Friday the 4th, the weekday dropped without a
+    word; "2026-12-09 (Wednesday)" was "not a date"; "Tues" and "Thurs" were refused."""
+    with pytest.raises(ValueError, match="names another day of the week"):
+        parse_eta("Thursday 4 Dec", TODAY)
+    assert parse_eta("Friday 4 Dec", TODAY) == dt.date(2026, 12, 4)
+    assert parse_eta("2026-12-09 (Wednesday)", TODAY) == dt.date(2026, 12, 9)
+    assert parse_eta("Tues", TODAY) == dt.date(2026, 12, 1) and parse_eta("Thurs", TODAY) == dt.date(2026, 12, 3)
+
+
+@pytest.mark.parametrize("language", ["tr", "bn"])
+def test_an_unknown_keys_problem_lists_the_keys_in_the_teams_language(language: str) -> None:
+    """The notes audit: Turkish and Bengali replies listed the known keys in English."""
+    from deadlinewatch.adapters.templates import letters
+    from deadlinewatch.core.notes import NOTE_KEYS
+
+    problems = parse("Milestone: Design mockups\nDone: 40%\nStatus: fine\n").problems
+    said = letters().say(language, list(problems))
+    assert said.endswith(", ".join(NOTE_KEYS[language].values()) + ")"), said

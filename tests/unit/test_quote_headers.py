@@ -104,3 +104,68 @@ def test_a_thanks_between_two_blocks_is_no_end_of_the_note() -> None:
     """The second review: "Thanks!" under the first block cut the second, and the note was accepted without it."""
     text = "Milestone: Design mockups\nDone: 60%\nThanks!\n\nMilestone: Content migration\nDone: 100%\n"
     assert strip_reply(text) == text.strip()
+
+
+def _html_note(html: str) -> str:
+    from email.message import EmailMessage
+
+    from deadlinewatch.core.message_text import body_text
+    msg = EmailMessage()
+    msg.set_content(html, subtype="html")
+    return body_text(msg)[0]
+
+
+@pytest.mark.parametrize("program", ["outlook", "gmail"])
+def test_html_only_mail_keeps_a_cause_and_a_plan_written_over_several_lines(program: str) -> None:
+    """The notes audit: Outlook writes each line as a <p>, Gmail as a <div>; each made a blank line between two
+    lines, which ends a Cause or Plan — "…arrived a week late, and the client" reached the client's letter, the
+    Plan's list was lost, and the note was accepted. A line a block; an empty block the blank line typed."""
+    lines = ["Milestone: Design mockups", "Done: 60%", "Cause: the brand assets arrived a week late, and the client",
+             "changed the brief twice.", "Plan:", "- a second designer joins on Monday",
+             "- we review the mockups with the client daily"]
+    if program == "outlook":
+        html = "\r\n".join(f"<p class=MsoNormal>{line}<o:p></o:p></p>" for line in lines) + \
+            "\r\n<p class=MsoNormal><o:p>&nbsp;</o:p></p>\r\n<p class=MsoNormal>Alice<o:p></o:p></p>"
+    else:
+        html = '<div dir="ltr">' + "".join(f"<div>{line}</div>" for line in lines) + "<div><br></div>" \
+            "<div>Alice</div></div>"
+    text = _html_note(html)
+    note = parse_note("[acme-web] progress", text, [MilestoneRef("acme-web", "design-1", "Design mockups")],
+                      ["acme-web"], dt.date(2026, 11, 30))
+    assert note.ok, note.problems
+    [block] = note.blocks
+    assert block.cause == "the brand assets arrived a week late, and the client changed the brief twice."
+    assert block.plan == "- a second designer joins on Monday - we review the mockups with the client daily"
+    # the markup's own line wrapping is a space, as a browser shows it; a list is a hyphen list
+    assert _html_note("<p>Plan: review\r\ndaily</p><ul><li>one</li><li>two</li></ul>") == \
+        "Plan: review daily\n- one\n- two"
+
+
+@pytest.mark.parametrize("closing", ["Best wishes,\nAlice", "Regards - Alice", "Thanks a lot\nAlice", "Talk soon,",
+                                     "All the best,\nAlice"])
+def test_a_sign_off_under_the_plan_never_joins_it(closing: str) -> None:
+    """The notes audit: "Best wishes, Alice" under the Plan was read as the Plan's next line, and the client's
+    letter said "…we review the mockups daily Best wishes, Alice"."""
+    text = strip_reply(f"{NOTE}{closing}\n")
+    assert text == NOTE.strip(), text
+
+
+@pytest.mark.parametrize("plan", ["Plan:\n- a second designer joins on Monday\n- Daily Reviews",
+                                  "Plan:\n- Load Testing", "Plan:\n- a second designer\n-Overtime"])
+def test_a_hyphen_lists_last_item_is_no_signature(plan: str) -> None:
+    """The notes audit: the Plan's last item "- Daily Reviews" was taken for a signed name ("-Alice") and cut."""
+    text = f"Milestone: Design mockups\nDone: 60%\n{plan}"
+    assert strip_reply(text) == text
+    assert strip_reply("Milestone: Design mockups\nPlan: review daily\n-Alice") == \
+        "Milestone: Design mockups\nPlan: review daily"
+
+
+@pytest.mark.parametrize("headers", [
+    "Kimden: Studio PM\nGönderildi: 30 Kasım 2026 Pazartesi 10:12\nKime: Ayşe Yılmaz\nKonu: Ynt: [acme-web] progress",
+    "Von: Studio PM\nGesendet: Montag, 30. November 2026 10:12\nAn: Alice Example\nCc:\nBetreff: AW: progress",
+])
+def test_an_outlook_header_block_naming_the_sender_without_an_address_ends_the_note(headers: str) -> None:
+    """The notes audit: inside one organisation Outlook names the sender without an address; a Turkish reply to
+    the daemon's own reply was refused with eight problems about lines the sender never wrote."""
+    text = strip_reply(f"{NOTE}\n{headers}\n\nAşama: Design mockups\n- Design mockups: %40\n")
+    assert text == NOTE.strip(), text

@@ -14,35 +14,68 @@ from deadlinewatch.core.notes import fold, is_note_line  # a note's own lines ar
 
 
 class _TextOfHtml(HTMLParser):
-    """HTML to lines of text: block elements break lines, scripts and styles vanish."""
+    """HTML to lines of text as a mail program shows them: a block element starts a line of its own (one break,
+    not a blank line: Outlook writes each line as a <p>, Gmail as a <div>), <br> breaks a line, an empty block
+    (<p>&nbsp;</p>, <div><br></div>) is the blank line the sender typed, a list item is a hyphen list's line; the
+    whitespace of the markup (its source's line wrapping) is a space, as a browser shows it; scripts, styles and
+    quoted replies (<blockquote>) vanish."""
 
-    BREAKS: ClassVar[set[str]] = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"}
+    BLOCKS: ClassVar[set[str]] = {"p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote",
+                                  "ul", "ol", "pre"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self._line = False  # the line being written holds text (or a no-break space: an empty block's)
         self._skip = 0
         self._quote = 0
+        self._pre = 0
+
+    def _break(self, always: bool = False) -> None:
+        if self._skip or self._quote:
+            return
+        if always or self._line:
+            self.parts.append("\n")
+            self._line = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head"):
             self._skip += 1
+        if tag in self.BLOCKS:
+            self._break()
         if tag == "blockquote":
             self._quote += 1  # quoted replies in HTML mail: not part of this note
-        if tag in self.BREAKS:
-            self.parts.append("\n")
+        if tag == "pre":
+            self._pre += 1
+        if tag == "br":
+            self._break(always=True)
+        if tag == "li":
+            self.handle_data("- ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head"):
             self._skip = max(self._skip - 1, 0)
         if tag == "blockquote":
             self._quote = max(self._quote - 1, 0)
-        if tag in self.BREAKS:
-            self.parts.append("\n")
+        if tag == "pre":
+            self._pre = max(self._pre - 1, 0)
+        if tag in self.BLOCKS:
+            self._break()
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and not self._quote:
+        if self._skip or self._quote:
+            return
+        if self._pre:
             self.parts.append(data)
+            self._line = not data.endswith("\n")
+            return
+        data = _MARKUP_SPACE.sub(" ", data)  # the markup's own line breaks and indents are a space
+        if data.strip(" ") or (data and self._line):
+            self.parts.append(data)
+            self._line = True
+
+
+_MARKUP_SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is text (an empty <p>&nbsp;</p>)
 
 
 def html_to_text(markup: str) -> str:
@@ -101,6 +134,7 @@ _COLON_END = re.compile(r"[:：]\s*$")
 _ADDRESS = re.compile(r"[^\s<>()\[\]@]+@[^\s<>()\[\]@]+\.[^\s<>()\[\]@]+")
 _WHEN = re.compile(r"\d{1,2}[:.]\d{2}|\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d")
 _LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*(.*)$")
+_EMPTY_LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*()$")  # "Cc:" with nobody after it
 _NOTE_LINE = re.compile(r"^\s*[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}\s?[:：]\s")  # "Plan: …", "Kalan süre: …"
 _SEPARATOR = re.compile(r"^\s*(-{3,}.*\S.*-{3,}|_{10,}|-{10,})\s*$")
 
@@ -112,13 +146,18 @@ def _attribution(line: str, below: str, last: bool) -> bool:
 
 
 def _header_block(lines: list[str], i: int) -> bool:
+    """Does an original message's header block start here: "From: … address …" and two "Label: …" lines under
+    it, one naming a time — or, with no address (Outlook names a sender of the same organisation by name alone:
+    "Kimden: Studio PM"), three, all four lines of one block, none a note's (an empty "To:" or "Cc:" too)."""
     first = _LABEL.match(lines[i])
-    if first is None or not _ADDRESS.search(first[1]) or is_note_line(lines[i]):
+    if first is None or is_note_line(lines[i]):
         return False
-    following = [_LABEL.match(line) for line in lines[i + 1:i + 4]]
+    addressed = _ADDRESS.search(first[1]) is not None
+    following = [_LABEL.match(line) or _EMPTY_LABEL.match(line) for line in lines[i + 1:i + 4]]
     labels = [m for m in following if m is not None]
     # a note's own lines are no header: "Cause: files from jane@acme.example", then "Plan: …" and "ETA: 2026-12-10"
-    return len(labels) >= 2 and following[0] is not None and not any(map(is_note_line, lines[i + 1:i + 4])) and any(
+    return len(labels) >= (2 if addressed else 3) and following[0] is not None and (
+        addressed or None not in following) and not any(map(is_note_line, lines[i + 1:i + 4])) and any(
         re.search(r"\d{1,2}:\d{2}|\d{4}", m[1]) for m in labels)
 
 
@@ -149,9 +188,14 @@ def quote_start(lines: list[str]) -> int | None:
 # line: "Saygılarımla," and the name under it were read as the Plan's next lines, which the client's letter quotes.
 # Folded as notes.fold compares ("İyi", "iyi" and "Iyi" alike; "tesekkurler" written without its accents too)
 _CLOSINGS = frozenset(map(fold, (
-    "thanks", "thank you", "many thanks", "regards", "best regards", "kind regards", "best", "cheers", "br",
-    "saygılarımla", "teşekkürler", "teşekkür ederim", "iyi çalışmalar", "iyi günler", "kolay gelsin", "sevgiler",
-    "ধন্যবাদ", "ধন্যবাদান্তে", "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা")))
+    "thanks", "thank you", "many thanks", "thanks a lot", "thanks again", "thanks so much", "thank you so much",
+    "thanks in advance", "thx", "regards", "best regards", "kind regards", "warm regards", "warmest regards",
+    "best wishes", "all the best", "best", "cheers", "br", "talk soon", "speak soon", "take care", "sincerely",
+    "yours", "saygılarımla", "teşekkürler", "teşekkür ederim", "çok teşekkürler", "iyi çalışmalar", "iyi günler",
+    "iyi akşamlar", "kolay gelsin", "sevgiler", "selamlar", "görüşmek üzere", "ধন্যবাদ", "ধন্যবাদান্তে",
+    "শুভেচ্ছান্তে", "শুভেচ্ছা সহ", "শুভেচ্ছা")))
+# a closing and the name after it on one line: "Saygılarımla, Ayşe", "Regards - Alice", "Thanks – Bob"
+_CLOSING_AND_NAME = re.compile(r",|\s[-–—]\s")
 _SENT_FROM = tuple(map(fold, ("sent from my", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")))
 
 
@@ -160,13 +204,17 @@ def closing_line(lines: list[str]) -> int | None:
     "Sent from my iPhone", "-Alice") below a line of the note ("Key: value"; a "Thanks!" above the note greets) and
     with no more of the note below it (a "Thanks!" between two blocks is no end); None when there is none."""
     keyed = False
+    above = ""  # the last line with text above this one
     for i, line in enumerate(lines):
         said = fold(line).rstrip("!,.;:-– ")
-        closing = said.split(",")[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) \
-            or _DASHED_NAME.match(line) is not None
+        # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item
+        signed = _DASHED_NAME.match(line) is not None and not (
+            _COLON_END.search(above) or above.lstrip().startswith(("-", "–", "—", "*", "•")))
+        closing = _CLOSING_AND_NAME.split(said)[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) or signed
         if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
             return i
         keyed = keyed or ":" in line or "：" in line
+        above = line if line.strip() else above
     return None
 
 

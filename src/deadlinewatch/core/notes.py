@@ -47,6 +47,10 @@ NOTE_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+# the keys as an unknown key's problem lists them, in the team's language (NOTE_KEYS', joined: test_notes checks)
+KNOWN_KEYS = phrase(_("Milestone, Done, Remaining, ETA, Cause, Plan, Prevent, Blocked"))
+
+
 def note_keys(language: str) -> dict[str, str]:
     """The note's keys in a language (its base language's; English when it has none)."""
     return NOTE_KEYS.get(language.replace("-", "_").split("_")[0], NOTE_KEYS["en"])
@@ -75,13 +79,14 @@ def fold(text: str) -> str:
 
 
 _KEY_INDEX = {fold(alias): key for key, aliases in KEY_ALIASES.items() for alias in aliases}
-_LINE = re.compile(r"^\s*([^:：]{1,40}?)\s*[:：]\s*(.*?)\s*$")
+# "Key: value", the key perhaps a list's item ("- Done: 40%", "• Milestone: Design", "1. Milestone: Design")
+_LINE = re.compile(r"^\s*(?P<bullet>(?:[-*•·–]|\d{1,2}[.)])\s*)?(?P<key>[^:：]{1,40}?)\s*[:：]\s*(?P<value>.*?)\s*$")
 
 
 def is_note_line(line: str) -> bool:
     """Is this a "Key: value" line of a note, by one of its keys in any language ("Done: 60%", "Kalan: 4 gün")?"""
     m = _LINE.match(line)
-    return m is not None and fold(m.group(1)) in _KEY_INDEX
+    return m is not None and fold(m.group("key")) in _KEY_INDEX
 
 
 MAX_BLOCKS = 100  # milestone blocks in one note: a project's worth, never a flood (the reply answers each)
@@ -201,7 +206,10 @@ def _weekday_names() -> dict[str, int]:
     from babel.dates import get_day_names
 
     return {fold(name): i for language in ("en", "tr", "bn") for width in ("wide", "abbreviated")
-            for i, name in get_day_names(width, "format", language).items()}
+            for i, name in get_day_names(width, "format", language).items()} | _MORE_WEEKDAYS
+
+
+_MORE_WEEKDAYS = {"tues": 1, "weds": 2, "thur": 3, "thurs": 3}  # English shortenings people write besides Babel's
 
 
 def weekday_ahead(value: str, today: dt.date) -> dt.date | None:
@@ -230,8 +238,25 @@ def _weekday_named(value: str) -> int | None:
 
 def parse_eta(value: str, today: dt.date) -> dt.date:
     """An ISO date, one with a month name in English, Turkish or Bengali (without a year: workdays.day_and_month),
-    or a weekday's name (weekday_ahead). 03/04 is refused, not guessed."""
+    or a weekday's name (weekday_ahead). 03/04 is refused, not guessed. A date with its weekday beside it
+    ("Thursday 3 Dec", "2026-12-09 (Wednesday)") is read without it, and refused when the two disagree: which one
+    the sender meant, only they know."""
     v = value.translate(BENGALI_DIGITS).strip()
+    tokens = re.split(r"([\s,.()]+)", v)
+    named = {d for t in tokens if (d := _weekday_names().get(fold(t))) is not None}
+    if named and _weekday_named(v) is None:
+        rest = "".join(t for t in tokens if fold(t) not in _weekday_names()).strip(" ,.()")
+        if re.search(r"\d", rest):
+            day = _date_of(rest, value, today)
+            if named != {day.weekday()}:
+                raise NoteProblem(phrase(_('"%(value)s" names another day of the week than %(date)s; write the date '
+                                           'again'), value=value, date=day))
+            return day
+    return _date_of(v, value, today)
+
+
+def _date_of(v: str, value: str, today: dt.date) -> dt.date:
+    """parse_eta's reading of `v` (its digits Latin), `value` as the sender wrote it."""
     try:
         return dt.date.fromisoformat(v)
     except ValueError:
@@ -340,17 +365,24 @@ _CANONICAL = frozenset(map(fold, ("done", "remaining", "eta", "tamamlanan", "kal
                                   "বাকি", "সম্ভাব্য তারিখ")))
 
 
-def _without_colon(line: str, today: dt.date, week_length: int, wrapped: bool = False) -> tuple[str, str] | None:
+_FIGURE = re.compile(r"^\d+(?:[.,]\d+)?\s*%?\s*[^\W\d_]*\.?$")  # "140%", "3 fortnights": a figure, a unit at most
+_DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}")  # "03/04", "2026-13-01"
+
+
+def _without_colon(line: str, today: dt.date, week_length: int, wrapped: bool = False
+                   ) -> tuple[str, str, Phrase | None] | None:
     """A line that gives Done, Remaining or ETA with no colon ("Done 60%", "Kalan süre - 4 gün"): the key as written
     and its value, when the value reads as that key's would — or, but for a line below a Cause or Plan (`wrapped`:
     "Done 3 of the 5 screens" goes on the sentence), is a figure or a weekday it cannot read ("Done 140%", "ETA
-    03/04"); else None (a Plan's next line saying "done by Friday and reviewed" is the Plan's)."""
+    03/04"); else None (a Plan's next line saying "done by Friday and reviewed" is the Plan's). Third, what is wrong
+    with the value itself (None when it reads right): the sender fixes both at once."""
     words = line.split()
     for n in (2, 1):  # the two-word names first: "kalan süre", "tahmini bitiş"
         key = _KEY_INDEX.get(fold(" ".join(words[:n]))) if len(words) > n else None
         if key not in ("done", "remaining", "eta"):
             continue
         value = " ".join(words[n:]).lstrip("-–—=~ ")
+        wrong: Phrase | None = None
         try:
             if key == "done":
                 parse_percent(value)
@@ -358,14 +390,33 @@ def _without_colon(line: str, today: dt.date, week_length: int, wrapped: bool = 
                 parse_duration(value, week_length)
             else:
                 parse_eta(value, today)
-        except NoteProblem:
+        except NoteProblem as e:
+            wrong = e.words
             # a value that is a figure or a weekday is the key's all the same, only wrong ("ETA 03/04", "Done 140%",
             # "ETA next Friday" asked about): named, with its problem, never dropped; words ("done with the mockups")
             # are a sentence, not a key
-            if (wrapped or not value[:1].isdigit()) and (key != "eta" or _weekday_named(value) is None):
+            if key == "eta":  # "ETA" itself is no word of a sentence: "ETA next week" is the key, unread
+                if _weekday_named(value) is None and (wrapped or not (
+                        _DATE_LIKE.match(value) or fold(" ".join(words[:n])) == "eta")):
+                    return None
+            elif wrapped or not _FIGURE.match(value):  # "Left 2 screens for Bob" says something else
                 return None
-        return " ".join(words[:n]), value
+        return " ".join(words[:n]), value, wrong
     return None
+
+
+STRAY_WORDS = 4  # a line of fewer words under no key ("Thanks!", "See you Monday") greets; one of more says something
+
+
+def _stray(line: str, below: Sequence[str]) -> bool:
+    """Is this line, in a block and under no key, something the team said that the note would lose: a sentence with
+    more of the note below it — not a greeting ("Thanks!"), and not the words after the note's last line (a
+    sign-off, a signature with no "-- " above it: those are never read)."""
+    return len(line.split()) >= STRAY_WORDS and any(map(is_note_line, below))
+
+
+def _shortened(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
 
 
 def _marks_agree(written: str, name: str) -> bool:
@@ -393,12 +444,15 @@ def parse_note(
     current: dict[str, tuple[int, str]] | None = None
     last_key: str | None = None
 
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             last_key = None
             continue
         m = _LINE.match(line)
-        key = _KEY_INDEX.get(fold(m.group(1))) if m else None
+        key = _KEY_INDEX.get(fold(m.group("key"))) if m else None
+        if m and m.group("bullet") and last_key in ("cause", "plan", "prevent"):
+            key = None  # "- Done: the mockups" in a Plan's hyphen list is the Plan's
         if (key is None and current is not None
                 and (said := _without_colon(line, today, week_length, last_key in ("cause", "plan", "prevent")))
                 is not None
@@ -406,18 +460,24 @@ def parse_note(
             # "Done 60%", "Remaining – 4 days": a value lost without a word, or glued into the Plan above it
             problems.append(phrase(_('line %(line)s: "%(key)s" needs a colon before its value, as in '
                                      '"%(key)s: %(value)s"'), line=lineno, key=said[0], value=said[1]))
+            if said[2] is not None:
+                problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=said[2]))
             continue
         if key is None:
             if current is not None and last_key in ("cause", "plan", "prevent"):
                 n, old = current[last_key]
                 current[last_key] = (n, f"{old} {line.strip()}".strip())
             elif current is not None and m:
-                known = ", ".join(k.capitalize() if k != "eta" else "ETA" for k in KEY_ALIASES)
                 problems.append(phrase(_('line %(line)s: unknown key "%(key)s" (known keys: %(known)s)'),
-                                       line=lineno, key=m.group(1), known=known))
+                                       line=lineno, key=m.group("key"), known=KNOWN_KEYS))
+            elif current is not None and _stray(line, lines[lineno:]):
+                # what the team said, under no key: never dropped without a word (a note is taken whole)
+                problems.append(phrase(_('line %(line)s: "%(text)s" is under no key; a sentence goes on the line '
+                                         'after "Cause:", "Plan:" or "Prevent:" (with no blank line above it)'),
+                                       line=lineno, text=_shortened(line.strip())))
             continue
         assert m is not None
-        value = m.group(2)
+        value = m.group("value")
         if key == "milestone":
             if len(raw_blocks) == MAX_BLOCKS:
                 return ParsedNote(project, (), (phrase(_("line %(line)s: a note has at most %(count)s milestone "
@@ -427,12 +487,12 @@ def parse_note(
             raw_blocks.append((lineno, current))
         elif current is None:
             problems.append(phrase(_('line %(line)s: "%(key)s:" comes before any "Milestone:" line'), line=lineno,
-                                   key=m.group(1)))
+                                   key=m.group("key")))
             continue
         elif key in current:
             block_name = current["milestone"][1]
             problems.append(phrase(_('line %(line)s: "%(key)s:" appears twice in the block for "%(name)s"'),
-                                   line=lineno, key=m.group(1), name=block_name))
+                                   line=lineno, key=m.group("key"), name=block_name))
         else:
             current[key] = (lineno, value)
         last_key = key

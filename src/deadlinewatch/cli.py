@@ -271,11 +271,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from deadlinewatch import replay
+    from deadlinewatch.config.loading import load_policy
 
     policy_section = None
     path = args.config or os.environ.get("DEADLINEWATCH_CONFIG")
     if path:
-        policy_section = config_mod.load(path).policy
+        policy_section = load_policy(path)  # its [policy] alone: replay needs no server, secret or project
     return replay.main(Path(args.file), policy_section, as_json=args.json, trace=args.trace)
 
 

@@ -169,3 +169,21 @@ def test_an_outlook_header_block_naming_the_sender_without_an_address_ends_the_n
     the daemon's own reply was refused with eight problems about lines the sender never wrote."""
     text = strip_reply(f"{NOTE}\n{headers}\n\nAşama: Design mockups\n- Design mockups: %40\n")
     assert text == NOTE.strip(), text
+
+
+@pytest.mark.parametrize("signature", [
+    "Bob Builder\nSenior Developer, Studio\nPhone: +1 555 0100\nWeb: www.studio.example",
+    "Ayşe Yılmaz\nT: 0212 555 01 00\nCONFIDENTIALITY NOTICE: This e-mail is private.",
+    "\nBob\nCep: 0532 000 00 00",
+])
+def test_a_signature_with_contact_lines_ends_the_note(signature: str) -> None:
+    """The contract audit: a mail program's signature with no "-- " above it kept its "Phone:" line, an unknown
+    key: the whole note was refused. Its contact lines end the note, with the name and title above them — not a
+    Plan's words."""
+    text = strip_reply(f"{NOTE}{signature}\n")
+    assert text == NOTE.strip(), text
+    note = parse_note("[acme-web] progress", text, [MilestoneRef("acme-web", "design-1", "Design mockups")],
+                      ["acme-web"], dt.date(2026, 11, 30))
+    assert note.ok and note.blocks[0].plan == "a second designer joins on Monday"
+    kept = "Milestone: Design mockups\nPlan: call the client;\nwe review daily.\nCause: mail from bob@brand.example"
+    assert strip_reply(kept) == kept

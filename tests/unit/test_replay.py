@@ -83,3 +83,20 @@ def test_a_bad_row_names_its_line_and_column() -> None:
         rows(CSV.splitlines()[0] + "\n" + CSV.splitlines()[1] + "\nx,2026-03-20,,2026-03-02,lots,,,2026-03-20\n")
     with pytest.raises(ReplayFormatError, match="completed_on is empty"):
         rows(CSV.splitlines()[0] + "\nx,2026-03-20,,2026-03-02,,,,\n")
+
+
+def test_replay_reads_the_policy_of_a_config_and_nothing_else(tmp_path: Path) -> None:
+    """The contract audit: `replay` with a config checked the whole file — on a server whose passwords are systemd
+    credentials (there only inside the service) it exited 78, as it did for a file of [policy] alone. It reads
+    [policy], and a problem in it is still named."""
+    path = tmp_path / "r.csv"
+    path.write_text(CSV)
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[policy]\nwarn_probability = 0.99\n")
+    run = [sys.executable, "-m", "deadlinewatch", "--config", str(policy), "replay", str(path), "--json"]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["methods"]["deadlinewatch"]["alarmed"] >= 1
+    policy.write_text("[policy]\nwarn_probability = 2\n")
+    out = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 78 and "policy.warn_probability" in out.stderr

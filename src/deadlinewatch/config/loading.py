@@ -23,6 +23,7 @@ from deadlinewatch.config.schema import (
     Key,
     OAuth2Table,
     Offer,
+    PolicySection,
     Project,
     keys_of,
 )
@@ -37,6 +38,23 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
     """Read and validate the whole file; raise ConfigError listing every problem."""
     env = os.environ if env is None else env
     path = Path(path)
+    return from_dict(_parsed(path), path, env)
+
+
+def load_policy(path: str | os.PathLike[str]) -> PolicySection:
+    """The file's [policy] alone, validated (every problem in it raised at once): what `replay` reads of a
+    config — whose servers, secrets and projects it never needs (a service's credentials are not there outside
+    the service)."""
+    path = Path(path)
+    problems: list[str] = []
+    values = _read_section(_parsed(path).get("policy", {}), keys_of(PolicySection), "policy", problems)
+    _check_policy(values, problems)
+    if problems:
+        raise ConfigError(problems, path)
+    return _typed(PolicySection, values)
+
+
+def _parsed(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -49,7 +67,7 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path) from None
-    return from_dict(doc, path, env)
+    return doc
 
 
 def system_timezone() -> str:
@@ -280,11 +298,7 @@ def _check_together(sections: dict[str, dict[str, Any]], env: Mapping[str, str],
             'server writes in Authentication-Results, e.g. "mx.studio.example")'
         )
 
-    pol = sections["policy"]
-    if pol["alert_probability"] is not None and pol["warn_probability"] is not None and \
-            pol["alert_probability"] >= pol["warn_probability"]:
-        problems.append(f"policy.alert_probability = {pol['alert_probability']}: must be below "
-                        f"policy.warn_probability ({pol['warn_probability']}) — the manager hears before the client")
+    _check_policy(sections["policy"], problems)
     web = sections["web"]
     credential = Path(env.get("CREDENTIALS_DIRECTORY", "").split(":")[0] or "/nonexistent") / "web-password"
     if not web["password_file"] and credential.is_file():  # systemd's LoadCredential=web-password:…
@@ -301,6 +315,13 @@ def _check_together(sections: dict[str, dict[str, Any]], env: Mapping[str, str],
                         "`deadlinewatch web-password --out FILE`)")
     if web["base_url"] and not web["listen"]:
         problems.append("web.base_url is set but web.listen is not: the pages it points at are not served")
+
+
+def _check_policy(pol: dict[str, Any], problems: list[str]) -> None:
+    if pol["alert_probability"] is not None and pol["warn_probability"] is not None and \
+            pol["alert_probability"] >= pol["warn_probability"]:
+        problems.append(f"policy.alert_probability = {pol['alert_probability']}: must be below "
+                        f"policy.warn_probability ({pol['warn_probability']}) — the manager hears before the client")
 
 
 def _offers(raw: Any, problems: list[str]) -> list[Offer]:

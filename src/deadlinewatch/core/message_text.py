@@ -210,12 +210,40 @@ def closing_line(lines: list[str]) -> int | None:
         # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item
         signed = _DASHED_NAME.match(line) is not None and not (
             _COLON_END.search(above) or above.lstrip().startswith(("-", "–", "—", "*", "•")))
-        closing = _CLOSING_AND_NAME.split(said)[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) or signed
+        closing = _CLOSING_AND_NAME.split(said)[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) or signed \
+            or _contact(line)
         if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
-            return i
+            return _signed_above(lines, i) if _contact(line) else i
         keyed = keyed or ":" in line or "：" in line
         above = line if line.strip() else above
     return None
+
+
+# a signature's contact line ("Phone: +1 555 0100", "T: 0212 …", "Web: www.studio.example", "Cep: 0532 …") or a
+# disclaimer ("CONFIDENTIALITY NOTICE: …"): a mail program's signature needs no "-- " above it
+_CONTACT_LABELS = frozenset(map(fold, (
+    "phone", "tel", "telephone", "mobile", "cell", "fax", "email", "e-mail", "mail", "web", "website", "www", "t",
+    "m", "f", "e", "w", "p", "skype", "linkedin", "address", "telefon", "cep", "faks", "adres", "e-posta", "eposta",
+    "ফোন", "মোবাইল", "ইমেইল", "ই-মেইল", "ঠিকানা")))
+_CONTACT_VALUE = re.compile(r"[\d@]|www\.|https?://")
+_DISCLAIMER = tuple(map(fold, ("confidentiality notice", "confidential", "disclaimer", "gizlilik", "yasal uyarı")))
+
+
+def _signed_above(lines: list[str], i: int) -> int:
+    """Where a signature whose contact line is `i` begins: the name and title lines right above it ("Bob Builder",
+    "Senior Developer, Studio": short, capitalised, no sentence's full stop, no key), not a Plan's wrapped words."""
+    while i > 0 and (above := lines[i - 1].strip()) and ":" not in above and above[:1].isupper() \
+            and len(above.split()) <= 5 and not above.endswith((".", ";")):
+        i -= 1
+    return i
+
+
+def _contact(line: str) -> bool:
+    label, colon, value = line.partition(":")
+    if not colon:
+        return False
+    name = fold(label).strip(" *")
+    return (name in _CONTACT_LABELS and _CONTACT_VALUE.search(value) is not None) or name.startswith(_DISCLAIMER)
 
 
 _DASHED_NAME = re.compile(r"^\s*(?:--?|—)(?:[A-ZÇĞİÖŞÜ]\w*|\s[A-ZÇĞİÖŞÜ]\w*\s[A-ZÇĞİÖŞÜ]\w*)\s*$")  # "-Alice"

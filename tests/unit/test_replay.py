@@ -100,3 +100,12 @@ def test_replay_reads_the_policy_of_a_config_and_nothing_else(tmp_path: Path) ->
     policy.write_text("[policy]\nwarn_probability = 2\n")
     out = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert out.returncode == 78 and "policy.warn_probability" in out.stderr
+
+
+@pytest.mark.parametrize(("cell", "said"), [("150,", "percent_done = 150 is impossible"),
+                                            ("10,-3", "remaining_days = -3 is impossible"),
+                                            ("nan,", "percent_done = nan is impossible")])
+def test_an_impossible_figure_in_a_replay_file_is_refused_naming_its_line(cell: str, said: str) -> None:
+    """The contract audit: percent_done = 150 and remaining_days = -3 were scored (P(miss) 0, Brier 1.0)."""
+    with pytest.raises(ReplayFormatError, match=f"line 2: {said}"):
+        rows(CSV.splitlines()[0] + f"\nx,2026-03-20,,2026-03-02,{cell},,2026-03-27\n")

@@ -12,6 +12,7 @@ manager's early risk alert, core/alert.py, on the same forecasts) — are scored
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,15 @@ def _number(value: str, line: int, column: str) -> float | None:
         raise ReplayFormatError(f'line {line}: {column} = "{value}" is not a number') from None
 
 
+def _within(n: float | None, low: float, high: float, line: int, column: str) -> float | None:
+    """A number kept only when it can be so (a note's `Done:` is 0–100%, a `Remaining:` no negative time): an
+    impossible one is refused, naming its line, rather than scored."""
+    if n is not None and not (low <= n <= high):  # NaN fails both
+        bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f"{low:g} or more"
+        raise ReplayFormatError(f"line {line}: {column} = {n:g} is impossible; it must be {bound}")
+    return n
+
+
 def read_rows(records: Iterable[dict[str, str]], fieldnames: Sequence[str]) -> list[Row]:
     missing = [c for c in HEADER if c not in fieldnames]
     if missing:
@@ -98,8 +108,10 @@ def read_rows(records: Iterable[dict[str, str]], fieldnames: Sequence[str]) -> l
             deadline=_required_date(rec["deadline"], line, "deadline"),
             started_on=_date(rec["started_on"] or "", line, "started_on"),
             reported_on=_required_date(rec["reported_on"], line, "reported_on"),
-            percent_done=_number(rec["percent_done"] or "", line, "percent_done"),
-            remaining_days=_number(rec["remaining_days"] or "", line, "remaining_days"),
+            percent_done=_within(_number(rec["percent_done"] or "", line, "percent_done"), 0, 100, line,
+                                 "percent_done"),
+            remaining_days=_within(_number(rec["remaining_days"] or "", line, "remaining_days"), 0, math.inf, line,
+                                   "remaining_days"),
             eta=_date(rec["eta"] or "", line, "eta"),
             completed_on=_required_date(rec["completed_on"], line, "completed_on"),
         ))

@@ -114,6 +114,17 @@ def test_a_client_address_in_another_script_is_written_as_mail_servers_know_it_o
     assert 'projects[0].client.email = "jäne@client.example"' in str(e.value) and "SMTPUTF8" in str(e.value)
 
 
+def test_a_team_of_nobody_is_refused(tmp_path: Path) -> None:
+    """The contract audit: team.members = [] was "valid", and every note was then refused for ever."""
+    path = minimal(tmp_path)
+    text = path.read_text()
+    start = text.index("members = ")
+    path.write_text(text[:start] + "members = []" + text[text.index("\n", start):])
+    with pytest.raises(ConfigError) as e:
+        load(path, env={"IMAP_PW": "x"})
+    assert "team.members = []: expected at least one team member's address" in str(e.value)
+
+
 def test_missing_required_keys_say_what_is_expected(tmp_path: Path) -> None:
     path = tmp_path / "dw.toml"
     path.write_text("[imap]\nport = 993\n")

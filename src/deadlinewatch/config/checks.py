@@ -96,6 +96,15 @@ def email_list(v: Any) -> tuple[str, ...]:
     return tuple(email(x) for x in v)
 
 
+def senders(v: Any) -> tuple[str, ...]:
+    """team.members: at least one address — with none, every note would be refused, for ever, without a word."""
+    addresses = email_list(v)
+    if not addresses:
+        raise ValueError('at least one team member\'s address, e.g. ["alice@studio.example"]: only they may send '
+                         "progress notes, and with none every note is refused")
+    return addresses
+
+
 def string_list(v: Any) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise ValueError('a list of strings, e.g. ["milestone"]')

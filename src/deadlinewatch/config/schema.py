@@ -199,7 +199,7 @@ class SmtpSection:
 
 @dataclass(frozen=True, kw_only=True)
 class TeamSection:
-    members: tuple[str, ...] = key(checks.email_list, help="the only accepted senders of progress notes",
+    members: tuple[str, ...] = key(checks.senders, help="the only accepted senders of progress notes",
                                    example=["alice@studio.example", "bob@studio.example"])
     manager: str = key(checks.email, help='copied on every client notice; approves when approval = "manager"',
                        example="pm@studio.example")

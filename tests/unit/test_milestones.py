@@ -51,6 +51,17 @@ def test_dtstart_plus_duration_when_there_is_no_due_or_dtend() -> None:
     assert e.deadline == dt.datetime(2026, 12, 1, 11, tzinfo=ISTANBUL)
 
 
+def test_a_todo_due_by_a_dated_start_and_a_duration_is_due_at_the_end_of_the_day_it_makes() -> None:
+    """The contract audit: DTSTART;VALUE=DATE:20261201 with DURATION:P3D was due at the start of 4 December — a day
+    before DUE;VALUE=DATE:20261204, which is what it makes (a DATE DUE is the end of that day). An all-day
+    event's DTSTART + DURATION stays exclusive, as its DTEND is."""
+    [t], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDTSTART;VALUE=DATE:20261201\nDURATION:P3D\nEND:VTODO")
+    [d], _ = one("BEGIN:VTODO\nUID:t\nSUMMARY:x\nDUE;VALUE=DATE:20261204\nEND:VTODO")
+    assert t.deadline == d.deadline == dt.datetime(2026, 12, 5, 0, 0, tzinfo=LONDON)
+    [e], _ = one("BEGIN:VEVENT\nUID:e\nSUMMARY:x\nDTSTART;VALUE=DATE:20261201\nDURATION:P3D\nEND:VEVENT")
+    assert e.deadline == dt.datetime(2026, 12, 4, 0, 0, tzinfo=LONDON)
+
+
 def test_status_closes_or_cancels_and_class_hides_from_the_client() -> None:
     found, _ = one("BEGIN:VTODO\nUID:a\nSUMMARY:a\nDUE:20261204T170000Z\nSTATUS:COMPLETED\nEND:VTODO\n"
                    "BEGIN:VTODO\nUID:b\nSUMMARY:b\nDUE:20261204T170000Z\nPERCENT-COMPLETE:100\nEND:VTODO\n"

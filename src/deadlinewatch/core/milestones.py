@@ -65,7 +65,9 @@ def deadline_of(comp: Component, client_tz: dt.tzinfo, team_tz: dt.tzinfo) -> dt
         if start is not None and isinstance(duration, dt.timedelta):
             if isinstance(start, dt.datetime):
                 return _as_datetime(start, team_tz) + duration
-            return _midnight(start + duration, client_tz)
+            # the DUE it makes is a DATE, and a DATE DUE is the end of that day (CONTRACT.md): DTSTART 1 December
+            # and P3D are due by the end of 4 December, as DUE;VALUE=DATE:20261204 is
+            return _midnight(start + duration + dt.timedelta(days=1), client_tz)
         raise CalendarEntryError("a VTODO needs DUE, or DTSTART with DURATION, to have a deadline")
     end = _prop(comp, "DTEND")
     if isinstance(end, dt.datetime):

@@ -262,9 +262,19 @@ def cmd_rotate_page(args: argparse.Namespace) -> int:
     return _manage(args, "rotate-page", project=args.project)
 
 
+DEMO_SERVERS = ("radicale", "pymap", "aiosmtpd")  # the servers the demo starts itself: the [demo] extra
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from deadlinewatch.demo import story
 
+    if missing := [name for name in DEMO_SERVERS if importlib.util.find_spec(name) is None]:
+        raise UsageError(f"the demo starts its own calendar, mail and SMTP servers, which are not installed "
+                         f"({', '.join(missing)}): install deadlinewatch with its demo extra — pip install "
+                         "'deadlinewatch[demo]', or 'PATH/TO/deadlinewatch-….whl[demo]' — the daemon itself needs "
+                         "none of them")
     setup_logging("warning", args.debug)
     return story.main(Path(args.out), args.now)
 

@@ -14,6 +14,7 @@ from deadlinewatch.adapters.oauth import RefreshTokens, TokenSource
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.config import Config
 from deadlinewatch.core.letters import Letters
+from deadlinewatch.errors import ConfigError
 from deadlinewatch.services import Services
 
 
@@ -50,9 +51,16 @@ def caldav_calendar(config: Config) -> CalDAVCalendar:
 def letters(config: Config) -> Letters:
     """The letters, with every configured language checked to have its templates."""
     result = templates.letters(config.letters.template_dir, config.timezone)
-    result.check_language(config.team.language, "team.language", team=True)
-    for i, p in enumerate(config.projects):
-        result.check_language(p.client.language, f"projects[{i}].client.language")
+    problems: list[str] = []  # every language's, at once, as the file's own problems are
+    checks = [(config.team.language, "team.language", True),
+              *((p.client.language, f"projects[{i}].client.language", False) for i, p in enumerate(config.projects))]
+    for language, where, team in checks:
+        try:
+            result.check_language(language, where, team=team)
+        except ConfigError as e:
+            problems += [p for p in e.problems if p not in problems]
+    if problems:
+        raise ConfigError(problems, config.path)
     return result
 
 

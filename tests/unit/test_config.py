@@ -125,6 +125,22 @@ def test_a_team_of_nobody_is_refused(tmp_path: Path) -> None:
     assert "team.members = []: expected at least one team member's address" in str(e.value)
 
 
+def test_every_language_without_words_is_named_at_once(tmp_path: Path) -> None:
+    """The contract audit: check-config named one language problem a run — team.language "xx", then, once fixed,
+    a client's "fr" — as the file's other problems are all named at once."""
+    from deadlinewatch import wiring
+
+    path = minimal(tmp_path)
+    path.write_text(path.read_text().replace('manager = "pm@studio.example"\n', 'manager = "pm@studio.example"\n'
+                                             'language = "xx"\n')
+                    .replace('email = "c@client.example" }', 'email = "c@client.example", language = "fr" }'))
+    with pytest.raises(ConfigError) as e:
+        wiring.letters(load(path, env={"IMAP_PW": "x"}))
+    assert len(e.value.problems) == 2 and str(path) in str(e.value)
+    assert 'team.language = "xx"' in e.value.problems[0] and 'projects[0].client.language = "fr"' in \
+        e.value.problems[1]
+
+
 def test_missing_required_keys_say_what_is_expected(tmp_path: Path) -> None:
     path = tmp_path / "dw.toml"
     path.write_text("[imap]\nport = 993\n")

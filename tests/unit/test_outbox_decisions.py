@@ -17,7 +17,7 @@ from deadlinewatch.adapters.store.port import WITHDRAWN
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core.milestones import milestones_from_ics
 from deadlinewatch.core.model import DecideHeld, QueueMail, Report, SetOutboxState
-from deadlinewatch.decisions.outbox import cannot_go, decide_release, due, settle, withdraw_overtaken
+from deadlinewatch.decisions.outbox import UNASKED, cannot_go, decide_release, due, settle, withdraw_overtaken
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
@@ -51,6 +51,20 @@ def test_a_held_notice_goes_out_undecided_after_approval_hours_with_the_managers
     decided, note = release.actions
     assert decided == DecideHeld(3, True, "timeout") and release.id == 3
     assert isinstance(note, QueueMail) and note.kind == "manager-released" and b"Design mockups" in note.message
+
+
+def test_a_released_letters_unsent_draft_to_the_manager_is_withdrawn_with_it(c: Studio) -> None:
+    """The contract audit: a notice made within a working day of its date was held and released in the same pass,
+    and the manager got "Approve? #55 is waiting for your decision" after the letter had gone — then "went out
+    without your decision". The draft not sent yet is withdrawn; the note of the release says what went."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    [release] = decide_release(c, [item()], design, later, drafts={3: [7], 4: [8]})
+    decided, note, unasked = release.actions
+    assert decided == DecideHeld(3, True, "timeout") and isinstance(note, QueueMail)
+    assert unasked == SetOutboxState(7, "rejected", UNASKED, expect=("pending",), decided_by=WITHDRAWN)
+    assert len(decide_release(c, [item()], design, later)[0].actions) == 2
 
 
 def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Studio) -> None:

@@ -236,14 +236,17 @@ def _withdrawal(c: Studio, item: OutboxItem, names: Mapping[str, str], gone: Ove
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],
                    now: dt.datetime, promised: Mapping[tuple[str, str], dt.date] | None = None,
-                   told: Mapping[str, dt.datetime] | None = None, said: Mapping[tuple[str, str], bool] | None = None
-                   ) -> list[Release]:
+                   told: Mapping[str, dt.datetime] | None = None, said: Mapping[tuple[str, str], bool] | None = None,
+                   drafts: Mapping[int, Sequence[int]] | None = None) -> list[Release]:
     """Which held client messages go out undecided now: after `approval_hours`, or one working day before the
     date the client holds — the deadline, or the later date they were last promised (`promised`, by project and
     milestone: a second notice is not rushed out by a deadline long past) — whichever is first. Each is released
     with the manager's note of it, or neither is. One its milestone has made wrong since (`overtaken`, with what
     its notes say of it being done: `said`, as withdraw_overtaken's), or a check-in a notice has overtaken
-    (`superseded`), never goes: it is withdrawn, and the manager told."""
+    (`superseded`), never goes: it is withdrawn, and the manager told. A released message's draft to the manager
+    not sent yet (`drafts`: the pending drafts' ids by their message's) is withdrawn with it: asking the manager to
+    approve a letter already on its way (made within a working day of its date, it is released in the pass that
+    made it) is a question they cannot answer — the note of its release says what went."""
     deadlines = {(m.project, m.uid): m.deadline for m in milestones}
     states, names = _states_and_names(milestones)
     projects = {p.id for p in c.config.projects}
@@ -267,9 +270,15 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         if now < when:
             continue
         words = c.letters.say(c.config.team.language, [why])
+        unasked = tuple(SetOutboxState(d, "rejected", UNASKED, expect=("pending",), decided_by=WITHDRAWN)
+                        for d in (drafts or {}).get(item.id, ()))
         out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
-                                               compose_manager_message(c, item, named, "released", words, now))))
+                                               compose_manager_message(c, item, named, "released", words, now),
+                                               *unasked)))
     return out
+
+
+UNASKED = "not sent: the letter it asks about went out first, undecided"  # a released letter's unsent draft
 
 
 @dataclass

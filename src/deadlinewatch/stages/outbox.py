@@ -64,8 +64,13 @@ def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
     told = {p: went_out(record.sent, record.unsent, now)
             for p in {i.project for i in held if i.kind == "weekly" and i.project}
             if (record := svc.store.client_records(p).get(p)) is not None and record.sent}
+    # the drafts asking the manager about them, not sent yet: withdrawn with a release
+    drafts: dict[int, list[int]] = {}
+    for d in svc.store.outbox(states=("pending",), audience="team") if held else []:
+        if d.kind == "manager-draft" and d.parent is not None:
+            drafts.setdefault(d.parent, []).append(d.id)
     for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told,
-                                  said_done_of(svc.store, held)):
+                                  said_done_of(svc.store, held), drafts):
         svc.store.carry_out(release.actions, now)
         report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
                      "released undecided", release.why)

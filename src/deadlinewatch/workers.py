@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8.0  # systemd's TimeoutStopSec is 10 s: finish the step in flight within this
 BEAT_SECONDS = 5.0  # a waiting worker proves it is alive this often
+UNREADABLE_SECONDS = 5.0  # an idle worker that cannot read when it is next due looks again after this
 MAX_RETRY_SECONDS = 300.0  # a failed worker tries again after 1, 2, 4 … seconds, at most this
 
 
@@ -213,11 +214,20 @@ class Crew:
         while not self.stop.is_set() and not before.ran.is_set():
             elsewhere = self.coordination.holds(PARTS[w.name]) and not self.coordination.holds(PARTS[before.name])
             if elsewhere and (time.monotonic() - waited >= self.svc.config.daemon.poll_seconds
-                              or self.svc.store.milestones()):
+                              or self._synced_elsewhere()):
                 return
             w.heartbeat.beat()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(before.ran.wait(), timeout=1.0)
+
+    def _synced_elsewhere(self) -> bool:
+        """Does the state show another daemon's calendar sync (a milestone)? No while it cannot be read (a database
+        restarting): the wait goes on, never the daemon's end."""
+        try:
+            return bool(self.svc.store.milestones())
+        except Exception as e:  # contained, as a run is
+            log.warning("cannot read the state to see a calendar sync (%s: %s); waiting on", type(e).__name__, e)
+            return False
 
     async def _finish(self, task: asyncio.Task[None]) -> bool:
         """Wait for a run; on stop, give the step in flight STOP_GRACE_SECONDS, then abandon it (each step
@@ -254,7 +264,12 @@ class Crew:
         if w.name == "evaluator":
             return min(poll, self._until_next_check_in())
         if w.name == "outbox":
-            return min(poll, self._until_next_retry())
+            try:
+                return min(poll, self._until_next_retry())
+            except Exception as e:  # contained, as a run is: a database restarting must not end the daemon
+                log.warning("%s worker: cannot read when its next retry is due (%s: %s); looking again in %.0f s",
+                            w.name, type(e).__name__, e, min(poll, UNREADABLE_SECONDS))
+                return min(poll, UNREADABLE_SECONDS)
         return poll
 
     def _until_next_retry(self) -> float:

@@ -26,10 +26,10 @@ from deadlinewatch.core import policy
 from deadlinewatch.core.model import QueueMail
 from deadlinewatch.daemon import stop_on_signals
 from deadlinewatch.demo.servers import write_local_config
-from deadlinewatch.errors import LeaseLost
+from deadlinewatch.errors import LeaseLost, ServerError
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.outbox import send_outbox
-from deadlinewatch.workers import Crew
+from deadlinewatch.workers import UNREADABLE_SECONDS, Crew
 from tests.memory_store import MemoryStore
 
 
@@ -135,6 +135,30 @@ async def test_the_mailboxs_holder_does_not_wait_for_a_calendar_sync_another_dae
 
     assert "inbox" in await runs("mailbox")  # the calendars are another daemon's: within a poll, it reads
     assert "inbox" not in await runs("mailbox", "calendars")  # its own sync has not ended: it waits for it
+
+
+async def test_a_state_that_cannot_be_read_while_idle_never_ends_the_daemon(tmp_path: Path) -> None:
+    """The PostgreSQL audit: a database restart let the leases lapse and woke every worker; the outbox worker of a
+    daemon that did not hold the outbox read when its next retry was due outside any run's containment, and the
+    ServerError ended the daemon ("internal error: ExceptionGroup"). It looks again later; the daemon goes on."""
+    crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    crew.coordination = Holding("mailbox")
+
+    def down(*args: object, **kwargs: object) -> list[object]:
+        raise ServerError("database", "terminating connection due to administrator command")
+
+    crew.svc.store.outbox = down  # type: ignore[method-assign]  # the database restarting
+    crew.svc.store.milestones = down  # type: ignore[method-assign]
+    for worker in crew.workers.values():
+        async def run(svc: Services[StorePort], report: PassReport) -> None:
+            return None
+        worker.run = run
+    assert crew._idle_seconds(crew.workers["outbox"]) == UNREADABLE_SECONDS
+    task = asyncio.create_task(crew.run())
+    await asyncio.sleep(1.5)
+    assert not task.done()
+    crew.stop.set()
+    await asyncio.wait_for(task, timeout=10)  # ended by the stop, not by the error
 
 
 async def test_a_stopping_daemon_ends_a_long_step_at_its_next_item(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -11,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from deadlinewatch import __version__
 from deadlinewatch import config as config_mod
@@ -22,6 +23,9 @@ from deadlinewatch.config.loading import DEFAULT_CONFIG_PATH
 from deadlinewatch.config.starter import starter_config
 from deadlinewatch.coordination import running
 from deadlinewatch.errors import DeadlinewatchError, LoginRefused, ServerError, StateError, UsageError, exit_code
+
+if TYPE_CHECKING:
+    from deadlinewatch.services import PassReport, Services
 
 # the commands import what they use (wiring: the adapters and letters, ~0.15 s) so that `run` reaches READY
 # without it and `status` or `approve` answer fast
@@ -178,7 +182,7 @@ def cmd_once(args: argparse.Namespace) -> int:
                              + ", ".join(f"#{d.id} on {d.host}" for d in alive)
                              + "); `once` does not run beside them: use status, approve, reject, preview")
         svc = wiring.services(config, store, make_clock(args, config.timezone, ticking=False))
-        report = asyncio.run(run_pass(svc))
+        report = asyncio.run(_pass_holding_every_part(svc) if config.daemon.database else run_pass(svc))
     finally:
         store.close()
         lock.release()
@@ -189,6 +193,42 @@ def cmd_once(args: argparse.Namespace) -> int:
     # the pass finished what it could: a refused login and a server that was down are what it met
     return exit_code(*(kind for kind, met in ((LoginRefused, report.refused), (ServerError, report.unavailable))
                        if met))
+
+
+async def _pass_holding_every_part(svc: Services[StorePort]) -> PassReport:
+    """`once` over a shared state: the pass runs holding every part of the work, as a daemon registered beside the
+    others, each step's writes checked against its part's lease. A daemon that starts, or wakes from a pause,
+    while it runs finds every part taken — it sends nothing `once` is sending (it had taken the outbox, found
+    `once`'s message on its way with no archive copy yet, and sent it again). A part a daemon holds (one paused
+    within its lease) is waited for a lease's time, then `once` refuses."""
+    import time
+
+    from deadlinewatch.adapters.store.postgres.connection import open_pool
+    from deadlinewatch.adapters.store.postgres.leases import Leases
+    from deadlinewatch.coordination import PARTS, Shared, lease_time
+    from deadlinewatch.pipeline import run_pass
+
+    config = svc.config
+    account = config.accounts.get("database")
+    pool = open_pool(config.daemon.database, account.password if account else None, max_size=3)
+    shared = Shared(Leases(pool), lease_time(config.daemon.poll_seconds), every_part=True)
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(shared.keep(stop, lambda: None))
+    try:
+        until = time.monotonic() + 2 * shared.ttl.total_seconds()
+        while set(shared.holding()) != set(PARTS.values()):
+            if keeper.done() or time.monotonic() > until:
+                held = ", ".join(f"#{d.id} on {d.host} ({', '.join(d.holds)})" for d in shared.daemons()
+                                 if d.holds and (shared.daemon is None or d.id != shared.daemon.id))
+                raise StateError(f"daemon.database: a daemon holds part of the work ({held or 'unknown'}); `once` "
+                                 "does not run beside a daemon: use status, approve, reject, preview")
+            await asyncio.sleep(0.1)
+        return await run_pass(svc, shared.lease)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await keeper
+        pool.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -134,9 +134,13 @@ class Shared:
     """A daemon among others over one PostgreSQL state: it registers, beats its heartbeat, keeps the leases it
     holds, takes the free ones, hears at once when another gives its up, and gives its own up when it stops."""
 
-    def __init__(self, leases: Leases, ttl: dt.timedelta, listen: Callable[[], object] | None = None) -> None:
+    def __init__(self, leases: Leases, ttl: dt.timedelta, listen: Callable[[], object] | None = None,
+                 every_part: bool = False) -> None:
         self.leases = leases
         self.ttl = ttl
+        # `once`: it takes every part as it comes free and hands none over (a daemon's share is the parts divided
+        # by the daemons alive): the pass it runs must be the only one at work on the shared state
+        self.every_part = every_part
         self.listen = listen  # a connection of its own to LISTEN on (None: the pool's, borrowed for it)
         self.daemon: Daemon | None = None
         self._held: dict[str, tuple[Lease, float]] = {}  # part → (lease, until when it counts, monotonic)
@@ -254,7 +258,8 @@ class Shared:
             self.daemon = self.leases.register()
         self.leases.reap(self.ttl)
         alive = max(sum(1 for d in self.leases.daemons() if not d.stopping), 1)
-        share = -(-len(PARTS) // alive)  # the parts divided by the daemons alive and not stopping, rounded up
+        # the parts divided by the daemons alive and not stopping, rounded up (all of them for `once`)
+        share = len(PARTS) if self.every_part else -(-len(PARTS) // alive)
         for part in sorted(PARTS.values()):
             with self._lock:
                 if self._given_up and part not in self._held:

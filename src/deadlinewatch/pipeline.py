@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deadlinewatch.adapters.store import StorePort
+from deadlinewatch.coordination import PARTS, current
 from deadlinewatch.core.model import RecordPass
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
@@ -30,6 +31,9 @@ from deadlinewatch.stages.client_calendar import update_client_calendars
 from deadlinewatch.stages.evaluation import evaluate
 from deadlinewatch.stages.inbox import read_inbox
 from deadlinewatch.stages.outbox import send_outbox
+
+if TYPE_CHECKING:
+    from deadlinewatch.adapters.store.postgres.leases import Lease
 
 
 async def evaluate_all(svc: Services[StorePort], report: PassReport) -> None:
@@ -65,12 +69,17 @@ def record_pass(svc: Services[StorePort], started: dt.datetime, report: PassRepo
     svc.store.carry_out([RecordPass(started, not down, summary)], svc.clock.now())
 
 
-async def run_pass(svc: Services[StorePort]) -> PassReport:
+async def run_pass(svc: Services[StorePort], lease_of: Callable[[str], Lease | None] | None = None) -> PassReport:
     """One full pass, every step in order; returns what happened. Never raises for a server problem: the report
-    says it."""
+    says it. `lease_of`: over a shared state, the lease each step's part of the work is held under (its writes
+    check it, as a daemon's worker's do: `once` holds them all)."""
     report = PassReport()
     started = svc.clock.now()
     for step in STEPS:
-        await step.run(svc, report)
+        token = current.set(lease_of(PARTS[step.name]) if lease_of is not None else None)
+        try:
+            await step.run(svc, report)
+        finally:
+            current.reset(token)
     record_pass(svc, started, report)
     return report

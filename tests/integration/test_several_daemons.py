@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -160,3 +161,34 @@ def test_two_daemons_at_a_check_in_slot_send_one_weekly(daemons: Daemons) -> Non
     wait_for(lambda: weeklies_to_jane(daemons.studio) != [], 40, "the weekly check-in of 30 November")
     time.sleep(3)  # a second one, decided at the same slot, would follow the first at once
     assert len(weeklies_to_jane(daemons.studio)) == 1
+
+
+def test_once_holds_every_part_so_a_daemon_started_during_its_pass_sends_nothing_of_it(
+        daemons: Daemons) -> None:
+    """The PostgreSQL audit: `once` checked for daemons when it started, then ran its pass holding no lease. A
+    daemon that started (or woke from a pause) meanwhile took the outbox, found `once`'s messages `sending` with no
+    archive copy yet, and sent them again: the client's apology twice. `once` holds every part for its pass; the
+    daemon takes them once it is over."""
+    from tests.faultproxy import FaultProxy
+
+    studio = daemons.studio
+    proxy = FaultProxy(studio.smtp.port).start()
+    try:
+        text = studio.config.read_text()
+        studio.config.write_text(text.replace(f"port = {studio.smtp.port}\n", f"port = {proxy.port}\n", 1)
+                                 .replace("[smtp]\n", "[smtp]\ntimeout_seconds = 8\n", 1))
+        proxy.mode = "hold-connection"  # `once`'s first SMTP session hangs: its pass is still on when the daemon starts
+        studio.dovecot.save("progress", NOTE.encode())
+        once = subprocess.Popen([sys.executable, "-m", "deadlinewatch", "--config", str(studio.config), "--now",
+                                 "2026-11-30T12:00", "once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proxy.held.wait(30), "once never reached the SMTP server"
+        daemons.procs.append(start_daemon(daemons.configs[1], daemons.logs[1]))
+        wait_for(lambda: "deadlinewatch running" in daemons.logs[1].read_text(), 30, "the second machine's daemon")
+        time.sleep(3)  # a lease round or two of the daemon's, `once` still in its SMTP session
+        assert once.poll() is None
+        holds = daemons.holds()
+        assert holds.get(once.pid) == EVERY_PART and daemons.procs[-1].pid not in holds, holds
+        once.communicate(timeout=60)
+        wait_for(lambda: daemons.holds().get(daemons.procs[-1].pid) == EVERY_PART, 30, "the daemon's parts")
+    finally:
+        proxy.stop()

@@ -147,8 +147,8 @@ async def test_a_state_that_cannot_be_read_while_idle_never_ends_the_daemon(tmp_
     def down(*args: object, **kwargs: object) -> list[object]:
         raise ServerError("database", "terminating connection due to administrator command")
 
-    crew.svc.store.outbox = down  # type: ignore[method-assign]  # the database restarting
-    crew.svc.store.milestones = down  # type: ignore[method-assign]
+    crew.svc.store.outbox = down  # type: ignore[method-assign, assignment]  # the database restarting
+    crew.svc.store.milestones = down  # type: ignore[method-assign, assignment]  # the database restarting
     for worker in crew.workers.values():
         async def run(svc: Services[StorePort], report: PassReport) -> None:
             return None

@@ -203,15 +203,11 @@ async def _pass_holding_every_part(svc: Services[StorePort]) -> PassReport:
     within its lease) is waited for a lease's time, then `once` refuses."""
     import time
 
-    from deadlinewatch.adapters.store.postgres.connection import open_pool
-    from deadlinewatch.adapters.store.postgres.leases import Leases
-    from deadlinewatch.coordination import PARTS, Shared, lease_time
+    from deadlinewatch.coordination import PARTS
+    from deadlinewatch.daemon import shared_coordination
     from deadlinewatch.pipeline import run_pass
 
-    config = svc.config
-    account = config.accounts.get("database")
-    pool = open_pool(config.daemon.database, account.password if account else None, max_size=3)
-    shared = Shared(Leases(pool), lease_time(config.daemon.poll_seconds), every_part=True)
+    shared, pool = shared_coordination(svc.config, every_part=True)
     stop = asyncio.Event()
     keeper = asyncio.create_task(shared.keep(stop, lambda: None))
     try:

@@ -25,7 +25,7 @@ from deadlinewatch import control
 from deadlinewatch.adapters.clock import Clock
 from deadlinewatch.adapters.store import StateLock
 from deadlinewatch.adapters.store.engine import open_state
-from deadlinewatch.coordination import Coordination, Solo
+from deadlinewatch.coordination import Coordination, Shared, Solo
 from deadlinewatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -247,13 +247,19 @@ def _coordination(config: config_mod.Config) -> tuple[Coordination, Pool | None]
     renewals must not wait behind a pass."""
     if not config.daemon.database:
         return Solo(), None
+    return shared_coordination(config)
+
+
+def shared_coordination(config: config_mod.Config, every_part: bool = False) -> tuple[Shared, Pool]:
+    """A daemon's place among the others on the shared state, and the pool its leases are kept through
+    (`every_part`: `once`'s, which holds them all)."""
     from deadlinewatch.adapters.store.postgres.connection import open_pool
     from deadlinewatch.adapters.store.postgres.leases import Leases
-    from deadlinewatch.coordination import Shared, lease_time
+    from deadlinewatch.coordination import lease_time
 
     account = config.accounts.get("database")
     pool = open_pool(config.daemon.database, account.password if account else None, max_size=3)
-    return Shared(Leases(pool), lease_time(config.daemon.poll_seconds)), pool
+    return Shared(Leases(pool), lease_time(config.daemon.poll_seconds), every_part=every_part), pool
 
 
 def _watch(crew: Crew, loop: asyncio.AbstractEventLoop) -> IdleWatcher:

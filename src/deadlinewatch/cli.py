@@ -264,6 +264,8 @@ def _manage(args: argparse.Namespace, command: str, **params: Any) -> int:
         try:
             answer = manage.handle(config, store, {"command": command, **params},
                                    daemons=lambda: running(config.daemon.database, store, config.daemon.poll_seconds))
+            if command in ("approve", "reject") and answer.get("exit") == 0 and config.daemon.database:
+                _wake_daemons(store, ("evaluator", "outbox"))
         finally:
             store.close()
     if answer.get("stdout"):
@@ -271,6 +273,19 @@ def _manage(args: argparse.Namespace, command: str, **params: Any) -> int:
     if answer.get("error"):
         print(f"deadlinewatch: {answer['error']}", file=sys.stderr)
     return int(answer.get("exit", 1))
+
+
+def _wake_daemons(store: StorePort, workers: Sequence[str]) -> None:
+    """A decision made on the shared state from a machine with no daemon: the daemons' workers that act on it are
+    woken at once over the database's channel, as one made through a daemon's control socket wakes its own (it
+    waited for the outbox holder's next poll, up to poll_seconds). Unheard, it goes at that poll all the same."""
+    from deadlinewatch.adapters.store.postgres.store import PostgresStore
+    from deadlinewatch.coordination import WAKE
+
+    if not isinstance(store, PostgresStore):
+        return
+    with contextlib.suppress(Exception), store.pool.connection(timeout=2) as conn:
+        conn.execute("SELECT pg_notify(%s, %s)", (WAKE, "0:" + ",".join(workers)))  # from no daemon: to all
 
 
 def cmd_status(args: argparse.Namespace) -> int:

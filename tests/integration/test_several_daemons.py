@@ -192,3 +192,31 @@ def test_once_holds_every_part_so_a_daemon_started_during_its_pass_sends_nothing
         wait_for(lambda: daemons.holds().get(daemons.procs[-1].pid) == EVERY_PART, 30, "the daemon's parts")
     finally:
         proxy.stop()
+
+
+def test_an_approval_made_on_a_machine_without_a_daemon_goes_out_at_once(daemons: Daemons) -> None:
+    """The PostgreSQL audit: `approve` run where no daemon runs wrote the decision straight to the database, and the
+    notice waited for the outbox holder's next poll (114 s of 120) — through a daemon's control socket it goes at
+    once. The daemons are woken over the database's channel."""
+    for config in daemons.configs:
+        config.write_text(config.read_text().replace(f"poll_seconds = {POLL}", "poll_seconds = 120"))
+    daemons.procs.append(start_daemon(daemons.configs[1], daemons.logs[1]))  # the second machine's only
+    wait_for(lambda: "deadlinewatch running" in daemons.logs[1].read_text(), 30, "the daemon")
+    wait_for(lambda: daemons.holds().get(daemons.procs[-1].pid) == EVERY_PART, 30, "the daemon's parts")
+    daemons.studio.dovecot.save("progress", NOTE.encode())
+    wait_for(lambda: replies_to_alice(daemons.studio) >= 1, 30, "the reply to alice")
+
+    def held() -> list[int]:
+        return [n["id"] for n in daemons.status(0)["notices"] if n["state"] == "held" and n["kind"] == "notice"]
+
+    wait_for(lambda: bool(held()), 30, "the notice held for the manager")
+    [notice] = held()
+
+    def notices_sent() -> int:
+        return sum(1 for _, _, raw in daemons.studio.smtp.messages
+                   if message_from_bytes(raw, policy=default_policy)["X-Deadlinewatch-Kind"] == "notice")
+
+    assert notices_sent() == 0
+    approved = deadlinewatch("approve", str(notice), config=daemons.configs[0], now="2026-11-30T12:00")
+    assert approved.returncode == 0, approved.stderr
+    wait_for(lambda: notices_sent() == 1, 20, "the notice sent, long before the daemon's poll of 120 s")

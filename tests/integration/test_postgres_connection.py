@@ -44,7 +44,8 @@ def test_the_password_file_comes_before_the_credential_and_neither_is_none(tmp_p
 @pytest.mark.parametrize(("change", "code", "words"), [
     ("password", EX_CONFIG, "refused the sign-in"),
     ("database", EX_CONFIG, "does not exist"),
-    ("port", EX_UNAVAILABLE, "postgresql: dw@127.0.0.1:"),
+    # the PostgreSQL audit: only libpq's last line ("Is the server running…?") was said, never what failed
+    ("port", EX_UNAVAILABLE, "Connection refused"),
 ])
 def test_a_failure_to_connect_says_what_to_fix(postgres: PostgresDatabase, change: str, code: int,
                                                 words: str) -> None:
@@ -59,6 +60,8 @@ def test_a_failure_to_connect_says_what_to_fix(postgres: PostgresDatabase, chang
         open_pool(url, password)
     assert caught.value.exit_code == code
     assert words in str(caught.value)
+    if change == "port":
+        assert "postgresql: daemon.database dw@127.0.0.1:" in str(caught.value) and "reachable" in str(caught.value)
     assert "wrong" not in str(caught.value) and postgres.password not in str(caught.value)
 
 

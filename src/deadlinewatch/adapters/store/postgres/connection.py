@@ -63,14 +63,18 @@ def describe(url: str) -> str:
 
 
 def _failure(url: str, e: psycopg.Error) -> ConfigError | ServerError:
-    detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+    # libpq says what failed on its first line ("connection to server at … failed: Connection refused") and asks
+    # its question on the last ("Is the server running on that host…?"): both, the failure first
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    detail = " — ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else type(e).__name__
     text = str(e)
     if e.sqlstate in _REFUSED or "password authentication failed" in text or "no password supplied" in text:
         return LoginRefused(f"daemon.database: PostgreSQL refused the sign-in to {describe(url)} ({detail}); "
                             "check the password ($CREDENTIALS_DIRECTORY/database or daemon.database_password_file)")
     if e.sqlstate == _NO_DATABASE or "does not exist" in text:
         return ConfigError(f"daemon.database: {describe(url)}: {detail}")
-    return ServerError("postgresql", f"{describe(url)}: {detail}")
+    return ServerError("postgresql", f"daemon.database {describe(url)} does not answer ({detail}): is PostgreSQL "
+                                     "running, and reachable from this machine?")
 
 
 def connect(url: str, password: Secret | None, autocommit: bool = False) -> psycopg.Connection[TupleRow]:

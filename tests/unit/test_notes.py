@@ -370,3 +370,12 @@ def test_an_unknown_keys_problem_lists_the_keys_in_the_teams_language(language: 
     problems = parse("Milestone: Design mockups\nDone: 40%\nStatus: fine\n").problems
     said = letters().say(language, list(problems))
     assert said.endswith(", ".join(NOTE_KEYS[language].values()) + ")"), said
+
+
+def test_a_date_written_year_first_and_a_percent_ending_a_sentence_are_read() -> None:
+    """The notes audit: "2026/12/03" and "2026-12-3" (year first: never ambiguous) were "not a date", and
+    "Done: 60%." was "not a percentage" while "Remaining: 4 days." was read."""
+    assert parse_eta("2026/12/03", TODAY) == parse_eta("2026-12-3", TODAY) == dt.date(2026, 12, 3)
+    assert parse_percent("60%.") == 60
+    with pytest.raises(ValueError):
+        parse_eta("2026-13-03", TODAY)

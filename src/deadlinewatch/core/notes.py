@@ -153,7 +153,7 @@ def project_from_subject(subject: str, project_ids: Sequence[str]) -> str | None
 
 def parse_percent(value: str) -> int:
     """A percentage done: "60%", "60 %", "%60", "60"; a bare fraction of one ("0.8") is asked about, not guessed."""
-    v = value.translate(BENGALI_DIGITS).strip()
+    v = value.translate(BENGALI_DIGITS).strip().rstrip(".!;")  # a sentence's full stop: "Done: 60%."
     m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
     if not m:
         raise NoteProblem(phrase(_('"%(value)s" is not a percentage; write e.g. "Done: 60%%"'), value=value))
@@ -241,7 +241,7 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     or a weekday's name (weekday_ahead). 03/04 is refused, not guessed. A date with its weekday beside it
     ("Thursday 3 Dec", "2026-12-09 (Wednesday)") is read without it, and refused when the two disagree: which one
     the sender meant, only they know."""
-    v = value.translate(BENGALI_DIGITS).strip()
+    v = _YEAR_FIRST.sub(_iso, value.translate(BENGALI_DIGITS).strip())
     tokens = re.split(r"([\s,.()]+)", v)
     named = {d for t in tokens if (d := _weekday_names().get(fold(t))) is not None}
     if named and _weekday_named(v) is None:
@@ -253,6 +253,14 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
                                            'again'), value=value, date=day))
             return day
     return _date_of(v, value, today)
+
+
+# a date written year first is never ambiguous: "2026/12/03", "2026-12-3", "2026.12.03" are ISO's 2026-12-03
+_YEAR_FIRST = re.compile(r"(?<![\d/.\-])(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?![\d/.\-])")
+
+
+def _iso(m: re.Match[str]) -> str:
+    return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
 
 
 def _date_of(v: str, value: str, today: dt.date) -> dt.date:

@@ -28,7 +28,7 @@ from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
 from tests.dovecot import DovecotServer
 from tests.integration.test_daemon import wait_for
 from tests.integration.test_whole_loop import _folder
-from tests.samples import NOTE
+from tests.samples import DESIGN, NOTE
 
 pytestmark = pytest.mark.integration
 
@@ -312,3 +312,19 @@ def test_an_inbox_of_two_batches_is_fetched_ahead_decided_once_and_filed(studio:
     assert len(filed) == len(set(filed)) == count - 1
     left = [str(m["Message-ID"]) for m in _folder(studio.dovecot, "INBOX")]  # beside the replies' archive copies
     assert [i for i in left if i.startswith("<bulk-")] == [f"<bulk-{BATCH + 7}@studio.example>"]
+
+
+def test_a_note_not_understood_gets_an_example_from_its_own_project(studio: Studio) -> None:
+    """The contract audit: the reply to a note of a second project that named no milestone of it gave as its
+    "correct example" a milestone of the first project. Its example names the note's project's own."""
+    cal = studio.caldav.make_calendar("acme-app")
+    studio.caldav.put(cal, "store-1", DESIGN.replace("UID:design-1", "UID:store-1")
+                      .replace("SUMMARY:Design mockups", "SUMMARY:App store listing"))
+    studio.config.write_text(studio.config.read_text() + (
+        '[[projects]]\nid = "acme-app"\nname = "ACME app"\ncalendar = "acme-app"\n'
+        'client = { name = "Jane Doe", email = "jane@acme.example", language = "en", timezone = "Europe/London" }\n'))
+    studio.dovecot.save("progress", NOTE.replace("[acme-web]", "[acme-app]").encode())  # "design mockups": acme-web's
+    result = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert result.returncode == 0, result.stderr
+    [reply] = replies_to(studio, "alice@studio.example")
+    assert "Milestone: App store listing" in reply and "Design mockups\nDone" not in reply, reply

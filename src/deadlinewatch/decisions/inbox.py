@@ -307,7 +307,7 @@ _SAID_KEPT = 4096
 def _example(c: Studio, note: notes.ParsedNote, lookup: Lookup) -> dict[str, str]:
     """What the reply's example note names: the note's project and one of its milestones, when known."""
     project = note.project or (c.config.projects[0].id if c.config.projects else "acme-web")
-    known = lookup.milestones.get(project, ())
+    known = [m for m in lookup.milestones.get(project, ()) if m.state == "open"] or lookup.milestones.get(project, ())
     return {"example_project": project, "example_milestone": known[0].name if known else "Design mockups"}
 
 

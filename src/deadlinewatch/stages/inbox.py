@@ -75,7 +75,9 @@ def look_up(svc: Services[InboxStore], incoming: intake.Incoming, reading: Readi
     if incoming.sender in reading.rules.members and not incoming.unreadable and not incoming.too_long:
         note = reading.parsed(incoming)
     project = note.project if note is not None and note.ok else None
-    concerned = {p for p in (project, held.project if held else None, *(i.project for i in bounced)) if p}
+    # a note's project, understood or not: a reply listing its problems gives an example with one of its milestones
+    said = note.project if note is not None else None
+    concerned = {p for p in (said, held.project if held else None, *(i.project for i in bounced)) if p}
     held_view, closed = None, 0
     if held is not None and held.state == "held" and held.project in {p.id for p in svc.config.projects}:
         held_view = view(store, svc.config.project(held.project))  # an approval may carry a date: composed again

@@ -42,6 +42,17 @@ def test_the_example_config_is_the_starter_config() -> None:
     assert (ROOT / "config" / "deadlinewatch.example.toml").read_text() == starter_config()
 
 
+def test_the_starter_config_writes_every_key_of_a_project() -> None:
+    """The contract audit: `init` left out projects' weekly_update, a per-project override CONTRACT.md names (a key
+    with nothing by default was skipped); it is written, commented out, as a secret's keys are."""
+    from deadlinewatch.config.schema import Project, keys_of
+
+    text = starter_config()
+    missing = [k.name for k in keys_of(Project) if k.attribute and f"{k.name} =" not in text]
+    assert missing == [], missing
+    assert '# weekly_update = "fri 16:00"' in text
+
+
 def test_the_starter_config_loads_with_the_passwords_as_systemd_credentials(tmp_path: Path) -> None:
     for name in ("caldav", "imap", "smtp"):
         (tmp_path / name).write_text("secret\n")

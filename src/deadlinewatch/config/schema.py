@@ -346,7 +346,8 @@ class Project:
                                "e.g. a CalDAV server's public link to client_calendar; without it, the project's "
                                "feed on the [web] pages (web.base_url)")
     approval: Approval = key(unset="", help="per-project override of policy.approval")
-    weekly_update: str = key(checks.weekly, unset=None, help="per-project override of policy.weekly_update")
+    weekly_update: str = key(checks.weekly, unset=None, help="per-project override of policy.weekly_update",
+                             example="fri 16:00")
     manager: str = key(checks.optional_email, "", help="per-project override of team.manager")
     # who signs its letters (projects.signature, else team.signature, else smtp.from's name)
     signature: str = key(default="", help="per-project override of team.signature")

@@ -39,7 +39,8 @@ def _key_lines(keys: tuple[Key, ...]) -> list[str]:
             continue
         text = f"{key.name} = {_toml(value)}"
         note = ("(required) " if key.required else "") + key.help
-        if key.name in ("password_file", "password_env", "password"):
+        # a secret's, and an optional key's with nothing by default (a per-project override): shown, left unset
+        if key.name in ("password_file", "password_env", "password") or (not key.required and key.default is None):
             lines.append(f"# {text:<45} # {note}")
         else:
             lines.append(f"{text:<47} # {note}")

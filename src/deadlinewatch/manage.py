@@ -153,7 +153,8 @@ def render_status(data: dict[str, Any], config: config_mod.Config) -> str:
             lines.append(f"      {m['reason']}")
     lines.append("notices:")
     for n in data["notices"]:
-        lines.append(f"  #{n['id']} {n['kind']:<9} {n['state']:<8} {n['project']}/{n['uid']} to {n['to']} "
+        about = f"{n['project']}/{n['uid']}" if n["uid"] else n["project"]  # a check-in is about the project
+        lines.append(f"  #{n['id']} {n['kind']:<9} {n['state']:<8} {about} to {n['to']} "
                      f"created {moment(n['created'])}" + (f", sent {moment(n['sent'])}" if n["sent"] else ""))
     return "\n".join(lines) + "\n"
 

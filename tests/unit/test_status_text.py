@@ -50,3 +50,15 @@ def test_every_moment_is_in_the_teams_zone_named_once(tmp_path: Path) -> None:
     text = render_status(data, config)
     assert "last pass: 2026-12-05 01:35 (Europe/Istanbul)" in text
     assert "created 2026-12-05 01:30, sent 2026-12-05 01:31" in text
+
+
+def test_a_check_in_is_listed_by_its_project_not_a_milestone_of_none(tmp_path: Path) -> None:
+    """The contract audit: `status` listed a weekly check-in as "acme-web/None"."""
+    config = config_mod.load(write_local_config(tmp_path / "dw.toml", caldav_url="http://127.0.0.1:9/", imap_port=9,
+                                                smtp_port=9))
+    weekly = {"id": 4, "project": "acme-web", "uid": None, "kind": "weekly", "state": "sent",
+              "to": "jane@acme.example", "created": "2026-12-04T09:00:00+00:00", "sent": None}
+    data: dict[str, Any] = {"last_pass": None, "daemons": [], "servers": {}, "projects": [], "milestones": [],
+                            "notices": [weekly]}
+    text = render_status(data, config)
+    assert "#4 weekly    sent     acme-web to jane@acme.example" in text and "None" not in text

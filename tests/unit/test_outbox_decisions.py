@@ -308,3 +308,18 @@ def test_an_approved_letter_its_milestone_has_since_made_wrong_is_withdrawn_befo
     assert withdraw_overtaken(c, [item("pending")], [dataclasses.replace(m, state="open") for m in done],
                               CREATED) == []
     assert withdraw_overtaken(c, [item("sending")], done, CREATED) == []
+
+
+def test_a_draft_offers_a_date_of_the_managers_own_only_for_a_notice(c: Studio) -> None:
+    """The contract audit: the draft of an introduction offered "approve YYYY-MM-DD" and `approve 19 --date …`,
+    which are then refused: only a notice takes the manager's date."""
+    from deadlinewatch.decisions.manager_mail import compose_manager_message
+
+    def said(kind: str) -> str:
+        mail = compose_manager_message(c, dataclasses.replace(item(), kind=kind), {"design-1": "Design mockups"},
+                                       "draft", "why", CREATED)
+        return body(message_from_bytes(mail.message, policy=email_policy))
+
+    assert "--date YYYY-MM-DD" in said("notice") and '"approve YYYY-MM-DD"' in said("notice")
+    assert "--date" not in said("intro") and "YYYY-MM-DD" not in said("intro")
+    assert "deadlinewatch approve 3\n" in said("intro").replace("\r\n", "\n")

@@ -101,6 +101,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
         client_name=project.client.name if project else "", before=before,
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
         in_reply_to=in_reply_to, held=held, approved=approved,
+        dated=notice.kind == "notice",  # only a notice takes the manager's date (decisions/approval.py)
     )
     return c.outgoing(kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[bare(manager)], now=now, project=notice.project, state=state,

@@ -1021,3 +1021,16 @@ def test_a_notice_sent_after_the_date_it_breaks_owns_the_late_news(language: str
     assert {"en": "we didn't make", "tr": "de yetiştiremedik", "bn": "এটি জমা দিতে পারিনি"}[language] in again
     on_time = body(letters().notice(letter(language)))  # composed 30 November, before the 4th: as it was
     assert said[2] in on_time and said[0] not in on_time
+
+
+@pytest.mark.parametrize(("language", "subject"), [
+    ("en", "RE: Re: [acme-web] progress — recorded — recorded"),
+    ("en", "Re: [acme-web] progress — not understood"),
+    ("tr", "Ynt: RE: [acme-web] progress — kaydedildi — anlaşılamadı"),
+    ("bn", "Re: [acme-web] progress — রেকর্ড করা হয়েছে"),
+])
+def test_a_reply_in_a_thread_of_notes_keeps_one_re_and_one_status(language: str, subject: str) -> None:
+    """The notes audit: a team member answering each reply with the next note got "Ynt: RE: [acme-web] progress —
+    kaydedildi — anlaşılamadı", and longer each week."""
+    assert letters().thread_subject(language, subject) == "[acme-web] progress"
+    assert letters().thread_subject("en", "Progress — week 3") == "Progress — week 3"  # a dash of the sender's own

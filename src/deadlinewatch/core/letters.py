@@ -76,6 +76,11 @@ from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value,
 from deadlinewatch.errors import ConfigError
 
 # the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
+# the reply's subjects (reply.txt.j2), which a thread of notes piles up: thread_subject takes them off
+REPLY_SUBJECTS = ("Re: %(subject)s — recorded", "Re: %(subject)s — not understood")
+# a mail program's reply prefix, in the languages it writes ("Re:", "RE[2]:", "AW:", "SV:", "Ynt:", "Odp:", "答复:")
+_REPLY_PREFIX = re.compile(r"^(?:(?:re|aw|sv|vs|ynt|yan[ıi]t|antw|odp|rif|res|ref|回复|答复|ответ)"
+                           r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE)
 FEED_LINE = _("Your calendar can follow this timeline as it changes: subscribe to %(url)s")
 PAGE_LINE = _("Your project's page, always up to date: %(url)s")
 # a milestone's status, as the client reads it in their calendar entry (its DESCRIPTION)
@@ -677,6 +682,22 @@ class Letters:
         return self._render(language, name, **self._formats(letter_locale(language, self.zone), today),
                             keys=note_keys(language), **values)
 
+    def thread_subject(self, language: str, subject: str) -> str:
+        """A note's subject as its reply answers it: without the "Re:"s and the "— recorded" of the replies before
+        it in the thread (a team member answering each reply with the next note: "Re: Re: … — recorded —
+        recorded"), so that a thread keeps one of each."""
+        wrappers = [self.gettext(language, msgid, subject="\x00").split("\x00") for msgid in REPLY_SUBJECTS]
+        while True:
+            before = subject
+            subject = _REPLY_PREFIX.sub("", subject).strip()
+            for head, tail in wrappers:
+                if tail.strip() and subject.endswith(tail.rstrip()):
+                    subject = subject[:len(subject) - len(tail.rstrip())].rstrip()
+                if head.strip() and subject.startswith(head.strip()):
+                    subject = subject[len(head.strip()):].lstrip()
+            if subject == before or not subject:
+                return subject or before
+
     def reply_letter(
         self, *, language: str, sender: str, to: str, original_subject: str, original_message_id: str,
         references: str, composed_at: dt.datetime, message_id: str, accepted: bool, project_name: str,
@@ -689,7 +710,8 @@ class Letters:
         subject, text = self._team(
             language, "reply.txt.j2", composed_at, accepted=accepted, project=project_name, blocks=blocks,
             problems=problems, example_project=safe_text(example_project, 60),
-            example_milestone=safe_text(example_milestone, 100), original_subject=safe_text(original_subject),
+            example_milestone=safe_text(example_milestone, 100),
+            original_subject=safe_text(self.thread_subject(language, original_subject)),
         )
         headers = [*envelope_headers(sender, subject or f"Re: {original_subject}", composed_at, message_id),
                    ("To", Addresses("To", to)),

@@ -12,7 +12,7 @@ one executor (adapters/store/executor.py). Where each step decides:
   inbox    → decisions/inbox.py `decide_message` (core/notes.py, core/intake.py)
   evaluator→ decisions/evaluation.py `decide_project` (core/policy.py, core/forecast.py, core/alert.py,
              core/dependencies.py); the nudges: stages/team.py
-  outbox   → decisions/outbox.py `decide_release`, `settle`; the client calendars: stages/client_calendar.py
+  outbox   → decisions/outbox.py `decide_outbox`, `settle`; the client calendars: stages/client_calendar.py
 """
 
 from __future__ import annotations

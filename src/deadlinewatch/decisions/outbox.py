@@ -5,6 +5,7 @@ the manager told (`settle`), and the back-off of a temporary failure.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,11 +193,11 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
         if gone is None:
             continue
         gone_ids.add(item.id)
-        out.append(_withdrawal(c, item, names.get(item.project, {}), gone, now, SetOutboxState(
-            item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN)))
+        out.append(dataclasses.replace(_withdrawal(c, item, names.get(item.project, {}), gone, now, SetOutboxState(
+            item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN)), on_its_way=True))
     out += [Release(item.id, f"goes with #{item.parent}, withdrawn", (
         SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",),
-                       decided_by=WITHDRAWN),), withdrawn=True)
+                       decided_by=WITHDRAWN),), withdrawn=True, on_its_way=True)
             for item in unsent if item.parent in gone_ids and item.state == "pending"]
     return out
 
@@ -207,12 +208,42 @@ def backoff(attempts: int) -> dt.timedelta:
 
 @dataclass(frozen=True)
 class Release:
-    """A held client message whose time has come: released undecided, with the manager's note of it."""
+    """A held client message whose time has come — released undecided, or withdrawn — or one on its way withdrawn
+    (`on_its_way`): its first action decides it, the rest (the manager's note, what goes with it) follow it only
+    if that decision took (the message may have been decided or claimed meanwhile)."""
 
     id: int
     why: str
     actions: tuple[Action, ...]
     withdrawn: bool = False  # rejected, not released: its milestone was cancelled since
+    on_its_way: bool = False  # approved (or never held), withdrawn before the SMTP exchange
+
+
+@dataclass(frozen=True)
+class OutboxSnapshot:
+    """What the outbox decides from before any SMTP exchange, read at once (stages/outbox.snapshot): the client
+    letters held for the manager, every message on its way (pending), the milestones, and — for those letters —
+    the dates last promised (by project and UID), when each project with a held check-in last told its client of
+    a notice (went_out), and what the milestones' notes say of them being done (said_done)."""
+
+    held: Sequence[OutboxItem] = ()
+    unsent: Sequence[OutboxItem] = ()
+    milestones: Sequence[Milestone] = ()
+    promised: Mapping[tuple[str, str], dt.date] = field(default_factory=dict)
+    told: Mapping[str, dt.datetime] = field(default_factory=dict)
+    said: Mapping[tuple[str, str], bool] = field(default_factory=dict)
+
+
+def decide_outbox(c: Studio, snap: OutboxSnapshot, now: dt.datetime) -> list[Release]:
+    """Before sending, in one decision: the held letters whose time has come, released or withdrawn (decide_release,
+    each with its unsent draft to the manager), then the letters on their way that their milestones have made
+    wrong, withdrawn (withdraw_overtaken)."""
+    drafts: dict[int, list[int]] = {}  # the manager's drafts not sent yet, by the letter they ask about
+    for d in snap.unsent:
+        if d.kind == "manager-draft" and d.parent is not None:
+            drafts.setdefault(d.parent, []).append(d.id)
+    return [*decide_release(c, snap.held, snap.milestones, now, snap.promised, snap.told, snap.said, drafts),
+            *withdraw_overtaken(c, snap.unsent, snap.milestones, now, snap.said)]
 
 
 def _states_and_names(milestones: Sequence[Milestone]

@@ -8,33 +8,31 @@
 * Held messages (approval = "manager") go out undecided when `approval_hours` passed, or one working day before
   the deadline, whichever is first, with a note to the manager.
 
-What becomes of a message is decided purely (decisions/outbox.py: decide_release, settle, backoff); this step
-talks to the SMTP server and the mailbox, and carries the decisions out.
+What becomes of a message is decided purely (decisions/outbox.py: decide_outbox over one snapshot before sending,
+then settle and backoff for each exchange); this step talks to the SMTP server and the mailbox, and carries the
+decisions out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
 from typing import Protocol
 
 from deadlinewatch.adapters.store import Carrier, HealthStore, Milestones, NoteState, OutboxItem, OutboxState
-from deadlinewatch.core.milestones import said_done
 from deadlinewatch.core.model import SetOutboxState
 from deadlinewatch.decisions.outbox import (
-    SAID_MATTERS,
+    OutboxSnapshot,
     backoff,
-    decide_release,
+    decide_outbox,
     due,
     kept_refusal,
     settle,
     went_out,
-    withdraw_overtaken,
 )
 from deadlinewatch.errors import ConfigError, LeaseLost, LoginRefused, ServerError
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
-from deadlinewatch.stages.state import names_of, promised_dates
+from deadlinewatch.stages.state import names_of, promised_dates, said_done_of
 
 
 class OutboxStore(HealthStore, OutboxState, Milestones, NoteState, Protocol):
@@ -42,52 +40,38 @@ class OutboxStore(HealthStore, OutboxState, Milestones, NoteState, Protocol):
     notes say of them being done), the servers' health."""
 
 
-def said_done_of(store: NoteState, items: Sequence[OutboxItem]) -> dict[tuple[str, str], bool]:
-    """What the notes of these client letters' milestones say of them being done (core.milestones.said_done), where
-    a note gave a percent: a letter about a milestone is checked against it before it goes (decisions/outbox
-    overtaken). Read for those letters' milestones alone (few: the letters waiting)."""
-    out: dict[tuple[str, str], bool] = {}
-    for key in {(i.project, i.uid) for i in items if i.audience == "client" and i.project and i.uid
-                and i.kind in SAID_MATTERS}:
-        if (said := said_done(store.reports(*key))) is not None:
-            out[key] = said
-    return out
-
-
-def release_holds(svc: Services[OutboxStore], report: PassReport) -> None:
-    now = svc.clock.now()
-    held = svc.store.outbox(states=("held",), audience="client")
+def snapshot(svc: Services[OutboxStore], now: dt.datetime) -> OutboxSnapshot:
+    """What deciding before sending reads, at once (decisions/outbox.OutboxSnapshot)."""
+    store = svc.store
+    held = store.outbox(states=("held",), audience="client")
+    unsent = store.outbox(states=("pending",))  # the client's letters, and what goes with each
     projects = {p.id: p for p in svc.config.projects}
-    promised = promised_dates(svc.store, (projects[i.project] for i in held if i.project and i.project in projects))
     # when each project with a held check-in last told its client of a notice (went out): a check-in older is
     # overtaken
     told = {p: went_out(record.sent, record.unsent, now)
             for p in {i.project for i in held if i.kind == "weekly" and i.project}
-            if (record := svc.store.client_records(p).get(p)) is not None and record.sent}
-    # the drafts asking the manager about them, not sent yet: withdrawn with a release
-    drafts: dict[int, list[int]] = {}
-    for d in svc.store.outbox(states=("pending",), audience="team") if held else []:
-        if d.kind == "manager-draft" and d.parent is not None:
-            drafts.setdefault(d.parent, []).append(d.id)
-    for release in decide_release(svc.composer, held, svc.store.milestones() if held else [], now, promised, told,
-                                  said_done_of(svc.store, held), drafts):
-        svc.store.carry_out(release.actions, now)
-        report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
-                     "released undecided", release.why)
+            if (record := store.client_records(p).get(p)) is not None and record.sent}
+    return OutboxSnapshot(
+        held=held, unsent=unsent, milestones=store.milestones() if held or unsent else [],
+        promised=promised_dates(store, (projects[i.project] for i in held if i.project and i.project in projects)),
+        told=told, said=said_done_of(store, [*held, *unsent]))
 
 
-def withdraw_unsent(svc: Services[OutboxStore], report: PassReport) -> None:
-    """Client messages on their way that the team calendar has made wrong since (decisions/outbox
-    withdraw_overtaken): withdrawn before the SMTP exchange, the manager told."""
+def settle_waiting(svc: Services[OutboxStore], report: PassReport) -> None:
+    """Before any SMTP exchange: held letters released undecided or withdrawn, and letters on their way their
+    milestones have made wrong withdrawn (decisions/outbox.decide_outbox), each decided only if it still waits —
+    the manager, or another daemon's send, may have decided it meanwhile."""
     now = svc.clock.now()
-    unsent = svc.store.outbox(states=("pending",))  # the client's letters, and what goes with each
-    for release in withdraw_overtaken(svc.composer, unsent, svc.store.milestones() if unsent else [], now,
-                                      said_done_of(svc.store, unsent)):
+    for release in decide_outbox(svc.composer, snapshot(svc, now), now):
         with svc.store.transaction():
             if svc.store.carry_out(release.actions[:1], now).refused:
-                continue  # claimed meanwhile (another daemon's send): it is that one's now
+                continue  # decided or claimed meanwhile: it is that decision's now
             svc.store.carry_out(release.actions[1:], now)
-        report.event("message #%d withdrawn before it went: %s", release.id, release.why)
+        if release.on_its_way:
+            report.event("message #%d withdrawn before it went: %s", release.id, release.why)
+        else:
+            report.event("held message #%d %s: %s", release.id, "withdrawn" if release.withdrawn else
+                         "released undecided", release.why)
 
 
 async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:
@@ -103,8 +87,7 @@ async def _reconcile(svc: Services[OutboxStore], item: OutboxItem) -> bool:
 
 
 async def send_outbox(svc: Services[OutboxStore], report: PassReport) -> None:
-    release_holds(svc, report)
-    withdraw_unsent(svc, report)
+    settle_waiting(svc, report)
     now = svc.clock.now()
     tried: set[int] = set()
     while True:

@@ -1,7 +1,9 @@
 """What the stages read from the state for a decision, and how a decision with client groups is recorded: a
-project as its client knows it (`view`), the team's learned spread and the forecaster that uses it
-(`forecaster`, read once, then forecasting reads nothing), milestone names, and `record` — a decision's actions
-carried out with the manager's messages about each client group it records, in one transaction.
+project as its client knows it (`view`), the dates promised and what the notes say of milestones being done
+(`promised_dates`, `said_done_of`: what a letter waiting is checked against), the team's learned spread and the
+forecaster that uses it (`forecaster`, read once, then forecasting reads nothing), milestone names, and `record` —
+a decision's actions carried out with the manager's messages about each client group it records, in one
+transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from deadlinewatch.adapters.store import (
     ClientRecord,
     Milestones,
     NoteState,
+    OutboxItem,
     OutboxState,
     TrackRecord,
     WebState,
@@ -34,6 +37,7 @@ from deadlinewatch.core.forecast import (
     plan_record,
     stated_records,
 )
+from deadlinewatch.core.milestones import said_done
 from deadlinewatch.core.model import (
     Action,
     ClientDate,
@@ -44,6 +48,7 @@ from deadlinewatch.core.model import (
 )
 from deadlinewatch.decisions.forecaster import Forecaster, estimates
 from deadlinewatch.decisions.manager_mail import manager_messages
+from deadlinewatch.decisions.outbox import SAID_MATTERS
 from deadlinewatch.decisions.project_view import ProjectView, agreed_day, not_told, told
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.services import Services
@@ -121,6 +126,18 @@ def promised_dates(store: OutboxState, projects: Iterable[Project]) -> dict[tupl
     held notice's date must come after, and its hold counts to."""
     return {(project.id, uid): cd.promised for project in {p.id: p for p in projects}.values()
             for uid, cd in told_dates(store, project).items() if cd.promised is not None}
+
+
+def said_done_of(store: NoteState, items: Sequence[OutboxItem]) -> dict[tuple[str, str], bool]:
+    """What the notes of these client letters' milestones say of them being done (core.milestones.said_done), where
+    a note gave a percent: a letter about a milestone is checked against it before it goes (decisions/outbox
+    overtaken). Read for those letters' milestones alone (few: the letters waiting)."""
+    out: dict[tuple[str, str], bool] = {}
+    for key in {(i.project, i.uid) for i in items if i.audience == "client" and i.project and i.uid
+                and i.kind in SAID_MATTERS}:
+        if (said := said_done(store.reports(*key))) is not None:
+            out[key] = said
+    return out
 
 
 def forecaster(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> Forecaster:

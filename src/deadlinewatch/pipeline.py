@@ -17,7 +17,9 @@ one executor (adapters/store/executor.py). Where each step decides:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.coordination import PARTS, current
 from deadlinewatch.core.model import RecordPass
+from deadlinewatch.errors import LeaseLost
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.calendar_sync import sync_calendars
 from deadlinewatch.stages.client_calendar import update_client_calendars
@@ -69,6 +72,10 @@ def record_pass(svc: Services[StorePort], started: dt.datetime, report: PassRepo
     svc.store.carry_out([RecordPass(started, not down, summary)], svc.clock.now())
 
 
+def _holds(lease_of: Callable[[str], Lease | None], part: str) -> bool:
+    return lease_of(part) is not None
+
+
 async def run_pass(svc: Services[StorePort], lease_of: Callable[[str], Lease | None] | None = None) -> PassReport:
     """One full pass, every step in order; returns what happened. Never raises for a server problem: the report
     says it. `lease_of`: over a shared state, the lease each step's part of the work is held under (its writes
@@ -76,9 +83,16 @@ async def run_pass(svc: Services[StorePort], lease_of: Callable[[str], Lease | N
     report = PassReport()
     started = svc.clock.now()
     for step in STEPS:
-        token = current.set(lease_of(PARTS[step.name]) if lease_of is not None else None)
+        part = PARTS[step.name]
+        lease = lease_of(part) if lease_of is not None else None
+        if lease_of is not None and lease is None:  # lapsed (a step held the loop past its renewal): no write unchecked
+            raise LeaseLost(f"the {part} part of the work is no longer held: the pass stopped before its {step.name} "
+                            "step; run it again")
+        token = current.set(lease)
         try:
-            await step.run(svc, report)
+            under = svc if lease_of is None else \
+                dataclasses.replace(svc, counts=functools.partial(_holds, lease_of, part))
+            await step.run(under, report)
         finally:
             current.reset(token)
     record_pass(svc, started, report)

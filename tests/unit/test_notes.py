@@ -323,7 +323,7 @@ def test_what_a_note_says_under_no_key_in_its_midst_is_named_never_dropped() -> 
     note = parse("Milestone: Design mockups\nDone: 50%\nThe client changed the brief again on Friday, so two screens "
                  "restart.\nRemaining: 3 days\n")
     assert not note.ok and english(list(note.problems)).startswith(
-        'line 3: "The client changed the brief again on Friday, so two screen…" is under no key')
+        'line 3: "The client changed the brief again on Friday, so two screen…" is under no key, and would be lost')
     between = parse("Milestone: Design mockups\nDone: 60%\n\nA remark between the two blocks here\n\n"
                     "Milestone: Content migration\nDone: 100%\n")
     assert not between.ok and "line 4:" in english(list(between.problems))
@@ -359,6 +359,9 @@ def test_a_weekday_beside_a_date_must_agree_with_it() -> None:
     assert parse_eta("Friday 4 Dec", TODAY) == dt.date(2026, 12, 4)
     assert parse_eta("2026-12-09 (Wednesday)", TODAY) == dt.date(2026, 12, 9)
     assert parse_eta("Tues", TODAY) == dt.date(2026, 12, 1) and parse_eta("Thurs", TODAY) == dt.date(2026, 12, 3)
+    # the review: "this" and "next" beside a weekday and its date were left in the date, which was then refused
+    assert parse_eta("this Friday, 4 Dec", TODAY) == dt.date(2026, 12, 4)
+    assert parse_eta("next Monday, 7 December", TODAY) == dt.date(2026, 12, 7)
 
 
 @pytest.mark.parametrize("language", ["tr", "bn"])

@@ -241,3 +241,25 @@ async def test_an_outbox_step_whose_part_lapsed_opens_no_smtp_session(tmp_path: 
     with pytest.raises(LeaseLost):
         await send_outbox(svc, PassReport())
     assert [i.state for i in crew.svc.store.outbox()] == ["sending"]
+
+
+async def test_a_pass_under_leases_stops_at_a_step_whose_part_lapsed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review: `once` over PostgreSQL ran a step whose lease had lapsed meanwhile (a step held the loop past the
+    renewal) with no lease at all — its writes checked nothing. It stops there; each step it runs counts only while
+    its part is held."""
+    from deadlinewatch import pipeline
+
+    crew = _crew(tmp_path, dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC))
+    ran: list[tuple[str, bool]] = []
+
+    def step(name: str) -> pipeline.Step:
+        async def run(svc: Services[StorePort], report: PassReport) -> None:
+            ran.append((name, svc.counts()))
+        return pipeline.Step(name, run)
+
+    monkeypatch.setattr(pipeline, "STEPS", tuple(step(s.name) for s in pipeline.STEPS))
+    held = {"calendars", "mailbox", "evaluation"}  # the outbox's lease lapsed
+    with pytest.raises(LeaseLost, match="outbox"):
+        await pipeline.run_pass(crew.svc, lambda part: object() if part in held else None)  # type: ignore[arg-type, return-value]  # a lease's stand-in
+    assert ran == [("calendar", True), ("inbox", True), ("evaluator", True)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from email.message import EmailMessage
+from email.utils import parseaddr
 from html.parser import HTMLParser
 from typing import Any, ClassVar
 
@@ -14,11 +16,11 @@ from deadlinewatch.core.notes import fold, is_note_line  # a note's own lines ar
 
 
 class _TextOfHtml(HTMLParser):
-    """HTML to lines of text as a mail program shows them: a block element starts a line of its own (one break,
-    not a blank line: Outlook writes each line as a <p>, Gmail as a <div>), <br> breaks a line, an empty block
-    (<p>&nbsp;</p>, <div><br></div>) is the blank line the sender typed, a list item is a hyphen list's line; the
-    whitespace of the markup (its source's line wrapping) is a space, as a browser shows it; scripts, styles and
-    quoted replies (<blockquote>) vanish."""
+    """HTML to lines of text as a mail program shows them: a block element starts a line of its own, <br> breaks a
+    line, and a paragraph (<p>) stands apart by a blank line — but for Outlook's, one a line (class "MsoNormal",
+    no margin), where an empty one (<p>&nbsp;</p>) is the blank line typed; Gmail's and Apple Mail's <div> a line
+    (<div><br></div> the blank one); a list's items a hyphen list. The markup's own whitespace (its source's line
+    wrapping) is a space, as a browser shows it; scripts, styles and quoted replies (<blockquote>) vanish."""
 
     BLOCKS: ClassVar[set[str]] = {"p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote",
                                   "ul", "ol", "pre"}
@@ -27,6 +29,9 @@ class _TextOfHtml(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._line = False  # the line being written holds text (or a no-break space: an empty block's)
+        self._written = False  # any text written yet
+        self._gap = False  # a paragraph ended: a blank line before the next text
+        self._paragraphs: list[bool] = []  # the open <p>s: True for one that stands apart
         self._skip = 0
         self._quote = 0
         self._pre = 0
@@ -43,6 +48,14 @@ class _TextOfHtml(HTMLParser):
             self._skip += 1
         if tag in self.BLOCKS:
             self._break()
+        if tag in ("ul", "ol"):
+            self._gap = False  # a list under a paragraph ("Plan:") is that paragraph's
+        if tag == "p" and not (self._skip or self._quote):
+            found = dict(attrs)
+            style = (found.get("style") or "").replace(" ", "").lower()
+            one_a_line = "mso" in (found.get("class") or "").lower() or "margin:0" in style
+            self._paragraphs.append(not one_a_line)
+            self._gap = self._gap or not one_a_line
         if tag == "blockquote":
             self._quote += 1  # quoted replies in HTML mail: not part of this note
         if tag == "pre":
@@ -61,18 +74,22 @@ class _TextOfHtml(HTMLParser):
             self._pre = max(self._pre - 1, 0)
         if tag in self.BLOCKS:
             self._break()
+        if tag == "p" and self._paragraphs and not (self._skip or self._quote):
+            self._gap = self._gap or self._paragraphs.pop()
 
     def handle_data(self, data: str) -> None:
         if self._skip or self._quote:
             return
-        if self._pre:
-            self.parts.append(data)
-            self._line = not data.endswith("\n")
-            return
-        data = _MARKUP_SPACE.sub(" ", data)  # the markup's own line breaks and indents are a space
-        if data.strip(" ") or (data and self._line):
-            self.parts.append(data)
-            self._line = True
+        if not self._pre:
+            data = _MARKUP_SPACE.sub(" ", data)  # the markup's own line breaks and indents are a space
+            if not (data.strip(" ") or (data and self._line)):
+                return
+        if self._gap and self._written and not self._line:
+            self.parts.append("\n")  # the blank line between two paragraphs
+        self._gap = False
+        self.parts.append(data)
+        self._written = True
+        self._line = not data.endswith("\n") if self._pre else True
 
 
 _MARKUP_SPACE = re.compile(r"[ \t\r\n\f]+")  # HTML's whitespace; a no-break space is text (an empty <p>&nbsp;</p>)
@@ -108,15 +125,24 @@ def full_text(msg: EmailMessage) -> str:
 MAX_TEXT = 200_000  # characters of a message's text read for a note: a note is a few hundred; quotes may be more
 
 
+def signer_of(msg: EmailMessage) -> frozenset[str]:
+    """How the sender may sign: their display name, whole and its first word, folded ("alice smith", "alice")."""
+    try:
+        name = fold(parseaddr(str(msg.get("From", "")))[0])
+    except (ValueError, TypeError, IndexError):
+        return frozenset()
+    return frozenset(n for n in (name, name.split(" ")[0] if name else "") if n)
+
+
 def body_text(msg: EmailMessage) -> tuple[str, bool]:
     """The newest text the sender wrote (attachments ignored, HTML-only mail read as text), and whether that text
     runs past MAX_TEXT. Only the first MAX_TEXT characters are read: what follows is the quoted thread of a long
     reply, or a note too long to be one."""
     text = full_text(msg)
     if len(text) <= MAX_TEXT:
-        return strip_reply(text), False
+        return strip_reply(text, signer_of(msg)), False
     cut = text[:MAX_TEXT].rsplit("\n", 1)[0]
-    newest = strip_reply(cut)
+    newest = strip_reply(cut, signer_of(msg))
     return newest, len(newest) > MAX_TEXT // 2  # no quote began early: the sender's own text is that long
 
 
@@ -134,6 +160,12 @@ _COLON_END = re.compile(r"[:：]\s*$")
 _ADDRESS = re.compile(r"[^\s<>()\[\]@]+@[^\s<>()\[\]@]+\.[^\s<>()\[\]@]+")
 _WHEN = re.compile(r"\d{1,2}[:.]\d{2}|\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d")
 _LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*(.*)$")
+# what mail programs call the sender atop a quoted message ("From:", "Kimden:", "Von:", "От:", "发件人:"): a header
+# block naming its sender without an address starts with one of these
+_SENDER_LABELS = frozenset(map(fold, (
+    "from", "de", "von", "van", "da", "od", "från", "fra", "frá", "kimden", "gönderen", "от", "від", "发件人", "寄件者",
+    "差出人", "보낸 사람", "প্রেরক", "থেকে", "từ", "dari", "remitente", "mittente", "lähettäjä", "feladó", "από", "מאת",
+    "من", "absender", "expéditeur")))
 _EMPTY_LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*()$")  # "Cc:" with nobody after it
 _NOTE_LINE = re.compile(r"^\s*[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}\s?[:：]\s")  # "Plan: …", "Kalan süre: …"
 _SEPARATOR = re.compile(r"^\s*(-{3,}.*\S.*-{3,}|_{10,}|-{10,})\s*$")
@@ -153,6 +185,8 @@ def _header_block(lines: list[str], i: int) -> bool:
     if first is None or is_note_line(lines[i]):
         return False
     addressed = _ADDRESS.search(first[1]) is not None
+    if not addressed and fold(lines[i].split(":")[0].split("：")[0]).strip(" *") not in _SENDER_LABELS:
+        return False  # "Mon: finish the endpoints", "Alice: ticket 1234" — a Plan's own lines, not a header
     following = [_LABEL.match(line) or _EMPTY_LABEL.match(line) for line in lines[i + 1:i + 4]]
     labels = [m for m in following if m is not None]
     # a note's own lines are no header: "Cause: files from jane@acme.example", then "Plan: …" and "ETA: 2026-12-10"
@@ -199,7 +233,7 @@ _CLOSING_AND_NAME = re.compile(r",|\s[-–—]\s")
 _SENT_FROM = tuple(map(fold, ("sent from my", "iphone'umdan gönderildi", "iphone’umdan gönderildi", "আমার আইফোন থেকে")))
 
 
-def closing_line(lines: list[str]) -> int | None:
+def closing_line(lines: list[str], signer: Collection[str] = ()) -> int | None:
     """The index of the line that closes the mail ("Thanks,", "Saygılarımla, Ayşe", "İyi çalışmalar.", "ধন্যবাদ",
     "Sent from my iPhone", "-Alice") below a line of the note ("Key: value"; a "Thanks!" above the note greets) and
     with no more of the note below it (a "Thanks!" between two blocks is no end); None when there is none."""
@@ -208,12 +242,15 @@ def closing_line(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
         said = fold(line).rstrip("!,.;:-– ")
         # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item
-        signed = _DASHED_NAME.match(line) is not None and not (
-            _COLON_END.search(above) or above.lstrip().startswith(("-", "–", "—", "*", "•")))
+        # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item — unless it
+        # is the sender's own name ("-Alice", "— Alice Smith" from Alice Smith)
+        dashed = _DASHED_NAME.match(line) is not None
+        signed = dashed and (fold(line).strip(" -–—") in signer or not (
+            _COLON_END.search(above) or above.lstrip().startswith(("-", "–", "—", "*", "•"))))
         closing = _CLOSING_AND_NAME.split(said)[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) or signed \
             or _contact(line)
         if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
-            return _signed_above(lines, i) if _contact(line) else i
+            return i
         keyed = keyed or ":" in line or "：" in line
         above = line if line.strip() else above
     return None
@@ -225,17 +262,9 @@ _CONTACT_LABELS = frozenset(map(fold, (
     "phone", "tel", "telephone", "mobile", "cell", "fax", "email", "e-mail", "mail", "web", "website", "www", "t",
     "m", "f", "e", "w", "p", "skype", "linkedin", "address", "telefon", "cep", "faks", "adres", "e-posta", "eposta",
     "ফোন", "মোবাইল", "ইমেইল", "ই-মেইল", "ঠিকানা")))
-_CONTACT_VALUE = re.compile(r"[\d@]|www\.|https?://")
+# a contact line's value, whole: a telephone number, an address or a link ("T: 2 testers join" is a Plan's line)
+_CONTACT_VALUE = re.compile(r"\s*(?:\+?\(?\d[\d\s()./-]{5,}\d|\S+@\S+\.\S+|(?:https?://|www\.)\S+)\s*[.,;]?\s*")
 _DISCLAIMER = tuple(map(fold, ("confidentiality notice", "confidential", "disclaimer", "gizlilik", "yasal uyarı")))
-
-
-def _signed_above(lines: list[str], i: int) -> int:
-    """Where a signature whose contact line is `i` begins: the name and title lines right above it ("Bob Builder",
-    "Senior Developer, Studio": short, capitalised, no sentence's full stop, no key), not a Plan's wrapped words."""
-    while i > 0 and (above := lines[i - 1].strip()) and ":" not in above and above[:1].isupper() \
-            and len(above.split()) <= 5 and not above.endswith((".", ";")):
-        i -= 1
-    return i
 
 
 def _contact(line: str) -> bool:
@@ -243,20 +272,20 @@ def _contact(line: str) -> bool:
     if not colon:
         return False
     name = fold(label).strip(" *")
-    return (name in _CONTACT_LABELS and _CONTACT_VALUE.search(value) is not None) or name.startswith(_DISCLAIMER)
+    return (name in _CONTACT_LABELS and _CONTACT_VALUE.fullmatch(value) is not None) or name.startswith(_DISCLAIMER)
 
 
 _DASHED_NAME = re.compile(r"^\s*(?:--?|—)(?:[A-ZÇĞİÖŞÜ]\w*|\s[A-ZÇĞİÖŞÜ]\w*\s[A-ZÇĞİÖŞÜ]\w*)\s*$")  # "-Alice"
 
 
-def strip_reply(text: str) -> str:
+def strip_reply(text: str, signer: Collection[str] = ()) -> str:
     """Drop quoted replies and the signature (mail-parser-reply knows the usual mail programs' markers)."""
     text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     cut = quote_start(lines)
     if cut is not None:
         lines = lines[:cut]
-    closed = closing_line(lines)
+    closed = closing_line(lines, signer)
     if cut is not None or closed is not None:
         text = "\n".join(lines[:closed])
     message = _Replies(text=text, languages=["en"], keep_hyphen_lists=True).read()

@@ -245,7 +245,8 @@ def parse_eta(value: str, today: dt.date) -> dt.date:
     tokens = re.split(r"([\s,.()]+)", v)
     named = {d for t in tokens if (d := _weekday_names().get(fold(t))) is not None}
     if named and _weekday_named(v) is None:
-        rest = "".join(t for t in tokens if fold(t) not in _weekday_names()).strip(" ,.()")
+        rest = "".join(t for t in tokens if (word := fold(t)) not in _weekday_names() and word not in _THIS_OR_NEXT
+                       and word not in _DAY_WORD).strip(" ,.()")  # "this Friday, 4 Dec": the date is "4 Dec"
         if re.search(r"\d", rest):
             day = _date_of(rest, value, today)
             if named != {day.weekday()}:
@@ -480,8 +481,9 @@ def parse_note(
                                        line=lineno, key=m.group("key"), known=KNOWN_KEYS))
             elif current is not None and _stray(line, lines[lineno:]):
                 # what the team said, under no key: never dropped without a word (a note is taken whole)
-                problems.append(phrase(_('line %(line)s: "%(text)s" is under no key; a sentence goes on the line '
-                                         'after "Cause:", "Plan:" or "Prevent:" (with no blank line above it)'),
+                problems.append(phrase(_('line %(line)s: "%(text)s" is under no key, and would be lost; move it '
+                                         'below the note (nothing there is read), or — if the client may read it '
+                                         '— onto the line after "Cause:" or "Plan:"'),
                                        line=lineno, text=_shortened(line.strip())))
             continue
         assert m is not None

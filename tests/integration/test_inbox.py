@@ -328,3 +328,16 @@ def test_a_note_not_understood_gets_an_example_from_its_own_project(studio: Stud
     assert result.returncode == 0, result.stderr
     [reply] = replies_to(studio, "alice@studio.example")
     assert "Milestone: App store listing" in reply and "Design mockups\nDone" not in reply, reply
+
+
+def test_a_forwarded_note_is_answered_that_forwarded_text_is_not_read(studio: Studio) -> None:
+    """The notes audit: a note forwarded to the inbox (Gmail's "---------- Forwarded message ---------") was
+    answered "no Milestone: line found" of a note its sender could see. The reply says why."""
+    forwarded = NOTE.replace("Subject: [acme-web] progress", "Subject: Fwd: [acme-web] progress").replace(
+        "Milestone: design mockups", "FYI\n\n---------- Forwarded message ---------\nFrom: Alice Example "
+        "<alice@home.example>\nDate: Mon, 30 Nov 2026 at 10:12\nSubject: progress\n\nMilestone: design mockups")
+    studio.dovecot.save("progress", forwarded.encode())
+    result = deadlinewatch("once", config=studio.config, now="2026-11-30T12:00")
+    assert result.returncode == 0, result.stderr
+    [reply] = replies_to(studio, "alice@studio.example")
+    assert "in quoted or forwarded text, which is never read" in " ".join(reply.split()), reply

@@ -10,8 +10,8 @@ import datetime as dt
 import difflib
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from dataclasses import fields as declared
 from functools import lru_cache
 
@@ -132,6 +132,20 @@ class ParsedNote:
     @property
     def ok(self) -> bool:
         return not self.problems and bool(self.blocks)
+
+
+NO_BLOCK = phrase(_('no "Milestone:" line found; every note needs at least one block'))
+
+
+def quoted_only(note: ParsedNote, whole: Callable[[], str]) -> ParsedNote:
+    """A note found only in what is quoted or forwarded below a message (`whole`: its text, quotes and all, read
+    when needed) is not read — it may be the team's old note, or anyone's — and the reply says so, rather than "no
+    Milestone: line found" of a note the sender can see."""
+    if note.problems != (NO_BLOCK,) or not any(map(is_note_line, whole().splitlines())):
+        return note
+    return replace(note, problems=(NO_BLOCK, phrase(_(
+        "the note is in quoted or forwarded text, which is never read: write it (or paste it) in the message "
+        "itself"))))
 
 
 class NoteProblem(ValueError):
@@ -508,7 +522,7 @@ def parse_note(
         last_key = key
 
     if not raw_blocks and not problems:
-        problems.append(phrase(_('no "Milestone:" line found; every note needs at least one block')))
+        problems.append(NO_BLOCK)
 
     blocks: list[NoteBlock] = []
     seen: set[str] = set()

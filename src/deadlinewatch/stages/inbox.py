@@ -21,6 +21,7 @@ from typing import Protocol
 from deadlinewatch.adapters.mailbox import Fetched
 from deadlinewatch.adapters.store import HealthStore, InboxState
 from deadlinewatch.core import intake, notes
+from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import (
     Action,
     MarkMoved,
@@ -56,7 +57,8 @@ def _parse_for(svc: Services[InboxStore]) -> Callable[[intake.Incoming], notes.P
 
     def parse(incoming: intake.Incoming) -> notes.ParsedNote:
         today = incoming.written_on(svc.composer.team_tz)  # the sender's day: what their dates count from
-        return notes.parse_note(incoming.subject, incoming.text, refs, ids, today, week)
+        return notes.quoted_only(notes.parse_note(incoming.subject, incoming.text, refs, ids, today, week),
+                                 lambda: full_text(incoming.msg))
 
     return parse
 

@@ -280,12 +280,11 @@ def _wake_daemons(store: StorePort, workers: Sequence[str]) -> None:
     woken at once over the database's channel, as one made through a daemon's control socket wakes its own (it
     waited for the outbox holder's next poll, up to poll_seconds). Unheard, it goes at that poll all the same."""
     from deadlinewatch.adapters.store.postgres.store import PostgresStore
-    from deadlinewatch.coordination import WAKE
+    from deadlinewatch.coordination import wake
 
-    if not isinstance(store, PostgresStore):
-        return
-    with contextlib.suppress(Exception), store.pool.connection(timeout=2) as conn:
-        conn.execute("SELECT pg_notify(%s, %s)", (WAKE, "0:" + ",".join(workers)))  # from no daemon: to all
+    if isinstance(store, PostgresStore):
+        with contextlib.suppress(Exception):
+            wake(store.pool, workers)  # from no daemon: to all
 
 
 def cmd_status(args: argparse.Namespace) -> int:

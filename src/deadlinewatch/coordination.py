@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from deadlinewatch.adapters.store.postgres.connection import Pool
     from deadlinewatch.adapters.store.postgres.leases import Daemon, Lease, Leases
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,13 @@ class Solo:
     async def keep(self, stop: asyncio.Event, changed: Callable[[], None],
                    woken: Callable[[Sequence[str]], None] = lambda workers: None) -> None:
         await stop.wait()
+
+
+def wake(pool: Pool, workers: Sequence[str], sender: int = 0) -> None:
+    """Wake these workers on whichever daemon holds their parts, over the database's channel: "sender:workers",
+    as Shared._listen reads it (a daemon ignores its own; 0, no daemon's: `approve` where none runs)."""
+    with pool.connection(timeout=2) as conn:
+        conn.execute("SELECT pg_notify(%s, %s)", (WAKE, f"{sender}:{','.join(workers)}"))
 
 
 def lease_time(poll_seconds: int) -> dt.timedelta:
@@ -187,8 +195,7 @@ class Shared:
         if self.daemon is None or not workers:
             return
         try:
-            with self.leases.pool.connection(timeout=2) as conn:
-                conn.execute("SELECT pg_notify(%s, %s)", (WAKE, f"{self.daemon.id}:{','.join(workers)}"))
+            wake(self.leases.pool, workers, self.daemon.id)
         except Exception as e:  # they run at their next poll all the same
             log.info("daemon %d: could not wake %s on the others (%s)", self.daemon.id, ", ".join(workers), e)
 

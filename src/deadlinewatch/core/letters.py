@@ -75,12 +75,12 @@ from deadlinewatch.core.notes import note_keys
 from deadlinewatch.core.words import DAYS, Days, Factor, Percent, Phrase, Value, _, phrase
 from deadlinewatch.errors import ConfigError
 
-# the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
 # the reply's subjects (reply.txt.j2), which a thread of notes piles up: thread_subject takes them off
 REPLY_SUBJECTS = ("Re: %(subject)s — recorded", "Re: %(subject)s — not understood")
 # a mail program's reply prefix, in the languages it writes ("Re:", "RE[2]:", "AW:", "SV:", "Ynt:", "Odp:", "答复:")
 _REPLY_PREFIX = re.compile(r"^(?:(?:re|aw|sv|vs|ynt|yan[ıi]t|antw|odp|rif|res|ref|回复|答复|ответ)"
                            r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE)
+# the lines a letter ends with: the feed under calendar_updates = "feed", and the project's page
 FEED_LINE = _("Your calendar can follow this timeline as it changes: subscribe to %(url)s")
 PAGE_LINE = _("Your project's page, always up to date: %(url)s")
 # a milestone's status, as the client reads it in their calendar entry (its DESCRIPTION)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from mailparser_reply.parser import EmailMessage as ReplyText
 
-from deadlinewatch.core.notes import fold, is_note_line  # a note's own lines are never a quote's
+from deadlinewatch.core.notes import fold, is_note_line, last_note_line  # a note's own lines are never a quote's
 
 
 class _TextOfHtml(HTMLParser):
@@ -166,7 +166,6 @@ _SENDER_LABELS = frozenset(map(fold, (
     "from", "de", "von", "van", "da", "od", "från", "fra", "frá", "kimden", "gönderen", "от", "від", "发件人", "寄件者",
     "差出人", "보낸 사람", "প্রেরক", "থেকে", "từ", "dari", "remitente", "mittente", "lähettäjä", "feladó", "από", "מאת",
     "من", "absender", "expéditeur")))
-_EMPTY_LABEL = re.compile(r"^\s*\*?[^\W\d_][^:：\n]{0,24}?\*?\s?[:：]\s*()$")  # "Cc:" with nobody after it
 _NOTE_LINE = re.compile(r"^\s*[^\W\d_][^\W\d_ ]*(?: [^\W\d_]+){0,2}\s?[:：]\s")  # "Plan: …", "Kalan süre: …"
 _SEPARATOR = re.compile(r"^\s*(-{3,}.*\S.*-{3,}|_{10,}|-{10,})\s*$")
 
@@ -187,7 +186,7 @@ def _header_block(lines: list[str], i: int) -> bool:
     addressed = _ADDRESS.search(first[1]) is not None
     if not addressed and fold(lines[i].split(":")[0].split("：")[0]).strip(" *") not in _SENDER_LABELS:
         return False  # "Mon: finish the endpoints", "Alice: ticket 1234" — a Plan's own lines, not a header
-    following = [_LABEL.match(line) or _EMPTY_LABEL.match(line) for line in lines[i + 1:i + 4]]
+    following = [_LABEL.match(line) for line in lines[i + 1:i + 4]]  # an empty "Cc:" is a label too
     labels = [m for m in following if m is not None]
     # a note's own lines are no header: "Cause: files from jane@acme.example", then "Plan: …" and "ETA: 2026-12-10"
     return len(labels) >= (2 if addressed else 3) and following[0] is not None and (
@@ -239,9 +238,9 @@ def closing_line(lines: list[str], signer: Collection[str] = ()) -> int | None:
     with no more of the note below it (a "Thanks!" between two blocks is no end); None when there is none."""
     keyed = False
     above = ""  # the last line with text above this one
+    last_keyed = last_note_line(lines)  # below it, no more of the note: found once, not for every line
     for i, line in enumerate(lines):
         said = fold(line).rstrip("!,.;:-– ")
-        # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item
         # "-Alice" signs; "- Daily Reviews" under "Plan:" or another item is the hyphen list's last item — unless it
         # is the sender's own name ("-Alice", "— Alice Smith" from Alice Smith)
         dashed = _DASHED_NAME.match(line) is not None
@@ -249,7 +248,7 @@ def closing_line(lines: list[str], signer: Collection[str] = ()) -> int | None:
             _COLON_END.search(above) or above.lstrip().startswith(("-", "–", "—", "*", "•"))))
         closing = _CLOSING_AND_NAME.split(said)[0].strip() in _CLOSINGS or said.startswith(_SENT_FROM) or signed \
             or _contact(line)
-        if keyed and closing and not any(map(is_note_line, lines[i + 1:])):
+        if keyed and closing and i >= last_keyed:
             return i
         keyed = keyed or ":" in line or "：" in line
         above = line if line.strip() else above

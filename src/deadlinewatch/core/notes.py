@@ -89,6 +89,12 @@ def is_note_line(line: str) -> bool:
     return m is not None and fold(m.group("key")) in _KEY_INDEX
 
 
+def last_note_line(lines: Sequence[str]) -> int:
+    """The index of the last "Key: value" line of a note among these lines (is_note_line), -1 when there is none:
+    what is below it is no more of the note."""
+    return next((i for i in range(len(lines) - 1, -1, -1) if is_note_line(lines[i])), -1)
+
+
 MAX_BLOCKS = 100  # milestone blocks in one note: a project's worth, never a flood (the reply answers each)
 MAX_PROBLEMS = 20  # problems listed in a reply; the rest are counted
 
@@ -428,14 +434,15 @@ def _without_colon(line: str, today: dt.date, week_length: int, wrapped: bool = 
     return None
 
 
+SENTENCES = ("cause", "plan", "prevent")  # the keys whose free text may go on over the next lines
 STRAY_WORDS = 4  # a line of fewer words under no key ("Thanks!", "See you Monday") greets; one of more says something
 
 
-def _stray(line: str, below: Sequence[str]) -> bool:
+def _stray(line: str, more_below: bool) -> bool:
     """Is this line, in a block and under no key, something the team said that the note would lose: a sentence with
-    more of the note below it — not a greeting ("Thanks!"), and not the words after the note's last line (a
-    sign-off, a signature with no "-- " above it: those are never read)."""
-    return len(line.split()) >= STRAY_WORDS and any(map(is_note_line, below))
+    more of the note below it (`more_below`) — not a greeting ("Thanks!"), and not the words after the note's last
+    line (a sign-off, a signature with no "-- " above it: those are never read)."""
+    return more_below and len(line.split()) >= STRAY_WORDS
 
 
 def _shortened(text: str, most: int = 60) -> str:
@@ -468,18 +475,19 @@ def parse_note(
     last_key: str | None = None
 
     lines = text.splitlines()
+    last_keyed = last_note_line(lines)
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             last_key = None
             continue
         m = _LINE.match(line)
         key = _KEY_INDEX.get(fold(m.group("key"))) if m else None
-        if m and m.group("bullet") and last_key in ("cause", "plan", "prevent"):
+        if m and m.group("bullet") and last_key in SENTENCES:
             key = None  # "- Done: the mockups" in a Plan's hyphen list is the Plan's
         if (key is None and current is not None
-                and (said := _without_colon(line, today, week_length, last_key in ("cause", "plan", "prevent")))
+                and (said := _without_colon(line, today, week_length, last_key in SENTENCES))
                 is not None
-                and (last_key not in ("cause", "plan", "prevent") or fold(said[0]) in _CANONICAL)):
+                and (last_key not in SENTENCES or fold(said[0]) in _CANONICAL)):
             # "Done 60%", "Remaining – 4 days": a value lost without a word, or glued into the Plan above it
             problems.append(phrase(_('line %(line)s: "%(key)s" needs a colon before its value, as in '
                                      '"%(key)s: %(value)s"'), line=lineno, key=said[0], value=said[1]))
@@ -487,13 +495,13 @@ def parse_note(
                 problems.append(phrase(_("line %(line)s: %(problem)s"), line=lineno, problem=said[2]))
             continue
         if key is None:
-            if current is not None and last_key in ("cause", "plan", "prevent"):
+            if current is not None and last_key in SENTENCES:
                 n, old = current[last_key]
                 current[last_key] = (n, f"{old} {line.strip()}".strip())
             elif current is not None and m:
                 problems.append(phrase(_('line %(line)s: unknown key "%(key)s" (known keys: %(known)s)'),
                                        line=lineno, key=m.group("key"), known=KNOWN_KEYS))
-            elif current is not None and _stray(line, lines[lineno:]):
+            elif current is not None and _stray(line, lineno <= last_keyed):
                 # what the team said, under no key: never dropped without a word (a note is taken whole)
                 problems.append(phrase(_('line %(line)s: "%(text)s" is under no key, and would be lost; move it '
                                          'below the note (nothing there is read), or — if the client may read it '

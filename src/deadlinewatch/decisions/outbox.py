@@ -5,7 +5,6 @@ the manager told (`settle`), and the back-off of a temporary failure.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,9 +104,11 @@ SUPERSEDED = Overtaken(
     "notice; reject it (deadlinewatch reject {id}) — the next check-in shows the new dates")
 
 
+# the letters that tell the client a date: a new one, a dependant's moved one, one back in the plan
+NEWS_OF_A_DATE = ("notice", "update", "reinstate")
 # the client letters a note can make wrong before they go: news of a date once a note said Done: 100%, a delivered
 # note once a later one took it back (overtaken's `said`)
-SAID_MATTERS = ("notice", "update", "reinstate", "delivered")
+SAID_MATTERS = (*NEWS_OF_A_DATE, "delivered")
 
 
 def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None, said: bool | None = None
@@ -121,9 +122,9 @@ def overtaken(item: OutboxItem, state: str | None, told: dt.datetime | None, sai
     None when it may go."""
     if item.kind in ABOUT_THE_MILESTONE and state == "cancelled":
         return CANCELLED
-    if item.kind in ("notice", "update", "reinstate") and state == "done":
+    if item.kind in NEWS_OF_A_DATE and state == "done":
         return DONE
-    if item.kind in ("notice", "update", "reinstate") and state == "open" and said:
+    if item.kind in NEWS_OF_A_DATE and state == "open" and said:
         return SAID_DONE
     # delivered: by the calendar, or by a note's Done: 100% while the calendar keeps it open (effective_state)
     if item.kind == "delivered" and state == "open" and not said:
@@ -193,8 +194,8 @@ def withdraw_overtaken(c: Studio, unsent: Sequence[OutboxItem], milestones: Sequ
         if gone is None:
             continue
         gone_ids.add(item.id)
-        out.append(dataclasses.replace(_withdrawal(c, item, names.get(item.project, {}), gone, now, SetOutboxState(
-            item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN)), on_its_way=True))
+        out.append(_withdrawal(c, item, names.get(item.project, {}), gone, now, SetOutboxState(
+            item.id, "rejected", str(gone.withdrawn), expect=("pending",), decided_by=WITHDRAWN), on_its_way=True))
     out += [Release(item.id, f"goes with #{item.parent}, withdrawn", (
         SetOutboxState(item.id, "rejected", f"goes with #{item.parent}, withdrawn", expect=("pending",),
                        decided_by=WITHDRAWN),), withdrawn=True, on_its_way=True)
@@ -257,12 +258,12 @@ def _states_and_names(milestones: Sequence[Milestone]
 
 
 def _withdrawal(c: Studio, item: OutboxItem, names: Mapping[str, str], gone: Overtaken, now: dt.datetime,
-                withdraw: Action) -> Release:
+                withdraw: Action, on_its_way: bool = False) -> Release:
     """A client message the team calendar has made wrong, withdrawn (`withdraw`: a held one decided, an approved
-    one moved), with the manager's note saying why."""
+    one moved: `on_its_way`), with the manager's note saying why."""
     note = compose_manager_message(c, item, names, "decided", c.letters.say(c.config.team.language,
                                                                             [gone.withdrawn]), now)
-    return Release(item.id, str(gone.withdrawn), (withdraw, note), withdrawn=True)
+    return Release(item.id, str(gone.withdrawn), (withdraw, note), withdrawn=True, on_its_way=on_its_way)
 
 
 def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[Milestone],

@@ -394,7 +394,7 @@ class MemoryStore(StorePort):
                      milestones: Sequence[Milestone] | None = None) -> list[TrackRecord]:
         done = self.done_at() if done is None else done
         states = {(m.project, m.uid): m.state for m in (self.milestones() if milestones is None else milestones)}
-        return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"))
+        return [TrackRecord(r.at, r.remaining_days, r.eta, done.get(k), states.get(k, "cancelled"), k)
                 for k, r in self._firsts(lambda r: (r.remaining_days or 0) > 0 or r.eta is not None).items()]
 
     def done_at(self) -> dict[tuple[str, str], dt.datetime]:

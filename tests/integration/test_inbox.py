@@ -47,10 +47,10 @@ def choke_on(monkeypatch: pytest.MonkeyPatch, message_id: str) -> None:
 
     real = inbox._decide_one
 
-    def choke(svc: Any, report: Any, incoming: Any, *args: Any) -> str:  # whatever _decide_one takes, passed on
+    def choke(svc: Any, report: Any, snap: Any, incoming: Any, *args: Any) -> Any:  # the rest passed on
         if incoming.message_id == message_id:
             raise RuntimeError("a bug this message trips")
-        return real(svc, report, incoming, *args)
+        return real(svc, report, snap, incoming, *args)
 
     monkeypatch.setattr(inbox, "_decide_one", choke)
 

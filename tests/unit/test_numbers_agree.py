@@ -22,7 +22,7 @@ from deadlinewatch.adapters.clock import FixedClock
 from deadlinewatch.adapters.store import StorePort
 from deadlinewatch.adapters.templates import letters
 from deadlinewatch.core import alert, intake
-from deadlinewatch.core.forecast import DEFAULT_SPREAD, forecast, last_work_day, percent_pace
+from deadlinewatch.core.forecast import DEFAULT_SPREAD, Spread, forecast, last_work_day, percent_pace
 from deadlinewatch.core.letters import AlertLetter
 from deadlinewatch.core.locales import format_day
 from deadlinewatch.core.milestones import milestones_from_ics
@@ -31,13 +31,13 @@ from deadlinewatch.core.policy import LITTLE_HISTORY
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.decisions.forecaster import Forecaster
-from deadlinewatch.decisions.inbox import Lookup, as_evaluated, decide_message, rules_of
+from deadlinewatch.decisions.inbox import Lookup, after, as_evaluated, decide_message, rules_of
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
 from deadlinewatch.services import PassReport, Services
 from deadlinewatch.stages.evaluation import evaluate
-from deadlinewatch.stages.inbox import Reading, _decide_one, _parse_for
+from deadlinewatch.stages.inbox import Reading, _decide_one, _parse_for, snapshot
 from deadlinewatch.stages.state import forecaster
 from tests.memory_store import MemoryStore
 from tests.samples import DESIGN, LAUNCH
@@ -331,13 +331,17 @@ def _synced(store: MemoryStore, c: Studio, design: str = LINKED) -> None:
                          kept=set(), now=NOW)
 
 
-def _read(svc: Services[StorePort], *notes: intake.Incoming) -> Reading:
-    """One batch of the inbox, as read_inbox decides it (each message recorded with its reply)."""
-    reading = Reading(svc, _parse_for(svc), rules_of(svc.config), FOLDERS, {})
+def _read(svc: Services[StorePort], *notes: intake.Incoming) -> Spread:
+    """One batch of the inbox, as read_inbox decides it (each message recorded with its reply); the team's spread
+    the last reply forecast with."""
+    reading = Reading(_parse_for(svc), rules_of(svc.config), FOLDERS, {})
+    batch = [(incoming, reading.note(incoming, None)) for incoming in notes]
+    snap = snapshot(svc, batch)
     with svc.store.transaction():
-        for incoming in notes:
-            _decide_one(svc, PassReport(), incoming, reading)
-    return reading
+        for n, (incoming, note) in enumerate(batch):
+            snap = after(snap, _decide_one(svc, PassReport(), snap, incoming, note, reading)) or \
+                snapshot(svc, batch[n + 1:])
+    return snap.spread
 
 
 @pytest.mark.parametrize("approval", ["auto", "manager"])
@@ -470,9 +474,9 @@ def test_the_reply_forecasts_with_the_spread_the_pass_learns(tmp_path: Path) -> 
     _synced(store, Studio(config, letters(), store.key), DESIGN)
     svc = _services(config, store, NOW)
     before = forecaster(svc).spread
-    reading = _read(svc, _note("Milestone: design mockups\nDone: 30%\nRemaining: 4 days"))
-    assert reading.forecaster is not None and reading.forecaster.spread == forecaster(svc).spread != before
-    assert reading.forecaster.spread.bias != DEFAULT_SPREAD.bias  # Little's reference class: work runs long
+    replied = _read(svc, _note("Milestone: design mockups\nDone: 30%\nRemaining: 4 days"))
+    assert replied == forecaster(svc).spread != before
+    assert replied.bias != DEFAULT_SPREAD.bias  # Little's reference class: work runs long
     [reply] = _told(store, "reply")
     # no milestone of its own closed yet
     assert "Work like this has usually taken about 1.8 times as long as estimated." in reply

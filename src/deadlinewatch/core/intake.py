@@ -462,7 +462,7 @@ def _aligned(d: str, domain: str) -> bool:
 
 
 # what returned_ids found in each message still held: the parsing thread reads a report once, and deciding it on
-# the event loop asks again by the message (stages/inbox.py `look_up`), which then parses nothing
+# the event loop asks again by the message (stages/inbox.py `snapshot`), which then parses nothing
 _RETURNED: weakref.WeakKeyDictionary[EmailMessage, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 

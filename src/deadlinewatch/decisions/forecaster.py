@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Collection, Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
+from deadlinewatch.adapters.store.port import RECENT_REPORTS, TrackRecord
 from deadlinewatch.core import dependencies
 from deadlinewatch.core.forecast import (
+    STATED_LEARNED,
+    Closed,
     Spread,
+    estimated_days,
     forecast,
+    learn,
+    plan_record,
+    stated_records,
 )
 from deadlinewatch.core.milestones import effective_state
 from deadlinewatch.core.model import ClientDate, Forecast, Milestone, Report
@@ -100,3 +107,109 @@ def estimates(r: Report) -> bool:
     """Does a note estimate its milestone's remaining work (what a first estimate is, as the store's track record
     counts it)?"""
     return (r.remaining_days or 0) > 0 or r.eta is not None
+
+
+Key = tuple[str, str]  # a milestone: (project, uid)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A milestone's plan as the team's spread learns from it: DTSTART's day to the day its client holds."""
+
+    key: Key
+    start: dt.date
+    deadline_day: dt.date
+    open: bool  # still open in the calendar (one closed there without a note saying done teaches nothing)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """What the team's spread is learned from, read from the store at once (stages/state.read_learning): when a
+    note first said each milestone done, the plans, every milestone's first estimate, and the stated remaining
+    times of the newest closed milestones (`stated`, newest first, each as stated_records reads its notes). The
+    spread is then learned from it, with notes not yet recorded, by `learned_from` and `learn`: pure."""
+
+    today: dt.date
+    workdays: WorkCalendar
+    tz: zoneinfo.ZoneInfo
+    done_at: Mapping[Key, dt.datetime]
+    planned: tuple[Planned, ...]
+    track: tuple[TrackRecord, ...]
+    states: Mapping[Key, str]
+    stated: tuple[tuple[Key, dt.datetime, tuple[Closed, ...]], ...]
+
+
+# what a spread is learned from: the day, the first estimates, the plans, the stated remaining times (equal records
+# learn the same spread, however they were read)
+Records = tuple[dt.date, tuple[Closed, ...], tuple[Closed, ...], tuple[Closed, ...]]
+
+
+def learned_from(learning: Learning, pending: Sequence[Report] = (),
+                 stored: Mapping[Key, Sequence[Report]] | None = None) -> Records:
+    """What the team's spread is learned from: the first estimates against what they took, the plans, and the
+    stated remaining times of the newest closed milestones — with `pending` notes counted as if recorded
+    (`stored`: the recorded notes of the milestones they are about, as the store reads them)."""
+    cal, tz, today = learning.workdays, learning.tz, learning.today
+    stored = stored or {}
+    done_at = dict(learning.done_at)
+    for r in pending:  # a note saying Done: 100% closes its milestone (the first such note counts)
+        if r.done == 100 and ((r.project, r.uid) not in done_at or r.at < done_at[(r.project, r.uid)]):
+            done_at[(r.project, r.uid)] = r.at
+    plans: list[Closed] = []
+    for p in learning.planned:  # the plans: DTSTART to deadline, against what it took or has taken so far
+        done = done_at.get(p.key)
+        if done is None and not p.open:
+            continue
+        if (plan := plan_record(p.start, p.deadline_day, done.astimezone(tz).date() if done else None, today,
+                                cal)) is not None:
+            plans.append(plan)
+    track = [t if t.key not in done_at or t.done_at == done_at[t.key] else replace(t, done_at=done_at[t.key])
+             for t in learning.track]
+    for key in dict.fromkeys((r.project, r.uid) for r in pending if estimates(r)):
+        if not any(map(estimates, stored.get(key, ()))):  # the milestone's first estimate
+            first = min((r for r in pending if (r.project, r.uid) == key and estimates(r)), key=lambda r: r.at)
+            track.append(TrackRecord(first.at, first.remaining_days, first.eta, done_at.get(key),
+                                     learning.states.get(key, "cancelled"), key))
+    closed: list[Closed] = []
+    for t in track:
+        day = t.estimated_at.astimezone(tz).date()
+        estimated = estimated_days(day, t.remaining_days, t.eta, cal)
+        if estimated <= 0:
+            continue
+        if t.done_at is not None:
+            closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(tz).date()), 0.5)))
+        elif t.state == "open":
+            closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
+    return today, tuple(closed), tuple(plans), tuple(_stated(learning, done_at, pending, stored))
+
+
+def _stated(learning: Learning, done_at: Mapping[Key, dt.datetime], pending: Sequence[Report],
+            stored: Mapping[Key, Sequence[Report]]) -> list[Closed]:
+    """The stated remaining times of the newest closed milestones (STATED_LEARNED of them at most), oldest first:
+    as read with the store (`learning.stated`), but read again from their notes with `pending` for the milestones
+    those notes are about or close."""
+    touched = {(r.project, r.uid) for r in pending}
+    read = {key: (done, said) for key, done, said in learning.stated}
+    closed = sorted(({key: done for key, (done, _) in read.items()} | {k: done_at[k] for k in touched
+                                                                         if k in done_at}).items(),
+                    key=lambda kv: kv[1], reverse=True)
+    records: list[Closed] = []
+    for key, done in closed:
+        if key in touched:
+            mine = [r for r in pending if (r.project, r.uid) == key]
+            reports = sorted([*stored.get(key, ()), *mine], key=lambda r: r.at)[-RECENT_REPORTS:]
+            said: Sequence[Closed] = stated_records(reports, done.astimezone(learning.tz).date(), learning.workdays,
+                                                    learning.tz)
+        else:
+            said = read[key][1]
+        records[:0] = said  # oldest first, as the replay keeps them
+        if len(records) >= STATED_LEARNED:
+            break
+    return records[-STATED_LEARNED:]
+
+
+def spread_of(records: Records, previous: Spread | None = None) -> Spread:
+    """The team's spread learned from these records (`previous`: one learned from nearly the same, to start
+    from)."""
+    _, closed, plans, stated = records
+    return learn(closed, plans=plans, stated=stated, previous=previous)

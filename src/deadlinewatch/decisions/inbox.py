@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 import zoneinfo
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.config import Config
 from deadlinewatch.core import intake, notes, policy
+from deadlinewatch.core.forecast import Spread
 from deadlinewatch.core.letters import BlockSummary, Letters
 from deadlinewatch.core.model import (
     Action,
@@ -38,7 +39,17 @@ from deadlinewatch.decisions.evaluation import (
     outrun_factor,
     return_due,
 )
-from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
+from deadlinewatch.decisions.forecaster import (
+    Forecaster,
+    ForecastFn,
+    Key,
+    Learning,
+    Records,
+    estimates,
+    learned_from,
+    pass_forecasts,
+    spread_of,
+)
 from deadlinewatch.decisions.manager_mail import compose_manager_message
 from deadlinewatch.decisions.outbox import cannot_go
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
@@ -124,6 +135,102 @@ class MessageDecision:
     reports: list[Report] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    learned: tuple[Records, Spread] | None = None  # the team's spread learned again for this note's reply
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store knows of one message (InboxSnapshot.facts): whether it is one of ours (an archive copy), the
+    held (or once held) notice a manager's mail decides, the client message a client's mail answers, the sent
+    client messages a delivery status notification returns."""
+
+    is_ours: bool = False
+    held: OutboxItem | None = None
+    answered: OutboxItem | None = None
+    bounced: tuple[OutboxItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class InboxSnapshot:
+    """What deciding a batch of mail reads, read from the store before its first message is decided
+    (stages/inbox.py `snapshot`), then carried along by the decisions themselves (`after`): the milestones, each
+    message's facts, the projects its notes and held notices concern as the pass's evaluation reads them, and the
+    team's spread with what it is learned from. A message is then decided from it alone (`decide_from`), with
+    nothing read."""
+
+    milestones: Mapping[str, Sequence[Milestone]]  # every project's, in deadline order
+    facts: Mapping[str, Facts]  # by message key: a message missing here was too broken to look up
+    views: Mapping[str, ProjectView]  # the notes' and held notices' projects, as the evaluation reads them
+    spread: Spread  # the team's spread, as learned with `pending`
+    known: dict[Hashable, Forecast]  # forecasts made before (Forecaster.known: remembered, never read)
+    learning: Learning | None = None  # what the spread is learned from (None: the batch holds no note)
+    records: Records | None = None  # what `spread` was learned from (None: not known)
+    stored: Mapping[Key, Sequence[Report]] = field(default_factory=dict)  # the notes' milestones' notes, as read
+    pending: tuple[Report, ...] = ()  # the notes of this batch decided so far
+
+
+def decide_from(c: Studio, snap: InboxSnapshot, rules: intake.Rules, folders: Mapping[str, str],
+                incoming: intake.Incoming, note: ParsedNote | None, now: dt.datetime, place: Place | None = None
+                ) -> MessageDecision:
+    """One message of a batch, decided from the batch's snapshot alone: its lookup and its forecaster taken from
+    the snapshot (the team's spread learned again, with the batch's notes, when this note teaches it something:
+    the reply forecasts as the evaluation will once it is recorded), then `decide_message`."""
+    try:
+        lookup, spread, records = _lookup(snap, incoming, note)
+    except (RecursionError, *PARSE_ERRORS):
+        lookup, spread, records = Lookup(), snap.spread, snap.records  # too broken to look up: decided unreadable
+    decided = decide_message(c, Forecaster(c.workdays, c.team_tz, spread, snap.known), rules, folders, incoming,
+                             lookup, now, place)
+    if spread is not snap.spread and records is not None:
+        decided.learned = (records, spread)
+    return decided
+
+
+def _lookup(snap: InboxSnapshot, incoming: intake.Incoming, note: ParsedNote | None
+            ) -> tuple[Lookup, Spread, Records | None]:
+    facts = snap.facts[incoming.message_key]
+    held = facts.held
+    project = note.project if note is not None and note.ok else None
+    # a note's project, understood or not: a reply listing its problems gives an example with one of its milestones
+    said = note.project if note is not None else None
+    concerned = {p for p in (said, held.project if held else None, *(i.project for i in facts.bounced)) if p}
+    # an approval may carry a date: composed again, from the project as the client knows it
+    held_view = snap.views.get(held.project) if held is not None and held.state == "held" and held.project else None
+    pv = snap.views.get(project) if project is not None else None
+    spread, records = snap.spread, snap.records
+    if note is not None and pv is not None and snap.learning is not None:
+        mine = note_reports(note, incoming)
+        if any(_teaches(snap.views, r) for r in mine):  # learned again, with this batch's notes as if recorded
+            records = learned_from(snap.learning, [*snap.pending, *mine], snap.stored)
+            if records != snap.records:
+                spread = spread_of(records, snap.spread)
+    return Lookup(
+        is_ours=facts.is_ours, held=held, answered=facts.answered, bounced=facts.bounced, note=note,
+        milestones={p: snap.milestones.get(p, ()) for p in concerned}, view=pv, held_view=held_view,
+        closed=spread.history if held_view is not None or pv is not None else 0,
+    ), spread, records
+
+
+def _teaches(views: Mapping[str, ProjectView], r: Report) -> bool:
+    """Does a note teach the team's spread something: its milestone's first estimate, or its Done: 100%?"""
+    pv = views.get(r.project)
+    if pv is None:
+        return True
+    known = pv.reports.get(r.uid, [])
+    return (r.done == 100 and all(x.done != 100 for x in known)) or \
+        (estimates(r) and not any(map(estimates, known)))
+
+
+def after(snap: InboxSnapshot, decided: MessageDecision) -> InboxSnapshot | None:
+    """The snapshot once a message's decision is carried out: its notes join their projects and the spread's
+    pending notes. None when the decision changed more than notes and replies (a notice decided, a client
+    message bounced): what the client holds changed, and the rest of the batch is read again."""
+    if any(not isinstance(a, RecordMessage | QueueMail) for a in decided.actions):
+        return None
+    records, spread = decided.learned or (snap.records, snap.spread)
+    return replace(snap, views={p: with_notes(pv, [r for r in decided.reports if r.project == p])
+                                for p, pv in snap.views.items()},
+                   pending=(*snap.pending, *decided.reports), spread=spread, records=records)
 
 
 def decide_message(c: Studio, forecast: ForecastFn, rules: intake.Rules, folders: Mapping[str, str],

@@ -1,9 +1,11 @@
-"""Stage 2: the inbox. Each message is read off the loop (parsed, authenticated, its note understood), looked up
-(`look_up`: the notice it answers or decides, the messages it bounces, the note's project and the team's learned
-spread), decided alone by `decide_message` (decisions/inbox.py, pure), recorded with what it causes in one
-transaction, and only then moved; a message that fails is tried again, then filed as rejected. A message is
-decided once: one decided before — by its Message-ID (its digest without one) or by its place on the server
-(mailbox, UIDVALIDITY, UID: the name that holds however its bytes are read) — is only filed again."""
+"""Stage 2: the inbox. Each message is read off the loop (parsed, authenticated, its note understood); then a batch
+of them: `snapshot` reads what deciding them needs (each message's facts — the notice it decides, the client
+message it answers or bounces —, the projects concerned as the evaluation reads them, what the team's spread is
+learned from), each message is decided from it alone by `decide_from` (decisions/inbox.py, pure), recorded with
+what it causes in a savepoint of its own, and carried into the snapshot for the next (`after`); only then is
+anything moved. A message that fails is tried again, then filed as rejected. A message is decided once: one
+decided before — by its Message-ID (its digest without one) or by its place on the server (mailbox, UIDVALIDITY,
+UID: the name that holds however its bytes are read) — is only filed again."""
 
 from __future__ import annotations
 
@@ -23,24 +25,37 @@ from deadlinewatch.adapters.store import HealthStore, InboxState
 from deadlinewatch.core import intake, notes
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import (
-    Action,
     MarkMoved,
+    Milestone,
     Place,
     PruneMail,
-    QueueMail,
     RecordFailure,
     RecordMessage,
-    Report,
     SetServer,
     SwapUidvalidity,
 )
 from deadlinewatch.core.notes import ParsedNote
-from deadlinewatch.decisions.forecaster import Forecaster, estimates
-from deadlinewatch.decisions.inbox import PARSE_ERRORS, Lookup, decide_message, note_reports, rules_of
-from deadlinewatch.decisions.project_view import ProjectView, with_notes
+from deadlinewatch.decisions.forecaster import learned_from
+from deadlinewatch.decisions.inbox import (
+    PARSE_ERRORS,
+    Facts,
+    InboxSnapshot,
+    MessageDecision,
+    after,
+    decide_from,
+    rules_of,
+)
 from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBusy, StateConflict, Stopping
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
-from deadlinewatch.stages.state import ProjectStore, forecaster, record, view
+from deadlinewatch.stages.state import (
+    ProjectStore,
+    keep_spread,
+    read_learning,
+    record,
+    remember_spread,
+    team_spread,
+    view,
+)
 
 
 class InboxStore(ProjectStore, HealthStore, InboxState, Protocol):
@@ -63,41 +78,51 @@ def _parse_for(svc: Services[InboxStore]) -> Callable[[intake.Incoming], notes.P
     return parse
 
 
-def look_up(svc: Services[InboxStore], incoming: intake.Incoming, reading: Reading) -> Lookup:
-    """What deciding this message needs from the state."""
+def snapshot(svc: Services[InboxStore], batch: Sequence[tuple[intake.Incoming, ParsedNote | None]]
+             ) -> InboxSnapshot:
+    """What deciding these messages reads, read at once before the first is decided (decisions/inbox.py
+    InboxSnapshot): each message's facts (the notice it decides, the client message it answers, the ones it
+    bounces), the milestones, the projects its note or held notice concern as the evaluation reads them, and —
+    when the batch holds a note — what the team's spread is learned from."""
     store = svc.store
+    milestones: dict[str, list[Milestone]] = {}
+    for m in store.milestones():  # in deadline order, each project's as store.milestones(project) gives them
+        milestones.setdefault(m.project, []).append(m)
+    facts: dict[str, Facts] = {}
+    projects: set[str] = set()
+    for incoming, note in batch:
+        try:
+            facts[incoming.message_key] = found = _facts(store, incoming)
+        except (RecursionError, *PARSE_ERRORS):  # a message too broken to look up: decided as unreadable
+            continue
+        if note is not None and note.ok and note.project:
+            projects.add(note.project)
+        if found.held is not None and found.held.state == "held" and found.held.project:
+            projects.add(found.held.project)
+    configured = {p.id: p for p in svc.config.projects}
+    views = {p: view(store, configured[p]) for p in sorted(projects) if p in configured}
+    if not any(note is not None for _, note in batch):
+        return InboxSnapshot(milestones, facts, views, team_spread(svc), svc.forecasts)
+    learning = read_learning(svc)
+    records = learned_from(learning)
+    # the notes' milestones' notes as recorded: what the spread, learned again with this batch's notes, adds to
+    stored = {(note.project, b.uid): views[note.project].reports.get(b.uid, []) for _, note in batch
+              if note is not None and note.ok and note.project in views for b in note.blocks}
+    spread = remember_spread(svc, ("inbox", store.version()), records)
+    return InboxSnapshot(milestones, facts, views, spread, svc.forecasts, learning, records, stored)
+
+
+def _facts(store: InboxStore, incoming: intake.Incoming) -> Facts:
+    """What the store knows of one message."""
     token_match = intake.TOKEN.search(incoming.subject)
-    held = store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references)
     # a bounce counts only as a delivery status notification of a client message that was sent (its Message-ID is
     # keyed: nobody outside can name one), never as any mail that quotes an id
     bounced = tuple(item for m in intake.returned_ids(incoming.msg)
                     if (item := store.client_message([m])) is not None and item.state == "sent"
                     ) if incoming.automatic else ()
-    note = None
-    if incoming.sender in reading.rules.members and not incoming.unreadable and not incoming.too_long:
-        note = reading.parsed(incoming)
-    project = note.project if note is not None and note.ok else None
-    # a note's project, understood or not: a reply listing its problems gives an example with one of its milestones
-    said = note.project if note is not None else None
-    concerned = {p for p in (said, held.project if held else None, *(i.project for i in bounced)) if p}
-    held_view, closed = None, 0
-    if held is not None and held.state == "held" and held.project in {p.id for p in svc.config.projects}:
-        held_view = view(store, svc.config.project(held.project))  # an approval may carry a date: composed again
-    pv = None
-    if note is not None and project is not None:  # the reply forecasts as the evaluation will once it is recorded
-        pv = reading.view(project)
-        reading.prepare(note_reports(note, incoming))
-    if reading.forecaster is None:  # the team's spread, read before deciding: the decision reads nothing
-        reading.forecaster = forecaster(svc)
-    if held_view is not None or pv is not None:
-        closed = reading.forecaster.spread.history
-    return Lookup(
-        is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
-        held=held, answered=store.client_message(incoming.references), bounced=bounced, note=note,
-        milestones={p: store.milestones(p) for p in concerned},
-        view=pv,
-        held_view=held_view, closed=closed,
-    )
+    return Facts(is_ours=bool(incoming.message_id) and store.is_our_message_id(incoming.message_id),
+                 held=store.notice_for_decision(token_match.group(1) if token_match else "", incoming.references),
+                 answered=store.client_message(incoming.references), bounced=bounced)
 
 
 MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as rejected: no poison stalls the inbox
@@ -106,25 +131,21 @@ MAX_ATTEMPTS = 3  # a message whose processing fails this often is filed as reje
 BATCH = 200  # messages decided per commit: one fsync for many, while a crash loses little work (none is filed)
 
 
-def _decide_one(svc: Services[InboxStore], report: PassReport, incoming: intake.Incoming, reading: Reading,
-                place: Place | None = None) -> str:
-    """Decide one message and record it, where the server keeps it, with everything it causes, in one transaction.
-    Returns its folder."""
+def _decide_one(svc: Services[InboxStore], report: PassReport, snap: InboxSnapshot, incoming: intake.Incoming,
+                note: ParsedNote | None, reading: Reading, place: Place | None = None) -> MessageDecision:
+    """Decide one message from the batch's snapshot and record it, where the server keeps it, with everything it
+    causes, in one transaction."""
     now = svc.clock.now()
-    try:
-        lookup = look_up(svc, incoming, reading)
-    except (RecursionError, *PARSE_ERRORS):
-        lookup = Lookup()  # a message too broken to look up: decided as unreadable below
-    forecast = reading.forecaster or forecaster(svc)  # a message too broken to look up forecasts nothing
-    decided = decide_message(svc.composer, forecast, reading.rules, reading.folders, incoming, lookup, now, place)
+    decided = decide_from(svc.composer, snap, reading.rules, reading.folders, incoming, note, now, place)
     record(svc.store, svc.composer, decided.actions, now)
-    reading.recorded(decided.reports, decided.actions)
+    if decided.learned is not None:  # the evaluation learns the same spread from the same records
+        keep_spread(svc, ("inbox", svc.store.version()), *decided.learned)
     for event in decided.events:
         report.event("%s", event)
     for problem in decided.problems:
         report.problem(problem)
     _tell(report, incoming, decided.verdict)
-    return decided.target
+    return decided
 
 
 def _prepare(fetched: Sequence[Fetched], parse: Callable[[intake.Incoming], notes.ParsedNote], rules: intake.Rules,
@@ -211,8 +232,7 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
         placed = svc.store.placed_decisions(mailbox_name, scan.uidvalidity, [i.uid for i in scan.items])
         decided = svc.store.message_decisions([i.message_id for i in scan.items
                                                if i.message_id and i.uid not in placed])
-        reading = Reading(svc, _parse_for(svc), rules_of(svc.config), folders, decided, mailbox_name,
-                          scan.uidvalidity)
+        reading = Reading(_parse_for(svc), rules_of(svc.config), folders, decided, mailbox_name, scan.uidvalidity)
         unknown = []
         for listed in scan.items:
             if listed.uid in placed:
@@ -248,21 +268,13 @@ async def read_inbox(svc: Services[InboxStore], report: PassReport) -> None:
                 break
             ahead = asyncio.ensure_future(asyncio.to_thread(fetch_and_prepare, batches[n + 1])) \
                 if n + 1 < len(batches) else None
-            reading.fresh()  # the evaluator or the calendar may have changed the state while this awaited
             # mail without a Message-ID is keyed by its digest, known only now: one decided before (whose move
             # failed) is only filed again
             reading.decided.update(svc.store.message_decisions(
                 [i.message_key for _, i, _ in prepared if i.message_key not in reading.decided]))
             # each message in a savepoint of its own, a batch of them in one commit: nothing awaits in here
             with svc.store.transaction():
-                for item, incoming, note in prepared:
-                    if note is not None:
-                        reading.understood[incoming.message_key] = note
-                    try:
-                        _take(svc, report, item, incoming, reading)
-                    except (*SYSTEMIC, Stopping) as e:  # stopping: what was decided is kept, and moved below
-                        halted = e
-                        break
+                halted = _take_batch(svc, report, prepared, reading)
             if halted is not None:
                 break
         if ahead is not None:  # the batch fetched ahead of a halt: the connection is free once it is back
@@ -303,11 +315,8 @@ def _health(svc: Services[InboxStore], report: PassReport, listed: int) -> None:
 
 @dataclass
 class Reading:
-    """One reading of the inbox: how it decides, what it decided, where each message goes, and each note's project
-    as the evaluation reads it — read from the store once a batch, then kept as notes are recorded (a reply
-    forecasts from it)."""
+    """One reading of the inbox: how it decides, what it decided, and where each message goes."""
 
-    svc: Services[InboxStore]
     parse: Callable[[intake.Incoming], notes.ParsedNote]
     rules: intake.Rules
     folders: dict[str, str]
@@ -315,14 +324,6 @@ class Reading:
     mailbox: str = ""  # the account and folder read ("": places not kept), and its UIDVALIDITY in this reading
     uidvalidity: int = 0
     moves: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    views: dict[str, ProjectView] = field(default_factory=dict)  # by project: see `view`
-    understood: dict[str, ParsedNote] = field(default_factory=dict)  # notes parsed off the loop, by key
-    forecaster: Forecaster | None = None  # made when a reply first needs a forecast (see `prepare`)
-
-    def parsed(self, incoming: intake.Incoming) -> ParsedNote:
-        """A member's note as understood off the loop (parsed here only if it was not)."""
-        known = self.understood.pop(incoming.message_key, None)
-        return known if known is not None else self.parse(incoming)
 
     def place(self, uid: int) -> Place | None:
         return Place(self.mailbox, self.uidvalidity, uid) if self.mailbox else None
@@ -330,56 +331,60 @@ class Reading:
     def file(self, target: str, uid: int, message_key: str) -> None:
         self.moves.setdefault(target, []).append((uid, message_key))
 
-    def fresh(self) -> None:
-        """A new batch: what was read for the last one is read again when needed (other workers ran meanwhile)."""
-        self.views.clear()
-        self.forecaster = None
+    def file_failed(self, target: str | None, uid: int, message_key: str) -> None:
+        """A message decided (or failed for good) goes to `target`; None: it stays, to be tried again."""
+        if target is not None:
+            self.decided[message_key] = target
+            self.file(target, uid, message_key)
 
-    def prepare(self, pending: Sequence[Report]) -> Forecaster:
-        """The forecaster for the reply to a note whose notes are `pending`: the team's spread as the evaluation
-        will learn it once they are recorded — learned again, with them, when they teach it something (a
-        milestone's first estimate, or its Done: 100%), else the one of this batch."""
-        if any(self._teaches(r) for r in pending):
-            self.forecaster = forecaster(self.svc, pending)
-        elif self.forecaster is None:
-            self.forecaster = forecaster(self.svc)
-        return self.forecaster
-
-    def _teaches(self, r: Report) -> bool:
-        pv = self.views.get(r.project)
-        if pv is None:
-            return True
-        known = pv.reports.get(r.uid, [])
-        return (r.done == 100 and all(x.done != 100 for x in known)) or \
-            (estimates(r) and not any(map(estimates, known)))
-
-    def view(self, project: str) -> ProjectView:
-        """A note's project as the pass's evaluation reads it: read once a batch (no await within one: nothing
-        else writes meanwhile), then kept as this reading records notes — not read again for each note, which
-        would read every note of the project again each time."""
-        if project not in self.views:
-            self.views[project] = view(self.svc.store, self.svc.config.project(project))
-        return self.views[project]
-
-    def recorded(self, reports: Sequence[Report], actions: Sequence[Action] = ()) -> None:
-        """A message's actions carried out: its notes join the projects' views; a decision on a client message
-        (or a bounce) changes what a client holds, so the views are read again."""
-        if any(not isinstance(a, RecordMessage | QueueMail) for a in actions):
-            self.views.clear()
-        for project, pv in list(self.views.items()):
-            self.views[project] = with_notes(pv, [r for r in reports if r.project == project])
+    def note(self, incoming: intake.Incoming, understood: ParsedNote | None) -> ParsedNote | None:
+        """A member's readable note, as understood off the loop (parsed here only if it was not); None for any
+        other mail."""
+        if incoming.sender not in self.rules.members or incoming.unreadable or incoming.too_long:
+            return None
+        return understood if understood is not None else self.parse(incoming)
 
 
-def _take(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming: intake.Incoming,
-          reading: Reading) -> None:
-    """Decide one message (or count a failure at it) and note where it goes. Only SYSTEMIC errors leave here."""
-    svc.tick()
-    if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
-        reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
-        return
-    place = reading.place(item.uid)
+def _take_batch(svc: Services[InboxStore], report: PassReport,
+                prepared: Sequence[tuple[Fetched, intake.Incoming, ParsedNote | None]],
+                reading: Reading) -> Exception | None:
+    """A batch of messages, snapshot → decide → record one after another (decisions/inbox.py `after` carries the
+    snapshot along; one that changed what a client holds has the rest read again). Returns what halted it."""
+    todo = [(item, incoming, reading.note(incoming, note)) for item, incoming, note in prepared]
+    snap: InboxSnapshot | None = None
+    for n, (item, incoming, note) in enumerate(todo):
+        try:
+            svc.tick()
+            if incoming.message_key in reading.decided:  # two copies of one message in the inbox, or no Message-ID
+                reading.file(reading.decided[incoming.message_key], item.uid, incoming.message_key)
+                continue
+            place = reading.place(item.uid)
+            if snap is None:
+                try:
+                    snap = snapshot(svc, [(i, x) for _, i, x in todo[n:]])
+                except SYSTEMIC:
+                    raise
+                except Exception as e:  # contained: counted against the message it was read for
+                    reading.file_failed(_failed(svc, report, item, incoming, e, reading), item.uid,
+                                        incoming.message_key)
+                    continue
+            target, decided = _take(svc, report, snap, item, incoming, note, reading, place)
+        except (*SYSTEMIC, Stopping) as e:  # stopping: what was decided is kept, and moved below
+            return e
+        if decided is not None:
+            snap = after(snap, decided)
+        reading.file_failed(target, item.uid, incoming.message_key)
+    return None
+
+
+def _take(svc: Services[InboxStore], report: PassReport, snap: InboxSnapshot, item: Fetched,
+          incoming: intake.Incoming, note: ParsedNote | None, reading: Reading, place: Place | None
+          ) -> tuple[str | None, MessageDecision | None]:
+    """Decide one message (or count a failure at it): the folder it goes to (None while it is tried again) and its
+    decision, if it was carried out. Only SYSTEMIC errors leave here."""
     try:
-        target = _decide_one(svc, report, incoming, reading, place)  # its actions are carried out all or none
+        decided = _decide_one(svc, report, snap, incoming, note, reading, place)  # carried out all or none
+        return decided.target, decided
     except SYSTEMIC:
         raise
     except Exception as e:  # contained: one message must never stop the others, nor crash the daemon
@@ -387,13 +392,8 @@ def _take(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming
         known = _decided_before(svc, incoming.message_key, place) if isinstance(e, StateConflict) else None
         if known is not None:
             log.warning("imap: message %s was decided already; filed in %s", incoming.message_key[:200], known)
-            target = known
-        elif (failed := _failed(svc, report, item, incoming, e, reading)) is not None:
-            target = failed
-        else:
-            return
-    reading.decided[incoming.message_key] = target
-    reading.file(target, item.uid, incoming.message_key)
+            return known, None
+        return _failed(svc, report, item, incoming, e, reading), None
 
 
 def _failed(svc: Services[InboxStore], report: PassReport, item: Fetched, incoming: intake.Incoming, e: Exception,

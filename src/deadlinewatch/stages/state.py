@@ -1,7 +1,8 @@
 """What the stages read from the state for a decision, and how a decision with client groups is recorded: a
 project as its client knows it (`view`), the dates promised and what the notes say of milestones being done
-(`promised_dates`, `said_done_of`: what a letter waiting is checked against), the team's learned spread and the
-forecaster that uses it (`forecaster`, read once, then forecasting reads nothing), milestone names, and `record` —
+(`promised_dates`, `said_done_of`: what a letter waiting is checked against), what the team's spread is learned
+from (`read_learning`: decisions/forecaster.py learns it, purely), the spread and the forecaster that uses it
+(`team_spread`, `forecaster`: read once, then forecasting reads nothing), milestone names, and `record` —
 a decision's actions carried out with the manager's messages about each client group it records, in one
 transaction.
 """
@@ -9,34 +10,23 @@ transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from deadlinewatch.adapters.store import (
-    RECENT_REPORTS,
     Carrier,
     ClientRecord,
     Milestones,
     NoteState,
     OutboxItem,
     OutboxState,
-    TrackRecord,
     WebState,
 )
 from deadlinewatch.adapters.store.executor import Carried
 from deadlinewatch.adapters.store.port import SHADOW
 from deadlinewatch.config.schema import Project
-from deadlinewatch.core.forecast import (
-    STATED_LEARNED,
-    Closed,
-    Spread,
-    estimated_days,
-    last_work_day,
-    learn,
-    plan_record,
-    stated_records,
-)
+from deadlinewatch.core.forecast import STATED_LEARNED, Closed, Spread, last_work_day, stated_records
 from deadlinewatch.core.milestones import said_done
 from deadlinewatch.core.model import (
     Action,
@@ -46,7 +36,7 @@ from deadlinewatch.core.model import (
     QueueGroup,
     Report,
 )
-from deadlinewatch.decisions.forecaster import Forecaster, estimates
+from deadlinewatch.decisions.forecaster import Forecaster, Learning, Planned, Records, learned_from, spread_of
 from deadlinewatch.decisions.manager_mail import manager_messages
 from deadlinewatch.decisions.outbox import SAID_MATTERS
 from deadlinewatch.decisions.project_view import ProjectView, agreed_day, not_told, told
@@ -147,23 +137,32 @@ def forecaster(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> 
     return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc, pending), svc.forecasts)
 
 
-def stated_remaining(svc: Services[LearningStore], done_at: dict[tuple[str, str], dt.datetime],
-                     pending: Sequence[Report] = ()) -> list[Closed]:
-    """The stated remaining times of the newest closed milestones (STATED_LEARNED of them at most), each as the
-    forecast combined it, against what it took. A closed milestone's notes are read once: they do not change."""
+def read_learning(svc: Services[LearningStore]) -> Learning:
+    """What the team's spread is learned from, as the store has it now (decisions/forecaster.Learning). A closed
+    milestone's notes are read once: they do not change (kept in svc.stated)."""
     tz, cal = svc.composer.team_tz, svc.composer.workdays
-    records: list[Closed] = []
+    today = svc.clock.now().astimezone(tz).date()
+    done_at = svc.store.done_at()
+    milestones = svc.store.milestones()
+    projects = {p.id: p for p in svc.config.projects}
+    planned = tuple(
+        # the plan runs to the day its client holds (a milestone of a project no longer configured: the team's)
+        Planned((m.project, m.uid), start, agreed_day(projects[m.project], m.deadline) if m.project in projects
+                else last_work_day(m.deadline, tz), m.state == "open")
+        for m in milestones if (start := m.start_day()) is not None and m.kind == "VTODO")
+    stated: list[tuple[tuple[str, str], dt.datetime, tuple[Closed, ...]]] = []
+    count = 0
     for (project, uid), done in sorted(done_at.items(), key=lambda kv: kv[1], reverse=True):
+        if count >= STATED_LEARNED:  # the newest statements are what is learned from
+            break
         key = (project, uid, done, cal, svc.config.timezone)
         if (said := svc.stated.get(key)) is None:
-            reports = svc.store.reports(project, uid)
-            if mine := [r for r in pending if (r.project, r.uid) == (project, uid)]:  # as they will be stored
-                reports = sorted([*reports, *mine], key=lambda r: r.at)[-RECENT_REPORTS:]
-            said = svc.stated[key] = stated_records(reports, done.astimezone(tz).date(), cal, tz)
-        records[:0] = said  # oldest first, as the replay keeps them
-        if len(records) >= STATED_LEARNED:
-            break
-    return records[-STATED_LEARNED:]
+            said = svc.stated[key] = stated_records(svc.store.reports(project, uid), done.astimezone(tz).date(),
+                                                    cal, tz)
+        stated.append(((project, uid), done, tuple(said)))
+        count += len(said)
+    return Learning(today, cal, tz, done_at, planned, tuple(svc.store.track_record(done_at, milestones)),
+                    {(m.project, m.uid): m.state for m in milestones}, tuple(stated))
 
 
 def team_spread(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> Spread:
@@ -174,66 +173,29 @@ def team_spread(svc: Services[LearningStore], pending: Sequence[Report] = ()) ->
     `pending`: notes about to be recorded, learned from as if they were (a note's reply is composed before the
     note is recorded, and must forecast as the evaluation will once it is). The same records give the same spread
     (kept by what it was learned from), whether learned before their notes were recorded or after."""
-    tz = svc.composer.team_tz
-    today = svc.clock.now().astimezone(tz).date()
+    today = svc.clock.now().astimezone(svc.composer.team_tz).date()
     key = (today, svc.store.version(), svc.composer.workdays, svc.config.timezone, tuple(pending))
-    # one spread is kept, by (the state it was learned in, what it was learned from)
     stamp, last = next(iter(svc.learned.items()), ((None, None), None))
-    seen_key, seen_records = stamp if isinstance(stamp, tuple) else (None, None)
-    if last is not None and seen_key == key:  # no note, no calendar change, same day: the same spread
+    if last is not None and isinstance(stamp, tuple) and stamp[0] == key:  # no note, no calendar change, same day
         return last
-    closed, plans, stated = _learned_from(svc, today, pending)
-    records = (today, tuple(closed), tuple(plans), tuple(stated))
-    if last is not None and seen_records == records:  # as learned before its notes were recorded (a reply's)
-        spread = last
-    else:
-        spread = learn(closed, plans=plans, stated=stated, previous=last)  # a warm start
-    svc.learned.clear()
-    svc.learned[(key, records)] = spread
+    stored = {k: svc.store.reports(*k) for k in dict.fromkeys((r.project, r.uid) for r in pending)}
+    return remember_spread(svc, key, learned_from(read_learning(svc), pending, stored))
+
+
+def remember_spread(svc: Services[LearningStore], key: Hashable, records: Records) -> Spread:
+    """The spread these records teach, kept (one, by what it was learned from) so that the same records give the
+    same spread: a warm start from the last one (what was learned from nearly the same records)."""
+    stamp, last = next(iter(svc.learned.items()), ((None, None), None))
+    seen_records = stamp[1] if isinstance(stamp, tuple) else None
+    spread = last if last is not None and seen_records == records else spread_of(records, last)
+    keep_spread(svc, key, records, spread)
     return spread
 
 
-def _learned_from(svc: Services[LearningStore], today: dt.date, pending: Sequence[Report]
-                  ) -> tuple[list[Closed], list[Closed], list[Closed]]:
-    """What the team's spread is learned from: the first estimates against what they took, the plans, and the
-    stated remaining times of closed milestones — with `pending` notes counted as if recorded."""
-    tz, cal = svc.composer.team_tz, svc.composer.workdays
-    closed: list[Closed] = []
-    plans: list[Closed] = []
-    done_at = svc.store.done_at()
-    for r in pending:  # a note saying Done: 100% closes its milestone (the first such note counts)
-        if r.done == 100 and ((r.project, r.uid) not in done_at or r.at < done_at[(r.project, r.uid)]):
-            done_at[(r.project, r.uid)] = r.at
-    milestones = svc.store.milestones()
-    projects = {p.id: p for p in svc.config.projects}
-    for m in milestones:  # the plans: DTSTART to deadline, against what it took or has taken so far
-        done, start = done_at.get((m.project, m.uid)), m.start_day()
-        if start is None or m.kind != "VTODO" or (done is None and m.state != "open"):
-            continue
-        # the plan runs to the day its client holds (a milestone of a project no longer configured: the team's)
-        deadline_day = agreed_day(projects[m.project], m.deadline) if m.project in projects else \
-            last_work_day(m.deadline, tz)
-        plan = plan_record(start, deadline_day,
-                           done.astimezone(tz).date() if done else None, today, cal)
-        if plan is not None:
-            plans.append(plan)
-    track = svc.store.track_record(done_at, milestones)  # their states as read above, not read again
-    states = {(m.project, m.uid): m.state for m in milestones}
-    for key in dict.fromkeys((r.project, r.uid) for r in pending if estimates(r)):
-        if not any(map(estimates, svc.store.reports(*key))):  # the milestone's first estimate
-            first = min((r for r in pending if (r.project, r.uid) == key and estimates(r)), key=lambda r: r.at)
-            track.append(TrackRecord(first.at, first.remaining_days, first.eta, done_at.get(key),
-                                     states.get(key, "cancelled")))
-    for t in track:
-        day = t.estimated_at.astimezone(tz).date()
-        estimated = estimated_days(day, t.remaining_days, t.eta, cal)
-        if estimated <= 0:
-            continue
-        if t.done_at is not None:
-            closed.append(Closed(estimated, max(cal.count(day, t.done_at.astimezone(tz).date()), 0.5)))
-        elif t.state == "open":
-            closed.append(Closed(estimated, max(cal.count(day, today), 0.5), finished=False))
-    return closed, plans, stated_remaining(svc, done_at, pending)
+def keep_spread(svc: Services[LearningStore], key: Hashable, records: Records, spread: Spread) -> None:
+    """Keep the spread learned from these records (see remember_spread)."""
+    svc.learned.clear()
+    svc.learned[(key, records)] = spread
 
 
 def record(store: Carrier, c: Studio, actions: Sequence[Action], now: dt.datetime) -> Carried:

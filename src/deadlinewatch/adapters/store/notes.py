@@ -101,7 +101,7 @@ class Notes(Database):
         states = {(m.project, m.uid): m.state for m in milestones} if milestones is not None else {
             (r[0], r[1]): r[2] for r in self.db.execute("SELECT project, uid, state FROM milestones")}
         return [TrackRecord(dt.datetime.fromisoformat(r[2]), r[3], _date(r[4]), done.get((r[0], r[1])),
-                            states.get((r[0], r[1]), "cancelled")) for r in firsts]
+                            states.get((r[0], r[1]), "cancelled"), (r[0], r[1])) for r in firsts]
 
     def done_at(self) -> dict[tuple[str, str], dt.datetime]:
         """When a note first declared each milestone done (Done: 100%), by (project, uid)."""

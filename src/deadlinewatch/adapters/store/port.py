@@ -151,6 +151,7 @@ class TrackRecord:
     eta: dt.date | None
     done_at: dt.datetime | None
     state: str
+    key: tuple[str, str] = ("", "")  # the milestone: (project, uid)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,23 @@ def test_dates_with_month_names_or_unambiguous_numbers(text: str, date: dt.date)
     assert parse_eta(text, TODAY) == date
 
 
+@pytest.mark.parametrize(("text", "date"), [
+    ("03.12.2026", dt.date(2026, 12, 3)), ("3.12.26", dt.date(2026, 12, 3)), ("03.12.", dt.date(2026, 12, 3)),
+    ("3.12", dt.date(2026, 12, 3)), ("01.02.2027", dt.date(2027, 2, 1)), ("by 12.03.2027", dt.date(2027, 3, 12)),
+    ("Perşembe 03.12.2026", dt.date(2026, 12, 3)),
+])
+def test_a_date_written_with_dots_is_day_first(text: str, date: dt.date) -> None:
+    """The audit: a Turkish team's "ETA: 03.12.2026" — the way Turkish (and German, Russian …) writes a date — was
+    refused as ambiguous. Dots are day first wherever they are written; only 03/04 and 03-04 leave it open."""
+    assert parse_eta(text, TODAY) == date
+
+
+@pytest.mark.parametrize("text", ["31.02.2027", "3.13", "3.12.999", "03/12/2026", "3-12"])
+def test_a_dotted_date_that_is_no_date_or_a_slashed_one_is_still_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"not a date|ambiguous"):
+        parse_eta(text, TODAY)
+
+
 @pytest.mark.parametrize(("text", "today", "date"), [
     ("30 November", TODAY, dt.date(2026, 11, 30)),  # today's own day: today, not next year's
     ("30 Kasım", TODAY, dt.date(2026, 11, 30)),

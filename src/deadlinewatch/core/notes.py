@@ -284,6 +284,20 @@ def _iso(m: re.Match[str]) -> str:
     return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
 
 
+def _dotted(m: re.Match[str], value: str, today: dt.date) -> dt.date:
+    """A date written with dots, day first: "03.12.2026", "3.12.26", "03.12" (the next 3 December, as every yearless
+    date)."""
+    day, month, year = int(m.group(1)), int(m.group(2)), m.group(3)
+    try:
+        if year is None:
+            return day_and_month(month, day, today)
+        if len(year) == 3:
+            raise ValueError(year)
+        return dt.date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    except ValueError:
+        raise _not_a_date(value) from None
+
+
 def _date_of(v: str, value: str, today: dt.date) -> dt.date:
     """parse_eta's reading of `v` (its digits Latin), `value` as the sender wrote it."""
     try:
@@ -293,6 +307,10 @@ def _date_of(v: str, value: str, today: dt.date) -> dt.date:
     if (weekday := weekday_ahead(v, today)) is not None:
         return weekday
     m = _AMBIGUOUS.search(v)
+    # a date written with dots is day first wherever dots are written (03.12.2026 is 3 December in Turkish, German,
+    # Russian …; no convention writes the month first with dots): only 03/04 and 03-04 leave the order open
+    if m and not set(m.group(0)) - set("0123456789."):
+        return _dotted(m, value, today)
     if m:
         a, b = int(m.group(1)), int(m.group(2))
         if a <= 12 and b <= 12 and a != b:

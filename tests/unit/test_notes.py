@@ -72,6 +72,30 @@ def test_a_range_of_time_left_is_read_at_its_far_end(text: str, days: float) -> 
     assert parse_duration(text) == days
 
 
+@pytest.mark.parametrize(("text", "days"), [("~4 days", 4), ("about 4 days", 4), ("approx. 1 week", 5),
+                                            ("Yaklaşık 4 gün", 4), ("প্রায় ৪ দিন", 4), ("~2-3 days", 3)])
+def test_a_remaining_time_given_roughly_is_read_as_written(text: str, days: float) -> None:
+    """The notes audit: "Remaining: ~4 days" and "about 4 days" — how a team gives a rough figure — refused the
+    whole note as "not a duration"."""
+    assert parse_duration(text) == days
+
+
+@pytest.mark.parametrize(("text", "done"), [("~60%", 60), ("about 60%", 60), ("yaklaşık %60", 60), ("প্রায় ৬০%", 60),
+                                            ("50-60%", 50), ("%50-60", 50), ("50 to 60 %", 50)])
+def test_a_percent_given_roughly_or_as_a_range_is_read_at_its_near_end(text: str, done: int) -> None:
+    """The notes audit: "Done: 50-60%" was refused; it is 50% — less done is the earlier warning."""
+    assert parse_percent(text) == done
+
+
+def test_a_hedge_alone_or_glued_to_a_word_is_still_no_figure() -> None:
+    for text in ("about", "abouta 4 days"):
+        with pytest.raises(ValueError, match="not a duration"):
+            parse_duration(text)
+    for text in ("about", "about60%"):
+        with pytest.raises(ValueError, match="not a percentage"):
+            parse_percent(text)
+
+
 def test_a_week_is_the_teams_working_week() -> None:
     assert parse_duration("1 week", week_length=6) == 6
 

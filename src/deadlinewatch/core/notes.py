@@ -171,9 +171,31 @@ def project_from_subject(subject: str, project_ids: Sequence[str]) -> str | None
     return None
 
 
+# the words a team puts before a figure it gives roughly ("~4 days", "about 60%", "yaklaşık 4 gün", "প্রায় ৪ দিন"):
+# the figure is read as written (the forecast already takes a stated figure as an estimate, with its spread)
+_HEDGES = ("~", "≈", "about", "around", "approx.", "approximately", "approx", "roughly", "circa", "ca.", "yaklaşık",
+           "aşağı yukarı", "tahminen", "takriben", "ortalama", "প্রায়", "আনুমানিক")
+
+
+def _unhedged(v: str) -> str:
+    """A folded value without the word that says its figure is rough."""
+    for word in map(fold, _HEDGES):
+        if v.startswith(word) and (not word[-1].isalpha() or v[len(word):][:1] in (" ", "")):
+            return v[len(word):].strip()
+    return v
+
+
+# a percent range ("50-60%", "%50-60", "50 to 60%"): its near end — a milestone is better thought less done than more
+_PERCENT_RANGE = re.compile(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?\s*(?:-|–|—|to|ila|ile|থেকে)\s*"
+                            r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?")
+
+
 def parse_percent(value: str) -> int:
-    """A percentage done: "60%", "60 %", "%60", "60"; a bare fraction of one ("0.8") is asked about, not guessed."""
-    v = value.translate(BENGALI_DIGITS).strip().rstrip(".!;")  # a sentence's full stop: "Done: 60%."
+    """A percentage done: "60%", "60 %", "%60", "60", "~60%"; a range ("50-60%") at its near end; a bare fraction
+    of one ("0.8") is asked about, not guessed."""
+    v = _unhedged(fold(value.translate(BENGALI_DIGITS)).rstrip(".!;"))  # a sentence's full stop: "Done: 60%."
+    if r := _PERCENT_RANGE.fullmatch(v):
+        v = f"{min(float(r[1].replace(',', '.')), float(r[2].replace(',', '.'))):g}%"
     m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
     if not m:
         raise NoteProblem(phrase(_('"%(value)s" is not a percentage; write e.g. "Done: 60%%"'), value=value))
@@ -193,9 +215,10 @@ _RANGE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:-|–|—|to|ila|ile|থেকে)\
 
 
 def parse_duration(value: str, week_length: int = 5) -> float:
-    """Working days: "4 days", "3d", "1 week" (= one week of working days), "4 gün", "২ দিন"; a range ("2-3 days",
+    """Working days: "4 days", "3d", "1 week" (= one week of working days), "4 gün", "২ দিন", "~4 days", "about 4
+    days"; a range ("2-3 days",
     "2 to 3 days") at its far end — a client is better warned early than late, and the reply shows what was read."""
-    v = fold(value.translate(BENGALI_DIGITS))
+    v = _unhedged(fold(value.translate(BENGALI_DIGITS)))
     if r := _RANGE.fullmatch(v):  # "2-3 days": 3 days
         v = f"{max(float(r[1].replace(',', '.')), float(r[2].replace(',', '.'))):g}{r[3]}"
     m = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*([^\d\s].*?)?\.?", v)

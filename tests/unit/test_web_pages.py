@@ -58,6 +58,24 @@ def test_the_client_page_shows_visible_milestones_the_old_date_beside_a_moved_on
     assert client_page(_view(tmp_path, "en-US"), NOW).rows[0].date == "December 9, 2026"
 
 
+def test_the_client_page_is_updated_by_the_last_news_of_what_it_shows_not_by_being_asked_for(tmp_path: Path) -> None:
+    """It said "Updated" with the moment it was asked for: a team silent for three weeks was "updated today". It is
+    the last note on a milestone it shows, or the last letter that told one's date — a private milestone's note
+    is neither (its time would tell the client there is work it does not see)."""
+    view = _view(tmp_path)
+    later = NOW + dt.timedelta(days=21)
+    assert client_page(view, later).updated == client_page(view, NOW).updated == "1 December 2026, 09:00"
+    secret = {**view.reports, "secret-1": [Report("acme-web", "secret-1", NOW, 50, sender="alice@x")]}
+    assert client_page(dataclasses.replace(view, reports=secret), later).updated == "1 December 2026, 09:00"
+    told = dataclasses.replace(view, sent={"design-1": NOW + dt.timedelta(hours=2)})
+    assert client_page(told, later).updated == "2 December 2026, 11:00"
+    silent = dataclasses.replace(view, reports={})
+    assert client_page(silent, later).updated == ""
+    html = catalogs.environment("en").get_template("client.html.j2").render(lang="en", root="../../",
+                                                                            page=client_page(silent, later))
+    assert "Updated" not in html
+
+
 def test_the_client_page_is_in_the_clients_language_and_digits(tmp_path: Path) -> None:
     page = client_page(_view(tmp_path, "bn"), NOW)
     design = page.rows[0]

@@ -363,7 +363,7 @@ class ClientRow:
 class ClientPage:
     project: str
     language: str
-    updated: str
+    updated: str  # the last news of what the page shows (a note, a letter), or "" when there is none yet
     rows: list[ClientRow]
     feed: str = ""  # the feed the project's calendar follows (calendar_updates = "feed"), which the page offers
 
@@ -376,7 +376,12 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
     locale = letter_locale(language, zone.key)  # "en" in Europe/London writes British dates, as its letters do
     progress = {p.row.uid: p for p in pv.progress(now - dt.timedelta(days=7))}
     rows = []
-    for row in sorted(pv.rows(), key=lambda r: r.new):
+    shown = pv.rows()
+    # "Updated": the last news of what the page shows — a progress note on a milestone shown, or a letter that told
+    # its date — not the moment the page was asked for, which told a client of a team silent for weeks "today"
+    latest = max([*(r.at for row in shown for r in pv.reports.get(row.uid, ())),
+                  *(at for uid, at in pv.sent.items() if uid in {row.uid for row in shown})], default=None)
+    for row in sorted(shown, key=lambda r: r.new):
         p = progress[row.uid]
         # a delivered milestone: the day a note said Done: 100%, where the client is (as its delivered note says
         # it), not the date it was due by
@@ -393,4 +398,5 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
     # subscribed copy shows every milestone twice, and under "off" the manager chose no calendar data at all — and
     # the one the letters link (client_feed_url, else this page's own): two feeds of one timeline are copies too
     feed = (pv.project.client_feed_url or "timeline.ics") if pv.project.calendar_updates == "feed" else ""
-    return ClientPage(pv.project.name, language, format_moment(now, locale, zone), rows, feed=feed)
+    return ClientPage(pv.project.name, language, format_moment(latest, locale, zone) if latest else "", rows,
+                      feed=feed)

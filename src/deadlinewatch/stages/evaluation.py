@@ -1,9 +1,10 @@
-"""Stage 3: what each client must hear now. Each project in three moves: `snapshot` reads what the decision needs
-from the store (the project as its client knows it, when the first message went, whether this week's check-in is
-recorded, the risk alerts that are up); `decide_project` (decisions/evaluation.py) decides from it, purely;
-`evaluate` records each plan (stages/state.record: the client group and the manager's messages about it, in one
-transaction), each risk alert's mail with its state, the pass's forecasts that changed, and the team's nudges
-(stages/team.py) from what the pass read."""
+"""Stage 3: what each client must hear now. The pass in three moves: `snapshot` reads what each project's decision
+needs from the store — every project's before any is decided (the team's spread, the project as its client knows
+it, when the first message went, whether this week's check-in is recorded, the risk alerts that are up);
+`decide_project` (decisions/evaluation.py) decides each from it, purely; then `evaluate` records each plan
+(stages/state.record: the client group and the manager's messages about it, in one transaction), each risk alert's
+mail with its state, the pass's forecasts that changed, and the team's nudges (stages/team.py) from what the pass
+read."""
 
 from __future__ import annotations
 
@@ -68,13 +69,17 @@ def evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
 
 def _evaluate(svc: Services[EvaluationStore], report: PassReport) -> None:
     now = svc.clock.now()
+    # the snapshot: the team's spread, then every project's state read at once, a query a table (each project's
+    # decisions change only its own rows) — nothing is read after this
     forecast = forecaster(svc)
-    everything: list[Forecast] = []
-    # every project's state read at once, a query a table (each project's decisions change only its own rows)
     read, alerts = ProjectsRead.of(svc.store), svc.store.risk_alerts()
-    for project in svc.config.projects:
-        snap = snapshot(svc, project, now, forecast.spread.history, read, alerts)
-        decided = decide_project(svc.composer, snap, forecast, now, svc.tick)
+    snaps = [snapshot(svc, project, now, forecast.spread.history, read, alerts) for project in svc.config.projects]
+    # the decisions, pure: every project's before anything is written
+    decisions = [decide_project(svc.composer, snap, forecast, now, svc.tick) for snap in snaps]
+    # carried out, project by project
+    everything: list[Forecast] = []
+    for snap, decided in zip(snaps, decisions, strict=True):
+        project = snap.view.project
         for plan in decided.plans:
             (notice_id,) = record(svc.store, svc.composer, [plan.group()], now).ids
             state = "shadow: to the manager only" if project.approval == "shadow" else \

@@ -4,7 +4,12 @@ cli.py turns each into a message."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deadlinewatch.core.words import Phrase
 
 EX_USAGE = 2
 EX_UNAVAILABLE = 69
@@ -22,6 +27,28 @@ class UsageError(DeadlinewatchError):
     """The command line is wrong (unknown milestone, ambiguous name, bad --now)."""
 
     exit_code = EX_USAGE
+
+
+class Refused(DeadlinewatchError):
+    """A decision on a held letter that cannot be made as asked. `words` say why in any language (a Phrase of
+    core/words.py): the web page and the answer by mail say it in the manager's language; the command line says
+    the message, in English."""
+
+    def __init__(self, message: str, words: Phrase) -> None:
+        self.words = words
+        super().__init__(message)
+
+
+class DateRefused(Refused, UsageError):
+    """A date for a held notice that the client cannot be given (`approve --date`, the web page's date, "approve
+    2026-12-11" by mail): `why` says what is wrong with it and which date would do."""
+
+    def __init__(self, date: dt.date, why: Phrase) -> None:
+        from deadlinewatch.core.words import _, phrase
+
+        self.date, self.why = date, why
+        super().__init__(f"--date {date.isoformat()}: {why}", phrase(
+            _("the date %(date)s cannot be given: %(why)s; nothing changed"), date=date, why=why))
 
 
 class ConfigError(DeadlinewatchError):

@@ -24,7 +24,7 @@ from deadlinewatch.config.schema import Project
 from deadlinewatch.coordination import Running
 from deadlinewatch.core.model import DecideHeld, Forecast, Milestone
 from deadlinewatch.decisions.outbox import cannot_go
-from deadlinewatch.errors import DeadlinewatchError, UsageError, exit_code
+from deadlinewatch.errors import DeadlinewatchError, Refused, UsageError, exit_code
 
 
 def handle(config: config_mod.Config, store: StorePort, request: dict[str, Any],
@@ -268,7 +268,7 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
     refused = cannot_go(item, view(store, config.project(item.project)), clock.now()) \
         if approve and item.project and item.project in {p.id for p in config.projects} else None
     if refused is not None:
-        raise DeadlinewatchError(refused.command.format(id=notice_id))
+        raise Refused(refused.command.format(id=notice_id), refused.refused)
     if date is not None and approve:
         return _approve_with_date(store, item, date, config, clock, decided_by)
     if store.carry_out([DecideHeld(notice_id, approve, decided_by)], clock.now()).refused:

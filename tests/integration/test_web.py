@@ -201,6 +201,8 @@ def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(
     csrf = csrf_of(page)
     early = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-04"}, cookie=cookie)
     assert early.status == 409 and "not after the deadline" in early.body
+    # said as the page speaks, in the team's language (the mail's words: errors.DateRefused), not the command's
+    assert "the date 4 Dec 2026 cannot be given: not after the deadline" in early.body and "--date" not in early.body
     done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
     assert done.status == 303
     wait_for(lambda: any("jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw

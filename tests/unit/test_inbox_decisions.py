@@ -151,3 +151,25 @@ def test_rejecting_a_back_in_the_plan_letter_says_what_the_client_then_holds(c: 
     assert "the client keeps holding the milestone cancelled" in said
     assert "drafted again once its date moves in the team calendar, and the client is told once it is delivered" \
         in said
+
+
+def test_a_date_the_client_cannot_be_given_is_refused_in_the_managers_own_language(c: Studio) -> None:
+    """The web and mail audit: a Turkish manager's "onayla 2026-12-03" (before the deadline, 4 December) was answered
+    "… tarihi verilemez: not after the deadline of …" — the reason in the command line's English. The reason is
+    said in the team's language, on the web page as in the mail (errors.DateRefused carries its words)."""
+    tr = Studio(dataclasses.replace(c.config, team=dataclasses.replace(c.config.team, language="tr")), c.letters,
+                b"k" * 32)
+    ms = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics", NOW).milestones
+    pv = ProjectView(tr.config.projects[0], ms, {}, {})
+    answers = {}
+    for written in ("onayla 2026-12-03", "onayla 2026-12-05"):  # before the deadline; a Saturday after it
+        decided = decide(tr, _approval(written), Lookup(held=held(), held_view=pv))
+        assert not any(isinstance(a, DecideHeld) for a in decided.actions)
+        answer = next(a for a in decided.actions if isinstance(a, QueueMail))
+        answers[written] = " ".join(body(message_from_bytes(answer.message, policy=default_policy)).split())
+    assert ('tarihi verilemez: "Design mockups" için son tarihten (4 Ara 2026) sonra değil; yeni tarih, yerini '
+            'aldığı tarihten sonra olmalı; hiçbir şey değişmedi') in answers["onayla 2026-12-03"]
+    assert "ekibin iş günü değil" in answers["onayla 2026-12-05"] and "uygun olan ilk gün 7 Ara 2026" in \
+        answers["onayla 2026-12-05"]
+    assert not any(english in text for text in answers.values()
+                   for english in ("not after", "working day", "the next day"))

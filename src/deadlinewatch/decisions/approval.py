@@ -16,35 +16,38 @@ import datetime as dt
 from deadlinewatch.adapters.store.port import OutboxItem
 from deadlinewatch.core import policy
 from deadlinewatch.core.model import ApprovedDate
+from deadlinewatch.core.words import _, phrase
 from deadlinewatch.decisions.evaluation import Plan, about, plan_notice
 from deadlinewatch.decisions.forecaster import ForecastFn, pass_forecasts
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
-from deadlinewatch.errors import DeadlinewatchError, UsageError
+from deadlinewatch.errors import DateRefused, DeadlinewatchError
 
 
 def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
     """A date the manager may give the client: after the deadline and after the date the client was last
     promised (a date on or before the one it replaces is no new date: a second notice saying "we won't make the
     10th … our new date is the 9th" tells nothing), a working day for the team, and not a public holiday where the
-    client is. UsageError (exit 2) else, saying which date would do."""
+    client is. DateRefused (exit 2) else, saying which date would do."""
     m = next((x for x in pv.milestones if x.uid == uid), None)
     if m is None:
         raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
     deadline = pv.agreed(m)
     if date <= deadline:
-        raise UsageError(f"--date {date.isoformat()}: not after the deadline of \"{m.name}\" "
-                         f"({deadline.isoformat()}); a new date must be later than the date it replaces")
+        raise DateRefused(date, phrase(_('not after the deadline of "%(name)s" (%(deadline)s); a new date must be '
+                                         'later than the date it replaces'), name=m.name, deadline=deadline))
     told = pv.dates.get(uid)
     if told is not None and told.promised is not None and date <= told.promised:
-        raise UsageError(f"--date {date.isoformat()}: not after {told.promised.isoformat()}, the date the client "
-                         f"was last promised for \"{m.name}\"; a new date must be later than the date it replaces")
+        raise DateRefused(date, phrase(_('not after %(promised)s, the date the client was last promised for '
+                                         '"%(name)s"; a new date must be later than the date it replaces'),
+                                       promised=told.promised, name=m.name))
     client = c.client_days(pv.project)
     usable = policy.usable(date, c.workdays, client)
     if usable != date:
-        why = ("a public holiday where the client is" if client is not None and not client.is_working(date)
-               else "not a working day of the team (policy.working_days, holidays, closed)")
-        raise UsageError(f"--date {date.isoformat()}: {why}; the next day that will do is {usable.isoformat()}")
+        why = phrase(_("a public holiday where the client is")) if client is not None and not client.is_working(date) \
+            else phrase(_("not a working day of the team (policy.working_days, holidays, closed)"))
+        raise DateRefused(date, phrase(_("%(why)s; the next day that will do is %(usable)s"), why=why,
+                                       usable=usable))
 
 
 def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forecast: ForecastFn,

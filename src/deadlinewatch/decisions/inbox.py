@@ -54,7 +54,7 @@ from deadlinewatch.decisions.manager_mail import compose_manager_message
 from deadlinewatch.decisions.outbox import cannot_go
 from deadlinewatch.decisions.project_view import ProjectView, with_notes
 from deadlinewatch.decisions.studio import Studio, bare
-from deadlinewatch.errors import DeadlinewatchError
+from deadlinewatch.errors import DeadlinewatchError, Refused
 
 
 def rules_of(c: Config) -> intake.Rules:
@@ -457,10 +457,10 @@ def _decide(c: Studio, forecast: ForecastFn, incoming: intake.Incoming, verdict:
             plan = approval.with_date(c, lookup.held_view, held, verdict.date, forecast, lookup.closed, now,
                                       incoming.sender)
         except DeadlinewatchError as e:  # a date not after the deadline, or not one the client can use
-            out.actions.append(compose_manager_message(
-                c, held, names, "decided", c.letters.say(language, [phrase(_(
-                    "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date,
-                    why=str(e).partition(": ")[2] or str(e))]), now, in_reply_to=incoming.message_id))
+            refusal = e.words if isinstance(e, Refused) else phrase(_(
+                "the date %(date)s cannot be given: %(why)s; nothing changed"), date=verdict.date, why=str(e))
+            out.actions.append(compose_manager_message(c, held, names, "decided", c.letters.say(language, [refusal]),
+                                                       now, in_reply_to=incoming.message_id))
             return
         # the manager's date said back in the manager's own locale: what was understood, not what was typed
         words = c.letters.say(language, [phrase(_("approved with the date %(date)s: it is written again for that "

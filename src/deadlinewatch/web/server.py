@@ -47,7 +47,7 @@ from deadlinewatch.core.forecast import team_date
 from deadlinewatch.core.locales import format_moment
 from deadlinewatch.core.model import Milestone, Report, TimelineRow
 from deadlinewatch.decisions.project_view import agreed_day
-from deadlinewatch.errors import ConfigError, DeadlinewatchError, UsageError
+from deadlinewatch.errors import ConfigError, DeadlinewatchError, Refused, UsageError
 from deadlinewatch.stages.state import promised_dates, view_as_told
 from deadlinewatch.web import catalogs, connections, pages, signin
 from deadlinewatch.web.fan import FanData, fan_svg
@@ -234,9 +234,11 @@ class Pages:
             date = _form_date(str(form.get("date", ""))) if approve else None
             manage.decide(svc.store, notice_id, approve, svc.config, svc.clock.now().isoformat(),
                           decided_by=f"web: {session.user}", date=date)
-        except DeadlinewatchError as e:
-            return self._render("decided.html.j2", svc.config.team.language, status=409, root="../../",
-                                message=str(e), anchor=f"notice-{notice_id}")
+        except DeadlinewatchError as e:  # a refusal the pass can say in the manager's language is said so
+            language = svc.config.team.language
+            message = svc.composer.letters.say(language, [e.words]) if isinstance(e, Refused) else str(e)
+            return self._render("decided.html.j2", language, status=409, root="../../", message=message,
+                                anchor=f"notice-{notice_id}")
         log.info("web: notice #%s %s by %s", notice_id, "approved" if approve else "rejected", session.user)
         self.on_decided()
         return _redirect(f"../../#notice-{int(notice_id)}")

@@ -83,6 +83,9 @@ def test_a_page_of_the_dashboard_is_in_the_managers_language_and_digits(language
         assert english not in page
     if language == "bn":
         assert view.shown == "২৫–৪৮" and view.total == "৬০" and view.pages[1].label == "২"
+    # the pictures' grid too, as the locale writes a percent (it said 0% 50% 100% in every language)
+    grid = {"tr": (">%0<", ">%50<", ">%100<"), "bn": (">০%<", ">৫০%<", ">১০০%<")}[language]
+    assert all(label in page for label in grid) and ">50%<" not in page
     assert page.count('class="fan"') == len(view.cards) == PAGE_SIZE
 
 

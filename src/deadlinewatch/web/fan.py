@@ -29,6 +29,8 @@ class FanData:
     today_label: str = "today"
     deadline_label: str = "deadline"
     promised_label: str = "promised"
+    # the grid's 0, 50 and 100 percent as the team's locale writes them ("%50" in Turkish, "৫০%" in Bengali)
+    percent_labels: tuple[str, str, str] = ("0%", "50%", "100%")
 
 
 def fan_svg(d: FanData, ident: str) -> str:
@@ -48,10 +50,10 @@ def fan_svg(d: FanData, ident: str) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
            f'height="{HEIGHT}" role="img" aria-labelledby="{ident}-t {ident}-d" class="fan">',
            f'<title id="{ident}-t">{escape(d.title)}</title>', f'<desc id="{ident}-d">{escape(d.summary)}</desc>']
-    for percent in (0, 50, 100):  # the grid, labelled at the left
+    for percent, label in zip((0, 50, 100), d.percent_labels, strict=True):  # the grid, labelled at the left
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(percent)}" y2="{y(percent)}" stroke="#d9e2ec"/>')
         out.append(f'<text x="{LEFT - 4}" y="{y(percent) + 4}" text-anchor="end" font-size="10" '
-                   f'fill="{MUTED}">{percent}%</text>')
+                   f'fill="{MUTED}">{escape(label)}</text>')
     if d.points and (d.p50 or d.p80):  # the fan: from the latest note to 100% between P50 and P80
         last_day, last_pct = d.points[-1]
         near, far = d.p50 or d.p80, d.p80 or d.p50

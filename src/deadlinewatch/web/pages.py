@@ -336,7 +336,7 @@ def _card(m: Mapping[str, Any], place: int, reports: Sequence[Report], explained
         _("chance of missing %(p)s") % {"p": p_miss} if p_miss else "",
     ) if x)
     fan = FanData(m["name"], points, deadline, today, p50, p80, summary, promised, _("today"), _("deadline"),
-                  _("promised"))
+                  _("promised"), (format_percent(0, locale), format_percent(50, locale), format_percent(100, locale)))
     return MilestoneCard(
         anchor=f"m-{place}", name=m["name"], risk=risk_of(m, warn_probability), deadline=shown["deadline"], done=done,
         last_note=shown["last_note"], p50=shown["p50"], p80=shown["p80"], p_miss=p_miss, promised=shown["promised"],

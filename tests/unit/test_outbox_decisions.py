@@ -67,6 +67,27 @@ def test_a_released_letters_unsent_draft_to_the_manager_is_withdrawn_with_it(c: 
     assert len(decide_release(c, [item()], design, later)[0].actions) == 2
 
 
+def test_the_note_of_a_release_gives_the_date_the_letter_gave_and_the_letter_itself(c: Studio) -> None:
+    """The manager was told only "Message #3 … went out without your decision" — not what it told the client: its
+    draft may never have reached them (withdrawn with the release, above). The note gives the new date and has the
+    letter attached as it went out, its calendar data in words."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    letter = (b"From: pm@studio.example\r\nTo: jane@acme.example\r\nSubject: A new date for Design mockups\r\n"
+              b"Content-Type: text/plain; charset=utf-8\r\n\r\nDear Jane, our new date is Friday 11 December.\r\n")
+    sent = dataclasses.replace(item(), message=letter, promised=dt.date(2026, 12, 11))
+    [release] = decide_release(c, [sent], design, CREATED + dt.timedelta(hours=c.config.policy.approval_hours))
+    _, note = release.actions
+    assert isinstance(note, QueueMail)
+    msg = message_from_bytes(note.message, policy=email_policy)
+    said = " ".join(body(msg).split())
+    assert "went out without your decision" in said
+    assert "The new date it gives Jane Doe: Friday, December 11, 2026." in said
+    assert "It is attached as it went out." in said
+    [attached] = [p for p in msg.walk() if p.get_content_type() == "message/rfc822"]
+    assert "our new date is Friday 11 December" in attached.as_string()
+
+
 def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Studio) -> None:
     design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                  CREATED).milestones

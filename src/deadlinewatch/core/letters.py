@@ -777,15 +777,16 @@ class Letters:
         notice_id: int, token: str, project_name: str, milestone: str, client: str, reason: str = "",
         detail: str = "", draft: EmailMessage | None = None, in_reply_to: str = "", held: Sequence[str] = (),
         client_name: str = "", before: dt.date | None = None, approved: ApprovedDate | None = None,
-        dated: bool = True,
+        dated: bool = True, promised: dt.date | None = None,
     ) -> EmailMessage:
         """A message to the manager: a draft to approve (`held`: why it waits for them whatever the policy; `dated`:
         whether it may be approved with a date of their own — a notice may, an introduction may not), or news of a
-        notice (released, failed, decided)."""
+        notice (released, failed, decided; `promised`: the date a released notice gave the client)."""
         subject, text = self._team(
             language, "manager.txt.j2", composed_at, what=what, notice_id=notice_id, token=token, project=project_name,
             milestone=milestone, client=client, client_name=safe_text(client_name) or client, reason=reason,
-            detail=detail, held=tuple(held), before=before, approved=approved, dated=dated,
+            detail=detail, held=tuple(held), before=before, approved=approved, dated=dated, promised=promised,
+            attached=draft is not None,
         )
         msg = envelope(sender, subject, composed_at, message_id)
         msg["To"] = Addresses("To", to)

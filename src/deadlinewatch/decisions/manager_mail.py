@@ -83,7 +83,8 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
                             now: dt.datetime, detail: str = "", draft: bytes | None = None,
                             in_reply_to: str = "", state: str = "pending",
                             not_before: dt.datetime | None = None, held: Sequence[str] = (),
-                            before: dt.date | None = None, approved: ApprovedDate | None = None) -> QueueMail:
+                            before: dt.date | None = None, approved: ApprovedDate | None = None,
+                            promised: dt.date | None = None) -> QueueMail:
     """A note to the project's manager about a client message: its draft, or what became of it."""
     project = c.config.project(notice.project) if notice.project else None
     manager = project.manager if project else c.config.team.manager
@@ -102,6 +103,7 @@ def compose_manager_message(c: Studio, notice: NoticeRef, names: Mapping[str, st
         reason=reason, detail=detail, draft=attached if isinstance(attached, EmailMessage) else None,
         in_reply_to=in_reply_to, held=held, approved=approved,
         dated=notice.kind == "notice",  # only a notice takes the manager's date (decisions/approval.py)
+        promised=promised,
     )
     return c.outgoing(kind=f"manager-{what}", audience="team", token=token, msg_id=msg_id, message=msg.as_bytes(),
                       recipients=[bare(manager)], now=now, project=notice.project, state=state,

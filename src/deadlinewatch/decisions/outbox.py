@@ -305,7 +305,10 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         unasked = tuple(SetOutboxState(d, "rejected", UNASKED, expect=("pending",), decided_by=WITHDRAWN)
                         for d in (drafts or {}).get(item.id, ()))
         out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
-                                               compose_manager_message(c, item, named, "released", words, now),
+                                               # the letter as it went out, and the date it gave: the
+                                               # manager may never have seen its draft (withdrawn below, unasked)
+                                               compose_manager_message(c, item, named, "released", words, now,
+                                                                       draft=item.message, promised=item.promised),
                                                *unasked)))
     return out
 

@@ -137,7 +137,7 @@ def test_a_held_notice_goes_out_undecided_after_approval_hours(studio: Studio) -
     once(studio, "2026-11-30T13:01")
     assert len(sent(studio, "notice")) == 1
     released = sent(studio, "manager-released", to="pm@studio.example")
-    assert released and "1 hours passed without a decision" in body(released[0])  # the letter attached to it
+    assert released and "an hour passed without a decision" in body(released[0])  # the letter attached to it
 
 
 def _set_state(studio: Studio, kind: str, state: str) -> str:

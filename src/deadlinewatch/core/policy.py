@@ -176,13 +176,19 @@ def weekly_slot(now: dt.datetime, spec: str, tz: dt.tzinfo) -> dt.datetime | Non
     return slot - dt.timedelta(days=7) if slot > local else slot
 
 
+def _hours_passed(hours: int) -> Phrase:
+    """Why a held letter went out by approval_hours ("1 hours passed" read wrong)."""
+    return phrase(_("an hour passed without a decision")) if hours == 1 else \
+        phrase(_("%(hours)s hours passed without a decision"), hours=hours)
+
+
 def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date | None, cal: WorkCalendar,
                 tz: dt.tzinfo) -> tuple[dt.datetime, Phrase]:
     """When a held client message goes out undecided, and why: after `approval_hours`, or at the start of the
     working day before the deadline, whichever comes first — a late apology is worse than an unreviewed one."""
     by_hours = created + dt.timedelta(hours=approval_hours)
     if deadline_day is None:
-        return by_hours, phrase(_("%(hours)s hours passed without a decision"), hours=approval_hours)
+        return by_hours, _hours_passed(approval_hours)
     day_before = deadline_day - dt.timedelta(days=1)
     while not cal.is_working(day_before) and day_before > deadline_day - dt.timedelta(days=30):
         day_before -= dt.timedelta(days=1)
@@ -192,4 +198,4 @@ def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date
                                date=deadline_day)
     if before_deadline < by_hours:
         return before_deadline, phrase(_("the deadline (%(date)s) is one working day away"), date=deadline_day)
-    return by_hours, phrase(_("%(hours)s hours passed without a decision"), hours=approval_hours)
+    return by_hours, _hours_passed(approval_hours)

@@ -262,6 +262,9 @@ def decide(store: StorePort, notice_ref: str, approve: bool, config: config_mod.
         raise DeadlinewatchError(f"no notice #{notice_id}")
     if item.state != "held":
         raise DeadlinewatchError(f"notice #{notice_id} is {item.state}, not held: nothing to decide")
+    if item.parent is not None:  # decided alone, it told the client a date moved with no notice saying why
+        raise UsageError(f"#{notice_id} ({item.kind}) goes out with notice #{item.parent} and is decided with it: "
+                         f"approve or reject #{item.parent}")
     from deadlinewatch.stages.state import view
 
     clock = _clock(config, now_text)

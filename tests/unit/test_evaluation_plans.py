@@ -918,6 +918,39 @@ def test_a_notice_rejected_while_it_is_approved_with_a_date_never_goes_out(tmp_p
     assert len(store.outbox()) == count  # nothing of the dated copy was kept
 
 
+def test_the_calendar_update_of_a_dependant_is_decided_with_its_notice_never_alone(tmp_path: Path) -> None:
+    """The client-side audit: `status` listed the launch's calendar update (moved by the design's slip) as a held
+    letter of its own, and `approve` of its id sent it — "Launch has to move … it builds on earlier work of ours that
+    is running late" with no notice saying which work, or why. It is decided with its notice: approving its id is
+    refused, naming the notice; the dashboard offers the notice alone."""
+    from deadlinewatch import manage
+    from deadlinewatch.errors import UsageError
+    from deadlinewatch.stages.state import record
+
+    c = _composer(tmp_path, "manager")
+    store = MemoryStore()
+    _synced(store, c)
+    snap = _snapshot(c, reports={"design-1": [SLIPPING]}, first_sent=NOW - dt.timedelta(days=1))
+    linked = [m if m.uid != "design-1" else type(m)(**{**m.__dict__, "successors": (("launch-1", 0),)})
+              for m in snap.view.milestones]
+    view = ProjectView(snap.view.project, linked, snap.view.reports, {})
+    [notice] = decide_project(c, Snapshot(view, snap.first_sent, None), _forecaster(c), NOW).plans
+    (notice_id,) = record(store, c, [notice.group()], NOW).ids
+    [update] = [i for i in store.outbox(audience="client") if i.kind == "update"]
+    assert (update.state, update.parent) == ("held", notice_id)
+    with pytest.raises(UsageError, match=f"goes out with notice #{notice_id}.*approve or reject #{notice_id}"):
+        manage.decide(store, str(update.id), True, c.config, None)
+    assert found_state(store, update.id) == "held"
+    assert manage.decide(store, str(notice_id), True, c.config, None).startswith(f"notice #{notice_id} approved")
+    assert found_state(store, update.id) == "pending"  # decided with its notice
+
+
+def found_state(store: MemoryStore, item_id: int) -> str:
+    item = store.outbox_item(item_id)
+    assert item is not None
+    return item.state
+
+
 @pytest.mark.parametrize("made", [dt.timedelta(hours=1), dt.timedelta(0)])
 def test_approving_a_held_check_in_a_notice_overtook_is_refused(tmp_path: Path, made: dt.timedelta) -> None:
     """Monday's check-in waits for the manager; a notice made after it — or in the same pass (the review: both are

@@ -438,7 +438,9 @@ def read_dashboard(svc: Services[StorePort], project: str | None = None, page: i
     data = manage.status_data(store, config, milestones=milestones, outbox=letters)
     sel = pages.select(data, config.policy.warn_probability, project, page)
     shown = [(m["project"], m["uid"]) for m in sel.shown]
-    held = [item for item in letters if item.state == "held"]
+    # the letters the manager decides: a group's other letters (the calendar update of a milestone a notice moves)
+    # go with it, decided with it, never on their own
+    held = [item for item in letters if item.state == "held" and item.parent is None]
     wanted = set(shown) | {(i.project or "", i.uid or "") for i in held if i.kind == "notice"}
     notes = {key: store.reports(*key) for key in wanted}
     projects = {p.id: p for p in config.projects}

@@ -206,7 +206,8 @@ def preview(config: config_mod.Config, store: StorePort, ref: str, now_text: str
         why = "private milestone: never shown to the client" if m.private else f.reason if f else "closed"
         out.append(f"policy would not send now ({why}); this is what a notice would say:\n\n")
         # the notice as the policy would make it once due: the same date, never the deadline's own day
-        decision = policy.replan(m, f, c.workdays, pv.agreed(m), c.client_days(pv.project))
+        decision = policy.replan(m, f, c.workdays, pv.agreed(m), c.client_days(pv.project),
+                                 today=now.astimezone(c.team_tz).date())
         plan = plan_notice(c, pv, m, decision, now, forecast.spread.history)
     for i, message in enumerate(plan.messages):
         if i:

@@ -1031,6 +1031,26 @@ def test_a_standing_offer_is_dated_by_the_newest_notice_that_said_it(tmp_path: P
     assert "As I said on 26 November, we will take 10% off" in _text(plan.messages[0])
 
 
+def test_a_new_date_is_never_one_that_has_passed(tmp_path: Path) -> None:
+    """The client-side audit: a daemon down past a deadline (no pass from 4 November to 4 December) sent "Our new
+    date is Friday, 27 November 2026" on 4 December — the placeholder counted from the deadline. It counts from
+    today when the deadline is behind; and the manager's own date must be after today as well."""
+    from deadlinewatch.decisions.approval import check_date
+    from deadlinewatch.errors import DateRefused
+
+    c = _composer(tmp_path)
+    snap = _snapshot(c, first_sent=NOW - dt.timedelta(days=30))
+    late = dt.datetime(2026, 12, 16, 9, tzinfo=dt.UTC)  # Wednesday, twelve days after the design's Friday 4 December
+    [notice] = [p for p in decide_project(c, snap, _forecaster(c), late).plans
+                if p.messages and p.messages[0].kind == "notice" and p.messages[0].uid == "design-1"]
+    [promised] = [d.promised for d in notice.dates if d.uid == "design-1"]
+    assert promised == dt.date(2026, 12, 23)  # a working week from today, never 11 December
+    assert "Our new date is Wednesday, 23 December 2026" in " ".join(_text(notice.messages[0]).split())
+    with pytest.raises(DateRefused, match="not after today"):
+        check_date(c, snap.view, "design-1", dt.date(2026, 12, 15), today=late.date())
+    check_date(c, snap.view, "design-1", dt.date(2026, 12, 17), today=late.date())
+
+
 def test_a_milestone_no_note_estimates_waits_for_the_managers_date_before_its_own_passes(tmp_path: Path) -> None:
     """No note about the design (due Friday 4 December): nothing on Monday; on Wednesday, two working days before
     it, the notice is decided — held for the manager under approval "auto", its date a placeholder a working week

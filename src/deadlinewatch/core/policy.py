@@ -78,17 +78,22 @@ def unestimated(forecast: Forecast | None) -> bool:
 
 
 def replan(milestone: Milestone, forecast: Forecast | None, cal: WorkCalendar, deadline_day: dt.date,
-           client: WorkCalendar | None = None, date: dt.date | None = None) -> NoticeDecision:
+           client: WorkCalendar | None = None, date: dt.date | None = None, today: dt.date | None = None
+           ) -> NoticeDecision:
     """The notice as it would be sent: the new date — `date` when the manager chose one, else the forecast's P80
     or the team's own date when later — never the deadline's own day or earlier, moved to a day the client can
     use; and the slip, in working days from the deadline's date (the offer ladder's rung). Without any estimate,
     a working week after the date the client holds: a placeholder the manager is asked to replace, never one
-    working day at a time (a silent milestone told its client "another new date" every morning)."""
+    working day at a time (a silent milestone told its client "another new date" every morning). `today` (the
+    team's): a date the program gives is never one that has passed — after a daemon was down past the deadline,
+    the placeholder counted from the deadline was a "new date" a week gone."""
     new = date or (promised_date(forecast) if forecast is not None else None)
     if new is None:
         target = forecast.target if forecast is not None and forecast.target else deadline_day
-        new = cal.add(max(deadline_day, target), UNESTIMATED_DAYS)
-    new = usable(max(new, cal.add(deadline_day, 1)), cal, client)
+        new = cal.add(max(deadline_day, target, today or deadline_day), UNESTIMATED_DAYS)
+    earliest = cal.add(deadline_day, 1) if date is not None or today is None else \
+        max(cal.add(deadline_day, 1), cal.add(today, 1))
+    new = usable(max(new, earliest), cal, client)
     slip = max(cal.count(deadline_day, new), 0)
     return NoticeDecision(milestone.project, milestone.uid, "notice", new, slip,
                           forecast.reason if forecast is not None else "", forecast=forecast)
@@ -139,7 +144,7 @@ def decide(
     admitted = forecast.team_date is not None and forecast.team_date > judged
     if forecast.p_miss is not None and forecast.p_miss < policy.warn_probability and not admitted:
         return None
-    notice = replan(milestone, forecast, cal, deadline_day, client)
+    notice = replan(milestone, forecast, cal, deadline_day, client, today=today)
     assert notice.promised is not None
     last = promise.withheld or promise.promised  # the latest date decided: told, held or rejected
     if last is None:

@@ -24,15 +24,19 @@ from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.errors import DateRefused, DeadlinewatchError
 
 
-def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date) -> None:
+def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date, today: dt.date | None = None) -> None:
     """A date the manager may give the client: after the deadline and after the date the client was last
     promised (a date on or before the one it replaces is no new date: a second notice saying "we won't make the
-    10th … our new date is the 9th" tells nothing), a working day for the team, and not a public holiday where the
+    10th … our new date is the 9th" tells nothing), after `today` (the team's: a date passed is none the client
+    can plan on), a working day for the team, and not a public holiday where the
     client is. DateRefused (exit 2) else, saying which date would do."""
     m = next((x for x in pv.milestones if x.uid == uid), None)
     if m is None:
         raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
     deadline = pv.agreed(m)
+    if today is not None and date <= today:
+        raise DateRefused(date, phrase(_("not after today (%(today)s); a new date must be one the client can still "
+                                         "plan on"), today=today))
     if date <= deadline:
         raise DateRefused(date, phrase(_('not after the deadline of "%(name)s" (%(deadline)s); a new date must be '
                                          'later than the date it replaces'), name=m.name, deadline=deadline))
@@ -57,7 +61,7 @@ def with_date(c: Studio, pv: ProjectView, held: OutboxItem, date: dt.date, forec
     if held.state != "held" or held.kind != "notice" or held.uid is None or held.project != pv.project.id:
         raise DeadlinewatchError(f"notice #{held.id} is {held.state if held.state != 'held' else held.kind}: only a "
                                  "held notice (an apology with a new date) can be given another date")
-    check_date(c, pv, held.uid, date)
+    check_date(c, pv, held.uid, date, now.astimezone(c.team_tz).date())
     m = next(x for x in pv.milestones if x.uid == held.uid)
     f = pass_forecasts(pv, forecast, now, c.workdays, [m.uid]).get(m.uid)  # as the evaluation does
     decision = policy.replan(m, f, c.workdays, pv.agreed(m), date=date)

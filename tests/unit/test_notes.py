@@ -87,6 +87,13 @@ def test_a_percent_given_roughly_or_as_a_range_is_read_at_its_near_end(text: str
     assert parse_percent(text) == done
 
 
+@pytest.mark.parametrize("text", ["~100%", "about 100%", "yaklaşık %100", "প্রায় ১০০%"])
+def test_nearly_done_is_not_done(text: str) -> None:
+    """The review: "Done: ~100%" closed the milestone ("closed — done" in the reply): only a plain 100 does."""
+    assert parse_percent(text) == 99
+    assert parse_percent("90-100%") == 90 and parse_percent("100%") == 100
+
+
 def test_a_hedge_alone_or_glued_to_a_word_is_still_no_figure() -> None:
     for text in ("about", "abouta 4 days"):
         with pytest.raises(ValueError, match="not a duration"):
@@ -117,7 +124,8 @@ def test_dates_with_month_names_or_unambiguous_numbers(text: str, date: dt.date)
 @pytest.mark.parametrize(("text", "date"), [
     ("03.12.2026", dt.date(2026, 12, 3)), ("3.12.26", dt.date(2026, 12, 3)), ("03.12.", dt.date(2026, 12, 3)),
     ("3.12", dt.date(2026, 12, 3)), ("01.02.2027", dt.date(2027, 2, 1)), ("by 12.03.2027", dt.date(2027, 3, 12)),
-    ("Perşembe 03.12.2026", dt.date(2026, 12, 3)),
+    ("Perşembe 03.12.2026", dt.date(2026, 12, 3)), ("03.12.2026 17.00", dt.date(2026, 12, 3)),
+    ("3 Aralık 17.00", dt.date(2026, 12, 3)), ("3 December 14.30", dt.date(2026, 12, 3)),  # a time with a dot
 ])
 def test_a_date_written_with_dots_is_day_first(text: str, date: dt.date) -> None:
     """The audit: a Turkish team's "ETA: 03.12.2026" — the way Turkish (and German, Russian …) writes a date — was
@@ -125,8 +133,11 @@ def test_a_date_written_with_dots_is_day_first(text: str, date: dt.date) -> None
     assert parse_eta(text, TODAY) == date
 
 
-@pytest.mark.parametrize("text", ["31.02.2027", "3.13", "3.12.999", "03/12/2026", "3-12"])
+@pytest.mark.parametrize("text", ["31.02.2027", "3.13", "3.12.999", "03/12/2026", "3-12", "2.5", "2.5 days",
+                                  "1.5 weeks", "3.12 - 10.12", "in 2.4 release"])
 def test_a_dotted_date_that_is_no_date_or_a_slashed_one_is_still_refused(text: str) -> None:
+    """The review: a dotted number anywhere in the value was read as the date — "2.5 days" as 2 May, "3 December
+    (after v2.1)" as 2 January. Only a dotted date that is the whole value is one."""
     with pytest.raises(ValueError, match=r"not a date|ambiguous"):
         parse_eta(text, TODAY)
 

@@ -127,6 +127,11 @@ def test_the_manager_approves_with_a_date_in_their_own_words() -> None:
     assert manager_decision("Onayla, 11 Aralık", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("অনুমোদন ১১ ডিসেম্বর", today) == ("approve", dt.date(2026, 12, 11), "")
     assert manager_decision("onayla 11.12.2026", today) == ("approve", dt.date(2026, 12, 11), "")  # day first
+    assert manager_decision("onayla 11 Aralık 17.00", today) == ("approve", dt.date(2026, 12, 11), "")
+    # a version or a decimal is no date (the review: "the 2.4 release" was approved for 2 April, "3.5 gün" 3 May)
+    for words in ("approve, fine for the 2.4 release", "onayla, 3.5 gün sorun değil"):
+        word, date, problem = manager_decision(words, today)
+        assert (word, date) == ("approve", None) and problem, words
     assert manager_decision("Approve.\n\n> quoted 2026-01-01", today) == ("approve", None, "")
     # a weekday, as a note's ETA may say it (6 December 2026 is a Sunday): not dropped for the letter's own date
     assert manager_decision("approve Friday", today) == ("approve", dt.date(2026, 12, 11), "")

@@ -193,7 +193,9 @@ _PERCENT_RANGE = re.compile(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?\s*(?:-|–|—|to|
 def parse_percent(value: str) -> int:
     """A percentage done: "60%", "60 %", "%60", "60", "~60%"; a range ("50-60%") at its near end; a bare fraction
     of one ("0.8") is asked about, not guessed."""
-    v = _unhedged(fold(value.translate(BENGALI_DIGITS)).rstrip(".!;"))  # a sentence's full stop: "Done: 60%."
+    written = fold(value.translate(BENGALI_DIGITS)).rstrip(".!;")  # a sentence's full stop: "Done: 60%."
+    v = _unhedged(written)
+    rough = v != written
     if r := _PERCENT_RANGE.fullmatch(v):
         v = f"{min(float(r[1].replace(',', '.')), float(r[2].replace(',', '.'))):g}%"
     m = re.fullmatch(r"%?\s*(\d{1,3}(?:[.,]\d+)?)\s*%?", v)
@@ -208,7 +210,8 @@ def parse_percent(value: str) -> int:
         raise NoteProblem(phrase(_('"%(value)s" could be %(fraction)s or %(percent)s; write the percent sign, e.g. '
                                    '"Done: %(fraction)s"'), value=value, fraction=Percent(n * 100),
                                  percent=Percent(n)))
-    return min(round(n), 99) if n < 100 else 100  # 99.5% is not done: only 100 closes a milestone
+    # 99.5% is not done: only 100 closes a milestone — and "~100%", "about 100%" say nearly done, not done
+    return min(round(n), 99) if n < 100 or rough else 100
 
 
 _RANGE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:-|–|—|to|ila|ile|থেকে)\s*(\d+(?:[.,]\d+)?)(.*)")
@@ -307,6 +310,10 @@ def _iso(m: re.Match[str]) -> str:
     return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
 
 
+_DOTTED = re.compile(r"(?:by |until |before )?(\d{1,2})\.(\d{1,2})(?:\.(\d{2}|\d{4}))?\.?(?:,?\s+\d{1,2}[:.]\d{2})?",
+                     re.IGNORECASE)
+
+
 def _dotted(m: re.Match[str], value: str, today: dt.date) -> dt.date:
     """A date written with dots, day first: "03.12.2026", "3.12.26", "03.12" (the next 3 December, as every yearless
     date)."""
@@ -314,8 +321,6 @@ def _dotted(m: re.Match[str], value: str, today: dt.date) -> dt.date:
     try:
         if year is None:
             return day_and_month(month, day, today)
-        if len(year) == 3:
-            raise ValueError(year)
         return dt.date(int(year) + (2000 if len(year) == 2 else 0), month, day)
     except ValueError:
         raise _not_a_date(value) from None
@@ -329,11 +334,13 @@ def _date_of(v: str, value: str, today: dt.date) -> dt.date:
         pass
     if (weekday := weekday_ahead(v, today)) is not None:
         return weekday
-    m = _AMBIGUOUS.search(v)
     # a date written with dots is day first wherever dots are written (03.12.2026 is 3 December in Turkish, German,
-    # Russian …; no convention writes the month first with dots): only 03/04 and 03-04 leave the order open
-    if m and not set(m.group(0)) - set("0123456789."):
-        return _dotted(m, value, today)
+    # Russian …; no convention writes the month first with dots): only 03/04 and 03-04 leave the order open. Only
+    # when it is the whole value (a time may follow): a dotted number inside words is a version or a decimal
+    # ("after v2.1", "2.5 days"), and a yearless one needs its two-digit month ("2.5" is no date)
+    if (d := _DOTTED.fullmatch(v.strip())) and (d.group(3) or len(d.group(2)) == 2):
+        return _dotted(d, value, today)
+    m = _AMBIGUOUS.search(v)
     if m:
         a, b = int(m.group(1)), int(m.group(2))
         if a <= 12 and b <= 12 and a != b:

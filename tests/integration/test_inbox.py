@@ -203,6 +203,40 @@ def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
         store.close()
 
 
+def test_a_message_whose_facts_cannot_be_read_fails_alone_not_the_ones_read_with_it(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review of the inbox's snapshot: reading a batch's facts failed at its second message (a bug it trips in
+    the store), and the failure was counted against the first — each message before the culprit failed three times
+    and was filed unanswered. Only the culprit fails; the notes read with it are answered on the first pass."""
+    from deadlinewatch.stages import inbox
+
+    real = inbox._facts
+
+    def trips(store: Any, incoming: Any) -> Any:
+        if incoming.message_id == "<poison@x>":
+            raise RuntimeError("a bug this message trips in the store")
+        return real(store, incoming)
+
+    monkeypatch.setattr(inbox, "_facts", trips)
+    studio.dovecot.save("progress", note("first@x", "Milestone: Launch\nDone: 5%\n"))
+    studio.dovecot.save("progress", note("poison@x", "Milestone: Launch\nDone: 6%\n"))
+    studio.dovecot.save("progress", NOTE.encode())
+    config = config_mod.load(studio.config)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
+    try:
+        report = asyncio.run(run_pass(svc))
+        waiting = {m["Message-ID"] for m in _folder(studio.dovecot, "INBOX")}
+        processed = {m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/processed")}
+        assert "<poison@x>" in waiting and {"<first@x>", "<note-1@studio.example>"} <= processed
+        assert [p for p in report.problems if "tried again" in p] == [
+            p for p in report.problems if "poison@x" in p and "tried again" in p] != []
+        assert len(replies_to(studio, "alice@studio.example")) == 2  # the first note's reply, and the last's
+    finally:
+        store.close()
+
+
 def _corpus() -> list[bytes]:
     ours = [
         note("html@x", "<html><body><p>Milestone: Design mockups</p><p>Done: 30%<br>Remaining: 6 days</p>"

@@ -31,7 +31,7 @@ from deadlinewatch.core.policy import LITTLE_HISTORY
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.decisions.evaluation import Snapshot, decide_project
 from deadlinewatch.decisions.forecaster import Forecaster
-from deadlinewatch.decisions.inbox import Lookup, after, as_evaluated, decide_message, rules_of
+from deadlinewatch.decisions.inbox import Lookup, after, as_evaluated, carried, decide_message, rules_of
 from deadlinewatch.decisions.project_view import ProjectView
 from deadlinewatch.decisions.studio import Studio
 from deadlinewatch.demo.servers import write_local_config
@@ -336,11 +336,11 @@ def _read(svc: Services[StorePort], *notes: intake.Incoming) -> Spread:
     the last reply forecast with."""
     reading = Reading(_parse_for(svc), rules_of(svc.config), FOLDERS, {})
     batch = [(incoming, reading.note(incoming, None)) for incoming in notes]
-    snap = snapshot(svc, batch)
+    snap, _ = snapshot(svc, batch)
     with svc.store.transaction():
         for n, (incoming, note) in enumerate(batch):
-            snap = after(snap, _decide_one(svc, PassReport(), snap, incoming, note, reading)) or \
-                snapshot(svc, batch[n + 1:])
+            decided = _decide_one(svc, PassReport(), snap, incoming, note, reading)
+            snap = after(snap, decided) or snapshot(svc, batch[n + 1:], carried(snap, decided))[0]
     return snap.spread
 
 
@@ -503,6 +503,86 @@ def test_a_note_that_closes_a_milestone_is_learned_from_before_its_reply_forecas
     [reply] = _told(store, "reply")
     launch = store.forecast("acme-web", "launch-1")
     assert launch is not None and f"Forecast: {in_mail(launch)}" in reply
+
+
+def test_a_note_on_a_closed_milestone_is_learned_from_as_the_evaluation_learns_it(tmp_path: Path) -> None:
+    """The review of the inbox's snapshot: the design, closed in the morning (Done: 100%, never estimated), gets a
+    note in the afternoon with a remaining time, beside the launch's. Its statements — what the team's spread
+    learns from a closed milestone — change: the reply learned them with the note, the evaluation from what it had
+    read in the morning (kept, "a closed milestone's notes never change"), and the launch's forecast differed by a
+    day. Both learn them with the note; and a later note on the closed milestone in the same batch, which taught
+    nothing by the old rule, is learned from too."""
+    config = _config(tmp_path)
+    store = MemoryStore()
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
+    a = "alice@studio.example"
+    store.record_message(message_key="k0", message_id="<k0@x>", sender=a, subject="s", received_at=NOW,
+                         outcome="accepted", target_folder="done", project="acme-web", problems=(), raw=b"", body="",
+                         now=NOW, reports=[Report("acme-web", "m2", NOW - dt.timedelta(days=15), 10, 5.0, sender=a),
+                                           Report("acme-web", "m2", NOW - dt.timedelta(days=8), 100, sender=a),
+                                           Report("acme-web", "m3", NOW - dt.timedelta(days=10), 10, 4.0, sender=a)])
+    svc = _services(config, store, NOW)
+    _read(svc, _note("Milestone: design mockups\nDone: 100%", NOW, "morning"))
+    evaluate(svc, PassReport())
+    later = NOW + dt.timedelta(hours=5)
+    svc = dataclasses.replace(svc, clock=FixedClock(later))
+    replied = _read(svc, _note("Milestone: design mockups\nDone: 90%\nRemaining: 1 day\n\nMilestone: Launch\n"
+                               "Done: 40%\nRemaining: 6 days", later, "afternoon"),
+                    _note("Milestone: design mockups\nRemaining: 2 days\n\nMilestone: Launch\nDone: 45%", later,
+                          "evening"))
+    evaluate(svc, PassReport())
+    assert replied == forecaster(svc).spread
+    launch = store.forecast("acme-web", "launch-1")
+    assert launch is not None and f"Forecast: {in_mail(launch)}" in _told(store, "reply")[-1]
+
+
+def test_a_members_mail_that_is_not_recorded_teaches_the_spread_nothing(tmp_path: Path) -> None:
+    """The review: an auto-reply from a member's address that reads as a note ("Done: 100%", quoted back) is never
+    recorded — yet the spread learned with it was carried to the next note's reply, which then forecast with a
+    milestone closed that the evaluation knows open."""
+    config = _config(tmp_path)
+    store = MemoryStore()
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
+    a = "alice@studio.example"
+    store.record_message(message_key="k0", message_id="<k0@x>", sender=a, subject="s", received_at=NOW,
+                         outcome="accepted", target_folder="done", project="acme-web", problems=(), raw=b"", body="",
+                         now=NOW, reports=[Report("acme-web", "design-1", NOW - dt.timedelta(days=9), 10, 3.0,
+                                                  sender=a),
+                                           Report("acme-web", "launch-1", NOW - dt.timedelta(days=9), 10, 8.0,
+                                                  sender=a)])
+    svc = _services(config, store, NOW)
+    automatic = intake.read_message((
+        "From: Alice <alice@studio.example>\nTo: progress@studio.example\nSubject: [acme-web] Out of office\n"
+        f"Date: {NOW.strftime('%a, %d %b %Y %H:%M:%S +0000')}\nMessage-ID: <ooo@studio.example>\n"
+        "Auto-Submitted: auto-replied\n\nMilestone: design mockups\nDone: 100%\n").encode(), NOW)
+    replied = _read(svc, automatic, _note("Milestone: Launch\nDone: 30%", NOW, "real"))  # it teaches nothing
+    assert store.done_at() == {}  # the auto-reply closed nothing
+    evaluate(svc, PassReport())
+    assert replied == forecaster(svc).spread
+
+
+def test_two_mails_of_one_message_id_in_a_batch_each_keep_the_first_ones_facts(tmp_path: Path) -> None:
+    """The review: facts were kept by message key, the last copy's winning — the manager's "approve" naming notice
+    #1 was decided with the facts of a later mail of the same Message-ID naming #2, and approved #2. The first
+    mail's facts are its own (a later copy is only filed)."""
+    from deadlinewatch.core.model import QueueMail
+
+    config = _config(tmp_path, "manager")
+    store = MemoryStore()
+    _synced(store, Studio(config, letters(), store.key), DESIGN)
+    held = [QueueMail(kind="notice", audience="client", token=token, message_id=f"<{token}@x>",
+                      mail_from="pm@studio.example", recipients=("jane@acme.example",), message=b"x", created=NOW,
+                      state="held", project="acme-web", uid="design-1") for token in ("aaaa000001", "bbbb000002")]
+    store.carry_out(held, NOW)
+
+    def approval(token: str) -> intake.Incoming:
+        return intake.read_message((f"From: pm@studio.example\nTo: progress@studio.example\nSubject: Re: [dw:{token}] "
+                                    "draft\nMessage-ID: <same@studio.example>\n\napprove\n").encode(), NOW)
+
+    snap, unread = snapshot(_services(config, store, NOW), [(approval("aaaa000001"), None),
+                                                            (approval("bbbb000002"), None)])
+    held_one = snap.facts["<same@studio.example>"].held
+    assert unread == {} and held_one is not None and held_one.token == "aaaa000001"
 
 
 def test_the_reply_knows_a_notice_waits_when_work_it_builds_on_pushes_its_date_past_the_teams(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def decide_from(c: Studio, snap: InboxSnapshot, rules: intake.Rules, folders: Ma
         lookup, spread, records = Lookup(), snap.spread, snap.records  # too broken to look up: decided unreadable
     decided = decide_message(c, Forecaster(c.workdays, c.team_tz, spread, snap.known), rules, folders, incoming,
                              lookup, now, place)
-    if spread is not snap.spread and records is not None:
+    if spread is not snap.spread and records is not None and decided.reports:  # learned from notes recorded
         decided.learned = (records, spread)
     return decided
 
@@ -200,7 +200,7 @@ def _lookup(snap: InboxSnapshot, incoming: intake.Incoming, note: ParsedNote | N
     spread, records = snap.spread, snap.records
     if note is not None and pv is not None and snap.learning is not None:
         mine = note_reports(note, incoming)
-        if any(_teaches(snap.views, r) for r in mine):  # learned again, with this batch's notes as if recorded
+        if any(_teaches(snap, r) for r in mine):  # learned again, with this batch's notes as if recorded
             records = learned_from(snap.learning, [*snap.pending, *mine], snap.stored)
             if records != snap.records:
                 spread = spread_of(records, snap.spread)
@@ -211,22 +211,29 @@ def _lookup(snap: InboxSnapshot, incoming: intake.Incoming, note: ParsedNote | N
     ), spread, records
 
 
-def _teaches(views: Mapping[str, ProjectView], r: Report) -> bool:
-    """Does a note teach the team's spread something: its milestone's first estimate, or its Done: 100%?"""
-    pv = views.get(r.project)
-    if pv is None:
+def _teaches(snap: InboxSnapshot, r: Report) -> bool:
+    """Does a note teach the team's spread something: its milestone's first estimate, its Done: 100%, or anything
+    about a milestone already closed (its statements, learned from, change)?"""
+    pv = snap.views.get(r.project)
+    if pv is None or r.done == 100:
         return True
     known = pv.reports.get(r.uid, [])
-    return (r.done == 100 and all(x.done != 100 for x in known)) or \
-        (estimates(r) and not any(map(estimates, known)))
+    closed = snap.learning is not None and (r.project, r.uid) in snap.learning.done_at
+    return closed or any(x.done == 100 for x in known) or (estimates(r) and not any(map(estimates, known)))
 
 
 def after(snap: InboxSnapshot, decided: MessageDecision) -> InboxSnapshot | None:
-    """The snapshot once a message's decision is carried out: its notes join their projects and the spread's
-    pending notes. None when the decision changed more than notes and replies (a notice decided, a client
-    message bounced): what the client holds changed, and the rest of the batch is read again."""
+    """The snapshot once a message's decision is carried out (`carried`). None when the decision changed more than
+    notes and replies (a notice decided, a client message bounced): what the client holds changed, and the rest of
+    the batch is read again (from `carried`: what the spread is learned from stays)."""
     if any(not isinstance(a, RecordMessage | QueueMail) for a in decided.actions):
         return None
+    return carried(snap, decided)
+
+
+def carried(snap: InboxSnapshot, decided: MessageDecision) -> InboxSnapshot:
+    """The snapshot with a decision's notes: they join their projects and the spread's pending notes, and the
+    spread learned again for them stands."""
     records, spread = decided.learned or (snap.records, snap.spread)
     return replace(snap, views={p: with_notes(pv, [r for r in decided.reports if r.project == p])
                                 for p, pv in snap.views.items()},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -42,6 +43,7 @@ from deadlinewatch.decisions.inbox import (
     InboxSnapshot,
     MessageDecision,
     after,
+    carried,
     decide_from,
     rules_of,
 )
@@ -78,38 +80,58 @@ def _parse_for(svc: Services[InboxStore]) -> Callable[[intake.Incoming], notes.P
     return parse
 
 
-def snapshot(svc: Services[InboxStore], batch: Sequence[tuple[intake.Incoming, ParsedNote | None]]
-             ) -> InboxSnapshot:
+def snapshot(svc: Services[InboxStore], batch: Sequence[tuple[intake.Incoming, ParsedNote | None]],
+             carried: InboxSnapshot | None = None) -> tuple[InboxSnapshot, dict[str, Exception]]:
     """What deciding these messages reads, read at once before the first is decided (decisions/inbox.py
     InboxSnapshot): each message's facts (the notice it decides, the client message it answers, the ones it
     bounces), the milestones, the projects its note or held notice concern as the evaluation reads them, and —
-    when the batch holds a note — what the team's spread is learned from."""
+    when the batch holds a note — what the team's spread is learned from. `carried`: the snapshot a decision made
+    stale (a notice decided, a bounce): its facts and projects are read again, what the spread is learned from is
+    kept (no note changed). Also returns, by message key, what could not be read for a message: counted against
+    that message alone."""
     store = svc.store
     milestones: dict[str, list[Milestone]] = {}
     for m in store.milestones():  # in deadline order, each project's as store.milestones(project) gives them
         milestones.setdefault(m.project, []).append(m)
     facts: dict[str, Facts] = {}
-    projects: set[str] = set()
+    unread: dict[str, Exception] = {}
+    concerns: dict[str, set[str]] = {}  # by project, the messages it concerns
     for incoming, note in batch:
+        if incoming.message_key in facts or incoming.message_key in unread:
+            continue  # a second copy of a message (or another with its Message-ID): only filed, as the first goes
         try:
             facts[incoming.message_key] = found = _facts(store, incoming)
         except (RecursionError, *PARSE_ERRORS):  # a message too broken to look up: decided as unreadable
             continue
-        if note is not None and note.ok and note.project:
-            projects.add(note.project)
-        if found.held is not None and found.held.state == "held" and found.held.project:
-            projects.add(found.held.project)
+        except SYSTEMIC:
+            raise
+        except Exception as e:  # contained: this message's failure, not the batch's
+            unread[incoming.message_key] = e
+            continue
+        for project in (note.project if note is not None and note.ok else None,
+                        found.held.project if found.held is not None and found.held.state == "held" else None):
+            if project:
+                concerns.setdefault(project, set()).add(incoming.message_key)
     configured = {p.id: p for p in svc.config.projects}
-    views = {p: view(store, configured[p]) for p in sorted(projects) if p in configured}
+    views = {}
+    for project in sorted(p for p in concerns if p in configured):
+        try:
+            views[project] = view(store, configured[project])
+        except SYSTEMIC:
+            raise
+        except Exception as e:  # contained: the failure of the messages about this project
+            unread.update(dict.fromkeys(concerns[project], e))
+    if carried is not None:
+        return dataclasses.replace(carried, milestones=milestones, facts=facts, views=views), unread
     if not any(note is not None for _, note in batch):
-        return InboxSnapshot(milestones, facts, views, team_spread(svc), svc.forecasts)
+        return InboxSnapshot(milestones, facts, views, team_spread(svc), svc.forecasts), unread
     learning = read_learning(svc)
     records = learned_from(learning)
     # the notes' milestones' notes as recorded: what the spread, learned again with this batch's notes, adds to
     stored = {(note.project, b.uid): views[note.project].reports.get(b.uid, []) for _, note in batch
               if note is not None and note.ok and note.project in views for b in note.blocks}
     spread = remember_spread(svc, ("inbox", store.version()), records)
-    return InboxSnapshot(milestones, facts, views, spread, svc.forecasts, learning, records, stored)
+    return InboxSnapshot(milestones, facts, views, spread, svc.forecasts, learning, records, stored), unread
 
 
 def _facts(store: InboxStore, incoming: intake.Incoming) -> Facts:
@@ -138,6 +160,10 @@ def _decide_one(svc: Services[InboxStore], report: PassReport, snap: InboxSnapsh
     now = svc.clock.now()
     decided = decide_from(svc.composer, snap, reading.rules, reading.folders, incoming, note, now, place)
     record(svc.store, svc.composer, decided.actions, now)
+    # a closed milestone's statements are read once (svc.stated), as they never change — but a note about it does
+    for key in [k for k in svc.stated if isinstance(k, tuple) and (k[0], k[1]) in
+                {(r.project, r.uid) for r in decided.reports}]:
+        del svc.stated[key]
     if decided.learned is not None:  # the evaluation learns the same spread from the same records
         keep_spread(svc, ("inbox", svc.store.version()), *decided.learned)
     for event in decided.events:
@@ -349,9 +375,12 @@ def _take_batch(svc: Services[InboxStore], report: PassReport,
                 prepared: Sequence[tuple[Fetched, intake.Incoming, ParsedNote | None]],
                 reading: Reading) -> Exception | None:
     """A batch of messages, snapshot → decide → record one after another (decisions/inbox.py `after` carries the
-    snapshot along; one that changed what a client holds has the rest read again). Returns what halted it."""
+    snapshot along; one that changed what a client holds has the rest's facts read again). Returns what halted
+    it."""
     todo = [(item, incoming, reading.note(incoming, note)) for item, incoming, note in prepared]
     snap: InboxSnapshot | None = None
+    stale: InboxSnapshot | None = None  # the snapshot a decision made stale: what it learned from is kept
+    unread: dict[str, Exception] = {}
     for n, (item, incoming, note) in enumerate(todo):
         try:
             svc.tick()
@@ -361,18 +390,25 @@ def _take_batch(svc: Services[InboxStore], report: PassReport,
             place = reading.place(item.uid)
             if snap is None:
                 try:
-                    snap = snapshot(svc, [(i, x) for _, i, x in todo[n:]])
+                    snap, unread = snapshot(svc, [(i, x) for _, i, x in todo[n:]], stale)
                 except SYSTEMIC:
                     raise
                 except Exception as e:  # contained: counted against the message it was read for
                     reading.file_failed(_failed(svc, report, item, incoming, e, reading), item.uid,
                                         incoming.message_key)
                     continue
+            if (failed := unread.pop(incoming.message_key, None)) is not None:  # its own facts could not be read
+                reading.file_failed(_failed(svc, report, item, incoming, failed, reading), item.uid,
+                                    incoming.message_key)
+                continue
             target, decided = _take(svc, report, snap, item, incoming, note, reading, place)
         except (*SYSTEMIC, Stopping) as e:  # stopping: what was decided is kept, and moved below
             return e
-        if decided is not None:
-            snap = after(snap, decided)
+        if decided is not None and snap is not None:
+            folded = after(snap, decided)
+            if folded is None:  # the rest's facts are read again; what it learned from is carried
+                stale = carried(snap, decided)
+            snap = folded
         reading.file_failed(target, item.uid, incoming.message_key)
     return None
 

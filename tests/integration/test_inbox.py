@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import signal
 import sysconfig
 import time
 import zoneinfo
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from deadlinewatch.adapters.store import Store
 from deadlinewatch.core.workdays import WorkCalendar
 from deadlinewatch.credentials import Secret, ServerAccount
 from deadlinewatch.pipeline import run_pass
+from deadlinewatch.services import PassReport
 from tests.conftest import Studio, deadlinewatch, start_daemon, write_config
 from tests.dovecot import DovecotServer
 from tests.integration.test_daemon import wait_for
@@ -53,6 +56,18 @@ def choke_on(monkeypatch: pytest.MonkeyPatch, message_id: str) -> None:
         return real(svc, report, snap, incoming, *args)
 
     monkeypatch.setattr(inbox, "_decide_one", choke)
+
+
+@contextlib.contextmanager
+def passes(studio: Studio) -> Iterator[Callable[[], PassReport]]:
+    """Passes run in this process (on Monday 30 November, 09:00), so that a test's monkeypatching reaches them."""
+    config = config_mod.load(studio.config)
+    store = Store.open(config.state_dir)
+    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
+    try:
+        yield lambda: asyncio.run(run_pass(svc))
+    finally:
+        store.close()
 
 
 def replies_to(studio: Studio, who: str) -> list[str]:
@@ -186,12 +201,9 @@ def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
     choke_on(monkeypatch, "<poison@x>")
     studio.dovecot.save("progress", note("poison@x", "Milestone: Launch\nDone: 5%\n"))
     studio.dovecot.save("progress", NOTE.encode())
-    config = config_mod.load(studio.config)
-    store = Store.open(config.state_dir)
-    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
-    try:
+    with passes(studio) as run:
         for attempt in range(1, 4):
-            report = asyncio.run(run_pass(svc))
+            report = run()
             inbox_ids = {m["Message-ID"] for m in _folder(studio.dovecot, "INBOX")}
             if attempt < 3:
                 assert "<poison@x>" in inbox_ids and any("tried again" in p for p in report.problems)
@@ -199,8 +211,6 @@ def test_a_poison_message_is_filed_after_three_tries_and_never_stalls_the_inbox(
         assert "<poison@x>" in {m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/rejected")}
         assert any("after 3 tries" in p for p in report.problems)
         assert replies_to(studio, "alice@studio.example")  # the good note went through on the first pass
-    finally:
-        store.close()
 
 
 def test_a_message_whose_facts_cannot_be_read_fails_alone_not_the_ones_read_with_it(
@@ -222,19 +232,14 @@ def test_a_message_whose_facts_cannot_be_read_fails_alone_not_the_ones_read_with
     studio.dovecot.save("progress", note("first@x", "Milestone: Launch\nDone: 5%\n"))
     studio.dovecot.save("progress", note("poison@x", "Milestone: Launch\nDone: 6%\n"))
     studio.dovecot.save("progress", NOTE.encode())
-    config = config_mod.load(studio.config)
-    store = Store.open(config.state_dir)
-    svc = wiring.services(config, store, FixedClock(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)))
-    try:
-        report = asyncio.run(run_pass(svc))
+    with passes(studio) as run:
+        report = run()
         waiting = {m["Message-ID"] for m in _folder(studio.dovecot, "INBOX")}
         processed = {m["Message-ID"] for m in _folder(studio.dovecot, "deadlinewatch/processed")}
         assert "<poison@x>" in waiting and {"<first@x>", "<note-1@studio.example>"} <= processed
         assert [p for p in report.problems if "tried again" in p] == [
             p for p in report.problems if "poison@x" in p and "tried again" in p] != []
         assert len(replies_to(studio, "alice@studio.example")) == 2  # the first note's reply, and the last's
-    finally:
-        store.close()
 
 
 def _corpus() -> list[bytes]:

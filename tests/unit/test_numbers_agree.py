@@ -291,6 +291,13 @@ def _services(config: config_mod.Config, store: MemoryStore, now: dt.datetime) -
                     letters())
 
 
+def _history(store: MemoryStore, reports: list[Report]) -> None:
+    """Notes recorded before the test's own (as one message of Alice's)."""
+    store.record_message(message_key="k0", message_id="<k0@x>", sender="alice@studio.example", subject="s",
+                         received_at=NOW, outcome="accepted", target_folder="done", project="acme-web", problems=(),
+                         raw=b"", body="", now=NOW, reports=reports)
+
+
 def _told(store: MemoryStore, kind: str, since: int = 0) -> list[str]:
     return [_text(i.message) for i in store.outbox(audience="team") if i.kind == kind and i.id > since]
 
@@ -516,11 +523,9 @@ def test_a_note_on_a_closed_milestone_is_learned_from_as_the_evaluation_learns_i
     store = MemoryStore()
     _synced(store, Studio(config, letters(), store.key), DESIGN)
     a = "alice@studio.example"
-    store.record_message(message_key="k0", message_id="<k0@x>", sender=a, subject="s", received_at=NOW,
-                         outcome="accepted", target_folder="done", project="acme-web", problems=(), raw=b"", body="",
-                         now=NOW, reports=[Report("acme-web", "m2", NOW - dt.timedelta(days=15), 10, 5.0, sender=a),
-                                           Report("acme-web", "m2", NOW - dt.timedelta(days=8), 100, sender=a),
-                                           Report("acme-web", "m3", NOW - dt.timedelta(days=10), 10, 4.0, sender=a)])
+    _history(store, [Report("acme-web", "m2", NOW - dt.timedelta(days=15), 10, 5.0, sender=a),
+                     Report("acme-web", "m2", NOW - dt.timedelta(days=8), 100, sender=a),
+                     Report("acme-web", "m3", NOW - dt.timedelta(days=10), 10, 4.0, sender=a)])
     svc = _services(config, store, NOW)
     _read(svc, _note("Milestone: design mockups\nDone: 100%", NOW, "morning"))
     evaluate(svc, PassReport())
@@ -544,12 +549,8 @@ def test_a_members_mail_that_is_not_recorded_teaches_the_spread_nothing(tmp_path
     store = MemoryStore()
     _synced(store, Studio(config, letters(), store.key), DESIGN)
     a = "alice@studio.example"
-    store.record_message(message_key="k0", message_id="<k0@x>", sender=a, subject="s", received_at=NOW,
-                         outcome="accepted", target_folder="done", project="acme-web", problems=(), raw=b"", body="",
-                         now=NOW, reports=[Report("acme-web", "design-1", NOW - dt.timedelta(days=9), 10, 3.0,
-                                                  sender=a),
-                                           Report("acme-web", "launch-1", NOW - dt.timedelta(days=9), 10, 8.0,
-                                                  sender=a)])
+    _history(store, [Report("acme-web", "design-1", NOW - dt.timedelta(days=9), 10, 3.0, sender=a),
+                     Report("acme-web", "launch-1", NOW - dt.timedelta(days=9), 10, 8.0, sender=a)])
     svc = _services(config, store, NOW)
     automatic = intake.read_message((
         "From: Alice <alice@studio.example>\nTo: progress@studio.example\nSubject: [acme-web] Out of office\n"

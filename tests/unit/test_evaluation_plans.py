@@ -485,6 +485,9 @@ def test_a_second_notice_names_the_broken_date_and_needs_a_plan_newer_than_the_l
     assert old.cause in _text(renewed.messages[0])  # said again in a note after the notice: the team stands by it
     # a second slip is owned with a step of ours: the manager calls the next working day, and is reminded then
     assert renewed.call == dt.date(2026, 12, 1)
+    # held for the manager, it may go only when its hold runs out (Tuesday 1 December, 09:00): the call it names is
+    # the working day after that, never a day the client reads of after it passed (the client-side audit)
+    assert stale.call == dt.date(2026, 12, 2) and "I'll call you on Wednesday, 2 December 2026" in text
     # the day named, not "tomorrow": a held letter goes out dated the day it is approved
     assert "I'll call you on Tuesday, 1 December 2026" in _text(renewed.messages[0])
     reminder = next(m for m in _to_manager(c, renewed, 9) if m.kind == "manager-call")
@@ -508,6 +511,15 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
     text = _text(notice.messages[0])
     assert "we delivered the “Design mockups” milestone on Friday, 27 November 2026" in text
     assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")
+    today = Report("acme-web", "design-1", NOW - dt.timedelta(hours=1), 100)
+    sent = _text(_notice(c, [today], {"design-1": ClientDate(5, promised, promised, False)}).messages[0])
+    assert "we delivered the “Design mockups” milestone today" in sent
+    # held for the manager, it may go days later: the day is named (the client-side audit: "delivered today",
+    # released four days after)
+    manager = _client(_composer(tmp_path, "manager"), signature="Deniz Kaya")
+    held = _notice(manager, [today], {"design-1": ClientDate(5, promised, promised, False)}).messages[0]
+    assert held.state == "held" and "we delivered the “Design mockups” milestone on Monday, 30 November 2026" in \
+        _text(held)
 
 
 def test_the_daemon_learns_the_teams_stated_remaining_times_from_its_closed_milestones_reading_each_once(

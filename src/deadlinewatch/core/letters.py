@@ -185,6 +185,7 @@ class NoticeLetter:
     broken: dt.date | None = None  # a second notice: the date it breaks (the one the last notice promised)
     follow_up: dt.date | None = None  # without a plan: the day the letter promises the steps by (a reminder)
     delivered_on: dt.date | None = None  # a delivered note: the day the work was delivered
+    held: bool = False  # held for the manager: it may reach the client days later ("today" is never said)
     offer_stands: bool = False  # a second notice on the same rung of the ladder: the offer made before stands
     offered_on: dt.date | None = None  # then: the day the notice that made it was sent (the store's record of it)
     call: dt.date | None = None  # a second notice: the day the manager calls the client (a reminder then)
@@ -596,6 +597,7 @@ class Letters:
             offer=letter.offer or "", offer_stands=letter.offer_stands, rows=letter.rows, again=letter.again,
             offered_on=letter.offered_on, offer_clause=_clause(letter.offer or "", locale.language),
             moved=letter.moved, delivered_on=letter.delivered_on or today, today=today, call=letter.call,
+            held=letter.held,
             expected=letter.expected, placeholder=letter.placeholder, new_entry=letter.new_entry,
             crossed=[r.name for r in letter.moved if _crossed(r, when)],
         )

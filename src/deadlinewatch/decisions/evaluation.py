@@ -315,14 +315,21 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
                                           "Prevent": prevent, "offer": offer or "", "context": project.context})
     if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
+    # the days the letter names count from the day it reaches the client: a letter held for the manager goes when
+    # they decide, at the latest when its hold runs out (policy.hold_expiry) — counted from then, a day it names
+    # never passed before the client reads it ("I'll call you on Thursday" in a letter approved on Friday)
+    holds = project.approval == "manager" or (bool(plan.held) and project.approval != "shadow")
+    sent_by = max(now, policy.hold_expiry(now, c.config.policy.approval_hours, max(
+        pv.agreed(m), cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)), cal,
+        c.team_tz)[0]) if holds else now
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
         # a day the letter names to the client: a working day of the team's that is no public holiday of theirs
-        plan.follow_up = policy.usable(cal.add(now.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS), cal,
+        plan.follow_up = policy.usable(cal.add(sent_by.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS), cal,
                                        c.client_days(project))
     if again and project.approval != "shadow":
         # a second slip is owned with a step of ours, not left to the client: the manager calls on the next
         # working day (reminded that morning), to go through the new plan and what reaches the client first
-        plan.call = policy.usable(cal.add(now.astimezone(c.team_tz).date(), CALL_DAYS), cal,
+        plan.call = policy.usable(cal.add(sent_by.astimezone(c.team_tz).date(), CALL_DAYS), cal,
                                   c.client_days(project))  # no call on the client's Christmas Day
         plan.prevent = bool(prevent)
         # as the letter says it: the call agrees what reaches the client before their day, when the date misses it
@@ -345,6 +352,7 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         expected=likely is not None and decision.promised is not None and decision.promised >= likely,
         placeholder=placeholder,
         new_entry=not _in_calendar(pv, m.uid),
+        held=holds,
     )
     _add(c, plan, project, env, c.letters.notice(letter), now, m.uid, decision.promised)
     if history:  # what it was composed from: a newer note makes a held one be composed again

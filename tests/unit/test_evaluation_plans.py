@@ -421,7 +421,13 @@ def test_a_letter_with_free_text_in_another_language_is_held_for_the_manager_say
     assert any("Plan" in why for why in notice.held)
     assert not [why for why in notice.held if "Prevent" in why]  # none given: nothing to judge
     [draft, *_] = _to_manager(c, notice, 5)
-    assert draft.kind == "manager-draft" and b"the assets came late" in draft.message
+    assert draft.kind == "manager-draft" and b"the assets came late" in draft.message  # quoted in why it waits
+    # and left out of the letter (the client-side audit: released undecided after approval_hours, an English client
+    # read "The delay is our responsibility: tasarım onayı beklenenden geç geldi"): it promises the steps instead
+    letter = _text(notice.messages[0])
+    assert "the assets came late" not in letter and "second designer" not in letter
+    assert notice.follow_up is not None and "somut adımları" in letter
+    assert any("leaves it out" in why for why in notice.held)
     turkish = dataclasses.replace(SLIPPING, cause="marka dosyaları bir hafta geç geldi",
                                   plan="pazartesi ikinci bir tasarımcı katılıyor")
     offers = (Offer(1, (("en", "No charge for the extra round."), ("tr", "Ek tur ücretsiz."))),)

@@ -114,17 +114,33 @@ def _add(c: Studio, plan: Plan, project: Project, env: ClientEnvelope, message: 
                                       uid=uid))
 
 
-def _hold_foreign(c: Studio, plan: Plan, language: str, said: dict[str, str]) -> None:
+# what the team writes in its notes: in another language than the client's, it stays out of the letter
+TEAM_TEXT = ("Cause", "Plan", "Prevent")
+
+
+def _hold_foreign(c: Studio, plan: Plan, language: str, said: dict[str, str]) -> set[str]:
     """Free text a person wrote (Cause, Plan, Prevent, an offer, the project's context) in another language than
-    the letter's holds the letter for the manager, saying which text and why: the client would read it as is."""
+    the letter's holds the letter for the manager, saying which text and why. What the team wrote in its notes is
+    also left out of the letter (returned: the keys): released undecided after approval_hours, the letter would
+    have carried it to the client as is; an offer or the context, the manager's own words in the config, stay."""
     team = c.config.team.language
     studio = {team, "en", *(p.client.language for p in c.config.projects)}  # the languages it works in
+    left_out = set()
     for key, text in said.items():
         written_in = foreign(text, language, studio) if text else None
-        if written_in is not None:
+        if written_in is None:
+            continue
+        if key in TEAM_TEXT:
+            left_out.add(key)
+            plan.held.append(c.letters.gettext(team, _(
+                "the %(key)s is written in another language (%(found)s) than the letter (%(language)s), so the letter "
+                "leaves it out: \"%(text)s\"; a note giving it in %(language)s composes the letter again with it"),
+                key=key, found=written_in, language=language, text=text))
+        else:
             plan.held.append(c.letters.gettext(team, _(
                 "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
                 "\"%(text)s\""), key=key, found=written_in, language=language, text=text))
+    return left_out
 
 
 def plan_intro(c: Studio, pv: ProjectView, now: dt.datetime) -> Plan | None:
@@ -311,8 +327,12 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
                 "the offer for a slip of %(days)s working days has no text in %(language)s: add it to [[offers]] "
                 "(text = { %(language)s = \"…\" })"), days=rung.min_slip_days, language=language))
     if decision.kind == "notice":
-        _hold_foreign(c, plan, language, {"Cause": cause, "Plan": plan_report.plan if plan_report else "",
-                                          "Prevent": prevent, "offer": offer or "", "context": project.context})
+        left_out = _hold_foreign(c, plan, language, {
+            "Cause": cause, "Plan": plan_report.plan if plan_report else "", "Prevent": prevent, "offer": offer or "",
+            "context": project.context})
+        cause = "" if "Cause" in left_out else cause
+        plan_report = None if "Plan" in left_out else plan_report
+        prevent = "" if "Prevent" in left_out else prevent
     if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     # the days the letter names count from the day it reaches the client: a letter held for the manager goes when

@@ -78,18 +78,21 @@ def test_a_rejected_date_is_never_called_the_date_we_gave(studio: Studio) -> Non
     assert "I'm sorry to tell you that we won't be able to deliver the “Design mockups” milestone by" in _text(notice)
 
 
+NOON = "2026-11-30T12:10"  # the story's clock for the manager's commands: their date must be after its today
+
+
 def test_the_manager_chooses_the_date_by_command(studio: Studio) -> None:
     configure(studio, approval="manager")
     studio.dovecot.save("progress", NOTE.encode())
     once(studio, "2026-11-30T12:00")
     held = _held_notice(studio)
-    too_early = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-04", config=studio.config)
+    too_early = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-04", config=studio.config, now=NOON)
     assert too_early.returncode == 2 and "not after the deadline" in too_early.stderr
-    weekend = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-19", config=studio.config)
+    weekend = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-19", config=studio.config, now=NOON)
     assert weekend.returncode == 2 and "2026-12-21" in weekend.stderr  # the next day that will do
-    chosen = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-18", config=studio.config)
+    chosen = deadlinewatch("approve", str(held["id"]), "--date", "2026-12-18", config=studio.config, now=NOON)
     assert chosen.returncode == 0, chosen.stderr
-    assert deadlinewatch("approve", str(held["id"]), config=studio.config).returncode == 1  # decided already
+    assert deadlinewatch("approve", str(held["id"]), config=studio.config, now=NOON).returncode == 1  # decided already
     once(studio, "2026-11-30T12:30")
     [notice] = sent(studio, "notice")
     assert "Friday, 18 December 2026" in _text(notice)

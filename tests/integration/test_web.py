@@ -4,6 +4,7 @@ same store; signed in or not; the client's page and its feed; the usual mistakes
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import re
@@ -203,20 +204,27 @@ def test_the_manager_sends_a_held_notice_with_a_date_of_their_own_from_the_page(
     assert early.status == 409 and "not after the deadline" in early.body
     # said as the page speaks, in the team's language (the mail's words: errors.DateRefused), not the command's
     assert "the date 4 Dec 2026 cannot be given: not after the deadline" in early.body and "--date" not in early.body
-    done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
+    # the daemon runs on the wall clock, and a manager's date must be after today: a Tuesday at least a week on
+    chosen = max(dt.date(2026, 12, 22), dt.date.today() + dt.timedelta(days=7))
+    if chosen.month == 12 and chosen.day > 22:  # past the holidays
+        chosen = dt.date(chosen.year + 1, 1, 12)
+    chosen += dt.timedelta(days=(1 - chosen.weekday()) % 7)
+    done = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": chosen.isoformat()},
+                    cookie=cookie)
     assert done.status == 303
     wait_for(lambda: any("jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw
                          for _, rs, raw in site.studio.smtp.messages), 15, "the notice")
     [raw] = [raw for _, rs, raw in site.studio.smtp.messages
              if "jane@acme.example" in rs and b"X-Deadlinewatch-Kind: notice" in raw]
-    assert b"DTSTART;VALUE=DATE:20261222" in base64_parts(raw)
+    assert f"DTSTART;VALUE=DATE:{chosen:%Y%m%d}".encode() in base64_parts(raw)
     states = {n["id"]: (n["state"], n["decided_by"]) for n in site.status()["notices"]}
     assert states[notice["id"]][0] == "rejected"  # superseded by the letter written for the manager's date
     assert ("sent", "web: pm@studio.example") in states.values()
     # a second click on the page read before: the web audit had "notice #3 is rejected, not held" — the manager
     # had approved it; it was replaced by the letter written for their date, which is what the page says now
     [new] = [i for i, (state, by) in states.items() if (state, by) == ("sent", "web: pm@studio.example")]
-    twice = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": "2026-12-22"}, cookie=cookie)
+    twice = site.ask("POST", f"/notices/{notice['id']}/approve", {"csrf": csrf, "date": chosen.isoformat()},
+                     cookie=cookie)
     assert twice.status == 409 and f"replaced by a newer one (#{new})" in twice.body
 
 

@@ -34,9 +34,6 @@ def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date, today: dt.da
     if m is None:
         raise DeadlinewatchError(f"milestone {uid} of {pv.project.id} is no longer in the calendar")
     deadline = pv.agreed(m)
-    if today is not None and date <= today:
-        raise DateRefused(date, phrase(_("not after today (%(today)s); a new date must be one the client can still "
-                                         "plan on"), today=today))
     if date <= deadline:
         raise DateRefused(date, phrase(_('not after the deadline of "%(name)s" (%(deadline)s); a new date must be '
                                          'later than the date it replaces'), name=m.name, deadline=deadline))
@@ -45,6 +42,9 @@ def check_date(c: Studio, pv: ProjectView, uid: str, date: dt.date, today: dt.da
         raise DateRefused(date, phrase(_('not after %(promised)s, the date the client was last promised for '
                                          '"%(name)s"; a new date must be later than the date it replaces'),
                                        promised=told.promised, name=m.name))
+    if today is not None and date <= today:
+        raise DateRefused(date, phrase(_("not after today (%(today)s); a new date must be one the client can still "
+                                         "plan on"), today=today))
     client = c.client_days(pv.project)
     usable = policy.usable(date, c.workdays, client)
     if usable != date:

@@ -408,8 +408,8 @@ def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
                  notes: Mapping[tuple[str, str], Sequence[Report]],
                  milestones: Sequence[Milestone]) -> dict[int, pages.DateChoice]:
     """The dates a held notice may be sent with: the forecast's (the letter's), the team's own when it is after
-    the date it replaces and differs, and the earliest the manager may type (the day after the date it replaces:
-    the deadline, or the date the client was last promised)."""
+    the date it replaces (and today) and differs, and the earliest the manager may type (the day after the date it
+    replaces — the deadline, or the date the client was last promised — and after today)."""
     c = svc.composer
     notices = {(item.project or "", item.uid or "") for item in held if item.kind == "notice"}
     # the day agreed with the client, or the later one they were promised since, as approve --date checks it
@@ -419,13 +419,15 @@ def date_choices(svc: Services[StorePort], held: Sequence[OutboxItem],
                                          promised.get((m.project, m.uid), dt.date.min))
                  for m in milestones if (m.project, m.uid) in notices and m.project in projects}
     out = {}
+    today = svc.clock.now().astimezone(c.team_tz).date()  # a date the client is given comes after today too
     for item in held:
         deadline = deadlines.get((item.project or "", item.uid or ""))
         if item.kind != "notice" or deadline is None:
             continue
+        floor = max(deadline, today)
         team = team_date(notes.get((item.project or "", item.uid or ""), ()), c.workdays, c.team_tz)
-        out[item.id] = pages.DateChoice(item.promised, team if team and team > deadline and team != item.promised
-                                        else None, deadline + dt.timedelta(days=1))
+        out[item.id] = pages.DateChoice(item.promised, team if team and team > floor and team != item.promised
+                                        else None, floor + dt.timedelta(days=1))
     return out
 
 

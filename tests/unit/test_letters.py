@@ -509,6 +509,11 @@ def test_the_letter_says_plainly_whether_the_new_date_still_lands_before_the_cli
     assert after in late and before not in late
     vague = body(letters().notice(letter(language, context="your launch party")))
     assert before not in vague and after not in vague  # no date in the context: nothing claimed about it
+    # the very day (the client-side audit: "Our new date is Monday, 30 November … the new date falls after it")
+    same = " ".join(body(letters().notice(letter(language, context=context, promised=dt.date(2026, 12, 12)))).split())
+    assert after not in same and before not in same
+    assert {"en": "the new date is that very day", "tr": "tam o güne denk geliyor",
+            "bn": "ঠিক সেই দিনেই পড়ছে"}[language] in same
     # written after the client's day (a late second notice on 29 December): that day is over, not next year's — the
     # letter said "The new date is still 348 days before it"
     env = envelope(language, composed_at=dt.datetime(2026, 12, 29, 10, tzinfo=dt.UTC))

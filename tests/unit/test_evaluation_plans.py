@@ -219,6 +219,32 @@ def test_the_first_weekly_says_it_is_the_first_and_a_later_week_without_notes_sa
     assert "The progress figures below are unchanged since last week's update." in text
 
 
+def test_the_check_in_waits_while_a_notice_of_its_project_waits_for_the_manager(tmp_path: Path) -> None:
+    """The client-side audit: a notice for the design held at 07:30 for the manager; the check-in at 09:30 said
+    "Next up is Design, due on Friday, 13 November … if one of their dates has to move, you'll hear it from me
+    straight away", and at 11:00 the approved notice said the date had moved. The check-in waits with the notice
+    (a notice that goes out withdraws it); with none waiting it goes as before. In the pass itself too: the
+    notice held in it holds the check-in made after it."""
+    c = _composer(tmp_path)
+    pv = _snapshot(c).view
+    slot = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
+    free = plan_weekly(c, pv, slot, slot, first_sent=slot - dt.timedelta(days=20))
+    assert free is not None and free.held == [] and free.messages[0].state == "pending"
+    waits = plan_weekly(c, dataclasses.replace(pv, held={"design-1": slot - dt.timedelta(hours=2)}), slot, slot,
+                        first_sent=slot - dt.timedelta(days=20), waiting={"design-1"})
+    assert waits is not None and waits.messages[0].state == "held"
+    [why] = waits.held
+    assert why.startswith('the notice about "Design mockups" waits for your decision')
+    snap = dataclasses.replace(_snapshot(c, reports={"design-1": [SLIPPING]}, first_sent=slot - dt.timedelta(days=20)),
+                               weekly_slot=slot)
+    manager = _composer(tmp_path, "manager")
+    states = {p.messages[0].kind: (p.messages[0].state, p.held) for p in decide_project(
+        manager, dataclasses.replace(snap, view=dataclasses.replace(snap.view, project=manager.config.projects[0])),
+        _forecaster(manager), slot).plans}
+    assert states["notice"][0] == "held" and states["weekly"][0] == "held"
+    assert any(why.startswith('the notice about "Design mockups" waits') for why in states["weekly"][1])
+
+
 def test_the_why_now_note_names_the_rule_of_the_policy_that_made_the_notice_due(tmp_path: Path) -> None:
     """plan_notice sets the manager's "Why now" from the rule core/policy.decide fired, with its dates: the team's
     own date past the date the client holds, else the chance of missing it at warn_probability (fourth reading,

@@ -548,9 +548,12 @@ def plan_reinstated(c: Studio, pv: ProjectView, m: Milestone, now: dt.datetime) 
 
 
 def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
-                alerts: Collection[str] = (), first_sent: dt.datetime | None = None) -> Plan | None:
+                alerts: Collection[str] = (), first_sent: dt.datetime | None = None,
+                waiting: Collection[str] = ()) -> Plan | None:
     """The check-in of the week whose slot (weekly_update, in the client's zone) has come; `alerts`: the UIDs the
-    manager's risk alert is up for — the letter says the team keeps a close eye on them (no figure)."""
+    manager's risk alert is up for — the letter says the team keeps a close eye on them (no figure); `waiting`:
+    the UIDs whose notice waits for the manager — the check-in waits with it (it would tell their old dates and
+    "you'll hear it from me straight away" hours before the apology)."""
     open_visible = [m for m in pv.visible() if pv.state(m) == "open"]
     if not open_visible:
         return None  # nothing open: no check-in to send
@@ -566,6 +569,11 @@ def plan_weekly(c: Studio, pv: ProjectView, slot: dt.datetime, now: dt.datetime,
     # the first check-in: last week's slot came before the project's first letter (or too soon after it to count)
     first = first_sent is not None and slot - dt.timedelta(days=7) <= first_sent + WEEKLY_AFTER
     message = c.letters.weekly(env, rows, progress, upcoming, slot.date(), watch, first=first)
+    if held := [m.name for m in open_visible if m.uid in waiting]:
+        plan.held.append(c.letters.gettext(c.config.team.language, _(
+            "the notice about %(names)s waits for your decision, and this check-in gives its date as it stands: it "
+            "waits with it — a notice that goes out withdraws it, or approve it once the notice is decided"),
+            names=", ".join(f"\"{name}\"" for name in held)))
     _add(c, plan, pv.project, env, message, now)
     return plan
 
@@ -744,6 +752,8 @@ def decide_project(c: Studio, snap: Snapshot, forecast: ForecastFn, now: dt.date
     out.forecasts = list(forecasts.values())
     # the first check-in comes at least two days after the introduction, not hours after it
     if (first_sent is not None and snap.weekly_slot is not None and snap.weekly_slot > first_sent + WEEKLY_AFTER
-            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts, first_sent)) is not None):
+            and (weekly := plan_weekly(c, pv, snap.weekly_slot, now, snap.alerts, first_sent, {
+                *pv.held, *(p.messages[0].uid or "" for p in out.plans if p.messages[0].kind == "notice"
+                            and p.messages[0].state == "held")})) is not None):
         add(weekly, "weekly check-in")
     return out

@@ -841,6 +841,11 @@ def test_a_weekly_without_progress_says_whether_no_figures_came_or_the_figures_d
     assert still in flat and quiet not in flat
     opening = weekly([Progress(ROWS[0], None, None, 0), Progress(ROWS[1], None, None, 0)], is_first=True)
     assert first in opening and still not in opening and quiet not in opening
+    # a milestone's first figure this week counts as moving forward, and its line says so (the client-side audit:
+    # "work moved forward on two milestones" over lines showing no change at all)
+    started = weekly([Progress(ROWS[0], None, 30, 1), Progress(ROWS[1], None, None, 0)])
+    assert {"en": "30% done, its first figure this week", "tr": "%30 tamamlandı, bu haftaki ilk bilgi",
+            "bn": "৩০% সম্পন্ন, এ সপ্তাহেই প্রথম হিসাব"}[language] in started
 
 
 def test_the_weeklys_names_are_listed_as_a_sentence_lists_them_and_counts_are_words() -> None:

@@ -477,6 +477,12 @@ def test_a_notice_without_a_plan_promises_the_steps_by_a_date_and_schedules_the_
     c = _composer(tmp_path)
     notice = _notice(c, [dataclasses.replace(SLIPPING, plan="")])
     assert notice.follow_up == dt.date(2026, 12, 2)  # two working days after Monday 30 November
+    # held for the manager it may go a working day later (its hold), never more: a long approval_hours pushed the
+    # steps past the deadline they were for (the review); with a date the manager chose, it goes now
+    manager = Studio(dataclasses.replace(c.config, policy=dataclasses.replace(c.config.policy, approval_hours=120),
+                                         projects=(dataclasses.replace(c.config.projects[0], approval="manager"),)),
+                     c.letters, c.key)
+    assert _notice(manager, [dataclasses.replace(SLIPPING, plan="")]).follow_up == dt.date(2026, 12, 3)
     assert "By Wednesday, 2 December 2026, I'll write to you with the concrete steps" in _text(notice.messages[0])
     explained, reminder, _copy = _to_manager(c, notice, 9)
     assert (explained.kind, reminder.kind) == ("manager-explained", "manager-follow-up")

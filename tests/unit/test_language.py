@@ -40,3 +40,12 @@ def test_a_short_text_in_another_of_the_studios_languages_is_caught(letter: str,
 ])
 def test_the_letters_own_language_names_acronyms_and_single_words_are_left_alone(letter: str, text: str) -> None:
     assert foreign(text, letter, STUDIO if letter != "de" else ("de",)) is None
+
+
+@pytest.mark.parametrize("text", ["Emre Yıldız joins the team on Monday", "Ayşe Yılmaz was ill",
+                                  "the İstanbul team", "waiting on Çağlar"])
+def test_an_english_text_naming_a_turkish_colleague_or_city_is_english(text: str) -> None:
+    """The review: the names made these read as Turkish, and the letter left the team's English Plan out — with no
+    way to put it back ("a note giving it in English composes the letter again": it was English)."""
+    assert foreign(text, "en", STUDIO) is None
+    assert foreign("Marka dosyaları bir hafta geç geldi", "en", STUDIO) == "tr"  # a Turkish sentence still is

@@ -758,6 +758,10 @@ def test_a_dependant_moved_past_the_clients_own_date_is_said_and_apologised_for(
                       "dw-content", told=dt.date(2026, 12, 9))
     text = " ".join(body(letters().notice(letter(language, context=context, moved=(dep,)))).split())
     assert said in text
+    # landing on the client's day itself is not "after" it (the review: "That puts Build after your board
+    # presentation on 30 November", Build now due 30 November)
+    on_the_day = dataclasses.replace(dep, new=dt.date(2026, 12, 12))
+    assert said not in " ".join(body(letters().notice(letter(language, context=context, moved=(on_the_day,)))).split())
     html = " ".join(body(letters().notice(letter(language, context=context, moved=(dep,))), "html").split())
     assert said in unescape(html)
     moved = " ".join(body(letters().calendar(envelope(language, kind="update"), dep, after="Design mockups",
@@ -844,8 +848,8 @@ def test_a_weekly_without_progress_says_whether_no_figures_came_or_the_figures_d
     # a milestone's first figure this week counts as moving forward, and its line says so (the client-side audit:
     # "work moved forward on two milestones" over lines showing no change at all)
     started = weekly([Progress(ROWS[0], None, 30, 1), Progress(ROWS[1], None, None, 0)])
-    assert {"en": "30% done, its first figure this week", "tr": "%30 tamamlandı, bu haftaki ilk bilgi",
-            "bn": "৩০% সম্পন্ন, এ সপ্তাহেই প্রথম হিসাব"}[language] in started
+    assert {"en": "30% done (first reported this week)", "tr": "%30 tamamlandı (ilk kez bu hafta bildirildi)",
+            "bn": "৩০% সম্পন্ন (এ সপ্তাহেই প্রথম জানানো হলো)"}[language] in started
 
 
 def test_the_weeklys_names_are_listed_as_a_sentence_lists_them_and_counts_are_words() -> None:

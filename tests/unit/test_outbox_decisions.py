@@ -88,6 +88,20 @@ def test_the_note_of_a_release_gives_the_date_the_letter_gave_and_the_letter_its
     assert "our new date is Friday 11 December" in attached.as_string()
 
 
+def test_a_check_in_held_with_a_notice_never_goes_after_it_when_both_run_out_together(c: Studio) -> None:
+    """The review: the check-in held because a notice of its project waited (plan_weekly), both undecided, were
+    released in one pass — the client read the new date, then "Next up is Design, due on Friday, 13 November". The
+    notice released overtakes the check-in: it is withdrawn, whichever of them the outbox lists first."""
+    design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
+                                 CREATED).milestones
+    weekly = dataclasses.replace(item(), id=2, kind="weekly", uid=None, token="w33kly")
+    later = CREATED + dt.timedelta(hours=c.config.policy.approval_hours)
+    for held in ([weekly, item()], [item(), weekly]):
+        released = {r.id: r.actions[0] for r in decide_release(c, held, design, later)}
+        assert released[3] == DecideHeld(3, True, "timeout")
+        assert released[2] == DecideHeld(2, False, WITHDRAWN)  # withdrawn, the manager told why
+
+
 def test_a_held_notice_goes_out_a_working_day_before_its_deadline_however_young(c: Studio) -> None:
     design = milestones_from_ics(DESIGN, "acme-web", (), "Europe/London", c.config.timezone, "/d.ics",
                                  CREATED).milestones

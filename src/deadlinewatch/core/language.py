@@ -53,6 +53,10 @@ def _script(ch: str) -> str:
     return next((s for s in (*SCRIPTS.values(), "LATIN") if name.startswith(s)), "OTHER")
 
 
+CLEARED = 0.8  # how sure the text without its names must be of the letter's own language to clear it (a fragment
+# of three words can lean either way: "code freeze on" is 0.63 Turkish)
+
+
 def foreign(text: str, language: str, among: Iterable[str] = ("en",)) -> str | None:
     """The language `text` is written in when that is clearly not `language` (an ISO 639-1 code, or the script's
     name when the text is in another script); None when it is the letter's language or cannot be told. `among`:
@@ -73,9 +77,17 @@ def foreign(text: str, language: str, among: Iterable[str] = ("en",)) -> str | N
     others = {lang for lang in (_language(code.replace("-", "_").split("_")[0]) for code in among) if lang}
     if own is None or not others - {own}:
         return None
-    values = _detector(frozenset({own, *others})).compute_language_confidence_values(text)
+    detector = _detector(frozenset({own, *others}))
+    values = detector.compute_language_confidence_values(text)
     best = values[0]
     mine = next((v.value for v in values if v.language == own), 0.0)
-    if best.language != own and best.value >= SURE and mine <= DOUBT:
-        return best.language.iso_code_639_1.name.lower()
-    return None
+    if best.language == own or best.value < SURE or mine > DOUBT:
+        return None
+    # a capitalised word is most often a name — a colleague's, a city's — and a name says nothing of the language
+    # around it: "Emre Yıldız joins the team on Monday" read as Turkish. Without them, the letter's own language
+    # clears it (what is left may also say nothing: "code freeze on" stays caught)
+    plain = [w for w in words if not w[:1].isupper()] if expected == "LATIN" else []
+    if len(plain) >= 2 and (left := detector.compute_language_confidence_values(" ".join(plain))[0]).language == own \
+            and left.value >= CLEARED:
+        return None
+    return best.language.iso_code_639_1.name.lower()

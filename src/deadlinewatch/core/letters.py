@@ -895,9 +895,11 @@ def _lowered_first(text: str, language: str) -> str:
 
 
 def _crossed(row: TimelineRow, day: dt.date | None) -> bool:
-    """A moved row now lands on or after the client's own day (`day`, the date in the project's context), where
-    the date they had until this letter (the one last told, else the first) was before it."""
-    return day is not None and row.status == "moved" and row.new >= day and (row.told or row.old) < day
+    """A moved row now lands after the client's own day (`day`, the date in the project's context), where the date
+    they had until this letter (the one last told, else the first) was before it. On the day itself it is not
+    "after" it: nothing is said of it crossing (the review: "That puts Build after your board presentation on 30
+    November", Build's new date being 30 November)."""
+    return day is not None and row.status == "moved" and row.new > day and (row.told or row.old) < day
 
 
 def _zone(name: str) -> dt.tzinfo:

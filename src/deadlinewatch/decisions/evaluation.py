@@ -12,6 +12,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from babel import Locale
+
 from deadlinewatch.config.schema import Offer, Project
 from deadlinewatch.core import alert, dependencies, policy
 from deadlinewatch.core.intake import ascii_lower
@@ -134,8 +136,9 @@ def _hold_foreign(c: Studio, plan: Plan, language: str, said: dict[str, str]) ->
             left_out.add(key)
             plan.held.append(c.letters.gettext(team, _(
                 "the %(key)s is written in another language (%(found)s) than the letter (%(language)s), so the letter "
-                "leaves it out: \"%(text)s\"; a note giving it in %(language)s composes the letter again with it"),
-                key=key, found=written_in, language=language, text=text))
+                "leaves it out: \"%(text)s\"; a note giving it in %(language_name)s composes the letter again with it"),
+                key=note_keys(team)[key.lower()], found=written_in, language=language, text=text,
+                language_name=Locale.parse(language.replace("-", "_")).get_language_name(team.replace("-", "_"))))
         else:
             plan.held.append(c.letters.gettext(team, _(
                 "the %(key)s is written in another language (%(found)s) than the letter (%(language)s): "
@@ -333,23 +336,27 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
         cause = "" if "Cause" in left_out else cause
         plan_report = None if "Plan" in left_out else plan_report
         prevent = "" if "Prevent" in left_out else prevent
+        if again and not plan.ask_team and (missing := "/".join(k for k in ("Cause", "Plan") if k in left_out)):
+            plan.ask_team = missing  # asked for them in the client's language, as for ones not given
     if plan.ask_team and cd is not None and cd.promised is not None and decision.promised is not None:
         plan.team.append(_ask(c, pv, m, cd.promised, decision.promised, history, now))
     # the days the letter names count from the day it reaches the client: a letter held for the manager goes when
-    # they decide, at the latest when its hold runs out (policy.hold_expiry) — counted from then, a day it names
-    # never passed before the client reads it ("I'll call you on Thursday" in a letter approved on Friday)
-    holds = project.approval == "manager" or (bool(plan.held) and project.approval != "shadow")
-    sent_by = max(now, policy.hold_expiry(now, c.config.policy.approval_hours, max(
+    # they decide, at the latest when its hold runs out (policy.hold_expiry) — counted from then (a working day on
+    # at most: a long approval_hours must not push the steps past the date they are for), a day it names never
+    # passed before the client reads it ("I'll call you on Thursday" in a letter approved on Friday). A date the
+    # manager chose goes now (`chosen`)
+    holds = not chosen and (project.approval == "manager" or (bool(plan.held) and project.approval != "shadow"))
+    sent_on = min(policy.hold_expiry(now, c.config.policy.approval_hours, max(
         pv.agreed(m), cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)), cal,
-        c.team_tz)[0]) if holds else now
+        c.team_tz)[0].astimezone(c.team_tz).date(), cal.add(today, 1)) if holds else today
+    sent_on = max(sent_on, today)
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
         # a day the letter names to the client: a working day of the team's that is no public holiday of theirs
-        plan.follow_up = policy.usable(cal.add(sent_by.astimezone(c.team_tz).date(), FOLLOW_UP_DAYS), cal,
-                                       c.client_days(project))
+        plan.follow_up = policy.usable(cal.add(sent_on, FOLLOW_UP_DAYS), cal, c.client_days(project))
     if again and project.approval != "shadow":
         # a second slip is owned with a step of ours, not left to the client: the manager calls on the next
         # working day (reminded that morning), to go through the new plan and what reaches the client first
-        plan.call = policy.usable(cal.add(sent_by.astimezone(c.team_tz).date(), CALL_DAYS), cal,
+        plan.call = policy.usable(cal.add(sent_on, CALL_DAYS), cal,
                                   c.client_days(project))  # no call on the client's Christmas Day
         plan.prevent = bool(prevent)
         # as the letter says it: the call agrees what reaches the client before their day, when the date misses it

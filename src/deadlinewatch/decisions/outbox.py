@@ -283,13 +283,16 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
     states, names = _states_and_names(milestones)
     projects = {p.id for p in c.config.projects}
     out = []
-    for item in held:
+    told = dict(told or {})
+    # notices first: one released now tells its client newer dates, which a check-in held with it (plan_weekly:
+    # it waited for the notice) would contradict minutes later — it is superseded, withdrawn
+    for item in sorted(held, key=lambda i: i.kind != "notice"):
         if item.parent is not None:
             continue  # it goes with its primary
         named = names.get(item.project, {})
         key = (item.project or "", item.uid or "")
         state = states.get(key) if item.uid else None
-        if (gone := overtaken(item, state, (told or {}).get(item.project or ""), (said or {}).get(key))) is not None:
+        if (gone := overtaken(item, state, told.get(item.project or ""), (said or {}).get(key))) is not None:
             out.append(_withdrawal(c, item, named, gone, now, DecideHeld(item.id, False, WITHDRAWN)))
             continue
         deadline = deadlines.get((item.project or "", item.uid or ""))
@@ -304,6 +307,8 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         words = c.letters.say(c.config.team.language, [why])
         unasked = tuple(SetOutboxState(d, "rejected", UNASKED, expect=("pending",), decided_by=WITHDRAWN)
                         for d in (drafts or {}).get(item.id, ()))
+        if item.kind == "notice" and item.project:
+            told[item.project] = now
         out.append(Release(item.id, str(why), (DecideHeld(item.id, True, "timeout"),
                                                # the letter as it went out, and the date it gave: the
                                                # manager may never have seen its draft (withdrawn below, unasked)

@@ -161,9 +161,9 @@ def _decide_one(svc: Services[InboxStore], report: PassReport, snap: InboxSnapsh
     decided = decide_from(svc.composer, snap, reading.rules, reading.folders, incoming, note, now, place)
     record(svc.store, svc.composer, decided.actions, now)
     # a closed milestone's statements are read once (svc.stated), as they never change — but a note about it does
-    for key in [k for k in svc.stated if isinstance(k, tuple) and (k[0], k[1]) in
-                {(r.project, r.uid) for r in decided.reports}]:
-        del svc.stated[key]
+    if noted := {(r.project, r.uid) for r in decided.reports}:
+        for key in [k for k in svc.stated if isinstance(k, tuple) and (k[0], k[1]) in noted]:
+            del svc.stated[key]
     if decided.learned is not None:  # the evaluation learns the same spread from the same records
         keep_spread(svc, ("inbox", svc.store.version()), *decided.learned)
     for event in decided.events:

@@ -549,6 +549,15 @@ def test_the_delivered_note_gives_the_day_of_delivery_and_the_letters_are_signed
     text = _text(notice.messages[0])
     assert "we delivered the “Design mockups” milestone on Friday, 27 November 2026" in text
     assert text.rstrip().endswith("Kind regards,\nDeniz Kaya")
+    # by the date first agreed (4 December) after all, the new date is said to be no longer needed — never "thank you
+    # for your patience while we got the work back on track" for work that was never late (the client-side audit)
+    flat = " ".join(text.split())
+    assert "It came in by the date we first agreed after all, so the new date I gave you is no longer needed." in flat
+    assert "back on track" not in flat
+    late = Report("acme-web", "design-1", dt.datetime(2026, 12, 7, 15, tzinfo=dt.UTC), 100)
+    after = " ".join(_text(_notice(c, [late], {"design-1": ClientDate(5, promised, promised, False)},
+                                   ).messages[0]).split())
+    assert "back on track" in after and "first agreed after all" not in after
     today = Report("acme-web", "design-1", NOW - dt.timedelta(hours=1), 100)
     sent = _text(_notice(c, [today], {"design-1": ClientDate(5, promised, promised, False)}).messages[0])
     assert "we delivered the “Design mockups” milestone today" in sent

@@ -188,9 +188,13 @@ def _hours_passed(hours: int) -> Phrase:
 
 
 def hold_expiry(created: dt.datetime, approval_hours: int, deadline_day: dt.date | None, cal: WorkCalendar,
-                tz: dt.tzinfo) -> tuple[dt.datetime, Phrase]:
+                tz: dt.tzinfo, promised: dt.date | None = None) -> tuple[dt.datetime, Phrase]:
     """When a held client message goes out undecided, and why: after `approval_hours`, or at the start of the
-    working day before the deadline, whichever comes first — a late apology is worse than an unreviewed one."""
+    working day before the deadline, whichever comes first — a late apology is worse than an unreviewed one. The
+    deadline is the date the client holds: the later one they were last `promised`, if any (a second notice is not
+    rushed out by a deadline long past)."""
+    if deadline_day is not None and promised is not None:
+        deadline_day = max(deadline_day, promised)
     by_hours = created + dt.timedelta(hours=approval_hours)
     if deadline_day is None:
         return by_hours, _hours_passed(approval_hours)

@@ -346,9 +346,9 @@ def plan_notice(c: Studio, pv: ProjectView, m: Milestone, decision: NoticeDecisi
     # passed before the client reads it ("I'll call you on Thursday" in a letter approved on Friday). A date the
     # manager chose goes now (`chosen`)
     holds = not chosen and (project.approval == "manager" or (bool(plan.held) and project.approval != "shadow"))
-    sent_on = min(policy.hold_expiry(now, c.config.policy.approval_hours, max(
-        pv.agreed(m), cd.promised if cd is not None and cd.promised is not None else pv.agreed(m)), cal,
-        c.team_tz)[0].astimezone(c.team_tz).date(), cal.add(today, 1)) if holds else today
+    sent_on = min(policy.hold_expiry(now, c.config.policy.approval_hours, pv.agreed(m), cal, c.team_tz,
+                                     cd.promised if cd is not None else None)[0].astimezone(c.team_tz).date(),
+                  cal.add(today, 1)) if holds else today
     sent_on = max(sent_on, today)
     if decision.kind == "notice" and plan_report is None and project.approval != "shadow":
         # a day the letter names to the client: a working day of the team's that is no public holiday of theirs

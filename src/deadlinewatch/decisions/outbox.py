@@ -298,10 +298,8 @@ def decide_release(c: Studio, held: Sequence[OutboxItem], milestones: Sequence[M
         deadline = deadlines.get((item.project or "", item.uid or ""))
         deadline_day = agreed_day(c.config.project(item.project), deadline) if deadline and item.project in projects \
             else None
-        if deadline_day is not None:
-            deadline_day = max(deadline_day, (promised or {}).get((item.project or "", item.uid or ""), deadline_day))
         when, why = policy.hold_expiry(item.created, c.config.policy.approval_hours, deadline_day, c.workdays,
-                                       c.team_tz)
+                                       c.team_tz, (promised or {}).get((item.project or "", item.uid or "")))
         if now < when:
             continue
         words = c.letters.say(c.config.team.language, [why])

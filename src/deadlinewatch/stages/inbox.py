@@ -27,7 +27,6 @@ from deadlinewatch.core import intake, notes
 from deadlinewatch.core.message_text import full_text
 from deadlinewatch.core.model import (
     MarkMoved,
-    Milestone,
     Place,
     PruneMail,
     RecordFailure,
@@ -51,6 +50,7 @@ from deadlinewatch.errors import ConfigError, LoginRefused, ServerError, StateBu
 from deadlinewatch.services import PassReport, Services, server_failed, server_ok
 from deadlinewatch.stages.state import (
     ProjectStore,
+    by_project,
     keep_spread,
     read_learning,
     record,
@@ -90,9 +90,8 @@ def snapshot(svc: Services[InboxStore], batch: Sequence[tuple[intake.Incoming, P
     kept (no note changed). Also returns, by message key, what could not be read for a message: counted against
     that message alone."""
     store = svc.store
-    milestones: dict[str, list[Milestone]] = {}
-    for m in store.milestones():  # in deadline order, each project's as store.milestones(project) gives them
-        milestones.setdefault(m.project, []).append(m)
+    every = store.milestones()
+    milestones = by_project(every)
     facts: dict[str, Facts] = {}
     unread: dict[str, Exception] = {}
     concerns: dict[str, set[str]] = {}  # by project, the messages it concerns
@@ -125,7 +124,7 @@ def snapshot(svc: Services[InboxStore], batch: Sequence[tuple[intake.Incoming, P
         return dataclasses.replace(carried, milestones=milestones, facts=facts, views=views), unread
     if not any(note is not None for _, note in batch):
         return InboxSnapshot(milestones, facts, views, team_spread(svc), svc.forecasts), unread
-    learning = read_learning(svc)
+    learning = read_learning(svc, every)
     records = learned_from(learning)
     # the notes' milestones' notes as recorded: what the spread, learned again with this batch's notes, adds to
     stored = {(note.project, b.uid): views[note.project].reports.get(b.uid, []) for _, note in batch
@@ -357,7 +356,7 @@ class Reading:
     def file(self, target: str, uid: int, message_key: str) -> None:
         self.moves.setdefault(target, []).append((uid, message_key))
 
-    def file_failed(self, target: str | None, uid: int, message_key: str) -> None:
+    def file_decided(self, target: str | None, uid: int, message_key: str) -> None:
         """A message decided (or failed for good) goes to `target`; None: it stays, to be tried again."""
         if target is not None:
             self.decided[message_key] = target
@@ -394,11 +393,11 @@ def _take_batch(svc: Services[InboxStore], report: PassReport,
                 except SYSTEMIC:
                     raise
                 except Exception as e:  # contained: counted against the message it was read for
-                    reading.file_failed(_failed(svc, report, item, incoming, e, reading), item.uid,
+                    reading.file_decided(_failed(svc, report, item, incoming, e, reading), item.uid,
                                         incoming.message_key)
                     continue
             if (failed := unread.pop(incoming.message_key, None)) is not None:  # its own facts could not be read
-                reading.file_failed(_failed(svc, report, item, incoming, failed, reading), item.uid,
+                reading.file_decided(_failed(svc, report, item, incoming, failed, reading), item.uid,
                                     incoming.message_key)
                 continue
             target, decided = _take(svc, report, snap, item, incoming, note, reading, place)
@@ -409,7 +408,7 @@ def _take_batch(svc: Services[InboxStore], report: PassReport,
             if folded is None:  # the rest's facts are read again; what it learned from is carried
                 stale = carried(snap, decided)
             snap = folded
-        reading.file_failed(target, item.uid, incoming.message_key)
+        reading.file_decided(target, item.uid, incoming.message_key)
     return None
 
 

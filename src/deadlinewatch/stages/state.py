@@ -52,6 +52,15 @@ class ProjectStore(LearningStore, OutboxState, WebState, Protocol):
     """A project as its client knows it (`view`): its milestones and notes, what the client was told, its page."""
 
 
+def by_project(milestones: Iterable[Milestone]) -> dict[str, list[Milestone]]:
+    """Every milestone by its project, each project's in the order given (store.milestones(): deadline order, as
+    store.milestones(project) gives them)."""
+    out: dict[str, list[Milestone]] = {}
+    for m in milestones:
+        out.setdefault(m.project, []).append(m)
+    return out
+
+
 @dataclass(frozen=True)
 class ProjectsRead:
     """What projects as their clients know them are made from, read table by table: every project's at once (a
@@ -68,10 +77,8 @@ class ProjectsRead:
         if project is not None:
             return cls(store.key, {project: store.milestones(project)}, {project: store.reports_by_milestone(project)},
                        store.client_records(project), store.page_tokens(project))
-        milestones: dict[str, list[Milestone]] = {}
-        for m in store.milestones():  # in deadline order, each project's as store.milestones(project) gives them
-            milestones.setdefault(m.project, []).append(m)
-        return cls(store.key, milestones, store.reports_by_project(), store.client_records(), store.page_tokens())
+        return cls(store.key, by_project(store.milestones()), store.reports_by_project(), store.client_records(),
+                   store.page_tokens())
 
     def record(self, project: Project) -> ClientRecord:
         """A project's client record as it judges it: its messages composed under approval = "shadow" count only
@@ -137,13 +144,14 @@ def forecaster(svc: Services[LearningStore], pending: Sequence[Report] = ()) -> 
     return Forecaster(svc.composer.workdays, svc.composer.team_tz, team_spread(svc, pending), svc.forecasts)
 
 
-def read_learning(svc: Services[LearningStore]) -> Learning:
+def read_learning(svc: Services[LearningStore], milestones: Sequence[Milestone] | None = None) -> Learning:
     """What the team's spread is learned from, as the store has it now (decisions/forecaster.Learning). A closed
-    milestone's notes are read once: they do not change (kept in svc.stated)."""
+    milestone's notes are read once: they do not change (kept in svc.stated). `milestones`: every one, when the
+    caller read them already."""
     tz, cal = svc.composer.team_tz, svc.composer.workdays
     today = svc.clock.now().astimezone(tz).date()
     done_at = svc.store.done_at()
-    milestones = svc.store.milestones()
+    milestones = svc.store.milestones() if milestones is None else milestones
     projects = {p.id: p for p in svc.config.projects}
     planned = tuple(
         # the plan runs to the day its client holds (a milestone of a project no longer configured: the team's)

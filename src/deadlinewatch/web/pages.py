@@ -379,8 +379,9 @@ def client_page(pv: ProjectView, now: dt.datetime) -> ClientPage:
     shown = pv.rows()
     # "Updated": the last news of what the page shows — a progress note on a milestone shown, or a letter that told
     # its date — not the moment the page was asked for, which told a client of a team silent for weeks "today"
-    latest = max([*(r.at for row in shown for r in pv.reports.get(row.uid, ())),
-                  *(at for uid, at in pv.sent.items() if uid in {row.uid for row in shown})], default=None)
+    uids = {row.uid for row in shown}
+    latest = max([*(r.at for uid in uids for r in pv.reports.get(uid, ())),
+                  *(at for uid, at in pv.sent.items() if uid in uids)], default=None)
     for row in sorted(shown, key=lambda r: r.new):
         p = progress[row.uid]
         # a delivered milestone: the day a note said Done: 100%, where the client is (as its delivered note says
